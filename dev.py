@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Set up jobctl in ./.venv (first run, or when pyproject.toml changes) and run something in it.
+
+    python3 dev.py demo        # the main job: jobctl demo on the embedded server
+    python3 dev.py test        # the whole test suite
+    python3 dev.py bench       # the benchmark table
+    python3 dev.py jobctl ...  # any jobctl command
+
+Needs only Python 3.11+; everything else comes from PyPI into the virtualenv.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".jobctl-installed"
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"jobctl needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print("dev.py: creating .venv", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("dev.py: installing jobctl and its test dependencies into .venv", file=sys.stderr)
+    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "-e", f"{ROOT}[test]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(__doc__)
+        return 0
+    ensure_venv()
+    command, rest = argv[0], argv[1:]
+    if command == "demo":
+        args = [str(BIN / "jobctl"), "demo", *rest]
+    elif command == "test":
+        args = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadfile", *rest]
+    elif command == "bench":
+        args = [str(BIN / "python"), str(ROOT / "bench" / "run.py"), *rest]
+    elif command == "jobctl":
+        args = [str(BIN / "jobctl"), *rest]
+    else:
+        print(f"dev.py: unknown command {command!r}; use demo, test, bench or jobctl", file=sys.stderr)
+        return 2
+    return subprocess.call(args, cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

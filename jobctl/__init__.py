@@ -1,0 +1,24 @@
+"""jobctl: operations toolkit for a marketplace's background jobs, on RQ over Redis.
+
+Library use: `from jobctl import add_email_job, add_bulk_email_jobs`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["add_email_job", "add_bulk_email_jobs", "JobctlError", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # lazy, so `import jobctl` (and the CLI's start-up) stays cheap
+    if name in ("add_email_job", "add_bulk_email_jobs"):
+        from jobctl import api
+
+        return getattr(api, name)
+    if name == "JobctlError":
+        from jobctl.errors import JobctlError
+
+        return JobctlError
+    raise AttributeError(f"module 'jobctl' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+from jobctl.cli.app import main
+
+main()

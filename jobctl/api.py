@@ -1,0 +1,60 @@
+"""The Python API for the marketplace's own code: validate, then enqueue; returns job ids.
+
+    from jobctl import add_email_job
+    job_id = add_email_job("ann@example.com", "welcome", {"name": "Ann"})
+
+Settings come from the environment/.env/jobctl.toml (see README); every function validates its
+payload before anything reaches Redis and raises JobctlError with a clear message otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from jobctl.core import runtime
+from jobctl.core.enqueue import enqueue, enqueue_many
+from jobctl.errors import UsageError
+
+
+def add_email_job(to: str | list[str], template: str, data: Mapping[str, Any] | None = None, *,
+                  attachments: Iterable[str | Path] = (), subject: str | None = None,
+                  priority: str | None = None) -> str:
+    """Queue one templated email on email-sending; returns the job id."""
+    from jobctl.jobs.email import prepare_email_payload
+
+    settings = runtime.settings()
+    payload = prepare_email_payload(settings, to=to, template=template, data=dict(data or {}),
+                                    attachments=list(attachments), subject=subject)
+    return enqueue(runtime.connection(), settings, "email", payload, priority=priority,
+                   description=f"email {template}")
+
+
+def _recipient(item: Any, shared: Mapping[str, Any]) -> tuple[str, dict]:
+    if isinstance(item, str):
+        return item, dict(shared)
+    if isinstance(item, tuple) and len(item) == 2:
+        return item[0], {**shared, **item[1]}
+    if isinstance(item, Mapping) and ("email" in item or "to" in item):
+        row = dict(item)
+        address = row.pop("email", None) or row.pop("to")
+        return address, {**shared, **row}
+    raise UsageError(f"cannot read recipient {item!r}", "pass addresses, (address, data) pairs or dicts with 'email'")
+
+
+def add_bulk_email_jobs(recipients: Iterable[Any], template: str, data: Mapping[str, Any] | None = None, *,
+                        priority: str | None = None) -> list[str]:
+    """One job per recipient, all validated first, then enqueued in pipelined batches."""
+    from jobctl.jobs.email import prepare_email_payload
+
+    settings = runtime.settings()
+    shared = dict(data or {})
+    payloads = []
+    for item in recipients:
+        address, row_data = _recipient(item, shared)
+        payloads.append(prepare_email_payload(settings, to=address, template=template, data=row_data))
+    if not payloads:
+        raise UsageError("no recipients given", "pass at least one address")
+    return enqueue_many(runtime.connection(), settings, "email", payloads, priority=priority,
+                        description=f"email {template}")

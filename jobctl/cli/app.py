@@ -1,0 +1,52 @@
+"""The `jobctl` command: global options, and the noun sub-apps assembled in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from jobctl import __version__
+from jobctl.cli import config_cmd, demo, email, enqueue, jobs, queues, server, stats, workers
+from jobctl.cli.common import new_app, state
+
+app = new_app("Operate the marketplace's background jobs (RQ over Redis).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"jobctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    redis_url: Optional[str] = typer.Option(None, "--redis-url", help="Redis server (overrides REDIS_URL)."),
+    env_file: Optional[Path] = typer.Option(None, "--env-file", help="Read settings from this .env file."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Read settings from this jobctl.toml."),
+    home: Optional[Path] = typer.Option(None, "--home", help="State folder (overrides JOBCTL_HOME)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    st = state(ctx)
+    st.verbose = verbose
+    st.flags = {"redis_url": redis_url, "env_file": str(env_file) if env_file else None,
+                "config": str(config) if config else None, "home": str(home) if home else None}
+
+
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(server.app, name="server")
+app.add_typer(enqueue.app, name="enqueue")
+app.add_typer(workers.worker_app, name="worker")
+app.add_typer(workers.workers_app, name="workers")
+app.add_typer(queues.app, name="queue")
+app.add_typer(jobs.app, name="job")
+app.add_typer(email.app, name="email")
+app.command("stats")(stats.stats)
+app.command("demo")(demo.demo)
+
+
+def main() -> None:
+    app(prog_name="jobctl")

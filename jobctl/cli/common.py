@@ -1,0 +1,148 @@
+"""What every command shares: global state, --json, error rendering, confirmation."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+import redis
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from jobctl.config import Settings, load_settings
+from jobctl.errors import ExitCode, JobctlError, RedisUnavailable, UsageError
+
+stdout = Console(soft_wrap=False)
+stderr = Console(stderr=True, soft_wrap=True)
+JSON_META = "jobctl.json"
+
+
+@dataclass
+class State:
+    flags: dict[str, Any] = field(default_factory=dict)
+    verbose: bool = False
+    _settings: Settings | None = None
+    _connection: redis.Redis | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from jobctl.core import runtime
+
+            self._settings = load_settings(self.flags)
+            runtime.install(self._settings)
+        return self._settings
+
+    @property
+    def connection(self) -> redis.Redis:
+        if self._connection is None:
+            from jobctl.core import runtime
+            from jobctl.core.connection import connect
+
+            self._connection = connect(self.settings)
+            runtime.install(self.settings, self._connection)
+        return self._connection
+
+
+def state(ctx: typer.Context) -> State:
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj
+
+
+def _mark_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[JSON_META] = True
+    return value
+
+
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.", callback=_mark_json,
+                          is_eager=True)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def render_error(exc: JobctlError, as_json: bool, verbose: bool) -> None:
+    if as_json:
+        emit_json(exc.to_dict())
+    else:
+        # plain writes: Rich would wrap or mark up user text such as [brackets]
+        sys.stderr.write(f"jobctl: error: {exc.message}\n")
+        if exc.hint:
+            sys.stderr.write(f"hint: {exc.hint}\n")
+    if verbose:
+        traceback.print_exc(file=sys.stderr)
+
+
+class JobctlGroup(TyperGroup):
+    """Turns JobctlError (and Redis trouble) into a one-line message and the right exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, click.exceptions.Exit, click.Abort, click.ClickException):
+            raise
+        except JobctlError as exc:
+            self._fail(ctx, exc)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._fail(ctx, RedisUnavailable(f"lost the connection to Redis: {exc}",
+                                             "check the server (jobctl server status) and try again"))
+        except KeyboardInterrupt:
+            sys.stderr.write("jobctl: interrupted\n")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except Exception as exc:  # the last line of defence: never a bare traceback
+            self._fail(ctx, JobctlError(f"unexpected {type(exc).__name__}: {exc}",
+                                        "rerun with -v for the traceback and report it"))
+
+    def _fail(self, ctx: click.Context, exc: JobctlError) -> None:
+        root = ctx.find_root()
+        verbose = isinstance(root.obj, State) and root.obj.verbose
+        render_error(exc, bool(ctx.meta.get(JSON_META)), verbose)
+        raise typer.Exit(int(exc.code))
+
+
+def new_app(help_text: str) -> typer.Typer:
+    return typer.Typer(cls=JobctlGroup, help=help_text, no_args_is_help=True, add_completion=False,
+                       rich_markup_mode=None, pretty_exceptions_enable=False)
+
+
+def confirm(question: str, yes: bool, as_json: bool = False) -> None:
+    """Destructive operations: ask (default No) unless --yes; never prompt without a terminal."""
+    if yes:
+        return
+    if as_json or not sys.stdin.isatty():
+        raise UsageError(f"{question} needs confirmation", "pass --yes to confirm non-interactively")
+    if not typer.confirm(question, default=False):
+        raise typer.Exit(ExitCode.FAILED)
+
+
+def parse_key_values(pairs: list[str], what: str = "--data") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{what} expects KEY=VALUE, got {pair!r}", f"e.g. {what} name=John")
+        out[key.strip()] = value
+    return out
+
+
+def parse_json_object(text: str | None, what: str = "--data-json") -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what} is not valid JSON: {exc.msg} at position {exc.pos}",
+                         f"""e.g. {what} '{{"name": "John"}}'""") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{what} must be a JSON object", f"""e.g. {what} '{{"name": "John"}}'""")
+    return value

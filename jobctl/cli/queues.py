@@ -1,0 +1,73 @@
+"""jobctl queue list|show"""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
+from jobctl.core.browse import queue_jobs
+from jobctl.core.stats import STATES
+
+app = new_app("Inspect queues.")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """The queue catalogue with each queue's policy."""
+    settings = state(ctx).settings
+    rows = [{"queue": p.name, "priority": p.priority, "attempts": p.attempts, "timeout": p.timeout,
+             "keep_completed": p.keep_completed, "keep_failed": p.keep_failed,
+             "backoff": vars(p.backoff) if p.backoff else None, "physical": p.physical_names,
+             "description": p.description}
+            for p in settings.queues.values()]
+    if as_json:
+        emit_json({"queues": rows})
+        return
+    table = Table("queue", "prio", "tries", "timeout", "keep ok/failed", "backoff", box=None)
+    for r in rows:
+        b = r["backoff"]
+        if not b:
+            backoff = "-"
+        elif b["kind"] == "fixed":
+            backoff = f"fixed {_duration(b['base'])}"
+        else:
+            backoff = f"{_duration(b['base'])} x{b['factor']:g} max {_duration(b['cap'])}" + (" ~" if b["jitter"] else "")
+        keep = "/".join("all" if r[k] is None else str(r[k]) for k in ("keep_completed", "keep_failed"))
+        table.add_row(r["queue"], r["priority"] or "-", str(r["attempts"]),
+                      _duration(r["timeout"]) if r["timeout"] else "-", keep, backoff)
+    stdout.print(table)
+    stdout.print("~ = jittered", style="dim")
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Queue name."),
+    job_state: str = typer.Option("waiting", "--state", "-s", help=f"One of {', '.join(STATES)}."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="Jobs per page."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many (see next_offset)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """One page of a queue's jobs in one state, high priority first."""
+    st = state(ctx)
+    page = queue_jobs(st.connection, st.settings, name, job_state, offset, limit)
+    if as_json:
+        emit_json(page)
+        return
+    stdout.print(f"{page['queue']} {page['state']}: {page['total']:,} job(s)", highlight=False)
+    if page["jobs"]:
+        table = Table("id", "type", "prio", "enqueued (UTC)", box=None)
+        for j in page["jobs"]:
+            table.add_row(j["id"], j["type"], j["priority"] or "-", (j["enqueued_at"] or "")[5:19].replace("T", " "))
+        stdout.print(table)
+    if page["next_offset"] is not None:
+        stdout.print(f"more: jobctl queue show {name} --state {job_state} --offset {page['next_offset']}",
+                     highlight=False)

@@ -1,0 +1,48 @@
+"""jobctl server status|start|stop: the embedded Redis-compatible server."""
+
+from __future__ import annotations
+
+import typer
+
+from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
+from jobctl.core import embedded
+
+app = new_app("Manage jobctl's embedded Redis-compatible server (used when REDIS_URL is unset).")
+
+
+def _render(info: dict, as_json: bool, note: str | None = None) -> None:
+    if as_json:
+        emit_json(info)
+        return
+    if note:
+        stdout.print(note)
+    running = "running" if info.get("running") else "stopped"
+    stdout.print(f"server: {running}")
+    for key in ("pid", "version", "socket", "home", "data_size", "binary", "log"):
+        if info.get(key) is not None:
+            value = f"{info[key]:,} bytes" if key == "data_size" else info[key]
+            stdout.print(f"  {key}: {value}", highlight=False, soft_wrap=True)
+
+
+@app.command("status")
+def status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Is the embedded server running? pid, socket, version, data size."""
+    info = embedded.status(state(ctx).settings.home_path)
+    if state(ctx).settings.redis_url:
+        info["note"] = "REDIS_URL is set: jobctl uses that server, not the embedded one"
+    _render(info, as_json, info.get("note"))
+
+
+@app.command("start")
+def start(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Start the embedded server (no-op when it is already running)."""
+    _render(embedded.start(state(ctx).settings.home_path), as_json)
+
+
+@app.command("stop")
+def stop(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Stop the embedded server; its data stays in the state folder."""
+    home = state(ctx).settings.home_path
+    stopped = embedded.stop(home)
+    info = embedded.status(home) | {"stopped": stopped}
+    _render(info, as_json, "stopped the embedded server" if stopped else "the embedded server was not running")

@@ -1,0 +1,74 @@
+"""jobctl worker start|list, jobctl workers start"""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
+from jobctl.core.stats import list_workers
+from jobctl.core.worker import WorkerSpec, all_queue_specs, physical_queue_names, run_worker, run_workers
+from jobctl.errors import UsageError
+
+worker_app = new_app("Run and inspect workers.")
+workers_app = new_app("Run workers for every queue.")
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@worker_app.command("start")
+def start(
+    ctx: typer.Context,
+    queue: list[str] = typer.Option(..., "--queue", "-q", help="Queue to work on (repeatable)."),
+    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Jobs run at once (processes)."),
+    burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
+    max_jobs: Optional[int] = typer.Option(None, "--max-jobs", min=1, help="Quit after N jobs (per process)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Worker name (single process only)."),
+) -> None:
+    """Work on QUEUE(s), high priority before normal before low. SIGTERM finishes the job in hand."""
+    settings = state(ctx).settings
+    physical_queue_names(settings, queue)
+    if name and concurrency > 1:
+        raise UsageError("--name needs --concurrency 1", "names are generated per process otherwise")
+    _logging(settings.log_level)
+    spec = WorkerSpec(list(queue), burst=burst, max_jobs=max_jobs, name=name)
+    if concurrency == 1:
+        run_worker(settings, spec)
+    else:
+        run_workers(settings, [WorkerSpec(list(queue), burst=burst, max_jobs=max_jobs) for _ in range(concurrency)])
+
+
+@worker_app.command("list")
+def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Registered workers: state, current job, pid, host, heartbeat, jobs done."""
+    rows = list_workers(state(ctx).connection)
+    if as_json:
+        emit_json({"workers": rows})
+        return
+    if not rows:
+        stdout.print("no workers running (start one: jobctl worker start --queue NAME)")
+        return
+    table = Table("name", "queues", "state", "job", "pid", "heartbeat", "done", box=None)
+    for r in rows:
+        queues = ",".join(sorted({q.rsplit(":", 1)[0] for q in r["queues"]}))
+        heartbeat = (r["last_heartbeat"] or "")[11:19]
+        table.add_row(r["name"][:14], queues, r["state"], r["current_job"] or "-", str(r["pid"]), heartbeat,
+                      f"{r['jobs_done']}/{r['jobs_failed']}")
+    stdout.print(table)
+
+
+@workers_app.command("start")
+def start_all(
+    ctx: typer.Context,
+    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Processes per queue."),
+    burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
+) -> None:
+    """One supervised worker process per queue; a process that dies is restarted."""
+    settings = state(ctx).settings
+    _logging(settings.log_level)
+    run_workers(settings, all_queue_specs(settings, concurrency=concurrency, burst=burst))

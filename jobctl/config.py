@@ -1,0 +1,245 @@
+"""Settings: command-line flag > environment > .env > jobctl.toml > built-in defaults.
+
+Nothing is read at import time; `load_settings()` does all the I/O and records where each value
+came from so `jobctl config show` can tell the admin which layer to edit.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jobctl.errors import ConfigError
+
+SECRET_MASK = "********"
+
+
+def _parse_int(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected an integer")
+    if isinstance(raw, int):
+        return raw
+    text = str(raw).strip().replace("_", "")
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    if text[-1:].lower() in units:
+        return int(float(text[:-1]) * units[text[-1].lower()])
+    return int(text)
+
+
+def _parse_list(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, list | tuple):
+        return tuple(str(x).strip() for x in raw if str(x).strip())
+    return tuple(x.strip() for x in str(raw).split(",") if x.strip())
+
+
+def _parse_str(raw: Any) -> str:
+    return str(raw)
+
+
+def _check_redis_url(value: str) -> None:
+    if value and urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("must start with redis://, rediss:// or unix://")
+
+
+def _check_choice(*choices: str) -> Callable[[str], None]:
+    def check(value: str) -> None:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+
+    return check
+
+
+def _check_positive(value: int) -> None:
+    if value <= 0:
+        raise ValueError("must be a positive number")
+
+
+def _check_port(value: int) -> None:
+    if not 0 < value < 65536:
+        raise ValueError("must be a port number between 1 and 65535")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    env: str
+    default: Any
+    parse: Callable[[Any], Any] = _parse_str
+    check: Callable[[Any], None] | None = None
+    secret: bool = False
+    doc: str = ""
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("redis_url", "REDIS_URL", "", check=_check_redis_url,
+          doc="Redis server to use; unset starts jobctl's embedded server"),
+    Field("redis_password", "REDIS_PASSWORD", "", secret=True, doc="password applied to REDIS_URL"),
+    Field("home", "JOBCTL_HOME", "", doc="state folder (embedded server, outbox, storage)"),
+    Field("email_provider", "EMAIL_PROVIDER", "outbox", check=_check_choice("outbox", "smtp", "sendgrid"),
+          doc="outbox (.eml files in the state folder), smtp or sendgrid"),
+    Field("email_from", "EMAIL_FROM", "Marketplace <no-reply@marketplace.local>", doc="sender address"),
+    Field("smtp_host", "SMTP_HOST", "localhost", doc="SMTP server host"),
+    Field("smtp_port", "SMTP_PORT", 587, _parse_int, _check_port, doc="SMTP server port"),
+    Field("smtp_user", "SMTP_USER", "", doc="SMTP user name (empty: no AUTH)"),
+    Field("smtp_password", "SMTP_PASSWORD", "", secret=True, doc="SMTP password"),
+    Field("smtp_security", "JOBCTL_SMTP_SECURITY", "starttls", check=_check_choice("none", "starttls", "ssl"),
+          doc="none, starttls or ssl"),
+    Field("smtp_timeout", "JOBCTL_SMTP_TIMEOUT", 30, _parse_int, _check_positive, doc="SMTP timeout, seconds"),
+    Field("sendgrid_api_key", "SENDGRID_API_KEY", "", secret=True, doc="SendGrid API key"),
+    Field("sendgrid_url", "JOBCTL_SENDGRID_URL", "https://api.sendgrid.com",
+          doc="SendGrid API base URL (tests point it at a local server)"),
+    Field("templates_dir", "JOBCTL_TEMPLATES_DIR", "", doc="extra email templates, overriding built-ins"),
+    Field("max_attachment_size", "JOBCTL_MAX_ATTACHMENT_SIZE", 10 * 1024**2, _parse_int, _check_positive,
+          doc="largest email attachment, bytes (k/m/g suffixes allowed)"),
+    Field("max_file_size", "MAX_FILE_SIZE", 100 * 1024**2, _parse_int, _check_positive,
+          doc="largest file the file-processing queue accepts, bytes"),
+    Field("allowed_file_types", "ALLOWED_FILE_TYPES",
+          ("image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"), _parse_list,
+          doc="MIME types the file-processing queue accepts"),
+    Field("log_level", "JOBCTL_LOG_LEVEL", "INFO", str.upper,
+          _check_choice("DEBUG", "INFO", "WARNING", "ERROR"), doc="log level of workers"),
+)
+FIELDS_BY_NAME = {f.name: f for f in FIELDS}
+
+
+@dataclass(frozen=True)
+class Value:
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    values: Mapping[str, Value]
+    queue_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    queue_source: str = "default"
+    env_file: str | None = None
+    config_file: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("values")
+        if values is None or name not in values:  # also keeps pickling (which probes dunders) working
+            raise AttributeError(name)
+        return values[name].value
+
+    @property
+    def home_path(self) -> Path:
+        if self.home:
+            return Path(self.home).expanduser()
+        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(base) / "jobctl"
+
+    @property
+    def queues(self):
+        from jobctl.core.catalog import build_catalog
+
+        return build_catalog(self.queue_overrides, self.queue_source)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every effective value with its source; secrets masked."""
+        rows = []
+        for f in FIELDS:
+            v = self.values[f.name]
+            shown = v.value
+            if f.secret and shown:
+                shown = SECRET_MASK
+            elif f.name == "redis_url" and shown:
+                shown = mask_url(shown)
+            if isinstance(shown, tuple):
+                shown = ",".join(shown)
+            rows.append({"key": f.name, "env": f.env, "value": shown, "source": v.source, "doc": f.doc})
+        rows.append({"key": "home (effective)", "env": "JOBCTL_HOME", "value": str(self.home_path),
+                     "source": self.values["home"].source, "doc": "state folder actually used"})
+        return rows
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced, safe to print or log."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", f":{SECRET_MASK}@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}",
+                          "check JOBCTL_CONFIG or --config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the file or unset JOBCTL_CONFIG") from None
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Read every layer and validate; raises ConfigError (exit 2) naming the key and its source."""
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    environ = os.environ if environ is None else environ
+    cwd = cwd or Path.cwd()
+
+    env_file_name = flags.get("env_file") or environ.get("JOBCTL_ENV_FILE")
+    env_file: Path | None = Path(env_file_name) if env_file_name else cwd / ".env"
+    if env_file_name and not env_file.is_file():
+        raise ConfigError(f"env file {env_file} does not exist", "fix --env-file or JOBCTL_ENV_FILE")
+    dotenv = _read_env_file(env_file) if env_file.is_file() else {}
+    if not env_file.is_file():
+        env_file = None
+
+    config_name = flags.get("config") or environ.get("JOBCTL_CONFIG") or dotenv.get("JOBCTL_CONFIG")
+    config_file: Path | None = Path(config_name) if config_name else cwd / "jobctl.toml"
+    if config_name and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} does not exist", "fix --config or JOBCTL_CONFIG")
+    toml = _read_toml(config_file) if config_file.is_file() else {}
+    if not config_file.is_file():
+        config_file = None
+    toml_label = f"jobctl.toml ({config_file})"
+
+    queue_overrides = toml.pop("queues", {})
+    unknown = sorted(set(toml) - set(FIELDS_BY_NAME))
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} in {toml_label}",
+                          f"valid keys: {', '.join(FIELDS_BY_NAME)}, [queues.NAME]")
+
+    values: dict[str, Value] = {}
+    for f in FIELDS:
+        if f.name in flags:
+            raw, source = flags[f.name], "flag"
+        elif f.env in environ:
+            raw, source = environ[f.env], f"env {f.env}"
+        elif f.env in dotenv:
+            raw, source = dotenv[f.env], f".env ({env_file})"
+        elif f.name in toml:
+            raw, source = toml[f.name], toml_label
+        else:
+            values[f.name] = Value(f.default, "default")
+            continue
+        try:
+            value = f.parse(raw)
+            if f.check:
+                f.check(value)
+        except (ValueError, TypeError, IndexError) as exc:
+            raise ConfigError(f"invalid {f.name} ({f.env}) from {source}: {raw!r} {exc}",
+                              f"fix {f.env} where it is set ({source})") from None
+        values[f.name] = Value(value, source)
+
+    settings = Settings(values, queue_overrides, toml_label if queue_overrides else "default",
+                        str(env_file) if env_file else None, str(config_file) if config_file else None)
+    settings.queues  # validates [queues.*] now so a bad file fails at start, not mid-run
+    return settings

@@ -1,0 +1,130 @@
+"""Looking inside queues and jobs: paged job lists per state, and one job in full."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from jobctl.config import Settings
+from jobctl.core.catalog import PRIORITIES, get_policy, split_physical
+from jobctl.core.jobtypes import FUNC_TO_TYPE
+from jobctl.core.stats import STATES, queue_key, registry_key
+from jobctl.errors import NotFound, UsageError
+
+JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _status(job: Job) -> str:
+    status = job.get_status(refresh=False)
+    return getattr(status, "value", status) or "unknown"
+
+
+def _summary(job: Job) -> dict[str, Any]:
+    queue, priority = split_physical(job.origin or "")
+    return {
+        "id": job.id,
+        "type": job.meta.get("type") or FUNC_TO_TYPE.get(job.func_name, job.func_name),
+        "queue": job.meta.get("queue", queue),
+        "priority": job.meta.get("priority", priority),
+        "status": _status(job),
+        "description": job.description,
+        "created_at": _iso(job.created_at),
+        "enqueued_at": _iso(job.enqueued_at),
+        "started_at": _iso(job.started_at),
+        "ended_at": _iso(job.ended_at),
+    }
+
+
+def _ids_in(connection: redis.Redis, state: str, physical: str, start: int, stop: int) -> list[str]:
+    if state == "waiting":
+        raw = connection.lrange(queue_key(physical), start, stop)
+    else:
+        # newest first for finished/failed; soonest first for scheduled
+        reverse = state in ("completed", "failed", "active")
+        fetch = connection.zrevrange if reverse else connection.zrange
+        raw = fetch(registry_key(state, physical), start, stop)
+    return [r.decode() for r in raw]
+
+
+def _count(connection: redis.Redis, state: str, physical: str) -> int:
+    return connection.llen(queue_key(physical)) if state == "waiting" else \
+        connection.zcard(registry_key(state, physical))
+
+
+def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: str = "waiting",
+               offset: int = 0, limit: int = 20) -> dict[str, Any]:
+    """One page of a queue's jobs in one state, high priority first. Costs O(limit), not O(queue)."""
+    policy = get_policy(settings.queues, queue)
+    if state not in STATES:
+        raise UsageError(f"unknown state {state!r}", f"use one of {', '.join(STATES)}")
+    if offset < 0 or limit < 1:
+        raise UsageError("offset must be >= 0 and limit >= 1", "e.g. --offset 0 --limit 20")
+    ids: list[str] = []
+    skip, want, total = offset, limit, 0
+    for prio in PRIORITIES if not policy.is_dead_letter else [None]:
+        physical = policy.physical(prio)
+        count = _count(connection, state, physical)
+        total += count
+        if want and skip < count:
+            page = _ids_in(connection, state, physical, skip, skip + want - 1)
+            ids.extend(page)
+            want -= len(page)
+            skip = 0
+        else:
+            skip = max(0, skip - count)
+    jobs = [j for j in Job.fetch_many(ids, connection=connection, serializer=JSONSerializer) if j is not None]
+    next_offset = offset + len(ids) if offset + len(ids) < total else None
+    return {"queue": policy.name, "state": state, "offset": offset, "limit": limit, "total": total,
+            "next_offset": next_offset, "jobs": [_summary(j) for j in jobs]}
+
+
+def fetch_job(connection: redis.Redis, job_id: str) -> Job:
+    if not JOB_ID.match(job_id):
+        raise UsageError(f"invalid job id {job_id!r}", "job ids are letters, digits, '_' and '-'")
+    try:
+        return Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+    except NoSuchJobError:
+        raise NotFound(f"no job {job_id!r}",
+                       "it may have been trimmed by keep-completed/keep-failed; see `jobctl queue show`") from None
+
+
+def job_detail(connection: redis.Redis, settings: Settings, job_id: str) -> dict[str, Any]:
+    job = fetch_job(connection, job_id)
+    detail = _summary(job)
+    policy = settings.queues.get(detail["queue"])
+    retries_left = job.retries_left
+    configured = len(job.retry_intervals or []) if job.retry_intervals else 0
+    retries_done = (configured - retries_left) if retries_left is not None else 0
+    latest = job.latest_result()
+    error = None
+    result = None
+    if latest is not None:
+        kind = getattr(latest.type, "name", str(latest.type)).lower()
+        if kind == "successful":
+            result = latest.return_value
+        elif latest.exc_string:
+            error = latest.exc_string
+    detail.update({
+        "payload": job.args[0] if job.args else None,
+        "attempts": {"made": retries_done + (1 if job.started_at or latest else 0),
+                     "allowed": policy.attempts if policy else None,
+                     "retries_left": retries_left},
+        "timeout": job.timeout,
+        "worker": job.worker_name,
+        "result": result,
+        "error": error,
+    })
+    return detail
+
+

@@ -1,0 +1,173 @@
+"""The eight queues, their priorities and policies.
+
+Each catalogue queue is three plain RQ queues, one per priority (`email-sending:high`, ...), so
+`rq info` still shows everything and a worker drains them in order high -> normal -> low.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from jobctl.errors import ConfigError, NotFound, UsageError
+
+PRIORITIES: tuple[str, ...] = ("high", "normal", "low")
+DEAD_LETTER = "dead-letter"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    kind: str = "exponential"  # exponential | fixed
+    base: float = 30.0
+    factor: float = 2.0
+    cap: float = 3600.0
+    jitter: bool = False
+
+    def delays(self, retries: int, rng: random.Random | None = None) -> list[int]:
+        """Seconds to wait before retry 1..retries."""
+        rng = rng or random
+        out = []
+        for n in range(retries):
+            delay = self.base if self.kind == "fixed" else min(self.cap, self.base * self.factor**n)
+            if self.jitter:
+                # equal jitter: never less than half the nominal delay, so backoff still grows
+                delay = delay / 2 + rng.uniform(0, delay / 2)
+            out.append(max(0, round(delay)))
+        return out
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    name: str
+    priority: str | None
+    attempts: int
+    backoff: Backoff | None
+    timeout: int | None
+    keep_completed: int | None  # None: until purged
+    keep_failed: int | None
+    completed_ttl: int = 7 * 86400  # age limit, seconds
+    failed_ttl: int = 30 * 86400
+    description: str = ""
+
+    @property
+    def is_dead_letter(self) -> bool:
+        return self.name == DEAD_LETTER
+
+    def physical(self, priority: str | None = None) -> str:
+        """The RQ queue name for one priority of this queue."""
+        if self.is_dead_letter:
+            return self.name
+        return f"{self.name}:{priority or self.priority}"
+
+    @property
+    def physical_names(self) -> list[str]:
+        if self.is_dead_letter:
+            return [self.name]
+        return [self.physical(p) for p in PRIORITIES]
+
+    def retry_delays(self) -> list[int]:
+        if not self.backoff or self.attempts <= 1:
+            return []
+        return self.backoff.delays(self.attempts - 1)
+
+
+def _policy(name, priority, attempts, backoff, timeout, keep_completed, keep_failed, description):
+    return QueuePolicy(name, priority, attempts, backoff, timeout, keep_completed, keep_failed,
+                       description=description)
+
+
+MIN, HOUR = 60, 3600
+DEFAULT_CATALOG: dict[str, QueuePolicy] = {
+    p.name: p
+    for p in (
+        _policy("email-sending", "normal", 5, Backoff(base=30, cap=HOUR, jitter=True), 60, 1000, 5000,
+                "transactional and bulk email"),
+        _policy("file-processing", "high", 3, Backoff(base=10, cap=HOUR), 300, 500, 1000,
+                "uploads: validation, virus scan, images"),
+        _policy("analytics-aggregation", "low", 3, Backoff(base=60, cap=HOUR), 30 * MIN, 100, 500,
+                "hourly/daily/weekly/monthly roll-ups"),
+        _policy("payment-retry", "normal", 5, Backoff(base=60, cap=HOUR), 120, 1000, 5000,
+                "retries of failed payments"),
+        _policy("referral-commission", "normal", 5, Backoff(base=30, cap=HOUR), 120, 1000, 5000,
+                "multi-level referral commissions"),
+        _policy("daily-reports", "low", 3, Backoff(base=5 * MIN, cap=HOUR), 30 * MIN, 30, 100,
+                "daily report, 06:00 UTC"),
+        _policy("weekly-reports", "low", 3, Backoff(base=5 * MIN, cap=HOUR), 60 * MIN, 12, 100,
+                "weekly report, Mondays 08:00 UTC"),
+        _policy(DEAD_LETTER, None, 1, None, None, None, None, "jobs that exhausted their attempts"),
+    )
+}
+
+_OVERRIDABLE = {
+    "priority": str, "attempts": int, "timeout": int, "keep_completed": int, "keep_failed": int,
+    "completed_ttl": int, "failed_ttl": int,
+}
+_BACKOFF_KEYS = {f.name for f in fields(Backoff)}
+
+
+def _override(policy: QueuePolicy, raw: Mapping[str, Any], where: str) -> QueuePolicy:
+    changes: dict[str, Any] = {}
+    for key, value in raw.items():
+        label = f"queues.{policy.name}.{key} in {where}"
+        if key == "backoff":
+            if not isinstance(value, Mapping) or set(value) - _BACKOFF_KEYS:
+                raise ConfigError(f"invalid {label}: expected a table with {', '.join(sorted(_BACKOFF_KEYS))}",
+                                  "fix the [queues] table")
+            try:
+                backoff = replace(policy.backoff or Backoff(), **value)
+                if backoff.kind not in ("exponential", "fixed") or backoff.base < 0 or backoff.cap < 0:
+                    raise ValueError
+            except (TypeError, ValueError):
+                raise ConfigError(f"invalid {label}: {value!r}", "kind is exponential or fixed; numbers >= 0") from None
+            changes["backoff"] = backoff
+            continue
+        if key not in _OVERRIDABLE:
+            raise ConfigError(f"unknown setting {label}",
+                              f"valid: {', '.join(sorted([*_OVERRIDABLE, 'backoff']))}")
+        if not isinstance(value, _OVERRIDABLE[key]) or isinstance(value, bool):
+            raise ConfigError(f"invalid {label}: {value!r}", f"expected {_OVERRIDABLE[key].__name__}")
+        if key == "priority" and value not in PRIORITIES:
+            raise ConfigError(f"invalid {label}: {value!r}", f"use one of {', '.join(PRIORITIES)}")
+        if key == "attempts" and value < 1:
+            raise ConfigError(f"invalid {label}: {value!r}", "attempts counts the first try too: use 1 or more")
+        if key != "priority" and key != "attempts" and value < 0:
+            raise ConfigError(f"invalid {label}: {value!r}", "use a number >= 0")
+        changes[key] = value
+    return replace(policy, **changes)
+
+
+def build_catalog(overrides: Mapping[str, Mapping[str, Any]], where: str = "jobctl.toml") -> dict[str, QueuePolicy]:
+    catalog = dict(DEFAULT_CATALOG)
+    for name, raw in overrides.items():
+        if name not in catalog:
+            raise ConfigError(f"unknown queue {name!r} in {where}", f"queues are: {', '.join(catalog)}")
+        if name == DEAD_LETTER:
+            raise ConfigError(f"queue {DEAD_LETTER!r} has no policy to override ({where})",
+                              "remove [queues.dead-letter]")
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"invalid queues.{name} in {where}", "expected a table")
+        catalog[name] = _override(catalog[name], raw, where)
+    return catalog
+
+
+def get_policy(catalog: Mapping[str, QueuePolicy], name: str) -> QueuePolicy:
+    try:
+        return catalog[name]
+    except KeyError:
+        raise NotFound(f"unknown queue {name!r}", f"queues are: {', '.join(catalog)}") from None
+
+
+def check_priority(priority: str | None) -> str | None:
+    if priority is not None and priority not in PRIORITIES:
+        raise UsageError(f"unknown priority {priority!r}", f"use one of {', '.join(PRIORITIES)}")
+    return priority
+
+
+def split_physical(physical: str) -> tuple[str, str | None]:
+    """`email-sending:high` -> ("email-sending", "high")."""
+    name, _, priority = physical.rpartition(":")
+    if name and priority in PRIORITIES:
+        return name, priority
+    return physical, None

@@ -1,0 +1,51 @@
+"""One Redis connection for every face: REDIS_URL when set, else jobctl's embedded server."""
+
+from __future__ import annotations
+
+import redis
+
+from jobctl.config import Settings, mask_url
+from jobctl.errors import RedisUnavailable
+
+HINT_UNREACHABLE = "start that server, fix REDIS_URL, or unset REDIS_URL to use jobctl's embedded server"
+
+
+def describe_target(settings: Settings) -> str:
+    if settings.redis_url:
+        return mask_url(settings.redis_url)
+    from jobctl.core import embedded
+
+    return f"unix://{embedded.paths(settings.home_path).socket} (embedded)"
+
+
+def connect(settings: Settings, *, check: bool = True) -> redis.Redis:
+    """A client for the configured server, started if it is the embedded one.
+
+    Raises RedisUnavailable (exit 3) with the URL, password masked, when it cannot be reached.
+    """
+    if settings.redis_url:
+        try:
+            client = redis.Redis.from_url(settings.redis_url, password=settings.redis_password or None,
+                                          socket_connect_timeout=5, health_check_interval=30)
+        except ValueError as exc:
+            raise RedisUnavailable(f"invalid REDIS_URL {mask_url(settings.redis_url)}: {exc}",
+                                   HINT_UNREACHABLE) from None
+    else:
+        from jobctl.core import embedded
+
+        socket = embedded.ensure_running(settings.home_path)
+        client = redis.Redis(unix_socket_path=str(socket), socket_connect_timeout=5)
+    if check:
+        ping(client, settings)
+    return client
+
+
+def ping(client: redis.Redis, settings: Settings) -> None:
+    try:
+        client.ping()
+    except redis.AuthenticationError as exc:
+        raise RedisUnavailable(f"Redis at {describe_target(settings)} refused the password: {exc}",
+                               "check REDIS_PASSWORD or the password in REDIS_URL") from None
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        raise RedisUnavailable(f"cannot reach Redis at {describe_target(settings)}: {exc}",
+                               HINT_UNREACHABLE) from None

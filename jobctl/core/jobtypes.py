@@ -1,0 +1,38 @@
+"""Job types: which queue each kind of job goes to and which function runs it.
+
+Handlers are referenced by dotted path so RQ stores a plain string (no pickle) and the worker
+imports only the handler it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jobctl.errors import UsageError
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    queue: str
+    func: str
+    summary: str
+
+
+JOB_TYPES: dict[str, JobType] = {
+    t.name: t
+    for t in (
+        JobType("email", "email-sending", "jobctl.jobs.email.send_email", "send a templated email"),
+        JobType("noop", "email-sending", "jobctl.jobs.noop.noop", "do nothing (benchmarks, smoke tests)"),
+        JobType("sleep", "email-sending", "jobctl.jobs.noop.sleep", "sleep for payload['seconds'] (tests)"),
+        JobType("fail", "email-sending", "jobctl.jobs.noop.fail", "always fail (tests)"),
+    )
+}
+FUNC_TO_TYPE = {t.func: t.name for t in JOB_TYPES.values()}
+
+
+def get_job_type(name: str) -> JobType:
+    try:
+        return JOB_TYPES[name]
+    except KeyError:
+        raise UsageError(f"unknown job type {name!r}", f"job types are: {', '.join(JOB_TYPES)}") from None

@@ -1,0 +1,115 @@
+"""Queue counts and worker listings.
+
+Counts come from LLEN/ZCARD/SCARD in one pipelined round trip, so their cost does not grow with
+queue length. Registries are read without RQ's implicit cleanup (which would move jobs around).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import redis
+from rq import Worker
+from rq.registry import (
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
+from rq.serializers import JSONSerializer
+from rq.worker_registration import WORKERS_BY_QUEUE_KEY
+
+from jobctl.config import Settings
+from jobctl.core import keys
+from jobctl.core.catalog import PRIORITIES, get_policy
+
+STATES = ("waiting", "active", "scheduled", "completed", "failed")
+REGISTRIES = {
+    "active": StartedJobRegistry,
+    "scheduled": ScheduledJobRegistry,
+    "completed": FinishedJobRegistry,
+    "failed": FailedJobRegistry,
+    "deferred": DeferredJobRegistry,
+}
+
+
+def registry_key(state: str, physical: str) -> str:
+    return REGISTRIES[state].key_template.format(physical)
+
+
+def queue_key(physical: str) -> str:
+    from rq import Queue
+
+    return Queue.redis_queue_namespace_prefix + physical
+
+
+def queue_stats(connection: redis.Redis, settings: Settings, queue: str | None = None) -> dict[str, Any]:
+    """Per queue and priority: waiting/active/scheduled/completed/failed; workers; dead-letter size."""
+    catalog = settings.queues
+    names = [get_policy(catalog, queue).name] if queue else list(catalog)
+    plan: list[tuple[str, str, str]] = []  # (queue, priority, field) in pipeline order
+    pipe = connection.pipeline(transaction=False)
+    for name in names:
+        policy = catalog[name]
+        if policy.is_dead_letter:
+            continue
+        for prio in PRIORITIES:
+            physical = policy.physical(prio)
+            pipe.llen(queue_key(physical))
+            plan.append((name, prio, "waiting"))
+            for state in ("active", "scheduled", "completed", "failed"):
+                pipe.zcard(registry_key(state, physical))
+                plan.append((name, prio, state))
+            pipe.scard(WORKERS_BY_QUEUE_KEY % physical)
+            plan.append((name, prio, "workers"))
+    pipe.zcard(keys.dlq_index())
+    results = pipe.execute()
+    dead_letter = results.pop()
+
+    queues: dict[str, dict[str, Any]] = {}
+    for (name, prio, fld), value in zip(plan, results):
+        q = queues.setdefault(name, {
+            "queue": name,
+            "default_priority": catalog[name].priority,
+            "priorities": {p: dict.fromkeys(STATES, 0) for p in PRIORITIES},
+            "workers": 0,
+        })
+        if fld == "workers":
+            # our workers listen to all three priorities; the max avoids counting one worker thrice
+            q["workers"] = max(q["workers"], int(value))
+        else:
+            q["priorities"][prio][fld] = int(value)
+    for q in queues.values():
+        q["totals"] = {s: sum(q["priorities"][p][s] for p in PRIORITIES) for s in STATES}
+    return {
+        "queues": list(queues.values()),
+        "dead_letter": int(dead_letter),
+        "generated_at": datetime.now(timezone.utc).isoformat(),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def list_workers(connection: redis.Redis) -> list[dict[str, Any]]:
+    """Every registered worker: name, queues, state, current job, pid, host, heartbeat, jobs done."""
+    rows = []
+    for w in Worker.all(connection=connection, serializer=JSONSerializer):
+        state = w.get_state()
+        rows.append({
+            "name": w.name,
+            "queues": w.queue_names(),
+            "state": getattr(state, "value", state),
+            "current_job": w.get_current_job_id(),
+            "pid": w.pid,
+            "host": w.hostname,
+            "last_heartbeat": _iso(w.last_heartbeat),
+            "birth": _iso(w.birth_date),
+            "jobs_done": w.successful_job_count,
+            "jobs_failed": w.failed_job_count,
+        })
+    rows.sort(key=lambda r: r["name"])
+    return rows

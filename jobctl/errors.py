@@ -1,0 +1,75 @@
+"""Errors every face of jobctl shares, and the exit codes they map to."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    UNREACHABLE = 3
+    NOT_FOUND = 4
+    INTERRUPTED = 130
+
+
+class JobctlError(Exception):
+    """A failure with a one-line message and a hint for the person who hit it."""
+
+    code: ExitCode = ExitCode.FAILED
+    kind: str = "failed"
+
+    def __init__(self, message: str, hint: str | None = None, code: ExitCode | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if code is not None:
+            self.code = code
+
+    def to_dict(self) -> dict:
+        return {"error": {"code": self.kind, "message": self.message, "hint": self.hint}}
+
+
+class UsageError(JobctlError):
+    """Bad input: wrong flag value, malformed payload, unknown template."""
+
+    code = ExitCode.USAGE
+    kind = "usage"
+
+
+class ConfigError(UsageError):
+    kind = "config"
+
+
+class RedisUnavailable(JobctlError):
+    code = ExitCode.UNREACHABLE
+    kind = "redis_unreachable"
+
+
+class NotFound(JobctlError):
+    code = ExitCode.NOT_FOUND
+    kind = "not_found"
+
+
+class JobFailure(Exception):
+    """Raised by a handler: the attempt failed. `retryable` tells the retry machinery what to do."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retryable: bool | None = None):
+        super().__init__(message)
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class PermanentJobFailure(JobFailure):
+    """Retrying cannot help (bad payload, SMTP 5xx, rejected address): go straight to dead-letter."""
+
+    retryable = False
+
+
+class TransientJobFailure(JobFailure):
+    """Worth another attempt later (connection refused, timeout, 4xx)."""
+
+    retryable = True

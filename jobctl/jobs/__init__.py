@@ -1,0 +1,1 @@
+"""The real work behind each queue, one module per kind of job."""

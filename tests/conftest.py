@@ -1,0 +1,85 @@
+"""Shared fixtures: a real Redis for every test, isolated by a key prefix, never flushed.
+
+RQ reads RQ_KEY_PREFIX once at import, so each pytest process picks its own prefix before
+anything imports rq; every test then deletes only the keys under that prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+os.environ["RQ_KEY_PREFIX"] = f"jt-{uuid.uuid4().hex[:10]}"
+for _name in list(os.environ):
+    # the developer's own jobctl settings must not leak into tests
+    if _name.startswith("JOBCTL_") or _name in {"EMAIL_PROVIDER", "SENDGRID_API_KEY", "SMTP_HOST", "SMTP_PORT",
+                                                 "SMTP_USER", "SMTP_PASSWORD", "EMAIL_FROM", "REDIS_PASSWORD",
+                                                 "MAX_FILE_SIZE", "ALLOWED_FILE_TYPES"}:
+        del os.environ[_name]
+
+import pytest  # noqa: E402
+import redis  # noqa: E402
+
+KEY_PREFIX = os.environ["RQ_KEY_PREFIX"]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    """REDIS_URL from the environment when set, else a jobctl embedded server for this session."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    from jobctl.core import embedded
+
+    home = tmp_path_factory.mktemp("embedded")
+    socket = embedded.ensure_running(home)
+    yield f"unix://{socket}"
+    embedded.stop(home)
+
+
+def delete_prefixed_keys(client: redis.Redis, prefix: str = KEY_PREFIX) -> int:
+    deleted = 0
+    batch = []
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        batch.append(key)
+        if len(batch) >= 500:
+            deleted += client.unlink(*batch)
+            batch.clear()
+    if batch:
+        deleted += client.unlink(*batch)
+    return deleted
+
+
+@pytest.fixture(autouse=True)
+def jobctl_env(redis_url, tmp_path, monkeypatch):
+    """Each test: its own state folder and working directory, the shared server, clean keys after."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("JOBCTL_HOME", str(home))
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.chdir(tmp_path)
+    from jobctl.core import runtime
+
+    runtime.reset()
+    yield home
+    runtime.reset()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        delete_prefixed_keys(client)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def settings(jobctl_env):
+    from jobctl.config import load_settings
+
+    return load_settings()

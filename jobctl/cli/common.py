@@ -8,11 +8,16 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-import click
 import redis
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
+
+# usage errors must pass through to typer's own handling (exit 2); recent typer vendors click
+try:
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - typer that still depends on click
+    from click.exceptions import ClickException
 
 from jobctl.config import Settings, load_settings
 from jobctl.errors import ExitCode, JobctlError, RedisUnavailable, UsageError
@@ -56,7 +61,7 @@ def state(ctx: typer.Context) -> State:
     return root.obj
 
 
-def _mark_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+def _mark_json(ctx: typer.Context, _param: object, value: bool) -> bool:
     if value:
         ctx.meta[JSON_META] = True
     return value
@@ -86,10 +91,10 @@ def render_error(exc: JobctlError, as_json: bool, verbose: bool) -> None:
 class JobctlGroup(TyperGroup):
     """Turns JobctlError (and Redis trouble) into a one-line message and the right exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, click.exceptions.Exit, click.Abort, click.ClickException):
+        except (typer.Exit, typer.Abort, ClickException):
             raise
         except JobctlError as exc:
             self._fail(ctx, exc)
@@ -103,7 +108,7 @@ class JobctlGroup(TyperGroup):
             self._fail(ctx, JobctlError(f"unexpected {type(exc).__name__}: {exc}",
                                         "rerun with -v for the traceback and report it"))
 
-    def _fail(self, ctx: click.Context, exc: JobctlError) -> None:
+    def _fail(self, ctx: typer.Context, exc: JobctlError) -> None:
         root = ctx.find_root()
         verbose = isinstance(root.obj, State) and root.obj.verbose
         render_error(exc, bool(ctx.meta.get(JSON_META)), verbose)

@@ -63,6 +63,7 @@ def demo_batches(rng: random.Random, campaign_size: int) -> list[tuple[str, str,
         orders.append((a, {"name": n, "order_id": order_id, "items": items, "shipping": "4.90",
                            "currency": "EUR", "order_url": f"{SHOP}/orders/{order_id}"}))
     failed = [(a, {"name": n, "amount": "59.00", "currency": "EUR", "reason": "card declined",
+                   "order_id": f"ORD-{rng.randint(100000, 999999)}",
                    "retry_date": "2026-12-01", "update_payment_url": f"{SHOP}/billing"})
               for n, a in _people(rng, 5)]
     reports = [(a, {"name": n, "report_name": "Daily sales", "period": "yesterday",

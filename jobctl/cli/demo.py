@@ -19,7 +19,7 @@ def demo(
     """Start workers, run a realistic batch of email jobs (incl. a bulk campaign), print a summary."""
     settings = state(ctx).settings
     with Progress(TextColumn("[bold]demo[/bold] {task.fields[failed]} failed"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=stderr, disable=as_json) as progress:
+                  TimeElapsedColumn(), console=stderr, disable=as_json, transient=True) as progress:
         task = progress.add_task("jobs", total=None, failed=0)
 
         def show(p: dict) -> None:

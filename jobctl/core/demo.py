@@ -81,9 +81,11 @@ def _workers_main(settings: Settings, concurrency: int) -> None:
     run_workers(settings, [WorkerSpec(["email-sending"]) for _ in range(concurrency)])
 
 
-def _with_outbox(settings: Settings) -> Settings:
+def _for_demo(settings: Settings) -> Settings:
+    """Outbox mail whatever EMAIL_PROVIDER says, and quiet workers: the progress bar tells the story."""
     values = dict(settings.values)
     values["email_provider"] = Value("outbox", "demo")
+    values["log_level"] = Value("WARNING", "demo")
     return replace(settings, values=values)
 
 
@@ -91,7 +93,7 @@ def run_demo(settings: Settings, *, campaign_size: int = 300, concurrency: int =
              timeout: float = 300, on_progress: Callable[[dict[str, Any]], None] | None = None) -> DemoResult:
     from jobctl.jobs.email import prepare_email_payload
 
-    settings = _with_outbox(settings)
+    settings = _for_demo(settings)
     home = settings.home_path
     started_server = not settings.redis_url and not embedded.status(home)["running"]
     connection = connect(settings)

@@ -101,3 +101,6 @@ def own_redis(tmp_path):
     server = OwnRedis(tmp_path)
     yield server
     server.kill()
+
+
+from tests.mail_servers import _smtp_controller, smtp_server  # noqa: E402,F401  (fixtures)

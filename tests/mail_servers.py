@@ -1,0 +1,187 @@
+"""Real servers for the email tests: aiosmtpd on 127.0.0.1 and a fake SendGrid over http.server.
+
+Imported by tests/jobs/conftest.py and tests/e2e/conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+SMTP_USER, SMTP_PASSWORD = "mailer", "pw-Sup3r-s3cret"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RecordingSMTPHandler:
+    """Accepts mail; recipients whose local part starts with reject/busy get 550/451."""
+
+    def __init__(self):
+        self.messages: list[dict] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@", 1)[0].lower()
+        if local.startswith("reject"):
+            return "550 5.1.1 <%s>: mailbox unavailable" % address
+        if local.startswith("busy"):
+            return "451 4.3.0 mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        login = session.auth_data.login.decode() if session.authenticated else None
+        self.messages.append({"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
+                              "data": envelope.content, "login": login})
+        return "250 2.0.0 Message accepted for delivery"
+
+
+def _authenticator(server, session, envelope, mechanism, auth_data):
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == SMTP_USER.encode()
+          and auth_data.password == SMTP_PASSWORD.encode())
+    return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+
+
+@pytest.fixture(scope="session")
+def _smtp_controller():
+    from aiosmtpd.controller import Controller
+
+    handler = RecordingSMTPHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port(),
+                            authenticator=_authenticator, auth_require_tls=False)
+    controller.credentials = (SMTP_USER, SMTP_PASSWORD)  # what the authenticator accepts
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_server(_smtp_controller):
+    """The running aiosmtpd controller; `.handler.messages` holds what this test delivered."""
+    _smtp_controller.handler.messages.clear()
+    return _smtp_controller
+
+
+@pytest.fixture
+def closed_port():
+    """A port bound but not listening: connecting to it is refused, and nobody else can take it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+@pytest.fixture
+def silent_port():
+    """A port that accepts connections but never says a word (SMTP greeting never comes)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+class FakeSendGrid(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _SendGridHandler)
+        self.requests: list[dict] = []
+        self.replies: list[tuple[int, dict | None]] = []  # queued (status, json body); default 202
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def reply_with(self, status: int, body: dict | None = None) -> None:
+        self.replies.append((status, body))
+
+
+class _SendGridHandler(BaseHTTPRequestHandler):
+    server: FakeSendGrid
+
+    def do_POST(self):  # noqa: N802 (http.server naming)
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw
+        self.server.requests.append({"method": "POST", "path": self.path, "headers": dict(self.headers),
+                                     "body": body})
+        status, reply = self.server.replies.pop(0) if self.server.replies else (202, None)
+        data = json.dumps(reply).encode() if reply is not None else b""
+        self.send_response(status)
+        if 200 <= status < 300:
+            self.send_header("X-Message-Id", f"sg-{len(self.server.requests)}")
+        if data:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format, *args):  # keep test output quiet
+        pass
+
+
+@pytest.fixture
+def sendgrid_server(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    server = FakeSendGrid()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@pytest.fixture
+def configure(monkeypatch):
+    """configure(EMAIL_PROVIDER="smtp", ...) sets the environment and returns fresh runtime settings."""
+    from jobctl.core import runtime
+
+    def apply(**env):
+        for key, value in env.items():
+            monkeypatch.setenv(key, str(value))
+        runtime.reset()
+        return runtime.settings()
+
+    return apply
+
+
+SAMPLE_DATA = {
+    "welcome": {"name": "Ada", "login_url": "https://shop.example.com/login"},
+    "password-reset": {"name": "Ada", "reset_url": "https://shop.example.com/reset?token=abc&u=1",
+                       "expires_in_minutes": 30},
+    "order-confirmation": {
+        "name": "Ada", "order_id": "ORD-1042", "currency": "USD", "shipping": "4.50",
+        "order_url": "https://shop.example.com/orders/ORD-1042",
+        "items": [{"name": "Ceramic mug", "quantity": 2, "unit_price": "12.50"},
+                  {"name": "Linen tote", "quantity": 1, "unit_price": 19.99}],
+    },
+    "payment-failed": {"name": "Ada", "order_id": "ORD-1042", "amount": "49.49", "currency": "EUR",
+                       "reason": "insufficient funds", "retry_date": "2025-03-02",
+                       "update_payment_url": "https://shop.example.com/billing"},
+    "report-ready": {"name": "Ada", "report_name": "Sales", "period": "February 2025",
+                     "download_url": "https://shop.example.com/reports/42.csv"},
+    "marketing-campaign": {"name": "Ada", "headline": "Spring sale: 20% off",
+                           "body": "Fresh picks from our sellers.\n\nEnds Sunday.",
+                           "cta_text": "Shop the sale",
+                           "cta_url": "https://shop.example.com/sale",
+                           "unsubscribe_url": "https://shop.example.com/unsubscribe?u=1"},
+}
+
+
+@pytest.fixture
+def sample_data():
+    """Valid data for every built-in template (a fresh deep copy per test)."""
+    return json.loads(json.dumps(SAMPLE_DATA))

@@ -76,6 +76,16 @@ def demo_batches(rng: random.Random, campaign_size: int) -> list[tuple[str, str,
             ("marketing-campaign", "low", campaign)]
 
 
+def _sales_csv(folder: Path, rng: random.Random) -> Path:
+    """A small sales report for the report-ready emails to carry as an attachment."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "daily-sales.csv"
+    lines = ["product,orders,revenue_eur"]
+    lines += [f"{name},{(n := rng.randint(3, 40))},{float(price) * n:.2f}" for name, price in PRODUCTS]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def _workers_main(settings: Settings, concurrency: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
     run_workers(settings, [WorkerSpec(["email-sending"]) for _ in range(concurrency)])
@@ -101,7 +111,10 @@ def run_demo(settings: Settings, *, campaign_size: int = 300, concurrency: int =
     outbox = Path(home) / "outbox"
 
     rng = random.Random(seed)
-    groups = [(template, prio, [prepare_email_payload(settings, to=a, template=template, data=d) for a, d in rows])
+    report = _sales_csv(Path(home) / "demo", rng)
+    groups = [(template, prio, [prepare_email_payload(settings, to=a, template=template, data=d,
+                                                      attachments=[report] if template == "report-ready" else [])
+                                for a, d in rows])
               for template, prio, rows in demo_batches(rng, campaign_size)]
     total = sum(len(p) for _, _, p in groups)
 

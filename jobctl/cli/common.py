@@ -71,8 +71,9 @@ JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON on 
                           is_eager=True)
 
 
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+def emit_json(data: Any, *, compact: bool = False) -> None:
+    """Pretty JSON, or one document per line (compact) for streams such as `stats --watch --json`."""
+    sys.stdout.write(json.dumps(data, indent=None if compact else 2, default=str, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 

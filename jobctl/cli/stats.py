@@ -37,7 +37,7 @@ def stats(
 ) -> None:
     """Counts per queue and priority: waiting, active, scheduled, completed, failed; workers; dead-letter."""
     st = state(ctx)
-    if as_json and not watch:  # with --watch, one JSON document per refresh
+    if as_json and not watch:  # with --watch: one JSON document per line per refresh
         emit_json(queue_stats(st.connection, st.settings, queue))
         return
     if not watch:
@@ -46,7 +46,7 @@ def stats(
     try:
         if as_json:
             while True:
-                emit_json(queue_stats(st.connection, st.settings, queue))
+                emit_json(queue_stats(st.connection, st.settings, queue), compact=True)
                 time.sleep(interval)
         with Live(_table(queue_stats(st.connection, st.settings, queue)), console=stdout,
                   auto_refresh=False) as live:

@@ -135,3 +135,21 @@ def test_worker_waits_out_a_redis_outage(procs, own_redis, monkeypatch):
     out = finish(worker, timeout=20)
     assert "retrying" in out or "reconnect" in out or "could not connect" in out
     client.close()
+
+
+def test_stats_watch_json_streams_one_document_per_line(procs, settings, redis_client):
+    import json
+
+    watcher = procs.jobctl("stats", "--watch", "--json", "--interval", "0.2", "--queue", "email-sending")
+    first = json.loads(watcher.stdout.readline())
+    enqueue_many(redis_client, settings, "noop", [{}] * 4, queue="email-sending")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        doc = json.loads(watcher.stdout.readline())
+        if doc["queues"][0]["totals"]["waiting"] == 4:
+            break
+    else:
+        raise AssertionError("the watch never showed the new jobs")
+    assert first["queues"][0]["totals"]["waiting"] == 0
+    watcher.send_signal(signal.SIGINT)
+    assert watcher.wait(10) == 0

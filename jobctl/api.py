@@ -9,7 +9,7 @@ payload before anything reaches Redis and raises JobctlError with a clear messag
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,12 @@ def _recipient(item: Any, shared: Mapping[str, Any]) -> tuple[str, dict]:
 
 
 def add_bulk_email_jobs(recipients: Iterable[Any], template: str, data: Mapping[str, Any] | None = None, *,
-                        priority: str | None = None) -> list[str]:
-    """One job per recipient, all validated first, then enqueued in pipelined batches."""
+                        priority: str | None = None,
+                        on_batch: Callable[[int], None] | None = None) -> list[str]:
+    """One job per recipient, all validated first, then enqueued in pipelined batches.
+
+    `on_batch(n)` is called after each batch of n jobs lands (progress bars).
+    """
     from jobctl.jobs.email import prepare_email_payload
 
     settings = runtime.settings()
@@ -57,4 +61,4 @@ def add_bulk_email_jobs(recipients: Iterable[Any], template: str, data: Mapping[
     if not payloads:
         raise UsageError("no recipients given", "pass at least one address")
     return enqueue_many(runtime.connection(), settings, "email", payloads, priority=priority,
-                        description=f"email {template}")
+                        description=f"email {template}", on_batch=on_batch)

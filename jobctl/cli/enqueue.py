@@ -10,7 +10,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, parse_json_object, parse_key_values, state, stderr
-from jobctl.core.enqueue import enqueue, enqueue_many
+from jobctl.api import add_bulk_email_jobs, add_email_job
+from jobctl.core.enqueue import enqueue_many
 from jobctl.errors import UsageError
 
 app = new_app("Put jobs on queues.")
@@ -47,14 +48,10 @@ def email(
     as_json: bool = JsonOption,
 ) -> None:
     """Queue one templated email; prints the job id."""
-    from jobctl.jobs.email import prepare_email_payload
-
-    st = state(ctx)
+    state(ctx).settings  # installs this invocation's settings for the API below
     started = time.perf_counter()
-    payload = prepare_email_payload(st.settings, to=list(to), template=template, data=_data(data, data_json),
-                                    attachments=list(attach), subject=subject)
-    job_id = enqueue(st.connection, st.settings, "email", payload, priority=priority,
-                     description=f"email {template}")
+    job_id = add_email_job(list(to), template, _data(data, data_json), attachments=list(attach), subject=subject,
+                           priority=priority)
     _report([job_id], as_json, started, "email")
 
 
@@ -69,21 +66,18 @@ def email_bulk(
     as_json: bool = JsonOption,
 ) -> None:
     """One job per CSV row, validated first, then enqueued in pipelined batches."""
-    from jobctl.jobs.email import prepare_email_payload, read_recipients_csv
+    from jobctl.jobs.email import read_recipients_csv
 
-    st = state(ctx)
+    state(ctx).settings  # installs this invocation's settings for the API below
     started = time.perf_counter()
-    shared = _data(data, data_json)
     rows = read_recipients_csv(recipients)
     if not rows:
         raise UsageError(f"{recipients} has no recipient rows", "add rows under the header line")
-    payloads = [prepare_email_payload(st.settings, to=address, template=template, data={**shared, **row})
-                for address, row in rows]
     with Progress(TextColumn("enqueueing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=stderr, transient=True, disable=as_json) as progress:
-        task = progress.add_task("enqueue", total=len(payloads))
-        ids = enqueue_many(st.connection, st.settings, "email", payloads, priority=priority,
-                           description=f"email {template}", on_batch=lambda n: progress.advance(task, n))
+        task = progress.add_task("enqueue", total=len(rows))
+        ids = add_bulk_email_jobs(rows, template, _data(data, data_json), priority=priority,
+                                  on_batch=lambda n: progress.advance(task, n))
     _report(ids, as_json, started, "email")
 
 

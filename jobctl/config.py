@@ -184,6 +184,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the file or unset JOBCTL_CONFIG") from None
 
 
+def _locate(explicit: str | None, default: Path, what: str, where: str) -> Path | None:
+    """The file to read: an explicitly named one must exist; the default one is optional."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{what} {path} does not exist", f"fix {where}")
+        return path
+    return default if default.is_file() else None
+
+
 def load_settings(
     flags: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -194,21 +204,12 @@ def load_settings(
     environ = os.environ if environ is None else environ
     cwd = cwd or Path.cwd()
 
-    env_file_name = flags.get("env_file") or environ.get("JOBCTL_ENV_FILE")
-    env_file: Path | None = Path(env_file_name) if env_file_name else cwd / ".env"
-    if env_file_name and not env_file.is_file():
-        raise ConfigError(f"env file {env_file} does not exist", "fix --env-file or JOBCTL_ENV_FILE")
-    dotenv = _read_env_file(env_file) if env_file.is_file() else {}
-    if not env_file.is_file():
-        env_file = None
-
-    config_name = flags.get("config") or environ.get("JOBCTL_CONFIG") or dotenv.get("JOBCTL_CONFIG")
-    config_file: Path | None = Path(config_name) if config_name else cwd / "jobctl.toml"
-    if config_name and not config_file.is_file():
-        raise ConfigError(f"config file {config_file} does not exist", "fix --config or JOBCTL_CONFIG")
-    toml = _read_toml(config_file) if config_file.is_file() else {}
-    if not config_file.is_file():
-        config_file = None
+    env_file = _locate(flags.get("env_file") or environ.get("JOBCTL_ENV_FILE"), cwd / ".env",
+                       "env file", "--env-file or JOBCTL_ENV_FILE")
+    dotenv = _read_env_file(env_file) if env_file else {}
+    config_file = _locate(flags.get("config") or environ.get("JOBCTL_CONFIG") or dotenv.get("JOBCTL_CONFIG"),
+                          cwd / "jobctl.toml", "config file", "--config or JOBCTL_CONFIG")
+    toml = _read_toml(config_file) if config_file else {}
     toml_label = f"jobctl.toml ({config_file})"
 
     queue_overrides = toml.pop("queues", {})

@@ -6,7 +6,6 @@ together, oldest first, and deletes the trimmed jobs' data, in a single round tr
 
 from __future__ import annotations
 
-import redis
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from jobctl.core import keys
@@ -36,19 +35,28 @@ return removed
 
 
 class Retention:
-    def __init__(self, connection: redis.Redis):
-        self._script = connection.register_script(_TRIM)
+    """Trims a queue's finished or failed registries to the policy's count.
 
-    def _trim(self, registry_keys: list[str], keep: int | None, pipeline=None) -> int | None:
+    Calls are queued on a pipeline the caller already sends, so retention costs no round trip of
+    its own. EVAL (not EVALSHA) keeps that pipeline free of redis-py's per-execute SCRIPT EXISTS.
+    """
+
+    REGISTRY = {"completed": FinishedJobRegistry, "failed": FailedJobRegistry}
+
+    def __init__(self):
+        self._keys: dict[tuple[str, str], list[str]] = {}
+
+    def registry_keys(self, policy: QueuePolicy, state: str) -> list[str]:
+        cached = self._keys.get((policy.name, state))
+        if cached is None:
+            template = self.REGISTRY[state].key_template
+            cached = self._keys[(policy.name, state)] = [template.format(q) for q in policy.physical_names]
+        return cached
+
+    def trim(self, client, policy: QueuePolicy, state: str):
+        """Queue (on a pipeline) or run the trim; returns what the client returns, None if unlimited."""
+        keep = policy.keep_completed if state == "completed" else policy.keep_failed
         if keep is None:
             return None
-        return self._script(keys=registry_keys, args=[keep, keys.job_key_prefix(), keys.results_key_prefix()],
-                            client=pipeline)
-
-    def trim_completed(self, policy: QueuePolicy, connection: redis.Redis) -> int | None:
-        regs = [FinishedJobRegistry(q, connection=connection).key for q in policy.physical_names]
-        return self._trim(regs, policy.keep_completed)
-
-    def trim_failed(self, policy: QueuePolicy, connection: redis.Redis) -> int | None:
-        regs = [FailedJobRegistry(q, connection=connection).key for q in policy.physical_names]
-        return self._trim(regs, policy.keep_failed)
+        keys_ = self.registry_keys(policy, state)
+        return client.eval(_TRIM, len(keys_), *keys_, keep, keys.job_key_prefix(), keys.results_key_prefix())

@@ -73,12 +73,25 @@ class JobctlScheduler(RQScheduler):
 
 
 class JobctlWorker(SimpleWorker):
-    """SimpleWorker that also enforces keep-completed / keep-failed counts after each job."""
+    """SimpleWorker that enforces keep-completed / keep-failed counts after each job, and sends
+    its heartbeats (three commands each, three times per job in RQ) as one round trip.
+    """
 
     def __init__(self, *args, policies: dict[str, QueuePolicy], **kwargs):
         super().__init__(*args, **kwargs)
         self._policies = policies
-        self._retention = Retention(self.connection)
+        self._retention = Retention()
+        self._pending_trims: list[tuple[QueuePolicy, str]] = []
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None):
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline=pipeline)
+        with self.connection.pipeline(transaction=False) as pipe:
+            super().heartbeat(timeout, pipeline=pipe)
+            # the heartbeat that follows every job carries that job's retention trim
+            while self._pending_trims:
+                self._retention.trim(pipe, *self._pending_trims.pop())
+            pipe.execute()
 
     def _start_scheduler(self, burst=False, logging_level="INFO", date_format=None, log_format=None):
         # RQ's own version, with JobctlScheduler in place of RQScheduler
@@ -103,16 +116,17 @@ class JobctlWorker(SimpleWorker):
 
     def handle_job_success(self, job, queue, started_job_registry, execution):
         super().handle_job_success(job, queue, started_job_registry, execution)
-        policy = self._policy_for(queue)
-        if policy:
-            self._retention.trim_completed(policy, self.connection)
+        self._schedule_trim(queue, "completed")
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string,
                                    execution=execution)
+        self._schedule_trim(queue, "failed")
+
+    def _schedule_trim(self, queue, state: str) -> None:
         policy = self._policy_for(queue)
-        if policy:
-            self._retention.trim_failed(policy, self.connection)
+        if policy and (policy, state) not in self._pending_trims:
+            self._pending_trims.append((policy, state))
 
 
 @dataclass

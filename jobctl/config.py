@@ -242,5 +242,7 @@ def load_settings(
 
     settings = Settings(values, queue_overrides, toml_label if queue_overrides else "default",
                         str(env_file) if env_file else None, str(config_file) if config_file else None)
-    settings.queues  # validates [queues.*] now so a bad file fails at start, not mid-run
+    from jobctl.core.catalog import build_catalog
+
+    build_catalog(queue_overrides, settings.queue_source)  # a bad [queues] table fails now, not mid-run
     return settings

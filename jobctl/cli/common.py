@@ -43,6 +43,10 @@ class State:
             runtime.install(self._settings)
         return self._settings
 
+    def install_runtime(self) -> Settings:
+        """Load the settings and make them the process's runtime settings (used by jobctl.api)."""
+        return self.settings
+
     @property
     def connection(self) -> redis.Redis:
         if self._connection is None:

@@ -48,7 +48,7 @@ def email(
     as_json: bool = JsonOption,
 ) -> None:
     """Queue one templated email; prints the job id."""
-    state(ctx).settings  # installs this invocation's settings for the API below
+    state(ctx).install_runtime()  # the API below then uses this invocation's flags and settings
     started = time.perf_counter()
     job_id = add_email_job(list(to), template, _data(data, data_json), attachments=list(attach), subject=subject,
                            priority=priority)
@@ -68,7 +68,7 @@ def email_bulk(
     """One job per CSV row, validated first, then enqueued in pipelined batches."""
     from jobctl.jobs.email import read_recipients_csv
 
-    state(ctx).settings  # installs this invocation's settings for the API below
+    state(ctx).install_runtime()  # the API below then uses this invocation's flags and settings
     started = time.perf_counter()
     rows = read_recipients_csv(recipients)
     if not rows:

@@ -31,6 +31,19 @@ def _parse_int(raw: Any) -> int:
     return int(text)
 
 
+def _parse_duration(raw: Any) -> int:
+    """Seconds, or a number with s/m/h/d."""
+    if isinstance(raw, bool):
+        raise ValueError("expected a duration")
+    if isinstance(raw, int):
+        return raw
+    text = str(raw).strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[-1:] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
 def _parse_list(raw: Any) -> tuple[str, ...]:
     if isinstance(raw, list | tuple):
         return tuple(str(x).strip() for x in raw if str(x).strip())
@@ -57,6 +70,23 @@ def _check_choice(*choices: str) -> Callable[[str], None]:
 def _check_positive(value: int) -> None:
     if value <= 0:
         raise ValueError("must be a positive number")
+
+
+def _check_non_negative(value: int) -> None:
+    if value < 0:
+        raise ValueError("must be 0 or more")
+
+
+def _check_http_url(value: str) -> None:
+    if value and urlsplit(value).scheme not in {"http", "https"}:
+        raise ValueError("must be an http:// or https:// URL")
+
+
+def _check_addresses(value: tuple[str, ...]) -> None:
+    for address in value:
+        local, at, domain = address.rpartition("@")
+        if not at or not local or "." not in domain or any(c.isspace() for c in address):
+            raise ValueError(f"{address!r} is not an email address")
 
 
 def _check_port(value: int) -> None:
@@ -101,6 +131,20 @@ FIELDS: tuple[Field, ...] = (
     Field("allowed_file_types", "ALLOWED_FILE_TYPES",
           ("image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"), _parse_list,
           doc="MIME types the file-processing queue accepts"),
+    Field("admin_emails", "JOBCTL_ADMIN_EMAILS", (), _parse_list, _check_addresses,
+          doc="comma-separated admin addresses alerted when jobs are dead-lettered"),
+    Field("alert_webhook_url", "JOBCTL_ALERT_WEBHOOK_URL", "", check=_check_http_url, secret=True,
+          doc="URL that receives a JSON POST when jobs are dead-lettered"),
+    Field("alert_cooldown", "JOBCTL_ALERT_COOLDOWN", 300, _parse_duration, _check_non_negative,
+          doc="at most one dead-letter alert per queue per this many seconds (the count is grouped)"),
+    Field("dlq_max_entries", "JOBCTL_DLQ_MAX_ENTRIES", 0, _parse_int, _check_non_negative,
+          doc="dead-letter entries kept (0: until purged); the oldest are dropped first"),
+    Field("dlq_max_age", "JOBCTL_DLQ_MAX_AGE", 0, _parse_duration, _check_non_negative,
+          doc="dead-letter entries older than this are dropped (seconds or 30d/12h/15m; 0: never)"),
+    Field("heartbeat_interval", "JOBCTL_HEARTBEAT_INTERVAL", 10, _parse_duration, _check_positive,
+          doc="seconds between a busy worker's heartbeats; a job is abandoned after 3 missed"),
+    Field("maintenance_interval", "JOBCTL_MAINTENANCE_INTERVAL", 30, _parse_duration, _check_positive,
+          doc="seconds between a worker's registry sweeps (abandoned jobs, failed jobs, alerts)"),
     Field("log_level", "JOBCTL_LOG_LEVEL", "INFO", str.upper,
           _check_choice("DEBUG", "INFO", "WARNING", "ERROR"), doc="log level of workers"),
 )

@@ -18,3 +18,26 @@ def job_key_prefix() -> str:
 
 def results_key_prefix() -> str:
     return f"{RQ_KEY_PREFIX}:results:"
+
+
+def dlq_queue_index(queue: str) -> str:
+    """Per-queue twin of dlq_index, so `dlq list --queue` stays cheap at 100k entries."""
+    return f"{JOBCTL}:dlq:queue:{queue}"
+
+
+def dlq_entry(job_id: str) -> str:
+    """JSON document with everything needed to judge and replay a dead job."""
+    return f"{JOBCTL}:dlq:entry:{job_id}"
+
+
+def paused_queues() -> str:
+    """Set of catalogue queue names whose jobs workers must not take."""
+    return f"{JOBCTL}:paused"
+
+
+def alert_cooldown(queue: str) -> str:
+    return f"{JOBCTL}:alert:cooldown:{queue}"
+
+
+def alert_pending(queue: str) -> str:
+    return f"{JOBCTL}:alert:pending:{queue}"

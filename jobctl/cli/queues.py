@@ -31,13 +31,16 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             backoff = "-"
         elif b["kind"] == "fixed":
             backoff = f"fixed {_duration(b['base'])}"
+        elif b["kind"] == "list":
+            backoff = ",".join(_duration(d) for d in b["delays_list"])
         else:
-            backoff = f"{_duration(b['base'])} x{b['factor']:g} max {_duration(b['cap'])}" + (" ~" if b["jitter"] else "")
+            backoff = f"{_duration(b['base'])} x{b['factor']:g} max {_duration(b['cap'])}"
+        backoff += {True: " ~", "equal": " ~", "full": " ~~"}.get(b["jitter"], "")
         keep = "/".join("all" if r[k] is None else str(r[k]) for k in ("keep_completed", "keep_failed"))
         table.add_row(r["queue"], r["priority"] or "-", str(r["attempts"]),
                       _duration(r["timeout"]) if r["timeout"] else "-", keep, backoff)
     stdout.print(table)
-    stdout.print("~ = jittered", style="dim")
+    stdout.print("~ equal jitter, ~~ full jitter", style="dim")
 
 
 def _duration(seconds: float) -> str:

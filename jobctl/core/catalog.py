@@ -17,25 +17,55 @@ PRIORITIES: tuple[str, ...] = ("high", "normal", "low")
 DEAD_LETTER = "dead-letter"
 
 
+BACKOFF_KINDS = ("exponential", "fixed", "list")
+JITTER_MODES = ("none", "equal", "full")
+
+
 @dataclass(frozen=True)
 class Backoff:
-    kind: str = "exponential"  # exponential | fixed
+    kind: str = "exponential"  # exponential | fixed | list
     base: float = 30.0
     factor: float = 2.0
     cap: float = 3600.0
-    jitter: bool = False
+    jitter: bool | str = False  # False/"none", True/"equal", "full"
+    delays_list: tuple[float, ...] = ()  # kind "list": the delay before retry 1, 2, ...; the last repeats
+
+    @property
+    def jitter_mode(self) -> str:
+        if self.jitter is True:
+            return "equal"
+        return self.jitter or "none"
+
+    def nominal(self, n: int) -> float:
+        """The delay before retry n+1, before jitter."""
+        if self.kind == "list":
+            return self.delays_list[min(n, len(self.delays_list) - 1)] if self.delays_list else 0
+        if self.kind == "fixed":
+            return self.base
+        return min(self.cap, self.base * self.factor**n)
 
     def delays(self, retries: int, rng: random.Random | None = None) -> list[int]:
         """Seconds to wait before retry 1..retries."""
         rng = rng or random
         out = []
         for n in range(retries):
-            delay = self.base if self.kind == "fixed" else min(self.cap, self.base * self.factor**n)
-            if self.jitter:
-                # equal jitter: never less than half the nominal delay, so backoff still grows
+            delay = self.nominal(n)
+            if self.jitter_mode == "equal":  # never below half the nominal delay: backoff still grows
                 delay = delay / 2 + rng.uniform(0, delay / 2)
+            elif self.jitter_mode == "full":  # anywhere in [0, nominal]: spreads a thundering herd most
+                delay = rng.uniform(0, delay)
             out.append(max(0, round(delay)))
         return out
+
+    def validate(self) -> None:
+        if self.kind not in BACKOFF_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(BACKOFF_KINDS)}")
+        if self.jitter not in (True, False) and self.jitter not in JITTER_MODES:
+            raise ValueError(f"jitter must be true, false or one of {', '.join(JITTER_MODES)}")
+        if self.base < 0 or self.cap < 0 or self.factor < 1 or any(d < 0 for d in self.delays_list):
+            raise ValueError("base, cap and delays must be >= 0 and factor >= 1")
+        if self.kind == "list" and not self.delays_list:
+            raise ValueError("kind list needs delays = [seconds, ...]")
 
 
 @dataclass(frozen=True)
@@ -104,7 +134,7 @@ _OVERRIDABLE = {
     "priority": str, "attempts": int, "timeout": int, "keep_completed": int, "keep_failed": int,
     "completed_ttl": int, "failed_ttl": int,
 }
-_BACKOFF_KEYS = {f.name for f in fields(Backoff)}
+_BACKOFF_KEYS = {f.name for f in fields(Backoff)} - {"delays_list"} | {"delays"}
 
 
 def _override(policy: QueuePolicy, raw: Mapping[str, Any], where: str) -> QueuePolicy:
@@ -116,11 +146,15 @@ def _override(policy: QueuePolicy, raw: Mapping[str, Any], where: str) -> QueueP
                 raise ConfigError(f"invalid {label}: expected a table with {', '.join(sorted(_BACKOFF_KEYS))}",
                                   "fix the [queues] table")
             try:
-                backoff = replace(policy.backoff or Backoff(), **value)
-                if backoff.kind not in ("exponential", "fixed") or backoff.base < 0 or backoff.cap < 0:
-                    raise ValueError
-            except (TypeError, ValueError):
-                raise ConfigError(f"invalid {label}: {value!r}", "kind is exponential or fixed; numbers >= 0") from None
+                table = dict(value)
+                if "delays" in table:
+                    table["delays_list"] = tuple(float(d) for d in table.pop("delays"))
+                    table.setdefault("kind", "list")
+                backoff = replace(policy.backoff or Backoff(), **table)
+                backoff.validate()
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"invalid {label}: {value!r} ({exc})",
+                                  "kind is exponential, fixed or list; jitter none, equal or full") from None
             changes["backoff"] = backoff
             continue
         if key not in _OVERRIDABLE:

@@ -58,3 +58,30 @@ def test_unknown_or_dead_letter_queue_for_workers(settings):
     assert "email-sending" in err.value.hint
     with pytest.raises(UsageError):
         physical_queue_names(settings, ["dead-letter"])
+
+
+def test_full_jitter_and_explicit_list():
+    rng = random.Random(3)
+    full = Backoff(base=100, factor=1, cap=100, jitter="full").delays(50, rng)
+    assert all(0 <= d <= 100 for d in full) and min(full) < 50  # full jitter goes well below half
+    assert Backoff(kind="list", delays_list=(5, 60, 600)).delays(4) == [5, 60, 600, 600]
+
+
+def test_backoff_from_toml(tmp_path):
+    from jobctl.config import load_settings
+
+    (tmp_path / "jobctl.toml").write_text('[queues.payment-retry.backoff]\ndelays = [1, 2, 3]\n'
+                                          '[queues.email-sending.backoff]\njitter = "full"\n')
+    catalog = load_settings(environ={}, cwd=tmp_path).queues
+    assert catalog["payment-retry"].retry_delays() == [1, 2, 3, 3]
+    assert catalog["email-sending"].backoff.jitter_mode == "full"
+
+
+@pytest.mark.parametrize("table", ['jitter = "sometimes"', 'kind = "list"', "factor = 0.5", 'delays = [-1]'])
+def test_bad_backoff_tables(tmp_path, table):
+    from jobctl.config import load_settings
+    from jobctl.errors import ConfigError
+
+    (tmp_path / "jobctl.toml").write_text(f"[queues.payment-retry.backoff]\n{table}\n")
+    with pytest.raises(ConfigError, match="queues.payment-retry.backoff"):
+        load_settings(environ={}, cwd=tmp_path)

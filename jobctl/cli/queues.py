@@ -35,7 +35,8 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             backoff = ",".join(_duration(d) for d in b["delays_list"])
         else:
             backoff = f"{_duration(b['base'])} x{b['factor']:g} max {_duration(b['cap'])}"
-        backoff += {True: " ~", "equal": " ~", "full": " ~~"}.get(b["jitter"], "")
+        if b:
+            backoff += {True: " ~", "equal": " ~", "full": " ~~"}.get(b["jitter"], "")
         keep = "/".join("all" if r[k] is None else str(r[k]) for k in ("keep_completed", "keep_failed"))
         table.add_row(r["queue"], r["priority"] or "-", str(r["attempts"]),
                       _duration(r["timeout"]) if r["timeout"] else "-", keep, backoff)

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
 from jobctl.core.stats import list_workers
-from jobctl.core.worker import WorkerSpec, all_queue_specs, physical_queue_names, run_worker, run_workers
+from jobctl.core.supervisor import WorkerSpec, all_queue_specs, run_worker, run_workers
+from jobctl.core.worker import physical_queue_names
 from jobctl.errors import UsageError
 
 worker_app = new_app("Run and inspect workers.")

@@ -20,7 +20,7 @@ from jobctl.core import embedded
 from jobctl.core.connection import connect
 from jobctl.core.enqueue import enqueue_many
 from jobctl.core.stats import queue_stats
-from jobctl.core.worker import WorkerSpec, run_workers
+from jobctl.core.supervisor import WorkerSpec, run_workers
 
 FIRST = ["Ann", "Bob", "Chen", "Dana", "Emil", "Fatima", "Goran", "Hana", "Ivan", "Jia", "Kofi", "Lena"]
 LAST = ["Ivanova", "Smith", "Okafor", "Tanaka", "Garcia", "Novak", "Kim", "Silva", "Müller", "Haddad"]

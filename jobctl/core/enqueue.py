@@ -38,8 +38,13 @@ def _resolve(settings: Settings, job_type: str, queue: str | None, priority: str
     return jt, policy, check_priority(priority) or policy.priority
 
 
-def _job_data(jt: JobType, policy: QueuePolicy, priority: str, payload: dict, description: str | None):
+def retry_for(policy: QueuePolicy) -> Retry | None:
+    """RQ's Retry with one delay per retry, computed (and jittered) from the queue's backoff."""
     delays = policy.retry_delays()
+    return Retry(max=len(delays), interval=delays) if delays else None
+
+
+def _job_data(jt: JobType, policy: QueuePolicy, priority: str, payload: dict, description: str | None):
     return Queue.prepare_data(
         jt.func,
         args=[payload],
@@ -48,7 +53,7 @@ def _job_data(jt: JobType, policy: QueuePolicy, priority: str, payload: dict, de
         failure_ttl=policy.failed_ttl,
         description=description or jt.name,  # RQ would otherwise store repr(args), leaking the payload
         meta={"type": jt.name, "queue": policy.name, "priority": priority},
-        retry=Retry(max=len(delays), interval=delays) if delays else None,
+        retry=retry_for(policy),
     )
 
 

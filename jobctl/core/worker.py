@@ -1,37 +1,41 @@
-"""Workers: RQ's SimpleWorker (no fork per job) plus jobctl's retention, run alone or supervised.
+"""jobctl's worker: RQ's SimpleWorker (no fork per job) plus what on-call needs from it.
 
-A supervisor process keeps N worker processes alive (respawning any that die) and turns the
-first SIGTERM/SIGINT into a warm stop for all of them, the second into a hard stop.
+On top of RQ it records every attempt on the job, skips the remaining attempts for a
+non-retryable failure, moves exhausted jobs to the dead-letter queue (and alerts), heartbeats
+from a thread while a job runs (so a killed worker's job is found abandoned within
+3 x JOBCTL_HEARTBEAT_INTERVAL + JOBCTL_MAINTENANCE_INTERVAL), honours paused queues, can stop
+the job in hand on `jobctl job cancel`, and enforces keep-completed / keep-failed counts.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import signal
+import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 
 import redis
 from rq import SimpleWorker
+from rq.job import Job
 from rq.scheduler import RQScheduler
 from rq.scheduler import run as run_scheduler
-from rq.serializers import JSONSerializer
+from rq.worker import WorkerStatus
 
 from jobctl.config import Settings
-from jobctl.core import runtime
+from jobctl.core import dlq, keys
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, split_physical
-from jobctl.core.connection import connect
-from jobctl.core.enqueue import rq_queue
 from jobctl.core.retention import Retention
-from jobctl.errors import RedisUnavailable, UsageError
+from jobctl.errors import UsageError
 
 log = logging.getLogger("jobctl.worker")
 
-RECONNECT_MAX_WAIT = 30.0
-HARD_STOP_GRACE = 5.0
+STOP_SIGNAL = signal.SIGUSR1
+PAUSE_CACHE_SECONDS = 1.0
+IDLE_POLL_SECONDS = 5
+MESSAGE_LIMIT = 500
 
 
 def physical_queue_names(settings: Settings, queue_names: Sequence[str]) -> list[str]:
@@ -72,26 +76,107 @@ class JobctlScheduler(RQScheduler):
         return self._process
 
 
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+
+
+class JobStopped(Exception):
+    """Raised inside a running job when an admin cancels it (`jobctl job cancel`)."""
+
+    retryable = False
+
+
+def _raise_stopped(signum, frame):
+    raise JobStopped("stopped on request (jobctl job cancel)")
+
+
+_SET_META_IF_EXISTS = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'meta', ARGV[1]) end"
+
+
+class JobctlJob(Job):
+    """RQ's Job, recording each attempt's start in the same round trip that marks it started."""
+
+    def prepare_for_execution(self, worker_name: str, pipeline) -> None:
+        super().prepare_for_execution(worker_name, pipeline)
+        attempts = self.meta.setdefault("attempts", [])
+        for attempt in attempts:
+            if attempt.get("outcome") == "running":  # its worker died: the crash was an attempt too
+                attempt.update(outcome="abandoned", error_type="AbandonedJobError",
+                               error_message="the worker stopped sending heartbeats")
+        attempts.append({"n": len(attempts) + 1, "started_at": _iso(self.started_at), "ended_at": None,
+                         "worker": worker_name, "outcome": "running"})
+        pipeline.hset(self.key, "meta", self._serialize_meta())
+
+    def finish_attempt(self, outcome: str, exc: BaseException | None = None) -> None:
+        attempts = self.meta.get("attempts") or [{"n": 1, "started_at": _iso(self.started_at)}]
+        self.meta["attempts"] = attempts
+        current = attempts[-1]
+        current.update(outcome=outcome, ended_at=_iso(self.ended_at) or datetime.now(timezone.utc).isoformat())
+        if exc is not None:
+            current.update(error_type=type(exc).__name__, error_message=str(exc)[:MESSAGE_LIMIT])
+
+
 class JobctlWorker(SimpleWorker):
-    """SimpleWorker that enforces keep-completed / keep-failed counts after each job, and sends
-    its heartbeats (three commands each, three times per job in RQ) as one round trip.
+    """SimpleWorker with attempts, dead-lettering, thread heartbeats, pause and cancel (see module doc).
+
+    Heartbeats (three commands, three times per job in RQ) go out as one round trip, and the one
+    after each job also carries that job's bookkeeping: meta, retention trim.
     """
 
-    def __init__(self, *args, policies: dict[str, QueuePolicy], **kwargs):
-        super().__init__(*args, **kwargs)
-        self._policies = policies
+    def __init__(self, *args, settings: Settings, **kwargs):
+        # set before RQ's __init__, which already reads some of the properties below
+        self._settings = settings
+        self._policies = dict(settings.queues)
         self._retention = Retention()
-        self._pending_trims: list[tuple[QueuePolicy, str]] = []
+        self._after_job: list[Callable] = []
+        self._last_exception: BaseException | None = None
+        self._paused: frozenset[str] = frozenset()
+        self._paused_checked = 0.0
+        self._running: tuple[Job, object] | None = None
+        self._beat_stop = threading.Event()
+        self._main_thread = threading.main_thread().ident
+        kwargs.setdefault("maintenance_interval", settings.maintenance_interval)
+        super().__init__(*args, **kwargs)
+
+    # --- heartbeats -----------------------------------------------------------------------------
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # short blocking pops: maintenance, pause and stop requests are noticed within seconds
+        return max(1, min(IDLE_POLL_SECONDS, int(self._settings.maintenance_interval)))
+
+    def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+        return int(3 * self._settings.heartbeat_interval) + 1
 
     def heartbeat(self, timeout: int | None = None, pipeline=None):
         if pipeline is not None:
             return super().heartbeat(timeout, pipeline=pipeline)
         with self.connection.pipeline(transaction=False) as pipe:
             super().heartbeat(timeout, pipeline=pipe)
-            # the heartbeat that follows every job carries that job's retention trim
-            while self._pending_trims:
-                self._retention.trim(pipe, *self._pending_trims.pop())
+            while self._after_job:
+                self._after_job.pop(0)(pipe)
             pipe.execute()
+
+    def _beat_while_running(self) -> None:
+        interval = self._settings.heartbeat_interval
+        while not self._beat_stop.wait(interval):
+            running = self._running
+            if running is None:
+                continue
+            try:
+                self.maintain_heartbeats(*running)
+            except Exception as exc:  # the job goes on; a missed beat or two is survivable
+                self.log.warning("heartbeat failed: %s", exc)
+
+    def bootstrap(self, *args, **kwargs):
+        super().bootstrap(*args, **kwargs)
+        threading.Thread(target=self._beat_while_running, name="jobctl-heartbeat", daemon=True).start()
+
+    def teardown(self):
+        self._beat_stop.set()
+        super().teardown()
 
     def _start_scheduler(self, burst=False, logging_level="INFO", date_format=None, log_format=None):
         # RQ's own version, with JobctlScheduler in place of RQScheduler
@@ -111,169 +196,126 @@ class JobctlWorker(SimpleWorker):
         else:
             self.scheduler.start()
 
-    def _policy_for(self, queue) -> QueuePolicy | None:
-        return self._policies.get(split_physical(queue.name)[0])
+    # --- running a job ----------------------------------------------------------------------------
+
+    def execute_job(self, job, queue):
+        execution = self.prepare_execution(job)
+        previous = signal.signal(STOP_SIGNAL, _raise_stopped)
+        self._running = (job, execution)
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            self._running = None
+            signal.signal(STOP_SIGNAL, previous)
+        self.set_state(WorkerStatus.IDLE)
+
+    def kill_horse(self, sig=None):
+        """`jobctl job cancel` on a running job: interrupt it in the main thread (there is no horse)."""
+        if self._running is not None:
+            signal.pthread_kill(self._main_thread, STOP_SIGNAL)
+
+    def handle_exception(self, job, *exc_info):
+        self._last_exception = exc_info[1]
+        return super().handle_exception(job, *exc_info)
 
     def handle_job_success(self, job, queue, started_job_registry, execution):
         super().handle_job_success(job, queue, started_job_registry, execution)
+        if isinstance(job, JobctlJob):
+            job.finish_attempt("succeeded")
+            meta = job._serialize_meta()
+            self._after_job.append(lambda pipe: pipe.eval(_SET_META_IF_EXISTS, 1, job.key, meta))
         self._schedule_trim(queue, "completed")
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
+        exc, self._last_exception = self._last_exception, None
+        stopped = self._stopped_job_id == job.id
+        retryable = getattr(exc, "retryable", True)
+        if isinstance(job, JobctlJob):
+            job.finish_attempt("stopped" if stopped else "failed", exc)
+        if not retryable and not stopped:
+            job.retries_left = 0  # a permanent failure skips the remaining attempts
+        dead = not stopped and not job.should_retry
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string,
                                    execution=execution)
+        if dead:
+            entry = dlq.add(self.connection, job, exc_string, self.name)
+            self._alert(entry)
+        elif stopped and isinstance(job, JobctlJob):
+            meta = job._serialize_meta()
+            self._after_job.append(lambda pipe: pipe.eval(_SET_META_IF_EXISTS, 1, job.key, meta))
         self._schedule_trim(queue, "failed")
+
+    def _alert(self, entry: dict) -> None:
+        from jobctl.core import alerts
+
+        try:
+            alerts.dead_letter_alert(self.connection, self._settings, entry)
+        except Exception:  # an alert must never take the worker down
+            self.log.exception("dead-letter alert for job %s failed", entry.get("job_id"))
+
+    def _policy_for(self, queue) -> QueuePolicy | None:
+        return self._policies.get(split_physical(queue.name)[0])
 
     def _schedule_trim(self, queue, state: str) -> None:
         policy = self._policy_for(queue)
-        if policy and (policy, state) not in self._pending_trims:
-            self._pending_trims.append((policy, state))
+        if policy:
+            self._after_job.append(lambda pipe: self._retention.trim(pipe, policy, state))
 
+    # --- maintenance --------------------------------------------------------------------------------
 
-@dataclass
-class WorkerSpec:
-    queues: list[str]
-    burst: bool = False
-    max_jobs: int | None = None
-    name: str | None = None
-
-
-def run_worker(settings: Settings, spec: WorkerSpec) -> int:
-    """Run one worker in this process until stopped; returns jobs processed.
-
-    Survives Redis outages: it waits with exponential backoff instead of exiting.
-    """
-    physical = physical_queue_names(settings, spec.queues)
-    wait = 1.0
-    processed = 0
-    while True:
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()  # includes RQ's abandoned-job detection
+        lock = f"{keys.JOBCTL}:sweep"
+        if not self.connection.set(lock, self.name, nx=True, ex=max(1, int(self.maintenance_interval))):
+            return
         try:
-            connection = connect(settings)
-        except RedisUnavailable as exc:
-            log.error("%s; retrying in %.0f s", exc.message, wait)
-            time.sleep(wait)
-            wait = min(wait * 2, RECONNECT_MAX_WAIT)
-            continue
-        runtime.install(settings, connection)
-        worker = JobctlWorker(
-            [rq_queue(connection, q) for q in physical],
-            connection=connection,
-            serializer=JSONSerializer,
-            name=spec.name,
-            policies=dict(settings.queues),
-        )
-        try:
-            worked = worker.work(burst=spec.burst, max_jobs=spec.max_jobs, with_scheduler=True,
-                                 logging_level=settings.log_level)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            log.error("lost Redis (%s); reconnecting in %.0f s", exc, wait)
-            time.sleep(wait)
-            wait = min(wait * 2, RECONNECT_MAX_WAIT)
-            continue
-        processed += worker.successful_job_count + worker.failed_job_count
-        stopped = worker._stop_requested or worker._shutdown_requested_date is not None
-        if spec.burst or stopped or spec.max_jobs is not None or worked is None:
-            return processed
-        # work() returned on its own (Redis trouble inside RQ's loop): start over
-        log.warning("worker loop ended unexpectedly; restarting in %.0f s", wait)
-        time.sleep(wait)
-        wait = min(wait * 2, RECONNECT_MAX_WAIT)
+            for entry in dlq.sweep_failed(self.connection, self.queue_names(), self.name):
+                self._alert(entry)
+            dlq.enforce_retention(self.connection, self._settings)
+            from jobctl.core import alerts
+
+            alerts.flush_pending_alerts(self.connection, self._settings)
+        except redis.RedisError:
+            raise
+        except Exception:
+            self.log.exception("dead-letter maintenance failed")
+
+    # --- paused queues ----------------------------------------------------------------------------
+
+    def _paused_names(self) -> frozenset[str]:
+        now = time.monotonic()
+        if now - self._paused_checked > PAUSE_CACHE_SECONDS:
+            self._paused = frozenset(m.decode() for m in self.connection.smembers(keys.paused_queues()))
+            self._paused_checked = now
+        return self._paused
+
+    @property
+    def _ordered_queues(self):
+        queues = self.__dict__.get("_jobctl_ordered_queues", [])
+        paused = self._paused_names() if queues else frozenset()
+        if not paused:
+            return queues
+        active = [q for q in queues if split_physical(q.name)[0] not in paused]
+        if not active:
+            raise _AllPaused
+        return active
+
+    @_ordered_queues.setter
+    def _ordered_queues(self, value):
+        self.__dict__["_jobctl_ordered_queues"] = list(value)
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        while True:
+            try:
+                return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            except _AllPaused:
+                if timeout is None:  # burst: a paused queue counts as empty
+                    return None
+                self.heartbeat()
+                if self.should_run_maintenance_tasks:
+                    self.run_maintenance_tasks()
+                time.sleep(1)
 
 
-def _child_main(settings: Settings, spec: WorkerSpec) -> None:
-    # the supervisor decides about stopping; children only react to what it forwards
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    die_with_parent()
-    run_worker(settings, spec)
-
-
-@dataclass
-class _Child:
-    spec: WorkerSpec
-    process: multiprocessing.Process | None = None
-    started_at: float = 0.0
-    quick_deaths: int = 0
-    restart_at: float = 0.0
-    done: bool = False
-
-
-@dataclass
-class Supervisor:
-    """Keeps one process per spec alive; respawns the ones that die (unless burst or stopping)."""
-
-    settings: Settings
-    specs: list[WorkerSpec]
-    _children: list[_Child] = field(default_factory=list)
-    _signals: int = 0
-
-    def _start(self, child: _Child) -> None:
-        ctx = multiprocessing.get_context("fork")
-        child.process = ctx.Process(target=_child_main, args=(self.settings, child.spec), daemon=False)
-        child.process.start()
-        child.started_at = time.monotonic()
-        log.info("started worker process %s for %s", child.process.pid, ",".join(child.spec.queues))
-
-    def _on_signal(self, signum, frame) -> None:
-        self._signals += 1
-        for child in self._children:
-            if child.process and child.process.is_alive():
-                try:
-                    os.kill(child.process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        if self._signals >= 2:
-            self._hard_deadline = time.monotonic() + HARD_STOP_GRACE
-
-    def run(self) -> int:
-        self._hard_deadline: float | None = None
-        self._children = [_Child(spec) for spec in self.specs]
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            for child in self._children:
-                self._start(child)
-            while True:
-                alive = 0
-                now = time.monotonic()
-                for child in self._children:
-                    proc = child.process
-                    if proc is not None and proc.is_alive():
-                        alive += 1
-                        if self._hard_deadline and now > self._hard_deadline:
-                            proc.kill()
-                        continue
-                    if child.done:
-                        continue
-                    if proc is not None and child.restart_at == 0.0:
-                        proc.join(0)
-                        if self._signals or child.spec.burst or proc.exitcode == 0 and child.spec.max_jobs:
-                            child.done = True
-                            continue
-                        # back off when a worker keeps dying right after it starts
-                        lived = now - child.started_at
-                        child.quick_deaths = child.quick_deaths + 1 if lived < 5 else 0
-                        delay = min(RECONNECT_MAX_WAIT, 0.5 * 2**child.quick_deaths) if child.quick_deaths else 0
-                        log.warning("worker process %s exited with %s; restarting in %.1f s",
-                                    proc.pid, proc.exitcode, delay)
-                        child.restart_at = now + delay
-                    if child.restart_at and now >= child.restart_at and not self._signals:
-                        child.restart_at = 0.0
-                        self._start(child)
-                        alive += 1
-                if alive == 0 and all(c.done for c in self._children):
-                    return 0
-                time.sleep(0.2)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
-def run_workers(settings: Settings, specs: list[WorkerSpec]) -> int:
-    for spec in specs:
-        physical_queue_names(settings, spec.queues)  # validate before forking anything
-    return Supervisor(settings, specs).run()
-
-
-def all_queue_specs(settings: Settings, *, concurrency: int = 1, burst: bool = False) -> list[WorkerSpec]:
-    """One worker process per catalogue queue (x concurrency): the seed's `workers:prod`."""
-    return [WorkerSpec([name], burst=burst)
-            for name, policy in settings.queues.items() if not policy.is_dead_letter
-            for _ in range(concurrency)]
+class _AllPaused(Exception):
+    """Every queue this worker serves is paused."""

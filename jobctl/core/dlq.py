@@ -1,0 +1,313 @@
+"""The dead-letter queue: where a job goes when it has no attempts left, and how it comes back.
+
+Each entry is one JSON document (everything needed to judge and replay the job) plus a member in
+two sorted sets scored by died-at time: one for all entries, one per queue. Listing walks those
+indexes newest first, so it costs O(log n + page), not O(entries). The RQ job hash is kept
+(without expiry) so `jobctl job show` and a replay under the same id keep working.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+import redis
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
+
+from jobctl.config import Settings
+from jobctl.core import keys
+from jobctl.core.catalog import check_priority, get_policy, split_physical
+from jobctl.core.enqueue import retry_for, rq_queue
+from jobctl.core.jobtypes import FUNC_TO_TYPE
+from jobctl.errors import NotFound, UsageError
+
+log = logging.getLogger("jobctl.dlq")
+
+MESSAGE_LIMIT = 500
+SCAN_PAGE = 200
+SETTLE_SECONDS = 10
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.isoformat()
+
+
+def error_summary(exc_string: str) -> tuple[str, str]:
+    """(type, message) from the last line of a formatted traceback."""
+    lines = [line for line in (exc_string or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return "UnknownError", ""
+    last = lines[-1].strip()
+    name, sep, message = last.partition(": ")
+    name = name.rsplit(".", 1)[-1]
+    if not sep or " " in name:
+        return "Error", last[:MESSAGE_LIMIT]
+    return name, message[:MESSAGE_LIMIT]
+
+
+def build_entry(job: Job, exc_string: str, worker: str | None, previous: dict | None = None) -> dict[str, Any]:
+    queue, priority = split_physical(job.origin or "")
+    attempts = list(job.meta.get("attempts", []))
+    error_type, error_message = error_summary(exc_string)
+    return {
+        "job_id": job.id,
+        "queue": job.meta.get("queue", queue),
+        "priority": job.meta.get("priority", priority),
+        "type": job.meta.get("type") or FUNC_TO_TYPE.get(job.func_name, job.func_name),
+        "func": job.func_name,
+        "payload": job.args[0] if job.args else None,
+        "attempts": attempts,
+        "attempt_count": len(attempts),
+        "first_enqueued_at": _iso(job.created_at),
+        "died_at": utc_now().isoformat(),
+        "worker": worker,
+        "error_type": error_type,
+        "error_message": error_message,
+        "traceback": exc_string,
+        "replays": (previous or {}).get("replays", []),
+        "state": "dead",
+    }
+
+
+def read_entry(connection: redis.Redis, job_id: str) -> dict[str, Any] | None:
+    raw = connection.get(keys.dlq_entry(job_id))
+    return json.loads(raw) if raw else None
+
+
+def add(connection: redis.Redis, job: Job, exc_string: str, worker: str | None) -> dict[str, Any]:
+    """Record `job` as dead: entry, indexes, out of RQ's failed registry, job hash kept for good."""
+    entry = build_entry(job, exc_string, worker, read_entry(connection, job.id))
+    score = time.time()
+    with connection.pipeline() as pipe:
+        pipe.set(keys.dlq_entry(job.id), json.dumps(entry, default=str))
+        pipe.zadd(keys.dlq_index(), {job.id: score})
+        pipe.zadd(keys.dlq_queue_index(entry["queue"]), {job.id: score})
+        if job.origin:
+            pipe.zrem(FailedJobRegistry(job.origin, connection=connection).key, job.id)
+        pipe.persist(job.key)
+        pipe.hset(job.key, mapping={"meta": job.serializer.dumps(job.meta), "status": JobStatus.FAILED.value})
+        pipe.execute()
+    log.warning("dead-lettered job %s from %s after %d attempt(s): %s: %s", job.id, entry["queue"],
+                entry["attempt_count"], entry["error_type"], entry["error_message"][:200])
+    return entry
+
+
+def _drop(connection: redis.Redis, job_ids: list[str], *, delete_jobs: bool = True) -> None:
+    """Remove entries (and, by default, their RQ job data) in one round trip."""
+    if not job_ids:
+        return
+    entries = [read_entry(connection, i) for i in job_ids]
+    with connection.pipeline() as pipe:
+        for job_id, entry in zip(job_ids, entries, strict=True):
+            pipe.delete(keys.dlq_entry(job_id))
+            pipe.zrem(keys.dlq_index(), job_id)
+            if entry:
+                pipe.zrem(keys.dlq_queue_index(entry["queue"]), job_id)
+            if delete_jobs:
+                pipe.unlink(keys.job_key_prefix() + job_id, keys.results_key_prefix() + job_id)
+        pipe.execute()
+
+
+def enforce_retention(connection: redis.Redis, settings: Settings, now: float | None = None) -> list[str]:
+    """Drop entries past JOBCTL_DLQ_MAX_AGE / beyond JOBCTL_DLQ_MAX_ENTRIES, oldest first; log each drop."""
+    now = time.time() if now is None else now
+    dropped: list[str] = []
+    if settings.dlq_max_age:
+        old = [m.decode() for m in connection.zrangebyscore(keys.dlq_index(), 0, now - settings.dlq_max_age)]
+        dropped += old
+    if settings.dlq_max_entries:
+        excess = connection.zcard(keys.dlq_index()) - len(dropped) - settings.dlq_max_entries
+        if excess > 0:
+            oldest = [m.decode() for m in connection.zrange(keys.dlq_index(), 0, excess + len(dropped) - 1)]
+            dropped += [i for i in oldest if i not in set(dropped)]
+    for job_id in dropped:
+        log.warning("dropped dead-letter entry %s: over the retention limit (max entries %s, max age %s s)",
+                    job_id, settings.dlq_max_entries or "none", settings.dlq_max_age or "none")
+    _drop(connection, dropped)
+    return dropped
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def parse_since(text: str | None) -> float | None:
+    """'90s', '15m', '1h', '7d' -> seconds; None passes through."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise UsageError(f"invalid --since {text!r}", "use a duration such as 90s, 15m, 1h or 7d")
+    return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+
+
+def summary(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: entry.get(k) for k in ("job_id", "queue", "priority", "type", "attempt_count", "died_at",
+                                      "error_type", "error_message")}
+
+
+def _matching(connection: redis.Redis, settings: Settings, queue: str | None, since: str | None,
+              error_contains: str | None, start: int):
+    """Yield (position, entry) newest first from `start`, filtered; reads the index a page at a time."""
+    index = keys.dlq_index()
+    if queue:
+        index = keys.dlq_queue_index(get_policy(settings.queues, queue).name)
+    floor = time.time() - parse_since(since) if since else 0
+    needle = error_contains.lower() if error_contains else None
+    position = start
+    while True:
+        page = connection.zrevrangebyscore(index, "+inf", floor, start=position, num=SCAN_PAGE)
+        if not page:
+            return
+        raw = connection.mget([keys.dlq_entry(m.decode()) for m in page])
+        for offset, doc in enumerate(raw):
+            if doc is None:
+                continue
+            entry = json.loads(doc)
+            if needle and needle not in f"{entry['error_type']}: {entry['error_message']}\n{entry['traceback']}".lower():
+                continue
+            yield position + offset, entry
+        position += len(page)
+
+
+def list_entries(connection: redis.Redis, settings: Settings, *, queue: str | None = None,
+                 since: str | None = None, error_contains: str | None = None, limit: int = 50,
+                 cursor: str | None = None) -> dict[str, Any]:
+    """A page of entries, newest first; pass back `next_cursor` for the next page."""
+    if limit < 1:
+        raise UsageError("--limit must be 1 or more", "e.g. --limit 50")
+    try:
+        start = int(cursor) if cursor else 0
+        if start < 0:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"invalid cursor {cursor!r}", "pass the next_cursor value of the previous page") from None
+    entries: list[dict] = []
+    next_cursor = None
+    for position, entry in _matching(connection, settings, queue, since, error_contains, start):
+        if len(entries) == limit:
+            next_cursor = str(position)
+            break
+        entries.append(summary(entry))
+    return {"entries": entries, "next_cursor": next_cursor, "total": connection.zcard(keys.dlq_index())}
+
+
+def get_entry(connection: redis.Redis, job_id: str) -> dict[str, Any]:
+    entry = read_entry(connection, job_id)
+    if entry is None:
+        raise NotFound(f"no dead-letter entry {job_id!r}", "list them with `jobctl dlq list`")
+    return entry
+
+
+def _select(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] | None, everything: bool,
+            queue: str | None, since: str | None, error_contains: str | None) -> tuple[list[dict], list[str]]:
+    """Entries named by id, or every entry matching the filters (`--all`); plus the unknown ids."""
+    if job_ids and everything:
+        raise UsageError("pass job ids or --all, not both", "e.g. jobctl dlq retry --all --queue email-sending")
+    if not job_ids and not everything:
+        raise UsageError("no job ids given", "pass job ids, or --all (with filters) for every match")
+    if everything:
+        return [e for _, e in _matching(connection, settings, queue, since, error_contains, 0)], []
+    found, missing = [], []
+    for job_id in dict.fromkeys(job_ids):  # keeps order, drops repeats
+        entry = read_entry(connection, job_id)
+        if entry is None or entry.get("state") != "dead":
+            missing.append(job_id)
+        else:
+            found.append(entry)
+    return found, missing
+
+
+# --- changing ----------------------------------------------------------------------------------
+
+def _revive(connection: redis.Redis, settings: Settings, entry: dict[str, Any]) -> Job:
+    """The RQ job for an entry, rebuilt from the entry if its hash is gone."""
+    policy = get_policy(settings.queues, entry["queue"])
+    try:
+        job = Job.fetch(entry["job_id"], connection=connection, serializer=JSONSerializer)
+    except Exception:  # NoSuchJobError or an unreadable hash: the entry has all we need
+        job = Job.create(entry["func"], args=[entry["payload"]], id=entry["job_id"], connection=connection,
+                         serializer=JSONSerializer, timeout=policy.timeout, result_ttl=policy.completed_ttl,
+                         failure_ttl=policy.failed_ttl, description=entry["type"],
+                         meta={"type": entry["type"], "queue": entry["queue"], "priority": entry["priority"]})
+    return job
+
+
+def replay(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] | None = None, *,
+           everything: bool = False, queue: str | None = None, since: str | None = None,
+           error_contains: str | None = None, dry_run: bool = False, actor: str = "cli") -> dict[str, Any]:
+    """Re-enqueue dead jobs on their original queue and priority, same id, attempts reset."""
+    entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
+    if dry_run:
+        return {"dry_run": True, "would_replay": [summary(e) for e in entries], "not_found": missing}
+    replayed = []
+    for entry in entries:
+        policy = get_policy(settings.queues, entry["queue"])
+        priority = check_priority(entry.get("priority")) or policy.priority
+        job = _revive(connection, settings, entry)
+        retry = retry_for(policy)
+        job.retries_left = retry.max if retry else None
+        job.retry_intervals = retry.intervals if retry else None
+        replay_record = {"at": utc_now().isoformat(), "by": actor, "attempts_before": entry["attempt_count"]}
+        job.meta.setdefault("replays", []).append(replay_record)
+        job.meta["attempts"] = []
+        entry["replays"] = [*entry.get("replays", []), replay_record]
+        entry["state"] = "replayed"
+        with connection.pipeline() as pipe:
+            pipe.set(keys.dlq_entry(job.id), json.dumps(entry, default=str))
+            pipe.zrem(keys.dlq_index(), job.id)
+            pipe.zrem(keys.dlq_queue_index(entry["queue"]), job.id)
+            rq_queue(connection, policy.physical(priority)).enqueue_job(job, pipeline=pipe)
+            pipe.execute()
+        replayed.append(job.id)
+    return {"dry_run": False, "replayed": replayed, "not_found": missing}
+
+
+def purge(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] | None = None, *,
+          everything: bool = False, queue: str | None = None, since: str | None = None,
+          error_contains: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """Delete dead entries and their job data for good."""
+    entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
+    ids = [e["job_id"] for e in entries]
+    if not dry_run:
+        for start in range(0, len(ids), 500):
+            _drop(connection, ids[start:start + 500])
+    if dry_run:
+        return {"dry_run": True, "would_purge": ids, "not_found": missing}
+    return {"dry_run": False, "purged": ids, "not_found": missing}
+
+
+def sweep_failed(connection: redis.Redis, physical_queues: Iterable[str], worker: str | None) -> list[dict]:
+    """Dead-letter what reached RQ's failed registries without passing through a jobctl worker's
+    failure handler (abandoned jobs, crashed workers). Stopped (cancelled) jobs stay where they are."""
+    moved = []
+    settle = time.time() - SETTLE_SECONDS
+    for physical in physical_queues:
+        registry = FailedJobRegistry(physical, connection=connection, serializer=JSONSerializer)
+        ids = registry.get_job_ids(cleanup=False)
+        for job in Job.fetch_many(ids, connection=connection, serializer=JSONSerializer):
+            if job is None or job.get_status(refresh=False) != JobStatus.FAILED:
+                continue
+            latest = job.latest_result()
+            if latest is not None and latest.created_at.timestamp() > settle:
+                continue  # just failed: its worker is probably dead-lettering it right now
+            exc_string = (latest.exc_string if latest is not None else None) or "AbandonedJobError: worker lost"
+            for attempt in job.meta.get("attempts", []):
+                if attempt.get("outcome") == "running":
+                    attempt.update(outcome="abandoned", error_type="AbandonedJobError",
+                                   error_message="the worker stopped sending heartbeats")
+            moved.append(add(connection, job, exc_string, worker or job.worker_name))
+    return moved

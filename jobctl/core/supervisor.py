@@ -1,0 +1,180 @@
+"""Running workers: one in this process, or N supervised processes that are respawned when they die.
+
+The supervisor turns the first SIGTERM/SIGINT into a warm stop for every child (finish the job in
+hand), the second into a hard stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+import redis
+from rq.serializers import JSONSerializer
+
+from jobctl.config import Settings
+from jobctl.core import runtime
+from jobctl.core.connection import connect
+from jobctl.core.enqueue import rq_queue
+from jobctl.core.worker import JobctlJob, JobctlWorker, die_with_parent, physical_queue_names
+from jobctl.errors import RedisUnavailable
+
+log = logging.getLogger("jobctl.worker")
+
+RECONNECT_MAX_WAIT = 30.0
+HARD_STOP_GRACE = 5.0
+
+
+@dataclass
+class WorkerSpec:
+    queues: list[str]
+    burst: bool = False
+    max_jobs: int | None = None
+    name: str | None = None
+
+
+def run_worker(settings: Settings, spec: WorkerSpec) -> int:
+    """Run one worker in this process until stopped; returns jobs processed.
+
+    Survives Redis outages: it waits with exponential backoff instead of exiting.
+    """
+    physical = physical_queue_names(settings, spec.queues)
+    wait = 1.0
+    processed = 0
+    while True:
+        try:
+            connection = connect(settings)
+        except RedisUnavailable as exc:
+            log.error("%s; retrying in %.0f s", exc.message, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, RECONNECT_MAX_WAIT)
+            continue
+        runtime.install(settings, connection)
+        worker = JobctlWorker(
+            [rq_queue(connection, q) for q in physical],
+            connection=connection,
+            serializer=JSONSerializer,
+            job_class=JobctlJob,
+            name=spec.name,
+            settings=settings,
+        )
+        try:
+            worked = worker.work(burst=spec.burst, max_jobs=spec.max_jobs, with_scheduler=True,
+                                 logging_level=settings.log_level)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.error("lost Redis (%s); reconnecting in %.0f s", exc, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, RECONNECT_MAX_WAIT)
+            continue
+        processed += worker.successful_job_count + worker.failed_job_count
+        stopped = worker._stop_requested or worker._shutdown_requested_date is not None
+        if spec.burst or stopped or spec.max_jobs is not None or worked is None:
+            return processed
+        # work() returned on its own (Redis trouble inside RQ's loop): start over
+        log.warning("worker loop ended unexpectedly; restarting in %.0f s", wait)
+        time.sleep(wait)
+        wait = min(wait * 2, RECONNECT_MAX_WAIT)
+
+
+def _child_main(settings: Settings, spec: WorkerSpec) -> None:
+    # the supervisor decides about stopping; children only react to what it forwards
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    die_with_parent()
+    run_worker(settings, spec)
+
+
+@dataclass
+class _Child:
+    spec: WorkerSpec
+    process: multiprocessing.Process | None = None
+    started_at: float = 0.0
+    quick_deaths: int = 0
+    restart_at: float = 0.0
+    done: bool = False
+
+
+@dataclass
+class Supervisor:
+    """Keeps one process per spec alive; respawns the ones that die (unless burst or stopping)."""
+
+    settings: Settings
+    specs: list[WorkerSpec]
+    _children: list[_Child] = field(default_factory=list)
+    _signals: int = 0
+
+    def _start(self, child: _Child) -> None:
+        ctx = multiprocessing.get_context("fork")
+        child.process = ctx.Process(target=_child_main, args=(self.settings, child.spec), daemon=False)
+        child.process.start()
+        child.started_at = time.monotonic()
+        log.info("started worker process %s for %s", child.process.pid, ",".join(child.spec.queues))
+
+    def _on_signal(self, signum, frame) -> None:
+        self._signals += 1
+        for child in self._children:
+            if child.process and child.process.is_alive():
+                try:
+                    os.kill(child.process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        if self._signals >= 2:
+            self._hard_deadline = time.monotonic() + HARD_STOP_GRACE
+
+    def run(self) -> int:
+        self._hard_deadline: float | None = None
+        self._children = [_Child(spec) for spec in self.specs]
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            for child in self._children:
+                self._start(child)
+            while True:
+                alive = 0
+                now = time.monotonic()
+                for child in self._children:
+                    proc = child.process
+                    if proc is not None and proc.is_alive():
+                        alive += 1
+                        if self._hard_deadline and now > self._hard_deadline:
+                            proc.kill()
+                        continue
+                    if child.done:
+                        continue
+                    if proc is not None and child.restart_at == 0.0:
+                        proc.join(0)
+                        if self._signals or child.spec.burst or proc.exitcode == 0 and child.spec.max_jobs:
+                            child.done = True
+                            continue
+                        # back off when a worker keeps dying right after it starts
+                        lived = now - child.started_at
+                        child.quick_deaths = child.quick_deaths + 1 if lived < 5 else 0
+                        delay = min(RECONNECT_MAX_WAIT, 0.5 * 2**child.quick_deaths) if child.quick_deaths else 0
+                        log.warning("worker process %s exited with %s; restarting in %.1f s",
+                                    proc.pid, proc.exitcode, delay)
+                        child.restart_at = now + delay
+                    if child.restart_at and now >= child.restart_at and not self._signals:
+                        child.restart_at = 0.0
+                        self._start(child)
+                        alive += 1
+                if alive == 0 and all(c.done for c in self._children):
+                    return 0
+                time.sleep(0.2)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def run_workers(settings: Settings, specs: list[WorkerSpec]) -> int:
+    for spec in specs:
+        physical_queue_names(settings, spec.queues)  # validate before forking anything
+    return Supervisor(settings, specs).run()
+
+
+def all_queue_specs(settings: Settings, *, concurrency: int = 1, burst: bool = False) -> list[WorkerSpec]:
+    """One worker process per catalogue queue (x concurrency): the seed's `workers:prod`."""
+    return [WorkerSpec([name], burst=burst)
+            for name, policy in settings.queues.items() if not policy.is_dead_letter
+            for _ in range(concurrency)]

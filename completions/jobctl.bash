@@ -5,12 +5,13 @@
 # subcommands of a command path
 _jobctl_subcommands() {
     case "$1" in
-        'jobctl') echo 'config demo email enqueue job queue server stats worker workers' ;;
+        'jobctl') echo 'clear config demo dlq email enqueue job queue retry server stats worker workers' ;;
         'jobctl config') echo 'show' ;;
+        'jobctl dlq') echo 'list purge retry show' ;;
         'jobctl email') echo 'preview templates' ;;
         'jobctl enqueue') echo 'email email-bulk noop' ;;
-        'jobctl job') echo 'show' ;;
-        'jobctl queue') echo 'list show' ;;
+        'jobctl job') echo 'cancel delete show' ;;
+        'jobctl queue') echo 'list pause resume show' ;;
         'jobctl server') echo 'start status stop' ;;
         'jobctl worker') echo 'list start' ;;
         'jobctl workers') echo 'start' ;;
@@ -21,9 +22,15 @@ _jobctl_subcommands() {
 _jobctl_options() {
     case "$1" in
         'jobctl') echo '--redis-url --env-file --config --home -v --verbose --version --help' ;;
+        'jobctl clear') echo '-s --state -p --priority --dry-run -y --yes --json --help' ;;
         'jobctl config') echo '--help' ;;
         'jobctl config show') echo '--json --help' ;;
         'jobctl demo') echo '--campaign -c --concurrency --json --help' ;;
+        'jobctl dlq') echo '--help' ;;
+        'jobctl dlq list') echo '-q --queue --since --error-contains -n --limit --cursor --json --help' ;;
+        'jobctl dlq purge') echo '--all -q --queue --since --error-contains --dry-run -y --yes --json --help' ;;
+        'jobctl dlq retry') echo '--all -q --queue --since --error-contains --dry-run -y --yes --json --help' ;;
+        'jobctl dlq show') echo '--json --help' ;;
         'jobctl email') echo '--help' ;;
         'jobctl email preview') echo '-t --template -d --data --data-json --html --json --help' ;;
         'jobctl email templates') echo '--json --help' ;;
@@ -32,10 +39,15 @@ _jobctl_options() {
         'jobctl enqueue email-bulk') echo '-t --template --recipients -d --data --data-json -p --priority --json --help' ;;
         'jobctl enqueue noop') echo '-q --queue -n --count -p --priority --json --help' ;;
         'jobctl job') echo '--help' ;;
+        'jobctl job cancel') echo '--json --help' ;;
+        'jobctl job delete') echo '-y --yes --json --help' ;;
         'jobctl job show') echo '--json --help' ;;
         'jobctl queue') echo '--help' ;;
         'jobctl queue list') echo '--json --help' ;;
+        'jobctl queue pause') echo '--json --help' ;;
+        'jobctl queue resume') echo '--json --help' ;;
         'jobctl queue show') echo '-s --state -n --limit --offset --json --help' ;;
+        'jobctl retry') echo '--json --help' ;;
         'jobctl server') echo '--help' ;;
         'jobctl server start') echo '--json --help' ;;
         'jobctl server status') echo '--json --help' ;;
@@ -56,8 +68,21 @@ _jobctl_value_kind() {
         'jobctl|--env-file') echo 'file' ;;
         'jobctl|--config') echo 'file' ;;
         'jobctl|--home') echo 'file' ;;
+        'jobctl clear|-s'|'jobctl clear|--state') echo 'value' ;;
+        'jobctl clear|-p'|'jobctl clear|--priority') echo 'value' ;;
         'jobctl demo|--campaign') echo 'value' ;;
         'jobctl demo|-c'|'jobctl demo|--concurrency') echo 'value' ;;
+        'jobctl dlq list|-q'|'jobctl dlq list|--queue') echo 'value' ;;
+        'jobctl dlq list|--since') echo 'value' ;;
+        'jobctl dlq list|--error-contains') echo 'value' ;;
+        'jobctl dlq list|-n'|'jobctl dlq list|--limit') echo 'value' ;;
+        'jobctl dlq list|--cursor') echo 'value' ;;
+        'jobctl dlq purge|-q'|'jobctl dlq purge|--queue') echo 'value' ;;
+        'jobctl dlq purge|--since') echo 'value' ;;
+        'jobctl dlq purge|--error-contains') echo 'value' ;;
+        'jobctl dlq retry|-q'|'jobctl dlq retry|--queue') echo 'value' ;;
+        'jobctl dlq retry|--since') echo 'value' ;;
+        'jobctl dlq retry|--error-contains') echo 'value' ;;
         'jobctl email preview|-t'|'jobctl email preview|--template') echo 'value' ;;
         'jobctl email preview|-d'|'jobctl email preview|--data') echo 'value' ;;
         'jobctl email preview|--data-json') echo 'value' ;;
@@ -92,8 +117,17 @@ _jobctl_value_kind() {
 # what a leaf command's positional arguments are
 _jobctl_arg_kind() {
     case "$1" in
+        'jobctl clear') echo 'value' ;;
+        'jobctl dlq purge') echo 'value' ;;
+        'jobctl dlq retry') echo 'value' ;;
+        'jobctl dlq show') echo 'value' ;;
+        'jobctl job cancel') echo 'value' ;;
+        'jobctl job delete') echo 'value' ;;
         'jobctl job show') echo 'value' ;;
+        'jobctl queue pause') echo 'value' ;;
+        'jobctl queue resume') echo 'value' ;;
         'jobctl queue show') echo 'value' ;;
+        'jobctl retry') echo 'value' ;;
     esac
 }
 

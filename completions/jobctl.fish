@@ -4,17 +4,19 @@
 function __jobctl_subcommands --description 'jobctl: subcommands of a command path'
     switch $argv[1]
         case 'jobctl'
-            printf '%s\n' config demo email enqueue job queue server stats worker workers
+            printf '%s\n' clear config demo dlq email enqueue job queue retry server stats worker workers
         case 'jobctl config'
             printf '%s\n' show
+        case 'jobctl dlq'
+            printf '%s\n' list purge retry show
         case 'jobctl email'
             printf '%s\n' preview templates
         case 'jobctl enqueue'
             printf '%s\n' email email-bulk noop
         case 'jobctl job'
-            printf '%s\n' show
+            printf '%s\n' cancel delete show
         case 'jobctl queue'
-            printf '%s\n' list show
+            printf '%s\n' list pause resume show
         case 'jobctl server'
             printf '%s\n' start status stop
         case 'jobctl worker'
@@ -28,8 +30,16 @@ function __jobctl_value_options --description 'jobctl: options of a command path
     switch $argv[1]
         case 'jobctl'
             printf '%s\n' --redis-url --env-file --config --home
+        case 'jobctl clear'
+            printf '%s\n' -s --state -p --priority
         case 'jobctl demo'
             printf '%s\n' --campaign -c --concurrency
+        case 'jobctl dlq list'
+            printf '%s\n' -q --queue --since --error-contains -n --limit --cursor
+        case 'jobctl dlq purge'
+            printf '%s\n' -q --queue --since --error-contains
+        case 'jobctl dlq retry'
+            printf '%s\n' -q --queue --since --error-contains
         case 'jobctl email preview'
             printf '%s\n' -t --template -d --data --data-json
         case 'jobctl enqueue email'
@@ -81,12 +91,15 @@ end
 complete -c jobctl -f
 
 # jobctl
+complete -c jobctl -n '__jobctl_is jobctl' -a 'clear' -d 'Remove a queue\'s jobs in one state (or all) and delete their data.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'config' -d 'Inspect configuration.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'demo' -d 'Start workers, run a realistic batch of email jobs (incl. a bulk campaign), print a summary.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'dlq' -d 'The dead-letter queue: jobs that ran out of attempts.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'email' -d 'Email templates.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'enqueue' -d 'Put jobs on queues.'
-complete -c jobctl -n '__jobctl_is jobctl' -a 'job' -d 'Inspect jobs.'
-complete -c jobctl -n '__jobctl_is jobctl' -a 'queue' -d 'Inspect queues.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'job' -d 'Inspect, cancel and delete jobs.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'queue' -d 'Inspect, pause and resume queues.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'retry' -d 'Put failed jobs back on their queue with fresh attempts (dead jobs: `jobctl dlq retry`).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'server' -d 'Manage jobctl\'s embedded Redis-compatible server (used when REDIS_URL is unset).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'stats' -d 'Counts per queue and priority: waiting, active, scheduled, completed, failed; workers; dead-letter.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'worker' -d 'Run and inspect workers.'
@@ -98,6 +111,14 @@ complete -c jobctl -n '__jobctl_is jobctl' -l home -r -F -d 'State folder (overr
 complete -c jobctl -n '__jobctl_is jobctl' -s v -l verbose -d 'Show tracebacks on errors.'
 complete -c jobctl -n '__jobctl_is jobctl' -l version -d 'Print the version.'
 complete -c jobctl -n '__jobctl_is jobctl' -l help -d 'Show this message and exit.'
+
+# jobctl clear
+complete -c jobctl -n '__jobctl_is jobctl clear' -s s -l state -x -d 'One of waiting, scheduled, failed, completed, all. Never active.'
+complete -c jobctl -n '__jobctl_is jobctl clear' -s p -l priority -x -d 'Only this priority (high, normal, low).'
+complete -c jobctl -n '__jobctl_is jobctl clear' -l dry-run -d 'Count what would go; change nothing.'
+complete -c jobctl -n '__jobctl_is jobctl clear' -s y -l yes -d 'Do not ask for confirmation.'
+complete -c jobctl -n '__jobctl_is jobctl clear' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl clear' -l help -d 'Show this message and exit.'
 
 # jobctl config
 complete -c jobctl -n '__jobctl_is jobctl config' -a 'show' -d 'Every effective setting, where it came from, secrets masked.'
@@ -112,6 +133,46 @@ complete -c jobctl -n '__jobctl_is jobctl demo' -l campaign -x -d 'Recipients of
 complete -c jobctl -n '__jobctl_is jobctl demo' -s c -l concurrency -x -d 'Worker processes.'
 complete -c jobctl -n '__jobctl_is jobctl demo' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl demo' -l help -d 'Show this message and exit.'
+
+# jobctl dlq
+complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'list' -d 'Dead jobs, newest first, paged.'
+complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'purge' -d 'Delete dead-letter entries and their job data for good.'
+complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'retry' -d 'Replay dead jobs on their original queue and priority, same id, attempts reset.'
+complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'show' -d 'Everything about one dead job: payload, every attempt, the last traceback, replays.'
+complete -c jobctl -n '__jobctl_is jobctl dlq' -l help -d 'Show this message and exit.'
+
+# jobctl dlq list
+complete -c jobctl -n '__jobctl_is jobctl dlq list' -s q -l queue -x -d 'Only entries from this queue.'
+complete -c jobctl -n '__jobctl_is jobctl dlq list' -l since -x -d 'Only entries that died within this long, e.g. 1h, 7d.'
+complete -c jobctl -n '__jobctl_is jobctl dlq list' -l error-contains -x -d 'Only entries whose error mentions TEXT.'
+complete -c jobctl -n '__jobctl_is jobctl dlq list' -s n -l limit -x -d 'Entries per page.'
+complete -c jobctl -n '__jobctl_is jobctl dlq list' -l cursor -x -d 'next_cursor of the previous page.'
+complete -c jobctl -n '__jobctl_is jobctl dlq list' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl dlq list' -l help -d 'Show this message and exit.'
+
+# jobctl dlq purge
+complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l all -d 'Every entry matching the filters.'
+complete -c jobctl -n '__jobctl_is jobctl dlq purge' -s q -l queue -x -d 'Only entries from this queue.'
+complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l since -x -d 'Only entries that died within this long, e.g. 1h, 7d.'
+complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l error-contains -x -d 'Only entries whose error mentions TEXT.'
+complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l dry-run -d 'Show what would happen; change nothing.'
+complete -c jobctl -n '__jobctl_is jobctl dlq purge' -s y -l yes -d 'Do not ask for confirmation.'
+complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l help -d 'Show this message and exit.'
+
+# jobctl dlq retry
+complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l all -d 'Every entry matching the filters.'
+complete -c jobctl -n '__jobctl_is jobctl dlq retry' -s q -l queue -x -d 'Only entries from this queue.'
+complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l since -x -d 'Only entries that died within this long, e.g. 1h, 7d.'
+complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l error-contains -x -d 'Only entries whose error mentions TEXT.'
+complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l dry-run -d 'Show what would happen; change nothing.'
+complete -c jobctl -n '__jobctl_is jobctl dlq retry' -s y -l yes -d 'Do not ask for confirmation.'
+complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l help -d 'Show this message and exit.'
+
+# jobctl dlq show
+complete -c jobctl -n '__jobctl_is jobctl dlq show' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl dlq show' -l help -d 'Show this message and exit.'
 
 # jobctl email
 complete -c jobctl -n '__jobctl_is jobctl email' -a 'preview' -d 'Render a template without sending anything.'
@@ -164,8 +225,19 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l json -d 'Print machin
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l help -d 'Show this message and exit.'
 
 # jobctl job
+complete -c jobctl -n '__jobctl_is jobctl job' -a 'cancel' -d 'Cancel a waiting or scheduled job; ask the worker to stop a running one.'
+complete -c jobctl -n '__jobctl_is jobctl job' -a 'delete' -d 'Delete jobs from their queue or registry, with their data (not running or dead ones).'
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'show' -d 'Status, queue, priority, payload, attempts, timings, result or error.'
 complete -c jobctl -n '__jobctl_is jobctl job' -l help -d 'Show this message and exit.'
+
+# jobctl job cancel
+complete -c jobctl -n '__jobctl_is jobctl job cancel' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl job cancel' -l help -d 'Show this message and exit.'
+
+# jobctl job delete
+complete -c jobctl -n '__jobctl_is jobctl job delete' -s y -l yes -d 'Do not ask for confirmation.'
+complete -c jobctl -n '__jobctl_is jobctl job delete' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl job delete' -l help -d 'Show this message and exit.'
 
 # jobctl job show
 complete -c jobctl -n '__jobctl_is jobctl job show' -l json -d 'Print machine-readable JSON on stdout.'
@@ -173,6 +245,8 @@ complete -c jobctl -n '__jobctl_is jobctl job show' -l help -d 'Show this messag
 
 # jobctl queue
 complete -c jobctl -n '__jobctl_is jobctl queue' -a 'list' -d 'The queue catalogue with each queue\'s policy.'
+complete -c jobctl -n '__jobctl_is jobctl queue' -a 'pause' -d 'Workers stop taking this queue\'s jobs (every priority); running jobs finish.'
+complete -c jobctl -n '__jobctl_is jobctl queue' -a 'resume' -d 'Workers take this queue\'s jobs again.'
 complete -c jobctl -n '__jobctl_is jobctl queue' -a 'show' -d 'One page of a queue\'s jobs in one state, high priority first.'
 complete -c jobctl -n '__jobctl_is jobctl queue' -l help -d 'Show this message and exit.'
 
@@ -180,12 +254,24 @@ complete -c jobctl -n '__jobctl_is jobctl queue' -l help -d 'Show this message a
 complete -c jobctl -n '__jobctl_is jobctl queue list' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl queue list' -l help -d 'Show this message and exit.'
 
+# jobctl queue pause
+complete -c jobctl -n '__jobctl_is jobctl queue pause' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl queue pause' -l help -d 'Show this message and exit.'
+
+# jobctl queue resume
+complete -c jobctl -n '__jobctl_is jobctl queue resume' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl queue resume' -l help -d 'Show this message and exit.'
+
 # jobctl queue show
 complete -c jobctl -n '__jobctl_is jobctl queue show' -s s -l state -x -d 'One of waiting, active, scheduled, completed, failed.'
 complete -c jobctl -n '__jobctl_is jobctl queue show' -s n -l limit -x -d 'Jobs per page.'
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l offset -x -d 'Skip this many (see next_offset).'
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l help -d 'Show this message and exit.'
+
+# jobctl retry
+complete -c jobctl -n '__jobctl_is jobctl retry' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl retry' -l help -d 'Show this message and exit.'
 
 # jobctl server
 complete -c jobctl -n '__jobctl_is jobctl server' -a 'start' -d 'Start the embedded server (no-op when it is already running).'

@@ -1,4 +1,4 @@
-"""jobctl job show"""
+"""jobctl job show|delete|cancel"""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import json
 
 import typer
 
-from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
+from jobctl.cli.common import JsonOption, confirm, emit_json, new_app, state, stdout
+from jobctl.cli.ops import finish_bulk
 from jobctl.core.browse import job_detail
+from jobctl.core.ops import cancel_job, delete_jobs
 
-app = new_app("Inspect jobs.")
+app = new_app("Inspect, cancel and delete jobs.")
 
 
 @app.command("show")
@@ -29,3 +31,27 @@ def show(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), 
             stdout.out(value.rstrip(), highlight=False)
             continue
         stdout.print(f"{key:<{width}}  {value if value is not None else '-'}", highlight=False, markup=False)
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    job_ids: list[str] = typer.Argument(..., help="Job ids."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Delete jobs from their queue or registry, with their data (not running or dead ones)."""
+    confirm(f"Delete {len(set(job_ids))} job(s) for good?", yes, as_json)
+    st = state(ctx)
+    finish_bulk(delete_jobs(st.connection, st.settings, job_ids), "deleted", "deleted", as_json)
+
+
+@app.command("cancel")
+def cancel(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), as_json: bool = JsonOption) -> None:
+    """Cancel a waiting or scheduled job; ask the worker to stop a running one."""
+    st = state(ctx)
+    result = cancel_job(st.connection, st.settings, job_id)
+    if as_json:
+        emit_json(result)
+        return
+    stdout.print(f"{result['id']}: was {result['was']}, {result['action']}", highlight=False, markup=False)

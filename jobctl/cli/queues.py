@@ -1,4 +1,4 @@
-"""jobctl queue list|show"""
+"""jobctl queue list|show|pause|resume"""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from rich.table import Table
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
 from jobctl.core.browse import queue_jobs
+from jobctl.core.ops import pause_queue, resume_queue
 from jobctl.core.stats import STATES
 
-app = new_app("Inspect queues.")
+app = new_app("Inspect, pause and resume queues.")
 
 
 @app.command("list")
@@ -75,3 +76,25 @@ def show(
     if page["next_offset"] is not None:
         stdout.print(f"more: jobctl queue show {name} --state {job_state} --offset {page['next_offset']}",
                      highlight=False)
+
+
+@app.command("pause")
+def pause(ctx: typer.Context, name: str = typer.Argument(..., help="Queue name."), as_json: bool = JsonOption) -> None:
+    """Workers stop taking this queue's jobs (every priority); running jobs finish."""
+    st = state(ctx)
+    _toggled(pause_queue(st.connection, st.settings, name), as_json)
+
+
+@app.command("resume")
+def resume(ctx: typer.Context, name: str = typer.Argument(..., help="Queue name."), as_json: bool = JsonOption) -> None:
+    """Workers take this queue's jobs again."""
+    st = state(ctx)
+    _toggled(resume_queue(st.connection, st.settings, name), as_json)
+
+
+def _toggled(result: dict, as_json: bool) -> None:
+    if as_json:
+        emit_json(result)
+        return
+    now = "paused" if result["paused"] else "running"
+    stdout.print(f"{result['queue']}: {now}" + ("" if result["changed"] else f" (already {now})"), highlight=False)

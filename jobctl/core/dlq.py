@@ -266,11 +266,12 @@ def replay(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] |
         job.meta["attempts"] = []
         entry["replays"] = [*entry.get("replays", []), replay_record]
         entry["state"] = "replayed"
+        # enqueue first: a crash in between leaves a live job still listed as dead, never a lost one
+        rq_queue(connection, policy.physical(priority)).enqueue_job(job)
         with connection.pipeline() as pipe:
             pipe.set(keys.dlq_entry(job.id), json.dumps(entry, default=str))
             pipe.zrem(keys.dlq_index(), job.id)
             pipe.zrem(keys.dlq_queue_index(entry["queue"]), job.id)
-            rq_queue(connection, policy.physical(priority)).enqueue_job(job, pipeline=pipe)
             pipe.execute()
         replayed.append(job.id)
     return {"dry_run": False, "replayed": replayed, "not_found": missing}

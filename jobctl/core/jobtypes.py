@@ -25,7 +25,8 @@ JOB_TYPES: dict[str, JobType] = {
         JobType("email", "email-sending", "jobctl.jobs.email.send_email", "send a templated email"),
         JobType("noop", "email-sending", "jobctl.jobs.noop.noop", "do nothing (benchmarks, smoke tests)"),
         JobType("sleep", "email-sending", "jobctl.jobs.noop.sleep", "sleep for payload['seconds'] (tests)"),
-        JobType("fail", "email-sending", "jobctl.jobs.noop.fail", "always fail (tests)"),
+        JobType("fail", "email-sending", "jobctl.jobs.noop.fail", "always fail, non-retryably (tests)"),
+        JobType("flaky", "email-sending", "jobctl.jobs.noop.flaky", "fail transiently N times, then succeed"),
     )
 }
 FUNC_TO_TYPE = {t.func: t.name for t in JOB_TYPES.values()}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from jobctl.errors import PermanentJobFailure
+from pathlib import Path
+
+from jobctl.errors import PermanentJobFailure, TransientJobFailure
 
 
 def noop(payload: dict | None = None) -> dict:
@@ -18,3 +20,13 @@ def sleep(payload: dict) -> dict:
 
 def fail(payload: dict | None = None) -> None:
     raise PermanentJobFailure((payload or {}).get("message", "this job always fails"))
+
+
+def flaky(payload: dict) -> dict:
+    """Fail transiently `fail_times` times, then succeed; counts attempts in the file `counter`."""
+    counter = Path(payload["counter"])
+    attempt = int(counter.read_text() or 0) + 1 if counter.exists() else 1
+    counter.write_text(str(attempt))
+    if attempt <= int(payload.get("fail_times", 1)):
+        raise TransientJobFailure(f"flaky failure {attempt} of {payload.get('fail_times', 1)}")
+    return {"attempt": attempt}

@@ -1,0 +1,134 @@
+"""jobctl dlq list|show|retry|purge"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from jobctl.cli.common import JsonOption, confirm, emit_json, new_app, state, stdout
+from jobctl.core import dlq
+from jobctl.errors import ExitCode
+
+app = new_app("The dead-letter queue: jobs that ran out of attempts.")
+
+QueueFilter = typer.Option(None, "--queue", "-q", help="Only entries from this queue.")
+SinceFilter = typer.Option(None, "--since", help="Only entries that died within this long, e.g. 1h, 7d.")
+ErrorFilter = typer.Option(None, "--error-contains", help="Only entries whose error mentions TEXT.")
+AllOption = typer.Option(False, "--all", help="Every entry matching the filters.")
+DryRunOption = typer.Option(False, "--dry-run", help="Show what would happen; change nothing.")
+YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    queue: Optional[str] = QueueFilter,
+    since: Optional[str] = SinceFilter,
+    error_contains: Optional[str] = ErrorFilter,
+    limit: int = typer.Option(50, "--limit", "-n", min=1, max=1000, help="Entries per page."),
+    cursor: Optional[str] = typer.Option(None, "--cursor", help="next_cursor of the previous page."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Dead jobs, newest first, paged."""
+    st = state(ctx)
+    page = dlq.list_entries(st.connection, st.settings, queue=queue, since=since, error_contains=error_contains,
+                            limit=limit, cursor=cursor)
+    if as_json:
+        emit_json(page)
+        return
+    if not page["entries"]:
+        stdout.print("the dead-letter queue is empty" if not page["total"] else "no entries match")
+        return
+    table = Table("job id", "queue", "tries", "died (UTC)", "error", box=None)
+    for e in page["entries"]:
+        error = f"{e['error_type']}: {e['error_message']}"
+        table.add_row(e["job_id"], e["queue"], str(e["attempt_count"]), (e["died_at"] or "")[5:19].replace("T", " "),
+                      error[:60])
+    stdout.print(table)
+    if page["next_cursor"]:
+        stdout.print(f"more: jobctl dlq list --cursor {page['next_cursor']}", highlight=False)
+
+
+@app.command("show")
+def show(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), as_json: bool = JsonOption) -> None:
+    """Everything about one dead job: payload, every attempt, the last traceback, replays."""
+    entry = dlq.get_entry(state(ctx).connection, job_id)
+    if as_json:
+        emit_json(entry)
+        return
+    for key in ("job_id", "state", "queue", "priority", "type", "attempt_count", "first_enqueued_at", "died_at",
+                "worker", "error_type", "error_message"):
+        stdout.print(f"{key:<18} {entry.get(key)}", highlight=False, markup=False)
+    stdout.print(f"{'payload':<18} {json.dumps(entry['payload'], default=str)}", highlight=False, markup=False)
+    for attempt in entry["attempts"]:
+        stdout.print(f"attempt {attempt.get('n')}: {attempt.get('outcome')} {attempt.get('started_at')} "
+                     f"{attempt.get('error_type') or ''} {attempt.get('error_message') or ''}",
+                     highlight=False, markup=False)
+    for replay in entry.get("replays", []):
+        stdout.print(f"replayed {replay['at']} by {replay['by']}", highlight=False, markup=False)
+    stdout.print("traceback:", highlight=False)
+    stdout.out(entry["traceback"].rstrip(), highlight=False)
+
+
+def _finish(result: dict, done_key: str, as_json: bool, verb: str) -> None:
+    """Render a bulk result; exit 1 (4 if nothing was found at all) when some ids were unknown."""
+    missing = result.get("not_found", [])
+    if as_json:
+        emit_json(result)
+    elif result["dry_run"]:
+        for e in result[f"would_{verb}"]:
+            row = e if isinstance(e, str) else f"{e['job_id']}  {e['queue']}  {e['error_type']}"
+            stdout.print(f"would {verb}: {row}", highlight=False)
+        stdout.print(f"{len(result[f'would_{verb}'])} entr(ies) would be affected; nothing changed (dry run)")
+    else:
+        stdout.print(f"{done_key}: {len(result[done_key])}", highlight=False)
+    if missing:
+        sys.stderr.write(f"jobctl: error: no dead-letter entry for: {', '.join(missing)}\n")
+        done = result.get(done_key) or result.get(f"would_{verb}") or []
+        raise typer.Exit(ExitCode.NOT_FOUND if not done else ExitCode.FAILED)
+
+
+@app.command("retry")
+def retry(
+    ctx: typer.Context,
+    job_ids: Optional[list[str]] = typer.Argument(None, help="Job ids to replay."),
+    everything: bool = AllOption,
+    queue: Optional[str] = QueueFilter,
+    since: Optional[str] = SinceFilter,
+    error_contains: Optional[str] = ErrorFilter,
+    dry_run: bool = DryRunOption,
+    yes: bool = YesOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Replay dead jobs on their original queue and priority, same id, attempts reset."""
+    st = state(ctx)
+    if everything and not dry_run:
+        confirm("Replay every matching dead-letter entry?", yes, as_json)
+    result = dlq.replay(st.connection, st.settings, job_ids, everything=everything, queue=queue, since=since,
+                        error_contains=error_contains, dry_run=dry_run)
+    _finish(result, "replayed", as_json, "replay")
+
+
+@app.command("purge")
+def purge(
+    ctx: typer.Context,
+    job_ids: Optional[list[str]] = typer.Argument(None, help="Job ids to delete for good."),
+    everything: bool = AllOption,
+    queue: Optional[str] = QueueFilter,
+    since: Optional[str] = SinceFilter,
+    error_contains: Optional[str] = ErrorFilter,
+    dry_run: bool = DryRunOption,
+    yes: bool = YesOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Delete dead-letter entries and their job data for good."""
+    st = state(ctx)
+    if not dry_run:
+        confirm("Delete the matching dead-letter entries for good?", yes, as_json)
+    result = dlq.purge(st.connection, st.settings, job_ids, everything=everything, queue=queue, since=since,
+                       error_contains=error_contains, dry_run=dry_run)
+    _finish(result, "purged", as_json, "purge")

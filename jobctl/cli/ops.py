@@ -1,0 +1,87 @@
+"""jobctl clear | retry, and what the bulk job commands share (`job delete` uses it too)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+import typer
+from rich.table import Column, Table
+
+from jobctl.cli.common import JsonOption, confirm, emit_json, state, stdout
+from jobctl.core import ops
+from jobctl.errors import ExitCode
+
+MAX_LISTED = 20  # ids named on stderr before "and N more"
+
+
+def _ids(items: list[str]) -> str:
+    shown = ", ".join(items[:MAX_LISTED])
+    return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
+def finish_bulk(result: dict[str, Any], done_key: str, verb: str, as_json: bool) -> None:
+    """Print a bulk result; exit 1 naming the ids that failed (4 when no id was found at all)."""
+    done, missing, refused = result[done_key], result["not_found"], result["refused"]
+    if as_json:
+        emit_json(result)
+    else:
+        stdout.print(f"{verb} {len(done)} job(s)" + (f": {_ids(done)}" if done else ""), highlight=False,
+                     markup=False)
+    if not missing and not refused:
+        return
+    problems = []
+    if missing:
+        problems.append(f"not found: {_ids(missing)}")
+    problems += [f"{r['id']}: {r['reason']}" for r in refused[:MAX_LISTED]]
+    if len(refused) > MAX_LISTED:
+        problems.append(f"and {len(refused) - MAX_LISTED} more refused")
+    failed = len(missing) + len(refused)
+    total = failed + len(done)
+    sys.stderr.write(f"jobctl: error: {failed} of {total} job(s) not {verb}: " + "; ".join(problems) + "\n")
+    all_missing = not done and not refused
+    raise typer.Exit(int(ExitCode.NOT_FOUND if all_missing else ExitCode.FAILED))
+
+
+def clear(
+    ctx: typer.Context,
+    queue: str = typer.Argument(..., help="Queue name."),
+    job_state: str = typer.Option("waiting", "--state", "-s",
+                                  help=f"One of {', '.join(ops.CLEAR_STATES)}, all. Never active."),
+    priority: Optional[str] = typer.Option(None, "--priority", "-p", help="Only this priority (high, normal, low)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; change nothing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Remove a queue's jobs in one state (or all) and delete their data."""
+    st = state(ctx)
+    if not dry_run and not yes:
+        planned = ops.clear_queue(st.connection, st.settings, queue, job_state, priority, dry_run=True)
+        what = "" if job_state == "all" else f"{job_state} "
+        where = planned["queue"] + (f":{priority}" if priority else "")
+        confirm(f"Delete {planned['total']:,} {what}job(s) of {where} for good?", yes, as_json)
+    result = ops.clear_queue(st.connection, st.settings, queue, job_state, priority, dry_run=dry_run)
+    if as_json:
+        emit_json(result)
+        return
+    where = result["queue"] + (f":{result['priority']}" if result["priority"] else " (all priorities)")
+    verb = "would remove" if dry_run else "removed"
+    stdout.print(f"{where}: {verb} {result['total']:,} job(s)", highlight=False, markup=False)
+    table = Table("state", Column("jobs", justify="right"), box=None)
+    for name, count in result["removed"].items():
+        table.add_row(name, f"{count:,}")
+    stdout.print(table)
+    if result.get("kept_dead_letter"):
+        stdout.print(f"kept {result['kept_dead_letter']:,} dead-lettered job(s) (see `jobctl dlq list`)",
+                     highlight=False, markup=False)
+    stdout.print(result["note"], style="dim", highlight=False, markup=False)
+
+
+def retry(
+    ctx: typer.Context,
+    job_ids: list[str] = typer.Argument(..., help="Ids of failed jobs."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Put failed jobs back on their queue with fresh attempts (dead jobs: `jobctl dlq retry`)."""
+    st = state(ctx)
+    finish_bulk(ops.retry_failed(st.connection, st.settings, job_ids), "retried", "retried", as_json)

@@ -1,0 +1,242 @@
+"""Alerts when jobs land in the dead-letter queue: a log line always, an email and a webhook grouped.
+
+Grouping is per queue and lives in Redis, so every worker shares it:
+
+* `alert_cooldown(queue)`: string holding the start of the current window (unix time), EX cooldown.
+  While it is alive (and `start + cooldown > now`) further arrivals are only counted.
+* `alert_pending(queue)`: hash {count: arrivals not yet reported, last: JSON summary of the latest}.
+* `PENDING_QUEUES`: set of queue names with a pending hash, so `flush_pending_alerts` (run from the
+  workers' maintenance) looks at a handful of keys instead of scanning the keyspace.
+
+Both decisions (fire now or count; flush or wait) are single Lua scripts, so concurrent workers
+never report an arrival twice or lose one. Alerts never carry the job payload: it may hold
+personal data. Nothing here raises because a channel failed; the log says what went wrong.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+
+from jobctl.config import Settings, mask_url
+from jobctl.core import keys
+from jobctl.errors import JobctlError
+
+log = logging.getLogger("jobctl.alerts")
+
+TEMPLATE = "dead-letter-alert"
+EVENT = "jobs.dead_lettered"
+WEBHOOK_TIMEOUT = 5
+LOG_MESSAGE_LIMIT = 200
+MESSAGE_LIMIT = 500
+PENDING_QUEUES = f"{keys.JOBCTL}:alert:queues"
+SUMMARY_FIELDS = ("job_id", "queue", "priority", "type", "error_type", "error_message", "attempt_count",
+                  "died_at")
+
+# KEYS: cooldown, pending, pending-queues set; ARGV: now, cooldown seconds, queue, summary JSON.
+# Returns {1, count} when the alert fires now (count includes what was pending), {0, pending} if not.
+_ARRIVE = """
+local now, cooldown = tonumber(ARGV[1]), tonumber(ARGV[2])
+if cooldown > 0 then
+  local start = tonumber(redis.call('GET', KEYS[1]) or '')
+  if start and start + cooldown > now then
+    local pending = redis.call('HINCRBY', KEYS[2], 'count', 1)
+    redis.call('HSET', KEYS[2], 'last', ARGV[4])
+    redis.call('SADD', KEYS[3], ARGV[3])
+    return {0, pending}
+  end
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', cooldown)
+end
+local pending = tonumber(redis.call('HGET', KEYS[2], 'count') or '0')
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[3])
+return {1, pending + 1}
+"""
+
+# KEYS: cooldown, pending, pending-queues set; ARGV: now, cooldown seconds, queue.
+# Returns {count, last summary JSON} when a grouped alert is due (a new window starts), else false.
+_FLUSH = """
+local now, cooldown = tonumber(ARGV[1]), tonumber(ARGV[2])
+local count = tonumber(redis.call('HGET', KEYS[2], 'count') or '0')
+if count <= 0 then
+  redis.call('DEL', KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[3])
+  return false
+end
+if cooldown > 0 then
+  local start = tonumber(redis.call('GET', KEYS[1]) or '')
+  if start and start + cooldown > now then
+    return false
+  end
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', cooldown)
+end
+local last = redis.call('HGET', KEYS[2], 'last') or '{}'
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[3])
+return {count, last}
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _one_line(value: Any, limit: int) -> str:
+    text = " ".join(str(value if value is not None else "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _is_alert_email(entry: dict) -> bool:
+    payload = entry.get("payload")
+    return entry.get("type") == "email" and isinstance(payload, dict) and payload.get("template") == TEMPLATE
+
+
+def _summary(entry: dict) -> dict[str, Any]:
+    """What an alert may say about an entry: never the payload."""
+    summary = {k: entry.get(k) for k in SUMMARY_FIELDS}
+    summary["error_message"] = _one_line(summary["error_message"], MESSAGE_LIMIT)
+    summary["alert_email"] = _is_alert_email(entry)
+    return summary
+
+
+def safe_url(url: str) -> str:
+    """The webhook URL for logs: no password, query string or fragment (they may hold a token)."""
+    return mask_url(urlsplit(url)._replace(query="", fragment="").geturl())
+
+
+def _cooldown(settings: Settings) -> int:
+    return max(0, int(settings.alert_cooldown or 0))
+
+
+def _window_minutes(seconds: int) -> int | float:
+    return seconds // 60 if seconds % 60 == 0 else round(seconds / 60, 1)
+
+
+def dead_letter_alert(connection: redis.Redis, settings: Settings, entry: dict, *,
+                      now: float | None = None) -> dict:
+    """Report one dead-lettered job: log it, then email/webhook unless the queue's window is cooling down.
+
+    Returns {"fired": bool, "count": jobs reported (or pending so far when not fired), "channels": [...]}.
+    """
+    now = time.time() if now is None else now
+    summary = _summary(entry)
+    queue = _text(summary["queue"])
+    log.warning("job dead-lettered: queue=%s job=%s type=%s error=%s: %s attempts=%s", queue,
+                summary["job_id"], summary["type"], summary["error_type"],
+                _one_line(summary["error_message"], LOG_MESSAGE_LIMIT), summary["attempt_count"])
+    cooldown = _cooldown(settings)
+    fired, count = connection.register_script(_ARRIVE)(
+        keys=[keys.alert_cooldown(queue), keys.alert_pending(queue), PENDING_QUEUES],
+        args=[repr(float(now)), cooldown, queue, json.dumps(summary, default=str)],
+    )
+    if not fired:
+        return {"fired": False, "count": int(count), "channels": ["log"]}
+    return {"fired": True, "count": int(count), "channels": _fire(connection, settings, summary, int(count))}
+
+
+def flush_pending_alerts(connection: redis.Redis, settings: Settings, *, now: float | None = None) -> int:
+    """Fire one grouped alert for every queue whose window is over and has unreported arrivals.
+
+    Cheap enough for every maintenance round: one SMEMBERS of the (small) set of queues with pending
+    arrivals and one script per such queue. Returns how many alerts fired.
+    """
+    now = time.time() if now is None else now
+    queues = sorted(_text(q) for q in connection.smembers(PENDING_QUEUES))
+    if not queues:
+        return 0
+    flush = connection.register_script(_FLUSH)
+    cooldown = _cooldown(settings)
+    fired = 0
+    for queue in queues:
+        result = flush(keys=[keys.alert_cooldown(queue), keys.alert_pending(queue), PENDING_QUEUES],
+                       args=[repr(float(now)), cooldown, queue])
+        if not result:
+            continue
+        count, raw = int(result[0]), _text(result[1])
+        try:
+            summary = json.loads(raw)
+        except ValueError:
+            summary = {}
+        summary["queue"] = queue
+        log.warning("grouped dead-letter alert: %d job(s) dead-lettered on %s since the last alert", count, queue)
+        _fire(connection, settings, summary, count)
+        fired += 1
+    return fired
+
+
+def _fire(connection: redis.Redis, settings: Settings, summary: dict, count: int) -> list[str]:
+    channels = ["log"]
+    if settings.admin_emails:
+        if summary.get("alert_email"):
+            log.warning("not emailing about dead-lettered alert email %s (no alert loops)", summary.get("job_id"))
+        elif _email(connection, settings, summary, count):
+            channels.append("email")
+    if settings.alert_webhook_url and _webhook(settings, summary, count):
+        channels.append("webhook")
+    return channels
+
+
+def _email(connection: redis.Redis, settings: Settings, summary: dict, count: int) -> bool:
+    from jobctl.core.enqueue import enqueue
+    from jobctl.jobs.email import prepare_email_payload
+
+    data = {
+        "queue": summary.get("queue"),
+        "count": count,
+        "job_id": summary.get("job_id"),
+        "job_type": summary.get("type"),
+        "error_type": summary.get("error_type"),
+        "error_message": summary.get("error_message"),
+        "died_at": summary.get("died_at"),
+        "window_minutes": _window_minutes(_cooldown(settings)),
+    }
+    try:
+        payload = prepare_email_payload(settings, to=list(settings.admin_emails), template=TEMPLATE, data=data)
+        job_id = enqueue(connection, settings, "email", payload, priority="high",
+                         description=f"email {TEMPLATE}")
+    except (JobctlError, redis.RedisError) as exc:  # a bad template or Redis hiccup: still send the webhook
+        log.warning("could not enqueue the dead-letter alert email for %s: %s: %s", summary.get("queue"),
+                    type(exc).__name__, exc)
+        return False
+    log.info("dead-letter alert email for %s queued as job %s", summary.get("queue"), job_id)
+    return True
+
+
+def _webhook(settings: Settings, summary: dict, count: int) -> bool:
+    url = settings.alert_webhook_url
+    body = {
+        "event": EVENT,
+        "queue": summary.get("queue"),
+        "count": count,
+        "job_id": summary.get("job_id"),
+        "type": summary.get("type"),
+        "error_type": summary.get("error_type"),
+        "error_message": summary.get("error_message"),
+        "died_at": summary.get("died_at"),
+        "window_seconds": _cooldown(settings),
+    }
+    try:
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json", "User-Agent": "jobctl"})
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:
+            response.read(64 * 1024)
+    except urllib.error.HTTPError as exc:
+        log.warning("dead-letter webhook %s answered HTTP %s", safe_url(url), exc.code)
+        return False
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, timeouts, bad URLs
+        reason = getattr(exc, "reason", exc)
+        message = str(reason).replace(url, safe_url(url))
+        query = urlsplit(url).query
+        if query:
+            message = message.replace(query, "***")
+        log.warning("dead-letter webhook %s failed: %s: %s", safe_url(url), type(exc).__name__, message)
+        return False
+    return True

@@ -1,0 +1,328 @@
+"""Operator actions on jobs and queues: clear, delete, retry, cancel, pause and resume.
+
+Bulk removal never walks a queue with LREM (O(n) per job, so O(n^2) for a queue): `clear_queue`
+claims a whole list or registry with one atomic RENAME, then drains the claimed copy in pipelined
+batches, deleting each job's data the way RQ's `Job.delete` does. Jobs enqueued (or failing, or
+finishing) while a clear runs land in a fresh key and are left alone. Running jobs are never
+removed, and neither is anything on the dead-letter queue (`jobctl dlq purge` owns that).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+from rq.command import send_stop_job_command
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.executions import ExecutionRegistry
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
+from rq.results import Result
+from rq.serializers import JSONSerializer
+
+from jobctl.config import Settings
+from jobctl.core import keys
+from jobctl.core.browse import JOB_ID, fetch_job
+from jobctl.core.catalog import PRIORITIES, QueuePolicy, check_priority, get_policy, split_physical
+from jobctl.core.enqueue import retry_for
+from jobctl.core.stats import queue_key, registry_key
+from jobctl.errors import JobctlError, UsageError
+
+CLEAR_STATES: tuple[str, ...] = ("waiting", "scheduled", "failed", "completed")
+BATCH = 500
+CLAIM_TTL = 86400  # a claimed copy left behind by a crashed clear expires instead of living forever
+ACTIVE_NOTE = "active (running) jobs are never cleared; stop one with `jobctl job cancel ID`"
+CANCELABLE = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def job_data_keys(job_id: str) -> list[str]:
+    """Every key `Job.delete` removes for a job that is not running: hash, dependents,
+    dependencies, results stream, executions index."""
+    return [
+        Job.key_for(job_id),
+        Job.dependents_key_for(job_id),
+        f"{Job.redis_job_namespace_prefix}:{job_id}:dependencies",  # sic: RQ's own key name
+        Result.get_key(job_id),
+        ExecutionRegistry.key_template.format(job_id),
+    ]
+
+
+def _status(job: Job) -> str:
+    status = job.get_status(refresh=False)
+    return getattr(status, "value", status) or "unknown"
+
+
+def _check_ids(job_ids: Iterable[str]) -> list[str]:
+    ids = list(dict.fromkeys(job_ids))  # keeps order, drops repeats
+    if not ids:
+        raise UsageError("no job ids given", "pass one or more job ids")
+    bad = [i for i in ids if not JOB_ID.match(i)]
+    if bad:
+        raise UsageError(f"invalid job id {bad[0]!r}", "job ids are letters, digits, '_' and '-'")
+    return ids
+
+
+def _fetch_many(connection: redis.Redis, ids: list[str]) -> list[Job | None]:
+    return Job.fetch_many(ids, connection=connection, serializer=JSONSerializer)
+
+
+def _dead_lettered(connection: redis.Redis, ids: list[str]) -> set[str]:
+    """Those of `ids` that are dead-letter entries right now."""
+    if not ids:
+        return set()
+    with connection.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.zscore(keys.dlq_index(), job_id)
+        scores = pipe.execute()
+    return {job_id for job_id, score in zip(ids, scores, strict=True) if score is not None}
+
+
+def _queue_policy(settings: Settings, queue: str) -> QueuePolicy:
+    policy = get_policy(settings.queues, queue)
+    if policy.is_dead_letter:
+        raise UsageError("the dead-letter queue is not cleared or paused here",
+                         "delete dead jobs with `jobctl dlq purge` (see `jobctl dlq list`)")
+    return policy
+
+
+# --- clear ---------------------------------------------------------------------------------------
+
+def _source_key(state: str, physical: str) -> str:
+    return queue_key(physical) if state == "waiting" else registry_key(state, physical)
+
+
+def _claim(connection: redis.Redis, source: str) -> str | None:
+    """Atomically move everything in `source` to a private key; None when `source` is empty."""
+    claimed = f"{keys.JOBCTL}:clearing:{uuid.uuid4().hex}"
+    try:
+        with connection.pipeline() as pipe:
+            pipe.rename(source, claimed)
+            pipe.expire(claimed, CLAIM_TTL)
+            pipe.execute()
+    except redis.ResponseError as exc:
+        if "no such key" in str(exc).lower():
+            return None
+        raise
+    return claimed
+
+
+def _next_batch(connection: redis.Redis, claimed: str, is_list: bool) -> list[str]:
+    with connection.pipeline() as pipe:  # MULTI/EXEC: read and trim as one step
+        if is_list:
+            pipe.lrange(claimed, 0, BATCH - 1)
+            pipe.ltrim(claimed, BATCH, -1)
+            raw = pipe.execute()[0]
+        else:
+            pipe.zrange(claimed, 0, BATCH - 1)
+            pipe.zremrangebyrank(claimed, 0, BATCH - 1)
+            raw = pipe.execute()[0]
+    return [r.decode() if isinstance(r, bytes) else r for r in raw]
+
+
+def _drain(connection: redis.Redis, claimed: str, is_list: bool) -> tuple[int, int]:
+    """Delete the data of every job in the claimed copy, a batch per round trip or two.
+    Returns (deleted, kept because dead-lettered)."""
+    deleted = kept = 0
+    while True:
+        ids = _next_batch(connection, claimed, is_list)
+        if not ids:
+            break
+        dead = _dead_lettered(connection, ids)
+        with connection.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                if job_id not in dead:
+                    pipe.unlink(*job_data_keys(job_id))
+            pipe.execute()
+        kept += len(dead)
+        deleted += len(ids) - len(dead)
+    connection.unlink(claimed)
+    return deleted, kept
+
+
+def clear_queue(connection: redis.Redis, settings: Settings, queue: str, state: str = "waiting",
+                priority: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """Remove a queue's jobs in one state (or all four) and delete their data; counts per state."""
+    policy = _queue_policy(settings, queue)
+    if state == "active":
+        raise UsageError("active (running) jobs cannot be cleared", "stop one with `jobctl job cancel ID`")
+    if state != "all" and state not in CLEAR_STATES:
+        raise UsageError(f"unknown state {state!r}", f"use one of {', '.join([*CLEAR_STATES, 'all'])}")
+    check_priority(priority)
+    states = list(CLEAR_STATES) if state == "all" else [state]
+    physicals = [policy.physical(p) for p in ([priority] if priority else PRIORITIES)]
+
+    removed = dict.fromkeys(states, 0)
+    kept = 0
+    if dry_run:
+        plan = [(s, _source_key(s, q)) for s in states for q in physicals]
+        with connection.pipeline(transaction=False) as pipe:
+            for s, key in plan:
+                (pipe.llen if s == "waiting" else pipe.zcard)(key)
+            counts = pipe.execute()
+        for (s, _), count in zip(plan, counts, strict=True):
+            removed[s] += int(count)
+    else:
+        for s in states:
+            for physical in physicals:
+                claimed = _claim(connection, _source_key(s, physical))
+                if claimed is None:
+                    continue
+                deleted, protected = _drain(connection, claimed, s == "waiting")
+                removed[s] += deleted
+                kept += protected
+    result: dict[str, Any] = {
+        "queue": policy.name, "priority": priority, "state": state, "dry_run": dry_run,
+        "removed": removed, "total": sum(removed.values()), "note": ACTIVE_NOTE,
+    }
+    if kept:
+        result["kept_dead_letter"] = kept  # stray failed-registry entries of dead jobs: data kept
+    return result
+
+
+# --- delete ---------------------------------------------------------------------------------------
+
+def _delete_one(connection: redis.Redis, job_id: str) -> str | None:
+    """Delete a job unless it runs; returns a refusal reason, or None when deleted.
+    WATCHes the job hash so a worker starting it meanwhile makes us look again."""
+    for _ in range(5):
+        with connection.pipeline() as pipe:
+            try:
+                pipe.watch(Job.key_for(job_id))
+                raw = pipe.hget(Job.key_for(job_id), "status")
+                if raw is None:
+                    return "gone"
+                if raw.decode() == JobStatus.STARTED.value:
+                    return "running: stop it with `jobctl job cancel` first"
+                job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+                pipe.multi()
+                job.delete(pipeline=pipe, remove_from_queue=True)
+                pipe.execute()
+                return None
+            except redis.WatchError:
+                continue
+            except NoSuchJobError:
+                return "gone"
+    return "kept changing while being deleted; try again"
+
+
+def delete_jobs(connection: redis.Redis, settings: Settings, job_ids: Iterable[str]) -> dict[str, Any]:
+    """Delete jobs (from whichever queue or registry holds them) and their data; never running ones."""
+    ids = _check_ids(job_ids)
+    dead = _dead_lettered(connection, ids)
+    deleted: list[str] = []
+    not_found: list[str] = []
+    refused: list[dict[str, str]] = []
+    for job_id in ids:
+        if job_id in dead:
+            refused.append({"id": job_id, "reason": "on the dead-letter queue: use `jobctl dlq purge`"})
+            continue
+        reason = _delete_one(connection, job_id)
+        if reason == "gone":
+            not_found.append(job_id)
+        elif reason:
+            refused.append({"id": job_id, "reason": reason})
+        else:
+            deleted.append(job_id)
+    return {"deleted": deleted, "not_found": not_found, "refused": refused}
+
+
+# --- retry ----------------------------------------------------------------------------------------
+
+def _policy_of(settings: Settings, job: Job) -> QueuePolicy | None:
+    name = job.meta.get("queue") or split_physical(job.origin or "")[0]
+    policy = settings.queues.get(name)
+    return None if policy is None or policy.is_dead_letter else policy
+
+
+def retry_failed(connection: redis.Redis, settings: Settings, job_ids: Iterable[str]) -> dict[str, Any]:
+    """Put failed jobs back on their original queue and priority, same id, attempts reset."""
+    ids = _check_ids(job_ids)
+    dead = _dead_lettered(connection, ids)
+    retried: list[str] = []
+    not_found: list[str] = []
+    refused: list[dict[str, str]] = []
+    for job_id, job in zip(ids, _fetch_many(connection, ids), strict=True):
+        if job is None:
+            not_found.append(job_id)
+            continue
+        if job_id in dead:
+            refused.append({"id": job_id, "reason": "on the dead-letter queue: use `jobctl dlq retry`"})
+            continue
+        registry = FailedJobRegistry(job.origin, connection=connection, serializer=JSONSerializer)
+        if connection.zscore(registry.key, job_id) is None:
+            refused.append({"id": job_id, "reason": f"not failed (status {_status(job)})"})
+            continue
+        policy = _policy_of(settings, job)
+        if policy is None:
+            refused.append({"id": job_id, "reason": f"origin {job.origin!r} is not a catalogue queue"})
+            continue
+        retry = retry_for(policy)
+        job.retries_left = retry.max if retry else None
+        job.retry_intervals = retry.intervals if retry else None
+        attempts = job.meta.get("attempts") or []
+        job.meta.setdefault("manual_retries", []).append({"attempts_before": len(attempts)})
+        job.meta["attempts"] = []
+        if retry is None:  # Job.save only writes fields that are set: drop stale ones
+            connection.hdel(job.key, "retries_left", "retry_intervals")
+        try:
+            # RQ's own requeue: ZREM from the failed registry (the claim), then a fresh enqueue on
+            # job.origin that saves the job (with the reset retries) and sets it queued
+            registry.requeue(job)
+        except InvalidJobOperation:
+            refused.append({"id": job_id, "reason": "left the failed registry meanwhile"})
+            continue
+        # ... which keeps the failure_ttl expiry on the hash: a job waiting longer would vanish
+        connection.persist(job.key)
+        retried.append(job_id)
+    return {"retried": retried, "not_found": not_found, "refused": refused}
+
+
+# --- pause / resume -------------------------------------------------------------------------------
+
+def paused_queues(connection: redis.Redis) -> set[str]:
+    return {m.decode() if isinstance(m, bytes) else m for m in connection.smembers(keys.paused_queues())}
+
+
+def pause_queue(connection: redis.Redis, settings: Settings, queue: str) -> dict[str, Any]:
+    """Workers stop taking this queue's jobs (all priorities); running jobs finish."""
+    policy = _queue_policy(settings, queue)
+    changed = bool(connection.sadd(keys.paused_queues(), policy.name))
+    return {"queue": policy.name, "paused": True, "changed": changed}
+
+
+def resume_queue(connection: redis.Redis, settings: Settings, queue: str) -> dict[str, Any]:
+    policy = _queue_policy(settings, queue)
+    changed = bool(connection.srem(keys.paused_queues(), policy.name))
+    return {"queue": policy.name, "paused": False, "changed": changed}
+
+
+# --- cancel ---------------------------------------------------------------------------------------
+
+def cancel_job(connection: redis.Redis, settings: Settings, job_id: str) -> dict[str, Any]:
+    """Waiting/scheduled/deferred: cancel (RQ's canceled registry). Running: ask its worker to stop it."""
+    job = fetch_job(connection, job_id)
+    status = _status(job)
+    if status == JobStatus.STARTED.value:
+        try:
+            send_stop_job_command(connection, job.id, serializer=JSONSerializer)
+        except InvalidJobOperation:
+            raise JobctlError(f"job {job.id} is marked running but has no worker",
+                              "RQ's maintenance will fail it as abandoned; then delete or retry it") from None
+        return {"id": job.id, "was": status, "action": "stop requested", "worker": job.worker_name}
+    if status in {s.value for s in CANCELABLE}:
+        try:
+            job.cancel()
+        except InvalidJobOperation as exc:
+            raise UsageError(f"job {job.id} cannot be canceled: {exc}", "see `jobctl job show`") from None
+        return {"id": job.id, "was": status, "action": "canceled"}
+    if status == JobStatus.CANCELED.value:
+        raise UsageError(f"job {job.id} is already canceled", "delete it with `jobctl job delete`")
+    if status in (JobStatus.FINISHED.value, JobStatus.FAILED.value, JobStatus.STOPPED.value):
+        raise UsageError(f"job {job.id} has already ended ({status}): nothing to cancel",
+                         "retry it with `jobctl retry` or remove it with `jobctl job delete`")
+    raise UsageError(f"job {job.id} is {status}: only waiting, scheduled, deferred or running jobs can be "
+                     "canceled", "see `jobctl job show`")

@@ -1,0 +1,296 @@
+"""clear / delete / retry / cancel / pause against a real Redis and real (in-process) workers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+from rq import SimpleWorker
+from rq.job import Job, JobStatus
+from rq.registry import CanceledJobRegistry, FailedJobRegistry
+from rq.serializers import JSONSerializer
+
+from jobctl.config import load_settings
+from jobctl.core import keys, ops
+from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.stats import queue_key, queue_stats
+from jobctl.errors import NotFound, UsageError
+from tests.conftest import KEY_PREFIX
+
+A, B = "payment-retry", "referral-commission"
+
+
+def one_attempt(tmp_path, *queues: str, attempts: int = 1):
+    """A jobctl.toml in the cwd giving `queues` this many attempts; returns fresh settings."""
+    (tmp_path / "jobctl.toml").write_text("".join(f"[queues.{q}]\nattempts = {attempts}\n" for q in queues))
+    return load_settings()
+
+
+def run_rq_worker(conn, settings, *queues: str) -> None:
+    """Plain RQ SimpleWorker, burst: with attempts = 1 a failing job lands in RQ's failed registry
+    (jobctl's own worker would dead-letter it)."""
+    physical = [p for q in queues for p in settings.queues[q].physical_names]
+    SimpleWorker([rq_queue(conn, p) for p in physical], connection=conn,
+                 serializer=JSONSerializer).work(burst=True)
+
+
+def fetch(conn, ids):
+    return Job.fetch_many(ids, connection=conn, serializer=JSONSerializer)
+
+
+def snapshot(conn) -> dict[str, tuple[str, int]]:
+    """Every key under this test run's prefix with its type and length."""
+    length = {"list": conn.llen, "zset": conn.zcard, "set": conn.scard, "hash": conn.hlen,
+              "string": conn.strlen, "stream": conn.xlen}
+    out = {}
+    for key in conn.scan_iter(match=f"{KEY_PREFIX}:*", count=1000):
+        kind = conn.type(key).decode()
+        out[key.decode()] = (kind, length[kind](key) if kind in length else -1)
+    return out
+
+
+def populate(conn, settings, queue: str) -> dict[str, list[str]]:
+    """3 completed, 2 failed (need attempts = 1), 4 waiting over two priorities, 1 scheduled."""
+    jobs = {
+        "completed": enqueue_many(conn, settings, "noop", [{}] * 3, queue=queue),
+        "failed": enqueue_many(conn, settings, "fail", [{}] * 2, queue=queue, priority="high"),
+    }
+    run_rq_worker(conn, settings, queue)
+    jobs["waiting"] = (enqueue_many(conn, settings, "noop", [{}] * 3, queue=queue, priority="high")
+                       + enqueue_many(conn, settings, "noop", [{}], queue=queue, priority="low"))
+    policy = settings.queues[queue]
+    scheduled = rq_queue(conn, policy.physical("normal")).enqueue_in(
+        timedelta(hours=1), "jobctl.jobs.noop.noop", {}, meta={"type": "noop", "queue": queue})
+    jobs["scheduled"] = [scheduled.id]
+    return jobs
+
+
+def totals(conn, settings, queue):
+    return queue_stats(conn, settings, queue)["queues"][0]["totals"]
+
+
+# --- clear ------------------------------------------------------------------------------------------
+
+def test_clear_all_empties_one_queue_and_leaves_the_other_untouched(redis_client, tmp_path):
+    settings = one_attempt(tmp_path, A, B)
+    a = populate(redis_client, settings, A)
+    populate(redis_client, settings, B)
+    assert totals(redis_client, settings, A) == {"waiting": 4, "active": 0, "scheduled": 1, "completed": 3,
+                                                 "failed": 2}
+    a_ids = [i for ids in a.values() for i in ids]
+    before = snapshot(redis_client)
+
+    result = ops.clear_queue(redis_client, settings, A, "all")
+
+    assert result["removed"] == {"waiting": 4, "scheduled": 1, "failed": 2, "completed": 3}
+    assert result["total"] == 10 and result["dry_run"] is False and "active" in result["note"]
+    assert totals(redis_client, settings, A) == dict.fromkeys(totals(redis_client, settings, A), 0)
+    assert fetch(redis_client, a_ids) == [None] * len(a_ids)
+    after = snapshot(redis_client)
+    assert not [k for k in after if any(i in k for i in a_ids)]  # no hash, no results stream left
+    # everything else, B's jobs and registries included, is exactly as it was
+    a_names = settings.queues[A].physical_names
+    expected = {k: v for k, v in before.items()
+                if not any(i in k for i in a_ids) and not any(k.endswith(":" + n) for n in a_names)}
+    assert after == expected
+
+
+def test_clear_one_state_and_one_priority(redis_client, tmp_path):
+    settings = one_attempt(tmp_path, A)
+    jobs = populate(redis_client, settings, A)
+    result = ops.clear_queue(redis_client, settings, A, "waiting", priority="high")
+    assert result["removed"] == {"waiting": 3} and result["priority"] == "high"
+    t = totals(redis_client, settings, A)
+    assert (t["waiting"], t["scheduled"], t["completed"], t["failed"]) == (1, 1, 3, 2)
+    assert [j is None for j in fetch(redis_client, jobs["waiting"])] == [True, True, True, False]
+
+    result = ops.clear_queue(redis_client, settings, A, "failed")
+    assert result["removed"] == {"failed": 2}
+    assert fetch(redis_client, jobs["failed"]) == [None, None]
+    assert totals(redis_client, settings, A)["completed"] == 3
+
+
+def test_clear_dry_run_counts_and_changes_nothing(redis_client, tmp_path):
+    settings = one_attempt(tmp_path, A)
+    populate(redis_client, settings, A)
+    before = snapshot(redis_client)
+    result = ops.clear_queue(redis_client, settings, A, "all", dry_run=True)
+    assert result["dry_run"] is True and result["total"] == 10
+    assert result["removed"] == {"waiting": 4, "scheduled": 1, "failed": 2, "completed": 3}
+    assert ops.clear_queue(redis_client, settings, A, "waiting", priority="low", dry_run=True)["total"] == 1
+    assert snapshot(redis_client) == before
+
+
+def test_clear_drains_many_jobs_in_batches(redis_client, settings):
+    ids = enqueue_many(redis_client, settings, "noop", [{"n": n} for n in range(2 * ops.BATCH + 77)], queue=A)
+    result = ops.clear_queue(redis_client, settings, A)
+    assert result["total"] == len(ids)
+    assert redis_client.llen(queue_key(settings.queues[A].physical("normal"))) == 0
+    assert not list(redis_client.scan_iter(match=f"{KEY_PREFIX}:job:*"))
+    assert not list(redis_client.scan_iter(match=f"{keys.JOBCTL}:clearing:*"))
+
+
+def test_clear_refuses_dead_letter_active_and_unknown(redis_client, settings):
+    with pytest.raises(UsageError, match="dead-letter") as exc:
+        ops.clear_queue(redis_client, settings, "dead-letter", "all")
+    assert "jobctl dlq purge" in exc.value.hint
+    with pytest.raises(UsageError, match="active"):
+        ops.clear_queue(redis_client, settings, A, "active")
+    with pytest.raises(UsageError, match="unknown state"):
+        ops.clear_queue(redis_client, settings, A, "everything")
+    with pytest.raises(UsageError, match="priority"):
+        ops.clear_queue(redis_client, settings, A, priority="urgent")
+    with pytest.raises(NotFound):
+        ops.clear_queue(redis_client, settings, "nope")
+
+
+def test_clear_never_touches_dead_lettered_jobs(redis_client, tmp_path):
+    from jobctl.core.worker import JobctlWorker
+
+    settings = one_attempt(tmp_path, A)
+    dead = enqueue_many(redis_client, settings, "fail", [{}], queue=A)[0]
+    physical = settings.queues[A].physical_names
+    JobctlWorker([rq_queue(redis_client, q) for q in physical], connection=redis_client,
+                 serializer=JSONSerializer, settings=settings).work(burst=True)
+    assert redis_client.zscore(keys.dlq_index(), dead) is not None
+    # a stray failed-registry entry of the dead job (e.g. mid dead-lettering) is dropped, its data kept
+    redis_client.zadd(FailedJobRegistry(physical[1], connection=redis_client).key, {dead: time.time()})
+    result = ops.clear_queue(redis_client, settings, A, "all")
+    assert result["total"] == 0 and result["kept_dead_letter"] == 1
+    assert fetch(redis_client, [dead])[0] is not None
+    assert redis_client.exists(keys.dlq_entry(dead))
+    assert redis_client.zscore(keys.dlq_index(), dead) is not None
+
+
+# --- delete -----------------------------------------------------------------------------------------
+
+def test_delete_jobs_in_any_state_and_reports_the_rest(redis_client, tmp_path):
+    settings = one_attempt(tmp_path, A)
+    jobs = populate(redis_client, settings, A)
+    running = enqueue_many(redis_client, settings, "noop", [{}], queue=B)[0]
+    Job.fetch(running, connection=redis_client, serializer=JSONSerializer).set_status(JobStatus.STARTED)
+    targets = [jobs["waiting"][0], jobs["scheduled"][0], jobs["failed"][0], jobs["completed"][0]]
+
+    result = ops.delete_jobs(redis_client, settings, [*targets, "no-such-job", running, targets[0]])
+
+    assert result["deleted"] == targets
+    assert result["not_found"] == ["no-such-job"]
+    assert [r["id"] for r in result["refused"]] == [running]
+    assert "jobctl job cancel" in result["refused"][0]["reason"]
+    assert fetch(redis_client, targets) == [None] * 4
+    assert not redis_client.exists(f"{KEY_PREFIX}:results:{targets[2]}")
+    t = totals(redis_client, settings, A)
+    assert (t["waiting"], t["scheduled"], t["failed"], t["completed"]) == (3, 0, 1, 2)
+
+
+def test_delete_refuses_dead_lettered_jobs_and_bad_ids(redis_client, settings):
+    job_id = enqueue_many(redis_client, settings, "noop", [{}], queue=A)[0]
+    redis_client.zadd(keys.dlq_index(), {job_id: time.time()})
+    result = ops.delete_jobs(redis_client, settings, [job_id])
+    assert result["deleted"] == [] and "jobctl dlq purge" in result["refused"][0]["reason"]
+    with pytest.raises(UsageError):
+        ops.delete_jobs(redis_client, settings, ["bad id!"])
+    with pytest.raises(UsageError):
+        ops.delete_jobs(redis_client, settings, [])
+
+
+# --- retry ------------------------------------------------------------------------------------------
+
+def test_retry_failed_requeues_with_fresh_attempts(redis_client, tmp_path):
+    settings = one_attempt(tmp_path, A)
+    failed = enqueue_many(redis_client, settings, "fail", [{}] * 2, queue=A, priority="low")
+    waiting = enqueue_many(redis_client, settings, "noop", [{}], queue=B)[0]
+    run_rq_worker(redis_client, settings, A)
+    physical = settings.queues[A].physical("low")
+    assert set(FailedJobRegistry(physical, connection=redis_client).get_job_ids(cleanup=False)) == set(failed)
+    before = fetch(redis_client, failed)[0]
+    assert before.retries_left is None  # one attempt: no retries at all
+
+    settings = one_attempt(tmp_path, A, attempts=4)  # the policy now allows 4 attempts
+    result = ops.retry_failed(redis_client, settings, [*failed, waiting, "no-such-job"])
+
+    assert result["retried"] == failed and result["not_found"] == ["no-such-job"]
+    assert result["refused"] == [{"id": waiting, "reason": "not failed (status queued)"}]
+    assert FailedJobRegistry(physical, connection=redis_client).count == 0
+    assert [i.decode() for i in redis_client.lrange(queue_key(physical), 0, -1)] == failed
+    for job in fetch(redis_client, failed):
+        assert job.get_status() == JobStatus.QUEUED and job.origin == physical
+        assert job.retries_left == 3 and len(job.retry_intervals) == 3
+        assert job.meta["attempts"] == [] and job.meta["queue"] == A
+        assert job.started_at is None and job.ended_at is None
+    assert redis_client.ttl(f"{KEY_PREFIX}:job:{failed[0]}") == -1  # no failure_ttl on a queued job
+
+    again = ops.retry_failed(redis_client, settings, failed)  # no longer failed
+    assert again["retried"] == [] and len(again["refused"]) == 2
+
+
+def test_retry_refuses_dead_lettered_jobs(redis_client, tmp_path):
+    settings = one_attempt(tmp_path, A)
+    job_id = enqueue_many(redis_client, settings, "fail", [{}], queue=A)[0]
+    run_rq_worker(redis_client, settings, A)
+    redis_client.zadd(keys.dlq_index(), {job_id: time.time()})
+    result = ops.retry_failed(redis_client, settings, [job_id])
+    assert result["retried"] == [] and "jobctl dlq retry" in result["refused"][0]["reason"]
+
+
+# --- pause / resume ---------------------------------------------------------------------------------
+
+def test_pause_and_resume_toggle_the_paused_set(redis_client, settings):
+    assert ops.paused_queues(redis_client) == set()
+    assert ops.pause_queue(redis_client, settings, A) == {"queue": A, "paused": True, "changed": True}
+    assert ops.pause_queue(redis_client, settings, A)["changed"] is False
+    ops.pause_queue(redis_client, settings, B)
+    assert ops.paused_queues(redis_client) == {A, B}
+    assert ops.resume_queue(redis_client, settings, A) == {"queue": A, "paused": False, "changed": True}
+    assert ops.resume_queue(redis_client, settings, A)["changed"] is False
+    assert ops.paused_queues(redis_client) == {B}
+    with pytest.raises(NotFound):
+        ops.pause_queue(redis_client, settings, "nope")
+    with pytest.raises(UsageError):
+        ops.pause_queue(redis_client, settings, "dead-letter")
+
+
+# --- cancel -----------------------------------------------------------------------------------------
+
+def test_cancel_waiting_and_scheduled_jobs(redis_client, tmp_path):
+    settings = one_attempt(tmp_path, A)
+    jobs = populate(redis_client, settings, A)
+    for job_id, was in ((jobs["waiting"][0], "queued"), (jobs["scheduled"][0], "scheduled")):
+        assert ops.cancel_job(redis_client, settings, job_id) == {"id": job_id, "was": was, "action": "canceled"}
+        job = fetch(redis_client, [job_id])[0]
+        assert job.get_status() == JobStatus.CANCELED
+        assert job_id in CanceledJobRegistry(job.origin, connection=redis_client).get_job_ids(cleanup=False)
+    t = totals(redis_client, settings, A)
+    assert (t["waiting"], t["scheduled"]) == (3, 0)
+    with pytest.raises(UsageError, match="already canceled"):
+        ops.cancel_job(redis_client, settings, jobs["waiting"][0])
+    with pytest.raises(UsageError, match="finished"):
+        ops.cancel_job(redis_client, settings, jobs["completed"][0])
+    with pytest.raises(UsageError, match="failed"):
+        ops.cancel_job(redis_client, settings, jobs["failed"][0])
+    with pytest.raises(NotFound):
+        ops.cancel_job(redis_client, settings, "no-such-job")
+
+
+def test_cancel_running_job_asks_its_worker_to_stop_it(redis_client, settings):
+    job_id = enqueue_many(redis_client, settings, "sleep", [{"seconds": 30}], queue=B)[0]
+    worker = subprocess.Popen([sys.executable, "-m", "jobctl", "worker", "start", "--queue", B, "--burst"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while fetch(redis_client, [job_id])[0].get_status() != JobStatus.STARTED:
+            assert time.monotonic() < deadline, "job never started"
+            time.sleep(0.05)
+        refused = ops.delete_jobs(redis_client, settings, [job_id])["refused"]
+        assert [r["id"] for r in refused] == [job_id]
+        result = ops.cancel_job(redis_client, settings, job_id)
+        assert result["was"] == "started" and result["action"] == "stop requested" and result["worker"]
+        out, _ = worker.communicate(timeout=20)  # the 30 s job did not run to its end
+        assert fetch(redis_client, [job_id])[0].get_status() == JobStatus.STOPPED, out
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()

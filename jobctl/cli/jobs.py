@@ -24,7 +24,18 @@ def show(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), 
         return
     width = max(len(k) for k in job)
     for key, value in job.items():
-        if key in ("payload", "result", "attempts") and value is not None:
+        if key == "attempts":
+            stdout.print(f"{key:<{width}}  {value['made']} of {value['allowed'] or '-'}", highlight=False)
+            for a in value["history"]:
+                error = f"  {a.get('error_type')}: {a.get('error_message')}" if a.get("error_type") else ""
+                stdout.print(f"{'':<{width}}  #{a.get('n')} {a.get('outcome')} {a.get('started_at')} "
+                             f"{a.get('worker') or ''}{error}", highlight=False, markup=False, soft_wrap=True)
+            continue
+        if key == "replays":
+            for r in value:
+                stdout.print(f"{'replayed':<{width}}  {r.get('at')} by {r.get('by')}", highlight=False, markup=False)
+            continue
+        if key in ("payload", "result") and value is not None:
             value = json.dumps(value, default=str)
         if key == "error" and value:
             stdout.print(f"{key:<{width}}  ", highlight=False)

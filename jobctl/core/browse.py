@@ -103,9 +103,7 @@ def job_detail(connection: redis.Redis, settings: Settings, job_id: str) -> dict
     job = fetch_job(connection, job_id)
     detail = _summary(job)
     policy = settings.queues.get(detail["queue"])
-    retries_left = job.retries_left
-    configured = len(job.retry_intervals or []) if job.retry_intervals else 0
-    retries_done = (configured - retries_left) if retries_left is not None else 0
+    history = job.meta.get("attempts", [])
     latest = job.latest_result()
     error = None
     result = None
@@ -117,9 +115,9 @@ def job_detail(connection: redis.Redis, settings: Settings, job_id: str) -> dict
             error = latest.exc_string
     detail.update({
         "payload": job.args[0] if job.args else None,
-        "attempts": {"made": retries_done + (1 if job.started_at or latest else 0),
-                     "allowed": policy.attempts if policy else None,
-                     "retries_left": retries_left},
+        "attempts": {"made": len(history), "allowed": policy.attempts if policy else None,
+                     "retries_left": job.retries_left, "history": history},
+        "replays": job.meta.get("replays", []),
         "timeout": job.timeout,
         "worker": job.worker_name,
         "result": result,

@@ -42,6 +42,10 @@ class Procs:
                 except ProcessLookupError:
                     pass
                 proc.wait(10)
+            if proc.stdout and not proc.stdout.closed:
+                # shown by pytest when the test failed: what the workers said
+                print(f"--- output of {' '.join(proc.args[3:])} (pid {proc.pid}) ---")
+                print(proc.stdout.read()[-6000:])
 
 
 @pytest.fixture

@@ -44,7 +44,8 @@ def retry_for(policy: QueuePolicy) -> Retry | None:
     return Retry(max=len(delays), interval=delays) if delays else None
 
 
-def _job_data(jt: JobType, policy: QueuePolicy, priority: str, payload: dict, description: str | None):
+def _job_data(jt: JobType, policy: QueuePolicy, priority: str, payload: dict, description: str | None,
+              job_id: str | None = None):
     return Queue.prepare_data(
         jt.func,
         args=[payload],
@@ -54,19 +55,21 @@ def _job_data(jt: JobType, policy: QueuePolicy, priority: str, payload: dict, de
         description=description or jt.name,  # RQ would otherwise store repr(args), leaking the payload
         meta={"type": jt.name, "queue": policy.name, "priority": priority},
         retry=retry_for(policy),
+        job_id=job_id,
     )
 
 
 def enqueue(connection: redis.Redis, settings: Settings, job_type: str, payload: dict, *,
-            priority: str | None = None, queue: str | None = None, description: str | None = None) -> str:
-    """Enqueue one job; returns its id."""
+            priority: str | None = None, queue: str | None = None, description: str | None = None,
+            job_id: str | None = None) -> str:
+    """Enqueue one job; returns its id (`job_id` when given: letters, digits, '_' and '-')."""
     return enqueue_many(connection, settings, job_type, [payload], priority=priority, queue=queue,
-                        description=description)[0]
+                        description=description, job_ids=[job_id] if job_id else None)[0]
 
 
 def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, payloads: Iterable[dict], *,
                  priority: str | None = None, queue: str | None = None, description: str | None = None,
-                 on_batch: Callable[[int], None] | None = None) -> list[str]:
+                 on_batch: Callable[[int], None] | None = None, job_ids: list[str] | None = None) -> list[str]:
     """Enqueue many jobs, one MULTI/EXEC round trip per batch; returns their ids in order.
 
     Payloads must already be validated: a batch either lands whole or not at all.
@@ -85,9 +88,9 @@ def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, pay
             on_batch(len(batch))
         batch.clear()
 
-    for payload in payloads:
+    for n, payload in enumerate(payloads):
         check_json(payload)
-        batch.append(_job_data(jt, policy, prio, payload, description))
+        batch.append(_job_data(jt, policy, prio, payload, description, job_ids[n] if job_ids else None))
         if len(batch) >= BATCH_SIZE:
             flush()
     if batch:

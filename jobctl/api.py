@@ -2,6 +2,7 @@
 
     from jobctl import add_email_job
     job_id = add_email_job("ann@example.com", "welcome", {"name": "Ann"})
+    later = add_email_job("ann@example.com", "reminder", delay=timedelta(hours=2))  # or at=<aware datetime>
 
 Settings come from the environment/.env/jobctl.toml (see README); every function validates its
 payload before anything reaches Redis and raises JobctlError with a clear message otherwise.
@@ -10,25 +11,31 @@ payload before anything reaches Redis and raises JobctlError with a clear messag
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from jobctl.core import runtime
-from jobctl.core.enqueue import enqueue, enqueue_many
+from jobctl.core.enqueue import enqueue, enqueue_many, scheduled_time
 from jobctl.errors import UsageError
 
 
 def add_email_job(to: str | list[str], template: str, data: Mapping[str, Any] | None = None, *,
                   attachments: Iterable[str | Path] = (), subject: str | None = None,
-                  priority: str | None = None) -> str:
-    """Queue one templated email on email-sending; returns the job id."""
+                  priority: str | None = None, at: datetime | None = None,
+                  delay: timedelta | float | None = None) -> str:
+    """Queue one templated email on email-sending; returns the job id.
+
+    `at` (a timezone-aware datetime) or `delay` (a timedelta, or seconds) sends it later instead.
+    """
     from jobctl.jobs.email import prepare_email_payload
 
+    scheduled_time(at, delay)  # a bad time fails before the payload is prepared
     settings = runtime.settings()
     payload = prepare_email_payload(settings, to=to, template=template, data=dict(data or {}),
                                     attachments=list(attachments), subject=subject)
     return enqueue(runtime.connection(), settings, "email", payload, priority=priority,
-                   description=f"email {template}")
+                   description=f"email {template}", at=at, delay=delay)
 
 
 def _recipient(item: Any, shared: Mapping[str, Any]) -> tuple[str, dict]:
@@ -45,13 +52,16 @@ def _recipient(item: Any, shared: Mapping[str, Any]) -> tuple[str, dict]:
 
 def add_bulk_email_jobs(recipients: Iterable[Any], template: str, data: Mapping[str, Any] | None = None, *,
                         priority: str | None = None,
-                        on_batch: Callable[[int], None] | None = None) -> list[str]:
+                        on_batch: Callable[[int], None] | None = None, at: datetime | None = None,
+                        delay: timedelta | float | None = None) -> list[str]:
     """One job per recipient, all validated first, then enqueued in pipelined batches.
 
-    `on_batch(n)` is called after each batch of n jobs lands (progress bars).
+    `on_batch(n)` is called after each batch of n jobs lands (progress bars). `at` (aware
+    datetime) or `delay` (timedelta or seconds) schedules every email for that one time.
     """
     from jobctl.jobs.email import prepare_email_payload
 
+    scheduled_time(at, delay)  # a bad time fails before thousands of payloads are prepared
     settings = runtime.settings()
     shared = dict(data or {})
     payloads = []
@@ -61,4 +71,4 @@ def add_bulk_email_jobs(recipients: Iterable[Any], template: str, data: Mapping[
     if not payloads:
         raise UsageError("no recipients given", "pass at least one address")
     return enqueue_many(runtime.connection(), settings, "email", payloads, priority=priority,
-                        description=f"email {template}", on_batch=on_batch)
+                        description=f"email {template}", on_batch=on_batch, at=at, delay=delay)

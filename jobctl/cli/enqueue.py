@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -11,28 +13,62 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, parse_json_object, parse_key_values, state, stderr
 from jobctl.api import add_bulk_email_jobs, add_email_job
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.enqueue import enqueue_many, parse_at, parse_duration, parse_when, scheduled_for
 from jobctl.errors import UsageError
 
 app = new_app("Put jobs on queues.")
 
 PriorityOption = typer.Option(None, "--priority", "-p", help="high, normal or low (default: the queue's).")
+AtOption = typer.Option(None, "--at", help="Run at this time, not now: ISO 8601 with an offset, e.g. "
+                                           "2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.")
+InOption = typer.Option(None, "--in", help="Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.")
 
 
 def _data(pairs: list[str], data_json: Optional[str]) -> dict:
     return {**parse_json_object(data_json), **parse_key_values(pairs)}
 
 
-def _report(ids: list[str], as_json: bool, started: float, what: str) -> None:
+def _timing(at: Optional[str], in_: Optional[str]) -> dict:
+    """--at/--in as enqueue keyword arguments, checked before anything is read or enqueued.
+
+    --in goes on as a delay, so it counts from when the jobs land, however long a big CSV takes.
+    """
+    if parse_when(at, in_) is None:
+        return {}
+    return {"delay": parse_duration(in_)} if in_ is not None else {"at": parse_at(at)}
+
+
+def _in_words(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return " ".join(parts[:2])
+
+
+def _report(ids: list[str], as_json: bool, started: float, what: str, when: Optional[datetime] = None) -> None:
     elapsed = time.perf_counter() - started
+    due = when.isoformat() if when else None
     if as_json:
-        emit_json({"job_ids": ids, "count": len(ids), "elapsed_seconds": round(elapsed, 3)} if len(ids) != 1
-                  else {"job_id": ids[0]})
+        out = {"job_ids": ids, "count": len(ids), "elapsed_seconds": round(elapsed, 3)} if len(ids) != 1 \
+            else {"job_id": ids[0]}
+        emit_json({**out, "scheduled_for": due} if when else out)
     elif len(ids) == 1:
-        typer.echo(ids[0])
+        typer.echo(ids[0])  # stdout stays the bare id, for JOB=$(jobctl enqueue ...)
+        if when:
+            sys.stderr.write(f"scheduled for {due} "
+                             f"(in {_in_words((when - datetime.now(timezone.utc)).total_seconds())})\n")
     else:
         rate = len(ids) / elapsed if elapsed else 0
-        typer.echo(f"enqueued {len(ids):,} {what} jobs in {elapsed:.2f} s ({rate:,.0f}/s)")
+        done = f"scheduled {len(ids):,} {what} jobs for {due}" if when else f"enqueued {len(ids):,} {what} jobs"
+        typer.echo(f"{done} in {elapsed:.2f} s ({rate:,.0f}/s)")
+
+
+def _due(connection, ids: list[str], timing: dict) -> Optional[datetime]:
+    """The time delayed jobs landed with, read back from Redis (all of one command's jobs share it)."""
+    return scheduled_for(connection, ids[0]) if timing and ids else None
 
 
 @app.command("email")
@@ -45,14 +81,18 @@ def email(
     attach: list[Path] = typer.Option([], "--attach", help="File to attach (repeatable)."),
     subject: Optional[str] = typer.Option(None, "--subject", help="Override the template's subject."),
     priority: Optional[str] = PriorityOption,
+    at: Optional[str] = AtOption,
+    in_: Optional[str] = InOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Queue one templated email; prints the job id."""
-    state(ctx).install_runtime()  # the API below then uses this invocation's flags and settings
+    """Queue one templated email (now, or --at/--in later); prints the job id."""
+    timing = _timing(at, in_)
+    st = state(ctx)
+    st.install_runtime()  # the API below then uses this invocation's flags and settings
     started = time.perf_counter()
     job_id = add_email_job(list(to), template, _data(data, data_json), attachments=list(attach), subject=subject,
-                           priority=priority)
-    _report([job_id], as_json, started, "email")
+                           priority=priority, **timing)
+    _report([job_id], as_json, started, "email", _due(st.connection, [job_id], timing))
 
 
 @app.command("email-bulk")
@@ -63,12 +103,16 @@ def email_bulk(
     data: list[str] = typer.Option([], "--data", "-d", help="Variable shared by every row, KEY=VALUE."),
     data_json: Optional[str] = typer.Option(None, "--data-json", help="Shared variables as a JSON object."),
     priority: Optional[str] = PriorityOption,
+    at: Optional[str] = AtOption,
+    in_: Optional[str] = InOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """One job per CSV row, validated first, then enqueued in pipelined batches."""
+    """One job per CSV row, validated first, then enqueued in pipelined batches (now, or --at/--in later)."""
     from jobctl.jobs.email import read_recipients_csv
 
-    state(ctx).install_runtime()  # the API below then uses this invocation's flags and settings
+    timing = _timing(at, in_)
+    st = state(ctx)
+    st.install_runtime()  # the API below then uses this invocation's flags and settings
     started = time.perf_counter()
     rows = read_recipients_csv(recipients)
     if not rows:
@@ -77,8 +121,8 @@ def email_bulk(
                   console=stderr, transient=True, disable=as_json) as progress:
         task = progress.add_task("enqueue", total=len(rows))
         ids = add_bulk_email_jobs(rows, template, _data(data, data_json), priority=priority,
-                                  on_batch=lambda n: progress.advance(task, n))
-    _report(ids, as_json, started, "email")
+                                  on_batch=lambda n: progress.advance(task, n), **timing)
+    _report(ids, as_json, started, "email", _due(st.connection, ids, timing))
 
 
 @app.command("noop")
@@ -87,11 +131,14 @@ def noop(
     queue: str = typer.Option("email-sending", "--queue", "-q", help="Queue to put the no-op jobs on."),
     count: int = typer.Option(1, "--count", "-n", min=1, help="How many jobs."),
     priority: Optional[str] = PriorityOption,
+    at: Optional[str] = AtOption,
+    in_: Optional[str] = InOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """No-op jobs: smoke-test a queue and its workers end to end."""
+    """No-op jobs: smoke-test a queue and its workers end to end (now, or --at/--in later)."""
+    timing = _timing(at, in_)
     st = state(ctx)
     started = time.perf_counter()
     ids = enqueue_many(st.connection, st.settings, "noop", ({} for _ in range(count)), priority=priority,
-                       queue=queue)
-    _report(ids, as_json, started, "no-op")
+                       queue=queue, **timing)
+    _report(ids, as_json, started, "no-op", _due(st.connection, ids, timing))

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import redis
 from rq import Queue, Retry
+from rq.job import Job, JobStatus
+from rq.queue import EnqueueData
+from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from jobctl.config import Settings
@@ -16,6 +22,8 @@ from jobctl.core.jobtypes import JobType, get_job_type
 from jobctl.errors import UsageError
 
 BATCH_SIZE = 1000
+PAST_GRACE = 5  # seconds: an --at this close to now is a clock skew or a slow hand, not a mistake
+AT_EXAMPLE = "2026-12-01T09:00:00+03:00"
 
 
 def rq_queue(connection: redis.Redis, physical: str) -> Queue:
@@ -44,6 +52,119 @@ def retry_for(policy: QueuePolicy) -> Retry | None:
     return Retry(max=len(delays), interval=delays) if delays else None
 
 
+def _as_delay(delay: timedelta | float, name: str) -> timedelta:
+    if isinstance(delay, bool) or not isinstance(delay, timedelta | int | float):
+        raise UsageError(f"{name} must be a number of seconds or a timedelta, got {delay!r}", "e.g. delay=90")
+    try:
+        value = delay if isinstance(delay, timedelta) else timedelta(seconds=delay)
+    except (OverflowError, ValueError):
+        raise UsageError(f"{name} {delay!r} is out of range", "use a delay of at most a few years") from None
+    if not value > timedelta(0):
+        raise UsageError(f"{name} must be more than zero, got {delay!r}", "leave it out to run the job now")
+    return value
+
+
+def scheduled_time(at: datetime | None = None, delay: timedelta | float | None = None, *,
+                   now: datetime | None = None, at_name: str = "at", delay_name: str = "delay") -> datetime | None:
+    """The aware UTC time jobs given `at`/`delay` are scheduled for, or None to run now.
+
+    RQ scores its scheduled registry in whole seconds, rounding down, so a job due at 10.7 s
+    would be released at 10.0 s: the time is rounded *up* to the next whole second instead,
+    and a delayed job never starts before the time it was given.
+    """
+    if at is not None and delay is not None:
+        raise UsageError(f"give {at_name} or {delay_name}, not both", f"{at_name} is a time, {delay_name} a duration")
+    if at is None and delay is None:
+        return None
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    if at is not None:
+        if not isinstance(at, datetime):
+            raise UsageError(f"{at_name} must be a datetime, got {at!r}", f"e.g. {AT_EXAMPLE}")
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise UsageError(f"{at_name} {at.isoformat()} needs a timezone offset, e.g. {AT_EXAMPLE}",
+                             "add +HH:MM, or Z for UTC")
+        when = at.astimezone(timezone.utc)
+        if when < now - timedelta(seconds=PAST_GRACE):
+            raise UsageError(f"{at_name} {at.isoformat()} is in the past (now is {_utc_text(now)})",
+                             f"pick a future time, or leave {at_name} out to run now")
+    else:
+        try:
+            when = now.astimezone(timezone.utc) + _as_delay(delay, delay_name)
+        except OverflowError:
+            raise UsageError(f"{delay_name} {delay!r} is out of range", "use a delay of at most a few years") from None
+    try:
+        return datetime.fromtimestamp(math.ceil(when.timestamp()), timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        raise UsageError(f"{at_name if at is not None else delay_name} is too far in the future",
+                         "pick a time before the year 9999") from None
+
+
+def _utc_text(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+_UNIT_SECONDS = (86400, 3600, 60, 1)
+
+
+def parse_duration(text: str, name: str = "--in") -> timedelta:
+    """90s, 10m, 2h, 1d, 1h30m (units s, m, h, d; largest first; decimals allowed)."""
+    compact = "".join(text.split()).lower()
+    match = _DURATION.fullmatch(compact)
+    if not compact or not match or not any(match.groups()):
+        raise UsageError(f"{name} expects a duration like 90s, 10m, 2h, 1d or 1h30m, got {text!r}",
+                         "units are s, m, h and d, largest first, e.g. 1h30m")
+    seconds = sum(float(g) * unit for g, unit in zip(match.groups(), _UNIT_SECONDS) if g)
+    if seconds <= 0:
+        raise UsageError(f"{name} must be more than zero, got {text!r}", f"leave {name} out to run now")
+    return _as_delay(seconds, name)
+
+
+def parse_at(text: str, name: str = "--at") -> datetime:
+    """ISO 8601 (`Z` allowed); the offset is checked by scheduled_time, which says how to add one."""
+    clean = text.strip()
+    if clean[-1:] == "z":
+        clean = clean[:-1] + "Z"
+    try:
+        return datetime.fromisoformat(clean)
+    except ValueError:
+        raise UsageError(f"{name} expects an ISO 8601 time, got {text!r}",
+                         f"e.g. {name} {AT_EXAMPLE} or {name} 2026-12-01T06:00:00Z") from None
+
+
+def parse_when(at: str | None, in_: str | None, now: datetime | None = None) -> datetime | None:
+    """The CLI's --at (ISO 8601 with an offset, Z allowed) and --in (90s, 10m, 2h, 1d, 1h30m).
+
+    Returns the aware UTC time the jobs will be scheduled for (see scheduled_time), or None for now.
+    """
+    if at is not None and in_ is not None:
+        raise UsageError("--at and --in cannot be combined", "--at is a time, --in a duration from now")
+    when_at = parse_at(at) if at is not None else None
+    delay = parse_duration(in_) if in_ is not None else None
+    return scheduled_time(when_at, delay, now=now, at_name="--at", delay_name="--in")
+
+
+def scheduled_for(connection: redis.Redis, job_id: str) -> datetime | None:
+    """When a scheduled job is due (aware UTC), as its queue's scheduled registry says; None if not scheduled."""
+    origin = connection.hget(Job.key_for(job_id), "origin")
+    if not origin:
+        return None
+    registry = ScheduledJobRegistry(origin.decode(), connection=connection, serializer=JSONSerializer)
+    score = connection.zscore(registry.key, job_id)
+    return datetime.fromtimestamp(score, timezone.utc) if score is not None else None
+
+
+def _scheduled_job(target: Queue, data: EnqueueData) -> Job:
+    """The job `target.enqueue_many` would create from `data`, but with status scheduled."""
+    return target.create_job(
+        data.func, args=data.args, kwargs=data.kwargs, timeout=data.timeout, result_ttl=data.result_ttl,
+        ttl=data.ttl, failure_ttl=data.failure_ttl, description=data.description, job_id=data.job_id,
+        meta=data.meta, retry=data.retry, status=JobStatus.SCHEDULED,
+    )
+
+
 def _job_data(jt: JobType, policy: QueuePolicy, priority: str, payload: dict, description: str | None,
               job_id: str | None = None):
     return Queue.prepare_data(
@@ -61,19 +182,29 @@ def _job_data(jt: JobType, policy: QueuePolicy, priority: str, payload: dict, de
 
 def enqueue(connection: redis.Redis, settings: Settings, job_type: str, payload: dict, *,
             priority: str | None = None, queue: str | None = None, description: str | None = None,
-            job_id: str | None = None) -> str:
-    """Enqueue one job; returns its id (`job_id` when given: letters, digits, '_' and '-')."""
+            job_id: str | None = None, at: datetime | None = None,
+            delay: timedelta | float | None = None) -> str:
+    """Enqueue one job; returns its id (`job_id` when given: letters, digits, '_' and '-').
+
+    `at` (timezone-aware) or `delay` (timedelta or seconds) schedules it instead: it waits in the
+    queue's scheduled registry and a worker's scheduler moves it onto the queue when due.
+    """
     return enqueue_many(connection, settings, job_type, [payload], priority=priority, queue=queue,
-                        description=description, job_ids=[job_id] if job_id else None)[0]
+                        description=description, job_ids=[job_id] if job_id else None, at=at, delay=delay)[0]
 
 
 def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, payloads: Iterable[dict], *,
                  priority: str | None = None, queue: str | None = None, description: str | None = None,
-                 on_batch: Callable[[int], None] | None = None, job_ids: list[str] | None = None) -> list[str]:
+                 on_batch: Callable[[int], None] | None = None, job_ids: list[str] | None = None,
+                 at: datetime | None = None, delay: timedelta | float | None = None) -> list[str]:
     """Enqueue many jobs, one MULTI/EXEC round trip per batch; returns their ids in order.
 
-    Payloads must already be validated: a batch either lands whole or not at all.
+    Payloads must already be validated: a batch either lands whole or not at all. With `at` or
+    `delay` every job is scheduled for the same time (see scheduled_time) instead of queued.
     """
+    when = scheduled_time(at, delay)
+    if job_ids and len(set(job_ids)) != len(job_ids):
+        raise UsageError("the same job id appears more than once", "give every job its own id")
     jt, policy, prio = _resolve(settings, job_type, queue, priority)
     target = rq_queue(connection, policy.physical(prio))
     ids: list[str] = []
@@ -81,7 +212,10 @@ def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, pay
 
     def flush() -> None:
         with connection.pipeline() as pipe:
-            jobs = target.enqueue_many(batch, pipeline=pipe)
+            if when is None:
+                jobs = target.enqueue_many(batch, pipeline=pipe)
+            else:
+                jobs = [target.schedule_job(_scheduled_job(target, data), when, pipeline=pipe) for data in batch]
             pipe.execute()
         ids.extend(job.id for job in jobs)
         if on_batch:

@@ -5,13 +5,15 @@
 # subcommands of a command path
 _jobctl_subcommands() {
     case "$1" in
-        'jobctl') echo 'clear config demo dlq email enqueue job queue retry server stats worker workers' ;;
+        'jobctl') echo 'clear config demo dlq email enqueue job queue retry schedule scheduler server stats worker workers' ;;
         'jobctl config') echo 'show' ;;
         'jobctl dlq') echo 'list purge retry show' ;;
         'jobctl email') echo 'preview templates' ;;
         'jobctl enqueue') echo 'email email-bulk noop' ;;
         'jobctl job') echo 'cancel delete show' ;;
         'jobctl queue') echo 'list pause resume show' ;;
+        'jobctl schedule') echo 'add list pause remove resume run' ;;
+        'jobctl scheduler') echo 'start status' ;;
         'jobctl server') echo 'start status stop' ;;
         'jobctl worker') echo 'list start' ;;
         'jobctl workers') echo 'start' ;;
@@ -35,9 +37,9 @@ _jobctl_options() {
         'jobctl email preview') echo '-t --template -d --data --data-json --html --json --help' ;;
         'jobctl email templates') echo '--json --help' ;;
         'jobctl enqueue') echo '--help' ;;
-        'jobctl enqueue email') echo '--to -t --template -d --data --data-json --attach --subject -p --priority --json --help' ;;
-        'jobctl enqueue email-bulk') echo '-t --template --recipients -d --data --data-json -p --priority --json --help' ;;
-        'jobctl enqueue noop') echo '-q --queue -n --count -p --priority --json --help' ;;
+        'jobctl enqueue email') echo '--to -t --template -d --data --data-json --attach --subject -p --priority --at --in --json --help' ;;
+        'jobctl enqueue email-bulk') echo '-t --template --recipients -d --data --data-json -p --priority --at --in --json --help' ;;
+        'jobctl enqueue noop') echo '-q --queue -n --count -p --priority --at --in --json --help' ;;
         'jobctl job') echo '--help' ;;
         'jobctl job cancel') echo '--json --help' ;;
         'jobctl job delete') echo '-y --yes --json --help' ;;
@@ -48,6 +50,16 @@ _jobctl_options() {
         'jobctl queue resume') echo '--json --help' ;;
         'jobctl queue show') echo '-s --state -n --limit --offset --json --help' ;;
         'jobctl retry') echo '--json --help' ;;
+        'jobctl schedule') echo '--help' ;;
+        'jobctl schedule add') echo '--cron --tz --job -d --data --data-json -q --queue -p --priority --missed --json --help' ;;
+        'jobctl schedule list') echo '--json --help' ;;
+        'jobctl schedule pause') echo '--json --help' ;;
+        'jobctl schedule remove') echo '-y --yes --json --help' ;;
+        'jobctl schedule resume') echo '--json --help' ;;
+        'jobctl schedule run') echo '--json --help' ;;
+        'jobctl scheduler') echo '--help' ;;
+        'jobctl scheduler start') echo '--help' ;;
+        'jobctl scheduler status') echo '--json --help' ;;
         'jobctl server') echo '--help' ;;
         'jobctl server start') echo '--json --help' ;;
         'jobctl server status') echo '--json --help' ;;
@@ -93,17 +105,31 @@ _jobctl_value_kind() {
         'jobctl enqueue email|--attach') echo 'file' ;;
         'jobctl enqueue email|--subject') echo 'value' ;;
         'jobctl enqueue email|-p'|'jobctl enqueue email|--priority') echo 'value' ;;
+        'jobctl enqueue email|--at') echo 'value' ;;
+        'jobctl enqueue email|--in') echo 'value' ;;
         'jobctl enqueue email-bulk|-t'|'jobctl enqueue email-bulk|--template') echo 'value' ;;
         'jobctl enqueue email-bulk|--recipients') echo 'file' ;;
         'jobctl enqueue email-bulk|-d'|'jobctl enqueue email-bulk|--data') echo 'value' ;;
         'jobctl enqueue email-bulk|--data-json') echo 'value' ;;
         'jobctl enqueue email-bulk|-p'|'jobctl enqueue email-bulk|--priority') echo 'value' ;;
+        'jobctl enqueue email-bulk|--at') echo 'value' ;;
+        'jobctl enqueue email-bulk|--in') echo 'value' ;;
         'jobctl enqueue noop|-q'|'jobctl enqueue noop|--queue') echo 'value' ;;
         'jobctl enqueue noop|-n'|'jobctl enqueue noop|--count') echo 'value' ;;
         'jobctl enqueue noop|-p'|'jobctl enqueue noop|--priority') echo 'value' ;;
+        'jobctl enqueue noop|--at') echo 'value' ;;
+        'jobctl enqueue noop|--in') echo 'value' ;;
         'jobctl queue show|-s'|'jobctl queue show|--state') echo 'value' ;;
         'jobctl queue show|-n'|'jobctl queue show|--limit') echo 'value' ;;
         'jobctl queue show|--offset') echo 'value' ;;
+        'jobctl schedule add|--cron') echo 'value' ;;
+        'jobctl schedule add|--tz') echo 'value' ;;
+        'jobctl schedule add|--job') echo 'value' ;;
+        'jobctl schedule add|-d'|'jobctl schedule add|--data') echo 'value' ;;
+        'jobctl schedule add|--data-json') echo 'value' ;;
+        'jobctl schedule add|-q'|'jobctl schedule add|--queue') echo 'value' ;;
+        'jobctl schedule add|-p'|'jobctl schedule add|--priority') echo 'value' ;;
+        'jobctl schedule add|--missed') echo 'value' ;;
         'jobctl stats|-q'|'jobctl stats|--queue') echo 'value' ;;
         'jobctl stats|--interval') echo 'value' ;;
         'jobctl worker start|-q'|'jobctl worker start|--queue') echo 'value' ;;
@@ -128,6 +154,11 @@ _jobctl_arg_kind() {
         'jobctl queue resume') echo 'value' ;;
         'jobctl queue show') echo 'value' ;;
         'jobctl retry') echo 'value' ;;
+        'jobctl schedule add') echo 'value' ;;
+        'jobctl schedule pause') echo 'value' ;;
+        'jobctl schedule remove') echo 'value' ;;
+        'jobctl schedule resume') echo 'value' ;;
+        'jobctl schedule run') echo 'value' ;;
     esac
 }
 

@@ -4,7 +4,7 @@
 function __jobctl_subcommands --description 'jobctl: subcommands of a command path'
     switch $argv[1]
         case 'jobctl'
-            printf '%s\n' clear config demo dlq email enqueue job queue retry server stats worker workers
+            printf '%s\n' clear config demo dlq email enqueue job queue retry schedule scheduler server stats worker workers
         case 'jobctl config'
             printf '%s\n' show
         case 'jobctl dlq'
@@ -17,6 +17,10 @@ function __jobctl_subcommands --description 'jobctl: subcommands of a command pa
             printf '%s\n' cancel delete show
         case 'jobctl queue'
             printf '%s\n' list pause resume show
+        case 'jobctl schedule'
+            printf '%s\n' add list pause remove resume run
+        case 'jobctl scheduler'
+            printf '%s\n' start status
         case 'jobctl server'
             printf '%s\n' start status stop
         case 'jobctl worker'
@@ -43,13 +47,15 @@ function __jobctl_value_options --description 'jobctl: options of a command path
         case 'jobctl email preview'
             printf '%s\n' -t --template -d --data --data-json
         case 'jobctl enqueue email'
-            printf '%s\n' --to -t --template -d --data --data-json --attach --subject -p --priority
+            printf '%s\n' --to -t --template -d --data --data-json --attach --subject -p --priority --at --in
         case 'jobctl enqueue email-bulk'
-            printf '%s\n' -t --template --recipients -d --data --data-json -p --priority
+            printf '%s\n' -t --template --recipients -d --data --data-json -p --priority --at --in
         case 'jobctl enqueue noop'
-            printf '%s\n' -q --queue -n --count -p --priority
+            printf '%s\n' -q --queue -n --count -p --priority --at --in
         case 'jobctl queue show'
             printf '%s\n' -s --state -n --limit --offset
+        case 'jobctl schedule add'
+            printf '%s\n' --cron --tz --job -d --data --data-json -q --queue -p --priority --missed
         case 'jobctl stats'
             printf '%s\n' -q --queue --interval
         case 'jobctl worker start'
@@ -100,6 +106,8 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'enqueue' -d 'Put jobs on queues.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'job' -d 'Inspect, cancel and delete jobs.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'queue' -d 'Inspect, pause and resume queues.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'retry' -d 'Put failed jobs back on their queue with fresh attempts (dead jobs: `jobctl dlq retry`).'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'schedule' -d 'Recurring jobs: cron schedules in a timezone, run by `jobctl scheduler start`.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'scheduler' -d 'Run the recurring schedules (one active scheduler among many).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'server' -d 'Manage jobctl\'s embedded Redis-compatible server (used when REDIS_URL is unset).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'stats' -d 'Counts per queue and priority: waiting, active, scheduled, completed, failed; workers; dead-letter.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'worker' -d 'Run and inspect workers.'
@@ -192,9 +200,9 @@ complete -c jobctl -n '__jobctl_is jobctl email templates' -l json -d 'Print mac
 complete -c jobctl -n '__jobctl_is jobctl email templates' -l help -d 'Show this message and exit.'
 
 # jobctl enqueue
-complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email' -d 'Queue one templated email; prints the job id.'
-complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email-bulk' -d 'One job per CSV row, validated first, then enqueued in pipelined batches.'
-complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'noop' -d 'No-op jobs: smoke-test a queue and its workers end to end.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email' -d 'Queue one templated email (now, or --at/--in later); prints the job id.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email-bulk' -d 'One job per CSV row, validated first, then enqueued in pipelined batches (now, or --at/--in later).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'noop' -d 'No-op jobs: smoke-test a queue and its workers end to end (now, or --at/--in later).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -l help -d 'Show this message and exit.'
 
 # jobctl enqueue email
@@ -205,6 +213,8 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l data-json -x -d 'Tem
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l attach -r -F -d 'File to attach (repeatable).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l subject -x -d 'Override the template\'s subject.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l help -d 'Show this message and exit.'
 
@@ -214,6 +224,8 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l recipients -r -
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -s d -l data -x -d 'Variable shared by every row, KEY=VALUE.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l data-json -x -d 'Shared variables as a JSON object.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l help -d 'Show this message and exit.'
 
@@ -221,6 +233,8 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l help -d 'Show t
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -s q -l queue -x -d 'Queue to put the no-op jobs on.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -s n -l count -x -d 'How many jobs.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l help -d 'Show this message and exit.'
 
@@ -272,6 +286,60 @@ complete -c jobctl -n '__jobctl_is jobctl queue show' -l help -d 'Show this mess
 # jobctl retry
 complete -c jobctl -n '__jobctl_is jobctl retry' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl retry' -l help -d 'Show this message and exit.'
+
+# jobctl schedule
+complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'add' -d 'Add a recurring schedule (the name must be new; remove first to change one).'
+complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'list' -d 'Every schedule: next run (UTC and local), last run and its job\'s status.'
+complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'pause' -d 'Stop running a schedule; its occurrences pass without a job until resumed.'
+complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'remove' -d 'Delete a schedule.'
+complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'resume' -d 'Run a paused schedule again, from its next occurrence (paused ones are not caught up).'
+complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'run' -d 'Enqueue the schedule\'s job now (its regular runs are unaffected); prints the job id.'
+complete -c jobctl -n '__jobctl_is jobctl schedule' -l help -d 'Show this message and exit.'
+
+# jobctl schedule add
+complete -c jobctl -n '__jobctl_is jobctl schedule add' -l cron -x -d '\'minute hour day month weekday\' or @hourly/@daily/...'
+complete -c jobctl -n '__jobctl_is jobctl schedule add' -l tz -x -d 'Timezone the cron runs in, e.g. Europe/Berlin.'
+complete -c jobctl -n '__jobctl_is jobctl schedule add' -l job -x -d 'Job type to enqueue (see `jobctl enqueue --help`).'
+complete -c jobctl -n '__jobctl_is jobctl schedule add' -s d -l data -x -d 'Payload KEY=VALUE (repeatable).'
+complete -c jobctl -n '__jobctl_is jobctl schedule add' -l data-json -x -d 'Payload as a JSON object.'
+complete -c jobctl -n '__jobctl_is jobctl schedule add' -s q -l queue -x -d 'Queue override (default: the job type\'s).'
+complete -c jobctl -n '__jobctl_is jobctl schedule add' -s p -l priority -x -d 'high, normal or low.'
+complete -c jobctl -n '__jobctl_is jobctl schedule add' -l missed -x -d 'After downtime: once (run the latest missed) or skip.'
+complete -c jobctl -n '__jobctl_is jobctl schedule add' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl schedule add' -l help -d 'Show this message and exit.'
+
+# jobctl schedule list
+complete -c jobctl -n '__jobctl_is jobctl schedule list' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl schedule list' -l help -d 'Show this message and exit.'
+
+# jobctl schedule pause
+complete -c jobctl -n '__jobctl_is jobctl schedule pause' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl schedule pause' -l help -d 'Show this message and exit.'
+
+# jobctl schedule remove
+complete -c jobctl -n '__jobctl_is jobctl schedule remove' -s y -l yes -d 'Do not ask for confirmation.'
+complete -c jobctl -n '__jobctl_is jobctl schedule remove' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl schedule remove' -l help -d 'Show this message and exit.'
+
+# jobctl schedule resume
+complete -c jobctl -n '__jobctl_is jobctl schedule resume' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl schedule resume' -l help -d 'Show this message and exit.'
+
+# jobctl schedule run
+complete -c jobctl -n '__jobctl_is jobctl schedule run' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl schedule run' -l help -d 'Show this message and exit.'
+
+# jobctl scheduler
+complete -c jobctl -n '__jobctl_is jobctl scheduler' -a 'start' -d 'Run schedules until SIGTERM/SIGINT.'
+complete -c jobctl -n '__jobctl_is jobctl scheduler' -a 'status' -d 'Which scheduler is active, and how long its lease has left.'
+complete -c jobctl -n '__jobctl_is jobctl scheduler' -l help -d 'Show this message and exit.'
+
+# jobctl scheduler start
+complete -c jobctl -n '__jobctl_is jobctl scheduler start' -l help -d 'Show this message and exit.'
+
+# jobctl scheduler status
+complete -c jobctl -n '__jobctl_is jobctl scheduler status' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl scheduler status' -l help -d 'Show this message and exit.'
 
 # jobctl server
 complete -c jobctl -n '__jobctl_is jobctl server' -a 'start' -d 'Start the embedded server (no-op when it is already running).'

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -145,6 +145,8 @@ FIELDS: tuple[Field, ...] = (
           doc="seconds between a busy worker's heartbeats; a job is abandoned after 3 missed"),
     Field("maintenance_interval", "JOBCTL_MAINTENANCE_INTERVAL", 30, _parse_duration, _check_positive,
           doc="seconds between a worker's registry sweeps (abandoned jobs, failed jobs, alerts)"),
+    Field("scheduler_lease", "JOBCTL_SCHEDULER_LEASE", 15, _parse_duration, _check_positive,
+          doc="seconds an active scheduler's lease lasts; a standby takes over within this after it dies"),
     Field("log_level", "JOBCTL_LOG_LEVEL", "INFO", str.upper,
           _check_choice("DEBUG", "INFO", "WARNING", "ERROR"), doc="log level of workers"),
 )
@@ -164,6 +166,7 @@ class Settings:
     queue_source: str = "default"
     env_file: str | None = None
     config_file: str | None = None
+    schedule_defs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # validated [schedules.*]
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("values")
@@ -257,10 +260,11 @@ def load_settings(
     toml_label = f"jobctl.toml ({config_file})"
 
     queue_overrides = toml.pop("queues", {})
+    schedule_tables = toml.pop("schedules", {})
     unknown = sorted(set(toml) - set(FIELDS_BY_NAME))
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r} in {toml_label}",
-                          f"valid keys: {', '.join(FIELDS_BY_NAME)}, [queues.NAME]")
+                          f"valid keys: {', '.join(FIELDS_BY_NAME)}, [queues.NAME], [schedules.NAME]")
 
     values: dict[str, Value] = {}
     for f in FIELDS:
@@ -288,5 +292,11 @@ def load_settings(
                         str(env_file) if env_file else None, str(config_file) if config_file else None)
     from jobctl.core.catalog import build_catalog
 
-    build_catalog(queue_overrides, settings.queue_source)  # a bad [queues] table fails now, not mid-run
+    # a bad [queues] or [schedules] table fails now, not mid-run
+    catalog = build_catalog(queue_overrides, settings.queue_source)
+    if schedule_tables:
+        from jobctl.core.schedules import parse_schedule_tables
+
+        schedule_defs = parse_schedule_tables(schedule_tables, toml_label, catalog)
+        settings = replace(settings, schedule_defs=schedule_defs)
     return settings

@@ -8,7 +8,21 @@ from typing import Optional
 import typer
 
 from jobctl import __version__
-from jobctl.cli import config_cmd, demo, dlq, email, enqueue, jobs, ops, queues, server, stats, workers
+from jobctl.cli import (
+    config_cmd,
+    demo,
+    dlq,
+    email,
+    enqueue,
+    jobs,
+    ops,
+    queues,
+    schedule,
+    scheduler,
+    server,
+    stats,
+    workers,
+)
 from jobctl.cli.common import new_app, state
 
 app = new_app("Operate the marketplace's background jobs (RQ over Redis).")
@@ -45,6 +59,8 @@ app.add_typer(queues.app, name="queue")
 app.add_typer(jobs.app, name="job")
 app.add_typer(email.app, name="email")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(schedule.app, name="schedule")
+app.add_typer(scheduler.app, name="scheduler")
 app.command("stats")(stats.stats)
 app.command("demo")(demo.demo)
 app.command("clear")(ops.clear)

@@ -7,7 +7,15 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from jobctl.cli.common import JsonOption, emit_json, new_app, parse_json_object, parse_key_values, state, stdout
+from jobctl.cli.common import (
+    JsonOption,
+    emit_json,
+    new_app,
+    parse_json_object,
+    parse_key_values,
+    state,
+    stdout,
+)
 
 app = new_app("Email templates.")
 

@@ -11,8 +11,16 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jobctl.cli.common import JsonOption, emit_json, new_app, parse_json_object, parse_key_values, state, stderr
 from jobctl.api import add_bulk_email_jobs, add_email_job
+from jobctl.cli.common import (
+    JsonOption,
+    emit_json,
+    new_app,
+    parse_json_object,
+    parse_key_values,
+    state,
+    stderr,
+)
 from jobctl.core.enqueue import enqueue_many, parse_at, parse_duration, parse_when, scheduled_for
 from jobctl.errors import UsageError
 

@@ -12,7 +12,6 @@ from rich.table import Table
 from jobctl.cli.common import JsonOption, emit_json, state, stdout
 from jobctl.core.stats import STATES, queue_stats
 
-
 HEADERS = ("waiting", "active", "sched", "done", "failed", "workers")
 
 

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import redis
-
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer

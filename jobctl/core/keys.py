@@ -41,3 +41,18 @@ def alert_cooldown(queue: str) -> str:
 
 def alert_pending(queue: str) -> str:
     return f"{JOBCTL}:alert:pending:{queue}"
+
+
+def schedules() -> str:
+    """Hash of recurring schedules: name -> JSON document (see jobctl.core.schedules)."""
+    return f"{JOBCTL}:schedules"
+
+
+def schedules_due() -> str:
+    """Sorted set of schedule names scored by their next run (UTC epoch seconds)."""
+    return f"{JOBCTL}:schedules:due"
+
+
+def schedule_fired(name: str, occurrence: int) -> str:
+    """Guard (SET NX EX) so one occurrence of a schedule is enqueued at most once, by any scheduler."""
+    return f"{JOBCTL}:schedules:fired:{name}:{occurrence}"

@@ -1,0 +1,567 @@
+"""Recurring schedules: a cron expression in a timezone that enqueues one job type.
+
+Schedules live in Redis so every scheduler process and every admin sees the same set:
+
+* `keys.schedules()`      hash, name -> JSON document (definition plus run state)
+* `keys.schedules_due()`  sorted set, name -> next run (UTC epoch seconds); `tick` reads what is due
+* `keys.schedule_fired(name, occurrence)`  SET NX EX guard: an occurrence is enqueued at most once
+
+Cron is evaluated on the schedule's local wall clock (not the server's), DST-correct: a time that a
+spring-forward skips runs at the shifted time (02:30 -> 03:30) and a time a fall-back repeats runs once.
+The scheduler process (jobctl.core.scheduler) calls `seed_defaults` when it becomes active and
+`tick(connection, settings, now)` every second.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import redis
+from croniter import croniter
+from croniter.croniter import CroniterError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from jobctl.config import Settings
+from jobctl.core import keys
+from jobctl.core.catalog import check_priority, get_policy
+from jobctl.core.enqueue import enqueue
+from jobctl.core.jobtypes import JOB_TYPES
+from jobctl.errors import ConfigError, JobctlError, NotFound, UsageError
+
+log = logging.getLogger("jobctl.schedules")
+
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MACROS = ("@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually")
+MISSED = ("once", "skip")
+SOURCES = ("default", "jobctl.toml", "cli")
+GRACE_SECONDS = 60  # an occurrence later than this counts as missed (scheduler down, not just a slow tick)
+GUARD_TTL = 7 * 86400
+# DST shifts are at most 1 h (2 h in Antarctica/Troll): start the wall-clock walk this far back so an
+# occurrence pushed forward by a spring-forward gap is still found.
+DST_MARGIN = timedelta(hours=3)
+TOML_KEYS = ("cron", "tz", "job", "data", "queue", "priority", "missed")
+
+# name, cron, job type, data; all UTC. The report/analytics job types land later: until then `tick`
+# stores and advances them but never enqueues (no handler).
+DEFAULTS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
+    ("daily-reports", "0 6 * * *", "daily-report", {}),
+    ("weekly-reports", "0 8 * * 1", "weekly-report", {}),
+    ("analytics-hourly", "5 * * * *", "analytics", {"type": "hourly"}),
+    ("analytics-daily", "15 0 * * *", "analytics", {"type": "daily"}),
+    ("analytics-weekly", "30 0 * * 1", "analytics", {"type": "weekly"}),
+    ("analytics-monthly", "0 1 1 * *", "analytics", {"type": "monthly"}),
+)
+
+_ADD = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+_warned_no_handler: set[str] = set()
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME.match(name):
+        raise UsageError(f"invalid schedule name {name!r}",
+                         "use 1-64 letters, digits, '_' and '-', e.g. nightly-cleanup")
+    return name
+
+
+def check_cron(cron: str) -> str:
+    """A normalised 5-field expression or macro; seconds/year (6/7-field) forms are rejected."""
+    text = " ".join(str(cron).split())
+    hint = "five fields 'minute hour day month weekday' (e.g. '0 6 * * *') or " + ", ".join(MACROS)
+    if text.startswith("@"):
+        if text.lower() not in MACROS:
+            raise UsageError(f"invalid cron expression {cron!r}", hint)
+        return text.lower()
+    if len(text.split(" ")) != 5 or not croniter.is_valid(text):
+        raise UsageError(f"invalid cron expression {cron!r}", hint)
+    try:
+        croniter(text, datetime(2000, 1, 1)).get_next(datetime)
+    except (CroniterError, ValueError, KeyError):
+        raise UsageError(f"cron expression {cron!r} never matches a date", hint) from None
+    return text
+
+
+def check_tz(tz: str) -> ZoneInfo:
+    try:
+        if not isinstance(tz, str) or not tz or tz != tz.strip():
+            raise ValueError
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise UsageError(f"unknown timezone {tz!r}",
+                         "use an IANA name, e.g. Europe/Berlin, America/New_York, UTC") from None
+
+
+def check_job_type(job_type: str | None) -> str:
+    if job_type not in JOB_TYPES:
+        raise UsageError(f"unknown job type {job_type!r}", f"job types are: {', '.join(JOB_TYPES)}")
+    return job_type
+
+
+def check_data(data: Any) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError("schedule data must be a JSON object", """e.g. --data-json '{"type": "daily"}'""")
+    try:
+        json.dumps(data)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"schedule data is not JSON-serialisable: {exc}",
+                         "use strings, numbers, lists and objects") from None
+    return data
+
+
+def check_missed(missed: str) -> str:
+    if missed not in MISSED:
+        raise UsageError(f"invalid missed policy {missed!r}",
+                         "once (after downtime, run the latest missed occurrence once) or skip")
+    return missed
+
+
+def check_queue(catalog: Mapping, queue: str | None) -> str | None:
+    if queue is None:
+        return None
+    try:
+        policy = get_policy(catalog, queue)
+    except NotFound as exc:
+        raise UsageError(exc.message, exc.hint) from None
+    if policy.is_dead_letter:
+        raise UsageError("schedules cannot enqueue on the dead-letter queue",
+                         "pick the queue the job belongs to")
+    return queue
+
+
+# --------------------------------------------------------------------------------------------
+# Occurrence math
+
+
+def _zone(tz: str | tzinfo) -> tzinfo:
+    return tz if isinstance(tz, tzinfo) else check_tz(tz)
+
+
+def _aware(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.now(timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)  # naive: UTC
+
+
+def _to_utc(naive_local: datetime, zone: tzinfo) -> float:
+    # fold=0 through .timestamp(), not astimezone(): before Python 3.12 astimezone inverts fold for a
+    # time in a spring-forward gap. fold=0 gives a skipped time the pre-transition offset (02:30 ->
+    # 03:30 local) and a repeated time its first occurrence (so it runs once).
+    return naive_local.replace(tzinfo=zone, fold=0).timestamp()
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc)
+
+
+def next_runs(cron: str, tz: str | tzinfo, after: datetime, n: int = 1) -> list[datetime]:
+    """The next `n` occurrences strictly after `after`, as aware UTC datetimes, strictly increasing.
+
+    croniter walks the naive local wall clock (it would otherwise do DST arithmetic itself); each
+    candidate is then placed on the real timeline. A wall time that maps onto an instant already
+    produced (the hour after a spring-forward gap repeats the gap's shifted times) is dropped.
+    """
+    zone = _zone(tz)
+    after = _aware(after)
+    last = after.timestamp()
+    walk = croniter(cron, after.astimezone(zone).replace(tzinfo=None) - DST_MARGIN)
+    out: list[datetime] = []
+    while len(out) < n:
+        ts = _to_utc(walk.get_next(datetime), zone)
+        if ts <= last:
+            continue
+        out.append(_utc(ts))
+        last = ts
+    return out
+
+
+def latest_run(cron: str, tz: str | tzinfo, at: datetime) -> datetime:
+    """The most recent occurrence at or before `at` (UTC)."""
+    zone = _zone(tz)
+    at = _aware(at)
+    limit = at.timestamp()
+    walk = croniter(cron, at.astimezone(zone).replace(tzinfo=None) + DST_MARGIN)
+    while True:
+        ts = _to_utc(walk.get_prev(datetime), zone)
+        if ts <= limit:
+            return _utc(ts)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(timezone.utc).isoformat() if moment else None
+
+
+def _parse(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+# --------------------------------------------------------------------------------------------
+# Definitions
+
+
+def _document(name: str, cron: str, tz: str, job_type: str, data: dict, queue: str | None,
+              priority: str | None, missed: str, source: str, now: datetime) -> dict[str, Any]:
+    return {
+        "name": name, "cron": cron, "tz": tz, "job_type": job_type, "data": data, "queue": queue,
+        "priority": priority, "missed": missed, "paused": False, "source": source,
+        "created_at": _iso(now.replace(microsecond=0)), "last_run_at": None, "last_occurrence": None,
+        "last_job_id": None, "next_run_at": _iso(next_runs(cron, tz, now)[0]),
+    }
+
+
+def _validated(settings: Settings, name: str, cron: str, tz: str, job_type: str | None, data: Any,
+               queue: str | None, priority: str | None, missed: str, source: str,
+               now: datetime, check_type: bool = True) -> dict[str, Any]:
+    check_name(name)
+    cron = check_cron(cron)
+    check_tz(tz)
+    if check_type:
+        check_job_type(job_type)
+    elif not job_type:
+        raise UsageError("a schedule needs a job type", f"job types are: {', '.join(JOB_TYPES)}")
+    data = check_data(data)
+    queue = check_queue(settings.queues, queue)
+    priority = check_priority(priority)
+    check_missed(missed)
+    if source not in SOURCES:
+        raise UsageError(f"invalid schedule source {source!r}", f"one of {', '.join(SOURCES)}")
+    return _document(name, cron, tz, job_type, data, queue, priority, missed, source, now)
+
+
+def _store_new(connection: redis.Redis, doc: dict[str, Any]) -> bool:
+    """Atomically store a schedule unless the name exists; True when stored."""
+    return bool(connection.eval(_ADD, 2, keys.schedules(), keys.schedules_due(), doc["name"],
+                                json.dumps(doc), _parse(doc["next_run_at"]).timestamp()))
+
+
+def add_schedule(connection: redis.Redis, settings: Settings, name: str, cron: str, tz: str = "UTC",
+                 job_type: str | None = None, data: dict | None = None, queue: str | None = None,
+                 priority: str | None = None, missed: str = "once", source: str = "cli",
+                 now: datetime | None = None) -> dict[str, Any]:
+    """Validate and store a new schedule (UsageError, nothing stored, on any bad input or a taken name)."""
+    doc = _validated(settings, name, cron, tz, job_type, data, queue, priority, missed, source, _aware(now))
+    if not _store_new(connection, doc):
+        raise UsageError(f"schedule {name!r} exists",
+                         f"remove it first (jobctl schedule remove {name}) or pick another name")
+    return doc
+
+
+def get_schedule(connection: redis.Redis, name: str) -> dict[str, Any]:
+    raw = connection.hget(keys.schedules(), name)
+    if raw is None:
+        raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
+    return json.loads(raw)
+
+
+def remove_schedule(connection: redis.Redis, name: str) -> dict[str, Any]:
+    """Delete a schedule; returns its last document. NotFound when there is none."""
+    with connection.pipeline() as pipe:
+        pipe.hget(keys.schedules(), name)
+        pipe.hdel(keys.schedules(), name)
+        pipe.zrem(keys.schedules_due(), name)
+        raw, deleted, _ = pipe.execute()
+    if not deleted:
+        raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
+    return json.loads(raw)
+
+
+def _update(connection: redis.Redis, name: str, change: Mapping[str, Any],
+            expect_next: str | None = None) -> dict[str, Any] | None:
+    """Apply `change` to a stored schedule (optimistic WATCH); None if it was removed meanwhile.
+
+    With `expect_next`, next_run_at is only moved if nobody else (another scheduler, a resume) moved
+    it since it was read.
+    """
+    h, due = keys.schedules(), keys.schedules_due()
+    with connection.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(h)
+                raw = pipe.hget(h, name)
+                if raw is None:
+                    pipe.unwatch()
+                    return None
+                doc = json.loads(raw)
+                updates = dict(change)
+                if expect_next is not None and doc.get("next_run_at") != expect_next:
+                    updates.pop("next_run_at", None)
+                doc.update(updates)
+                pipe.multi()
+                pipe.hset(h, name, json.dumps(doc))
+                pipe.zadd(due, {name: _parse(doc["next_run_at"]).timestamp()})
+                pipe.execute()
+                return doc
+            except redis.WatchError:
+                continue
+
+
+def pause_schedule(connection: redis.Redis, name: str) -> dict[str, Any]:
+    """Stop firing (occurrences pass silently); returns the document with `changed`."""
+    was = get_schedule(connection, name)["paused"]
+    doc = _update(connection, name, {"paused": True})
+    if doc is None:
+        raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
+    return {**doc, "changed": not was}
+
+
+def resume_schedule(connection: redis.Redis, name: str, now: datetime | None = None) -> dict[str, Any]:
+    """Fire again from the next occurrence after now (what passed while paused is not caught up)."""
+    current = get_schedule(connection, name)
+    nxt = next_runs(current["cron"], current["tz"], _aware(now))[0]
+    change: dict[str, Any] = {"paused": False}
+    if current["paused"]:
+        change["next_run_at"] = _iso(nxt)
+    doc = _update(connection, name, change)
+    if doc is None:
+        raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
+    return {**doc, "changed": bool(current["paused"])}
+
+
+def has_handler(job_type: str) -> bool:
+    return job_type in JOB_TYPES
+
+
+def _job_statuses(connection: redis.Redis, ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    jobs = Job.fetch_many(ids, connection=connection, serializer=JSONSerializer)
+    out = {}
+    for job_id, job in zip(ids, jobs):
+        if job is None:
+            out[job_id] = "gone"
+        else:
+            status = job.get_status(refresh=False)
+            out[job_id] = getattr(status, "value", status) or "unknown"
+    return out
+
+
+def list_schedules(connection: redis.Redis, settings: Settings, now: datetime | None = None) -> list[dict]:
+    """Every schedule, by name, with its next 3 runs (UTC and local) and its last job's status."""
+    now = _aware(now)
+    docs = sorted((json.loads(raw) for raw in connection.hvals(keys.schedules())), key=lambda d: d["name"])
+    statuses = _job_statuses(connection, [d["last_job_id"] for d in docs if d.get("last_job_id")])
+    rows = []
+    for doc in docs:
+        try:
+            zone = check_tz(doc["tz"])
+            upcoming = [{"utc": _iso(t), "local": t.astimezone(zone).isoformat()}
+                        for t in next_runs(doc["cron"], zone, now, 3)]
+        except (UsageError, CroniterError, ValueError):
+            upcoming = []
+        stored_next = _parse(doc.get("next_run_at"))
+        rows.append({
+            **doc,
+            "handler": has_handler(doc["job_type"]),
+            "next_runs": upcoming,
+            "overdue": bool(stored_next and not doc["paused"]
+                            and (now - stored_next).total_seconds() > GRACE_SECONDS),
+            "last_job_status": statuses.get(doc.get("last_job_id")) if doc.get("last_job_id") else None,
+        })
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Firing
+
+
+def _enqueue(connection: redis.Redis, settings: Settings, doc: dict, occurrence: datetime, job_id: str,
+             manual: bool = False) -> str:
+    payload = {**doc.get("data", {}), "schedule": doc["name"], "occurrence": _iso(occurrence)}
+    if manual:
+        payload["manual"] = True
+    return enqueue(connection, settings, doc["job_type"], payload, priority=doc.get("priority"),
+                   queue=doc.get("queue"), description=f"{doc['job_type']} (schedule {doc['name']})",
+                   job_id=job_id)
+
+
+def run_now(connection: redis.Redis, settings: Settings, name: str, now: datetime | None = None) -> str:
+    """Enqueue the schedule's job immediately (its own id; the regular occurrences are unaffected)."""
+    now = _aware(now)
+    doc = get_schedule(connection, name)
+    if not has_handler(doc["job_type"]):
+        raise UsageError(f"schedule {name!r} runs job type {doc['job_type']!r}, which has no handler yet",
+                         f"job types with handlers: {', '.join(JOB_TYPES)}")
+    job_id = f"sched-{name}-manual-{int(now.timestamp() * 1000)}"
+    _enqueue(connection, settings, doc, now.replace(microsecond=0), job_id, manual=True)
+    _update(connection, name, {"last_run_at": _iso(now.replace(microsecond=0)), "last_job_id": job_id})
+    return job_id
+
+
+def tick(connection: redis.Redis, settings: Settings, now: datetime) -> list[dict[str, Any]]:
+    """Fire every due schedule once; returns one record per due schedule (action fired, missed-skip,
+    paused, no-handler, duplicate or error). Safe to call from several schedulers at once."""
+    now = _aware(now)
+    names = [n.decode() for n in connection.zrangebyscore(keys.schedules_due(), "-inf", now.timestamp())]
+    results = []
+    for name in names:
+        raw = connection.hget(keys.schedules(), name)
+        if raw is None:
+            _drop_orphan(connection, name)
+            continue
+        try:
+            doc = json.loads(raw)
+            if _parse(doc["next_run_at"]) > now:
+                continue  # another scheduler advanced it after we read the due set: not due any more
+            results.append(_fire(connection, settings, doc, now))
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise
+        except Exception as exc:  # one broken schedule must not stop the others; retry it in a minute
+            log.exception("schedule %s: tick failed", name)
+            connection.zadd(keys.schedules_due(), {name: now.timestamp() + 60})
+            results.append({"name": name, "action": "error", "error": f"{type(exc).__name__}: {exc}"})
+    return results
+
+
+def _drop_orphan(connection: redis.Redis, name: str) -> None:
+    with connection.pipeline() as pipe:
+        try:
+            pipe.watch(keys.schedules())
+            if not pipe.hexists(keys.schedules(), name):
+                pipe.multi()
+                pipe.zrem(keys.schedules_due(), name)
+                pipe.execute()
+            else:
+                pipe.unwatch()
+        except redis.WatchError:
+            pass
+
+
+def _fire(connection: redis.Redis, settings: Settings, doc: dict, now: datetime) -> dict[str, Any]:
+    name, cron, zone = doc["name"], doc["cron"], check_tz(doc["tz"])
+    read_next = doc["next_run_at"]
+    scheduled = _parse(read_next)
+    missed = (now - scheduled).total_seconds() > GRACE_SECONDS
+    if missed or doc["paused"]:
+        occurrence = max(latest_run(cron, zone, now), scheduled)
+        following = next_runs(cron, zone, now)[0]
+    else:
+        occurrence = scheduled
+        following = next_runs(cron, zone, scheduled)[0]
+    record: dict[str, Any] = {"name": name, "occurrence": _iso(occurrence), "missed": missed,
+                              "job_id": None, "next_run_at": _iso(following)}
+
+    def advance(action: str, **change: Any) -> dict[str, Any]:
+        _update(connection, name, {"next_run_at": _iso(following), **change}, expect_next=read_next)
+        return {**record, "action": action}
+
+    if doc["paused"]:
+        return advance("paused")
+    if not has_handler(doc["job_type"]):
+        if name not in _warned_no_handler:
+            _warned_no_handler.add(name)
+            log.warning("schedule %s: job type %r has no handler yet; not enqueueing (logged once)",
+                        name, doc["job_type"])
+        return advance("no-handler")
+    if missed and doc.get("missed", "once") == "skip":
+        log.info("schedule %s: skipped missed occurrence %s (missed = skip)", name, _iso(occurrence))
+        return advance("missed-skip")
+    stamp = int(occurrence.timestamp())
+    if not connection.set(keys.schedule_fired(name, stamp), 1, nx=True, ex=GUARD_TTL):
+        return advance("duplicate")  # another scheduler (or this one before a crash) already fired it
+    job_id = f"sched-{name}-{stamp}"
+    try:
+        _enqueue(connection, settings, doc, occurrence, job_id)
+    except JobctlError as exc:  # e.g. its queue override vanished from jobctl.toml: do not retry every second
+        log.error("schedule %s: could not enqueue %s: %s", name, _iso(occurrence), exc.message)
+        return {**advance("error"), "error": exc.message}
+    record["job_id"] = job_id
+    return advance("fired", last_run_at=_iso(now.replace(microsecond=0)), last_occurrence=_iso(occurrence),
+                   last_job_id=job_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Defaults and jobctl.toml
+
+
+def default_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Built-in schedules, then jobctl.toml's [schedules.NAME] tables (which win on a shared name)."""
+    defs: dict[str, dict[str, Any]] = {
+        name: {"cron": cron, "tz": "UTC", "job_type": job, "data": dict(data), "queue": None,
+               "priority": None, "missed": "once", "source": "default"}
+        for name, cron, job, data in DEFAULTS
+    }
+    for name, spec in (getattr(settings, "schedule_defs", None) or {}).items():
+        defs[name] = {**spec, "source": "jobctl.toml"}
+    return defs
+
+
+def seed_defaults(connection: redis.Redis, settings: Settings, now: datetime | None = None) -> list[str]:
+    """Store the built-in and jobctl.toml schedules seen for the first time; returns the names added.
+
+    Each name is seeded once ever: an existing schedule is never overwritten (admin edits survive),
+    and one an admin removed does not come back when the next scheduler takes over.
+    """
+    now = _aware(now)
+    added = []
+    seeded = f"{keys.schedules()}:seeded"
+    for name, spec in default_definitions(settings).items():
+        if not connection.sadd(seeded, name) or connection.hexists(keys.schedules(), name):
+            continue
+        source = spec["source"]
+        doc = _validated(settings, name, spec["cron"], spec["tz"], spec["job_type"], spec["data"],
+                         spec["queue"], spec["priority"], spec["missed"], source, now,
+                         check_type=source != "default")
+        if _store_new(connection, doc):
+            added.append(name)
+    return added
+
+
+def parse_schedule_tables(tables: Any, where: str, catalog: Mapping) -> dict[str, dict[str, Any]]:
+    """jobctl.toml's [schedules.NAME] tables, validated at load time (ConfigError naming the key)."""
+    if not isinstance(tables, dict):
+        raise ConfigError(f"invalid schedules in {where}", "expected [schedules.NAME] tables")
+    out: dict[str, dict[str, Any]] = {}
+    for name, table in tables.items():
+        label = f"schedules.{name}"
+        try:
+            check_name(name)
+        except UsageError as exc:
+            raise ConfigError(f"invalid {label} in {where}: {exc.message}", exc.hint) from None
+        if not isinstance(table, dict):
+            raise ConfigError(f"invalid {label} in {where}", "expected a table with cron and job")
+        unknown = sorted(set(table) - set(TOML_KEYS))
+        if unknown:
+            raise ConfigError(f"unknown setting {label}.{unknown[0]} in {where}",
+                              f"valid keys: {', '.join(TOML_KEYS)}")
+        for required in ("cron", "job"):
+            if required not in table:
+                raise ConfigError(f"missing {label}.{required} in {where}",
+                                  'e.g. cron = "0 6 * * *" and job = "noop"')
+        spec: dict[str, Any] = {}
+        checks = (("cron", "cron", check_cron), ("tz", "tz", lambda v: check_tz(v) and v),
+                  ("job", "job_type", check_job_type), ("data", "data", check_data),
+                  ("queue", "queue", lambda v: check_queue(catalog, v)),
+                  ("priority", "priority", check_priority),
+                  ("missed", "missed", check_missed))
+        defaults = {"tz": "UTC", "data": {}, "queue": None, "priority": None, "missed": "once"}
+        for key, field, check in checks:
+            if key not in table:
+                spec[field] = defaults[key]
+                continue
+            value = table[key]
+            try:
+                if key != "data" and not isinstance(value, str):
+                    raise UsageError(f"expected a string, got {value!r}", None)
+                spec[field] = check(value)
+            except UsageError as exc:
+                raise ConfigError(f"invalid {label}.{key} in {where}: {exc.message}", exc.hint) from None
+        out[name] = spec
+    return out

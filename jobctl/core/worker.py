@@ -49,14 +49,26 @@ def physical_queue_names(settings: Settings, queue_names: Sequence[str]) -> list
     return [p.physical(prio) for prio in PRIORITIES for p in policies]
 
 
-def die_with_parent(sig: int = signal.SIGTERM) -> None:
-    """Ask Linux to signal this process when its parent dies, so no orphan outlives a killed worker."""
+def _find_prctl():
+    # looked up once in the parent: a forked child then calls it without touching the loader
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the orphan stops at its next lock refresh failure
-        pass
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _find_prctl()
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Ask Linux to signal this process when its parent dies, so no orphan outlives a killed worker.
+
+    Elsewhere an orphaned scheduler stops at its next failed lock refresh instead."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, int(sig))
 
 
 def _scheduler_main(scheduler: RQScheduler) -> None:
@@ -136,6 +148,7 @@ class JobctlWorker(SimpleWorker):
         self._paused_checked = 0.0
         self._running: tuple[Job, object] | None = None
         self._beat_stop = threading.Event()
+        self._beat_thread: threading.Thread | None = None
         self._main_thread = threading.main_thread().ident
         kwargs.setdefault("maintenance_interval", settings.maintenance_interval)
         super().__init__(*args, **kwargs)
@@ -170,9 +183,13 @@ class JobctlWorker(SimpleWorker):
             except Exception as exc:  # the job goes on; a missed beat or two is survivable
                 self.log.warning("heartbeat failed: %s", exc)
 
-    def bootstrap(self, *args, **kwargs):
-        super().bootstrap(*args, **kwargs)
-        threading.Thread(target=self._beat_while_running, name="jobctl-heartbeat", daemon=True).start()
+    def _ensure_heartbeat_thread(self) -> None:
+        # started with the first job, after RQ forked the scheduler: forking with threads running
+        # can leave a child holding a copy of a lock that no thread of its own will ever release
+        if self._beat_thread is None:
+            self._beat_thread = threading.Thread(target=self._beat_while_running, name="jobctl-heartbeat",
+                                                 daemon=True)
+            self._beat_thread.start()
 
     def teardown(self):
         self._beat_stop.set()
@@ -199,6 +216,7 @@ class JobctlWorker(SimpleWorker):
     # --- running a job ----------------------------------------------------------------------------
 
     def execute_job(self, job, queue):
+        self._ensure_heartbeat_thread()
         execution = self.prepare_execution(job)
         previous = signal.signal(STOP_SIGNAL, _raise_stopped)
         self._running = (job, execution)

@@ -18,12 +18,10 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timezone
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import redis
-from croniter import croniter
 from croniter.croniter import CroniterError
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -31,6 +29,7 @@ from rq.serializers import JSONSerializer
 from jobctl.config import Settings
 from jobctl.core import keys
 from jobctl.core.catalog import check_priority, get_policy
+from jobctl.core.cron import as_aware, check_cron, check_tz, latest_run, next_runs
 from jobctl.core.enqueue import enqueue
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.errors import ConfigError, JobctlError, NotFound, UsageError
@@ -38,14 +37,10 @@ from jobctl.errors import ConfigError, JobctlError, NotFound, UsageError
 log = logging.getLogger("jobctl.schedules")
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MACROS = ("@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually")
 MISSED = ("once", "skip")
 SOURCES = ("default", "jobctl.toml", "cli")
 GRACE_SECONDS = 60  # an occurrence later than this counts as missed (scheduler down, not just a slow tick)
 GUARD_TTL = 7 * 86400
-# DST shifts are at most 1 h (2 h in Antarctica/Troll): start the wall-clock walk this far back so an
-# occurrence pushed forward by a spring-forward gap is still found.
-DST_MARGIN = timedelta(hours=3)
 TOML_KEYS = ("cron", "tz", "job", "data", "queue", "priority", "missed")
 
 # name, cron, job type, data; all UTC. The report/analytics job types land later: until then `tick`
@@ -79,33 +74,6 @@ def check_name(name: str) -> str:
         raise UsageError(f"invalid schedule name {name!r}",
                          "use 1-64 letters, digits, '_' and '-', e.g. nightly-cleanup")
     return name
-
-
-def check_cron(cron: str) -> str:
-    """A normalised 5-field expression or macro; seconds/year (6/7-field) forms are rejected."""
-    text = " ".join(str(cron).split())
-    hint = "five fields 'minute hour day month weekday' (e.g. '0 6 * * *') or " + ", ".join(MACROS)
-    if text.startswith("@"):
-        if text.lower() not in MACROS:
-            raise UsageError(f"invalid cron expression {cron!r}", hint)
-        return text.lower()
-    if len(text.split(" ")) != 5 or not croniter.is_valid(text):
-        raise UsageError(f"invalid cron expression {cron!r}", hint)
-    try:
-        croniter(text, datetime(2000, 1, 1)).get_next(datetime)
-    except (CroniterError, ValueError, KeyError):
-        raise UsageError(f"cron expression {cron!r} never matches a date", hint) from None
-    return text
-
-
-def check_tz(tz: str) -> ZoneInfo:
-    try:
-        if not isinstance(tz, str) or not tz or tz != tz.strip():
-            raise ValueError
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise UsageError(f"unknown timezone {tz!r}",
-                         "use an IANA name, e.g. Europe/Berlin, America/New_York, UTC") from None
 
 
 def check_job_type(job_type: str | None) -> str:
@@ -145,64 +113,6 @@ def check_queue(catalog: Mapping, queue: str | None) -> str | None:
         raise UsageError("schedules cannot enqueue on the dead-letter queue",
                          "pick the queue the job belongs to")
     return queue
-
-
-# --------------------------------------------------------------------------------------------
-# Occurrence math
-
-
-def _zone(tz: str | tzinfo) -> tzinfo:
-    return tz if isinstance(tz, tzinfo) else check_tz(tz)
-
-
-def _aware(moment: datetime | None) -> datetime:
-    if moment is None:
-        return datetime.now(timezone.utc)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)  # naive: UTC
-
-
-def _to_utc(naive_local: datetime, zone: tzinfo) -> float:
-    # fold=0 through .timestamp(), not astimezone(): before Python 3.12 astimezone inverts fold for a
-    # time in a spring-forward gap. fold=0 gives a skipped time the pre-transition offset (02:30 ->
-    # 03:30 local) and a repeated time its first occurrence (so it runs once).
-    return naive_local.replace(tzinfo=zone, fold=0).timestamp()
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
-
-
-def next_runs(cron: str, tz: str | tzinfo, after: datetime, n: int = 1) -> list[datetime]:
-    """The next `n` occurrences strictly after `after`, as aware UTC datetimes, strictly increasing.
-
-    croniter walks the naive local wall clock (it would otherwise do DST arithmetic itself); each
-    candidate is then placed on the real timeline. A wall time that maps onto an instant already
-    produced (the hour after a spring-forward gap repeats the gap's shifted times) is dropped.
-    """
-    zone = _zone(tz)
-    after = _aware(after)
-    last = after.timestamp()
-    walk = croniter(cron, after.astimezone(zone).replace(tzinfo=None) - DST_MARGIN)
-    out: list[datetime] = []
-    while len(out) < n:
-        ts = _to_utc(walk.get_next(datetime), zone)
-        if ts <= last:
-            continue
-        out.append(_utc(ts))
-        last = ts
-    return out
-
-
-def latest_run(cron: str, tz: str | tzinfo, at: datetime) -> datetime:
-    """The most recent occurrence at or before `at` (UTC)."""
-    zone = _zone(tz)
-    at = _aware(at)
-    limit = at.timestamp()
-    walk = croniter(cron, at.astimezone(zone).replace(tzinfo=None) + DST_MARGIN)
-    while True:
-        ts = _to_utc(walk.get_prev(datetime), zone)
-        if ts <= limit:
-            return _utc(ts)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -257,7 +167,7 @@ def add_schedule(connection: redis.Redis, settings: Settings, name: str, cron: s
                  priority: str | None = None, missed: str = "once", source: str = "cli",
                  now: datetime | None = None) -> dict[str, Any]:
     """Validate and store a new schedule (UsageError, nothing stored, on any bad input or a taken name)."""
-    doc = _validated(settings, name, cron, tz, job_type, data, queue, priority, missed, source, _aware(now))
+    doc = _validated(settings, name, cron, tz, job_type, data, queue, priority, missed, source, as_aware(now))
     if not _store_new(connection, doc):
         raise UsageError(f"schedule {name!r} exists",
                          f"remove it first (jobctl schedule remove {name}) or pick another name")
@@ -325,7 +235,7 @@ def pause_schedule(connection: redis.Redis, name: str) -> dict[str, Any]:
 def resume_schedule(connection: redis.Redis, name: str, now: datetime | None = None) -> dict[str, Any]:
     """Fire again from the next occurrence after now (what passed while paused is not caught up)."""
     current = get_schedule(connection, name)
-    nxt = next_runs(current["cron"], current["tz"], _aware(now))[0]
+    nxt = next_runs(current["cron"], current["tz"], as_aware(now))[0]
     change: dict[str, Any] = {"paused": False}
     if current["paused"]:
         change["next_run_at"] = _iso(nxt)
@@ -355,7 +265,7 @@ def _job_statuses(connection: redis.Redis, ids: list[str]) -> dict[str, str]:
 
 def list_schedules(connection: redis.Redis, settings: Settings, now: datetime | None = None) -> list[dict]:
     """Every schedule, by name, with its next 3 runs (UTC and local) and its last job's status."""
-    now = _aware(now)
+    now = as_aware(now)
     docs = sorted((json.loads(raw) for raw in connection.hvals(keys.schedules())), key=lambda d: d["name"])
     statuses = _job_statuses(connection, [d["last_job_id"] for d in docs if d.get("last_job_id")])
     rows = []
@@ -394,7 +304,7 @@ def _enqueue(connection: redis.Redis, settings: Settings, doc: dict, occurrence:
 
 def run_now(connection: redis.Redis, settings: Settings, name: str, now: datetime | None = None) -> str:
     """Enqueue the schedule's job immediately (its own id; the regular occurrences are unaffected)."""
-    now = _aware(now)
+    now = as_aware(now)
     doc = get_schedule(connection, name)
     if not has_handler(doc["job_type"]):
         raise UsageError(f"schedule {name!r} runs job type {doc['job_type']!r}, which has no handler yet",
@@ -408,7 +318,7 @@ def run_now(connection: redis.Redis, settings: Settings, name: str, now: datetim
 def tick(connection: redis.Redis, settings: Settings, now: datetime) -> list[dict[str, Any]]:
     """Fire every due schedule once; returns one record per due schedule (action fired, missed-skip,
     paused, no-handler, duplicate or error). Safe to call from several schedulers at once."""
-    now = _aware(now)
+    now = as_aware(now)
     names = [n.decode() for n in connection.zrangebyscore(keys.schedules_due(), "-inf", now.timestamp())]
     results = []
     for name in names:
@@ -509,7 +419,7 @@ def seed_defaults(connection: redis.Redis, settings: Settings, now: datetime | N
     Each name is seeded once ever: an existing schedule is never overwritten (admin edits survive),
     and one an admin removed does not come back when the next scheduler takes over.
     """
-    now = _aware(now)
+    now = as_aware(now)
     added = []
     seeded = f"{keys.schedules()}:seeded"
     for name, spec in default_definitions(settings).items():

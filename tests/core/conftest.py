@@ -1,4 +1,3 @@
-"""Mail servers (aiosmtpd, fake SendGrid) shared with tests/jobs, for the alert tests' email path."""
+"""Real SMTP server, webhook receiver and helpers for the alert tests (fixtures from tests/servers.py)."""
 
-from tests.mail_servers import *
-from tests.mail_servers import _smtp_controller  # noqa: F401
+from tests.servers import _smtp_controller, closed_port, configure, smtp_server, webhook  # noqa: F401

@@ -8,7 +8,6 @@ import logging
 import threading
 import time
 from email import policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from rq import Queue, SimpleWorker
@@ -21,48 +20,6 @@ from jobctl.jobs.email import list_templates, render_email
 SECRET = "ssn-078-05-1120 ada.private@example.org"
 ADMINS = "ops@marketplace.example.com,oncall@marketplace.example.com"
 T0 = 1_700_000_000.0
-
-
-class WebhookReceiver(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), _WebhookHandler)
-        self.requests: list[dict] = []
-        self.status = 204
-
-    def url(self, path: str = "/hooks/jobctl?token=tok-SECRET-123") -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
-
-    @property
-    def bodies(self) -> list[dict]:
-        return [json.loads(r["raw"]) for r in self.requests]
-
-
-class _WebhookHandler(BaseHTTPRequestHandler):
-    server: WebhookReceiver
-
-    def do_POST(self):
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.requests.append({"path": self.path, "headers": dict(self.headers), "raw": raw.decode()})
-        self.send_response(self.server.status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format, *args):
-        pass
-
-
-@pytest.fixture
-def webhook(monkeypatch):
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    server = WebhookReceiver()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 def make_settings(**flags):

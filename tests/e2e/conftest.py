@@ -107,4 +107,4 @@ def own_redis(tmp_path):
     server.kill()
 
 
-from tests.mail_servers import _smtp_controller, smtp_server  # noqa: E402,F401  (fixtures)
+from tests.servers import _smtp_controller, smtp_server, webhook  # noqa: E402,F401  (fixtures)

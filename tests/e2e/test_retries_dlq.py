@@ -7,9 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
@@ -56,32 +54,6 @@ def ts(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
-class Webhook:
-    def __init__(self):
-        self.bodies: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                outer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/jobctl"
-
-
-@pytest.fixture
-def webhook():
-    hook = Webhook()
-    yield hook
-    hook.server.shutdown()
-
-
 def test_transient_failures_then_success_with_policy_backoff(procs, fast, redis_client, tmp_path):
     job_id = enqueue(redis_client, fast, "flaky", {"counter": str(tmp_path / "c"), "fail_times": 2},
                      queue="payment-retry")
@@ -99,7 +71,7 @@ def test_transient_failures_then_success_with_policy_backoff(procs, fast, redis_
 def test_exhaustion_dead_letters_and_alerts_by_email_and_webhook(procs, fast, redis_client, tmp_path, smtp_server,
                                                                  webhook, monkeypatch):
     monkeypatch.setenv("JOBCTL_ADMIN_EMAILS", "oncall@example.com")
-    monkeypatch.setenv("JOBCTL_ALERT_WEBHOOK_URL", webhook.url)
+    monkeypatch.setenv("JOBCTL_ALERT_WEBHOOK_URL", webhook.url())
     monkeypatch.setenv("EMAIL_PROVIDER", "smtp")
     monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("SMTP_PORT", str(smtp_server.port))

@@ -1,4 +1,4 @@
-"""Mail servers for these tests live in tests/mail_servers.py so the e2e tests share them."""
+"""Servers for the email tests (fixtures from tests/servers.py, shared with other test folders)."""
 
-from tests.mail_servers import *  # noqa: F401,F403
-from tests.mail_servers import _smtp_controller  # noqa: F401
+from tests.servers import *  # noqa: F401,F403
+from tests.servers import _smtp_controller  # noqa: F401

@@ -1,6 +1,5 @@
-"""Real servers for the email tests: aiosmtpd on 127.0.0.1 and a fake SendGrid over http.server.
-
-Imported by tests/jobs/conftest.py and tests/e2e/conftest.py.
+"""Real servers on loopback for the tests: aiosmtpd (SMTP), a fake SendGrid and a webhook receiver
+(both http.server). Imported as fixtures by the conftest files that need them.
 """
 
 from __future__ import annotations
@@ -188,3 +187,45 @@ SAMPLE_DATA = {
 def sample_data():
     """Valid data for every built-in template (a fresh deep copy per test)."""
     return json.loads(json.dumps(SAMPLE_DATA))
+
+
+class WebhookReceiver(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _WebhookHandler)
+        self.requests: list[dict] = []
+        self.status = 204
+
+    def url(self, path: str = "/hooks/jobctl?token=tok-SECRET-123") -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+    @property
+    def bodies(self) -> list[dict]:
+        return [json.loads(r["raw"]) for r in self.requests]
+
+
+class _WebhookHandler(BaseHTTPRequestHandler):
+    server: WebhookReceiver
+
+    def do_POST(self):
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.requests.append({"path": self.path, "headers": dict(self.headers), "raw": raw.decode()})
+        self.send_response(self.server.status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    server = WebhookReceiver()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(5)

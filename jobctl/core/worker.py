@@ -35,6 +35,7 @@ log = logging.getLogger("jobctl.worker")
 STOP_SIGNAL = signal.SIGUSR1
 PAUSE_CACHE_SECONDS = 1.0
 IDLE_POLL_SECONDS = 5
+WORKER_TTL = 30
 MESSAGE_LIMIT = 500
 
 
@@ -151,6 +152,9 @@ class JobctlWorker(SimpleWorker):
         self._beat_thread: threading.Thread | None = None
         self._main_thread = threading.main_thread().ident
         kwargs.setdefault("maintenance_interval", settings.maintenance_interval)
+        # heartbeats come every few seconds (see dequeue_timeout), so a dead worker's record can
+        # expire after 90 s instead of RQ's 8 minutes of showing a ghost in `worker list`
+        kwargs.setdefault("worker_ttl", WORKER_TTL)
         super().__init__(*args, **kwargs)
 
     # --- heartbeats -----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from rq.serializers import JSONSerializer
 
 from jobctl.core import schedules
 from jobctl.core.scheduler import scheduler_status
-from jobctl.core.stats import queue_stats
+from jobctl.core.stats import queue_key, queue_stats
 from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -24,10 +24,10 @@ def short_lease(monkeypatch):
 
 
 def due_now(redis_client, settings, name: str) -> None:
-    """A every-minute schedule whose next occurrence is now (at most a second away)."""
-    back = datetime.now(timezone.utc) - timedelta(seconds=59)
-    schedules.add_schedule(redis_client, settings, name, "* * * * *", job_type="noop", queue="daily-reports",
-                           now=back)
+    """A daily schedule whose occurrence is the start of this very minute: due now, next due tomorrow."""
+    minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    schedules.add_schedule(redis_client, settings, name, f"{minute.minute} {minute.hour} * * *", job_type="noop",
+                           queue="daily-reports", now=minute - timedelta(seconds=1))
 
 
 def active_pid(redis_client) -> int | None:
@@ -67,6 +67,8 @@ def test_standby_takes_over_and_no_occurrence_runs_twice(procs, short_lease, set
              what="a run by the new leader")
     waiting = queue_stats(redis_client, settings, "daily-reports")["queues"][0]["totals"]["waiting"]
     assert waiting == 2  # one job per occurrence, none twice
+    ids = [i.decode() for i in redis_client.lrange(queue_key(settings.queues["daily-reports"].physical("low")), 0, -1)]
+    assert len(ids) == len(set(ids)) == 2
 
     second.send_signal(signal.SIGTERM)
     assert second.wait(15) == 0

@@ -101,10 +101,6 @@ class JobStopped(Exception):
     retryable = False
 
 
-def _raise_stopped(signum, frame):
-    raise JobStopped("stopped on request (jobctl job cancel)")
-
-
 _SET_META_IF_EXISTS = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'meta', ARGV[1]) end"
 
 
@@ -191,6 +187,7 @@ class JobctlWorker(SimpleWorker):
         # started with the first job, after RQ forked the scheduler: forking with threads running
         # can leave a child holding a copy of a lock that no thread of its own will ever release
         if self._beat_thread is None:
+            signal.signal(STOP_SIGNAL, self._on_stop_signal)
             self._beat_thread = threading.Thread(target=self._beat_while_running, name="jobctl-heartbeat",
                                                  daemon=True)
             self._beat_thread.start()
@@ -222,14 +219,18 @@ class JobctlWorker(SimpleWorker):
     def execute_job(self, job, queue):
         self._ensure_heartbeat_thread()
         execution = self.prepare_execution(job)
-        previous = signal.signal(STOP_SIGNAL, _raise_stopped)
         self._running = (job, execution)
         try:
             self.perform_job(job, queue, execution)
         finally:
             self._running = None
-            signal.signal(STOP_SIGNAL, previous)
         self.set_state(WorkerStatus.IDLE)
+
+    def _on_stop_signal(self, signum, frame) -> None:
+        # installed for good, not per job: a late signal between two jobs must not kill the worker
+        running = self._running
+        if running is not None and running[0].id == self._stopped_job_id:
+            raise JobStopped("stopped on request (jobctl job cancel)")
 
     def kill_horse(self, sig=None):
         """`jobctl job cancel` on a running job: interrupt it in the main thread (there is no horse)."""

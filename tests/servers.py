@@ -131,16 +131,20 @@ class _SendGridHandler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def sendgrid_server(monkeypatch):
+def serve(server, monkeypatch):
+    """Run an http.server on loopback in a thread for one test, bypassing any proxy settings."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    server = FakeSendGrid()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+@pytest.fixture
+def sendgrid_server(monkeypatch):
+    yield from serve(FakeSendGrid(), monkeypatch)
 
 
 @pytest.fixture
@@ -221,11 +225,4 @@ class _WebhookHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def webhook(monkeypatch):
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    server = WebhookReceiver()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    yield from serve(WebhookReceiver(), monkeypatch)

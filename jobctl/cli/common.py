@@ -125,6 +125,20 @@ def new_app(help_text: str) -> typer.Typer:
                        rich_markup_mode=None, pretty_exceptions_enable=False)
 
 
+MAX_LISTED = 20  # ids named on stderr before "and N more"
+
+
+def list_ids(items: list[str]) -> str:
+    shown = ", ".join(items[:MAX_LISTED])
+    return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
+def exit_partial(message: str, *, nothing_done: bool) -> None:
+    """A bulk operation where some ids failed: one line on stderr, exit 4 if nothing was done, else 1."""
+    sys.stderr.write(f"jobctl: error: {message}\n")
+    raise typer.Exit(int(ExitCode.NOT_FOUND if nothing_done else ExitCode.FAILED))
+
+
 def confirm(question: str, yes: bool, as_json: bool = False) -> None:
     """Destructive operations: ask (default No) unless --yes; never prompt without a terminal."""
     if yes:

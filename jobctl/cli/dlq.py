@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Optional
 
 import typer
 from rich.table import Table
 
-from jobctl.cli.common import JsonOption, confirm, emit_json, new_app, state, stdout
+from jobctl.cli.common import JsonOption, confirm, emit_json, exit_partial, list_ids, new_app, state, stdout
 from jobctl.core import dlq
-from jobctl.errors import ExitCode
 
 app = new_app("The dead-letter queue: jobs that ran out of attempts.")
 
@@ -87,9 +85,8 @@ def _finish(result: dict, done_key: str, as_json: bool, verb: str) -> None:
     else:
         stdout.print(f"{done_key}: {len(result[done_key])}", highlight=False)
     if missing:
-        sys.stderr.write(f"jobctl: error: no dead-letter entry for: {', '.join(missing)}\n")
         done = result.get(done_key) or result.get(f"would_{verb}") or []
-        raise typer.Exit(ExitCode.NOT_FOUND if not done else ExitCode.FAILED)
+        exit_partial(f"no dead-letter entry for: {list_ids(missing)}", nothing_done=not done)
 
 
 @app.command("retry")

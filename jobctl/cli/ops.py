@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Optional
 
 import typer
 from rich.table import Column, Table
 
-from jobctl.cli.common import JsonOption, confirm, emit_json, state, stdout
+from jobctl.cli.common import (
+    MAX_LISTED,
+    JsonOption,
+    confirm,
+    emit_json,
+    exit_partial,
+    list_ids,
+    state,
+    stdout,
+)
 from jobctl.core import ops
-from jobctl.errors import ExitCode
-
-MAX_LISTED = 20  # ids named on stderr before "and N more"
-
-
-def _ids(items: list[str]) -> str:
-    shown = ", ".join(items[:MAX_LISTED])
-    return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
 
 
 def finish_bulk(result: dict[str, Any], done_key: str, verb: str, as_json: bool) -> None:
@@ -26,21 +26,19 @@ def finish_bulk(result: dict[str, Any], done_key: str, verb: str, as_json: bool)
     if as_json:
         emit_json(result)
     else:
-        stdout.print(f"{verb} {len(done)} job(s)" + (f": {_ids(done)}" if done else ""), highlight=False,
+        stdout.print(f"{verb} {len(done)} job(s)" + (f": {list_ids(done)}" if done else ""), highlight=False,
                      markup=False)
     if not missing and not refused:
         return
     problems = []
     if missing:
-        problems.append(f"not found: {_ids(missing)}")
+        problems.append(f"not found: {list_ids(missing)}")
     problems += [f"{r['id']}: {r['reason']}" for r in refused[:MAX_LISTED]]
     if len(refused) > MAX_LISTED:
         problems.append(f"and {len(refused) - MAX_LISTED} more refused")
     failed = len(missing) + len(refused)
-    total = failed + len(done)
-    sys.stderr.write(f"jobctl: error: {failed} of {total} job(s) not {verb}: " + "; ".join(problems) + "\n")
-    all_missing = not done and not refused
-    raise typer.Exit(int(ExitCode.NOT_FOUND if all_missing else ExitCode.FAILED))
+    exit_partial(f"{failed} of {failed + len(done)} job(s) not {verb}: " + "; ".join(problems),
+                 nothing_done=not done and not refused)
 
 
 def clear(

@@ -1,8 +1,9 @@
 """The Python API for the marketplace's own code: validate, then enqueue; returns job ids.
 
     from jobctl import add_email_job
-    job_id = add_email_job("ann@example.com", "welcome", {"name": "Ann"})
-    later = add_email_job("ann@example.com", "reminder", delay=timedelta(hours=2))  # or at=<aware datetime>
+    data = {"name": "Ann", "login_url": "https://shop.example/login"}
+    job_id = add_email_job("ann@example.com", "welcome", data)
+    later = add_email_job("ann@example.com", "welcome", data, delay=timedelta(hours=2))  # or at=<aware datetime>
 
 Settings come from the environment/.env/jobctl.toml (see README); every function validates its
 payload before anything reaches Redis and raises JobctlError with a clear message otherwise.

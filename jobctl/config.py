@@ -50,6 +50,28 @@ def _parse_list(raw: Any) -> tuple[str, ...]:
     return tuple(x.strip() for x in str(raw).split(",") if x.strip())
 
 
+def _parse_sizes(raw: Any) -> tuple[tuple[int, int], ...]:
+    """"150x150,300x300" -> ((150, 150), (300, 300)); a bare "150" means 150x150."""
+    sizes = []
+    for item in _parse_list(raw):
+        width, _, height = item.lower().partition("x")
+        try:
+            size = (int(width), int(height or width))
+        except ValueError:
+            raise ValueError(f"{item!r} is not a size like 300x300") from None
+        if min(size) <= 0 or max(size) > 10_000:
+            raise ValueError(f"{item!r} must be between 1x1 and 10000x10000")
+        sizes.append(size)
+    if not sizes:
+        raise ValueError("give at least one size, e.g. 150x150,300x300")
+    return tuple(sizes)
+
+
+def _check_percent(value: int) -> None:
+    if not 1 <= value <= 100:
+        raise ValueError("must be between 1 and 100")
+
+
 def _parse_str(raw: Any) -> str:
     return str(raw)
 
@@ -131,6 +153,26 @@ FIELDS: tuple[Field, ...] = (
     Field("allowed_file_types", "ALLOWED_FILE_TYPES",
           ("image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"), _parse_list,
           doc="MIME types the file-processing queue accepts"),
+    Field("storage_dir", "JOBCTL_STORAGE_DIR", "",
+          doc="where processed files go, named by content hash (default: storage/ in the state folder)"),
+    Field("virus_scanner", "JOBCTL_VIRUS_SCANNER", "builtin", check=_check_choice("builtin", "clamd"),
+          doc="builtin (EICAR plus a SHA-256 blocklist) or clamd (a ClamAV daemon)"),
+    Field("clamd_address", "JOBCTL_CLAMD_ADDRESS", "/var/run/clamav/clamd.ctl",
+          doc="clamd's unix socket path, or host:port"),
+    Field("virus_blocklist", "JOBCTL_VIRUS_BLOCKLIST", "",
+          doc="file of SHA-256 hashes (one per line, optional name after a space) the builtin scanner rejects"),
+    Field("fetch_timeout", "JOBCTL_FETCH_TIMEOUT", 30, _parse_duration, _check_positive,
+          doc="seconds to wait on a file download's connection or next chunk"),
+    Field("file_time_limit", "JOBCTL_FILE_TIME_LIMIT", 120, _parse_duration, _check_positive,
+          doc="seconds one image job's processing may take before it is stopped"),
+    Field("image_memory_limit", "JOBCTL_IMAGE_MEMORY_LIMIT", 2 * 1024**3, _parse_int, _check_positive,
+          doc="memory ceiling of the process that decodes one image, bytes (k/m/g)"),
+    Field("max_image_pixels", "JOBCTL_MAX_IMAGE_PIXELS", 100_000_000, _parse_int, _check_positive,
+          doc="images with more pixels are refused as decompression bombs"),
+    Field("thumbnail_sizes", "JOBCTL_THUMBNAIL_SIZES", ((150, 150), (300, 300), (600, 600)), _parse_sizes,
+          doc="thumbnail boxes, WxH, comma-separated; aspect ratio is kept"),
+    Field("image_quality", "JOBCTL_IMAGE_QUALITY", 82, _parse_int, _check_percent,
+          doc="JPEG/WebP/AVIF quality of optimised and converted images, 1-100"),
     Field("admin_emails", "JOBCTL_ADMIN_EMAILS", (), _parse_list, _check_addresses,
           doc="comma-separated admin addresses alerted when jobs are dead-lettered"),
     Field("alert_webhook_url", "JOBCTL_ALERT_WEBHOOK_URL", "", check=_check_http_url, secret=True,
@@ -182,6 +224,10 @@ class Settings:
         return Path(base) / "jobctl"
 
     @property
+    def storage_path(self) -> Path:
+        return Path(self.storage_dir).expanduser() if self.storage_dir else self.home_path / "storage"
+
+    @property
     def queues(self):
         from jobctl.core.catalog import build_catalog
 
@@ -198,7 +244,7 @@ class Settings:
             elif f.name == "redis_url" and shown:
                 shown = mask_url(shown)
             if isinstance(shown, tuple):
-                shown = ",".join(shown)
+                shown = ",".join(x if isinstance(x, str) else "x".join(map(str, x)) for x in shown)
             rows.append({"key": f.name, "env": f.env, "value": shown, "source": v.source, "doc": f.doc})
         rows.append({"key": "home (effective)", "env": "JOBCTL_HOME", "value": str(self.home_path),
                      "source": self.values["home"].source, "doc": "state folder actually used"})

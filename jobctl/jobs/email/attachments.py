@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobctl.core.sizes import human_size
 from jobctl.errors import UsageError
 
 _CONTENT_TYPE_RE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*")
@@ -24,14 +25,6 @@ class Attachment:
     def to_payload(self) -> dict[str, str]:
         return {"filename": self.filename, "content_type": self.content_type,
                 "content_b64": base64.b64encode(self.content).decode("ascii")}
-
-
-def human_size(size: int) -> str:
-    for unit in ("bytes", "KiB", "MiB"):
-        if size < 1024 or unit == "MiB":
-            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
 
 
 def sendable_type(content_type: str) -> str:

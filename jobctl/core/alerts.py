@@ -1,4 +1,6 @@
-"""Alerts when jobs land in the dead-letter queue: a log line always, an email and a webhook grouped.
+"""Alerts to admins: jobs landing in the dead-letter queue (grouped), and infected uploads (each one).
+
+Dead letters: a log line always, an email and a webhook grouped.
 
 Grouping is per queue and lives in Redis, so every worker shares it:
 
@@ -34,6 +36,8 @@ log = logging.getLogger("jobctl.alerts")
 
 TEMPLATE = "dead-letter-alert"
 EVENT = "jobs.dead_lettered"
+INFECTED_TEMPLATE = "infected-file-alert"
+INFECTED_EVENT = "file.infected"
 WEBHOOK_TIMEOUT = 5
 LOG_MESSAGE_LIMIT = 200
 MESSAGE_LIMIT = 500
@@ -96,7 +100,8 @@ def _one_line(value: Any, limit: int) -> str:
 
 def _is_alert_email(entry: dict) -> bool:
     payload = entry.get("payload")
-    return entry.get("type") == "email" and isinstance(payload, dict) and payload.get("template") == TEMPLATE
+    return (entry.get("type") == "email" and isinstance(payload, dict)
+            and payload.get("template") in (TEMPLATE, INFECTED_TEMPLATE))
 
 
 def _summary(entry: dict) -> dict[str, Any]:
@@ -185,9 +190,6 @@ def _fire(connection: redis.Redis, settings: Settings, summary: dict, count: int
 
 
 def _email(connection: redis.Redis, settings: Settings, summary: dict, count: int) -> bool:
-    from jobctl.core.enqueue import enqueue
-    from jobctl.jobs.email import prepare_email_payload
-
     data = {
         "queue": summary.get("queue"),
         "count": count,
@@ -198,21 +200,25 @@ def _email(connection: redis.Redis, settings: Settings, summary: dict, count: in
         "died_at": summary.get("died_at"),
         "window_minutes": _window_minutes(_cooldown(settings)),
     }
+    return _admin_email(connection, settings, TEMPLATE, data, f"dead-letter alert email for {summary.get('queue')}")
+
+
+def _admin_email(connection: redis.Redis, settings: Settings, template: str, data: dict, what: str) -> bool:
+    from jobctl.core.enqueue import enqueue
+    from jobctl.jobs.email import prepare_email_payload
+
     try:
-        payload = prepare_email_payload(settings, to=list(settings.admin_emails), template=TEMPLATE, data=data)
-        job_id = enqueue(connection, settings, "email", payload, priority="high",
-                         description=f"email {TEMPLATE}")
+        payload = prepare_email_payload(settings, to=list(settings.admin_emails), template=template, data=data)
+        job_id = enqueue(connection, settings, "email", payload, priority="high", description=f"email {template}")
     except (JobctlError, redis.RedisError) as exc:  # a bad template or Redis hiccup: still send the webhook
-        log.warning("could not enqueue the dead-letter alert email for %s: %s: %s", summary.get("queue"),
-                    type(exc).__name__, exc)
+        log.warning("could not enqueue the %s: %s: %s", what, type(exc).__name__, exc)
         return False
-    log.info("dead-letter alert email for %s queued as job %s", summary.get("queue"), job_id)
+    log.info("%s queued as job %s", what, job_id)
     return True
 
 
 def _webhook(settings: Settings, summary: dict, count: int) -> bool:
-    url = settings.alert_webhook_url
-    body = {
+    return _post_webhook(settings, {
         "event": EVENT,
         "queue": summary.get("queue"),
         "count": count,
@@ -222,14 +228,18 @@ def _webhook(settings: Settings, summary: dict, count: int) -> bool:
         "error_message": summary.get("error_message"),
         "died_at": summary.get("died_at"),
         "window_seconds": _cooldown(settings),
-    }
+    })
+
+
+def _post_webhook(settings: Settings, body: dict) -> bool:
+    url = settings.alert_webhook_url
     try:
-        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+        request = urllib.request.Request(url, data=json.dumps(body, default=str).encode(), method="POST",
                                          headers={"Content-Type": "application/json", "User-Agent": "jobctl"})
         with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:
             response.read(64 * 1024)
     except urllib.error.HTTPError as exc:
-        log.warning("dead-letter webhook %s answered HTTP %s", safe_url(url), exc.code)
+        log.warning("alert webhook %s answered HTTP %s", safe_url(url), exc.code)
         return False
     except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, timeouts, bad URLs
         reason = getattr(exc, "reason", exc)
@@ -237,6 +247,24 @@ def _webhook(settings: Settings, summary: dict, count: int) -> bool:
         query = urlsplit(url).query
         if query:
             message = message.replace(query, "***")
-        log.warning("dead-letter webhook %s failed: %s: %s", safe_url(url), type(exc).__name__, message)
+        log.warning("alert webhook %s failed: %s: %s", safe_url(url), type(exc).__name__, message)
         return False
     return True
+
+
+def infected_file_alert(connection: redis.Redis, settings: Settings, details: dict[str, Any]) -> list[str]:
+    """Tell the admins an upload carried malware: every time, since each one is an incident to look at.
+
+    `details` says which file and what was found (file_id, file_name, user_id, product_id, signature,
+    scanner, sha256, quarantine_path, job_id); it never holds the file. Returns the channels used.
+    """
+    log.error("infected upload quarantined: file=%s user=%s signature=%s sha256=%s job=%s",
+              details.get("file_id"), details.get("user_id"), details.get("signature"), details.get("sha256"),
+              details.get("job_id"))
+    channels = ["log"]
+    if settings.admin_emails and _admin_email(connection, settings, INFECTED_TEMPLATE, dict(details),
+                                              f"infected-file alert email for {details.get('file_id')}"):
+        channels.append("email")
+    if settings.alert_webhook_url and _post_webhook(settings, {"event": INFECTED_EVENT, **details}):
+        channels.append("webhook")
+    return channels

@@ -179,6 +179,9 @@ SAMPLE_DATA = {
     "dead-letter-alert": {"queue": "email-sending", "count": 3, "job_id": "job-42", "job_type": "email",
                           "error_type": "TransientJobFailure", "error_message": "Ada's mailbox is full",
                           "died_at": "2025-03-01T06:00:00+00:00", "window_minutes": 5},
+    "infected-file-alert": {"file_id": "f-7", "file_name": "Ada-cat.jpg", "user_id": "u-1", "product_id": "p-9",
+                            "signature": "Eicar-Test-Signature", "scanner": "builtin", "sha256": "ab" * 32,
+                            "quarantine_path": "/srv/jobctl/storage/quarantine/" + "ab" * 32, "job_id": "job-43"},
     "marketing-campaign": {"name": "Ada", "headline": "Spring sale: 20% off",
                            "body": "Fresh picks from our sellers.\n\nEnds Sunday.",
                            "cta_text": "Shop the sale",
@@ -226,3 +229,58 @@ class _WebhookHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def webhook(monkeypatch):
     yield from serve(WebhookReceiver(), monkeypatch)
+
+
+class FileServer(ThreadingHTTPServer):
+    """Serves uploads for the file tests: routes of path -> (status, body, how), where how is
+    "plain" (with Content-Length), "chunked" (none, as a stream) or "understated" (a Content-Length
+    smaller than the body: a server that lies)."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _FileHandler)
+        self.routes: dict[str, tuple[int, bytes, str]] = {}
+        self.hits: list[str] = []
+
+    def add(self, path: str, body: bytes, status: int = 200, how: str = "plain") -> str:
+        self.routes[path] = (status, body, how)
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+
+class _FileHandler(BaseHTTPRequestHandler):
+    server: FileServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802
+        self.server.hits.append(self.path)
+        status, body, how = self.server.routes.get(self.path, (404, b"not found", "plain"))
+        self.send_response(status)
+        if how == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                for start in range(0, len(body), 65536):
+                    piece = body[start:start + 65536]
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):  # the client stopped reading: expected
+                pass
+            return
+        length = len(body) // 2 if how == "understated" else len(body)
+        self.send_header("Content-Length", str(length))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def file_server(monkeypatch):
+    yield from serve(FileServer(), monkeypatch)

@@ -1,6 +1,6 @@
 """jobctl: operations toolkit for a marketplace's background jobs, on RQ over Redis.
 
-Library use: `from jobctl import add_email_job, add_bulk_email_jobs`.
+Library use: `from jobctl import add_email_job, add_bulk_email_jobs, add_file_processing_job, process_file`.
 """
 
 from __future__ import annotations
@@ -8,12 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["add_email_job", "add_bulk_email_jobs", "JobctlError", "__version__"]
+API = ("add_email_job", "add_bulk_email_jobs", "add_file_processing_job", "process_file")
+__all__ = [*API, "JobctlError", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     # lazy, so `import jobctl` (and the CLI's start-up) stays cheap
-    if name in ("add_email_job", "add_bulk_email_jobs"):
+    if name in API:
         from jobctl import api
 
         return getattr(api, name)

@@ -1,9 +1,12 @@
 """The Python API for the marketplace's own code: validate, then enqueue; returns job ids.
 
-    from jobctl import add_email_job
+    from jobctl import add_email_job, add_file_processing_job, process_file
     data = {"name": "Ann", "login_url": "https://shop.example/login"}
     job_id = add_email_job("ann@example.com", "welcome", data)
     later = add_email_job("ann@example.com", "welcome", data, delay=timedelta(hours=2))  # or at=<aware datetime>
+    thumbs = add_file_processing_job("f-1", "https://cdn.example/u/1.jpg", "1.jpg", "image/jpeg", 48213,
+                                     "user-7", "thumbnail", options={"sizes": ["150x150", "600x600"]})
+    whole = process_file("f-1", "/srv/uploads/1.jpg", "1.jpg", "image/jpeg", 48213, "user-7", product_id="p-3")
 
 Settings come from the environment/.env/jobctl.toml (see README); every function validates its
 payload before anything reaches Redis and raises JobctlError with a clear message otherwise.
@@ -73,3 +76,36 @@ def add_bulk_email_jobs(recipients: Iterable[Any], template: str, data: Mapping[
         raise UsageError("no recipients given", "pass at least one address")
     return enqueue_many(runtime.connection(), settings, "email", payloads, priority=priority,
                         description=f"email {template}", on_batch=on_batch, at=at, delay=delay)
+
+
+def add_file_processing_job(file_id: str | int, file_url: str, file_name: str, file_type: str, file_size: int,
+                            user_id: str | int, processing_type: str, product_id: str | int | None = None,
+                            options: Mapping[str, Any] | None = None, *, priority: str | None = None,
+                            at: datetime | None = None, delay: timedelta | float | None = None) -> str:
+    """Queue one file job on file-processing (high priority unless `priority` says otherwise).
+
+    `processing_type` is virus_scan, validate, image_optimize, thumbnail, format_convert or process;
+    `file_url` a path, file:// or http(s) URL the workers can read; `file_type` the declared MIME type
+    (or jpg/png/...), checked against the content when the job runs. `file_size` 0 means unknown.
+    """
+    from jobctl.jobs.files import prepare_file_payload
+
+    scheduled_time(at, delay)
+    settings = runtime.settings()
+    payload = prepare_file_payload(settings, file_id=file_id, file_url=file_url, file_name=file_name,
+                                   file_type=file_type, file_size=file_size, user_id=user_id,
+                                   processing_type=processing_type, product_id=product_id,
+                                   options=dict(options) if options is not None else None)
+    return enqueue(runtime.connection(), settings, "file", payload, priority=priority,
+                   description=f"file {processing_type} {payload['file_id']}", at=at, delay=delay)
+
+
+def process_file(file_id: str | int, file_url: str, file_name: str, file_type: str, file_size: int,
+                 user_id: str | int, *, product_id: str | int | None = None, generate_thumbnail: bool = True,
+                 optimize_image: bool = True, scan_for_viruses: bool = True, priority: str | None = None,
+                 at: datetime | None = None, delay: timedelta | float | None = None) -> str:
+    """Queue the whole upload pipeline as one job: scan, validate, then optimise and make thumbnails."""
+    options = {"generate_thumbnail": generate_thumbnail, "optimize_image": optimize_image,
+               "scan_for_viruses": scan_for_viruses}
+    return add_file_processing_job(file_id, file_url, file_name, file_type, file_size, user_id, "process",
+                                   product_id, options, priority=priority, at=at, delay=delay)

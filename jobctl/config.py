@@ -50,7 +50,7 @@ def _parse_list(raw: Any) -> tuple[str, ...]:
     return tuple(x.strip() for x in str(raw).split(",") if x.strip())
 
 
-def _parse_sizes(raw: Any) -> tuple[tuple[int, int], ...]:
+def parse_sizes(raw: Any) -> tuple[tuple[int, int], ...]:
     """"150x150,300x300" -> ((150, 150), (300, 300)); a bare "150" means 150x150."""
     sizes = []
     for item in _parse_list(raw):
@@ -169,7 +169,7 @@ FIELDS: tuple[Field, ...] = (
           doc="memory ceiling of the process that decodes one image, bytes (k/m/g)"),
     Field("max_image_pixels", "JOBCTL_MAX_IMAGE_PIXELS", 100_000_000, _parse_int, _check_positive,
           doc="images with more pixels are refused as decompression bombs"),
-    Field("thumbnail_sizes", "JOBCTL_THUMBNAIL_SIZES", ((150, 150), (300, 300), (600, 600)), _parse_sizes,
+    Field("thumbnail_sizes", "JOBCTL_THUMBNAIL_SIZES", ((150, 150), (300, 300), (600, 600)), parse_sizes,
           doc="thumbnail boxes, WxH, comma-separated; aspect ratio is kept"),
     Field("image_quality", "JOBCTL_IMAGE_QUALITY", 82, _parse_int, _check_percent,
           doc="JPEG/WebP/AVIF quality of optimised and converted images, 1-100"),

@@ -1,9 +1,11 @@
-"""jobctl enqueue email|email-bulk|noop"""
+"""jobctl enqueue email|email-bulk|file|noop"""
 
 from __future__ import annotations
 
+import getpass
 import sys
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -11,7 +13,7 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jobctl.api import add_bulk_email_jobs, add_email_job
+from jobctl.api import add_bulk_email_jobs, add_email_job, add_file_processing_job
 from jobctl.cli.common import (
     JsonOption,
     emit_json,
@@ -131,6 +133,47 @@ def email_bulk(
         ids = add_bulk_email_jobs(rows, template, _data(data, data_json), priority=priority,
                                   on_batch=lambda n: progress.advance(task, n), **timing)
     _report(ids, as_json, started, "email", _due(st.connection, ids, timing))
+
+
+def _local_size(url: str) -> int:
+    """The size of a local source, so the worker can tell if the file changed before it ran; 0 for URLs."""
+    from jobctl.jobs.files.fetch import local_path
+
+    path = local_path(url)
+    return path.stat().st_size if path is not None and path.is_file() else 0
+
+
+@app.command("file")
+def file(
+    ctx: typer.Context,
+    url: str = typer.Option(..., "--url", "-u", help="The upload: a path, file:// URL or http(s):// URL."),
+    file_type: str = typer.Option(..., "--type", help="Declared type: image/jpeg, jpg, png, webp, gif, pdf..."),
+    processing: str = typer.Option("process", "--processing", help="virus_scan, validate, image_optimize, "
+                                                                   "thumbnail, format_convert or process (all)."),
+    name: Optional[str] = typer.Option(None, "--name", help="File name (default: the URL's last part)."),
+    size: Optional[int] = typer.Option(None, "--size", min=0, help="Declared size in bytes (default: a local "
+                                                                   "file's size; unknown for URLs)."),
+    file_id: Optional[str] = typer.Option(None, "--file-id", help="The upload's id (default: a new one)."),
+    user_id: Optional[str] = typer.Option(None, "--user-id", help="Who uploaded it (default: your user name)."),
+    product_id: Optional[str] = typer.Option(None, "--product-id", help="Product the file belongs to."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Processing option NAME=VALUE (repeatable), "
+                                                                "e.g. target=webp, sizes=150x150,600x600."),
+    options_json: Optional[str] = typer.Option(None, "--options-json", help="Processing options as JSON."),
+    priority: Optional[str] = PriorityOption,
+    at: Optional[str] = AtOption,
+    in_: Optional[str] = InOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Queue one file job on file-processing; prints the job id."""
+    timing = _timing(at, in_)
+    st = state(ctx)
+    st.install_runtime()
+    started = time.perf_counter()
+    options = {**parse_json_object(options_json, "--options-json"), **parse_key_values(option, "--option")}
+    job_id = add_file_processing_job(file_id or uuid.uuid4().hex, url, name, file_type,
+                                     _local_size(url) if size is None else size, user_id or getpass.getuser(),
+                                     processing, product_id, options, priority=priority, **timing)
+    _report([job_id], as_json, started, "file", _due(st.connection, [job_id], timing))
 
 
 @app.command("noop")

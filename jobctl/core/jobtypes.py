@@ -23,6 +23,8 @@ JOB_TYPES: dict[str, JobType] = {
     t.name: t
     for t in (
         JobType("email", "email-sending", "jobctl.jobs.email.send_email", "send a templated email"),
+        JobType("file", "file-processing", "jobctl.jobs.files.job.process_file_job",
+                "validate, virus-scan and process an upload (images: optimise, thumbnails, convert)"),
         JobType("noop", "email-sending", "jobctl.jobs.noop.noop", "do nothing (benchmarks, smoke tests)"),
         JobType("sleep", "email-sending", "jobctl.jobs.noop.sleep", "sleep for payload['seconds'] (tests)"),
         JobType("fail", "email-sending", "jobctl.jobs.noop.fail", "always fail, non-retryably (tests)"),

@@ -75,7 +75,10 @@ def test_worker_processes_good_files_and_survives_bad_ones(procs, tmp_path, monk
 
     assert shown["infected"]["status"] == "finished"
     assert shown["infected"]["result"]["status"] == "quarantined"
-    assert [b["event"] for b in webhook.bodies] == ["file.infected"]
+    [infected_alert] = [b for b in webhook.bodies if b["event"] == "file.infected"]
+    assert infected_alert["sha256"] == shown["infected"]["result"]["file"]["sha256"]
+    # the four bad files were dead-lettered: one grouped alert (the cooldown holds the rest)
+    assert [b["queue"] for b in webhook.bodies if b["event"] == "jobs.dead_lettered"] == ["file-processing"]
 
     reasons = {"bomb": "2500000000", "truncated": "truncated", "lying": "application/pdf",
                "huge": "JOBCTL_IMAGE_MEMORY_LIMIT"}

@@ -9,7 +9,7 @@ _jobctl_subcommands() {
         'jobctl config') echo 'show' ;;
         'jobctl dlq') echo 'list purge retry show' ;;
         'jobctl email') echo 'preview templates' ;;
-        'jobctl enqueue') echo 'email email-bulk noop' ;;
+        'jobctl enqueue') echo 'email email-bulk file noop' ;;
         'jobctl job') echo 'cancel delete show' ;;
         'jobctl queue') echo 'list pause resume show' ;;
         'jobctl schedule') echo 'add list pause remove resume run' ;;
@@ -39,6 +39,7 @@ _jobctl_options() {
         'jobctl enqueue') echo '--help' ;;
         'jobctl enqueue email') echo '--to -t --template -d --data --data-json --attach --subject -p --priority --at --in --json --help' ;;
         'jobctl enqueue email-bulk') echo '-t --template --recipients -d --data --data-json -p --priority --at --in --json --help' ;;
+        'jobctl enqueue file') echo '-u --url --type --processing --name --size --file-id --user-id --product-id -o --option --options-json -p --priority --at --in --json --help' ;;
         'jobctl enqueue noop') echo '-q --queue -n --count -p --priority --at --in --json --help' ;;
         'jobctl job') echo '--help' ;;
         'jobctl job cancel') echo '--json --help' ;;
@@ -114,6 +115,19 @@ _jobctl_value_kind() {
         'jobctl enqueue email-bulk|-p'|'jobctl enqueue email-bulk|--priority') echo 'value' ;;
         'jobctl enqueue email-bulk|--at') echo 'value' ;;
         'jobctl enqueue email-bulk|--in') echo 'value' ;;
+        'jobctl enqueue file|-u'|'jobctl enqueue file|--url') echo 'value' ;;
+        'jobctl enqueue file|--type') echo 'value' ;;
+        'jobctl enqueue file|--processing') echo 'value' ;;
+        'jobctl enqueue file|--name') echo 'value' ;;
+        'jobctl enqueue file|--size') echo 'value' ;;
+        'jobctl enqueue file|--file-id') echo 'value' ;;
+        'jobctl enqueue file|--user-id') echo 'value' ;;
+        'jobctl enqueue file|--product-id') echo 'value' ;;
+        'jobctl enqueue file|-o'|'jobctl enqueue file|--option') echo 'value' ;;
+        'jobctl enqueue file|--options-json') echo 'value' ;;
+        'jobctl enqueue file|-p'|'jobctl enqueue file|--priority') echo 'value' ;;
+        'jobctl enqueue file|--at') echo 'value' ;;
+        'jobctl enqueue file|--in') echo 'value' ;;
         'jobctl enqueue noop|-q'|'jobctl enqueue noop|--queue') echo 'value' ;;
         'jobctl enqueue noop|-n'|'jobctl enqueue noop|--count') echo 'value' ;;
         'jobctl enqueue noop|-p'|'jobctl enqueue noop|--priority') echo 'value' ;;

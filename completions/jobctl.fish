@@ -12,7 +12,7 @@ function __jobctl_subcommands --description 'jobctl: subcommands of a command pa
         case 'jobctl email'
             printf '%s\n' preview templates
         case 'jobctl enqueue'
-            printf '%s\n' email email-bulk noop
+            printf '%s\n' email email-bulk file noop
         case 'jobctl job'
             printf '%s\n' cancel delete show
         case 'jobctl queue'
@@ -50,6 +50,8 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' --to -t --template -d --data --data-json --attach --subject -p --priority --at --in
         case 'jobctl enqueue email-bulk'
             printf '%s\n' -t --template --recipients -d --data --data-json -p --priority --at --in
+        case 'jobctl enqueue file'
+            printf '%s\n' -u --url --type --processing --name --size --file-id --user-id --product-id -o --option --options-json -p --priority --at --in
         case 'jobctl enqueue noop'
             printf '%s\n' -q --queue -n --count -p --priority --at --in
         case 'jobctl queue show'
@@ -202,6 +204,7 @@ complete -c jobctl -n '__jobctl_is jobctl email templates' -l help -d 'Show this
 # jobctl enqueue
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email' -d 'Queue one templated email (now, or --at/--in later); prints the job id.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email-bulk' -d 'One job per CSV row, validated first, then enqueued in pipelined batches (now, or --at/--in later).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'file' -d 'Queue one file job on file-processing; prints the job id.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'noop' -d 'No-op jobs: smoke-test a queue and its workers end to end (now, or --at/--in later).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -l help -d 'Show this message and exit.'
 
@@ -228,6 +231,23 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l at -x -d 'Run a
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l help -d 'Show this message and exit.'
+
+# jobctl enqueue file
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -s u -l url -x -d 'The upload: a path, file:// URL or http(s):// URL.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l type -x -d 'Declared type: image/jpeg, jpg, png, webp, gif, pdf...'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l processing -x -d 'virus_scan, validate, image_optimize, thumbnail, format_convert or process (all).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l name -x -d 'File name (default: the URL\'s last part).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l size -x -d 'Declared size in bytes (default: a local file\'s size; unknown for URLs).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l file-id -x -d 'The upload\'s id (default: a new one).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l user-id -x -d 'Who uploaded it (default: your user name).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l product-id -x -d 'Product the file belongs to.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -s o -l option -x -d 'Processing option NAME=VALUE (repeatable), e.g. target=webp, sizes=150x150,600x600.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l options-json -x -d 'Processing options as JSON.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l help -d 'Show this message and exit.'
 
 # jobctl enqueue noop
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -s q -l queue -x -d 'Queue to put the no-op jobs on.'

@@ -20,7 +20,8 @@ from jobctl.config import Settings
 from jobctl.core import runtime
 from jobctl.core.connection import connect
 from jobctl.core.enqueue import rq_queue
-from jobctl.core.worker import JobctlJob, JobctlWorker, die_with_parent, physical_queue_names
+from jobctl.core.lifetime import die_with_parent
+from jobctl.core.worker import JobctlJob, JobctlWorker, physical_queue_names
 from jobctl.errors import RedisUnavailable
 
 log = logging.getLogger("jobctl.worker")

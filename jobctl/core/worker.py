@@ -27,6 +27,7 @@ from rq.worker import WorkerStatus
 from jobctl.config import Settings
 from jobctl.core import dlq, keys
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, split_physical
+from jobctl.core.lifetime import die_with_parent
 from jobctl.core.retention import Retention
 from jobctl.errors import UsageError
 
@@ -48,28 +49,6 @@ def physical_queue_names(settings: Settings, queue_names: Sequence[str]) -> list
         if policy.is_dead_letter:
             raise UsageError("the dead-letter queue has no workers", "replay its jobs with `jobctl dlq retry`")
     return [p.physical(prio) for prio in PRIORITIES for p in policies]
-
-
-def _find_prctl():
-    # looked up once in the parent: a forked child then calls it without touching the loader
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # not Linux
-        return None
-
-
-_PRCTL = _find_prctl()
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent(sig: int = signal.SIGTERM) -> None:
-    """Ask Linux to signal this process when its parent dies, so no orphan outlives a killed worker.
-
-    Elsewhere an orphaned scheduler stops at its next failed lock refresh instead."""
-    if _PRCTL is not None:
-        _PRCTL(PR_SET_PDEATHSIG, int(sig))
 
 
 def _scheduler_main(scheduler: RQScheduler) -> None:

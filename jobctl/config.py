@@ -159,6 +159,8 @@ FIELDS: tuple[Field, ...] = (
           doc="builtin (EICAR plus a SHA-256 blocklist) or clamd (a ClamAV daemon)"),
     Field("clamd_address", "JOBCTL_CLAMD_ADDRESS", "/var/run/clamav/clamd.ctl",
           doc="clamd's unix socket path, or host:port"),
+    Field("clamd_timeout", "JOBCTL_CLAMD_TIMEOUT", 120, _parse_duration, _check_positive,
+          doc="seconds to wait on clamd (connecting, streaming, and its verdict on a big file)"),
     Field("virus_blocklist", "JOBCTL_VIRUS_BLOCKLIST", "",
           doc="file of SHA-256 hashes (one per line, optional name after a space) the builtin scanner rejects"),
     Field("fetch_timeout", "JOBCTL_FETCH_TIMEOUT", 30, _parse_duration, _check_positive,

@@ -52,7 +52,7 @@ class ScanResult:
 def scan_file(settings, path: Path) -> ScanResult:
     """Scan with the backend JOBCTL_VIRUS_SCANNER names."""
     if settings.virus_scanner == "clamd":
-        return ClamdScanner(settings.clamd_address).scan(path)
+        return ClamdScanner(settings.clamd_address, settings.clamd_timeout).scan(path)
     blocklist = Path(settings.virus_blocklist).expanduser() if settings.virus_blocklist else None
     return BuiltinScanner(blocklist).scan(path)
 

@@ -63,9 +63,9 @@ class Encoded:
     frames: int = 1
 
     def meta(self) -> dict:
-        """What a job result records: every field but the bytes, plus their length."""
+        """What a job result records: every field but the bytes (storage adds their size and hash)."""
         return {"kind": self.kind, "format": self.format, "width": self.width, "height": self.height,
-                "frames": self.frames, "bytes": len(self.data)}
+                "frames": self.frames}
 
 
 @dataclass

@@ -81,6 +81,11 @@ def _check_redis_url(value: str) -> None:
         raise ValueError("must start with redis://, rediss:// or unix://")
 
 
+def _check_database_url(value: str) -> None:
+    if value and urlsplit(value).scheme.split("+")[0] not in {"sqlite", "postgresql", "postgres"}:
+        raise ValueError("must be a sqlite:/// or postgresql:// URL")
+
+
 def _check_choice(*choices: str) -> Callable[[str], None]:
     def check(value: str) -> None:
         if value not in choices:
@@ -153,6 +158,8 @@ FIELDS: tuple[Field, ...] = (
     Field("allowed_file_types", "ALLOWED_FILE_TYPES",
           ("image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"), _parse_list,
           doc="MIME types the file-processing queue accepts"),
+    Field("database_url", "DATABASE_URL", "", check=_check_database_url,
+          doc="marketplace data store: sqlite:///path or postgresql://...; unset: jobctl.db in the state folder"),
     Field("storage_dir", "JOBCTL_STORAGE_DIR", "",
           doc="where processed files go, named by content hash (default: storage/ in the state folder)"),
     Field("virus_scanner", "JOBCTL_VIRUS_SCANNER", "builtin", check=_check_choice("builtin", "clamd"),
@@ -226,6 +233,11 @@ class Settings:
         return Path(base) / "jobctl"
 
     @property
+    def database(self) -> str:
+        """DATABASE_URL, or the SQLite file in the state folder."""
+        return self.database_url or f"sqlite:///{self.home_path / 'jobctl.db'}"
+
+    @property
     def storage_path(self) -> Path:
         return Path(self.storage_dir).expanduser() if self.storage_dir else self.home_path / "storage"
 
@@ -243,7 +255,7 @@ class Settings:
             shown = v.value
             if f.secret and shown:
                 shown = SECRET_MASK
-            elif f.name == "redis_url" and shown:
+            elif f.name in ("redis_url", "database_url") and shown:
                 shown = mask_url(shown)
             if isinstance(shown, tuple):
                 shown = ",".join(x if isinstance(x, str) else "x".join(map(str, x)) for x in shown)

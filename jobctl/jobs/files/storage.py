@@ -6,8 +6,7 @@ Layout under JOBCTL_STORAGE_DIR (default: storage/ in the state folder):
     quarantine/<sha256>     infected uploads (mode 0600) with <sha256>.json saying why
 
 Naming by hash makes a re-run idempotent: the same input and options give the same names, and
-writing an existing name is skipped. Writes go to a temporary name first, then rename, so a
-reader never sees half a file and a crash leaves no file under a final name.
+writing an existing name is skipped. Writes are atomic (jobctl.core.atomic).
 """
 
 from __future__ import annotations
@@ -16,10 +15,11 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from jobctl.core.atomic import write_atomic
 
 
 @dataclass(frozen=True)
@@ -44,19 +44,9 @@ def quarantine_dir(storage: Path) -> Path:
 
 def put(storage: Path, data: bytes, extension: str) -> StoredFile:
     digest = hashlib.sha256(data).hexdigest()
-    folder = storage / digest[:2]
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{digest}.{extension}"
+    final = storage / digest[:2] / f"{digest}.{extension}"
     if not final.exists():
-        fd, temporary = tempfile.mkstemp(dir=folder, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, final)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomic(final, data)
     return StoredFile(final, digest, len(data))
 
 

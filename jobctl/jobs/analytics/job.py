@@ -1,0 +1,128 @@
+"""Analytics roll-up jobs: the payload, checked where it is enqueued, and the RQ job function.
+
+Payload (JSON): {"type": hourly|daily|weekly|monthly, "start": ISO, "end": ISO (exclusive),
+"metrics": [...]}. A schedule's job carries {"type", "schedule", "occurrence"} instead and rolls
+up the last period that had ended when it fired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timezone
+from typing import Any
+
+from jobctl.errors import JobctlError, PermanentJobFailure, UsageError
+from jobctl.jobs.analytics.metrics import METRICS, measure, store
+from jobctl.jobs.analytics.periods import MAX_PERIODS, PERIOD_TYPES, day_range, last_complete, periods
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
+def check_metrics(metrics: Iterable[str] | str | None) -> list[str]:
+    if metrics is None:
+        return list(METRICS)
+    names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
+    unknown = [m for m in names if m not in METRICS]
+    if unknown or not names:
+        raise UsageError(f"unknown metric {', '.join(map(repr, unknown)) or '(none given)'}",
+                         f"metrics are: {', '.join(METRICS)}")
+    return list(dict.fromkeys(names))
+
+
+def check_type(kind: Any) -> str:
+    if kind not in PERIOD_TYPES:
+        raise UsageError(f"unknown analytics type {kind!r}", f"use one of {', '.join(PERIOD_TYPES)}")
+    return kind
+
+
+def as_range(date_range: Any) -> tuple[datetime, datetime]:
+    """(start, end): dates are inclusive days, datetimes a half-open interval; both end up naive UTC."""
+    try:
+        start, end = date_range
+    except (TypeError, ValueError):
+        raise UsageError("date_range must be a (start, end) pair", "pass date_range=(date(2024, 1, 1), "
+                                                                   "date(2024, 1, 31))") from None
+    if isinstance(start, str) or isinstance(end, str):
+        try:
+            start, end = (date.fromisoformat(v) if isinstance(v, str) and len(v) == 10 else
+                          datetime.fromisoformat(v) if isinstance(v, str) else v for v in (start, end))
+        except ValueError as exc:
+            raise UsageError(f"date_range: {exc}", "use YYYY-MM-DD or ISO 8601 datetimes") from None
+    if type(start) is date and type(end) is date:
+        first, last = start, end
+        if last < first:
+            raise UsageError(f"date_range ends ({last}) before it starts ({first})", "swap --from and --to")
+        return day_range(first, last)
+    if not (isinstance(start, datetime) and isinstance(end, datetime)):
+        raise UsageError("date_range must be two dates or two datetimes", "e.g. (date(2024, 1, 1), date(2024, 1, 31))")
+    start, end = _naive_utc(start), _naive_utc(end)
+    if end <= start:
+        raise UsageError(f"date_range ends ({end}) at or before it starts ({start})", "swap start and end")
+    return start, end
+
+
+def count_periods(kind: str, start: datetime, end: datetime) -> int:
+    count = 0
+    for _ in periods(kind, start, end):
+        count += 1
+        if count > MAX_PERIODS:
+            raise UsageError(f"that range holds more than {MAX_PERIODS:,} {kind} periods",
+                             "pick a shorter range or a coarser type")
+    return count
+
+
+def prepare_analytics_payload(kind: Any, date_range: Any, metrics: Any = None) -> dict[str, Any]:
+    kind = check_type(kind)
+    start, end = as_range(date_range)
+    count_periods(kind, start, end)
+    return {"type": kind, "start": start.isoformat(), "end": end.isoformat(), "metrics": check_metrics(metrics)}
+
+
+def _read(payload: Any) -> tuple[str, datetime, datetime, list[str]]:
+    if not isinstance(payload, dict):
+        raise UsageError("analytics payload must be an object", "enqueue with add_analytics_job")
+    kind = check_type(payload.get("type"))
+    if "occurrence" in payload and "start" not in payload:
+        start, end = last_complete(kind, _naive_utc(datetime.fromisoformat(payload["occurrence"])))
+    else:
+        start, end = as_range((payload.get("start"), payload.get("end")))
+    return kind, start, end, check_metrics(payload.get("metrics"))
+
+
+def roll_up(engine, kind: str, start: datetime, end: datetime, metrics: list[str]) -> dict[str, Any]:
+    """Compute and upsert every period of `kind` overlapping [start, end); one transaction."""
+    spans = list(periods(kind, start, end))
+    with engine.begin() as conn:
+        measured = [(span_start, measure(conn, span_start, span_end)) for span_start, span_end in spans]
+        rows = store(conn, kind, measured, metrics)
+    result: dict[str, Any] = {"type": kind, "start": spans[0][0].isoformat() if spans else None,
+                              "end": spans[-1][1].isoformat() if spans else None, "periods": len(spans),
+                              "rows": rows, "metrics": metrics}
+    if len(spans) == 1:
+        result["values"] = {name: str(measured[0][1][name]) for name in metrics}
+    return result
+
+
+def run_analytics_job(payload: dict) -> dict[str, Any]:
+    """The RQ job: roll up the payload's periods into analytics_aggregates (idempotent)."""
+    from jobctl.core import runtime
+    from jobctl.data import engine_for
+
+    try:
+        kind, start, end, metrics = _read(payload)
+    except (JobctlError, ValueError, TypeError) as exc:
+        raise PermanentJobFailure(f"bad analytics payload: {getattr(exc, 'message', exc)}") from None
+    return roll_up(engine_for(runtime.settings()), kind, start, end, metrics)
+
+
+def stored_rollups(settings, kind: Any, days: tuple[date, date], metrics: Any = None) -> tuple[list[dict], list[str]]:
+    """What `jobctl analytics show` prints: stored rows of periods starting within the days given."""
+    from jobctl.data import engine_for
+    from jobctl.jobs.analytics.metrics import stored
+
+    kind, names = check_type(kind), check_metrics(metrics)
+    start, end = as_range(days)
+    with engine_for(settings).connect() as conn:
+        return stored(conn, kind, start, end, names), names

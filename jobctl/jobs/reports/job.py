@@ -1,0 +1,149 @@
+"""Generate a report: read the numbers, render each format, store and record the files, mail admins.
+
+Files go to STORAGE/reports/<kind>/<kind>-<first day>.<format>, so regenerating a period replaces
+its files, and the reports table holds one row per (kind, period, format), updated in place. The
+email to JOBCTL_ADMIN_EMAILS goes through the email-sending queue with the files attached, so a
+mail outage delays it (retries) without failing the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from jobctl.core.atomic import write_atomic
+from jobctl.errors import JobctlError, PermanentJobFailure, UsageError
+from jobctl.jobs.reports.data import KINDS, report_data
+
+FORMATS = ("pdf", "csv", "json")
+TEMPLATE = "admin-report"
+
+
+def check_formats(formats: Any) -> list[str]:
+    if formats is None:
+        return list(FORMATS)
+    names = [f.strip().lower() for f in formats.split(",")] if isinstance(formats, str) else list(formats)
+    unknown = [f for f in names if f not in FORMATS]
+    if unknown or not names:
+        raise UsageError(f"unknown report format {', '.join(map(repr, unknown)) or '(none given)'}",
+                         f"formats are: {', '.join(FORMATS)}")
+    return list(dict.fromkeys(names))
+
+
+def check_kind(kind: Any) -> str:
+    if kind not in KINDS:
+        raise UsageError(f"unknown report {kind!r}", f"reports are: {', '.join(KINDS)}")
+    return kind
+
+
+def check_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise UsageError(f"report date {value!r} is not a date", "use YYYY-MM-DD") from None
+
+
+def _record(conn, kind: str, first: date, last: date, fmt: str, path: str, digest: str, size: int) -> None:
+    from jobctl.data.schema import reports
+
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    row = {"kind": kind, "period_start": first, "period_end": last, "format": fmt, "path": path, "sha256": digest,
+           "size": size, "created_at": datetime.now(timezone.utc).replace(tzinfo=None)}
+    statement = insert(reports).values(row)
+    conn.execute(statement.on_conflict_do_update(
+        index_elements=["kind", "period_start", "format"],
+        set_={k: statement.excluded[k] for k in ("period_end", "path", "sha256", "size", "created_at")}))
+
+
+def _email_admins(settings, data: dict, paths: list[str]) -> str | None:
+    from jobctl.core import runtime
+    from jobctl.core.enqueue import enqueue
+    from jobctl.jobs.email import prepare_email_payload
+    from jobctl.jobs.reports.render import summary_lines
+
+    period = data["period"]
+    payload = prepare_email_payload(
+        settings, to=list(settings.admin_emails), template=TEMPLATE, attachments=paths,
+        data={"report_name": data["kind"], "title": data["title"],
+              "period": period["start"] if period["start"] == period["end"] else f"{period['start']} to {period['end']}",
+              "lines": summary_lines(data), "files": [p.rsplit("/", 1)[-1] for p in paths]})
+    return enqueue(runtime.connection(), settings, "email", payload, description=f"email {TEMPLATE}")
+
+
+def generate_report(settings, kind: str, day: date, formats: list[str], *, email: bool = True) -> dict[str, Any]:
+    """Render and store one report in every format asked for; returns what was written (and mailed)."""
+    from jobctl.data import engine_for
+    from jobctl.jobs.reports.render import render
+
+    kind, day, formats = check_kind(kind), check_date(day), check_formats(formats)
+    engine = engine_for(settings)
+    with engine.connect() as conn:
+        data = report_data(conn, kind, day)
+    first, last = date.fromisoformat(data["period"]["start"]), date.fromisoformat(data["period"]["end"])
+    folder = settings.storage_path / "reports" / kind
+    files = []
+    with engine.begin() as conn:
+        for fmt in formats:
+            body = render(data, fmt)
+            path = folder / f"{kind}-{first.isoformat()}.{fmt}"
+            write_atomic(path, body)
+            digest = hashlib.sha256(body).hexdigest()
+            _record(conn, kind, first, last, fmt, str(path), digest, len(body))
+            files.append({"format": fmt, "path": str(path), "size": len(body), "sha256": digest})
+    emailed = _email_admins(settings, data, [f["path"] for f in files]) if email and settings.admin_emails else None
+    return {"kind": kind, "period": data["period"], "title": data["title"], "files": files, "email_job": emailed,
+            "metrics": {m["name"]: m["value"] for m in data["metrics"]}}
+
+
+def _day_from(payload: dict, kind: str) -> date:
+    """An explicit date, else the period before the schedule's occurrence (06:00 -> yesterday)."""
+    if payload.get("date"):
+        return check_date(payload["date"])
+    if payload.get("occurrence"):
+        fired = datetime.fromisoformat(payload["occurrence"]).astimezone(timezone.utc).date()
+        return fired - timedelta(days=1 if kind == "daily" else 7)
+    return datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
+def _run(kind: str, payload: dict) -> dict[str, Any]:
+    from jobctl.core import runtime
+
+    try:
+        if not isinstance(payload, dict):
+            raise UsageError("report payload must be an object", "enqueue with add_report_job")
+        day, formats = _day_from(payload, kind), check_formats(payload.get("formats"))
+    except (JobctlError, ValueError) as exc:
+        raise PermanentJobFailure(f"bad report payload: {getattr(exc, 'message', exc)}") from None
+    return generate_report(runtime.settings(), kind, day, formats, email=payload.get("email", True))
+
+
+def run_daily_report(payload: dict) -> dict[str, Any]:
+    """The daily-reports job (06:00 UTC by default): yesterday's report."""
+    return _run("daily", payload)
+
+
+def run_weekly_report(payload: dict) -> dict[str, Any]:
+    """The weekly-reports job (Mondays 08:00 UTC by default): last week's report."""
+    return _run("weekly", payload)
+
+
+def list_reports(settings, kind: Any = None, limit: int = 20) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from jobctl.data import engine_for
+    from jobctl.data.schema import reports
+
+    query = select(reports).order_by(reports.c.period_start.desc(), reports.c.kind, reports.c.format).limit(limit)
+    if kind is not None:
+        query = query.where(reports.c.kind == check_kind(kind))
+    with engine_for(settings).connect() as conn:
+        return [{k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in row._mapping.items()}
+                for row in conn.execute(query)]

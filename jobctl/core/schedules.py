@@ -43,8 +43,8 @@ GRACE_SECONDS = 60  # an occurrence later than this counts as missed (scheduler 
 GUARD_TTL = 7 * 86400
 TOML_KEYS = ("cron", "tz", "job", "data", "queue", "priority", "missed")
 
-# name, cron, job type, data; all UTC. The report/analytics job types land later: until then `tick`
-# stores and advances them but never enqueues (no handler).
+# name, cron, job type, data; all UTC. A schedule whose job type has no handler (one removed from
+# JOB_TYPES, say) is stored and advanced by `tick` but never enqueued.
 DEFAULTS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("daily-reports", "0 6 * * *", "daily-report", {}),
     ("weekly-reports", "0 8 * * 1", "weekly-report", {}),

@@ -109,3 +109,49 @@ def process_file(file_id: str | int, file_url: str, file_name: str, file_type: s
                "scan_for_viruses": scan_for_viruses}
     return add_file_processing_job(file_id, file_url, file_name, file_type, file_size, user_id, "process",
                                    product_id, options, priority=priority, at=at, delay=delay)
+
+
+def add_analytics_job(type: str, date_range: tuple[Any, Any], metrics: Iterable[str] | None = None, *,
+                      priority: str | None = None, at: datetime | None = None,
+                      delay: timedelta | float | None = None) -> str:
+    """Queue one roll-up of every `type` period (hourly/daily/weekly/monthly) overlapping `date_range`.
+
+    `date_range` is two dates (inclusive days) or two datetimes (half-open, naive = UTC); `metrics`
+    any of page_views, unique_visitors, purchases, revenue, conversion_rate, average_order_value
+    (default: all). Re-running a period replaces its rows.
+    """
+    from jobctl.jobs.analytics.job import prepare_analytics_payload
+
+    scheduled_time(at, delay)
+    payload = prepare_analytics_payload(type, date_range, metrics)
+    return enqueue(runtime.connection(), runtime.settings(), "analytics", payload, priority=priority,
+                   description=f"analytics {type} {payload['start'][:10]}..{payload['end'][:10]}", at=at, delay=delay)
+
+
+def schedule_custom_analytics(type: str, date_range: tuple[Any, Any], metrics: Iterable[str] | None = None, *,
+                              priority: str | None = None,
+                              on_batch: Callable[[int], None] | None = None) -> list[str]:
+    """One roll-up job per `type` period in `date_range` (a backfill), enqueued in pipelined batches."""
+    from jobctl.jobs.analytics.job import prepare_analytics_payload
+    from jobctl.jobs.analytics.periods import periods
+
+    whole = prepare_analytics_payload(type, date_range, metrics)
+    start, end = datetime.fromisoformat(whole["start"]), datetime.fromisoformat(whole["end"])
+    payloads = [{**whole, "start": s.isoformat(), "end": e.isoformat()} for s, e in periods(type, start, end)]
+    return enqueue_many(runtime.connection(), runtime.settings(), "analytics", payloads, priority=priority,
+                        description=f"analytics {type}", on_batch=on_batch)
+
+
+def add_report_job(kind: str, date: Any = None, formats: Iterable[str] | str | None = None, *,
+                   email: bool = True, priority: str | None = None, at: datetime | None = None,
+                   delay: timedelta | float | None = None) -> str:
+    """Queue the daily or weekly report that covers `date` (default: yesterday / last week)."""
+    from jobctl.jobs.reports.job import check_date, check_formats, check_kind
+
+    scheduled_time(at, delay)
+    payload: dict[str, Any] = {"formats": check_formats(formats), "email": bool(email)}
+    if date is not None:
+        payload["date"] = check_date(date).isoformat()
+    job_type = f"{check_kind(kind)}-report"
+    return enqueue(runtime.connection(), runtime.settings(), job_type, payload, priority=priority,
+                   description=f"{kind} report {payload.get('date', '')}".strip(), at=at, delay=delay)

@@ -1,4 +1,4 @@
-"""jobctl enqueue email|email-bulk|file|noop"""
+"""jobctl enqueue email|email-bulk|file|analytics|report|noop"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jobctl.api import add_bulk_email_jobs, add_email_job, add_file_processing_job
+from jobctl.api import add_analytics_job, add_bulk_email_jobs, add_email_job, add_file_processing_job, add_report_job
 from jobctl.cli.common import (
     JsonOption,
     emit_json,
@@ -174,6 +174,55 @@ def file(
                                      _local_size(url) if size is None else size, user_id or getpass.getuser(),
                                      processing, product_id, options, priority=priority, **timing)
     _report([job_id], as_json, started, "file", _due(st.connection, [job_id], timing))
+
+
+@app.command("analytics")
+def analytics(
+    ctx: typer.Context,
+    kind: str = typer.Option(..., "--type", "-t", help="hourly, daily, weekly or monthly."),
+    from_: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD (UTC)."),
+    to: Optional[str] = typer.Option(None, "--to", help="Last day, inclusive (default: the --from day)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", "-m", help="Comma-separated metric names "
+                                                                        "(default: all)."),
+    priority: Optional[str] = PriorityOption,
+    at: Optional[str] = AtOption,
+    in_: Optional[str] = InOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Queue one roll-up job covering every period in the range (a job per period: `analytics schedule-custom`)."""
+    from jobctl.cli.analytics import day_span
+
+    timing = _timing(at, in_)
+    st = state(ctx)
+    st.install_runtime()
+    started = time.perf_counter()
+    job_id = add_analytics_job(kind, day_span(from_, to), metrics, priority=priority, **timing)
+    _report([job_id], as_json, started, "analytics", _due(st.connection, [job_id], timing))
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    kind: str = typer.Argument(..., help="daily or weekly."),
+    day: Optional[str] = typer.Option(None, "--date", help="A day the report covers (default: yesterday / "
+                                                           "last week, when the job runs)."),
+    formats: str = typer.Option("pdf,csv,json", "--format", "-f", help="Comma-separated: pdf, csv, json."),
+    email: bool = typer.Option(True, "--email/--no-email", help="Mail it to JOBCTL_ADMIN_EMAILS (when set)."),
+    priority: Optional[str] = PriorityOption,
+    at: Optional[str] = AtOption,
+    in_: Optional[str] = InOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Queue a daily or weekly report on its queue (`jobctl report generate` runs one here and now)."""
+    from jobctl.cli.analytics import parse_day
+
+    timing = _timing(at, in_)
+    when = parse_day(day, "--date") if day else None
+    st = state(ctx)
+    st.install_runtime()
+    started = time.perf_counter()
+    job_id = add_report_job(kind, when, formats, email=email, priority=priority, **timing)
+    _report([job_id], as_json, started, "report", _due(st.connection, [job_id], timing))
 
 
 @app.command("noop")

@@ -46,13 +46,17 @@ def schedule_custom(
     as_json: bool = JsonOption,
 ) -> None:
     """Enqueue one roll-up job per period between --from and --to (a backfill)."""
+    from jobctl.jobs.analytics.job import prepare_analytics_payload
+
+    span = day_span(from_, to)
+    prepare_analytics_payload(kind, span, metrics)  # bad input is reported before a progress bar starts
     st = state(ctx)
     st.install_runtime()
     started = time.perf_counter()
     with Progress(TextColumn("enqueueing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=stderr, transient=True, disable=as_json) as progress:
         task = progress.add_task("enqueue", total=None)
-        ids = schedule_custom_analytics(kind, day_span(from_, to), metrics,
+        ids = schedule_custom_analytics(kind, span, metrics,
                                         on_batch=lambda n: progress.advance(task, n))
     if as_json:
         emit_json({"job_ids": ids, "count": len(ids), "type": kind})

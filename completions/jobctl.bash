@@ -5,13 +5,16 @@
 # subcommands of a command path
 _jobctl_subcommands() {
     case "$1" in
-        'jobctl') echo 'clear config demo dlq email enqueue job queue retry schedule scheduler server stats worker workers' ;;
+        'jobctl') echo 'analytics clear config db demo dlq email enqueue job queue report retry schedule scheduler server stats worker workers' ;;
+        'jobctl analytics') echo 'schedule-custom show' ;;
         'jobctl config') echo 'show' ;;
+        'jobctl db') echo 'migrate seed status' ;;
         'jobctl dlq') echo 'list purge retry show' ;;
         'jobctl email') echo 'preview templates' ;;
-        'jobctl enqueue') echo 'email email-bulk file noop' ;;
+        'jobctl enqueue') echo 'analytics email email-bulk file noop report' ;;
         'jobctl job') echo 'cancel delete show' ;;
         'jobctl queue') echo 'list pause resume show' ;;
+        'jobctl report') echo 'generate list' ;;
         'jobctl schedule') echo 'add list pause remove resume run' ;;
         'jobctl scheduler') echo 'start status' ;;
         'jobctl server') echo 'start status stop' ;;
@@ -24,9 +27,16 @@ _jobctl_subcommands() {
 _jobctl_options() {
     case "$1" in
         'jobctl') echo '--redis-url --env-file --config --home -v --verbose --version --help' ;;
+        'jobctl analytics') echo '--help' ;;
+        'jobctl analytics schedule-custom') echo '-t --type --from --to -m --metrics --json --help' ;;
+        'jobctl analytics show') echo '-t --type --from --to -m --metrics --json --help' ;;
         'jobctl clear') echo '-s --state -p --priority --dry-run -y --yes --json --help' ;;
         'jobctl config') echo '--help' ;;
         'jobctl config show') echo '--json --help' ;;
+        'jobctl db') echo '--help' ;;
+        'jobctl db migrate') echo '--json --help' ;;
+        'jobctl db seed') echo '--days --users --seed --start --views-per-day --replace -y --yes --json --help' ;;
+        'jobctl db status') echo '--json --help' ;;
         'jobctl demo') echo '--campaign -c --concurrency --json --help' ;;
         'jobctl dlq') echo '--help' ;;
         'jobctl dlq list') echo '-q --queue --since --error-contains -n --limit --cursor --json --help' ;;
@@ -37,10 +47,12 @@ _jobctl_options() {
         'jobctl email preview') echo '-t --template -d --data --data-json --html --json --help' ;;
         'jobctl email templates') echo '--json --help' ;;
         'jobctl enqueue') echo '--help' ;;
+        'jobctl enqueue analytics') echo '-t --type --from --to -m --metrics -p --priority --at --in --json --help' ;;
         'jobctl enqueue email') echo '--to -t --template -d --data --data-json --attach --subject -p --priority --at --in --json --help' ;;
         'jobctl enqueue email-bulk') echo '-t --template --recipients -d --data --data-json -p --priority --at --in --json --help' ;;
         'jobctl enqueue file') echo '-u --url --type --processing --name --size --file-id --user-id --product-id -o --option --options-json -p --priority --at --in --json --help' ;;
         'jobctl enqueue noop') echo '-q --queue -n --count -p --priority --at --in --json --help' ;;
+        'jobctl enqueue report') echo '--date -f --format --email --no-email -p --priority --at --in --json --help' ;;
         'jobctl job') echo '--help' ;;
         'jobctl job cancel') echo '--json --help' ;;
         'jobctl job delete') echo '-y --yes --json --help' ;;
@@ -50,6 +62,9 @@ _jobctl_options() {
         'jobctl queue pause') echo '--json --help' ;;
         'jobctl queue resume') echo '--json --help' ;;
         'jobctl queue show') echo '-s --state -n --limit --offset --json --help' ;;
+        'jobctl report') echo '--help' ;;
+        'jobctl report generate') echo '--date -f --format --email --no-email --json --help' ;;
+        'jobctl report list') echo '--kind --limit --json --help' ;;
         'jobctl retry') echo '--json --help' ;;
         'jobctl schedule') echo '--help' ;;
         'jobctl schedule add') echo '--cron --tz --job -d --data --data-json -q --queue -p --priority --missed --json --help' ;;
@@ -81,8 +96,21 @@ _jobctl_value_kind() {
         'jobctl|--env-file') echo 'file' ;;
         'jobctl|--config') echo 'file' ;;
         'jobctl|--home') echo 'file' ;;
+        'jobctl analytics schedule-custom|-t'|'jobctl analytics schedule-custom|--type') echo 'value' ;;
+        'jobctl analytics schedule-custom|--from') echo 'value' ;;
+        'jobctl analytics schedule-custom|--to') echo 'value' ;;
+        'jobctl analytics schedule-custom|-m'|'jobctl analytics schedule-custom|--metrics') echo 'value' ;;
+        'jobctl analytics show|-t'|'jobctl analytics show|--type') echo 'value' ;;
+        'jobctl analytics show|--from') echo 'value' ;;
+        'jobctl analytics show|--to') echo 'value' ;;
+        'jobctl analytics show|-m'|'jobctl analytics show|--metrics') echo 'value' ;;
         'jobctl clear|-s'|'jobctl clear|--state') echo 'value' ;;
         'jobctl clear|-p'|'jobctl clear|--priority') echo 'value' ;;
+        'jobctl db seed|--days') echo 'value' ;;
+        'jobctl db seed|--users') echo 'value' ;;
+        'jobctl db seed|--seed') echo 'value' ;;
+        'jobctl db seed|--start') echo 'value' ;;
+        'jobctl db seed|--views-per-day') echo 'value' ;;
         'jobctl demo|--campaign') echo 'value' ;;
         'jobctl demo|-c'|'jobctl demo|--concurrency') echo 'value' ;;
         'jobctl dlq list|-q'|'jobctl dlq list|--queue') echo 'value' ;;
@@ -99,6 +127,13 @@ _jobctl_value_kind() {
         'jobctl email preview|-t'|'jobctl email preview|--template') echo 'value' ;;
         'jobctl email preview|-d'|'jobctl email preview|--data') echo 'value' ;;
         'jobctl email preview|--data-json') echo 'value' ;;
+        'jobctl enqueue analytics|-t'|'jobctl enqueue analytics|--type') echo 'value' ;;
+        'jobctl enqueue analytics|--from') echo 'value' ;;
+        'jobctl enqueue analytics|--to') echo 'value' ;;
+        'jobctl enqueue analytics|-m'|'jobctl enqueue analytics|--metrics') echo 'value' ;;
+        'jobctl enqueue analytics|-p'|'jobctl enqueue analytics|--priority') echo 'value' ;;
+        'jobctl enqueue analytics|--at') echo 'value' ;;
+        'jobctl enqueue analytics|--in') echo 'value' ;;
         'jobctl enqueue email|--to') echo 'value' ;;
         'jobctl enqueue email|-t'|'jobctl enqueue email|--template') echo 'value' ;;
         'jobctl enqueue email|-d'|'jobctl enqueue email|--data') echo 'value' ;;
@@ -133,9 +168,18 @@ _jobctl_value_kind() {
         'jobctl enqueue noop|-p'|'jobctl enqueue noop|--priority') echo 'value' ;;
         'jobctl enqueue noop|--at') echo 'value' ;;
         'jobctl enqueue noop|--in') echo 'value' ;;
+        'jobctl enqueue report|--date') echo 'value' ;;
+        'jobctl enqueue report|-f'|'jobctl enqueue report|--format') echo 'value' ;;
+        'jobctl enqueue report|-p'|'jobctl enqueue report|--priority') echo 'value' ;;
+        'jobctl enqueue report|--at') echo 'value' ;;
+        'jobctl enqueue report|--in') echo 'value' ;;
         'jobctl queue show|-s'|'jobctl queue show|--state') echo 'value' ;;
         'jobctl queue show|-n'|'jobctl queue show|--limit') echo 'value' ;;
         'jobctl queue show|--offset') echo 'value' ;;
+        'jobctl report generate|--date') echo 'value' ;;
+        'jobctl report generate|-f'|'jobctl report generate|--format') echo 'value' ;;
+        'jobctl report list|--kind') echo 'value' ;;
+        'jobctl report list|--limit') echo 'value' ;;
         'jobctl schedule add|--cron') echo 'value' ;;
         'jobctl schedule add|--tz') echo 'value' ;;
         'jobctl schedule add|--job') echo 'value' ;;
@@ -161,12 +205,14 @@ _jobctl_arg_kind() {
         'jobctl dlq purge') echo 'value' ;;
         'jobctl dlq retry') echo 'value' ;;
         'jobctl dlq show') echo 'value' ;;
+        'jobctl enqueue report') echo 'value' ;;
         'jobctl job cancel') echo 'value' ;;
         'jobctl job delete') echo 'value' ;;
         'jobctl job show') echo 'value' ;;
         'jobctl queue pause') echo 'value' ;;
         'jobctl queue resume') echo 'value' ;;
         'jobctl queue show') echo 'value' ;;
+        'jobctl report generate') echo 'value' ;;
         'jobctl retry') echo 'value' ;;
         'jobctl schedule add') echo 'value' ;;
         'jobctl schedule pause') echo 'value' ;;

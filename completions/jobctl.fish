@@ -4,19 +4,25 @@
 function __jobctl_subcommands --description 'jobctl: subcommands of a command path'
     switch $argv[1]
         case 'jobctl'
-            printf '%s\n' clear config demo dlq email enqueue job queue retry schedule scheduler server stats worker workers
+            printf '%s\n' analytics clear config db demo dlq email enqueue job queue report retry schedule scheduler server stats worker workers
+        case 'jobctl analytics'
+            printf '%s\n' schedule-custom show
         case 'jobctl config'
             printf '%s\n' show
+        case 'jobctl db'
+            printf '%s\n' migrate seed status
         case 'jobctl dlq'
             printf '%s\n' list purge retry show
         case 'jobctl email'
             printf '%s\n' preview templates
         case 'jobctl enqueue'
-            printf '%s\n' email email-bulk file noop
+            printf '%s\n' analytics email email-bulk file noop report
         case 'jobctl job'
             printf '%s\n' cancel delete show
         case 'jobctl queue'
             printf '%s\n' list pause resume show
+        case 'jobctl report'
+            printf '%s\n' generate list
         case 'jobctl schedule'
             printf '%s\n' add list pause remove resume run
         case 'jobctl scheduler'
@@ -34,8 +40,14 @@ function __jobctl_value_options --description 'jobctl: options of a command path
     switch $argv[1]
         case 'jobctl'
             printf '%s\n' --redis-url --env-file --config --home
+        case 'jobctl analytics schedule-custom'
+            printf '%s\n' -t --type --from --to -m --metrics
+        case 'jobctl analytics show'
+            printf '%s\n' -t --type --from --to -m --metrics
         case 'jobctl clear'
             printf '%s\n' -s --state -p --priority
+        case 'jobctl db seed'
+            printf '%s\n' --days --users --seed --start --views-per-day
         case 'jobctl demo'
             printf '%s\n' --campaign -c --concurrency
         case 'jobctl dlq list'
@@ -46,6 +58,8 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' -q --queue --since --error-contains
         case 'jobctl email preview'
             printf '%s\n' -t --template -d --data --data-json
+        case 'jobctl enqueue analytics'
+            printf '%s\n' -t --type --from --to -m --metrics -p --priority --at --in
         case 'jobctl enqueue email'
             printf '%s\n' --to -t --template -d --data --data-json --attach --subject -p --priority --at --in
         case 'jobctl enqueue email-bulk'
@@ -54,8 +68,14 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' -u --url --type --processing --name --size --file-id --user-id --product-id -o --option --options-json -p --priority --at --in
         case 'jobctl enqueue noop'
             printf '%s\n' -q --queue -n --count -p --priority --at --in
+        case 'jobctl enqueue report'
+            printf '%s\n' --date -f --format -p --priority --at --in
         case 'jobctl queue show'
             printf '%s\n' -s --state -n --limit --offset
+        case 'jobctl report generate'
+            printf '%s\n' --date -f --format
+        case 'jobctl report list'
+            printf '%s\n' --kind --limit
         case 'jobctl schedule add'
             printf '%s\n' --cron --tz --job -d --data --data-json -q --queue -p --priority --missed
         case 'jobctl stats'
@@ -99,14 +119,17 @@ end
 complete -c jobctl -f
 
 # jobctl
+complete -c jobctl -n '__jobctl_is jobctl' -a 'analytics' -d 'Analytics roll-ups: backfill periods, read what is stored.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'clear' -d 'Remove a queue\'s jobs in one state (or all) and delete their data.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'config' -d 'Inspect configuration.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'db' -d 'The marketplace data store (DATABASE_URL): schema migrations, status, sample data.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'demo' -d 'Start workers, run a realistic batch of email jobs (incl. a bulk campaign), print a summary.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'dlq' -d 'The dead-letter queue: jobs that ran out of attempts.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'email' -d 'Email templates.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'enqueue' -d 'Put jobs on queues.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'job' -d 'Inspect, cancel and delete jobs.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'queue' -d 'Inspect, pause and resume queues.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'report' -d 'Daily and weekly reports: generate one now, list what was generated.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'retry' -d 'Put failed jobs back on their queue with fresh attempts (dead jobs: `jobctl dlq retry`).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'schedule' -d 'Recurring jobs: cron schedules in a timezone, run by `jobctl scheduler start`.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'scheduler' -d 'Run the recurring schedules (one active scheduler among many).'
@@ -121,6 +144,27 @@ complete -c jobctl -n '__jobctl_is jobctl' -l home -r -F -d 'State folder (overr
 complete -c jobctl -n '__jobctl_is jobctl' -s v -l verbose -d 'Show tracebacks on errors.'
 complete -c jobctl -n '__jobctl_is jobctl' -l version -d 'Print the version.'
 complete -c jobctl -n '__jobctl_is jobctl' -l help -d 'Show this message and exit.'
+
+# jobctl analytics
+complete -c jobctl -n '__jobctl_is jobctl analytics' -a 'schedule-custom' -d 'Enqueue one roll-up job per period between --from and --to (a backfill).'
+complete -c jobctl -n '__jobctl_is jobctl analytics' -a 'show' -d 'The stored roll-ups of periods starting between --from and --to (money in currency units).'
+complete -c jobctl -n '__jobctl_is jobctl analytics' -l help -d 'Show this message and exit.'
+
+# jobctl analytics schedule-custom
+complete -c jobctl -n '__jobctl_is jobctl analytics schedule-custom' -s t -l type -x -d 'hourly, daily, weekly or monthly.'
+complete -c jobctl -n '__jobctl_is jobctl analytics schedule-custom' -l from -x -d 'First day, YYYY-MM-DD (UTC).'
+complete -c jobctl -n '__jobctl_is jobctl analytics schedule-custom' -l to -x -d 'Last day, inclusive (default: the --from day).'
+complete -c jobctl -n '__jobctl_is jobctl analytics schedule-custom' -s m -l metrics -x -d 'Comma-separated: page_views, unique_visitors, purchases, revenue, conversion_rate, average_order_value (default: all).'
+complete -c jobctl -n '__jobctl_is jobctl analytics schedule-custom' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl analytics schedule-custom' -l help -d 'Show this message and exit.'
+
+# jobctl analytics show
+complete -c jobctl -n '__jobctl_is jobctl analytics show' -s t -l type -x -d 'hourly, daily, weekly or monthly.'
+complete -c jobctl -n '__jobctl_is jobctl analytics show' -l from -x -d 'First day, YYYY-MM-DD (UTC).'
+complete -c jobctl -n '__jobctl_is jobctl analytics show' -l to -x -d 'Last day, inclusive (default: the --from day).'
+complete -c jobctl -n '__jobctl_is jobctl analytics show' -s m -l metrics -x -d 'Comma-separated: page_views, unique_visitors, purchases, revenue, conversion_rate, average_order_value (default: all).'
+complete -c jobctl -n '__jobctl_is jobctl analytics show' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl analytics show' -l help -d 'Show this message and exit.'
 
 # jobctl clear
 complete -c jobctl -n '__jobctl_is jobctl clear' -s s -l state -x -d 'One of waiting, scheduled, failed, completed, all. Never active.'
@@ -137,6 +181,31 @@ complete -c jobctl -n '__jobctl_is jobctl config' -l help -d 'Show this message 
 # jobctl config show
 complete -c jobctl -n '__jobctl_is jobctl config show' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl config show' -l help -d 'Show this message and exit.'
+
+# jobctl db
+complete -c jobctl -n '__jobctl_is jobctl db' -a 'migrate' -d 'Apply pending schema migrations (safe to repeat, and to run from two places at once).'
+complete -c jobctl -n '__jobctl_is jobctl db' -a 'seed' -d 'Fill the store with realistic sample data (migrating it first if needed); refuses if it holds data.'
+complete -c jobctl -n '__jobctl_is jobctl db' -a 'status' -d 'Which database, its schema version and pending migrations, rows per table.'
+complete -c jobctl -n '__jobctl_is jobctl db' -l help -d 'Show this message and exit.'
+
+# jobctl db migrate
+complete -c jobctl -n '__jobctl_is jobctl db migrate' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl db migrate' -l help -d 'Show this message and exit.'
+
+# jobctl db seed
+complete -c jobctl -n '__jobctl_is jobctl db seed' -l days -x -d 'Days of activity.'
+complete -c jobctl -n '__jobctl_is jobctl db seed' -l users -x -d 'Users (a fifth signed up before the first day).'
+complete -c jobctl -n '__jobctl_is jobctl db seed' -l seed -x -d 'Random seed: the same seed, sizes and --start give the same rows.'
+complete -c jobctl -n '__jobctl_is jobctl db seed' -l start -x -d 'First day (UTC), YYYY-MM-DD. Default: DAYS days before today, so the data ends yesterday.'
+complete -c jobctl -n '__jobctl_is jobctl db seed' -l views-per-day -x -d 'Average page views a day (default: 2 per user).'
+complete -c jobctl -n '__jobctl_is jobctl db seed' -l replace -d 'Delete the marketplace rows first (not reports).'
+complete -c jobctl -n '__jobctl_is jobctl db seed' -s y -l yes -d 'Do not ask for confirmation.'
+complete -c jobctl -n '__jobctl_is jobctl db seed' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl db seed' -l help -d 'Show this message and exit.'
+
+# jobctl db status
+complete -c jobctl -n '__jobctl_is jobctl db status' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl db status' -l help -d 'Show this message and exit.'
 
 # jobctl demo
 complete -c jobctl -n '__jobctl_is jobctl demo' -l campaign -x -d 'Recipients of the bulk campaign.'
@@ -202,11 +271,24 @@ complete -c jobctl -n '__jobctl_is jobctl email templates' -l json -d 'Print mac
 complete -c jobctl -n '__jobctl_is jobctl email templates' -l help -d 'Show this message and exit.'
 
 # jobctl enqueue
+complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'analytics' -d 'Queue one roll-up job covering every period in the range (a job per period: `analytics schedule-custom`).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email' -d 'Queue one templated email (now, or --at/--in later); prints the job id.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email-bulk' -d 'One job per CSV row, validated first, then enqueued in pipelined batches (now, or --at/--in later).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'file' -d 'Queue one file job on file-processing; prints the job id.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'noop' -d 'No-op jobs: smoke-test a queue and its workers end to end (now, or --at/--in later).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'report' -d 'Queue a daily or weekly report on its queue (`jobctl report generate` runs one here and now).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -l help -d 'Show this message and exit.'
+
+# jobctl enqueue analytics
+complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -s t -l type -x -d 'hourly, daily, weekly or monthly.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l from -x -d 'First day, YYYY-MM-DD (UTC).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l to -x -d 'Last day, inclusive (default: the --from day).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -s m -l metrics -x -d 'Comma-separated metric names (default: all).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l help -d 'Show this message and exit.'
 
 # jobctl enqueue email
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l to -x -d 'Recipient address (repeatable).'
@@ -258,6 +340,17 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l in -x -d 'Run after t
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l help -d 'Show this message and exit.'
 
+# jobctl enqueue report
+complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l date -x -d 'A day the report covers (default: yesterday / last week, when the job runs).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue report' -s f -l format -x -d 'Comma-separated: pdf, csv, json.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l email -d 'Mail it to JOBCTL_ADMIN_EMAILS (when set).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l no-email -d 'Mail it to JOBCTL_ADMIN_EMAILS (when set).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue report' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l help -d 'Show this message and exit.'
+
 # jobctl job
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'cancel' -d 'Cancel a waiting or scheduled job; ask the worker to stop a running one.'
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'delete' -d 'Delete jobs from their queue or registry, with their data (not running or dead ones).'
@@ -302,6 +395,25 @@ complete -c jobctl -n '__jobctl_is jobctl queue show' -s n -l limit -x -d 'Jobs 
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l offset -x -d 'Skip this many (see next_offset).'
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l help -d 'Show this message and exit.'
+
+# jobctl report
+complete -c jobctl -n '__jobctl_is jobctl report' -a 'generate' -d 'Generate a report now, in this process: files in storage, a row in the reports table, an email.'
+complete -c jobctl -n '__jobctl_is jobctl report' -a 'list' -d 'Reports generated so far (from the reports table).'
+complete -c jobctl -n '__jobctl_is jobctl report' -l help -d 'Show this message and exit.'
+
+# jobctl report generate
+complete -c jobctl -n '__jobctl_is jobctl report generate' -l date -x -d 'A day the report covers, YYYY-MM-DD (default: yesterday; weekly: its Monday-Sunday week).'
+complete -c jobctl -n '__jobctl_is jobctl report generate' -s f -l format -x -d 'Comma-separated: pdf, csv, json.'
+complete -c jobctl -n '__jobctl_is jobctl report generate' -l email -d 'Mail it to JOBCTL_ADMIN_EMAILS (when set).'
+complete -c jobctl -n '__jobctl_is jobctl report generate' -l no-email -d 'Mail it to JOBCTL_ADMIN_EMAILS (when set).'
+complete -c jobctl -n '__jobctl_is jobctl report generate' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl report generate' -l help -d 'Show this message and exit.'
+
+# jobctl report list
+complete -c jobctl -n '__jobctl_is jobctl report list' -l kind -x -d 'Only daily or weekly.'
+complete -c jobctl -n '__jobctl_is jobctl report list' -l limit -x -d 'Newest first, at most this many.'
+complete -c jobctl -n '__jobctl_is jobctl report list' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl report list' -l help -d 'Show this message and exit.'
 
 # jobctl retry
 complete -c jobctl -n '__jobctl_is jobctl retry' -l json -d 'Print machine-readable JSON on stdout.'

@@ -9,7 +9,9 @@ import typer
 
 from jobctl import __version__
 from jobctl.cli import (
+    analytics,
     config_cmd,
+    db,
     demo,
     dlq,
     email,
@@ -17,6 +19,7 @@ from jobctl.cli import (
     jobs,
     ops,
     queues,
+    report,
     schedule,
     scheduler,
     server,
@@ -61,6 +64,9 @@ app.add_typer(email.app, name="email")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(scheduler.app, name="scheduler")
+app.add_typer(db.app, name="db")
+app.add_typer(analytics.app, name="analytics")
+app.add_typer(report.app, name="report")
 app.command("stats")(stats.stats)
 app.command("demo")(demo.demo)
 app.command("clear")(ops.clear)

@@ -107,7 +107,9 @@ CORE_MODULES = ["jobctl", "jobctl.api", "jobctl.config", "jobctl.errors", "jobct
                 "jobctl.core.connection", "jobctl.core.embedded", "jobctl.core.enqueue", "jobctl.core.worker",
                 "jobctl.core.stats", "jobctl.core.browse", "jobctl.core.demo", "jobctl.core.retention",
                 "jobctl.core.alerts", "jobctl.core.sizes", "jobctl.jobs.email", "jobctl.jobs.noop",
-                "jobctl.jobs.files", "jobctl.jobs.files.job", "jobctl.jobs.files.render"]
+                "jobctl.jobs.files", "jobctl.jobs.files.job", "jobctl.jobs.files.render",
+                "jobctl.data.engine", "jobctl.data.schema", "jobctl.data.migrations", "jobctl.data.seed",
+                "jobctl.jobs.analytics.job", "jobctl.jobs.reports.job", "jobctl.jobs.reports.render"]
 
 
 def test_core_never_imports_ui_frameworks():

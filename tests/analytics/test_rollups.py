@@ -108,3 +108,13 @@ def test_a_scheduled_job_rolls_up_the_period_before_it_fired(seeded):
 def test_a_bad_payload_fails_permanently(db_settings):
     with pytest.raises(PermanentJobFailure, match="unknown analytics type"):
         run_analytics_job({"type": "yearly", "start": "2026-03-01", "end": "2026-03-02"})
+
+
+def test_concurrent_rollups_of_the_same_range_all_succeed(seeded):
+    from concurrent.futures import ThreadPoolExecutor
+
+    start, end = datetime(2026, 3, 2), datetime(2026, 3, 11)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: roll_up(seeded, "daily", start, end, _all()), range(4)))
+    assert [r["rows"] for r in results] == [9 * 6] * 4
+    assert len(stored_rows(seeded)) == 9 * 6

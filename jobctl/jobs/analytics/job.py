@@ -93,8 +93,12 @@ def _read(payload: Any) -> tuple[str, datetime, datetime, list[str]]:
 
 def roll_up(engine, kind: str, start: datetime, end: datetime, metrics: list[str]) -> dict[str, Any]:
     """Compute and upsert every period of `kind` overlapping [start, end); one transaction."""
+    from jobctl.data.engine import begin_write
+
     spans = list(periods(kind, start, end))
-    with engine.begin() as conn:
+    # the write lock up front: on SQLite a read transaction that later writes cannot wait for another
+    # writer (it fails "database is locked" at once), and two workers rolling up at once is normal
+    with begin_write(engine) as conn:
         measured = [(span_start, measure(conn, span_start, span_end)) for span_start, span_end in spans]
         rows = store(conn, kind, measured, metrics)
     result: dict[str, Any] = {"type": kind, "start": spans[0][0].isoformat() if spans else None,

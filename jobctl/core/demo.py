@@ -1,6 +1,8 @@
 """`jobctl demo`: a realistic batch of marketplace jobs run by real workers, start to finish.
 
-Mail goes to the outbox (never a real SMTP server), whatever EMAIL_PROVIDER says.
+Mail goes to the outbox (never a real SMTP server), whatever EMAIL_PROVIDER says. An empty data
+store is seeded first (DEMO_DAYS of sample data ending yesterday), so the analytics roll-ups and
+the daily and weekly reports have something to count.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ LAST = ["Ivanova", "Smith", "Okafor", "Tanaka", "Garcia", "Novak", "Kim", "Silva
 PRODUCTS = [("Handmade ceramic mug", "18.50"), ("Linen tote bag", "24.00"), ("Vintage poster", "39.90"),
             ("Walnut phone stand", "29.00"), ("Soy candle, cedar", "14.75"), ("Leather notebook", "32.00")]
 SHOP = "https://marketplace.example"
+DEMO_DAYS, DEMO_USERS = 14, 2000
+QUEUES = ["email-sending", "analytics-aggregation", "daily-reports", "weekly-reports"]
 
 
 @dataclass
@@ -38,6 +42,8 @@ class DemoResult:
     outbox: str
     by_template: dict[str, int]
     server: str
+    reports: str = ""
+    seeded_rows: int = 0
 
     @property
     def throughput(self) -> float:
@@ -88,7 +94,7 @@ def _sales_csv(folder: Path, rng: random.Random) -> Path:
 
 def _workers_main(settings: Settings, concurrency: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
-    run_workers(settings, [WorkerSpec(["email-sending"]) for _ in range(concurrency)])
+    run_workers(settings, [WorkerSpec(QUEUES) for _ in range(concurrency)])
 
 
 def _for_demo(settings: Settings) -> Settings:
@@ -116,11 +122,15 @@ def run_demo(settings: Settings, *, campaign_size: int = 300, concurrency: int =
                                                       attachments=[report] if template == "report-ready" else [])
                                 for a, d in rows])
               for template, prio, rows in demo_batches(rng, campaign_size)]
+    seeded_rows, store_jobs = _store_jobs(settings)
+    groups += store_jobs
     total = sum(len(p) for _, _, p in groups)
 
     def outstanding() -> tuple[int, int]:
-        q = queue_stats(connection, settings, "email-sending")["queues"][0]["totals"]
-        return q["waiting"] + q["active"] + q["scheduled"], q["failed"]
+        stats = queue_stats(connection, settings)
+        totals = [q["totals"] for q in stats["queues"] if q["queue"] in QUEUES]
+        return (sum(t["waiting"] + t["active"] + t["scheduled"] for t in totals),
+                sum(t["failed"] for t in totals) + stats["dead_letter"])
 
     _, failed_before = outstanding()
     ctx = multiprocessing.get_context("spawn")
@@ -128,8 +138,9 @@ def run_demo(settings: Settings, *, campaign_size: int = 300, concurrency: int =
     workers.start()
     t0 = time.perf_counter()
     try:
-        for template, prio, payloads in groups:
-            enqueue_many(connection, settings, "email", payloads, priority=prio, description=f"email {template}")
+        for name, prio, payloads in groups:
+            job_type = name if name in ("analytics", "daily-report", "weekly-report") else "email"
+            enqueue_many(connection, settings, job_type, payloads, priority=prio, description=f"{job_type} {name}")
         deadline = time.monotonic() + timeout
         while True:
             left, failed_now = outstanding()
@@ -150,4 +161,24 @@ def run_demo(settings: Settings, *, campaign_size: int = 300, concurrency: int =
             embedded.stop(home)
     failed = failed_now - failed_before
     return DemoResult(enqueued=total, completed=total - left - failed, failed=failed, elapsed=elapsed,
-                      outbox=str(outbox), by_template={t: len(p) for t, _, p in groups}, server=server)
+                      outbox=str(outbox), by_template={t: len(p) for t, _, p in groups}, server=server,
+                      reports=str(settings.storage_path / "reports"), seeded_rows=seeded_rows)
+
+
+def _store_jobs(settings: Settings) -> tuple[int, list[tuple[str, None, list[dict]]]]:
+    """Seed an empty store, then a daily roll-up per day of its last DEMO_DAYS and yesterday's reports."""
+    from datetime import datetime, timedelta, timezone
+
+    from jobctl.data import engine_for
+    from jobctl.data.seed import existing_data
+    from jobctl.data.seed import seed as seed_store
+    from jobctl.jobs.analytics.job import prepare_analytics_payload
+
+    engine = engine_for(settings)
+    seeded = 0 if existing_data(engine) else sum(seed_store(engine, days=DEMO_DAYS, users=DEMO_USERS).values())
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    days = [yesterday - timedelta(days=n) for n in range(DEMO_DAYS - 1, -1, -1)]
+    rollups = [prepare_analytics_payload("daily", (day, day)) for day in days]
+    report = {"date": yesterday.isoformat(), "formats": ["pdf", "csv", "json"], "email": False}
+    return seeded, [("analytics", None, rollups), ("daily-report", None, [report]),
+                    ("weekly-report", None, [dict(report)])]

@@ -97,10 +97,14 @@ def check_demo(result: subprocess.CompletedProcess, home: str) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["server"] == "embedded"
-    assert summary["failed"] == 0 and summary["completed"] == summary["enqueued"] == 193
+    assert summary["failed"] == 0 and summary["completed"] == summary["enqueued"] == 193 + 14 + 2
     assert summary["by_template"]["marketing-campaign"] == 120
+    assert (summary["by_template"]["analytics"], summary["by_template"]["daily-report"]) == (14, 1)
     emls = list(Path(summary["outbox"]).glob("*.eml"))
-    assert len(emls) == summary["enqueued"]
+    assert len(emls) == 193
+    assert summary["seeded_rows"] > 10_000  # the fresh store was seeded for the roll-ups and reports
+    reports = sorted(p.name.rsplit(".", 1)[1] for p in Path(summary["reports"]).glob("*/*"))
+    assert reports == ["csv", "csv", "json", "json", "pdf", "pdf"]
     from jobctl.core import embedded
 
     assert not embedded.status(Path(home))["running"], "the demo stops the server it started"

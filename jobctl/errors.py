@@ -70,6 +70,13 @@ class PermanentJobFailure(JobFailure):
 
 
 class TransientJobFailure(JobFailure):
-    """Worth another attempt later (connection refused, timeout, 4xx)."""
+    """Worth another attempt later (connection refused, timeout, 4xx).
+
+    `retry_after` (seconds) is the earliest the next attempt may start, e.g. an HTTP Retry-After:
+    the retry waits for the larger of it and the queue's backoff delay."""
 
     retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -10,6 +10,7 @@ the job in hand on `jobctl job cancel`, and enforces keep-completed / keep-faile
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import signal
 import threading
@@ -97,6 +98,12 @@ class JobctlJob(Job):
                          "worker": worker_name, "outcome": "running"})
         pipeline.hset(self.key, "meta", self._serialize_meta())
 
+    retry_after: float | None = None  # set from the failure, read by RQ's retry() below
+
+    def get_retry_interval(self) -> int:
+        backoff = super().get_retry_interval()
+        return max(backoff, math.ceil(self.retry_after)) if self.retry_after else backoff
+
     def finish_attempt(self, outcome: str, exc: BaseException | None = None) -> None:
         attempts = self.meta.get("attempts") or [{"n": 1, "started_at": _iso(self.started_at)}]
         self.meta["attempts"] = attempts
@@ -104,6 +111,8 @@ class JobctlJob(Job):
         current.update(outcome=outcome, ended_at=_iso(self.ended_at) or datetime.now(timezone.utc).isoformat())
         if exc is not None:
             current.update(error_type=type(exc).__name__, error_message=str(exc)[:MESSAGE_LIMIT])
+            if getattr(exc, "retry_after", None):
+                current["retry_after"] = exc.retry_after
 
 
 class JobctlWorker(SimpleWorker):
@@ -234,6 +243,7 @@ class JobctlWorker(SimpleWorker):
         retryable = getattr(exc, "retryable", True)
         if isinstance(job, JobctlJob):
             job.finish_attempt("stopped" if stopped else "failed", exc)
+            job.retry_after = getattr(exc, "retry_after", None)
         if not retryable and not stopped:
             job.retries_left = 0  # a permanent failure skips the remaining attempts
         dead = not stopped and not job.should_retry

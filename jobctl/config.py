@@ -67,6 +67,41 @@ def parse_sizes(raw: Any) -> tuple[tuple[int, int], ...]:
     return tuple(sizes)
 
 
+def parse_provider_limits(raw: Any) -> tuple[tuple[str, int], ...]:
+    """"stripe=5,crypto=8" -> (("stripe", 5), ("crypto", 8)); a toml table works too."""
+    items = raw.items() if isinstance(raw, Mapping) else (i.partition("=")[::2] for i in _parse_list(raw))
+    limits = []
+    for name, count in items:
+        name = str(name).strip()
+        if name not in ("stripe", "yookassa", "crypto"):
+            raise ValueError(f"unknown payment provider {name!r} (stripe, yookassa, crypto)")
+        try:
+            limit = int(count)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}={count!r}: attempts must be a whole number") from None
+        if not 1 <= limit <= 100:
+            raise ValueError(f"{name}: attempts must be between 1 and 100")
+        limits.append((name, limit))
+    return tuple(limits)
+
+
+def parse_rates(raw: Any) -> tuple[int, ...]:
+    """"10%,3%" or "1000,300" (basis points) -> (1000, 300): level 1 first."""
+    rates = []
+    for item in (raw if isinstance(raw, list | tuple) else _parse_list(raw)):
+        text = str(item).strip()
+        try:
+            bps = round(float(text[:-1]) * 100) if text.endswith("%") else int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a rate like 10% or 1000 (basis points)") from None
+        if not 0 <= bps <= 10_000:
+            raise ValueError(f"{text!r} must be between 0% and 100%")
+        rates.append(bps)
+    if len(rates) > 10:
+        raise ValueError("at most 10 levels")
+    return tuple(rates)
+
+
 def _check_percent(value: int) -> None:
     if not 1 <= value <= 100:
         raise ValueError("must be between 1 and 100")
@@ -160,6 +195,22 @@ FIELDS: tuple[Field, ...] = (
           doc="MIME types the file-processing queue accepts"),
     Field("database_url", "DATABASE_URL", "", check=_check_database_url,
           doc="marketplace data store: sqlite:///path or postgresql://...; unset: jobctl.db in the state folder"),
+    Field("stripe_api_key", "STRIPE_API_KEY", "", secret=True, doc="Stripe secret key (payment retries)"),
+    Field("stripe_url", "JOBCTL_STRIPE_URL", "https://api.stripe.com", check=_check_http_url,
+          doc="Stripe API base URL (tests point it at a local server)"),
+    Field("yookassa_shop_id", "YOOKASSA_SHOP_ID", "", doc="YooKassa shop id"),
+    Field("yookassa_secret_key", "YOOKASSA_SECRET_KEY", "", secret=True, doc="YooKassa secret key"),
+    Field("yookassa_url", "JOBCTL_YOOKASSA_URL", "https://api.yookassa.ru", check=_check_http_url,
+          doc="YooKassa API base URL"),
+    Field("crypto_api_key", "CRYPTO_API_KEY", "", secret=True, doc="crypto payment gateway API key"),
+    Field("crypto_url", "JOBCTL_CRYPTO_URL", "", check=_check_http_url,
+          doc="crypto payment gateway base URL (its invoice-status API)"),
+    Field("payment_timeout", "JOBCTL_PAYMENT_TIMEOUT", 30, _parse_duration, _check_positive,
+          doc="seconds to wait on a payment provider"),
+    Field("payment_attempts", "JOBCTL_PAYMENT_ATTEMPTS", (("stripe", 5), ("yookassa", 5), ("crypto", 8)),
+          parse_provider_limits, doc="attempts per provider before a payment retry gives up, provider=N,..."),
+    Field("commission_rates", "JOBCTL_COMMISSION_RATES", (1000, 300), parse_rates,
+          doc="referral commission per level, level 1 first: percentages (10%,3%) or basis points"),
     Field("storage_dir", "JOBCTL_STORAGE_DIR", "",
           doc="where processed files go, named by content hash (default: storage/ in the state folder)"),
     Field("virus_scanner", "JOBCTL_VIRUS_SCANNER", "builtin", check=_check_choice("builtin", "clamd"),
@@ -257,7 +308,11 @@ class Settings:
                 shown = SECRET_MASK
             elif f.name in ("redis_url", "database_url") and shown:
                 shown = mask_url(shown)
-            if isinstance(shown, tuple):
+            if f.name == "payment_attempts":
+                shown = ",".join(f"{name}={count}" for name, count in shown)
+            elif f.name == "commission_rates":
+                shown = ",".join(f"{bps / 100:g}%" for bps in shown)
+            elif isinstance(shown, tuple):
                 shown = ",".join(x if isinstance(x, str) else "x".join(map(str, x)) for x in shown)
             rows.append({"key": f.name, "env": f.env, "value": shown, "source": v.source, "doc": f.doc})
         rows.append({"key": "home (effective)", "env": "JOBCTL_HOME", "value": str(self.home_path),

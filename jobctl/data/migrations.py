@@ -168,8 +168,15 @@ def _create_marketplace_tables(conn: Connection) -> None:
     md.create_all(conn, checkfirst=False)
 
 
+def _payment_provider_ref(conn: Connection) -> None:
+    # what the provider knows the payment as (a Stripe PaymentIntent, a YooKassa payment method, a
+    # crypto invoice): the retry job needs it, and the v1 table had nowhere to keep it
+    conn.execute(text("ALTER TABLE payments ADD COLUMN provider_ref VARCHAR(100)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "marketplace tables", _create_marketplace_tables),
+    Migration(2, "payments.provider_ref", _payment_provider_ref),
 )
 LATEST = MIGRATIONS[-1].version
 

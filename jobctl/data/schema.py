@@ -104,6 +104,7 @@ payments = Table(
     Column("failure_reason", String(100), nullable=True),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    Column("provider_ref", String(100), nullable=True),  # migration 2
 )
 
 page_views = Table(

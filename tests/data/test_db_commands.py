@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from jobctl.data import migrations
 import typer
 import typer.main
 from typer.testing import CliRunner
@@ -75,7 +77,7 @@ def test_seed_json_is_clean_and_migrates_first(cli):
     result = cli("seed", *SMALL, "--json")
     doc = json.loads(result.stdout)  # nothing but the document on stdout
     assert result.stderr == ""  # no progress bar with --json
-    assert [m["version"] for m in doc["migrated"]] == [1]
+    assert [m["version"] for m in doc["migrated"]] == [m.version for m in migrations.MIGRATIONS]
     assert doc["replaced"] is False
     assert (doc["seed"], doc["days"], doc["users"], doc["views_per_day"]) == (42, 3, 200, 500)
     assert (doc["start"], doc["end"]) == ("2026-11-02", "2026-11-04")

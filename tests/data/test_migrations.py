@@ -21,7 +21,7 @@ EXPECTED_COLUMNS = {
     "orders": ["id", "user_id", "status", "total_cents", "currency", "created_at", "paid_at", "refunded_at"],
     "order_items": ["id", "order_id", "product_id", "quantity", "unit_price_cents"],
     "payments": ["id", "order_id", "provider", "amount_cents", "currency", "status", "attempts",
-                 "idempotency_key", "failure_reason", "created_at", "updated_at"],
+                 "idempotency_key", "failure_reason", "created_at", "updated_at", "provider_ref"],
     "page_views": ["id", "visitor_id", "user_id", "path", "product_id", "occurred_at"],
     "referrals": ["id", "referrer_id", "referred_id", "created_at"],
     "commissions": ["id", "order_id", "referrer_id", "level", "rate_bps", "amount_cents", "status",
@@ -226,3 +226,21 @@ def test_engine_for_gives_a_migrated_engine(db_settings):
     engine = engine_for(db_settings)
     assert engine is engine_for(db_settings)
     assert migrations.status(engine)["pending"] == []
+
+
+def test_version_1_stores_upgrade_to_the_latest(engine):
+    """A store left at version 1 (before payments.provider_ref) gains the column and keeps its rows."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        migrations.history.create(conn)
+        migrations.MIGRATIONS[0].apply(conn)
+        conn.execute(migrations.history.insert().values(version=1, name="marketplace tables",
+                                                        applied_at=migrations._now()))
+        conn.execute(text("INSERT INTO users (id, email, name, country, created_at) "
+                          "VALUES (1, 'a@example.com', 'A', 'DE', '2026-01-01 00:00:00')"))
+    assert [m["version"] for m in migrations.migrate(engine)] == [2]
+    assert "provider_ref" in [c["name"] for c in inspect(engine).get_columns("payments")]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 1
+    assert migrations.migrate(engine) == []

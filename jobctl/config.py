@@ -211,6 +211,8 @@ FIELDS: tuple[Field, ...] = (
           parse_provider_limits, doc="attempts per provider before a payment retry gives up, provider=N,..."),
     Field("commission_rates", "JOBCTL_COMMISSION_RATES", (1000, 300), parse_rates,
           doc="referral commission per level, level 1 first: percentages (10%,3%) or basis points"),
+    Field("shop_url", "JOBCTL_SHOP_URL", "https://marketplace.example", check=_check_http_url,
+          doc="the marketplace's address, for links in customer emails (receipts, declined payments)"),
     Field("storage_dir", "JOBCTL_STORAGE_DIR", "",
           doc="where processed files go, named by content hash (default: storage/ in the state folder)"),
     Field("virus_scanner", "JOBCTL_VIRUS_SCANNER", "builtin", check=_check_choice("builtin", "clamd"),

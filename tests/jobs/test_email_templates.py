@@ -8,8 +8,8 @@ from jobctl.config import load_settings
 from jobctl.errors import UsageError
 from jobctl.jobs.email import list_templates, render_email
 
-BUILT_INS = ["admin-report", "dead-letter-alert", "infected-file-alert", "marketing-campaign", "order-confirmation", "password-reset", "payment-failed",
-             "report-ready", "welcome"]
+BUILT_INS = ["admin-report", "dead-letter-alert", "infected-file-alert", "marketing-campaign", "order-confirmation",
+             "password-reset", "payment-declined", "payment-failed", "payment-receipt", "report-ready", "welcome"]
 
 
 def test_built_in_templates_are_listed_with_their_variables(settings):

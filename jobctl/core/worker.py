@@ -102,7 +102,10 @@ class JobctlJob(Job):
 
     def get_retry_interval(self) -> int:
         backoff = super().get_retry_interval()
-        return max(backoff, math.ceil(self.retry_after)) if self.retry_after else backoff
+        if not self.retry_after:
+            return backoff
+        # RQ stores the due time in whole seconds, rounded down: one more second keeps "not before"
+        return max(backoff, math.ceil(self.retry_after) + 1)
 
     def finish_attempt(self, outcome: str, exc: BaseException | None = None) -> None:
         attempts = self.meta.get("attempts") or [{"n": 1, "started_at": _iso(self.started_at)}]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,33 @@ def add_report_job(kind: str, date: Any = None, formats: Iterable[str] | str | N
     job_type = f"{check_kind(kind)}-report"
     return enqueue(runtime.connection(), runtime.settings(), job_type, payload, priority=priority,
                    description=f"{kind} report {payload.get('date', '')}".strip(), at=at, delay=delay)
+
+
+def add_payment_retry_job(payment_id: int, provider: str, amount: int | Decimal, currency: str,
+                          customer_id: int | str, *, provider_ref: str | None = None, priority: str | None = None,
+                          at: datetime | None = None, delay: timedelta | float | None = None) -> str:
+    """Queue a retry of a stored payment on payment-retry; it is charged at most once, whatever happens.
+
+    `amount` is integer cents or a Decimal in currency units (never a float); it, the provider,
+    currency and customer must match the stored payment. `provider_ref` (a Stripe PaymentIntent id,
+    a YooKassa payment method, a crypto invoice) overrides the stored one.
+    """
+    from jobctl.jobs.payments.job import prepare_payment_payload
+
+    scheduled_time(at, delay)
+    settings = runtime.settings()
+    payload = prepare_payment_payload(settings, payment_id=payment_id, provider=provider, amount=amount,
+                                      currency=currency, customer_id=customer_id, provider_ref=provider_ref)
+    return enqueue(runtime.connection(), settings, "payment-retry", payload, priority=priority,
+                   description=f"payment retry {payment_id} ({provider})", at=at, delay=delay)
+
+
+def add_referral_commission_job(order_id: int, *, priority: str | None = None, at: datetime | None = None,
+                                delay: timedelta | float | None = None) -> str:
+    """Queue the referral commissions of an order (or their reversal, if it was refunded); re-running is harmless."""
+    from jobctl.jobs.referrals.job import prepare_commission_payload
+
+    scheduled_time(at, delay)
+    payload = prepare_commission_payload(order_id)
+    return enqueue(runtime.connection(), runtime.settings(), "referral-commission", payload, priority=priority,
+                   description=f"referral commission order {payload['order_id']}", at=at, delay=delay)

@@ -1,4 +1,4 @@
-"""jobctl enqueue email|email-bulk|file|analytics|report|noop"""
+"""jobctl enqueue email|email-bulk|file|analytics|report|payment|commission|noop"""
 
 from __future__ import annotations
 
@@ -7,13 +7,22 @@ import sys
 import time
 import uuid
 from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jobctl.api import add_analytics_job, add_bulk_email_jobs, add_email_job, add_file_processing_job, add_report_job
+from jobctl.api import (
+    add_analytics_job,
+    add_bulk_email_jobs,
+    add_email_job,
+    add_file_processing_job,
+    add_payment_retry_job,
+    add_referral_commission_job,
+    add_report_job,
+)
 from jobctl.cli.common import (
     JsonOption,
     emit_json,
@@ -223,6 +232,58 @@ def report(
     started = time.perf_counter()
     job_id = add_report_job(kind, when, formats, email=email, priority=priority, **timing)
     _report([job_id], as_json, started, "report", _due(st.connection, [job_id], timing))
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise UsageError(f"--amount {text!r} is not a number", "give it in currency units, e.g. --amount 12.34") from None
+
+
+@app.command("payment")
+def payment(
+    ctx: typer.Context,
+    payment_id: int = typer.Option(..., "--payment-id", help="The stored payment to charge again."),
+    provider: str = typer.Option(..., "--provider", help="stripe, yookassa or crypto (as stored)."),
+    amount: str = typer.Option(..., "--amount", help="In currency units, as stored, e.g. 12.34."),
+    currency: str = typer.Option(..., "--currency", help="3-letter code, as stored."),
+    customer_id: str = typer.Option(..., "--customer-id", help="The paying user's id, as stored."),
+    provider_ref: Optional[str] = typer.Option(None, "--provider-ref", help="Provider's reference (PaymentIntent, "
+                                                                            "payment method, invoice); default: "
+                                                                            "the stored one."),
+    priority: Optional[str] = PriorityOption,
+    at: Optional[str] = AtOption,
+    in_: Optional[str] = InOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Queue a payment retry: checked against the store, charged at most once."""
+    timing = _timing(at, in_)
+    st = state(ctx)
+    st.install_runtime()
+    started = time.perf_counter()
+    job_id = add_payment_retry_job(payment_id, provider, _amount(amount), currency, customer_id,
+                                   provider_ref=provider_ref, priority=priority, **timing)
+    _report([job_id], as_json, started, "payment", _due(st.connection, [job_id], timing))
+
+
+@app.command("commission")
+def commission(
+    ctx: typer.Context,
+    order_id: int = typer.Option(..., "--order-id", help="The order whose referrers are paid (or, if refunded, "
+                                                         "whose commissions are reversed)."),
+    priority: Optional[str] = PriorityOption,
+    at: Optional[str] = AtOption,
+    in_: Optional[str] = InOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Queue an order's referral commissions; running it again changes nothing."""
+    timing = _timing(at, in_)
+    st = state(ctx)
+    st.install_runtime()
+    started = time.perf_counter()
+    job_id = add_referral_commission_job(order_id, priority=priority, **timing)
+    _report([job_id], as_json, started, "commission", _due(st.connection, [job_id], timing))
 
 
 @app.command("noop")

@@ -1,0 +1,52 @@
+"""Referral commission jobs (`referral-commission` queue): the payload, checked where it is
+enqueued, and the RQ job function.
+
+Payload (JSON): {"order_id": int}. The job carries no amounts, rates or status: it reads the order
+as it is when it runs, so a late run, a retry or a replay from the dead-letter queue settles what
+is true then (and the ledger makes any rerun harmless, see commissions.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from jobctl.errors import JobctlError, NotFound, PermanentJobFailure, UsageError
+
+MAX_ORDER_ID = 2**31 - 1  # orders.id is a 32-bit INTEGER on PostgreSQL
+
+
+def prepare_commission_payload(order_id: Any) -> dict[str, int]:
+    # bool is an int in Python, and True would quietly mean order 1
+    if not isinstance(order_id, int) or isinstance(order_id, bool):
+        raise UsageError(f"order_id must be an integer, got {order_id!r}",
+                         "e.g. add_referral_commission_job(1042)")
+    if not 1 <= order_id <= MAX_ORDER_ID:
+        raise UsageError(f"order_id must be between 1 and {MAX_ORDER_ID}, got {order_id}",
+                         "e.g. add_referral_commission_job(1042)")
+    return {"order_id": order_id}
+
+
+def _read(payload: Any) -> int:
+    if not isinstance(payload, dict):
+        raise UsageError("referral-commission payload must be an object",
+                         "enqueue with add_referral_commission_job")
+    return prepare_commission_payload(payload.get("order_id"))["order_id"]
+
+
+def run_referral_commission_job(payload: dict) -> dict[str, Any]:
+    """The RQ job: pay (or reverse) one order's commissions with the configured rates; idempotent."""
+    from jobctl.core import runtime
+    from jobctl.data import engine_for
+    from jobctl.jobs.referrals.commissions import settle
+
+    try:
+        order_id = _read(payload)
+    except JobctlError as exc:
+        raise PermanentJobFailure(f"bad referral-commission payload: {exc.message}") from None
+    settings = runtime.settings()
+    try:
+        return settle(engine_for(settings), order_id, settings.commission_rates, datetime.now(timezone.utc))
+    except NotFound:
+        # the payment job enqueues after the order is committed: a missing order will not appear later
+        raise PermanentJobFailure(f"no order {order_id} in the store") from None

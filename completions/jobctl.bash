@@ -5,15 +5,16 @@
 # subcommands of a command path
 _jobctl_subcommands() {
     case "$1" in
-        'jobctl') echo 'analytics clear config db demo dlq email enqueue job queue report retry schedule scheduler server stats worker workers' ;;
+        'jobctl') echo 'analytics clear config db demo dlq email enqueue job queue referrals report retry schedule scheduler server stats worker workers' ;;
         'jobctl analytics') echo 'schedule-custom show' ;;
         'jobctl config') echo 'show' ;;
         'jobctl db') echo 'migrate seed status' ;;
         'jobctl dlq') echo 'list purge retry show' ;;
         'jobctl email') echo 'preview templates' ;;
-        'jobctl enqueue') echo 'analytics email email-bulk file noop report' ;;
+        'jobctl enqueue') echo 'analytics commission email email-bulk file noop payment report' ;;
         'jobctl job') echo 'cancel delete show' ;;
         'jobctl queue') echo 'list pause resume show' ;;
+        'jobctl referrals') echo 'stats' ;;
         'jobctl report') echo 'generate list' ;;
         'jobctl schedule') echo 'add list pause remove resume run' ;;
         'jobctl scheduler') echo 'start status' ;;
@@ -48,10 +49,12 @@ _jobctl_options() {
         'jobctl email templates') echo '--json --help' ;;
         'jobctl enqueue') echo '--help' ;;
         'jobctl enqueue analytics') echo '-t --type --from --to -m --metrics -p --priority --at --in --json --help' ;;
+        'jobctl enqueue commission') echo '--order-id -p --priority --at --in --json --help' ;;
         'jobctl enqueue email') echo '--to -t --template -d --data --data-json --attach --subject -p --priority --at --in --json --help' ;;
         'jobctl enqueue email-bulk') echo '-t --template --recipients -d --data --data-json -p --priority --at --in --json --help' ;;
         'jobctl enqueue file') echo '-u --url --type --processing --name --size --file-id --user-id --product-id -o --option --options-json -p --priority --at --in --json --help' ;;
         'jobctl enqueue noop') echo '-q --queue -n --count -p --priority --at --in --json --help' ;;
+        'jobctl enqueue payment') echo '--payment-id --provider --amount --currency --customer-id --provider-ref -p --priority --at --in --json --help' ;;
         'jobctl enqueue report') echo '--date -f --format --email --no-email -p --priority --at --in --json --help' ;;
         'jobctl job') echo '--help' ;;
         'jobctl job cancel') echo '--json --help' ;;
@@ -62,6 +65,8 @@ _jobctl_options() {
         'jobctl queue pause') echo '--json --help' ;;
         'jobctl queue resume') echo '--json --help' ;;
         'jobctl queue show') echo '-s --state -n --limit --offset --json --help' ;;
+        'jobctl referrals') echo '--help' ;;
+        'jobctl referrals stats') echo '--referrer --limit --json --help' ;;
         'jobctl report') echo '--help' ;;
         'jobctl report generate') echo '--date -f --format --email --no-email --json --help' ;;
         'jobctl report list') echo '--kind --limit --json --help' ;;
@@ -134,6 +139,10 @@ _jobctl_value_kind() {
         'jobctl enqueue analytics|-p'|'jobctl enqueue analytics|--priority') echo 'value' ;;
         'jobctl enqueue analytics|--at') echo 'value' ;;
         'jobctl enqueue analytics|--in') echo 'value' ;;
+        'jobctl enqueue commission|--order-id') echo 'value' ;;
+        'jobctl enqueue commission|-p'|'jobctl enqueue commission|--priority') echo 'value' ;;
+        'jobctl enqueue commission|--at') echo 'value' ;;
+        'jobctl enqueue commission|--in') echo 'value' ;;
         'jobctl enqueue email|--to') echo 'value' ;;
         'jobctl enqueue email|-t'|'jobctl enqueue email|--template') echo 'value' ;;
         'jobctl enqueue email|-d'|'jobctl enqueue email|--data') echo 'value' ;;
@@ -168,6 +177,15 @@ _jobctl_value_kind() {
         'jobctl enqueue noop|-p'|'jobctl enqueue noop|--priority') echo 'value' ;;
         'jobctl enqueue noop|--at') echo 'value' ;;
         'jobctl enqueue noop|--in') echo 'value' ;;
+        'jobctl enqueue payment|--payment-id') echo 'value' ;;
+        'jobctl enqueue payment|--provider') echo 'value' ;;
+        'jobctl enqueue payment|--amount') echo 'value' ;;
+        'jobctl enqueue payment|--currency') echo 'value' ;;
+        'jobctl enqueue payment|--customer-id') echo 'value' ;;
+        'jobctl enqueue payment|--provider-ref') echo 'value' ;;
+        'jobctl enqueue payment|-p'|'jobctl enqueue payment|--priority') echo 'value' ;;
+        'jobctl enqueue payment|--at') echo 'value' ;;
+        'jobctl enqueue payment|--in') echo 'value' ;;
         'jobctl enqueue report|--date') echo 'value' ;;
         'jobctl enqueue report|-f'|'jobctl enqueue report|--format') echo 'value' ;;
         'jobctl enqueue report|-p'|'jobctl enqueue report|--priority') echo 'value' ;;
@@ -176,6 +194,8 @@ _jobctl_value_kind() {
         'jobctl queue show|-s'|'jobctl queue show|--state') echo 'value' ;;
         'jobctl queue show|-n'|'jobctl queue show|--limit') echo 'value' ;;
         'jobctl queue show|--offset') echo 'value' ;;
+        'jobctl referrals stats|--referrer') echo 'value' ;;
+        'jobctl referrals stats|--limit') echo 'value' ;;
         'jobctl report generate|--date') echo 'value' ;;
         'jobctl report generate|-f'|'jobctl report generate|--format') echo 'value' ;;
         'jobctl report list|--kind') echo 'value' ;;

@@ -4,7 +4,7 @@
 function __jobctl_subcommands --description 'jobctl: subcommands of a command path'
     switch $argv[1]
         case 'jobctl'
-            printf '%s\n' analytics clear config db demo dlq email enqueue job queue report retry schedule scheduler server stats worker workers
+            printf '%s\n' analytics clear config db demo dlq email enqueue job queue referrals report retry schedule scheduler server stats worker workers
         case 'jobctl analytics'
             printf '%s\n' schedule-custom show
         case 'jobctl config'
@@ -16,11 +16,13 @@ function __jobctl_subcommands --description 'jobctl: subcommands of a command pa
         case 'jobctl email'
             printf '%s\n' preview templates
         case 'jobctl enqueue'
-            printf '%s\n' analytics email email-bulk file noop report
+            printf '%s\n' analytics commission email email-bulk file noop payment report
         case 'jobctl job'
             printf '%s\n' cancel delete show
         case 'jobctl queue'
             printf '%s\n' list pause resume show
+        case 'jobctl referrals'
+            printf '%s\n' stats
         case 'jobctl report'
             printf '%s\n' generate list
         case 'jobctl schedule'
@@ -60,6 +62,8 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' -t --template -d --data --data-json
         case 'jobctl enqueue analytics'
             printf '%s\n' -t --type --from --to -m --metrics -p --priority --at --in
+        case 'jobctl enqueue commission'
+            printf '%s\n' --order-id -p --priority --at --in
         case 'jobctl enqueue email'
             printf '%s\n' --to -t --template -d --data --data-json --attach --subject -p --priority --at --in
         case 'jobctl enqueue email-bulk'
@@ -68,10 +72,14 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' -u --url --type --processing --name --size --file-id --user-id --product-id -o --option --options-json -p --priority --at --in
         case 'jobctl enqueue noop'
             printf '%s\n' -q --queue -n --count -p --priority --at --in
+        case 'jobctl enqueue payment'
+            printf '%s\n' --payment-id --provider --amount --currency --customer-id --provider-ref -p --priority --at --in
         case 'jobctl enqueue report'
             printf '%s\n' --date -f --format -p --priority --at --in
         case 'jobctl queue show'
             printf '%s\n' -s --state -n --limit --offset
+        case 'jobctl referrals stats'
+            printf '%s\n' --referrer --limit
         case 'jobctl report generate'
             printf '%s\n' --date -f --format
         case 'jobctl report list'
@@ -129,6 +137,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'email' -d 'Email templates.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'enqueue' -d 'Put jobs on queues.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'job' -d 'Inspect, cancel and delete jobs.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'queue' -d 'Inspect, pause and resume queues.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'referrals' -d 'Referral commissions: per-referrer statistics from the commission ledger.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'report' -d 'Daily and weekly reports: generate one now, list what was generated.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'retry' -d 'Put failed jobs back on their queue with fresh attempts (dead jobs: `jobctl dlq retry`).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'schedule' -d 'Recurring jobs: cron schedules in a timezone, run by `jobctl scheduler start`.'
@@ -272,10 +281,12 @@ complete -c jobctl -n '__jobctl_is jobctl email templates' -l help -d 'Show this
 
 # jobctl enqueue
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'analytics' -d 'Queue one roll-up job covering every period in the range (a job per period: `analytics schedule-custom`).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'commission' -d 'Queue an order\'s referral commissions; running it again changes nothing.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email' -d 'Queue one templated email (now, or --at/--in later); prints the job id.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email-bulk' -d 'One job per CSV row, validated first, then enqueued in pipelined batches (now, or --at/--in later).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'file' -d 'Queue one file job on file-processing; prints the job id.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'noop' -d 'No-op jobs: smoke-test a queue and its workers end to end (now, or --at/--in later).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'payment' -d 'Queue a payment retry: checked against the store, charged at most once.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'report' -d 'Queue a daily or weekly report on its queue (`jobctl report generate` runs one here and now).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -l help -d 'Show this message and exit.'
 
@@ -289,6 +300,14 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l at -x -d 'Run at
 complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l help -d 'Show this message and exit.'
+
+# jobctl enqueue commission
+complete -c jobctl -n '__jobctl_is jobctl enqueue commission' -l order-id -x -d 'The order whose referrers are paid (or, if refunded, whose commissions are reversed).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue commission' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue commission' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue commission' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue commission' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue commission' -l help -d 'Show this message and exit.'
 
 # jobctl enqueue email
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l to -x -d 'Recipient address (repeatable).'
@@ -339,6 +358,19 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l at -x -d 'Run at this
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l help -d 'Show this message and exit.'
+
+# jobctl enqueue payment
+complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l payment-id -x -d 'The stored payment to charge again.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l provider -x -d 'stripe, yookassa or crypto (as stored).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l amount -x -d 'In currency units, as stored, e.g. 12.34.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l currency -x -d '3-letter code, as stored.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l customer-id -x -d 'The paying user\'s id, as stored.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l provider-ref -x -d 'Provider\'s reference (PaymentIntent, payment method, invoice); default: the stored one.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l help -d 'Show this message and exit.'
 
 # jobctl enqueue report
 complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l date -x -d 'A day the report covers (default: yesterday / last week, when the job runs).'
@@ -395,6 +427,16 @@ complete -c jobctl -n '__jobctl_is jobctl queue show' -s n -l limit -x -d 'Jobs 
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l offset -x -d 'Skip this many (see next_offset).'
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l help -d 'Show this message and exit.'
+
+# jobctl referrals
+complete -c jobctl -n '__jobctl_is jobctl referrals' -a 'stats' -d 'Per referrer: users referred directly, their paid orders, net and reversed commission, net by level (L1, L2, ...). --...'
+complete -c jobctl -n '__jobctl_is jobctl referrals' -l help -d 'Show this message and exit.'
+
+# jobctl referrals stats
+complete -c jobctl -n '__jobctl_is jobctl referrals stats' -l referrer -x -d 'Only this referrer (a user id).'
+complete -c jobctl -n '__jobctl_is jobctl referrals stats' -l limit -x -d 'At most this many, highest net commission first.'
+complete -c jobctl -n '__jobctl_is jobctl referrals stats' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl referrals stats' -l help -d 'Show this message and exit.'
 
 # jobctl report
 complete -c jobctl -n '__jobctl_is jobctl report' -a 'generate' -d 'Generate a report now, in this process: files in storage, a row in the reports table, an email.'

@@ -19,6 +19,7 @@ from jobctl.cli import (
     jobs,
     ops,
     queues,
+    referrals,
     report,
     schedule,
     scheduler,
@@ -67,6 +68,7 @@ app.add_typer(scheduler.app, name="scheduler")
 app.add_typer(db.app, name="db")
 app.add_typer(analytics.app, name="analytics")
 app.add_typer(report.app, name="report")
+app.add_typer(referrals.app, name="referrals")
 app.command("stats")(stats.stats)
 app.command("demo")(demo.demo)
 app.command("clear")(ops.clear)

@@ -109,7 +109,9 @@ CORE_MODULES = ["jobctl", "jobctl.api", "jobctl.config", "jobctl.errors", "jobct
                 "jobctl.core.alerts", "jobctl.core.sizes", "jobctl.jobs.email", "jobctl.jobs.noop",
                 "jobctl.jobs.files", "jobctl.jobs.files.job", "jobctl.jobs.files.render",
                 "jobctl.data.engine", "jobctl.data.schema", "jobctl.data.migrations", "jobctl.data.seed",
-                "jobctl.jobs.analytics.job", "jobctl.jobs.reports.job", "jobctl.jobs.reports.render"]
+                "jobctl.jobs.analytics.job", "jobctl.jobs.reports.job", "jobctl.jobs.reports.render",
+                "jobctl.jobs.payments.job", "jobctl.jobs.payments.providers", "jobctl.jobs.referrals.job",
+                "jobctl.jobs.referrals.stats"]
 
 
 def test_core_never_imports_ui_frameworks():

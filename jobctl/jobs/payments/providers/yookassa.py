@@ -1,0 +1,111 @@
+"""Provider `yookassa`: a new payment from the customer's saved payment method, captured at once.
+
+`POST {yookassa_url}/v3/payments` (HTTP Basic auth shop_id:secret_key) with the amount as a decimal
+string, `capture: true` and `payment_method_id` = the payment's provider_ref.
+
+Unlike a Stripe confirm, every such POST is a new charge: the Idempotence-Key is the only thing that
+stops a retry from charging twice. YooKassa answers a repeated key with the first answer, so after a
+timeout the retry gets the original payment back. A repeated answer can be stale ("pending"), so a
+payment that is not final is looked up again (GET /v3/payments/{id}) for its current state.
+A request with the key still being processed gets HTTP 202 with `retry_after` (milliseconds).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from jobctl.jobs.payments.providers.base import (
+    ChargeRequest,
+    ChargeResult,
+    PaymentDeclined,
+    ProviderAPI,
+    ProviderRejected,
+    ProviderUnavailable,
+    Reply,
+    base_url,
+    check_request,
+    major_units,
+    mismatch,
+    require_setting,
+    same_amount,
+)
+
+LABEL = "YooKassa"
+MAX_KEY = 64  # YooKassa's limit on Idempotence-Key
+MAX_DESCRIPTION = 128
+NOT_FINAL = ("pending", "waiting_for_capture")
+
+
+class YooKassaProvider:
+    name = "yookassa"
+
+    def __init__(self, settings):
+        shop_id = require_setting(LABEL, settings.yookassa_shop_id, "YOOKASSA_SHOP_ID",
+                                  "the YooKassa shop id")
+        secret = require_setting(LABEL, settings.yookassa_secret_key, "YOOKASSA_SECRET_KEY",
+                                 "the YooKassa secret key")
+        token = base64.b64encode(f"{shop_id}:{secret}".encode()).decode("ascii")
+        self._auth = {"Authorization": f"Basic {token}"}
+        self.api = ProviderAPI(LABEL, base_url(LABEL, settings.yookassa_url, "JOBCTL_YOOKASSA_URL"),
+                               settings.payment_timeout, secrets=(secret, token))
+
+    def charge(self, request: ChargeRequest) -> ChargeResult:
+        check_request(LABEL, request, max_key=MAX_KEY)
+        if not request.provider_ref:
+            raise ProviderRejected(f"{LABEL}: payment {request.payment_id} has no saved payment method id",
+                                   hint="store the payment_method_id in payments.provider_ref")
+        body = {
+            "amount": {"value": major_units(request.amount_cents), "currency": request.currency.upper()},
+            "capture": True,
+            "payment_method_id": request.provider_ref,
+            "description": (request.description or f"payment {request.payment_id}")[:MAX_DESCRIPTION],
+            "metadata": {"payment_id": str(request.payment_id), "customer_id": str(request.customer_id)},
+        }
+        reply = self.api.request("POST", "/v3/payments", body=json.dumps(body).encode(),
+                                 headers={**self._auth, "Idempotence-Key": request.idempotency_key,
+                                          "Content-Type": "application/json"})
+        payment = self._payment(reply)
+        if payment["status"] in NOT_FINAL and isinstance(payment.get("id"), str):
+            path = f"/v3/payments/{quote(payment['id'], safe='')}"
+            payment = self._payment(self.api.request("GET", path, headers=self._auth))
+        return self._outcome(payment, request)
+
+    def _payment(self, reply: Reply) -> dict[str, Any]:
+        """The payment object in a reply, or the failure the reply stands for."""
+        data = reply.data if isinstance(reply.data, dict) else {}
+        if reply.status == 202:  # the first request with this key is still being processed
+            wait = data.get("retry_after")
+            numeric = isinstance(wait, int | Decimal) and not isinstance(wait, bool)
+            seconds = float(Decimal(wait) / 1000) if numeric and wait >= 0 else reply.retry_after
+            raise ProviderUnavailable(f"{LABEL} replied 202: the request is still being processed; asking "
+                                      "again later with the same key", retry_after=seconds)
+        if 200 <= reply.status < 300:
+            if not isinstance(data.get("status"), str) or not data.get("id"):
+                raise self.api.unreadable(reply)
+            return data
+        detail = " ".join(str(p) for p in (data.get("code"), data.get("parameter")) if p)
+        description = self.api.redact(str(data.get("description") or ""))
+        raise self.api.failure(reply, f"{detail}: {description}" if description else detail,
+                               credentials="YOOKASSA_SHOP_ID and YOOKASSA_SECRET_KEY")
+
+    def _outcome(self, payment: dict[str, Any], request: ChargeRequest) -> ChargeResult:
+        status, payment_id = payment["status"], str(payment["id"])
+        if status == "succeeded":
+            amount = payment.get("amount") if isinstance(payment.get("amount"), dict) else {}
+            value, currency = amount.get("value"), str(amount.get("currency") or "")
+            if not same_amount(value, request.amount_cents) or currency.upper() != request.currency.upper():
+                raise mismatch(LABEL, request, f"payment {payment_id}", value, currency)
+            return ChargeResult(self.name, payment_id, "succeeded", status)
+        if status in NOT_FINAL:
+            raise ProviderUnavailable(f"{LABEL}: payment {payment_id} is {status}; asking again later")
+        if status == "canceled":
+            details = payment.get("cancellation_details") or {}
+            reason = str(details.get("reason") or "canceled")
+            raise PaymentDeclined(f"{LABEL} canceled payment {payment_id} for payment {request.payment_id} "
+                                  f"({details.get('party') or 'unknown party'}: {reason})", reason=reason)
+        raise ProviderRejected(f"{LABEL}: payment {payment_id} has the unexpected status {status!r}",
+                               hint="check it in the YooKassa dashboard")

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from typing import Any
 
+from jobctl.core.choices import pick
 from jobctl.errors import JobctlError, PermanentJobFailure, UsageError
 from jobctl.jobs.analytics.metrics import METRICS, measure, store
 from jobctl.jobs.analytics.periods import MAX_PERIODS, PERIOD_TYPES, day_range, last_complete, periods
@@ -21,14 +22,7 @@ def _naive_utc(value: datetime) -> datetime:
 
 
 def check_metrics(metrics: Iterable[str] | str | None) -> list[str]:
-    if metrics is None:
-        return list(METRICS)
-    names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
-    unknown = [m for m in names if m not in METRICS]
-    if unknown or not names:
-        raise UsageError(f"unknown metric {', '.join(map(repr, unknown)) or '(none given)'}",
-                         f"metrics are: {', '.join(METRICS)}")
-    return list(dict.fromkeys(names))
+    return pick(metrics, METRICS, "metric")
 
 
 def check_type(kind: Any) -> str:

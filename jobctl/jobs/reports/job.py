@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from jobctl.core.atomic import write_atomic
+from jobctl.core.choices import pick
 from jobctl.errors import JobctlError, PermanentJobFailure, UsageError
 from jobctl.jobs.reports.data import KINDS, report_data
 
@@ -21,14 +22,7 @@ TEMPLATE = "admin-report"
 
 
 def check_formats(formats: Any) -> list[str]:
-    if formats is None:
-        return list(FORMATS)
-    names = [f.strip().lower() for f in formats.split(",")] if isinstance(formats, str) else list(formats)
-    unknown = [f for f in names if f not in FORMATS]
-    if unknown or not names:
-        raise UsageError(f"unknown report format {', '.join(map(repr, unknown)) or '(none given)'}",
-                         f"formats are: {', '.join(FORMATS)}")
-    return list(dict.fromkeys(names))
+    return pick(formats, FORMATS, "report format")
 
 
 def check_kind(kind: Any) -> str:

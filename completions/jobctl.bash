@@ -5,7 +5,7 @@
 # subcommands of a command path
 _jobctl_subcommands() {
     case "$1" in
-        'jobctl') echo 'analytics clear config db demo dlq email enqueue job queue referrals report retry schedule scheduler server stats worker workers' ;;
+        'jobctl') echo 'analytics clear config db demo dlq email enqueue job metrics queue referrals report retry schedule scheduler server stats worker workers' ;;
         'jobctl analytics') echo 'schedule-custom show' ;;
         'jobctl config') echo 'show' ;;
         'jobctl db') echo 'migrate seed status' ;;
@@ -60,6 +60,7 @@ _jobctl_options() {
         'jobctl job cancel') echo '--json --help' ;;
         'jobctl job delete') echo '-y --yes --json --help' ;;
         'jobctl job show') echo '--json --help' ;;
+        'jobctl metrics') echo '--help' ;;
         'jobctl queue') echo '--help' ;;
         'jobctl queue list') echo '--json --help' ;;
         'jobctl queue pause') echo '--json --help' ;;
@@ -85,7 +86,7 @@ _jobctl_options() {
         'jobctl server start') echo '--json --help' ;;
         'jobctl server status') echo '--json --help' ;;
         'jobctl server stop') echo '--json --help' ;;
-        'jobctl stats') echo '-q --queue -w --watch --interval --json --help' ;;
+        'jobctl stats') echo '-q --queue --window -w --watch --interval --json --help' ;;
         'jobctl worker') echo '--help' ;;
         'jobctl worker list') echo '--json --help' ;;
         'jobctl worker start') echo '-q --queue -c --concurrency --burst --max-jobs --name --help' ;;
@@ -209,6 +210,7 @@ _jobctl_value_kind() {
         'jobctl schedule add|-p'|'jobctl schedule add|--priority') echo 'value' ;;
         'jobctl schedule add|--missed') echo 'value' ;;
         'jobctl stats|-q'|'jobctl stats|--queue') echo 'value' ;;
+        'jobctl stats|--window') echo 'value' ;;
         'jobctl stats|--interval') echo 'value' ;;
         'jobctl worker start|-q'|'jobctl worker start|--queue') echo 'value' ;;
         'jobctl worker start|-c'|'jobctl worker start|--concurrency') echo 'value' ;;

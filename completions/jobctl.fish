@@ -4,7 +4,7 @@
 function __jobctl_subcommands --description 'jobctl: subcommands of a command path'
     switch $argv[1]
         case 'jobctl'
-            printf '%s\n' analytics clear config db demo dlq email enqueue job queue referrals report retry schedule scheduler server stats worker workers
+            printf '%s\n' analytics clear config db demo dlq email enqueue job metrics queue referrals report retry schedule scheduler server stats worker workers
         case 'jobctl analytics'
             printf '%s\n' schedule-custom show
         case 'jobctl config'
@@ -87,7 +87,7 @@ function __jobctl_value_options --description 'jobctl: options of a command path
         case 'jobctl schedule add'
             printf '%s\n' --cron --tz --job -d --data --data-json -q --queue -p --priority --missed
         case 'jobctl stats'
-            printf '%s\n' -q --queue --interval
+            printf '%s\n' -q --queue --window --interval
         case 'jobctl worker start'
             printf '%s\n' -q --queue -c --concurrency --max-jobs --name
         case 'jobctl workers start'
@@ -136,6 +136,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'dlq' -d 'The dead-letter queue: j
 complete -c jobctl -n '__jobctl_is jobctl' -a 'email' -d 'Email templates.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'enqueue' -d 'Put jobs on queues.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'job' -d 'Inspect, cancel and delete jobs.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'metrics' -d 'Counts, outcomes and time histograms in the Prometheus text format (for a scraper or a textfile).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'queue' -d 'Inspect, pause and resume queues.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'referrals' -d 'Referral commissions: per-referrer statistics from the commission ledger.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'report' -d 'Daily and weekly reports: generate one now, list what was generated.'
@@ -402,6 +403,9 @@ complete -c jobctl -n '__jobctl_is jobctl job delete' -l help -d 'Show this mess
 complete -c jobctl -n '__jobctl_is jobctl job show' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl job show' -l help -d 'Show this message and exit.'
 
+# jobctl metrics
+complete -c jobctl -n '__jobctl_is jobctl metrics' -l help -d 'Show this message and exit.'
+
 # jobctl queue
 complete -c jobctl -n '__jobctl_is jobctl queue' -a 'list' -d 'The queue catalogue with each queue\'s policy.'
 complete -c jobctl -n '__jobctl_is jobctl queue' -a 'pause' -d 'Workers stop taking this queue\'s jobs (every priority); running jobs finish.'
@@ -535,6 +539,7 @@ complete -c jobctl -n '__jobctl_is jobctl server stop' -l help -d 'Show this mes
 
 # jobctl stats
 complete -c jobctl -n '__jobctl_is jobctl stats' -s q -l queue -x -d 'Only this queue.'
+complete -c jobctl -n '__jobctl_is jobctl stats' -l window -x -d 'Also the metrics of the last 15m, 1h, 24h, 7d (up to 30d): outcomes, error rate, throughput, processing and wait percentiles.'
 complete -c jobctl -n '__jobctl_is jobctl stats' -s w -l watch -d 'Refresh every --interval seconds until Ctrl+C.'
 complete -c jobctl -n '__jobctl_is jobctl stats' -l interval -x -d 'Seconds between refreshes with --watch.'
 complete -c jobctl -n '__jobctl_is jobctl stats' -l json -d 'Print machine-readable JSON on stdout.'

@@ -17,6 +17,7 @@ from jobctl.cli import (
     email,
     enqueue,
     jobs,
+    metrics,
     ops,
     queues,
     referrals,
@@ -70,6 +71,7 @@ app.add_typer(analytics.app, name="analytics")
 app.add_typer(report.app, name="report")
 app.add_typer(referrals.app, name="referrals")
 app.command("stats")(stats.stats)
+app.command("metrics")(metrics.metrics)
 app.command("demo")(demo.demo)
 app.command("clear")(ops.clear)
 app.command("retry")(ops.retry)

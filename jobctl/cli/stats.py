@@ -10,7 +10,10 @@ from rich.live import Live
 from rich.table import Table
 
 from jobctl.cli.common import JsonOption, emit_json, state, stdout
+from jobctl.core.enqueue import parse_duration
+from jobctl.core.metrics import MAX_WINDOW
 from jobctl.core.stats import STATES, queue_stats
+from jobctl.errors import UsageError
 
 HEADERS = ("waiting", "active", "sched", "done", "failed", "workers")
 
@@ -27,20 +30,56 @@ def _table(data: dict) -> Table:
     return table
 
 
+def _ms(value) -> str:
+    return "-" if value is None else (f"{value / 1000:g}s" if value >= 1000 else f"{value:g}ms")
+
+
+def _window_table(data: dict, label: str) -> Table:
+    # enqueued and retried are in --json; these columns fit 80 characters
+    table = Table("queue", "done", "fail", "dead", "err%", "/min", "p50", "p95", "p99", "wait95", box=None,
+                  title=f"last {label}", title_justify="left", padding=(0, 1, 0, 0))
+    table.columns[0].no_wrap = True
+    for name, w in data["window"]["queues"].items():
+        proc = w["processing_ms"]
+        table.add_row(name, *(f"{w[k]:,}" for k in ("completed", "failed", "dead")),
+                      f"{w['error_rate'] * 100:.1f}", f"{w['throughput_per_minute']:g}",
+                      _ms(proc["p50"]), _ms(proc["p95"]), _ms(proc["p99"]), _ms(w["wait_ms"]["p95"]))
+    return table
+
+
+def _collect(st, queue: Optional[str], window: Optional[float]) -> dict:
+    data = queue_stats(st.connection, st.settings, queue)
+    if window:
+        from jobctl.core.metrics import window_stats
+
+        names = [q["queue"] for q in data["queues"]]
+        data["window"] = {"seconds": window, "queues": window_stats(st.connection, names, window)}
+    return data
+
+
 def stats(
     ctx: typer.Context,
     queue: Optional[str] = typer.Option(None, "--queue", "-q", help="Only this queue."),
+    window: Optional[str] = typer.Option(None, "--window", help="Also the metrics of the last 15m, 1h, 24h, 7d "
+                                                                "(up to 30d): outcomes, error rate, throughput, "
+                                                                "processing and wait percentiles."),
     watch: bool = typer.Option(False, "--watch", "-w", help="Refresh every --interval seconds until Ctrl+C."),
     interval: float = typer.Option(1.0, "--interval", min=0.2, help="Seconds between refreshes with --watch."),
     as_json: bool = JsonOption,
 ) -> None:
     """Counts per queue and priority: waiting, active, scheduled, completed, failed; workers; dead-letter."""
+    seconds = parse_duration(window, "--window").total_seconds() if window else None
+    if seconds and seconds > MAX_WINDOW:
+        raise UsageError(f"--window {window} is longer than the 30 days metrics are kept", "e.g. --window 7d")
     st = state(ctx)
     if as_json and not watch:  # with --watch: one JSON document per line per refresh
-        emit_json(queue_stats(st.connection, st.settings, queue))
+        emit_json(_collect(st, queue, seconds))
         return
     if not watch:
-        stdout.print(_table(queue_stats(st.connection, st.settings, queue)))
+        data = _collect(st, queue, seconds)
+        stdout.print(_table(data))
+        if seconds:
+            stdout.print(_window_table(data, window))
         return
     try:
         if as_json:

@@ -17,6 +17,7 @@ from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from jobctl.config import Settings
+from jobctl.core import metrics
 from jobctl.core.catalog import QueuePolicy, check_priority, get_policy
 from jobctl.core.jobtypes import JobType, get_job_type
 from jobctl.errors import UsageError
@@ -216,6 +217,7 @@ def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, pay
                 jobs = target.enqueue_many(batch, pipeline=pipe)
             else:
                 jobs = [target.schedule_job(_scheduled_job(target, data), when, pipeline=pipe) for data in batch]
+            metrics.record_enqueued(pipe, policy.name, len(batch))
             pipe.execute()
         ids.extend(job.id for job in jobs)
         if on_batch:

@@ -26,7 +26,7 @@ from rq.scheduler import run as run_scheduler
 from rq.worker import WorkerStatus
 
 from jobctl.config import Settings
-from jobctl.core import dlq, keys
+from jobctl.core import dlq, keys, metrics
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, split_physical
 from jobctl.core.lifetime import die_with_parent
 from jobctl.core.retention import Retention
@@ -232,8 +232,15 @@ class JobctlWorker(SimpleWorker):
         self._last_exception = exc_info[1]
         return super().handle_exception(job, *exc_info)
 
+    def _record_metrics(self, job, queue, outcome: str, **flags: bool) -> None:
+        pairs = metrics.job_increments(outcome, enqueued_at=job.enqueued_at, started_at=job.started_at,
+                                       ended_at=job.ended_at or datetime.now(timezone.utc), **flags)
+        name = split_physical(queue.name)[0]
+        self._after_job.append(lambda pipe: metrics.record(pipe, name, pairs))
+
     def handle_job_success(self, job, queue, started_job_registry, execution):
         super().handle_job_success(job, queue, started_job_registry, execution)
+        self._record_metrics(job, queue, "completed")
         if isinstance(job, JobctlJob):
             job.finish_attempt("succeeded")
             meta = job._serialize_meta()
@@ -252,6 +259,8 @@ class JobctlWorker(SimpleWorker):
         dead = not stopped and not job.should_retry
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string,
                                    execution=execution)
+        if not stopped:
+            self._record_metrics(job, queue, "failed", retried=not dead, dead=dead)
         if dead:
             entry = dlq.add(self.connection, job, exc_string, self.name)
             self._alert(entry)

@@ -1,0 +1,27 @@
+"""jobctl stats --window and jobctl metrics."""
+
+from __future__ import annotations
+
+from tests.core.test_metrics import known_workload
+
+
+def test_stats_window_json_and_table(cli, redis_client, settings, tmp_path):
+    known_workload(redis_client, settings, tmp_path)
+    data = cli.json("stats", "--window", "1h")
+    window = data["window"]["queues"]["referral-commission"]
+    assert data["window"]["seconds"] == 3600 and window["completed"] == 10 and window["dead"] == 3
+    table = cli("stats", "--window", "15m").stdout
+    assert "last 15m" in table and "referral-commission" in table
+    assert all(len(line) <= 80 for line in table.splitlines())
+
+
+def test_bad_windows_exit_2(cli):
+    assert "longer than the 30 days" in cli("stats", "--window", "31d", code=2).stderr
+    assert "--window expects a duration" in cli("stats", "--window", "soon", code=2).stderr
+
+
+def test_metrics_prints_prometheus_text(cli, redis_client, settings, tmp_path):
+    known_workload(redis_client, settings, tmp_path)
+    out = cli("metrics").stdout
+    assert out.startswith("# HELP jobctl_queue_jobs") and out.endswith("\n")
+    assert 'jobctl_jobs_total{queue="referral-commission",outcome="failed"} 4' in out

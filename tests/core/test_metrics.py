@@ -1,0 +1,105 @@
+"""Metrics: what a known workload records, bounded buckets, O(1) reads, Prometheus text."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import redis
+from rq.serializers import JSONSerializer
+
+from jobctl.core import metrics
+from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.prometheus import render
+from jobctl.core.worker import JobctlJob, JobctlWorker
+from tests.conftest import KEY_PREFIX
+
+
+def run_burst(conn, settings, queue: str) -> None:
+    policy = settings.queues[queue]
+    JobctlWorker([rq_queue(conn, q) for q in policy.physical_names], connection=conn, serializer=JSONSerializer,
+                 job_class=JobctlJob, settings=settings).work(burst=True)
+
+
+def known_workload(conn, settings, tmp_path) -> None:
+    enqueue_many(conn, settings, "noop", [{}] * 10, queue="referral-commission")
+    enqueue_many(conn, settings, "fail", [{"message": "no"}] * 3, queue="referral-commission")
+    enqueue_many(conn, settings, "flaky", [{"counter": str(tmp_path / "c"), "fail_times": 5}],
+                 queue="referral-commission")
+    run_burst(conn, settings, "referral-commission")
+
+
+def test_a_known_workload_gives_known_numbers(redis_client, settings, tmp_path):
+    known_workload(redis_client, settings, tmp_path)
+    window = metrics.window_stats(redis_client, ["referral-commission", "email-sending"], 3600)
+    w = window["referral-commission"]
+    assert {k: w[k] for k in metrics.OUTCOMES} == {"completed": 10, "failed": 4, "retried": 1, "dead": 3,
+                                                   "enqueued": 14}
+    assert w["error_rate"] == round(4 / 14, 4)
+    assert w["throughput_per_minute"] == round(10 / 60, 2)
+    assert w["processing_ms"]["p50"] == 5.0  # no-ops finish within the first bucket
+    assert w["wait_ms"]["avg"] is not None and w["wait_ms"]["p99"] is not None
+    assert window["email-sending"]["completed"] == 0
+    series = metrics.recent_series(redis_client, "referral-commission", minutes=5)
+    assert sum(series["completed"]) == 10 and sum(series["failed"]) == 4 and len(series["completed"]) == 5
+
+
+def test_buckets_expire_and_totals_do_not(redis_client, settings, tmp_path):
+    known_workload(redis_client, settings, tmp_path)
+    now = time.time()
+    minute = f"{KEY_PREFIX}:jobctl:metrics:referral-commission:m:{int(now // 60)}"
+    hour = f"{KEY_PREFIX}:jobctl:metrics:referral-commission:h:{int(now // 3600)}"
+    total = f"{KEY_PREFIX}:jobctl:metrics:referral-commission:total"
+    assert 0 < redis_client.ttl(minute) <= metrics.MINUTE_TTL
+    assert metrics.MINUTE_TTL < redis_client.ttl(hour) <= metrics.HOUR_TTL
+    assert redis_client.ttl(total) == -1 and int(redis_client.hget(total, "completed")) == 10
+
+
+def test_windows_read_buckets_not_jobs(redis_client, settings, monkeypatch):
+    """The same commands with 0 or 2,000 waiting jobs: one HGETALL per bucket, nothing per job."""
+    sent: list[str] = []
+    real_execute = redis.client.Pipeline.execute
+
+    def execute(self, *a, **kw):
+        sent.extend(str(c[0][0]).upper() for c in self.command_stack)
+        return real_execute(self, *a, **kw)
+
+    def commands() -> list[str]:
+        sent.clear()
+        monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
+        try:
+            metrics.window_stats(redis_client, ["email-sending"], 3600)
+        finally:
+            monkeypatch.undo()
+        return list(sent)
+
+    small = commands()
+    enqueue_many(redis_client, settings, "noop", [{}] * 2000, queue="email-sending")
+    assert commands() == small == ["HGETALL"] * 60
+    assert metrics.window_stats(redis_client, ["email-sending"], 3600)["email-sending"]["enqueued"] == 2000
+
+
+def test_long_windows_use_hourly_buckets():
+    assert len(metrics._bucket_keys("q", 7 * 86400, 1_800_000_000)) == 168
+    assert len(metrics._bucket_keys("q", 3600, 1_800_000_000)) == 60
+
+
+def test_percentiles_come_from_bucket_bounds():
+    counts = {"p0": 50, "p4": 45, "p8": 4, "p10": 1}  # 5 ms, 100 ms, 2.5 s, 10 s
+    assert metrics.percentile(counts, "p", 0.5) == 5.0
+    assert metrics.percentile(counts, "p", 0.95) == 100.0
+    assert metrics.percentile(counts, "p", 0.99) == 2500.0
+    assert metrics.percentile({}, "p", 0.5) is None
+
+
+def test_prometheus_text_is_well_formed(redis_client, settings, tmp_path):
+    known_workload(redis_client, settings, tmp_path)
+    text = render(redis_client, settings)
+    sample = re.compile(r'^[a-z_]+(\{([a-z]+="[^"]*",?)*\})? [0-9.e+-]+$|^[a-z_]+\{[^}]*\} \+Inf$')
+    for line in text.splitlines():
+        assert line.startswith("# ") or sample.match(line), line
+    assert 'jobctl_jobs_total{queue="referral-commission",outcome="completed"} 10' in text
+    assert 'jobctl_jobs_total{queue="referral-commission",outcome="dead"} 3' in text
+    assert 'jobctl_job_duration_seconds_count{queue="referral-commission"} 14' in text
+    assert 'jobctl_job_duration_seconds_bucket{queue="referral-commission",le="+Inf"} 14' in text
+    assert "jobctl_dead_letter_jobs 3" in text

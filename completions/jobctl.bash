@@ -80,7 +80,7 @@ _jobctl_options() {
         'jobctl schedule resume') echo '--json --help' ;;
         'jobctl schedule run') echo '--json --help' ;;
         'jobctl scheduler') echo '--help' ;;
-        'jobctl scheduler start') echo '--help' ;;
+        'jobctl scheduler start') echo '--log-format --help' ;;
         'jobctl scheduler status') echo '--json --help' ;;
         'jobctl server') echo '--help' ;;
         'jobctl server start') echo '--json --help' ;;
@@ -89,9 +89,9 @@ _jobctl_options() {
         'jobctl stats') echo '-q --queue --window -w --watch --interval --json --help' ;;
         'jobctl worker') echo '--help' ;;
         'jobctl worker list') echo '--json --help' ;;
-        'jobctl worker start') echo '-q --queue -c --concurrency --burst --max-jobs --name --help' ;;
+        'jobctl worker start') echo '-q --queue -c --concurrency --burst --max-jobs --name --log-format --help' ;;
         'jobctl workers') echo '--help' ;;
-        'jobctl workers start') echo '-c --concurrency --burst --help' ;;
+        'jobctl workers start') echo '-c --concurrency --burst --log-format --help' ;;
     esac
 }
 
@@ -209,6 +209,7 @@ _jobctl_value_kind() {
         'jobctl schedule add|-q'|'jobctl schedule add|--queue') echo 'value' ;;
         'jobctl schedule add|-p'|'jobctl schedule add|--priority') echo 'value' ;;
         'jobctl schedule add|--missed') echo 'value' ;;
+        'jobctl scheduler start|--log-format') echo 'value' ;;
         'jobctl stats|-q'|'jobctl stats|--queue') echo 'value' ;;
         'jobctl stats|--window') echo 'value' ;;
         'jobctl stats|--interval') echo 'value' ;;
@@ -216,7 +217,9 @@ _jobctl_value_kind() {
         'jobctl worker start|-c'|'jobctl worker start|--concurrency') echo 'value' ;;
         'jobctl worker start|--max-jobs') echo 'value' ;;
         'jobctl worker start|--name') echo 'value' ;;
+        'jobctl worker start|--log-format') echo 'value' ;;
         'jobctl workers start|-c'|'jobctl workers start|--concurrency') echo 'value' ;;
+        'jobctl workers start|--log-format') echo 'value' ;;
     esac
 }
 

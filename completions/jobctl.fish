@@ -86,12 +86,14 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' --kind --limit
         case 'jobctl schedule add'
             printf '%s\n' --cron --tz --job -d --data --data-json -q --queue -p --priority --missed
+        case 'jobctl scheduler start'
+            printf '%s\n' --log-format
         case 'jobctl stats'
             printf '%s\n' -q --queue --window --interval
         case 'jobctl worker start'
-            printf '%s\n' -q --queue -c --concurrency --max-jobs --name
+            printf '%s\n' -q --queue -c --concurrency --max-jobs --name --log-format
         case 'jobctl workers start'
-            printf '%s\n' -c --concurrency
+            printf '%s\n' -c --concurrency --log-format
     end
 end
 
@@ -513,6 +515,7 @@ complete -c jobctl -n '__jobctl_is jobctl scheduler' -a 'status' -d 'Which sched
 complete -c jobctl -n '__jobctl_is jobctl scheduler' -l help -d 'Show this message and exit.'
 
 # jobctl scheduler start
+complete -c jobctl -n '__jobctl_is jobctl scheduler start' -l log-format -x -d 'text or json: one JSON object per line, each finished job with its fields (default: JOBCTL_LOG_FORMAT).'
 complete -c jobctl -n '__jobctl_is jobctl scheduler start' -l help -d 'Show this message and exit.'
 
 # jobctl scheduler status
@@ -560,6 +563,7 @@ complete -c jobctl -n '__jobctl_is jobctl worker start' -s c -l concurrency -x -
 complete -c jobctl -n '__jobctl_is jobctl worker start' -l burst -d 'Quit when the queues are empty.'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -l max-jobs -x -d 'Quit after N jobs (per process).'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -l name -x -d 'Worker name (single process only).'
+complete -c jobctl -n '__jobctl_is jobctl worker start' -l log-format -x -d 'text or json: one JSON object per line, each finished job with its fields (default: JOBCTL_LOG_FORMAT).'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -l help -d 'Show this message and exit.'
 
 # jobctl workers
@@ -569,4 +573,5 @@ complete -c jobctl -n '__jobctl_is jobctl workers' -l help -d 'Show this message
 # jobctl workers start
 complete -c jobctl -n '__jobctl_is jobctl workers start' -s c -l concurrency -x -d 'Processes per queue.'
 complete -c jobctl -n '__jobctl_is jobctl workers start' -l burst -d 'Quit when the queues are empty.'
+complete -c jobctl -n '__jobctl_is jobctl workers start' -l log-format -x -d 'text or json: one JSON object per line, each finished job with its fields (default: JOBCTL_LOG_FORMAT).'
 complete -c jobctl -n '__jobctl_is jobctl workers start' -l help -d 'Show this message and exit.'

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import logging
+from typing import Optional
 
 import typer
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
+from jobctl.cli.workers import LogFormatOption, setup_logs
 from jobctl.core.scheduler import Scheduler, scheduler_status
 
 app = new_app("Run the recurring schedules (one active scheduler among many).")
 
 
 @app.command("start")
-def start(ctx: typer.Context) -> None:
+def start(ctx: typer.Context, log_format: Optional[str] = LogFormatOption) -> None:
     """Run schedules until SIGTERM/SIGINT. Start several (on several hosts): one is active, the rest
     stand by and take over within JOBCTL_SCHEDULER_LEASE seconds if it dies."""
     settings = state(ctx).settings
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logs(settings, log_format)
     Scheduler(settings).run()
 
 

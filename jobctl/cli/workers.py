@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Optional
 
 import typer
 from rich.table import Table
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
+from jobctl.core.logs import configure_logging
 from jobctl.core.stats import list_workers
 from jobctl.core.supervisor import WorkerSpec, all_queue_specs, run_worker, run_workers
 from jobctl.core.worker import physical_queue_names
@@ -18,8 +18,14 @@ worker_app = new_app("Run and inspect workers.")
 workers_app = new_app("Run workers for every queue.")
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+LogFormatOption = typer.Option(None, "--log-format", help="text or json: one JSON object per line, each finished "
+                                                          "job with its fields (default: JOBCTL_LOG_FORMAT).")
+
+
+def setup_logs(settings, log_format: Optional[str]) -> None:
+    if log_format not in (None, "text", "json"):
+        raise UsageError(f"--log-format {log_format!r} is not text or json", "use --log-format json")
+    configure_logging(settings.log_level, log_format or settings.log_format)
 
 
 @worker_app.command("start")
@@ -30,13 +36,14 @@ def start(
     burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
     max_jobs: Optional[int] = typer.Option(None, "--max-jobs", min=1, help="Quit after N jobs (per process)."),
     name: Optional[str] = typer.Option(None, "--name", help="Worker name (single process only)."),
+    log_format: Optional[str] = LogFormatOption,
 ) -> None:
     """Work on QUEUE(s), high priority before normal before low. SIGTERM finishes the job in hand."""
     settings = state(ctx).settings
     physical_queue_names(settings, queue)
     if name and concurrency > 1:
         raise UsageError("--name needs --concurrency 1", "names are generated per process otherwise")
-    _logging(settings.log_level)
+    setup_logs(settings, log_format)
     spec = WorkerSpec(list(queue), burst=burst, max_jobs=max_jobs, name=name)
     if concurrency == 1:
         run_worker(settings, spec)
@@ -68,8 +75,9 @@ def start_all(
     ctx: typer.Context,
     concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Processes per queue."),
     burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
+    log_format: Optional[str] = LogFormatOption,
 ) -> None:
     """One supervised worker process per queue; a process that dies is restarted."""
     settings = state(ctx).settings
-    _logging(settings.log_level)
+    setup_logs(settings, log_format)
     run_workers(settings, all_queue_specs(settings, concurrency=concurrency, burst=burst))

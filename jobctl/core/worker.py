@@ -26,8 +26,9 @@ from rq.scheduler import run as run_scheduler
 from rq.worker import WorkerStatus
 
 from jobctl.config import Settings
-from jobctl.core import dlq, keys, metrics
+from jobctl.core import dlq, keys, logs, metrics
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, split_physical
+from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.lifetime import die_with_parent
 from jobctl.core.retention import Retention
 from jobctl.errors import UsageError
@@ -232,11 +233,19 @@ class JobctlWorker(SimpleWorker):
         self._last_exception = exc_info[1]
         return super().handle_exception(job, *exc_info)
 
-    def _record_metrics(self, job, queue, outcome: str, **flags: bool) -> None:
+    def _record_metrics(self, job, queue, outcome: str, error: BaseException | None = None, **flags: bool) -> None:
+        ended = job.ended_at or datetime.now(timezone.utc)
         pairs = metrics.job_increments(outcome, enqueued_at=job.enqueued_at, started_at=job.started_at,
-                                       ended_at=job.ended_at or datetime.now(timezone.utc), **flags)
+                                       ended_at=ended, **flags)
         name = split_physical(queue.name)[0]
         self._after_job.append(lambda pipe: metrics.record(pipe, name, pairs))
+        if logs.job_log.isEnabledFor(logging.INFO):
+            logs.log_attempt({
+                "job_id": job.id, "type": FUNC_TO_TYPE.get(job.func_name, job.func_name), "queue": name,
+                "attempt": len(job.meta.get("attempts", [])) or 1, "worker": self.name,
+                "duration_ms": round((ended - job.started_at).total_seconds() * 1000, 1) if job.started_at else None,
+                "outcome": "dead-lettered" if flags.get("dead") else "retrying" if flags.get("retried") else outcome,
+                "error": f"{type(error).__name__}: {error}"[:500] if error is not None else None})
 
     def handle_job_success(self, job, queue, started_job_registry, execution):
         super().handle_job_success(job, queue, started_job_registry, execution)
@@ -260,7 +269,7 @@ class JobctlWorker(SimpleWorker):
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string,
                                    execution=execution)
         if not stopped:
-            self._record_metrics(job, queue, "failed", retried=not dead, dead=dead)
+            self._record_metrics(job, queue, "failed", exc, retried=not dead, dead=dead)
         if dead:
             entry = dlq.add(self.connection, job, exc_string, self.name)
             self._alert(entry)

@@ -549,7 +549,7 @@ complete -c jobctl -n '__jobctl_is jobctl stats' -l json -d 'Print machine-reada
 complete -c jobctl -n '__jobctl_is jobctl stats' -l help -d 'Show this message and exit.'
 
 # jobctl worker
-complete -c jobctl -n '__jobctl_is jobctl worker' -a 'list' -d 'Registered workers: state, current job, pid, host, heartbeat, jobs done.'
+complete -c jobctl -n '__jobctl_is jobctl worker' -a 'list' -d 'Registered workers: state (dead when heartbeats stopped), current job and its runtime, heartbeat age, memory, jobs do...'
 complete -c jobctl -n '__jobctl_is jobctl worker' -a 'start' -d 'Work on QUEUE(s), high priority before normal before low.'
 complete -c jobctl -n '__jobctl_is jobctl worker' -l help -d 'Show this message and exit.'
 

@@ -53,20 +53,25 @@ def start(
 
 @worker_app.command("list")
 def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """Registered workers: state, current job, pid, host, heartbeat, jobs done."""
-    rows = list_workers(state(ctx).connection)
+    """Registered workers: state (dead when heartbeats stopped), current job and its runtime, heartbeat
+    age, memory, jobs done/failed."""
+    st = state(ctx)
+    rows = list_workers(st.connection, st.settings)
     if as_json:
         emit_json({"workers": rows})
         return
     if not rows:
         stdout.print("no workers running (start one: jobctl worker start --queue NAME)")
         return
-    table = Table("name", "queues", "state", "job", "pid", "heartbeat", "done", box=None)
+    table = Table("name", "queues", "state", "job", "beat", "rss", "pid", "done", box=None)
     for r in rows:
         queues = ",".join(sorted({q.rsplit(":", 1)[0] for q in r["queues"]}))
-        heartbeat = (r["last_heartbeat"] or "")[11:19]
-        table.add_row(r["name"][:14], queues, r["state"], r["current_job"] or "-", str(r["pid"]), heartbeat,
-                      f"{r['jobs_done']}/{r['jobs_failed']}")
+        job = f"{r['current_job'][:8]} {r['current_job_seconds']:g}s" if r["current_job_seconds"] is not None \
+            else (r["current_job"] or "-")
+        beat = "-" if r["heartbeat_age_seconds"] is None else f"{r['heartbeat_age_seconds']:.0f}s"
+        rss = "-" if r["rss_bytes"] is None else f"{r['rss_bytes'] / 1024**2:.0f}M"
+        table.add_row(r["name"][:14], queues, r["state"] if r["alive"] else "[red]dead[/red]", job, beat, rss,
+                      str(r["pid"]), f"{r['jobs_done']}/{r['jobs_failed']}")
     stdout.print(table)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 from rq import Worker
+from rq.job import Job
 from rq.registry import (
     DeferredJobRegistry,
     FailedJobRegistry,
@@ -94,22 +95,45 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def list_workers(connection: redis.Redis) -> list[dict[str, Any]]:
-    """Every registered worker: name, queues, state, current job, pid, host, heartbeat, jobs done."""
+def _parse_ts(raw: bytes | str) -> datetime:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=timezone.utc)
+
+
+def list_workers(connection: redis.Redis, settings: Settings | None = None,
+                 now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every registered worker: queues, state, current job and its runtime, pid, host, heartbeat age,
+    alive (a heartbeat within 3 intervals), jobs done/failed, resident memory."""
+    now = now or datetime.now(timezone.utc)
+    interval = settings.heartbeat_interval if settings is not None else 10
+    workers = Worker.all(connection=connection, serializer=JSONSerializer)
+    currents = [w.get_current_job_id() for w in workers]
+    with connection.pipeline(transaction=False) as pipe:
+        for w, current in zip(workers, currents):
+            pipe.hget(w.key, "rss_bytes")
+            pipe.hget(Job.key_for(current), "started_at") if current else pipe.echo("")
+        extra = pipe.execute()
     rows = []
-    for w in Worker.all(connection=connection, serializer=JSONSerializer):
+    for index, (w, current) in enumerate(zip(workers, currents)):
         state = w.get_state()
+        rss, started = extra[2 * index], extra[2 * index + 1]
+        age = (now - w.last_heartbeat).total_seconds() if w.last_heartbeat else None
+        running = (now - _parse_ts(started)).total_seconds() if started else None
         rows.append({
             "name": w.name,
             "queues": w.queue_names(),
             "state": getattr(state, "value", state),
-            "current_job": w.get_current_job_id(),
+            "current_job": current,
+            "current_job_seconds": round(running, 1) if running is not None else None,
             "pid": w.pid,
             "host": w.hostname,
             "last_heartbeat": _iso(w.last_heartbeat),
+            "heartbeat_age_seconds": round(age, 1) if age is not None else None,
+            "alive": age is not None and age <= 3 * interval + 1,
             "birth": _iso(w.birth_date),
             "jobs_done": w.successful_job_count,
             "jobs_failed": w.failed_job_count,
+            "rss_bytes": int(rss) if rss else None,
         })
     rows.sort(key=lambda r: r["name"])
     return rows

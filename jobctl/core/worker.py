@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import multiprocessing
 import signal
 import threading
@@ -68,6 +69,17 @@ class JobctlScheduler(RQScheduler):
                                                                    name="Scheduler")
         self._process.start()
         return self._process
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux), else its peak (ru_maxrss, KiB on Linux)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -160,6 +172,7 @@ class JobctlWorker(SimpleWorker):
             return super().heartbeat(timeout, pipeline=pipeline)
         with self.connection.pipeline(transaction=False) as pipe:
             super().heartbeat(timeout, pipeline=pipe)
+            pipe.hset(self.key, "rss_bytes", resident_bytes())  # for `worker list` and the dash
             while self._after_job:
                 self._after_job.pop(0)(pipe)
             pipe.execute()

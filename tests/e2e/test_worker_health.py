@@ -1,0 +1,34 @@
+"""worker list: a busy worker shows its job's runtime, its heartbeat age and its memory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from jobctl.core.enqueue import enqueue_many
+from jobctl.core.stats import list_workers
+from tests.e2e.conftest import wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_busy_worker_reports_its_job_runtime_heartbeat_and_memory(procs, redis_client, settings, monkeypatch):
+    monkeypatch.setenv("JOBCTL_HEARTBEAT_INTERVAL", "1")
+    [job_id] = enqueue_many(redis_client, settings, "sleep", [{"seconds": 4}], queue="referral-commission")
+    procs.jobctl("worker", "start", "--queue", "referral-commission", "--burst")
+
+    def busy():
+        rows = list_workers(redis_client, settings)
+        return rows and rows[0]["current_job"] == job_id and (rows[0]["current_job_seconds"] or 0) >= 1.5 \
+            and rows[0]["rss_bytes"] and rows[0]
+
+    row = wait_for(busy, timeout=20, what="the worker to be 1.5 s into its job")
+    assert row["alive"] is True and row["heartbeat_age_seconds"] < 3
+    assert 10 * 1024**2 < row["rss_bytes"] < 2 * 1024**3
+    listed = subprocess.run([sys.executable, "-m", "jobctl", "worker", "list", "--json"], capture_output=True,
+                            text=True, timeout=30)
+    [shown] = json.loads(listed.stdout)["workers"]
+    assert shown["current_job"] == job_id and shown["rss_bytes"] > 0

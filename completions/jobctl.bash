@@ -5,7 +5,8 @@
 # subcommands of a command path
 _jobctl_subcommands() {
     case "$1" in
-        'jobctl') echo 'analytics clear config db demo dlq email enqueue job metrics queue referrals report retry schedule scheduler server stats worker workers' ;;
+        'jobctl') echo 'alerts analytics clear config db demo dlq email enqueue job metrics monitor queue referrals report retry schedule scheduler server stats worker workers' ;;
+        'jobctl alerts') echo 'list test' ;;
         'jobctl analytics') echo 'schedule-custom show' ;;
         'jobctl config') echo 'show' ;;
         'jobctl db') echo 'migrate seed status' ;;
@@ -28,6 +29,9 @@ _jobctl_subcommands() {
 _jobctl_options() {
     case "$1" in
         'jobctl') echo '--redis-url --env-file --config --home -v --verbose --version --help' ;;
+        'jobctl alerts') echo '--help' ;;
+        'jobctl alerts list') echo '--json --help' ;;
+        'jobctl alerts test') echo '--help' ;;
         'jobctl analytics') echo '--help' ;;
         'jobctl analytics schedule-custom') echo '-t --type --from --to -m --metrics --json --help' ;;
         'jobctl analytics show') echo '-t --type --from --to -m --metrics --json --help' ;;
@@ -61,6 +65,7 @@ _jobctl_options() {
         'jobctl job delete') echo '-y --yes --json --help' ;;
         'jobctl job show') echo '--json --help' ;;
         'jobctl metrics') echo '--help' ;;
+        'jobctl monitor') echo '--interval --once --json --help' ;;
         'jobctl queue') echo '--help' ;;
         'jobctl queue list') echo '--json --help' ;;
         'jobctl queue pause') echo '--json --help' ;;
@@ -192,6 +197,7 @@ _jobctl_value_kind() {
         'jobctl enqueue report|-p'|'jobctl enqueue report|--priority') echo 'value' ;;
         'jobctl enqueue report|--at') echo 'value' ;;
         'jobctl enqueue report|--in') echo 'value' ;;
+        'jobctl monitor|--interval') echo 'value' ;;
         'jobctl queue show|-s'|'jobctl queue show|--state') echo 'value' ;;
         'jobctl queue show|-n'|'jobctl queue show|--limit') echo 'value' ;;
         'jobctl queue show|--offset') echo 'value' ;;
@@ -226,6 +232,7 @@ _jobctl_value_kind() {
 # what a leaf command's positional arguments are
 _jobctl_arg_kind() {
     case "$1" in
+        'jobctl alerts test') echo 'value' ;;
         'jobctl clear') echo 'value' ;;
         'jobctl dlq purge') echo 'value' ;;
         'jobctl dlq retry') echo 'value' ;;

@@ -4,7 +4,9 @@
 function __jobctl_subcommands --description 'jobctl: subcommands of a command path'
     switch $argv[1]
         case 'jobctl'
-            printf '%s\n' analytics clear config db demo dlq email enqueue job metrics queue referrals report retry schedule scheduler server stats worker workers
+            printf '%s\n' alerts analytics clear config db demo dlq email enqueue job metrics monitor queue referrals report retry schedule scheduler server stats worker workers
+        case 'jobctl alerts'
+            printf '%s\n' list test
         case 'jobctl analytics'
             printf '%s\n' schedule-custom show
         case 'jobctl config'
@@ -76,6 +78,8 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' --payment-id --provider --amount --currency --customer-id --provider-ref -p --priority --at --in
         case 'jobctl enqueue report'
             printf '%s\n' --date -f --format -p --priority --at --in
+        case 'jobctl monitor'
+            printf '%s\n' --interval
         case 'jobctl queue show'
             printf '%s\n' -s --state -n --limit --offset
         case 'jobctl referrals stats'
@@ -129,6 +133,7 @@ end
 complete -c jobctl -f
 
 # jobctl
+complete -c jobctl -n '__jobctl_is jobctl' -a 'alerts' -d 'Alert rules over queues and workers (evaluated by the active scheduler or `jobctl monitor`).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'analytics' -d 'Analytics roll-ups: backfill periods, read what is stored.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'clear' -d 'Remove a queue\'s jobs in one state (or all) and delete their data.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'config' -d 'Inspect configuration.'
@@ -139,6 +144,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'email' -d 'Email templates.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'enqueue' -d 'Put jobs on queues.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'job' -d 'Inspect, cancel and delete jobs.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'metrics' -d 'Counts, outcomes and time histograms in the Prometheus text format (for a scraper or a textfile).'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'monitor' -d 'Evaluate the alert rules in a loop (where no scheduler runs, or as a second opinion).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'queue' -d 'Inspect, pause and resume queues.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'referrals' -d 'Referral commissions: per-referrer statistics from the commission ledger.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'report' -d 'Daily and weekly reports: generate one now, list what was generated.'
@@ -156,6 +162,18 @@ complete -c jobctl -n '__jobctl_is jobctl' -l home -r -F -d 'State folder (overr
 complete -c jobctl -n '__jobctl_is jobctl' -s v -l verbose -d 'Show tracebacks on errors.'
 complete -c jobctl -n '__jobctl_is jobctl' -l version -d 'Print the version.'
 complete -c jobctl -n '__jobctl_is jobctl' -l help -d 'Show this message and exit.'
+
+# jobctl alerts
+complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'list' -d 'Every rule: on/off, threshold, and per queue or worker whether it fires, since when, last fired.'
+complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'test' -d 'Send a test alert through one channel (email: to JOBCTL_ADMIN_EMAILS; webhook: JOBCTL_ALERT_WEBHOOK_URL).'
+complete -c jobctl -n '__jobctl_is jobctl alerts' -l help -d 'Show this message and exit.'
+
+# jobctl alerts list
+complete -c jobctl -n '__jobctl_is jobctl alerts list' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl alerts list' -l help -d 'Show this message and exit.'
+
+# jobctl alerts test
+complete -c jobctl -n '__jobctl_is jobctl alerts test' -l help -d 'Show this message and exit.'
 
 # jobctl analytics
 complete -c jobctl -n '__jobctl_is jobctl analytics' -a 'schedule-custom' -d 'Enqueue one roll-up job per period between --from and --to (a backfill).'
@@ -407,6 +425,12 @@ complete -c jobctl -n '__jobctl_is jobctl job show' -l help -d 'Show this messag
 
 # jobctl metrics
 complete -c jobctl -n '__jobctl_is jobctl metrics' -l help -d 'Show this message and exit.'
+
+# jobctl monitor
+complete -c jobctl -n '__jobctl_is jobctl monitor' -l interval -x -d 'Seconds between evaluations.'
+complete -c jobctl -n '__jobctl_is jobctl monitor' -l once -d 'Evaluate once, print what changed, exit.'
+complete -c jobctl -n '__jobctl_is jobctl monitor' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl monitor' -l help -d 'Show this message and exit.'
 
 # jobctl queue
 complete -c jobctl -n '__jobctl_is jobctl queue' -a 'list' -d 'The queue catalogue with each queue\'s policy.'

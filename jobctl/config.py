@@ -107,6 +107,26 @@ def _check_percent(value: int) -> None:
         raise ValueError("must be between 1 and 100")
 
 
+def _parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _parse_percent(raw: Any) -> float:
+    return float(str(raw).strip().rstrip("%"))
+
+
+def _check_percent_range(value: float) -> None:
+    if not 0 <= value <= 100:
+        raise ValueError("must be between 0% and 100%")
+
+
 def _parse_str(raw: Any) -> str:
     return str(raw)
 
@@ -241,6 +261,16 @@ FIELDS: tuple[Field, ...] = (
           doc="URL that receives a JSON POST when jobs are dead-lettered"),
     Field("alert_cooldown", "JOBCTL_ALERT_COOLDOWN", 300, _parse_duration, _check_non_negative,
           doc="at most one dead-letter alert per queue per this many seconds (the count is grouped)"),
+    Field("alert_error_rate", "JOBCTL_ALERT_ERROR_RATE", 20.0, _parse_percent, _check_percent_range,
+          doc="alert when a queue's failed attempts exceed this share over 5 minutes (0: off)"),
+    Field("alert_min_volume", "JOBCTL_ALERT_MIN_VOLUME", 20, _parse_int, _check_non_negative,
+          doc="...but only with at least this many finished attempts in those 5 minutes"),
+    Field("alert_queue_size", "JOBCTL_ALERT_QUEUE_SIZE", 10_000, _parse_int, _check_non_negative,
+          doc="alert when a queue has more waiting jobs than this (0: off)"),
+    Field("alert_oldest_wait", "JOBCTL_ALERT_OLDEST_WAIT", 900, _parse_duration, _check_non_negative,
+          doc="alert when a queue's oldest waiting job has waited longer than this (0: off)"),
+    Field("alert_no_worker", "JOBCTL_ALERT_NO_WORKER", True, _parse_bool,
+          doc="alert when a queue has waiting jobs and no live worker"),
     Field("dlq_max_entries", "JOBCTL_DLQ_MAX_ENTRIES", 0, _parse_int, _check_non_negative,
           doc="dead-letter entries kept (0: until purged); the oldest are dropped first"),
     Field("dlq_max_age", "JOBCTL_DLQ_MAX_AGE", 0, _parse_duration, _check_non_negative,

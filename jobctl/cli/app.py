@@ -9,6 +9,7 @@ import typer
 
 from jobctl import __version__
 from jobctl.cli import (
+    alerts,
     analytics,
     config_cmd,
     db,
@@ -67,11 +68,13 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(scheduler.app, name="scheduler")
 app.add_typer(db.app, name="db")
+app.add_typer(alerts.app, name="alerts")
 app.add_typer(analytics.app, name="analytics")
 app.add_typer(report.app, name="report")
 app.add_typer(referrals.app, name="referrals")
 app.command("stats")(stats.stats)
 app.command("metrics")(metrics.metrics)
+app.command("monitor")(alerts.monitor)
 app.command("demo")(demo.demo)
 app.command("clear")(ops.clear)
 app.command("retry")(ops.retry)

@@ -58,8 +58,10 @@ class Scheduler:
     settings: Settings
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
     tick_interval: float = 1.0
+    alert_interval: float = 15.0
     leading: bool = False
     _stop: bool = False
+    _alerts_at: float = 0.0
 
     def request_stop(self, signum=None, frame=None) -> None:
         self._stop = True
@@ -80,7 +82,21 @@ class Scheduler:
             log.warning("scheduler %s lost the lease; standing by", self.name)
         if not self.leading:
             return []
-        return schedules.tick(connection, self.settings, now or datetime.now(timezone.utc))
+        fired = schedules.tick(connection, self.settings, now or datetime.now(timezone.utc))
+        if time.monotonic() - self._alerts_at >= self.alert_interval:
+            self._alerts_at = time.monotonic()
+            self._evaluate_alerts(connection)
+        return fired
+
+    def _evaluate_alerts(self, connection: redis.Redis) -> None:
+        from jobctl.core import alert_rules
+
+        try:
+            alert_rules.evaluate(connection, self.settings)
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise
+        except Exception:  # a broken rule must not stop the schedules
+            log.exception("alert rules could not be evaluated")
 
     def release(self, connection: redis.Redis) -> None:
         if self.leading:

@@ -8,7 +8,7 @@ from jobctl.config import load_settings
 from jobctl.errors import UsageError
 from jobctl.jobs.email import list_templates, render_email
 
-BUILT_INS = ["admin-report", "dead-letter-alert", "infected-file-alert", "marketing-campaign", "order-confirmation",
+BUILT_INS = ["admin-report", "alert-rule", "dead-letter-alert", "infected-file-alert", "marketing-campaign", "order-confirmation",
              "password-reset", "payment-declined", "payment-failed", "payment-receipt", "report-ready", "welcome"]
 
 

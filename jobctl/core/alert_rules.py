@@ -1,0 +1,196 @@
+"""Alert rules over queues and workers: evaluated every few seconds, told on firing and on resolving.
+
+Rules (thresholds in settings; 0 or false turns one off):
+    error_rate       failed attempts / finished attempts over 5 minutes > JOBCTL_ALERT_ERROR_RATE %,
+                     with at least JOBCTL_ALERT_MIN_VOLUME finished
+    queue_size       waiting jobs > JOBCTL_ALERT_QUEUE_SIZE
+    oldest_waiting   the oldest waiting job has waited > JOBCTL_ALERT_OLDEST_WAIT
+    no_worker        waiting jobs and no live worker on the queue (JOBCTL_ALERT_NO_WORKER)
+    worker_died      a worker vanished without a clean shutdown (its key expired, no `death` mark)
+
+State lives in Redis (one hash, one field per rule and subject), so any number of evaluators (the
+active scheduler, `jobctl monitor`) agree: a rule notifies when it starts firing and when it
+resolves; one that resolves and fires again within JOBCTL_ALERT_COOLDOWN stays quiet. Every read
+is O(1) in queue length: queue_stats, one window of metric buckets, LINDEX 0 per priority queue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import redis
+from rq import Worker
+from rq.job import Job
+
+from jobctl.config import Settings
+from jobctl.core import keys, metrics
+from jobctl.core.stats import list_workers, queue_key, queue_stats
+
+log = logging.getLogger("jobctl.alerts")
+
+RULES = ("error_rate", "queue_size", "oldest_waiting", "no_worker", "worker_died")
+STATE = f"{keys.JOBCTL}:alert-rules:state"
+SEEN_WORKERS = f"{keys.JOBCTL}:alert-rules:workers"
+ERROR_WINDOW = 300
+TEMPLATE = "alert-rule"
+
+
+def _iso(now: float) -> str:
+    return datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds")
+
+
+def _oldest_waits(connection: redis.Redis, stats: dict, now: float) -> dict[str, float]:
+    """Seconds the oldest waiting job of each queue has waited (RQ pops from the left: index 0)."""
+    physical = [(q["queue"], f"{q['queue']}:{prio}") for q in stats["queues"] for prio in q["priorities"]
+                if q["priorities"][prio]["waiting"]]
+    with connection.pipeline(transaction=False) as pipe:
+        for _, name in physical:
+            pipe.lindex(queue_key(name), 0)
+        heads = pipe.execute()
+    with connection.pipeline(transaction=False) as pipe:
+        for head in heads:
+            pipe.hget(Job.key_for(head.decode() if isinstance(head, bytes) else head), "enqueued_at") if head \
+                else pipe.echo("")
+        stamps = pipe.execute()
+    waits: dict[str, float] = {}
+    for (queue, _), stamp in zip(physical, stamps):
+        if stamp:
+            text = stamp.decode() if isinstance(stamp, bytes) else stamp
+            enqueued = datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=timezone.utc)
+            waits[queue] = max(waits.get(queue, 0.0), now - enqueued.timestamp())
+    return waits
+
+
+def _died_workers(connection: redis.Redis, alive: set[str], now: float) -> list[str]:
+    seen = {k.decode() if isinstance(k, bytes) else k for k in connection.hkeys(SEEN_WORKERS)}
+    gone = sorted(seen - alive)
+    died = []
+    for name in gone:
+        key = Worker.redis_worker_namespace_prefix + name
+        if not connection.hexists(key, "death"):  # a clean shutdown marks its death; an expired key did not
+            died.append(name)
+    with connection.pipeline(transaction=False) as pipe:
+        if gone:
+            pipe.hdel(SEEN_WORKERS, *gone)
+        for name in alive:
+            pipe.hset(SEEN_WORKERS, name, _iso(now))
+        pipe.execute()
+    return died
+
+
+def conditions(connection: redis.Redis, settings: Settings, now: float | None = None) -> list[dict[str, Any]]:
+    """What is wrong right now: [{rule, subject, value, threshold, message}]."""
+    now = time.time() if now is None else now
+    stats = queue_stats(connection, settings)
+    names = [q["queue"] for q in stats["queues"]]
+    found = []
+    if settings.alert_error_rate:
+        for name, w in metrics.window_stats(connection, names, ERROR_WINDOW, now=now).items():
+            finished = w["completed"] + w["failed"]
+            rate = w["error_rate"] * 100
+            if finished >= max(1, settings.alert_min_volume) and rate > settings.alert_error_rate:
+                found.append({"rule": "error_rate", "subject": name, "value": round(rate, 1),
+                              "threshold": settings.alert_error_rate,
+                              "message": f"{rate:.1f}% of {finished} attempts failed on {name} in 5 minutes"})
+    for q in stats["queues"]:
+        waiting = q["totals"]["waiting"]
+        if settings.alert_queue_size and waiting > settings.alert_queue_size:
+            found.append({"rule": "queue_size", "subject": q["queue"], "value": waiting,
+                          "threshold": settings.alert_queue_size,
+                          "message": f"{q['queue']} has {waiting:,} waiting jobs"})
+        if settings.alert_no_worker and waiting and not q["workers"]:
+            found.append({"rule": "no_worker", "subject": q["queue"], "value": waiting, "threshold": 0,
+                          "message": f"{q['queue']} has {waiting:,} waiting jobs and no live worker"})
+    if settings.alert_oldest_wait:
+        for queue, waited in _oldest_waits(connection, stats, now).items():
+            if waited > settings.alert_oldest_wait:
+                found.append({"rule": "oldest_waiting", "subject": queue, "value": round(waited),
+                              "threshold": settings.alert_oldest_wait,
+                              "message": f"the oldest job on {queue} has waited {waited / 60:.0f} minutes"})
+    alive = {w["name"] for w in list_workers(connection, settings) if w["alive"]}
+    for name in _died_workers(connection, alive, now):
+        found.append({"rule": "worker_died", "subject": name, "value": 1, "threshold": 0,
+                      "message": f"worker {name} stopped heartbeating without shutting down"})
+    return found
+
+
+def _notify(connection: redis.Redis, settings: Settings, event: str, entry: dict) -> list[str]:
+    from jobctl.core.alerts import _admin_email, _post_webhook
+
+    word = "FIRING" if event == "firing" else "resolved"
+    (log.warning if event == "firing" else log.info)("alert %s %s: %s", word, entry["rule"], entry["message"])
+    channels = ["log"]
+    data = {"event": event, "rule": entry["rule"], "subject": entry["subject"], "message": entry["message"],
+            "value": entry.get("value"), "threshold": entry.get("threshold"), "since": entry.get("since")}
+    if settings.admin_emails and _admin_email(connection, settings, TEMPLATE, data, f"{entry['rule']} alert email"):
+        channels.append("email")
+    if settings.alert_webhook_url and _post_webhook(settings, {**data, "event": f"alert.{event}"}):
+        channels.append("webhook")
+    return channels
+
+
+def evaluate(connection: redis.Redis, settings: Settings, now: float | None = None) -> list[dict[str, Any]]:
+    """Compare what is wrong now with the stored state; notify transitions; returns them."""
+    now = time.time() if now is None else now
+    current = {f"{c['rule']}:{c['subject']}": c for c in conditions(connection, settings, now)}
+    stored = {k.decode() if isinstance(k, bytes) else k: json.loads(v) for k, v in connection.hgetall(STATE).items()}
+    transitions = []
+    cooldown = max(0, int(settings.alert_cooldown or 0))
+    for key, found in current.items():
+        state = stored.get(key, {})
+        if state.get("firing"):
+            state.update(value=found["value"], message=found["message"])
+        else:
+            quiet = state.get("resolved_at") and now - state["resolved_at"] < cooldown
+            state = {**state, **found, "firing": True, "since": _iso(now)}
+            if not quiet:
+                state["last_fired"] = _iso(now)
+                state["channels"] = _notify(connection, settings, "firing", state)
+                transitions.append({**state, "event": "firing"})
+        if found["rule"] == "worker_died":  # an event, not a condition: fired once, then settled
+            state.update(firing=False, resolved_at=now)
+        connection.hset(STATE, key, json.dumps(state))
+    for key, state in stored.items():
+        if state.get("firing") and key not in current:
+            state.update(firing=False, resolved_at=now, last_resolved=_iso(now))
+            _notify(connection, settings, "resolved", state)
+            transitions.append({**state, "event": "resolved"})
+            connection.hset(STATE, key, json.dumps(state))
+    return transitions
+
+
+def rule_states(connection: redis.Redis, settings: Settings) -> list[dict[str, Any]]:
+    """`jobctl alerts list`: every rule with its threshold and each subject's state."""
+    stored = [json.loads(v) for v in connection.hvals(STATE)]
+    thresholds = {"error_rate": f"{settings.alert_error_rate:g}% (min {settings.alert_min_volume} in 5 min)",
+                  "queue_size": settings.alert_queue_size, "oldest_waiting": f"{settings.alert_oldest_wait}s",
+                  "no_worker": settings.alert_no_worker, "worker_died": True}
+    enabled = {"error_rate": bool(settings.alert_error_rate), "queue_size": bool(settings.alert_queue_size),
+               "oldest_waiting": bool(settings.alert_oldest_wait), "no_worker": bool(settings.alert_no_worker),
+               "worker_died": True}
+    return [{"rule": rule, "enabled": enabled[rule], "threshold": thresholds[rule],
+             "subjects": sorted(({"subject": s["subject"], "firing": s.get("firing", False),
+                                  "since": s.get("since"), "last_fired": s.get("last_fired"),
+                                  "last_resolved": s.get("last_resolved"), "message": s.get("message")}
+                                 for s in stored if s.get("rule") == rule), key=lambda s: s["subject"])}
+            for rule in RULES]
+
+
+def test_channel(connection: redis.Redis, settings: Settings, channel: str) -> bool:
+    """Send a test alert through one channel (log, email, webhook); True when it went out."""
+    from jobctl.core.alerts import _admin_email, _post_webhook
+
+    data = {"event": "test", "rule": "test", "subject": "jobctl", "message": "a test alert from jobctl alerts test",
+            "value": None, "threshold": None, "since": _iso(time.time())}
+    if channel == "log":
+        log.warning("alert test: %s", data["message"])
+        return True
+    if channel == "email":
+        return bool(settings.admin_emails) and _admin_email(connection, settings, TEMPLATE, data, "test alert email")
+    if channel == "webhook":
+        return bool(settings.alert_webhook_url) and _post_webhook(settings, {**data, "event": "alert.test"})
+    raise ValueError(channel)

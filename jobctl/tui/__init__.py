@@ -1,0 +1,1 @@
+"""`jobctl dash`: a Textual dashboard for on-call admins (Textual is imported only under here)."""

@@ -1,0 +1,71 @@
+"""The dashboard's reads, run in a worker thread. Every read costs O(1) in queue length: queue
+counts (LLEN/ZCARD), the worker list, one page of one queue state, one job, one DLQ page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from jobctl.config import Settings
+from jobctl.core import dlq, ops
+from jobctl.core.browse import job_detail, queue_jobs
+from jobctl.core.stats import list_workers, queue_stats
+
+PAGE = 50
+SPARK_MINUTES = 30
+
+
+def series(connection: redis.Redis, queue: str) -> dict[str, list[int]]:
+    """Per-minute completed/failed counts; empty when jobctl.core.metrics is not there (yet)."""
+    try:
+        from jobctl.core.metrics import recent_series
+    except (ImportError, AttributeError):
+        return {"completed": [], "failed": []}
+    try:
+        return recent_series(connection, queue, minutes=SPARK_MINUTES)
+    except (redis.ConnectionError, redis.TimeoutError):
+        raise
+    except Exception:  # a metrics bug must not take the dashboard down
+        return {"completed": [], "failed": []}
+
+
+def read_main(connection: redis.Redis, settings: Settings) -> dict[str, Any]:
+    stats = queue_stats(connection, settings)
+    return {
+        "stats": stats,
+        "paused": ops.paused_queues(connection),
+        "workers": list_workers(connection),
+        "series": {q["queue"]: series(connection, q["queue"]) for q in stats["queues"]},
+    }
+
+
+def read_jobs(connection: redis.Redis, settings: Settings, queue: str, state: str,
+              selected: str | None) -> dict[str, Any]:
+    page = queue_jobs(connection, settings, queue, state, 0, PAGE)
+    detail = None
+    if selected:
+        try:
+            detail = job_detail(connection, settings, selected)
+        except Exception as exc:  # noqa: BLE001 - gone meanwhile (trimmed, deleted): say so
+            if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+                raise
+            detail = {"id": selected, "gone": str(getattr(exc, "message", exc))}
+    return {"page": page, "detail": detail, "paused": queue in ops.paused_queues(connection)}
+
+
+def dlq_filters(settings: Settings, text: str) -> dict[str, str | None]:
+    """The filter box: a queue name filters by queue, anything else by error text."""
+    text = (text or "").strip()
+    if not text:
+        return {"queue": None, "error_contains": None}
+    if text in settings.queues:
+        return {"queue": text, "error_contains": None}
+    return {"queue": None, "error_contains": text}
+
+
+def read_dlq(connection: redis.Redis, settings: Settings, text: str, cursor: str | None,
+             selected: str | None) -> dict[str, Any]:
+    page = dlq.list_entries(connection, settings, limit=PAGE, cursor=cursor, **dlq_filters(settings, text))
+    entry = dlq.read_entry(connection, selected) if selected else None
+    return {"page": page, "entry": entry}

@@ -1,0 +1,385 @@
+"""`jobctl dash` driven by Textual's Pilot against the real Redis of the test session.
+
+Every wait is a bounded loop on a condition (the dashboard reads in a worker thread), never a
+sleep racing the refresh timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from jobctl.config import load_settings
+from jobctl.core import dlq, ops
+from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.stats import queue_stats
+from jobctl.core.worker import JobctlJob, JobctlWorker
+from jobctl.tui import data, widgets
+from jobctl.tui.app import DashApp
+from jobctl.tui.screens import DeadLetterScreen, JobsScreen, MainScreen
+from jobctl.tui.widgets import ConfirmScreen, HelpScreen, UnreachableScreen
+
+Q = "payment-retry"
+FAST = 0.1  # refresh period in tests: conditions below are met within a few ticks
+
+
+def with_failures(tmp_path, *queues: str):
+    """Settings giving `queues` one attempt, so a failing job lands in RQ's failed registry."""
+    (tmp_path / "jobctl.toml").write_text("".join(f"[queues.{q}]\nattempts = 1\n" for q in queues))
+    return load_settings()
+
+
+def failed_jobs(conn, settings, queue: str, ids: list[str]) -> list[str]:
+    """Jobs that fail once under a plain RQ worker (burst, in process): RQ failed registry."""
+    enqueue_many(conn, settings, "fail", [{"message": f"boom {i}"} for i in range(len(ids))], queue=queue,
+                 job_ids=ids)
+    SimpleWorker([rq_queue(conn, p) for p in settings.queues[queue].physical_names], connection=conn,
+                 serializer=JSONSerializer).work(burst=True)
+    return ids
+
+
+def dead_jobs(conn, settings, ids: list[str], queue: str = Q) -> list[str]:
+    """Jobs that fail for good under an in-process jobctl worker: dead-letter entries."""
+    enqueue_many(conn, settings, "fail", [{"message": f"boom {i}"} for i in range(len(ids))], queue=queue,
+                 job_ids=ids)
+    JobctlWorker([rq_queue(conn, q) for q in settings.queues[queue].physical_names], connection=conn,
+                 serializer=JSONSerializer, job_class=JobctlJob, settings=settings).work(burst=True)
+    return ids
+
+
+def totals(conn, settings, queue):
+    return queue_stats(conn, settings, queue)["queues"][0]["totals"]
+
+
+async def until(pilot, condition: Callable[[], object], what: str, timeout: float = 10.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def drive(app: DashApp, script: Callable[..., Awaitable[None]], size=(80, 24)) -> None:
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await script(pilot)
+
+    asyncio.run(main())
+
+
+async def open_queue(pilot, queue: str) -> JobsScreen:
+    app = pilot.app
+    main = await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded and app.screen,
+                       "the main screen's first read")
+    table = main.query_one("#queues")
+    row = [k.value for k in table.rows].index(queue)
+    table.move_cursor(row=row)
+    await pilot.pause()
+    await pilot.press("enter")
+    return await until(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen, "the jobs screen")
+
+
+async def to_state(pilot, screen: JobsScreen, state: str) -> None:
+    while screen.state != state:
+        await pilot.press("tab")
+    await until(pilot, lambda: screen.loaded and screen.page["state"] == state, f"the {state} page")
+
+
+def detail_text(screen) -> str:
+    return str(screen.query_one("#detail").render())
+
+
+# --- navigation and job actions -------------------------------------------------------------------
+
+def test_navigate_to_a_failed_job_and_see_its_error(redis_client, tmp_path):
+    settings = with_failures(tmp_path, Q)
+    [job_id] = failed_jobs(redis_client, settings, Q, ["failed-job-1"])
+    enqueue_many(redis_client, settings, "noop", [{}] * 3, queue=Q)
+    app = DashApp(settings, refresh_seconds=FAST)
+
+    async def script(pilot):
+        main = await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded and app.screen,
+                           "main")
+        cells = main.query_one("#queues").get_row(Q)
+        assert cells[0] == Q and cells[1] == "3" and cells[4] == "1"  # waiting, failed
+        screen = await open_queue(pilot, Q)
+        assert screen.queue == Q and screen.state == "waiting"
+        await until(pilot, lambda: screen.loaded and screen.page["total"] == 3, "3 waiting jobs")
+        await to_state(pilot, screen, "failed")
+        assert [j["id"] for j in screen.page["jobs"]] == [job_id]
+        await until(pilot, lambda: "PermanentJobFailure" in detail_text(screen), "the error in the detail pane")
+        text = detail_text(screen)
+        assert "Traceback" in text and "boom 0" in text and '"message": "boom 0"' in text
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "back on the main screen")
+
+    drive(app, script)
+
+
+def test_retry_a_failed_job_puts_it_back_on_its_queue(redis_client, tmp_path):
+    settings = with_failures(tmp_path, Q)
+    [job_id] = failed_jobs(redis_client, settings, Q, ["retry-me"])
+    app = DashApp(settings, refresh_seconds=FAST)
+
+    async def script(pilot):
+        screen = await open_queue(pilot, Q)
+        await to_state(pilot, screen, "failed")
+        await until(pilot, lambda: screen.selected == job_id, "the failed job selected")
+        await pilot.press("r")
+        await until(pilot, lambda: totals(redis_client, settings, Q)["waiting"] == 1, "the job back on its queue")
+        t = totals(redis_client, settings, Q)
+        assert t["failed"] == 0
+        assert redis_client.lrange(rq_queue(redis_client, settings.queues[Q].physical("normal")).key, 0, -1) \
+            == [job_id.encode()]
+        await until(pilot, lambda: screen.page["total"] == 0, "the failed list refreshed")
+
+    drive(app, script)
+
+
+def test_delete_asks_and_deletes(redis_client, settings):
+    ids = enqueue_many(redis_client, settings, "noop", [{}] * 2, queue=Q, job_ids=["del-a", "del-b"])
+    app = DashApp(settings, refresh_seconds=FAST)
+
+    async def script(pilot):
+        screen = await open_queue(pilot, Q)
+        await until(pilot, lambda: screen.selected == ids[0], "the first job selected")
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: totals(redis_client, settings, Q)["waiting"] == 1, "one job deleted")
+        assert ops.delete_jobs(redis_client, settings, [ids[0]])["not_found"] == [ids[0]]
+
+    drive(app, script)
+
+
+def test_clear_with_cancel_keeps_and_with_confirm_removes(redis_client, settings):
+    enqueue_many(redis_client, settings, "noop", [{}] * 5, queue=Q)
+    other = enqueue_many(redis_client, settings, "noop", [{}] * 2, queue="referral-commission")
+    app = DashApp(settings, refresh_seconds=FAST)
+
+    async def script(pilot):
+        screen = await open_queue(pilot, Q)
+        await until(pilot, lambda: screen.loaded and screen.page["total"] == 5, "5 waiting")
+        await pilot.press("c")
+        modal = await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, "the confirmation")
+        assert "5 waiting job(s) of payment-retry" in modal.question
+        assert modal.focused is modal.query_one("#no")  # Enter alone answers No
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is screen, "the modal closed")
+        for _ in range(5):  # a few refreshes: nothing happened
+            await pilot.pause(FAST)
+        assert totals(redis_client, settings, Q)["waiting"] == 5
+
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation again")
+        await pilot.click("#yes")
+        await until(pilot, lambda: totals(redis_client, settings, Q)["waiting"] == 0, "the queue cleared")
+        await until(pilot, lambda: screen.page["total"] == 0, "the list refreshed")
+        assert totals(redis_client, settings, "referral-commission")["waiting"] == len(other)
+
+    drive(app, script)
+
+
+def test_pause_and_resume_toggle(redis_client, settings):
+    app = DashApp(settings, refresh_seconds=FAST)
+
+    async def script(pilot):
+        main = await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded and app.screen,
+                           "main")
+        table = main.query_one("#queues")
+        table.move_cursor(row=[k.value for k in table.rows].index(Q))
+        await pilot.pause()
+        await pilot.press("p")
+        await until(pilot, lambda: Q in ops.paused_queues(redis_client), "paused")
+        await until(pilot, lambda: str(table.get_row(Q)[7]) == "||", "the paused marker")
+        await pilot.press("p")
+        await until(pilot, lambda: Q not in ops.paused_queues(redis_client), "resumed")
+        await until(pilot, lambda: str(table.get_row(Q)[7]) == "", "the marker gone")
+        screen = await open_queue(pilot, Q)
+        await pilot.press("p")
+        await until(pilot, lambda: Q in ops.paused_queues(redis_client), "paused from the jobs screen")
+        await until(pilot, lambda: screen.paused, "shown paused")
+
+    drive(app, script)
+
+
+# --- dead letters ---------------------------------------------------------------------------------
+
+def test_dead_letters_filter_replay_and_purge(redis_client, settings):
+    dead_jobs(redis_client, settings, ["dead-a", "dead-b"])
+    enqueue_many(redis_client, settings, "fail", [{"message": "other trouble"}], queue="referral-commission",
+                 job_ids=["dead-c"])
+    JobctlWorker([rq_queue(redis_client, q) for q in settings.queues["referral-commission"].physical_names],
+                 connection=redis_client, serializer=JSONSerializer, job_class=JobctlJob,
+                 settings=settings).work(burst=True)
+    app = DashApp(settings, refresh_seconds=FAST)
+
+    async def script(pilot):
+        await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded, "main")
+        await pilot.press("D")
+        screen = await until(pilot, lambda: isinstance(app.screen, DeadLetterScreen) and app.screen, "DLQ")
+        await until(pilot, lambda: screen.loaded and len(screen.page["entries"]) == 3, "3 entries")
+
+        await pilot.press("slash")
+        await pilot.press(*"other")
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.loaded and [e["job_id"] for e in screen.page["entries"]] == ["dead-c"],
+                    "the error-text filter")
+        screen.query_one("#filter").value = ""
+        await pilot.press("slash")
+        await pilot.press(*Q, "enter")
+        await until(pilot, lambda: screen.loaded and sorted(e["job_id"] for e in screen.page["entries"])
+                    == ["dead-a", "dead-b"], "the queue filter")
+
+        target = screen.page["entries"][0]["job_id"]
+        await until(pilot, lambda: screen.selected == target and target in str(screen.query_one("#entry").render()),
+                    "the entry's detail")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the replay confirmation")
+        await pilot.press("n")  # No: nothing replayed
+        await until(pilot, lambda: app.screen is screen, "modal closed")
+        assert dlq.read_entry(redis_client, target)["state"] == "dead"
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the replay confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: dlq.read_entry(redis_client, target)["state"] == "replayed", "replayed")
+        physical = settings.queues[Q].physical("normal")
+        assert target.encode() in redis_client.lrange(rq_queue(redis_client, physical).key, 0, -1)
+        await until(pilot, lambda: [e["job_id"] for e in screen.page["entries"]] != [] and
+                    target not in [e["job_id"] for e in screen.page["entries"]], "the list without it")
+
+        remaining = screen.page["entries"][0]["job_id"]
+        await until(pilot, lambda: screen.selected == remaining, "the other entry selected")
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the purge confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: dlq.read_entry(redis_client, remaining) is None, "purged")
+        assert [e["job_id"] for e in dlq.list_entries(redis_client, settings)["entries"]] == ["dead-c"]
+
+    drive(app, script)
+
+
+# --- Redis unreachable ----------------------------------------------------------------------------
+
+def test_unreachable_redis_screen_and_recovery(monkeypatch, tmp_path):
+    from tests.e2e.conftest import OwnRedis
+
+    server = OwnRedis(tmp_path)
+    server.start()
+    try:
+        monkeypatch.setenv("REDIS_URL", server.url)
+        settings = load_settings()
+        app = DashApp(settings, refresh_seconds=FAST, retry_seconds=0.2)
+
+        async def script(pilot):
+            await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded, "main")
+            server.kill()
+            down = await until(pilot, lambda: isinstance(app.screen, UnreachableScreen) and app.screen,
+                               "the unreachable screen")
+            assert f"127.0.0.1:{server.port}" in down.message and "is unreachable" in down.message
+            assert "Retrying every 0.2 s" in down.message
+            server.start()
+            await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.down is None, "recovered")
+
+        drive(app, script)
+    finally:
+        server.kill()
+
+
+# --- snapshots (fixed ids, times masked, fixed sparklines, no clock) ------------------------------
+
+SERIES = {"completed": [0, 1, 3, 5, 8, 5, 3, 2, 4, 6, 9, 12], "failed": [0, 0, 1, 0, 0, 2, 0, 0, 0, 1, 0, 0]}
+TRACEBACK = ("Traceback (most recent call last):\n  File \"jobctl/jobs/noop.py\", line 21, in fail\n"
+             "jobctl.errors.PermanentJobFailure: boom 0\n")
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    """What changes from run to run is masked: times, sparkline data, traceback paths."""
+    monkeypatch.setattr(widgets, "fmt_time", lambda iso: "11-29 09:00:00" if iso else "-")
+    monkeypatch.setattr(data, "series", lambda connection, queue: SERIES if queue == Q else
+                        {"completed": [0] * 12, "failed": [0] * 12})
+    read_jobs, read_dlq = data.read_jobs, data.read_dlq
+
+    def jobs(*args):
+        result = read_jobs(*args)
+        if result["detail"] and result["detail"].get("error"):
+            result["detail"]["error"] = TRACEBACK
+        return result
+
+    def dead(*args):
+        result = read_dlq(*args)
+        if result["entry"]:
+            result["entry"]["traceback"] = TRACEBACK
+        return result
+
+    monkeypatch.setattr(data, "read_jobs", jobs)
+    monkeypatch.setattr(data, "read_dlq", dead)
+
+
+def loaded(pilot, kind):
+    app = pilot.app
+    return until(pilot, lambda: isinstance(app.screen, kind) and app.screen.loaded and app.screen, kind.__name__)
+
+
+def test_snapshot_main_80x24(frozen, snap_compare, redis_client, settings):
+    enqueue_many(redis_client, settings, "noop", [{}] * 7, queue=Q, job_ids=[f"w{i}" for i in range(7)])
+    enqueue_many(redis_client, settings, "noop", [{}] * 2, queue="email-sending", priority="high",
+                 job_ids=["e1", "e2"])
+    ops.pause_queue(redis_client, settings, "weekly-reports")
+
+    async def ready(pilot):
+        await loaded(pilot, MainScreen)
+
+    assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(80, 24), run_before=ready)
+
+
+def test_snapshot_main_by_priority_120x40(frozen, snap_compare, redis_client, settings):
+    enqueue_many(redis_client, settings, "noop", [{}] * 3, queue=Q, priority="high", job_ids=["h1", "h2", "h3"])
+
+    async def ready(pilot):
+        main = await loaded(pilot, MainScreen)
+        await pilot.press("b")
+        await until(pilot, lambda: main.query_one("#queues").row_count == 7 * 4, "priority rows")
+
+    assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(120, 40), run_before=ready)
+
+
+def test_snapshot_jobs_with_failed_detail_80x24(frozen, snap_compare, redis_client, tmp_path):
+    settings = with_failures(tmp_path, Q)
+    failed_jobs(redis_client, settings, Q, ["failed-job-1"])
+
+    async def ready(pilot):
+        screen = await open_queue(pilot, Q)
+        await to_state(pilot, screen, "failed")
+        await until(pilot, lambda: "PermanentJobFailure" in detail_text(screen), "the detail")
+
+    assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(80, 24), run_before=ready)
+
+
+def test_snapshot_dead_letters_120x40(frozen, snap_compare, redis_client, settings):
+    dead_jobs(redis_client, settings, ["dead-a"])
+
+    async def ready(pilot):
+        await loaded(pilot, MainScreen)
+        await pilot.press("D")
+        screen = await loaded(pilot, DeadLetterScreen)
+        await until(pilot, lambda: "PermanentJobFailure" in str(screen.query_one("#entry").render()), "the entry")
+
+    assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(120, 40), run_before=ready)
+
+
+def test_snapshot_help_80x24(frozen, snap_compare, settings):
+    async def ready(pilot):
+        await loaded(pilot, MainScreen)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "help")
+
+    assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(80, 24), run_before=ready)

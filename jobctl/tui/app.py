@@ -20,6 +20,7 @@ from jobctl.errors import JobctlError, RedisUnavailable
 from jobctl.tui.screens import DataScreen, DeadLetterScreen, MainScreen
 from jobctl.tui.widgets import HelpScreen, UnreachableScreen
 
+READ_TIMEOUT = 5.0
 DOWN_ERRORS = (redis.ConnectionError, redis.TimeoutError, RedisUnavailable, OSError)
 
 
@@ -71,8 +72,20 @@ class DashApp(App[None]):
 
     def _connection(self) -> redis.Redis:
         if self.connection is None:
-            self.connection = connect(self.settings)
+            connection = connect(self.settings)
+            # a server that hangs (rather than refuses) must also end up on the unreachable screen
+            connection.connection_pool.connection_kwargs.setdefault("socket_timeout", READ_TIMEOUT)
+            if connection.connection_pool.connection_kwargs["socket_timeout"] is None:
+                connection.connection_pool.connection_kwargs["socket_timeout"] = READ_TIMEOUT
+            connection.connection_pool.disconnect()  # the ping's connection had no timeout
+            self.connection = connection
         return self.connection
+
+    def _reason(self, exc: BaseException) -> str:
+        if isinstance(exc, JobctlError):
+            # "cannot reach Redis at <url>: <why>": the url is already in the screen's first words
+            return exc.message.split(f"{describe_target(self.settings)}: ", 1)[-1]
+        return str(exc) or type(exc).__name__
 
     @work(thread=True, exclusive=True, group="read")
     def _read(self, screen: DataScreen) -> None:
@@ -84,8 +97,7 @@ class DashApp(App[None]):
             result = screen.read(connection, self.settings)
         except DOWN_ERRORS as exc:
             self._drop_connection()
-            reason = exc.message if isinstance(exc, JobctlError) else str(exc) or type(exc).__name__
-            self._post(self._went_down, reason)
+            self._post(self._went_down, self._reason(exc))
             return
         except JobctlError as exc:  # e.g. a queue renamed in the config meanwhile: say it, keep going
             self._post(self.notify, exc.message, severity="error")
@@ -148,8 +160,7 @@ class DashApp(App[None]):
             result = fn(self._connection(), self.settings, *args)
         except DOWN_ERRORS as exc:
             self._drop_connection()
-            reason = exc.message if isinstance(exc, JobctlError) else str(exc)
-            self._post(self.notify, f"not done: Redis is unreachable: {reason}", severity="error")
+            self._post(self.notify, f"not done: Redis is unreachable: {self._reason(exc)}", severity="error")
             return
         except JobctlError as exc:
             self._post(self.notify, exc.message + (f"\n{exc.hint}" if exc.hint else ""), severity="error")

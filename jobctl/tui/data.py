@@ -41,8 +41,8 @@ def read_main(connection: redis.Redis, settings: Settings) -> dict[str, Any]:
 
 
 def read_jobs(connection: redis.Redis, settings: Settings, queue: str, state: str,
-              selected: str | None) -> dict[str, Any]:
-    page = queue_jobs(connection, settings, queue, state, 0, PAGE)
+              selected: str | None, offset: int = 0) -> dict[str, Any]:
+    page = queue_jobs(connection, settings, queue, state, offset, PAGE)
     detail = None
     if selected:
         try:

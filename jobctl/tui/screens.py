@@ -189,6 +189,8 @@ class JobsScreen(DataScreen):
         Binding("d", "delete", "Delete"),
         Binding("c", "clear", "Clear"),
         Binding("p", "pause", "Pause/resume"),
+        Binding("n", "page(1)", "Next page", show=False),
+        Binding("N", "page(-1)", "Prev page", show=False),
         Binding("D,l", "app.dead_letters", "DLQ", show=False),
         Binding("question_mark", "app.help", "Help"),
         Binding("q,escape", "back", "Back"),
@@ -205,6 +207,7 @@ class JobsScreen(DataScreen):
         self.queue = queue
         self.state = state
         self.selected: str | None = None
+        self.page_offset = 0
         self.paused = False
         self.page: dict[str, Any] | None = None
         self.detail: dict[str, Any] | None = None
@@ -233,18 +236,21 @@ class JobsScreen(DataScreen):
             text.append(" ")
         if self.page is not None:
             text.append(f" {self.page['total']:,} job(s)", style="dim")
-            if self.page["next_offset"] is not None:
-                text.append(f", first {len(self.page['jobs'])} shown", style="dim")
+            shown = len(self.page["jobs"])
+            if self.page["next_offset"] is not None or self.page_offset:
+                text.append(f", {self.page_offset + 1 if shown else 0}-{self.page_offset + shown} (n/N)", style="dim")
         if self.paused:
             text.append("  PAUSED", style="bold yellow")
         self.query_one("#states", Static).update(text)
 
     def read(self, connection, settings) -> dict[str, Any]:
-        return {"state": self.state, **data.read_jobs(connection, settings, self.queue, self.state, self.selected)}
+        state, offset = self.state, self.page_offset
+        return {"key": (state, offset),
+                **data.read_jobs(connection, settings, self.queue, state, self.selected, offset)}
 
     def show(self, result: dict[str, Any]) -> None:
-        if result["state"] != self.state:
-            return  # read before the state changed
+        if result["key"] != (self.state, self.page_offset):
+            return  # read before the state or page changed
         self.page = result["page"]
         self.paused = result["paused"]
         self._loaded = True
@@ -266,8 +272,25 @@ class JobsScreen(DataScreen):
             self.selected = key
             self.app.refresh_now()
 
+    def action_page(self, step: int) -> None:
+        if step == 0:
+            offset = 0
+        elif step > 0:
+            if not self.page or self.page["next_offset"] is None:
+                return
+            offset = self.page["next_offset"]
+        else:
+            offset = max(0, self.page_offset - data.PAGE)
+        if offset != self.page_offset:
+            self.page_offset = offset
+            self._reload()
+
     def action_state(self, step: int) -> None:
         self.state = JOB_STATES[(JOB_STATES.index(self.state) + step) % len(JOB_STATES)]
+        self.page_offset = 0
+        self._reload()
+
+    def _reload(self) -> None:
         self.selected = None
         self.page = None
         self.detail = None
@@ -276,10 +299,6 @@ class JobsScreen(DataScreen):
         self.query_one("#detail", Static).update(widgets.job_text(None))
         self._show_states()
         self.app.refresh_now()
-
-    def set_state(self, state: str) -> None:
-        self.state = JOB_STATES[(JOB_STATES.index(state) - 1) % len(JOB_STATES)]
-        self.action_state(1)
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -337,7 +356,7 @@ class DeadLetterScreen(DataScreen):
         Binding("r", "replay", "Replay"),
         Binding("x", "purge", "Purge"),
         Binding("n", "next_page", "Next page"),
-        Binding("home", "first_page", "First page", show=False),
+        Binding("N", "prev_page", "Prev page", show=False),
         Binding("question_mark", "app.help", "Help"),
         Binding("escape,q", "back", "Back"),
     ]
@@ -430,9 +449,11 @@ class DeadLetterScreen(DataScreen):
             self.selected = None
             self.app.refresh_now()
 
-    def action_first_page(self) -> None:
-        self.cursor, self.cursors, self.selected = None, [], None
-        self.app.refresh_now()
+    def action_prev_page(self) -> None:
+        if self.cursors:
+            self.cursor = self.cursors.pop()
+            self.selected = None
+            self.app.refresh_now()
 
     def action_back(self) -> None:
         if self.focused is self.query_one("#filter", Input):

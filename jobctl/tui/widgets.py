@@ -126,11 +126,11 @@ HELP = """\
   Tab, s     next state             S        previous state
   ↑ ↓        choose a job           r        retry (a failed job)
   d          delete job (asks)      c        clear this state (asks)
-  p          pause / resume
+  p          pause / resume         n, N     next / previous 50 jobs
 [b]Dead letters[/b]
   /          filter: a queue name or error text, Enter applies
   r          replay (asks)          x        purge for good (asks)
-  n          next page              Home     first page
+  n          next page              N        previous page
 [dim]Refreshes about every second; reads cost the same for 10 or 1M jobs.[/dim]"""
 
 

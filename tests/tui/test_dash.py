@@ -210,6 +210,78 @@ def test_pause_and_resume_toggle(redis_client, settings):
     drive(app, script)
 
 
+def test_job_pages_and_workers_panel(monkeypatch, redis_client, settings):
+    monkeypatch.setattr(data, "PAGE", 2)
+    ids = enqueue_many(redis_client, settings, "noop", [{}] * 5, queue=Q, job_ids=[f"p{i}" for i in range(5)])
+    worker = SimpleWorker([rq_queue(redis_client, p) for p in settings.queues[Q].physical_names],
+                          connection=redis_client, serializer=JSONSerializer, name="dash-test-worker")
+    worker.register_birth()
+    app = DashApp(settings, refresh_seconds=FAST)
+
+    def shown(screen):
+        return [j["id"] for j in screen.page["jobs"]] if screen.loaded and screen.page else None
+
+    async def script(pilot):
+        main = await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded and app.screen,
+                           "main")
+        workers = main.query_one("#workers")
+        await until(pilot, lambda: workers.row_count == 1, "the worker listed")
+        row = workers.get_row("dash-test-worker")
+        assert row[0] == "dash-test-worker" and row[2] == Q
+        assert main.query_one("#queues").get_row(Q)[6] == "1"
+        screen = await open_queue(pilot, Q)
+        await until(pilot, lambda: shown(screen) == ids[:2], "page 1")
+        await pilot.press("n")
+        await until(pilot, lambda: shown(screen) == ids[2:4], "page 2")
+        await pilot.press("n")
+        await until(pilot, lambda: shown(screen) == ids[4:], "page 3")
+        await pilot.press("n")  # no further page
+        await pilot.press("N")
+        await until(pilot, lambda: shown(screen) == ids[2:4], "back to page 2")
+        await pilot.press("tab")  # another state starts on its first page
+        await until(pilot, lambda: screen.state == "scheduled" and shown(screen) == [], "scheduled, empty")
+        assert screen.page_offset == 0
+
+    try:
+        drive(app, script)
+    finally:
+        worker.register_death()
+
+
+def test_sparklines_are_empty_without_metrics(monkeypatch, redis_client):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "jobctl.core.metrics", None)  # import fails: the module is not there
+    assert data.series(redis_client, Q) == {"completed": [], "failed": []}
+    assert widgets.sparkline([], 8) == " " * 8
+    assert widgets.sparkline([0, 0, 4, 8], 3) == "▁▅█"
+
+
+def test_sparklines_read_the_metrics_when_present(redis_client):
+    metrics = pytest.importorskip("jobctl.core.metrics")
+    if not hasattr(metrics, "recent_series"):
+        pytest.skip("jobctl.core.metrics has no recent_series yet")
+    series = data.series(redis_client, Q)
+    assert len(series["completed"]) == data.SPARK_MINUTES and set(series["completed"]) == {0}
+
+
+def test_cli_command_builds_settings_and_runs_the_app(monkeypatch):
+    import typer
+    from typer.testing import CliRunner
+
+    from jobctl.cli import dash
+
+    ran = {}
+    monkeypatch.setattr(DashApp, "run", lambda self: ran.update(refresh=self.refresh_seconds,
+                                                                settings=self.settings))
+    cli = typer.Typer()
+    cli.command("dash")(dash.dash)
+    cli.command("other")(lambda: None)  # two commands: typer keeps "dash" as a sub-command
+    result = CliRunner().invoke(cli, ["dash", "--refresh", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert ran["refresh"] == 0.5 and ran["settings"].queues
+
+
 # --- dead letters ---------------------------------------------------------------------------------
 
 def test_dead_letters_filter_replay_and_purge(redis_client, settings):

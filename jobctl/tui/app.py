@@ -178,9 +178,9 @@ class DashApp(App[None]):
     # --- app-wide actions ------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if not isinstance(self.screen, (HelpScreen, UnreachableScreen)):
             self.push_screen(HelpScreen())
 
     def action_dead_letters(self) -> None:
-        if not isinstance(self.screen, DeadLetterScreen):
+        if not isinstance(self.screen, (DeadLetterScreen, UnreachableScreen)):
             self.push_screen(DeadLetterScreen())

@@ -365,6 +365,25 @@ def test_unreachable_redis_screen_and_recovery(monkeypatch, tmp_path):
         server.kill()
 
 
+
+def test_unreachable_from_the_start_masks_the_password(monkeypatch):
+    from tests.e2e.conftest import free_port
+
+    monkeypatch.setenv("REDIS_URL", f"redis://:s3cret@127.0.0.1:{free_port()}/0")  # nothing listens there
+    app = DashApp(load_settings(), refresh_seconds=FAST, retry_seconds=0.2)
+
+    async def script(pilot):
+        down = await until(pilot, lambda: isinstance(app.screen, UnreachableScreen) and app.screen,
+                           "the unreachable screen")
+        assert "s3cret" not in down.message and "127.0.0.1" in down.message and "is unreachable" in down.message
+        await pilot.press("question_mark")  # no help, no actions on top of stale data: just the notice
+        await pilot.pause()
+        assert isinstance(app.screen, UnreachableScreen)
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, "quit")
+
+    drive(app, script)
+
 # --- snapshots (fixed ids, times masked, fixed sparklines, no clock) ------------------------------
 
 SERIES = {"completed": [0, 1, 3, 5, 8, 5, 3, 2, 4, 6, 9, 12], "failed": [0, 0, 1, 0, 0, 2, 0, 0, 0, 1, 0, 0]}

@@ -474,3 +474,18 @@ def test_snapshot_help_80x24(frozen, snap_compare, settings):
         await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "help")
 
     assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(80, 24), run_before=ready)
+
+
+def test_snapshot_clear_confirmation_80x24(frozen, snap_compare, redis_client, settings):
+    enqueue_many(redis_client, settings, "noop", [{"n": i} for i in range(3)], queue=Q,
+                 job_ids=["c0", "c1", "c2"])
+
+    async def ready(pilot):
+        screen = await open_queue(pilot, Q)
+        await until(pilot, lambda: screen.loaded and screen.page["total"] == 3 and screen.selected == "c0"
+                    and '"n": 0' in detail_text(screen), "3 waiting, the first one's detail")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the confirmation")
+
+    assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(80, 24), run_before=ready)
+    assert totals(redis_client, settings, Q)["waiting"] == 3

@@ -5,7 +5,7 @@
 # subcommands of a command path
 _jobctl_subcommands() {
     case "$1" in
-        'jobctl') echo 'alerts analytics clear config db demo dlq email enqueue job metrics monitor queue referrals report retry schedule scheduler server stats worker workers' ;;
+        'jobctl') echo 'alerts analytics clear config dash db demo dlq email enqueue job metrics monitor queue referrals report retry schedule scheduler server stats worker workers' ;;
         'jobctl alerts') echo 'list test' ;;
         'jobctl analytics') echo 'schedule-custom show' ;;
         'jobctl config') echo 'show' ;;
@@ -38,6 +38,7 @@ _jobctl_options() {
         'jobctl clear') echo '-s --state -p --priority --dry-run -y --yes --json --help' ;;
         'jobctl config') echo '--help' ;;
         'jobctl config show') echo '--json --help' ;;
+        'jobctl dash') echo '--refresh --help' ;;
         'jobctl db') echo '--help' ;;
         'jobctl db migrate') echo '--json --help' ;;
         'jobctl db seed') echo '--days --users --seed --start --views-per-day --replace -y --yes --json --help' ;;
@@ -117,6 +118,7 @@ _jobctl_value_kind() {
         'jobctl analytics show|-m'|'jobctl analytics show|--metrics') echo 'value' ;;
         'jobctl clear|-s'|'jobctl clear|--state') echo 'value' ;;
         'jobctl clear|-p'|'jobctl clear|--priority') echo 'value' ;;
+        'jobctl dash|--refresh') echo 'value' ;;
         'jobctl db seed|--days') echo 'value' ;;
         'jobctl db seed|--users') echo 'value' ;;
         'jobctl db seed|--seed') echo 'value' ;;

@@ -4,7 +4,7 @@
 function __jobctl_subcommands --description 'jobctl: subcommands of a command path'
     switch $argv[1]
         case 'jobctl'
-            printf '%s\n' alerts analytics clear config db demo dlq email enqueue job metrics monitor queue referrals report retry schedule scheduler server stats worker workers
+            printf '%s\n' alerts analytics clear config dash db demo dlq email enqueue job metrics monitor queue referrals report retry schedule scheduler server stats worker workers
         case 'jobctl alerts'
             printf '%s\n' list test
         case 'jobctl analytics'
@@ -50,6 +50,8 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' -t --type --from --to -m --metrics
         case 'jobctl clear'
             printf '%s\n' -s --state -p --priority
+        case 'jobctl dash'
+            printf '%s\n' --refresh
         case 'jobctl db seed'
             printf '%s\n' --days --users --seed --start --views-per-day
         case 'jobctl demo'
@@ -137,6 +139,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'alerts' -d 'Alert rules over queu
 complete -c jobctl -n '__jobctl_is jobctl' -a 'analytics' -d 'Analytics roll-ups: backfill periods, read what is stored.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'clear' -d 'Remove a queue\'s jobs in one state (or all) and delete their data.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'config' -d 'Inspect configuration.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'dash' -d 'A live terminal dashboard: queues, workers, jobs, dead letters; retry, delete, clear, pause.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'db' -d 'The marketplace data store (DATABASE_URL): schema migrations, status, sample data.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'demo' -d 'Start workers, run a realistic batch of jobs (emails incl. a bulk campaign, analytics roll-ups, the daily and weekly...'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'dlq' -d 'The dead-letter queue: jobs that ran out of attempts.'
@@ -211,6 +214,10 @@ complete -c jobctl -n '__jobctl_is jobctl config' -l help -d 'Show this message 
 # jobctl config show
 complete -c jobctl -n '__jobctl_is jobctl config show' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl config show' -l help -d 'Show this message and exit.'
+
+# jobctl dash
+complete -c jobctl -n '__jobctl_is jobctl dash' -l refresh -x -d 'Seconds between refreshes.'
+complete -c jobctl -n '__jobctl_is jobctl dash' -l help -d 'Show this message and exit.'
 
 # jobctl db
 complete -c jobctl -n '__jobctl_is jobctl db' -a 'migrate' -d 'Apply pending schema migrations (safe to repeat, and to run from two places at once).'

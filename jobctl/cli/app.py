@@ -12,6 +12,7 @@ from jobctl.cli import (
     alerts,
     analytics,
     config_cmd,
+    dash,
     db,
     demo,
     dlq,
@@ -75,6 +76,7 @@ app.add_typer(referrals.app, name="referrals")
 app.command("stats")(stats.stats)
 app.command("metrics")(metrics.metrics)
 app.command("monitor")(alerts.monitor)
+app.command("dash")(dash.dash)
 app.command("demo")(demo.demo)
 app.command("clear")(ops.clear)
 app.command("retry")(ops.retry)

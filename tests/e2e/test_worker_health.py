@@ -32,3 +32,23 @@ def test_a_busy_worker_reports_its_job_runtime_heartbeat_and_memory(procs, redis
                             text=True, timeout=30)
     [shown] = json.loads(listed.stdout)["workers"]
     assert shown["current_job"] == job_id and shown["rss_bytes"] > 0
+
+
+def test_a_killed_worker_is_reported_dead_once(procs, redis_client, settings, monkeypatch):
+    import os
+    import signal
+
+    from jobctl.config import load_settings
+    from jobctl.core import alert_rules
+
+    monkeypatch.setenv("JOBCTL_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("JOBCTL_ALERT_NO_WORKER", "false")
+    fast = load_settings()
+    worker = procs.jobctl("worker", "start", "--queue", "referral-commission")
+    [row] = wait_for(lambda: list_workers(redis_client, fast), timeout=20, what="the worker to register")
+    assert alert_rules.evaluate(redis_client, fast) == []  # seen alive
+    os.kill(worker.pid, signal.SIGKILL)
+    wait_for(lambda: not list_workers(redis_client, fast)[0]["alive"], timeout=20, what="missed heartbeats")
+    [died] = alert_rules.evaluate(redis_client, fast)
+    assert (died["rule"], died["subject"], died["event"]) == ("worker_died", row["name"], "firing")
+    assert alert_rules.evaluate(redis_client, fast) == []  # reported once

@@ -107,7 +107,7 @@ def _check_percent(value: int) -> None:
         raise ValueError("must be between 1 and 100")
 
 
-def _parse_bool(raw: Any) -> bool:
+def parse_bool(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
     text = str(raw).strip().lower()
@@ -269,7 +269,7 @@ FIELDS: tuple[Field, ...] = (
           doc="alert when a queue has more waiting jobs than this (0: off)"),
     Field("alert_oldest_wait", "JOBCTL_ALERT_OLDEST_WAIT", 900, _parse_duration, _check_non_negative,
           doc="alert when a queue's oldest waiting job has waited longer than this (0: off)"),
-    Field("alert_no_worker", "JOBCTL_ALERT_NO_WORKER", True, _parse_bool,
+    Field("alert_no_worker", "JOBCTL_ALERT_NO_WORKER", True, parse_bool,
           doc="alert when a queue has waiting jobs and no live worker"),
     Field("dlq_max_entries", "JOBCTL_DLQ_MAX_ENTRIES", 0, _parse_int, _check_non_negative,
           doc="dead-letter entries kept (0: until purged); the oldest are dropped first"),

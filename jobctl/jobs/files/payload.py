@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jobctl.config import parse_sizes
+from jobctl.config import parse_bool, parse_sizes
 from jobctl.core.sizes import human_size
 from jobctl.errors import UsageError
 from jobctl.jobs.files.fetch import local_path
@@ -102,14 +102,11 @@ def _size(value: Any, limit: int) -> int:
 
 
 def _boolean(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "1", "on"):
-        return True
-    if text in ("false", "no", "0", "off"):
-        return False
-    raise UsageError(f"option {name} must be true or false, got {value!r}", f"pass {name}=true or {name}=false")
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise UsageError(f"option {name} must be true or false, got {value!r}",
+                         f"pass {name}=true or {name}=false") from None
 
 
 def _quality(value: Any) -> int:

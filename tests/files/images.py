@@ -7,6 +7,7 @@ instead of trusting a parser that might skip an unknown chunk.
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 import struct
@@ -34,7 +35,10 @@ _XMP = ('<x:xmpmeta xmlns:x="adobe:ns:meta/">'
         f' exif:UserComment="{PRIVATE_CANARY}"/></rdf:RDF></x:xmpmeta>').encode()
 
 
+@functools.cache
 def srgb_icc() -> bytes:
+    # cached: littleCMS stamps the creation time into the profile header, so two calls a second
+    # apart differ, and a test comparing an output's profile with a fresh one would flake
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 

@@ -6,6 +6,7 @@ import getpass
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -90,6 +91,18 @@ def _due(connection, ids: list[str], timing: dict) -> Optional[datetime]:
     return scheduled_for(connection, ids[0]) if timing and ids else None
 
 
+def _queue_one(ctx: typer.Context, at: Optional[str], in_: Optional[str], as_json: bool, what: str,
+               submit: Callable[[dict], str]) -> None:
+    """The shared tail of the single-job commands: timing checked first, then `submit(timing)` with this
+    invocation's settings installed for the API, then the id (and when it runs) reported."""
+    timing = _timing(at, in_)
+    st = state(ctx)
+    st.install_runtime()
+    started = time.perf_counter()
+    job_id = submit(timing)
+    _report([job_id], as_json, started, what, _due(st.connection, [job_id], timing))
+
+
 @app.command("email")
 def email(
     ctx: typer.Context,
@@ -105,13 +118,9 @@ def email(
     as_json: bool = JsonOption,
 ) -> None:
     """Queue one templated email (now, or --at/--in later); prints the job id."""
-    timing = _timing(at, in_)
-    st = state(ctx)
-    st.install_runtime()  # the API below then uses this invocation's flags and settings
-    started = time.perf_counter()
-    job_id = add_email_job(list(to), template, _data(data, data_json), attachments=list(attach), subject=subject,
-                           priority=priority, **timing)
-    _report([job_id], as_json, started, "email", _due(st.connection, [job_id], timing))
+    _queue_one(ctx, at, in_, as_json, "email", lambda timing: add_email_job(
+        list(to), template, _data(data, data_json), attachments=list(attach), subject=subject, priority=priority,
+        **timing))
 
 
 @app.command("email-bulk")
@@ -174,15 +183,10 @@ def file(
     as_json: bool = JsonOption,
 ) -> None:
     """Queue one file job on file-processing; prints the job id."""
-    timing = _timing(at, in_)
-    st = state(ctx)
-    st.install_runtime()
-    started = time.perf_counter()
     options = {**parse_json_object(options_json, "--options-json"), **parse_key_values(option, "--option")}
-    job_id = add_file_processing_job(file_id or uuid.uuid4().hex, url, name, file_type,
-                                     _local_size(url) if size is None else size, user_id or getpass.getuser(),
-                                     processing, product_id, options, priority=priority, **timing)
-    _report([job_id], as_json, started, "file", _due(st.connection, [job_id], timing))
+    _queue_one(ctx, at, in_, as_json, "file", lambda timing: add_file_processing_job(
+        file_id or uuid.uuid4().hex, url, name, file_type, _local_size(url) if size is None else size,
+        user_id or getpass.getuser(), processing, product_id, options, priority=priority, **timing))
 
 
 @app.command("analytics")
@@ -201,12 +205,8 @@ def analytics(
     """Queue one roll-up job covering every period in the range (a job per period: `analytics schedule-custom`)."""
     from jobctl.cli.analytics import day_span
 
-    timing = _timing(at, in_)
-    st = state(ctx)
-    st.install_runtime()
-    started = time.perf_counter()
-    job_id = add_analytics_job(kind, day_span(from_, to), metrics, priority=priority, **timing)
-    _report([job_id], as_json, started, "analytics", _due(st.connection, [job_id], timing))
+    _queue_one(ctx, at, in_, as_json, "analytics", lambda timing: add_analytics_job(
+        kind, day_span(from_, to), metrics, priority=priority, **timing))
 
 
 @app.command("report")
@@ -225,13 +225,9 @@ def report(
     """Queue a daily or weekly report on its queue (`jobctl report generate` runs one here and now)."""
     from jobctl.cli.analytics import parse_day
 
-    timing = _timing(at, in_)
     when = parse_day(day, "--date") if day else None
-    st = state(ctx)
-    st.install_runtime()
-    started = time.perf_counter()
-    job_id = add_report_job(kind, when, formats, email=email, priority=priority, **timing)
-    _report([job_id], as_json, started, "report", _due(st.connection, [job_id], timing))
+    _queue_one(ctx, at, in_, as_json, "report", lambda timing: add_report_job(
+        kind, when, formats, email=email, priority=priority, **timing))
 
 
 def _amount(text: str) -> Decimal:
@@ -258,13 +254,9 @@ def payment(
     as_json: bool = JsonOption,
 ) -> None:
     """Queue a payment retry: checked against the store, charged at most once."""
-    timing = _timing(at, in_)
-    st = state(ctx)
-    st.install_runtime()
-    started = time.perf_counter()
-    job_id = add_payment_retry_job(payment_id, provider, _amount(amount), currency, customer_id,
-                                   provider_ref=provider_ref, priority=priority, **timing)
-    _report([job_id], as_json, started, "payment", _due(st.connection, [job_id], timing))
+    _queue_one(ctx, at, in_, as_json, "payment", lambda timing: add_payment_retry_job(
+        payment_id, provider, _amount(amount), currency, customer_id, provider_ref=provider_ref, priority=priority,
+        **timing))
 
 
 @app.command("commission")
@@ -278,12 +270,8 @@ def commission(
     as_json: bool = JsonOption,
 ) -> None:
     """Queue an order's referral commissions; running it again changes nothing."""
-    timing = _timing(at, in_)
-    st = state(ctx)
-    st.install_runtime()
-    started = time.perf_counter()
-    job_id = add_referral_commission_job(order_id, priority=priority, **timing)
-    _report([job_id], as_json, started, "commission", _due(st.connection, [job_id], timing))
+    _queue_one(ctx, at, in_, as_json, "commission", lambda timing: add_referral_commission_job(
+        order_id, priority=priority, **timing))
 
 
 @app.command("noop")

@@ -1,0 +1,205 @@
+"""The audit log: who changed what, from which face, with what outcome.
+
+Every mutation an operator makes (retry, delete, clear, purge, replay, cancel, schedule changes,
+pause/resume, token and key changes) is recorded by the core function that makes it, so no face
+can forget to. The face only says who is acting (`acting_as`); library callers default to the OS
+user with face "api".
+
+Entries go to a Redis stream (append-only, trimmed approximately to JOBCTL_AUDIT_MAX_ENTRIES) and,
+when JOBCTL_AUDIT_FILE is set, one JSON line each to that file too. A failed file write is logged,
+never allowed to undo or fail the change it describes: the change has already happened.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import getpass
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from jobctl.config import Settings
+from jobctl.core import keys
+from jobctl.errors import JobctlError
+
+log = logging.getLogger("jobctl.audit")
+
+FACES = ("cli", "tui", "http", "api", "scheduler")
+OUTCOMES = ("ok", "partial", "failed")
+PAGE = 500
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    face: str
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers): the uid still says who
+        return f"uid:{os.getuid()}"
+
+
+_current: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("jobctl_audit_actor", default=None)
+
+
+def current_actor() -> Actor:
+    return _current.get() or Actor(os_user(), "api")
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[Actor]:
+    """Attribute the mutations made inside this block (this thread or task) to `actor`."""
+    token = _current.set(actor)
+    try:
+        yield actor
+    finally:
+        _current.reset(token)
+
+
+def set_actor(actor: Actor) -> None:
+    """For a face that owns the whole process (the CLI, the TUI): every mutation is theirs."""
+    _current.set(actor)
+
+
+@dataclass
+class Entry:
+    action: str
+    target: str
+    filters: dict[str, Any] = field(default_factory=dict)
+    count: int | None = None
+    outcome: str = "ok"
+    error: str | None = None
+
+
+def stream_key() -> str:
+    return f"{keys.JOBCTL}:audit"
+
+
+def _utc_iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def record(connection: redis.Redis, settings: Settings, entry: Entry) -> dict[str, Any]:
+    """Append one entry; returns it as stored (with its stream id)."""
+    actor = current_actor()
+    now = time.time()
+    doc = {
+        "time": _utc_iso(now),
+        "actor": actor.name,
+        "face": actor.face,
+        "action": entry.action,
+        "target": entry.target,
+        "filters": entry.filters,
+        "count": entry.count,
+        "outcome": entry.outcome,
+        "error": entry.error,
+    }
+    fields = {k: json.dumps(v) if k == "filters" else ("" if v is None else str(v)) for k, v in doc.items()}
+    doc["id"] = connection.xadd(stream_key(), fields, maxlen=settings.audit_max_entries, approximate=True)
+    if isinstance(doc["id"], bytes):
+        doc["id"] = doc["id"].decode()
+    if settings.audit_file:
+        _append_line(Path(settings.audit_file), doc)
+    return doc
+
+
+def _append_line(path: Path, doc: dict[str, Any]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_APPEND: concurrent writers (workers, the CLI, serve) never interleave within a line
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (json.dumps(doc, ensure_ascii=False) + "\n").encode())
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        log.warning("could not append to the audit file %s: %s", path, exc)
+
+
+@contextmanager
+def audited(connection: redis.Redis, settings: Settings, action: str, target: str,
+            filters: dict[str, Any] | None = None) -> Iterator[Entry]:
+    """Record `action` when the block ends: its count and outcome as the block set them, or
+    "failed" with the error when it raised (and the error still propagates)."""
+    entry = Entry(action, target, {k: v for k, v in (filters or {}).items() if v not in (None, False, [], ())})
+    try:
+        yield entry
+    except JobctlError as exc:
+        entry.outcome, entry.error = "failed", exc.message
+        _record_quietly(connection, settings, entry)
+        raise
+    except (redis.ConnectionError, redis.TimeoutError):
+        raise  # the log lives in the same server: nothing can be recorded
+    except Exception as exc:
+        entry.outcome, entry.error = "failed", f"{type(exc).__name__}: {exc}"
+        _record_quietly(connection, settings, entry)
+        raise
+    record(connection, settings, entry)
+
+
+def _record_quietly(connection: redis.Redis, settings: Settings, entry: Entry) -> None:
+    try:
+        record(connection, settings, entry)
+    except redis.RedisError as exc:  # the original error matters more than the audit write's
+        log.warning("could not record the audit entry for %s %s: %s", entry.action, entry.target, exc)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def _decode(entry_id: Any, fields: dict) -> dict[str, Any]:
+    text = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in fields.items()}
+    count = text.get("count", "")
+    return {
+        "id": entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
+        "time": text.get("time", ""),
+        "actor": text.get("actor", ""),
+        "face": text.get("face", ""),
+        "action": text.get("action", ""),
+        "target": text.get("target", ""),
+        "filters": json.loads(text.get("filters") or "{}"),
+        "count": int(count) if count.lstrip("-").isdigit() else None,
+        "outcome": text.get("outcome", ""),
+        "error": text.get("error") or None,
+    }
+
+
+def list_entries(connection: redis.Redis, *, since: float | None = None, actor: str | None = None,
+                 action: str | None = None, face: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Newest first. `since` (epoch seconds) bounds the read by stream id, so a window costs what
+    it holds, not the whole log; actor/action/face filters read newer-to-older in pages."""
+    if limit < 1:
+        raise JobctlError("limit must be at least 1", "pass --limit 1 or more")
+    low = f"{int(since * 1000)}-0" if since is not None else "-"
+    high = "+"
+    found: list[dict[str, Any]] = []
+    while len(found) < limit:
+        rows = connection.xrevrange(stream_key(), max=high, min=low, count=PAGE)
+        for entry_id, fields in rows:
+            doc = _decode(entry_id, fields)
+            if actor is not None and doc["actor"] != actor:
+                continue
+            if action is not None and doc["action"] != action:
+                continue
+            if face is not None and doc["face"] != face:
+                continue
+            found.append(doc)
+            if len(found) == limit:
+                break
+        if len(rows) < PAGE:
+            break
+        last = rows[-1][0].decode() if isinstance(rows[-1][0], bytes) else rows[-1][0]
+        high = f"({last}"  # exclusive: continue just below the last id read
+    return found

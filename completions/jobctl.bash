@@ -5,9 +5,10 @@
 # subcommands of a command path
 _jobctl_subcommands() {
     case "$1" in
-        'jobctl') echo 'alerts analytics clear config dash db demo dlq email enqueue job metrics monitor queue referrals report retry schedule scheduler server stats worker workers' ;;
+        'jobctl') echo 'alerts analytics audit clear config dash db demo dlq email enqueue job metrics monitor queue referrals report retry schedule scheduler server stats worker workers' ;;
         'jobctl alerts') echo 'list test' ;;
         'jobctl analytics') echo 'schedule-custom show' ;;
+        'jobctl audit') echo 'list' ;;
         'jobctl config') echo 'show' ;;
         'jobctl db') echo 'migrate seed status' ;;
         'jobctl dlq') echo 'list purge retry show' ;;
@@ -35,6 +36,8 @@ _jobctl_options() {
         'jobctl analytics') echo '--help' ;;
         'jobctl analytics schedule-custom') echo '-t --type --from --to -m --metrics --json --help' ;;
         'jobctl analytics show') echo '-t --type --from --to -m --metrics --json --help' ;;
+        'jobctl audit') echo '--help' ;;
+        'jobctl audit list') echo '--since --actor --action --face -n --limit --json --help' ;;
         'jobctl clear') echo '-s --state -p --priority --dry-run -y --yes --json --help' ;;
         'jobctl config') echo '--help' ;;
         'jobctl config show') echo '--json --help' ;;
@@ -116,6 +119,11 @@ _jobctl_value_kind() {
         'jobctl analytics show|--from') echo 'value' ;;
         'jobctl analytics show|--to') echo 'value' ;;
         'jobctl analytics show|-m'|'jobctl analytics show|--metrics') echo 'value' ;;
+        'jobctl audit list|--since') echo 'value' ;;
+        'jobctl audit list|--actor') echo 'value' ;;
+        'jobctl audit list|--action') echo 'value' ;;
+        'jobctl audit list|--face') echo 'value' ;;
+        'jobctl audit list|-n'|'jobctl audit list|--limit') echo 'value' ;;
         'jobctl clear|-s'|'jobctl clear|--state') echo 'value' ;;
         'jobctl clear|-p'|'jobctl clear|--priority') echo 'value' ;;
         'jobctl dash|--refresh') echo 'value' ;;

@@ -4,11 +4,13 @@
 function __jobctl_subcommands --description 'jobctl: subcommands of a command path'
     switch $argv[1]
         case 'jobctl'
-            printf '%s\n' alerts analytics clear config dash db demo dlq email enqueue job metrics monitor queue referrals report retry schedule scheduler server stats worker workers
+            printf '%s\n' alerts analytics audit clear config dash db demo dlq email enqueue job metrics monitor queue referrals report retry schedule scheduler server stats worker workers
         case 'jobctl alerts'
             printf '%s\n' list test
         case 'jobctl analytics'
             printf '%s\n' schedule-custom show
+        case 'jobctl audit'
+            printf '%s\n' list
         case 'jobctl config'
             printf '%s\n' show
         case 'jobctl db'
@@ -48,6 +50,8 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' -t --type --from --to -m --metrics
         case 'jobctl analytics show'
             printf '%s\n' -t --type --from --to -m --metrics
+        case 'jobctl audit list'
+            printf '%s\n' --since --actor --action --face -n --limit
         case 'jobctl clear'
             printf '%s\n' -s --state -p --priority
         case 'jobctl dash'
@@ -137,6 +141,7 @@ complete -c jobctl -f
 # jobctl
 complete -c jobctl -n '__jobctl_is jobctl' -a 'alerts' -d 'Alert rules over queues and workers (evaluated by the active scheduler or `jobctl monitor`).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'analytics' -d 'Analytics roll-ups: backfill periods, read what is stored.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'audit' -d 'The audit log: every change made to jobs, queues, schedules, tokens and keys, by whom.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'clear' -d 'Remove a queue\'s jobs in one state (or all) and delete their data.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'config' -d 'Inspect configuration.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'dash' -d 'A live terminal dashboard: queues, workers, jobs, dead letters; retry, delete, clear, pause.'
@@ -198,6 +203,19 @@ complete -c jobctl -n '__jobctl_is jobctl analytics show' -l to -x -d 'Last day,
 complete -c jobctl -n '__jobctl_is jobctl analytics show' -s m -l metrics -x -d 'Comma-separated: page_views, unique_visitors, purchases, revenue, conversion_rate, average_order_value (default: all).'
 complete -c jobctl -n '__jobctl_is jobctl analytics show' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl analytics show' -l help -d 'Show this message and exit.'
+
+# jobctl audit
+complete -c jobctl -n '__jobctl_is jobctl audit' -a 'list' -d 'Recorded changes, newest first: time, actor, face, action, target, filters, count, outcome.'
+complete -c jobctl -n '__jobctl_is jobctl audit' -l help -d 'Show this message and exit.'
+
+# jobctl audit list
+complete -c jobctl -n '__jobctl_is jobctl audit list' -l since -x -d 'Only entries newer than 15m, 1h, 7d or an ISO time.'
+complete -c jobctl -n '__jobctl_is jobctl audit list' -l actor -x -d 'Only this actor (OS user or token name).'
+complete -c jobctl -n '__jobctl_is jobctl audit list' -l action -x -d 'Only this action, e.g. queue.clear, dlq.replay.'
+complete -c jobctl -n '__jobctl_is jobctl audit list' -l face -x -d 'Only this face: cli, tui, http, api, scheduler.'
+complete -c jobctl -n '__jobctl_is jobctl audit list' -s n -l limit -x -d 'Show at most this many (newest first).'
+complete -c jobctl -n '__jobctl_is jobctl audit list' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl audit list' -l help -d 'Show this message and exit.'
 
 # jobctl clear
 complete -c jobctl -n '__jobctl_is jobctl clear' -s s -l state -x -d 'One of waiting, scheduled, failed, completed, all. Never active.'

@@ -11,6 +11,7 @@ from jobctl import __version__
 from jobctl.cli import (
     alerts,
     analytics,
+    audit,
     config_cmd,
     dash,
     db,
@@ -31,6 +32,7 @@ from jobctl.cli import (
     workers,
 )
 from jobctl.cli.common import new_app, state
+from jobctl.core import audit as core_audit
 
 app = new_app("Operate the marketplace's background jobs (RQ over Redis).")
 
@@ -55,6 +57,8 @@ def root(
     st.verbose = verbose
     st.flags = {"redis_url": redis_url, "env_file": str(env_file) if env_file else None,
                 "config": str(config) if config else None, "home": str(home) if home else None}
+    # every change this command makes is recorded as the OS user's, from the CLI
+    ctx.with_resource(core_audit.acting_as(core_audit.Actor(core_audit.os_user(), "cli")))
 
 
 app.add_typer(config_cmd.app, name="config")
@@ -73,6 +77,7 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(analytics.app, name="analytics")
 app.add_typer(report.app, name="report")
 app.add_typer(referrals.app, name="referrals")
+app.add_typer(audit.app, name="audit")
 app.command("stats")(stats.stats)
 app.command("metrics")(metrics.metrics)
 app.command("monitor")(alerts.monitor)

@@ -28,8 +28,8 @@ from typing import Any
 import redis
 
 from jobctl.config import Settings
-from jobctl.core import keys
-from jobctl.errors import JobctlError
+from jobctl.core import keys, runtime
+from jobctl.errors import JobctlError, UsageError
 
 log = logging.getLogger("jobctl.audit")
 
@@ -83,6 +83,22 @@ class Entry:
     error: str | None = None
 
 
+def id_target(ids: list[str], shown: int = 10) -> str:
+    """The target of a bulk action on jobs: the ids, the first `shown` of them for a long list."""
+    ids = [str(i)[:100] for i in ids]
+    if len(ids) <= shown:
+        return ", ".join(ids)
+    return ", ".join(ids[:shown]) + f" (+{len(ids) - shown} more)"
+
+
+def bulk_outcome(entry: Entry, done: int, not_done: int) -> None:
+    """ok when everything asked for was done, partial when some was, failed when none was."""
+    entry.count = done
+    if not_done:
+        entry.outcome = "partial" if done else "failed"
+        entry.error = f"{not_done} not done"
+
+
 def stream_key() -> str:
     return f"{keys.JOBCTL}:audit"
 
@@ -91,8 +107,11 @@ def _utc_iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def record(connection: redis.Redis, settings: Settings, entry: Entry) -> dict[str, Any]:
-    """Append one entry; returns it as stored (with its stream id)."""
+def record(connection: redis.Redis, settings: Settings | None, entry: Entry) -> dict[str, Any]:
+    """Append one entry; returns it as stored (with its stream id). Without `settings`, the
+    process's runtime settings say how long the log is and whether a file gets a copy."""
+    if settings is None:
+        settings = runtime.settings()
     actor = current_actor()
     now = time.time()
     doc = {
@@ -129,7 +148,7 @@ def _append_line(path: Path, doc: dict[str, Any]) -> None:
 
 
 @contextmanager
-def audited(connection: redis.Redis, settings: Settings, action: str, target: str,
+def audited(connection: redis.Redis, settings: Settings | None, action: str, target: str,
             filters: dict[str, Any] | None = None) -> Iterator[Entry]:
     """Record `action` when the block ends: its count and outcome as the block set them, or
     "failed" with the error when it raised (and the error still propagates)."""
@@ -149,7 +168,7 @@ def audited(connection: redis.Redis, settings: Settings, action: str, target: st
     record(connection, settings, entry)
 
 
-def _record_quietly(connection: redis.Redis, settings: Settings, entry: Entry) -> None:
+def _record_quietly(connection: redis.Redis, settings: Settings | None, entry: Entry) -> None:
     try:
         record(connection, settings, entry)
     except redis.RedisError as exc:  # the original error matters more than the audit write's
@@ -176,12 +195,31 @@ def _decode(entry_id: Any, fields: dict) -> dict[str, Any]:
     }
 
 
+def parse_since(text: str | None, now: float | None = None) -> float | None:
+    """A duration back from now ('15m', '1h', '7d') or an ISO time ('2026-11-29T06:00Z') -> epoch seconds."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        from jobctl.core.dlq import parse_since as parse_duration  # lazy: dlq records through audit
+
+        try:
+            return (time.time() if now is None else now) - parse_duration(text)
+        except JobctlError:
+            raise UsageError(f"invalid --since {text!r}",
+                             "use a duration such as 15m, 1h or 7d, or an ISO time such as 2026-11-29T06:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # jobctl's times are UTC
+    return moment.timestamp()
+
+
 def list_entries(connection: redis.Redis, *, since: float | None = None, actor: str | None = None,
                  action: str | None = None, face: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """Newest first. `since` (epoch seconds) bounds the read by stream id, so a window costs what
     it holds, not the whole log; actor/action/face filters read newer-to-older in pages."""
     if limit < 1:
-        raise JobctlError("limit must be at least 1", "pass --limit 1 or more")
+        raise UsageError("limit must be at least 1", "pass --limit 1 or more")
     low = f"{int(since * 1000)}-0" if since is not None else "-"
     high = "+"
     found: list[dict[str, Any]] = []

@@ -22,7 +22,7 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from jobctl.config import Settings
-from jobctl.core import keys
+from jobctl.core import audit, keys
 from jobctl.core.catalog import check_priority, get_policy, split_physical
 from jobctl.core.enqueue import retry_for, rq_queue
 from jobctl.core.jobtypes import FUNC_TO_TYPE
@@ -248,11 +248,23 @@ def _revive(connection: redis.Redis, settings: Settings, entry: dict[str, Any]) 
 
 def replay(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] | None = None, *,
            everything: bool = False, queue: str | None = None, since: str | None = None,
-           error_contains: str | None = None, dry_run: bool = False, actor: str = "cli") -> dict[str, Any]:
+           error_contains: str | None = None, dry_run: bool = False) -> dict[str, Any]:
     """Re-enqueue dead jobs on their original queue and priority, same id, attempts reset."""
-    entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
     if dry_run:
+        entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
         return {"dry_run": True, "would_replay": [summary(e) for e in entries], "not_found": missing}
+    ids = list(job_ids or [])
+    filters = {"all": everything, "queue": queue, "since": since, "error_contains": error_contains}
+    with audit.audited(connection, settings, "dlq.replay", audit.id_target(ids) if ids else "dead-letter queue",
+                       filters) as audit_entry:
+        entries, missing = _select(connection, settings, ids, everything, queue, since, error_contains)
+        result = _replay(connection, settings, entries, missing)
+        audit.bulk_outcome(audit_entry, len(result["replayed"]), len(missing))
+    return result
+
+
+def _replay(connection: redis.Redis, settings: Settings, entries: list[dict], missing: list[str]) -> dict[str, Any]:
+    actor = audit.current_actor()
     replayed = []
     for entry in entries:
         policy = get_policy(settings.queues, entry["queue"])
@@ -261,7 +273,7 @@ def replay(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] |
         retry = retry_for(policy)
         job.retries_left = retry.max if retry else None
         job.retry_intervals = retry.intervals if retry else None
-        replay_record = {"at": utc_now().isoformat(), "by": actor, "attempts_before": entry["attempt_count"]}
+        replay_record = {"at": utc_now().isoformat(), "by": f"{actor.name} ({actor.face})", "attempts_before": entry["attempt_count"]}
         job.meta.setdefault("replays", []).append(replay_record)
         job.meta["attempts"] = []
         entry["replays"] = [*entry.get("replays", []), replay_record]
@@ -281,13 +293,18 @@ def purge(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] | 
           everything: bool = False, queue: str | None = None, since: str | None = None,
           error_contains: str | None = None, dry_run: bool = False) -> dict[str, Any]:
     """Delete dead entries and their job data for good."""
-    entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
-    ids = [e["job_id"] for e in entries]
-    if not dry_run:
+    if dry_run:
+        entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
+        return {"dry_run": True, "would_purge": [e["job_id"] for e in entries], "not_found": missing}
+    asked = list(job_ids or [])
+    filters = {"all": everything, "queue": queue, "since": since, "error_contains": error_contains}
+    with audit.audited(connection, settings, "dlq.purge", audit.id_target(asked) if asked else "dead-letter queue",
+                       filters) as audit_entry:
+        entries, missing = _select(connection, settings, asked, everything, queue, since, error_contains)
+        ids = [e["job_id"] for e in entries]
         for start in range(0, len(ids), 500):
             _drop(connection, ids[start:start + 500])
-    if dry_run:
-        return {"dry_run": True, "would_purge": ids, "not_found": missing}
+        audit.bulk_outcome(audit_entry, len(ids), len(missing))
     return {"dry_run": False, "purged": ids, "not_found": missing}
 
 

@@ -23,7 +23,7 @@ from rq.results import Result
 from rq.serializers import JSONSerializer
 
 from jobctl.config import Settings
-from jobctl.core import keys
+from jobctl.core import audit, keys
 from jobctl.core.browse import JOB_ID, fetch_job
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, check_priority, get_policy, split_physical
 from jobctl.core.enqueue import retry_for
@@ -146,6 +146,16 @@ def _drain(connection: redis.Redis, claimed: str, is_list: bool) -> tuple[int, i
 def clear_queue(connection: redis.Redis, settings: Settings, queue: str, state: str = "waiting",
                 priority: str | None = None, dry_run: bool = False) -> dict[str, Any]:
     """Remove a queue's jobs in one state (or all four) and delete their data; counts per state."""
+    if dry_run:
+        return _clear_queue(connection, settings, queue, state, priority, dry_run=True)
+    with audit.audited(connection, settings, "queue.clear", queue, {"state": state, "priority": priority}) as entry:
+        result = _clear_queue(connection, settings, queue, state, priority, dry_run=False)
+        entry.count = result["total"]
+    return result
+
+
+def _clear_queue(connection: redis.Redis, settings: Settings, queue: str, state: str, priority: str | None,
+                 dry_run: bool) -> dict[str, Any]:
     policy = _queue_policy(settings, queue)
     if state == "active":
         raise UsageError("active (running) jobs cannot be cleared", "stop one with `jobctl job cancel ID`")
@@ -211,6 +221,14 @@ def _delete_one(connection: redis.Redis, job_id: str) -> str | None:
 
 def delete_jobs(connection: redis.Redis, settings: Settings, job_ids: Iterable[str]) -> dict[str, Any]:
     """Delete jobs (from whichever queue or registry holds them) and their data; never running ones."""
+    ids = list(job_ids)
+    with audit.audited(connection, settings, "job.delete", audit.id_target(ids)) as entry:
+        result = _delete_jobs(connection, ids)
+        audit.bulk_outcome(entry, len(result["deleted"]), len(result["not_found"]) + len(result["refused"]))
+    return result
+
+
+def _delete_jobs(connection: redis.Redis, job_ids: list[str]) -> dict[str, Any]:
     ids = _check_ids(job_ids)
     dead = _dead_lettered(connection, ids)
     deleted: list[str] = []
@@ -240,6 +258,14 @@ def _policy_of(settings: Settings, job: Job) -> QueuePolicy | None:
 
 def retry_failed(connection: redis.Redis, settings: Settings, job_ids: Iterable[str]) -> dict[str, Any]:
     """Put failed jobs back on their original queue and priority, same id, attempts reset."""
+    ids = list(job_ids)
+    with audit.audited(connection, settings, "job.retry", audit.id_target(ids)) as entry:
+        result = _retry_failed(connection, settings, ids)
+        audit.bulk_outcome(entry, len(result["retried"]), len(result["not_found"]) + len(result["refused"]))
+    return result
+
+
+def _retry_failed(connection: redis.Redis, settings: Settings, job_ids: list[str]) -> dict[str, Any]:
     ids = _check_ids(job_ids)
     dead = _dead_lettered(connection, ids)
     retried: list[str] = []
@@ -289,14 +315,18 @@ def paused_queues(connection: redis.Redis) -> set[str]:
 
 def pause_queue(connection: redis.Redis, settings: Settings, queue: str) -> dict[str, Any]:
     """Workers stop taking this queue's jobs (all priorities); running jobs finish."""
-    policy = _queue_policy(settings, queue)
-    changed = bool(connection.sadd(keys.paused_queues(), policy.name))
+    with audit.audited(connection, settings, "queue.pause", queue) as entry:
+        policy = _queue_policy(settings, queue)
+        changed = bool(connection.sadd(keys.paused_queues(), policy.name))
+        entry.count = int(changed)
     return {"queue": policy.name, "paused": True, "changed": changed}
 
 
 def resume_queue(connection: redis.Redis, settings: Settings, queue: str) -> dict[str, Any]:
-    policy = _queue_policy(settings, queue)
-    changed = bool(connection.srem(keys.paused_queues(), policy.name))
+    with audit.audited(connection, settings, "queue.resume", queue) as entry:
+        policy = _queue_policy(settings, queue)
+        changed = bool(connection.srem(keys.paused_queues(), policy.name))
+        entry.count = int(changed)
     return {"queue": policy.name, "paused": False, "changed": changed}
 
 
@@ -304,6 +334,13 @@ def resume_queue(connection: redis.Redis, settings: Settings, queue: str) -> dic
 
 def cancel_job(connection: redis.Redis, settings: Settings, job_id: str) -> dict[str, Any]:
     """Waiting/scheduled/deferred: cancel (RQ's canceled registry). Running: ask its worker to stop it."""
+    with audit.audited(connection, settings, "job.cancel", job_id) as entry:
+        result = _cancel_job(connection, job_id)
+        entry.count = 1
+    return result
+
+
+def _cancel_job(connection: redis.Redis, job_id: str) -> dict[str, Any]:
     job = fetch_job(connection, job_id)
     status = _status(job)
     if status == JobStatus.STARTED.value:

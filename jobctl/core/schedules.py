@@ -27,7 +27,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from jobctl.config import Settings
-from jobctl.core import keys
+from jobctl.core import audit, keys
 from jobctl.core.catalog import check_priority, get_policy
 from jobctl.core.cron import as_aware, check_cron, check_tz, latest_run, next_runs
 from jobctl.core.enqueue import enqueue
@@ -167,10 +167,13 @@ def add_schedule(connection: redis.Redis, settings: Settings, name: str, cron: s
                  priority: str | None = None, missed: str = "once", source: str = "cli",
                  now: datetime | None = None) -> dict[str, Any]:
     """Validate and store a new schedule (UsageError, nothing stored, on any bad input or a taken name)."""
-    doc = _validated(settings, name, cron, tz, job_type, data, queue, priority, missed, source, as_aware(now))
-    if not _store_new(connection, doc):
-        raise UsageError(f"schedule {name!r} exists",
-                         f"remove it first (jobctl schedule remove {name}) or pick another name")
+    with audit.audited(connection, settings, "schedule.add", name, {"cron": cron, "tz": tz, "job_type": job_type,
+                                                                     "queue": queue}) as entry:
+        doc = _validated(settings, name, cron, tz, job_type, data, queue, priority, missed, source, as_aware(now))
+        if not _store_new(connection, doc):
+            raise UsageError(f"schedule {name!r} exists",
+                             f"remove it first (jobctl schedule remove {name}) or pick another name")
+        entry.count = 1
     return doc
 
 
@@ -183,13 +186,15 @@ def get_schedule(connection: redis.Redis, name: str) -> dict[str, Any]:
 
 def remove_schedule(connection: redis.Redis, name: str) -> dict[str, Any]:
     """Delete a schedule; returns its last document. NotFound when there is none."""
-    with connection.pipeline() as pipe:
-        pipe.hget(keys.schedules(), name)
-        pipe.hdel(keys.schedules(), name)
-        pipe.zrem(keys.schedules_due(), name)
-        raw, deleted, _ = pipe.execute()
-    if not deleted:
-        raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
+    with audit.audited(connection, None, "schedule.remove", name) as entry:
+        with connection.pipeline() as pipe:
+            pipe.hget(keys.schedules(), name)
+            pipe.hdel(keys.schedules(), name)
+            pipe.zrem(keys.schedules_due(), name)
+            raw, deleted, _ = pipe.execute()
+        if not deleted:
+            raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
+        entry.count = 1
     return json.loads(raw)
 
 
@@ -225,23 +230,27 @@ def _update(connection: redis.Redis, name: str, change: Mapping[str, Any],
 
 def pause_schedule(connection: redis.Redis, name: str) -> dict[str, Any]:
     """Stop firing (occurrences pass silently); returns the document with `changed`."""
-    was = get_schedule(connection, name)["paused"]
-    doc = _update(connection, name, {"paused": True})
-    if doc is None:
-        raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
+    with audit.audited(connection, None, "schedule.pause", name) as entry:
+        was = get_schedule(connection, name)["paused"]
+        doc = _update(connection, name, {"paused": True})
+        if doc is None:
+            raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
+        entry.count = int(not was)
     return {**doc, "changed": not was}
 
 
 def resume_schedule(connection: redis.Redis, name: str, now: datetime | None = None) -> dict[str, Any]:
     """Fire again from the next occurrence after now (what passed while paused is not caught up)."""
-    current = get_schedule(connection, name)
-    nxt = next_runs(current["cron"], current["tz"], as_aware(now))[0]
-    change: dict[str, Any] = {"paused": False}
-    if current["paused"]:
-        change["next_run_at"] = _iso(nxt)
-    doc = _update(connection, name, change)
-    if doc is None:
-        raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
+    with audit.audited(connection, None, "schedule.resume", name) as entry:
+        current = get_schedule(connection, name)
+        nxt = next_runs(current["cron"], current["tz"], as_aware(now))[0]
+        change: dict[str, Any] = {"paused": False}
+        if current["paused"]:
+            change["next_run_at"] = _iso(nxt)
+        doc = _update(connection, name, change)
+        if doc is None:
+            raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
+        entry.count = int(bool(current["paused"]))
     return {**doc, "changed": bool(current["paused"])}
 
 
@@ -305,13 +314,16 @@ def _enqueue(connection: redis.Redis, settings: Settings, doc: dict, occurrence:
 def run_now(connection: redis.Redis, settings: Settings, name: str, now: datetime | None = None) -> str:
     """Enqueue the schedule's job immediately (its own id; the regular occurrences are unaffected)."""
     now = as_aware(now)
-    doc = get_schedule(connection, name)
-    if not has_handler(doc["job_type"]):
-        raise UsageError(f"schedule {name!r} runs job type {doc['job_type']!r}, which has no handler yet",
-                         f"job types with handlers: {', '.join(JOB_TYPES)}")
-    job_id = f"sched-{name}-manual-{int(now.timestamp() * 1000)}"
-    _enqueue(connection, settings, doc, now.replace(microsecond=0), job_id, manual=True)
-    _update(connection, name, {"last_run_at": _iso(now.replace(microsecond=0)), "last_job_id": job_id})
+    with audit.audited(connection, settings, "schedule.run", name) as entry:
+        doc = get_schedule(connection, name)
+        if not has_handler(doc["job_type"]):
+            raise UsageError(f"schedule {name!r} runs job type {doc['job_type']!r}, which has no handler yet",
+                             f"job types with handlers: {', '.join(JOB_TYPES)}")
+        job_id = f"sched-{name}-manual-{int(now.timestamp() * 1000)}"
+        _enqueue(connection, settings, doc, now.replace(microsecond=0), job_id, manual=True)
+        _update(connection, name, {"last_run_at": _iso(now.replace(microsecond=0)), "last_job_id": job_id})
+        entry.count = 1
+        entry.filters["job_id"] = job_id
     return job_id
 
 

@@ -15,6 +15,7 @@ from textual.css.query import NoMatches
 from textual.worker import Worker, get_current_worker
 
 from jobctl.config import Settings
+from jobctl.core import audit
 from jobctl.core.connection import connect, describe_target
 from jobctl.errors import JobctlError, RedisUnavailable
 from jobctl.tui.screens import DataScreen, DeadLetterScreen, MainScreen
@@ -157,7 +158,8 @@ class DashApp(App[None]):
     @work(thread=True, group="mutate")
     def _mutate(self, fn: Callable[..., Any], args: tuple, done: Callable[[Any], None] | None) -> None:
         try:
-            result = fn(self._connection(), self.settings, *args)
+            with audit.acting_as(audit.Actor(audit.os_user(), "tui")):  # a fresh thread: no actor yet
+                result = fn(self._connection(), self.settings, *args)
         except DOWN_ERRORS as exc:
             self._drop_connection()
             self._post(self.notify, f"not done: Redis is unreachable: {self._reason(exc)}", severity="error")

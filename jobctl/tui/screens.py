@@ -488,7 +488,7 @@ class DeadLetterScreen(DataScreen):
 
 
 def _replay(connection, settings, ids):
-    return dlq.replay(connection, settings, ids, actor="dash")
+    return dlq.replay(connection, settings, ids)
 
 
 def _purge(connection, settings, ids):

@@ -15,7 +15,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from jobctl.config import load_settings
-from jobctl.core import dlq, ops
+from jobctl.core import audit, dlq, ops
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.stats import queue_stats
 from jobctl.core.worker import JobctlJob, JobctlWorker
@@ -208,6 +208,11 @@ def test_pause_and_resume_toggle(redis_client, settings):
         await until(pilot, lambda: screen.paused, "shown paused")
 
     drive(app, script)
+    # each toggle is in the audit log as the dash's (face tui), by the OS user running it
+    entries = audit.list_entries(redis_client, since=time.time() - 600)
+    assert [(e["action"], e["target"], e["face"], e["outcome"]) for e in entries] == [
+        ("queue.pause", Q, "tui", "ok"), ("queue.resume", Q, "tui", "ok"), ("queue.pause", Q, "tui", "ok")]
+    assert {e["actor"] for e in entries} == {audit.os_user()}
 
 
 def test_job_pages_and_workers_panel(monkeypatch, redis_client, settings):
@@ -336,6 +341,11 @@ def test_dead_letters_filter_replay_and_purge(redis_client, settings):
         assert [e["job_id"] for e in dlq.list_entries(redis_client, settings)["entries"]] == ["dead-c"]
 
     drive(app, script)
+    replay, purge = audit.list_entries(redis_client, action="dlq.replay"), audit.list_entries(redis_client,
+                                                                                               action="dlq.purge")
+    assert len(replay) == 1 and len(purge) == 1  # the "No" answer changed nothing and recorded nothing
+    assert replay[0]["face"] == purge[0]["face"] == "tui" and replay[0]["count"] == purge[0]["count"] == 1
+    assert dlq.read_entry(redis_client, replay[0]["target"])["replays"][0]["by"] == f"{audit.os_user()} (tui)"
 
 
 # --- Redis unreachable ----------------------------------------------------------------------------

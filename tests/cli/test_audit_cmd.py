@@ -1,0 +1,44 @@
+"""`jobctl audit list`, and CLI changes recorded as the OS user's from face cli."""
+
+from __future__ import annotations
+
+from jobctl.core import audit, ops
+from jobctl.core.enqueue import enqueue_many
+
+Q = "email-sending"
+
+
+def test_cli_changes_are_recorded_as_the_os_users(cli, redis_client, settings):
+    enqueue_many(redis_client, settings, "noop", [{}] * 3, queue=Q)
+    cli("queue", "pause", Q)
+    cli("clear", Q, "--yes")
+    cli("clear", "nope", "--yes", code=4)
+    got = cli.json("audit", "list")["entries"]
+    assert [(e["actor"], e["face"], e["action"], e["target"], e["count"], e["outcome"]) for e in got] == [
+        (audit.os_user(), "cli", "queue.clear", "nope", None, "failed"),
+        (audit.os_user(), "cli", "queue.clear", Q, 3, "ok"),
+        (audit.os_user(), "cli", "queue.pause", Q, 1, "ok"),
+    ]
+    # the CLI's actor ends with the command: library calls afterwards are the library's
+    ops.resume_queue(redis_client, settings, Q)
+    assert audit.list_entries(redis_client, limit=1)[0]["face"] == "api"
+
+
+def test_filters_and_the_table(cli, redis_client, settings):
+    with audit.acting_as(audit.Actor("deploy-bot", "http")):
+        ops.pause_queue(redis_client, settings, Q)
+    cli("queue", "resume", Q)
+    assert [e["actor"] for e in cli.json("audit", "list", "--actor", "deploy-bot")["entries"]] == ["deploy-bot"]
+    assert [e["action"] for e in cli.json("audit", "list", "--action", "queue.resume")["entries"]] == ["queue.resume"]
+    assert [e["face"] for e in cli.json("audit", "list", "--face", "http")["entries"]] == ["http"]
+    assert len(cli.json("audit", "list", "--since", "5m", "--limit", "1")["entries"]) == 1
+    assert cli.json("audit", "list", "--since", "2999-01-01T00:00Z")["entries"] == []
+    out = cli("audit", "list").stdout
+    assert "deploy-bot" in out and "queue.pause" in out and "queue.resume" in out and "http" in out
+    assert "no audit entries match" in cli("audit", "list", "--actor", "nobody").stdout
+
+
+def test_bad_since_and_limit_are_usage_errors(cli):
+    result = cli("audit", "list", "--since", "yesterday", code=2)
+    assert result.stderr.splitlines()[0] == "jobctl: error: invalid --since 'yesterday'"
+    assert "jobctl: error: limit must be at least 1" in cli("audit", "list", "--limit", "0", code=2).stderr

@@ -1,0 +1,192 @@
+"""The audit log: every core mutation records who did what, from which face, with what outcome."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from jobctl.config import load_settings
+from jobctl.core import audit, dlq, ops, schedules
+from jobctl.core.enqueue import enqueue, enqueue_many, rq_queue
+from jobctl.core.worker import JobctlJob, JobctlWorker
+from jobctl.errors import NotFound, UsageError
+
+Q = "analytics-aggregation"
+ME = audit.Actor("ada", "http")
+
+
+def one_attempt(tmp_path, **extra: str):
+    (tmp_path / "jobctl.toml").write_text(f"[queues.{Q}]\nattempts = 1\n")
+    for name, value in extra.items():
+        (tmp_path / ".env").open("a").write(f"{name}={value}\n")
+    return load_settings()
+
+
+def failed(conn, settings, ids):
+    enqueue_many(conn, settings, "fail", [{"message": "boom"}] * len(ids), queue=Q, job_ids=ids)
+    SimpleWorker([rq_queue(conn, p) for p in settings.queues[Q].physical_names], connection=conn,
+                 serializer=JSONSerializer).work(burst=True)
+
+
+def dead(conn, settings, ids):
+    enqueue_many(conn, settings, "fail", [{"message": "boom"}] * len(ids), queue=Q, job_ids=ids)
+    JobctlWorker([rq_queue(conn, p) for p in settings.queues[Q].physical_names], connection=conn,
+                 serializer=JSONSerializer, job_class=JobctlJob, settings=settings).work(burst=True)
+
+
+def entries(conn, **filters):
+    return [{k: e[k] for k in ("actor", "face", "action", "target", "filters", "count", "outcome", "error")}
+            for e in audit.list_entries(conn, **filters)]
+
+
+def test_an_entry_has_every_field_and_the_jsonl_file_gets_the_same(redis_client, tmp_path):
+    settings = one_attempt(tmp_path, JOBCTL_AUDIT_FILE=str(tmp_path / "logs" / "audit.jsonl"))
+    before = time.time()
+    with audit.acting_as(ME):
+        ops.pause_queue(redis_client, settings, Q)
+    [stored] = audit.list_entries(redis_client)
+    assert {k: stored[k] for k in ("actor", "face", "action", "target", "filters", "count", "outcome", "error")} == {
+        "actor": "ada", "face": "http", "action": "queue.pause", "target": Q, "filters": {}, "count": 1,
+        "outcome": "ok", "error": None}
+    moment = datetime.fromisoformat(stored["time"].replace("Z", "+00:00"))
+    assert moment.tzinfo == UTC and before - 1 <= moment.timestamp() <= time.time() + 1
+    lines = (tmp_path / "logs" / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [stored]
+
+
+def test_the_actor_defaults_to_the_os_user_of_the_library_and_nests(redis_client, settings):
+    assert audit.current_actor() == audit.Actor(audit.os_user(), "api")
+    ops.pause_queue(redis_client, settings, Q)
+    with audit.acting_as(ME):
+        ops.resume_queue(redis_client, settings, Q)
+        with audit.acting_as(audit.Actor("bob", "tui")):
+            ops.pause_queue(redis_client, settings, Q)
+        ops.pause_queue(redis_client, settings, Q)  # already paused: recorded, count 0
+    assert audit.current_actor().face == "api"
+    assert [(e["actor"], e["face"], e["action"], e["count"]) for e in entries(redis_client)] == [
+        ("ada", "http", "queue.pause", 0), ("bob", "tui", "queue.pause", 1), ("ada", "http", "queue.resume", 1),
+        (audit.os_user(), "api", "queue.pause", 1)]
+
+
+def test_clear_records_its_count_and_a_dry_run_records_nothing(redis_client, settings):
+    enqueue_many(redis_client, settings, "noop", [{}] * 7, queue=Q)
+    assert ops.clear_queue(redis_client, settings, Q, "waiting", dry_run=True)["total"] == 7
+    assert entries(redis_client) == []
+    ops.clear_queue(redis_client, settings, Q, "waiting", priority="low")  # the queue's default priority
+    assert entries(redis_client) == [{
+        "actor": audit.os_user(), "face": "api", "action": "queue.clear", "target": Q,
+        "filters": {"state": "waiting", "priority": "low"}, "count": 7, "outcome": "ok", "error": None}]
+
+
+def test_refused_and_failed_changes_are_recorded_with_the_reason(redis_client, settings):
+    with pytest.raises(NotFound):
+        ops.clear_queue(redis_client, settings, "no-such-queue", "waiting")
+    with pytest.raises(NotFound):
+        schedules.remove_schedule(redis_client, "nope")
+    got = entries(redis_client)
+    assert [(e["action"], e["target"], e["outcome"]) for e in got] == [
+        ("schedule.remove", "nope", "failed"), ("queue.clear", "no-such-queue", "failed")]
+    assert "no schedule 'nope'" in got[0]["error"] and "unknown queue" in got[1]["error"]
+
+
+def test_bulk_retry_and_delete_say_partial_or_failed(redis_client, tmp_path):
+    settings = one_attempt(tmp_path)
+    failed(redis_client, settings, ["f-1", "f-2"])
+    with audit.acting_as(ME):
+        ops.retry_failed(redis_client, settings, ["f-1", "missing-1"])
+        ops.retry_failed(redis_client, settings, ["missing-2"])
+        ops.delete_jobs(redis_client, settings, ["f-1", "f-2"])
+    got = entries(redis_client)
+    assert [(e["action"], e["target"], e["count"], e["outcome"], e["error"]) for e in got] == [
+        ("job.delete", "f-1, f-2", 2, "ok", None),
+        ("job.retry", "missing-2", 0, "failed", "1 not done"),
+        ("job.retry", "f-1, missing-1", 1, "partial", "1 not done"),
+    ]
+
+
+def test_a_long_id_list_names_the_first_ten(redis_client, settings):
+    ids = [f"gone-{i}" for i in range(25)]
+    ops.delete_jobs(redis_client, settings, ids)
+    [got] = entries(redis_client)
+    assert got["target"] == ", ".join(ids[:10]) + " (+15 more)" and got["outcome"] == "failed"
+
+
+def test_cancel_replay_and_purge_are_recorded(redis_client, tmp_path):
+    settings = one_attempt(tmp_path)
+    dead(redis_client, settings, ["d-1", "d-2", "d-3"])
+    job_id = enqueue(redis_client, settings, "noop", {}, queue=Q)
+    with audit.acting_as(ME):
+        ops.cancel_job(redis_client, settings, job_id)
+        dlq.replay(redis_client, settings, ["d-1"])
+        assert dlq.replay(redis_client, settings, everything=True, queue=Q, dry_run=True)["would_replay"]
+        dlq.purge(redis_client, settings, everything=True, queue=Q)
+    got = entries(redis_client)
+    assert [(e["action"], e["target"], e["filters"], e["count"], e["outcome"]) for e in got] == [
+        ("dlq.purge", "dead-letter queue", {"all": True, "queue": Q}, 2, "ok"),
+        ("dlq.replay", "d-1", {}, 1, "ok"),
+        ("job.cancel", job_id, {}, 1, "ok"),
+    ]
+    assert dlq.read_entry(redis_client, "d-1")["replays"][0]["by"] == "ada (http)"
+
+
+def test_schedule_changes_are_recorded(redis_client, settings):
+    with audit.acting_as(ME):
+        schedules.add_schedule(redis_client, settings, "nightly", "0 3 * * *", job_type="noop")
+        schedules.pause_schedule(redis_client, "nightly")
+        schedules.resume_schedule(redis_client, "nightly")
+        job_id = schedules.run_now(redis_client, settings, "nightly")
+        schedules.remove_schedule(redis_client, "nightly")
+    got = entries(redis_client)
+    assert [(e["action"], e["target"], e["count"], e["outcome"]) for e in got] == [
+        ("schedule.remove", "nightly", 1, "ok"), ("schedule.run", "nightly", 1, "ok"),
+        ("schedule.resume", "nightly", 1, "ok"), ("schedule.pause", "nightly", 1, "ok"),
+        ("schedule.add", "nightly", 1, "ok")]
+    assert got[1]["filters"] == {"job_id": job_id}
+    assert got[4]["filters"] == {"cron": "0 3 * * *", "tz": "UTC", "job_type": "noop"}
+
+
+def test_the_stream_is_bounded(redis_client, tmp_path):
+    settings = one_attempt(tmp_path, JOBCTL_AUDIT_MAX_ENTRIES="100")
+    for _ in range(1000):
+        audit.record(redis_client, settings, audit.Entry("queue.pause", Q))
+    length = redis_client.xlen(audit.stream_key())
+    # MAXLEN ~ trims whole stream nodes (100 entries each by default): never below the bound, near it
+    assert 100 <= length < 300
+
+
+def test_filters_and_paging_past_one_read(redis_client, settings):
+    for i in range(audit.PAGE + 30):
+        with audit.acting_as(audit.Actor("bob" if i % 50 == 0 else "ada", "cli")):
+            audit.record(redis_client, settings, audit.Entry("job.retry", f"j-{i}"))
+    bobs = audit.list_entries(redis_client, actor="bob", limit=1000)
+    assert [e["target"] for e in bobs] == [f"j-{i}" for i in range(audit.PAGE + 30) if i % 50 == 0][::-1]
+    assert len(audit.list_entries(redis_client, limit=1000)) == audit.PAGE + 30
+    assert len(audit.list_entries(redis_client, limit=7)) == 7
+    assert audit.list_entries(redis_client, face="tui") == []
+    assert audit.list_entries(redis_client, since=time.time() + 60) == []
+    assert len(audit.list_entries(redis_client, since=time.time() - 60, limit=10_000)) == audit.PAGE + 30
+
+
+def test_parse_since():
+    now = 1_800_000_000.0
+    assert audit.parse_since("15m", now) == now - 900
+    assert audit.parse_since("2026-11-29T06:00Z") == datetime(2026, 11, 29, 6, tzinfo=UTC).timestamp()
+    assert audit.parse_since("2026-11-29T06:00") == datetime(2026, 11, 29, 6, tzinfo=UTC).timestamp()
+    assert audit.parse_since(None) is None
+    with pytest.raises(UsageError, match="invalid --since 'yesterday'"):
+        audit.parse_since("yesterday")
+
+
+def test_an_unwritable_file_is_logged_and_the_change_still_happens(redis_client, tmp_path, caplog):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    settings = one_attempt(tmp_path, JOBCTL_AUDIT_FILE=str(blocker / "audit.jsonl"))
+    ops.pause_queue(redis_client, settings, Q)
+    assert Q in ops.paused_queues(redis_client)
+    assert [e["action"] for e in entries(redis_client)] == ["queue.pause"]
+    assert "could not append to the audit file" in caplog.text

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
-from rich.table import Column, Table
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
 from jobctl.core import audit
@@ -33,11 +32,23 @@ def list_(
     if not entries:
         stdout.print("no audit entries" + (" match" if since or actor or action or face else ""), highlight=False)
         return
-    table = Table(Column("time (UTC)", no_wrap=True), "actor", "face", Column("action", no_wrap=True), "target",
-                  Column("count", justify="right"), "outcome", box=None, pad_edge=False)
-    for e in entries:
-        outcome = e["outcome"] if not e["error"] else f"{e['outcome']}: {e['error']}"
-        target = e["target"] if len(e["target"]) <= 24 else e["target"][:23] + "…"
-        table.add_row(e["time"][:19].replace("T", " "), e["actor"], e["face"], e["action"], target,
-                      "-" if e["count"] is None else str(e["count"]), outcome)
-    stdout.print(table)
+    # plain aligned lines, not a table: an error gets a line of its own under its entry instead of
+    # being wrapped into a narrow column
+    rows = [(e["time"][:19].replace("T", " "), e["actor"], e["face"], e["action"], _short(e["target"]),
+             "-" if e["count"] is None else str(e["count"]), e["outcome"]) for e in entries]
+    header = ("time (UTC)", "actor", "face", "action", "target", "count", "outcome")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(c.rjust(w) if i == 5 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    out = [line(header)]
+    for row, e in zip(rows, entries):
+        out.append(line(row))
+        if e["error"]:
+            out.append(f"{'':{widths[0]}}  ↳ {e['error']}")
+    typer.echo("\n".join(out))
+
+
+def _short(target: str, width: int = 24) -> str:
+    return target if len(target) <= width else target[:width - 1] + "…"

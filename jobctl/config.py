@@ -171,6 +171,17 @@ def _check_addresses(value: tuple[str, ...]) -> None:
             raise ValueError(f"{address!r} is not an email address")
 
 
+def _check_encryption_keys(value: tuple[str, ...]) -> None:
+    from cryptography.fernet import Fernet  # lazy: most commands never need it
+
+    for n, key in enumerate(value, 1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):  # binascii.Error is a ValueError
+            raise ValueError(f"key {n} of {len(value)} is not a Fernet key (32 url-safe base64-encoded bytes); "
+                             "make one with `jobctl keys generate`") from None
+
+
 def _check_port(value: int) -> None:
     if not 0 < value < 65536:
         raise ValueError("must be a port number between 1 and 65535")
@@ -191,6 +202,8 @@ FIELDS: tuple[Field, ...] = (
     Field("redis_url", "REDIS_URL", "", check=_check_redis_url,
           doc="Redis server to use; unset starts jobctl's embedded server"),
     Field("redis_password", "REDIS_PASSWORD", "", secret=True, doc="password applied to REDIS_URL"),
+    Field("encryption_keys", "JOBCTL_ENCRYPTION_KEYS", (), _parse_list, _check_encryption_keys, secret=True,
+          doc="comma-separated Fernet keys: job data at rest is encrypted with the first, read with any"),
     Field("home", "JOBCTL_HOME", "", doc="state folder (embedded server, outbox, storage)"),
     Field("email_provider", "EMAIL_PROVIDER", "outbox", check=_check_choice("outbox", "smtp", "sendgrid"),
           doc="outbox (.eml files in the state folder), smtp or sendgrid"),
@@ -437,7 +450,8 @@ def load_settings(
             if f.check:
                 f.check(value)
         except (ValueError, TypeError, IndexError) as exc:
-            raise ConfigError(f"invalid {f.name} ({f.env}) from {source}: {raw!r} {exc}",
+            shown = "" if f.secret else f" {raw!r}"  # a secret's value is never echoed
+            raise ConfigError(f"invalid {f.name} ({f.env}) from {source}:{shown} {exc}",
                               f"fix {f.env} where it is set ({source})") from None
         values[f.name] = Value(value, source)
 

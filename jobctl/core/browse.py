@@ -9,11 +9,11 @@ from typing import Any
 import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from jobctl.config import Settings
 from jobctl.core.catalog import PRIORITIES, get_policy, split_physical
 from jobctl.core.jobtypes import FUNC_TO_TYPE
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import STATES, queue_key, registry_key
 from jobctl.errors import NotFound, UsageError
 
@@ -82,7 +82,7 @@ def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: s
             skip = 0
         else:
             skip = max(0, skip - count)
-    jobs = [j for j in Job.fetch_many(ids, connection=connection, serializer=JSONSerializer) if j is not None]
+    jobs = [j for j in Job.fetch_many(ids, connection=connection, serializer=PayloadSerializer) if j is not None]
     next_offset = offset + len(ids) if offset + len(ids) < total else None
     return {"queue": policy.name, "state": state, "offset": offset, "limit": limit, "total": total,
             "next_offset": next_offset, "jobs": [_summary(j) for j in jobs]}
@@ -92,7 +92,7 @@ def fetch_job(connection: redis.Redis, job_id: str) -> Job:
     if not JOB_ID.match(job_id):
         raise UsageError(f"invalid job id {job_id!r}", "job ids are letters, digits, '_' and '-'")
     try:
-        return Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+        return Job.fetch(job_id, connection=connection, serializer=PayloadSerializer)
     except NoSuchJobError:
         raise NotFound(f"no job {job_id!r}",
                        "it may have been trimmed by keep-completed/keep-failed; see `jobctl queue show`") from None

@@ -19,13 +19,13 @@ from typing import Any
 import redis
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
-from rq.serializers import JSONSerializer
 
 from jobctl.config import Settings
 from jobctl.core import audit, keys
 from jobctl.core.catalog import check_priority, get_policy, split_physical
 from jobctl.core.enqueue import retry_for, rq_queue
 from jobctl.core.jobtypes import FUNC_TO_TYPE
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.errors import NotFound, UsageError
 
 log = logging.getLogger("jobctl.dlq")
@@ -237,10 +237,10 @@ def _revive(connection: redis.Redis, settings: Settings, entry: dict[str, Any]) 
     """The RQ job for an entry, rebuilt from the entry if its hash is gone."""
     policy = get_policy(settings.queues, entry["queue"])
     try:
-        job = Job.fetch(entry["job_id"], connection=connection, serializer=JSONSerializer)
+        job = Job.fetch(entry["job_id"], connection=connection, serializer=PayloadSerializer)
     except Exception:  # NoSuchJobError or an unreadable hash: the entry has all we need
         job = Job.create(entry["func"], args=[entry["payload"]], id=entry["job_id"], connection=connection,
-                         serializer=JSONSerializer, timeout=policy.timeout, result_ttl=policy.completed_ttl,
+                         serializer=PayloadSerializer, timeout=policy.timeout, result_ttl=policy.completed_ttl,
                          failure_ttl=policy.failed_ttl, description=entry["type"],
                          meta={"type": entry["type"], "queue": entry["queue"], "priority": entry["priority"]})
     return job
@@ -314,9 +314,9 @@ def sweep_failed(connection: redis.Redis, physical_queues: Iterable[str], worker
     moved = []
     settle = time.time() - SETTLE_SECONDS
     for physical in physical_queues:
-        registry = FailedJobRegistry(physical, connection=connection, serializer=JSONSerializer)
+        registry = FailedJobRegistry(physical, connection=connection, serializer=PayloadSerializer)
         ids = registry.get_job_ids(cleanup=False)
-        for job in Job.fetch_many(ids, connection=connection, serializer=JSONSerializer):
+        for job in Job.fetch_many(ids, connection=connection, serializer=PayloadSerializer):
             if job is None or job.get_status(refresh=False) != JobStatus.FAILED:
                 continue
             latest = job.latest_result()

@@ -14,12 +14,12 @@ from rq import Queue, Retry
 from rq.job import Job, JobStatus
 from rq.queue import EnqueueData
 from rq.registry import ScheduledJobRegistry
-from rq.serializers import JSONSerializer
 
 from jobctl.config import Settings
 from jobctl.core import metrics
 from jobctl.core.catalog import QueuePolicy, check_priority, get_policy
 from jobctl.core.jobtypes import JobType, get_job_type
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.errors import UsageError
 
 BATCH_SIZE = 1000
@@ -28,7 +28,7 @@ AT_EXAMPLE = "2026-12-01T09:00:00+03:00"
 
 
 def rq_queue(connection: redis.Redis, physical: str) -> Queue:
-    return Queue(physical, connection=connection, serializer=JSONSerializer)
+    return Queue(physical, connection=connection, serializer=PayloadSerializer)
 
 
 def check_json(payload: Any) -> None:
@@ -152,7 +152,7 @@ def scheduled_for(connection: redis.Redis, job_id: str) -> datetime | None:
     origin = connection.hget(Job.key_for(job_id), "origin")
     if not origin:
         return None
-    registry = ScheduledJobRegistry(origin.decode(), connection=connection, serializer=JSONSerializer)
+    registry = ScheduledJobRegistry(origin.decode(), connection=connection, serializer=PayloadSerializer)
     score = connection.zscore(registry.key, job_id)
     return datetime.fromtimestamp(score, timezone.utc) if score is not None else None
 

@@ -20,13 +20,13 @@ from rq.executions import ExecutionRegistry
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.results import Result
-from rq.serializers import JSONSerializer
 
 from jobctl.config import Settings
 from jobctl.core import audit, keys
 from jobctl.core.browse import JOB_ID, fetch_job
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, check_priority, get_policy, split_physical
 from jobctl.core.enqueue import retry_for
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key, registry_key
 from jobctl.errors import JobctlError, UsageError
 
@@ -67,7 +67,7 @@ def _check_ids(job_ids: Iterable[str]) -> list[str]:
 
 
 def _fetch_many(connection: redis.Redis, ids: list[str]) -> list[Job | None]:
-    return Job.fetch_many(ids, connection=connection, serializer=JSONSerializer)
+    return Job.fetch_many(ids, connection=connection, serializer=PayloadSerializer)
 
 
 def _dead_lettered(connection: redis.Redis, ids: list[str]) -> set[str]:
@@ -207,7 +207,7 @@ def _delete_one(connection: redis.Redis, job_id: str) -> str | None:
                     return "gone"
                 if raw.decode() == JobStatus.STARTED.value:
                     return "running: stop it with `jobctl job cancel` first"
-                job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+                job = Job.fetch(job_id, connection=connection, serializer=PayloadSerializer)
                 pipe.multi()
                 job.delete(pipeline=pipe, remove_from_queue=True)
                 pipe.execute()
@@ -278,7 +278,7 @@ def _retry_failed(connection: redis.Redis, settings: Settings, job_ids: list[str
         if job_id in dead:
             refused.append({"id": job_id, "reason": "on the dead-letter queue: use `jobctl dlq retry`"})
             continue
-        registry = FailedJobRegistry(job.origin, connection=connection, serializer=JSONSerializer)
+        registry = FailedJobRegistry(job.origin, connection=connection, serializer=PayloadSerializer)
         if connection.zscore(registry.key, job_id) is None:
             refused.append({"id": job_id, "reason": f"not failed (status {_status(job)})"})
             continue
@@ -345,7 +345,7 @@ def _cancel_job(connection: redis.Redis, job_id: str) -> dict[str, Any]:
     status = _status(job)
     if status == JobStatus.STARTED.value:
         try:
-            send_stop_job_command(connection, job.id, serializer=JSONSerializer)
+            send_stop_job_command(connection, job.id, serializer=PayloadSerializer)
         except InvalidJobOperation:
             raise JobctlError(f"job {job.id} is marked running but has no worker",
                               "RQ's maintenance will fail it as abandoned; then delete or retry it") from None

@@ -24,7 +24,6 @@ from typing import Any
 import redis
 from croniter.croniter import CroniterError
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from jobctl.config import Settings
 from jobctl.core import audit, keys
@@ -32,6 +31,7 @@ from jobctl.core.catalog import check_priority, get_policy
 from jobctl.core.cron import as_aware, check_cron, check_tz, latest_run, next_runs
 from jobctl.core.enqueue import enqueue
 from jobctl.core.jobtypes import JOB_TYPES
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.errors import ConfigError, JobctlError, NotFound, UsageError
 
 log = logging.getLogger("jobctl.schedules")
@@ -261,7 +261,7 @@ def has_handler(job_type: str) -> bool:
 def _job_statuses(connection: redis.Redis, ids: list[str]) -> dict[str, str]:
     if not ids:
         return {}
-    jobs = Job.fetch_many(ids, connection=connection, serializer=JSONSerializer)
+    jobs = Job.fetch_many(ids, connection=connection, serializer=PayloadSerializer)
     out = {}
     for job_id, job in zip(ids, jobs):
         if job is None:

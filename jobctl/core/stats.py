@@ -19,12 +19,12 @@ from rq.registry import (
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
-from rq.serializers import JSONSerializer
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
 from jobctl.config import Settings
 from jobctl.core import keys
 from jobctl.core.catalog import PRIORITIES, get_policy
+from jobctl.core.payloads import PayloadSerializer
 
 STATES = ("waiting", "active", "scheduled", "completed", "failed")
 REGISTRIES = {
@@ -106,7 +106,7 @@ def list_workers(connection: redis.Redis, settings: Settings | None = None,
     alive (a heartbeat within 3 intervals), jobs done/failed, resident memory."""
     now = now or datetime.now(timezone.utc)
     interval = settings.heartbeat_interval if settings is not None else 10
-    workers = Worker.all(connection=connection, serializer=JSONSerializer)
+    workers = Worker.all(connection=connection, serializer=PayloadSerializer)
     currents = [w.get_current_job_id() for w in workers]
     with connection.pipeline(transaction=False) as pipe:
         for w, current in zip(workers, currents):

@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass, field
 
 import redis
-from rq.serializers import JSONSerializer
 
 from jobctl.config import Settings
 from jobctl.core import runtime
 from jobctl.core.connection import connect
 from jobctl.core.enqueue import rq_queue
 from jobctl.core.lifetime import die_with_parent
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker, physical_queue_names
 from jobctl.errors import RedisUnavailable
 
@@ -58,7 +58,7 @@ def run_worker(settings: Settings, spec: WorkerSpec) -> int:
         worker = JobctlWorker(
             [rq_queue(connection, q) for q in physical],
             connection=connection,
-            serializer=JSONSerializer,
+            serializer=PayloadSerializer,
             job_class=JobctlJob,
             name=spec.name,
             settings=settings,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from rq.job import Job, JobStatus
-from rq.serializers import JSONSerializer
 
 from jobctl.core import ops
 from jobctl.core.enqueue import enqueue_many
+from jobctl.core.payloads import PayloadSerializer
 from tests.core.test_ops import A, B, fetch, one_attempt, populate, run_rq_worker, snapshot, totals
 
 
@@ -70,7 +70,7 @@ def test_job_delete(cli, redis_client, settings):
     assert "ghost-1" in result.stderr and "ghost-2" in result.stderr
 
     running = ids[2]
-    Job.fetch(running, connection=redis_client, serializer=JSONSerializer).set_status(JobStatus.STARTED)
+    Job.fetch(running, connection=redis_client, serializer=PayloadSerializer).set_status(JobStatus.STARTED)
     result = cli("job", "delete", ids[1], "ghost-3", running, "--yes", "--json", code=1)
     data = json.loads(result.stdout)  # the result still goes to stdout
     assert data["deleted"] == [ids[1]] and data["not_found"] == ["ghost-3"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from jobctl.core import keys, schedules
+from jobctl.core.payloads import PayloadSerializer
 
 
 def stored(conn) -> dict:
@@ -32,7 +32,7 @@ def test_add_list_run_pause_resume_remove(cli, redis_client):
 
     job_id = cli("schedule", "run", "nightly").stdout.strip()
     assert job_id.startswith("sched-nightly-manual-")
-    job = Job.fetch(job_id, connection=redis_client, serializer=JSONSerializer)
+    job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
     assert job.args[0]["schedule"] == "nightly" and job.args[0]["region"] == "eu"
     assert cli.json("schedule", "run", "nightly")["job_id"].startswith("sched-nightly-manual-")
 

@@ -11,10 +11,10 @@ from email import policy
 
 import pytest
 from rq import Queue, SimpleWorker
-from rq.serializers import JSONSerializer
 
 from jobctl.config import load_settings
 from jobctl.core import alerts, keys
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.jobs.email import list_templates, render_email
 
 SECRET = "ssn-078-05-1120 ada.private@example.org"
@@ -40,7 +40,7 @@ def entry(n: int = 1, *, queue: str = "email-sending", job_type: str = "email", 
 
 def alert_queue(redis_client, settings) -> Queue:
     physical = settings.queues["email-sending"].physical("high")
-    return Queue(physical, connection=redis_client, serializer=JSONSerializer)
+    return Queue(physical, connection=redis_client, serializer=PayloadSerializer)
 
 
 # --- log channel ------------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ def test_alert_email_reaches_every_admin_through_a_real_worker(redis_client, con
     assert job.description == "email dead-letter-alert" and job.meta["priority"] == "high"
     assert job.args[0]["to"] == ADMINS.split(",") and job.args[0]["template"] == "dead-letter-alert"
 
-    SimpleWorker([queue], connection=redis_client, serializer=JSONSerializer).work(burst=True)
+    SimpleWorker([queue], connection=redis_client, serializer=PayloadSerializer).work(burst=True)
 
     messages = smtp_server.handler.messages
     assert len(messages) == 2 and queue.count == 0

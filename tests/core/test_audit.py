@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 
 from jobctl.config import load_settings
 from jobctl.core import audit, dlq, ops, schedules
 from jobctl.core.enqueue import enqueue, enqueue_many, rq_queue
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from jobctl.errors import NotFound, UsageError
 
@@ -30,13 +30,13 @@ def one_attempt(tmp_path, **extra: str):
 def failed(conn, settings, ids):
     enqueue_many(conn, settings, "fail", [{"message": "boom"}] * len(ids), queue=Q, job_ids=ids)
     SimpleWorker([rq_queue(conn, p) for p in settings.queues[Q].physical_names], connection=conn,
-                 serializer=JSONSerializer).work(burst=True)
+                 serializer=PayloadSerializer).work(burst=True)
 
 
 def dead(conn, settings, ids):
     enqueue_many(conn, settings, "fail", [{"message": "boom"}] * len(ids), queue=Q, job_ids=ids)
     JobctlWorker([rq_queue(conn, p) for p in settings.queues[Q].physical_names], connection=conn,
-                 serializer=JSONSerializer, job_class=JobctlJob, settings=settings).work(burst=True)
+                 serializer=PayloadSerializer, job_class=JobctlJob, settings=settings).work(burst=True)
 
 
 def entries(conn, **filters):

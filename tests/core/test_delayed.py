@@ -11,10 +11,10 @@ import pytest
 import redis
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
-from rq.serializers import JSONSerializer
 
 from jobctl.core.browse import job_detail, queue_jobs
 from jobctl.core.enqueue import enqueue, enqueue_many, parse_when, scheduled_for, scheduled_time
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key, queue_stats
 from jobctl.errors import UsageError
 
@@ -32,11 +32,11 @@ def future(seconds: float = 3600) -> datetime:
 
 
 def registry(conn, physical: str) -> ScheduledJobRegistry:
-    return ScheduledJobRegistry(physical, connection=conn, serializer=JSONSerializer)
+    return ScheduledJobRegistry(physical, connection=conn, serializer=PayloadSerializer)
 
 
 def fetch(conn, job_id: str) -> Job:
-    return Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+    return Job.fetch(job_id, connection=conn, serializer=PayloadSerializer)
 
 
 def totals(conn, settings, queue: str) -> dict:
@@ -118,7 +118,7 @@ def test_enqueue_many_schedules_in_pipelined_batches(conn, settings, monkeypatch
     assert reg.count == 250
     assert {conn.zscore(reg.key, i) for i in ids} == {at.timestamp()}
     monkeypatch.undo()
-    jobs = Job.fetch_many(ids, connection=conn, serializer=JSONSerializer)
+    jobs = Job.fetch_many(ids, connection=conn, serializer=PayloadSerializer)
     assert [j.args[0]["i"] for j in jobs] == list(range(250))  # ids come back in payload order
     assert {j.get_status(refresh=False) for j in jobs} == {"scheduled"}
 

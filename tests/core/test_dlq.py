@@ -4,11 +4,11 @@ import logging
 import time
 
 import pytest
-from rq.serializers import JSONSerializer
 
 from jobctl.config import load_settings
 from jobctl.core import dlq
 from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from jobctl.errors import NotFound, UsageError
 
@@ -17,7 +17,7 @@ def dead_jobs(conn, settings, n: int) -> list[str]:
     """n jobs that fail non-retryably, run by an in-process jobctl worker: n dead-letter entries."""
     ids = enqueue_many(conn, settings, "fail", [{"message": f"boom {i}"} for i in range(n)], queue="payment-retry")
     policy = settings.queues["payment-retry"]
-    JobctlWorker([rq_queue(conn, q) for q in policy.physical_names], connection=conn, serializer=JSONSerializer,
+    JobctlWorker([rq_queue(conn, q) for q in policy.physical_names], connection=conn, serializer=PayloadSerializer,
                  job_class=JobctlJob, settings=settings).work(burst=True)
     return ids
 
@@ -68,6 +68,6 @@ def test_replay_of_a_purged_job_hash_rebuilds_it_from_the_entry(settings, redis_
     [job_id] = dead_jobs(redis_client, settings, 1)
     redis_client.delete(f"{JobctlJob.redis_job_namespace_prefix}{job_id}")
     assert dlq.replay(redis_client, settings, [job_id])["replayed"] == [job_id]
-    job = JobctlJob.fetch(job_id, connection=redis_client, serializer=JSONSerializer)
+    job = JobctlJob.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
     assert job.get_status() == "queued" and job.args == [{"message": "boom 0"}]
     assert job.origin == "payment-retry:normal" and job.retries_left == 4

@@ -5,10 +5,10 @@ import zlib
 
 import pytest
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from jobctl.core.browse import job_detail, queue_jobs
 from jobctl.core.enqueue import enqueue, enqueue_many
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_stats
 from jobctl.errors import NotFound, UsageError
 
@@ -27,7 +27,7 @@ def test_enqueue_stores_json_not_pickle(conn, settings):
     raw = zlib.decompress(conn.hget(f"{Job.redis_job_namespace_prefix}{job_id}", "data"))
     func, _instance, args, _kwargs = json.loads(raw)  # plain JSON inside RQ's zlib wrapper, not pickle
     assert func == "jobctl.jobs.noop.noop" and args == [{"n": 1}]
-    job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+    job = Job.fetch(job_id, connection=conn, serializer=PayloadSerializer)
     assert job.args == [{"n": 1}]
     assert job.origin == "file-processing:high"  # the queue's default priority
     assert job.description == "noop"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import redis
-from rq.serializers import JSONSerializer
 
 from jobctl.core import metrics
 from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.prometheus import render
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from tests.conftest import KEY_PREFIX
@@ -16,7 +16,7 @@ from tests.conftest import KEY_PREFIX
 
 def run_burst(conn, settings, queue: str) -> None:
     policy = settings.queues[queue]
-    JobctlWorker([rq_queue(conn, q) for q in policy.physical_names], connection=conn, serializer=JSONSerializer,
+    JobctlWorker([rq_queue(conn, q) for q in policy.physical_names], connection=conn, serializer=PayloadSerializer,
                  job_class=JobctlJob, settings=settings).work(burst=True)
 
 

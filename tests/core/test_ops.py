@@ -11,11 +11,11 @@ import pytest
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from rq.registry import CanceledJobRegistry, FailedJobRegistry
-from rq.serializers import JSONSerializer
 
 from jobctl.config import load_settings
 from jobctl.core import audit, keys, ops
 from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key, queue_stats
 from jobctl.errors import NotFound, UsageError
 from tests.conftest import KEY_PREFIX
@@ -34,11 +34,11 @@ def run_rq_worker(conn, settings, *queues: str) -> None:
     (jobctl's own worker would dead-letter it)."""
     physical = [p for q in queues for p in settings.queues[q].physical_names]
     SimpleWorker([rq_queue(conn, p) for p in physical], connection=conn,
-                 serializer=JSONSerializer).work(burst=True)
+                 serializer=PayloadSerializer).work(burst=True)
 
 
 def fetch(conn, ids):
-    return Job.fetch_many(ids, connection=conn, serializer=JSONSerializer)
+    return Job.fetch_many(ids, connection=conn, serializer=PayloadSerializer)
 
 
 def snapshot(conn) -> dict[str, tuple[str, int]]:
@@ -155,7 +155,7 @@ def test_clear_never_touches_dead_lettered_jobs(redis_client, tmp_path):
     dead = enqueue_many(redis_client, settings, "fail", [{}], queue=A)[0]
     physical = settings.queues[A].physical_names
     JobctlWorker([rq_queue(redis_client, q) for q in physical], connection=redis_client,
-                 serializer=JSONSerializer, settings=settings).work(burst=True)
+                 serializer=PayloadSerializer, settings=settings).work(burst=True)
     assert redis_client.zscore(keys.dlq_index(), dead) is not None
     # a stray failed-registry entry of the dead job (e.g. mid dead-lettering) is dropped, its data kept
     redis_client.zadd(FailedJobRegistry(physical[1], connection=redis_client).key, {dead: time.time()})
@@ -172,7 +172,7 @@ def test_delete_jobs_in_any_state_and_reports_the_rest(redis_client, tmp_path):
     settings = one_attempt(tmp_path, A)
     jobs = populate(redis_client, settings, A)
     running = enqueue_many(redis_client, settings, "noop", [{}], queue=B)[0]
-    Job.fetch(running, connection=redis_client, serializer=JSONSerializer).set_status(JobStatus.STARTED)
+    Job.fetch(running, connection=redis_client, serializer=PayloadSerializer).set_status(JobStatus.STARTED)
     targets = [jobs["waiting"][0], jobs["scheduled"][0], jobs["failed"][0], jobs["completed"][0]]
 
     result = ops.delete_jobs(redis_client, settings, [*targets, "no-such-job", running, targets[0]])

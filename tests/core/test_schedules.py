@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from jobctl.config import load_settings
 from jobctl.core import keys, schedules
 from jobctl.core.enqueue import rq_queue
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.errors import ConfigError, NotFound, UsageError
 
 UTC = timezone.utc
@@ -197,7 +197,7 @@ def test_tick_fires_once_per_occurrence_with_deterministic_id_and_payload(redis_
     assert fired["missed"] is False and fired["next_run_at"] == "2026-05-04T12:10:00+00:00"
     assert schedules.tick(redis_client, settings, at) == []  # a second scheduler, same second
     assert waiting_ids(redis_client, settings) == [fired["job_id"]]
-    job = Job.fetch(fired["job_id"], connection=redis_client, serializer=JSONSerializer)
+    job = Job.fetch(fired["job_id"], connection=redis_client, serializer=PayloadSerializer)
     assert job.args == [{"k": "v", "schedule": "every5", "occurrence": "2026-05-04T12:05:00+00:00"}]
     assert job.meta["priority"] == "high" and job.origin == "email-sending:high"
     doc = schedules.get_schedule(redis_client, "every5")
@@ -301,7 +301,7 @@ def test_run_now_enqueues_with_its_own_id(redis_client, settings):
     job_id = schedules.run_now(redis_client, settings, "r", now=NOW)
     assert job_id == f"sched-r-manual-{int(NOW.timestamp() * 1000)}"
     assert waiting_ids(redis_client, settings) == [job_id]
-    job = Job.fetch(job_id, connection=redis_client, serializer=JSONSerializer)
+    job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
     assert job.args[0] == {"x": 1, "schedule": "r", "occurrence": NOW.isoformat(), "manual": True}
     doc = schedules.get_schedule(redis_client, "r")
     assert doc["last_job_id"] == job_id and doc["next_run_at"] == "2026-05-05T06:00:00+00:00"

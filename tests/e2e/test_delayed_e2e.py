@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_stats
 from tests.e2e.conftest import wait_for
 
@@ -25,7 +25,7 @@ def test_noop_in_2s_runs_once_due(procs, settings, redis_client):
     assert enq.returncode == 0, out
     data = json.loads(out)
     job_id, due = data["job_id"], datetime.fromisoformat(data["scheduled_for"])
-    job = Job.fetch(job_id, connection=redis_client, serializer=JSONSerializer)
+    job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
     assert job.get_status() in ("scheduled", "queued")  # queued only if this machine is very slow
 
     procs.jobctl("worker", "start", "--queue", "daily-reports")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
+from jobctl.core.payloads import PayloadSerializer
 from tests.conftest import KEY_PREFIX
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,7 @@ def test_cli_enqueue_worker_delivers_over_smtp(procs, smtp_server, monkeypatch, 
     assert attachment.get_filename() == "invoice.pdf"
     assert attachment.get_content() == invoice.read_bytes()
 
-    job = Job.fetch(job_id, connection=redis_client, serializer=JSONSerializer)
+    job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
     assert job.get_status() == "finished"
     assert job.return_value()["provider"] == "smtp"
 

@@ -12,11 +12,11 @@ from datetime import datetime
 import pytest
 import redis
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from jobctl.config import load_settings
 from jobctl.core import dlq
 from jobctl.core.enqueue import enqueue
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_stats
 from tests.conftest import KEY_PREFIX
 from tests.e2e.conftest import wait_for
@@ -38,7 +38,7 @@ def fast(monkeypatch, tmp_path):
 
 
 def job(conn, job_id) -> Job | None:
-    return Job.fetch_many([job_id], connection=conn, serializer=JSONSerializer)[0]
+    return Job.fetch_many([job_id], connection=conn, serializer=PayloadSerializer)[0]
 
 
 def status(conn, job_id) -> str | None:

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from jobctl.core import schedules
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.scheduler import scheduler_status
 from jobctl.core.stats import queue_key, queue_stats
 from tests.e2e.conftest import wait_for
@@ -43,9 +43,9 @@ def test_scheduler_fires_a_schedule_that_a_worker_runs(procs, short_lease, setti
                    timeout=20, what="the schedule to fire")
     job_id = doc["last_job_id"]
     assert job_id.startswith("sched-smoke-")
-    wait_for(lambda: Job.fetch(job_id, connection=redis_client, serializer=JSONSerializer).get_status()
+    wait_for(lambda: Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer).get_status()
              == "finished", timeout=20, what="the worker to run it")
-    payload = Job.fetch(job_id, connection=redis_client, serializer=JSONSerializer).args[0]
+    payload = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer).args[0]
     assert payload["schedule"] == "smoke" and payload["occurrence"]
     listed = {r["name"]: r for r in schedules.list_schedules(redis_client, settings)}
     assert listed["smoke"]["last_job_status"] == "finished"

@@ -10,10 +10,10 @@ import pytest
 import redis
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
-from rq.serializers import JSONSerializer
 
 from jobctl.config import load_settings
 from jobctl.core.enqueue import enqueue, enqueue_many
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import list_workers, queue_stats
 from tests.e2e.conftest import wait_for
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 
 def fetch(conn, ids):
-    return Job.fetch_many(ids, connection=conn, serializer=JSONSerializer)
+    return Job.fetch_many(ids, connection=conn, serializer=PayloadSerializer)
 
 
 def finish(proc, timeout=30) -> str:
@@ -56,9 +56,9 @@ def test_keep_completed_is_a_count(procs, tmp_path, redis_client):
 
     names = settings.queues["analytics-aggregation"].physical_names
     kept_ok = [i for q in names for i in FinishedJobRegistry(q, connection=redis_client,
-                                                             serializer=JSONSerializer).get_job_ids(cleanup=False)]
+                                                             serializer=PayloadSerializer).get_job_ids(cleanup=False)]
     kept_bad = [i for q in names for i in FailedJobRegistry(q, connection=redis_client,
-                                                           serializer=JSONSerializer).get_job_ids(cleanup=False)]
+                                                           serializer=PayloadSerializer).get_job_ids(cleanup=False)]
     assert len(kept_ok) == 3 and set(newest) < set(kept_ok) < set(ok + newest)  # oldest dropped first
     assert kept_bad == []  # exhausted jobs leave RQ's failed registry for the dead-letter queue
     assert queue_stats(redis_client, settings)["dead_letter"] == len(bad)

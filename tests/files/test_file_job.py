@@ -152,9 +152,9 @@ def test_eicar_is_quarantined_reported_and_not_processed(tmp_path, configure, we
     [body] = webhook.bodies
     assert body["event"] == "file.infected" and body["sha256"] == digest and body["file_id"] == "f-1"
     from rq import Queue
-    from rq.serializers import JSONSerializer
+    from jobctl.core.payloads import PayloadSerializer
 
-    [email_job] = Queue("email-sending:high", connection=redis_client, serializer=JSONSerializer).get_jobs()
+    [email_job] = Queue("email-sending:high", connection=redis_client, serializer=PayloadSerializer).get_jobs()
     assert email_job.args[0]["template"] == "infected-file-alert"
 
 

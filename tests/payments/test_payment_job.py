@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 from rq import Queue
-from rq.serializers import JSONSerializer
 
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.data import engine_for
 from jobctl.errors import PermanentJobFailure, TransientJobFailure, UsageError
 from jobctl.jobs.payments import job as payment_job
@@ -33,7 +33,7 @@ def payload_for(settings, made: dict) -> dict:
 
 
 def queued(redis_client, queue: str) -> list:
-    return Queue(queue, connection=redis_client, serializer=JSONSerializer).get_jobs()
+    return Queue(queue, connection=redis_client, serializer=PayloadSerializer).get_jobs()
 
 
 @pytest.mark.parametrize("provider", ["stripe", "yookassa", "crypto"])

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 from rq import Queue
-from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.data import engine_for
 from jobctl.data.schema import order_items, orders, page_views, reports
 from jobctl.data.seed import seed
@@ -76,7 +76,7 @@ def test_daily_report_in_three_formats_matches_the_store(seeded, configure):
     [revenue] = [r for r in rows if r["section"] == "summary" and r["metric"] == "revenue"]
     assert revenue["value"] == f"{want['revenue'] / 100:.2f}"
 
-    [email_job] = Queue("email-sending:normal", connection=_redis(), serializer=JSONSerializer).get_jobs()
+    [email_job] = Queue("email-sending:normal", connection=_redis(), serializer=PayloadSerializer).get_jobs()
     payload = email_job.args[0]
     assert payload["template"] == "admin-report" and payload["to"] == ["ops@example.com"]
     assert sorted(a["filename"] for a in payload["attachments"]) == [

@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 
 from jobctl.config import load_settings
 from jobctl.core import audit, dlq, ops
 from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_stats
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from jobctl.tui import data, widgets
@@ -39,7 +39,7 @@ def failed_jobs(conn, settings, queue: str, ids: list[str]) -> list[str]:
     enqueue_many(conn, settings, "fail", [{"message": f"boom {i}"} for i in range(len(ids))], queue=queue,
                  job_ids=ids)
     SimpleWorker([rq_queue(conn, p) for p in settings.queues[queue].physical_names], connection=conn,
-                 serializer=JSONSerializer).work(burst=True)
+                 serializer=PayloadSerializer).work(burst=True)
     return ids
 
 
@@ -48,7 +48,7 @@ def dead_jobs(conn, settings, ids: list[str], queue: str = Q) -> list[str]:
     enqueue_many(conn, settings, "fail", [{"message": f"boom {i}"} for i in range(len(ids))], queue=queue,
                  job_ids=ids)
     JobctlWorker([rq_queue(conn, q) for q in settings.queues[queue].physical_names], connection=conn,
-                 serializer=JSONSerializer, job_class=JobctlJob, settings=settings).work(burst=True)
+                 serializer=PayloadSerializer, job_class=JobctlJob, settings=settings).work(burst=True)
     return ids
 
 
@@ -219,7 +219,7 @@ def test_job_pages_and_workers_panel(monkeypatch, redis_client, settings):
     monkeypatch.setattr(data, "PAGE", 2)
     ids = enqueue_many(redis_client, settings, "noop", [{}] * 5, queue=Q, job_ids=[f"p{i}" for i in range(5)])
     worker = SimpleWorker([rq_queue(redis_client, p) for p in settings.queues[Q].physical_names],
-                          connection=redis_client, serializer=JSONSerializer, name="dash-test-worker")
+                          connection=redis_client, serializer=PayloadSerializer, name="dash-test-worker")
     worker.register_birth()
     app = DashApp(settings, refresh_seconds=FAST)
 
@@ -294,7 +294,7 @@ def test_dead_letters_filter_replay_and_purge(redis_client, settings):
     enqueue_many(redis_client, settings, "fail", [{"message": "other trouble"}], queue="referral-commission",
                  job_ids=["dead-c"])
     JobctlWorker([rq_queue(redis_client, q) for q in settings.queues["referral-commission"].physical_names],
-                 connection=redis_client, serializer=JSONSerializer, job_class=JobctlJob,
+                 connection=redis_client, serializer=PayloadSerializer, job_class=JobctlJob,
                  settings=settings).work(burst=True)
     app = DashApp(settings, refresh_seconds=FAST)
 

@@ -52,9 +52,13 @@ def list_(
 
 
 @app.command("show")
-def show(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), as_json: bool = JsonOption) -> None:
-    """Everything about one dead job: payload, every attempt, the last traceback, replays."""
-    entry = dlq.get_entry(state(ctx).connection, job_id)
+def show(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."),
+         reveal: bool = typer.Option(False, "--reveal", help="Show email addresses, card numbers and secrets "
+                                                             "unredacted."),
+         as_json: bool = JsonOption) -> None:
+    """Everything about one dead job: payload, every attempt, the last traceback, replays (personal data
+    redacted)."""
+    entry = dlq.get_entry(state(ctx).connection, job_id, reveal=reveal)
     if as_json:
         emit_json(entry)
         return

@@ -14,11 +14,15 @@ from jobctl.core.ops import cancel_job, delete_jobs
 app = new_app("Inspect, cancel and delete jobs.")
 
 
+RevealOption = typer.Option(False, "--reveal", help="Show email addresses, card numbers and secrets unredacted.")
+
+
 @app.command("show")
-def show(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), as_json: bool = JsonOption) -> None:
-    """Status, queue, priority, payload, attempts, timings, result or error."""
+def show(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), reveal: bool = RevealOption,
+         as_json: bool = JsonOption) -> None:
+    """Status, queue, priority, payload, attempts, timings, result or error (personal data redacted)."""
     st = state(ctx)
-    job = job_detail(st.connection, st.settings, job_id)
+    job = job_detail(st.connection, st.settings, job_id, reveal=reveal)
     if as_json:
         emit_json(job)
         return

@@ -12,7 +12,8 @@ Grouping is per queue and lives in Redis, so every worker shares it:
 
 Both decisions (fire now or count; flush or wait) are single Lua scripts, so concurrent workers
 never report an arrival twice or lose one. Alerts never carry the job payload: it may hold
-personal data. Nothing here raises because a channel failed; the log says what went wrong.
+personal data; the pending summary (its error message may quote some) is stored encrypted when
+JOBCTL_ENCRYPTION_KEYS is set. Nothing here raises because a channel failed; the log says what went wrong.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from urllib.parse import urlsplit
 import redis
 
 from jobctl.config import Settings, mask_url
-from jobctl.core import keys
+from jobctl.core import keys, payloads
 from jobctl.errors import JobctlError
 
 log = logging.getLogger("jobctl.alerts")
@@ -140,7 +141,7 @@ def dead_letter_alert(connection: redis.Redis, settings: Settings, entry: dict, 
     cooldown = _cooldown(settings)
     fired, count = connection.register_script(_ARRIVE)(
         keys=[keys.alert_cooldown(queue), keys.alert_pending(queue), PENDING_QUEUES],
-        args=[repr(float(now)), cooldown, queue, json.dumps(summary, default=str)],
+        args=[repr(float(now)), cooldown, queue, payloads.seal_text(json.dumps(summary, default=str))],
     )
     if not fired:
         return {"fired": False, "count": int(count), "channels": ["log"]}
@@ -167,8 +168,8 @@ def flush_pending_alerts(connection: redis.Redis, settings: Settings, *, now: fl
             continue
         count, raw = int(result[0]), _text(result[1])
         try:
-            summary = json.loads(raw)
-        except ValueError:
+            summary = json.loads(payloads.open_text(raw))
+        except (ValueError, JobctlError):  # unreadable, or sealed with a key this process lacks
             summary = {}
         summary["queue"] = queue
         log.warning("grouped dead-letter alert: %d job(s) dead-lettered on %s since the last alert", count, queue)

@@ -1,4 +1,8 @@
-"""Looking inside queues and jobs: paged job lists per state, and one job in full."""
+"""Looking inside queues and jobs: paged job lists per state, and one job in full.
+
+What these return goes to people (CLI, dashboard, HTTP API): job content is redacted (see
+jobctl.core.redact) unless the caller passes `reveal=True`.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,15 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
 
 from jobctl.config import Settings
+from jobctl.core import payloads
 from jobctl.core.catalog import PRIORITIES, get_policy, split_physical
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.payloads import PayloadSerializer
+from jobctl.core.redact import redact_fields
 from jobctl.core.stats import STATES, queue_key, registry_key
 from jobctl.errors import NotFound, UsageError
 
@@ -29,15 +35,25 @@ def _status(job: Job) -> str:
     return getattr(status, "value", status) or "unknown"
 
 
+def _type(job: Job) -> str:
+    if job.meta.get("type"):
+        return job.meta["type"]
+    try:
+        return FUNC_TO_TYPE.get(job.func_name, job.func_name)
+    except DeserializationError as exc:  # listed all the same: one such job must not hide a page
+        return "(encrypted)" if isinstance(exc.__cause__, payloads.EncryptedData) else "(unreadable)"
+
+
 def _summary(job: Job) -> dict[str, Any]:
     queue, priority = split_physical(job.origin or "")
     return {
         "id": job.id,
-        "type": job.meta.get("type") or FUNC_TO_TYPE.get(job.func_name, job.func_name),
+        "type": _type(job),
         "queue": job.meta.get("queue", queue),
         "priority": job.meta.get("priority", priority),
         "status": _status(job),
-        "description": job.description,
+        # with encryption on, a caller's own description lives in the encrypted meta (see enqueue)
+        "description": job.meta.get("description") or job.description,
         "created_at": _iso(job.created_at),
         "enqueued_at": _iso(job.enqueued_at),
         "started_at": _iso(job.started_at),
@@ -62,8 +78,9 @@ def _count(connection: redis.Redis, state: str, physical: str) -> int:
 
 
 def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: str = "waiting",
-               offset: int = 0, limit: int = 20) -> dict[str, Any]:
-    """One page of a queue's jobs in one state, high priority first. Costs O(limit), not O(queue)."""
+               offset: int = 0, limit: int = 20, *, reveal: bool = False) -> dict[str, Any]:
+    """One page of a queue's jobs in one state, high priority first. Costs O(limit), not O(queue).
+    Descriptions are redacted unless `reveal`."""
     policy = get_policy(settings.queues, queue)
     if state not in STATES:
         raise UsageError(f"unknown state {state!r}", f"use one of {', '.join(STATES)}")
@@ -85,7 +102,8 @@ def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: s
     jobs = [j for j in Job.fetch_many(ids, connection=connection, serializer=PayloadSerializer) if j is not None]
     next_offset = offset + len(ids) if offset + len(ids) < total else None
     return {"queue": policy.name, "state": state, "offset": offset, "limit": limit, "total": total,
-            "next_offset": next_offset, "jobs": [_summary(j) for j in jobs]}
+            "next_offset": next_offset,
+            "jobs": [_summary(j) if reveal else redact_fields(_summary(j), ("description",)) for j in jobs]}
 
 
 def fetch_job(connection: redis.Redis, job_id: str) -> Job:
@@ -98,8 +116,13 @@ def fetch_job(connection: redis.Redis, job_id: str) -> Job:
                        "it may have been trimmed by keep-completed/keep-failed; see `jobctl queue show`") from None
 
 
-def job_detail(connection: redis.Redis, settings: Settings, job_id: str) -> dict[str, Any]:
+SHOWN_FIELDS = ("description", "payload", "attempts", "result", "error")  # redacted unless revealed
+
+
+def job_detail(connection: redis.Redis, settings: Settings, job_id: str, *, reveal: bool = False) -> dict[str, Any]:
+    """One job in full: payload, attempts, result or error. EncryptedData when no key opens it."""
     job = fetch_job(connection, job_id)
+    payloads.check_readable(job)
     detail = _summary(job)
     policy = settings.queues.get(detail["queue"])
     history = job.meta.get("attempts", [])
@@ -111,7 +134,7 @@ def job_detail(connection: redis.Redis, settings: Settings, job_id: str) -> dict
         if kind == "successful":
             result = latest.return_value
         elif latest.exc_string:
-            error = latest.exc_string
+            error = payloads.open_text(latest.exc_string)
     detail.update({
         "payload": job.args[0] if job.args else None,
         "attempts": {"made": len(history), "allowed": policy.attempts if policy else None,
@@ -122,6 +145,6 @@ def job_detail(connection: redis.Redis, settings: Settings, job_id: str) -> dict
         "result": result,
         "error": error,
     })
-    return detail
+    return detail if reveal else redact_fields(detail, SHOWN_FIELDS)
 
 

@@ -4,6 +4,11 @@ Each entry is one JSON document (everything needed to judge and replay the job) 
 two sorted sets scored by died-at time: one for all entries, one per queue. Listing walks those
 indexes newest first, so it costs O(log n + page), not O(entries). The RQ job hash is kept
 (without expiry) so `jobctl job show` and a replay under the same id keep working.
+
+With JOBCTL_ENCRYPTION_KEYS set, the fields that can hold personal data (SEALED_FIELDS) are stored
+encrypted, each on its own: a listing opens only the short error message of each entry it shows,
+and a purge opens nothing. Entries are handed to faces redacted unless `reveal=True`; replay
+works from the stored, unredacted entry.
 """
 
 from __future__ import annotations
@@ -21,16 +26,18 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
 from jobctl.config import Settings
-from jobctl.core import audit, keys
+from jobctl.core import audit, keys, payloads
 from jobctl.core.catalog import check_priority, get_policy, split_physical
 from jobctl.core.enqueue import retry_for, rq_queue
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.payloads import PayloadSerializer
+from jobctl.core.redact import redact, redact_fields
 from jobctl.errors import NotFound, UsageError
 
 log = logging.getLogger("jobctl.dlq")
 
 MESSAGE_LIMIT = 500
+SEALED_FIELDS = ("payload", "attempts", "error_message", "traceback")  # encrypted at rest, redacted when shown
 SCAN_PAGE = 200
 SETTLE_SECONDS = 10
 
@@ -84,17 +91,31 @@ def build_entry(job: Job, exc_string: str, worker: str | None, previous: dict | 
     }
 
 
-def read_entry(connection: redis.Redis, job_id: str) -> dict[str, Any] | None:
+def stored_form(entry: dict[str, Any]) -> str:
+    return json.dumps(payloads.seal_fields(entry, SEALED_FIELDS), default=str)
+
+
+def _stored(connection: redis.Redis, job_id: str) -> dict[str, Any] | None:
+    """The entry as stored: its sealed fields (if any) still sealed."""
     raw = connection.get(keys.dlq_entry(job_id))
     return json.loads(raw) if raw else None
 
 
+def read_entry(connection: redis.Redis, job_id: str, *, reveal: bool = False) -> dict[str, Any] | None:
+    """The whole entry, decrypted, and redacted unless `reveal`."""
+    stored = _stored(connection, job_id)
+    if stored is None:
+        return None
+    entry = payloads.open_fields(stored)
+    return entry if reveal else redact_fields(entry, SEALED_FIELDS)
+
+
 def add(connection: redis.Redis, job: Job, exc_string: str, worker: str | None) -> dict[str, Any]:
     """Record `job` as dead: entry, indexes, out of RQ's failed registry, job hash kept for good."""
-    entry = build_entry(job, exc_string, worker, read_entry(connection, job.id))
+    entry = build_entry(job, exc_string, worker, _stored(connection, job.id))  # only its replays are read
     score = time.time()
     with connection.pipeline() as pipe:
-        pipe.set(keys.dlq_entry(job.id), json.dumps(entry, default=str))
+        pipe.set(keys.dlq_entry(job.id), stored_form(entry))
         pipe.zadd(keys.dlq_index(), {job.id: score})
         pipe.zadd(keys.dlq_queue_index(entry["queue"]), {job.id: score})
         if job.origin:
@@ -111,7 +132,7 @@ def _drop(connection: redis.Redis, job_ids: list[str], *, delete_jobs: bool = Tr
     """Remove entries (and, by default, their RQ job data) in one round trip."""
     if not job_ids:
         return
-    entries = [read_entry(connection, i) for i in job_ids]
+    entries = [_stored(connection, i) for i in job_ids]
     with connection.pipeline() as pipe:
         for job_id, entry in zip(job_ids, entries, strict=True):
             pipe.delete(keys.dlq_entry(job_id))
@@ -154,9 +175,13 @@ def parse_since(text: str | None) -> float | None:
     return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
 
 
-def summary(entry: dict[str, Any]) -> dict[str, Any]:
-    return {k: entry.get(k) for k in ("job_id", "queue", "priority", "type", "attempt_count", "died_at",
-                                      "error_type", "error_message")}
+def summary(entry: dict[str, Any], *, reveal: bool = False) -> dict[str, Any]:
+    entry = payloads.open_fields(entry, ("error_message",))  # the one sealed field a listing needs
+    row = {k: entry.get(k) for k in ("job_id", "queue", "priority", "type", "attempt_count", "died_at",
+                                     "error_type", "error_message")}
+    if not reveal:
+        row["error_message"] = redact(row["error_message"])
+    return row
 
 
 def _matching(connection: redis.Redis, settings: Settings, queue: str | None, since: str | None,
@@ -177,16 +202,19 @@ def _matching(connection: redis.Redis, settings: Settings, queue: str | None, si
             if doc is None:
                 continue
             entry = json.loads(doc)
-            if needle and needle not in f"{entry['error_type']}: {entry['error_message']}\n{entry['traceback']}".lower():
-                continue
+            if needle:
+                error = payloads.open_fields(entry, ("error_message", "traceback"))
+                if needle not in f"{error['error_type']}: {error['error_message']}\n{error['traceback']}".lower():
+                    continue
             yield position + offset, entry
         position += len(page)
 
 
 def list_entries(connection: redis.Redis, settings: Settings, *, queue: str | None = None,
                  since: str | None = None, error_contains: str | None = None, limit: int = 50,
-                 cursor: str | None = None) -> dict[str, Any]:
-    """A page of entries, newest first; pass back `next_cursor` for the next page."""
+                 cursor: str | None = None, reveal: bool = False) -> dict[str, Any]:
+    """A page of entries, newest first; pass back `next_cursor` for the next page. Error messages are
+    redacted unless `reveal`."""
     if limit < 1:
         raise UsageError("--limit must be 1 or more", "e.g. --limit 50")
     try:
@@ -201,12 +229,12 @@ def list_entries(connection: redis.Redis, settings: Settings, *, queue: str | No
         if len(entries) == limit:
             next_cursor = str(position)
             break
-        entries.append(summary(entry))
+        entries.append(summary(entry, reveal=reveal))
     return {"entries": entries, "next_cursor": next_cursor, "total": connection.zcard(keys.dlq_index())}
 
 
-def get_entry(connection: redis.Redis, job_id: str) -> dict[str, Any]:
-    entry = read_entry(connection, job_id)
+def get_entry(connection: redis.Redis, job_id: str, *, reveal: bool = False) -> dict[str, Any]:
+    entry = read_entry(connection, job_id, reveal=reveal)
     if entry is None:
         raise NotFound(f"no dead-letter entry {job_id!r}", "list them with `jobctl dlq list`")
     return entry
@@ -223,7 +251,7 @@ def _select(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] 
         return [e for _, e in _matching(connection, settings, queue, since, error_contains, 0)], []
     found, missing = [], []
     for job_id in dict.fromkeys(job_ids):  # keeps order, drops repeats
-        entry = read_entry(connection, job_id)
+        entry = _stored(connection, job_id)
         if entry is None or entry.get("state") != "dead":
             missing.append(job_id)
         else:
@@ -239,10 +267,12 @@ def _revive(connection: redis.Redis, settings: Settings, entry: dict[str, Any]) 
     try:
         job = Job.fetch(entry["job_id"], connection=connection, serializer=PayloadSerializer)
     except Exception:  # NoSuchJobError or an unreadable hash: the entry has all we need
-        job = Job.create(entry["func"], args=[entry["payload"]], id=entry["job_id"], connection=connection,
+        payload = payloads.open_fields(entry, ("payload",))["payload"]
+        job = Job.create(entry["func"], args=[payload], id=entry["job_id"], connection=connection,
                          serializer=PayloadSerializer, timeout=policy.timeout, result_ttl=policy.completed_ttl,
                          failure_ttl=policy.failed_ttl, description=entry["type"],
                          meta={"type": entry["type"], "queue": entry["queue"], "priority": entry["priority"]})
+    payloads.check_readable(job)  # no key for it here: refuse before anything changes
     return job
 
 
@@ -319,10 +349,13 @@ def sweep_failed(connection: redis.Redis, physical_queues: Iterable[str], worker
         for job in Job.fetch_many(ids, connection=connection, serializer=PayloadSerializer):
             if job is None or job.get_status(refresh=False) != JobStatus.FAILED:
                 continue
+            if payloads.locked(job):
+                continue  # encrypted and no key here: left for a worker that has one
             latest = job.latest_result()
             if latest is not None and latest.created_at.timestamp() > settle:
                 continue  # just failed: its worker is probably dead-lettering it right now
-            exc_string = (latest.exc_string if latest is not None else None) or "AbandonedJobError: worker lost"
+            exc_string = payloads.open_text(latest.exc_string if latest is not None else None) or \
+                "AbandonedJobError: worker lost"
             for attempt in job.meta.get("attempts", []):
                 if attempt.get("outcome") == "running":
                     attempt.update(outcome="abandoned", error_type="AbandonedJobError",

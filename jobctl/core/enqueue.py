@@ -19,7 +19,7 @@ from jobctl.config import Settings
 from jobctl.core import metrics
 from jobctl.core.catalog import QueuePolicy, check_priority, get_policy
 from jobctl.core.jobtypes import JobType, get_job_type
-from jobctl.core.payloads import PayloadSerializer
+from jobctl.core.payloads import PayloadSerializer, active as encrypting
 from jobctl.errors import UsageError
 
 BATCH_SIZE = 1000
@@ -167,7 +167,11 @@ def _scheduled_job(target: Queue, data: EnqueueData) -> Job:
 
 
 def _job_data(jt: JobType, policy: QueuePolicy, priority: str, payload: dict, description: str | None,
-              job_id: str | None = None):
+              job_id: str | None = None, encrypted: bool = False):
+    meta = {"type": jt.name, "queue": policy.name, "priority": priority}
+    if encrypted and description and description != jt.name:
+        # RQ stores the description as plain text: a caller's own words go in the (encrypted) meta
+        meta["description"], description = description, None
     return Queue.prepare_data(
         jt.func,
         args=[payload],
@@ -175,7 +179,7 @@ def _job_data(jt: JobType, policy: QueuePolicy, priority: str, payload: dict, de
         result_ttl=policy.completed_ttl,
         failure_ttl=policy.failed_ttl,
         description=description or jt.name,  # RQ would otherwise store repr(args), leaking the payload
-        meta={"type": jt.name, "queue": policy.name, "priority": priority},
+        meta=meta,
         retry=retry_for(policy),
         job_id=job_id,
     )
@@ -210,6 +214,7 @@ def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, pay
     target = rq_queue(connection, policy.physical(prio))
     ids: list[str] = []
     batch: list = []
+    encrypted = encrypting()
 
     def flush() -> None:
         with connection.pipeline() as pipe:
@@ -226,7 +231,7 @@ def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, pay
 
     for n, payload in enumerate(payloads):
         check_json(payload)
-        batch.append(_job_data(jt, policy, prio, payload, description, job_ids[n] if job_ids else None))
+        batch.append(_job_data(jt, policy, prio, payload, description, job_ids[n] if job_ids else None, encrypted))
         if len(batch) >= BATCH_SIZE:
             flush()
     if batch:

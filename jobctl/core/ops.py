@@ -22,7 +22,7 @@ from rq.registry import FailedJobRegistry
 from rq.results import Result
 
 from jobctl.config import Settings
-from jobctl.core import audit, keys
+from jobctl.core import audit, keys, payloads
 from jobctl.core.browse import JOB_ID, fetch_job
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, check_priority, get_policy, split_physical
 from jobctl.core.enqueue import retry_for
@@ -277,6 +277,10 @@ def _retry_failed(connection: redis.Redis, settings: Settings, job_ids: list[str
             continue
         if job_id in dead:
             refused.append({"id": job_id, "reason": "on the dead-letter queue: use `jobctl dlq retry`"})
+            continue
+        locked = payloads.locked(job)
+        if locked is not None:  # its meta cannot be rewritten without the key
+            refused.append({"id": job_id, "reason": locked.message})
             continue
         registry = FailedJobRegistry(job.origin, connection=connection, serializer=PayloadSerializer)
         if connection.zscore(registry.key, job_id) is None:

@@ -28,7 +28,7 @@ from jobctl.errors import ConfigError
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
 
-_TOKEN = re.compile(rb"gAAAAA[A-Za-z0-9_-]{94,}={0,2}")
+_TOKEN = re.compile(rb"gAAAAA[A-Za-z0-9_-]{80,}={0,2}")  # the shortest token is 100 characters
 SETTING = "JOBCTL_ENCRYPTION_KEYS"
 
 
@@ -106,6 +106,8 @@ def unseal(data: bytes, ring: MultiFernet | None = None) -> bytes:
 
 
 def seal_text(text: str) -> str:
+    if not text:
+        return text
     ring = keyring()
     return ring.encrypt(text.encode()).decode() if ring is not None else text
 

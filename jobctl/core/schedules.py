@@ -10,6 +10,9 @@ Cron is evaluated on the schedule's local wall clock (not the server's), DST-cor
 spring-forward skips runs at the shifted time (02:30 -> 03:30) and a time a fall-back repeats runs once.
 The scheduler process (jobctl.core.scheduler) calls `seed_defaults` when it becomes active and
 `tick(connection, settings, now)` every second.
+
+With JOBCTL_ENCRYPTION_KEYS set, a schedule's data (the payload of its jobs) is stored encrypted;
+documents handed to faces show it decrypted and redacted ("[encrypted]" without a key for it).
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ from croniter.croniter import CroniterError
 from rq.job import Job
 
 from jobctl.config import Settings
-from jobctl.core import audit, keys
+from jobctl.core import audit, keys, payloads
 from jobctl.core.catalog import check_priority, get_policy
 from jobctl.core.cron import as_aware, check_cron, check_tz, latest_run, next_runs
 from jobctl.core.enqueue import enqueue
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
+from jobctl.core.redact import redact
 from jobctl.errors import ConfigError, JobctlError, NotFound, UsageError
 
 log = logging.getLogger("jobctl.schedules")
@@ -156,10 +160,23 @@ def _validated(settings: Settings, name: str, cron: str, tz: str, job_type: str 
     return _document(name, cron, tz, job_type, data, queue, priority, missed, source, now)
 
 
+def _at_rest(doc: dict[str, Any]) -> dict[str, Any]:
+    return {**doc, "data": payloads.seal_json(doc.get("data") or {})}
+
+
+def shown(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document as faces show it: data decrypted and redacted."""
+    try:
+        data = redact(payloads.open_json(doc.get("data")))
+    except payloads.EncryptedData:
+        data = "[encrypted]"
+    return {**doc, "data": data}
+
+
 def _store_new(connection: redis.Redis, doc: dict[str, Any]) -> bool:
     """Atomically store a schedule unless the name exists; True when stored."""
     return bool(connection.eval(_ADD, 2, keys.schedules(), keys.schedules_due(), doc["name"],
-                                json.dumps(doc), _parse(doc["next_run_at"]).timestamp()))
+                                json.dumps(_at_rest(doc)), _parse(doc["next_run_at"]).timestamp()))
 
 
 def add_schedule(connection: redis.Redis, settings: Settings, name: str, cron: str, tz: str = "UTC",
@@ -195,7 +212,7 @@ def remove_schedule(connection: redis.Redis, name: str) -> dict[str, Any]:
         if not deleted:
             raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
         entry.count = 1
-    return json.loads(raw)
+    return shown(json.loads(raw))
 
 
 def _update(connection: redis.Redis, name: str, change: Mapping[str, Any],
@@ -236,7 +253,7 @@ def pause_schedule(connection: redis.Redis, name: str) -> dict[str, Any]:
         if doc is None:
             raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
         entry.count = int(not was)
-    return {**doc, "changed": not was}
+    return {**shown(doc), "changed": not was}
 
 
 def resume_schedule(connection: redis.Redis, name: str, now: datetime | None = None) -> dict[str, Any]:
@@ -251,7 +268,7 @@ def resume_schedule(connection: redis.Redis, name: str, now: datetime | None = N
         if doc is None:
             raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
         entry.count = int(bool(current["paused"]))
-    return {**doc, "changed": bool(current["paused"])}
+    return {**shown(doc), "changed": bool(current["paused"])}
 
 
 def has_handler(job_type: str) -> bool:
@@ -287,7 +304,7 @@ def list_schedules(connection: redis.Redis, settings: Settings, now: datetime | 
             upcoming = []
         stored_next = _parse(doc.get("next_run_at"))
         rows.append({
-            **doc,
+            **shown(doc),
             "handler": has_handler(doc["job_type"]),
             "next_runs": upcoming,
             "overdue": bool(stored_next and not doc["paused"]
@@ -303,7 +320,8 @@ def list_schedules(connection: redis.Redis, settings: Settings, now: datetime | 
 
 def _enqueue(connection: redis.Redis, settings: Settings, doc: dict, occurrence: datetime, job_id: str,
              manual: bool = False) -> str:
-    payload = {**doc.get("data", {}), "schedule": doc["name"], "occurrence": _iso(occurrence)}
+    data = payloads.open_json(doc.get("data")) or {}
+    payload = {**data, "schedule": doc["name"], "occurrence": _iso(occurrence)}
     if manual:
         payload["manual"] = True
     return enqueue(connection, settings, doc["job_type"], payload, priority=doc.get("priority"),
@@ -395,6 +413,8 @@ def _fire(connection: redis.Redis, settings: Settings, doc: dict, now: datetime)
     if missed and doc.get("missed", "once") == "skip":
         log.info("schedule %s: skipped missed occurrence %s (missed = skip)", name, _iso(occurrence))
         return advance("missed-skip")
+    # without a key for the data, fail before the occurrence is claimed: tick retries in a minute
+    doc = {**doc, "data": payloads.open_json(doc.get("data"))}
     stamp = int(occurrence.timestamp())
     if not connection.set(keys.schedule_fired(name, stamp), 1, nx=True, ex=GUARD_TTL):
         return advance("duplicate")  # another scheduler (or this one before a crash) already fired it

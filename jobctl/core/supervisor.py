@@ -10,6 +10,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ from jobctl.core.enqueue import rq_queue
 from jobctl.core.lifetime import die_with_parent
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker, physical_queue_names
-from jobctl.errors import RedisUnavailable
+from jobctl.errors import ExitCode, JobctlError, RedisUnavailable
 
 log = logging.getLogger("jobctl.worker")
 
@@ -72,6 +73,8 @@ def run_worker(settings: Settings, spec: WorkerSpec) -> int:
             wait = min(wait * 2, RECONNECT_MAX_WAIT)
             continue
         processed += worker.successful_job_count + worker.failed_job_count
+        if worker.refusal is not None:
+            raise worker.refusal
         stopped = worker._stop_requested or worker._shutdown_requested_date is not None
         if spec.burst or stopped or spec.max_jobs is not None or worked is None:
             return processed
@@ -85,7 +88,11 @@ def _child_main(settings: Settings, spec: WorkerSpec) -> None:
     # the supervisor decides about stopping; children only react to what it forwards
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     die_with_parent()
-    run_worker(settings, spec)
+    try:
+        run_worker(settings, spec)
+    except JobctlError as exc:  # a configuration problem: say so once, exit with its code
+        log.error("%s", exc.message)
+        sys.exit(int(exc.code))
 
 
 @dataclass
@@ -147,6 +154,11 @@ class Supervisor:
                     if proc is not None and child.restart_at == 0.0:
                         proc.join(0)
                         if self._signals or child.spec.burst or proc.exitcode == 0 and child.spec.max_jobs:
+                            child.done = True
+                            continue
+                        if proc.exitcode == ExitCode.USAGE:  # e.g. no key for encrypted jobs: a restart cannot help
+                            log.error("worker process %s stopped on a configuration error; not restarting it",
+                                      proc.pid)
                             child.done = True
                             continue
                         # back off when a worker keeps dying right after it starts

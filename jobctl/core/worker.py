@@ -5,6 +5,11 @@ non-retryable failure, moves exhausted jobs to the dead-letter queue (and alerts
 from a thread while a job runs (so a killed worker's job is found abandoned within
 3 x JOBCTL_HEARTBEAT_INTERVAL + JOBCTL_MAINTENANCE_INTERVAL), honours paused queues, can stop
 the job in hand on `jobctl job cancel`, and enforces keep-completed / keep-failed counts.
+
+With JOBCTL_ENCRYPTION_KEYS set, a failure's traceback is stored encrypted like the job's data. A
+worker that dequeues a job none of its keys opens (no keys, or the wrong ones) neither runs nor
+fails it: the job goes back to the front of its queue untouched and the worker stops with an error
+(see `refusal`), so a misconfigured worker cannot turn good jobs into dead letters.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ from datetime import datetime, timezone
 
 import redis
 from rq import SimpleWorker
+from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job
 from rq.scheduler import RQScheduler
 from rq.scheduler import run as run_scheduler
 from rq.worker import WorkerStatus
 
 from jobctl.config import Settings
-from jobctl.core import dlq, keys, logs, metrics
+from jobctl.core import dlq, keys, logs, metrics, payloads
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, split_physical
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.lifetime import die_with_parent
@@ -151,6 +157,7 @@ class JobctlWorker(SimpleWorker):
         self._beat_stop = threading.Event()
         self._beat_thread: threading.Thread | None = None
         self._main_thread = threading.main_thread().ident
+        self.refusal: payloads.EncryptedData | None = None  # why this worker stopped on its own
         kwargs.setdefault("maintenance_interval", settings.maintenance_interval)
         # heartbeats come every few seconds (see dequeue_timeout), so a dead worker's record can
         # expire after 90 s instead of RQ's 8 minutes of showing a ghost in `worker list`
@@ -222,6 +229,10 @@ class JobctlWorker(SimpleWorker):
     # --- running a job ----------------------------------------------------------------------------
 
     def execute_job(self, job, queue):
+        locked = payloads.locked(job)
+        if locked is not None:
+            self._give_back(job, queue, locked)
+            return
         self._ensure_heartbeat_thread()
         execution = self.prepare_execution(job)
         self._running = (job, execution)
@@ -230,6 +241,18 @@ class JobctlWorker(SimpleWorker):
         finally:
             self._running = None
         self.set_state(WorkerStatus.IDLE)
+
+    def _give_back(self, job, queue, locked: payloads.EncryptedData) -> None:
+        """Put a job this worker cannot decrypt back where it was, untouched, and stop."""
+        with self.connection.pipeline() as pipe:
+            pipe.lrem(IntermediateQueue(queue.key, self.connection).key, 1, job.id)  # RQ's LMOVE, when used
+            pipe.lpush(queue.key, job.id)
+            pipe.execute()
+        self.refusal = payloads.EncryptedData(
+            f"job {job.id} on {queue.name} is encrypted and no key of this worker opens it "
+            f"({locked.message}); it is back on its queue, untouched, and this worker stopped", locked.hint)
+        self.log.error("%s", self.refusal.message)
+        self._stop_requested = True
 
     def _on_stop_signal(self, signum, frame) -> None:
         # installed for good, not per job: a late signal between two jobs must not kill the worker
@@ -279,8 +302,9 @@ class JobctlWorker(SimpleWorker):
         if not retryable and not stopped:
             job.retries_left = 0  # a permanent failure skips the remaining attempts
         dead = not stopped and not job.should_retry
-        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string,
-                                   execution=execution)
+        # RQ keeps the traceback in the job hash and its results stream: it can quote the payload
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry,
+                                   exc_string=payloads.seal_text(exc_string), execution=execution)
         if not stopped:
             self._record_metrics(job, queue, "failed", exc, retried=not dead, dead=dead)
         if dead:

@@ -5,7 +5,7 @@
 # subcommands of a command path
 _jobctl_subcommands() {
     case "$1" in
-        'jobctl') echo 'alerts analytics audit clear config dash db demo dlq email enqueue job metrics monitor queue referrals report retry schedule scheduler server stats worker workers' ;;
+        'jobctl') echo 'alerts analytics audit clear config dash db demo dlq email enqueue job keys metrics monitor queue referrals report retry schedule scheduler server stats worker workers' ;;
         'jobctl alerts') echo 'list test' ;;
         'jobctl analytics') echo 'schedule-custom show' ;;
         'jobctl audit') echo 'list' ;;
@@ -15,6 +15,7 @@ _jobctl_subcommands() {
         'jobctl email') echo 'preview templates' ;;
         'jobctl enqueue') echo 'analytics commission email email-bulk file noop payment report' ;;
         'jobctl job') echo 'cancel delete show' ;;
+        'jobctl keys') echo 'generate rotate' ;;
         'jobctl queue') echo 'list pause resume show' ;;
         'jobctl referrals') echo 'stats' ;;
         'jobctl report') echo 'generate list' ;;
@@ -51,7 +52,7 @@ _jobctl_options() {
         'jobctl dlq list') echo '-q --queue --since --error-contains -n --limit --cursor --json --help' ;;
         'jobctl dlq purge') echo '--all -q --queue --since --error-contains --dry-run -y --yes --json --help' ;;
         'jobctl dlq retry') echo '--all -q --queue --since --error-contains --dry-run -y --yes --json --help' ;;
-        'jobctl dlq show') echo '--json --help' ;;
+        'jobctl dlq show') echo '--reveal --json --help' ;;
         'jobctl email') echo '--help' ;;
         'jobctl email preview') echo '-t --template -d --data --data-json --html --json --help' ;;
         'jobctl email templates') echo '--json --help' ;;
@@ -67,7 +68,10 @@ _jobctl_options() {
         'jobctl job') echo '--help' ;;
         'jobctl job cancel') echo '--json --help' ;;
         'jobctl job delete') echo '-y --yes --json --help' ;;
-        'jobctl job show') echo '--json --help' ;;
+        'jobctl job show') echo '--reveal --json --help' ;;
+        'jobctl keys') echo '--help' ;;
+        'jobctl keys generate') echo '--json --help' ;;
+        'jobctl keys rotate') echo '--dry-run -y --yes --json --help' ;;
         'jobctl metrics') echo '--help' ;;
         'jobctl monitor') echo '--interval --once --json --help' ;;
         'jobctl queue') echo '--help' ;;

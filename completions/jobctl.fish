@@ -4,7 +4,7 @@
 function __jobctl_subcommands --description 'jobctl: subcommands of a command path'
     switch $argv[1]
         case 'jobctl'
-            printf '%s\n' alerts analytics audit clear config dash db demo dlq email enqueue job metrics monitor queue referrals report retry schedule scheduler server stats worker workers
+            printf '%s\n' alerts analytics audit clear config dash db demo dlq email enqueue job keys metrics monitor queue referrals report retry schedule scheduler server stats worker workers
         case 'jobctl alerts'
             printf '%s\n' list test
         case 'jobctl analytics'
@@ -23,6 +23,8 @@ function __jobctl_subcommands --description 'jobctl: subcommands of a command pa
             printf '%s\n' analytics commission email email-bulk file noop payment report
         case 'jobctl job'
             printf '%s\n' cancel delete show
+        case 'jobctl keys'
+            printf '%s\n' generate rotate
         case 'jobctl queue'
             printf '%s\n' list pause resume show
         case 'jobctl referrals'
@@ -151,6 +153,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'dlq' -d 'The dead-letter queue: j
 complete -c jobctl -n '__jobctl_is jobctl' -a 'email' -d 'Email templates.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'enqueue' -d 'Put jobs on queues.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'job' -d 'Inspect, cancel and delete jobs.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'keys' -d 'Encryption keys for job data at rest (JOBCTL_ENCRYPTION_KEYS).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'metrics' -d 'Counts, outcomes and time histograms in the Prometheus text format (for a scraper or a textfile).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'monitor' -d 'Evaluate the alert rules in a loop (where no scheduler runs, or as a second opinion).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'queue' -d 'Inspect, pause and resume queues.'
@@ -272,7 +275,7 @@ complete -c jobctl -n '__jobctl_is jobctl demo' -l help -d 'Show this message an
 complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'list' -d 'Dead jobs, newest first, paged.'
 complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'purge' -d 'Delete dead-letter entries and their job data for good.'
 complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'retry' -d 'Replay dead jobs on their original queue and priority, same id, attempts reset.'
-complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'show' -d 'Everything about one dead job: payload, every attempt, the last traceback, replays.'
+complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'show' -d 'Everything about one dead job: payload, every attempt, the last traceback, replays (personal data redacted).'
 complete -c jobctl -n '__jobctl_is jobctl dlq' -l help -d 'Show this message and exit.'
 
 # jobctl dlq list
@@ -305,6 +308,7 @@ complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l json -d 'Print machine-r
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l help -d 'Show this message and exit.'
 
 # jobctl dlq show
+complete -c jobctl -n '__jobctl_is jobctl dlq show' -l reveal -d 'Show email addresses, card numbers and secrets unredacted.'
 complete -c jobctl -n '__jobctl_is jobctl dlq show' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl dlq show' -l help -d 'Show this message and exit.'
 
@@ -432,7 +436,7 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l help -d 'Show this 
 # jobctl job
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'cancel' -d 'Cancel a waiting or scheduled job; ask the worker to stop a running one.'
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'delete' -d 'Delete jobs from their queue or registry, with their data (not running or dead ones).'
-complete -c jobctl -n '__jobctl_is jobctl job' -a 'show' -d 'Status, queue, priority, payload, attempts, timings, result or error.'
+complete -c jobctl -n '__jobctl_is jobctl job' -a 'show' -d 'Status, queue, priority, payload, attempts, timings, result or error (personal data redacted).'
 complete -c jobctl -n '__jobctl_is jobctl job' -l help -d 'Show this message and exit.'
 
 # jobctl job cancel
@@ -445,8 +449,24 @@ complete -c jobctl -n '__jobctl_is jobctl job delete' -l json -d 'Print machine-
 complete -c jobctl -n '__jobctl_is jobctl job delete' -l help -d 'Show this message and exit.'
 
 # jobctl job show
+complete -c jobctl -n '__jobctl_is jobctl job show' -l reveal -d 'Show email addresses, card numbers and secrets unredacted.'
 complete -c jobctl -n '__jobctl_is jobctl job show' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl job show' -l help -d 'Show this message and exit.'
+
+# jobctl keys
+complete -c jobctl -n '__jobctl_is jobctl keys' -a 'generate' -d 'Print a new Fernet key.'
+complete -c jobctl -n '__jobctl_is jobctl keys' -a 'rotate' -d 'Re-encrypt stored jobs, results, dead letters and schedules under the first key (plaintext ones get encrypted); print...'
+complete -c jobctl -n '__jobctl_is jobctl keys' -l help -d 'Show this message and exit.'
+
+# jobctl keys generate
+complete -c jobctl -n '__jobctl_is jobctl keys generate' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl keys generate' -l help -d 'Show this message and exit.'
+
+# jobctl keys rotate
+complete -c jobctl -n '__jobctl_is jobctl keys rotate' -l dry-run -d 'Count what would change; change nothing.'
+complete -c jobctl -n '__jobctl_is jobctl keys rotate' -s y -l yes -d 'Do not ask for confirmation.'
+complete -c jobctl -n '__jobctl_is jobctl keys rotate' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl keys rotate' -l help -d 'Show this message and exit.'
 
 # jobctl metrics
 complete -c jobctl -n '__jobctl_is jobctl metrics' -l help -d 'Show this message and exit.'

@@ -20,6 +20,7 @@ from jobctl.cli import (
     email,
     enqueue,
     jobs,
+    keys,
     metrics,
     ops,
     queues,
@@ -78,6 +79,7 @@ app.add_typer(analytics.app, name="analytics")
 app.add_typer(report.app, name="report")
 app.add_typer(referrals.app, name="referrals")
 app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="keys")
 app.command("stats")(stats.stats)
 app.command("metrics")(metrics.metrics)
 app.command("monitor")(alerts.monitor)

@@ -112,7 +112,7 @@ CORE_MODULES = ["jobctl", "jobctl.api", "jobctl.config", "jobctl.errors", "jobct
                 "jobctl.data.engine", "jobctl.data.schema", "jobctl.data.migrations", "jobctl.data.seed",
                 "jobctl.jobs.analytics.job", "jobctl.jobs.reports.job", "jobctl.jobs.reports.render",
                 "jobctl.jobs.payments.job", "jobctl.jobs.payments.providers", "jobctl.jobs.referrals.job",
-                "jobctl.jobs.referrals.stats"]
+                "jobctl.jobs.referrals.stats", "jobctl.core.payloads", "jobctl.core.redact", "jobctl.core.rotation"]
 
 
 def test_core_never_imports_ui_frameworks():

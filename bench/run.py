@@ -42,8 +42,9 @@ from rq.serializers import JSONSerializer  # noqa: E402
 
 import jobctl  # noqa: E402
 from jobctl.config import load_settings  # noqa: E402
-from jobctl.core import embedded  # noqa: E402
+from jobctl.core import embedded, runtime  # noqa: E402
 from jobctl.core.enqueue import enqueue, enqueue_many, rq_queue  # noqa: E402
+from jobctl.core.payloads import generate_key  # noqa: E402
 
 assert rq.defaults.RQ_KEY_PREFIX == PREFIX, "rq was imported before RQ_KEY_PREFIX was set"
 
@@ -53,10 +54,12 @@ RQ_QUEUE = "bench"
 JSON_SERIALIZER = "rq.serializers.JSONSerializer"
 EDGE = 20  # jobs at each end of a run whose timestamps give the worker-side rate
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+ENCRYPTION_KEY = generate_key()  # the "jobctl-enc" rows: JOBCTL_ENCRYPTION_KEYS set, in the bench and its workers
 
 # (key, label, kind, processes)
 PROCESSING = [
     ("jobctl-1", "jobctl worker", "jobctl", 1),
+    ("jobctl-enc-1", "jobctl worker, encrypted", "jobctl-enc", 1),
     ("jobctl-2", "jobctl worker -c 2", "jobctl", 2),
     ("rq-simple-1", "rq SimpleWorker", "rq-simple", 1),
     ("rq-simple-2", "rq SimpleWorker x2", "rq-simple", 2),
@@ -90,7 +93,7 @@ class Target:
         self.logs = self.home / "bench-logs"
         self.logs.mkdir(exist_ok=True)
 
-    def env(self) -> dict[str, str]:
+    def env(self, encrypted: bool = False) -> dict[str, str]:
         """The children's environment: defaults only (no stray JOBCTL_*/RQ_* settings), our prefix."""
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("JOBCTL_", "RQ_")) and k not in ("REDIS_URL", "REDIS_PASSWORD")}
@@ -98,12 +101,14 @@ class Target:
         env["JOBCTL_HOME"] = str(self.home)
         if not self.embedded:
             env["REDIS_URL"] = self.url
+        if encrypted:
+            env["JOBCTL_ENCRYPTION_KEYS"] = ENCRYPTION_KEY
         return env
 
-    def spawn(self, args: list[str], tag: str) -> subprocess.Popen:
+    def spawn(self, args: list[str], tag: str, encrypted: bool = False) -> subprocess.Popen:
         logfile = open(self.logs / f"{tag}.log", "ab")
         try:
-            proc = subprocess.Popen(args, env=self.env(), cwd=self.home, stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(args, env=self.env(encrypted), cwd=self.home, stdin=subprocess.DEVNULL,
                                     stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             logfile.close()
@@ -166,7 +171,7 @@ def rq_cli() -> list[str]:
 
 
 def worker_command(target: Target, kind: str, burst: bool, concurrency: int = 1) -> list[str]:
-    if kind == "jobctl":
+    if kind.startswith("jobctl"):
         args = [sys.executable, "-m", "jobctl", "worker", "start", "--queue", JOBCTL_QUEUE]
         if concurrency > 1:
             args += ["--concurrency", str(concurrency)]
@@ -180,29 +185,34 @@ def worker_command(target: Target, kind: str, burst: bool, concurrency: int = 1)
 
 
 class Systems:
-    """The two ways to put no-op jobs on a queue: jobctl's API and plain RQ's."""
+    """The ways to put no-op jobs on a queue: jobctl's API (plain or encrypted payloads) and plain RQ's."""
 
     def __init__(self, target: Target):
         self.target = target
-        self.settings = load_settings(
-            flags={"redis_url": None if target.embedded else target.url, "home": str(target.home)},
-            environ=target.env(), cwd=target.home)
+        flags = {"redis_url": None if target.embedded else target.url, "home": str(target.home)}
+        self.settings = {kind: load_settings(flags=flags, environ=target.env(kind == "jobctl-enc"), cwd=target.home)
+                         for kind in ("jobctl", "jobctl-enc")}
         self.rq_queue = Queue(RQ_QUEUE, connection=target.conn, serializer=JSONSerializer)
-        policy = self.settings.queues[JOBCTL_QUEUE]
+        policy = self.settings["jobctl"].queues[JOBCTL_QUEUE]
         self.jobctl_queue = rq_queue(target.conn, policy.physical())
 
     def queue_of(self, kind: str) -> Queue:
-        return self.jobctl_queue if kind == "jobctl" else self.rq_queue
+        return self.jobctl_queue if kind.startswith("jobctl") else self.rq_queue
+
+    def _settings(self, kind: str):
+        settings = self.settings[kind]
+        runtime.install(settings, self.target.conn)  # the serializer encrypts with the process's settings
+        return settings
 
     def bulk(self, kind: str, n: int) -> list[str]:
-        if kind == "jobctl":
-            return enqueue_many(self.target.conn, self.settings, "noop", ({} for _ in range(n)))
+        if kind.startswith("jobctl"):
+            return enqueue_many(self.target.conn, self._settings(kind), "noop", ({} for _ in range(n)))
         jobs = self.rq_queue.enqueue_many([Queue.prepare_data(NOOP, args=[{}]) for _ in range(n)])
         return [job.id for job in jobs]
 
     def one(self, kind: str) -> str:
-        if kind == "jobctl":
-            return enqueue(self.target.conn, self.settings, "noop", {})
+        if kind.startswith("jobctl"):
+            return enqueue(self.target.conn, self._settings(kind), "noop", {})
         return self.rq_queue.enqueue(NOOP, {}).id
 
 
@@ -221,8 +231,8 @@ def measure_enqueue(target: Target, systems: Systems, kind: str, mode: str, n: i
 
 
 def _fill(target: Target, systems: Systems, kind: str, n: int) -> list[str]:
-    if kind == "jobctl":
-        return systems.bulk("jobctl", n)
+    if kind.startswith("jobctl"):
+        return systems.bulk(kind, n)
     ids: list[str] = []
     for start in range(0, n, 1000):  # RQ enqueue_many in one pipeline per 1000, like jobctl
         with target.conn.pipeline() as pipe:
@@ -243,8 +253,8 @@ def measure_processing(target: Target, systems: Systems, kind: str, procs: int, 
     own = 1  # commands of ours inside the measured window, starting with the first INFO
     before = command_calls(target.conn)
     t0 = time.perf_counter()
-    if kind == "jobctl":
-        workers = [target.spawn(worker_command(target, kind, True, procs), f"{kind}-{procs}")]
+    if kind.startswith("jobctl"):
+        workers = [target.spawn(worker_command(target, kind, True, procs), f"{kind}-{procs}", kind == "jobctl-enc")]
     else:
         workers = [target.spawn(worker_command(target, kind, True), f"{kind}-{procs}-{i}") for i in range(procs)]
     error = None
@@ -345,8 +355,8 @@ def percentile(sorted_values: list[float], p: float) -> float:
 def run_once(target: Target, systems: Systems, args: argparse.Namespace) -> dict:
     out: dict[str, dict] = {"enqueue": {}, "processing": {}, "latency": {}}
     for mode, n in (("bulk", args.enqueue_jobs), ("single", args.single_jobs)):
-        for kind in ("jobctl", "rq"):
-            log(f"enqueue {mode:6} {kind:6} {n:,} jobs")
+        for kind in ("jobctl", "jobctl-enc", "rq"):
+            log(f"enqueue {mode:6} {kind:10} {n:,} jobs")
             out["enqueue"][f"{kind}-{mode}"] = measure_enqueue(target, systems, kind, mode, n)
     for key, _label, kind, procs in PROCESSING:
         n = args.fork_jobs if kind == "rq-fork" else args.jobs
@@ -413,15 +423,18 @@ def render(info: dict, result: dict, args: argparse.Namespace, elapsed: float) -
     runs = f"median of {args.repeat} runs" if args.repeat > 1 else "1 run"
     console.print(f"server: {info['server']}, {info['target']}, AOF {'on' if info['aof'] else 'off'}; "
                   f"key prefix {PREFIX}")
-    console.print(f"no-op job {NOOP}, JSON serializer everywhere; {runs}, {elapsed:.0f} s in all", style="dim")
+    console.print(f"no-op job {NOOP}, JSON serializer everywhere (Fernet-encrypted in the \"encrypted\" rows); "
+                  f"{runs}, {elapsed:.0f} s in all", style="dim")
 
     t = Table(title="Enqueue", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col, justify in (("mode", "left"), ("API", "left"), ("jobs", "right"), ("jobs/s", "right"),
                          ("cmds/job", "right")):
         t.add_column(col, justify=justify)
     rows = [("bulk", "jobctl enqueue_many (MULTI per 1000)", "jobctl-bulk"),
+            ("bulk", "jobctl enqueue_many, encrypted", "jobctl-enc-bulk"),
             ("bulk", "RQ Queue.enqueue_many(prepare_data...)", "rq-bulk"),
             ("one by one", "jobctl enqueue", "jobctl-single"),
+            ("one by one", "jobctl enqueue, encrypted", "jobctl-enc-single"),
             ("one by one", "RQ Queue.enqueue", "rq-single")]
     for mode, api, key in rows:
         r = result["enqueue"][key]
@@ -456,6 +469,7 @@ def render(info: dict, result: dict, args: argparse.Namespace, elapsed: float) -
 
     notes = [
         "jobctl worker = jobctl worker start --burst (RQ SimpleWorker + retention trim + scheduler);",
+        "  encrypted = the same with JOBCTL_ENCRYPTION_KEYS set (Fernet: AES-128-CBC + HMAC-SHA256);",
         "  -c 2 = --concurrency 2 (a supervisor forks 2); rq ... x2 = two `rq worker --burst` processes.",
         "wall jobs/s: jobs / (worker processes started -> last one exited): start-up and exit included.",
         "worker jobs/s: jobs / (first job's started_at -> last job's ended_at), from the job hashes.",

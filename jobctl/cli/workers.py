@@ -48,7 +48,10 @@ def start(
     if concurrency == 1:
         run_worker(settings, spec)
     else:
-        run_workers(settings, [WorkerSpec(list(queue), burst=burst, max_jobs=max_jobs) for _ in range(concurrency)])
+        code = run_workers(settings, [WorkerSpec(list(queue), burst=burst, max_jobs=max_jobs)
+                                      for _ in range(concurrency)])
+        if code:  # the workers logged why (e.g. a job no key of theirs decrypts)
+            raise typer.Exit(code)
 
 
 @worker_app.command("list")
@@ -85,4 +88,6 @@ def start_all(
     """One supervised worker process per queue; a process that dies is restarted."""
     settings = state(ctx).settings
     setup_logs(settings, log_format)
-    run_workers(settings, all_queue_specs(settings, concurrency=concurrency, burst=burst))
+    code = run_workers(settings, all_queue_specs(settings, concurrency=concurrency, burst=burst))
+    if code:  # the workers logged why (e.g. a job no key of theirs decrypts)
+        raise typer.Exit(code)

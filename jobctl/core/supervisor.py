@@ -113,6 +113,7 @@ class Supervisor:
     specs: list[WorkerSpec]
     _children: list[_Child] = field(default_factory=list)
     _signals: int = 0
+    _config_errors: int = 0  # children that stopped on a configuration error (logged by the child)
 
     def _start(self, child: _Child) -> None:
         ctx = multiprocessing.get_context("fork")
@@ -153,12 +154,13 @@ class Supervisor:
                         continue
                     if proc is not None and child.restart_at == 0.0:
                         proc.join(0)
-                        if self._signals or child.spec.burst or proc.exitcode == 0 and child.spec.max_jobs:
-                            child.done = True
-                            continue
                         if proc.exitcode == ExitCode.USAGE:  # e.g. no key for encrypted jobs: a restart cannot help
                             log.error("worker process %s stopped on a configuration error; not restarting it",
                                       proc.pid)
+                            self._config_errors += 1
+                            child.done = True
+                            continue
+                        if self._signals or child.spec.burst or proc.exitcode == 0 and child.spec.max_jobs:
                             child.done = True
                             continue
                         # back off when a worker keeps dying right after it starts
@@ -173,7 +175,7 @@ class Supervisor:
                         self._start(child)
                         alive += 1
                 if alive == 0 and all(c.done for c in self._children):
-                    return 0
+                    return int(ExitCode.USAGE) if self._config_errors else 0
                 time.sleep(0.2)
         finally:
             for sig, handler in previous.items():
@@ -181,6 +183,7 @@ class Supervisor:
 
 
 def run_workers(settings: Settings, specs: list[WorkerSpec]) -> int:
+    """Run supervised worker processes until they are done; 2 when any stopped on a configuration error."""
     for spec in specs:
         physical_queue_names(settings, spec.queues)  # validate before forking anything
     return Supervisor(settings, specs).run()

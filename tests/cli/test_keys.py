@@ -114,3 +114,8 @@ def test_without_the_key_show_and_worker_fail_clearly_and_keep_the_job(cli, use_
     assert "Traceback" not in worker.stderr
     physical = settings.queues["email-sending"].physical("normal")
     assert redis_client.lrange(queue_key(physical), 0, -1) == [job_id.encode()]
+    supervised = subprocess.run([sys.executable, "-m", "jobctl", "worker", "start", "--queue", "email-sending",
+                                 "--concurrency", "2"], capture_output=True, text=True, timeout=60, env=env)
+    assert supervised.returncode == 2, supervised.stderr  # stopped, not restarted in a loop, not hanging
+    assert f"job {job_id} on email-sending:normal is encrypted" in supervised.stderr
+    assert redis_client.lrange(queue_key(physical), 0, -1) == [job_id.encode()]

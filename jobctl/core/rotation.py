@@ -178,7 +178,7 @@ def _plan_results(k: Keys, entries: list[tuple[bytes, dict]]) -> Plan:
                 continue
             blob = b64decode(fields[name])
             if name == b"exc_string":
-                blob = zlib.decompress(blob)
+                blob = _unzip(blob)
             elif not payloads.is_sealed(blob) and not _is_json(blob):
                 return Plan("skipped", "not JSON results (not a jobctl job)")
             try:
@@ -209,18 +209,16 @@ def _seal_value(k: Keys, value: Any) -> tuple[str, Any]:
     return "encrypted", k.ring.encrypt(json.dumps(value, default=str).encode()).decode()
 
 
-def _plan_doc(k: Keys, raw: bytes | None, fields: tuple[str, ...], what: str) -> Plan:
-    """A JSON document (dead-letter entry, schedule) whose `fields` are, or become, sealed."""
+def _plan_doc(k: Keys, raw: bytes | None, fields: tuple[str, ...], listed: bool) -> Plan:
+    """A JSON document whose `fields` are, or become, sealed; `listed`: it names them under "sealed"
+    (a dead-letter entry, see payloads.seal_fields) rather than telling them by shape (a schedule)."""
     if raw is None:
         return Plan("skipped", "gone meanwhile")
     doc = json.loads(raw)
-    sealed = set(doc.get(payloads.SEALED) or ())
     statuses, changed = [], False
     for name in fields:
         if name not in doc:
             continue
-        if name not in sealed and what == "dead-letter entry":
-            sealed.add(name)
         try:
             status, new = _seal_value(k, doc[name])
         except Unopenable:
@@ -229,8 +227,8 @@ def _plan_doc(k: Keys, raw: bytes | None, fields: tuple[str, ...], what: str) ->
         if new is not None:
             doc[name] = new
             changed = True
-    if what == "dead-letter entry" and sealed:
-        doc[payloads.SEALED] = [n for n in fields if n in sealed]
+    if listed:
+        doc[payloads.SEALED] = [n for n in fields if n in doc]
     if not changed:
         return Plan(_merge(statuses))
     return Plan(_merge(statuses), writes=[raw, json.dumps(doc, default=str)])
@@ -315,7 +313,7 @@ class Rotation:
                  lambda pipe, key, plan: self.stream_rewrite(keys=[key], args=plan.writes, client=pipe)),
             Kind("dead_letters", keys.dlq_entry("*"), "string",
                  lambda pipe, key: pipe.get(key),
-                 lambda k, raw: _plan_doc(k, raw, DLQ_FIELDS, "dead-letter entry"),
+                 lambda k, raw: _plan_doc(k, raw, DLQ_FIELDS, listed=True),
                  lambda pipe, key, plan: self.string_cas(keys=[key], args=plan.writes, client=pipe)),
             Kind("alerts", keys.alert_pending("*"), "hash",
                  lambda pipe, key: pipe.hget(key, "last"), _plan_text, hash_write),
@@ -387,7 +385,7 @@ class Rotation:
             pending = names[start:start + BATCH]
             for _ in range(RETRIES):
                 raws = self.connection.hmget(name_key, pending) if pending else []
-                plans = {n: _plan_doc(self.k, raw, ("data",), "schedule") for n, raw in zip(pending, raws)}
+                plans = {n: _plan_doc(self.k, raw, ("data",), listed=False) for n, raw in zip(pending, raws)}
                 to_write = [n for n, p in plans.items() if p.writes and not self.dry_run]
                 for n, plan in plans.items():
                     if n not in to_write:

@@ -12,6 +12,7 @@ from jobctl.core import tokens
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from jobctl.http import create_app
+from tests.cli.conftest import cli  # noqa: F401  (the CLI fixture, to compare faces)
 
 WHO = ("none", "bad", "revoked", "viewer", "operator", "admin")
 UNAUTHENTICATED = ("none", "bad", "revoked")

@@ -45,7 +45,8 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
         return
     table = Table("name", "role", "created (UTC)", "by", box=None)
     for r in rows:
-        table.add_row(r["name"], r["role"], (r["created_at"] or "")[:19].replace("T", " "), r["created_by"] or "-")
+        created = (r["created_at"] or "")[:19].replace("T", " ")
+        table.add_row(r["name"], r["role"], created, r["created_by"] or "-")
     stdout.print(table)
 
 

@@ -48,7 +48,8 @@ def role_allows(role: str, required: str) -> bool:
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME.match(name):
-        raise UsageError(f"invalid token name {name!r}", "use 1-64 letters, digits, '.', '_' and '-', e.g. ci-deploy")
+        raise UsageError(f"invalid token name {name!r}",
+                         "use 1-64 letters, digits, '.', '_' and '-', e.g. ci-deploy")
     return name
 
 
@@ -71,8 +72,8 @@ def create_token(connection: redis.Redis, settings: Settings | None, name: str, 
                "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                "created_by": audit.current_actor().name, "sha256": digest(secret)}
         if not connection.hsetnx(keys.api_tokens(), name, json.dumps(doc)):
-            raise UsageError(f"token {name!r} exists", f"revoke it first (jobctl token revoke {name}) or pick "
-                                                       "another name")
+            raise UsageError(f"token {name!r} exists",
+                             f"revoke it first (jobctl token revoke {name}) or pick another name")
         entry.count = 1
     return {**_public(doc), "token": secret}
 

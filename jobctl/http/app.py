@@ -24,7 +24,8 @@ Errors are `{"error": {"code", "message", "hint"}}`.
 """
 
 
-def create_app(settings: Settings, connection: redis.Redis | None = None, *, loopback: bool = False) -> FastAPI:
+def create_app(settings: Settings, connection: redis.Redis | None = None, *,
+               loopback: bool = False) -> FastAPI:
     """The API over `connection` (default: the configured server). `loopback`: the server listens only
     on a loopback address, so requests without a token may read while no token exists."""
     if connection is None:

@@ -19,7 +19,8 @@ from jobctl.http.context import ApiContext, api_context
 from jobctl.http.errors import Forbidden, Unauthorized
 
 ANONYMOUS = "anonymous"
-CREATE_HINT = "send Authorization: Bearer <token>; an admin creates one with jobctl token create NAME --role viewer"
+CREATE_HINT = ("send Authorization: Bearer <token>; an admin creates one with "
+               "jobctl token create NAME --role viewer")
 
 # declares the bearer scheme in /openapi.json; the header is read and judged below, not here
 bearer = HTTPBearer(auto_error=False, description="A token from `jobctl token create NAME --role ROLE`.")

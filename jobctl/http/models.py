@@ -34,7 +34,7 @@ class RetryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_ids: list[JobId] | None = Field(None, min_length=1, max_length=MAX_IDS,
-                                        description="Ids of failed jobs (or, with dlq, of dead-lettered ones).")
+                                        description="Ids of failed jobs (with dlq: of dead-lettered ones).")
     dlq: bool = Field(False, description="Replay from the dead-letter queue instead of retrying failed jobs.")
     all: bool = Field(False, description="With dlq: every dead-lettered job matching the filters.")
     queue: QueueName | None = Field(None, description="With dlq and all: only this queue's entries.")

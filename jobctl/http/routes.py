@@ -59,7 +59,8 @@ router = APIRouter(prefix="/api/jobs")
 
 # --- reads (viewer) ------------------------------------------------------------------------------
 
-@router.get("/stats", summary="Counts per queue and priority (jobctl stats --json)", responses=_errors(400, 403, 404))
+@router.get("/stats", summary="Counts per queue and priority (jobctl stats --json)",
+            responses=_errors(400, 403, 404))
 def stats(ctx: Ctx, caller: Caller = Viewer, queue: QueueName | None = None,
           window: Annotated[Duration | None, Query(description="Also the metrics of the last 15m, 1h, 24h, "
                                                                "7d (up to 30d).")] = None) -> dict[str, Any]:
@@ -104,10 +105,11 @@ def queue_detail(ctx: Ctx, queue_name: QueuePath, caller: Caller = Viewer, state
 def dlq_list(ctx: Ctx, caller: Caller = Viewer, queue: QueueName | None = None, since: Duration | None = None,
              error_contains: Annotated[str | None, Query(max_length=500)] = None,
              limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-             cursor: Annotated[str | None, Query(max_length=20, description="next_cursor of the previous page")]
-             = None) -> dict[str, Any]:
-    return dlq.list_entries(ctx.connection, ctx.settings, queue=queue, since=since, error_contains=error_contains,
-                            limit=limit, cursor=cursor)
+             cursor: Annotated[str | None,
+                               Query(max_length=20, description="next_cursor of the previous page")] = None,
+             ) -> dict[str, Any]:
+    return dlq.list_entries(ctx.connection, ctx.settings, queue=queue, since=since,
+                            error_contains=error_contains, limit=limit, cursor=cursor)
 
 
 # --- changes ----------------------------------------------------------------------------------------
@@ -148,7 +150,8 @@ def retry(ctx: Ctx, body: RetryRequest, caller: Caller = Operator) -> dict[str, 
 
 @router.post("/schedule", summary="Create a recurring schedule, or replace one's definition (operator)",
              responses={**_errors(400, 403), 201: {"description": "Created"}})
-def put_schedule(ctx: Ctx, body: ScheduleRequest, response: Response, caller: Caller = Operator) -> dict[str, Any]:
+def put_schedule(ctx: Ctx, body: ScheduleRequest, response: Response,
+                 caller: Caller = Operator) -> dict[str, Any]:
     with caller.acting():
         doc = schedules.put_schedule(ctx.connection, ctx.settings, body.name, body.cron, body.tz, body.job,
                                      body.data, body.queue, body.priority, body.missed)
@@ -159,20 +162,21 @@ def put_schedule(ctx: Ctx, body: ScheduleRequest, response: Response, caller: Ca
 @router.delete("/dlq", summary="Purge dead-letter entries by id, or all matching (admin)",
                responses=_errors(400, 403, 404))
 def dlq_purge(ctx: Ctx, caller: Caller = Admin,
-              job_ids: Annotated[list[JobId] | None, Query(max_length=MAX_IDS, description="Repeat for each id.")]
-              = None,
+              job_ids: Annotated[list[JobId] | None,
+                                 Query(max_length=MAX_IDS, description="Repeat for each id.")] = None,
               everything: Annotated[bool, Query(alias="all", description="Every entry matching the filters.")]
               = False,
               queue: QueueName | None = None, since: Duration | None = None,
               error_contains: Annotated[str | None, Query(max_length=500)] = None) -> dict[str, Any]:
     if bool(job_ids) == everything:
-        raise UsageError("give exactly one selection: job_ids, or all=true", "e.g. DELETE /api/jobs/dlq?all=true"
-                                                                             "&queue=email-sending")
+        raise UsageError("give exactly one selection: job_ids, or all=true",
+                         "e.g. DELETE /api/jobs/dlq?all=true&queue=email-sending")
     if job_ids and (queue or since or error_contains):
-        raise UsageError("queue, since and error_contains narrow all=true, not job_ids", "drop them, or use all=true")
+        raise UsageError("queue, since and error_contains narrow all=true, not job_ids",
+                         "drop them, or use all=true")
     with caller.acting():
-        return dlq.purge(ctx.connection, ctx.settings, job_ids, everything=everything, queue=queue, since=since,
-                         error_contains=error_contains)
+        return dlq.purge(ctx.connection, ctx.settings, job_ids, everything=everything, queue=queue,
+                         since=since, error_contains=error_contains)
 
 
 # --- one job (declared last: /{job_id} would otherwise swallow /stats and /dlq) ---------------------
@@ -196,7 +200,8 @@ def job_delete(ctx: Ctx, job_id: JobPath, caller: Caller = Admin) -> dict[str, A
     return result
 
 
-@router.post("/{job_id}/cancel", summary="Cancel a waiting or scheduled job; ask a running one to stop (operator)",
+@router.post("/{job_id}/cancel",
+             summary="Cancel a waiting or scheduled job; ask a running one to stop (operator)",
              responses=_errors(400, 403, 404, 409))
 def job_cancel(ctx: Ctx, job_id: JobPath, caller: Caller = Operator) -> dict[str, Any]:
     with caller.acting():

@@ -220,7 +220,7 @@ complete -c jobctl -n '__jobctl_is jobctl audit' -l help -d 'Show this message a
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l since -x -d 'Only entries newer than 15m, 1h, 7d or an ISO time.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l actor -x -d 'Only this actor (OS user or token name).'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l action -x -d 'Only this action, e.g. queue.clear, dlq.replay.'
-complete -c jobctl -n '__jobctl_is jobctl audit list' -l face -x -d 'Only this face: cli, tui, http, api, scheduler.'
+complete -c jobctl -n '__jobctl_is jobctl audit list' -l face -x -d 'Only this face: cli, tui, http, api.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -s n -l limit -x -d 'Show at most this many (newest first).'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l help -d 'Show this message and exit.'

@@ -38,7 +38,7 @@ log = logging.getLogger("jobctl.schedules")
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MISSED = ("once", "skip")
-SOURCES = ("default", "jobctl.toml", "cli")
+SOURCES = ("default", "jobctl.toml", "cli", "http")
 GRACE_SECONDS = 60  # an occurrence later than this counts as missed (scheduler down, not just a slow tick)
 GUARD_TTL = 7 * 86400
 TOML_KEYS = ("cron", "tz", "job", "data", "queue", "priority", "missed")
@@ -502,9 +502,7 @@ def put_schedule(connection: redis.Redis, settings: Settings, name: str, cron: s
     run to the new cron's next occurrence. Audited as schedule.add or schedule.update."""
     with audit.audited(connection, settings, "schedule.update", name,
                        {"cron": cron, "tz": tz, "job_type": job_type, "queue": queue}) as entry:
-        # validated as a runtime-made ("cli") schedule, then labelled with the face that made it
-        doc = {**_validated(settings, name, cron, tz, job_type, data, queue, priority, missed, "cli",
-                            as_aware(now)), "source": source}
+        doc = _validated(settings, name, cron, tz, job_type, data, queue, priority, missed, source, as_aware(now))
         change = {k: doc[k] for k in ("cron", "tz", "job_type", "data", "queue", "priority", "missed", "source",
                                       "next_run_at")}
         while True:  # each step is atomic; a remove (or add) racing between them sends us round again

@@ -5,7 +5,7 @@
 # subcommands of a command path
 _jobctl_subcommands() {
     case "$1" in
-        'jobctl') echo 'alerts analytics audit clear config dash db demo dlq email enqueue job keys metrics monitor queue referrals report retry schedule scheduler server stats worker workers' ;;
+        'jobctl') echo 'alerts analytics audit clear config dash db demo dlq email enqueue job keys metrics monitor queue referrals report retry schedule scheduler serve server stats token worker workers' ;;
         'jobctl alerts') echo 'list test' ;;
         'jobctl analytics') echo 'schedule-custom show' ;;
         'jobctl audit') echo 'list' ;;
@@ -22,6 +22,7 @@ _jobctl_subcommands() {
         'jobctl schedule') echo 'add list pause remove resume run' ;;
         'jobctl scheduler') echo 'start status' ;;
         'jobctl server') echo 'start status stop' ;;
+        'jobctl token') echo 'create list revoke' ;;
         'jobctl worker') echo 'list start' ;;
         'jobctl workers') echo 'start' ;;
     esac
@@ -95,11 +96,16 @@ _jobctl_options() {
         'jobctl scheduler') echo '--help' ;;
         'jobctl scheduler start') echo '--log-format --help' ;;
         'jobctl scheduler status') echo '--json --help' ;;
+        'jobctl serve') echo '--host --port --help' ;;
         'jobctl server') echo '--help' ;;
         'jobctl server start') echo '--json --help' ;;
         'jobctl server status') echo '--json --help' ;;
         'jobctl server stop') echo '--json --help' ;;
         'jobctl stats') echo '-q --queue --window -w --watch --interval --json --help' ;;
+        'jobctl token') echo '--help' ;;
+        'jobctl token create') echo '-r --role --json --help' ;;
+        'jobctl token list') echo '--json --help' ;;
+        'jobctl token revoke') echo '-y --yes --json --help' ;;
         'jobctl worker') echo '--help' ;;
         'jobctl worker list') echo '--json --help' ;;
         'jobctl worker start') echo '-q --queue -c --concurrency --burst --max-jobs --name --log-format --help' ;;
@@ -230,9 +236,12 @@ _jobctl_value_kind() {
         'jobctl schedule add|-p'|'jobctl schedule add|--priority') echo 'value' ;;
         'jobctl schedule add|--missed') echo 'value' ;;
         'jobctl scheduler start|--log-format') echo 'value' ;;
+        'jobctl serve|--host') echo 'value' ;;
+        'jobctl serve|--port') echo 'value' ;;
         'jobctl stats|-q'|'jobctl stats|--queue') echo 'value' ;;
         'jobctl stats|--window') echo 'value' ;;
         'jobctl stats|--interval') echo 'value' ;;
+        'jobctl token create|-r'|'jobctl token create|--role') echo 'value' ;;
         'jobctl worker start|-q'|'jobctl worker start|--queue') echo 'value' ;;
         'jobctl worker start|-c'|'jobctl worker start|--concurrency') echo 'value' ;;
         'jobctl worker start|--max-jobs') echo 'value' ;;
@@ -265,6 +274,8 @@ _jobctl_arg_kind() {
         'jobctl schedule remove') echo 'value' ;;
         'jobctl schedule resume') echo 'value' ;;
         'jobctl schedule run') echo 'value' ;;
+        'jobctl token create') echo 'value' ;;
+        'jobctl token revoke') echo 'value' ;;
     esac
 }
 

@@ -4,7 +4,7 @@
 function __jobctl_subcommands --description 'jobctl: subcommands of a command path'
     switch $argv[1]
         case 'jobctl'
-            printf '%s\n' alerts analytics audit clear config dash db demo dlq email enqueue job keys metrics monitor queue referrals report retry schedule scheduler server stats worker workers
+            printf '%s\n' alerts analytics audit clear config dash db demo dlq email enqueue job keys metrics monitor queue referrals report retry schedule scheduler serve server stats token worker workers
         case 'jobctl alerts'
             printf '%s\n' list test
         case 'jobctl analytics'
@@ -37,6 +37,8 @@ function __jobctl_subcommands --description 'jobctl: subcommands of a command pa
             printf '%s\n' start status
         case 'jobctl server'
             printf '%s\n' start status stop
+        case 'jobctl token'
+            printf '%s\n' create list revoke
         case 'jobctl worker'
             printf '%s\n' list start
         case 'jobctl workers'
@@ -100,8 +102,12 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' --cron --tz --job -d --data --data-json -q --queue -p --priority --missed
         case 'jobctl scheduler start'
             printf '%s\n' --log-format
+        case 'jobctl serve'
+            printf '%s\n' --host --port
         case 'jobctl stats'
             printf '%s\n' -q --queue --window --interval
+        case 'jobctl token create'
+            printf '%s\n' -r --role
         case 'jobctl worker start'
             printf '%s\n' -q --queue -c --concurrency --max-jobs --name --log-format
         case 'jobctl workers start'
@@ -162,8 +168,10 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'report' -d 'Daily and weekly repo
 complete -c jobctl -n '__jobctl_is jobctl' -a 'retry' -d 'Put failed jobs back on their queue with fresh attempts (dead jobs: `jobctl dlq retry`).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'schedule' -d 'Recurring jobs: cron schedules in a timezone, run by `jobctl scheduler start`.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'scheduler' -d 'Run the recurring schedules (one active scheduler among many).'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'serve' -d 'Run the HTTP API (needs the http extra): the CLI\'s reads and actions, behind bearer tokens.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'server' -d 'Manage jobctl\'s embedded Redis-compatible server (used when REDIS_URL is unset).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'stats' -d 'Counts per queue and priority: waiting, active, scheduled, completed, failed; workers; dead-letter.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'token' -d 'Bearer tokens for the HTTP API (jobctl serve): viewer, operator or admin.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'worker' -d 'Run and inspect workers.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'workers' -d 'Run workers for every queue.'
 complete -c jobctl -n '__jobctl_is jobctl' -l redis-url -x -d 'Redis server (overrides REDIS_URL).'
@@ -215,7 +223,7 @@ complete -c jobctl -n '__jobctl_is jobctl audit' -l help -d 'Show this message a
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l since -x -d 'Only entries newer than 15m, 1h, 7d or an ISO time.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l actor -x -d 'Only this actor (OS user or token name).'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l action -x -d 'Only this action, e.g. queue.clear, dlq.replay.'
-complete -c jobctl -n '__jobctl_is jobctl audit list' -l face -x -d 'Only this face: cli, tui, http, api, scheduler.'
+complete -c jobctl -n '__jobctl_is jobctl audit list' -l face -x -d 'Only this face: cli, tui, http, api.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -s n -l limit -x -d 'Show at most this many (newest first).'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l help -d 'Show this message and exit.'
@@ -591,6 +599,11 @@ complete -c jobctl -n '__jobctl_is jobctl scheduler start' -l help -d 'Show this
 complete -c jobctl -n '__jobctl_is jobctl scheduler status' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl scheduler status' -l help -d 'Show this message and exit.'
 
+# jobctl serve
+complete -c jobctl -n '__jobctl_is jobctl serve' -l host -x -d 'Address to listen on (default JOBCTL_HTTP_HOST, 127.0.0.1). Non-loopback needs API tokens.'
+complete -c jobctl -n '__jobctl_is jobctl serve' -l port -x -d 'Port to listen on (default JOBCTL_HTTP_PORT, 8080).'
+complete -c jobctl -n '__jobctl_is jobctl serve' -l help -d 'Show this message and exit.'
+
 # jobctl server
 complete -c jobctl -n '__jobctl_is jobctl server' -a 'start' -d 'Start the embedded server (no-op when it is already running).'
 complete -c jobctl -n '__jobctl_is jobctl server' -a 'status' -d 'Is the embedded server running? pid, socket, version, data size.'
@@ -616,6 +629,26 @@ complete -c jobctl -n '__jobctl_is jobctl stats' -s w -l watch -d 'Refresh every
 complete -c jobctl -n '__jobctl_is jobctl stats' -l interval -x -d 'Seconds between refreshes with --watch.'
 complete -c jobctl -n '__jobctl_is jobctl stats' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl stats' -l help -d 'Show this message and exit.'
+
+# jobctl token
+complete -c jobctl -n '__jobctl_is jobctl token' -a 'create' -d 'Create a token and print it once (only its SHA-256 is stored: copy it now).'
+complete -c jobctl -n '__jobctl_is jobctl token' -a 'list' -d 'Every token\'s name, role, creation time and creator (never the secret).'
+complete -c jobctl -n '__jobctl_is jobctl token' -a 'revoke' -d 'Delete a token: every `jobctl serve` refuses it from the next request on.'
+complete -c jobctl -n '__jobctl_is jobctl token' -l help -d 'Show this message and exit.'
+
+# jobctl token create
+complete -c jobctl -n '__jobctl_is jobctl token create' -s r -l role -x -d 'One of viewer, operator, admin.'
+complete -c jobctl -n '__jobctl_is jobctl token create' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl token create' -l help -d 'Show this message and exit.'
+
+# jobctl token list
+complete -c jobctl -n '__jobctl_is jobctl token list' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl token list' -l help -d 'Show this message and exit.'
+
+# jobctl token revoke
+complete -c jobctl -n '__jobctl_is jobctl token revoke' -s y -l yes -d 'Do not ask for confirmation.'
+complete -c jobctl -n '__jobctl_is jobctl token revoke' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl token revoke' -l help -d 'Show this message and exit.'
 
 # jobctl worker
 complete -c jobctl -n '__jobctl_is jobctl worker' -a 'list' -d 'Registered workers: state (dead when heartbeats stopped), current job and its runtime, heartbeat age, memory, jobs do...'

@@ -302,6 +302,11 @@ FIELDS: tuple[Field, ...] = (
           doc="worker and scheduler logs: text, or json (one object per line, job fields included)"),
     Field("log_level", "JOBCTL_LOG_LEVEL", "INFO", str.upper,
           _check_choice("DEBUG", "INFO", "WARNING", "ERROR"), doc="log level of workers"),
+    Field("http_host", "JOBCTL_HTTP_HOST", "127.0.0.1",
+          doc="address `jobctl serve` listens on; anything but loopback needs API tokens"),
+    Field("http_port", "JOBCTL_HTTP_PORT", 8080, _parse_int, _check_port, doc="port `jobctl serve` listens on"),
+    Field("http_max_body", "JOBCTL_HTTP_MAX_BODY", 64 * 1024, _parse_int, _check_positive,
+          doc="largest HTTP API request body, bytes (k/m suffixes allowed); larger ones get 413"),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 

@@ -29,7 +29,9 @@ from jobctl.cli import (
     schedule,
     scheduler,
     server,
+    serve,
     stats,
+    token,
     workers,
 )
 from jobctl.cli.common import new_app, state
@@ -80,6 +82,7 @@ app.add_typer(report.app, name="report")
 app.add_typer(referrals.app, name="referrals")
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
+app.add_typer(token.app, name="token")
 app.command("stats")(stats.stats)
 app.command("metrics")(metrics.metrics)
 app.command("monitor")(alerts.monitor)
@@ -87,6 +90,7 @@ app.command("dash")(dash.dash)
 app.command("demo")(demo.demo)
 app.command("clear")(ops.clear)
 app.command("retry")(ops.retry)
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from jobctl.errors import JobctlError, UsageError
 
 log = logging.getLogger("jobctl.audit")
 
-FACES = ("cli", "tui", "http", "api", "scheduler")
+FACES = ("cli", "tui", "http", "api")
 OUTCOMES = ("ok", "partial", "failed")
 PAGE = 500
 
@@ -66,11 +66,6 @@ def acting_as(actor: Actor) -> Iterator[Actor]:
         yield actor
     finally:
         _current.reset(token)
-
-
-def set_actor(actor: Actor) -> None:
-    """For a face that owns the whole process (the CLI, the TUI): every mutation is theirs."""
-    _current.set(actor)
 
 
 @dataclass
@@ -220,6 +215,8 @@ def list_entries(connection: redis.Redis, *, since: float | None = None, actor: 
     it holds, not the whole log; actor/action/face filters read newer-to-older in pages."""
     if limit < 1:
         raise UsageError("limit must be at least 1", "pass --limit 1 or more")
+    if face is not None and face not in FACES:
+        raise UsageError(f"unknown face {face!r}", f"use one of {', '.join(FACES)}")
     low = f"{int(since * 1000)}-0" if since is not None else "-"
     high = "+"
     found: list[dict[str, Any]] = []

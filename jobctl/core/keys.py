@@ -56,3 +56,8 @@ def schedules_due() -> str:
 def schedule_fired(name: str, occurrence: int) -> str:
     """Guard (SET NX EX) so one occurrence of a schedule is enqueued at most once, by any scheduler."""
     return f"{JOBCTL}:schedules:fired:{name}:{occurrence}"
+
+
+def api_tokens() -> str:
+    """Hash of HTTP API tokens: name -> JSON (role, SHA-256 of the secret, who created it and when)."""
+    return f"{JOBCTL}:tokens"

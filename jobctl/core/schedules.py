@@ -42,7 +42,7 @@ log = logging.getLogger("jobctl.schedules")
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MISSED = ("once", "skip")
-SOURCES = ("default", "jobctl.toml", "cli")
+SOURCES = ("default", "jobctl.toml", "cli", "http")
 GRACE_SECONDS = 60  # an occurrence later than this counts as missed (scheduler down, not just a slow tick)
 GUARD_TTL = 7 * 86400
 TOML_KEYS = ("cron", "tz", "job", "data", "queue", "priority", "missed")
@@ -507,3 +507,34 @@ def parse_schedule_tables(tables: Any, where: str, catalog: Mapping) -> dict[str
                 raise ConfigError(f"invalid {label}.{key} in {where}: {exc.message}", exc.hint) from None
         out[name] = spec
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Create or update (the HTTP API's PUT-like POST /api/jobs/schedule)
+
+
+def put_schedule(connection: redis.Redis, settings: Settings, name: str, cron: str, tz: str = "UTC",
+                 job_type: str | None = None, data: dict | None = None, queue: str | None = None,
+                 priority: str | None = None, missed: str = "once", source: str = "http",
+                 now: datetime | None = None) -> dict[str, Any]:
+    """Store a schedule under `name`, replacing the definition of an existing one; returns the
+    document with `created`. An update keeps the run state (paused, last run) and moves the next
+    run to the new cron's next occurrence. Audited as schedule.add or schedule.update."""
+    with audit.audited(connection, settings, "schedule.update", name,
+                       {"cron": cron, "tz": tz, "job_type": job_type, "queue": queue}) as entry:
+        doc = _validated(settings, name, cron, tz, job_type, data, queue, priority, missed, source, as_aware(now))
+        stored = _at_rest(doc)  # data encrypted when keys are set
+        change = {k: stored[k] for k in ("cron", "tz", "job_type", "data", "queue", "priority", "missed", "source",
+                                         "next_run_at")}
+        while True:  # each step is atomic; a remove (or add) racing between them sends us round again
+            created = _store_new(connection, doc)
+            if created:
+                break
+            updated = _update(connection, name, change)
+            if updated is not None:
+                doc = updated
+                break
+        if created:
+            entry.action = "schedule.add"
+        entry.count = 1
+    return {**shown(doc), "created": created}

@@ -42,3 +42,4 @@ def test_bad_since_and_limit_are_usage_errors(cli):
     result = cli("audit", "list", "--since", "yesterday", code=2)
     assert result.stderr.splitlines()[0] == "jobctl: error: invalid --since 'yesterday'"
     assert "jobctl: error: limit must be at least 1" in cli("audit", "list", "--limit", "0", code=2).stderr
+    assert "jobctl: error: unknown face 'web'" in cli("audit", "list", "--face", "web", code=2).stderr

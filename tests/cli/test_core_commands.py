@@ -112,14 +112,15 @@ CORE_MODULES = ["jobctl", "jobctl.api", "jobctl.config", "jobctl.errors", "jobct
                 "jobctl.data.engine", "jobctl.data.schema", "jobctl.data.migrations", "jobctl.data.seed",
                 "jobctl.jobs.analytics.job", "jobctl.jobs.reports.job", "jobctl.jobs.reports.render",
                 "jobctl.jobs.payments.job", "jobctl.jobs.payments.providers", "jobctl.jobs.referrals.job",
-                "jobctl.jobs.referrals.stats", "jobctl.core.payloads", "jobctl.core.redact", "jobctl.core.rotation"]
+                "jobctl.jobs.referrals.stats", "jobctl.core.tokens", "jobctl.core.payloads", "jobctl.core.redact",
+                "jobctl.core.rotation"]
 
 
 def test_core_never_imports_ui_frameworks():
     code = ("import sys, importlib\n"
             f"for m in {CORE_MODULES!r}: importlib.import_module(m)\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "{'typer', 'click', 'rich', 'textual', 'fastapi', 'starlette', 'flask'})\n"
+            "{'typer', 'click', 'rich', 'textual', 'fastapi', 'starlette', 'uvicorn', 'flask'})\n"
             "print(','.join(bad))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"core imported UI/HTTP frameworks: {out}"

@@ -103,6 +103,9 @@ def test_no_address_or_card_number_is_stored_in_the_clear(use_keys, key_a, redis
                for _ in range(2)]  # the second one's alert waits grouped, in Redis
     schedules.add_schedule(redis_client, settings, "nightly-ann", "0 3 * * *", job_type="email",
                            data={"to": [ADDRESS], "template": "welcome", "data": data})
+    updated = schedules.put_schedule(redis_client, settings, "nightly-ann", "0 5 * * *", job_type="email",
+                                     data={"to": [ADDRESS], "template": "welcome", "data": data})  # the HTTP upsert
+    assert not updated["created"] and updated["data"]["to"] == ["a***@example.com"]
     cli("schedule", "add", "weekly-ann", "--cron", "0 4 * * 1", "--job", "noop", "--data", f"to={ADDRESS}",
         "--data", f"card={CARD}")
     scheduled = schedules.run_now(redis_client, settings, "weekly-ann")

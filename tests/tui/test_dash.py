@@ -425,9 +425,16 @@ def frozen(monkeypatch):
     monkeypatch.setattr(data, "read_dlq", dead)
 
 
-def loaded(pilot, kind):
+async def loaded(pilot, kind):
     app = pilot.app
-    return until(pilot, lambda: isinstance(app.screen, kind) and app.screen.loaded and app.screen, kind.__name__)
+    screen = await until(pilot, lambda: isinstance(app.screen, kind) and app.screen.loaded and app.screen,
+                         kind.__name__)
+    # the data is in; let the layout it triggers (column widths of the tables) settle before the
+    # screenshot: a busy machine once caught the header still laid out for the empty table
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+    return screen
 
 
 def test_snapshot_main_80x24(frozen, snap_compare, redis_client, settings):

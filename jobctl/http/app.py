@@ -1,0 +1,52 @@
+"""create_app(settings): the FastAPI application `jobctl serve` runs (and tests drive in process)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from jobctl import __version__
+from jobctl.config import Settings
+from jobctl.http import errors
+from jobctl.http.context import ApiContext
+from jobctl.http.limits import BodySizeLimit
+from jobctl.http.routes import metrics_router, router
+
+DESCRIPTION = """\
+The jobctl HTTP API: the same data and actions as the CLI's `--json`, for dashboards and scripts.
+
+Send `Authorization: Bearer <token>` with a token from `jobctl token create NAME --role ROLE`.
+Roles: viewer (reads) < operator (retry, schedule, pause/resume, cancel) < admin (clear, delete, purge).
+Errors are `{"error": {"code", "message", "hint"}}`.
+"""
+
+
+def create_app(settings: Settings, connection: redis.Redis | None = None, *,
+               loopback: bool = False) -> FastAPI:
+    """The API over `connection` (default: the configured server). `loopback`: the server listens only
+    on a loopback address, so requests without a token may read while no token exists."""
+    if connection is None:
+        from jobctl.core.connection import connect
+
+        connection = connect(settings, check=False)
+    app = FastAPI(title="jobctl", version=__version__, description=DESCRIPTION, docs_url="/docs",
+                  redoc_url=None, openapi_url="/openapi.json")
+    app.state.jobctl = ApiContext(settings, connection, loopback)
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.http_max_body)
+
+    @app.get("/healthz", summary="Redis reachable? (no token needed)",
+             responses={503: {"description": "Redis unreachable"}})
+    def healthz() -> Any:
+        try:
+            connection.ping()
+        except redis.RedisError:
+            return JSONResponse({"status": "unavailable", "redis": "unreachable"}, status_code=503)
+        return {"status": "ok"}
+
+    app.include_router(metrics_router)
+    app.include_router(router)
+    return app

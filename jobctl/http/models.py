@@ -1,0 +1,72 @@
+"""Request bodies and bounded parameter types. Unknown fields are refused, so a typo is a 422, not
+a silently ignored option."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from jobctl.core.browse import JOB_ID
+from jobctl.core.catalog import PRIORITIES
+from jobctl.core.jobtypes import JOB_TYPES
+from jobctl.core.ops import CLEAR_STATES
+from jobctl.core.schedules import MISSED, NAME as SCHEDULE_NAME
+from jobctl.core.stats import STATES
+
+MAX_IDS = 1000  # ids per request: a bigger batch is several requests (and would pass 64 KiB anyway)
+MAX_PAGE = 1000
+
+JobId = Annotated[str, StringConstraints(pattern=JOB_ID.pattern)]
+QueueName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
+JobState = Literal[STATES]  # type: ignore[valid-type]
+ClearState = Literal[(*CLEAR_STATES, "all")]  # type: ignore[valid-type]
+JobType = Literal[tuple(JOB_TYPES)]  # type: ignore[valid-type]
+Missed = Literal[MISSED]  # type: ignore[valid-type]
+Duration = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+class RetryRequest(BaseModel):
+    """Failed jobs by id; or dead-lettered jobs (`dlq`) by id or `all` (narrowed by queue, since,
+    error_contains)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_ids: list[JobId] | None = Field(None, min_length=1, max_length=MAX_IDS,
+                                        description="Ids of failed jobs (with dlq: of dead-lettered ones).")
+    dlq: bool = Field(False, description="Replay from the dead-letter queue instead of retrying failed jobs.")
+    all: bool = Field(False, description="With dlq: every dead-lettered job matching the filters.")
+    queue: QueueName | None = Field(None, description="With dlq and all: only this queue's entries.")
+    since: Duration | None = Field(None, description="With dlq and all: only entries that died within this "
+                                                     "long, e.g. 1h, 7d.")
+    error_contains: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        None, description="With dlq and all: only entries whose error mentions this text.")
+
+    @model_validator(mode="after")
+    def _exactly_one_selection(self) -> RetryRequest:
+        if (self.job_ids is not None) == self.all:
+            raise ValueError('give exactly one selection: "job_ids", or "dlq": true with "all": true')
+        if self.all and not self.dlq:
+            raise ValueError('"all" selects dead-lettered jobs: add "dlq": true')
+        filters = [k for k in ("queue", "since", "error_contains") if getattr(self, k) is not None]
+        if filters and not self.all:
+            raise ValueError(f'"{filters[0]}" narrows "all": use it with "dlq": true and "all": true')
+        return self
+
+
+class ScheduleRequest(BaseModel):
+    """A recurring schedule; an existing one with this name has its definition replaced."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(pattern=SCHEDULE_NAME.pattern)]
+    cron: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="'minute hour day month weekday' or @hourly, @daily, @weekly, @monthly.")
+    tz: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        "UTC", description="Timezone the cron runs in, e.g. Europe/Berlin.")
+    job: JobType = Field(description="Job type to enqueue.")
+    data: dict[str, Any] = Field(default_factory=dict, description="The job's payload.")
+    queue: QueueName | None = Field(None, description="Queue override (default: the job type's).")
+    priority: Priority | None = None
+    missed: Missed = Field("once", description="After downtime: once (run the latest missed) or skip.")

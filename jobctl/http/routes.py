@@ -1,0 +1,219 @@
+"""The endpoints: each checks the caller's role, calls the same core function as the CLI command and
+returns what that command's --json prints. Mutations run as the token's actor (face "http")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel
+
+from jobctl.core import dlq, ops, schedules
+from jobctl.core.browse import job_detail, queue_jobs
+from jobctl.core.catalog import QueuePolicy, get_policy
+from jobctl.core.enqueue import parse_duration
+from jobctl.core.metrics import MAX_WINDOW, window_stats
+from jobctl.core.prometheus import CONTENT_TYPE, render
+from jobctl.core.stats import queue_stats
+from jobctl.errors import NotFound, UsageError
+from jobctl.http.auth import Admin, Caller, Operator, Viewer
+from jobctl.http.context import ApiContext, api_context
+from jobctl.http.errors import Conflict
+from jobctl.http.models import (
+    MAX_IDS,
+    MAX_PAGE,
+    ClearState,
+    Duration,
+    JobId,
+    JobState,
+    Priority,
+    QueueName,
+    RetryRequest,
+    ScheduleRequest,
+)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    hint: str | None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    text = {400: "Bad input the core refused", 401: "Missing, invalid or revoked token", 403: "Role too low",
+            404: "No such queue, job or entry", 409: "The job's state refuses this", 413: "Body too large",
+            422: "Request validation failed", 503: "Redis unreachable"}
+    return {s: {"model": ErrorBody, "description": text[s]} for s in (*statuses, 401, 413, 422, 503)}
+
+
+Ctx = Annotated[ApiContext, Depends(api_context)]
+QueuePath = Annotated[QueueName, Path(alias="queueName", description="Queue name, e.g. email-sending.")]
+JobPath = Annotated[JobId, Path(description="Job id.")]
+
+router = APIRouter(prefix="/api/jobs")
+
+
+# --- reads (viewer) ------------------------------------------------------------------------------
+
+@router.get("/stats", summary="Counts per queue and priority (jobctl stats --json)",
+            responses=_errors(400, 403, 404))
+def stats(ctx: Ctx, caller: Caller = Viewer, queue: QueueName | None = None,
+          window: Annotated[Duration | None, Query(description="Also the metrics of the last 15m, 1h, 24h, "
+                                                               "7d (up to 30d).")] = None) -> dict[str, Any]:
+    seconds = parse_duration(window, "window").total_seconds() if window else None
+    if seconds and seconds > MAX_WINDOW:
+        raise UsageError(f"window {window} is longer than the 30 days metrics are kept", "e.g. window=7d")
+    data = queue_stats(ctx.connection, ctx.settings, queue)
+    if seconds:
+        names = [q["queue"] for q in data["queues"]]
+        data["window"] = {"seconds": seconds, "queues": window_stats(ctx.connection, names, seconds)}
+    return data
+
+
+def _policy(p: QueuePolicy) -> dict[str, Any]:
+    return {"priority": p.priority, "attempts": p.attempts, "timeout": p.timeout,
+            "keep_completed": p.keep_completed, "keep_failed": p.keep_failed,
+            "backoff": vars(p.backoff) if p.backoff else None, "physical": p.physical_names,
+            "description": p.description}
+
+
+@router.get("/queues/{queueName}", summary="A queue's policy, counts and one page of its jobs in one state",
+            responses=_errors(400, 403, 404))
+def queue_detail(ctx: Ctx, queue_name: QueuePath, caller: Caller = Viewer, state: JobState = "waiting",
+                 offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+                 limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20) -> dict[str, Any]:
+    policy = get_policy(ctx.settings.queues, queue_name)
+    counts = next(iter(queue_stats(ctx.connection, ctx.settings, policy.name)["queues"]), None) \
+        if not policy.is_dead_letter else None
+    return {
+        "queue": policy.name,
+        "policy": _policy(policy),
+        "paused": policy.name in ops.paused_queues(ctx.connection),
+        "workers": counts["workers"] if counts else 0,
+        "totals": counts["totals"] if counts else None,
+        "priorities": counts["priorities"] if counts else None,
+        "page": queue_jobs(ctx.connection, ctx.settings, policy.name, state, offset, limit),
+    }
+
+
+@router.get("/dlq", summary="Dead-letter entries, newest first, paged (jobctl dlq list --json)",
+            responses=_errors(400, 403, 404))
+def dlq_list(ctx: Ctx, caller: Caller = Viewer, queue: QueueName | None = None, since: Duration | None = None,
+             error_contains: Annotated[str | None, Query(max_length=500)] = None,
+             limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+             cursor: Annotated[str | None,
+                               Query(max_length=20, description="next_cursor of the previous page")] = None,
+             ) -> dict[str, Any]:
+    return dlq.list_entries(ctx.connection, ctx.settings, queue=queue, since=since,
+                            error_contains=error_contains, limit=limit, cursor=cursor)
+
+
+# --- changes ----------------------------------------------------------------------------------------
+
+@router.delete("/queues/{queueName}", summary="Clear a queue's jobs in one state, or all (admin)",
+               responses=_errors(400, 403, 404))
+def clear_queue(ctx: Ctx, queue_name: QueuePath, caller: Caller = Admin, state: ClearState = "waiting",
+                priority: Priority | None = None, dry_run: bool = False) -> dict[str, Any]:
+    with caller.acting():
+        return ops.clear_queue(ctx.connection, ctx.settings, queue_name, state, priority, dry_run=dry_run)
+
+
+@router.post("/queues/{queueName}/pause", summary="Workers stop taking this queue's jobs (operator)",
+             responses=_errors(400, 403, 404))
+def pause_queue(ctx: Ctx, queue_name: QueuePath, caller: Caller = Operator) -> dict[str, Any]:
+    with caller.acting():
+        return ops.pause_queue(ctx.connection, ctx.settings, queue_name)
+
+
+@router.post("/queues/{queueName}/resume", summary="Workers take this queue's jobs again (operator)",
+             responses=_errors(400, 403, 404))
+def resume_queue(ctx: Ctx, queue_name: QueuePath, caller: Caller = Operator) -> dict[str, Any]:
+    with caller.acting():
+        return ops.resume_queue(ctx.connection, ctx.settings, queue_name)
+
+
+@router.post("/retry", summary="Retry failed jobs, or replay dead-lettered ones (operator)",
+             responses=_errors(400, 403, 404))
+def retry(ctx: Ctx, body: RetryRequest, caller: Caller = Operator) -> dict[str, Any]:
+    """Ids the core could not act on come back in `not_found` (and `refused` for failed-job retries),
+    with 200: the rest were done."""
+    with caller.acting():
+        if not body.dlq:
+            return ops.retry_failed(ctx.connection, ctx.settings, body.job_ids or [])
+        return dlq.replay(ctx.connection, ctx.settings, body.job_ids, everything=body.all, queue=body.queue,
+                          since=body.since, error_contains=body.error_contains)
+
+
+@router.post("/schedule", summary="Create a recurring schedule, or replace one's definition (operator)",
+             responses={**_errors(400, 403), 201: {"description": "Created"}})
+def put_schedule(ctx: Ctx, body: ScheduleRequest, response: Response,
+                 caller: Caller = Operator) -> dict[str, Any]:
+    with caller.acting():
+        doc = schedules.put_schedule(ctx.connection, ctx.settings, body.name, body.cron, body.tz, body.job,
+                                     body.data, body.queue, body.priority, body.missed)
+    response.status_code = 201 if doc["created"] else 200
+    return doc
+
+
+@router.delete("/dlq", summary="Purge dead-letter entries by id, or all matching (admin)",
+               responses=_errors(400, 403, 404))
+def dlq_purge(ctx: Ctx, caller: Caller = Admin,
+              job_ids: Annotated[list[JobId] | None,
+                                 Query(max_length=MAX_IDS, description="Repeat for each id.")] = None,
+              everything: Annotated[bool, Query(alias="all", description="Every entry matching the filters.")]
+              = False,
+              queue: QueueName | None = None, since: Duration | None = None,
+              error_contains: Annotated[str | None, Query(max_length=500)] = None) -> dict[str, Any]:
+    if bool(job_ids) == everything:
+        raise UsageError("give exactly one selection: job_ids, or all=true",
+                         "e.g. DELETE /api/jobs/dlq?all=true&queue=email-sending")
+    if job_ids and (queue or since or error_contains):
+        raise UsageError("queue, since and error_contains narrow all=true, not job_ids",
+                         "drop them, or use all=true")
+    with caller.acting():
+        return dlq.purge(ctx.connection, ctx.settings, job_ids, everything=everything, queue=queue,
+                         since=since, error_contains=error_contains)
+
+
+# --- one job (declared last: /{job_id} would otherwise swallow /stats and /dlq) ---------------------
+
+@router.get("/{job_id}", summary="One job in full (jobctl job show --json)", responses=_errors(403, 404))
+def job_show(ctx: Ctx, job_id: JobPath, caller: Caller = Viewer) -> dict[str, Any]:
+    return job_detail(ctx.connection, ctx.settings, job_id)
+
+
+@router.delete("/{job_id}", summary="Delete a job and its data; never a running or dead-lettered one (admin)",
+               responses=_errors(403, 404, 409))
+def job_delete(ctx: Ctx, job_id: JobPath, caller: Caller = Admin) -> dict[str, Any]:
+    with caller.acting():
+        result = ops.delete_jobs(ctx.connection, ctx.settings, [job_id])
+    if result["not_found"]:
+        raise NotFound(f"no job {job_id!r}", "see GET /api/jobs/queues/{queueName}")
+    if result["refused"]:
+        raise Conflict(f"job {job_id} was not deleted: {result['refused'][0]['reason']}",
+                       "dead-lettered jobs: DELETE /api/jobs/dlq?job_ids=ID; running ones: "
+                       "POST /api/jobs/ID/cancel first")
+    return result
+
+
+@router.post("/{job_id}/cancel",
+             summary="Cancel a waiting or scheduled job; ask a running one to stop (operator)",
+             responses=_errors(400, 403, 404, 409))
+def job_cancel(ctx: Ctx, job_id: JobPath, caller: Caller = Operator) -> dict[str, Any]:
+    with caller.acting():
+        return ops.cancel_job(ctx.connection, ctx.settings, job_id)
+
+
+# --- outside /api/jobs ----------------------------------------------------------------------------
+
+metrics_router = APIRouter()
+
+
+@metrics_router.get("/metrics", summary="Prometheus text format (jobctl metrics)", response_class=Response,
+                    responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {}}}, **_errors(403)})
+def metrics(ctx: Ctx, caller: Caller = Viewer) -> Response:
+    return Response(render(ctx.connection, ctx.settings), media_type=CONTENT_TYPE)

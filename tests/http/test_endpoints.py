@@ -1,0 +1,103 @@
+"""What the endpoints return beyond the role matrix: the same data as the CLI's --json, paging, upserts."""
+
+from __future__ import annotations
+
+import json
+
+from jobctl.core import audit, keys, schedules
+from jobctl.core.enqueue import enqueue_many
+from tests.http.conftest import bearer, dead_jobs
+
+NIGHTLY = {"name": "nightly", "cron": "0 3 * * *", "tz": "Europe/Berlin", "job": "noop", "data": {"k": 1}}
+
+
+def test_schedule_is_created_then_updated_in_place(client, creds, redis_client):
+    operator = bearer(creds["operator"])
+    created = client.post("/api/jobs/schedule", headers=operator, json=NIGHTLY)
+    assert created.status_code == 201 and created.json()["created"] is True
+    assert created.json()["source"] == "http" and created.json()["data"] == {"k": 1}
+    schedules.pause_schedule(redis_client, "nightly")
+
+    updated = client.post("/api/jobs/schedule", headers=operator,
+                          json={**NIGHTLY, "cron": "30 4 * * 1", "priority": "high", "missed": "skip"})
+    assert updated.status_code == 200, updated.text
+    doc = updated.json()
+    assert doc["created"] is False and doc["cron"] == "30 4 * * 1" and doc["priority"] == "high"
+    assert doc["paused"] is True and doc["created_at"] == created.json()["created_at"]  # run state kept
+    stored = schedules.get_schedule(redis_client, "nightly")
+    assert stored["cron"] == "30 4 * * 1" and stored["missed"] == "skip"
+    due = redis_client.zscore(keys.schedules_due(), "nightly")
+    assert due == schedules._parse(stored["next_run_at"]).timestamp()  # the due index follows the new cron
+    update, add = audit.list_entries(redis_client, actor="operator-token", limit=2)
+    assert (add["action"], update["action"]) == ("schedule.add", "schedule.update")
+    assert update["face"] == "http" and update["filters"]["cron"] == "30 4 * * 1"
+
+
+def test_schedule_with_an_unknown_job_type_is_422_and_stores_nothing(client, creds, redis_client):
+    response = client.post("/api/jobs/schedule", headers=bearer(creds["admin"]), json={**NIGHTLY, "job": "nope"})
+    assert response.status_code == 422 and response.json()["error"]["message"].startswith("body.job: input should be")
+    assert not redis_client.hexists(keys.schedules(), "nightly")
+
+
+def test_stats_matches_the_cli_and_takes_a_window(client, creds, cli, redis_client, settings):
+    enqueue_many(redis_client, settings, "noop", [{}] * 2, queue="payment-retry", priority="high")
+    viewer = bearer(creds["viewer"])
+    api = client.get("/api/jobs/stats?queue=payment-retry", headers=viewer).json()
+    from_cli = cli.json("stats", "--queue", "payment-retry")
+    api.pop("generated_at"), from_cli.pop("generated_at")
+    assert api == from_cli and api["queues"][0]["priorities"]["high"]["waiting"] == 2
+    windowed = client.get("/api/jobs/stats?window=1h", headers=viewer).json()
+    assert windowed["window"]["seconds"] == 3600 and "payment-retry" in windowed["window"]["queues"]
+
+
+def test_queue_detail_pages_through_a_state(client, creds, redis_client, settings):
+    ids = enqueue_many(redis_client, settings, "noop", [{}] * 5, queue="email-sending")
+    viewer = bearer(creds["viewer"])
+    first = client.get("/api/jobs/queues/email-sending?limit=2", headers=viewer).json()
+    assert first["policy"]["attempts"] >= 1 and first["policy"]["physical"][0].startswith("email-sending:")
+    assert [j["id"] for j in first["page"]["jobs"]] == ids[:2] and first["page"]["next_offset"] == 2
+    rest = client.get(f"/api/jobs/queues/email-sending?offset={first['page']['next_offset']}&limit=10",
+                      headers=viewer).json()
+    assert [j["id"] for j in rest["page"]["jobs"]] == ids[2:] and rest["page"]["next_offset"] is None
+    empty = client.get("/api/jobs/queues/email-sending?state=failed", headers=viewer).json()
+    assert empty["page"]["total"] == 0 and empty["page"]["state"] == "failed"
+
+
+def test_dlq_list_pages_with_the_cursor_and_filters(client, creds, redis_client, settings):
+    ids = dead_jobs(redis_client, settings, 3)
+    viewer = bearer(creds["viewer"])
+    page = client.get("/api/jobs/dlq?limit=2", headers=viewer).json()
+    assert [e["job_id"] for e in page["entries"]] == ids[::-1][:2] and page["total"] == 3
+    rest = client.get(f"/api/jobs/dlq?limit=2&cursor={page['next_cursor']}", headers=viewer).json()
+    assert [e["job_id"] for e in rest["entries"]] == ids[:1] and rest["next_cursor"] is None
+    only = client.get("/api/jobs/dlq?error_contains=boom 1&queue=payment-retry", headers=viewer).json()
+    assert [e["job_id"] for e in only["entries"]] == [ids[1]]
+
+
+def test_bulk_results_name_what_was_not_done(client, creds, redis_client, settings):
+    [dead] = dead_jobs(redis_client, settings, 1)
+    operator = bearer(creds["operator"])
+    replay = client.post("/api/jobs/retry", headers=operator, json={"dlq": True, "job_ids": [dead, "ghost"]})
+    assert replay.status_code == 200
+    assert replay.json() == {"dry_run": False, "replayed": [dead], "not_found": ["ghost"]}
+    [entry] = audit.list_entries(redis_client, action="dlq.replay")
+    assert entry["outcome"] == "partial" and entry["actor"] == "operator-token"
+    purge = client.delete("/api/jobs/dlq?job_ids=ghost&job_ids=other", headers=bearer(creds["admin"]))
+    assert purge.json() == {"dry_run": False, "purged": [], "not_found": ["ghost", "other"]}
+
+
+def test_clear_dry_run_counts_and_changes_nothing(client, creds, redis_client, settings):
+    enqueue_many(redis_client, settings, "noop", [{}] * 3, queue="email-sending", priority="low")
+    admin = bearer(creds["admin"])
+    planned = client.delete("/api/jobs/queues/email-sending?state=all&priority=low&dry_run=true", headers=admin)
+    assert planned.json()["total"] == 3 and planned.json()["dry_run"] is True
+    assert not audit.list_entries(redis_client, action="queue.clear")
+    done = client.delete("/api/jobs/queues/email-sending?state=all&priority=low", headers=admin).json()
+    assert done["total"] == 3 and done["removed"]["waiting"] == 3
+
+
+def test_job_detail_is_the_cli_json(client, creds, cli, redis_client, settings):
+    [job_id] = enqueue_many(redis_client, settings, "noop", [{"n": 1}], queue="email-sending")
+    api = client.get(f"/api/jobs/{job_id}", headers=bearer(creds["viewer"])).json()
+    assert api == json.loads(json.dumps(cli.json("job", "show", job_id), default=str))
+    assert api["payload"] == {"n": 1}

@@ -1,0 +1,203 @@
+"""Every endpoint x {no token, bad token, revoked token, viewer, operator, admin}.
+
+401/403 must change nothing (and record nothing in the audit log); an allowed call must have its
+real effect, recorded as the token's, face "http".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from rq.job import Job
+
+from jobctl.core import audit, keys, tokens
+from jobctl.core.enqueue import enqueue_many
+from jobctl.core.payloads import PayloadSerializer
+from jobctl.core.stats import queue_key
+from tests.http.conftest import UNAUTHENTICATED, WHO, bearer, dead_jobs, failed_jobs
+
+Q = "email-sending"
+P = "payment-retry"
+
+
+def _status(conn, job_id: str) -> str | None:
+    job = Job.fetch_many([job_id], connection=conn, serializer=PayloadSerializer)[0]
+    return None if job is None else job.get_status(refresh=False).value
+
+
+def _waiting(conn, settings, queue: str = Q) -> int:
+    return sum(conn.llen(queue_key(p)) for p in settings.queues[queue].physical_names)
+
+
+def _dlq_state(conn, job_id: str) -> str | None:
+    raw = conn.get(keys.dlq_entry(job_id))
+    return json.loads(raw)["state"] if raw else None
+
+
+@dataclass
+class Case:
+    id: str
+    method: str
+    role: str
+    setup: Callable[..., dict[str, Any]]
+    path: Callable[[dict], str]
+    observe: Callable[..., Any] = lambda conn, settings, ctx: None
+    check: Callable[..., None] = lambda ctx, before, after, body: None
+    body: Callable[[dict], Any] | None = None
+    action: str | None = None  # the audit action an allowed mutation records
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def _noops(n: int = 2) -> Callable[..., dict]:
+    return lambda conn, settings, tmp: {"ids": enqueue_many(conn, settings, "noop", [{}] * n, queue=Q)}
+
+
+def _check_metrics(ctx, before, after, body):
+    assert f'jobctl_queue_jobs{{queue="{Q}",priority="normal",state="waiting"}} 2' in body
+
+
+def _check_stats(ctx, before, after, body):
+    queue = next(q for q in body["queues"] if q["queue"] == Q)
+    assert queue["totals"]["waiting"] == 2 and "dead_letter" in body
+
+
+def _check_queue(ctx, before, after, body):
+    assert body["queue"] == Q and body["totals"]["waiting"] == 2 and body["paused"] is False
+    assert [j["id"] for j in body["page"]["jobs"]] == ctx["ids"] and body["page"]["total"] == 2
+
+
+def _check_dlq_list(ctx, before, after, body):
+    assert [e["job_id"] for e in body["entries"]] == ctx["ids"][::-1]  # newest first
+
+
+def _check_job(ctx, before, after, body):
+    assert body["id"] == ctx["ids"][0] and body["status"] == "queued" and body["queue"] == Q
+
+
+def _paused(conn, settings, ctx):
+    return Q in {m.decode() for m in conn.smembers(keys.paused_queues())}
+
+
+def _paused_first(conn, settings, tmp):
+    conn.sadd(keys.paused_queues(), Q)
+    return {}
+
+
+def _schedule(conn, settings, ctx):
+    raw = conn.hget(keys.schedules(), "nightly-noop")
+    return json.loads(raw)["cron"] if raw else None
+
+
+def _dead(n: int) -> Callable[..., dict]:
+    return lambda conn, settings, tmp: {"ids": dead_jobs(conn, settings, n)}
+
+
+CASES = [
+    # reads: viewer and up
+    Case("metrics", "GET", "viewer", _noops(), lambda c: "/metrics", check=_check_metrics),
+    Case("stats", "GET", "viewer", _noops(), lambda c: "/api/jobs/stats", check=_check_stats),
+    Case("queue-show", "GET", "viewer", _noops(), lambda c: f"/api/jobs/queues/{Q}?state=waiting&limit=5",
+         check=_check_queue),
+    Case("dlq-list", "GET", "viewer", _dead(2), lambda c: "/api/jobs/dlq", check=_check_dlq_list),
+    Case("job-show", "GET", "viewer", _noops(1), lambda c: f"/api/jobs/{c['ids'][0]}", check=_check_job),
+    # operator
+    Case("pause", "POST", "operator", lambda conn, settings, tmp: {}, lambda c: f"/api/jobs/queues/{Q}/pause",
+         observe=_paused, check=lambda ctx, before, after, body: (before, after) == (False, True),
+         action="queue.pause"),
+    Case("resume", "POST", "operator", _paused_first, lambda c: f"/api/jobs/queues/{Q}/resume",
+         observe=_paused, check=lambda ctx, before, after, body: (before, after) == (True, False),
+         action="queue.resume"),
+    Case("retry-failed", "POST", "operator", lambda conn, settings, tmp: {"ids": failed_jobs(conn, tmp, 2)},
+         lambda c: "/api/jobs/retry", body=lambda c: {"job_ids": c["ids"]},
+         observe=lambda conn, settings, ctx: [_status(conn, i) for i in ctx["ids"]],
+         check=lambda ctx, before, after, body: (before == ["failed"] * 2 and after == ["queued"] * 2
+                                                 and body["retried"] == ctx["ids"]),
+         action="job.retry"),
+    Case("retry-dlq-ids", "POST", "operator", _dead(2), lambda c: "/api/jobs/retry",
+         body=lambda c: {"dlq": True, "job_ids": c["ids"][:1]},
+         observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
+         check=lambda ctx, before, after, body: (before == ["dead", "dead"] and after == ["replayed", "dead"]
+                                                 and body["replayed"] == ctx["ids"][:1]),
+         action="dlq.replay"),
+    Case("retry-dlq-all", "POST", "operator", _dead(2), lambda c: "/api/jobs/retry",
+         body=lambda c: {"dlq": True, "all": True, "queue": P},
+         observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
+         check=lambda ctx, before, after, body: after == ["replayed", "replayed"] and len(body["replayed"]) == 2,
+         action="dlq.replay"),
+    Case("schedule", "POST", "operator", lambda conn, settings, tmp: {}, lambda c: "/api/jobs/schedule",
+         body=lambda c: {"name": "nightly-noop", "cron": "0 3 * * *", "tz": "Europe/Berlin", "job": "noop"},
+         observe=_schedule, check=lambda ctx, before, after, body: (before, after) == (None, "0 3 * * *"),
+         action="schedule.add"),
+    Case("cancel", "POST", "operator", _noops(1), lambda c: f"/api/jobs/{c['ids'][0]}/cancel",
+         observe=lambda conn, settings, ctx: _status(conn, ctx["ids"][0]),
+         check=lambda ctx, before, after, body: (before, after) == ("queued", "canceled"),
+         action="job.cancel"),
+    # admin
+    Case("clear", "DELETE", "admin", _noops(3), lambda c: f"/api/jobs/queues/{Q}?state=waiting",
+         observe=lambda conn, settings, ctx: (_waiting(conn, settings), [_status(conn, i) for i in ctx["ids"]]),
+         check=lambda ctx, before, after, body: (before[0], after) == (3, (0, [None] * 3)) and body["total"] == 3,
+         action="queue.clear"),
+    Case("job-delete", "DELETE", "admin", _noops(1), lambda c: f"/api/jobs/{c['ids'][0]}",
+         observe=lambda conn, settings, ctx: _status(conn, ctx["ids"][0]),
+         check=lambda ctx, before, after, body: (before, after) == ("queued", None),
+         action="job.delete"),
+    Case("dlq-purge-ids", "DELETE", "admin", _dead(2), lambda c: f"/api/jobs/dlq?job_ids={c['ids'][0]}",
+         observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
+         check=lambda ctx, before, after, body: after == [None, "dead"] and body["purged"] == ctx["ids"][:1],
+         action="dlq.purge"),
+    Case("dlq-purge-all", "DELETE", "admin", _dead(2), lambda c: f"/api/jobs/dlq?all=true&queue={P}",
+         observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
+         check=lambda ctx, before, after, body: after == [None, None] and len(body["purged"]) == 2,
+         action="dlq.purge"),
+]
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_endpoint_by_caller(case, who, client, creds, redis_client, settings, tmp_path):
+    ctx = case.setup(redis_client, settings, tmp_path)
+    before = case.observe(redis_client, settings, ctx)
+    audit_before = len(audit.list_entries(redis_client, limit=1000))
+    body = case.body(ctx) if case.body else None
+    response = client.request(case.method, case.path(ctx), headers=bearer(creds[who]), json=body)
+    after = case.observe(redis_client, settings, ctx)
+
+    if who in UNAUTHENTICATED:
+        assert response.status_code == 401, response.text
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["error"]["code"] == "unauthorized"
+    elif not tokens.role_allows(who, case.role):
+        assert response.status_code == 403, response.text
+        assert response.json()["error"]["code"] == "forbidden" and case.role in response.json()["error"]["message"]
+    else:
+        assert response.status_code in (200, 201), response.text
+        payload = response.text if case.id == "metrics" else response.json()
+        assert case.check(ctx, before, after, payload) is not False, (before, after, payload)
+        if case.action:
+            [entry] = audit.list_entries(redis_client, action=case.action, limit=1)
+            assert (entry["actor"], entry["face"], entry["outcome"]) == (f"{who}-token", "http", "ok")
+        return
+    assert after == before
+    assert len(audit.list_entries(redis_client, limit=1000)) == audit_before  # refused: nothing recorded
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_healthz_needs_no_token(who, client, creds):
+    response = client.get("/healthz", headers=bearer(creds[who]))
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_a_bad_token_is_refused_even_when_it_looks_like_a_real_one_of_another(client, creds):
+    # one character changed: same prefix and length, different hash
+    forged = creds["admin"][:-1] + ("A" if creds["admin"][-1] != "A" else "B")
+    assert client.get("/api/jobs/stats", headers=bearer(forged)).status_code == 401
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Token abc"])
+def test_malformed_authorization_headers_are_401(header, client, creds):
+    response = client.get("/api/jobs/stats", headers={"Authorization": header})
+    assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"

@@ -1,0 +1,162 @@
+"""`jobctl serve`: its refusals, and the real server in a subprocess answering real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from jobctl.cli.serve import is_loopback
+from jobctl.core import audit, keys, tokens
+from jobctl.core.enqueue import enqueue_many
+
+EXTRA_LINE = "jobctl: error: the HTTP API needs the http extra: pip install 'jobctl[http]'\n"
+
+
+@pytest.fixture
+def no_binding(monkeypatch):
+    """uvicorn.run records its arguments instead of binding a port."""
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
+    return calls
+
+
+def test_without_the_http_extra_serve_says_how_to_install_it(cli, monkeypatch, no_binding):
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # what an install without the extra looks like
+    for name in [m for m in sys.modules if m == "jobctl.http" or m.startswith("jobctl.http.")]:
+        monkeypatch.delitem(sys.modules, name)
+    result = cli("serve", code=2)
+    assert result.stderr == EXTRA_LINE and not no_binding
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "api.example.com"])
+def test_non_loopback_without_tokens_refuses_to_start(cli, host, no_binding):
+    result = cli("serve", "--host", host, code=2)
+    error, hint = result.stderr.splitlines()
+    assert error.startswith(f"jobctl: error: refusing to serve on {host} with no API tokens")
+    assert hint == "hint: jobctl token create NAME --role admin"
+    assert not no_binding and "Traceback" not in result.stderr
+
+
+def test_non_loopback_with_a_token_starts(cli, redis_client, settings, no_binding):
+    tokens.create_token(redis_client, settings, "ops", "admin")
+    result = cli("serve", "--host", "0.0.0.0", "--port", "9123")
+    [(app, kwargs)] = no_binding
+    assert (kwargs["host"], kwargs["port"]) == ("0.0.0.0", 9123)
+    assert app.state.jobctl.loopback is False
+    assert "anonymous" not in result.stderr and "http://0.0.0.0:9123" in result.stderr
+
+
+def test_loopback_without_tokens_starts_read_only_and_says_so(cli, monkeypatch, no_binding):
+    monkeypatch.setenv("JOBCTL_HTTP_PORT", "9124")
+    result = cli("serve")
+    [(app, kwargs)] = no_binding
+    assert (kwargs["host"], kwargs["port"]) == ("127.0.0.1", 9124) and app.state.jobctl.loopback is True
+    assert "no API tokens yet" in result.stderr and "anonymous" in result.stderr
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.9.9.9", True), ("::1", True),
+                                            ("[::1]", True), ("localhost", True), ("0.0.0.0", False),
+                                            ("10.0.0.1", False), ("example.com", False)])
+def test_is_loopback(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+# --- the real thing ------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _request(url: str, method: str = "GET", token: str | None = None, data=None, headers=None):
+    request = urllib.request.Request(url, method=method, data=data, headers=dict(headers or {}))
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+@pytest.fixture
+def server(redis_url, jobctl_env, tmp_path):
+    """`jobctl serve` on a free port, same Redis and key prefix as this test; stopped afterwards."""
+    port = _free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "RQ_KEY_PREFIX": os.environ["RQ_KEY_PREFIX"],
+           "JOBCTL_HOME": str(jobctl_env), "JOBCTL_HTTP_MAX_BODY": "2k"}
+    log = (tmp_path / "serve.log").open("w+")
+    process = subprocess.Popen([str(Path(sys.executable).parent / "jobctl"), "serve", "--port", str(port)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:  # wait until it answers (not a timing assertion: the deadline only bounds a broken start)
+        try:
+            if _request(f"{base}/healthz")[0] == 200:
+                break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            pytest.fail(f"jobctl serve did not come up:\n{log.read()}")
+        time.sleep(0.1)
+    yield base
+    process.terminate()
+    process.wait(timeout=15)
+    log.close()
+
+
+def test_the_real_server_over_http(server, redis_client, settings):
+    # created after start: tokens are read from Redis per request, so a running server sees them
+    viewer = tokens.create_token(redis_client, settings, "dash", "viewer")["token"]
+    operator = tokens.create_token(redis_client, settings, "ci", "operator")["token"]
+    enqueue_many(redis_client, settings, "noop", [{}] * 2, queue="email-sending")
+
+    status, _, body = _request(f"{server}/healthz")
+    assert status == 200 and json.loads(body) == {"status": "ok"}
+
+    status, headers, body = _request(f"{server}/api/jobs/stats")
+    assert status == 401 and headers["www-authenticate"] == "Bearer"
+    assert json.loads(body)["error"]["code"] == "unauthorized"
+
+    status, _, body = _request(f"{server}/api/jobs/queues/email-sending", token=viewer)
+    assert status == 200 and json.loads(body)["totals"]["waiting"] == 2
+
+    status, _, _ = _request(f"{server}/api/jobs/queues/email-sending/pause", "POST", token=viewer)
+    assert status == 403 and not redis_client.sismember(keys.paused_queues(), "email-sending")
+
+    status, _, body = _request(f"{server}/api/jobs/queues/email-sending/pause", "POST", token=operator)
+    assert status == 200 and json.loads(body) == {"queue": "email-sending", "paused": True, "changed": True}
+    assert redis_client.sismember(keys.paused_queues(), "email-sending")
+    [entry] = audit.list_entries(redis_client, action="queue.pause")
+    assert (entry["actor"], entry["face"]) == ("ci", "http")
+
+    status, headers, body = _request(f"{server}/metrics", token=viewer)
+    assert status == 200 and headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert b"jobctl_queue_jobs{" in body
+
+
+def test_the_real_server_limits_chunked_bodies(server, redis_client, settings):
+    operator = tokens.create_token(redis_client, settings, "ci", "operator")["token"]
+    body = json.dumps({"job_ids": [f"job-{i:05d}" for i in range(300)]}).encode()
+    assert len(body) > 2048
+    # an iterable body without a length: urllib sends it with Transfer-Encoding: chunked
+    status, _, reply = _request(f"{server}/api/jobs/retry", "POST", token=operator,
+                                data=iter([body[i:i + 512] for i in range(0, len(body), 512)]),
+                                headers={"Content-Type": "application/json"})
+    assert status == 413 and json.loads(reply)["error"]["code"] == "too_large"
+    status, _, reply = _request(f"{server}/api/jobs/retry", "POST", token=operator, data=body,
+                                headers={"Content-Type": "application/json"})
+    assert status == 413
+    assert not audit.list_entries(redis_client, action="job.retry")

@@ -29,6 +29,7 @@ import redis
 
 from jobctl.config import Settings
 from jobctl.core import keys, runtime
+from jobctl.core.redact import redact, redact_text
 from jobctl.errors import JobctlError, UsageError
 
 log = logging.getLogger("jobctl.audit")
@@ -115,10 +116,12 @@ def record(connection: redis.Redis, settings: Settings | None, entry: Entry) -> 
         "face": actor.face,
         "action": entry.action,
         "target": entry.target,
-        "filters": entry.filters,
+        # the log is kept long and read widely: filters and errors (--error-contains text, a
+        # message quoting an address) are stored redacted, like every face shows job data
+        "filters": redact(entry.filters),
         "count": entry.count,
         "outcome": entry.outcome,
-        "error": entry.error,
+        "error": redact_text(entry.error) if entry.error else None,
     }
     fields = {k: json.dumps(v) if k == "filters" else ("" if v is None else str(v)) for k, v in doc.items()}
     doc["id"] = connection.xadd(stream_key(), fields, maxlen=settings.audit_max_entries, approximate=True)

@@ -190,3 +190,14 @@ def test_an_unwritable_file_is_logged_and_the_change_still_happens(redis_client,
     assert Q in ops.paused_queues(redis_client)
     assert [e["action"] for e in entries(redis_client)] == ["queue.pause"]
     assert "could not append to the audit file" in caplog.text
+
+
+def test_filters_and_errors_are_stored_redacted(redis_client, settings):
+    with pytest.raises(UsageError):
+        dlq.purge(redis_client, settings, ["x"], everything=True, error_contains="ada.lovelace@example.com")
+    [got] = entries(redis_client)
+    assert got["filters"] == {"all": True, "error_contains": "a***@example.com"} and got["outcome"] == "failed"
+    audit.record(redis_client, settings, audit.Entry("job.retry", "j", outcome="failed",
+                                                     error="refused for ada.lovelace@example.com"))
+    assert audit.list_entries(redis_client, limit=1)[0]["error"] == "refused for a***@example.com"
+    assert b"lovelace" not in b"".join(v for _, f in redis_client.xrange(audit.stream_key()) for v in f.values())

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 from jobctl.core import audit, keys, schedules
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.payloads import PayloadSerializer
+from jobctl.core.worker import JobctlJob, JobctlWorker
 from tests.http.conftest import bearer, dead_jobs
 
 NIGHTLY = {"name": "nightly", "cron": "0 3 * * *", "tz": "Europe/Berlin", "job": "noop", "data": {"k": 1}}
@@ -101,3 +103,23 @@ def test_job_detail_is_the_cli_json(client, creds, cli, redis_client, settings):
     api = client.get(f"/api/jobs/{job_id}", headers=bearer(creds["viewer"])).json()
     assert api == json.loads(json.dumps(cli.json("job", "show", job_id), default=str))
     assert api["payload"] == {"n": 1}
+
+
+def test_job_and_dead_letter_data_are_redacted_as_admin_too(client, creds, redis_client, settings):
+    secret = "ada.lovelace@example.com"
+    [waiting] = enqueue_many(redis_client, settings, "noop", [{"to": secret, "password": "hunter2"}],
+                             queue="email-sending")
+    ids = enqueue_many(redis_client, settings, "fail", [{"message": f"refused {secret}"}], queue="payment-retry")
+    JobctlWorker([rq_queue(redis_client, q) for q in settings.queues["payment-retry"].physical_names],
+                 connection=redis_client, serializer=PayloadSerializer, job_class=JobctlJob,
+                 settings=settings).work(burst=True)
+    admin = bearer(creds["admin"])
+    job = client.get(f"/api/jobs/{waiting}", headers=admin)
+    page = client.get("/api/jobs/queues/email-sending", headers=admin)
+    dead = client.get("/api/jobs/dlq", headers=admin)
+    assert job.status_code == page.status_code == dead.status_code == 200
+    assert job.json()["payload"] == {"to": "a***@example.com", "password": "[redacted]"}
+    assert [e["job_id"] for e in dead.json()["entries"]] == ids
+    assert "a***@example.com" in dead.json()["entries"][0]["error_message"]
+    for response in (job, page, dead):
+        assert "lovelace" not in response.text and "hunter2" not in response.text

@@ -123,6 +123,34 @@ def test_navigate_to_a_failed_job_and_see_its_error(redis_client, tmp_path):
     drive(app, script)
 
 
+def test_job_and_dead_letter_details_are_redacted(redis_client, tmp_path):
+    settings = with_failures(tmp_path, Q)
+    secret = "ada.lovelace@example.com"
+    enqueue_many(redis_client, settings, "noop", [{"to": secret, "api_key": "sk_live_abcdef123456"}], queue=Q,
+                 job_ids=["pii-1"])
+    enqueue_many(redis_client, settings, "fail", [{"message": f"refused {secret}"}], queue=Q, job_ids=["pii-dead"])
+    JobctlWorker([rq_queue(redis_client, q) for q in settings.queues[Q].physical_names], connection=redis_client,
+                 serializer=PayloadSerializer, job_class=JobctlJob, settings=settings).work(burst=True)
+    enqueue_many(redis_client, settings, "noop", [{"to": secret, "api_key": "sk_live_abcdef123456"}], queue=Q,
+                 job_ids=["pii-2"])
+    app = DashApp(settings, refresh_seconds=FAST)
+
+    async def script(pilot):
+        screen = await open_queue(pilot, Q)
+        await until(pilot, lambda: screen.loaded and screen.page["total"] == 1, "the waiting job")
+        await until(pilot, lambda: "a***@example.com" in detail_text(screen), "the redacted address")
+        assert "lovelace" not in detail_text(screen) and "sk_live_abcdef123456" not in detail_text(screen)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "back on the main screen")
+        await pilot.press("D")
+        dead = await until(pilot, lambda: isinstance(app.screen, DeadLetterScreen) and app.screen.loaded
+                           and app.screen, "the dead letters")
+        await until(pilot, lambda: "a***@example.com" in str(dead.query_one("#entry").render()), "the entry")
+        assert "lovelace" not in str(dead.query_one("#entry").render())
+
+    drive(app, script)
+
+
 def test_retry_a_failed_job_puts_it_back_on_its_queue(redis_client, tmp_path):
     settings = with_failures(tmp_path, Q)
     [job_id] = failed_jobs(redis_client, settings, Q, ["retry-me"])

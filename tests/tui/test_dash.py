@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from rq import SimpleWorker
+from textual.widgets import DataTable
 
 from jobctl.config import load_settings
 from jobctl.core import audit, dlq, ops
@@ -457,12 +458,19 @@ async def loaded(pilot, kind):
     app = pilot.app
     screen = await until(pilot, lambda: isinstance(app.screen, kind) and app.screen.loaded and app.screen,
                          kind.__name__)
-    # the data is in; let the layout it triggers (column widths of the tables) settle before the
-    # screenshot: a busy machine once caught the header still laid out for the empty table
+    return screen
+
+
+async def settle(pilot) -> None:
+    """Before a screenshot: let the layout the data triggered (column widths) settle, then repaint
+    every table on every screen whole. On a busy machine the screen sometimes kept lines painted
+    for a table's old column widths (the table itself renders them right): flaky snapshots."""
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
+    for screen in pilot.app.screen_stack:
+        for table in screen.query(DataTable):
+            table.refresh()
     await pilot.pause()
-    return screen
 
 
 def test_snapshot_main_80x24(frozen, snap_compare, redis_client, settings):
@@ -473,6 +481,7 @@ def test_snapshot_main_80x24(frozen, snap_compare, redis_client, settings):
 
     async def ready(pilot):
         await loaded(pilot, MainScreen)
+        await settle(pilot)
 
     assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(80, 24), run_before=ready)
 
@@ -484,6 +493,7 @@ def test_snapshot_main_by_priority_120x40(frozen, snap_compare, redis_client, se
         main = await loaded(pilot, MainScreen)
         await pilot.press("b")
         await until(pilot, lambda: main.query_one("#queues").row_count == 7 * 4, "priority rows")
+        await settle(pilot)
 
     assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(120, 40), run_before=ready)
 
@@ -496,6 +506,7 @@ def test_snapshot_jobs_with_failed_detail_80x24(frozen, snap_compare, redis_clie
         screen = await open_queue(pilot, Q)
         await to_state(pilot, screen, "failed")
         await until(pilot, lambda: "PermanentJobFailure" in detail_text(screen), "the detail")
+        await settle(pilot)
 
     assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(80, 24), run_before=ready)
 
@@ -508,6 +519,7 @@ def test_snapshot_dead_letters_120x40(frozen, snap_compare, redis_client, settin
         await pilot.press("D")
         screen = await loaded(pilot, DeadLetterScreen)
         await until(pilot, lambda: "PermanentJobFailure" in str(screen.query_one("#entry").render()), "the entry")
+        await settle(pilot)
 
     assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(120, 40), run_before=ready)
 
@@ -517,6 +529,7 @@ def test_snapshot_help_80x24(frozen, snap_compare, settings):
         await loaded(pilot, MainScreen)
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "help")
+        await settle(pilot)
 
     assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(80, 24), run_before=ready)
 
@@ -531,6 +544,7 @@ def test_snapshot_clear_confirmation_80x24(frozen, snap_compare, redis_client, s
                     and '"n": 0' in detail_text(screen), "3 waiting, the first one's detail")
         await pilot.press("c")
         await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the confirmation")
+        await settle(pilot)
 
     assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(80, 24), run_before=ready)
     assert totals(redis_client, settings, Q)["waiting"] == 3

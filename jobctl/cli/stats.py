@@ -10,10 +10,7 @@ from rich.live import Live
 from rich.table import Table
 
 from jobctl.cli.common import JsonOption, emit_json, state, stdout
-from jobctl.core.enqueue import parse_duration
-from jobctl.core.metrics import MAX_WINDOW
-from jobctl.core.stats import STATES, queue_stats
-from jobctl.errors import UsageError
+from jobctl.core.stats import STATES, parse_window, queue_stats, stats_with_window
 
 HEADERS = ("waiting", "active", "sched", "done", "failed", "workers")
 
@@ -47,16 +44,6 @@ def _window_table(data: dict, label: str) -> Table:
     return table
 
 
-def _collect(st, queue: Optional[str], window: Optional[float]) -> dict:
-    data = queue_stats(st.connection, st.settings, queue)
-    if window:
-        from jobctl.core.metrics import window_stats
-
-        names = [q["queue"] for q in data["queues"]]
-        data["window"] = {"seconds": window, "queues": window_stats(st.connection, names, window)}
-    return data
-
-
 def stats(
     ctx: typer.Context,
     queue: Optional[str] = typer.Option(None, "--queue", "-q", help="Only this queue."),
@@ -68,15 +55,13 @@ def stats(
     as_json: bool = JsonOption,
 ) -> None:
     """Counts per queue and priority: waiting, active, scheduled, completed, failed; workers; dead-letter."""
-    seconds = parse_duration(window, "--window").total_seconds() if window else None
-    if seconds and seconds > MAX_WINDOW:
-        raise UsageError(f"--window {window} is longer than the 30 days metrics are kept", "e.g. --window 7d")
+    seconds = parse_window(window)
     st = state(ctx)
     if as_json and not watch:  # with --watch: one JSON document per line per refresh
-        emit_json(_collect(st, queue, seconds))
+        emit_json(stats_with_window(st.connection, st.settings, queue, seconds))
         return
     if not watch:
-        data = _collect(st, queue, seconds)
+        data = stats_with_window(st.connection, st.settings, queue, seconds)
         stdout.print(_table(data))
         if seconds:
             stdout.print(_window_table(data, window))

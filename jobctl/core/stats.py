@@ -25,6 +25,7 @@ from jobctl.config import Settings
 from jobctl.core import keys
 from jobctl.core.catalog import PRIORITIES, get_policy
 from jobctl.core.payloads import PayloadSerializer
+from jobctl.errors import UsageError
 
 STATES = ("waiting", "active", "scheduled", "completed", "failed")
 REGISTRIES = {
@@ -137,3 +138,28 @@ def list_workers(connection: redis.Redis, settings: Settings | None = None,
         })
     rows.sort(key=lambda r: r["name"])
     return rows
+
+
+def parse_window(text: str | None, name: str = "--window") -> float | None:
+    """A metrics window ('15m', '1h', '7d') in seconds; None for none. At most the 30 days kept."""
+    if not text:
+        return None
+    from jobctl.core.enqueue import parse_duration  # lazy: enqueue imports this module's neighbours
+    from jobctl.core.metrics import MAX_WINDOW
+
+    seconds = parse_duration(text, name).total_seconds()
+    if seconds > MAX_WINDOW:
+        raise UsageError(f"{name} {text} is longer than the 30 days metrics are kept", f"e.g. {name} 7d")
+    return seconds
+
+
+def stats_with_window(connection: redis.Redis, settings: Settings, queue: str | None = None,
+                      window: float | None = None) -> dict[str, Any]:
+    """`queue_stats`, plus with `window` (seconds) each queue's metrics over that span."""
+    data = queue_stats(connection, settings, queue)
+    if window:
+        from jobctl.core.metrics import window_stats
+
+        names = [q["queue"] for q in data["queues"]]
+        data["window"] = {"seconds": window, "queues": window_stats(connection, names, window)}
+    return data

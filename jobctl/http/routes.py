@@ -11,10 +11,8 @@ from pydantic import BaseModel
 from jobctl.core import dlq, ops, schedules
 from jobctl.core.browse import job_detail, queue_jobs
 from jobctl.core.catalog import QueuePolicy, get_policy
-from jobctl.core.enqueue import parse_duration
-from jobctl.core.metrics import MAX_WINDOW, window_stats
 from jobctl.core.prometheus import CONTENT_TYPE, render
-from jobctl.core.stats import queue_stats
+from jobctl.core.stats import parse_window, queue_stats, stats_with_window
 from jobctl.errors import NotFound, UsageError
 from jobctl.http.auth import Admin, Caller, Operator, Viewer
 from jobctl.http.context import ApiContext, api_context
@@ -64,14 +62,7 @@ router = APIRouter(prefix="/api/jobs")
 def stats(ctx: Ctx, caller: Caller = Viewer, queue: QueueName | None = None,
           window: Annotated[Duration | None, Query(description="Also the metrics of the last 15m, 1h, 24h, "
                                                                "7d (up to 30d).")] = None) -> dict[str, Any]:
-    seconds = parse_duration(window, "window").total_seconds() if window else None
-    if seconds and seconds > MAX_WINDOW:
-        raise UsageError(f"window {window} is longer than the 30 days metrics are kept", "e.g. window=7d")
-    data = queue_stats(ctx.connection, ctx.settings, queue)
-    if seconds:
-        names = [q["queue"] for q in data["queues"]]
-        data["window"] = {"seconds": seconds, "queues": window_stats(ctx.connection, names, seconds)}
-    return data
+    return stats_with_window(ctx.connection, ctx.settings, queue, parse_window(window, "window"))
 
 
 def _policy(p: QueuePolicy) -> dict[str, Any]:

@@ -17,11 +17,7 @@ app = new_app("Inspect, pause and resume queues.")
 def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """The queue catalogue with each queue's policy."""
     settings = state(ctx).settings
-    rows = [{"queue": p.name, "priority": p.priority, "attempts": p.attempts, "timeout": p.timeout,
-             "keep_completed": p.keep_completed, "keep_failed": p.keep_failed,
-             "backoff": vars(p.backoff) if p.backoff else None, "physical": p.physical_names,
-             "description": p.description}
-            for p in settings.queues.values()]
+    rows = [{"queue": p.name, **p.describe()} for p in settings.queues.values()]
     if as_json:
         emit_json({"queues": rows})
         return

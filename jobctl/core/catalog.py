@@ -97,6 +97,13 @@ class QueuePolicy:
             return [self.name]
         return [self.physical(p) for p in PRIORITIES]
 
+    def describe(self) -> dict[str, Any]:
+        """The policy as plain data, as `queue list --json` and the HTTP API show it."""
+        return {"priority": self.priority, "attempts": self.attempts, "timeout": self.timeout,
+                "keep_completed": self.keep_completed, "keep_failed": self.keep_failed,
+                "backoff": vars(self.backoff) if self.backoff else None, "physical": self.physical_names,
+                "description": self.description}
+
     def retry_delays(self) -> list[int]:
         if not self.backoff or self.attempts <= 1:
             return []

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from jobctl.core import dlq, ops, schedules
 from jobctl.core.browse import job_detail, queue_jobs
-from jobctl.core.catalog import QueuePolicy, get_policy
+from jobctl.core.catalog import get_policy
 from jobctl.core.prometheus import CONTENT_TYPE, render
 from jobctl.core.stats import parse_window, queue_stats, stats_with_window
 from jobctl.errors import NotFound, UsageError
@@ -65,13 +65,6 @@ def stats(ctx: Ctx, caller: Caller = Viewer, queue: QueueName | None = None,
     return stats_with_window(ctx.connection, ctx.settings, queue, parse_window(window, "window"))
 
 
-def _policy(p: QueuePolicy) -> dict[str, Any]:
-    return {"priority": p.priority, "attempts": p.attempts, "timeout": p.timeout,
-            "keep_completed": p.keep_completed, "keep_failed": p.keep_failed,
-            "backoff": vars(p.backoff) if p.backoff else None, "physical": p.physical_names,
-            "description": p.description}
-
-
 @router.get("/queues/{queueName}", summary="A queue's policy, counts and one page of its jobs in one state",
             responses=_errors(400, 403, 404))
 def queue_detail(ctx: Ctx, queue_name: QueuePath, caller: Caller = Viewer, state: JobState = "waiting",
@@ -82,7 +75,7 @@ def queue_detail(ctx: Ctx, queue_name: QueuePath, caller: Caller = Viewer, state
         if not policy.is_dead_letter else None
     return {
         "queue": policy.name,
-        "policy": _policy(policy),
+        "policy": policy.describe(),
         "paused": policy.name in ops.paused_queues(ctx.connection),
         "workers": counts["workers"] if counts else 0,
         "totals": counts["totals"] if counts else None,

@@ -108,7 +108,7 @@ _jobctl_options() {
         'jobctl token revoke') echo '-y --yes --json --help' ;;
         'jobctl worker') echo '--help' ;;
         'jobctl worker list') echo '--json --help' ;;
-        'jobctl worker start') echo '-q --queue -c --concurrency --burst --max-jobs --name --log-format --help' ;;
+        'jobctl worker start') echo '-q --queue -c --concurrency --pool --burst --max-jobs --name --log-format --help' ;;
         'jobctl workers') echo '--help' ;;
         'jobctl workers start') echo '-c --concurrency --burst --log-format --help' ;;
     esac
@@ -244,6 +244,7 @@ _jobctl_value_kind() {
         'jobctl token create|-r'|'jobctl token create|--role') echo 'value' ;;
         'jobctl worker start|-q'|'jobctl worker start|--queue') echo 'value' ;;
         'jobctl worker start|-c'|'jobctl worker start|--concurrency') echo 'value' ;;
+        'jobctl worker start|--pool') echo 'value' ;;
         'jobctl worker start|--max-jobs') echo 'value' ;;
         'jobctl worker start|--name') echo 'value' ;;
         'jobctl worker start|--log-format') echo 'value' ;;

@@ -109,7 +109,7 @@ function __jobctl_value_options --description 'jobctl: options of a command path
         case 'jobctl token create'
             printf '%s\n' -r --role
         case 'jobctl worker start'
-            printf '%s\n' -q --queue -c --concurrency --max-jobs --name --log-format
+            printf '%s\n' -q --queue -c --concurrency --pool --max-jobs --name --log-format
         case 'jobctl workers start'
             printf '%s\n' -c --concurrency --log-format
     end
@@ -661,7 +661,8 @@ complete -c jobctl -n '__jobctl_is jobctl worker list' -l help -d 'Show this mes
 
 # jobctl worker start
 complete -c jobctl -n '__jobctl_is jobctl worker start' -s q -l queue -x -d 'Queue to work on (repeatable).'
-complete -c jobctl -n '__jobctl_is jobctl worker start' -s c -l concurrency -x -d 'Jobs run at once (processes).'
+complete -c jobctl -n '__jobctl_is jobctl worker start' -s c -l concurrency -x -d 'Jobs run at once.'
+complete -c jobctl -n '__jobctl_is jobctl worker start' -l pool -x -d 'process: one supervised process per job slot (CPU-bound work, images); thread: one process running --concurrency jobs on threads (I/O-bound: email, payments, fetches).'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -l burst -d 'Quit when the queues are empty.'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -l max-jobs -x -d 'Quit after N jobs (per process).'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -l name -x -d 'Worker name (single process only).'

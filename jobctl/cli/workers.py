@@ -15,6 +15,7 @@ from jobctl.core.worker import physical_queue_names
 from jobctl.errors import UsageError
 
 worker_app = new_app("Run and inspect workers.")
+POOLS = ("process", "thread")
 workers_app = new_app("Run workers for every queue.")
 
 
@@ -32,7 +33,10 @@ def setup_logs(settings, log_format: Optional[str]) -> None:
 def start(
     ctx: typer.Context,
     queue: list[str] = typer.Option(..., "--queue", "-q", help="Queue to work on (repeatable)."),
-    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Jobs run at once (processes)."),
+    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Jobs run at once."),
+    pool: str = typer.Option("process", "--pool", help="process: one supervised process per job slot (CPU-bound "
+                                                      "work, images); thread: one process running --concurrency "
+                                                      "jobs on threads (I/O-bound: email, payments, fetches)."),
     burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
     max_jobs: Optional[int] = typer.Option(None, "--max-jobs", min=1, help="Quit after N jobs (per process)."),
     name: Optional[str] = typer.Option(None, "--name", help="Worker name (single process only)."),
@@ -41,11 +45,14 @@ def start(
     """Work on QUEUE(s), high priority before normal before low. SIGTERM finishes the job in hand."""
     settings = state(ctx).settings
     physical_queue_names(settings, queue)
-    if name and concurrency > 1:
+    if name and concurrency > 1 and pool != "thread":
         raise UsageError("--name needs --concurrency 1", "names are generated per process otherwise")
+    if pool not in POOLS:
+        raise UsageError(f"--pool {pool!r} is not process or thread", "use --pool thread for I/O-bound job types")
     setup_logs(settings, log_format)
-    spec = WorkerSpec(list(queue), burst=burst, max_jobs=max_jobs, name=name)
-    if concurrency == 1:
+    threads = concurrency if pool == "thread" else 1
+    spec = WorkerSpec(list(queue), burst=burst, max_jobs=max_jobs, name=name, threads=threads)
+    if concurrency == 1 or pool == "thread":
         run_worker(settings, spec)
     else:
         code = run_workers(settings, [WorkerSpec(list(queue), burst=burst, max_jobs=max_jobs)

@@ -28,6 +28,7 @@ from rq.registry import FailedJobRegistry
 from jobctl.config import Settings
 from jobctl.core import audit, keys, payloads
 from jobctl.core.catalog import check_priority, get_policy, split_physical
+from jobctl.core.attempts import merge_abandoned
 from jobctl.core.enqueue import retry_for, rq_queue
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.payloads import PayloadSerializer
@@ -121,11 +122,21 @@ def add(connection: redis.Redis, job: Job, exc_string: str, worker: str | None) 
         if job.origin:
             pipe.zrem(FailedJobRegistry(job.origin, connection=connection).key, job.id)
         pipe.persist(job.key)
-        pipe.hset(job.key, mapping={"meta": job.serializer.dumps(job.meta), "status": JobStatus.FAILED.value})
+        pipe.hset(job.key, mapping={"meta": job.serializer.dumps(job.meta), "status": JobStatus.FAILED.value,
+                                    "jobctl_abandoned": "[]"})  # merged into meta's attempts above
         pipe.execute()
-    log.warning("dead-lettered job %s from %s after %d attempt(s): %s: %s", job.id, entry["queue"],
-                entry["attempt_count"], entry["error_type"], entry["error_message"][:200])
+    log_dead(entry)
     return entry
+
+
+def previous_entry(connection: redis.Redis, job_id: str) -> dict[str, Any] | None:
+    """A job's earlier dead-letter entry as stored (its replays carry over to the next one)."""
+    return _stored(connection, job_id)
+
+
+def log_dead(entry: dict[str, Any]) -> None:
+    log.warning("dead-lettered job %s from %s after %d attempt(s): %s: %s", entry["job_id"], entry["queue"],
+                entry["attempt_count"], entry["error_type"], entry["error_message"][:200])
 
 
 def _drop(connection: redis.Redis, job_ids: list[str], *, delete_jobs: bool = True) -> None:
@@ -356,9 +367,6 @@ def sweep_failed(connection: redis.Redis, physical_queues: Iterable[str], worker
                 continue  # just failed: its worker is probably dead-lettering it right now
             exc_string = payloads.open_text(latest.exc_string if latest is not None else None) or \
                 "AbandonedJobError: worker lost"
-            for attempt in job.meta.get("attempts", []):
-                if attempt.get("outcome") == "running":
-                    attempt.update(outcome="abandoned", error_type="AbandonedJobError",
-                                   error_message="the worker stopped sending heartbeats")
+            merge_abandoned(job, connection.hget(job.key, "jobctl_abandoned"))
             moved.append(add(connection, job, exc_string, worker or job.worker_name))
     return moved

@@ -19,6 +19,7 @@ from jobctl.config import Settings
 from jobctl.core import metrics
 from jobctl.core.catalog import QueuePolicy, check_priority, get_policy
 from jobctl.core.jobtypes import JobType, get_job_type
+from jobctl.core.lifecycle import wake_key
 from jobctl.core.payloads import PayloadSerializer, active as encrypting
 from jobctl.errors import UsageError
 
@@ -223,6 +224,8 @@ def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, pay
             else:
                 jobs = [target.schedule_job(_scheduled_job(target, data), when, pipeline=pipe) for data in batch]
             metrics.record_enqueued(pipe, policy.name, len(batch))
+            if when is None:
+                pipe.zadd(wake_key(policy.name), {"w": 0})  # an idle worker blocks on this, not the list
             pipe.execute()
         ids.extend(job.id for job in jobs)
         if on_batch:

@@ -85,6 +85,35 @@ def record(pipe, queue: str, pairs: list[Any], at: float | None = None) -> None:
     pipe.eval(_RECORD, 3, *_keys(queue, time.time() if at is None else at), MINUTE_TTL, HOUR_TTL, *pairs)
 
 
+class Tally:
+    """Increments of many finished attempts summed per (key, field), for one scripted write.
+
+    A worker finishing a batch of jobs sends each counter once per batch instead of once per job.
+    """
+
+    def __init__(self):
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def add(self, queue: str, pairs: list[Any], at: float) -> None:
+        keys_ = _keys(queue, at)
+        for i in range(0, len(pairs), 2):
+            field, increment = pairs[i], pairs[i + 1]
+            for key in keys_:
+                self.counts[(key, field)] = self.counts.get((key, field), 0) + increment
+
+    def increments(self) -> list[list[Any]]:
+        return [[key, field, n] for (key, field), n in self.counts.items()]
+
+    def expires(self) -> list[list[Any]]:
+        ttl = {"m": MINUTE_TTL, "h": HOUR_TTL}
+        out = []
+        for key in {key for key, _ in self.counts}:
+            kind = key.rsplit(":", 2)[-2]
+            if kind in ttl:
+                out.append([key, ttl[kind]])
+        return out
+
+
 def record_enqueued(pipe, queue: str, count: int, at: float | None = None) -> None:
     record(pipe, queue, ["enqueued", count], at)
 

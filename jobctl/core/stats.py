@@ -108,7 +108,11 @@ def list_workers(connection: redis.Redis, settings: Settings | None = None,
     now = now or datetime.now(timezone.utc)
     interval = settings.heartbeat_interval if settings is not None else 10
     workers = Worker.all(connection=connection, serializer=PayloadSerializer)
-    currents = [w.get_current_job_id() for w in workers]
+    with connection.pipeline(transaction=False) as pipe:
+        for w in workers:
+            pipe.hget(w.key, "current_job")  # jobctl workers keep it here; RQ 3's own keep executions
+        own = pipe.execute()
+    currents = [o.decode() if o else w.get_current_job_id() for w, o in zip(workers, own)]
     with connection.pipeline(transaction=False) as pipe:
         for w, current in zip(workers, currents):
             pipe.hget(w.key, "rss_bytes")

@@ -19,7 +19,6 @@ import redis
 from jobctl.config import Settings
 from jobctl.core import runtime
 from jobctl.core.connection import connect
-from jobctl.core.enqueue import rq_queue
 from jobctl.core.lifetime import die_with_parent
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker, physical_queue_names
@@ -37,6 +36,7 @@ class WorkerSpec:
     burst: bool = False
     max_jobs: int | None = None
     name: str | None = None
+    threads: int = 1  # jobs at once in this one process (a thread pool, for I/O-bound job types)
 
 
 def run_worker(settings: Settings, spec: WorkerSpec) -> int:
@@ -56,27 +56,18 @@ def run_worker(settings: Settings, spec: WorkerSpec) -> int:
             wait = min(wait * 2, RECONNECT_MAX_WAIT)
             continue
         runtime.install(settings, connection)
-        worker = JobctlWorker(
-            [rq_queue(connection, q) for q in physical],
-            connection=connection,
-            serializer=PayloadSerializer,
-            job_class=JobctlJob,
-            name=spec.name,
-            settings=settings,
-        )
+        worker = JobctlWorker(physical, connection=connection, serializer=PayloadSerializer, job_class=JobctlJob,
+                              name=spec.name, settings=settings, threads=spec.threads)
         try:
-            worked = worker.work(burst=spec.burst, max_jobs=spec.max_jobs, with_scheduler=True,
-                                 logging_level=settings.log_level)
+            processed += worker.work(burst=spec.burst, max_jobs=spec.max_jobs)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.error("lost Redis (%s); reconnecting in %.0f s", exc, wait)
             time.sleep(wait)
             wait = min(wait * 2, RECONNECT_MAX_WAIT)
             continue
-        processed += worker.successful_job_count + worker.failed_job_count
         if worker.refusal is not None:
             raise worker.refusal
-        stopped = worker._stop_requested or worker._shutdown_requested_date is not None
-        if spec.burst or stopped or spec.max_jobs is not None or worked is None:
+        if spec.burst or worker.stop_requested or spec.max_jobs is not None:
             return processed
         # work() returned on its own (Redis trouble inside RQ's loop): start over
         log.warning("worker loop ended unexpectedly; restarting in %.0f s", wait)

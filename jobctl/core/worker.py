@@ -1,42 +1,60 @@
-"""jobctl's worker: RQ's SimpleWorker (no fork per job) plus what on-call needs from it.
+"""jobctl's worker: RQ's data model, jobctl's own atomic lifecycle (see jobctl.core.lifecycle).
 
-On top of RQ it records every attempt on the job, skips the remaining attempts for a
-non-retryable failure, moves exhausted jobs to the dead-letter queue (and alerts), heartbeats
-from a thread while a job runs (so a killed worker's job is found abandoned within
-3 x JOBCTL_HEARTBEAT_INTERVAL + JOBCTL_MAINTENANCE_INTERVAL), honours paused queues, can stop
-the job in hand on `jobctl job cancel`, and enforces keep-completed / keep-failed counts.
+Every state change is one server-side script, so a worker or server killed at any instant leaves
+each job in exactly one place from which it runs, retries or dead-letters:
 
-With JOBCTL_ENCRYPTION_KEYS set, a failure's traceback is stored encrypted like the job's data. A
-worker that dequeues a job none of its keys opens (no keys, or the wrong ones) neither runs nor
+* the worker claims a batch of jobs (high before normal before low) into `rq:wip:<queue>` under a
+  lease of 3 x JOBCTL_HEARTBEAT_INTERVAL, renewed by a heartbeat thread while it holds them;
+* it runs them, and records their outcomes (attempt, result, retry, dead letter, metrics, retention)
+  together with the next claim in one call; fast jobs are batched, a job that took longer than
+  FLUSH_AFTER is recorded at once;
+* every worker takes expired leases back every JOBCTL_MAINTENANCE_INTERVAL (no lock to go stale),
+  so a killed worker's jobs run again within 3 x heartbeat + maintenance interval, the crash counted
+  as an attempt (`abandoned`);
+* idle workers block on a wake-up key, never on the job lists.
+
+`threads > 1` runs jobs on a thread pool in one process (for I/O-bound job types: email, payments,
+HTTP fetches); the default runs them in the worker's main thread, where job timeouts are enforced
+with SIGALRM. In thread mode a timeout cannot interrupt a job: the job's own I/O timeouts apply.
+
+With JOBCTL_ENCRYPTION_KEYS set, a worker that claims a job none of its keys opens neither runs nor
 fails it: the job goes back to the front of its queue untouched and the worker stops with an error
 (see `refusal`), so a misconfigured worker cannot turn good jobs into dead letters.
 """
 
 from __future__ import annotations
 
+import ctypes
+import json
 import logging
 import math
 import os
-import multiprocessing
+import queue as queue_mod
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import redis
 from rq import SimpleWorker
-from rq.intermediate_queue import IntermediateQueue
+from rq.command import PUBSUB_CHANNEL_TEMPLATE
+from rq.queue import Queue
+import rq.job as rq_job
 from rq.job import Job
-from rq.scheduler import RQScheduler
-from rq.scheduler import run as run_scheduler
-from rq.worker import WorkerStatus
+from rq.timeouts import JobTimeoutException
 
 from jobctl.config import Settings
-from jobctl.core import dlq, keys, logs, metrics, payloads
-from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, split_physical
+from jobctl.core import dlq, keys, logs, metrics, outcomes, payloads
+from jobctl.core.attempts import merge_abandoned
+from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy
 from jobctl.core.jobtypes import FUNC_TO_TYPE
-from jobctl.core.lifetime import die_with_parent
+from jobctl.core.lifecycle import Claimed, Lifecycle, PhysicalQueue
+from jobctl.core.outcomes import Run
+from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.retention import Retention
 from jobctl.errors import UsageError
 
@@ -44,9 +62,13 @@ log = logging.getLogger("jobctl.worker")
 
 STOP_SIGNAL = signal.SIGUSR1
 PAUSE_CACHE_SECONDS = 1.0
-IDLE_POLL_SECONDS = 5
+IDLE_POLL_SECONDS = 1.0  # jobs pushed by plain RQ (no wake-up) and due retries are seen this fast
+PROMOTE_EVERY = 0.5
 WORKER_TTL = 30
-MESSAGE_LIMIT = 500
+FLUSH_AFTER = 0.02  # outcomes of fast jobs wait at most this long to be recorded (and batched)
+BATCH_SECONDS = 0.02  # a claim takes about this much work for this worker (adaptive prefetch)
+MAX_PREFETCH = 64
+RECONNECT_MAX_WAIT = 30.0
 
 
 def physical_queue_names(settings: Settings, queue_names: Sequence[str]) -> list[str]:
@@ -60,23 +82,6 @@ def physical_queue_names(settings: Settings, queue_names: Sequence[str]) -> list
     return [p.physical(prio) for prio in PRIORITIES for p in policies]
 
 
-def _scheduler_main(scheduler: RQScheduler) -> None:
-    die_with_parent()
-    run_scheduler(scheduler)
-
-
-class JobctlScheduler(RQScheduler):
-    """RQ's scheduler process, tied to the life of the worker that forked it."""
-
-    def start(self):
-        self._status = self.Status.STARTED
-        self._connection = None  # a Redis connection must not cross a fork
-        self._process = multiprocessing.get_context("fork").Process(target=_scheduler_main, args=(self,),
-                                                                   name="Scheduler")
-        self._process.start()
-        return self._process
-
-
 def resident_bytes() -> int:
     """This process's resident memory now (Linux), else its peak (ru_maxrss, KiB on Linux)."""
     try:
@@ -88,10 +93,17 @@ def resident_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+def _utc_timestamp(text: bytes | str) -> datetime:
+    """rq.utils.str_to_date, in C: RQ parses four timestamps per job with strptime, which took 40 %
+    of a no-op job's CPU; fromisoformat reads the same format (with its Z) to the same aware UTC value."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    if not text:
+        raise ValueError("Empty string or bytestring provided")
+    return datetime.fromisoformat(text).astimezone(timezone.utc)
+
+
+rq_job.str_to_date = _utc_timestamp  # the name Job.restore calls
 
 
 class JobStopped(Exception):
@@ -100,220 +112,323 @@ class JobStopped(Exception):
     retryable = False
 
 
-_SET_META_IF_EXISTS = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'meta', ARGV[1]) end"
-
-
 class JobctlJob(Job):
-    """RQ's Job, recording each attempt's start in the same round trip that marks it started."""
+    """RQ's Job with a retry delay that honours a provider's Retry-After."""
 
-    def prepare_for_execution(self, worker_name: str, pipeline) -> None:
-        super().prepare_for_execution(worker_name, pipeline)
-        attempts = self.meta.setdefault("attempts", [])
-        for attempt in attempts:
-            if attempt.get("outcome") == "running":  # its worker died: the crash was an attempt too
-                attempt.update(outcome="abandoned", error_type="AbandonedJobError",
-                               error_message="the worker stopped sending heartbeats")
-        attempts.append({"n": len(attempts) + 1, "started_at": _iso(self.started_at), "ended_at": None,
-                         "worker": worker_name, "outcome": "running"})
-        pipeline.hset(self.key, "meta", self._serialize_meta())
-
-    retry_after: float | None = None  # set from the failure, read by RQ's retry() below
+    retry_after: float | None = None  # set from the failure before get_retry_interval()
 
     def get_retry_interval(self) -> int:
         backoff = super().get_retry_interval()
         if not self.retry_after:
             return backoff
-        # RQ stores the due time in whole seconds, rounded down: one more second keeps "not before"
-        return max(backoff, math.ceil(self.retry_after) + 1)
-
-    def finish_attempt(self, outcome: str, exc: BaseException | None = None) -> None:
-        attempts = self.meta.get("attempts") or [{"n": 1, "started_at": _iso(self.started_at)}]
-        self.meta["attempts"] = attempts
-        current = attempts[-1]
-        current.update(outcome=outcome, ended_at=_iso(self.ended_at) or datetime.now(timezone.utc).isoformat())
-        if exc is not None:
-            current.update(error_type=type(exc).__name__, error_message=str(exc)[:MESSAGE_LIMIT])
-            if getattr(exc, "retry_after", None):
-                current["retry_after"] = exc.retry_after
+        return max(backoff, math.ceil(self.retry_after))
 
 
-class JobctlWorker(SimpleWorker):
-    """SimpleWorker with attempts, dead-lettering, thread heartbeats, pause and cancel (see module doc).
+class _Timeout:
+    """SIGALRM-based job timeout for the main thread, installed once (RQ's sets a handler per job)."""
 
-    Heartbeats (three commands, three times per job in RQ) go out as one round trip, and the one
-    after each job also carries that job's bookkeeping: meta, retention trim.
+    def __init__(self):
+        signal.signal(signal.SIGALRM, self._fire)
+        self.seconds = 0.0
+
+    def _fire(self, signum, frame):
+        raise JobTimeoutException(f"Task exceeded maximum timeout value ({self.seconds:g} seconds)")
+
+    def arm(self, seconds: float) -> None:
+        self.seconds = seconds
+        if seconds > 0:
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+
+    def disarm(self) -> None:
+        if self.seconds > 0:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            self.seconds = 0.0
+
+
+class JobctlWorker:
+    """A worker on `queues` (RQ Queue objects or physical names), see the module doc.
+
+    `work()` returns how many jobs it processed; `successful_job_count`, `failed_job_count` and
+    `refusal` (why it stopped on its own) say more.
     """
 
-    def __init__(self, *args, settings: Settings, **kwargs):
-        # set before RQ's __init__, which already reads some of the properties below
+    def __init__(self, queues, *, connection: redis.Redis, settings: Settings, serializer=PayloadSerializer,
+                 job_class=JobctlJob, name: str | None = None, threads: int = 1, **_rq_kwargs):
+        self.connection = connection
         self._settings = settings
-        self._policies = dict(settings.queues)
+        self.serializer = serializer
+        self.job_class = job_class
+        names = [getattr(q, "name", q) for q in queues]
+        self.queues = [PhysicalQueue.of(n) for n in names]
+        self.threads = max(1, threads)
+        self.name = name or uuid.uuid4().hex
+        # RQ's own worker record, so `rq info`, `jobctl worker list` and rq-dashboard see this worker
+        self._rq = SimpleWorker(list(queues), connection=connection, name=self.name, serializer=serializer,
+                                worker_ttl=WORKER_TTL)
+        self.key = self._rq.key
+        self.lifecycle = Lifecycle(connection)
+        self._policies: dict[str, QueuePolicy] = dict(settings.queues)
         self._retention = Retention()
-        self._after_job: list[Callable] = []
-        self._last_exception: BaseException | None = None
+        self.lease = 3 * settings.heartbeat_interval
+        self.successful_job_count = 0
+        self.failed_job_count = 0
+        self.refusal: payloads.EncryptedData | None = None
+        self._stop_requested = False
+        self._signals = 0
+        self._held: dict[str, Claimed] = {}  # claimed and not yet recorded: leases the heartbeat renews
+        self._held_lock = threading.Lock()
+        self._running: dict[str, int] = {}  # job id -> thread ident, while it runs
+        self._stopping_ids: set[str] = set()
+        self._ready: deque[Claimed] = deque()
+        self._finished: list[dict] = []
+        self._runs: list[Run] = []
+        self._first_unflushed = 0.0
+        self._avg_seconds = BATCH_SECONDS  # unknown: claim one at a time until jobs prove fast
         self._paused: frozenset[str] = frozenset()
         self._paused_checked = 0.0
-        self._running: tuple[Job, object] | None = None
+        self._next_maintenance = 0.0
+        self._next_promote = 0.0
         self._beat_stop = threading.Event()
-        self._beat_thread: threading.Thread | None = None
-        self._main_thread = threading.main_thread().ident
-        self.refusal: payloads.EncryptedData | None = None  # why this worker stopped on its own
-        kwargs.setdefault("maintenance_interval", settings.maintenance_interval)
-        # heartbeats come every few seconds (see dequeue_timeout), so a dead worker's record can
-        # expire after 90 s instead of RQ's 8 minutes of showing a ghost in `worker list`
-        kwargs.setdefault("worker_ttl", WORKER_TTL)
-        super().__init__(*args, **kwargs)
+        self._timeout: _Timeout | None = None
+        self._completions: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
 
-    # --- heartbeats -----------------------------------------------------------------------------
+    def queue_names(self) -> list[str]:
+        return [q.name for q in self.queues]
 
-    @property
-    def dequeue_timeout(self) -> int:
-        # short blocking pops: maintenance, pause and stop requests are noticed within seconds
-        return max(1, min(IDLE_POLL_SECONDS, int(self._settings.maintenance_interval)))
+    # --- the loop ---------------------------------------------------------------------------------
 
-    def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
-        return int(3 * self._settings.heartbeat_interval) + 1
+    def work(self, burst: bool = False, max_jobs: int | None = None, **_rq_kwargs) -> int:
+        """Work until stopped (or, with `burst`, until the queues are empty); returns jobs processed."""
+        self._start()
+        processed = 0
+        try:
+            self._maintain()
+            if self.threads == 1:
+                processed = self._work_inline(burst, max_jobs)
+            else:
+                processed = self._work_threaded(burst, max_jobs)
+        finally:
+            self._finish_up()
+        return processed
 
-    def heartbeat(self, timeout: int | None = None, pipeline=None):
-        if pipeline is not None:
-            return super().heartbeat(timeout, pipeline=pipeline)
-        with self.connection.pipeline(transaction=False) as pipe:
-            super().heartbeat(timeout, pipeline=pipe)
-            pipe.hset(self.key, "rss_bytes", resident_bytes())  # for `worker list` and the dash
-            while self._after_job:
-                self._after_job.pop(0)(pipe)
-            pipe.execute()
+    def _work_inline(self, burst: bool, max_jobs: int | None) -> int:
+        processed = 0
+        while not self._stop_requested:
+            if not self._ready:
+                claims = self._exchange(self._prefetch())
+                if not claims:
+                    if self._idle(burst):
+                        break
+                    continue
+                self._ready.extend(claims)
+            claim = self._ready.popleft()
+            run = self._run(claim)
+            if run is None:  # given back: this worker cannot read it
+                break
+            self._record(run)
+            processed += 1
+            if max_jobs is not None and processed >= max_jobs:
+                break
+            if self._finished and time.monotonic() - self._first_unflushed > FLUSH_AFTER:
+                self._exchange(0)
+            self._periodic()
+        return processed
 
-    def _beat_while_running(self) -> None:
-        interval = self._settings.heartbeat_interval
-        while not self._beat_stop.wait(interval):
-            running = self._running
-            if running is None:
-                continue
-            try:
-                self.maintain_heartbeats(*running)
-            except Exception as exc:  # the job goes on; a missed beat or two is survivable
-                self.log.warning("heartbeat failed: %s", exc)
+    def _work_threaded(self, burst: bool, max_jobs: int | None) -> int:
+        processed = 0
+        in_flight = 0
+        poll = 0.005
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="jobctl-job") as pool:
+            while True:
+                while True:  # collect what finished
+                    try:
+                        run = self._completions.get_nowait()
+                    except queue_mod.Empty:
+                        break
+                    in_flight -= 1
+                    if run is not None:
+                        self._record(run)
+                        processed += 1
+                stopping = self._stop_requested or (max_jobs is not None and processed + in_flight >= max_jobs)
+                free = 0 if stopping else self.threads - in_flight
+                if max_jobs is not None:
+                    free = min(free, max_jobs - processed - in_flight)
+                if free > 0:
+                    claims = self._exchange(free)
+                    for claim in claims:
+                        in_flight += 1
+                        pool.submit(self._run_in_thread, claim)
+                    if claims:
+                        poll = 0.005
+                elif self._finished and time.monotonic() - self._first_unflushed > FLUSH_AFTER:
+                    self._exchange(0)
+                if in_flight == 0:
+                    if stopping or self.refusal is not None:
+                        break
+                    if self._idle(burst):
+                        break
+                    continue
+                try:  # wait for a job to finish; poll for more work meanwhile when slots are free
+                    run = self._completions.get(timeout=poll if free > 0 else 0.05)
+                except queue_mod.Empty:
+                    poll = min(poll * 2, 0.2)
+                else:
+                    self._completions.put(run)
+                self._periodic()
+        return processed
 
-    def _ensure_heartbeat_thread(self) -> None:
-        # started with the first job, after RQ forked the scheduler: forking with threads running
-        # can leave a child holding a copy of a lock that no thread of its own will ever release
-        if self._beat_thread is None:
-            signal.signal(STOP_SIGNAL, self._on_stop_signal)
-            self._beat_thread = threading.Thread(target=self._beat_while_running, name="jobctl-heartbeat",
-                                                 daemon=True)
-            self._beat_thread.start()
+    def _run_in_thread(self, claim: Claimed) -> None:
+        try:
+            self._completions.put(self._run(claim))
+        except BaseException:  # never lose the count of in-flight jobs
+            self._completions.put(None)
+            raise
 
-    def teardown(self):
-        self._beat_stop.set()
-        super().teardown()
-
-    def _start_scheduler(self, burst=False, logging_level="INFO", date_format=None, log_format=None):
-        # RQ's own version, with JobctlScheduler in place of RQScheduler
-        kwargs = {k: v for k, v in (("date_format", date_format), ("log_format", log_format)) if v}
-        self.scheduler = JobctlScheduler(self.queues, connection=self.connection, serializer=self.serializer,
-                                         logging_level=logging_level or self.log.level, **kwargs)
-        self.scheduler.acquire_locks()
-        if not self.scheduler.acquired_locks:
-            return
+    def _idle(self, burst: bool) -> bool:
+        """Nothing claimable: True when the worker should stop (burst), else wait for a wake-up."""
+        self._exchange(0)
         if burst:
-            try:
-                self.scheduler.register_birth()
-                self.scheduler.enqueue_scheduled_jobs()
-            finally:
-                self.scheduler.release_locks()
-                self.scheduler.register_death()
-        else:
-            self.scheduler.start()
+            return self.lifecycle.promote(self.queues) == 0 and not self._ready
+        self.connection.hset(self.key, mapping={"state": "idle", "current_job": ""})
+        markers = list({q.marker for q in self._active_queues()}) or [self.queues[0].marker]
+        timeout = max(0.05, min(IDLE_POLL_SECONDS, self._next_maintenance - time.monotonic()))
+        self.connection.bzpopmin(markers, timeout=timeout)
+        self._periodic()
+        return False
 
-    # --- running a job ----------------------------------------------------------------------------
+    def _prefetch(self) -> int:
+        """How many jobs to claim: about BATCH_SECONDS of work, at least one."""
+        return max(1, min(MAX_PREFETCH, int(BATCH_SECONDS / max(self._avg_seconds, 1e-5))))
 
-    def execute_job(self, job, queue):
+    # --- one job ----------------------------------------------------------------------------------
+
+    def _run(self, claim: Claimed) -> Run | None:
+        job = self.job_class(claim.job_id, connection=self.connection, serializer=self.serializer)
+        job.restore(claim.fields)
         locked = payloads.locked(job)
         if locked is not None:
-            self._give_back(job, queue, locked)
-            return
-        self._ensure_heartbeat_thread()
-        execution = self.prepare_execution(job)
-        self._running = (job, execution)
+            self._give_back(claim, locked)
+            return None
+        in_main = threading.current_thread() is threading.main_thread()
+        started = time.time()
+        run = Run(claim, job, started, started)
+        self._running[job.id] = threading.get_ident()
         try:
-            self.perform_job(job, queue, execution)
+            if in_main:
+                timeout = job.timeout if job.timeout is not None else Queue.DEFAULT_TIMEOUT
+                self._timeout.arm(timeout if timeout and timeout > 0 else 0)
+            try:
+                run.return_value = job.perform()
+            finally:
+                if in_main:
+                    self._timeout.disarm()
+        except Exception as exc:
+            run.error, run.exc_string = exc, outcomes.failure_text(exc)
+            run.stopped = isinstance(exc, JobStopped)
         finally:
-            self._running = None
-        self.set_state(WorkerStatus.IDLE)
+            self._running.pop(job.id, None)
+            self._stopping_ids.discard(job.id)
+        run.ended = time.time()
+        self._avg_seconds = 0.8 * self._avg_seconds + 0.2 * (run.ended - started)
+        merge_abandoned(job, claim.fields.get(b"jobctl_abandoned"))
+        outcomes.decide(run)
+        return run
 
-    def _give_back(self, job, queue, locked: payloads.EncryptedData) -> None:
+    def _record(self, run: Run) -> None:
+        """Buffer the outcome for the next exchange (dead letters read their previous entry first)."""
+        previous = dlq.previous_entry(self.connection, run.job.id) if run.kind == "dead" else None
+        self._finished.append(outcomes.finish_record(run, self.name, previous))
+        self._runs.append(run)
+        if len(self._finished) == 1:
+            self._first_unflushed = time.monotonic()
+        if run.kind == "done":
+            self.successful_job_count += 1
+        elif run.kind != "stopped":
+            self.failed_job_count += 1
+
+    def _give_back(self, claim: Claimed, locked: payloads.EncryptedData) -> None:
         """Put a job this worker cannot decrypt back where it was, untouched, and stop."""
-        with self.connection.pipeline() as pipe:
-            pipe.lrem(IntermediateQueue(queue.key, self.connection).key, 1, job.id)  # RQ's LMOVE, when used
-            pipe.lpush(queue.key, job.id)
-            pipe.execute()
+        claims = [claim, *self._ready]
+        self._ready.clear()
+        self.lifecycle.release(claims)
+        self._forget(claims)
         self.refusal = payloads.EncryptedData(
-            f"job {job.id} on {queue.name} is encrypted and no key of this worker opens it "
+            f"job {claim.job_id} on {claim.queue.name} is encrypted and no key of this worker opens it "
             f"({locked.message}); it is back on its queue, untouched, and this worker stopped", locked.hint)
-        self.log.error("%s", self.refusal.message)
+        log.error("%s", self.refusal.message)
         self._stop_requested = True
 
-    def _on_stop_signal(self, signum, frame) -> None:
-        # installed for good, not per job: a late signal between two jobs must not kill the worker
-        running = self._running
-        if running is not None and running[0].id == self._stopped_job_id:
-            raise JobStopped("stopped on request (jobctl job cancel)")
+    # --- the one round trip ------------------------------------------------------------------------
 
-    def kill_horse(self, sig=None):
-        """`jobctl job cancel` on a running job: interrupt it in the main thread (there is no horse)."""
-        if self._running is not None:
-            signal.pthread_kill(self._main_thread, STOP_SIGNAL)
+    def _exchange(self, n: int) -> list[Claimed]:
+        """Record buffered outcomes and claim up to `n` jobs, in one call; retried while Redis is away."""
+        runs, finished = self._runs, self._finished
+        queues = self._active_queues() if n > 0 else []
+        if not finished and not queues:
+            return []
+        tally = metrics.Tally()
+        trims: dict[tuple[str, str], list] = {}
+        for run in runs:
+            policy = self._policies.get(run.claim.queue.catalogue)
+            pairs = outcomes.increments(run)
+            if pairs:
+                tally.add(run.claim.queue.catalogue, pairs, run.ended)
+            state = {"done": "completed", "stopped": "failed"}.get(run.kind)
+            keep = None if policy is None or state is None else \
+                (policy.keep_completed if state == "completed" else policy.keep_failed)
+            if keep is not None:
+                trims[(policy.name, state)] = [keep, self._retention.registry_keys(policy, state)]
+        worker_counts = [[self.key, "successful_job_count", sum(r.kind == "done" for r in runs)],
+                         [self.key, "failed_job_count", sum(r.kind in ("retry", "dead") for r in runs)]]
+        token = uuid.uuid4().hex[:12]
+        wait = 0.5
+        while True:
+            try:
+                lost, claims = self.lifecycle.finish_and_claim(
+                    finished, increments=tally.increments() + [c for c in worker_counts if c[2]],
+                    expires=tally.expires(), trims=list(trims.values()), queues=queues, n=n, worker=self.name,
+                    worker_key=self.key, token=token, lease=self.lease)
+                break
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                # the outcomes stay buffered; claims the lost reply may have made expire and are reclaimed
+                if self._signals >= 2:
+                    raise
+                log.error("lost Redis (%s); retrying in %.1f s", exc, wait)
+                time.sleep(wait)
+                wait = min(wait * 2, RECONNECT_MAX_WAIT)
+        if lost:
+            log.warning("%d job(s) finished after their lease expired; another worker had taken them back", lost)
+        done_runs = list(runs)
+        self._finished, self._runs = [], []
+        with self._held_lock:
+            for run in done_runs:
+                self._held.pop(run.claim.member, None)
+            for claim in claims:
+                self._held[claim.member] = claim
+        self._after_recorded(done_runs)
+        return claims
 
-    def handle_exception(self, job, *exc_info):
-        self._last_exception = exc_info[1]
-        return super().handle_exception(job, *exc_info)
+    def _after_recorded(self, runs: list[Run]) -> None:
+        for run in runs:
+            if logs.job_log.isEnabledFor(logging.INFO):
+                self._log_attempt(run)
+            if run.kind == "dead" and run.dead_entry is not None:
+                dlq.log_dead(run.dead_entry)
+                self._alert(run.dead_entry)
 
-    def _record_metrics(self, job, queue, outcome: str, error: BaseException | None = None, **flags: bool) -> None:
-        ended = job.ended_at or datetime.now(timezone.utc)
-        pairs = metrics.job_increments(outcome, enqueued_at=job.enqueued_at, started_at=job.started_at,
-                                       ended_at=ended, **flags)
-        name = split_physical(queue.name)[0]
-        self._after_job.append(lambda pipe: metrics.record(pipe, name, pairs))
-        if logs.job_log.isEnabledFor(logging.INFO):
-            logs.log_attempt({
-                "job_id": job.id, "type": FUNC_TO_TYPE.get(job.func_name, job.func_name), "queue": name,
-                "attempt": len(job.meta.get("attempts", [])) or 1, "worker": self.name,
-                "duration_ms": round((ended - job.started_at).total_seconds() * 1000, 1) if job.started_at else None,
-                "outcome": "dead-lettered" if flags.get("dead") else "retrying" if flags.get("retried") else outcome,
-                "error": f"{type(error).__name__}: {error}"[:500] if error is not None else None})
+    def _log_attempt(self, run: Run) -> None:
+        job, error = run.job, run.error
+        logs.log_attempt({
+            "job_id": job.id, "type": FUNC_TO_TYPE.get(job.func_name, job.func_name),
+            "queue": run.claim.queue.catalogue, "attempt": len(job.meta.get("attempts", [])) or 1,
+            "worker": self.name, "duration_ms": round((run.ended - run.started) * 1000, 1),
+            "outcome": {"dead": "dead-lettered", "retry": "retrying", "done": "completed"}.get(run.kind, "failed"),
+            "error": f"{type(error).__name__}: {error}"[:500] if error is not None else None})
 
-    def handle_job_success(self, job, queue, started_job_registry, execution):
-        super().handle_job_success(job, queue, started_job_registry, execution)
-        self._record_metrics(job, queue, "completed")
-        if isinstance(job, JobctlJob):
-            job.finish_attempt("succeeded")
-            meta = job._serialize_meta()
-            self._after_job.append(lambda pipe: pipe.eval(_SET_META_IF_EXISTS, 1, job.key, meta))
-        self._schedule_trim(queue, "completed")
-
-    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
-        exc, self._last_exception = self._last_exception, None
-        stopped = self._stopped_job_id == job.id
-        retryable = getattr(exc, "retryable", True)
-        if isinstance(job, JobctlJob):
-            job.finish_attempt("stopped" if stopped else "failed", exc)
-            job.retry_after = getattr(exc, "retry_after", None)
-        if not retryable and not stopped:
-            job.retries_left = 0  # a permanent failure skips the remaining attempts
-        dead = not stopped and not job.should_retry
-        # RQ keeps the traceback in the job hash and its results stream: it can quote the payload
-        super().handle_job_failure(job, queue, started_job_registry=started_job_registry,
-                                   exc_string=payloads.seal_text(exc_string), execution=execution)
-        if not stopped:
-            self._record_metrics(job, queue, "failed", exc, retried=not dead, dead=dead)
-        if dead:
-            entry = dlq.add(self.connection, job, exc_string, self.name)
-            self._alert(entry)
-        elif stopped and isinstance(job, JobctlJob):
-            meta = job._serialize_meta()
-            self._after_job.append(lambda pipe: pipe.eval(_SET_META_IF_EXISTS, 1, job.key, meta))
-        self._schedule_trim(queue, "failed")
+    def _forget(self, claims) -> None:
+        with self._held_lock:
+            for claim in claims:
+                self._held.pop(claim.member, None)
 
     def _alert(self, entry: dict) -> None:
         from jobctl.core import alerts
@@ -321,22 +436,40 @@ class JobctlWorker(SimpleWorker):
         try:
             alerts.dead_letter_alert(self.connection, self._settings, entry)
         except Exception:  # an alert must never take the worker down
-            self.log.exception("dead-letter alert for job %s failed", entry.get("job_id"))
+            log.exception("dead-letter alert for job %s failed", entry.get("job_id"))
 
-    def _policy_for(self, queue) -> QueuePolicy | None:
-        return self._policies.get(split_physical(queue.name)[0])
+    # --- paused queues, maintenance ----------------------------------------------------------------
 
-    def _schedule_trim(self, queue, state: str) -> None:
-        policy = self._policy_for(queue)
-        if policy:
-            self._after_job.append(lambda pipe: self._retention.trim(pipe, policy, state))
+    def _active_queues(self) -> list[PhysicalQueue]:
+        now = time.monotonic()
+        if now - self._paused_checked > PAUSE_CACHE_SECONDS:
+            self._paused = frozenset(m.decode() for m in self.connection.smembers(keys.paused_queues()))
+            self._paused_checked = now
+        if not self._paused:
+            return self.queues
+        return [q for q in self.queues if q.catalogue not in self._paused]
 
-    # --- maintenance --------------------------------------------------------------------------------
+    def _periodic(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_promote:
+            self._next_promote = now + PROMOTE_EVERY
+            self.lifecycle.promote(self.queues)
+        if now >= self._next_maintenance:
+            self._maintain()
 
-    def run_maintenance_tasks(self):
-        super().run_maintenance_tasks()  # includes RQ's abandoned-job detection
+    def _maintain(self) -> None:
+        """Take expired leases back, dead-letter what has no attempt left, sweep, trim, flush alerts."""
+        self._next_maintenance = time.monotonic() + self._settings.maintenance_interval
+        self.lifecycle.promote(self.queues)
+        _, failed = self.lifecycle.reclaim(self.queues)
+        for job in Job.fetch_many(failed, connection=self.connection, serializer=self.serializer):
+            if job is None or payloads.locked(job):
+                continue  # a worker with the key (or the sweep) dead-letters it
+            merge_abandoned(job, self.connection.hget(job.key, "jobctl_abandoned"))
+            self._alert(dlq.add(self.connection, job, "AbandonedJobError: the worker stopped sending heartbeats "
+                                                      "and the job has no attempt left", self.name))
         lock = f"{keys.JOBCTL}:sweep"
-        if not self.connection.set(lock, self.name, nx=True, ex=max(1, int(self.maintenance_interval))):
+        if not self.connection.set(lock, self.name, nx=True, ex=max(1, int(self._settings.maintenance_interval))):
             return
         try:
             for entry in dlq.sweep_failed(self.connection, self.queue_names(), self.name):
@@ -348,44 +481,127 @@ class JobctlWorker(SimpleWorker):
         except redis.RedisError:
             raise
         except Exception:
-            self.log.exception("dead-letter maintenance failed")
+            log.exception("dead-letter maintenance failed")
 
-    # --- paused queues ----------------------------------------------------------------------------
+    # --- start, heartbeats, signals, stop ------------------------------------------------------------
 
-    def _paused_names(self) -> frozenset[str]:
-        now = time.monotonic()
-        if now - self._paused_checked > PAUSE_CACHE_SECONDS:
-            self._paused = frozenset(m.decode() for m in self.connection.smembers(keys.paused_queues()))
-            self._paused_checked = now
-        return self._paused
+    def _start(self) -> None:
+        try:
+            self._rq.register_birth()
+        except ValueError:  # a live record by this name: ours, from before a lost connection?
+            if self.connection.hget(self.key, "pid") != str(os.getpid()).encode():
+                raise
+            self.connection.hset(self.key, "death", datetime.now(timezone.utc).isoformat())
+            self._rq.register_birth()
+        self.connection.hset(self.key, mapping={"state": "idle", "rss_bytes": resident_bytes(),
+                                                "jobctl_threads": self.threads})
+        if threading.current_thread() is threading.main_thread():
+            self._timeout = _Timeout()
+            signal.signal(STOP_SIGNAL, self._on_stop_signal)
+            self._previous_handlers = {s: signal.signal(s, self._on_shutdown_signal)
+                                       for s in (signal.SIGTERM, signal.SIGINT)}
+        else:
+            self.threads = max(self.threads, 2)  # no signals off the main thread: run jobs on the pool
+            self._previous_handlers = {}
+        self._pubsub = self.connection.pubsub(ignore_subscribe_messages=True)
+        self._pubsub.subscribe(**{PUBSUB_CHANNEL_TEMPLATE % self.name: self._on_command})
+        self._pubsub_thread = self._pubsub.run_in_thread(sleep_time=0.5, daemon=True,
+                                                         exception_handler=self._on_pubsub_error)
+        self._beat_thread = threading.Thread(target=self._beat, name="jobctl-heartbeat", daemon=True)
+        self._beat_thread.start()
+        log.info("worker %s started on %s (%s)", self.name, ", ".join(self.queue_names()),
+                 f"{self.threads} threads" if self.threads > 1 else "1 job at a time")
+
+    def _beat(self) -> None:
+        interval = self._settings.heartbeat_interval
+        while not self._beat_stop.wait(interval):
+            try:
+                self.heartbeat()
+            except Exception as exc:  # a missed beat or two is survivable: the lease is three beats
+                log.warning("heartbeat failed: %s", exc)
+
+    def heartbeat(self) -> None:
+        """Renew every held lease and the worker record, in one round trip."""
+        with self._held_lock:
+            held = list(self._held.values())
+        running = next(iter(self._running), "")
+        with self.connection.pipeline(transaction=False) as pipe:
+            self.lifecycle.renew(pipe, held, self.lease)
+            pipe.hset(self.key, mapping={"last_heartbeat": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                                         "rss_bytes": resident_bytes(), "current_job": running})
+            pipe.expire(self.key, WORKER_TTL + 60)
+            pipe.execute()
+
+    def _on_command(self, message) -> None:
+        try:
+            payload = json.loads(message["data"])
+        except (TypeError, ValueError):
+            return
+        command = payload.get("command")
+        if command == "shutdown":
+            self._stop_requested = True
+        elif command == "stop-job":
+            self.stop_job(payload.get("job_id", ""))
+
+    def _on_pubsub_error(self, exc, pubsub, thread) -> None:
+        log.warning("command channel: %s", exc)
+        time.sleep(1)
+
+    def stop_job(self, job_id: str) -> None:
+        """`jobctl job cancel` on a job this worker runs: raise JobStopped inside it."""
+        ident = self._running.get(job_id)
+        if ident is None:
+            return
+        self._stopping_ids.add(job_id)
+        if ident == threading.main_thread().ident:
+            signal.pthread_kill(ident, STOP_SIGNAL)
+        else:  # a pool thread: an asynchronous exception, raised at its next Python instruction
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(JobStopped))
+
+    def _on_stop_signal(self, signum, frame) -> None:
+        # installed for good, not per job: a late signal between two jobs must not kill the worker
+        main_job = next((j for j, t in self._running.items() if t == threading.main_thread().ident), None)
+        if main_job is not None and main_job in self._stopping_ids:
+            raise JobStopped("stopped on request (jobctl job cancel)")
+
+    def _on_shutdown_signal(self, signum, frame) -> None:
+        self._signals += 1
+        self._stop_requested = True
+        if self._signals == 1:
+            log.info("warm shutdown: finishing the job in hand (signal again to stop now)")
+        else:
+            raise KeyboardInterrupt
+
+    def request_stop(self) -> None:
+        self._stop_requested = True
 
     @property
-    def _ordered_queues(self):
-        queues = self.__dict__.get("_jobctl_ordered_queues", [])
-        paused = self._paused_names() if queues else frozenset()
-        if not paused:
-            return queues
-        active = [q for q in queues if split_physical(q.name)[0] not in paused]
-        if not active:
-            raise _AllPaused
-        return active
+    def stop_requested(self) -> bool:
+        return self._stop_requested
 
-    @_ordered_queues.setter
-    def _ordered_queues(self, value):
-        self.__dict__["_jobctl_ordered_queues"] = list(value)
-
-    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        while True:
+    def _finish_up(self) -> None:
+        """Record what finished, give back what never started, unregister."""
+        try:
+            if self._finished:
+                self._exchange(0)
+            with self._held_lock:
+                unstarted = list(self._held.values())
+            if unstarted:
+                released = self.lifecycle.release(unstarted)
+                self._forget(unstarted)
+                log.info("gave %d claimed job(s) back to their queues", released)
+            self._rq.register_death()
+        except redis.RedisError as exc:  # what is still held expires and is reclaimed
+            log.error("could not unregister cleanly (%s); held jobs are taken back when their leases expire", exc)
+        finally:
+            self._beat_stop.set()
             try:
-                return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
-            except _AllPaused:
-                if timeout is None:  # burst: a paused queue counts as empty
-                    return None
-                self.heartbeat()
-                if self.should_run_maintenance_tasks:
-                    self.run_maintenance_tasks()
-                time.sleep(1)
-
-
-class _AllPaused(Exception):
-    """Every queue this worker serves is paused."""
+                self._pubsub_thread.stop()
+                self._pubsub_thread.join(2)
+                self._pubsub.close()
+            except Exception:  # the channel only carries cancel requests; nothing to lose at exit
+                pass
+            for sig, handler in self._previous_handlers.items():
+                signal.signal(sig, handler)
+            if self._timeout is not None:
+                signal.signal(STOP_SIGNAL, signal.SIG_DFL)

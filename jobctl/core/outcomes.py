@@ -1,0 +1,165 @@
+"""What one finished attempt writes: the attempt record, the job fields, result and dead letter.
+
+Turns a run (job, start, end, return value or exception) into one `finish` record for
+`jobctl.core.lifecycle`, so the worker's bookkeeping is plain data sent in the batch's single call.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+import zlib
+from base64 import b64encode
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
+from rq.job import Job
+
+from jobctl.core import dlq, keys, metrics, payloads
+from jobctl.core.lifecycle import Claimed, utc_iso
+
+MESSAGE_LIMIT = 500
+UNSERIALIZABLE = "Unserializable return value"
+
+# RQ's Result types in the results stream
+RESULT_SUCCESSFUL, RESULT_FAILED, RESULT_STOPPED, RESULT_RETRIED = 1, 2, 3, 4
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+
+
+@dataclass
+class Run:
+    """One attempt as the worker saw it."""
+
+    claim: Claimed
+    job: Job
+    started: float
+    ended: float
+    return_value: Any = None
+    error: BaseException | None = None
+    exc_string: str = ""
+    stopped: bool = False
+    kind: str = "done"  # done | retry | dead | stopped, set by decide()
+    due: float | None = None
+    dead_entry: dict | None = field(default=None, repr=False)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+def failure_text(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def decide(run: Run) -> None:
+    """done, retry (with its due time, or now), dead, or stopped - and the job's retries_left."""
+    job = run.job
+    if not run.failed:
+        run.kind = "done"
+        return
+    if run.stopped:
+        run.kind = "stopped"
+        return
+    retryable = getattr(run.error, "retryable", True)
+    if retryable and job.retries_left:
+        job.retry_after = getattr(run.error, "retry_after", None)
+        interval = job.get_retry_interval()
+        job.retries_left -= 1
+        run.kind = "retry"
+        run.due = run.ended + interval if interval else None
+    else:
+        if not retryable:
+            job.retries_left = 0  # a permanent failure skips the remaining attempts
+        run.kind = "dead"
+
+
+def _attempt(run: Run, worker: str) -> dict:
+    job = run.job
+    attempts = job.meta.setdefault("attempts", [])
+    outcome = {"done": "succeeded", "stopped": "stopped"}.get(run.kind, "failed")
+    entry = {"n": len(attempts) + 1, "started_at": _iso(run.started), "ended_at": _iso(run.ended),
+             "worker": worker, "outcome": outcome}
+    if run.error is not None:
+        entry.update(error_type=type(run.error).__name__, error_message=str(run.error)[:MESSAGE_LIMIT])
+        if getattr(run.error, "retry_after", None):
+            entry["retry_after"] = run.error.retry_after
+    attempts.append(entry)
+    return entry
+
+
+def _result(run: Run, worker: str) -> list[Any] | None:
+    """RQ's results-stream entry (rq.results.Result.serialize), or None when there is nothing to keep."""
+    if run.kind == "done":
+        if run.return_value is None:
+            return None  # RQ reads a missing result as None: a no-op job costs two commands less
+        try:
+            value = run.job.serializer.dumps(run.return_value)
+        except Exception:
+            value = run.job.serializer.dumps(UNSERIALIZABLE)
+        return ["type", RESULT_SUCCESSFUL, "worker_name", worker, "return_value", b64encode(value).decode()]
+    kind = {"retry": RESULT_RETRIED, "stopped": RESULT_STOPPED}.get(run.kind, RESULT_FAILED)
+    sealed = payloads.seal_text(run.exc_string)  # a traceback can quote the payload
+    return ["type", kind, "worker_name", worker, "exc_string", b64encode(zlib.compress(sealed.encode())).decode()]
+
+
+def finish_record(run: Run, worker: str, previous_dead: dict | None = None) -> dict[str, Any]:
+    """The lifecycle `finish` record for `run` (decide() first)."""
+    job, claim = run.job, run.claim
+    _attempt(run, worker)
+    status = {"done": "finished", "retry": "scheduled" if run.due else "queued", "dead": "failed",
+              "stopped": "stopped"}[run.kind]
+    fields: list[Any] = ["status", status, "started_at", utc_iso(run.started), "ended_at", utc_iso(run.ended),
+                         "meta", job.serializer.dumps(job.meta).decode()]
+    if claim.fields.get(b"jobctl_abandoned", b"[]") != b"[]":
+        fields += ["jobctl_abandoned", "[]"]
+    record: dict[str, Any] = {"kind": run.kind, "id": job.id, "member": claim.member, "wip": claim.queue.wip,
+                              "fields": fields}
+    result = _result(run, worker)
+    if run.kind == "done":
+        ttl = job.result_ttl if job.result_ttl is not None else DEFAULT_RESULT_TTL
+        record.update(registry=claim.queue.finished, ttl=ttl,
+                      score="+inf" if ttl == -1 else run.ended + ttl, result_ttl=ttl)
+    else:
+        failure_ttl = job.failure_ttl if job.failure_ttl is not None else DEFAULT_FAILURE_TTL
+        record["result_ttl"] = failure_ttl
+        if run.kind == "retry":
+            fields += ["retries_left", job.retries_left]
+            if run.due:
+                record.update(scheduled=claim.queue.scheduled, due=run.due)
+            else:
+                record.update(queue=claim.queue.queue, marker=claim.queue.marker)
+        elif run.kind == "dead":
+            fields += ["retries_left", job.retries_left or 0]
+            entry = dlq.build_entry(job, run.exc_string, worker, previous_dead)
+            run.dead_entry = entry
+            record.update(dlq_entry=keys.dlq_entry(job.id), dlq_doc=dlq.stored_form(entry),
+                          dlq_index=keys.dlq_index(), dlq_queue_index=keys.dlq_queue_index(entry["queue"]), died=run.ended,
+                          result_ttl=-1)
+        else:
+            record.update(registry=claim.queue.failed, ttl=failure_ttl, score=run.ended + failure_ttl)
+    if result is not None:
+        record["result"] = result
+    return record
+
+
+def increments(run: Run) -> list[Any]:
+    """The metrics pairs of this attempt (see jobctl.core.metrics)."""
+    if run.kind == "stopped":
+        return []
+    enqueued = run.job.enqueued_at
+    pairs: list[Any] = ["completed" if run.kind == "done" else "failed", 1]
+    if run.kind == "retry":
+        pairs += ["retried", 1]
+    elif run.kind == "dead":
+        pairs += ["dead", 1]
+    processing = max(0.0, (run.ended - run.started) * 1000)
+    pairs += ["proc_ms", round(processing), "proc_n", 1, f"p{metrics.bucket_index(processing)}", 1]
+    if enqueued is not None:
+        waiting = max(0.0, (run.started - enqueued.timestamp()) * 1000)
+        pairs += ["wait_ms", round(waiting), "wait_n", 1, f"w{metrics.bucket_index(waiting)}", 1]
+    return pairs

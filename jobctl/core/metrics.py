@@ -58,6 +58,14 @@ def _keys(queue: str, at: float) -> list[str]:
     return [f"{_base(queue)}:m:{int(at // 60)}", f"{_base(queue)}:h:{int(at // 3600)}", f"{_base(queue)}:total"]
 
 
+TTLS = (MINUTE_TTL, HOUR_TTL)
+
+
+def keys_at(queue: str, at: float) -> list[str]:
+    """The minute, hour and total hashes an event of `queue` at `at` counts in."""
+    return _keys(queue, at)
+
+
 def _ms(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None

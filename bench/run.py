@@ -533,7 +533,7 @@ def render(info: dict, result: dict, args: argparse.Namespace, elapsed: float, s
                   "not with other runs or machines.", style="bold")
 
     t = Table(title="jobctl and its peers: no-op jobs", title_justify="left", box=box.SIMPLE_HEAD,
-              pad_edge=False)
+              pad_edge=False, padding=(0, 1, 0, 0))
     for col in ("system", "1-by-1/s", "xBullMQ", "bulk/s", "xBullMQ", "process/s", "xBullMQ",
                 "cmds/job", "p50 ms", "p95 ms"):
         t.add_column(col, justify="left" if col == "system" else "right", no_wrap=True)
@@ -642,8 +642,10 @@ def render(info: dict, result: dict, args: argparse.Namespace, elapsed: float, s
         f"rq Worker forks a work horse per job, so it gets {args.fork_jobs:,} jobs (--fork-jobs) only.",
         "latency: job start - enqueue call: RQ's started_at - enqueued_at; the others: time at the start",
         "  of the job function - time.time()/performance clock just before the enqueue call; nearest rank.",
-        "Every system runs with its defaults (logging, retention: BullMQ keeps completed jobs, huey logs",
-        "  each task at INFO, RQ/jobctl keep results 500 s).",
+        f"  A worker slower than {args.latency_rate:g} jobs/s falls behind: its latency then grows with the",
+        "  backlog (it measures the queue, not the pick-up).",
+        "Every system runs with its defaults: logging (huey logs each task at INFO) and retention (BullMQ",
+        "  keeps completed jobs, jobctl by its queue policy, RQ for 500 s).",
     ]
     notes += [f"! {line}" for line in skipped]
     for section, rows_ in (("processing", proc), ("io", io), ("latency", lat), ("enqueue", enq)):

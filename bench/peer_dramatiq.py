@@ -1,0 +1,20 @@
+"""dramatiq app for `python3 dev.py bench`: RedisBroker with namespace BENCH_DRAMATIQ_NS on BENCH_REDIS_URL.
+
+Worker: dramatiq peer_dramatiq --processes 1 --threads 8 --path bench/, default middleware.
+"""
+
+import os
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+import peer_tasks
+
+broker = RedisBroker(url=os.environ["BENCH_REDIS_URL"], namespace=os.environ["BENCH_DRAMATIQ_NS"])
+dramatiq.set_broker(broker)
+QUEUE = "bench"
+
+
+@dramatiq.actor(queue_name=QUEUE)
+def job(i: int, n: int, enqueued: float, sleep: float) -> None:
+    peer_tasks.run(i, n, enqueued, sleep)

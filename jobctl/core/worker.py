@@ -524,7 +524,7 @@ class JobctlWorker:
         """Renew every held lease and the worker record, in one round trip."""
         with self._held_lock:
             held = list(self._held.values())
-        running = next(iter(self._running), "")
+        running = next(iter(list(self._running)), "")  # copied at once: pool threads change it
         with self.connection.pipeline(transaction=False) as pipe:
             self.lifecycle.renew(pipe, held, self.lease)
             pipe.hset(self.key, mapping={"last_heartbeat": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),

@@ -24,6 +24,7 @@ fails it: the job goes back to the front of its queue untouched and the worker s
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import json
 import logging
@@ -36,7 +37,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import redis
@@ -167,6 +168,7 @@ class JobctlWorker:
                                 worker_ttl=WORKER_TTL)
         self.key = self._rq.key
         self.lifecycle = Lifecycle(connection)
+        self._template = job_class(connection=connection, serializer=serializer)
         self._policies: dict[str, QueuePolicy] = dict(settings.queues)
         self._retention = Retention()
         self.lease = 3 * settings.heartbeat_interval
@@ -236,52 +238,68 @@ class JobctlWorker:
 
     def _work_threaded(self, burst: bool, max_jobs: int | None) -> int:
         processed = 0
-        in_flight = 0
+        in_flight: dict[str, Future] = {}  # claim member -> submitted job: running, or queued in the pool
         poll = 0.005
+        last_claim = 0.0
+        min_batch = max(1, self.threads // 8)
         with ThreadPoolExecutor(self.threads, thread_name_prefix="jobctl-job") as pool:
             while True:
                 while True:  # collect what finished
                     try:
-                        run = self._completions.get_nowait()
+                        member, run = self._completions.get_nowait()
                     except queue_mod.Empty:
                         break
-                    in_flight -= 1
+                    in_flight.pop(member, None)
                     if run is not None:
                         self._record(run)
                         processed += 1
-                stopping = self._stop_requested or (max_jobs is not None and processed + in_flight >= max_jobs)
-                free = 0 if stopping else self.threads - in_flight
+                stopping = self._stop_requested or (max_jobs is not None and processed + len(in_flight) >= max_jobs)
+                if self._stop_requested:
+                    self._cancel_queued(in_flight)
+                # a few jobs queued in the pool beyond its threads keep every thread busy while this
+                # thread waits on Redis; only while jobs are short (they hold their leases meanwhile)
+                depth = self.threads + (self.threads // 2 if self._avg_seconds < 1.0 else 0)
+                free = 0 if stopping else depth - len(in_flight)
                 if max_jobs is not None:
-                    free = min(free, max_jobs - processed - in_flight)
-                if free > 0:
+                    free = min(free, max_jobs - processed - len(in_flight))
+                now = time.monotonic()
+                # claim for several free slots at once (jobs started together end together), but
+                # never leave a slot idle longer than `poll`
+                if free > 0 and (free >= min_batch or not in_flight or now - last_claim >= poll):
+                    last_claim = now
                     claims = self._exchange(free)
                     for claim in claims:
-                        in_flight += 1
-                        pool.submit(self._run_in_thread, claim)
+                        in_flight[claim.member] = pool.submit(self._run_in_thread, claim)
                     if claims:
                         poll = 0.005
                 elif self._finished and time.monotonic() - self._first_unflushed > FLUSH_AFTER:
                     self._exchange(0)
-                if in_flight == 0:
+                if not in_flight:
                     if stopping or self.refusal is not None:
                         break
                     if self._idle(burst):
                         break
                     continue
                 try:  # wait for a job to finish; poll for more work meanwhile when slots are free
-                    run = self._completions.get(timeout=poll if free > 0 else 0.05)
+                    item = self._completions.get(timeout=poll if free > 0 else 0.05)
                 except queue_mod.Empty:
                     poll = min(poll * 2, 0.2)
                 else:
-                    self._completions.put(run)
+                    self._completions.put(item)
                 self._periodic()
         return processed
 
+    @staticmethod
+    def _cancel_queued(in_flight: dict) -> None:
+        """Stopping: jobs still queued in the pool never start (their claims are given back at exit)."""
+        for member in [m for m, future in in_flight.items() if future.cancel()]:
+            del in_flight[member]
+
     def _run_in_thread(self, claim: Claimed) -> None:
         try:
-            self._completions.put(self._run(claim))
-        except BaseException:  # never lose the count of in-flight jobs
-            self._completions.put(None)
+            self._completions.put((claim.member, self._run(claim)))
+        except BaseException:  # never lose track of an in-flight job
+            self._completions.put((claim.member, None))
             raise
 
     def _idle(self, burst: bool) -> bool:
@@ -303,7 +321,7 @@ class JobctlWorker:
     # --- one job ----------------------------------------------------------------------------------
 
     def _run(self, claim: Claimed) -> Run | None:
-        job = self.job_class(claim.job_id, connection=self.connection, serializer=self.serializer)
+        job = self._new_job(claim.job_id)
         job.restore(claim.fields)
         locked = payloads.locked(job)
         if locked is not None:
@@ -333,6 +351,14 @@ class JobctlWorker:
         merge_abandoned(job, claim.fields.get(b"jobctl_abandoned"))
         outcomes.decide(run)
         return run
+
+    def _new_job(self, job_id: str) -> Job:
+        """A blank job to restore into: a copy of a template, because Job.__init__ checks the
+        serializer against a runtime Protocol, which cost more than the rest of a no-op job."""
+        job = copy.copy(self._template)
+        job._id = job_id
+        job.webhooks, job._dependency_ids, job.meta = [], [], {}  # the template's mutables stay its own
+        return job
 
     def _record(self, run: Run) -> None:
         """Buffer the outcome for the next exchange (dead letters read their previous entry first)."""
@@ -505,7 +531,7 @@ class JobctlWorker:
             self._previous_handlers = {}
         self._pubsub = self.connection.pubsub(ignore_subscribe_messages=True)
         self._pubsub.subscribe(**{PUBSUB_CHANNEL_TEMPLATE % self.name: self._on_command})
-        self._pubsub_thread = self._pubsub.run_in_thread(sleep_time=0.5, daemon=True,
+        self._pubsub_thread = self._pubsub.run_in_thread(sleep_time=0.1, daemon=True,
                                                          exception_handler=self._on_pubsub_error)
         self._beat_thread = threading.Thread(target=self._beat, name="jobctl-heartbeat", daemon=True)
         self._beat_thread.start()

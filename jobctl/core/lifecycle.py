@@ -229,20 +229,21 @@ return released
 
 
 # Enqueue: the job hashes, their ids on the queue, the enqueued counters and the wake-up, atomically.
-# ARGV: queue key, queues-set key, queue key (member), marker, minute/hour/total metric keys, minute
-# ttl, hour ttl, job count, then per job: job key, field count, fields..., ttl (-1: none).
+# ARGV: queue key, queues-set key, marker, minute/hour/total metric keys, minute ttl, hour ttl, job
+# count, then per job: job key, its `data` (binary), its other fields as one JSON array [k, v, ...]
+# (a few arguments instead of forty: redis-py packs each one in Python), ttl (-1: none).
 _PUSH = r"""
 local queue, queues_set, marker = ARGV[1], ARGV[2], ARGV[3]
 local n = tonumber(ARGV[9])
 local pos = 10
 local ids = {}
 for j = 1, n do
-  local key, nf = ARGV[pos], tonumber(ARGV[pos + 1])
-  redis.call('HSET', key, unpack(ARGV, pos + 2, pos + 1 + nf))
-  local ttl = tonumber(ARGV[pos + 2 + nf])
+  local key = ARGV[pos]
+  redis.call('HSET', key, 'data', ARGV[pos + 1], unpack(cjson.decode(ARGV[pos + 2])))
+  local ttl = tonumber(ARGV[pos + 3])
   if ttl >= 0 then redis.call('EXPIRE', key, ttl) end
   ids[#ids + 1] = string.sub(key, #KEYS[1] + 1)
-  pos = pos + 3 + nf
+  pos = pos + 4
 end
 for i = 1, #ids, 5000 do redis.call('RPUSH', queue, unpack(ids, i, math.min(i + 4999, #ids))) end
 redis.call('SADD', queues_set, queue)
@@ -257,15 +258,20 @@ _push_script = None
 
 def push(connection: redis.Redis, queue: PhysicalQueue, jobs: Sequence[tuple[str, dict, int | None]],
          metric_keys: Sequence[str], metric_ttls: Sequence[int]) -> int:
-    """Store `jobs` (id, hash fields, key TTL or None) and append their ids to `queue`, in one call."""
+    """Store `jobs` (id, hash fields, key TTL or None) and append their ids to `queue`, in one call.
+
+    Every field but `data` must be text or a number (jobctl's serializer writes JSON or Fernet tokens).
+    """
     global _push_script
     if _push_script is None:
         _push_script = connection.register_script(_PUSH)
     job_prefix = keys.job_key_prefix()
     args: list = [queue.queue, f"{p}:queues", queue.marker, *metric_keys, *metric_ttls, len(jobs)]
     for job_id, fields, ttl in jobs:
-        flat = [x for pair in fields.items() for x in pair]
-        args += [job_prefix + job_id, len(flat), *flat, -1 if ttl is None else ttl]
+        rest = [x for k, v in fields.items() if k != "data"
+                for x in (k, v.decode() if isinstance(v, bytes) else v)]
+        args += [job_prefix + job_id, fields["data"], json.dumps(rest, separators=(",", ":")),
+                 -1 if ttl is None else ttl]
     return int(_push_script(keys=[job_prefix], args=args, client=connection))
 
 

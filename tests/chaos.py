@@ -72,7 +72,7 @@ class Account:
     lost: dict[str, str] = field(default_factory=dict)  # job id -> why it counts as lost
     stuck: dict[str, float] = field(default_factory=dict)  # job id -> seconds since its lease ran out
     overdue: dict[str, float] = field(default_factory=dict)  # scheduled job id -> seconds past due
-    leftovers: Counter = field(default_factory=Counter)  # e.g. "completed+waiting": a terminal job still listed
+    leftovers: Counter = field(default_factory=Counter)  # "completed+waiting": a terminal job still listed
     active_without_lease: set[str] = field(default_factory=set)  # active only in RQ's intermediate list
 
     @property
@@ -165,9 +165,9 @@ def account(connection, job_ids: Iterable[str], *, queues: Sequence[str] = (), b
 
     result = Account(at=now, states={})
     for job_id, status in zip(ids, statuses, strict=True):
-        listed = [place for place, where in (("active", job_id in leases or job_id in claiming),
-                                             ("waiting", job_id in waiting), ("scheduled", job_id in scheduled),
-                                             ("failed", job_id in failed)) if where]
+        places = (("active", job_id in leases or job_id in claiming), ("waiting", job_id in waiting),
+                  ("scheduled", job_id in scheduled), ("failed", job_id in failed))
+        listed = [place for place, where in places if where]
         if job_id in dead:
             state = "dead"
         elif status == "finished":
@@ -274,7 +274,8 @@ class DurableServer:
         import redis
 
         if self.proc.poll() is not None:
-            raise AssertionError(f"the server exited with {self.proc.returncode}; see {self.dir / 'server.log'}")
+            raise AssertionError(f"the server exited with {self.proc.returncode}; "
+                                 f"see {self.dir / 'server.log'}")
         try:
             return bool(client.ping())
         except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
@@ -485,7 +486,8 @@ class ChaosRun:
         oldest = min(w.started for w in self.workers.current.values())
         if time.monotonic() - oldest < self.plan.min_life:
             return False
-        slot = self.rng.choice(sorted(s for s, w in self.workers.current.items() if w.started - oldest < 0.05))
+        slots = sorted(s for s, w in self.workers.current.items() if w.started - oldest < 0.05)
+        slot = self.rng.choice(slots)
         killed = self.workers.kill(slot)
         killed_at = time.time()
         self.kills += 1
@@ -511,7 +513,7 @@ class ChaosRun:
             elapsed = now - t0
             for worker in self.workers.exited():  # a worker that died on its own is restarted too
                 self.self_exits += 1
-                self.log(f"worker {worker.name} exited on its own with {worker.proc.returncode}; restarting it")
+                self.log(f"worker {worker.name} exited on its own ({worker.proc.returncode}); restarting it")
                 self.workers.start(worker.slot)
             if chaos_end is None and now >= next_kill and self._kill_one():
                 next_kill = time.monotonic() + self._interval()
@@ -553,8 +555,8 @@ class ChaosRun:
         self.history.append((end - t0, final.line()))
         chaos_end = chaos_end or settle_end
         return Outcome(final=final, seconds=end - t0, chaos_seconds=chaos_end - t0,
-                       settle_seconds=settle_end - chaos_end, kills=self.kills, server_events=self.events_done,
-                       history=self.history, self_exits=self.self_exits)
+                       settle_seconds=settle_end - chaos_end, kills=self.kills,
+                       server_events=self.events_done, history=self.history, self_exits=self.self_exits)
 
     def _interval(self) -> float:
         return self.plan.kill_every * (1 + self.rng.uniform(-self.plan.jitter, self.plan.jitter))

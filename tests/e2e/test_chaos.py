@@ -120,10 +120,12 @@ def test_no_job_is_lost_when_workers_and_the_server_are_killed(seed, tmp_path, m
         problems.append(f"{len(final.stuck)} stuck (lease ran out over {BOUND:g} s ago, not reclaimed)")
     unfinished = final.pending() - set(final.lost) - set(final.stuck)
     if unfinished:
-        problems.append(f"{len(unfinished)} more neither completed nor dead-lettered {outcome.settle_seconds:.0f} s "
-                        f"after the chaos ({len(final.overdue)} of them retries overdue by over {BOUND:g} s)")
+        problems.append(f"{len(unfinished)} more neither completed nor dead-lettered "
+                        f"{outcome.settle_seconds:.0f} s after the chaos "
+                        f"({len(final.overdue)} of them retries overdue by over {BOUND:g} s)")
     if problems:
-        pytest.fail(f"seed {seed}: {'; '.join(problems)}\n{outcome.report()}\n{workers.tail()}", pytrace=False)
+        report = f"{outcome.report()}\n{workers.tail()}"
+        pytest.fail(f"seed {seed}: {'; '.join(problems)}\n{report}", pytrace=False)
     # the run really was chaotic, and exercised retries and dead-lettering
     assert outcome.server_events and outcome.kills >= 5, outcome.report()
     assert final.counts["dead"] >= 1 and final.counts["completed"] >= JOBS * 0.9, outcome.report()

@@ -74,6 +74,7 @@ class Account:
     overdue: dict[str, float] = field(default_factory=dict)  # scheduled job id -> seconds past due
     leftovers: Counter = field(default_factory=Counter)  # "completed+waiting": a terminal job still listed
     active_without_lease: set[str] = field(default_factory=set)  # active only in RQ's intermediate list
+    holders: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # job -> [(wip key, member)]
 
     @property
     def counts(self) -> Counter:
@@ -144,6 +145,7 @@ def account(connection, job_ids: Iterable[str], *, queues: Sequence[str] = (), b
     waiting: set[str] = set()
     claiming: set[str] = set()
     leases: dict[str, float] = {}
+    holders: dict[str, list[tuple[str, str]]] = {}
     scheduled: dict[str, float] = {}
     failed: set[str] = set()
     canceled: set[str] = set()
@@ -156,6 +158,7 @@ def account(connection, job_ids: Iterable[str], *, queues: Sequence[str] = (), b
         for member, score in wip:
             job_id = _text(member).split(":", 1)[0]
             leases[job_id] = max(score, leases.get(job_id, float("-inf")))
+            holders.setdefault(job_id, []).append((f"{prefix}:wip:{name}", _text(member)))
         for member, score in sched:
             scheduled[_text(member)] = score
         failed.update(_text(m) for m in fail)
@@ -163,7 +166,8 @@ def account(connection, job_ids: Iterable[str], *, queues: Sequence[str] = (), b
     dead = {_text(m) for m in replies[at]}
     statuses = [_text(s) for s in replies[at + 1:]]
 
-    result = Account(at=now, states={})
+    wanted = set(ids)
+    result = Account(at=now, states={}, holders={i: h for i, h in holders.items() if i in wanted})
     for job_id, status in zip(ids, statuses, strict=True):
         places = (("active", job_id in leases or job_id in claiming), ("waiting", job_id in waiting),
                   ("scheduled", job_id in scheduled), ("failed", job_id in failed))
@@ -405,7 +409,8 @@ class Plan:
     # kind "kill" = SIGKILL then start again on the same port and directory; "stop" = graceful
     server_events: Sequence[tuple[float, float, str]] = ((0.4, 6.0, "kill"),)
     server_down: float = 0.5  # seconds between the server's exit and its restart
-    chaos_until: float = 0.9  # stop killing once this fraction of jobs is terminal ...
+    chaos_until: float = 0.9  # stop killing once this fraction of jobs is terminal and min_kills
+    min_kills: int = 0  # workers were killed (a fast worker must not get off lightly) ...
     chaos_max: float = 20.0  # ... or after this many seconds, whichever comes first
     settle: float = 30.0  # then wait at most this long for every job to be terminal
     sample_every: float = 0.5
@@ -533,7 +538,8 @@ class ChaosRun:
                 while events and (progress >= events[0][0] or elapsed >= events[0][1]):
                     self._server_event(events.pop(0)[2], elapsed)
                     next_kill = time.monotonic() + self._interval()
-                if not events and (progress >= plan.chaos_until or elapsed >= plan.chaos_max):
+                enough = progress >= plan.chaos_until and self.kills >= plan.min_kills
+                if not events and (enough or elapsed >= plan.chaos_max):
                     chaos_end = time.monotonic()
                     self.log(f"chaos over at {elapsed:.1f} s ({self.kills} kills); settling")
                 continue

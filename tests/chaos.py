@@ -74,7 +74,8 @@ class Account:
     overdue: dict[str, float] = field(default_factory=dict)  # scheduled job id -> seconds past due
     leftovers: Counter = field(default_factory=Counter)  # "completed+waiting": a terminal job still listed
     active_without_lease: set[str] = field(default_factory=set)  # active only in RQ's intermediate list
-    holders: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # job -> [(wip key, member)]
+    # job -> [(wip key, member, score)]: its started-registry entries, scored by lease deadline
+    holders: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)
 
     @property
     def counts(self) -> Counter:
@@ -110,61 +111,75 @@ class Account:
         return "\n".join(lines)
 
 
+# One atomic read of everything account() needs. KEYS: the lists, then the sorted sets read with
+# scores, then those read without, then the job hashes; ARGV: how many of each of the first three.
+_SNAPSHOT = """
+local out = {redis.call('TIME')}
+local i = 1
+for _ = 1, tonumber(ARGV[1]) do out[#out + 1] = redis.call('LRANGE', KEYS[i], 0, -1); i = i + 1 end
+for _ = 1, tonumber(ARGV[2]) do out[#out + 1] = redis.call('ZRANGE', KEYS[i], 0, -1, 'WITHSCORES'); i = i + 1 end
+for _ = 1, tonumber(ARGV[3]) do out[#out + 1] = redis.call('ZRANGE', KEYS[i], 0, -1); i = i + 1 end
+local statuses = {}
+for j = i, #KEYS do statuses[#statuses + 1] = redis.call('HGET', KEYS[j], 'status') end
+out[#out + 1] = statuses
+return out
+"""
+
+
 def account(connection, job_ids: Iterable[str], *, queues: Sequence[str] = (), bound: float | None = None,
             prefix: str | None = None) -> Account:
-    """Where each of `job_ids` is, read in one MULTI/EXEC so no job is seen between two places.
+    """Where each of `job_ids` is, read in one Lua call so no job is seen between two places.
 
-    `queues` are physical queue names to read besides each job's `origin`; `bound` (seconds, see
-    lease_bound) turns on the stuck and overdue checks.
+    `queues` are the physical queues to read; without them, every job's `origin` (one more round
+    trip, not atomic with the rest, which is fine: a job's origin does not change). `bound`
+    (seconds, see lease_bound) turns on the stuck and overdue checks.
     """
     prefix = prefix or key_prefix()
     ids = list(dict.fromkeys(job_ids))
     names = set(queues)
-    with connection.pipeline(transaction=False) as pipe:
-        for job_id in ids:
-            pipe.hget(f"{prefix}:job:{job_id}", "origin")
-        names.update(_text(o) for o in pipe.execute() if o)
+    if not names:
+        with connection.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(f"{prefix}:job:{job_id}", "origin")
+            names.update(_text(o) for o in pipe.execute() if o)
     names = sorted(names)
 
-    with connection.pipeline(transaction=True) as pipe:
-        pipe.time()
-        for name in names:
-            pipe.lrange(f"{prefix}:queue:{name}", 0, -1)
-            pipe.lrange(f"{prefix}:queue:{name}:intermediate", 0, -1)
-            pipe.zrange(f"{prefix}:wip:{name}", 0, -1, withscores=True)
-            pipe.zrange(f"{prefix}:scheduled:{name}", 0, -1, withscores=True)
-            pipe.zrange(f"{prefix}:failed:{name}", 0, -1)
-            pipe.zrange(f"{prefix}:canceled:{name}", 0, -1)
-        pipe.zrange(f"{prefix}:jobctl:dlq", 0, -1)
-        for job_id in ids:
-            pipe.hget(f"{prefix}:job:{job_id}", "status")
-        replies = pipe.execute()
+    lists = [k for n in names for k in (f"{prefix}:queue:{n}", f"{prefix}:queue:{n}:intermediate")]
+    scored = [k for n in names for k in (f"{prefix}:wip:{n}", f"{prefix}:scheduled:{n}")]
+    plain = [k for n in names for k in (f"{prefix}:failed:{n}", f"{prefix}:canceled:{n}")] + \
+        [f"{prefix}:jobctl:dlq"]
+    hashes = [f"{prefix}:job:{job_id}" for job_id in ids]
+    reply = connection.eval(_SNAPSHOT, len(lists) + len(scored) + len(plain) + len(hashes),
+                            *lists, *scored, *plain, *hashes, len(lists), len(scored), len(plain))
+    seconds, micros = reply[0]
+    now = int(seconds) + int(micros) / 1e6
+    list_replies = reply[1:1 + len(lists)]
+    scored_replies = reply[1 + len(lists):1 + len(lists) + len(scored)]
+    plain_replies = reply[1 + len(lists) + len(scored):-1]
+    statuses = [_text(s) for s in reply[-1]]
 
-    seconds, micros = replies[0]
-    now = seconds + micros / 1e6
+    def pairs(flat):
+        return [(_text(flat[k]), float(flat[k + 1])) for k in range(0, len(flat), 2)]
+
     waiting: set[str] = set()
     claiming: set[str] = set()
     leases: dict[str, float] = {}
-    holders: dict[str, list[tuple[str, str]]] = {}
+    holders: dict[str, list[tuple[str, str, float]]] = {}
     scheduled: dict[str, float] = {}
     failed: set[str] = set()
     canceled: set[str] = set()
-    at = 1
-    for _ in names:
-        queued, intermediate, wip, sched, fail, canc = replies[at:at + 6]
-        at += 6
-        waiting.update(_text(m) for m in queued)
-        claiming.update(_text(m) for m in intermediate)
-        for member, score in wip:
-            job_id = _text(member).split(":", 1)[0]
+    for n, name in enumerate(names):
+        waiting.update(_text(m) for m in list_replies[2 * n])
+        claiming.update(_text(m) for m in list_replies[2 * n + 1])
+        for member, score in pairs(scored_replies[2 * n]):
+            job_id = member.split(":", 1)[0]
             leases[job_id] = max(score, leases.get(job_id, float("-inf")))
-            holders.setdefault(job_id, []).append((f"{prefix}:wip:{name}", _text(member)))
-        for member, score in sched:
-            scheduled[_text(member)] = score
-        failed.update(_text(m) for m in fail)
-        canceled.update(_text(m) for m in canc)
-    dead = {_text(m) for m in replies[at]}
-    statuses = [_text(s) for s in replies[at + 1:]]
+            holders.setdefault(job_id, []).append((f"{prefix}:wip:{name}", member, score))
+        for member, score in pairs(scored_replies[2 * n + 1]):
+            scheduled[member] = score
+        failed.update(_text(m) for m in plain_replies[2 * n])
+        canceled.update(_text(m) for m in plain_replies[2 * n + 1])
+    dead = {_text(m) for m in plain_replies[-1]}
 
     wanted = set(ids)
     result = Account(at=now, states={}, holders={i: h for i, h in holders.items() if i in wanted})

@@ -56,7 +56,7 @@ def test_each_job_is_put_in_exactly_one_place(redis_client, settings):
     assert set(acc.stuck) == {ids["stuck"]} and 55 < acc.stuck[ids["stuck"]] < 70
     assert set(acc.overdue) == {ids["overdue"]}
     assert acc.active_without_lease == {ids["claiming"]}
-    assert acc.holders[ids["active"]] == [(f"{p}:wip:{QUEUE}:normal", f"{ids['active']}:exec-1")]
+    assert acc.holders[ids["active"]] == [(f"{p}:wip:{QUEUE}:normal", f"{ids['active']}:exec-1", now + 10)]
     assert acc.leftovers == {"completed+waiting": 1}
     assert acc.terminal == 4 and not acc.done
     assert "lost 2" in acc.line() and "stuck 1" in acc.line()

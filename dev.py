@@ -7,6 +7,7 @@
     python3 dev.py bench files # thumbnails of a 12 MP JPEG: Pillow alone vs through jobctl
     python3 dev.py bench analytics  # roll-ups of 60 days x 100k page views a day
     python3 dev.py bench dash  # stats, metrics and a dash refresh with 1M waiting jobs
+    python3 dev.py bench chaos # 5,000 jobs while workers and the server are killed: lost, stuck, duplicates
     python3 dev.py jobctl ...  # any jobctl command
 
 Needs only Python 3.11+; everything else comes from PyPI into the virtualenv.
@@ -55,7 +56,7 @@ def main(argv: list[str]) -> int:
         subprocess.call([sys.executable, str(ROOT / "scripts" / "clamav_local.py")])
         args = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadfile", *rest]
     elif command == "bench":
-        named = {"files": "files.py", "analytics": "analytics.py", "dash": "dash.py"}
+        named = {"files": "files.py", "analytics": "analytics.py", "dash": "dash.py", "chaos": "chaos.py"}
         script, rest = (named[rest[0]], rest[1:]) if rest[:1] and rest[0] in named else ("run.py", rest)
         args = [str(BIN / "python"), str(ROOT / "bench" / script), *rest]
     elif command == "jobctl":

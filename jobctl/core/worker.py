@@ -70,6 +70,7 @@ FLUSH_AFTER = 0.02  # outcomes of fast jobs wait at most this long to be recorde
 BATCH_SECONDS = 0.02  # a claim takes about this much work for this worker (adaptive prefetch)
 MAX_PREFETCH = 64
 RECONNECT_MAX_WAIT = 30.0
+REPEAT_SIGNAL_GRACE = 1.0  # a second stop signal within this counts as the same one (as RQ does)
 
 
 def physical_queue_names(settings: Settings, queue_names: Sequence[str]) -> list[str]:
@@ -177,6 +178,7 @@ class JobctlWorker:
         self.refusal: payloads.EncryptedData | None = None
         self._stop_requested = False
         self._signals = 0
+        self._first_signal = 0.0
         self._held: dict[str, Claimed] = {}  # claimed and not yet recorded: leases the heartbeat renews
         self._held_lock = threading.Lock()
         self._running: dict[str, int] = {}  # job id -> thread ident, while it runs
@@ -591,9 +593,13 @@ class JobctlWorker:
             raise JobStopped("stopped on request (jobctl job cancel)")
 
     def _on_shutdown_signal(self, signum, frame) -> None:
+        now = time.monotonic()
+        if self._signals and now - self._first_signal < REPEAT_SIGNAL_GRACE:
+            return  # Ctrl+C reaches the whole process group, and a supervisor forwards it too
         self._signals += 1
         self._stop_requested = True
         if self._signals == 1:
+            self._first_signal = now
             log.info("warm shutdown: finishing the job in hand (signal again to stop now)")
         else:
             raise KeyboardInterrupt

@@ -80,6 +80,7 @@ def test_bulk_noop_reports_count(cli):
     (("queue", "show", "email-sending", "--state", "zombie"), 2, "unknown state"),
     (("worker", "start", "--queue", "dead-letter"), 2, "dead-letter"),
     (("worker", "start", "--queue", "nope", "--burst"), 4, "unknown queue"),
+    (("worker", "start", "--queue", "email-sending", "--pool", "fibers"), 2, "--pool 'fibers' is not"),
 ])
 def test_bad_input_one_line_error_and_exit_code(cli, args, code, needle):
     result = cli(*args, code=code)

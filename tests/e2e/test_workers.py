@@ -154,3 +154,40 @@ def test_stats_watch_json_streams_one_document_per_line(procs, settings, redis_c
     assert first["queues"][0]["totals"]["waiting"] == 0
     watcher.send_signal(signal.SIGINT)
     assert watcher.wait(10) == 0
+
+
+def test_thread_pool_runs_jobs_at_the_same_time_in_one_process(procs, settings, redis_client):
+    ids = enqueue_many(redis_client, settings, "sleep", [{"seconds": 1}] * 8, queue="payment-retry")
+    started = time.monotonic()
+    finish(procs.jobctl("worker", "start", "--queue", "payment-retry", "--concurrency", "8", "--pool", "thread",
+                        "--burst"))
+    jobs = fetch(redis_client, ids)
+    assert {j.get_status() for j in jobs} == {"finished"}
+    assert len({j.worker_name for j in jobs}) == 1  # one process, eight threads
+    assert max(j.started_at for j in jobs) < min(j.ended_at for j in jobs)  # all eight overlapped
+    assert time.monotonic() - started < 8
+
+
+def test_sigterm_on_a_thread_pool_finishes_running_jobs_and_gives_back_the_rest(procs, settings, redis_client):
+    ids = enqueue_many(redis_client, settings, "sleep", [{"seconds": 1.5}] * 12, queue="payment-retry")
+    worker = procs.jobctl("worker", "start", "--queue", "payment-retry", "--concurrency", "4", "--pool", "thread")
+
+    def running():
+        return sum(j.get_status() == "started" for j in fetch(redis_client, ids)) >= 4
+
+    wait_for(running, what="four jobs to start")
+    worker.send_signal(signal.SIGTERM)
+    finish(worker, timeout=20)
+    statuses = [j.get_status() for j in fetch(redis_client, ids)]
+    assert statuses.count("finished") >= 4 and set(statuses) <= {"finished", "queued"}
+    stats = queue_stats(redis_client, settings, "payment-retry")["queues"][0]["totals"]
+    assert stats["active"] == 0 and stats["waiting"] == statuses.count("queued")
+
+
+def test_ctrl_c_reaching_the_whole_group_twice_is_one_warm_stop(procs, settings, redis_client):
+    job_id = enqueue(redis_client, settings, "sleep", {"seconds": 2}, queue="referral-commission")
+    worker = procs.jobctl("worker", "start", "--queue", "referral-commission", "--concurrency", "2")
+    wait_for(lambda: fetch(redis_client, [job_id])[0].get_status() == "started", what="job to start")
+    os.killpg(worker.pid, signal.SIGINT)  # the terminal's Ctrl+C: supervisor and children at once
+    finish(worker, timeout=20)
+    assert fetch(redis_client, [job_id])[0].get_status() == "finished"

@@ -628,7 +628,7 @@ def render(info: dict, result: dict, args: argparse.Namespace, elapsed: float, s
     notes = [
         "First table: process/s = worker jobs/s below; cmds/job = one-by-one enqueue + processing; p50/p95 =",
         "  start latency below; xBullMQ = this rate / BullMQ's in this run.",
-        "jobctl worker = jobctl worker start --burst (RQ SimpleWorker + retention trim + scheduler);",
+        "jobctl worker = jobctl worker start --burst (jobctl's scripted lifecycle on RQ's data model);",
         "  encrypted = the same with JOBCTL_ENCRYPTION_KEYS set (Fernet: AES-128-CBC + HMAC-SHA256);",
         "  -c 2 = --concurrency 2 (a supervisor forks 2); rq ... x2 = two `rq worker --burst` processes.",
         "wall jobs/s: jobs / (worker processes started -> last one exited): start-up and exit included;",

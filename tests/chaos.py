@@ -42,7 +42,6 @@ from pathlib import Path
 PRIORITIES = ("high", "normal", "low")
 TERMINAL = frozenset({"completed", "dead", "cancelled"})
 STATES = ("completed", "dead", "cancelled", "active", "waiting", "scheduled", "failed", "lost")
-CHUNK = 2000
 
 
 def key_prefix() -> str:
@@ -250,8 +249,9 @@ class DurableServer:
 
     jobctl's embedded server keeps its data the same way (appendonly yes, no RDB snapshots), so a
     SIGKILL followed by a start on the same directory and port brings back every write the server
-    acknowledged. `fsync="always"` (the default) makes that exact: with `everysec` a write the
-    kernel postponed can be lost with the process even though the client got its OK.
+    acknowledged. `fsync="always"` (the default) makes that exact: with `everysec` the server may
+    hold back its AOF write for up to 2 s while an fsync is slow, and a SIGKILL then takes writes
+    it already acknowledged with it.
     """
 
     def __init__(self, directory: Path, *, port: int | None = None, fsync: str = "always",

@@ -42,7 +42,6 @@ from pathlib import Path
 PRIORITIES = ("high", "normal", "low")
 TERMINAL = frozenset({"completed", "dead", "cancelled"})
 STATES = ("completed", "dead", "cancelled", "active", "waiting", "scheduled", "failed", "lost")
-CHUNK = 2000
 
 
 def key_prefix() -> str:
@@ -117,7 +116,9 @@ _SNAPSHOT = """
 local out = {redis.call('TIME')}
 local i = 1
 for _ = 1, tonumber(ARGV[1]) do out[#out + 1] = redis.call('LRANGE', KEYS[i], 0, -1); i = i + 1 end
-for _ = 1, tonumber(ARGV[2]) do out[#out + 1] = redis.call('ZRANGE', KEYS[i], 0, -1, 'WITHSCORES'); i = i + 1 end
+for _ = 1, tonumber(ARGV[2]) do
+  out[#out + 1] = redis.call('ZRANGE', KEYS[i], 0, -1, 'WITHSCORES'); i = i + 1
+end
 for _ = 1, tonumber(ARGV[3]) do out[#out + 1] = redis.call('ZRANGE', KEYS[i], 0, -1); i = i + 1 end
 local statuses = {}
 for j = i, #KEYS do statuses[#statuses + 1] = redis.call('HGET', KEYS[j], 'status') end
@@ -248,8 +249,9 @@ class DurableServer:
 
     jobctl's embedded server keeps its data the same way (appendonly yes, no RDB snapshots), so a
     SIGKILL followed by a start on the same directory and port brings back every write the server
-    acknowledged. `fsync="always"` (the default) makes that exact: with `everysec` a write the
-    kernel postponed can be lost with the process even though the client got its OK.
+    acknowledged. `fsync="always"` (the default) makes that exact: with `everysec` the server may
+    hold back its AOF write for up to 2 s while an fsync is slow, and a SIGKILL then takes writes
+    it already acknowledged with it.
     """
 
     def __init__(self, directory: Path, *, port: int | None = None, fsync: str = "always",
@@ -430,6 +432,8 @@ class Plan:
     settle: float = 30.0  # then wait at most this long for every job to be terminal
     sample_every: float = 0.5
     give_up_after: float = 3.0  # stop settling early when only lost/stuck jobs remain for this long
+    stop_on_lost: bool = False  # ... or as soon as any job has been lost for give_up_after (CI: a
+    # lost job fails the run anyway, and nothing brings it back)
 
 
 @dataclass
@@ -442,12 +446,14 @@ class Outcome:
     server_events: list[str]
     history: list[tuple[float, str]]  # (seconds since start, account line) every second or so
     self_exits: int  # worker processes that exited on their own during the run
+    stopped_on_lost: bool = False  # the wait ended early because a job was lost (Plan.stop_on_lost)
 
     def report(self) -> str:
         return (f"{len(self.final.states)} jobs in {self.seconds:.1f} s (chaos {self.chaos_seconds:.1f} s, "
                 f"settle {self.settle_seconds:.1f} s), {self.kills} worker SIGKILLs, server: "
                 f"{', '.join(self.server_events) or 'untouched'}, workers that exited on their own: "
-                f"{self.self_exits}\n{self.final.details()}")
+                f"{self.self_exits}{'; stopped waiting: a job was lost' if self.stopped_on_lost else ''}\n"
+                f"{self.final.details()}")
 
 
 class ChaosRun:
@@ -477,6 +483,7 @@ class ChaosRun:
         self.events_done: list[str] = []
         self.history: list[tuple[float, str]] = []
         self.self_exits = 0
+        self.stopped_on_lost = False
 
     def snapshot(self) -> Account | None:
         import redis
@@ -526,6 +533,7 @@ class ChaosRun:
         chaos_end: float | None = None
         last_history = -1.0
         dead_ends_since: float | None = None
+        lost_since: dict[str, float] = {}
         acc: Account | None = None
         while True:
             time.sleep(0.05)
@@ -549,6 +557,8 @@ class ChaosRun:
                     self.history.append((elapsed, acc.line()))
                     last_history = elapsed
             progress = acc.terminal / max(1, len(self.job_ids)) if acc else 0.0
+            if sample is not None:
+                lost_since = {i: lost_since.get(i, now) for i in sample.lost}
             if chaos_end is None:
                 while events and (progress >= events[0][0] or elapsed >= events[0][1]):
                     self._server_event(events.pop(0)[2], elapsed)
@@ -559,6 +569,10 @@ class ChaosRun:
                     self.log(f"chaos over at {elapsed:.1f} s ({self.kills} kills); settling")
                 continue
             if acc is not None and acc.done or now - chaos_end >= plan.settle:
+                break
+            if plan.stop_on_lost and any(now - t >= plan.give_up_after for t in lost_since.values()):
+                self.log("a job is lost; not waiting any longer")
+                self.stopped_on_lost = True
                 break
             # nothing brings back a lost job, and a stuck one stays put: no point waiting for them
             if acc is None or not acc.pending() <= set(acc.lost) | set(acc.stuck):
@@ -577,7 +591,8 @@ class ChaosRun:
         chaos_end = chaos_end or settle_end
         return Outcome(final=final, seconds=end - t0, chaos_seconds=chaos_end - t0,
                        settle_seconds=settle_end - chaos_end, kills=self.kills,
-                       server_events=self.events_done, history=self.history, self_exits=self.self_exits)
+                       server_events=self.events_done, history=self.history, self_exits=self.self_exits,
+                       stopped_on_lost=self.stopped_on_lost)
 
     def _interval(self) -> float:
         return self.plan.kill_every * (1 + self.rng.uniform(-self.plan.jitter, self.plan.jitter))

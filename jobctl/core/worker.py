@@ -65,6 +65,7 @@ STOP_SIGNAL = signal.SIGUSR1
 PAUSE_CACHE_SECONDS = 1.0
 IDLE_POLL_SECONDS = 1.0  # jobs pushed by plain RQ (no wake-up) and due retries are seen this fast
 PROMOTE_EVERY = 0.5
+LEASE_MARGIN = 0.25
 WORKER_TTL = 30
 FLUSH_AFTER = 0.02  # outcomes of fast jobs wait at most this long to be recorded (and batched)
 BATCH_SECONDS = 0.02  # a claim takes about this much work for this worker (adaptive prefetch)
@@ -172,12 +173,15 @@ class JobctlWorker:
         self._template = job_class(connection=connection, serializer=serializer)
         self._policies: dict[str, QueuePolicy] = dict(settings.queues)
         self._retention = Retention()
-        self.lease = 3 * settings.heartbeat_interval
+        # three heartbeats, less a margin for the reclaim's own round trip: a dead worker's jobs are
+        # back within 3 x heartbeat + maintenance interval (README, Crash recovery)
+        self.lease = 3 * settings.heartbeat_interval - min(LEASE_MARGIN, settings.heartbeat_interval / 4)
         self.successful_job_count = 0
         self.failed_job_count = 0
         self.refusal: payloads.EncryptedData | None = None
         self._stop_requested = False
         self._signals = 0
+        self._state = "idle"  # as the worker record says (the claim script sets busy)
         self._first_signal = 0.0
         self._held: dict[str, Claimed] = {}  # claimed and not yet recorded: leases the heartbeat renews
         self._held_lock = threading.Lock()
@@ -191,7 +195,6 @@ class JobctlWorker:
         self._paused: frozenset[str] = frozenset()
         self._paused_checked = 0.0
         self._next_maintenance = 0.0
-        self._next_promote = 0.0
         self._beat_stop = threading.Event()
         self._timeout: _Timeout | None = None
         self._completions: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
@@ -309,7 +312,9 @@ class JobctlWorker:
         self._exchange(0)
         if burst:
             return self.lifecycle.promote(self.queues) == 0 and not self._ready
-        self.connection.hset(self.key, mapping={"state": "idle", "current_job": ""})
+        if self._state != "idle":
+            self.connection.hset(self.key, mapping={"state": "idle", "current_job": ""})
+            self._state = "idle"
         markers = list({q.marker for q in self._active_queues()}) or [self.queues[0].marker]
         timeout = max(0.05, min(IDLE_POLL_SECONDS, self._next_maintenance - time.monotonic()))
         self.connection.bzpopmin(markers, timeout=timeout)
@@ -434,6 +439,8 @@ class JobctlWorker:
             for claim in claims:
                 self._held[claim.member] = claim
         self._after_recorded(done_runs)
+        if claims:
+            self._state = "busy"  # the claim script said so in the worker's record
         return claims
 
     def _after_recorded(self, runs: list[Run]) -> None:
@@ -478,17 +485,34 @@ class JobctlWorker:
         return [q for q in self.queues if q.catalogue not in self._paused]
 
     def _periodic(self) -> None:
-        now = time.monotonic()
-        if now >= self._next_promote:
-            self._next_promote = now + PROMOTE_EVERY
-            self.lifecycle.promote(self.queues)
-        if now >= self._next_maintenance:
-            self._maintain()
+        if time.monotonic() >= self._next_maintenance:
+            self._next_maintenance = time.monotonic() + self._settings.maintenance_interval
+            self._sweep()
 
     def _maintain(self) -> None:
-        """Take expired leases back, dead-letter what has no attempt left, sweep, trim, flush alerts."""
+        """At start: due jobs onto their queues, expired leases back, then the sweep."""
         self._next_maintenance = time.monotonic() + self._settings.maintenance_interval
         self.lifecycle.promote(self.queues)
+        self._reclaim()
+        self._sweep()
+
+    def _housekeep(self) -> None:
+        """Promotion of due jobs (every PROMOTE_EVERY) and reclaim of expired leases (every
+        maintenance interval), on a thread of their own: a long job in the main thread (or a full
+        pool) must not delay another worker's recovery past the README's bound."""
+        interval = self._settings.maintenance_interval
+        next_reclaim = time.monotonic() + interval
+        while not self._beat_stop.wait(max(0.01, min(PROMOTE_EVERY, next_reclaim - time.monotonic()))):
+            try:
+                self.lifecycle.promote(self.queues)
+                if time.monotonic() >= next_reclaim:
+                    next_reclaim = time.monotonic() + interval
+                    self._reclaim()
+            except Exception as exc:  # Redis away: the next round tries again
+                log.warning("housekeeping failed: %s", exc)
+
+    def _reclaim(self) -> None:
+        """Take expired leases back; dead-letter the jobs among them with no attempt left."""
         _, failed = self.lifecycle.reclaim(self.queues)
         for job in Job.fetch_many(failed, connection=self.connection, serializer=self.serializer):
             if job is None or payloads.locked(job):
@@ -496,6 +520,9 @@ class JobctlWorker:
             merge_abandoned(job, self.connection.hget(job.key, "jobctl_abandoned"))
             self._alert(dlq.add(self.connection, job, "AbandonedJobError: the worker stopped sending heartbeats "
                                                       "and the job has no attempt left", self.name))
+
+    def _sweep(self) -> None:
+        """Dead-letter what reached RQ's failed registries some other way, trim the DLQ, flush alerts."""
         lock = f"{keys.JOBCTL}:sweep"
         if not self.connection.set(lock, self.name, nx=True, ex=max(1, int(self._settings.maintenance_interval))):
             return
@@ -537,6 +564,8 @@ class JobctlWorker:
                                                          exception_handler=self._on_pubsub_error)
         self._beat_thread = threading.Thread(target=self._beat, name="jobctl-heartbeat", daemon=True)
         self._beat_thread.start()
+        self._housekeeping = threading.Thread(target=self._housekeep, name="jobctl-housekeeping", daemon=True)
+        self._housekeeping.start()
         log.info("worker %s started on %s (%s)", self.name, ", ".join(self.queue_names()),
                  f"{self.threads} threads" if self.threads > 1 else "1 job at a time")
 
@@ -627,6 +656,7 @@ class JobctlWorker:
             log.error("could not unregister cleanly (%s); held jobs are taken back when their leases expire", exc)
         finally:
             self._beat_stop.set()
+            self._housekeeping.join(2)  # a round in flight ends before the caller moves on
             try:
                 self._pubsub_thread.stop()
                 self._pubsub_thread.join(2)

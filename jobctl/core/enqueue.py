@@ -189,37 +189,39 @@ def _job_data(jt: JobType, policy: QueuePolicy, priority: str, payload: dict, de
     )
 
 
-def job_hash(data: EnqueueData, origin: str, serializer=PayloadSerializer) -> tuple[str, dict[str, Any]]:
-    """(id, fields) of the RQ job `Queue.enqueue_many` would store for `data`, field for field.
+def shared_fields(data: EnqueueData, origin: str, serializer=PayloadSerializer) -> dict[str, Any]:
+    """The fields of RQ's job hash that every job of one enqueue call shares (all but `data`, the
+    retries and the timestamps: see job_row), as `Queue.enqueue_many` would store them.
 
     RQ builds a Job object per job to get here (about 3/4 of enqueue's time); jobctl's jobs use a
     small part of RQ's options (no callbacks, dependencies or repeats), so the hash is written directly.
     """
-    job_id = data.job_id or str(uuid.uuid4())
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    fields: dict[str, Any] = {
+        "success_callback_name": "", "failure_callback_name": "", "stopped_callback_name": "",
+        "started_at": "", "ended_at": "", "last_heartbeat": "", "worker_name": "", "group_id": "",
+        "origin": origin, "description": data.description,
+        "timeout": data.timeout if data.timeout is not None else Queue.DEFAULT_TIMEOUT,
+        "status": JobStatus.QUEUED.value,
+        "meta": serializer.dumps(data.meta or {}).decode(),
+    }
+    if data.result_ttl is not None:
+        fields["result_ttl"] = data.result_ttl
+    if data.failure_ttl is not None:
+        fields["failure_ttl"] = data.failure_ttl
+    return fields
+
+
+def job_row(data: EnqueueData, serializer=PayloadSerializer) -> lifecycle.JobRow:
+    """What is a job's own: id, `data` (RQ's zlib-compressed call), retries (jittered), key TTL."""
     try:
         job_data = serializer.dumps((data.func, None, list(data.args or ()), data.kwargs or {}))
     except (TypeError, ValueError) as exc:
         raise UsageError(f"payload is not JSON-serialisable: {exc}",
                          "pass strings, numbers, lists and dicts") from None
-    fields: dict[str, Any] = {
-        "created_at": stamp,
-        "data": zlib.compress(job_data),
-        "success_callback_name": "", "failure_callback_name": "", "stopped_callback_name": "",
-        "started_at": "", "ended_at": "", "last_heartbeat": "", "worker_name": "", "group_id": "",
-        "origin": origin, "description": data.description, "enqueued_at": stamp,
-        "timeout": data.timeout if data.timeout is not None else Queue.DEFAULT_TIMEOUT,
-        "status": JobStatus.QUEUED.value,
-        "meta": serializer.dumps(data.meta or {}),
-    }
-    if data.retry is not None:
-        fields["retries_left"] = data.retry.max
-        fields["retry_intervals"] = json.dumps(data.retry.intervals)
-    if data.result_ttl is not None:
-        fields["result_ttl"] = data.result_ttl
-    if data.failure_ttl is not None:
-        fields["failure_ttl"] = data.failure_ttl
-    return job_id, fields
+    retry = data.retry
+    return lifecycle.JobRow(data.job_id or str(uuid.uuid4()), zlib.compress(job_data),
+                            retry.max if retry is not None else None,
+                            json.dumps(retry.intervals) if retry is not None else None, data.ttl)
 
 
 def enqueue(connection: redis.Redis, settings: Settings, job_type: str, payload: dict, *,
@@ -253,12 +255,13 @@ def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, pay
     batch: list = []
     encrypted = encrypting()
 
+    shared: dict[str, Any] = {}
+
     def flush() -> None:
         if when is None:
-            at_ = time.time()
-            lifecycle.push(connection, _physical_queue(physical), batch, metrics.keys_at(policy.name, at_),
-                           metrics.TTLS)
-            ids.extend(job_id for job_id, _, _ in batch)
+            lifecycle.push(connection, _physical_queue(physical), shared, batch,
+                           metrics.keys_at(policy.name, time.time()), metrics.TTLS)
+            ids.extend(row.job_id for row in batch)
         else:
             target = rq_queue(connection, physical)
             with connection.pipeline() as pipe:  # MULTI/EXEC: the batch lands whole or not at all
@@ -273,8 +276,8 @@ def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, pay
     for n, payload in enumerate(payloads):
         data = _job_data(jt, policy, prio, payload, description, job_ids[n] if job_ids else None, encrypted)
         if when is None:
-            job_id, fields = job_hash(data, physical)  # refuses a payload that is not JSON
-            batch.append((job_id, fields, data.ttl))
+            shared = shared or shared_fields(data, physical)  # the same for every job of this call
+            batch.append(job_row(data))  # refuses a payload that is not JSON
         else:
             check_json(payload)
             batch.append(data)

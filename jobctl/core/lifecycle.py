@@ -31,6 +31,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import redis
 from rq.defaults import RQ_KEY_PREFIX as p
@@ -230,20 +231,27 @@ return released
 
 # Enqueue: the job hashes, their ids on the queue, the enqueued counters and the wake-up, atomically.
 # ARGV: queue key, queues-set key, marker, minute/hour/total metric keys, minute ttl, hour ttl, job
-# count, then per job: job key, its `data` (binary), its other fields as one JSON array [k, v, ...]
-# (a few arguments instead of forty: redis-py packs each one in Python), ttl (-1: none).
+# count, the batch's time (created_at = enqueued_at: the batch becomes visible at once), the fields
+# every job shares as one JSON array [k, v, ...], then per job: job key, data (binary), retries
+# left and retry intervals ('' when none), key ttl (-1: none).
 _PUSH = r"""
 local queue, queues_set, marker = ARGV[1], ARGV[2], ARGV[3]
-local n = tonumber(ARGV[9])
-local pos = 10
+local n, stamp = tonumber(ARGV[9]), ARGV[10]
+local shared = cjson.decode(ARGV[11])
+local pos = 12
 local ids = {}
 for j = 1, n do
-  local key = ARGV[pos]
-  redis.call('HSET', key, 'data', ARGV[pos + 1], unpack(cjson.decode(ARGV[pos + 2])))
-  local ttl = tonumber(ARGV[pos + 3])
+  local key, left = ARGV[pos], ARGV[pos + 2]
+  local fields = {'data', ARGV[pos + 1], 'created_at', stamp, 'enqueued_at', stamp}
+  if left ~= '' then
+    fields[7], fields[8], fields[9], fields[10] = 'retries_left', left, 'retry_intervals', ARGV[pos + 3]
+  end
+  for i = 1, #shared do fields[#fields + 1] = shared[i] end
+  redis.call('HSET', key, unpack(fields))
+  local ttl = tonumber(ARGV[pos + 4])
   if ttl >= 0 then redis.call('EXPIRE', key, ttl) end
   ids[#ids + 1] = string.sub(key, #KEYS[1] + 1)
-  pos = pos + 4
+  pos = pos + 5
 end
 for i = 1, #ids, 5000 do redis.call('RPUSH', queue, unpack(ids, i, math.min(i + 4999, #ids))) end
 redis.call('SADD', queues_set, queue)
@@ -256,22 +264,29 @@ return n
 _push_script = None
 
 
-def push(connection: redis.Redis, queue: PhysicalQueue, jobs: Sequence[tuple[str, dict, int | None]],
-         metric_keys: Sequence[str], metric_ttls: Sequence[int]) -> int:
-    """Store `jobs` (id, hash fields, key TTL or None) and append their ids to `queue`, in one call.
+class JobRow(NamedTuple):
+    """What one job of an enqueue batch has of its own (see `push`)."""
 
-    Every field but `data` must be text or a number (jobctl's serializer writes JSON or Fernet tokens).
-    """
+    job_id: str
+    data: bytes
+    retries_left: int | None
+    retry_intervals: str | None
+    ttl: int | None
+
+
+def push(connection: redis.Redis, queue: PhysicalQueue, shared: dict, jobs: Sequence[JobRow],
+         metric_keys: Sequence[str], metric_ttls: Sequence[int]) -> int:
+    """Store `jobs` with the `shared` fields (text and numbers) and append their ids to `queue`, in one call."""
     global _push_script
     if _push_script is None:
         _push_script = connection.register_script(_PUSH)
     job_prefix = keys.job_key_prefix()
-    args: list = [queue.queue, f"{p}:queues", queue.marker, *metric_keys, *metric_ttls, len(jobs)]
-    for job_id, fields, ttl in jobs:
-        rest = [x for k, v in fields.items() if k != "data"
-                for x in (k, v.decode() if isinstance(v, bytes) else v)]
-        args += [job_prefix + job_id, fields["data"], json.dumps(rest, separators=(",", ":")),
-                 -1 if ttl is None else ttl]
+    common = json.dumps([x for pair in shared.items() for x in pair], separators=(",", ":"))
+    args: list = [queue.queue, f"{p}:queues", queue.marker, *metric_keys, *metric_ttls, len(jobs),
+                  utc_iso(time.time()), common]
+    for row in jobs:
+        args += [job_prefix + row.job_id, row.data, "" if row.retries_left is None else row.retries_left,
+                 row.retry_intervals or "", -1 if row.ttl is None else row.ttl]
     return int(_push_script(keys=[job_prefix], args=args, client=connection))
 
 

@@ -19,13 +19,22 @@ def merge_abandoned(job: Job, raw: bytes | str | None) -> bool:
     changed = False
     for attempt in attempts:
         if attempt.get("outcome") == "running":  # written by jobctl before the atomic lifecycle
-            attempt.update(outcome="abandoned", error_type="AbandonedJobError", error_message=ABANDONED_MESSAGE)
+            attempt.update(
+                outcome="abandoned", error_type="AbandonedJobError", error_message=ABANDONED_MESSAGE
+            )
             changed = True
     for crash in json.loads(raw or "[]"):
-        attempts.append({"n": len(attempts) + 1, "started_at": _rq_to_iso(crash.get("started_at")),
-                         "ended_at": _rq_to_iso(crash.get("detected_at")), "worker": crash.get("worker") or None,
-                         "outcome": "abandoned", "error_type": "AbandonedJobError",
-                         "error_message": ABANDONED_MESSAGE})
+        attempts.append(
+            {
+                "n": len(attempts) + 1,
+                "started_at": _rq_to_iso(crash.get("started_at")),
+                "ended_at": _rq_to_iso(crash.get("detected_at")),
+                "worker": crash.get("worker") or None,
+                "outcome": "abandoned",
+                "error_type": "AbandonedJobError",
+                "error_message": ABANDONED_MESSAGE,
+            }
+        )
         changed = True
     return changed
 

@@ -20,10 +20,11 @@ from rq.queue import EnqueueData
 from rq.registry import ScheduledJobRegistry
 
 from jobctl.config import Settings
+from jobctl.core import lifecycle, metrics
 from jobctl.core.catalog import QueuePolicy, check_priority, get_policy
 from jobctl.core.jobtypes import JobType, get_job_type
-from jobctl.core import lifecycle, metrics
-from jobctl.core.payloads import PayloadSerializer, active as encrypting
+from jobctl.core.payloads import PayloadSerializer
+from jobctl.core.payloads import active as encrypting
 from jobctl.errors import UsageError
 
 BATCH_SIZE = 1000

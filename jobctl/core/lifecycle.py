@@ -274,19 +274,39 @@ class JobRow(NamedTuple):
     ttl: int | None
 
 
-def push(connection: redis.Redis, queue: PhysicalQueue, shared: dict, jobs: Sequence[JobRow],
-         metric_keys: Sequence[str], metric_ttls: Sequence[int]) -> int:
-    """Store `jobs` with the `shared` fields (text and numbers) and append their ids to `queue`, in one call."""
+def push(
+    connection: redis.Redis,
+    queue: PhysicalQueue,
+    shared: dict,
+    jobs: Sequence[JobRow],
+    metric_keys: Sequence[str],
+    metric_ttls: Sequence[int],
+) -> int:
+    """Store `jobs` with the `shared` fields (text and numbers) and append their ids to `queue`,
+    in one call."""
     global _push_script
     if _push_script is None:
         _push_script = connection.register_script(_PUSH)
     job_prefix = keys.job_key_prefix()
     common = json.dumps([x for pair in shared.items() for x in pair], separators=(",", ":"))
-    args: list = [queue.queue, f"{p}:queues", queue.marker, *metric_keys, *metric_ttls, len(jobs),
-                  utc_iso(time.time()), common]
+    args: list = [
+        queue.queue,
+        f"{p}:queues",
+        queue.marker,
+        *metric_keys,
+        *metric_ttls,
+        len(jobs),
+        utc_iso(time.time()),
+        common,
+    ]
     for row in jobs:
-        args += [job_prefix + row.job_id, row.data, "" if row.retries_left is None else row.retries_left,
-                 row.retry_intervals or "", -1 if row.ttl is None else row.ttl]
+        args += [
+            job_prefix + row.job_id,
+            row.data,
+            "" if row.retries_left is None else row.retries_left,
+            row.retry_intervals or "",
+            -1 if row.ttl is None else row.ttl,
+        ]
     return int(_push_script(keys=[job_prefix], args=args, client=connection))
 
 
@@ -316,9 +336,16 @@ class PhysicalQueue:
     @classmethod
     def of(cls, physical: str) -> PhysicalQueue:
         catalogue = physical.rsplit(":", 1)[0]
-        return cls(physical, catalogue, f"{p}:queue:{physical}", f"{p}:wip:{physical}",
-                   f"{p}:scheduled:{physical}", f"{p}:finished:{physical}", f"{p}:failed:{physical}",
-                   wake_key(catalogue))
+        return cls(
+            physical,
+            catalogue,
+            f"{p}:queue:{physical}",
+            f"{p}:wip:{physical}",
+            f"{p}:scheduled:{physical}",
+            f"{p}:finished:{physical}",
+            f"{p}:failed:{physical}",
+            wake_key(catalogue),
+        )
 
 
 @dataclass
@@ -344,19 +371,42 @@ class Lifecycle:
         self.job_prefix = keys.job_key_prefix()
         self.results_prefix = keys.results_key_prefix()
 
-    def finish_and_claim(self, finished: Sequence[dict], *, increments: Sequence = (), expires: Sequence = (),
-                         trims: Sequence = (), queues: Sequence[PhysicalQueue] = (), n: int = 0,
-                         worker: str = "", worker_key: str = "", token: str = "", lease: float = 0.0
-                         ) -> tuple[int, list[Claimed]]:
+    def finish_and_claim(
+        self,
+        finished: Sequence[dict],
+        *,
+        increments: Sequence = (),
+        expires: Sequence = (),
+        trims: Sequence = (),
+        queues: Sequence[PhysicalQueue] = (),
+        n: int = 0,
+        worker: str = "",
+        worker_key: str = "",
+        token: str = "",
+        lease: float = 0.0,
+    ) -> tuple[int, list[Claimed]]:
         """Record `finished` outcomes, then claim up to `n` jobs; returns (claims found lost, claimed)."""
         now = time.time()
-        doc = {"now": now, "now_iso": utc_iso(now), "job_prefix": self.job_prefix,
-               "results_prefix": self.results_prefix, "finish": list(finished),
-               "incr": list(increments), "expire": list(expires), "trim": list(trims)}
+        doc = {
+            "now": now,
+            "now_iso": utc_iso(now),
+            "job_prefix": self.job_prefix,
+            "results_prefix": self.results_prefix,
+            "finish": list(finished),
+            "incr": list(increments),
+            "expire": list(expires),
+            "trim": list(trims),
+        }
         by_wip = {q.wip: q for q in queues}
         if n > 0 and queues:
-            doc["claim"] = {"n": n, "token": token, "lease": now + lease, "worker": worker, "worker_key": worker_key,
-                            "queues": [[q.queue, q.wip, q.marker] for q in queues]}
+            doc["claim"] = {
+                "n": n,
+                "token": token,
+                "lease": now + lease,
+                "worker": worker,
+                "worker_key": worker_key,
+                "queues": [[q.queue, q.wip, q.marker] for q in queues],
+            }
         out = self._finish_and_claim(args=[json.dumps(doc, separators=(",", ":"))])
         claimed = []
         for i in range(1, len(out), 3):
@@ -368,20 +418,38 @@ class Lifecycle:
     def reclaim(self, queues: Iterable[PhysicalQueue], limit: int = 500) -> tuple[int, list[str]]:
         """Expired leases: (jobs requeued, ids failed for the dead-letter queue)."""
         now = time.time()
-        doc = {"now": now, "now_iso": utc_iso(now), "job_prefix": self.job_prefix, "max": limit,
-               "queues": [[q.wip, q.queue, q.failed, q.marker, q.finished] for q in queues]}
+        doc = {
+            "now": now,
+            "now_iso": utc_iso(now),
+            "job_prefix": self.job_prefix,
+            "max": limit,
+            "queues": [[q.wip, q.queue, q.failed, q.marker, q.finished] for q in queues],
+        }
         requeued, failed = self._reclaim(args=[json.dumps(doc)])
         return int(requeued), [i.decode() for i in failed]
 
     def promote(self, queues: Iterable[PhysicalQueue], limit: int = 1000) -> int:
         now = time.time()
-        doc = {"now": now, "now_iso": utc_iso(now), "job_prefix": self.job_prefix, "max": limit,
-               "queues": [[q.scheduled, q.queue, q.marker] for q in queues]}
+        doc = {
+            "now": now,
+            "now_iso": utc_iso(now),
+            "job_prefix": self.job_prefix,
+            "max": limit,
+            "queues": [[q.scheduled, q.queue, q.marker] for q in queues],
+        }
         return int(self._promote(args=[json.dumps(doc)]))
 
     def release(self, claims: Iterable[Claimed]) -> int:
-        jobs = [{"id": c.job_id, "member": c.member, "wip": c.queue.wip, "queue": c.queue.queue,
-                 "marker": c.queue.marker} for c in claims]
+        jobs = [
+            {
+                "id": c.job_id,
+                "member": c.member,
+                "wip": c.queue.wip,
+                "queue": c.queue.queue,
+                "marker": c.queue.marker,
+            }
+            for c in claims
+        ]
         if not jobs:
             return 0
         return int(self._release(args=[json.dumps({"job_prefix": self.job_prefix, "jobs": jobs})]))

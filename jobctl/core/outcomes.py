@@ -6,7 +6,6 @@ Turns a run (job, start, end, return value or exception) into one `finish` recor
 
 from __future__ import annotations
 
-import json
 import traceback
 import zlib
 from base64 import b64encode
@@ -82,8 +81,13 @@ def _attempt(run: Run, worker: str) -> dict:
     job = run.job
     attempts = job.meta.setdefault("attempts", [])
     outcome = {"done": "succeeded", "stopped": "stopped"}.get(run.kind, "failed")
-    entry = {"n": len(attempts) + 1, "started_at": _iso(run.started), "ended_at": _iso(run.ended),
-             "worker": worker, "outcome": outcome}
+    entry = {
+        "n": len(attempts) + 1,
+        "started_at": _iso(run.started),
+        "ended_at": _iso(run.ended),
+        "worker": worker,
+        "outcome": outcome,
+    }
     if run.error is not None:
         entry.update(error_type=type(run.error).__name__, error_message=str(run.error)[:MESSAGE_LIMIT])
         if getattr(run.error, "retry_after", None):
@@ -104,26 +108,54 @@ def _result(run: Run, worker: str) -> list[Any] | None:
         return ["type", RESULT_SUCCESSFUL, "worker_name", worker, "return_value", b64encode(value).decode()]
     kind = {"retry": RESULT_RETRIED, "stopped": RESULT_STOPPED}.get(run.kind, RESULT_FAILED)
     sealed = payloads.seal_text(run.exc_string)  # a traceback can quote the payload
-    return ["type", kind, "worker_name", worker, "exc_string", b64encode(zlib.compress(sealed.encode())).decode()]
+    return [
+        "type",
+        kind,
+        "worker_name",
+        worker,
+        "exc_string",
+        b64encode(zlib.compress(sealed.encode())).decode(),
+    ]
 
 
 def finish_record(run: Run, worker: str, previous_dead: dict | None = None) -> dict[str, Any]:
     """The lifecycle `finish` record for `run` (decide() first)."""
     job, claim = run.job, run.claim
     _attempt(run, worker)
-    status = {"done": "finished", "retry": "scheduled" if run.due else "queued", "dead": "failed",
-              "stopped": "stopped"}[run.kind]
-    fields: list[Any] = ["status", status, "started_at", utc_iso(run.started), "ended_at", utc_iso(run.ended),
-                         "meta", job.serializer.dumps(job.meta).decode()]
+    status = {
+        "done": "finished",
+        "retry": "scheduled" if run.due else "queued",
+        "dead": "failed",
+        "stopped": "stopped",
+    }[run.kind]
+    fields: list[Any] = [
+        "status",
+        status,
+        "started_at",
+        utc_iso(run.started),
+        "ended_at",
+        utc_iso(run.ended),
+        "meta",
+        job.serializer.dumps(job.meta).decode(),
+    ]
     if claim.fields.get(b"jobctl_abandoned", b"[]") != b"[]":
         fields += ["jobctl_abandoned", "[]"]
-    record: dict[str, Any] = {"kind": run.kind, "id": job.id, "member": claim.member, "wip": claim.queue.wip,
-                              "fields": fields}
+    record: dict[str, Any] = {
+        "kind": run.kind,
+        "id": job.id,
+        "member": claim.member,
+        "wip": claim.queue.wip,
+        "fields": fields,
+    }
     result = _result(run, worker)
     if run.kind == "done":
         ttl = job.result_ttl if job.result_ttl is not None else DEFAULT_RESULT_TTL
-        record.update(registry=claim.queue.finished, ttl=ttl,
-                      score="+inf" if ttl == -1 else run.ended + ttl, result_ttl=ttl)
+        record.update(
+            registry=claim.queue.finished,
+            ttl=ttl,
+            score="+inf" if ttl == -1 else run.ended + ttl,
+            result_ttl=ttl,
+        )
     else:
         failure_ttl = job.failure_ttl if job.failure_ttl is not None else DEFAULT_FAILURE_TTL
         record["result_ttl"] = failure_ttl
@@ -137,9 +169,14 @@ def finish_record(run: Run, worker: str, previous_dead: dict | None = None) -> d
             fields += ["retries_left", job.retries_left or 0]
             entry = dlq.build_entry(job, run.exc_string, worker, previous_dead)
             run.dead_entry = entry
-            record.update(dlq_entry=keys.dlq_entry(job.id), dlq_doc=dlq.stored_form(entry),
-                          dlq_index=keys.dlq_index(), dlq_queue_index=keys.dlq_queue_index(entry["queue"]), died=run.ended,
-                          result_ttl=-1)
+            record.update(
+                dlq_entry=keys.dlq_entry(job.id),
+                dlq_doc=dlq.stored_form(entry),
+                dlq_index=keys.dlq_index(),
+                dlq_queue_index=keys.dlq_queue_index(entry["queue"]),
+                died=run.ended,
+                result_ttl=-1,
+            )
         else:
             record.update(registry=claim.queue.failed, ttl=failure_ttl, score=run.ended + failure_ttl)
     if result is not None:

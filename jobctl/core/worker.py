@@ -41,11 +41,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import redis
+import rq.job as rq_job
 from rq import SimpleWorker
 from rq.command import PUBSUB_CHANNEL_TEMPLATE
-from rq.queue import Queue
-import rq.job as rq_job
 from rq.job import Job
+from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 
 from jobctl.config import Settings
@@ -81,7 +81,9 @@ def physical_queue_names(settings: Settings, queue_names: Sequence[str]) -> list
     policies = [get_policy(settings.queues, name) for name in queue_names]
     for policy in policies:
         if policy.is_dead_letter:
-            raise UsageError("the dead-letter queue has no workers", "replay its jobs with `jobctl dlq retry`")
+            raise UsageError(
+                "the dead-letter queue has no workers", "replay its jobs with `jobctl dlq retry`"
+            )
     return [p.physical(prio) for prio in PRIORITIES for p in policies]
 
 
@@ -155,8 +157,18 @@ class JobctlWorker:
     `refusal` (why it stopped on its own) say more.
     """
 
-    def __init__(self, queues, *, connection: redis.Redis, settings: Settings, serializer=PayloadSerializer,
-                 job_class=JobctlJob, name: str | None = None, threads: int = 1, **_rq_kwargs):
+    def __init__(
+        self,
+        queues,
+        *,
+        connection: redis.Redis,
+        settings: Settings,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        name: str | None = None,
+        threads: int = 1,
+        **_rq_kwargs,
+    ):
         self.connection = connection
         self._settings = settings
         self.serializer = serializer
@@ -166,8 +178,9 @@ class JobctlWorker:
         self.threads = max(1, threads)
         self.name = name or uuid.uuid4().hex
         # RQ's own worker record, so `rq info`, `jobctl worker list` and rq-dashboard see this worker
-        self._rq = SimpleWorker(list(queues), connection=connection, name=self.name, serializer=serializer,
-                                worker_ttl=WORKER_TTL)
+        self._rq = SimpleWorker(
+            list(queues), connection=connection, name=self.name, serializer=serializer, worker_ttl=WORKER_TTL
+        )
         self.key = self._rq.key
         self.lifecycle = Lifecycle(connection)
         self._template = job_class(connection=connection, serializer=serializer)
@@ -258,7 +271,9 @@ class JobctlWorker:
                     if run is not None:
                         self._record(run)
                         processed += 1
-                stopping = self._stop_requested or (max_jobs is not None and processed + len(in_flight) >= max_jobs)
+                stopping = self._stop_requested or (
+                    max_jobs is not None and processed + len(in_flight) >= max_jobs
+                )
                 if self._stop_requested:
                     self._cancel_queued(in_flight)
                 # a few jobs queued in the pool beyond its threads keep every thread busy while this
@@ -387,7 +402,9 @@ class JobctlWorker:
         self._forget(claims)
         self.refusal = payloads.EncryptedData(
             f"job {claim.job_id} on {claim.queue.name} is encrypted and no key of this worker opens it "
-            f"({locked.message}); it is back on its queue, untouched, and this worker stopped", locked.hint)
+            f"({locked.message}); it is back on its queue, untouched, and this worker stopped",
+            locked.hint,
+        )
         log.error("%s", self.refusal.message)
         self._stop_requested = True
 
@@ -407,20 +424,33 @@ class JobctlWorker:
             if pairs:
                 tally.add(run.claim.queue.catalogue, pairs, run.ended)
             state = {"done": "completed", "stopped": "failed"}.get(run.kind)
-            keep = None if policy is None or state is None else \
-                (policy.keep_completed if state == "completed" else policy.keep_failed)
+            keep = (
+                None
+                if policy is None or state is None
+                else (policy.keep_completed if state == "completed" else policy.keep_failed)
+            )
             if keep is not None:
                 trims[(policy.name, state)] = [keep, self._retention.registry_keys(policy, state)]
-        worker_counts = [[self.key, "successful_job_count", sum(r.kind == "done" for r in runs)],
-                         [self.key, "failed_job_count", sum(r.kind in ("retry", "dead") for r in runs)]]
+        worker_counts = [
+            [self.key, "successful_job_count", sum(r.kind == "done" for r in runs)],
+            [self.key, "failed_job_count", sum(r.kind in ("retry", "dead") for r in runs)],
+        ]
         token = uuid.uuid4().hex[:12]
         wait = 0.5
         while True:
             try:
                 lost, claims = self.lifecycle.finish_and_claim(
-                    finished, increments=tally.increments() + [c for c in worker_counts if c[2]],
-                    expires=tally.expires(), trims=list(trims.values()), queues=queues, n=n, worker=self.name,
-                    worker_key=self.key, token=token, lease=self.lease)
+                    finished,
+                    increments=tally.increments() + [c for c in worker_counts if c[2]],
+                    expires=tally.expires(),
+                    trims=list(trims.values()),
+                    queues=queues,
+                    n=n,
+                    worker=self.name,
+                    worker_key=self.key,
+                    token=token,
+                    lease=self.lease,
+                )
                 break
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 # the outcomes stay buffered; claims the lost reply may have made expire and are reclaimed
@@ -430,7 +460,9 @@ class JobctlWorker:
                 time.sleep(wait)
                 wait = min(wait * 2, RECONNECT_MAX_WAIT)
         if lost:
-            log.warning("%d job(s) finished after their lease expired; another worker had taken them back", lost)
+            log.warning(
+                "%d job(s) finished after their lease expired; another worker had taken them back", lost
+            )
         done_runs = list(runs)
         self._finished, self._runs = [], []
         with self._held_lock:
@@ -453,12 +485,20 @@ class JobctlWorker:
 
     def _log_attempt(self, run: Run) -> None:
         job, error = run.job, run.error
-        logs.log_attempt({
-            "job_id": job.id, "type": FUNC_TO_TYPE.get(job.func_name, job.func_name),
-            "queue": run.claim.queue.catalogue, "attempt": len(job.meta.get("attempts", [])) or 1,
-            "worker": self.name, "duration_ms": round((run.ended - run.started) * 1000, 1),
-            "outcome": {"dead": "dead-lettered", "retry": "retrying", "done": "completed"}.get(run.kind, "failed"),
-            "error": f"{type(error).__name__}: {error}"[:500] if error is not None else None})
+        logs.log_attempt(
+            {
+                "job_id": job.id,
+                "type": FUNC_TO_TYPE.get(job.func_name, job.func_name),
+                "queue": run.claim.queue.catalogue,
+                "attempt": len(job.meta.get("attempts", [])) or 1,
+                "worker": self.name,
+                "duration_ms": round((run.ended - run.started) * 1000, 1),
+                "outcome": {"dead": "dead-lettered", "retry": "retrying", "done": "completed"}.get(
+                    run.kind, "failed"
+                ),
+                "error": f"{type(error).__name__}: {error}"[:500] if error is not None else None,
+            }
+        )
 
     def _forget(self, claims) -> None:
         with self._held_lock:
@@ -518,13 +558,22 @@ class JobctlWorker:
             if job is None or payloads.locked(job):
                 continue  # a worker with the key (or the sweep) dead-letters it
             merge_abandoned(job, self.connection.hget(job.key, "jobctl_abandoned"))
-            self._alert(dlq.add(self.connection, job, "AbandonedJobError: the worker stopped sending heartbeats "
-                                                      "and the job has no attempt left", self.name))
+            self._alert(
+                dlq.add(
+                    self.connection,
+                    job,
+                    "AbandonedJobError: the worker stopped sending heartbeats "
+                    "and the job has no attempt left",
+                    self.name,
+                )
+            )
 
     def _sweep(self) -> None:
         """Dead-letter what reached RQ's failed registries some other way, trim the DLQ, flush alerts."""
         lock = f"{keys.JOBCTL}:sweep"
-        if not self.connection.set(lock, self.name, nx=True, ex=max(1, int(self._settings.maintenance_interval))):
+        if not self.connection.set(
+            lock, self.name, nx=True, ex=max(1, int(self._settings.maintenance_interval))
+        ):
             return
         try:
             for entry in dlq.sweep_failed(self.connection, self.queue_names(), self.name):
@@ -548,26 +597,33 @@ class JobctlWorker:
                 raise
             self.connection.hset(self.key, "death", datetime.now(timezone.utc).isoformat())
             self._rq.register_birth()
-        self.connection.hset(self.key, mapping={"state": "idle", "rss_bytes": resident_bytes(),
-                                                "jobctl_threads": self.threads})
+        self.connection.hset(
+            self.key, mapping={"state": "idle", "rss_bytes": resident_bytes(), "jobctl_threads": self.threads}
+        )
         if threading.current_thread() is threading.main_thread():
             self._timeout = _Timeout()
             signal.signal(STOP_SIGNAL, self._on_stop_signal)
-            self._previous_handlers = {s: signal.signal(s, self._on_shutdown_signal)
-                                       for s in (signal.SIGTERM, signal.SIGINT)}
+            self._previous_handlers = {
+                s: signal.signal(s, self._on_shutdown_signal) for s in (signal.SIGTERM, signal.SIGINT)
+            }
         else:
             self.threads = max(self.threads, 2)  # no signals off the main thread: run jobs on the pool
             self._previous_handlers = {}
         self._pubsub = self.connection.pubsub(ignore_subscribe_messages=True)
         self._pubsub.subscribe(**{PUBSUB_CHANNEL_TEMPLATE % self.name: self._on_command})
-        self._pubsub_thread = self._pubsub.run_in_thread(sleep_time=0.1, daemon=True,
-                                                         exception_handler=self._on_pubsub_error)
+        self._pubsub_thread = self._pubsub.run_in_thread(
+            sleep_time=0.1, daemon=True, exception_handler=self._on_pubsub_error
+        )
         self._beat_thread = threading.Thread(target=self._beat, name="jobctl-heartbeat", daemon=True)
         self._beat_thread.start()
         self._housekeeping = threading.Thread(target=self._housekeep, name="jobctl-housekeeping", daemon=True)
         self._housekeeping.start()
-        log.info("worker %s started on %s (%s)", self.name, ", ".join(self.queue_names()),
-                 f"{self.threads} threads" if self.threads > 1 else "1 job at a time")
+        log.info(
+            "worker %s started on %s (%s)",
+            self.name,
+            ", ".join(self.queue_names()),
+            f"{self.threads} threads" if self.threads > 1 else "1 job at a time",
+        )
 
     def _beat(self) -> None:
         interval = self._settings.heartbeat_interval
@@ -584,8 +640,14 @@ class JobctlWorker:
         running = next(iter(list(self._running)), "")  # copied at once: pool threads change it
         with self.connection.pipeline(transaction=False) as pipe:
             self.lifecycle.renew(pipe, held, self.lease)
-            pipe.hset(self.key, mapping={"last_heartbeat": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                                         "rss_bytes": resident_bytes(), "current_job": running})
+            pipe.hset(
+                self.key,
+                mapping={
+                    "last_heartbeat": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    "rss_bytes": resident_bytes(),
+                    "current_job": running,
+                },
+            )
             pipe.expire(self.key, WORKER_TTL + 60)
             pipe.execute()
 
@@ -653,7 +715,9 @@ class JobctlWorker:
                 log.info("gave %d claimed job(s) back to their queues", released)
             self._rq.register_death()
         except redis.RedisError as exc:  # what is still held expires and is reclaimed
-            log.error("could not unregister cleanly (%s); held jobs are taken back when their leases expire", exc)
+            log.error(
+                "could not unregister cleanly (%s); held jobs are taken back when their leases expire", exc
+            )
         finally:
             self._beat_stop.set()
             self._housekeeping.join(2)  # a round in flight ends before the caller moves on

@@ -62,13 +62,26 @@ def where_all(conn, settings, name: str = Q) -> dict[str, list[str]]:
 
 
 def worker(conn, settings, **kwargs) -> JobctlWorker:
-    return JobctlWorker(physical_queue_names(settings, [Q]), connection=conn, settings=settings,
-                        serializer=PayloadSerializer, job_class=JobctlJob, **kwargs)
+    return JobctlWorker(
+        physical_queue_names(settings, [Q]),
+        connection=conn,
+        settings=settings,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        **kwargs,
+    )
 
 
 def claim(life: Lifecycle, settings, n: int, lease: float = 30.0, name: str = "dead-worker"):
-    return life.finish_and_claim([], queues=queues(settings), n=n, worker=name, worker_key=f"w:{name}",
-                                 token=uuid.uuid4().hex[:8], lease=lease)[1]
+    return life.finish_and_claim(
+        [],
+        queues=queues(settings),
+        n=n,
+        worker=name,
+        worker_key=f"w:{name}",
+        token=uuid.uuid4().hex[:8],
+        lease=lease,
+    )[1]
 
 
 def expire_leases(conn, settings) -> None:
@@ -93,7 +106,9 @@ def test_claim_takes_high_before_normal_before_low_into_wip_under_a_lease(redis_
     assert places(redis_client, settings, low[0]) == [f"waiting:{Q}:low"]
 
 
-def test_a_worker_killed_after_claiming_loses_nothing_and_the_crash_counts_as_an_attempt(redis_client, settings):
+def test_a_worker_killed_after_claiming_loses_nothing_and_the_crash_counts_as_an_attempt(
+    redis_client, settings
+):
     [job_id] = enqueue_many(redis_client, settings, "noop", [{}])
     life = Lifecycle(redis_client)
     [c] = claim(life, settings, 1)
@@ -185,7 +200,9 @@ def test_a_stopping_worker_gives_back_what_it_never_started_in_order(redis_clien
 
 
 def test_a_transient_failure_is_scheduled_in_the_same_step_as_its_attempt(redis_client, settings, tmp_path):
-    [job_id] = enqueue_many(redis_client, settings, "flaky", [{"counter": str(tmp_path / "n"), "fail_times": 1}])
+    [job_id] = enqueue_many(
+        redis_client, settings, "flaky", [{"counter": str(tmp_path / "n"), "fail_times": 1}]
+    )
     worker(redis_client, settings).work(burst=True)
     job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
     assert job.get_status() == "scheduled" and [a["outcome"] for a in job.meta["attempts"]] == ["failed"]
@@ -229,8 +246,13 @@ def test_every_job_is_in_exactly_one_place_after_every_step(redis_client, settin
     for _ in range(120):
         step = rng.choice(["enqueue", "claim", "finish", "finish", "crash", "reclaim", "promote", "release"])
         if step == "enqueue":
-            ids += enqueue_many(redis_client, settings, "noop", [{}] * rng.randint(1, 4),
-                                priority=rng.choice(["high", "normal", "low"]))
+            ids += enqueue_many(
+                redis_client,
+                settings,
+                "noop",
+                [{}] * rng.randint(1, 4),
+                priority=rng.choice(["high", "normal", "low"]),
+            )
         elif step == "claim":
             held += claim(life, settings, rng.randint(1, 5), name=f"w{rng.randint(1, 3)}")
         elif step == "finish" and held:

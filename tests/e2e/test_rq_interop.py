@@ -25,8 +25,8 @@ def test_rq_info_shows_each_priority_queue(settings, redis_client, redis_url):
 
 def _rq_info_counts(redis_url: str) -> dict[str, int]:
     rq = Path(sys.executable).parent / "rq"
-    out = subprocess.run([str(rq), "info", "--url", redis_url, "--only-queues"], capture_output=True, text=True,
-                         timeout=30)
+    out = subprocess.run([str(rq), "info", "--url", redis_url, "--only-queues"], capture_output=True,
+                         text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     counts = {}
     for line in out.stdout.splitlines():
@@ -46,8 +46,8 @@ def test_rq_info_counts_equal_jobctl_stats_while_jobs_are_held_and_done(settings
     physical = physical_queue_names(settings, ["payment-retry"])
     JobctlWorker(physical, connection=redis_client, settings=settings).work(burst=True, max_jobs=5)
     # two more claimed by a worker that is still "running" them
-    Lifecycle(redis_client).finish_and_claim([], queues=[PhysicalQueue.of(p) for p in physical], n=2, worker="w",
-                                             worker_key="w", token="t", lease=60)
+    Lifecycle(redis_client).finish_and_claim([], queues=[PhysicalQueue.of(p) for p in physical], n=2,
+                                             worker="w", worker_key="w", token="t", lease=60)
     stats = queue_stats(redis_client, settings, "payment-retry")["queues"][0]["priorities"]
     rq_counts = _rq_info_counts(redis_url)
     for prio, row in stats.items():
@@ -86,5 +86,6 @@ def test_a_jobctl_worker_leaves_what_rq_reads(settings, redis_client):
     job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
     assert job.get_status() == "finished" and job.return_value() == {"ok": True}
     assert job.started_at <= job.ended_at and job.worker_name == worker.name
-    assert job_id in FinishedJobRegistry("payment-retry:normal", connection=redis_client).get_job_ids(cleanup=False)
+    finished = FinishedJobRegistry("payment-retry:normal", connection=redis_client)
+    assert job_id in finished.get_job_ids(cleanup=False)
     assert Worker.all(connection=redis_client) == []  # unregistered at exit, as RQ's own workers do

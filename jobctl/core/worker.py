@@ -544,10 +544,11 @@ class JobctlWorker:
         next_reclaim = time.monotonic() + interval
         while not self._beat_stop.wait(max(0.01, min(PROMOTE_EVERY, next_reclaim - time.monotonic()))):
             try:
-                self.lifecycle.promote(self.queues)
-                if time.monotonic() >= next_reclaim:
-                    next_reclaim = time.monotonic() + interval
+                now = time.monotonic()
+                if now >= next_reclaim:  # at a fixed rate, first: the bound counts on it
+                    next_reclaim = max(next_reclaim + interval, now + interval / 2)
                     self._reclaim()
+                self.lifecycle.promote(self.queues)
             except Exception as exc:  # Redis away: the next round tries again
                 log.warning("housekeeping failed: %s", exc)
 

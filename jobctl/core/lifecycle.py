@@ -415,29 +415,22 @@ class Lifecycle:
             claimed.append(Claimed(by_wip[wip], member, fields))
         return int(out[0]), claimed
 
+    def _sweep_doc(self, limit: int, queues: list[list[str]]) -> str:
+        """The argument of reclaim and promote: now, the job prefix, a limit per queue, the keys."""
+        now = time.time()
+        return json.dumps({"now": now, "now_iso": utc_iso(now), "job_prefix": self.job_prefix, "max": limit,
+                           "queues": queues})
+
     def reclaim(self, queues: Iterable[PhysicalQueue], limit: int = 500) -> tuple[int, list[str]]:
         """Expired leases: (jobs requeued, ids failed for the dead-letter queue)."""
-        now = time.time()
-        doc = {
-            "now": now,
-            "now_iso": utc_iso(now),
-            "job_prefix": self.job_prefix,
-            "max": limit,
-            "queues": [[q.wip, q.queue, q.failed, q.marker, q.finished] for q in queues],
-        }
-        requeued, failed = self._reclaim(args=[json.dumps(doc)])
+        doc = self._sweep_doc(limit, [[q.wip, q.queue, q.failed, q.marker, q.finished] for q in queues])
+        requeued, failed = self._reclaim(args=[doc])
         return int(requeued), [i.decode() for i in failed]
 
     def promote(self, queues: Iterable[PhysicalQueue], limit: int = 1000) -> int:
-        now = time.time()
-        doc = {
-            "now": now,
-            "now_iso": utc_iso(now),
-            "job_prefix": self.job_prefix,
-            "max": limit,
-            "queues": [[q.scheduled, q.queue, q.marker] for q in queues],
-        }
-        return int(self._promote(args=[json.dumps(doc)]))
+        """Due scheduled jobs onto their queues; returns how many moved."""
+        doc = self._sweep_doc(limit, [[q.scheduled, q.queue, q.marker] for q in queues])
+        return int(self._promote(args=[doc]))
 
     def release(self, claims: Iterable[Claimed]) -> int:
         jobs = [

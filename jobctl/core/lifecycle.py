@@ -37,37 +37,14 @@ import redis
 from rq.defaults import RQ_KEY_PREFIX as p
 
 from jobctl.core import keys
+from jobctl.core.retention import TRIM_FUNCTION
 
 # Shared by finish+claim: records outcomes, then claims the next batch.
-_FINISH_AND_CLAIM = r"""
+_FINISH_AND_CLAIM = TRIM_FUNCTION + r"""
 local doc = cjson.decode(ARGV[1])
 local now = doc.now
 local prefix = doc.job_prefix
 local lost = 0
-
-local function trim(keep, regs)
-  -- keep-completed / keep-failed across a queue's priority registries, oldest first, in bulk
-  local total = 0
-  for _, k in ipairs(regs) do total = total + redis.call('ZCARD', k) end
-  local excess = total - keep
-  if excess <= 0 then return end
-  local cand = {}
-  for _, k in ipairs(regs) do
-    local head = redis.call('ZRANGE', k, 0, excess - 1, 'WITHSCORES')
-    for i = 1, #head, 2 do cand[#cand + 1] = {k, head[i], tonumber(head[i + 1])} end
-  end
-  table.sort(cand, function(a, b) return a[3] < b[3] end)
-  local per, gone = {}, {}
-  for i = 1, math.min(excess, #cand) do
-    local c = cand[i]
-    per[c[1]] = per[c[1]] or {}
-    table.insert(per[c[1]], c[2])
-    gone[#gone + 1] = prefix .. c[2]
-    gone[#gone + 1] = doc.results_prefix .. c[2]
-  end
-  for k, ids in pairs(per) do redis.call('ZREM', k, unpack(ids)) end
-  if #gone > 0 then redis.call('UNLINK', unpack(gone)) end
-end
 
 for _, r in ipairs(doc.finish) do
   if redis.call('ZREM', r.wip, r.member) == 1 then
@@ -107,7 +84,7 @@ for _, r in ipairs(doc.finish) do
 end
 for _, m in ipairs(doc.incr) do redis.call('HINCRBY', m[1], m[2], m[3]) end
 for _, e in ipairs(doc.expire) do redis.call('EXPIRE', e[1], e[2]) end
-for _, t in ipairs(doc.trim) do trim(t[1], t[2]) end
+for _, t in ipairs(doc.trim) do trim(t[1], t[2], prefix, doc.results_prefix) end
 
 local out = {lost}
 local c = doc.claim

@@ -11,27 +11,36 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from jobctl.core import keys
 from jobctl.core.catalog import QueuePolicy
 
-_TRIM = """
-local keep = tonumber(ARGV[1])
-local total = 0
-for i = 1, #KEYS do total = total + redis.call('ZCARD', KEYS[i]) end
-local removed = 0
-while total > keep do
-  local oldest_key, oldest_id, oldest_score = nil, nil, nil
-  for i = 1, #KEYS do
-    local head = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-    if head[1] and (oldest_score == nil or tonumber(head[2]) < oldest_score) then
-      oldest_key, oldest_id, oldest_score = KEYS[i], head[1], tonumber(head[2])
-    end
+# keep-completed / keep-failed across a queue's priority registries, oldest first, in bulk: a few
+# commands whatever the excess. Shared with the worker's finish script (jobctl.core.lifecycle).
+TRIM_FUNCTION = r"""
+local function trim(keep, regs, job_prefix, results_prefix)
+  local total = 0
+  for _, k in ipairs(regs) do total = total + redis.call('ZCARD', k) end
+  local excess = total - keep
+  if excess <= 0 then return 0 end
+  local cand = {}
+  for _, k in ipairs(regs) do
+    local head = redis.call('ZRANGE', k, 0, excess - 1, 'WITHSCORES')
+    for i = 1, #head, 2 do cand[#cand + 1] = {k, head[i], tonumber(head[i + 1])} end
   end
-  if oldest_key == nil then break end
-  redis.call('ZREM', oldest_key, oldest_id)
-  redis.call('UNLINK', ARGV[2] .. oldest_id, ARGV[3] .. oldest_id)
-  total = total - 1
-  removed = removed + 1
+  table.sort(cand, function(a, b) return a[3] < b[3] end)
+  local per, gone = {}, {}
+  local removed = math.min(excess, #cand)
+  for i = 1, removed do
+    local c = cand[i]
+    per[c[1]] = per[c[1]] or {}
+    table.insert(per[c[1]], c[2])
+    gone[#gone + 1] = job_prefix .. c[2]
+    gone[#gone + 1] = results_prefix .. c[2]
+  end
+  for k, ids in pairs(per) do redis.call('ZREM', k, unpack(ids)) end
+  if #gone > 0 then redis.call('UNLINK', unpack(gone)) end
+  return removed
 end
-return removed
 """
+
+_TRIM = TRIM_FUNCTION + "return trim(tonumber(ARGV[1]), KEYS, ARGV[2], ARGV[3])"
 
 
 class Retention:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 import redis
@@ -66,24 +65,18 @@ def keys_at(queue: str, at: float) -> list[str]:
     return _keys(queue, at)
 
 
-def _ms(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return max(0.0, (end - start).total_seconds() * 1000)
-
-
-def job_increments(outcome: str, *, enqueued_at: datetime | None = None, started_at: datetime | None = None,
-                   ended_at: datetime | None = None, retried: bool = False, dead: bool = False) -> list[Any]:
-    """The field/increment pairs one finished attempt adds."""
+def job_increments(outcome: str, *, enqueued: float | None, started: float, ended: float,
+                   retried: bool = False, dead: bool = False) -> list[Any]:
+    """The field/increment pairs one finished attempt adds (times in epoch seconds)."""
     pairs: list[Any] = [outcome, 1]
     if retried:
         pairs += ["retried", 1]
     if dead:
         pairs += ["dead", 1]
-    processing, waiting = _ms(started_at, ended_at), _ms(enqueued_at, started_at)
-    if processing is not None:
-        pairs += ["proc_ms", round(processing), "proc_n", 1, f"p{bucket_index(processing)}", 1]
-    if waiting is not None:
+    processing = max(0.0, (ended - started) * 1000)
+    pairs += ["proc_ms", round(processing), "proc_n", 1, f"p{bucket_index(processing)}", 1]
+    if enqueued is not None:
+        waiting = max(0.0, (started - enqueued) * 1000)
         pairs += ["wait_ms", round(waiting), "wait_n", 1, f"w{bucket_index(waiting)}", 1]
     return pairs
 

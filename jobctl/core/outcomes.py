@@ -185,18 +185,11 @@ def finish_record(run: Run, worker: str, previous_dead: dict | None = None) -> d
 
 
 def increments(run: Run) -> list[Any]:
-    """The metrics pairs of this attempt (see jobctl.core.metrics)."""
+    """The metrics pairs of this attempt (see jobctl.core.metrics); none for a stopped one."""
     if run.kind == "stopped":
         return []
     enqueued = run.job.enqueued_at
-    pairs: list[Any] = ["completed" if run.kind == "done" else "failed", 1]
-    if run.kind == "retry":
-        pairs += ["retried", 1]
-    elif run.kind == "dead":
-        pairs += ["dead", 1]
-    processing = max(0.0, (run.ended - run.started) * 1000)
-    pairs += ["proc_ms", round(processing), "proc_n", 1, f"p{metrics.bucket_index(processing)}", 1]
-    if enqueued is not None:
-        waiting = max(0.0, (run.started - enqueued.timestamp()) * 1000)
-        pairs += ["wait_ms", round(waiting), "wait_n", 1, f"w{metrics.bucket_index(waiting)}", 1]
-    return pairs
+    return metrics.job_increments("completed" if run.kind == "done" else "failed",
+                                  enqueued=enqueued.timestamp() if enqueued is not None else None,
+                                  started=run.started, ended=run.ended,
+                                  retried=run.kind == "retry", dead=run.kind == "dead")

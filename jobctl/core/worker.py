@@ -53,7 +53,7 @@ from jobctl.core import dlq, keys, logs, metrics, outcomes, payloads
 from jobctl.core.attempts import merge_abandoned
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy
 from jobctl.core.jobtypes import FUNC_TO_TYPE
-from jobctl.core.lifecycle import Claimed, Lifecycle, PhysicalQueue
+from jobctl.core.lifecycle import Claimed, Lifecycle, PhysicalQueue, utc_iso
 from jobctl.core.outcomes import Run
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.retention import Retention
@@ -326,7 +326,7 @@ class JobctlWorker:
         """Nothing claimable: True when the worker should stop (burst), else wait for a wake-up."""
         self._exchange(0)
         if burst:
-            return self.lifecycle.promote(self.queues) == 0 and not self._ready
+            return self.lifecycle.promote(self.queues) == 0
         if self._state != "idle":
             self.connection.hset(self.key, mapping={"state": "idle", "current_job": ""})
             self._state = "idle"
@@ -644,7 +644,7 @@ class JobctlWorker:
             pipe.hset(
                 self.key,
                 mapping={
-                    "last_heartbeat": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    "last_heartbeat": utc_iso(time.time()),
                     "rss_bytes": resident_bytes(),
                     "current_job": running,
                 },

@@ -56,7 +56,7 @@ def schedule_custom(
     with Progress(TextColumn("enqueueing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=stderr, transient=True, disable=as_json) as progress:
         task = progress.add_task("enqueue", total=None)
-        ids = schedule_custom_analytics(kind, span, metrics,
+        ids = schedule_custom_analytics(kind, *span, metrics,
                                         on_batch=lambda n: progress.advance(task, n))
     if as_json:
         emit_json({"job_ids": ids, "count": len(ids), "type": kind})

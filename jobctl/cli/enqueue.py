@@ -153,14 +153,6 @@ def email_bulk(
     _report(ids, as_json, started, "email", _due(st.connection, ids, timing))
 
 
-def _local_size(url: str) -> int:
-    """The size of a local source, so the worker can tell if the file changed before it ran; 0 for URLs."""
-    from jobctl.jobs.files.fetch import local_path
-
-    path = local_path(url)
-    return path.stat().st_size if path is not None and path.is_file() else 0
-
-
 @app.command("file")
 def file(
     ctx: typer.Context,
@@ -185,7 +177,7 @@ def file(
     """Queue one file job on file-processing; prints the job id."""
     options = {**parse_json_object(options_json, "--options-json"), **parse_key_values(option, "--option")}
     _queue_one(ctx, at, in_, as_json, "file", lambda timing: add_file_processing_job(
-        file_id or uuid.uuid4().hex, url, name, file_type, _local_size(url) if size is None else size,
+        file_id or uuid.uuid4().hex, url, name, file_type, size,
         user_id or getpass.getuser(), processing, product_id, options, priority=priority, **timing))
 
 

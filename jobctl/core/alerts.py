@@ -205,12 +205,11 @@ def _email(connection: redis.Redis, settings: Settings, summary: dict, count: in
 
 
 def _admin_email(connection: redis.Redis, settings: Settings, template: str, data: dict, what: str) -> bool:
-    from jobctl.core.enqueue import enqueue
-    from jobctl.jobs.email import prepare_email_payload
+    from jobctl.core.submit import submit
 
     try:
-        payload = prepare_email_payload(settings, to=list(settings.admin_emails), template=template, data=data)
-        job_id = enqueue(connection, settings, "email", payload, priority="high", description=f"email {template}")
+        job_id = submit(connection, settings, "email", {"to": list(settings.admin_emails), "template": template,
+                                                        "data": data}, priority="high")
     except (JobctlError, redis.RedisError) as exc:  # a bad template or Redis hiccup: still send the webhook
         log.warning("could not enqueue the %s: %s: %s", what, type(exc).__name__, exc)
         return False

@@ -8,7 +8,7 @@ import re
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
@@ -43,7 +43,8 @@ def check_json(payload: Any) -> None:
         raise UsageError(f"payload is not JSON-serialisable: {exc}", "pass strings, numbers, lists and dicts") from None
 
 
-def _resolve(settings: Settings, job_type: str, queue: str | None, priority: str | None):
+def check_target(settings: Settings, job_type: str, queue: str | None, priority: str | None):
+    """(job type, queue policy, priority) a job would be queued with; UsageError/NotFound if it cannot."""
     jt = get_job_type(job_type)
     policy = get_policy(settings.queues, queue or jt.queue)
     if policy.is_dead_letter:
@@ -172,8 +173,8 @@ def _scheduled_job(target: Queue, data: EnqueueData) -> Job:
 
 
 def _job_data(jt: JobType, policy: QueuePolicy, priority: str, payload: dict, description: str | None,
-              job_id: str | None = None, encrypted: bool = False):
-    meta = {"type": jt.name, "queue": policy.name, "priority": priority}
+              job_id: str | None = None, encrypted: bool = False, extra_meta: Mapping[str, Any] | None = None):
+    meta = {**(extra_meta or {}), "type": jt.name, "queue": policy.name, "priority": priority}
     if encrypted and description and description != jt.name:
         # RQ stores the description as plain text: a caller's own words go in the (encrypted) meta
         meta["description"], description = description, None
@@ -241,16 +242,20 @@ def enqueue(connection: redis.Redis, settings: Settings, job_type: str, payload:
 def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, payloads: Iterable[dict], *,
                  priority: str | None = None, queue: str | None = None, description: str | None = None,
                  on_batch: Callable[[int], None] | None = None, job_ids: list[str] | None = None,
-                 at: datetime | None = None, delay: timedelta | float | None = None) -> list[str]:
+                 at: datetime | None = None, delay: timedelta | float | None = None,
+                 when: datetime | None = None, meta: Mapping[str, Any] | None = None) -> list[str]:
     """Enqueue many jobs, one atomic round trip per batch of BATCH_SIZE; returns their ids in order.
 
-    Payloads must already be validated: a batch either lands whole or not at all. With `at` or
-    `delay` every job is scheduled for the same time (see scheduled_time) instead of queued.
+    Payloads must already be validated (jobctl.core.submit is the road that validates them): a batch
+    either lands whole or not at all. With `at` or `delay` (or `when`, already computed by
+    scheduled_time) every job is scheduled for that one time instead of queued. `meta` adds to each
+    job's meta (a schedule's name and occurrence, say).
     """
-    when = scheduled_time(at, delay)
+    if when is None:
+        when = scheduled_time(at, delay)
     if job_ids and len(set(job_ids)) != len(job_ids):
         raise UsageError("the same job id appears more than once", "give every job its own id")
-    jt, policy, prio = _resolve(settings, job_type, queue, priority)
+    jt, policy, prio = check_target(settings, job_type, queue, priority)
     physical = policy.physical(prio)
     ids: list[str] = []
     batch: list = []
@@ -275,7 +280,7 @@ def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, pay
         batch.clear()
 
     for n, payload in enumerate(payloads):
-        data = _job_data(jt, policy, prio, payload, description, job_ids[n] if job_ids else None, encrypted)
+        data = _job_data(jt, policy, prio, payload, description, job_ids[n] if job_ids else None, encrypted, meta)
         if when is None:
             shared = shared or shared_fields(data, physical)  # the same for every job of this call
             batch.append(job_row(data))  # refuses a payload that is not JSON

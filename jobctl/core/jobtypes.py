@@ -1,13 +1,15 @@
-"""Job types: which queue each kind of job goes to and which function runs it.
+"""Job types: which queue each kind of job goes to, which function runs it, and where its payload
+contract (jobctl.core.contracts) is declared.
 
-Handlers are referenced by dotted path so RQ stores a plain string (no pickle) and the worker
-imports only the handler it runs.
+Handlers and contracts are referenced by dotted path: RQ stores a plain string (no pickle), the
+worker imports only the handler it runs, and core does not import the job modules it names.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jobctl.core.contracts import Contract, load_contract
 from jobctl.errors import UsageError
 
 
@@ -17,29 +19,44 @@ class JobType:
     queue: str
     func: str
     summary: str
+    contract: str  # "module:NAME" of its Contract
+
+    def load_contract(self) -> Contract:
+        return load_contract(self.contract)
 
 
 JOB_TYPES: dict[str, JobType] = {
     t.name: t
     for t in (
-        JobType("email", "email-sending", "jobctl.jobs.email.send_email", "send a templated email"),
+        JobType("email", "email-sending", "jobctl.jobs.email.send_email", "send a templated email",
+                "jobctl.jobs.email.payload:CONTRACT"),
         JobType("file", "file-processing", "jobctl.jobs.files.job.process_file_job",
-                "validate, virus-scan and process an upload (images: optimise, thumbnails, convert)"),
+                "validate, virus-scan and process an upload (images: optimise, thumbnails, convert)",
+                "jobctl.jobs.files.payload:CONTRACT"),
         JobType("analytics", "analytics-aggregation", "jobctl.jobs.analytics.job.run_analytics_job",
-                "roll up page views, visitors, orders and revenue per period"),
+                "roll up page views, visitors, orders and revenue per period",
+                "jobctl.jobs.analytics.job:CONTRACT"),
         JobType("daily-report", "daily-reports", "jobctl.jobs.reports.job.run_daily_report",
-                "yesterday's report (or payload['date']'s) as PDF/CSV/JSON, mailed to admins"),
+                "yesterday's report (or payload['date']'s) as PDF/CSV/JSON, mailed to admins",
+                "jobctl.jobs.reports.job:DAILY"),
         JobType("weekly-report", "weekly-reports", "jobctl.jobs.reports.job.run_weekly_report",
-                "last week's report with the week before for comparison, mailed to admins"),
+                "last week's report with the week before for comparison, mailed to admins",
+                "jobctl.jobs.reports.job:WEEKLY"),
         JobType("payment-retry", "payment-retry", "jobctl.jobs.payments.job.run_payment_retry",
-                "charge a payment again (Stripe, YooKassa, crypto), never twice"),
+                "charge a payment again (Stripe, YooKassa, crypto), never twice",
+                "jobctl.jobs.payments.job:CONTRACT"),
         JobType("referral-commission", "referral-commission",
                 "jobctl.jobs.referrals.job.run_referral_commission_job",
-                "pay (or, for a refund, reverse) an order's multi-level referral commissions"),
-        JobType("noop", "email-sending", "jobctl.jobs.noop.noop", "do nothing (benchmarks, smoke tests)"),
-        JobType("sleep", "email-sending", "jobctl.jobs.noop.sleep", "sleep for payload['seconds'] (tests)"),
-        JobType("fail", "email-sending", "jobctl.jobs.noop.fail", "always fail, non-retryably (tests)"),
-        JobType("flaky", "email-sending", "jobctl.jobs.noop.flaky", "fail transiently N times, then succeed"),
+                "pay (or, for a refund, reverse) an order's multi-level referral commissions",
+                "jobctl.jobs.referrals.job:CONTRACT"),
+        JobType("noop", "email-sending", "jobctl.jobs.noop.noop", "do nothing (benchmarks, smoke tests)",
+                "jobctl.jobs.noop:NOOP"),
+        JobType("sleep", "email-sending", "jobctl.jobs.noop.sleep", "sleep for payload['seconds'] (tests)",
+                "jobctl.jobs.noop:SLEEP"),
+        JobType("fail", "email-sending", "jobctl.jobs.noop.fail", "always fail, non-retryably (tests)",
+                "jobctl.jobs.noop:FAIL"),
+        JobType("flaky", "email-sending", "jobctl.jobs.noop.flaky", "fail transiently N times, then succeed",
+                "jobctl.jobs.noop:FLAKY"),
     )
 }
 FUNC_TO_TYPE = {t.func: t.name for t in JOB_TYPES.values()}

@@ -29,10 +29,9 @@ from croniter.croniter import CroniterError
 from rq.job import Job
 
 from jobctl.config import Settings
-from jobctl.core import audit, keys, payloads
+from jobctl.core import audit, keys, payloads, submit
 from jobctl.core.catalog import check_priority, get_policy
 from jobctl.core.cron import as_aware, check_cron, check_tz, latest_run, next_runs
-from jobctl.core.enqueue import enqueue
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.redact import redact
@@ -157,7 +156,13 @@ def _validated(settings: Settings, name: str, cron: str, tz: str, job_type: str 
     check_missed(missed)
     if source not in SOURCES:
         raise UsageError(f"invalid schedule source {source!r}", f"one of {', '.join(SOURCES)}")
-    return _document(name, cron, tz, job_type, data, queue, priority, missed, source, now)
+    doc = _document(name, cron, tz, job_type, data, queue, priority, missed, source, now)
+    if has_handler(job_type):
+        # stored as the contract reads it (order_id=12 is the integer 12), and refused now if its job
+        # could not run at the next occurrence, rather than dead-lettering then, at 3 a.m.
+        doc["data"] = submit.normalized(job_type, data)
+        submit.prepare(settings, job_type, doc["data"], occurrence=_parse(doc["next_run_at"]))
+    return doc
 
 
 def _at_rest(doc: dict[str, Any]) -> dict[str, Any]:
@@ -320,13 +325,12 @@ def list_schedules(connection: redis.Redis, settings: Settings, now: datetime | 
 
 def _enqueue(connection: redis.Redis, settings: Settings, doc: dict, occurrence: datetime, job_id: str,
              manual: bool = False) -> str:
-    data = payloads.open_json(doc.get("data")) or {}
-    payload = {**data, "schedule": doc["name"], "occurrence": _iso(occurrence)}
+    fields = payloads.open_json(doc.get("data")) or {}
+    facts: dict[str, Any] = {"schedule": doc["name"], "occurrence": _iso(occurrence)}  # meta, not payload
     if manual:
-        payload["manual"] = True
-    return enqueue(connection, settings, doc["job_type"], payload, priority=doc.get("priority"),
-                   queue=doc.get("queue"), description=f"{doc['job_type']} (schedule {doc['name']})",
-                   job_id=job_id)
+        facts["manual"] = True
+    return submit.submit(connection, settings, doc["job_type"], fields, priority=doc.get("priority"),
+                         queue=doc.get("queue"), job_id=job_id, meta=facts, occurrence=occurrence)
 
 
 def run_now(connection: redis.Redis, settings: Settings, name: str, now: datetime | None = None) -> str:

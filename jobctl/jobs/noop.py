@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from jobctl.errors import PermanentJobFailure, TransientJobFailure
+from jobctl.core.contracts import ANY_KEYS, SCHEDULER_KEYS, BuildContext, Contract, Field
+from jobctl.errors import PermanentJobFailure, TransientJobFailure, UsageError
 
 
 def noop(payload: dict | None = None) -> dict:
@@ -32,3 +33,38 @@ def flaky(payload: dict) -> dict:
     if attempt <= int(payload.get("fail_times", 1)):
         raise TransientJobFailure(f"flaky failure {attempt} of {payload.get('fail_times', 1)}")
     return {"attempt": attempt}
+
+
+def _contract(job_type: str, *fields: Field, check=None, any_keys: bool = False) -> Contract:
+    """A test job's contract: its fields, type-checked by `check`, carried as they are."""
+    names = {f.name for f in fields}
+
+    def load(payload):
+        payload = {} if payload is None else payload
+        if not isinstance(payload, dict) or (not any_keys and set(payload) - names - set(SCHEDULER_KEYS)):
+            raise UsageError(f"bad {job_type} payload {payload!r}", f"{job_type} fields: {', '.join(names) or '(none)'}")
+        if check:
+            check(payload)
+        return payload
+
+    def build(_settings, given: dict, _context: BuildContext) -> dict:
+        return load(dict(given))
+
+    return Contract(job_type, fields, build=build, load=load, describe=lambda _payload: job_type,
+                    extra=ANY_KEYS if any_keys else None)
+
+
+def _positive(name: str):
+    def check(payload: dict) -> None:
+        value = payload.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+            raise UsageError(f"{name} must be a number >= 0, got {value!r}", f"e.g. {name}=1")
+    return check
+
+
+NOOP = _contract("noop", any_keys=True)
+SLEEP = _contract("sleep", Field("seconds", "number", False, "how long (default 1)"), check=_positive("seconds"))
+FAIL = _contract("fail", Field("message", "text", False, "the failure's message"))
+FLAKY = _contract("flaky", Field("counter", "text", True, "a file counting attempts"),
+                  Field("fail_times", "int", False, "transient failures before success (default 1)"),
+                  check=_positive("fail_times"))

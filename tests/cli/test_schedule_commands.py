@@ -33,7 +33,7 @@ def test_add_list_run_pause_resume_remove(cli, redis_client):
     job_id = cli("schedule", "run", "nightly").stdout.strip()
     assert job_id.startswith("sched-nightly-manual-")
     job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
-    assert job.args[0]["schedule"] == "nightly" and job.args[0]["region"] == "eu"
+    assert job.meta["schedule"] == "nightly" and job.args[0] == {"n": 1, "region": "eu"}
     assert cli.json("schedule", "run", "nightly")["job_id"].startswith("sched-nightly-manual-")
 
     table = cli("schedule", "list").stdout

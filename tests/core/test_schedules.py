@@ -198,7 +198,9 @@ def test_tick_fires_once_per_occurrence_with_deterministic_id_and_payload(redis_
     assert schedules.tick(redis_client, settings, at) == []  # a second scheduler, same second
     assert waiting_ids(redis_client, settings) == [fired["job_id"]]
     job = Job.fetch(fired["job_id"], connection=redis_client, serializer=PayloadSerializer)
-    assert job.args == [{"k": "v", "schedule": "every5", "occurrence": "2026-05-04T12:05:00+00:00"}]
+    assert job.args == [{"k": "v"}]  # the payload is the schedule's data; the run's facts are meta
+    assert job.meta["schedule"] == "every5" and job.meta["occurrence"] == "2026-05-04T12:05:00+00:00"
+    assert "manual" not in job.meta
     assert job.meta["priority"] == "high" and job.origin == "email-sending:high"
     doc = schedules.get_schedule(redis_client, "every5")
     assert doc["last_job_id"] == fired["job_id"] and doc["last_occurrence"] == "2026-05-04T12:05:00+00:00"
@@ -302,7 +304,8 @@ def test_run_now_enqueues_with_its_own_id(redis_client, settings):
     assert job_id == f"sched-r-manual-{int(NOW.timestamp() * 1000)}"
     assert waiting_ids(redis_client, settings) == [job_id]
     job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
-    assert job.args[0] == {"x": 1, "schedule": "r", "occurrence": NOW.isoformat(), "manual": True}
+    assert job.args[0] == {"x": 1}
+    assert (job.meta["schedule"], job.meta["occurrence"], job.meta["manual"]) == ("r", NOW.isoformat(), True)
     doc = schedules.get_schedule(redis_client, "r")
     assert doc["last_job_id"] == job_id and doc["next_run_at"] == "2026-05-05T06:00:00+00:00"
     with pytest.raises(NotFound):

@@ -91,7 +91,7 @@ def test_missing_variable_is_named_with_a_hint(settings):
     with pytest.raises(UsageError) as info:
         render_email(settings, "welcome", {"login_url": "https://x.example.com"})
     assert info.value.message == "template 'welcome' needs variable 'name'"
-    assert info.value.hint == "pass --data name=..."
+    assert info.value.hint == "add name to the template data"
 
 
 @pytest.mark.parametrize("items, expected", [

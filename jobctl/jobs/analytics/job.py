@@ -1,8 +1,8 @@
 """Analytics roll-up jobs: the payload, checked where it is enqueued, and the RQ job function.
 
 Payload (JSON): {"type": hourly|daily|weekly|monthly, "start": ISO, "end": ISO (exclusive),
-"metrics": [...]}. A schedule's job carries {"type", "schedule", "occurrence"} instead and rolls
-up the last period that had ended when it fired.
+"metrics": [...]}. Given only a type, the job rolls up the last period that had ended when it was
+enqueued (a schedule's: when its occurrence fired).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from jobctl.core.choices import pick
+from jobctl.core.contracts import BuildContext, Contract, Field
 from jobctl.errors import JobctlError, PermanentJobFailure, UsageError
 from jobctl.jobs.analytics.metrics import METRICS, measure, store
 from jobctl.jobs.analytics.periods import MAX_PERIODS, PERIOD_TYPES, day_range, last_complete, periods
@@ -32,7 +33,11 @@ def check_type(kind: Any) -> str:
 
 
 def as_range(date_range: Any) -> tuple[datetime, datetime]:
-    """(start, end): dates are inclusive days, datetimes a half-open interval; both end up naive UTC."""
+    """(start, end): dates are inclusive days, datetimes a half-open interval; both end up naive UTC.
+
+    A mapping {"start": ..., "end": ...} is read as the pair (end defaults to start: one day)."""
+    if isinstance(date_range, dict):
+        date_range = (date_range.get("start"), date_range.get("end") or date_range.get("start"))
     try:
         start, end = date_range
     except (TypeError, ValueError):
@@ -74,11 +79,28 @@ def prepare_analytics_payload(kind: Any, date_range: Any, metrics: Any = None) -
     return {"type": kind, "start": start.isoformat(), "end": end.isoformat(), "metrics": check_metrics(metrics)}
 
 
+def _build(_settings, fields: dict[str, Any], context: BuildContext) -> dict[str, Any]:
+    kind = check_type(fields.get("type"))
+    if fields.get("start") is None and fields.get("end") is None:
+        fired = context.occurrence or datetime.now(timezone.utc)
+        return prepare_analytics_payload(kind, last_complete(kind, _naive_utc(fired)), fields.get("metrics"))
+    return prepare_analytics_payload(kind, fields, fields.get("metrics"))
+
+
+def _load(payload: Any) -> Any:
+    _read(payload)
+    return payload
+
+
+def _describe(payload: dict[str, Any]) -> str:
+    return f"analytics {payload['type']} {payload['start'][:10]}..{payload['end'][:10]}"
+
+
 def _read(payload: Any) -> tuple[str, datetime, datetime, list[str]]:
     if not isinstance(payload, dict):
         raise UsageError("analytics payload must be an object", "enqueue with add_analytics_job")
     kind = check_type(payload.get("type"))
-    if "occurrence" in payload and "start" not in payload:
+    if "occurrence" in payload and "start" not in payload:  # queued by a jobctl before scheduler facts moved to meta
         start, end = last_complete(kind, _naive_utc(datetime.fromisoformat(payload["occurrence"])))
     else:
         start, end = as_range((payload.get("start"), payload.get("end")))
@@ -113,6 +135,18 @@ def run_analytics_job(payload: dict) -> dict[str, Any]:
     except (JobctlError, ValueError, TypeError) as exc:
         raise PermanentJobFailure(f"bad analytics payload: {getattr(exc, 'message', exc)}") from None
     return roll_up(engine_for(runtime.settings()), kind, start, end, metrics)
+
+
+CONTRACT = Contract(
+    "analytics",
+    (Field("type", "text", True, f"{', '.join(PERIOD_TYPES)}"),
+     Field("start", "date", False, "first day (YYYY-MM-DD) or an ISO datetime; default: the last complete period"),
+     Field("end", "date", False, "last day, inclusive (default: start), or an exclusive ISO datetime"),
+     Field("metrics", "list", False, f"any of {', '.join(METRICS)} (default: all)")),
+    build=_build,
+    load=_load,
+    describe=_describe,
+)
 
 
 def stored_rollups(settings, kind: Any, days: tuple[date, date], metrics: Any = None) -> tuple[list[dict], list[str]]:

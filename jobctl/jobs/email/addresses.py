@@ -116,7 +116,7 @@ def normalize_recipients(to: str | list[str] | tuple[str, ...]) -> list[str]:
             seen.add(key)
             out.append(str(address))
     if not out:
-        raise UsageError("no recipient address given", "pass --to name@example.com")
+        raise UsageError("no recipient address given", "give at least one address in to, e.g. name@example.com")
     if len(out) > MAX_RECIPIENTS:
         raise UsageError(f"{len(out)} recipients in one email; the limit is {MAX_RECIPIENTS}",
                          "send one email per recipient (e.g. from a CSV file)")

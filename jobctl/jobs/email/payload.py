@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jobctl.core.contracts import BuildContext, Contract, Field, split_scheduler_keys
 from jobctl.errors import UsageError
 from jobctl.jobs.email.addresses import normalize_recipients
 from jobctl.jobs.email.attachments import Attachment, attachment_from_payload, human_size, read_attachment
@@ -37,10 +38,10 @@ def _json_data(data: Any) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise UsageError(f"email data must be an object of name -> value, got {type(data).__name__}",
-                         "pass --data name=value")
+                         "give data as name -> value pairs")
     for key, value in data.items():
         if not isinstance(key, str):
-            raise UsageError(f"email data keys must be strings, got {key!r}", "pass --data name=value")
+            raise UsageError(f"email data keys must be strings, got {key!r}", "give data as name -> value pairs")
         try:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
@@ -57,7 +58,7 @@ def check_subject(subject: Any) -> str | None:
     if subject is None:
         return None
     if not isinstance(subject, str):
-        raise UsageError(f"subject must be text, got {type(subject).__name__}", "pass --subject 'text'")
+        raise UsageError(f"subject must be text, got {type(subject).__name__}", "give the subject as one line of text")
     if any(ord(c) < 32 or ord(c) == 127 for c in subject):
         raise UsageError("subject must be one line without control characters", "remove line breaks")
     subject = " ".join(subject.split())
@@ -106,6 +107,7 @@ def load_email_payload(payload: Any) -> EmailRequest:
     """Read a queued payload back, re-checking what a hand-made payload could get wrong."""
     if not isinstance(payload, dict):
         raise UsageError(f"email payload must be an object, got {type(payload).__name__}", REBUILD)
+    payload, _ = split_scheduler_keys(payload)
     unknown = sorted(set(payload) - {"to", "template", "data", "subject", "attachments"})
     if unknown:
         raise UsageError(f"unknown email payload key {unknown[0]!r}", REBUILD)
@@ -124,3 +126,21 @@ def load_email_payload(payload: Any) -> EmailRequest:
         subject=check_subject(payload.get("subject")),
         attachments=[attachment_from_payload(a, n) for n, a in enumerate(raw_attachments, 1)],
     )
+
+
+def _build(settings, fields: dict[str, Any], _context: BuildContext) -> dict[str, Any]:
+    return prepare_email_payload(settings, **fields)
+
+
+CONTRACT = Contract(
+    "email",
+    (Field("to", "list", True, "recipient address(es)"),
+     Field("template", "text", True, "template name (jobctl email templates)"),
+     Field("data", "object", False, "template variables; other keys given with the fields land here too"),
+     Field("subject", "text", False, "overrides the template's subject"),
+     Field("attachments", "list", False, "paths of files to attach, read when the job is enqueued")),
+    build=_build,
+    load=load_email_payload,
+    describe=lambda payload: f"email {payload['template']}",
+    extra="data",
+)

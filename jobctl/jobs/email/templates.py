@@ -145,11 +145,11 @@ def _render(env: jinja2.Environment, name: str, filename: str, data: dict[str, A
         text = str(exc)
         if m := _UNDEFINED_RE.match(text):
             raise UsageError(f"template {name!r} needs variable {m.group(1)!r}",
-                             f"pass --data {m.group(1)}=...") from None
+                             f"add {m.group(1)} to the template data") from None
         if m := _NO_ATTRIBUTE_RE.search(text):
             raise UsageError(f"template {name!r} needs field {m.group(1)!r} in its data ({text})",
                              "check the structure of the data you pass") from None
-        raise UsageError(f"template {name!r} needs data it was not given: {text}", "check --data") from None
+        raise UsageError(f"template {name!r} needs data it was not given: {text}", "check the template data") from None
     except jinja2.TemplateSyntaxError as exc:
         raise _syntax_error(exc) from None
     except jinja2.TemplateNotFound as exc:

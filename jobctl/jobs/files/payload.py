@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jobctl.config import parse_bool, parse_sizes
+from jobctl.core.contracts import BuildContext, Contract, Field, split_scheduler_keys
 from jobctl.core.sizes import human_size
 from jobctl.errors import UsageError
 from jobctl.jobs.files.fetch import local_path
@@ -186,6 +187,7 @@ def load_file_payload(payload: Any) -> FileRequest:
     """The worker's side: the payload as the enqueuer built it, or UsageError if it was tampered with."""
     if not isinstance(payload, dict):
         raise UsageError("file payload must be a JSON object", REBUILD)
+    payload, _ = split_scheduler_keys(payload)
     try:
         request = FileRequest(**payload)
     except TypeError as exc:
@@ -193,3 +195,33 @@ def load_file_payload(payload: Any) -> FileRequest:
     if request.processing_type not in PROCESSING_TYPES or not isinstance(request.options, dict):
         raise UsageError(f"file payload has processing type {request.processing_type!r}", REBUILD)
     return request
+
+
+def local_size(url: Any) -> int:
+    """The size of a local source, so the worker can tell if the file changed before it ran; 0 for URLs."""
+    path = local_path(url) if isinstance(url, str) and url.strip() else None
+    return path.stat().st_size if path is not None and path.is_file() else 0
+
+
+def _build(settings, fields: dict[str, Any], _context: BuildContext) -> dict[str, Any]:
+    fields = {"file_name": None, "processing_type": "process", **fields}
+    if fields.get("file_size") is None:
+        fields["file_size"] = local_size(fields.get("file_url"))
+    return prepare_file_payload(settings, **fields)
+
+
+CONTRACT = Contract(
+    "file",
+    (Field("file_id", "text", True, "the upload's id"),
+     Field("file_url", "text", True, "a path, file:// or http(s):// URL the workers can read"),
+     Field("file_type", "text", True, "declared MIME type (or jpg, png, ...), checked against the content"),
+     Field("user_id", "text", True, "who uploaded it"),
+     Field("processing_type", "text", False, f"{', '.join(PROCESSING_TYPES)} (default process)"),
+     Field("file_name", "text", False, "default: the URL's last part"),
+     Field("file_size", "int", False, "declared size in bytes (default: a local file's size, else unknown)"),
+     Field("product_id", "text", False, "the product the file belongs to"),
+     Field("options", "object", False, "processing options, e.g. {\"sizes\": \"150x150\"}")),
+    build=_build,
+    load=load_file_payload,
+    describe=lambda payload: f"file {payload['processing_type']} {payload['file_id']}",
+)

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from jobctl.core.contracts import BuildContext, Contract, Field
 from jobctl.errors import PermanentJobFailure, UsageError
 
 PROVIDERS = ("stripe", "yookassa", "crypto")
@@ -40,6 +41,11 @@ def _now() -> datetime:
 
 def as_cents(amount: Any) -> int:
     """Integer minor units, or a Decimal in major units with at most 2 places; never a float."""
+    if isinstance(amount, str):  # typed (`amount=12.34`): currency units, like the CLI's --amount
+        try:
+            amount = Decimal(amount.strip())
+        except ArithmeticError:
+            raise UsageError(f"amount {amount!r} is not a number", "give it in currency units, e.g. 12.34") from None
     if isinstance(amount, bool) or isinstance(amount, float):
         raise UsageError(f"amount {amount!r} is a float", "pass cents as an int (1234) or a Decimal ('12.34')")
     if isinstance(amount, int):
@@ -103,6 +109,35 @@ def prepare_payment_payload(settings, *, payment_id: Any, provider: Any, amount:
         raise UsageError(f"payment {payment_id} was refunded", "a refunded payment is not charged again")
     return {"payment_id": payment_id, "provider": provider, "amount_cents": cents, "currency": currency,
             "customer_id": str(customer_id), "provider_ref": provider_ref or row.provider_ref}
+
+
+def check_payload(payload: Any) -> dict[str, Any]:
+    """The worker's read of a queued payload (and a replay's check before it is queued again)."""
+    if not isinstance(payload, dict) or payload.get("provider") not in PROVIDERS:
+        raise UsageError("bad payment payload: no known provider", "build it with add_payment_retry_job")
+    payment_id, cents = payload.get("payment_id"), payload.get("amount_cents")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (payment_id, cents)):
+        raise UsageError("bad payment payload: payment_id and amount_cents must be positive integers",
+                         "build it with add_payment_retry_job")
+    return payload
+
+
+def _build(settings, fields: dict[str, Any], _context: BuildContext) -> dict[str, Any]:
+    return prepare_payment_payload(settings, **fields)
+
+
+CONTRACT = Contract(
+    "payment-retry",
+    (Field("payment_id", "int", True, "the stored payment to charge again"),
+     Field("provider", "text", True, f"{', '.join(PROVIDERS)} (as stored)"),
+     Field("amount", "amount", True, "integer cents, or currency units as text/Decimal ('12.34'), as stored"),
+     Field("currency", "text", True, "3-letter code, as stored"),
+     Field("customer_id", "text", True, "the paying user's id, as stored"),
+     Field("provider_ref", "text", False, "the provider's reference (default: the stored one)")),
+    build=_build,
+    load=check_payload,
+    describe=lambda payload: f"payment retry {payload['payment_id']} ({payload['provider']})",
+)
 
 
 def _attempt_number() -> int:
@@ -169,27 +204,23 @@ def _once(guard: str, enqueue) -> str | None:
 
 def _email(settings, row, template: str, data: dict) -> str:
     from jobctl.core import runtime
-    from jobctl.core.enqueue import enqueue
-    from jobctl.jobs.email import prepare_email_payload
+    from jobctl.core.submit import submit
 
-    payload = prepare_email_payload(settings, to=row.email, template=template, data={
+    return submit(runtime.connection(), settings, "email", {"to": row.email, "template": template, "data": {
         "name": row.name, "order_id": row.order_id, "amount": f"{Decimal(row.amount_cents).scaleb(-2):.2f}",
-        "currency": row.currency, **data})
-    return enqueue(runtime.connection(), settings, "email", payload, priority="high",
-                   description=f"email {template}")
+        "currency": row.currency, **data}}, priority="high")
 
 
 def _after_paid(settings, row, reference: str) -> dict[str, Any]:
     from jobctl.core import runtime
-    from jobctl.core.enqueue import enqueue
+    from jobctl.core.submit import submit
 
     paid_at = _now().strftime("%Y-%m-%d %H:%M UTC")
     receipt = _once(f"receipt:payment:{row.id}", lambda: _email(settings, row, "payment-receipt", {
         "provider": row.provider, "reference": reference, "paid_at": paid_at,
         "order_url": f"{settings.shop_url.rstrip('/')}/orders/{row.order_id}"}))
-    commission = _once(f"commission:order:{row.order_id}", lambda: enqueue(
-        runtime.connection(), settings, "referral-commission", {"order_id": row.order_id},
-        description=f"referral commission order {row.order_id}"))
+    commission = _once(f"commission:order:{row.order_id}", lambda: submit(
+        runtime.connection(), settings, "referral-commission", {"order_id": row.order_id}))
     return {"receipt_job": receipt, "commission_job": commission}
 
 
@@ -206,8 +237,10 @@ def run_payment_retry(payload: dict) -> dict[str, Any]:
     )
 
     settings = runtime.settings()
-    if not isinstance(payload, dict) or payload.get("provider") not in PROVIDERS or "payment_id" not in payload:
-        raise PermanentJobFailure("bad payment payload: build it with add_payment_retry_job")
+    try:
+        check_payload(payload)
+    except UsageError as exc:
+        raise PermanentJobFailure(exc.message) from None
     engine = engine_for(settings)
     row, key = _claim(engine, payload)
     result = {"payment_id": row.id, "order_id": row.order_id, "provider": row.provider}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from jobctl.core.contracts import BuildContext, Contract, Field
 from jobctl.errors import JobctlError, NotFound, PermanentJobFailure, UsageError
 
 MAX_ORDER_ID = 2**31 - 1  # orders.id is a 32-bit INTEGER on PostgreSQL
@@ -32,6 +33,19 @@ def _read(payload: Any) -> int:
         raise UsageError("referral-commission payload must be an object",
                          "enqueue with add_referral_commission_job")
     return prepare_commission_payload(payload.get("order_id"))["order_id"]
+
+
+def _build(_settings, fields: dict[str, Any], _context: BuildContext) -> dict[str, int]:
+    return prepare_commission_payload(fields.get("order_id"))
+
+
+CONTRACT = Contract(
+    "referral-commission",
+    (Field("order_id", "int", True, "the order whose referrers are paid (or, if refunded, reversed)"),),
+    build=_build,
+    load=lambda payload: {"order_id": _read(payload)},
+    describe=lambda payload: f"referral commission order {payload['order_id']}",
+)
 
 
 def run_referral_commission_job(payload: dict) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from jobctl.core.atomic import write_atomic
 from jobctl.core.choices import pick
+from jobctl.core.contracts import BuildContext, Contract, Field
 from jobctl.errors import JobctlError, PermanentJobFailure, UsageError
 from jobctl.jobs.reports.data import KINDS, report_data
 
@@ -59,17 +60,15 @@ def _record(conn, kind: str, first: date, last: date, fmt: str, path: str, diges
 
 def _email_admins(settings, data: dict, paths: list[str]) -> str | None:
     from jobctl.core import runtime
-    from jobctl.core.enqueue import enqueue
-    from jobctl.jobs.email import prepare_email_payload
+    from jobctl.core.submit import submit
     from jobctl.jobs.reports.render import summary_lines
 
     period = data["period"]
-    payload = prepare_email_payload(
-        settings, to=list(settings.admin_emails), template=TEMPLATE, attachments=paths,
-        data={"report_name": data["kind"], "title": data["title"],
-              "period": period["start"] if period["start"] == period["end"] else f"{period['start']} to {period['end']}",
-              "lines": summary_lines(data), "files": [p.rsplit("/", 1)[-1] for p in paths]})
-    return enqueue(runtime.connection(), settings, "email", payload, description=f"email {TEMPLATE}")
+    return submit(runtime.connection(), settings, "email", {
+        "to": list(settings.admin_emails), "template": TEMPLATE, "attachments": paths,
+        "data": {"report_name": data["kind"], "title": data["title"],
+                 "period": period["start"] if period["start"] == period["end"] else f"{period['start']} to {period['end']}",
+                 "lines": summary_lines(data), "files": [p.rsplit("/", 1)[-1] for p in paths]}})
 
 
 def generate_report(settings, kind: str, day: date, formats: list[str], *, email: bool = True) -> dict[str, Any]:
@@ -101,19 +100,62 @@ def _day_from(payload: dict, kind: str) -> date:
     """An explicit date, else the period before the schedule's occurrence (06:00 -> yesterday)."""
     if payload.get("date"):
         return check_date(payload["date"])
-    if payload.get("occurrence"):
+    if payload.get("occurrence"):  # queued by a jobctl before scheduler facts moved to job meta
         fired = datetime.fromisoformat(payload["occurrence"]).astimezone(timezone.utc).date()
         return fired - timedelta(days=1 if kind == "daily" else 7)
     return datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
+def check_payload(kind: str, payload: Any) -> tuple[date, list[str]]:
+    if not isinstance(payload, dict):
+        raise UsageError("report payload must be an object", "enqueue with add_report_job")
+    unknown = sorted(set(payload) - {"date", "formats", "email", "occurrence", "schedule", "manual"})
+    if unknown:
+        raise UsageError(f"unknown report field {unknown[0]!r}", "report fields: date, formats, email")
+    return _day_from(payload, kind), check_formats(payload.get("formats"))
+
+
+def prepare_report_payload(kind: str, *, date: Any = None, formats: Any = None, email: Any = True,
+                           occurrence: datetime | None = None) -> dict[str, Any]:
+    """The payload of a `kind` report job; without a date it covers the period before `occurrence`
+    (a schedule's) or, with neither, the period before the day the job runs."""
+    check_kind(kind)
+    if not isinstance(email, bool):
+        raise UsageError(f"report email must be true or false, got {email!r}", "email=false keeps it in storage")
+    payload: dict[str, Any] = {"formats": check_formats(formats), "email": email}
+    if date is not None:
+        payload["date"] = check_date(date).isoformat()
+    elif occurrence is not None:
+        payload["date"] = _day_from({"occurrence": occurrence.isoformat()}, kind).isoformat()
+    return payload
+
+
+def _contract(kind: str) -> Contract:
+    def build(_settings, fields: dict[str, Any], context: BuildContext) -> dict[str, Any]:
+        return prepare_report_payload(kind, **fields, occurrence=context.occurrence)
+
+    def load(payload: Any) -> Any:
+        check_payload(kind, payload)
+        return payload
+
+    return Contract(
+        f"{kind}-report",
+        (Field("date", "date", False, "a day the report covers, YYYY-MM-DD (default: the period before it runs)"),
+         Field("formats", "list", False, f"any of {', '.join(FORMATS)} (default: all)"),
+         Field("email", "bool", False, "mail it to JOBCTL_ADMIN_EMAILS (default true)")),
+        build=build, load=load,
+        describe=lambda payload: f"{kind} report {payload.get('date', '')}".strip(),
+    )
+
+
+DAILY, WEEKLY = _contract("daily"), _contract("weekly")
 
 
 def _run(kind: str, payload: dict) -> dict[str, Any]:
     from jobctl.core import runtime
 
     try:
-        if not isinstance(payload, dict):
-            raise UsageError("report payload must be an object", "enqueue with add_report_job")
-        day, formats = _day_from(payload, kind), check_formats(payload.get("formats"))
+        day, formats = check_payload(kind, payload)
     except (JobctlError, ValueError) as exc:
         raise PermanentJobFailure(f"bad report payload: {getattr(exc, 'message', exc)}") from None
     return generate_report(runtime.settings(), kind, day, formats, email=payload.get("email", True))

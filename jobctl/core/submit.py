@@ -1,0 +1,80 @@
+"""The one road a job takes onto a queue: fields -> the type's contract -> payload -> enqueue.
+
+Every way in uses it: the Python API (and the CLI's enqueue commands through it), HTTP, schedules
+when stored (`prepare`, to refuse data that could never run) and when they fire, and jobs that
+queue other jobs (a report's email, a payment's receipt). DLQ replay and retry re-check a stored
+payload with `check_stored` before it goes back on a queue.
+
+The connection and settings are passed in, never read from a process global here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+
+from jobctl.config import Settings
+from jobctl.core.contracts import BuildContext, Contract, normalize, split_scheduler_keys
+from jobctl.core.enqueue import check_target, enqueue_many, scheduled_time
+from jobctl.core.jobtypes import get_job_type
+from jobctl.errors import UsageError
+
+
+def contract_for(job_type: str) -> Contract:
+    return get_job_type(job_type).load_contract()
+
+
+def prepare(settings: Settings, job_type: str, fields: Mapping[str, Any] | None, *,
+            occurrence: datetime | None = None) -> dict[str, Any]:
+    """The payload `fields` make for `job_type`, fully validated (UsageError/NotFound naming the field)."""
+    contract = contract_for(job_type)
+    return contract.build(settings, normalize(contract, fields), BuildContext(occurrence))
+
+
+def normalized(job_type: str, fields: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`fields` read by the type's contract (text to each field's kind), as a schedule stores them."""
+    return normalize(contract_for(job_type), fields)
+
+
+def submit(connection: redis.Redis, settings: Settings, job_type: str, fields: Mapping[str, Any] | None, *,
+           priority: str | None = None, queue: str | None = None, at: datetime | None = None,
+           delay: timedelta | float | None = None, job_id: str | None = None, description: str | None = None,
+           meta: Mapping[str, Any] | None = None, occurrence: datetime | None = None) -> str:
+    """Validate `fields` with the type's contract and queue one job (or schedule it: `at`/`delay`);
+    returns its id. Scheduler facts and other run context go in `meta`, never in the payload."""
+    return submit_many(connection, settings, job_type, [fields], priority=priority, queue=queue, at=at,
+                       delay=delay, job_ids=[job_id] if job_id else None, description=description,
+                       meta=meta, occurrence=occurrence)[0]
+
+
+def submit_many(connection: redis.Redis, settings: Settings, job_type: str,
+                many_fields: Iterable[Mapping[str, Any] | None], *, priority: str | None = None,
+                queue: str | None = None, at: datetime | None = None, delay: timedelta | float | None = None,
+                job_ids: list[str] | None = None, description: str | None = None,
+                meta: Mapping[str, Any] | None = None, occurrence: datetime | None = None,
+                on_batch: Callable[[int], None] | None = None) -> list[str]:
+    """Every job validated first (nothing is queued if one is bad), then queued in atomic batches."""
+    when = scheduled_time(at, delay)  # a bad time, queue or priority fails before any payload is built
+    check_target(settings, job_type, queue, priority)
+    contract = contract_for(job_type)
+    context = BuildContext(occurrence)
+    payloads = [contract.build(settings, normalize(contract, fields), context) for fields in many_fields]
+    if not payloads:
+        raise UsageError(f"no {job_type} jobs given", "pass at least one")
+    if description is None:
+        first = contract.describe(payloads[0])
+        description = first if len(payloads) == 1 or contract.describe(payloads[-1]) == first else job_type
+    return enqueue_many(connection, settings, job_type, payloads, priority=priority, queue=queue,
+                        description=description, job_ids=job_ids, when=when, meta=meta, on_batch=on_batch)
+
+
+def check_stored(job_type: str, payload: Any) -> tuple[Any, dict[str, Any]]:
+    """A stored payload (a dead-letter entry's, a failed job's) checked as the worker will read it,
+    before it is queued again: (payload without scheduler keys, those keys for the job's meta).
+    UsageError says why it could never run."""
+    payload, facts = split_scheduler_keys(payload)
+    contract_for(job_type).load(payload)
+    return payload, facts

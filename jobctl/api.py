@@ -31,6 +31,16 @@ def _submit(job_type: str, fields: dict[str, Any], **options: Any) -> str:
     return submit(runtime.connection(), runtime.settings(), job_type, fields, **options)
 
 
+def add_job(job_type: str, data: Mapping[str, Any] | None = None, *, priority: str | None = None,
+            queue: str | None = None, at: datetime | None = None, delay: timedelta | float | None = None) -> str:
+    """Queue one job of any type from its fields (`jobctl job types` lists them); returns the job id.
+
+    The typed functions below are this with named parameters: add_job("referral-commission",
+    {"order_id": 1042}) is add_referral_commission_job(1042).
+    """
+    return _submit(job_type, dict(data or {}), priority=priority, queue=queue, at=at, delay=delay)
+
+
 def add_email_job(to: str | list[str], template: str, data: Mapping[str, Any] | None = None, *,
                   attachments: Iterable[str | Path] = (), subject: str | None = None,
                   priority: str | None = None, at: datetime | None = None,
@@ -196,6 +206,6 @@ def add_referral_commission_job(order_id: int, *, priority: str | None = None, a
     return _submit("referral-commission", {"order_id": order_id}, priority=priority, at=at, delay=delay)
 
 
-__all__ = ["add_analytics_job", "add_bulk_email_jobs", "add_email_job", "add_file_processing_job",
+__all__ = ["add_job", "add_analytics_job", "add_bulk_email_jobs", "add_email_job", "add_file_processing_job",
            "add_payment_retry_job", "add_referral_commission_job", "add_report_job", "process_file",
            "schedule_custom_analytics"]

@@ -38,6 +38,12 @@ class UsageError(JobctlError):
     kind = "usage"
 
 
+class InvalidPayload(UsageError):
+    """A job's data that its type's contract refuses: exit 2 on the command line, 422 over HTTP."""
+
+    kind = "invalid_payload"
+
+
 class ConfigError(UsageError):
     kind = "config"
 

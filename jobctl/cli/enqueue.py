@@ -266,6 +266,30 @@ def commission(
         order_id, priority=priority, **timing))
 
 
+@app.command("job")
+def job(
+    ctx: typer.Context,
+    job_type: str = typer.Argument(..., help="Job type (`jobctl job types` lists them and their fields)."),
+    data: list[str] = typer.Option([], "--data", "-d", help="Field KEY=VALUE (repeatable), read by the field's "
+                                                            "kind: order_id=12 is a number."),
+    data_json: Optional[str] = typer.Option(None, "--data-json", help="Fields as a JSON object."),
+    queue: Optional[str] = typer.Option(None, "--queue", "-q", help="Queue override (default: the type's)."),
+    priority: Optional[str] = PriorityOption,
+    at: Optional[str] = AtOption,
+    in_: Optional[str] = InOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Queue one job of any type from its fields, checked by the type's contract (as schedules and HTTP do)."""
+    from jobctl.core.submit import submit
+
+    def queue_it(timing: dict) -> str:
+        st = state(ctx)
+        return submit(st.connection, st.settings, job_type, _data(data, data_json), queue=queue, priority=priority,
+                      **timing)
+
+    _queue_one(ctx, at, in_, as_json, job_type, queue_it)
+
+
 @app.command("noop")
 def noop(
     ctx: typer.Context,

@@ -1,4 +1,4 @@
-"""jobctl job show|delete|cancel"""
+"""jobctl job show|delete|cancel|types"""
 
 from __future__ import annotations
 
@@ -70,3 +70,22 @@ def cancel(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id.")
         emit_json(result)
         return
     stdout.print(f"{result['id']}: was {result['was']}, {result['action']}", highlight=False, markup=False)
+
+
+@app.command("types")
+def types(as_json: bool = JsonOption) -> None:
+    """Job types, their queues and the fields their data takes (`enqueue job`, schedules and HTTP use them)."""
+    from jobctl.core.jobtypes import JOB_TYPES
+    from jobctl.core.submit import describe_type
+
+    rows = [describe_type(name) for name in JOB_TYPES]
+    if as_json:
+        emit_json({"types": rows})
+        return
+    for row in rows:
+        lines = [f"{row['type']}  ({row['queue']})  {row['summary']}"]
+        lines += [f"    {f['name']:<16} {f['kind']:<7} {'required' if f['required'] else 'optional':<9} {f['doc']}"
+                  for f in row["fields"]]
+        if row["other_keys"]:
+            lines.append(f"    (other keys {row['other_keys']})")
+        stdout.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)

@@ -20,7 +20,7 @@ from jobctl.config import Settings
 from jobctl.core.contracts import BuildContext, Contract, normalize, split_scheduler_keys
 from jobctl.core.enqueue import check_target, enqueue_many, scheduled_time
 from jobctl.core.jobtypes import get_job_type
-from jobctl.errors import UsageError
+from jobctl.errors import ConfigError, InvalidPayload, UsageError
 
 
 def contract_for(job_type: str) -> Contract:
@@ -31,12 +31,27 @@ def prepare(settings: Settings, job_type: str, fields: Mapping[str, Any] | None,
             occurrence: datetime | None = None) -> dict[str, Any]:
     """The payload `fields` make for `job_type`, fully validated (UsageError/NotFound naming the field)."""
     contract = contract_for(job_type)
-    return contract.build(settings, normalize(contract, fields), BuildContext(occurrence))
+    return _built(contract, settings, fields, BuildContext(occurrence))
 
 
 def normalized(job_type: str, fields: Mapping[str, Any] | None) -> dict[str, Any]:
     """`fields` read by the type's contract (text to each field's kind), as a schedule stores them."""
-    return normalize(contract_for(job_type), fields)
+    try:
+        return normalize(contract_for(job_type), fields)
+    except (InvalidPayload, ConfigError):  # a setting of this deployment, not the caller's data
+        raise
+    except UsageError as exc:
+        raise InvalidPayload(exc.message, exc.hint) from None
+
+
+def _built(contract: Contract, settings: Settings, fields: Mapping[str, Any] | None,
+           context: BuildContext) -> dict[str, Any]:
+    try:
+        return contract.build(settings, normalize(contract, fields), context)
+    except (InvalidPayload, ConfigError):  # a setting of this deployment, not the caller's data
+        raise
+    except UsageError as exc:  # whatever part of the contract refused it, the caller sent bad job data
+        raise InvalidPayload(exc.message, exc.hint) from None
 
 
 def submit(connection: redis.Redis, settings: Settings, job_type: str, fields: Mapping[str, Any] | None, *,
@@ -61,7 +76,7 @@ def submit_many(connection: redis.Redis, settings: Settings, job_type: str,
     check_target(settings, job_type, queue, priority)
     contract = contract_for(job_type)
     context = BuildContext(occurrence)
-    payloads = [contract.build(settings, normalize(contract, fields), context) for fields in many_fields]
+    payloads = [_built(contract, settings, fields, context) for fields in many_fields]
     if not payloads:
         raise UsageError(f"no {job_type} jobs given", "pass at least one")
     if description is None:
@@ -76,5 +91,20 @@ def check_stored(job_type: str, payload: Any) -> tuple[Any, dict[str, Any]]:
     before it is queued again: (payload without scheduler keys, those keys for the job's meta).
     UsageError says why it could never run."""
     payload, facts = split_scheduler_keys(payload)
-    contract_for(job_type).load(payload)
+    try:
+        contract_for(job_type).load(payload)
+    except (InvalidPayload, ConfigError):
+        raise
+    except UsageError as exc:
+        raise InvalidPayload(exc.message, exc.hint) from None
     return payload, facts
+
+
+def describe_type(job_type: str) -> dict[str, Any]:
+    """A job type as `jobctl job types --json` and GET /api/jobs/types show it: queue and fields."""
+    jt = get_job_type(job_type)
+    contract = jt.load_contract()
+    return {"type": jt.name, "queue": jt.queue, "summary": jt.summary,
+            "fields": [{"name": f.name, "kind": f.kind, "required": f.required, "doc": f.doc}
+                       for f in contract.fields],
+            "other_keys": {None: None, "*": "kept as given"}.get(contract.extra, f"go into {contract.extra}")}

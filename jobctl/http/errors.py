@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jobctl.errors import JobctlError, NotFound, RedisUnavailable, UsageError
+from jobctl.errors import InvalidPayload, JobctlError, NotFound, RedisUnavailable, UsageError
 
 log = logging.getLogger("jobctl.http")
 
@@ -35,7 +35,8 @@ class Conflict(JobctlError):
 # most specific first: ConfigError is a UsageError; every JobctlError not listed is an operation
 # the current state refused (e.g. a running job with no worker to stop it): 409
 STATUSES: tuple[tuple[type[JobctlError], int], ...] = (
-    (Unauthorized, 401), (Forbidden, 403), (NotFound, 404), (RedisUnavailable, 503), (UsageError, 400),
+    (Unauthorized, 401), (Forbidden, 403), (NotFound, 404), (RedisUnavailable, 503), (InvalidPayload, 422),
+    (UsageError, 400),
     (JobctlError, 409),
 )
 

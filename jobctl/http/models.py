@@ -55,6 +55,20 @@ class RetryRequest(BaseModel):
         return self
 
 
+class EnqueueRequest(BaseModel):
+    """One job of any type: `data` is checked by the type's contract (422 naming the field if bad)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job: JobType = Field(description="Job type, e.g. email (GET /api/jobs/types lists each type's fields).")
+    data: dict[str, Any] = Field(default_factory=dict, description="The job's fields.")
+    queue: QueueName | None = Field(None, description="Queue override (default: the job type's).")
+    priority: Priority | None = None
+    at: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        None, description="Run at this time: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00.")
+    in_: Duration | None = Field(None, alias="in", description="Run after this delay, e.g. 90s, 10m, 1h30m.")
+
+
 class ScheduleRequest(BaseModel):
     """A recurring schedule; an existing one with this name has its definition replaced."""
 

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel
 
-from jobctl.core import dlq, ops, schedules
+from jobctl.core import dlq, ops, schedules, submit
+from jobctl.core.enqueue import parse_when, scheduled_for
+from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.browse import job_detail, queue_jobs
 from jobctl.core.catalog import get_policy
 from jobctl.core.prometheus import CONTENT_TYPE, render
@@ -26,6 +28,7 @@ from jobctl.http.models import (
     JobState,
     Priority,
     QueueName,
+    EnqueueRequest,
     RetryRequest,
     ScheduleRequest,
 )
@@ -130,6 +133,22 @@ def retry(ctx: Ctx, body: RetryRequest, caller: Caller = Operator) -> dict[str, 
             return ops.retry_failed(ctx.connection, ctx.settings, body.job_ids or [])
         return dlq.replay(ctx.connection, ctx.settings, body.job_ids, everything=body.all, queue=body.queue,
                           since=body.since, error_contains=body.error_contains)
+
+
+@router.get("/types", summary="Job types and the fields each one's data takes", responses=_errors(403))
+def job_types(caller: Caller = Viewer) -> dict[str, Any]:
+    return {"types": [submit.describe_type(name) for name in JOB_TYPES]}
+
+
+@router.post("", summary="Enqueue one job of any type, now or later (operator)",
+             responses={**_errors(400, 403, 404), 201: {"description": "Queued"}}, status_code=201)
+def enqueue_job(ctx: Ctx, body: EnqueueRequest, caller: Caller = Operator) -> dict[str, Any]:
+    when = parse_when(body.at, body.in_)
+    with caller.acting():
+        job_id = submit.submit(ctx.connection, ctx.settings, body.job, body.data, queue=body.queue,
+                               priority=body.priority, at=when)
+    due = scheduled_for(ctx.connection, job_id) if when else None
+    return {"job_id": job_id, "scheduled_for": due.isoformat() if due else None}
 
 
 @router.post("/schedule", summary="Create a recurring schedule, or replace one's definition (operator)",

@@ -45,8 +45,9 @@ def test_scheduler_fires_a_schedule_that_a_worker_runs(procs, short_lease, setti
     assert job_id.startswith("sched-smoke-")
     wait_for(lambda: Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer).get_status()
              == "finished", timeout=20, what="the worker to run it")
-    payload = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer).args[0]
-    assert payload["schedule"] == "smoke" and payload["occurrence"]
+    job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
+    assert job.meta["schedule"] == "smoke" and job.meta["occurrence"]  # facts of the run, not payload
+    assert "schedule" not in job.args[0] and "occurrence" not in job.args[0]
     listed = {r["name"]: r for r in schedules.list_schedules(redis_client, settings)}
     assert listed["smoke"]["last_job_status"] == "finished"
     assert "daily-reports" in listed  # the defaults were seeded by the active scheduler

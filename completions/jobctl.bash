@@ -13,8 +13,8 @@ _jobctl_subcommands() {
         'jobctl db') echo 'migrate seed status' ;;
         'jobctl dlq') echo 'list purge retry show' ;;
         'jobctl email') echo 'preview templates' ;;
-        'jobctl enqueue') echo 'analytics commission email email-bulk file noop payment report' ;;
-        'jobctl job') echo 'cancel delete show' ;;
+        'jobctl enqueue') echo 'analytics commission email email-bulk file job noop payment report' ;;
+        'jobctl job') echo 'cancel delete show types' ;;
         'jobctl keys') echo 'generate rotate' ;;
         'jobctl queue') echo 'list pause resume show' ;;
         'jobctl referrals') echo 'stats' ;;
@@ -63,6 +63,7 @@ _jobctl_options() {
         'jobctl enqueue email') echo '--to -t --template -d --data --data-json --attach --subject -p --priority --at --in --json --help' ;;
         'jobctl enqueue email-bulk') echo '-t --template --recipients -d --data --data-json -p --priority --at --in --json --help' ;;
         'jobctl enqueue file') echo '-u --url --type --processing --name --size --file-id --user-id --product-id -o --option --options-json -p --priority --at --in --json --help' ;;
+        'jobctl enqueue job') echo '-d --data --data-json -q --queue -p --priority --at --in --json --help' ;;
         'jobctl enqueue noop') echo '-q --queue -n --count -p --priority --at --in --json --help' ;;
         'jobctl enqueue payment') echo '--payment-id --provider --amount --currency --customer-id --provider-ref -p --priority --at --in --json --help' ;;
         'jobctl enqueue report') echo '--date -f --format --email --no-email -p --priority --at --in --json --help' ;;
@@ -70,6 +71,7 @@ _jobctl_options() {
         'jobctl job cancel') echo '--json --help' ;;
         'jobctl job delete') echo '-y --yes --json --help' ;;
         'jobctl job show') echo '--reveal --json --help' ;;
+        'jobctl job types') echo '--json --help' ;;
         'jobctl keys') echo '--help' ;;
         'jobctl keys generate') echo '--json --help' ;;
         'jobctl keys rotate') echo '--dry-run -y --yes --json --help' ;;
@@ -198,6 +200,12 @@ _jobctl_value_kind() {
         'jobctl enqueue file|-p'|'jobctl enqueue file|--priority') echo 'value' ;;
         'jobctl enqueue file|--at') echo 'value' ;;
         'jobctl enqueue file|--in') echo 'value' ;;
+        'jobctl enqueue job|-d'|'jobctl enqueue job|--data') echo 'value' ;;
+        'jobctl enqueue job|--data-json') echo 'value' ;;
+        'jobctl enqueue job|-q'|'jobctl enqueue job|--queue') echo 'value' ;;
+        'jobctl enqueue job|-p'|'jobctl enqueue job|--priority') echo 'value' ;;
+        'jobctl enqueue job|--at') echo 'value' ;;
+        'jobctl enqueue job|--in') echo 'value' ;;
         'jobctl enqueue noop|-q'|'jobctl enqueue noop|--queue') echo 'value' ;;
         'jobctl enqueue noop|-n'|'jobctl enqueue noop|--count') echo 'value' ;;
         'jobctl enqueue noop|-p'|'jobctl enqueue noop|--priority') echo 'value' ;;
@@ -261,6 +269,7 @@ _jobctl_arg_kind() {
         'jobctl dlq purge') echo 'value' ;;
         'jobctl dlq retry') echo 'value' ;;
         'jobctl dlq show') echo 'value' ;;
+        'jobctl enqueue job') echo 'value' ;;
         'jobctl enqueue report') echo 'value' ;;
         'jobctl job cancel') echo 'value' ;;
         'jobctl job delete') echo 'value' ;;

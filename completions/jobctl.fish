@@ -20,9 +20,9 @@ function __jobctl_subcommands --description 'jobctl: subcommands of a command pa
         case 'jobctl email'
             printf '%s\n' preview templates
         case 'jobctl enqueue'
-            printf '%s\n' analytics commission email email-bulk file noop payment report
+            printf '%s\n' analytics commission email email-bulk file job noop payment report
         case 'jobctl job'
-            printf '%s\n' cancel delete show
+            printf '%s\n' cancel delete show types
         case 'jobctl keys'
             printf '%s\n' generate rotate
         case 'jobctl queue'
@@ -82,6 +82,8 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' -t --template --recipients -d --data --data-json -p --priority --at --in
         case 'jobctl enqueue file'
             printf '%s\n' -u --url --type --processing --name --size --file-id --user-id --product-id -o --option --options-json -p --priority --at --in
+        case 'jobctl enqueue job'
+            printf '%s\n' -d --data --data-json -q --queue -p --priority --at --in
         case 'jobctl enqueue noop'
             printf '%s\n' -q --queue -n --count -p --priority --at --in
         case 'jobctl enqueue payment'
@@ -343,6 +345,7 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'commission' -d 'Queue an 
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email' -d 'Queue one templated email (now, or --at/--in later); prints the job id.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email-bulk' -d 'One job per CSV row, validated first, then enqueued in pipelined batches (now, or --at/--in later).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'file' -d 'Queue one file job on file-processing; prints the job id.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'job' -d 'Queue one job of any type from its fields, checked by the type\'s contract (as schedules and HTTP do).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'noop' -d 'No-op jobs: smoke-test a queue and its workers end to end (now, or --at/--in later).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'payment' -d 'Queue a payment retry: checked against the store, charged at most once.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'report' -d 'Queue a daily or weekly report on its queue (`jobctl report generate` runs one here and now).'
@@ -408,6 +411,16 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l in -x -d 'Run after t
 complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l help -d 'Show this message and exit.'
 
+# jobctl enqueue job
+complete -c jobctl -n '__jobctl_is jobctl enqueue job' -s d -l data -x -d 'Field KEY=VALUE (repeatable), read by the field\'s kind: order_id=12 is a number.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue job' -l data-json -x -d 'Fields as a JSON object.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue job' -s q -l queue -x -d 'Queue override (default: the type\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue job' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue job' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue job' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue job' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue job' -l help -d 'Show this message and exit.'
+
 # jobctl enqueue noop
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -s q -l queue -x -d 'Queue to put the no-op jobs on.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -s n -l count -x -d 'How many jobs.'
@@ -445,6 +458,7 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l help -d 'Show this 
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'cancel' -d 'Cancel a waiting or scheduled job; ask the worker to stop a running one.'
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'delete' -d 'Delete jobs from their queue or registry, with their data (not running or dead ones).'
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'show' -d 'Status, queue, priority, payload, attempts, timings, result or error (personal data redacted).'
+complete -c jobctl -n '__jobctl_is jobctl job' -a 'types' -d 'Job types, their queues and the fields their data takes (`enqueue job`, schedules and HTTP use them).'
 complete -c jobctl -n '__jobctl_is jobctl job' -l help -d 'Show this message and exit.'
 
 # jobctl job cancel
@@ -460,6 +474,10 @@ complete -c jobctl -n '__jobctl_is jobctl job delete' -l help -d 'Show this mess
 complete -c jobctl -n '__jobctl_is jobctl job show' -l reveal -d 'Show email addresses, card numbers and secrets unredacted.'
 complete -c jobctl -n '__jobctl_is jobctl job show' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl job show' -l help -d 'Show this message and exit.'
+
+# jobctl job types
+complete -c jobctl -n '__jobctl_is jobctl job types' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl job types' -l help -d 'Show this message and exit.'
 
 # jobctl keys
 complete -c jobctl -n '__jobctl_is jobctl keys' -a 'generate' -d 'Print a new Fernet key.'

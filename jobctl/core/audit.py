@@ -29,7 +29,7 @@ import redis
 
 from jobctl.config import Settings
 from jobctl.core import keys, runtime
-from jobctl.core.durations import grammar, seconds_of
+from jobctl.core.durations import BARE, HINT, grammar, seconds_of
 from jobctl.core.redact import redact, redact_text
 from jobctl.errors import JobctlError, UsageError
 
@@ -204,8 +204,8 @@ def parse_since(text: str | None, now: float | None = None) -> float | None:
         try:
             return (time.time() if now is None else now) - seconds_of(text)
         except ValueError:
-            raise UsageError(f"invalid --since {text!r}",
-                             f"use {grammar()}, or an ISO time such as 2026-11-29T06:00Z") from None
+            raise UsageError(f"--since expects {grammar()} or an ISO time, got {text!r}",
+                             f"{HINT}{BARE}; or an ISO time such as 2026-11-29T06:00Z") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # jobctl's times are UTC
     return moment.timestamp()

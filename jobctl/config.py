@@ -290,7 +290,8 @@ FIELDS: tuple[Field, ...] = (
     Field("maintenance_interval", "JOBCTL_MAINTENANCE_INTERVAL", 30, _parse_duration, _check_positive,
           doc="seconds between a worker's registry sweeps (abandoned jobs, failed jobs, alerts)"),
     Field("scheduler_lease", "JOBCTL_SCHEDULER_LEASE", 15, _parse_duration, _check_positive,
-          doc="seconds an active scheduler's lease lasts; a standby takes over within this after it dies"),
+          doc="seconds an active scheduler's (and the alert evaluator's) lease lasts; a standby takes over "
+              "within this after it dies"),
     Field("log_format", "JOBCTL_LOG_FORMAT", "text", str.lower, _check_choice("text", "json"),
           doc="worker and scheduler logs: text, or json (one object per line, job fields included)"),
     Field("log_level", "JOBCTL_LOG_LEVEL", "INFO", str.upper,

@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from jobctl.cli.common import DURATION, JsonOption, confirm, emit_json, exit_partial, list_ids, new_app, state, stdout
+from jobctl.cli.common import (DURATION, JsonOption, confirm, emit_json, exit_partial, list_ids, new_app, state,
+                               stdout)
 from jobctl.core import dlq
 
 app = new_app("The dead-letter queue: jobs that ran out of attempts.")

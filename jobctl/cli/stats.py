@@ -48,9 +48,10 @@ def _window_table(data: dict, label: str) -> Table:
 def stats(
     ctx: typer.Context,
     queue: Optional[str] = typer.Option(None, "--queue", "-q", help="Only this queue."),
-    window: Optional[str] = typer.Option(None, "--window", metavar=DURATION, help="Also the metrics of the last 15m, 1h, 24h, 7d "
-                                                                "(up to 30d): outcomes, error rate, throughput, "
-                                                                "processing and wait percentiles."),
+    window: Optional[str] = typer.Option(None, "--window", metavar=DURATION,
+                                         help="Also the metrics of the last 15m, 1h, 24h, 7d "
+                                              "(up to 30d): outcomes, error rate, throughput, "
+                                              "processing and wait percentiles."),
     watch: bool = typer.Option(False, "--watch", "-w", help="Refresh every --interval until Ctrl+C."),
     interval_text: str = typer.Option("1s", "--interval", metavar=DURATION,
                                       help="Time between refreshes with --watch, e.g. 2s or 0.5 "

@@ -50,7 +50,8 @@ class AlertEvaluator:
     def _lease_ms(self) -> int:
         return int(self.settings.scheduler_lease * 1000)
 
-    def step(self, connection: redis.Redis, *, now: float | None = None, force: bool = False) -> list[dict] | None:
+    def step(self, connection: redis.Redis, *, now: float | None = None,
+             force: bool = False) -> list[dict] | None:
         """Keep or take the lease; when holding it and the last evaluation is an interval old (or
         `force`), evaluate the rules and record it. Returns the transitions, or None when this
         evaluator did not evaluate (standing by, or not due yet)."""

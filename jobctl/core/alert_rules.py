@@ -214,7 +214,8 @@ def last_evaluation(connection: redis.Redis, now: float | None = None) -> dict[s
             "firing": int(raw.get("firing") or 0)}
 
 
-def rule_states(connection: redis.Redis, settings: Settings, evaluation: dict | None = None) -> list[dict[str, Any]]:
+def rule_states(connection: redis.Redis, settings: Settings,
+                evaluation: dict | None = None) -> list[dict[str, Any]]:
     """`jobctl alerts list`: every rule with its threshold, its state (off, ok, firing, or
     not-evaluated when no evaluator ran recently) and each subject's state."""
     evaluation = last_evaluation(connection) if evaluation is None else evaluation

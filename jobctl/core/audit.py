@@ -195,7 +195,8 @@ def _decode(entry_id: Any, fields: dict) -> dict[str, Any]:
 
 
 def parse_since(text: str | None, now: float | None = None) -> float | None:
-    """A duration back from now ('15m', '1h30m', '7d'; jobctl.core.durations) or an ISO time ('2026-11-29T06:00Z') -> epoch seconds."""
+    """A duration back from now ('15m', '1h30m', '7d'; jobctl.core.durations) or an ISO time
+    ('2026-11-29T06:00Z') -> epoch seconds."""
     if text is None:
         return None
     try:

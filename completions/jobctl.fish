@@ -149,7 +149,7 @@ end
 complete -c jobctl -f
 
 # jobctl
-complete -c jobctl -n '__jobctl_is jobctl' -a 'alerts' -d 'Alert rules over queues and workers (evaluated by the active scheduler or `jobctl monitor`).'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'alerts' -d 'Alert rules over queues and workers (evaluated by one of `scheduler start`, `workers start`, `monitor`).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'analytics' -d 'Analytics roll-ups: backfill periods, read what is stored.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'audit' -d 'The audit log: every change made to jobs, queues, schedules, tokens and keys, by whom.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'clear' -d 'Remove a queue\'s jobs in one state (or all) and delete their data.'
@@ -163,7 +163,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'enqueue' -d 'Put jobs on queues.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'job' -d 'Inspect, cancel and delete jobs.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'keys' -d 'Encryption keys for job data at rest (JOBCTL_ENCRYPTION_KEYS).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'metrics' -d 'Counts, outcomes and time histograms in the Prometheus text format (for a scraper or a textfile).'
-complete -c jobctl -n '__jobctl_is jobctl' -a 'monitor' -d 'Evaluate the alert rules in a loop (where no scheduler runs, or as a second opinion).'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'monitor' -d 'Evaluate the alert rules in a loop (where no scheduler or `workers start` runs, or as a standby: one evaluator at a t...'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'queue' -d 'Inspect, pause and resume queues.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'referrals' -d 'Referral commissions: per-referrer statistics from the commission ledger.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'report' -d 'Daily and weekly reports: generate one now, list what was generated.'
@@ -185,7 +185,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -l version -d 'Print the version.'
 complete -c jobctl -n '__jobctl_is jobctl' -l help -d 'Show this message and exit.'
 
 # jobctl alerts
-complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'list' -d 'Every rule: on/off, threshold, and per queue or worker whether it fires, since when, last fired.'
+complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'list' -d 'Every rule: on/off, threshold, and per queue or worker whether it fires, since when, last fired; when the rules were...'
 complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'test' -d 'Send a test alert through one channel (email: to JOBCTL_ADMIN_EMAILS; webhook: JOBCTL_ALERT_WEBHOOK_URL).'
 complete -c jobctl -n '__jobctl_is jobctl alerts' -l help -d 'Show this message and exit.'
 
@@ -222,7 +222,7 @@ complete -c jobctl -n '__jobctl_is jobctl audit' -a 'list' -d 'Recorded changes,
 complete -c jobctl -n '__jobctl_is jobctl audit' -l help -d 'Show this message and exit.'
 
 # jobctl audit list
-complete -c jobctl -n '__jobctl_is jobctl audit list' -l since -x -d 'Only entries newer than 15m, 1h, 7d or an ISO time.'
+complete -c jobctl -n '__jobctl_is jobctl audit list' -l since -x -d 'Only entries newer than 15m, 1h30m, 7d or an ISO time.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l actor -x -d 'Only this actor (OS user or token name).'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l action -x -d 'Only this action, e.g. queue.clear, dlq.replay.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l face -x -d 'Only this face: cli, tui, http, api.'
@@ -247,7 +247,7 @@ complete -c jobctl -n '__jobctl_is jobctl config show' -l json -d 'Print machine
 complete -c jobctl -n '__jobctl_is jobctl config show' -l help -d 'Show this message and exit.'
 
 # jobctl dash
-complete -c jobctl -n '__jobctl_is jobctl dash' -l refresh -x -d 'Seconds between refreshes.'
+complete -c jobctl -n '__jobctl_is jobctl dash' -l refresh -x -d 'Time between refreshes, 0.2 (seconds) to 1m.'
 complete -c jobctl -n '__jobctl_is jobctl dash' -l help -d 'Show this message and exit.'
 
 # jobctl db
@@ -290,7 +290,7 @@ complete -c jobctl -n '__jobctl_is jobctl dlq' -l help -d 'Show this message and
 
 # jobctl dlq list
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -s q -l queue -x -d 'Only entries from this queue.'
-complete -c jobctl -n '__jobctl_is jobctl dlq list' -l since -x -d 'Only entries that died within this long, e.g. 1h, 7d.'
+complete -c jobctl -n '__jobctl_is jobctl dlq list' -l since -x -d 'Only entries that died within this long, e.g. 90s, 1h30m, 7d.'
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -l error-contains -x -d 'Only entries whose error mentions TEXT.'
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -s n -l limit -x -d 'Entries per page.'
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -l cursor -x -d 'next_cursor of the previous page.'
@@ -300,7 +300,7 @@ complete -c jobctl -n '__jobctl_is jobctl dlq list' -l help -d 'Show this messag
 # jobctl dlq purge
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l all -d 'Every entry matching the filters.'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -s q -l queue -x -d 'Only entries from this queue.'
-complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l since -x -d 'Only entries that died within this long, e.g. 1h, 7d.'
+complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l since -x -d 'Only entries that died within this long, e.g. 90s, 1h30m, 7d.'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l error-contains -x -d 'Only entries whose error mentions TEXT.'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l dry-run -d 'Show what would happen; change nothing.'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -s y -l yes -d 'Do not ask for confirmation.'
@@ -310,7 +310,7 @@ complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l help -d 'Show this messa
 # jobctl dlq retry
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l all -d 'Every entry matching the filters.'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -s q -l queue -x -d 'Only entries from this queue.'
-complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l since -x -d 'Only entries that died within this long, e.g. 1h, 7d.'
+complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l since -x -d 'Only entries that died within this long, e.g. 90s, 1h30m, 7d.'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l error-contains -x -d 'Only entries whose error mentions TEXT.'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l dry-run -d 'Show what would happen; change nothing.'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -s y -l yes -d 'Do not ask for confirmation.'
@@ -498,8 +498,8 @@ complete -c jobctl -n '__jobctl_is jobctl keys rotate' -l help -d 'Show this mes
 complete -c jobctl -n '__jobctl_is jobctl metrics' -l help -d 'Show this message and exit.'
 
 # jobctl monitor
-complete -c jobctl -n '__jobctl_is jobctl monitor' -l interval -x -d 'Seconds between evaluations.'
-complete -c jobctl -n '__jobctl_is jobctl monitor' -l once -d 'Evaluate once, print what changed, exit.'
+complete -c jobctl -n '__jobctl_is jobctl monitor' -l interval -x -d 'Time between evaluations, e.g. 15s or 1m; at least 1s.'
+complete -c jobctl -n '__jobctl_is jobctl monitor' -l once -d 'Evaluate once, print what fires (or a summary line), exit: 0 when the rules were evaluated, 1 when another evaluator holds the lease and has not evaluated them recently.'
 complete -c jobctl -n '__jobctl_is jobctl monitor' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl monitor' -l help -d 'Show this message and exit.'
 
@@ -643,8 +643,8 @@ complete -c jobctl -n '__jobctl_is jobctl server stop' -l help -d 'Show this mes
 # jobctl stats
 complete -c jobctl -n '__jobctl_is jobctl stats' -s q -l queue -x -d 'Only this queue.'
 complete -c jobctl -n '__jobctl_is jobctl stats' -l window -x -d 'Also the metrics of the last 15m, 1h, 24h, 7d (up to 30d): outcomes, error rate, throughput, processing and wait percentiles.'
-complete -c jobctl -n '__jobctl_is jobctl stats' -s w -l watch -d 'Refresh every --interval seconds until Ctrl+C.'
-complete -c jobctl -n '__jobctl_is jobctl stats' -l interval -x -d 'Seconds between refreshes with --watch.'
+complete -c jobctl -n '__jobctl_is jobctl stats' -s w -l watch -d 'Refresh every --interval until Ctrl+C.'
+complete -c jobctl -n '__jobctl_is jobctl stats' -l interval -x -d 'Time between refreshes with --watch, e.g. 2s or 0.5 (seconds); at least 0.2s.'
 complete -c jobctl -n '__jobctl_is jobctl stats' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl stats' -l help -d 'Show this message and exit.'
 

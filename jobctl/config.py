@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from jobctl.core.durations import setting_seconds
 from jobctl.errors import ConfigError
 
 SECRET_MASK = "********"
@@ -32,16 +33,8 @@ def _parse_int(raw: Any) -> int:
 
 
 def _parse_duration(raw: Any) -> int:
-    """Seconds, or a number with s/m/h/d."""
-    if isinstance(raw, bool):
-        raise ValueError("expected a duration")
-    if isinstance(raw, int):
-        return raw
-    text = str(raw).strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if text[-1:] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
+    """Whole seconds in the one duration grammar (90, 90s, 15m, 1h30m, 30d; jobctl.core.durations)."""
+    return setting_seconds(raw)
 
 
 def _parse_list(raw: Any) -> tuple[str, ...]:
@@ -297,7 +290,8 @@ FIELDS: tuple[Field, ...] = (
     Field("maintenance_interval", "JOBCTL_MAINTENANCE_INTERVAL", 30, _parse_duration, _check_positive,
           doc="seconds between a worker's registry sweeps (abandoned jobs, failed jobs, alerts)"),
     Field("scheduler_lease", "JOBCTL_SCHEDULER_LEASE", 15, _parse_duration, _check_positive,
-          doc="seconds an active scheduler's lease lasts; a standby takes over within this after it dies"),
+          doc="seconds an active scheduler's (and the alert evaluator's) lease lasts; a standby takes over "
+              "within this after it dies"),
     Field("log_format", "JOBCTL_LOG_FORMAT", "text", str.lower, _check_choice("text", "json"),
           doc="worker and scheduler logs: text, or json (one object per line, job fields included)"),
     Field("log_level", "JOBCTL_LOG_LEVEL", "INFO", str.upper,

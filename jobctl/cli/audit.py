@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
+from jobctl.cli.common import DURATION, JsonOption, emit_json, new_app, state, stdout
 from jobctl.core import audit
 
 app = new_app("The audit log: every change made to jobs, queues, schedules, tokens and keys, by whom.")
@@ -15,7 +15,8 @@ app = new_app("The audit log: every change made to jobs, queues, schedules, toke
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    since: Optional[str] = typer.Option(None, "--since", help="Only entries newer than 15m, 1h, 7d or an ISO time."),
+    since: Optional[str] = typer.Option(None, "--since", metavar=DURATION,
+                                        help="Only entries newer than 15m, 1h30m, 7d or an ISO time."),
     actor: Optional[str] = typer.Option(None, "--actor", help="Only this actor (OS user or token name)."),
     action: Optional[str] = typer.Option(None, "--action", help="Only this action, e.g. queue.clear, dlq.replay."),
     face: Optional[str] = typer.Option(None, "--face", help=f"Only this face: {', '.join(audit.FACES)}."),

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from jobctl.cli.common import state
+from jobctl.cli.common import DURATION, state
+from jobctl.core.durations import parse_seconds
 
 
 def dash(
     ctx: typer.Context,
-    refresh: float = typer.Option(1.0, "--refresh", min=0.2, max=60.0, help="Seconds between refreshes."),
+    refresh_text: str = typer.Option("1s", "--refresh", metavar=DURATION,
+                                     help="Time between refreshes, 0.2 (seconds) to 1m."),
 ) -> None:
     """A live terminal dashboard: queues, workers, jobs, dead letters; retry, delete, clear, pause."""
+    refresh = parse_seconds(refresh_text, "--refresh", minimum=0.2, maximum=60)
     settings = state(ctx).settings
     from jobctl.tui.app import DashApp
 

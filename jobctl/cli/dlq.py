@@ -8,13 +8,15 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from jobctl.cli.common import JsonOption, confirm, emit_json, exit_partial, list_ids, new_app, state, stdout
+from jobctl.cli.common import (DURATION, JsonOption, confirm, emit_json, exit_partial, list_ids, new_app, state,
+                               stdout)
 from jobctl.core import dlq
 
 app = new_app("The dead-letter queue: jobs that ran out of attempts.")
 
 QueueFilter = typer.Option(None, "--queue", "-q", help="Only entries from this queue.")
-SinceFilter = typer.Option(None, "--since", help="Only entries that died within this long, e.g. 1h, 7d.")
+SinceFilter = typer.Option(None, "--since", metavar=DURATION,
+                           help="Only entries that died within this long, e.g. 90s, 1h30m, 7d.")
 ErrorFilter = typer.Option(None, "--error-contains", help="Only entries whose error mentions TEXT.")
 AllOption = typer.Option(False, "--all", help="Every entry matching the filters.")
 DryRunOption = typer.Option(False, "--dry-run", help="Show what would happen; change nothing.")
@@ -106,6 +108,7 @@ def retry(
     as_json: bool = JsonOption,
 ) -> None:
     """Replay dead jobs on their original queue and priority, same id, attempts reset."""
+    dlq.parse_since(since)  # a bad --since fails before the question
     st = state(ctx)
     if everything and not dry_run:
         confirm("Replay every matching dead-letter entry?", yes, as_json)
@@ -127,6 +130,7 @@ def purge(
     as_json: bool = JsonOption,
 ) -> None:
     """Delete dead-letter entries and their job data for good."""
+    dlq.parse_since(since)  # a bad --since fails before the question
     st = state(ctx)
     if not dry_run:
         confirm("Delete the matching dead-letter entries for good?", yes, as_json)

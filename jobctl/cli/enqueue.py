@@ -25,6 +25,7 @@ from jobctl.api import (
     add_report_job,
 )
 from jobctl.cli.common import (
+    DURATION,
     JsonOption,
     emit_json,
     new_app,
@@ -41,7 +42,8 @@ app = new_app("Put jobs on queues.")
 PriorityOption = typer.Option(None, "--priority", "-p", help="high, normal or low (default: the queue's).")
 AtOption = typer.Option(None, "--at", help="Run at this time, not now: ISO 8601 with an offset, e.g. "
                                            "2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.")
-InOption = typer.Option(None, "--in", help="Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.")
+InOption = typer.Option(None, "--in", metavar=DURATION,
+                        help="Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.")
 
 
 def _data(pairs: list[str], data_json: Optional[str]) -> dict:

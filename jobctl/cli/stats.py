@@ -9,7 +9,8 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from jobctl.cli.common import JsonOption, emit_json, state, stdout
+from jobctl.cli.common import DURATION, JsonOption, emit_json, state, stdout
+from jobctl.core.durations import parse_seconds
 from jobctl.core.stats import STATES, parse_window, queue_stats, stats_with_window
 
 HEADERS = ("waiting", "active", "sched", "done", "failed", "workers")
@@ -47,15 +48,19 @@ def _window_table(data: dict, label: str) -> Table:
 def stats(
     ctx: typer.Context,
     queue: Optional[str] = typer.Option(None, "--queue", "-q", help="Only this queue."),
-    window: Optional[str] = typer.Option(None, "--window", help="Also the metrics of the last 15m, 1h, 24h, 7d "
-                                                                "(up to 30d): outcomes, error rate, throughput, "
-                                                                "processing and wait percentiles."),
-    watch: bool = typer.Option(False, "--watch", "-w", help="Refresh every --interval seconds until Ctrl+C."),
-    interval: float = typer.Option(1.0, "--interval", min=0.2, help="Seconds between refreshes with --watch."),
+    window: Optional[str] = typer.Option(None, "--window", metavar=DURATION,
+                                         help="Also the metrics of the last 15m, 1h, 24h, 7d "
+                                              "(up to 30d): outcomes, error rate, throughput, "
+                                              "processing and wait percentiles."),
+    watch: bool = typer.Option(False, "--watch", "-w", help="Refresh every --interval until Ctrl+C."),
+    interval_text: str = typer.Option("1s", "--interval", metavar=DURATION,
+                                      help="Time between refreshes with --watch, e.g. 2s or 0.5 "
+                                           "(seconds); at least 0.2s."),
     as_json: bool = JsonOption,
 ) -> None:
     """Counts per queue and priority: waiting, active, scheduled, completed, failed; workers; dead-letter."""
     seconds = parse_window(window)
+    interval = parse_seconds(interval_text, "--interval", minimum=0.2)
     st = state(ctx)
     if as_json and not watch:  # with --watch: one JSON document per line per refresh
         emit_json(stats_with_window(st.connection, st.settings, queue, seconds))

@@ -92,9 +92,11 @@ def start_all(
     burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
     log_format: Optional[str] = LogFormatOption,
 ) -> None:
-    """One supervised worker process per queue; a process that dies is restarted."""
+    """One supervised worker process per queue; a process that dies is restarted. The supervisor also
+    evaluates the alert rules (one evaluator at a time among schedulers, supervisors and monitors)."""
     settings = state(ctx).settings
     setup_logs(settings, log_format)
-    code = run_workers(settings, all_queue_specs(settings, concurrency=concurrency, burst=burst))
+    code = run_workers(settings, all_queue_specs(settings, concurrency=concurrency, burst=burst),
+                       evaluate_alerts=True)
     if code:  # the workers logged why (e.g. a job no key of theirs decrypts)
         raise typer.Exit(code)

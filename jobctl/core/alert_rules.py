@@ -8,10 +8,15 @@ Rules (thresholds in settings; 0 or false turns one off):
     no_worker        waiting jobs and no live worker on the queue (JOBCTL_ALERT_NO_WORKER)
     worker_died      a worker vanished without a clean shutdown (its key expired, no `death` mark)
 
-State lives in Redis (one hash, one field per rule and subject), so any number of evaluators (the
-active scheduler, `jobctl monitor`) agree: a rule notifies when it starts firing and when it
-resolves; one that resolves and fires again within JOBCTL_ALERT_COOLDOWN stays quiet. Every read
-is O(1) in queue length: queue_stats, one window of metric buckets, LINDEX 0 per priority queue.
+State lives in Redis (one hash, one field per rule and subject): a rule notifies when it starts
+firing and when it resolves; one that resolves and fires again within JOBCTL_ALERT_COOLDOWN stays
+quiet. Every read is O(1) in queue length: queue_stats, one window of metric buckets, LINDEX 0 per
+priority queue.
+
+Who evaluates is elected (jobctl.core.alert_evaluator: the scheduler, `workers start` and `monitor`
+compete for one lease). Each evaluation is recorded (when, by whom, its interval), so `alerts
+list` says "not evaluated" instead of "ok" when nobody evaluated within STALE_INTERVALS intervals:
+an "ok" nobody checked is how an outage goes unnoticed.
 """
 
 from __future__ import annotations
@@ -35,8 +40,14 @@ log = logging.getLogger("jobctl.alerts")
 RULES = ("error_rate", "queue_size", "oldest_waiting", "no_worker", "worker_died")
 STATE = f"{keys.JOBCTL}:alert-rules:state"
 SEEN_WORKERS = f"{keys.JOBCTL}:alert-rules:workers"
+EVALUATED = f"{keys.JOBCTL}:alert-rules:evaluated"  # hash: the last evaluation (at, by, role, interval, ...)
+STALE_INTERVALS = 3  # the rules count as "not evaluated" after this many of the evaluator's intervals
 ERROR_WINDOW = 300
 TEMPLATE = "alert-rule"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _iso(now: float) -> str:
@@ -163,21 +174,79 @@ def evaluate(connection: redis.Redis, settings: Settings, now: float | None = No
     return transitions
 
 
-def rule_states(connection: redis.Redis, settings: Settings) -> list[dict[str, Any]]:
-    """`jobctl alerts list`: every rule with its threshold and each subject's state."""
+def _enabled(settings: Settings) -> dict[str, bool]:
+    return {"error_rate": bool(settings.alert_error_rate), "queue_size": bool(settings.alert_queue_size),
+            "oldest_waiting": bool(settings.alert_oldest_wait), "no_worker": bool(settings.alert_no_worker),
+            "worker_died": True}
+
+
+def record_evaluation(connection: redis.Redis, settings: Settings, *, by: str, role: str, interval: float,
+                      now: float) -> dict[str, Any]:
+    """Stamp an evaluation: when, by which evaluator (and its role and interval), how many rules and
+    firing subjects, and how many evaluations in a row this evaluator has made. Only the lease
+    holder writes it, so the read-then-write of `count` does not race."""
+    previous = connection.hmget(EVALUATED, "by", "count")
+    same = previous[0] is not None and _text(previous[0]) == by
+    count = int(previous[1] or 0) + 1 if same else 1
+    firing = sum(1 for v in connection.hvals(STATE) if json.loads(v).get("firing"))
+    record = {"at": repr(float(now)), "by": by, "role": role, "interval": repr(float(interval)), "count": count,
+              "rules": sum(_enabled(settings).values()), "firing": firing}
+    connection.hset(EVALUATED, mapping=record)
+    return last_evaluation(connection, now)
+
+
+def last_evaluation(connection: redis.Redis, now: float | None = None) -> dict[str, Any]:
+    """The last recorded evaluation and whether it is recent enough to vouch for the rules' state:
+    {evaluated_at, age_seconds, by, role, interval_seconds, stale_after_seconds, fresh, count, rules,
+    firing}; all None (fresh False) when no evaluator has run."""
+    now = time.time() if now is None else now
+    raw = {_text(k): _text(v) for k, v in connection.hgetall(EVALUATED).items()}
+    if "at" not in raw:
+        return {"evaluated_at": None, "age_seconds": None, "by": None, "role": None, "interval_seconds": None,
+                "stale_after_seconds": None, "fresh": False, "count": 0, "rules": None, "firing": None}
+    at, interval = float(raw["at"]), float(raw.get("interval") or 0)
+    # at least a few seconds of grace: an evaluator with a tiny interval still ticks only every second
+    stale_after = max(STALE_INTERVALS * interval, 5.0)
+    age = max(0.0, now - at)
+    return {"evaluated_at": _iso(at), "age_seconds": round(age, 1), "by": raw.get("by"), "role": raw.get("role"),
+            "interval_seconds": interval, "stale_after_seconds": stale_after, "fresh": age <= stale_after,
+            "count": int(raw.get("count") or 0), "rules": int(raw.get("rules") or 0),
+            "firing": int(raw.get("firing") or 0)}
+
+
+def rule_states(connection: redis.Redis, settings: Settings,
+                evaluation: dict | None = None) -> list[dict[str, Any]]:
+    """`jobctl alerts list`: every rule with its threshold, its state (off, ok, firing, or
+    not-evaluated when no evaluator ran recently) and each subject's state."""
+    evaluation = last_evaluation(connection) if evaluation is None else evaluation
     stored = [json.loads(v) for v in connection.hvals(STATE)]
     thresholds = {"error_rate": f"{settings.alert_error_rate:g}% (min {settings.alert_min_volume} in 5 min)",
                   "queue_size": settings.alert_queue_size, "oldest_waiting": f"{settings.alert_oldest_wait}s",
                   "no_worker": settings.alert_no_worker, "worker_died": True}
-    enabled = {"error_rate": bool(settings.alert_error_rate), "queue_size": bool(settings.alert_queue_size),
-               "oldest_waiting": bool(settings.alert_oldest_wait), "no_worker": bool(settings.alert_no_worker),
-               "worker_died": True}
-    return [{"rule": rule, "enabled": enabled[rule], "threshold": thresholds[rule],
-             "subjects": sorted(({"subject": s["subject"], "firing": s.get("firing", False),
-                                  "since": s.get("since"), "last_fired": s.get("last_fired"),
-                                  "last_resolved": s.get("last_resolved"), "message": s.get("message")}
-                                 for s in stored if s.get("rule") == rule), key=lambda s: s["subject"])}
-            for rule in RULES]
+    enabled = _enabled(settings)
+    rules = []
+    for rule in RULES:
+        subjects = sorted(({"subject": s["subject"], "firing": s.get("firing", False),
+                            "state": ("firing" if s.get("firing") else "ok") if evaluation["fresh"]
+                            else "not-evaluated",
+                            "since": s.get("since"), "last_fired": s.get("last_fired"),
+                            "last_resolved": s.get("last_resolved"), "message": s.get("message")}
+                           for s in stored if s.get("rule") == rule), key=lambda s: s["subject"])
+        if not enabled[rule]:
+            state = "off"
+        elif not evaluation["fresh"]:
+            state = "not-evaluated"
+        else:
+            state = "firing" if any(s["firing"] for s in subjects) else "ok"
+        rules.append({"rule": rule, "enabled": enabled[rule], "threshold": thresholds[rule], "state": state,
+                      "subjects": subjects})
+    return rules
+
+
+def overview(connection: redis.Redis, settings: Settings, now: float | None = None) -> dict[str, Any]:
+    """What `alerts list --json` and `monitor --once` show: the last evaluation and every rule."""
+    evaluation = last_evaluation(connection, now)
+    return {"evaluation": evaluation, "rules": rule_states(connection, settings, evaluation)}
 
 
 def test_channel(connection: redis.Redis, settings: Settings, channel: str) -> bool:

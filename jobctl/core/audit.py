@@ -29,6 +29,7 @@ import redis
 
 from jobctl.config import Settings
 from jobctl.core import keys, runtime
+from jobctl.core.durations import BARE, HINT, grammar, seconds_of
 from jobctl.core.redact import redact, redact_text
 from jobctl.errors import JobctlError, UsageError
 
@@ -194,19 +195,18 @@ def _decode(entry_id: Any, fields: dict) -> dict[str, Any]:
 
 
 def parse_since(text: str | None, now: float | None = None) -> float | None:
-    """A duration back from now ('15m', '1h', '7d') or an ISO time ('2026-11-29T06:00Z') -> epoch seconds."""
+    """A duration back from now ('15m', '1h30m', '7d'; jobctl.core.durations) or an ISO time
+    ('2026-11-29T06:00Z') -> epoch seconds."""
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        from jobctl.core.dlq import parse_since as parse_duration  # lazy: dlq records through audit
-
         try:
-            return (time.time() if now is None else now) - parse_duration(text)
-        except JobctlError:
-            raise UsageError(f"invalid --since {text!r}",
-                             "use a duration such as 15m, 1h or 7d, or an ISO time such as 2026-11-29T06:00Z") from None
+            return (time.time() if now is None else now) - seconds_of(text)
+        except ValueError:
+            raise UsageError(f"--since expects {grammar()} or an ISO time, got {text!r}",
+                             f"{HINT}{BARE}; or an ISO time such as 2026-11-29T06:00Z") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # jobctl's times are UTC
     return moment.timestamp()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -29,6 +28,7 @@ from jobctl.config import Settings
 from jobctl.core import audit, keys, payloads
 from jobctl.core.catalog import check_priority, get_policy, split_physical
 from jobctl.core.attempts import merge_abandoned
+from jobctl.core.durations import parse_seconds
 from jobctl.core.enqueue import retry_for, rq_queue
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.payloads import PayloadSerializer
@@ -176,14 +176,11 @@ def enforce_retention(connection: redis.Redis, settings: Settings, now: float | 
 
 # --- reading -----------------------------------------------------------------------------------
 
-def parse_since(text: str | None) -> float | None:
-    """'90s', '15m', '1h', '7d' -> seconds; None passes through."""
+def parse_since(text: str | None, name: str = "--since") -> float | None:
+    """'90s', '15m', '1h', '7d', '1h30m' or plain seconds -> seconds; None passes through."""
     if text is None:
         return None
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
-    if not match:
-        raise UsageError(f"invalid --since {text!r}", "use a duration such as 90s, 15m, 1h or 7d")
-    return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+    return parse_seconds(text, name)
 
 
 def summary(entry: dict[str, Any], *, reveal: bool = False) -> dict[str, Any]:

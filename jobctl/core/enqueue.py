@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 import uuid
 import zlib
@@ -22,6 +21,7 @@ from rq.registry import ScheduledJobRegistry
 from jobctl.config import Settings
 from jobctl.core import lifecycle, metrics
 from jobctl.core.catalog import QueuePolicy, check_priority, get_policy
+from jobctl.core.durations import parse_duration  # noqa: F401 (re-exported: one grammar, kept importable here)
 from jobctl.core.jobtypes import JobType, get_job_type
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.payloads import active as encrypting
@@ -110,23 +110,6 @@ def scheduled_time(at: datetime | None = None, delay: timedelta | float | None =
 
 def _utc_text(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(timespec="seconds")
-
-
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
-_UNIT_SECONDS = (86400, 3600, 60, 1)
-
-
-def parse_duration(text: str, name: str = "--in") -> timedelta:
-    """90s, 10m, 2h, 1d, 1h30m (units s, m, h, d; largest first; decimals allowed)."""
-    compact = "".join(text.split()).lower()
-    match = _DURATION.fullmatch(compact)
-    if not compact or not match or not any(match.groups()):
-        raise UsageError(f"{name} expects a duration like 90s, 10m, 2h, 1d or 1h30m, got {text!r}",
-                         "units are s, m, h and d, largest first, e.g. 1h30m")
-    seconds = sum(float(g) * unit for g, unit in zip(match.groups(), _UNIT_SECONDS) if g)
-    if seconds <= 0:
-        raise UsageError(f"{name} must be more than zero, got {text!r}", f"leave {name} out to run now")
-    return _as_delay(seconds, name)
 
 
 def parse_at(text: str, name: str = "--at") -> datetime:

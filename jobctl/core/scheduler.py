@@ -22,7 +22,8 @@ from typing import Any
 import redis
 
 from jobctl.config import Settings
-from jobctl.core import keys
+from jobctl.core import keys, leases
+from jobctl.core.alert_evaluator import AlertEvaluator
 from jobctl.core.connection import connect
 from jobctl.errors import RedisUnavailable
 
@@ -31,26 +32,9 @@ log = logging.getLogger("jobctl.scheduler")
 LEADER_KEY = f"{keys.JOBCTL}:scheduler:leader"
 RECONNECT_MAX_WAIT = 30.0
 
-# renew only if we still hold it; take it only if nobody does
-_ACQUIRE_OR_RENEW = """
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-if not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 2
-end
-return 0
-"""
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-
-
 def scheduler_status(connection: redis.Redis) -> dict[str, Any]:
-    holder = connection.get(LEADER_KEY)
-    ttl = connection.pttl(LEADER_KEY)
-    return {"active": holder.decode() if holder else None, "lease_ms_left": ttl if ttl > 0 else None}
+    lease = leases.lease_status(connection, LEADER_KEY)
+    return {"active": lease["holder"], "lease_ms_left": lease["ms_left"]}
 
 
 @dataclass
@@ -61,7 +45,14 @@ class Scheduler:
     alert_interval: float = 15.0
     leading: bool = False
     _stop: bool = False
-    _alerts_at: float = 0.0
+    _alerts: AlertEvaluator | None = None
+
+    def alerts(self) -> AlertEvaluator:
+        """This scheduler's candidacy for evaluating the alert rules (its own election, so a
+        standby scheduler may be the evaluator while another one fires the schedules)."""
+        if self._alerts is None:
+            self._alerts = AlertEvaluator(self.settings, "scheduler", self.alert_interval, name=self.name)
+        return self._alerts
 
     def request_stop(self, signum=None, frame=None) -> None:
         self._stop = True
@@ -70,10 +61,12 @@ class Scheduler:
         return int(self.settings.scheduler_lease * 1000)
 
     def step(self, connection: redis.Redis, now: datetime | None = None) -> list[dict]:
-        """One tick: keep or take the lease; if active, fire what is due."""
+        """One tick: keep or take the lease; if active, fire what is due; evaluate the alert rules
+        when this process is the alert evaluator."""
         from jobctl.core import schedules
 
-        state = connection.eval(_ACQUIRE_OR_RENEW, 1, LEADER_KEY, self.name, self._lease_ms())
+        self.alerts().step_safely(connection)
+        state = leases.acquire_or_renew(connection, LEADER_KEY, self.name, self._lease_ms())
         was_leading, self.leading = self.leading, bool(state)
         if self.leading and not was_leading:
             log.info("scheduler %s is now active", self.name)
@@ -82,25 +75,12 @@ class Scheduler:
             log.warning("scheduler %s lost the lease; standing by", self.name)
         if not self.leading:
             return []
-        fired = schedules.tick(connection, self.settings, now or datetime.now(timezone.utc))
-        if time.monotonic() - self._alerts_at >= self.alert_interval:
-            self._alerts_at = time.monotonic()
-            self._evaluate_alerts(connection)
-        return fired
-
-    def _evaluate_alerts(self, connection: redis.Redis) -> None:
-        from jobctl.core import alert_rules
-
-        try:
-            alert_rules.evaluate(connection, self.settings)
-        except (redis.ConnectionError, redis.TimeoutError):
-            raise
-        except Exception:  # a broken rule must not stop the schedules
-            log.exception("alert rules could not be evaluated")
+        return schedules.tick(connection, self.settings, now or datetime.now(timezone.utc))
 
     def release(self, connection: redis.Redis) -> None:
+        self.alerts().release(connection)
         if self.leading:
-            connection.eval(_RELEASE, 1, LEADER_KEY, self.name)
+            leases.release(connection, LEADER_KEY, self.name)
             self.leading = False
 
     def run(self) -> None:
@@ -117,7 +97,7 @@ class Scheduler:
                         log.info("schedule %s: %s", fired.get("name"), fired.get("action", "fired"))
                     wait = 1.0
                 except (RedisUnavailable, redis.ConnectionError, redis.TimeoutError) as exc:
-                    self.leading = False
+                    self.leading = self.alerts().holding = False
                     connection = None
                     log.error("Redis unavailable (%s); retrying in %.0f s", getattr(exc, "message", exc), wait)
                     self._sleep(wait)

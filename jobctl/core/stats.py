@@ -24,6 +24,7 @@ from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 from jobctl.config import Settings
 from jobctl.core import keys
 from jobctl.core.catalog import PRIORITIES, get_policy
+from jobctl.core.durations import parse_seconds
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.errors import UsageError
 
@@ -148,10 +149,9 @@ def parse_window(text: str | None, name: str = "--window") -> float | None:
     """A metrics window ('15m', '1h', '7d') in seconds; None for none. At most the 30 days kept."""
     if not text:
         return None
-    from jobctl.core.enqueue import parse_duration  # lazy: enqueue imports this module's neighbours
     from jobctl.core.metrics import MAX_WINDOW
 
-    seconds = parse_duration(text, name).total_seconds()
+    seconds = parse_seconds(text, name, positive=True, bare=False)
     if seconds > MAX_WINDOW:
         raise UsageError(f"{name} {text} is longer than the 30 days metrics are kept", f"e.g. {name} 7d")
     return seconds

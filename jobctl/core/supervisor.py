@@ -2,6 +2,11 @@
 
 The supervisor turns the first SIGTERM/SIGINT into a warm stop for every child (finish the job in
 hand), the second into a hard stop.
+
+`jobctl workers start` also makes its supervisor a candidate alert evaluator (alert_evaluator):
+where workers run, someone evaluates the rules even with no scheduler. It steps in the supervisor's
+own loop, once a second, not on a thread: the supervisor forks its children, and forking a process
+with a second thread can copy a lock that thread holds.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import redis
 
 from jobctl.config import Settings
 from jobctl.core import runtime
+from jobctl.core.alert_evaluator import AlertEvaluator
 from jobctl.core.connection import connect
 from jobctl.core.lifetime import die_with_parent
 from jobctl.core.payloads import PayloadSerializer
@@ -103,8 +109,12 @@ class Supervisor:
     settings: Settings
     specs: list[WorkerSpec]
     _children: list[_Child] = field(default_factory=list)
+    alerts: AlertEvaluator | None = None  # set: this supervisor also competes to evaluate the alert rules
     _signals: int = 0
     _config_errors: int = 0  # children that stopped on a configuration error (logged by the child)
+    _connection: redis.Redis | None = None
+    _alerts_next: float = 0.0
+    _alerts_wait: float = 1.0
 
     def _start(self, child: _Child) -> None:
         ctx = multiprocessing.get_context("fork")
@@ -123,6 +133,31 @@ class Supervisor:
                     pass
         if self._signals >= 2:
             self._hard_deadline = time.monotonic() + HARD_STOP_GRACE
+
+    def _step_alerts(self, now: float) -> None:
+        """One alert-evaluator step, at most once a second; Redis trouble backs off, never stops the
+        supervisor (its children reconnect on their own)."""
+        if self.alerts is None or now < self._alerts_next or self._signals:
+            return
+        try:
+            self._connection = self._connection or connect(self.settings)
+            self.alerts.step_safely(self._connection)
+            self._alerts_wait = 1.0
+        except (RedisUnavailable, redis.ConnectionError, redis.TimeoutError) as exc:
+            self._connection = None
+            self.alerts.holding = False
+            log.error("alert evaluator: Redis unavailable (%s); retrying in %.0f s",
+                      getattr(exc, "message", exc), self._alerts_wait)
+            self._alerts_wait = min(self._alerts_wait * 2, RECONNECT_MAX_WAIT)
+        self._alerts_next = now + self._alerts_wait
+
+    def _release_alerts(self) -> None:
+        if self.alerts is None or self._connection is None:
+            return
+        try:
+            self.alerts.release(self._connection)
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass  # the lease runs out by itself
 
     def run(self) -> int:
         self._hard_deadline: float | None = None
@@ -167,17 +202,22 @@ class Supervisor:
                         alive += 1
                 if alive == 0 and all(c.done for c in self._children):
                     return int(ExitCode.USAGE) if self._config_errors else 0
+                self._step_alerts(now)
                 time.sleep(0.2)
         finally:
+            self._release_alerts()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
 
-def run_workers(settings: Settings, specs: list[WorkerSpec]) -> int:
-    """Run supervised worker processes until they are done; 2 when any stopped on a configuration error."""
+def run_workers(settings: Settings, specs: list[WorkerSpec], *, evaluate_alerts: bool = False) -> int:
+    """Run supervised worker processes until they are done; 2 when any stopped on a configuration error.
+
+    `evaluate_alerts`: the supervisor also competes to evaluate the alert rules (`workers start`)."""
     for spec in specs:
         physical_queue_names(settings, spec.queues)  # validate before forking anything
-    return Supervisor(settings, specs).run()
+    alerts = AlertEvaluator(settings, "workers") if evaluate_alerts else None
+    return Supervisor(settings, specs, alerts=alerts).run()
 
 
 def all_queue_specs(settings: Settings, *, concurrency: int = 1, burst: bool = False) -> list[WorkerSpec]:

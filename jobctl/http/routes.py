@@ -95,6 +95,7 @@ def dlq_list(ctx: Ctx, caller: Caller = Viewer, queue: QueueName | None = None, 
              cursor: Annotated[str | None,
                                Query(max_length=20, description="next_cursor of the previous page")] = None,
              ) -> dict[str, Any]:
+    dlq.parse_since(since, "since")  # a bad one is named as this parameter, not as the CLI's --since
     return dlq.list_entries(ctx.connection, ctx.settings, queue=queue, since=since,
                             error_contains=error_contains, limit=limit, cursor=cursor)
 

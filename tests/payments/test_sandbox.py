@@ -61,7 +61,8 @@ def test_a_stored_payments_ref_is_charged_once_per_key(sandbox, provider):
                                                   ("crypto", "invoice_underpaid")])
 def test_a_ref_ending_in_decline_is_declined_every_time(sandbox, provider, reason):
     ref = f"{REFS[provider]}_decline_insufficient_funds"
-    make_payment(engine_for(load_settings()), provider=provider, provider_ref=ref, payment_id=7, amount_cents=2599)
+    make_payment(engine_for(load_settings()), provider=provider, provider_ref=ref, payment_id=7,
+                 amount_cents=2599)
     for key in ("jobctl-pay-7-r1", "jobctl-pay-7-r2"):  # a new round is declined too
         with pytest.raises(PaymentDeclined) as declined:
             charge(provider, ref, key)

@@ -202,7 +202,9 @@ def add_payment_retry_job(payment_id: int, provider: str, amount: int | Decimal,
 
 def add_referral_commission_job(order_id: int, *, priority: str | None = None, at: datetime | None = None,
                                 delay: timedelta | float | None = None) -> str:
-    """Queue the referral commissions of an order (or their reversal, if it was refunded); re-running is harmless."""
+    """Queue the referral commissions of an order (or their reversal, if it was refunded); re-running is harmless.
+
+    The order must exist in the store, or NotFound is raised and nothing is queued."""
     return _submit("referral-commission", {"order_id": order_id}, priority=priority, at=at, delay=delay)
 
 

@@ -89,10 +89,11 @@ def retry(
     if as_json:
         emit_json(result)
     else:
-        for verb, done in (("retried", result["retried"]), ("replayed from the dead-letter queue",
-                                                              result["replayed"])):
+        for verb, done in (("retried", result["retried"]), ("replayed", result["replayed"])):
+            what = "dead-lettered job(s)" if verb == "replayed" else "job(s)"
             if done:
-                stdout.print(f"{verb} {len(done)} job(s): {list_ids(done)}", highlight=False, markup=False)
+                stdout.print(f"{verb} {len(done)} {what}: {list_ids(done)}", highlight=False, markup=False,
+                             soft_wrap=True)
         if not result["retried"] and not result["replayed"]:
             stdout.print("retried 0 job(s)", highlight=False, markup=False)
     problems = [r for r in result["results"] if r["outcome"] in ("not_found", "refused")]

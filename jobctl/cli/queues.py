@@ -68,8 +68,9 @@ def show(
         table = Table("id", "type", "prio", "tries", "enqueued (UTC)", box=None)
         for j in page["jobs"]:
             tries = j["attempts"]  # made/allowed; retries left in --json and `jobctl job show`
-            table.add_row(j["id"], j["type"], j["priority"] or "-", f"{tries['made']}/{tries['allowed'] or '-'}",
-                          (j["enqueued_at"] or "")[5:19].replace("T", " "))
+            made = f"{tries['made']}/{tries['allowed'] or '-'}"
+            enqueued = (j["enqueued_at"] or "")[5:19].replace("T", " ")
+            table.add_row(j["id"], j["type"], j["priority"] or "-", made, enqueued)
         stdout.print(table)
     if page["next_offset"] is not None:
         stdout.print(f"more: jobctl queue show {name} --state {job_state} --offset {page['next_offset']}",

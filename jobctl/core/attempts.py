@@ -51,7 +51,8 @@ def _rq_to_iso(text: str | None) -> str | None:
 PENDING = ("queued", "scheduled", "deferred")  # an attempt is due: waiting, delayed or retried
 
 
-def progress(job: Job, status: str, policy_attempts: int | None, abandoned: bytes | str | None = None) -> dict:
+def progress(job: Job, status: str, policy_attempts: int | None,
+             abandoned: bytes | str | None = None) -> dict[str, int]:
     """How far a job is through its attempts, the way every face shows it: made, allowed, retries left.
 
     RQ's `retries_left` field is decremented when a retry is *scheduled*, so read raw it is one too low

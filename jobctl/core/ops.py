@@ -24,7 +24,14 @@ from rq.results import Result
 from jobctl.config import Settings
 from jobctl.core import audit, dlq, keys, payloads
 from jobctl.core.browse import JOB_ID, fetch_job
-from jobctl.core.catalog import DEAD_LETTER, PRIORITIES, QueuePolicy, check_priority, get_policy, split_physical
+from jobctl.core.catalog import (
+    DEAD_LETTER,
+    PRIORITIES,
+    QueuePolicy,
+    check_priority,
+    get_policy,
+    split_physical,
+)
 from jobctl.core.enqueue import retry_for
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key, registry_key
@@ -330,7 +337,8 @@ def retry_jobs(connection: redis.Redis, settings: Settings, job_ids: Iterable[st
     return result
 
 
-def _retry_jobs(connection: redis.Redis, settings: Settings, job_ids: list[str], queue: str | None) -> dict[str, Any]:
+def _retry_jobs(connection: redis.Redis, settings: Settings, job_ids: list[str],
+                queue: str | None) -> dict[str, Any]:
     ids = _check_ids(job_ids)
     expected = get_policy(settings.queues, queue).name if queue else None
     dead = _dead_lettered(connection, ids)

@@ -45,7 +45,7 @@ class RetryRequest(BaseModel):
     error_contains: Annotated[str, StringConstraints(max_length=500)] | None = Field(
         None, description="With dlq and all: only entries whose error mentions this text.")
     queue_name: QueueName | None = Field(None, alias="queueName",
-                                         description="With jobId: the queue the job is in (404 if it is not).")
+                                         description="With jobId: the job's queue (404 if it is not in it).")
     job_id: JobId | None = Field(None, alias="jobId", description="With queueName: the one job to retry.")
 
     @model_validator(mode="after")
@@ -53,10 +53,10 @@ class RetryRequest(BaseModel):
         if self.job_id is not None or self.queue_name is not None:
             if self.job_id is None or self.queue_name is None:
                 raise ValueError('"queueName" and "jobId" go together: give both')
-            others = [k for k in ("job_ids", "queue", "since", "error_contains") if getattr(self, k) is not None]
-            others += [k for k in ("dlq", "all") if getattr(self, k)]
+            others = [k for k in ("job_ids", "queue", "since", "error_contains", "dlq", "all")
+                      if getattr(self, k) not in (None, False)]
             if others:
-                raise ValueError(f'"{others[0]}" does not go with "queueName" and "jobId": give one selection')
+                raise ValueError(f'"{others[0]}" does not go with "queueName" and "jobId": one selection')
             return self
         if (self.job_ids is not None) == self.all:
             raise ValueError('give exactly one selection: "job_ids", or "dlq": true with "all": true, '

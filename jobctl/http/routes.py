@@ -139,7 +139,8 @@ def _retry_one(ctx: ApiContext, queue: str, job_id: str) -> dict[str, Any]:
     result = ops.retry_jobs(ctx.connection, ctx.settings, [job_id], queue=queue)
     [one] = result["results"]
     if one["outcome"] == "not_found":
-        raise NotFound(one["reason"], "see GET /api/jobs/queues/{queueName}?state=failed and GET /api/jobs/dlq")
+        raise NotFound(one["reason"], "see GET /api/jobs/queues/{queueName}?state=failed and "
+                                      "GET /api/jobs/dlq")
     if one["outcome"] == "refused":
         raise Conflict(f"job {job_id} was not retried: {one['reason']}",
                        "only failed and dead-lettered jobs are retried; see GET /api/jobs/" + job_id)

@@ -90,7 +90,7 @@ _jobctl_options() {
         'jobctl report') echo '--help' ;;
         'jobctl report generate') echo '--date -f --format --email --no-email --json --help' ;;
         'jobctl report list') echo '--kind --limit --json --help' ;;
-        'jobctl retry') echo '--json --help' ;;
+        'jobctl retry') echo '-q --queue --json --help' ;;
         'jobctl schedule') echo '--help' ;;
         'jobctl schedule add') echo '--cron --tz --job -d --data --data-json -q --queue -p --priority --missed --json --help' ;;
         'jobctl schedule list') echo '--json --help' ;;
@@ -240,6 +240,7 @@ _jobctl_value_kind() {
         'jobctl report generate|-f'|'jobctl report generate|--format') echo 'value' ;;
         'jobctl report list|--kind') echo 'value' ;;
         'jobctl report list|--limit') echo 'value' ;;
+        'jobctl retry|-q'|'jobctl retry|--queue') echo 'value' ;;
         'jobctl schedule add|--cron') echo 'value' ;;
         'jobctl schedule add|--tz') echo 'value' ;;
         'jobctl schedule add|--job') echo 'value' ;;

@@ -104,6 +104,8 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' --date -f --format
         case 'jobctl report list'
             printf '%s\n' --kind --limit
+        case 'jobctl retry'
+            printf '%s\n' -q --queue
         case 'jobctl schedule add'
             printf '%s\n' --cron --tz --job -d --data --data-json -q --queue -p --priority --missed
         case 'jobctl scheduler start'
@@ -172,7 +174,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'payments' -d 'Payments: a sandbox
 complete -c jobctl -n '__jobctl_is jobctl' -a 'queue' -d 'Inspect, pause and resume queues.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'referrals' -d 'Referral commissions: per-referrer statistics from the commission ledger.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'report' -d 'Daily and weekly reports: generate one now, list what was generated.'
-complete -c jobctl -n '__jobctl_is jobctl' -a 'retry' -d 'Put failed jobs back on their queue with fresh attempts (dead jobs: `jobctl dlq retry`).'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'retry' -d 'Give jobs another go with fresh attempts: failed ones back on their queue, dead-lettered ones replayed from the dead-...'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'schedule' -d 'Recurring jobs: cron schedules in a timezone, run by `jobctl scheduler start`.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'scheduler' -d 'Run the recurring schedules (one active scheduler among many).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'serve' -d 'Run the HTTP API (needs the http extra): the CLI\'s reads and actions, behind bearer tokens.'
@@ -574,6 +576,7 @@ complete -c jobctl -n '__jobctl_is jobctl report list' -l json -d 'Print machine
 complete -c jobctl -n '__jobctl_is jobctl report list' -l help -d 'Show this message and exit.'
 
 # jobctl retry
+complete -c jobctl -n '__jobctl_is jobctl retry' -s q -l queue -x -d 'Only if the job is in this queue (dead-letter: any dead job).'
 complete -c jobctl -n '__jobctl_is jobctl retry' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl retry' -l help -d 'Show this message and exit.'
 

@@ -29,7 +29,8 @@ def show(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), 
     width = max(len(k) for k in job)
     for key, value in job.items():
         if key == "attempts":
-            stdout.print(f"{key:<{width}}  {value['made']} of {value['allowed'] or '-'}", highlight=False)
+            stdout.print(f"{key:<{width}}  {value['made']} of {value['allowed'] or '-'}, "
+                         f"retries left {value['retries_left']}", highlight=False)
             for a in value["history"]:
                 error = f"  {a.get('error_type')}: {a.get('error_message')}" if a.get("error_type") else ""
                 stdout.print(f"{'':<{width}}  #{a.get('n')} {a.get('outcome')} {a.get('started_at')} "

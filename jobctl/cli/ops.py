@@ -77,9 +77,31 @@ def clear(
 
 def retry(
     ctx: typer.Context,
-    job_ids: list[str] = typer.Argument(..., help="Ids of failed jobs."),
+    job_ids: list[str] = typer.Argument(..., help="Ids of failed or dead-lettered jobs."),
+    queue: Optional[str] = typer.Option(None, "--queue", "-q",
+                                        help="Only if the job is in this queue (dead-letter: any dead job)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Put failed jobs back on their queue with fresh attempts (dead jobs: `jobctl dlq retry`)."""
+    """Give jobs another go with fresh attempts: failed ones back on their queue, dead-lettered ones
+    replayed from the dead-letter queue. Says per id what happened."""
     st = state(ctx)
-    finish_bulk(ops.retry_failed(st.connection, st.settings, job_ids), "retried", "retried", as_json)
+    result = ops.retry_jobs(st.connection, st.settings, job_ids, queue=queue)
+    if as_json:
+        emit_json(result)
+    else:
+        for verb, done in (("retried", result["retried"]), ("replayed", result["replayed"])):
+            what = "dead-lettered job(s)" if verb == "replayed" else "job(s)"
+            if done:
+                stdout.print(f"{verb} {len(done)} {what}: {list_ids(done)}", highlight=False, markup=False,
+                             soft_wrap=True)
+        if not result["retried"] and not result["replayed"]:
+            stdout.print("retried 0 job(s)", highlight=False, markup=False)
+    problems = [r for r in result["results"] if r["outcome"] in ("not_found", "refused")]
+    if not problems:
+        return
+    done = len(result["retried"]) + len(result["replayed"])
+    shown = [f"{r['id']}: {r['reason']}" for r in problems[:MAX_LISTED]]
+    if len(problems) > MAX_LISTED:
+        shown.append(f"and {len(problems) - MAX_LISTED} more")
+    exit_partial(f"{len(problems)} of {len(problems) + done} job(s) not retried: " + "; ".join(shown),
+                 nothing_done=not done and not result["refused"])

@@ -65,9 +65,12 @@ def show(
         return
     stdout.print(f"{page['queue']} {page['state']}: {page['total']:,} job(s)", highlight=False)
     if page["jobs"]:
-        table = Table("id", "type", "prio", "enqueued (UTC)", box=None)
+        table = Table("id", "type", "prio", "tries", "enqueued (UTC)", box=None)
         for j in page["jobs"]:
-            table.add_row(j["id"], j["type"], j["priority"] or "-", (j["enqueued_at"] or "")[5:19].replace("T", " "))
+            tries = j["attempts"]  # made/allowed; retries left in --json and `jobctl job show`
+            made = f"{tries['made']}/{tries['allowed'] or '-'}"
+            enqueued = (j["enqueued_at"] or "")[5:19].replace("T", " ")
+            table.add_row(j["id"], j["type"], j["priority"] or "-", made, enqueued)
         stdout.print(table)
     if page["next_offset"] is not None:
         stdout.print(f"more: jobctl queue show {name} --state {job_state} --offset {page['next_offset']}",

@@ -15,7 +15,7 @@ from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
 
 from jobctl.config import Settings
-from jobctl.core import payloads
+from jobctl.core import attempts, payloads
 from jobctl.core.catalog import PRIORITIES, get_policy, split_physical
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.payloads import PayloadSerializer
@@ -100,10 +100,28 @@ def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: s
         else:
             skip = max(0, skip - count)
     jobs = [j for j in Job.fetch_many(ids, connection=connection, serializer=PayloadSerializer) if j is not None]
+    abandoned = _abandoned(connection, jobs)
+    rows = []
+    for job, crashes in zip(jobs, abandoned, strict=True):
+        row = _summary(job)
+        row["attempts"] = attempts.progress(job, row["status"], _allowed(settings, row["queue"]), crashes)
+        rows.append(row if reveal else redact_fields(row, ("description",)))
     next_offset = offset + len(ids) if offset + len(ids) < total else None
     return {"queue": policy.name, "state": state, "offset": offset, "limit": limit, "total": total,
-            "next_offset": next_offset,
-            "jobs": [_summary(j) if reveal else redact_fields(_summary(j), ("description",)) for j in jobs]}
+            "next_offset": next_offset, "jobs": rows}
+
+
+def _abandoned(connection: redis.Redis, jobs: list[Job]) -> list[bytes | None]:
+    """Each job's crashes noted by a lease reclaim but not yet folded into its attempts (one round trip)."""
+    with connection.pipeline(transaction=False) as pipe:
+        for job in jobs:
+            pipe.hget(job.key, "jobctl_abandoned")
+        return pipe.execute()
+
+
+def _allowed(settings: Settings, queue: str | None) -> int | None:
+    policy = settings.queues.get(queue) if queue else None
+    return policy.attempts if policy else None
 
 
 def fetch_job(connection: redis.Redis, job_id: str) -> Job:
@@ -124,8 +142,8 @@ def job_detail(connection: redis.Redis, settings: Settings, job_id: str, *, reve
     job = fetch_job(connection, job_id)
     payloads.check_readable(job)
     detail = _summary(job)
-    policy = settings.queues.get(detail["queue"])
-    history = job.meta.get("attempts", [])
+    progress = attempts.progress(job, detail["status"], _allowed(settings, detail["queue"]),
+                                 connection.hget(job.key, "jobctl_abandoned"))
     latest = job.latest_result()
     error = None
     result = None
@@ -137,8 +155,7 @@ def job_detail(connection: redis.Redis, settings: Settings, job_id: str, *, reve
             error = payloads.open_text(latest.exc_string)
     detail.update({
         "payload": job.args[0] if job.args else None,
-        "attempts": {"made": len(history), "allowed": policy.attempts if policy else None,
-                     "retries_left": job.retries_left, "history": history},
+        "attempts": {**progress, "history": job.meta.get("attempts", [])},
         "replays": job.meta.get("replays", []),
         "timeout": job.timeout,
         "worker": job.worker_name,

@@ -22,9 +22,16 @@ from rq.registry import FailedJobRegistry
 from rq.results import Result
 
 from jobctl.config import Settings
-from jobctl.core import audit, keys, payloads
+from jobctl.core import audit, dlq, keys, payloads
 from jobctl.core.browse import JOB_ID, fetch_job
-from jobctl.core.catalog import PRIORITIES, QueuePolicy, check_priority, get_policy, split_physical
+from jobctl.core.catalog import (
+    DEAD_LETTER,
+    PRIORITIES,
+    QueuePolicy,
+    check_priority,
+    get_policy,
+    split_physical,
+)
 from jobctl.core.enqueue import retry_for
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key, registry_key
@@ -257,7 +264,8 @@ def _policy_of(settings: Settings, job: Job) -> QueuePolicy | None:
 
 
 def retry_failed(connection: redis.Redis, settings: Settings, job_ids: Iterable[str]) -> dict[str, Any]:
-    """Put failed jobs back on their original queue and priority, same id, attempts reset."""
+    """Put failed jobs back on their original queue and priority, same id, attempts reset (dead-lettered
+    ones are refused: `retry_jobs` replays those)."""
     ids = list(job_ids)
     with audit.audited(connection, settings, "job.retry", audit.id_target(ids)) as entry:
         result = _retry_failed(connection, settings, ids)
@@ -276,7 +284,7 @@ def _retry_failed(connection: redis.Redis, settings: Settings, job_ids: list[str
             not_found.append(job_id)
             continue
         if job_id in dead:
-            refused.append({"id": job_id, "reason": "on the dead-letter queue: use `jobctl dlq retry`"})
+            refused.append({"id": job_id, "reason": "dead-lettered: retry it again to replay it"})
             continue
         locked = payloads.locked(job)
         if locked is not None:  # its meta cannot be rewritten without the key
@@ -309,6 +317,72 @@ def _retry_failed(connection: redis.Redis, settings: Settings, job_ids: list[str
         connection.persist(job.key)
         retried.append(job_id)
     return {"retried": retried, "not_found": not_found, "refused": refused}
+
+
+def retry_jobs(connection: redis.Redis, settings: Settings, job_ids: Iterable[str], *,
+               queue: str | None = None) -> dict[str, Any]:
+    """The on-call retry verb (`jobctl retry`, POST /api/jobs/retry): each id gets another go, whatever
+    ended it. A failed job goes back to its queue (`retry_failed`); a dead-lettered one is replayed by
+    `dlq.replay`, the very path of `jobctl dlq retry` (which records its own dlq.replay audit entry
+    besides this job.retry one). With `queue`, an id whose job is not in that queue is not found there
+    (the dead-letter queue holds every dead-lettered job).
+
+    Returns the ids per outcome (retried, replayed, not_found, refused with reasons) and `results`:
+    one {id, outcome, reason} per id, in the order asked."""
+    ids = list(job_ids)
+    with audit.audited(connection, settings, "job.retry", audit.id_target(ids), {"queue": queue}) as entry:
+        result = _retry_jobs(connection, settings, ids, queue)
+        audit.bulk_outcome(entry, len(result["retried"]) + len(result["replayed"]),
+                           len(result["not_found"]) + len(result["refused"]))
+    return result
+
+
+def _retry_jobs(connection: redis.Redis, settings: Settings, job_ids: list[str],
+                queue: str | None) -> dict[str, Any]:
+    ids = _check_ids(job_ids)
+    expected = get_policy(settings.queues, queue).name if queue else None
+    dead = _dead_lettered(connection, ids)
+    reasons: dict[str, tuple[str, str | None]] = {}  # id -> (outcome, reason)
+    if expected is not None:
+        for job_id, home in _homes(connection, ids, dead).items():
+            if home is None:
+                reasons[job_id] = ("not_found", f"no job {job_id!r}")
+            elif home != expected and not (expected == DEAD_LETTER and job_id in dead):
+                where = f"it was dead-lettered from {home!r}" if job_id in dead else f"it is in {home!r}"
+                reasons[job_id] = ("not_found", f"job {job_id} is not in queue {expected!r} ({where})")
+    failed = [i for i in ids if i not in dead and i not in reasons]
+    dead_ids = [i for i in ids if i in dead and i not in reasons]
+    if failed:
+        retried = _retry_failed(connection, settings, failed)
+        reasons |= {i: ("retried", None) for i in retried["retried"]}
+        reasons |= {i: ("not_found", f"no job {i!r}") for i in retried["not_found"]}
+        reasons |= {r["id"]: ("refused", r["reason"]) for r in retried["refused"]}
+    if dead_ids:
+        replayed = dlq.replay(connection, settings, dead_ids)
+        reasons |= {i: ("replayed", None) for i in replayed["replayed"]}
+        reasons |= {i: ("not_found", f"no dead-letter entry {i!r}") for i in replayed["not_found"]}
+    results = [{"id": i, "outcome": reasons[i][0], "reason": reasons[i][1]} for i in ids]
+    return {
+        "retried": [r["id"] for r in results if r["outcome"] == "retried"],
+        "replayed": [r["id"] for r in results if r["outcome"] == "replayed"],
+        "not_found": [r["id"] for r in results if r["outcome"] == "not_found"],
+        "refused": [{"id": r["id"], "reason": r["reason"]} for r in results if r["outcome"] == "refused"],
+        "results": results,
+    }
+
+
+def _homes(connection: redis.Redis, ids: list[str], dead: set[str]) -> dict[str, str | None]:
+    """The catalogue queue each job belongs to (a dead one: the queue it died on); None when unknown."""
+    homes: dict[str, str | None] = {}
+    for job_id in ids:
+        if job_id in dead:
+            entry = dlq.previous_entry(connection, job_id)
+            homes[job_id] = entry.get("queue") if entry else None
+    alive = [i for i in ids if i not in dead]
+    for job_id, job in zip(alive, _fetch_many(connection, alive) if alive else [], strict=True):
+        homes[job_id] = None if job is None else \
+            job.meta.get("queue") or split_physical(job.origin or "")[0] or None
+    return homes
 
 
 # --- pause / resume -------------------------------------------------------------------------------

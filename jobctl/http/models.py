@@ -28,25 +28,39 @@ Duration = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 
 class RetryRequest(BaseModel):
-    """Failed jobs by id; or dead-lettered jobs (`dlq`) by id or `all` (narrowed by queue, since,
-    error_contains)."""
+    """Jobs by id (failed ones are retried, dead-lettered ones replayed); or dead-lettered jobs only
+    (`dlq`) by id or `all` (narrowed by queue, since, error_contains); or one job in one queue, the
+    original spec's `{"queueName", "jobId"}`."""
 
     model_config = ConfigDict(extra="forbid")
 
     job_ids: list[JobId] | None = Field(None, min_length=1, max_length=MAX_IDS,
-                                        description="Ids of failed jobs (with dlq: of dead-lettered ones).")
-    dlq: bool = Field(False, description="Replay from the dead-letter queue instead of retrying failed jobs.")
+                                        description="Ids of failed or dead-lettered jobs (with dlq: only "
+                                                    "dead-lettered ones).")
+    dlq: bool = Field(False, description="Only replay from the dead-letter queue.")
     all: bool = Field(False, description="With dlq: every dead-lettered job matching the filters.")
     queue: QueueName | None = Field(None, description="With dlq and all: only this queue's entries.")
     since: Duration | None = Field(None, description="With dlq and all: only entries that died within this "
                                                      "long, e.g. 1h, 7d.")
     error_contains: Annotated[str, StringConstraints(max_length=500)] | None = Field(
         None, description="With dlq and all: only entries whose error mentions this text.")
+    queue_name: QueueName | None = Field(None, alias="queueName",
+                                         description="With jobId: the job's queue (404 if it is not in it).")
+    job_id: JobId | None = Field(None, alias="jobId", description="With queueName: the one job to retry.")
 
     @model_validator(mode="after")
     def _exactly_one_selection(self) -> RetryRequest:
+        if self.job_id is not None or self.queue_name is not None:
+            if self.job_id is None or self.queue_name is None:
+                raise ValueError('"queueName" and "jobId" go together: give both')
+            others = [k for k in ("job_ids", "queue", "since", "error_contains", "dlq", "all")
+                      if getattr(self, k) not in (None, False)]
+            if others:
+                raise ValueError(f'"{others[0]}" does not go with "queueName" and "jobId": one selection')
+            return self
         if (self.job_ids is not None) == self.all:
-            raise ValueError('give exactly one selection: "job_ids", or "dlq": true with "all": true')
+            raise ValueError('give exactly one selection: "job_ids", or "dlq": true with "all": true, '
+                             'or "queueName" with "jobId"')
         if self.all and not self.dlq:
             raise ValueError('"all" selects dead-lettered jobs: add "dlq": true')
         filters = [k for k in ("queue", "since", "error_contains") if getattr(self, k) is not None]

@@ -124,14 +124,17 @@ def resume_queue(ctx: Ctx, queue_name: QueuePath, caller: Caller = Operator) -> 
         return ops.resume_queue(ctx.connection, ctx.settings, queue_name)
 
 
-@router.post("/retry", summary="Retry failed jobs, or replay dead-lettered ones (operator)",
-             responses=_errors(400, 403, 404))
+@router.post("/retry", summary="Retry failed jobs and replay dead-lettered ones (operator)",
+             responses=_errors(400, 403, 404, 409))
 def retry(ctx: Ctx, body: RetryRequest, caller: Caller = Operator) -> dict[str, Any]:
-    """Ids the core could not act on come back in `not_found` (and `refused` for failed-job retries),
-    with 200: the rest were done."""
+    """`job_ids`: like `jobctl retry`, 200 with each id's outcome (`results`), ids not acted on in
+    `not_found` and `refused`. `{"queueName", "jobId"}`: that one job; 404 when it is not in that queue,
+    409 when its state refuses a retry. `dlq`: only dead-lettered jobs, like `jobctl dlq retry`."""
     with caller.acting():
+        if body.job_id is not None:
+            return _retry_one(ctx, body.queue_name, body.job_id)
         if not body.dlq:
-            return ops.retry_failed(ctx.connection, ctx.settings, body.job_ids or [])
+            return ops.retry_jobs(ctx.connection, ctx.settings, body.job_ids or [])
         return dlq.replay(ctx.connection, ctx.settings, body.job_ids, everything=body.all, queue=body.queue,
                           since=body.since, error_contains=body.error_contains)
 
@@ -150,6 +153,18 @@ def enqueue_job(ctx: Ctx, body: EnqueueRequest, caller: Caller = Operator) -> di
                                priority=body.priority, at=when)
     due = scheduled_for(ctx.connection, job_id) if when else None
     return {"job_id": job_id, "scheduled_for": due.isoformat() if due else None}
+
+
+def _retry_one(ctx: ApiContext, queue: str, job_id: str) -> dict[str, Any]:
+    result = ops.retry_jobs(ctx.connection, ctx.settings, [job_id], queue=queue)
+    [one] = result["results"]
+    if one["outcome"] == "not_found":
+        raise NotFound(one["reason"], "see GET /api/jobs/queues/{queueName}?state=failed and "
+                                      "GET /api/jobs/dlq")
+    if one["outcome"] == "refused":
+        raise Conflict(f"job {job_id} was not retried: {one['reason']}",
+                       "only failed and dead-lettered jobs are retried; see GET /api/jobs/" + job_id)
+    return result
 
 
 @router.post("/schedule", summary="Create a recurring schedule, or replace one's definition (operator)",

@@ -310,7 +310,13 @@ class JobsScreen(DataScreen):
         if self.state != "failed":
             self.notify("only failed jobs are retried here (dead ones: the dead-letter screen)", severity="warning")
             return
-        self.app.mutate(ops.retry_failed, [job_id], done=lambda r: self._bulk(r, "retried"))
+        # the CLI's and HTTP's retry verb: a job dead-lettered meanwhile is replayed, not refused
+        self.app.mutate(ops.retry_jobs, [job_id], done=self._retried)
+
+    def _retried(self, result: dict[str, Any]) -> None:
+        self._bulk(result, "retried")
+        if result["replayed"]:
+            self.notify(f"replayed {', '.join(result['replayed'])} from the dead-letter queue")
 
     def action_delete(self) -> None:
         job_id = self.selected

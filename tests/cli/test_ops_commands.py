@@ -6,10 +6,22 @@ import json
 
 from rq.job import Job, JobStatus
 
+from jobctl.cli.app import app
 from jobctl.core import ops
 from jobctl.core.enqueue import enqueue_many
 from jobctl.core.payloads import PayloadSerializer
-from tests.core.test_ops import A, B, fetch, one_attempt, populate, run_rq_worker, snapshot, totals
+from tests.core.test_ops import (
+    A,
+    B,
+    fetch,
+    immediate_retries,
+    one_attempt,
+    populate,
+    run_one_attempt,
+    run_rq_worker,
+    snapshot,
+    totals,
+)
 
 
 def test_clear_needs_yes_without_a_terminal_and_removes_nothing(cli, redis_client, tmp_path):
@@ -97,6 +109,91 @@ def test_retry(cli, redis_client, tmp_path):
     assert data["retried"] == [failed[1]] and data["not_found"] == ["ghost"]
     assert data["refused"] == [{"id": waiting, "reason": "not failed (status queued)"}]
     assert waiting in result.stderr and "ghost" in result.stderr
+
+
+def show(cli, job_id: str, text: bool = False):
+    """`job show` of a job that may have failed: its output quotes the job's traceback, which the cli
+    fixture would take for a crash of jobctl itself."""
+    result = cli.runner.invoke(app, ["job", "show", job_id, *([] if text else ["--json"])])
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return result.stdout if text else json.loads(result.stdout)
+
+
+def dead_flaky(redis_client, settings, tmp_path, attempts: int) -> tuple[str, object]:
+    """A flaky job that failed all its `attempts` on a real worker and was dead-lettered; and its counter."""
+    counter = tmp_path / "runs"
+    [job_id] = enqueue_many(redis_client, settings, "flaky", [{"counter": str(counter), "fail_times": attempts}],
+                            queue=A)
+    while run_one_attempt(redis_client, settings, A):
+        pass
+    assert int(counter.read_text()) == attempts
+    return job_id, counter
+
+
+def test_retry_replays_a_dead_job_which_then_completes_on_a_worker(cli, redis_client, tmp_path):
+    settings = immediate_retries(tmp_path, A, 2)
+    job_id, counter = dead_flaky(redis_client, settings, tmp_path, 2)
+    assert show(cli, job_id)["status"] == "failed"
+    assert [e["attempt_count"] for e in cli.json("dlq", "list")["entries"]] == [2]
+
+    out = cli("retry", job_id).stdout
+    assert out.strip() == f"replayed 1 dead-lettered job(s): {job_id}"
+    shown = show(cli, job_id)  # its last error (and traceback) is still shown until it runs again
+    assert shown["status"] == "queued" and shown["attempts"]["made"] == 0
+    assert (shown["attempts"]["allowed"], shown["attempts"]["retries_left"]) == (2, 1)
+    assert shown["replays"][0]["by"].endswith("(cli)")
+    assert cli.json("dlq", "list")["entries"] == []
+
+    assert run_one_attempt(redis_client, settings, A) == 1  # the third run: the flaky job now succeeds
+    done = cli.json("job", "show", job_id)
+    assert done["status"] == "finished" and done["result"] == {"attempt": 3}
+    assert [a["outcome"] for a in done["attempts"]["history"]] == ["succeeded"]
+    assert int(counter.read_text()) == 3
+    [entry] = cli.json("audit", "list", "--action", "dlq.replay")["entries"]
+    assert entry["face"] == "cli" and entry["target"] == job_id
+
+
+def test_retry_a_mix_says_per_id_what_happened(cli, redis_client, tmp_path):
+    settings = immediate_retries(tmp_path, A, 1)
+    dead, _ = dead_flaky(redis_client, settings, tmp_path, 1)
+    failed, failed_too = enqueue_many(redis_client, settings, "fail", [{}] * 2, queue=A)
+    run_rq_worker(redis_client, settings, A)  # plain RQ: left failed, not dead-lettered
+    [waiting] = enqueue_many(redis_client, settings, "noop", [{}], queue=B)
+
+    result = cli("retry", failed, dead, waiting, "ghost", code=1)
+    assert result.stdout.splitlines() == [f"retried 1 job(s): {failed}",
+                                          f"replayed 1 dead-lettered job(s): {dead}"]
+    assert result.stderr.strip() == (f"jobctl: error: 2 of 4 job(s) not retried: {waiting}: not failed (status "
+                                     "queued); ghost: no job 'ghost'")
+    data = cli.json("retry", waiting, "ghost", code=1)
+    assert [(r["id"], r["outcome"]) for r in data["results"]] == [(waiting, "refused"), ("ghost", "not_found")]
+    assert "ghost: no job 'ghost'" in cli("retry", "ghost", code=4).stderr
+
+    # --queue: the job must be in that queue
+    wrong = cli("retry", failed_too, "--queue", B, code=4)
+    assert f"{failed_too}: job {failed_too} is not in queue '{B}' (it is in '{A}')" in wrong.stderr
+    assert "unknown queue" in cli("retry", failed_too, "--queue", "nope", code=4).stderr
+    assert cli.json("retry", failed_too, "--queue", A)["retried"] == [failed_too]
+
+
+def test_job_show_retries_left_at_each_attempt(cli, redis_client, tmp_path):
+    attempts = 3
+    settings = immediate_retries(tmp_path, A, attempts)
+    counter = tmp_path / "runs"
+    [job_id] = enqueue_many(redis_client, settings, "flaky", [{"counter": str(counter), "fail_times": 9}],
+                            queue=A)
+    seen = []
+    while True:
+        tries = show(cli, job_id)["attempts"]
+        seen.append((tries["made"], tries["allowed"], tries["retries_left"]))
+        assert f"{tries['made']} of {tries['allowed']}, retries left {tries['retries_left']}" in show(cli, job_id,
+                                                                                                    text=True)
+        waiting = cli.json("queue", "show", A)["jobs"]  # empty once dead-lettered
+        assert [j["attempts"] for j in waiting] in ([], [{k: tries[k] for k in ("made", "allowed", "retries_left")}])
+        if not run_one_attempt(redis_client, settings, A):
+            break
+    assert int(counter.read_text()) == attempts  # what actually ran
+    assert seen == [(0, 3, 2), (1, 3, 2), (2, 3, 1), (3, 3, 0)]
 
 
 def test_job_cancel(cli, redis_client, tmp_path):

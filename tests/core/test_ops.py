@@ -17,6 +17,7 @@ from jobctl.core import audit, keys, ops
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key, queue_stats
+from jobctl.core.worker import JobctlJob, JobctlWorker
 from jobctl.errors import NotFound, UsageError
 from tests.conftest import KEY_PREFIX
 
@@ -228,13 +229,101 @@ def test_retry_failed_requeues_with_fresh_attempts(redis_client, tmp_path):
     assert again["retried"] == [] and len(again["refused"]) == 2
 
 
-def test_retry_refuses_dead_lettered_jobs(redis_client, tmp_path):
+def test_retry_failed_refuses_dead_lettered_jobs(redis_client, tmp_path):
     settings = one_attempt(tmp_path, A)
     job_id = enqueue_many(redis_client, settings, "fail", [{}], queue=A)[0]
     run_rq_worker(redis_client, settings, A)
     redis_client.zadd(keys.dlq_index(), {job_id: time.time()})
     result = ops.retry_failed(redis_client, settings, [job_id])
-    assert result["retried"] == [] and "jobctl dlq retry" in result["refused"][0]["reason"]
+    assert result["retried"] == [] and result["refused"] == [{"id": job_id,
+                                                            "reason": "dead-lettered: retry it again to replay it"}]
+
+
+def run_jobctl_worker(conn, settings, queue: str) -> None:
+    """jobctl's own worker, burst: a failing job with no attempts left is dead-lettered."""
+    JobctlWorker([rq_queue(conn, p) for p in settings.queues[queue].physical_names], connection=conn,
+                 serializer=PayloadSerializer, job_class=JobctlJob, settings=settings).work(burst=True)
+
+
+def immediate_retries(tmp_path, queue: str, attempts: int):
+    """A jobctl.toml giving `queue` this many attempts, retried at once (no backoff); fresh settings."""
+    (tmp_path / "jobctl.toml").write_text(f"[queues.{queue}]\nattempts = {attempts}\n"
+                                          f"[queues.{queue}.backoff]\ndelays = [0]\n")
+    return load_settings()
+
+
+def run_one_attempt(conn, settings, queue: str) -> int:
+    """jobctl's worker runs exactly one attempt of the queue's next job (0 when there was none)."""
+    return JobctlWorker([rq_queue(conn, p) for p in settings.queues[queue].physical_names], connection=conn,
+                        serializer=PayloadSerializer, job_class=JobctlJob, settings=settings).work(burst=True,
+                                                                                                   max_jobs=1)
+
+
+def test_retry_jobs_retries_failed_replays_dead_and_says_per_id_what_happened(redis_client, tmp_path):
+    settings = one_attempt(tmp_path, A)
+    [dead] = enqueue_many(redis_client, settings, "fail", [{}], queue=A)
+    run_jobctl_worker(redis_client, settings, A)  # jobctl: dead-lettered
+    [failed] = enqueue_many(redis_client, settings, "fail", [{}], queue=A)
+    run_rq_worker(redis_client, settings, A)  # plain RQ, after jobctl's (whose sweep would take it)
+    assert redis_client.zscore(keys.dlq_index(), dead) is not None
+    [waiting] = enqueue_many(redis_client, settings, "noop", [{}], queue=B)
+
+    settings = one_attempt(tmp_path, A, attempts=3)
+    with audit.acting_as(audit.Actor("ada", "cli")):
+        result = ops.retry_jobs(redis_client, settings, [dead, "ghost", failed, waiting, dead])
+
+    assert result["results"] == [
+        {"id": dead, "outcome": "replayed", "reason": None},
+        {"id": "ghost", "outcome": "not_found", "reason": "no job 'ghost'"},
+        {"id": failed, "outcome": "retried", "reason": None},
+        {"id": waiting, "outcome": "refused", "reason": "not failed (status queued)"},
+    ]
+    assert (result["retried"], result["replayed"], result["not_found"]) == ([failed], [dead], ["ghost"])
+    assert result["refused"] == [{"id": waiting, "reason": "not failed (status queued)"}]
+    # both are back on their queue with the policy's fresh attempts, whichever road they took
+    physical = settings.queues[A].physical("normal")
+    assert {i.decode() for i in redis_client.lrange(queue_key(physical), 0, -1)} == {failed, dead}
+    for job in fetch(redis_client, [failed, dead]):
+        assert job.get_status() == JobStatus.QUEUED and job.retries_left == 2 and job.meta["attempts"] == []
+    assert redis_client.zscore(keys.dlq_index(), dead) is None
+    assert ops.retry_jobs(redis_client, settings, [dead])["refused"] == [
+        {"id": dead, "reason": "not failed (status queued)"}]  # replayed once, not twice
+
+    # audited: the verb as asked, and the replay by the path `jobctl dlq retry` takes
+    got = [(e["action"], e["actor"], e["face"], e["target"], e["count"], e["outcome"])
+           for e in audit.list_entries(redis_client)][1:]
+    assert got == [("job.retry", "ada", "cli", f"{dead}, ghost, {failed}, {waiting}, {dead}", 2, "partial"),
+                   ("dlq.replay", "ada", "cli", dead, 1, "ok")]
+    assert fetch(redis_client, [dead])[0].meta["replays"][0]["by"] == "ada (cli)"
+
+
+def test_retry_jobs_checks_the_queue_when_given_one(redis_client, tmp_path):
+    settings = one_attempt(tmp_path, A, B)
+    [dead] = enqueue_many(redis_client, settings, "fail", [{}], queue=B)
+    run_jobctl_worker(redis_client, settings, B)
+    [dead_too] = enqueue_many(redis_client, settings, "fail", [{}], queue=A)
+    run_jobctl_worker(redis_client, settings, A)
+    [failed] = enqueue_many(redis_client, settings, "fail", [{}], queue=A)
+    run_rq_worker(redis_client, settings, A)  # after jobctl's: its sweep would dead-letter this one
+
+    elsewhere = ops.retry_jobs(redis_client, settings, [failed, dead, "ghost"], queue=B)
+    assert elsewhere["results"] == [
+        {"id": failed, "outcome": "not_found", "reason": f"job {failed} is not in queue '{B}' (it is in '{A}')"},
+        {"id": dead, "outcome": "replayed", "reason": None},
+        {"id": "ghost", "outcome": "not_found", "reason": "no job 'ghost'"},
+    ]
+    assert fetch(redis_client, [failed])[0].get_status() == JobStatus.FAILED  # untouched
+
+    wrong = ops.retry_jobs(redis_client, settings, [dead_too], queue=B)["results"]
+    assert wrong[0]["reason"] == f"job {dead_too} is not in queue '{B}' (it was dead-lettered from '{A}')"
+    # the dead-letter queue holds every dead job, and none of the failed ones
+    in_dlq = ops.retry_jobs(redis_client, settings, [dead_too, failed], queue="dead-letter")
+    assert in_dlq["replayed"] == [dead_too] and in_dlq["not_found"] == [failed]
+    assert ops.retry_jobs(redis_client, settings, [failed], queue=A)["retried"] == [failed]
+    with pytest.raises(NotFound):
+        ops.retry_jobs(redis_client, settings, [failed], queue="nope")
+    with pytest.raises(UsageError):
+        ops.retry_jobs(redis_client, settings, ["bad id!"])
 
 
 # --- pause / resume ---------------------------------------------------------------------------------

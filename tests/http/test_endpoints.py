@@ -8,7 +8,13 @@ from jobctl.core import audit, keys, schedules
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
-from tests.http.conftest import bearer, dead_jobs
+from fastapi.testclient import TestClient
+
+from jobctl.http import create_app
+from tests.core.test_ops import immediate_retries, run_one_attempt
+from tests.http.conftest import bearer, dead_jobs, failed_jobs
+
+P = "payment-retry"
 
 NIGHTLY = {"name": "nightly", "cron": "0 3 * * *", "tz": "Europe/Berlin", "job": "noop", "data": {"k": 1}}
 
@@ -123,3 +129,77 @@ def test_job_and_dead_letter_data_are_redacted_as_admin_too(client, creds, redis
     assert "a***@example.com" in dead.json()["entries"][0]["error_message"]
     for response in (job, page, dead):
         assert "lovelace" not in response.text and "hunter2" not in response.text
+
+
+# --- retry: one verb for failed and dead-lettered jobs ----------------------------------------------
+
+def test_retry_by_ids_retries_failed_replays_dead_and_says_per_id(client, creds, redis_client, settings,
+                                                                  tmp_path):
+    [dead] = dead_jobs(redis_client, settings, 1)
+    [failed] = failed_jobs(redis_client, tmp_path, 1)  # after the jobctl worker, whose sweep would take it
+    response = client.post("/api/jobs/retry", headers=bearer(creds["operator"]),
+                           json={"job_ids": [dead, failed, "ghost"]})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["results"] == [{"id": dead, "outcome": "replayed", "reason": None},
+                               {"id": failed, "outcome": "retried", "reason": None},
+                               {"id": "ghost", "outcome": "not_found", "reason": "no job 'ghost'"}]
+    assert (body["retried"], body["replayed"], body["not_found"], body["refused"]) == ([failed], [dead], ["ghost"],
+                                                                                       [])
+    assert redis_client.zscore(keys.dlq_index(), dead) is None
+    got = [(e["action"], e["actor"], e["face"], e["count"]) for e in audit.list_entries(redis_client)
+           if e["action"] in ("job.retry", "dlq.replay")]
+    assert got == [("job.retry", "operator-token", "http", 2), ("dlq.replay", "operator-token", "http", 1)]
+
+
+def test_retry_with_the_specs_queue_name_and_job_id(creds, redis_client, tmp_path):
+    settings = immediate_retries(tmp_path, P, 2)
+    counter = tmp_path / "runs"
+    [dead] = enqueue_many(redis_client, settings, "flaky", [{"counter": str(counter), "fail_times": 2}], queue=P)
+    while run_one_attempt(redis_client, settings, P):
+        pass
+    [waiting] = enqueue_many(redis_client, settings, "noop", [{}], queue="email-sending")
+    operator = bearer(creds["operator"])
+    with TestClient(create_app(settings, redis_client)) as client:
+        def retry(queue, job_id):
+            return client.post("/api/jobs/retry", headers=operator, json={"queueName": queue, "jobId": job_id})
+
+        wrong = retry("email-sending", dead)
+        assert wrong.status_code == 404
+        assert wrong.json()["error"]["message"] == \
+            f"job {dead} is not in queue 'email-sending' (it was dead-lettered from '{P}')"
+        assert retry("nope", dead).status_code == 404
+        assert retry(P, "ghost").json()["error"]["message"] == "no job 'ghost'"
+        refused = retry("email-sending", waiting)
+        assert refused.status_code == 409
+        assert refused.json()["error"]["message"] == f"job {waiting} was not retried: not failed (status queued)"
+        assert redis_client.zscore(keys.dlq_index(), dead) is not None  # none of that touched it
+
+        done = retry(P, dead)
+        assert done.status_code == 200 and done.json()["replayed"] == [dead]
+        shown = client.get(f"/api/jobs/{dead}", headers=operator).json()
+        assert shown["status"] == "queued" and shown["attempts"]["made"] == 0
+        assert shown["attempts"]["retries_left"] == 1
+        assert run_one_attempt(redis_client, settings, P) == 1
+        finished = client.get(f"/api/jobs/{dead}", headers=operator).json()
+        assert finished["status"] == "finished" and finished["result"] == {"attempt": 3}
+    assert int(counter.read_text()) == 3
+
+
+def test_job_read_shows_retries_left_at_each_attempt(creds, redis_client, tmp_path):
+    settings = immediate_retries(tmp_path, P, 3)
+    [job_id] = enqueue_many(redis_client, settings, "flaky", [{"counter": str(tmp_path / "runs"), "fail_times": 9}],
+                            queue=P)
+    viewer = bearer(creds["viewer"])
+    seen = []
+    with TestClient(create_app(settings, redis_client)) as client:
+        while True:
+            tries = client.get(f"/api/jobs/{job_id}", headers=viewer).json()["attempts"]
+            seen.append((tries["made"], tries["allowed"], tries["retries_left"]))
+            page = client.get(f"/api/jobs/queues/{P}", headers=viewer).json()["page"]["jobs"]
+            assert [j["attempts"] for j in page] in ([], [{k: tries[k] for k in ("made", "allowed",
+                                                                                 "retries_left")}])
+            if not run_one_attempt(redis_client, settings, P):
+                break
+    assert int((tmp_path / "runs").read_text()) == 3
+    assert seen == [(0, 3, 2), (1, 3, 2), (2, 3, 1), (3, 3, 0)]

@@ -40,6 +40,12 @@ def error_of(response, status: int) -> dict:
     ({"job_ids": ["bad id!"]}, "body.job_ids.0: string should match pattern"),
     ({"job_ids": [f"j{i}" for i in range(1001)]}, "body.job_ids: list should have at most 1000 items"),
     ({"jobs": ["a"]}, "body.jobs: extra inputs are not permitted"),
+    ({"queueName": "email-sending"}, '"queueName" and "jobId" go together: give both'),
+    ({"jobId": "a"}, '"queueName" and "jobId" go together'),
+    ({"queueName": "email-sending", "jobId": "a", "job_ids": ["b"]}, '"job_ids" does not go with "queueName"'),
+    ({"queueName": "email-sending", "jobId": "a", "dlq": True}, '"dlq" does not go with "queueName"'),
+    ({"queueName": "email-sending", "jobId": "bad id!"}, "body.jobId: string should match pattern"),
+    ({"queueName": "", "jobId": "a"}, "body.queueName: string should have at least 1 character"),
 ])
 def test_retry_body_validation_is_422_with_a_one_line_message(client, admin, body, needle):
     error = error_of(client.post("/api/jobs/retry", headers=admin, json=body), 422)

@@ -90,9 +90,12 @@ def _finish(result: dict, done_key: str, as_json: bool, verb: str) -> None:
         stdout.print(f"{len(result[f'would_{verb}'])} entr(ies) would be affected; nothing changed (dry run)")
     else:
         stdout.print(f"{done_key}: {len(result[done_key])}", highlight=False)
-    if missing:
+    refused = result.get("refused", [])
+    if missing or refused:
         done = result.get(done_key) or result.get(f"would_{verb}") or []
-        exit_partial(f"no dead-letter entry for: {list_ids(missing)}", nothing_done=not done)
+        problems = [f"no dead-letter entry for: {list_ids(missing)}"] if missing else []
+        problems += [f"{r['id']}: {r['reason']}" for r in refused]
+        exit_partial("; ".join(problems), nothing_done=not done and not refused)
 
 
 @app.command("retry")

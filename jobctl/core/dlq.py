@@ -25,15 +25,15 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
 from jobctl.config import Settings
-from jobctl.core import audit, keys, payloads
+from jobctl.core import audit, keys, payloads, submit
 from jobctl.core.catalog import check_priority, get_policy, split_physical
 from jobctl.core.attempts import merge_abandoned
 from jobctl.core.durations import parse_seconds
 from jobctl.core.enqueue import retry_for, rq_queue
-from jobctl.core.jobtypes import FUNC_TO_TYPE
+from jobctl.core.jobtypes import FUNC_TO_TYPE, JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.redact import redact, redact_fields
-from jobctl.errors import NotFound, UsageError
+from jobctl.errors import InvalidPayload, NotFound, UsageError
 
 log = logging.getLogger("jobctl.dlq")
 
@@ -303,11 +303,20 @@ def replay(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] |
 
 def _replay(connection: redis.Redis, settings: Settings, entries: list[dict], missing: list[str]) -> dict[str, Any]:
     actor = audit.current_actor()
-    replayed = []
+    replayed, refused = [], []
     for entry in entries:
         policy = get_policy(settings.queues, entry["queue"])
         priority = check_priority(entry.get("priority")) or policy.priority
         job = _revive(connection, settings, entry)
+        if entry.get("type") in JOB_TYPES:
+            try:  # the type's contract reads it as the worker will: one that could never run stays dead
+                payload, facts = submit.check_stored(entry["type"], job.args[0] if job.args else None)
+            except InvalidPayload as exc:
+                refused.append({"id": job.id, "reason": f"its payload could never run: {exc.message}"})
+                continue
+            if facts:  # written by a jobctl that put scheduler facts in the payload: they move to meta
+                job.args = [payload]
+                job.meta.update(facts)
         retry = retry_for(policy)
         job.retries_left = retry.max if retry else None
         job.retry_intervals = retry.intervals if retry else None
@@ -324,7 +333,7 @@ def _replay(connection: redis.Redis, settings: Settings, entries: list[dict], mi
             pipe.zrem(keys.dlq_queue_index(entry["queue"]), job.id)
             pipe.execute()
         replayed.append(job.id)
-    return {"dry_run": False, "replayed": replayed, "not_found": missing}
+    return {"dry_run": False, "replayed": replayed, "not_found": missing, "refused": refused}
 
 
 def purge(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] | None = None, *,

@@ -361,6 +361,7 @@ def _retry_jobs(connection: redis.Redis, settings: Settings, job_ids: list[str],
         replayed = dlq.replay(connection, settings, dead_ids)
         reasons |= {i: ("replayed", None) for i in replayed["replayed"]}
         reasons |= {i: ("not_found", f"no dead-letter entry {i!r}") for i in replayed["not_found"]}
+        reasons |= {r["id"]: ("refused", r["reason"]) for r in replayed["refused"]}
     results = [{"id": i, "outcome": reasons[i][0], "reason": reasons[i][1]} for i in ids]
     return {
         "retried": [r["id"] for r in results if r["outcome"] == "retried"],

@@ -481,6 +481,8 @@ class DeadLetterScreen(DataScreen):
                     self.notify(f"{verb} {', '.join(result[verb])}")
                 if result["not_found"]:
                     self.notify(f"no dead-letter entry {', '.join(result['not_found'])}", severity="error")
+                for refused in result.get("refused", []):
+                    self.notify(f"{refused['id']} not {verb}: {refused['reason']}", severity="error")
 
             self.app.mutate(fn, [job_id], done=done)
 

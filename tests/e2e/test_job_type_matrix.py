@@ -26,6 +26,7 @@ from jobctl import api
 from jobctl.config import load_settings
 from jobctl.core import dlq, keys, runtime, schedules, submit, tokens
 from jobctl.core.contracts import ANY_KEYS
+from jobctl.core.enqueue import enqueue_many
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.data import engine_for
@@ -139,10 +140,10 @@ def _enqueue_every_way(job_type: str, fields: dict, settings, http, connection, 
     ids["schedule-tick"] = fired["job_id"]
     ids["schedule-run"] = cli("schedule", "run", f"m-{job_type}").stdout.strip()
 
-    for way, command in (("dlq-replay", ("dlq", "retry")), ("retry", ("dlq", "retry"))):  # TEMP
+    for way, command in (("dlq-replay", ("dlq", "retry", "--yes")), ("retry", ("retry",))):
         job_id = api.add_job(job_type, fields)
         _dead_letter(connection, job_id)
-        cli(*command, job_id, "--yes")
+        cli(*command, job_id)
         ids[way] = job_id
     assert set(ids) == set(WAYS)
     return ids
@@ -197,3 +198,31 @@ def test_invalid_fields_are_refused_at_every_way_in_with_nothing_stored(job_type
 
     assert set(redis_client.scan_iter(f"{keys.job_key_prefix()}*")) == before
     assert redis_client.hlen(keys.schedules()) == 0
+
+
+@pytest.mark.parametrize("job_type", ["email", "file"])
+def test_a_dead_letter_written_by_the_old_scheduler_replays_with_its_facts_in_meta(job_type, world, tmp_path,
+                                                                                  redis_client):
+    """Before scheduler facts moved to meta, scheduled email and file jobs dead-lettered on them."""
+    settings, _ = world
+    payload = submit.prepare(settings, job_type, valid_fields(tmp_path)[job_type])
+    old = {**payload, "schedule": "nightly", "occurrence": "2026-12-01T03:00:00+00:00", "manual": True}
+    [job_id] = enqueue_many(redis_client, settings, job_type, [old])  # as the old scheduler stored it
+    _dead_letter(redis_client, job_id)
+    Cli()("retry", job_id)
+    _run_worker(JOB_TYPES[job_type].queue)
+    job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
+    assert job.get_status(refresh=True) == "finished" and job.args == [payload]
+    assert (job.meta["schedule"], job.meta["occurrence"], job.meta["manual"]) == \
+        ("nightly", "2026-12-01T03:00:00+00:00", True)
+
+
+@pytest.mark.parametrize("job_type", sorted(JOB_TYPES))
+def test_a_dead_letter_whose_payload_could_never_run_stays_dead(job_type, redis_client, settings):
+    [job_id] = enqueue_many(redis_client, settings, job_type, ["not an object"])  # hand-made, not through the road
+    _dead_letter(redis_client, job_id)
+    refused = Cli()("retry", job_id, code=1)
+    assert f"{job_id}: its payload could never run" in refused.stderr
+    assert redis_client.zscore(keys.dlq_index(), job_id) is not None  # still listed as dead
+    assert dlq.read_entry(redis_client, job_id)["state"] != "replayed"
+    assert Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer).get_status() == "failed"

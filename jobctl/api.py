@@ -24,7 +24,7 @@ from typing import Any
 
 from jobctl.core import runtime
 from jobctl.core.submit import prepare, submit, submit_many
-from jobctl.errors import UsageError
+from jobctl.errors import InvalidPayload
 
 
 def _submit(job_type: str, fields: dict[str, Any], **options: Any) -> str:
@@ -63,7 +63,7 @@ def _recipient(item: Any, shared: Mapping[str, Any]) -> tuple[str, dict]:
         row = dict(item)
         address = row.pop("email", None) or row.pop("to")
         return address, {**shared, **row}
-    raise UsageError(f"recipients: cannot read {item!r}",
+    raise InvalidPayload(f"recipients: cannot read {item!r}",
                      "give addresses, (address, data) pairs or dicts with 'email'")
 
 
@@ -114,7 +114,7 @@ def process_file(file_id: str | int, file_url: str, file_name: str | None, file_
               "scan_for_viruses": scan_for_viruses}
     if options is not None:
         if not isinstance(options, Mapping):
-            raise UsageError(f"options must be a mapping, got {type(options).__name__}",
+            raise InvalidPayload(f"options must be a mapping, got {type(options).__name__}",
                              "e.g. options={'sizes': '150x150'}")
         merged.update(options)
     return add_file_processing_job(file_id, file_url, file_name, file_type, file_size, user_id, "process",
@@ -126,12 +126,12 @@ def _date_range(date_range: Any) -> dict[str, Any]:
     if isinstance(date_range, Mapping):
         unknown = sorted(set(date_range) - {"start", "end"})
         if unknown:
-            raise UsageError(f"date_range has no key {unknown[0]!r}", "give {'start': ..., 'end': ...}")
+            raise InvalidPayload(f"date_range has no key {unknown[0]!r}", "give {'start': ..., 'end': ...}")
         return {"start": date_range.get("start"), "end": date_range.get("end")}
     try:
         start, end = date_range
     except (TypeError, ValueError):
-        raise UsageError("date_range must be a (start, end) pair or {'start': ..., 'end': ...}",
+        raise InvalidPayload("date_range must be a (start, end) pair or {'start': ..., 'end': ...}",
                          "e.g. date_range=(date(2024, 1, 1), date(2024, 1, 31))") from None
     return {"start": start, "end": end}
 
@@ -163,7 +163,7 @@ def schedule_custom_analytics(type: str, start: Any, end: Any = None, metrics: I
         fields = _date_range(start)
         if end is not None:
             if metrics is not None:
-                raise UsageError("give end only with a start date, not with a whole range",
+                raise InvalidPayload("give end only with a start date, not with a whole range",
                                  "schedule_custom_analytics(type, start, end, metrics)")
             metrics = end
     else:

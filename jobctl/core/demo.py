@@ -140,7 +140,10 @@ def _exit_on_term(signum, frame) -> None:
 
 def _runner_main(settings: Settings, namespace: str, options: dict[str, Any], writer) -> None:
     """The demo's process: RQ_KEY_PREFIX is the demo's namespace here (and in the workers it starts)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole group: the parent decides
+    # a session of its own: Ctrl+C in the terminal reaches only the parent, which stops this process,
+    # and this process its workers, in order (not every process of the group at once, mid-import)
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_on_term)
     from jobctl.core.lifetime import die_with_parent
 

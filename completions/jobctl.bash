@@ -5,7 +5,7 @@
 # subcommands of a command path
 _jobctl_subcommands() {
     case "$1" in
-        'jobctl') echo 'alerts analytics audit clear config dash db demo dlq email enqueue job keys metrics monitor queue referrals report retry schedule scheduler serve server stats token worker workers' ;;
+        'jobctl') echo 'alerts analytics audit clear config dash db demo dlq email enqueue job keys metrics monitor payments queue referrals report retry schedule scheduler serve server stats token worker workers' ;;
         'jobctl alerts') echo 'list test' ;;
         'jobctl analytics') echo 'schedule-custom show' ;;
         'jobctl audit') echo 'list' ;;
@@ -16,6 +16,7 @@ _jobctl_subcommands() {
         'jobctl enqueue') echo 'analytics commission email email-bulk file noop payment report' ;;
         'jobctl job') echo 'cancel delete show' ;;
         'jobctl keys') echo 'generate rotate' ;;
+        'jobctl payments') echo 'sandbox' ;;
         'jobctl queue') echo 'list pause resume show' ;;
         'jobctl referrals') echo 'stats' ;;
         'jobctl report') echo 'generate list' ;;
@@ -75,6 +76,8 @@ _jobctl_options() {
         'jobctl keys rotate') echo '--dry-run -y --yes --json --help' ;;
         'jobctl metrics') echo '--help' ;;
         'jobctl monitor') echo '--interval --once --json --help' ;;
+        'jobctl payments') echo '--help' ;;
+        'jobctl payments sandbox') echo '--host --port --json --help' ;;
         'jobctl queue') echo '--help' ;;
         'jobctl queue list') echo '--json --help' ;;
         'jobctl queue pause') echo '--json --help' ;;
@@ -218,6 +221,8 @@ _jobctl_value_kind() {
         'jobctl enqueue report|--at') echo 'value' ;;
         'jobctl enqueue report|--in') echo 'value' ;;
         'jobctl monitor|--interval') echo 'value' ;;
+        'jobctl payments sandbox|--host') echo 'value' ;;
+        'jobctl payments sandbox|--port') echo 'value' ;;
         'jobctl queue show|-s'|'jobctl queue show|--state') echo 'value' ;;
         'jobctl queue show|-n'|'jobctl queue show|--limit') echo 'value' ;;
         'jobctl queue show|--offset') echo 'value' ;;

@@ -4,7 +4,7 @@
 function __jobctl_subcommands --description 'jobctl: subcommands of a command path'
     switch $argv[1]
         case 'jobctl'
-            printf '%s\n' alerts analytics audit clear config dash db demo dlq email enqueue job keys metrics monitor queue referrals report retry schedule scheduler serve server stats token worker workers
+            printf '%s\n' alerts analytics audit clear config dash db demo dlq email enqueue job keys metrics monitor payments queue referrals report retry schedule scheduler serve server stats token worker workers
         case 'jobctl alerts'
             printf '%s\n' list test
         case 'jobctl analytics'
@@ -25,6 +25,8 @@ function __jobctl_subcommands --description 'jobctl: subcommands of a command pa
             printf '%s\n' cancel delete show
         case 'jobctl keys'
             printf '%s\n' generate rotate
+        case 'jobctl payments'
+            printf '%s\n' sandbox
         case 'jobctl queue'
             printf '%s\n' list pause resume show
         case 'jobctl referrals'
@@ -90,6 +92,8 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' --date -f --format -p --priority --at --in
         case 'jobctl monitor'
             printf '%s\n' --interval
+        case 'jobctl payments sandbox'
+            printf '%s\n' --host --port
         case 'jobctl queue show'
             printf '%s\n' -s --state -n --limit --offset
         case 'jobctl referrals stats'
@@ -162,6 +166,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'job' -d 'Inspect, cancel and dele
 complete -c jobctl -n '__jobctl_is jobctl' -a 'keys' -d 'Encryption keys for job data at rest (JOBCTL_ENCRYPTION_KEYS).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'metrics' -d 'Counts, outcomes and time histograms in the Prometheus text format (for a scraper or a textfile).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'monitor' -d 'Evaluate the alert rules in a loop (where no scheduler runs, or as a second opinion).'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'payments' -d 'Payments: a sandbox provider to charge sample payments through.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'queue' -d 'Inspect, pause and resume queues.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'referrals' -d 'Referral commissions: per-referrer statistics from the commission ledger.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'report' -d 'Daily and weekly reports: generate one now, list what was generated.'
@@ -484,6 +489,16 @@ complete -c jobctl -n '__jobctl_is jobctl monitor' -l interval -x -d 'Seconds be
 complete -c jobctl -n '__jobctl_is jobctl monitor' -l once -d 'Evaluate once, print what changed, exit.'
 complete -c jobctl -n '__jobctl_is jobctl monitor' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl monitor' -l help -d 'Show this message and exit.'
+
+# jobctl payments
+complete -c jobctl -n '__jobctl_is jobctl payments' -a 'sandbox' -d 'Run the payment sandbox (fake Stripe, YooKassa and crypto APIs) until Ctrl+C or SIGTERM.'
+complete -c jobctl -n '__jobctl_is jobctl payments' -l help -d 'Show this message and exit.'
+
+# jobctl payments sandbox
+complete -c jobctl -n '__jobctl_is jobctl payments sandbox' -l host -x -d 'Address to listen on (keep it on loopback: the sandbox\'s credentials are public test values).'
+complete -c jobctl -n '__jobctl_is jobctl payments sandbox' -l port -x -d 'Port to listen on (0: any free port).'
+complete -c jobctl -n '__jobctl_is jobctl payments sandbox' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl payments sandbox' -l help -d 'Show this message and exit.'
 
 # jobctl queue
 complete -c jobctl -n '__jobctl_is jobctl queue' -a 'list' -d 'The queue catalogue with each queue\'s policy.'

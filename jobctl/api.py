@@ -179,10 +179,13 @@ def add_payment_retry_job(payment_id: int, provider: str, amount: int | Decimal,
 
 def add_referral_commission_job(order_id: int, *, priority: str | None = None, at: datetime | None = None,
                                 delay: timedelta | float | None = None) -> str:
-    """Queue the referral commissions of an order (or their reversal, if it was refunded); re-running is harmless."""
+    """Queue the referral commissions of an order (or their reversal, if it was refunded); re-running is harmless.
+
+    The order must exist in the store, or NotFound is raised and nothing is queued."""
     from jobctl.jobs.referrals.job import prepare_commission_payload
 
     scheduled_time(at, delay)
-    payload = prepare_commission_payload(order_id)
-    return enqueue(runtime.connection(), runtime.settings(), "referral-commission", payload, priority=priority,
+    settings = runtime.settings()
+    payload = prepare_commission_payload(order_id, settings)  # the order must be in the store (NotFound)
+    return enqueue(runtime.connection(), settings, "referral-commission", payload, priority=priority,
                    description=f"referral commission order {payload['order_id']}", at=at, delay=delay)

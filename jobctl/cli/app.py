@@ -23,6 +23,7 @@ from jobctl.cli import (
     keys,
     metrics,
     ops,
+    payments,
     queues,
     referrals,
     report,
@@ -80,6 +81,7 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(analytics.app, name="analytics")
 app.add_typer(report.app, name="report")
 app.add_typer(referrals.app, name="referrals")
+app.add_typer(payments.app, name="payments")
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
 app.add_typer(token.app, name="token")

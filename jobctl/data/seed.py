@@ -16,7 +16,8 @@ The shape, for analytics and reports to find something to say:
   some of whom return; every sign-up in the window is a /signup view;
 - orders: ~8% of logged-in sessions (~3% of all) end in /cart, /checkout and an order of 1-4
   items; 91% paid a few minutes later, 7% failed, 2% left pending; ~3% of paid ones are refunded
-  within two weeks (if that falls inside the window); one payment per order, provider by country;
+  within two weeks (if that falls inside the window); one payment per order, provider by country,
+  with a provider ref the payment sandbox knows (see provider_ref: some failed ones decline again);
 - commissions, analytics_aggregates and reports stay empty: other jobs compute them.
 """
 
@@ -89,9 +90,21 @@ ADJECTIVES = ("Minimal", "Bold", "Retro", "Clean", "Pro", "Essential", "Modern",
               "Cozy", "Neon", "Nordic", "Studio", "Pixel", "Organic")
 FAILURE_REASONS = {"card_declined": 45, "insufficient_funds": 30, "expired_card": 10, "processing_error": 10,
                    "fraud_suspected": 5}
+# a failed payment with one of these reasons is declined again when retried (its ref says so to the
+# payment sandbox); expired_card and processing_error ones go through (a new card, a passing outage)
+DECLINED_AGAIN = ("card_declined", "insufficient_funds", "fraud_suspected")
+REF_PREFIX = {"stripe": "pi_seed_", "yookassa": "pm_seed_", "crypto": "inv_seed_"}
 PROVIDERS_DEFAULT = {"stripe": 78, "yookassa": 7, "crypto": 15}
 PROVIDERS_CIS = {"yookassa": 85, "stripe": 5, "crypto": 10}
 CIS = {"RU", "KZ"}
+
+
+def provider_ref(provider: str, payment_id: int, failure_reason: str | None = None) -> str:
+    """The payment's id at its provider (a Stripe PaymentIntent, a YooKassa saved payment method, a
+    crypto invoice), as checkout would have stored it. The payment sandbox (jobs/payments/sandbox.py)
+    charges these; one ending in `_decline_<reason>` it declines with that reason, every time."""
+    ref = f"{REF_PREFIX[provider]}{payment_id}"
+    return f"{ref}_decline_{failure_reason}" if failure_reason in DECLINED_AGAIN else ref
 
 
 def default_start(days: int, today: date | None = None) -> date:
@@ -487,7 +500,9 @@ class _Generator:
         self.out.add("payments", {"id": order_id, "order_id": order_id, "provider": provider,
                                   "amount_cents": total, "currency": "USD", "status": status,
                                   "attempts": attempts, "idempotency_key": f"seed-{order_id}",
-                                  "failure_reason": failure_reason, "created_at": self.at(at),
+                                  "failure_reason": failure_reason,
+                                  "provider_ref": provider_ref(provider, order_id, failure_reason),
+                                  "created_at": self.at(at),
                                   "updated_at": self.at(updated)})
 
 

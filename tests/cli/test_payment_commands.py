@@ -29,9 +29,17 @@ def test_enqueue_payment_queues_the_checked_request(cli, settings, redis_client,
                                  "customer_id": "2", "provider_ref": "pi_test_1"}
 
 
-def test_enqueue_commission(cli, settings, redis_client):
-    job_id = cli.json("enqueue", "commission", "--order-id", "101")["job_id"]
-    assert job_detail(redis_client, settings, job_id)["payload"] == {"order_id": 101}
+def test_enqueue_commission(cli, settings, redis_client, stored):
+    job_id = cli.json("enqueue", "commission", "--order-id", str(stored["order_id"]))["job_id"]
+    assert job_detail(redis_client, settings, job_id)["payload"] == {"order_id": stored["order_id"]}
+
+
+def test_a_commission_for_an_order_not_in_the_store_exits_4_and_queues_nothing(cli, settings, redis_client,
+                                                                                  stored):
+    result = cli("enqueue", "commission", "--order-id", "999999", code=4)
+    assert result.stderr.startswith("jobctl: error: no order 999999 in the store")
+    assert "jobctl db seed" in result.stderr and "Traceback" not in result.stderr
+    assert waiting(redis_client, settings, "referral-commission") == 0
 
 
 @pytest.mark.parametrize(("args", "message"), [

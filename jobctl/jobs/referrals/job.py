@@ -16,7 +16,10 @@ from jobctl.errors import JobctlError, NotFound, PermanentJobFailure, UsageError
 MAX_ORDER_ID = 2**31 - 1  # orders.id is a 32-bit INTEGER on PostgreSQL
 
 
-def prepare_commission_payload(order_id: Any) -> dict[str, int]:
+def prepare_commission_payload(order_id: Any, settings=None) -> dict[str, int]:
+    """The payload for an order's commissions. With `settings`, the order must exist in their store
+    (NotFound otherwise): an order that is not there will not appear later (the payment job queues
+    commissions only after the order is committed), so the job could only dead-letter."""
     # bool is an int in Python, and True would quietly mean order 1
     if not isinstance(order_id, int) or isinstance(order_id, bool):
         raise UsageError(f"order_id must be an integer, got {order_id!r}",
@@ -24,7 +27,22 @@ def prepare_commission_payload(order_id: Any) -> dict[str, int]:
     if not 1 <= order_id <= MAX_ORDER_ID:
         raise UsageError(f"order_id must be between 1 and {MAX_ORDER_ID}, got {order_id}",
                          "e.g. add_referral_commission_job(1042)")
+    if settings is not None:
+        _require_order(settings, order_id)
     return {"order_id": order_id}
+
+
+def _require_order(settings, order_id: int) -> None:
+    from sqlalchemy import select
+
+    from jobctl.data import engine_for
+    from jobctl.data.schema import orders
+
+    with engine_for(settings).connect() as conn:
+        found = conn.execute(select(orders.c.id).where(orders.c.id == order_id)).first()
+    if found is None:
+        raise NotFound(f"no order {order_id} in the store",
+                       "check the order id and DATABASE_URL (jobctl db seed writes sample orders)")
 
 
 def _read(payload: Any) -> int:

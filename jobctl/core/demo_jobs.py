@@ -22,6 +22,7 @@ PRODUCTS = [("Handmade ceramic mug", "18.50"), ("Linen tote bag", "24.00"), ("Vi
 SHOP = "https://marketplace.example"
 DEMO_DAYS, DEMO_USERS = 14, 2000
 COMMISSION_ORDERS = 12  # paid orders of referred buyers whose commissions the demo settles
+PAYMENT_RETRIES = 10  # failed payments retried (each paid one also queues a receipt and commissions)
 # (name, format, size, processing type, options): product photos as sellers upload them
 UPLOADS = [("mug.jpg", "JPEG", (1200, 900), "thumbnail", {}),
            ("tote.jpg", "JPEG", (1024, 1024), "thumbnail", {}),
@@ -169,7 +170,8 @@ def store_groups(settings) -> tuple[int, list[JobGroup]]:
     days = [yesterday - timedelta(days=n) for n in range(DEMO_DAYS - 1, -1, -1)]
     rollups = [prepare_analytics_payload("daily", (day, day)) for day in days]
     report = {"date": yesterday.isoformat(), "formats": ["pdf", "csv", "json"], "email": False}
-    commissions = [prepare_commission_payload(order) for order in referred_orders(engine, COMMISSION_ORDERS)]
+    commissions = [prepare_commission_payload(order, settings)
+                   for order in referred_orders(engine, COMMISSION_ORDERS)]
     return seeded, [JobGroup("analytics", "analytics", rollups),
                     JobGroup("daily-report", "daily-report", [report]),
                     JobGroup("weekly-report", "weekly-report", [dict(report)]),
@@ -190,12 +192,26 @@ def referred_orders(engine, limit: int) -> list[int]:
 
 
 def payment_groups(settings) -> list[JobGroup]:
-    """PAYMENTS HOOK: retries of the store's failed payments against the loopback sandbox provider.
+    """Retries of the store's newest failed payments that will go through now (an expired card since
+    replaced, a passing outage), charged through the sandbox provider (see demo_run.start_payments).
+    The seed's other failed payments carry refs the sandbox declines again: left alone, as they
+    would only dead-letter."""
+    from sqlalchemy import select
 
-    Empty until the sandbox provider (jobctl.jobs.payments.sandbox) and seeded provider refs it
-    knows are available; the payment-retry queue then shows no work in the summary.
-    """
-    return []
+    from jobctl.data import engine_for, schema
+    from jobctl.data.seed import DECLINED_AGAIN
+    from jobctl.jobs.payments.job import prepare_payment_payload
+
+    payments, orders = schema.payments, schema.orders
+    query = (select(payments.c.id, payments.c.provider, payments.c.amount_cents, payments.c.currency,
+                    orders.c.user_id).join(orders, orders.c.id == payments.c.order_id)
+             .where(payments.c.status == "failed", payments.c.failure_reason.not_in(DECLINED_AGAIN))
+             .order_by(payments.c.id.desc()).limit(PAYMENT_RETRIES))
+    with engine_for(settings).connect() as conn:
+        rows = list(conn.execute(query))
+    return [JobGroup("payment-retry", "payment-retry", [
+        prepare_payment_payload(settings, payment_id=row.id, provider=row.provider, amount=row.amount_cents,
+                                currency=row.currency, customer_id=row.user_id) for row in rows])]
 
 
 def build_plan(settings, rng: random.Random, campaign_size: int, folder: Path) -> DemoPlan:

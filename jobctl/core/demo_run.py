@@ -11,10 +11,11 @@ import random
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from jobctl.config import Settings
+from jobctl.config import FIELDS, Settings, Value
 from jobctl.core import dlq, keys, metrics
 from jobctl.core.connection import connect
 from jobctl.core.demo_jobs import DemoPlan, build_plan
@@ -37,12 +38,16 @@ def _workers_main(settings: Settings, queues: list[str], concurrency: int) -> No
 
 
 def start_payments(settings: Settings) -> tuple[Settings, Callable[[], None]]:
-    """PAYMENTS HOOK: start the loopback sandbox payment provider and point the settings at it.
+    """Start the loopback sandbox payment provider in this process and point the settings (which the
+    workers get) at it: its URLs and test keys, in place of the real providers' (blanked already)."""
+    from jobctl.jobs.payments.sandbox import environment, start_sandbox
 
-    Until jobctl.jobs.payments.sandbox exists this changes nothing (demo_jobs.payment_groups
-    enqueues no payment retries); jobctl.core.demo has already blanked every real provider key.
-    """
-    return settings, lambda: None
+    base_url, stop = start_sandbox("127.0.0.1", 0, settings=settings)
+    values = dict(settings.values)
+    for env, raw in environment(base_url).items():
+        [f] = [f for f in FIELDS if f.env == env]
+        values[f.name] = Value(f.parse(raw), "demo (payment sandbox)")
+    return replace(settings, values=values), stop
 
 
 class Counts:

@@ -26,9 +26,6 @@ pytestmark = pytest.mark.e2e
 JOB_QUEUES = [name for name in DEFAULT_CATALOG if name != DEAD_LETTER]
 CAMPAIGN = 120
 EMAILS = 73 + CAMPAIGN  # the transactional ones, then the campaign
-# payment retries need the sandbox payment provider (jobctl.jobs.payments.sandbox), not yet on this
-# branch: until then the demo's payments hook enqueues none
-PAYMENTS_WIRED = False
 
 
 def run_demo(*args: str) -> subprocess.CompletedProcess:
@@ -43,17 +40,19 @@ def check_demo(result: subprocess.CompletedProcess) -> dict:
     queues = summary["queues"]
     assert set(queues) == {*JOB_QUEUES, DEAD_LETTER}
     for name in JOB_QUEUES:
-        if name == "payment-retry" and not PAYMENTS_WIRED:
-            continue
         assert queues[name]["enqueued"] > 0 and queues[name]["completed"] == queues[name]["enqueued"], name
     assert queues[DEAD_LETTER] == {"dead_lettered": 3, "replayed": 3, "left": 0}
     assert queues["file-processing"]["dead"] == 3  # the cut-short uploads, processed once complete
     assert summary["failed"] == 0 and summary["completed"] == summary["jobs"] >= summary["enqueued"]
     assert summary["by_template"]["marketing-campaign"] == CAMPAIGN
+    # each retried payment goes through the sandbox, then queues its receipt and its order's commissions
+    paid = queues["payment-retry"]["completed"]
+    assert paid == summary["by_template"]["payment-retry"] > 0
+    assert queues["email-sending"]["completed"] == EMAILS + paid
     assert (summary["by_template"]["analytics"], summary["by_template"]["daily-report"]) == (14, 1)
     assert summary["namespace"].startswith("jobctl-demo:") and summary["keys_removed"] > 0
     assert summary["seeded_rows"] > 10_000  # the demo's own store, seeded for roll-ups and reports
-    assert len(list(Path(summary["outbox"]).glob("*.eml"))) >= EMAILS
+    assert len(list(Path(summary["outbox"]).glob("*.eml"))) == EMAILS + paid
     reports = sorted(p.name.rsplit(".", 1)[1] for p in Path(summary["reports"]).glob("*/*"))
     assert reports == ["csv", "csv", "json", "json", "pdf", "pdf"]
     images = [p for p in Path(summary["storage"]).glob("*/*") if p.suffix in (".jpg", ".png", ".webp")]

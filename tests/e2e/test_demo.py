@@ -24,7 +24,7 @@ from tests.e2e.conftest import wait_for
 pytestmark = pytest.mark.e2e
 
 JOB_QUEUES = [name for name in DEFAULT_CATALOG if name != DEAD_LETTER]
-CAMPAIGN = 120
+CAMPAIGN = 20
 EMAILS = 73 + CAMPAIGN  # the transactional ones, then the campaign
 
 

@@ -91,8 +91,8 @@ ADJECTIVES = ("Minimal", "Bold", "Retro", "Clean", "Pro", "Essential", "Modern",
 FAILURE_REASONS = {"card_declined": 45, "insufficient_funds": 30, "expired_card": 10, "processing_error": 10,
                    "fraud_suspected": 5}
 # a failed payment with one of these reasons is declined again when retried (its ref says so to the
-# payment sandbox); expired_card and processing_error ones go through (a new card, a passing outage)
-DECLINED_AGAIN = ("card_declined", "insufficient_funds", "fraud_suspected")
+# payment sandbox); the others go through (another try, a new card, a passing outage)
+DECLINED_AGAIN = ("insufficient_funds", "fraud_suspected")
 REF_PREFIX = {"stripe": "pi_seed_", "yookassa": "pm_seed_", "crypto": "inv_seed_"}
 PROVIDERS_DEFAULT = {"stripe": 78, "yookassa": 7, "crypto": 15}
 PROVIDERS_CIS = {"yookassa": 85, "stripe": 5, "crypto": 10}

@@ -228,3 +228,15 @@ def test_seeding_a_fresh_database_migrates_it_first(database_url):
     engine = get_engine(database_url)
     assert seed(engine, seed=42, **SMALL)["users"] == 300
     assert migrations.status(engine)["pending"] == []
+
+
+def test_every_payment_has_a_provider_ref_the_sandbox_knows(engine):
+    from jobctl.data.seed import DECLINED_AGAIN, REF_PREFIX
+
+    seed(engine, seed=3, **SMALL)
+    for payment in rows(engine, schema.payments):
+        base = f"{REF_PREFIX[payment.provider]}{payment.id}"
+        declines = payment.status == "failed" and payment.failure_reason in DECLINED_AGAIN
+        assert payment.provider_ref == (f"{base}_decline_{payment.failure_reason}" if declines else base)
+    refs = [p.provider_ref for p in rows(engine, schema.payments)]
+    assert any("_decline_" in r for r in refs) and any("_decline_" not in r for r in refs)

@@ -593,7 +593,8 @@ class _Crypto(_ProviderAPI):
     def execute(self, server, route, body, behaviour, key):
         obj = server._objects.get(("crypto", route.ref))
         if obj is None:
-            return 404, self.error(404, "invoice_not_found", f"no invoice {route.ref!r} (register it with add_invoice)")
+            return 404, self.error(404, "invoice_not_found",
+                                   f"no invoice {route.ref!r} (register it with add_invoice)")
         server._settle(self, obj)
         if obj["status"] == "new":  # its fate is decided by the first look; after that it only settles
             if behaviour.kind == "decline":

@@ -20,7 +20,8 @@ import os
 import secrets
 import shutil
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -216,27 +217,49 @@ def _run_in_namespace(settings: Settings, namespace: str, options: dict[str, Any
             process.join(5)
 
 
+@contextmanager
+def _one_demo_at_a_time(home: Path) -> Iterator[None]:
+    """Two demos in one state folder would replace each other's demo/ folder: the second is refused."""
+    from filelock import FileLock, Timeout
+
+    home.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(home / "demo.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise JobctlError(f"another jobctl demo is running in {home}",
+                          "wait for it to finish, or give this one another state folder (--home)") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def run_demo(settings: Settings, *, campaign_size: int = 300, concurrency: int = 2, seed: int = 7,
              timeout: float = 300, on_progress: Callable[[dict[str, Any]], None] | None = None) -> DemoResult:
     home = settings.home_path
     folder = home / FOLDER
-    started_server = not settings.redis_url and not embedded.status(home)["running"]
-    redis_url = settings.redis_url or f"unix://{embedded.ensure_running(home)}"
-    namespace = new_namespace()
-    demo_settings = for_demo(settings, redis_url, folder)
-    connection = connect(demo_settings)
-    try:
-        check_namespace(connection, namespace)
-        _fresh_folder(folder)
-        options = {"folder": folder, "campaign_size": campaign_size, "concurrency": concurrency, "seed": seed,
-                   "timeout": timeout}
-        run = _run_in_namespace(demo_settings, namespace, options, on_progress)
-    finally:
-        removed = drop_namespace(connection, namespace)
-        connection.close()
-        _remove_store(folder)
-        if started_server:
-            embedded.stop(home)
+    with _one_demo_at_a_time(home):
+        started_server = not settings.redis_url and not embedded.status(home)["running"]
+        redis_url = settings.redis_url or f"unix://{embedded.ensure_running(home)}"
+        namespace = new_namespace()
+        demo_settings = for_demo(settings, redis_url, folder)
+        connection = connect(demo_settings)
+        owned = False  # the namespace is ours to delete only once the probe found it unused
+        try:
+            check_namespace(connection, namespace)
+            owned = True
+            _fresh_folder(folder)
+            options = {"folder": folder, "campaign_size": campaign_size, "concurrency": concurrency,
+                       "seed": seed, "timeout": timeout}
+            run = _run_in_namespace(demo_settings, namespace, options, on_progress)
+        finally:
+            removed = drop_namespace(connection, namespace) if owned else 0
+            connection.close()
+            if owned:
+                _remove_store(folder)
+            if started_server:
+                embedded.stop(home)
     queues = run["queues"]
     return DemoResult(
         enqueued=run["enqueued"], completed=sum(q["completed"] for q in queues.values()),

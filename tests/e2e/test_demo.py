@@ -132,3 +132,13 @@ def test_demo_refuses_in_one_line_when_it_cannot_have_keys_of_its_own(own_redis,
     assert first.startswith("jobctl: error: the demo needs keys of its own (jobctl-demo:")
     assert "~jobctl-demo:*" in hint and "Traceback" not in result.stderr
     assert client.dbsize() == 0 and not (jobctl_env / "demo").exists()
+
+
+def test_a_second_demo_in_the_same_state_folder_is_refused(jobctl_env):
+    from filelock import FileLock
+
+    with FileLock(str(jobctl_env / "demo.lock")):  # as a running demo holds it
+        result = run_demo()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "jobctl: error: another jobctl demo is running in" in result.stderr
+    assert not (jobctl_env / "demo").exists()  # refused before anything was written

@@ -162,7 +162,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'clear' -d 'Remove a queue\'s jobs
 complete -c jobctl -n '__jobctl_is jobctl' -a 'config' -d 'Inspect configuration.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'dash' -d 'A live terminal dashboard: queues, workers, jobs, dead letters; retry, delete, clear, pause.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'db' -d 'The marketplace data store (DATABASE_URL): schema migrations, status, sample data.'
-complete -c jobctl -n '__jobctl_is jobctl' -a 'demo' -d 'Start workers, run a realistic batch of jobs (emails incl. a bulk campaign, analytics roll-ups, the daily and weekly...'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'demo' -d 'Run a marketplace\'s day of jobs on all 8 queues with real workers (emails incl. a bulk campaign, product images, anal...'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'dlq' -d 'The dead-letter queue: jobs that ran out of attempts.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'email' -d 'Email templates.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'enqueue' -d 'Put jobs on queues.'

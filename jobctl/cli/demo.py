@@ -7,7 +7,40 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jobctl.cli.common import JsonOption, emit_json, state, stderr, stdout
-from jobctl.core.demo import run_demo
+from jobctl.core.demo import DemoResult, run_demo
+
+
+def _summary(result: DemoResult) -> dict:
+    return {"enqueued": result.enqueued, "jobs": result.jobs, "completed": result.completed,
+            "failed": result.failed, "elapsed_seconds": round(result.elapsed, 2),
+            "jobs_per_second": round(result.throughput, 1), "by_template": result.by_group,
+            "queues": {**result.queues, "dead-letter": result.dead_letter}, "server": result.server,
+            "namespace": result.namespace, "keys_removed": result.keys_removed, "folder": result.folder,
+            "outbox": result.outbox, "uploads": result.uploads, "storage": result.storage,
+            "reports": result.reports, "seeded_rows": result.seeded_rows}
+
+
+def _print(result: DemoResult) -> None:
+    table = Table("queue", "jobs", "completed", "retried", "dead-lettered", box=None, title="jobctl demo",
+                  title_justify="left")
+    for name, q in result.queues.items():
+        table.add_row(name, *(f"{q[k]:,}" for k in ("enqueued", "completed", "retried", "dead")))
+    dead = result.dead_letter
+    table.add_row("dead-letter", f"{dead['dead_lettered']:,}", f"{dead['replayed']:,} replayed", "",
+                  f"{dead['left']:,} left")
+    stdout.print(table)
+    stdout.print(f"{result.completed:,} of {result.jobs:,} jobs completed, {result.failed} failed, "
+                 f"in {result.elapsed:.1f} s ({result.throughput:,.0f} jobs/s) "
+                 f"on the {result.server} server, "
+                 f"in key namespace {result.namespace} ({result.keys_removed:,} keys removed after)",
+                 highlight=False)
+    if result.seeded_rows:
+        stdout.print(f"the demo's own data store was seeded with {result.seeded_rows:,} rows of sample data "
+                     "(removed after)", highlight=False)
+    stdout.print(f"emails (outbox)   {result.outbox}", highlight=False)
+    stdout.print(f"sample uploads    {result.uploads}", highlight=False)
+    stdout.print(f"processed images  {result.storage}", highlight=False)
+    stdout.print(f"reports           {result.reports}", highlight=False)
 
 
 def demo(
@@ -16,35 +49,24 @@ def demo(
     concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, max=32, help="Worker processes."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Start workers, run a realistic batch of jobs (emails incl. a bulk campaign, analytics roll-ups, the
-    daily and weekly reports; an empty data store is seeded first), print a summary."""
+    """Run a marketplace's day of jobs on all 8 queues with real workers (emails incl. a bulk campaign,
+    product images, analytics roll-ups, payment retries, referral commissions, both reports, uploads that
+    dead-letter and are replayed), in a key namespace of its own, then print a summary. Mail goes to an
+    outbox and payments to a sandbox whatever the settings say; outputs go to demo/ in the state folder."""
     settings = state(ctx).settings
-    with Progress(TextColumn("[bold]demo[/bold] {task.fields[failed]} failed"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=stderr, disable=as_json, transient=True) as progress:
-        task = progress.add_task("jobs", total=None, failed=0)
+    with Progress(TextColumn("[bold]demo[/bold] {task.fields[stage]}, {task.fields[failed]} in dead-letter"),
+                  BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=stderr, disable=as_json,
+                  transient=True) as progress:
+        task = progress.add_task("jobs", total=None, failed=0, stage="starting")
 
         def show(p: dict) -> None:
-            progress.update(task, total=p["total"], completed=p["done"], failed=p["failed"])
+            progress.update(task, total=p["total"] or None, completed=p["done"], failed=p["failed"],
+                            stage=p["stage"])
 
         result = run_demo(settings, campaign_size=campaign, concurrency=concurrency, on_progress=show)
-    summary = {"enqueued": result.enqueued, "completed": result.completed, "failed": result.failed,
-               "elapsed_seconds": round(result.elapsed, 2), "jobs_per_second": round(result.throughput, 1),
-               "by_template": result.by_template, "outbox": result.outbox, "server": result.server,
-               "reports": result.reports, "seeded_rows": result.seeded_rows}
     if as_json:
-        emit_json(summary)
+        emit_json(_summary(result))
     else:
-        table = Table("job", "count", box=None, title="jobctl demo", title_justify="left")
-        for name, count in result.by_template.items():
-            table.add_row(name, f"{count:,}")
-        stdout.print(table)
-        stdout.print(f"{result.completed:,} of {result.enqueued:,} jobs completed, {result.failed} failed, "
-                     f"in {result.elapsed:.1f} s ({result.throughput:,.0f} jobs/s) on the {result.server} server",
-                     highlight=False)
-        if result.seeded_rows:
-            stdout.print(f"seeded the empty data store with {result.seeded_rows:,} rows of sample data",
-                         highlight=False)
-        stdout.print(f"emails written to {result.outbox}", highlight=False)
-        stdout.print(f"reports written to {result.reports}", highlight=False)
-    if result.completed != result.enqueued:
+        _print(result)
+    if not result.ok:
         raise typer.Exit(1)

@@ -1,36 +1,46 @@
-"""`jobctl demo`: a realistic batch of marketplace jobs run by real workers, start to finish.
+"""`jobctl demo`: a marketplace's day of jobs on all eight queues, run by real workers, touching
+nothing but its own things.
 
-Mail goes to the outbox (never a real SMTP server), whatever EMAIL_PROVIDER says. An empty data
-store is seeded first (DEMO_DAYS of sample data ending yesterday), so the analytics roll-ups and
-the daily and weekly reports have something to count.
+Isolation, because the demo may share a server with real workers:
+* Keys: the demo runs in a key namespace of its own (`jobctl-demo:<random>` as RQ_KEY_PREFIX, which
+  jobctl's keys and scripts share with RQ's), so no other worker can take its jobs, and it deletes
+  exactly that namespace's keys when it ends (SCAN MATCH, never FLUSH). RQ reads the prefix once,
+  at import, so the demo runs in a process started with it (jobctl.core.demo_run).
+* Providers and files: outbox email and the sandbox payment provider whatever the environment
+  says (real provider keys are blanked), a data store of its own (a SQLite file in the state
+  folder's demo/ folder, removed at the end), and outputs (outbox, uploads, processed files,
+  reports) in that demo/ folder, which each run starts afresh.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
-import random
+import secrets
+import shutil
 import signal
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import redis
 
 from jobctl.config import Settings, Value
 from jobctl.core import embedded
 from jobctl.core.connection import connect
-from jobctl.core.enqueue import enqueue_many
-from jobctl.core.stats import queue_stats
-from jobctl.core.supervisor import WorkerSpec, run_workers
+from jobctl.errors import JobctlError
 
-FIRST = ["Ann", "Bob", "Chen", "Dana", "Emil", "Fatima", "Goran", "Hana", "Ivan", "Jia", "Kofi", "Lena"]
-LAST = ["Ivanova", "Smith", "Okafor", "Tanaka", "Garcia", "Novak", "Kim", "Silva", "Müller", "Haddad"]
-PRODUCTS = [("Handmade ceramic mug", "18.50"), ("Linen tote bag", "24.00"), ("Vintage poster", "39.90"),
-            ("Walnut phone stand", "29.00"), ("Soy candle, cedar", "14.75"), ("Leather notebook", "32.00")]
-SHOP = "https://marketplace.example"
-DEMO_DAYS, DEMO_USERS = 14, 2000
-QUEUES = ["email-sending", "analytics-aggregation", "daily-reports", "weekly-reports"]
+NAMESPACE_PREFIX = "jobctl-demo"
+FOLDER = "demo"
+DB_FILE = "demo.db"
+# settings the demo forces, whatever the environment and config files say: nothing may leave the
+# machine (mail, payments, alert webhooks) or land in the user's own files (store, storage, audit)
+_BLANKED = ("sendgrid_api_key", "smtp_password", "stripe_api_key", "yookassa_shop_id", "yookassa_secret_key",
+            "crypto_api_key", "crypto_url", "alert_webhook_url", "audit_file", "templates_dir",
+            "virus_blocklist")
 
 
 @dataclass
@@ -39,146 +49,223 @@ class DemoResult:
     completed: int
     failed: int
     elapsed: float
-    outbox: str
-    by_template: dict[str, int]
+    settled: bool
     server: str
-    reports: str = ""
+    namespace: str
+    folder: str
+    outbox: str
+    uploads: str
+    storage: str
+    reports: str
+    by_group: dict[str, int]
+    queues: dict[str, dict[str, int]]
+    dead_letter: dict[str, int]
     seeded_rows: int = 0
+    keys_removed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.settled and self.failed == 0 and self.completed == self.jobs
+
+    @property
+    def jobs(self) -> int:
+        """Every job that ran: the demo's own and those its jobs enqueued (a payment's receipt)."""
+        return sum(q["enqueued"] for q in self.queues.values())
 
     @property
     def throughput(self) -> float:
         return self.completed / self.elapsed if self.elapsed else 0.0
 
 
-def _people(rng: random.Random, n: int) -> Iterator[tuple[str, str]]:
-    for i in range(n):
-        first, last = rng.choice(FIRST), rng.choice(LAST)
-        yield f"{first} {last}", f"{first.lower()}.{i}@example.com"
+def new_namespace() -> str:
+    return f"{NAMESPACE_PREFIX}:{secrets.token_hex(4)}"
 
 
-def demo_batches(rng: random.Random, campaign_size: int) -> list[tuple[str, str, list[tuple[str, dict]]]]:
-    """(template, priority, [(address, data)]) groups that look like a marketplace's day."""
-    welcome = [(a, {"name": n, "login_url": f"{SHOP}/login"}) for n, a in _people(rng, 25)]
-    resets = [(a, {"name": n, "reset_url": f"{SHOP}/reset/{rng.getrandbits(64):x}", "expires_in_minutes": 30})
-              for n, a in _people(rng, 10)]
-    orders = []
-    for n, a in _people(rng, 30):
-        items = [{"name": p, "quantity": rng.randint(1, 3), "unit_price": price}
-                 for p, price in rng.sample(PRODUCTS, rng.randint(1, 3))]
-        order_id = f"ORD-{rng.randint(100000, 999999)}"
-        orders.append((a, {"name": n, "order_id": order_id, "items": items, "shipping": "4.90",
-                           "currency": "EUR", "order_url": f"{SHOP}/orders/{order_id}"}))
-    failed = [(a, {"name": n, "amount": "59.00", "currency": "EUR", "reason": "card declined",
-                   "order_id": f"ORD-{rng.randint(100000, 999999)}",
-                   "retry_date": "2026-12-01", "update_payment_url": f"{SHOP}/billing"})
-              for n, a in _people(rng, 5)]
-    reports = [(a, {"name": n, "report_name": "Daily sales", "period": "yesterday",
-                    "download_url": f"{SHOP}/reports/daily"}) for n, a in _people(rng, 3)]
-    campaign = [(a, {"name": n, "headline": "Winter makers' market", "body": "Forty new shops opened this week.",
-                     "cta_text": "Browse the market", "cta_url": f"{SHOP}/winter",
-                     "unsubscribe_url": f"{SHOP}/unsubscribe"}) for n, a in _people(rng, campaign_size)]
-    return [("welcome", "high", welcome), ("password-reset", "high", resets), ("order-confirmation", "normal", orders),
-            ("payment-failed", "normal", failed), ("report-ready", "low", reports),
-            ("marketing-campaign", "low", campaign)]
-
-
-def _sales_csv(folder: Path, rng: random.Random) -> Path:
-    """A small sales report for the report-ready emails to carry as an attachment."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "daily-sales.csv"
-    lines = ["product,orders,revenue_eur"]
-    lines += [f"{name},{(n := rng.randint(3, 40))},{float(price) * n:.2f}" for name, price in PRODUCTS]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _workers_main(settings: Settings, concurrency: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
-    run_workers(settings, [WorkerSpec(QUEUES) for _ in range(concurrency)])
-
-
-def _for_demo(settings: Settings) -> Settings:
-    """Outbox mail whatever EMAIL_PROVIDER says, and quiet workers: the progress bar tells the story."""
+def for_demo(settings: Settings, redis_url: str, folder: Path) -> Settings:
+    """The settings the demo's process and workers run with (see the module docstring)."""
     values = dict(settings.values)
-    values["email_provider"] = Value("outbox", "demo")
-    values["log_level"] = Value("WARNING", "demo")
+    forced: dict[str, Any] = {
+        "redis_url": redis_url, "home": str(folder), "email_provider": "outbox",
+        "database_url": f"sqlite:///{folder / DB_FILE}", "storage_dir": str(folder / "storage"),
+        # ERROR: the demo's dead letters are staged and its summary tells of them
+        "virus_scanner": "builtin", "admin_emails": (), "log_level": "ERROR",
+        **dict.fromkeys(_BLANKED, ""),
+    }
+    for name, value in forced.items():
+        values[name] = Value(value, "demo")
     return replace(settings, values=values)
+
+
+def check_namespace(connection: redis.Redis, namespace: str) -> None:
+    """Refuse, in one line, when the demo cannot have keys of its own on this server."""
+    probe = f"{namespace}:probe"
+    try:
+        if not connection.set(probe, "1", nx=True, px=60_000):
+            raise JobctlError(f"key namespace {namespace} is already in use", "run the demo again")
+        connection.delete(probe)
+    except redis.exceptions.NoPermissionError:
+        raise JobctlError(f"the demo needs keys of its own ({namespace}:*) and this Redis user may not "
+                          "write them",
+                          f"grant the user ~{NAMESPACE_PREFIX}:* or run the demo on the embedded server "
+                          "(unset REDIS_URL)") from None
+
+
+def drop_namespace(connection: redis.Redis, namespace: str) -> int:
+    """Delete the namespace's keys and nothing else: SCAN MATCH, UNLINK in batches."""
+    removed, batch = 0, []
+    for key in connection.scan_iter(match=f"{namespace}:*", count=1000):
+        batch.append(key)
+        if len(batch) >= 500:
+            removed += connection.unlink(*batch)
+            batch.clear()
+    if batch:
+        removed += connection.unlink(*batch)
+    return removed
+
+
+def _fresh_folder(folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)  # the demo's own folder: last run's outputs
+    folder.mkdir(parents=True)
+
+
+def _remove_store(folder: Path) -> None:
+    for name in (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", f"{DB_FILE}-journal"):
+        (folder / name).unlink(missing_ok=True)
+
+
+def _exit_on_term(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds run()'s finally: the workers are stopped, not orphaned
+
+
+def _runner_main(settings: Settings, namespace: str, options: dict[str, Any], writer) -> None:
+    """The demo's process: RQ_KEY_PREFIX is the demo's namespace here (and in the workers it starts)."""
+    # a session of its own: Ctrl+C in the terminal reaches only the parent, which stops this process,
+    # and this process its workers, in order (not every process of the group at once, mid-import)
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_term)
+    from jobctl.core.lifetime import die_with_parent
+
+    die_with_parent()
+
+    def send(message: dict[str, Any]) -> None:
+        writer.send_bytes(json.dumps(message).encode())
+
+    try:
+        from rq.defaults import RQ_KEY_PREFIX
+
+        if RQ_KEY_PREFIX != namespace:
+            raise JobctlError(f"the demo's process runs in key namespace {RQ_KEY_PREFIX}, not {namespace}",
+                              "report this: the demo refuses to share keys with other workers")
+        from jobctl.core.demo_run import run
+
+        send({"result": run(settings, progress=lambda p: send({"progress": p}), **options)})
+    except JobctlError as exc:
+        send({"error": exc.message, "hint": exc.hint, "code": int(exc.code)})
+
+
+def _start_in_namespace(namespace: str, args: tuple) -> multiprocessing.Process:
+    ctx = multiprocessing.get_context("spawn")
+    process = ctx.Process(target=_runner_main, args=args, name="jobctl-demo")
+    # RQ reads RQ_KEY_PREFIX once, at import, and this process has imported it already: only a new
+    # process can use another namespace. It inherits the environment at start, so set it just then.
+    previous = os.environ.get("RQ_KEY_PREFIX")
+    os.environ["RQ_KEY_PREFIX"] = namespace
+    try:
+        process.start()
+    finally:
+        if previous is None:
+            del os.environ["RQ_KEY_PREFIX"]
+        else:
+            os.environ["RQ_KEY_PREFIX"] = previous
+    return process
+
+
+def _run_in_namespace(settings: Settings, namespace: str, options: dict[str, Any],
+                      on_progress: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
+    reader, writer = multiprocessing.get_context("spawn").Pipe(duplex=False)
+    process = _start_in_namespace(namespace, (settings, namespace, options, writer))
+    writer.close()  # ours: EOF on the reader then means the demo's process has ended
+    finished = False  # its last message came: it is exiting on its own
+    try:
+        while True:
+            try:
+                message = json.loads(reader.recv_bytes())
+            except EOFError:
+                raise JobctlError("the demo's process stopped before it finished",
+                                  "see the messages above") from None
+            if "progress" in message:
+                if on_progress:
+                    on_progress(message["progress"])
+            elif "error" in message:
+                finished = True
+                raise JobctlError(message["error"], message["hint"], code=message["code"])
+            else:
+                finished = True
+                return message["result"]
+    finally:
+        reader.close()
+        if finished:
+            process.join(30)  # it has stopped its workers and is exiting
+        if process.is_alive():
+            process.terminate()  # an interrupt or an error here: it stops its workers and exits
+        process.join(30)
+        if process.is_alive():
+            process.kill()
+            process.join(5)
+
+
+@contextmanager
+def _one_demo_at_a_time(home: Path) -> Iterator[None]:
+    """Two demos in one state folder would replace each other's demo/ folder: the second is refused."""
+    from filelock import FileLock, Timeout
+
+    home.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(home / "demo.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise JobctlError(f"another jobctl demo is running in {home}",
+                          "wait for it to finish, or give this one another state folder (--home)") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def run_demo(settings: Settings, *, campaign_size: int = 300, concurrency: int = 2, seed: int = 7,
              timeout: float = 300, on_progress: Callable[[dict[str, Any]], None] | None = None) -> DemoResult:
-    from jobctl.jobs.email import prepare_email_payload
-
-    settings = _for_demo(settings)
     home = settings.home_path
-    started_server = not settings.redis_url and not embedded.status(home)["running"]
-    connection = connect(settings)
-    server = "embedded" if not settings.redis_url else "REDIS_URL"
-    outbox = Path(home) / "outbox"
+    folder = home / FOLDER
+    with _one_demo_at_a_time(home):
+        started_server = not settings.redis_url and not embedded.status(home)["running"]
+        redis_url = settings.redis_url or f"unix://{embedded.ensure_running(home)}"
+        namespace = new_namespace()
+        demo_settings = for_demo(settings, redis_url, folder)
+        connection = connect(demo_settings)
+        owned = False  # the namespace is ours to delete only once the probe found it unused
+        try:
+            check_namespace(connection, namespace)
+            owned = True
+            _fresh_folder(folder)
+            options = {"folder": folder, "campaign_size": campaign_size, "concurrency": concurrency,
+                       "seed": seed, "timeout": timeout}
+            run = _run_in_namespace(demo_settings, namespace, options, on_progress)
+        finally:
+            removed = drop_namespace(connection, namespace) if owned else 0
+            connection.close()
+            if owned:
+                _remove_store(folder)
+            if started_server:
+                embedded.stop(home)
+    queues = run["queues"]
+    return DemoResult(
+        enqueued=run["enqueued"], completed=sum(q["completed"] for q in queues.values()),
+        failed=run["dead_letter"]["left"], elapsed=run["elapsed"], settled=run["settled"],
+        server="REDIS_URL" if settings.redis_url else "embedded", namespace=namespace, folder=str(folder),
+        outbox=str(folder / "outbox"), uploads=str(folder / "uploads"), storage=str(folder / "storage"),
+        reports=str(folder / "storage" / "reports"), by_group=run["by_group"], queues=queues,
+        dead_letter=run["dead_letter"], seeded_rows=run["seeded_rows"], keys_removed=removed)
 
-    rng = random.Random(seed)
-    report = _sales_csv(Path(home) / "demo", rng)
-    groups = [(template, prio, [prepare_email_payload(settings, to=a, template=template, data=d,
-                                                      attachments=[report] if template == "report-ready" else [])
-                                for a, d in rows])
-              for template, prio, rows in demo_batches(rng, campaign_size)]
-    seeded_rows, store_jobs = _store_jobs(settings)
-    groups += store_jobs
-    total = sum(len(p) for _, _, p in groups)
-
-    def outstanding() -> tuple[int, int]:
-        stats = queue_stats(connection, settings)
-        totals = [q["totals"] for q in stats["queues"] if q["queue"] in QUEUES]
-        return (sum(t["waiting"] + t["active"] + t["scheduled"] for t in totals),
-                sum(t["failed"] for t in totals) + stats["dead_letter"])
-
-    _, failed_before = outstanding()
-    ctx = multiprocessing.get_context("spawn")
-    workers = ctx.Process(target=_workers_main, args=(settings, concurrency), name="jobctl-demo-workers")
-    workers.start()
-    t0 = time.perf_counter()
-    try:
-        for name, prio, payloads in groups:
-            job_type = name if name in ("analytics", "daily-report", "weekly-report") else "email"
-            enqueue_many(connection, settings, job_type, payloads, priority=prio, description=f"{job_type} {name}")
-        deadline = time.monotonic() + timeout
-        while True:
-            left, failed_now = outstanding()
-            if on_progress:
-                on_progress({"total": total, "done": total - left, "failed": failed_now - failed_before})
-            if left == 0 or time.monotonic() > deadline or not workers.is_alive():
-                break
-            time.sleep(0.1)
-        elapsed = time.perf_counter() - t0
-    finally:
-        if workers.is_alive():
-            os.kill(workers.pid, signal.SIGTERM)
-        workers.join(30)
-        if workers.is_alive():
-            workers.kill()
-        connection.close()
-        if started_server:
-            embedded.stop(home)
-    failed = failed_now - failed_before
-    return DemoResult(enqueued=total, completed=total - left - failed, failed=failed, elapsed=elapsed,
-                      outbox=str(outbox), by_template={t: len(p) for t, _, p in groups}, server=server,
-                      reports=str(settings.storage_path / "reports"), seeded_rows=seeded_rows)
-
-
-def _store_jobs(settings: Settings) -> tuple[int, list[tuple[str, None, list[dict]]]]:
-    """Seed an empty store, then a daily roll-up per day of its last DEMO_DAYS and yesterday's reports."""
-    from datetime import datetime, timedelta, timezone
-
-    from jobctl.data import engine_for
-    from jobctl.data.seed import existing_data
-    from jobctl.data.seed import seed as seed_store
-    from jobctl.jobs.analytics.job import prepare_analytics_payload
-
-    engine = engine_for(settings)
-    seeded = 0 if existing_data(engine) else sum(seed_store(engine, days=DEMO_DAYS, users=DEMO_USERS).values())
-    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
-    days = [yesterday - timedelta(days=n) for n in range(DEMO_DAYS - 1, -1, -1)]
-    rollups = [prepare_analytics_payload("daily", (day, day)) for day in days]
-    report = {"date": yesterday.isoformat(), "formats": ["pdf", "csv", "json"], "email": False}
-    return seeded, [("analytics", None, rollups), ("daily-report", None, [report]),
-                    ("weekly-report", None, [dict(report)])]

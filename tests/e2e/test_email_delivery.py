@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import email
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 from email import policy
-from pathlib import Path
 
 import pytest
 from rq.job import Job
@@ -76,35 +73,3 @@ def test_bad_email_input_enqueues_nothing(redis_client):
         assert result.stderr.startswith("jobctl: error: ")
     assert redis_client.keys(f"{KEY_PREFIX}:job:*") == []
 
-
-def test_demo_on_a_fresh_embedded_server(monkeypatch):
-    """The README's main job: no REDIS_URL, a fresh state folder, everything started and stopped."""
-    monkeypatch.delenv("REDIS_URL")
-    home = tempfile.mkdtemp(prefix="jt-demo-", dir="/tmp")
-    monkeypatch.setenv("JOBCTL_HOME", home)
-    try:
-        result = subprocess.run([sys.executable, "-m", "jobctl", "demo", "--campaign", "120", "--json"],
-                                capture_output=True, text=True, timeout=180)
-        check_demo(result, home)
-    finally:
-        from jobctl.core import embedded
-
-        embedded.stop(Path(home))
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def check_demo(result: subprocess.CompletedProcess, home: str) -> None:
-    assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
-    assert summary["server"] == "embedded"
-    assert summary["failed"] == 0 and summary["completed"] == summary["enqueued"] == 193 + 14 + 2
-    assert summary["by_template"]["marketing-campaign"] == 120
-    assert (summary["by_template"]["analytics"], summary["by_template"]["daily-report"]) == (14, 1)
-    emls = list(Path(summary["outbox"]).glob("*.eml"))
-    assert len(emls) == 193
-    assert summary["seeded_rows"] > 10_000  # the fresh store was seeded for the roll-ups and reports
-    reports = sorted(p.name.rsplit(".", 1)[1] for p in Path(summary["reports"]).glob("*/*"))
-    assert reports == ["csv", "csv", "json", "json", "pdf", "pdf"]
-    from jobctl.core import embedded
-
-    assert not embedded.status(Path(home))["running"], "the demo stops the server it started"

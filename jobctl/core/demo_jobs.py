@@ -1,8 +1,8 @@
 """What `jobctl demo` enqueues: a marketplace's day on all seven job queues, plus a few uploads that
 arrive cut short, dead-letter, and are replayed once their upload is complete.
 
-Everything here is built with the same prepare_* functions every other way in uses, so the demo
-exercises the real validation; the data store it reads is the demo's own (see jobctl.core.demo).
+Jobs are given as fields and go through jobctl.core.submit, the road every other way in takes, so
+the demo exercises the real validation; the data store it reads is the demo's own (see jobctl.core.demo).
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ CUT_SHORT = [("notebook.jpg", "JPEG", (1200, 800), "thumbnail", {}),
 
 @dataclass
 class JobGroup:
-    """Jobs of one type enqueued together; `label` is what the summary calls them."""
+    """Jobs of one type enqueued together (their fields, see jobctl.core.contracts); `label` is what
+    the summary calls them."""
 
     job_type: str
     label: str
-    payloads: list[dict[str, Any]]
+    fields: list[dict[str, Any]]
     priority: str | None = None
 
 
@@ -54,7 +55,7 @@ class DemoPlan:
 
     @property
     def total(self) -> int:
-        return sum(len(g.payloads) for g in self.groups)
+        return sum(len(g.fields) for g in self.groups)
 
 
 def _people(rng: random.Random, n: int) -> Iterator[tuple[str, str]]:
@@ -99,15 +100,13 @@ def _sales_csv(folder: Path, rng: random.Random) -> Path:
 
 
 def email_groups(settings, rng: random.Random, campaign_size: int, folder: Path) -> list[JobGroup]:
-    from jobctl.jobs.email import prepare_email_payload
-
     report = _sales_csv(folder, rng)
     groups = []
     for template, priority, rows in email_batches(rng, campaign_size):
-        attachments = [report] if template == "report-ready" else []
-        payloads = [prepare_email_payload(settings, to=address, template=template, data=data,
-                                          attachments=attachments) for address, data in rows]
-        groups.append(JobGroup("email", template, payloads, priority))
+        attachments = [str(report)] if template == "report-ready" else []
+        fields = [{"to": address, "template": template, "data": data, "attachments": attachments}
+                  for address, data in rows]
+        groups.append(JobGroup("email", template, fields, priority))
     return groups
 
 
@@ -132,8 +131,6 @@ def sample_image(fmt: str, size: tuple[int, int], rng: random.Random) -> bytes:
 
 def file_groups(settings, rng: random.Random, folder: Path) -> tuple[list[JobGroup], dict[Path, bytes]]:
     """Sample images written to `folder` and their file jobs; the cut-short ones come back separately."""
-    from jobctl.jobs.files import prepare_file_payload
-
     uploads = folder / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     payloads, late, pending = [], [], {}
@@ -143,10 +140,9 @@ def file_groups(settings, rng: random.Random, folder: Path) -> tuple[list[JobGro
         cut_short = n > len(UPLOADS)
         # a cut-short upload: half its bytes are there when the job runs, the size says the whole
         path.write_bytes(data[: len(data) // 2] if cut_short else data)
-        payload = prepare_file_payload(settings, file_id=f"demo-{n}", file_url=str(path), file_name=name,
-                                       file_type=f"image/{fmt.lower()}", file_size=len(data),
-                                       user_id=str(100 + n), product_id=str(n), processing_type=processing,
-                                       options=options)
+        payload = {"file_id": f"demo-{n}", "file_url": str(path), "file_name": name,
+                   "file_type": f"image/{fmt.lower()}", "file_size": len(data), "user_id": str(100 + n),
+                   "product_id": str(n), "processing_type": processing, "options": options}
         (late if cut_short else payloads).append(payload)
         if cut_short:
             pending[path] = data
@@ -159,8 +155,6 @@ def store_groups(settings) -> tuple[int, list[JobGroup]]:
     from jobctl.data import engine_for
     from jobctl.data.seed import existing_data
     from jobctl.data.seed import seed as seed_store
-    from jobctl.jobs.analytics.job import prepare_analytics_payload
-    from jobctl.jobs.referrals.job import prepare_commission_payload
 
     engine = engine_for(settings)
     seeded = 0
@@ -168,10 +162,9 @@ def store_groups(settings) -> tuple[int, list[JobGroup]]:
         seeded = sum(seed_store(engine, days=DEMO_DAYS, users=DEMO_USERS).values())
     yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
     days = [yesterday - timedelta(days=n) for n in range(DEMO_DAYS - 1, -1, -1)]
-    rollups = [prepare_analytics_payload("daily", (day, day)) for day in days]
+    rollups = [{"type": "daily", "start": day.isoformat(), "end": day.isoformat()} for day in days]
     report = {"date": yesterday.isoformat(), "formats": ["pdf", "csv", "json"], "email": False}
-    commissions = [prepare_commission_payload(order, settings)
-                   for order in referred_orders(engine, COMMISSION_ORDERS)]
+    commissions = [{"order_id": order} for order in referred_orders(engine, COMMISSION_ORDERS)]
     return seeded, [JobGroup("analytics", "analytics", rollups),
                     JobGroup("daily-report", "daily-report", [report]),
                     JobGroup("weekly-report", "weekly-report", [dict(report)]),
@@ -200,8 +193,6 @@ def payment_groups(settings) -> list[JobGroup]:
 
     from jobctl.data import engine_for, schema
     from jobctl.data.seed import DECLINED_AGAIN
-    from jobctl.jobs.payments.job import prepare_payment_payload
-
     payments, orders = schema.payments, schema.orders
     query = (select(payments.c.id, payments.c.provider, payments.c.amount_cents, payments.c.currency,
                     orders.c.user_id).join(orders, orders.c.id == payments.c.order_id)
@@ -210,12 +201,12 @@ def payment_groups(settings) -> list[JobGroup]:
     with engine_for(settings).connect() as conn:
         rows = list(conn.execute(query))
     return [JobGroup("payment-retry", "payment-retry", [
-        prepare_payment_payload(settings, payment_id=row.id, provider=row.provider, amount=row.amount_cents,
-                                currency=row.currency, customer_id=row.user_id) for row in rows])]
+        {"payment_id": row.id, "provider": row.provider, "amount": row.amount_cents, "currency": row.currency,
+         "customer_id": str(row.user_id)} for row in rows])]
 
 
 def build_plan(settings, rng: random.Random, campaign_size: int, folder: Path) -> DemoPlan:
     seeded, store = store_groups(settings)
     files, pending = file_groups(settings, rng, folder)
     groups = email_groups(settings, rng, campaign_size, folder) + files + store + payment_groups(settings)
-    return DemoPlan([g for g in groups if g.payloads], seeded, pending)
+    return DemoPlan([g for g in groups if g.fields], seeded, pending)

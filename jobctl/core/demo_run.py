@@ -19,7 +19,7 @@ from jobctl.config import FIELDS, Settings, Value
 from jobctl.core import dlq, keys, metrics
 from jobctl.core.connection import connect
 from jobctl.core.demo_jobs import DemoPlan, build_plan
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.submit import submit_many
 from jobctl.core.logs import configure_logging
 from jobctl.core.stats import queue_stats
 from jobctl.core.supervisor import WorkerSpec, run_workers
@@ -90,8 +90,8 @@ def _wait_settled(counts: Counts, deadline: float, workers, progress: Progress, 
 def _enqueue(connection, settings: Settings, plan: DemoPlan) -> dict[str, list[str]]:
     ids = {}
     for group in plan.groups:
-        ids[group.label] = enqueue_many(connection, settings, group.job_type, group.payloads,
-                                        priority=group.priority, description=f"demo: {group.label}")
+        ids[group.label] = submit_many(connection, settings, group.job_type, group.fields,
+                                       priority=group.priority, description=f"demo: {group.label}")
     return ids
 
 
@@ -124,7 +124,7 @@ def run(settings: Settings, *, folder: Path, campaign_size: int, concurrency: in
         return {"settled": settled, "elapsed": elapsed, "queues": per_queue,
                 "dead_letter": {"dead_lettered": sum(q["dead"] for q in per_queue.values()),
                                 "replayed": len(replayed), "left": counts.dead_now()},
-                "by_group": {g.label: len(g.payloads) for g in plan.groups},
+                "by_group": {g.label: len(g.fields) for g in plan.groups},
                 "enqueued": plan.total, "seeded_rows": plan.seeded_rows}
     finally:
         if workers.is_alive():

@@ -492,7 +492,7 @@ def test_snapshot_main_by_priority_120x40(frozen, snap_compare, redis_client, se
     async def ready(pilot):
         main = await loaded(pilot, MainScreen)
         await pilot.press("b")
-        await until(pilot, lambda: main.query_one("#queues").row_count == 7 * 4, "priority rows")
+        await until(pilot, lambda: main.query_one("#queues").row_count == 7 * 4 + 1, "priority rows")  # + dead-letter
         await settle(pilot)
 
     assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(120, 40), run_before=ready)

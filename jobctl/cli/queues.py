@@ -71,9 +71,9 @@ def show(
         return
     stdout.print(f"{page['queue']} {page['state']}: {page['total']:,} job(s)", highlight=False)
     if page["jobs"] and page["queue"] == DEAD_LETTER:  # which queue each died on, and when
-        table = Table("id", "type", "from", "prio", "ended (UTC)", box=None)
+        table = Table("id", "type", "from", "died (UTC)", box=None)  # whole ids in 80 columns
         for j in page["jobs"]:
-            table.add_row(j["id"], j["type"], j["queue"], j["priority"] or "-", _when(j["ended_at"]))
+            table.add_row(j["id"], j["type"], j["queue"], _when(j["ended_at"]))
         stdout.print(table)
     elif page["jobs"]:
         table = Table("id", "type", "prio", "enqueued (UTC)", box=None)

@@ -83,7 +83,8 @@ def default_state(queue: str, settings: Settings) -> str:
 
 
 def _dead_letter_ids(connection: redis.Redis, state: str, offset: int, limit: int) -> tuple[int, list[str]]:
-    """The dead-letter queue holds only failed jobs: its entries, newest first as `jobctl dlq list` has them."""
+    """The dead-letter queue holds only failed jobs: its entries, newest first as `jobctl dlq list`
+    has them."""
     if state != "failed":
         return 0, []
     with connection.pipeline(transaction=False) as pipe:
@@ -98,9 +99,10 @@ def _dead_letter_row(connection: redis.Redis, job_id: str) -> dict[str, Any] | N
     entry = dlq.read_entry(connection, job_id)
     if entry is None:
         return None  # replayed or purged since the index was read
-    return {"id": job_id, "type": entry.get("type"), "queue": entry.get("queue"), "priority": entry.get("priority"),
-            "status": "failed", "description": None, "created_at": entry.get("first_enqueued_at"),
-            "enqueued_at": None, "started_at": None, "ended_at": entry.get("died_at")}
+    return {"id": job_id, "type": entry.get("type"), "queue": entry.get("queue"),
+            "priority": entry.get("priority"), "status": "failed", "description": None,
+            "created_at": entry.get("first_enqueued_at"), "enqueued_at": None, "started_at": None,
+            "ended_at": entry.get("died_at")}
 
 
 def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: str | None = None,
@@ -130,8 +132,8 @@ def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: s
         else:
             skip = max(0, skip - count)
     found = Job.fetch_many(ids, connection=connection, serializer=PayloadSerializer)
-    rows = [_summary(j) if j is not None else _dead_letter_row(connection, i) if policy.is_dead_letter else None
-            for i, j in zip(ids, found)]
+    rows = [_summary(j) if j is not None else _dead_letter_row(connection, i) if policy.is_dead_letter
+            else None for i, j in zip(ids, found)]
     rows = [r for r in rows if r is not None]
     next_offset = offset + len(ids) if offset + len(ids) < total else None
     return {"queue": policy.name, "state": state, "offset": offset, "limit": limit, "total": total,

@@ -80,7 +80,8 @@ def worker_beats(connection: redis.Redis, settings: Settings | None = None,
     """Every registered worker whose record still exists, with the liveness rule applied."""
     now = now or datetime.now(timezone.utc)
     default = settings.heartbeat_interval if settings is not None else 10
-    worker_keys = sorted(k.decode() if isinstance(k, bytes) else k for k in connection.smembers(REDIS_WORKER_KEYS))
+    members = connection.smembers(REDIS_WORKER_KEYS)
+    worker_keys = sorted(k.decode() if isinstance(k, bytes) else k for k in members)
     if not worker_keys:
         return []
     with connection.pipeline(transaction=False) as pipe:
@@ -93,8 +94,9 @@ def worker_beats(connection: redis.Redis, settings: Settings | None = None,
             continue  # the record expired: a registration left behind (see prune_registrations)
         last = parse_time(beat)
         seconds = _interval(interval, default)
-        names = tuple(q for q in (queues.decode() if isinstance(queues, bytes) else queues or "").split(",") if q)
-        beats.append(WorkerBeat(_name(key), names, last, seconds, is_alive(last, seconds, now, died=bool(death))))
+        text = queues.decode() if isinstance(queues, bytes) else queues or ""
+        alive = is_alive(last, seconds, now, died=bool(death))
+        beats.append(WorkerBeat(_name(key), tuple(q for q in text.split(",") if q), last, seconds, alive))
     return beats
 
 

@@ -1,7 +1,8 @@
 """Queue counts and worker listings.
 
 Counts come from LLEN/ZCARD in one pipelined round trip, so their cost does not grow with queue
-length; worker counts from jobctl.core.liveness (O(workers)). Registries are read without RQ's implicit cleanup (which would move jobs around).
+length; worker counts from jobctl.core.liveness (O(workers)). Registries are read without RQ's
+implicit cleanup (which would move jobs around).
 """
 
 from __future__ import annotations

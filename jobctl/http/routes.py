@@ -68,8 +68,9 @@ def stats(ctx: Ctx, caller: Caller = Viewer, queue: QueueName | None = None,
 @router.get("/queues/{queueName}", summary="A queue's policy, counts and one page of its jobs in one state",
             responses=_errors(400, 403, 404))
 def queue_detail(ctx: Ctx, queue_name: QueuePath, caller: Caller = Viewer,
-                 state: Annotated[JobState | None, Query(description="Default waiting; for dead-letter failed "
-                                                                     "(its entries).")] = None,
+                 state: Annotated[JobState | None,
+                                  Query(description="Default waiting; for dead-letter failed (its entries).")]
+                 = None,
                  offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20) -> dict[str, Any]:
     policy = get_policy(ctx.settings.queues, queue_name)

@@ -153,7 +153,8 @@ class MainScreen(DataScreen):
         q = next((q for q in self.last["stats"]["queues"] if q["queue"] == name), None)
         if q is None:
             return
-        parts = [f"{p}: " + " ".join(f"{s[0]}{counts[s]}" for s in STATES) for p, counts in q["priorities"].items()]
+        parts = [f"{p}: " + " ".join(f"{s[0]}{counts[s]}" for s in STATES)
+                 for p, counts in q["priorities"].items()]
         text = Text(f"{name}  ", style="bold")
         if name in self.last["paused"]:
             text.append("PAUSED  ", style="bold yellow")

@@ -81,8 +81,8 @@ def show(
             table.add_row(j["id"], j["type"], j["priority"] or "-", _when(j["enqueued_at"]))
         stdout.print(table)
     if page["next_offset"] is not None:
-        stdout.print(f"more: jobctl queue show {name} --state {page['state']} --offset {page['next_offset']}",
-                     highlight=False)
+        stdout.print(f"more: jobctl queue show {name} --state {page['state']} "
+                     f"--offset {page['next_offset']}", highlight=False)
 
 
 def _when(iso: str | None) -> str:

@@ -16,7 +16,7 @@ from rq.job import Job
 
 from jobctl.config import Settings
 from jobctl.core import dlq, keys, payloads
-from jobctl.core.catalog import PRIORITIES, get_policy, split_physical
+from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, split_physical
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.redact import redact_fields
@@ -105,6 +105,25 @@ def _dead_letter_row(connection: redis.Redis, job_id: str) -> dict[str, Any] | N
             "ended_at": entry.get("died_at")}
 
 
+def _priority_page(connection: redis.Redis, policy: QueuePolicy, state: str, offset: int,
+                   limit: int) -> tuple[int, list[str]]:
+    """(total, one page of ids) across a queue's priorities, high first."""
+    ids: list[str] = []
+    skip, want, total = offset, limit, 0
+    for prio in PRIORITIES:
+        physical = policy.physical(prio)
+        count = _count(connection, state, physical)
+        total += count
+        if want and skip < count:
+            page = _ids_in(connection, state, physical, skip, skip + want - 1)
+            ids.extend(page)
+            want -= len(page)
+            skip = 0
+        else:
+            skip = max(0, skip - count)
+    return total, ids
+
+
 def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: str | None = None,
                offset: int = 0, limit: int = 20, *, reveal: bool = False) -> dict[str, Any]:
     """One page of a queue's jobs in one state (default: `default_state`), high priority first.
@@ -116,21 +135,10 @@ def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: s
         raise UsageError(f"unknown state {state!r}", f"use one of {', '.join(STATES)}")
     if offset < 0 or limit < 1:
         raise UsageError("offset must be >= 0 and limit >= 1", "e.g. --offset 0 --limit 20")
-    ids: list[str] = []
-    skip, want, total = offset, limit, 0
     if policy.is_dead_letter:
         total, ids = _dead_letter_ids(connection, state, offset, limit)
-    for prio in PRIORITIES if not policy.is_dead_letter else []:
-        physical = policy.physical(prio)
-        count = _count(connection, state, physical)
-        total += count
-        if want and skip < count:
-            page = _ids_in(connection, state, physical, skip, skip + want - 1)
-            ids.extend(page)
-            want -= len(page)
-            skip = 0
-        else:
-            skip = max(0, skip - count)
+    else:
+        total, ids = _priority_page(connection, policy, state, offset, limit)
     found = Job.fetch_many(ids, connection=connection, serializer=PayloadSerializer)
     rows = [_summary(j) if j is not None else _dead_letter_row(connection, i) if policy.is_dead_letter
             else None for i, j in zip(ids, found)]

@@ -106,7 +106,8 @@ def _iso(value: datetime | None) -> str | None:
 def list_workers(connection: redis.Redis, settings: Settings | None = None,
                  now: datetime | None = None) -> list[dict[str, Any]]:
     """Every registered worker: queues, state, current job and its runtime, pid, host, heartbeat age,
-    alive (jobctl.core.liveness: a heartbeat within 3 of its intervals), jobs done/failed, resident memory."""
+    alive (jobctl.core.liveness: a heartbeat within 3 of its intervals), jobs done/failed, resident
+    memory."""
     now = now or datetime.now(timezone.utc)
     beats = {b.name: b for b in worker_beats(connection, settings, now)}
     workers = [w for w in Worker.all(connection=connection, serializer=PayloadSerializer) if w.name in beats]

@@ -48,7 +48,8 @@ def test_heartbeat_within_three_intervals_is_alive(redis_client, settings):
     assert settings.heartbeat_interval == 10
     now = datetime.now(timezone.utc)
     register(redis_client, "fresh", physical(settings, "payment-retry"), age=2, now=now)
-    register(redis_client, "edge", physical(settings, "payment-retry"), age=30.5, now=now)  # 3 x 10 s + 1 s grace
+    # 3 x 10 s + the 1 s grace
+    register(redis_client, "edge", physical(settings, "payment-retry"), age=30.5, now=now)
     register(redis_client, "late", physical(settings, "payment-retry"), age=31.5, now=now)
     assert by_name(liveness.worker_beats(redis_client, settings, now)) == {
         "fresh": True, "edge": True, "late": False}

@@ -41,7 +41,8 @@ def test_a_sigkilled_worker_leaves_every_count_within_the_heartbeat_bound(procs,
     ops.pause_queue(redis_client, fast, Q)  # the jobs stay waiting, so no_worker has something to say
     enqueue_many(redis_client, fast, "noop", [{}] * 3, queue=Q)
     cli = Cli()
-    viewer = {"Authorization": "Bearer " + tokens.create_token(redis_client, fast, "viewer", "viewer")["token"]}
+    token = tokens.create_token(redis_client, fast, "viewer", "viewer")["token"]
+    viewer = {"Authorization": f"Bearer {token}"}
 
     worker = procs.jobctl("worker", "start", "--queue", Q)
     wait_for(lambda: [r for r in list_workers(redis_client, fast) if r["alive"]], timeout=20,

@@ -540,7 +540,7 @@ complete -c jobctl -n '__jobctl_is jobctl queue resume' -l json -d 'Print machin
 complete -c jobctl -n '__jobctl_is jobctl queue resume' -l help -d 'Show this message and exit.'
 
 # jobctl queue show
-complete -c jobctl -n '__jobctl_is jobctl queue show' -s s -l state -x -d 'One of waiting, active, scheduled, completed, failed.'
+complete -c jobctl -n '__jobctl_is jobctl queue show' -s s -l state -x -d 'One of waiting, active, scheduled, completed, failed (default: waiting; for dead-letter: failed, its entries).'
 complete -c jobctl -n '__jobctl_is jobctl queue show' -s n -l limit -x -d 'Jobs per page.'
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l offset -x -d 'Skip this many (see next_offset).'
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l json -d 'Print machine-readable JSON on stdout.'

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 from rich.table import Table
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
 from jobctl.core.browse import queue_jobs
+from jobctl.core.catalog import DEAD_LETTER
 from jobctl.core.ops import pause_queue, resume_queue
 from jobctl.core.stats import STATES
 
@@ -52,29 +55,40 @@ def _duration(seconds: float) -> str:
 def show(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Queue name."),
-    job_state: str = typer.Option("waiting", "--state", "-s", help=f"One of {', '.join(STATES)}."),
+    job_state: Optional[str] = typer.Option(None, "--state", "-s",
+                                            help=f"One of {', '.join(STATES)} (default: waiting; for "
+                                                 "dead-letter: failed, its entries)."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="Jobs per page."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many (see next_offset)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """One page of a queue's jobs in one state, high priority first."""
+    """One page of a queue's jobs in one state, high priority first. The dead-letter queue shows its
+    entries (as `jobctl dlq list`)."""
     st = state(ctx)
     page = queue_jobs(st.connection, st.settings, name, job_state, offset, limit)
     if as_json:
         emit_json(page)
         return
     stdout.print(f"{page['queue']} {page['state']}: {page['total']:,} job(s)", highlight=False)
-    if page["jobs"]:
+    if page["jobs"] and page["queue"] == DEAD_LETTER:  # which queue each died on, and when
+        table = Table("id", "type", "from", "died (UTC)", box=None)  # whole ids in 80 columns
+        for j in page["jobs"]:
+            table.add_row(j["id"], j["type"], j["queue"], _when(j["ended_at"]))
+        stdout.print(table)
+    elif page["jobs"]:
         table = Table("id", "type", "prio", "tries", "enqueued (UTC)", box=None)
         for j in page["jobs"]:
             tries = j["attempts"]  # made/allowed; retries left in --json and `jobctl job show`
-            made = f"{tries['made']}/{tries['allowed'] or '-'}"
-            enqueued = (j["enqueued_at"] or "")[5:19].replace("T", " ")
-            table.add_row(j["id"], j["type"], j["priority"] or "-", made, enqueued)
+            table.add_row(j["id"], j["type"], j["priority"] or "-", f"{tries['made']}/{tries['allowed'] or '-'}",
+                          _when(j["enqueued_at"]))
         stdout.print(table)
     if page["next_offset"] is not None:
-        stdout.print(f"more: jobctl queue show {name} --state {job_state} --offset {page['next_offset']}",
-                     highlight=False)
+        stdout.print(f"more: jobctl queue show {name} --state {page['state']} "
+                     f"--offset {page['next_offset']}", highlight=False)
+
+
+def _when(iso: str | None) -> str:
+    return (iso or "")[5:19].replace("T", " ")
 
 
 @app.command("pause")

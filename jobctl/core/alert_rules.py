@@ -5,7 +5,8 @@ Rules (thresholds in settings; 0 or false turns one off):
                      with at least JOBCTL_ALERT_MIN_VOLUME finished
     queue_size       waiting jobs > JOBCTL_ALERT_QUEUE_SIZE
     oldest_waiting   the oldest waiting job has waited > JOBCTL_ALERT_OLDEST_WAIT
-    no_worker        waiting jobs and no live worker on the queue (JOBCTL_ALERT_NO_WORKER)
+    no_worker        waiting jobs and no live worker on the queue (JOBCTL_ALERT_NO_WORKER; live: the
+                     heartbeat rule of jobctl.core.liveness, as every face counts workers)
     worker_died      a worker vanished without a clean shutdown (its key expired, no `death` mark)
 
 State lives in Redis (one hash, one field per rule and subject): a rule notifies when it starts
@@ -33,7 +34,8 @@ from rq.job import Job
 
 from jobctl.config import Settings
 from jobctl.core import keys, metrics
-from jobctl.core.stats import list_workers, queue_key, queue_stats
+from jobctl.core.liveness import live_workers
+from jobctl.core.stats import queue_key, queue_stats
 
 log = logging.getLogger("jobctl.alerts")
 
@@ -122,7 +124,7 @@ def conditions(connection: redis.Redis, settings: Settings, now: float | None = 
                 found.append({"rule": "oldest_waiting", "subject": queue, "value": round(waited),
                               "threshold": settings.alert_oldest_wait,
                               "message": f"the oldest job on {queue} has waited {waited / 60:.0f} minutes"})
-    alive = {w["name"] for w in list_workers(connection, settings) if w["alive"]}
+    alive = {w.name for w in live_workers(connection, settings)}
     for name in _died_workers(connection, alive, now):
         found.append({"rule": "worker_died", "subject": name, "value": 1, "threshold": 0,
                       "message": f"worker {name} stopped heartbeating without shutting down"})

@@ -15,8 +15,8 @@ from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
 
 from jobctl.config import Settings
-from jobctl.core import attempts, payloads
-from jobctl.core.catalog import PRIORITIES, get_policy, split_physical
+from jobctl.core import attempts, dlq, keys, payloads
+from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, split_physical
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.redact import redact_fields
@@ -77,18 +77,40 @@ def _count(connection: redis.Redis, state: str, physical: str) -> int:
         connection.zcard(registry_key(state, physical))
 
 
-def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: str = "waiting",
-               offset: int = 0, limit: int = 20, *, reveal: bool = False) -> dict[str, Any]:
-    """One page of a queue's jobs in one state, high priority first. Costs O(limit), not O(queue).
-    Descriptions are redacted unless `reveal`."""
-    policy = get_policy(settings.queues, queue)
-    if state not in STATES:
-        raise UsageError(f"unknown state {state!r}", f"use one of {', '.join(STATES)}")
-    if offset < 0 or limit < 1:
-        raise UsageError("offset must be >= 0 and limit >= 1", "e.g. --offset 0 --limit 20")
+def default_state(queue: str, settings: Settings) -> str:
+    """What a queue view shows unless told: waiting jobs; for the dead-letter queue its entries (failed)."""
+    return "failed" if get_policy(settings.queues, queue).is_dead_letter else "waiting"
+
+
+def _dead_letter_ids(connection: redis.Redis, state: str, offset: int, limit: int) -> tuple[int, list[str]]:
+    """The dead-letter queue holds only failed jobs: its entries, newest first as `jobctl dlq list`
+    has them."""
+    if state != "failed":
+        return 0, []
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.zcard(keys.dlq_index())
+        pipe.zrevrange(keys.dlq_index(), offset, offset + limit - 1)
+        total, raw = pipe.execute()
+    return int(total), [r.decode() for r in raw]
+
+
+def _dead_letter_row(connection: redis.Redis, job_id: str) -> dict[str, Any] | None:
+    """A dead job whose RQ hash is gone, shown from its entry (which has all a listing needs)."""
+    entry = dlq.read_entry(connection, job_id)
+    if entry is None:
+        return None  # replayed or purged since the index was read
+    return {"id": job_id, "type": entry.get("type"), "queue": entry.get("queue"),
+            "priority": entry.get("priority"), "status": "failed", "description": None,
+            "created_at": entry.get("first_enqueued_at"), "enqueued_at": None, "started_at": None,
+            "ended_at": entry.get("died_at")}
+
+
+def _priority_page(connection: redis.Redis, policy: QueuePolicy, state: str, offset: int,
+                   limit: int) -> tuple[int, list[str]]:
+    """(total, one page of ids) across a queue's priorities, high first."""
     ids: list[str] = []
     skip, want, total = offset, limit, 0
-    for prio in PRIORITIES if not policy.is_dead_letter else [None]:
+    for prio in PRIORITIES:
         physical = policy.physical(prio)
         count = _count(connection, state, physical)
         total += count
@@ -99,16 +121,43 @@ def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: s
             skip = 0
         else:
             skip = max(0, skip - count)
-    jobs = [j for j in Job.fetch_many(ids, connection=connection, serializer=PayloadSerializer) if j is not None]
-    abandoned = _abandoned(connection, jobs)
+    return total, ids
+
+
+def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: str | None = None,
+               offset: int = 0, limit: int = 20, *, reveal: bool = False) -> dict[str, Any]:
+    """One page of a queue's jobs in one state (default: `default_state`), high priority first.
+    Costs O(limit), not O(queue). Descriptions are redacted unless `reveal`. The dead-letter
+    queue's failed jobs are its entries (each job's `queue` is the one it died on)."""
+    policy = get_policy(settings.queues, queue)
+    state = state or default_state(policy.name, settings)
+    if state not in STATES:
+        raise UsageError(f"unknown state {state!r}", f"use one of {', '.join(STATES)}")
+    if offset < 0 or limit < 1:
+        raise UsageError("offset must be >= 0 and limit >= 1", "e.g. --offset 0 --limit 20")
+    if policy.is_dead_letter:
+        total, ids = _dead_letter_ids(connection, state, offset, limit)
+    else:
+        total, ids = _priority_page(connection, policy, state, offset, limit)
+    found = Job.fetch_many(ids, connection=connection, serializer=PayloadSerializer)
+    present = [j for j in found if j is not None]
+    crashes = dict(zip([j.id for j in present], _abandoned(connection, present), strict=True))
     rows = []
-    for job, crashes in zip(jobs, abandoned, strict=True):
-        row = _summary(job)
-        row["attempts"] = attempts.progress(job, row["status"], _allowed(settings, row["queue"]), crashes)
-        rows.append(row if reveal else redact_fields(row, ("description",)))
+    for job_id, job in zip(ids, found, strict=True):
+        if job is not None:
+            row = _summary(job)
+            row["attempts"] = attempts.progress(job, row["status"], _allowed(settings, row["queue"]),
+                                                crashes[job.id])
+        elif policy.is_dead_letter:  # the entry outlived its job's data: the row comes from the entry
+            row = _dead_letter_row(connection, job_id)
+        else:
+            row = None
+        if row is not None:
+            rows.append(row)
     next_offset = offset + len(ids) if offset + len(ids) < total else None
     return {"queue": policy.name, "state": state, "offset": offset, "limit": limit, "total": total,
-            "next_offset": next_offset, "jobs": rows}
+            "next_offset": next_offset,
+            "jobs": [r if reveal else redact_fields(r, ("description",)) for r in rows]}
 
 
 def _abandoned(connection: redis.Redis, jobs: list[Job]) -> list[bytes | None]:

@@ -12,6 +12,7 @@ import redis
 
 from jobctl.config import Settings
 from jobctl.core import metrics
+from jobctl.core.catalog import DEAD_LETTER
 from jobctl.core.stats import STATES, queue_stats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -39,17 +40,20 @@ def _histogram(out: list[str], name: str, queue: str, counts: dict[str, int], pr
 
 def render(connection: redis.Redis, settings: Settings) -> str:
     stats = queue_stats(connection, settings)
-    names = [q["queue"] for q in stats["queues"]]
+    # the dead-letter queue runs nothing: its entries are jobctl_dead_letter_jobs, not a queue's series
+    runnable = [q for q in stats["queues"] if q["queue"] != DEAD_LETTER]
+    names = [q["queue"] for q in runnable]
     totals = metrics.totals(connection, names)
     out = ["# HELP jobctl_queue_jobs Jobs per queue, priority and state right now.",
            "# TYPE jobctl_queue_jobs gauge"]
-    for q in stats["queues"]:
+    for q in runnable:
         for prio, counts in q["priorities"].items():
             for state in STATES:
                 out.append(_line("jobctl_queue_jobs", {"queue": q["queue"], "priority": prio, "state": state},
                                  counts[state]))
-    out += ["# HELP jobctl_queue_workers Workers listening to the queue.", "# TYPE jobctl_queue_workers gauge"]
-    out += [_line("jobctl_queue_workers", {"queue": q["queue"]}, q["workers"]) for q in stats["queues"]]
+    out += ["# HELP jobctl_queue_workers Live workers (heartbeat within 3 intervals) listening to the queue.",
+            "# TYPE jobctl_queue_workers gauge"]
+    out += [_line("jobctl_queue_workers", {"queue": q["queue"]}, q["workers"]) for q in runnable]
     out += ["# HELP jobctl_dead_letter_jobs Entries in the dead-letter queue.", "# TYPE jobctl_dead_letter_jobs gauge",
             _line("jobctl_dead_letter_jobs", {}, stats["dead_letter"])]
     out += ["# HELP jobctl_jobs_total Job outcomes since metrics began (failed counts every failed attempt).",

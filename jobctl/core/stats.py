@@ -1,7 +1,8 @@
 """Queue counts and worker listings.
 
-Counts come from LLEN/ZCARD/SCARD in one pipelined round trip, so their cost does not grow with
-queue length. Registries are read without RQ's implicit cleanup (which would move jobs around).
+Counts come from LLEN/ZCARD in one pipelined round trip, so their cost does not grow with queue
+length; worker counts from jobctl.core.liveness (O(workers)). Registries are read without RQ's
+implicit cleanup (which would move jobs around).
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from rq.registry import (
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
-from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
 from jobctl.config import Settings
 from jobctl.core import keys
-from jobctl.core.catalog import PRIORITIES, get_policy
+from jobctl.core.catalog import DEAD_LETTER, PRIORITIES, get_policy
 from jobctl.core.durations import parse_seconds
+from jobctl.core.liveness import live_counts, parse_time, worker_beats
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.errors import UsageError
 
@@ -48,8 +49,17 @@ def queue_key(physical: str) -> str:
     return Queue.redis_queue_namespace_prefix + physical
 
 
+def _dead_letter_row(entries: int) -> dict[str, Any]:
+    """The dead-letter queue as a queue: its entries are failed jobs (what `jobctl dlq list` shows).
+    It has no priorities and never a worker."""
+    return {"queue": DEAD_LETTER, "default_priority": None, "priorities": {}, "workers": 0,
+            "totals": {**dict.fromkeys(STATES, 0), "failed": entries}}
+
+
 def queue_stats(connection: redis.Redis, settings: Settings, queue: str | None = None) -> dict[str, Any]:
-    """Per queue and priority: waiting/active/scheduled/completed/failed; workers; dead-letter size."""
+    """Per queue and priority: waiting/active/scheduled/completed/failed; live workers (the heartbeat
+    rule of jobctl.core.liveness); dead-letter size. The dead-letter queue is a row of its own, its
+    entries counted as failed."""
     catalog = settings.queues
     names = [get_policy(catalog, queue).name] if queue else list(catalog)
     plan: list[tuple[str, str, str]] = []  # (queue, priority, field) in pipeline order
@@ -65,30 +75,27 @@ def queue_stats(connection: redis.Redis, settings: Settings, queue: str | None =
             for state in ("active", "scheduled", "completed", "failed"):
                 pipe.zcard(registry_key(state, physical))
                 plan.append((name, prio, state))
-            pipe.scard(WORKERS_BY_QUEUE_KEY % physical)
-            plan.append((name, prio, "workers"))
     pipe.zcard(keys.dlq_index())
     results = pipe.execute()
-    dead_letter = results.pop()
+    dead_letter = int(results.pop())
+    workers = live_counts(catalog, worker_beats(connection, settings))
 
     queues: dict[str, dict[str, Any]] = {}
-    for (name, prio, fld), value in zip(plan, results):
-        q = queues.setdefault(name, {
+    for name in names:  # catalogue order, the dead-letter queue in its place
+        queues[name] = _dead_letter_row(dead_letter) if catalog[name].is_dead_letter else {
             "queue": name,
             "default_priority": catalog[name].priority,
             "priorities": {p: dict.fromkeys(STATES, 0) for p in PRIORITIES},
-            "workers": 0,
-        })
-        if fld == "workers":
-            # our workers listen to all three priorities; the max avoids counting one worker thrice
-            q["workers"] = max(q["workers"], int(value))
-        else:
-            q["priorities"][prio][fld] = int(value)
-    for q in queues.values():
-        q["totals"] = {s: sum(q["priorities"][p][s] for p in PRIORITIES) for s in STATES}
+            "workers": workers[name],
+        }
+    for (name, prio, fld), value in zip(plan, results):
+        queues[name]["priorities"][prio][fld] = int(value)
+    for name, q in queues.items():
+        if not catalog[name].is_dead_letter:
+            q["totals"] = {s: sum(q["priorities"][p][s] for p in PRIORITIES) for s in STATES}
     return {
         "queues": list(queues.values()),
-        "dead_letter": int(dead_letter),
+        "dead_letter": dead_letter,
         "generated_at": datetime.now(timezone.utc).isoformat(),
     }
 
@@ -97,18 +104,14 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _parse_ts(raw: bytes | str) -> datetime:
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=timezone.utc)
-
-
 def list_workers(connection: redis.Redis, settings: Settings | None = None,
                  now: datetime | None = None) -> list[dict[str, Any]]:
     """Every registered worker: queues, state, current job and its runtime, pid, host, heartbeat age,
-    alive (a heartbeat within 3 intervals), jobs done/failed, resident memory."""
+    alive (jobctl.core.liveness: a heartbeat within 3 of its intervals), jobs done/failed, resident
+    memory."""
     now = now or datetime.now(timezone.utc)
-    interval = settings.heartbeat_interval if settings is not None else 10
-    workers = Worker.all(connection=connection, serializer=PayloadSerializer)
+    beats = {b.name: b for b in worker_beats(connection, settings, now)}
+    workers = [w for w in Worker.all(connection=connection, serializer=PayloadSerializer) if w.name in beats]
     with connection.pipeline(transaction=False) as pipe:
         for w in workers:
             pipe.hget(w.key, "current_job")  # jobctl workers keep it here; RQ 3's own keep executions
@@ -124,7 +127,8 @@ def list_workers(connection: redis.Redis, settings: Settings | None = None,
         state = w.get_state()
         rss, started = extra[2 * index], extra[2 * index + 1]
         age = (now - w.last_heartbeat).total_seconds() if w.last_heartbeat else None
-        running = (now - _parse_ts(started)).total_seconds() if started else None
+        started_at = parse_time(started)
+        running = (now - started_at).total_seconds() if started_at else None
         rows.append({
             "name": w.name,
             "queues": w.queue_names(),
@@ -135,7 +139,7 @@ def list_workers(connection: redis.Redis, settings: Settings | None = None,
             "host": w.hostname,
             "last_heartbeat": _iso(w.last_heartbeat),
             "heartbeat_age_seconds": round(age, 1) if age is not None else None,
-            "alive": age is not None and age <= 3 * interval + 1,
+            "alive": beats[w.name].alive,
             "birth": _iso(w.birth_date),
             "jobs_done": w.successful_job_count,
             "jobs_failed": w.failed_job_count,
@@ -164,6 +168,6 @@ def stats_with_window(connection: redis.Redis, settings: Settings, queue: str | 
     if window:
         from jobctl.core.metrics import window_stats
 
-        names = [q["queue"] for q in data["queues"]]
+        names = [q["queue"] for q in data["queues"] if q["queue"] != DEAD_LETTER]  # it runs nothing
         data["window"] = {"seconds": window, "queues": window_stats(connection, names, window)}
     return data

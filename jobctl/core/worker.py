@@ -49,7 +49,7 @@ from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 
 from jobctl.config import Settings
-from jobctl.core import dlq, keys, logs, metrics, outcomes, payloads
+from jobctl.core import dlq, keys, liveness, logs, metrics, outcomes, payloads
 from jobctl.core.attempts import merge_abandoned
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy
 from jobctl.core.jobtypes import FUNC_TO_TYPE
@@ -570,7 +570,8 @@ class JobctlWorker:
             )
 
     def _sweep(self) -> None:
-        """Dead-letter what reached RQ's failed registries some other way, trim the DLQ, flush alerts."""
+        """Dead-letter what reached RQ's failed registries some other way, trim the DLQ, drop expired
+        workers' registrations, flush alerts."""
         lock = f"{keys.JOBCTL}:sweep"
         if not self.connection.set(
             lock, self.name, nx=True, ex=max(1, int(self._settings.maintenance_interval))
@@ -580,6 +581,7 @@ class JobctlWorker:
             for entry in dlq.sweep_failed(self.connection, self.queue_names(), self.name):
                 self._alert(entry)
             dlq.enforce_retention(self.connection, self._settings)
+            liveness.prune_registrations(self.connection, self._settings.queues)
             from jobctl.core import alerts
 
             alerts.flush_pending_alerts(self.connection, self._settings)
@@ -598,8 +600,15 @@ class JobctlWorker:
                 raise
             self.connection.hset(self.key, "death", datetime.now(timezone.utc).isoformat())
             self._rq.register_birth()
+        # the heartbeat interval goes on the record so readers with another setting judge it by its own
         self.connection.hset(
-            self.key, mapping={"state": "idle", "rss_bytes": resident_bytes(), "jobctl_threads": self.threads}
+            self.key,
+            mapping={
+                "state": "idle",
+                "rss_bytes": resident_bytes(),
+                "jobctl_threads": self.threads,
+                liveness.INTERVAL_FIELD: self._settings.heartbeat_interval,
+            },
         )
         if threading.current_thread() is threading.main_thread():
             self._timeout = _Timeout()

@@ -14,7 +14,7 @@ from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.browse import job_detail, queue_jobs
 from jobctl.core.catalog import get_policy
 from jobctl.core.prometheus import CONTENT_TYPE, render
-from jobctl.core.stats import parse_window, queue_stats, stats_with_window
+from jobctl.core.stats import list_workers, parse_window, queue_stats, stats_with_window
 from jobctl.errors import NotFound, UsageError
 from jobctl.http.auth import Admin, Caller, Operator, Viewer
 from jobctl.http.context import ApiContext, api_context
@@ -70,21 +70,29 @@ def stats(ctx: Ctx, caller: Caller = Viewer, queue: QueueName | None = None,
 
 @router.get("/queues/{queueName}", summary="A queue's policy, counts and one page of its jobs in one state",
             responses=_errors(400, 403, 404))
-def queue_detail(ctx: Ctx, queue_name: QueuePath, caller: Caller = Viewer, state: JobState = "waiting",
+def queue_detail(ctx: Ctx, queue_name: QueuePath, caller: Caller = Viewer,
+                 state: Annotated[JobState | None,
+                                  Query(description="Default waiting; for dead-letter failed (its entries).")]
+                 = None,
                  offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20) -> dict[str, Any]:
     policy = get_policy(ctx.settings.queues, queue_name)
-    counts = next(iter(queue_stats(ctx.connection, ctx.settings, policy.name)["queues"]), None) \
-        if not policy.is_dead_letter else None
+    [counts] = queue_stats(ctx.connection, ctx.settings, policy.name)["queues"]
     return {
         "queue": policy.name,
         "policy": policy.describe(),
         "paused": policy.name in ops.paused_queues(ctx.connection),
-        "workers": counts["workers"] if counts else 0,
-        "totals": counts["totals"] if counts else None,
-        "priorities": counts["priorities"] if counts else None,
+        "workers": counts["workers"],
+        "totals": counts["totals"],
+        "priorities": counts["priorities"],
         "page": queue_jobs(ctx.connection, ctx.settings, policy.name, state, offset, limit),
     }
+
+
+@router.get("/workers", summary="Registered workers, each with `alive` (jobctl worker list --json)",
+            responses=_errors(403))
+def workers(ctx: Ctx, caller: Caller = Viewer) -> dict[str, Any]:
+    return {"workers": list_workers(ctx.connection, ctx.settings)}
 
 
 @router.get("/dlq", summary="Dead-letter entries, newest first, paged (jobctl dlq list --json)",
@@ -198,7 +206,7 @@ def dlq_purge(ctx: Ctx, caller: Caller = Admin,
                          since=since, error_contains=error_contains)
 
 
-# --- one job (declared last: /{job_id} would otherwise swallow /stats and /dlq) ---------------------
+# --- one job (declared last: /{job_id} would otherwise swallow /stats, /workers and /dlq) -----------
 
 @router.get("/{job_id}", summary="One job in full (jobctl job show --json)", responses=_errors(403, 404))
 def job_show(ctx: Ctx, job_id: JobPath, caller: Caller = Viewer) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import redis
 from jobctl.config import Settings
 from jobctl.core import dlq, ops
 from jobctl.core.browse import job_detail, queue_jobs
+from jobctl.core.catalog import DEAD_LETTER
 from jobctl.core.stats import list_workers, queue_stats
 
 PAGE = 50
@@ -35,8 +36,9 @@ def read_main(connection: redis.Redis, settings: Settings) -> dict[str, Any]:
     return {
         "stats": stats,
         "paused": ops.paused_queues(connection),
-        "workers": list_workers(connection),
-        "series": {q["queue"]: series(connection, q["queue"]) for q in stats["queues"]},
+        "workers": list_workers(connection, settings),  # alive by the same rule as the counts above
+        "series": {q["queue"]: series(connection, q["queue"]) for q in stats["queues"]
+                   if q["queue"] != DEAD_LETTER},  # it runs nothing: no done/failed per minute
     }
 
 

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from jobctl.core import dlq, ops
-from jobctl.core.catalog import PRIORITIES
+from jobctl.core.catalog import DEAD_LETTER
 from jobctl.core.stats import STATES
 from jobctl.tui import data, widgets
 from jobctl.tui.widgets import ConfirmScreen
@@ -116,14 +116,14 @@ class MainScreen(DataScreen):
             paused = name in result["paused"]
             spark = result["series"].get(name) or {}
             prios = [(name, q["totals"], q["workers"])]
-            if self.by_priority:
-                prios += [(f"{name}:{p}", q["priorities"][p], None) for p in PRIORITIES]
+            if self.by_priority:  # the dead-letter queue has none
+                prios += [(f"{name}:{p}", counts, None) for p, counts in q["priorities"].items()]
             for key, counts, workers in prios:
                 is_total = workers is not None
                 label = name if is_total else f"  {key.split(':')[1]}"
                 rows.append((key, [label, *(f"{counts[s]:,}" for s in ("waiting", "active", "scheduled",
                                                                            "failed", "completed")),
-                                   str(workers) if is_total else "",
+                                   ("-" if name == DEAD_LETTER else str(workers)) if is_total else "",
                                    Text("||", style="bold black on yellow") if paused and is_total else "",
                                    Text(widgets.sparkline(spark.get("completed", []), SPARK), style="green")
                                    if is_total else "",
@@ -132,10 +132,13 @@ class MainScreen(DataScreen):
         sync_table(self.query_one("#queues", DataTable), rows)
         self._show_prio()
         workers = result["workers"]
+        live = sum(1 for w in workers if w["alive"])
+        gone = f" (+{len(workers) - live} dead)" if live < len(workers) else ""
         self.query_one("#workers-title", Static).update(
-            Text(f"workers: {len(workers)}   dead letters: {result['stats']['dead_letter']:,}", style="bold"))
+            Text(f"workers: {live}{gone}   dead letters: {result['stats']['dead_letter']:,}", style="bold"))
         sync_table(self.query_one("#workers", DataTable), [
-            (w["name"], [w["name"], w["state"] or "-", ",".join(sorted({n.rsplit(":", 1)[0] for n in w["queues"]})),
+            (w["name"], [w["name"], (w["state"] or "-") if w["alive"] else Text("dead", style="red"),
+                         ",".join(sorted({n.rsplit(":", 1)[0] for n in w["queues"]})),
                          w["current_job"] or "-", str(w["jobs_done"] or 0), str(w["jobs_failed"] or 0)])
             for w in workers])
 
@@ -150,7 +153,8 @@ class MainScreen(DataScreen):
         q = next((q for q in self.last["stats"]["queues"] if q["queue"] == name), None)
         if q is None:
             return
-        parts = [f"{p}: " + " ".join(f"{s[0]}{q['priorities'][p][s]}" for s in STATES) for p in PRIORITIES]
+        parts = [f"{p}: " + " ".join(f"{s[0]}{counts[s]}" for s in STATES)
+                 for p, counts in q["priorities"].items()]
         text = Text(f"{name}  ", style="bold")
         if name in self.last["paused"]:
             text.append("PAUSED  ", style="bold yellow")
@@ -167,7 +171,9 @@ class MainScreen(DataScreen):
 
     def action_open(self) -> None:
         name = self.selected_queue()
-        if name:
+        if name == DEAD_LETTER:  # its entries, with replay and purge, are the dead-letter screen's
+            self.app.action_dead_letters()
+        elif name:
             self.app.push_screen(JobsScreen(name))
 
     def action_breakdown(self) -> None:

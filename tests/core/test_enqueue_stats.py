@@ -9,7 +9,7 @@ from rq.job import Job
 from jobctl.core.browse import job_detail, queue_jobs
 from jobctl.core.enqueue import enqueue, enqueue_many
 from jobctl.core.payloads import PayloadSerializer
-from jobctl.core.stats import queue_stats
+from jobctl.core.stats import STATES, queue_stats
 from jobctl.errors import NotFound, UsageError
 
 
@@ -81,8 +81,10 @@ def test_unknown_job_type(conn, settings):
 
 def test_stats_cover_every_queue_and_dead_letter(conn, settings):
     stats = queue_stats(conn, settings)
-    assert [q["queue"] for q in stats["queues"]] == [n for n in settings.queues if n != "dead-letter"]
+    assert [q["queue"] for q in stats["queues"]] == list(settings.queues)  # dead-letter too, in its place
     assert stats["dead_letter"] == 0
+    assert stats["queues"][-1] == {"queue": "dead-letter", "default_priority": None, "priorities": {},
+                                   "workers": 0, "totals": dict.fromkeys(STATES, 0)}
     one = queue_stats(conn, settings, "payment-retry")
     assert [q["queue"] for q in one["queues"]] == ["payment-retry"]
 
@@ -117,7 +119,7 @@ def test_stats_use_constant_number_of_commands(conn, settings, monkeypatch):
     enqueue_many(conn, settings, "noop", [{}] * 2000, queue="email-sending")
     big = commands_for_stats()
     assert big == small
-    assert set(big) == {"LLEN", "ZCARD", "SCARD"}
+    assert set(big) == {"LLEN", "ZCARD", "SMEMBERS"}  # SMEMBERS: the registered workers (none here)
 
 
 def test_queue_show_pages_across_priorities(conn, settings):

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.e2e
 
 def test_a_busy_worker_reports_its_job_runtime_heartbeat_and_memory(procs, redis_client, settings, monkeypatch):
     monkeypatch.setenv("JOBCTL_HEARTBEAT_INTERVAL", "1")
-    [job_id] = enqueue_many(redis_client, settings, "sleep", [{"seconds": 4}], queue="referral-commission")
+    # long enough to outlast a `worker list` subprocess on a loaded machine (the burst worker exits after it,
+    # unregistered); the worker is killed at the end of the test, so the length costs nothing
+    [job_id] = enqueue_many(redis_client, settings, "sleep", [{"seconds": 30}], queue="referral-commission")
     procs.jobctl("worker", "start", "--queue", "referral-commission", "--burst")
 
     def busy():

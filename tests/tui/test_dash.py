@@ -282,6 +282,44 @@ def test_job_pages_and_workers_panel(monkeypatch, redis_client, settings):
         worker.register_death()
 
 
+def test_dead_letter_row_counts_its_entries_and_opens_the_dead_letter_screen(redis_client, settings):
+    dead_jobs(redis_client, settings, ["dead-a", "dead-b"])
+    app = DashApp(settings, refresh_seconds=FAST)
+
+    async def script(pilot):
+        main = await loaded(pilot, MainScreen)
+        table = main.query_one("#queues")
+        row = table.get_row("dead-letter")
+        assert (row[1], row[4], row[6]) == ("0", "2", "-")  # wait, fail, workers
+        table.move_cursor(row=[k.value for k in table.rows].index("dead-letter"))
+        await pilot.pause()
+        await pilot.press("enter")
+        screen = await until(pilot, lambda: isinstance(app.screen, DeadLetterScreen) and app.screen, "DLQ")
+        await until(pilot, lambda: screen.loaded and sorted(e["job_id"] for e in screen.page["entries"])
+                    == ["dead-a", "dead-b"], "its entries")
+
+    drive(app, script)
+
+
+def test_workers_panel_counts_live_workers_and_marks_dead_ones(redis_client, settings):
+    from tests.core.test_liveness import physical, register
+
+    register(redis_client, "live-worker", physical(settings, Q), age=1)
+    register(redis_client, "dead-worker", physical(settings, Q), age=300)  # SIGKILLed: no death mark
+    app = DashApp(settings, refresh_seconds=FAST)
+
+    async def script(pilot):
+        main = await loaded(pilot, MainScreen)
+        title = str(main.query_one("#workers-title").render())
+        assert title.startswith("workers: 1 (+1 dead)"), title
+        assert main.query_one("#queues").get_row(Q)[6] == "1"
+        workers = main.query_one("#workers")
+        assert str(workers.get_row("dead-worker")[1]) == "dead"
+        assert workers.get_row("live-worker")[1] == "idle"
+
+    drive(app, script)
+
+
 def test_sparklines_are_empty_without_metrics(monkeypatch, redis_client):
     import sys
 
@@ -492,7 +530,8 @@ def test_snapshot_main_by_priority_120x40(frozen, snap_compare, redis_client, se
     async def ready(pilot):
         main = await loaded(pilot, MainScreen)
         await pilot.press("b")
-        await until(pilot, lambda: main.query_one("#queues").row_count == 7 * 4, "priority rows")
+        # + the dead-letter row, which has no priorities
+        await until(pilot, lambda: main.query_one("#queues").row_count == 7 * 4 + 1, "priority rows")
         await settle(pilot)
 
     assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(120, 40), run_before=ready)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Optional
 from zoneinfo import ZoneInfo
@@ -11,6 +13,7 @@ from rich.table import Table
 
 from jobctl.cli.common import (
     JsonOption,
+    State,
     confirm,
     emit_json,
     new_app,
@@ -20,6 +23,7 @@ from jobctl.cli.common import (
     stdout,
 )
 from jobctl.core import schedules
+from jobctl.errors import NotFound
 
 app = new_app("Recurring jobs: cron schedules in a timezone, run by `jobctl scheduler start`.")
 
@@ -121,11 +125,25 @@ def remove(
     stdout.print(f"removed {name}{note}", highlight=False)
 
 
+@contextmanager
+def _stored_only(st: State, name: str) -> Iterator[None]:
+    """run, pause and resume act on stored schedules: for a default that `list` shows as not yet
+    seeded, say so instead of a bare "no schedule"."""
+    try:
+        yield
+    except NotFound:
+        if name in schedules.pending_defaults(st.connection, st.settings):
+            raise NotFound(f"schedule {name!r} is not yet seeded",
+                           "the first scheduler to start stores it: jobctl scheduler start") from None
+        raise
+
+
 @app.command("run")
 def run(ctx: typer.Context, name: str = NameArgument, as_json: bool = JsonOption) -> None:
     """Enqueue the schedule's job now (its regular runs are unaffected); prints the job id."""
     st = state(ctx)
-    job_id = schedules.run_now(st.connection, st.settings, name)
+    with _stored_only(st, name):
+        job_id = schedules.run_now(st.connection, st.settings, name)
     if as_json:
         emit_json({"schedule": name, "job_id": job_id})
     else:
@@ -135,13 +153,19 @@ def run(ctx: typer.Context, name: str = NameArgument, as_json: bool = JsonOption
 @app.command("pause")
 def pause(ctx: typer.Context, name: str = NameArgument, as_json: bool = JsonOption) -> None:
     """Stop running a schedule; its occurrences pass without a job until resumed."""
-    _toggled(schedules.pause_schedule(state(ctx).connection, name), as_json)
+    st = state(ctx)
+    with _stored_only(st, name):
+        doc = schedules.pause_schedule(st.connection, name)
+    _toggled(doc, as_json)
 
 
 @app.command("resume")
 def resume(ctx: typer.Context, name: str = NameArgument, as_json: bool = JsonOption) -> None:
     """Run a paused schedule again, from its next occurrence (paused ones are not caught up)."""
-    _toggled(schedules.resume_schedule(state(ctx).connection, name), as_json)
+    st = state(ctx)
+    with _stored_only(st, name):
+        doc = schedules.resume_schedule(st.connection, name)
+    _toggled(doc, as_json)
 
 
 def _toggled(doc: dict, as_json: bool) -> None:

@@ -54,3 +54,13 @@ def test_with_every_default_removed_the_list_says_there_are_none(cli):
         assert cli.json("schedule", "remove", name, "--yes")["schedule"]["seeded"] is False
     assert cli.json("schedule", "list") == {"schedules": []}
     assert "no schedules" in cli("schedule", "list").stdout
+
+
+def test_run_pause_resume_of_a_default_not_yet_seeded_say_so(cli, redis_client, settings):
+    for verb in ("run", "pause", "resume"):
+        assert cli("schedule", verb, "daily-reports", code=4).stderr == (
+            "jobctl: error: schedule 'daily-reports' is not yet seeded\n"
+            "hint: the first scheduler to start stores it: jobctl scheduler start\n")
+    assert not redis_client.exists(keys.schedules())
+    schedules.seed_defaults(redis_client, settings)
+    assert cli("schedule", "pause", "daily-reports").stdout.strip() == "daily-reports: paused"

@@ -582,9 +582,9 @@ complete -c jobctl -n '__jobctl_is jobctl retry' -l help -d 'Show this message a
 
 # jobctl schedule
 complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'add' -d 'Add a recurring schedule (the name must be new; remove first to change one).'
-complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'list' -d 'Every schedule: next run (UTC and local), last run and its job\'s status.'
+complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'list' -d 'Every schedule, defaults not yet seeded too: next run (UTC and local), last run, its job\'s status.'
 complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'pause' -d 'Stop running a schedule; its occurrences pass without a job until resumed.'
-complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'remove' -d 'Delete a schedule.'
+complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'remove' -d 'Delete a schedule (a default not yet seeded too: it is then never seeded).'
 complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'resume' -d 'Run a paused schedule again, from its next occurrence (paused ones are not caught up).'
 complete -c jobctl -n '__jobctl_is jobctl schedule' -a 'run' -d 'Enqueue the schedule\'s job now (its regular runs are unaffected); prints the job id.'
 complete -c jobctl -n '__jobctl_is jobctl schedule' -l help -d 'Show this message and exit.'

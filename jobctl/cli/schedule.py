@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Optional
 from zoneinfo import ZoneInfo
@@ -11,6 +13,7 @@ from rich.table import Table
 
 from jobctl.cli.common import (
     JsonOption,
+    State,
     confirm,
     emit_json,
     new_app,
@@ -20,6 +23,7 @@ from jobctl.cli.common import (
     stdout,
 )
 from jobctl.core import schedules
+from jobctl.errors import NotFound
 
 app = new_app("Recurring jobs: cron schedules in a timezone, run by `jobctl scheduler start`.")
 
@@ -45,26 +49,31 @@ def _when(iso: str, tz: str) -> str:
 
 @app.command("list")
 def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """Every schedule: next run (UTC and local), last run and its job's status."""
+    """Every schedule, defaults not yet seeded too: next run (UTC and local), last run, its job's status."""
     st = state(ctx)
     rows = schedules.list_schedules(st.connection, st.settings)
     if as_json:
         emit_json({"schedules": rows})
         return
     if not rows:
-        stdout.print("no schedules (a scheduler seeds the defaults when it starts: jobctl scheduler start)")
+        stdout.print("no schedules (add one: jobctl schedule add NAME --cron CRON --job TYPE)")
         return
     # two lines per schedule keep it within 80 columns: definition on top, its state below
     table = Table("name", "cron / tz", "next UTC / local", "last / status", box=None, pad_edge=False)
     table.columns[0].overflow = "fold"
     for r in rows:
         nxt = r["next_runs"][0] if r["next_runs"] else None
-        flags = "paused" if r["paused"] else ("no handler yet" if not r["handler"] else r["job_type"])
+        flags = ("not yet seeded" if not r["seeded"] else "paused" if r["paused"]
+                 else "no handler yet" if not r["handler"] else r["job_type"])
         local = _local(nxt["utc"], r["tz"]) if nxt and r["tz"] != "UTC" else ""
         status = r["last_job_status"] or ""
         table.add_row(r["name"], r["cron"], _short(nxt["utc"]) if nxt else "-", _short(r["last_run_at"]))
         table.add_row(f"  {flags}", r["tz"], local, status, style="dim")
     stdout.print(table)
+    pending = sum(not r["seeded"] for r in rows)
+    if pending:
+        stdout.print(f"{pending} default(s) not yet seeded: the first scheduler to start stores them",
+                     highlight=False)
     overdue = [r["name"] for r in rows if r["overdue"]]
     if overdue:
         stdout.print(f"{len(overdue)} schedule(s) overdue: is a scheduler running? (jobctl scheduler status)",
@@ -102,22 +111,39 @@ def remove(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Delete a schedule. Jobs it already enqueued are not touched."""
+    """Delete a schedule (a default not yet seeded too: it is then never seeded). Jobs it already
+    enqueued are not touched."""
     st = state(ctx)
-    schedules.get_schedule(st.connection, name)  # NotFound before asking
-    confirm(f"Remove schedule {name}?", yes, as_json)
-    doc = schedules.remove_schedule(st.connection, name)
+    seeded = schedules.listed_schedule(st.connection, st.settings, name)["seeded"]  # NotFound before asking
+    confirm(f"Remove schedule {name}?" if seeded else f"Remove default schedule {name} (not yet seeded)?",
+            yes, as_json)
+    doc = schedules.remove_schedule(st.connection, name, st.settings)
     if as_json:
         emit_json({"removed": name, "schedule": doc})
         return
-    stdout.print(f"removed {name}", highlight=False)
+    note = "" if doc["seeded"] else " (a default not yet seeded: no scheduler will store it)"
+    stdout.print(f"removed {name}{note}", highlight=False)
+
+
+@contextmanager
+def _stored_only(st: State, name: str) -> Iterator[None]:
+    """run, pause and resume act on stored schedules: for a default that `list` shows as not yet
+    seeded, say so instead of a bare "no schedule"."""
+    try:
+        yield
+    except NotFound:
+        if name in schedules.pending_defaults(st.connection, st.settings):
+            raise NotFound(f"schedule {name!r} is not yet seeded",
+                           "the first scheduler to start stores it: jobctl scheduler start") from None
+        raise
 
 
 @app.command("run")
 def run(ctx: typer.Context, name: str = NameArgument, as_json: bool = JsonOption) -> None:
     """Enqueue the schedule's job now (its regular runs are unaffected); prints the job id."""
     st = state(ctx)
-    job_id = schedules.run_now(st.connection, st.settings, name)
+    with _stored_only(st, name):
+        job_id = schedules.run_now(st.connection, st.settings, name)
     if as_json:
         emit_json({"schedule": name, "job_id": job_id})
     else:
@@ -127,13 +153,19 @@ def run(ctx: typer.Context, name: str = NameArgument, as_json: bool = JsonOption
 @app.command("pause")
 def pause(ctx: typer.Context, name: str = NameArgument, as_json: bool = JsonOption) -> None:
     """Stop running a schedule; its occurrences pass without a job until resumed."""
-    _toggled(schedules.pause_schedule(state(ctx).connection, name), as_json)
+    st = state(ctx)
+    with _stored_only(st, name):
+        doc = schedules.pause_schedule(st.connection, name)
+    _toggled(doc, as_json)
 
 
 @app.command("resume")
 def resume(ctx: typer.Context, name: str = NameArgument, as_json: bool = JsonOption) -> None:
     """Run a paused schedule again, from its next occurrence (paused ones are not caught up)."""
-    _toggled(schedules.resume_schedule(state(ctx).connection, name), as_json)
+    st = state(ctx)
+    with _stored_only(st, name):
+        doc = schedules.resume_schedule(st.connection, name)
+    _toggled(doc, as_json)
 
 
 def _toggled(doc: dict, as_json: bool) -> None:

@@ -29,7 +29,7 @@ from croniter.croniter import CroniterError
 from rq.job import Job
 
 from jobctl.config import Settings
-from jobctl.core import audit, keys, payloads, submit
+from jobctl.core import audit, keys, payloads, runtime, submit
 from jobctl.core.catalog import check_priority, get_policy
 from jobctl.core.cron import as_aware, check_cron, check_tz, latest_run, next_runs
 from jobctl.core.jobtypes import JOB_TYPES
@@ -63,6 +63,23 @@ if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
   return 1
 end
 return 0
+"""
+
+# Delete a stored schedule; for a catalogue name (ARGV[2] = 1) also mark it seeded, so that seed_defaults
+# never stores it (again). Returns the deleted document, '' when only a not-yet-seeded catalogue entry
+# was marked, nil when there was nothing to remove (unknown, or a default removed before).
+_REMOVE = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if raw then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  if ARGV[2] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) end
+  return raw
+end
+if ARGV[2] == '1' and redis.call('SADD', KEYS[3], ARGV[1]) == 1 then
+  return ''
+end
+return false
 """
 
 _warned_no_handler: set[str] = set()
@@ -206,18 +223,28 @@ def get_schedule(connection: redis.Redis, name: str) -> dict[str, Any]:
     return json.loads(raw)
 
 
-def remove_schedule(connection: redis.Redis, name: str) -> dict[str, Any]:
-    """Delete a schedule; returns its last document. NotFound when there is none."""
-    with audit.audited(connection, None, "schedule.remove", name) as entry:
-        with connection.pipeline() as pipe:
-            pipe.hget(keys.schedules(), name)
-            pipe.hdel(keys.schedules(), name)
-            pipe.zrem(keys.schedules_due(), name)
-            raw, deleted, _ = pipe.execute()
-        if not deleted:
+def remove_schedule(connection: redis.Redis, name: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Delete a schedule; returns its last document (with `seeded`). NotFound when there is none.
+
+    A name from the catalogue (a default or a jobctl.toml schedule) is remembered as seeded, so no
+    scheduler stores it again; that is also how a default is removed before any scheduler seeded it.
+    Without `settings`, the process's runtime settings say what the catalogue holds. (Removing a
+    default at the very moment a scheduler seeds it can answer NotFound; it is then stored, and a
+    second remove deletes it.)
+    """
+    if settings is None:
+        settings = runtime.settings()
+    with audit.audited(connection, settings, "schedule.remove", name) as entry:
+        catalogue = default_definitions(settings)
+        raw = connection.eval(_REMOVE, 3, keys.schedules(), keys.schedules_due(), _seeded_key(), name,
+                              int(name in catalogue))
+        if raw is None:
             raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
         entry.count = 1
-    return shown(json.loads(raw))
+        if raw in (b"", ""):
+            entry.filters["not_yet_seeded"] = True
+            return _pending_row(name, catalogue[name], as_aware(None))
+    return {**shown(json.loads(raw)), "seeded": True}
 
 
 def _update(connection: redis.Redis, name: str, change: Mapping[str, Any],
@@ -294,29 +321,85 @@ def _job_statuses(connection: redis.Redis, ids: list[str]) -> dict[str, str]:
     return out
 
 
+def _seeded_key() -> str:
+    """The set of catalogue names ever seeded (or removed before seeding): seed_defaults skips them."""
+    return f"{keys.schedules()}:seeded"
+
+
+def _pending_row(name: str, spec: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A catalogue definition no scheduler has stored yet, as a stored document would look (never run)."""
+    doc = _document(name, spec["cron"], spec["tz"], spec["job_type"], dict(spec["data"] or {}),
+                    spec["queue"], spec["priority"], spec["missed"], spec["source"], now)
+    return {**shown(doc), "created_at": None, "seeded": False}
+
+
+def _not_yet_seeded(settings: Settings, stored: set[str], seeded: set) -> dict[str, dict[str, Any]]:
+    taken = stored | {n.decode() if isinstance(n, bytes) else n for n in seeded}
+    return {name: spec for name, spec in default_definitions(settings).items() if name not in taken}
+
+
+def pending_defaults(connection: redis.Redis, settings: Settings) -> dict[str, dict[str, Any]]:
+    """The catalogue's definitions (defaults, jobctl.toml) neither stored nor ever seeded: what the next
+    active scheduler will store. One an admin removed (after or before seeding) is not here."""
+    with connection.pipeline() as pipe:  # MULTI: both sets from one moment
+        pipe.hkeys(keys.schedules())
+        pipe.smembers(_seeded_key())
+        stored, seeded = pipe.execute()
+    return _not_yet_seeded(settings, {n.decode() if isinstance(n, bytes) else n for n in stored}, seeded)
+
+
+def listed_schedule(connection: redis.Redis, settings: Settings, name: str) -> dict[str, Any]:
+    """One schedule as `list_schedules` shows it: stored, or a catalogue entry not yet seeded (NotFound
+    if neither)."""
+    raw = connection.hget(keys.schedules(), name)
+    if raw is not None:
+        return {**shown(json.loads(raw)), "seeded": True}
+    pending = pending_defaults(connection, settings)
+    if name not in pending:
+        raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
+    return _pending_row(name, pending[name], as_aware(None))
+
+
+def _upcoming(doc: Mapping[str, Any], now: datetime) -> list[dict[str, str]]:
+    try:
+        zone = check_tz(doc["tz"])
+        return [{"utc": _iso(t), "local": t.astimezone(zone).isoformat()}
+                for t in next_runs(doc["cron"], zone, now, 3)]
+    except (UsageError, CroniterError, ValueError):
+        return []
+
+
 def list_schedules(connection: redis.Redis, settings: Settings, now: datetime | None = None) -> list[dict]:
-    """Every schedule, by name, with its next 3 runs (UTC and local) and its last job's status."""
+    """Every schedule, by name, with its next 3 runs (UTC and local) and its last job's status.
+
+    The catalogue's defaults that no scheduler has stored yet are listed too, with `seeded` false
+    (stored ones have it true): they are what a scheduler will run once it starts, so an admin sees
+    them (and can remove them) from the start.
+    """
     now = as_aware(now)
-    docs = sorted((json.loads(raw) for raw in connection.hvals(keys.schedules())), key=lambda d: d["name"])
+    with connection.pipeline() as pipe:  # MULTI: the stored and the seeded names from one moment
+        pipe.hvals(keys.schedules())
+        pipe.smembers(_seeded_key())
+        raws, seeded = pipe.execute()
+    docs = [json.loads(raw) for raw in raws]
     statuses = _job_statuses(connection, [d["last_job_id"] for d in docs if d.get("last_job_id")])
     rows = []
     for doc in docs:
-        try:
-            zone = check_tz(doc["tz"])
-            upcoming = [{"utc": _iso(t), "local": t.astimezone(zone).isoformat()}
-                        for t in next_runs(doc["cron"], zone, now, 3)]
-        except (UsageError, CroniterError, ValueError):
-            upcoming = []
         stored_next = _parse(doc.get("next_run_at"))
         rows.append({
             **shown(doc),
+            "seeded": True,
             "handler": has_handler(doc["job_type"]),
-            "next_runs": upcoming,
+            "next_runs": _upcoming(doc, now),
             "overdue": bool(stored_next and not doc["paused"]
                             and (now - stored_next).total_seconds() > GRACE_SECONDS),
             "last_job_status": statuses.get(doc.get("last_job_id")) if doc.get("last_job_id") else None,
         })
-    return rows
+    for name, spec in _not_yet_seeded(settings, {d["name"] for d in docs}, seeded).items():
+        row = _pending_row(name, spec, now)
+        rows.append({**row, "handler": has_handler(row["job_type"]), "next_runs": _upcoming(row, now),
+                     "overdue": False, "last_job_status": None})
+    return sorted(rows, key=lambda r: r["name"])
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ DESCRIPTION = """\
 The jobctl HTTP API: the same data and actions as the CLI's `--json`, for dashboards and scripts.
 
 Send `Authorization: Bearer <token>` with a token from `jobctl token create NAME --role ROLE`.
-Roles: viewer (reads) < operator (retry, schedule, pause/resume, cancel) < admin (clear, delete, purge).
+Roles: viewer (reads) < operator (retry, schedule, pause/resume, cancel) < admin (clear, delete, purge,
+schedule removal).
 Errors are `{"error": {"code", "message", "hint"}}`.
 """
 

@@ -25,6 +25,7 @@ ClearState = Literal[(*CLEAR_STATES, "all")]  # type: ignore[valid-type]
 JobType = Literal[tuple(JOB_TYPES)]  # type: ignore[valid-type]
 Missed = Literal[MISSED]  # type: ignore[valid-type]
 Duration = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+ScheduleName = Annotated[str, StringConstraints(pattern=SCHEDULE_NAME.pattern)]
 
 
 class RetryRequest(BaseModel):
@@ -88,7 +89,7 @@ class ScheduleRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(pattern=SCHEDULE_NAME.pattern)]
+    name: ScheduleName
     cron: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         description="'minute hour day month weekday' or @hourly, @daily, @weekly, @monthly.")
     tz: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(

@@ -30,6 +30,7 @@ from jobctl.http.models import (
     QueueName,
     EnqueueRequest,
     RetryRequest,
+    ScheduleName,
     ScheduleRequest,
 )
 
@@ -54,6 +55,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 Ctx = Annotated[ApiContext, Depends(api_context)]
 QueuePath = Annotated[QueueName, Path(alias="queueName", description="Queue name, e.g. email-sending.")]
 JobPath = Annotated[JobId, Path(description="Job id.")]
+SchedulePath = Annotated[ScheduleName, Path(description="Schedule name, e.g. daily-reports.")]
 
 router = APIRouter(prefix="/api/jobs")
 
@@ -106,6 +108,12 @@ def dlq_list(ctx: Ctx, caller: Caller = Viewer, queue: QueueName | None = None, 
     dlq.parse_since(since, "since")  # a bad one is named as this parameter, not as the CLI's --since
     return dlq.list_entries(ctx.connection, ctx.settings, queue=queue, since=since,
                             error_contains=error_contains, limit=limit, cursor=cursor)
+
+
+@router.get("/schedules", responses=_errors(403),
+            summary="Every schedule, defaults not yet seeded too (jobctl schedule list --json)")
+def schedule_list(ctx: Ctx, caller: Caller = Viewer) -> dict[str, Any]:
+    return {"schedules": schedules.list_schedules(ctx.connection, ctx.settings)}
 
 
 # --- changes ----------------------------------------------------------------------------------------
@@ -184,6 +192,19 @@ def put_schedule(ctx: Ctx, body: ScheduleRequest, response: Response,
                                      body.data, body.queue, body.priority, body.missed)
     response.status_code = 201 if doc["created"] else 200
     return doc
+
+
+@router.delete("/schedules/{name}",
+               summary="Remove a schedule; a default not yet seeded is then never seeded (admin)",
+               responses=_errors(403, 404))
+def schedule_remove(ctx: Ctx, name: SchedulePath, caller: Caller = Admin) -> dict[str, Any]:
+    """Jobs the schedule already enqueued are not touched (jobctl schedule remove --json)."""
+    try:
+        with caller.acting():
+            doc = schedules.remove_schedule(ctx.connection, name, ctx.settings)
+    except NotFound as exc:  # the core's hint names the CLI command
+        raise NotFound(exc.message, "see GET /api/jobs/schedules") from None
+    return {"removed": name, "schedule": doc}
 
 
 @router.delete("/dlq", summary="Purge dead-letter entries by id, or all matching (admin)",

@@ -53,7 +53,8 @@ def test_rotation_moves_everything_to_the_new_key(use_keys, key_a, key_b, redis_
     assert browse.job_detail(redis_client, settings, done, reveal=True)["result"] == {"ok": True}
     assert ADDRESS in browse.job_detail(redis_client, settings, dead, reveal=True)["error"]
     assert dlq.get_entry(redis_client, dead, reveal=True)["payload"] == {"message": f"no such user {ADDRESS}"}
-    assert schedules.list_schedules(redis_client, settings)[0]["data"] == {"to": "a***@example.com"}
+    [row] = [r for r in schedules.list_schedules(redis_client, settings) if r["name"] == "nightly"]
+    assert row["data"] == {"to": "a***@example.com"}
     assert browse.job_detail(redis_client, settings, schedules.run_now(redis_client, settings, "nightly"),
                              reveal=True)["payload"]["to"] == ADDRESS
     dlq.replay(redis_client, settings, [dead])

@@ -108,7 +108,7 @@ def test_add_get_list_pause_resume_remove(redis_client, settings):
     assert schedules.get_schedule(redis_client, "nightly") == doc
     assert due(redis_client) == {"nightly": utc(2026, 5, 5, 0, 30).timestamp()}
 
-    [row] = schedules.list_schedules(redis_client, settings, now=NOW)
+    [row] = [r for r in schedules.list_schedules(redis_client, settings, now=NOW) if r["name"] == "nightly"]
     assert row["handler"] is True and row["last_job_status"] is None and row["overdue"] is False
     assert [r["utc"] for r in row["next_runs"]] == ["2026-05-05T00:30:00+00:00", "2026-05-06T00:30:00+00:00",
                                                   "2026-05-07T00:30:00+00:00"]
@@ -205,10 +205,10 @@ def test_tick_fires_once_per_occurrence_with_deterministic_id_and_payload(redis_
     doc = schedules.get_schedule(redis_client, "every5")
     assert doc["last_job_id"] == fired["job_id"] and doc["last_occurrence"] == "2026-05-04T12:05:00+00:00"
     assert doc["last_run_at"] == "2026-05-04T12:05:01+00:00"
-    [row] = schedules.list_schedules(redis_client, settings, now=at)
+    [row] = [r for r in schedules.list_schedules(redis_client, settings, now=at) if r["name"] == "every5"]
     assert row["last_job_status"] == "queued"
     job.delete()
-    [row] = schedules.list_schedules(redis_client, settings, now=at)
+    [row] = [r for r in schedules.list_schedules(redis_client, settings, now=at) if r["name"] == "every5"]
     assert row["last_job_status"] == "gone"
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from rq.job import Job
 
-from jobctl.core import audit, keys, tokens
+from jobctl.core import audit, keys, schedules, tokens
 from jobctl.core.enqueue import enqueue_many
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key
@@ -92,6 +92,16 @@ def _schedule(conn, settings, ctx):
     return json.loads(raw)["cron"] if raw else None
 
 
+def _nightly_first(conn, settings, tmp):
+    schedules.add_schedule(conn, settings, "nightly-noop", "0 3 * * *", job_type="noop")
+    return {}
+
+
+def _check_schedule_list(ctx, before, after, body):
+    rows = {r["name"]: r for r in body["schedules"]}
+    assert rows["nightly-noop"]["seeded"] is True and rows["daily-reports"]["seeded"] is False
+
+
 def _dead(n: int) -> Callable[..., dict]:
     return lambda conn, settings, tmp: {"ids": dead_jobs(conn, settings, n)}
 
@@ -104,6 +114,8 @@ CASES = [
          check=_check_queue),
     Case("dlq-list", "GET", "viewer", _dead(2), lambda c: "/api/jobs/dlq", check=_check_dlq_list),
     Case("job-show", "GET", "viewer", _noops(1), lambda c: f"/api/jobs/{c['ids'][0]}", check=_check_job),
+    Case("schedule-list", "GET", "viewer", _nightly_first, lambda c: "/api/jobs/schedules",
+         check=_check_schedule_list),
     # operator
     Case("pause", "POST", "operator", lambda conn, settings, tmp: {}, lambda c: f"/api/jobs/queues/{Q}/pause",
          observe=_paused, check=lambda ctx, before, after, body: (before, after) == (False, True),
@@ -153,6 +165,9 @@ CASES = [
          observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
          check=lambda ctx, before, after, body: after == [None, None] and len(body["purged"]) == 2,
          action="dlq.purge"),
+    Case("schedule-remove", "DELETE", "admin", _nightly_first, lambda c: "/api/jobs/schedules/nightly-noop",
+         observe=_schedule, check=lambda ctx, before, after, body: (before, after) == ("0 3 * * *", None)
+         and body["removed"] == "nightly-noop", action="schedule.remove"),
 ]
 
 

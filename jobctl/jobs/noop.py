@@ -64,7 +64,8 @@ def _positive(name: str):
 
 NOOP = _contract("noop", any_keys=True)
 SLEEP = _contract("sleep", Field("seconds", "number", False, "how long (default 1)"), check=_positive("seconds"))
-FAIL = _contract("fail", Field("message", "text", False, "the failure's message"))
+# a failure drill carries whatever it is given (the redaction and encryption tests give it personal data)
+FAIL = _contract("fail", Field("message", "text", False, "the failure's message"), any_keys=True)
 FLAKY = _contract("flaky", Field("counter", "text", True, "a file counting attempts"),
                   Field("fail_times", "int", False, "transient failures before success (default 1)"),
                   check=_positive("fail_times"))

@@ -48,6 +48,7 @@ BASE = {
                                 "login_url=https://x.example/login"],
     ("enqueue", "file"): ["--url", "{png}", "--type", "png"],
     ("enqueue", "noop"): [],
+    ("enqueue", "job"): ["noop"],
     ("enqueue", "payment"): ["--payment-id", "1", "--provider", "stripe", "--amount", "12.34", "--currency",
                              "usd", "--customer-id", "1"],
     ("enqueue", "report"): ["daily"],

@@ -66,4 +66,4 @@ def test_bad_input_exits_2_with_one_line_and_queues_nothing(cli, settings, redis
 
 def test_bad_input_in_json_mode_is_a_json_error(cli, photo):
     result = cli("enqueue", "file", "--url", str(photo), "--type", "jpg", "--processing", "shrink", "--json", code=2)
-    assert '"code": "usage"' in result.stdout
+    assert '"code": "invalid_payload"' in result.stdout  # bad job data: exit 2 (HTTP 422)

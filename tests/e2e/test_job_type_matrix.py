@@ -74,7 +74,6 @@ INVALID_FIELDS: dict[str, dict] = {
                       "customer_id": "2"},  # the stored payment is 49.99
     "referral-commission": {"order_id": "twelve"},
     "sleep": {"seconds": "-1"},
-    "fail": {"reason": "no such field"},
     "flaky": {"fail_times": "1"},  # no counter
 }
 

@@ -87,7 +87,7 @@ def test_bulk_results_name_what_was_not_done(client, creds, redis_client, settin
     operator = bearer(creds["operator"])
     replay = client.post("/api/jobs/retry", headers=operator, json={"dlq": True, "job_ids": [dead, "ghost"]})
     assert replay.status_code == 200
-    assert replay.json() == {"dry_run": False, "replayed": [dead], "not_found": ["ghost"]}
+    assert replay.json() == {"dry_run": False, "replayed": [dead], "not_found": ["ghost"], "refused": []}
     [entry] = audit.list_entries(redis_client, action="dlq.replay")
     assert entry["outcome"] == "partial" and entry["actor"] == "operator-token"
     purge = client.delete("/api/jobs/dlq?job_ids=ghost&job_ids=other", headers=bearer(creds["admin"]))

@@ -46,11 +46,12 @@ def schedule_custom(
     as_json: bool = JsonOption,
 ) -> None:
     """Enqueue one roll-up job per period between --from and --to (a backfill)."""
-    from jobctl.jobs.analytics.job import prepare_analytics_payload
+    from jobctl.core.submit import prepare
 
     span = day_span(from_, to)
-    prepare_analytics_payload(kind, span, metrics)  # bad input is reported before a progress bar starts
     st = state(ctx)
+    # bad input is reported before a progress bar starts
+    prepare(st.settings, "analytics", {"type": kind, "start": span[0], "end": span[1], "metrics": metrics})
     st.install_runtime()
     started = time.perf_counter()
     with Progress(TextColumn("enqueueing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

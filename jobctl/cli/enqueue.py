@@ -34,7 +34,8 @@ from jobctl.cli.common import (
     state,
     stderr,
 )
-from jobctl.core.enqueue import enqueue_many, parse_at, parse_duration, parse_when, scheduled_for
+from jobctl.core.enqueue import parse_at, parse_duration, parse_when, scheduled_for
+from jobctl.core.submit import submit, submit_many
 from jobctl.errors import UsageError
 
 app = new_app("Put jobs on queues.")
@@ -94,14 +95,14 @@ def _due(connection, ids: list[str], timing: dict) -> Optional[datetime]:
 
 
 def _queue_one(ctx: typer.Context, at: Optional[str], in_: Optional[str], as_json: bool, what: str,
-               submit: Callable[[dict], str]) -> None:
-    """The shared tail of the single-job commands: timing checked first, then `submit(timing)` with this
+               queue_it: Callable[[dict], str]) -> None:
+    """The shared tail of the single-job commands: timing checked first, then `queue_it(timing)` with this
     invocation's settings installed for the API, then the id (and when it runs) reported."""
     timing = _timing(at, in_)
     st = state(ctx)
     st.install_runtime()
     started = time.perf_counter()
-    job_id = submit(timing)
+    job_id = queue_it(timing)
     _report([job_id], as_json, started, what, _due(st.connection, [job_id], timing))
 
 
@@ -282,8 +283,6 @@ def job(
     as_json: bool = JsonOption,
 ) -> None:
     """Queue one job of any type from its fields, checked by the type's contract (as schedules and HTTP do)."""
-    from jobctl.core.submit import submit
-
     def queue_it(timing: dict) -> str:
         st = state(ctx)
         return submit(st.connection, st.settings, job_type, _data(data, data_json), queue=queue, priority=priority,
@@ -306,6 +305,6 @@ def noop(
     timing = _timing(at, in_)
     st = state(ctx)
     started = time.perf_counter()
-    ids = enqueue_many(st.connection, st.settings, "noop", ({} for _ in range(count)), priority=priority,
-                       queue=queue, **timing)
+    ids = submit_many(st.connection, st.settings, "noop", ({} for _ in range(count)), priority=priority,
+                      queue=queue, **timing)
     _report(ids, as_json, started, "no-op", _due(st.connection, ids, timing))

@@ -10,7 +10,9 @@ import time
 from email import policy
 
 import pytest
-from rq import Queue, SimpleWorker
+from rq import Queue
+
+from tests.rq_plain import PlainWorker
 
 from jobctl.config import load_settings
 from jobctl.core import alerts, keys
@@ -238,7 +240,7 @@ def test_alert_email_reaches_every_admin_through_a_real_worker(redis_client, con
     assert job.description == "email dead-letter-alert" and job.meta["priority"] == "high"
     assert job.args[0]["to"] == ADMINS.split(",") and job.args[0]["template"] == "dead-letter-alert"
 
-    SimpleWorker([queue], connection=redis_client, serializer=PayloadSerializer).work(burst=True)
+    PlainWorker([queue], connection=redis_client, serializer=PayloadSerializer).work(burst=True)
 
     messages = smtp_server.handler.messages
     assert len(messages) == 2 and queue.count == 0

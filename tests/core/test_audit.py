@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from rq import SimpleWorker
+from tests.rq_plain import PlainWorker
 
 from jobctl.config import load_settings
 from jobctl.core import audit, dlq, ops, schedules
@@ -29,7 +29,7 @@ def one_attempt(tmp_path, **extra: str):
 
 def failed(conn, settings, ids):
     enqueue_many(conn, settings, "fail", [{"message": "boom"}] * len(ids), queue=Q, job_ids=ids)
-    SimpleWorker([rq_queue(conn, p) for p in settings.queues[Q].physical_names], connection=conn,
+    PlainWorker([rq_queue(conn, p) for p in settings.queues[Q].physical_names], connection=conn,
                  serializer=PayloadSerializer).work(burst=True)
 
 

@@ -239,13 +239,15 @@ def test_failed_start_reports_the_log(home, monkeypatch, tmp_path):
 
 @pytest.mark.e2e
 def test_rq_runs_a_job_over_the_socket(home):
-    from rq import Queue, SimpleWorker
+    from rq import Queue
+
+    from tests.rq_plain import PlainWorker
     from jobctl.core.payloads import PayloadSerializer
 
     connection = client(embedded.ensure_running(home))
     queue = Queue("embedded-check", connection=connection, serializer=PayloadSerializer)
     job = queue.enqueue("os.getcwd")
-    worker = SimpleWorker([queue], connection=connection, serializer=PayloadSerializer)
+    worker = PlainWorker([queue], connection=connection, serializer=PayloadSerializer)
     assert worker.work(burst=True)
     job.refresh()
     assert job.get_status() == "finished"

@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from rq import SimpleWorker
+from tests.rq_plain import PlainWorker
 from rq.job import Job, JobStatus
 from rq.registry import CanceledJobRegistry, FailedJobRegistry
 
@@ -34,7 +34,7 @@ def run_rq_worker(conn, settings, *queues: str) -> None:
     """Plain RQ SimpleWorker, burst: with attempts = 1 a failing job lands in RQ's failed registry
     (jobctl's own worker would dead-letter it)."""
     physical = [p for q in queues for p in settings.queues[q].physical_names]
-    SimpleWorker([rq_queue(conn, p) for p in physical], connection=conn,
+    PlainWorker([rq_queue(conn, p) for p in physical], connection=conn,
                  serializer=PayloadSerializer).work(burst=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,9 +64,11 @@ def test_a_plain_rq_worker_runs_a_jobctl_job(settings, redis_client, redis_url):
 
     [job_id] = enqueue_many(redis_client, settings, "noop", [{}], queue="payment-retry")
     rq = Path(sys.executable).parent / "rq"
-    out = subprocess.run([str(rq), "worker", "--burst", "--url", redis_url, "-w", "rq.worker.SimpleWorker",
+    # RQ's SimpleWorker minus its command listener (tests/rq_plain.py says why), from RQ's own CLI
+    out = subprocess.run([str(rq), "worker", "--burst", "--url", redis_url, "-w", "tests.rq_plain.PlainWorker",
                           "-S", "rq.serializers.JSONSerializer", "payment-retry:normal"],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert out.returncode == 0, out.stderr
     job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
     assert job.get_status() == "finished" and job.return_value() == {"ok": True}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from rq import SimpleWorker
+from tests.rq_plain import PlainWorker
 
 from jobctl.config import load_settings
 from jobctl.core import tokens
@@ -55,7 +55,7 @@ def failed_jobs(conn, tmp_path, n: int, queue: str = "payment-retry") -> list[st
     one_try = load_settings()
     (tmp_path / "jobctl.toml").unlink()
     ids = enqueue_many(conn, one_try, "fail", [{}] * n, queue=queue)
-    SimpleWorker([rq_queue(conn, p) for p in one_try.queues[queue].physical_names], connection=conn,
+    PlainWorker([rq_queue(conn, p) for p in one_try.queues[queue].physical_names], connection=conn,
                  serializer=PayloadSerializer).work(burst=True)
     return ids
 

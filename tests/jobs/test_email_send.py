@@ -85,11 +85,13 @@ def test_bad_payload_in_the_worker_is_permanent(configure, sample_data):
 
 
 def test_send_email_runs_in_an_rq_worker(payload, redis_client, jobctl_env):
-    from rq import Queue, SimpleWorker
+    from rq import Queue
+
+    from tests.rq_plain import PlainWorker
 
     queue = Queue("email-test", connection=redis_client)
     job = queue.enqueue("jobctl.jobs.email.send_email", payload())
-    SimpleWorker([queue], connection=redis_client).work(burst=True)
+    PlainWorker([queue], connection=redis_client).work(burst=True)
     job.refresh()
     assert job.is_finished, job.latest_result().exc_string if job.latest_result() else job.get_status()
     result = job.return_value()

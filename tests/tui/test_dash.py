@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
-from rq import SimpleWorker
+from tests.rq_plain import PlainWorker
 from textual.widgets import DataTable
 
 from jobctl.config import load_settings
@@ -39,7 +39,7 @@ def failed_jobs(conn, settings, queue: str, ids: list[str]) -> list[str]:
     """Jobs that fail once under a plain RQ worker (burst, in process): RQ failed registry."""
     enqueue_many(conn, settings, "fail", [{"message": f"boom {i}"} for i in range(len(ids))], queue=queue,
                  job_ids=ids)
-    SimpleWorker([rq_queue(conn, p) for p in settings.queues[queue].physical_names], connection=conn,
+    PlainWorker([rq_queue(conn, p) for p in settings.queues[queue].physical_names], connection=conn,
                  serializer=PayloadSerializer).work(burst=True)
     return ids
 
@@ -247,7 +247,7 @@ def test_pause_and_resume_toggle(redis_client, settings):
 def test_job_pages_and_workers_panel(monkeypatch, redis_client, settings):
     monkeypatch.setattr(data, "PAGE", 2)
     ids = enqueue_many(redis_client, settings, "noop", [{}] * 5, queue=Q, job_ids=[f"p{i}" for i in range(5)])
-    worker = SimpleWorker([rq_queue(redis_client, p) for p in settings.queues[Q].physical_names],
+    worker = PlainWorker([rq_queue(redis_client, p) for p in settings.queues[Q].physical_names],
                           connection=redis_client, serializer=PayloadSerializer, name="dash-test-worker")
     worker.register_birth()
     app = DashApp(settings, refresh_seconds=FAST)

@@ -10,6 +10,7 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -342,8 +343,9 @@ class Settings:
     def storage_path(self) -> Path:
         return Path(self.storage_dir).expanduser() if self.storage_dir else self.home_path / "storage"
 
-    @property
+    @cached_property
     def queues(self):
+        """The queue catalogue, built once per settings load (read on every enqueue and stats call)."""
         from jobctl.core.catalog import build_catalog
 
         return build_catalog(self.queue_overrides, self.queue_source)

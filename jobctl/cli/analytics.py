@@ -7,11 +7,11 @@ from datetime import date, datetime
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from jobctl.api import schedule_custom_analytics
-from jobctl.cli.common import JsonOption, emit_json, new_app, state, stderr, stdout
+from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
+from jobctl.cli.progress import progress_bar
 from jobctl.errors import UsageError
 
 app = new_app("Analytics roll-ups: backfill periods, read what is stored.")
@@ -54,11 +54,8 @@ def schedule_custom(
     prepare(st.settings, "analytics", {"type": kind, "start": span[0], "end": span[1], "metrics": metrics})
     st.install_runtime()
     started = time.perf_counter()
-    with Progress(TextColumn("enqueueing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=stderr, transient=True, disable=as_json) as progress:
-        task = progress.add_task("enqueue", total=None)
-        ids = schedule_custom_analytics(kind, *span, metrics,
-                                        on_batch=lambda n: progress.advance(task, n))
+    with progress_bar("enqueueing", as_json=as_json) as bar:
+        ids = schedule_custom_analytics(kind, *span, metrics, on_batch=bar.advance)
     if as_json:
         emit_json({"job_ids": ids, "count": len(ids), "type": kind})
         return

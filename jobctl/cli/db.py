@@ -6,10 +6,10 @@ from datetime import date, timedelta
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jobctl.cli.common import JsonOption, confirm, emit_json, new_app, state, stderr, stdout
+from jobctl.cli.common import JsonOption, confirm, emit_json, new_app, state, stdout
+from jobctl.cli.progress import progress_bar
 from jobctl.config import Settings, mask_url
 from jobctl.errors import UsageError
 
@@ -125,12 +125,10 @@ def seed(
         confirm(f"Delete {sum(existing.values()):,} rows ({', '.join(existing)}) "
                 f"in {mask_url(settings.database)} and seed again?", yes, as_json)
     views = default_views_per_day(users) if views_per_day is None else views_per_day
-    with Progress(TextColumn("seeding {task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=stderr, transient=True, disable=as_json) as progress:
-        task = progress.add_task("", total=None)
+    with progress_bar("seeding {task.description}", as_json=as_json) as bar:
 
         def show(stage: str, done: int, total: int) -> None:
-            progress.update(task, description=STAGES.get(stage, stage), completed=done, total=total)
+            bar.update(done, total, STAGES.get(stage, stage))
 
         result = timed_seed(engine, days=days, users=users, seed=seed_, start=first_day, views_per_day=views,
                             replace=replace, on_progress=show)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from jobctl.api import (
     add_analytics_job,
@@ -32,8 +31,8 @@ from jobctl.cli.common import (
     parse_json_object,
     parse_key_values,
     state,
-    stderr,
 )
+from jobctl.cli.progress import progress_bar
 from jobctl.core.enqueue import parse_at, parse_duration, parse_when, scheduled_for
 from jobctl.core.submit import submit, submit_many
 from jobctl.errors import UsageError
@@ -148,11 +147,9 @@ def email_bulk(
     rows = read_recipients_csv(recipients)
     if not rows:
         raise UsageError(f"{recipients} has no recipient rows", "add rows under the header line")
-    with Progress(TextColumn("enqueueing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=stderr, transient=True, disable=as_json) as progress:
-        task = progress.add_task("enqueue", total=len(rows))
+    with progress_bar("enqueueing", as_json=as_json, total=len(rows)) as bar:
         ids = add_bulk_email_jobs(rows, template, _data(data, data_json), priority=priority,
-                                  on_batch=lambda n: progress.advance(task, n), **timing)
+                                  on_batch=bar.advance, **timing)
     _report(ids, as_json, started, "email", _due(st.connection, ids, timing))
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jobctl.cli.common import JsonOption, confirm, emit_json, new_app, state, stderr, stdout
+from jobctl.cli.common import JsonOption, confirm, emit_json, new_app, state, stdout
+from jobctl.cli.progress import progress_bar
 from jobctl.core import payloads
 from jobctl.core.rotation import KINDS, rotate
 from jobctl.errors import ExitCode, UsageError
@@ -45,11 +45,8 @@ def rotate_(
     if not dry_run:
         confirm("Re-encrypt all stored job data under the first key of JOBCTL_ENCRYPTION_KEYS?", yes, as_json)
     connection = st.connection
-    with Progress(TextColumn("re-encrypting" if not dry_run else "checking"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=stderr, transient=True, disable=as_json) as progress:
-        task = progress.add_task("rotate", total=None)
-        result = rotate(connection, st.settings, dry_run=dry_run,
-                        progress=lambda done, total: progress.update(task, completed=done, total=total))
+    with progress_bar("re-encrypting" if not dry_run else "checking", as_json=as_json) as bar:
+        result = rotate(connection, st.settings, dry_run=dry_run, progress=bar.update)
     failed = result["totals"]["failed"]
     if as_json:
         emit_json(result)

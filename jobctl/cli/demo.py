@@ -7,7 +7,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jobctl.cli.common import JsonOption, emit_json, state, stderr, stdout
-from jobctl.core.demo import DemoResult, run_demo
+from jobctl.demo import DemoResult, run_demo
 
 
 def _summary(result: DemoResult) -> dict:

@@ -106,8 +106,8 @@ def test_server_status_json(cli):
 
 CORE_MODULES = ["jobctl", "jobctl.api", "jobctl.config", "jobctl.errors", "jobctl.core.catalog",
                 "jobctl.core.connection", "jobctl.core.embedded", "jobctl.core.enqueue", "jobctl.core.worker",
-                "jobctl.core.stats", "jobctl.core.browse", "jobctl.core.demo", "jobctl.core.demo_jobs",
-                "jobctl.core.demo_run", "jobctl.core.retention",
+                "jobctl.core.stats", "jobctl.core.browse", "jobctl.demo", "jobctl.demo.jobs",
+                "jobctl.demo.run", "jobctl.core.retention",
                 "jobctl.core.metrics", "jobctl.core.prometheus", "jobctl.core.logs", "jobctl.core.alert_rules",
                 "jobctl.core.alerts", "jobctl.core.sizes", "jobctl.jobs.email", "jobctl.jobs.noop",
                 "jobctl.jobs.files", "jobctl.jobs.files.job", "jobctl.jobs.files.render",

@@ -5,7 +5,7 @@ Isolation, because the demo may share a server with real workers:
 * Keys: the demo runs in a key namespace of its own (`jobctl-demo:<random>` as RQ_KEY_PREFIX, which
   jobctl's keys and scripts share with RQ's), so no other worker can take its jobs, and it deletes
   exactly that namespace's keys when it ends (SCAN MATCH, never FLUSH). RQ reads the prefix once,
-  at import, so the demo runs in a process started with it (jobctl.core.demo_run).
+  at import, so the demo runs in a process started with it (jobctl.demo.run).
 * Providers and files: outbox email and the sandbox payment provider whatever the environment
   says (real provider keys are blanked), a data store of its own (a SQLite file in the state
   folder's demo/ folder, removed at the end), and outputs (outbox, uploads, processed files,
@@ -159,7 +159,7 @@ def _runner_main(settings: Settings, namespace: str, options: dict[str, Any], wr
         if RQ_KEY_PREFIX != namespace:
             raise JobctlError(f"the demo's process runs in key namespace {RQ_KEY_PREFIX}, not {namespace}",
                               "report this: the demo refuses to share keys with other workers")
-        from jobctl.core.demo_run import run
+        from jobctl.demo.run import run
 
         send({"result": run(settings, progress=lambda p: send({"progress": p}), **options)})
     except JobctlError as exc:

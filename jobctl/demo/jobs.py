@@ -2,7 +2,7 @@
 arrive cut short, dead-letter, and are replayed once their upload is complete.
 
 Jobs are given as fields and go through jobctl.core.submit, the road every other way in takes, so
-the demo exercises the real validation; the data store it reads is the demo's own (see jobctl.core.demo).
+the demo exercises the real validation; the data store it reads is the demo's own (see jobctl.demo).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The demo itself, run inside its own key namespace (see jobctl.core.demo, which starts this in a
+"""The demo itself, run inside its own key namespace (see jobctl.demo, which starts this in a
 process whose RQ_KEY_PREFIX is the demo's): workers on all seven job queues, the demo's jobs
 enqueued, the cut-short uploads completed and their dead jobs replayed, and per-queue counts.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from jobctl.config import FIELDS, Settings, Value
 from jobctl.core import dlq, keys, metrics
 from jobctl.core.connection import connect
-from jobctl.core.demo_jobs import DemoPlan, build_plan
+from jobctl.demo.jobs import DemoPlan, build_plan
 from jobctl.core.submit import submit_many
 from jobctl.core.logs import configure_logging
 from jobctl.core.stats import queue_stats

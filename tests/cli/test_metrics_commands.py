@@ -24,4 +24,4 @@ def test_metrics_prints_prometheus_text(cli, redis_client, settings, tmp_path):
     known_workload(redis_client, settings, tmp_path)
     out = cli("metrics").stdout
     assert out.startswith("# HELP jobctl_queue_jobs") and out.endswith("\n")
-    assert 'jobctl_jobs_total{queue="referral-commission",outcome="failed"} 4' in out
+    assert 'jobctl_jobs_total{outcome="failed",queue="referral-commission"} 4.0' in out.splitlines()

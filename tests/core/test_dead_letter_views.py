@@ -76,7 +76,7 @@ def test_replayed_and_purged_entries_leave_every_view(settings, redis_client):
 def test_metrics_and_windows_leave_it_to_the_dead_letter_gauge(settings, redis_client):
     dead_jobs(redis_client, settings, 2)
     text = render(redis_client, settings)
-    assert "jobctl_dead_letter_jobs 2" in text.splitlines()
+    assert "jobctl_dead_letter_jobs 2.0" in text.splitlines()
     assert f'queue="{DL}"' not in text  # no per-queue series for a queue that runs nothing
     window = stats_with_window(redis_client, settings, window=3600)["window"]["queues"]
     assert DL not in window and "payment-retry" in window

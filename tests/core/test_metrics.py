@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from jobctl.core import metrics
 from jobctl.core.enqueue import enqueue_many, rq_queue
@@ -97,8 +98,74 @@ def test_prometheus_text_is_well_formed(redis_client, settings, tmp_path):
     sample = re.compile(r'^[a-z_]+(\{([a-z]+="[^"]*",?)*\})? [0-9.e+-]+$|^[a-z_]+\{[^}]*\} \+Inf$')
     for line in text.splitlines():
         assert line.startswith("# ") or sample.match(line), line
-    assert 'jobctl_jobs_total{queue="referral-commission",outcome="completed"} 10' in text
-    assert 'jobctl_jobs_total{queue="referral-commission",outcome="dead"} 3' in text
-    assert 'jobctl_job_duration_seconds_count{queue="referral-commission"} 14' in text
-    assert 'jobctl_job_duration_seconds_bucket{queue="referral-commission",le="+Inf"} 14' in text
-    assert "jobctl_dead_letter_jobs 3" in text
+    # prometheus_client writes labels in name order and every value as a float ("10.0")
+    lines = text.splitlines()
+    assert 'jobctl_jobs_total{outcome="completed",queue="referral-commission"} 10.0' in lines
+    assert 'jobctl_jobs_total{outcome="dead",queue="referral-commission"} 3.0' in lines
+    assert 'jobctl_job_duration_seconds_count{queue="referral-commission"} 14.0' in lines
+    assert 'jobctl_job_duration_seconds_bucket{le="+Inf",queue="referral-commission"} 14.0' in lines
+    assert 'jobctl_job_duration_seconds_bucket{le="0.005",queue="referral-commission"} 14.0' in lines
+    assert "jobctl_dead_letter_jobs 3.0" in lines
+
+
+# what scrapers, dashboards and alert rules rely on: (type, HELP, label names of the samples)
+EXPOSED = {
+    "jobctl_queue_jobs": ("gauge", "Jobs per queue, priority and state right now.",
+                          {("jobctl_queue_jobs", ("priority", "queue", "state"))}),
+    "jobctl_queue_workers": ("gauge", "Live workers (heartbeat within 3 intervals) listening to the queue.",
+                             {("jobctl_queue_workers", ("queue",))}),
+    "jobctl_dead_letter_jobs": ("gauge", "Entries in the dead-letter queue.",
+                                {("jobctl_dead_letter_jobs", ())}),
+    "jobctl_jobs": ("counter", "Job outcomes since metrics began (failed counts every failed attempt).",
+                    {("jobctl_jobs_total", ("outcome", "queue"))}),
+    **{name: ("histogram", help_text, {(f"{name}_bucket", ("le", "queue")), (f"{name}_sum", ("queue",)),
+                                        (f"{name}_count", ("queue",))})
+       for name, help_text in (("jobctl_job_duration_seconds", "Time from start to end of an attempt."),
+                               ("jobctl_job_wait_seconds", "Time from enqueue to start."))},
+}
+
+
+def test_prometheus_families_keep_their_names_types_help_and_labels(redis_client, settings, tmp_path):
+    known_workload(redis_client, settings, tmp_path)
+    text = render(redis_client, settings)
+    assert "\n# TYPE jobctl_jobs_total counter\n" in text  # the counter's name on the wire keeps _total
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    seen = {name: (f.type, f.documentation, {(s.name, tuple(sorted(s.labels))) for s in f.samples})
+            for name, f in families.items()}
+    assert seen == EXPOSED  # no process_*/python_* collectors: a private registry
+    queues = {s.labels["queue"] for s in families["jobctl_queue_workers"].samples}
+    assert queues == set(settings.queues) - {"dead-letter"}
+    wait = {s.labels["le"]: s.value for s in families["jobctl_job_wait_seconds"].samples
+            if s.name.endswith("_bucket") and s.labels["queue"] == "referral-commission"}
+    assert list(wait) == ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30",
+                          "60", "300", "+Inf"]
+    assert list(wait.values()) == sorted(wait.values()) and wait["+Inf"] == 14
+
+
+def test_a_scrape_reads_the_same_keys_with_2000_waiting_jobs(redis_client, settings, monkeypatch):
+    sent: list[str] = []
+    real_execute, real_command = redis.client.Pipeline.execute, redis.Redis.execute_command
+
+    def execute(self, *a, **kw):
+        sent.extend(" ".join(str(part) for part in c[0][:2]) for c in self.command_stack)
+        return real_execute(self, *a, **kw)
+
+    def command(self, *args, **kw):
+        sent.append(" ".join(str(part) for part in args[:2]))
+        return real_command(self, *args, **kw)
+
+    def scrape() -> list[str]:
+        sent.clear()
+        monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
+        monkeypatch.setattr(redis.Redis, "execute_command", command)
+        try:
+            render(redis_client, settings)
+        finally:
+            monkeypatch.undo()
+        return sorted(sent)
+
+    empty = scrape()
+    enqueue_many(redis_client, settings, "noop", [{}] * 2000, queue="email-sending")
+    assert scrape() == empty and 0 < len(empty) < 200
+    assert 'jobctl_queue_jobs{priority="normal",queue="email-sending",state="waiting"} 2000.0' in \
+        render(redis_client, settings).splitlines()

@@ -57,7 +57,7 @@ def _noops(n: int = 2) -> Callable[..., dict]:
 
 
 def _check_metrics(ctx, before, after, body):
-    assert f'jobctl_queue_jobs{{queue="{Q}",priority="normal",state="waiting"}} 2' in body
+    assert f'jobctl_queue_jobs{{priority="normal",queue="{Q}",state="waiting"}} 2.0' in body.splitlines()
 
 
 def _check_stats(ctx, before, after, body):

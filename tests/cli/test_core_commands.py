@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from jobctl.config import SECRET_MASK
@@ -102,27 +99,3 @@ def test_queue_list_and_worker_list(cli):
 def test_server_status_json(cli):
     data = cli.json("server", "status")
     assert {"running", "pid", "socket", "version", "data_size"} <= set(data)
-
-
-CORE_MODULES = ["jobctl", "jobctl.api", "jobctl.config", "jobctl.errors", "jobctl.core.catalog",
-                "jobctl.core.connection", "jobctl.core.embedded", "jobctl.core.enqueue", "jobctl.core.worker",
-                "jobctl.core.stats", "jobctl.core.browse", "jobctl.demo", "jobctl.demo.jobs",
-                "jobctl.demo.run", "jobctl.core.retention",
-                "jobctl.core.metrics", "jobctl.core.prometheus", "jobctl.core.logs", "jobctl.core.alert_rules",
-                "jobctl.core.alerts", "jobctl.core.sizes", "jobctl.jobs.email", "jobctl.jobs.noop",
-                "jobctl.jobs.files", "jobctl.jobs.files.job", "jobctl.jobs.files.render",
-                "jobctl.data.engine", "jobctl.data.schema", "jobctl.data.migrations", "jobctl.data.seed",
-                "jobctl.jobs.analytics.job", "jobctl.jobs.reports.job", "jobctl.jobs.reports.render",
-                "jobctl.jobs.payments.job", "jobctl.jobs.payments.providers", "jobctl.jobs.referrals.job",
-                "jobctl.jobs.referrals.stats", "jobctl.core.tokens", "jobctl.core.payloads", "jobctl.core.redact",
-                "jobctl.core.rotation"]
-
-
-def test_core_never_imports_ui_frameworks():
-    code = ("import sys, importlib\n"
-            f"for m in {CORE_MODULES!r}: importlib.import_module(m)\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "{'typer', 'click', 'rich', 'textual', 'fastapi', 'starlette', 'uvicorn', 'flask'})\n"
-            "print(','.join(bad))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert out == "", f"core imported UI/HTTP frameworks: {out}"

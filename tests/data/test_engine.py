@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, inspect, text
 
@@ -112,14 +109,3 @@ def test_unsupported_urls_are_config_errors():
         get_engine("not a url")
     with pytest.raises(ConfigError):
         get_engine("mysql://u@h/db")
-
-
-def test_data_package_never_imports_ui_frameworks():
-    code = ("import sys\n"
-            "import jobctl.data, jobctl.data.engine, jobctl.data.schema\n"
-            "import jobctl.data.migrations, jobctl.data.seed\n"
-            "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "{'typer', 'click', 'rich', 'textual', 'fastapi', 'starlette', 'flask'})))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    out = out.stdout.strip()
-    assert out == "", f"jobctl.data imported UI frameworks: {out}"

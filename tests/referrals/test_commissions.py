@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from datetime import date, datetime
 
@@ -241,11 +239,3 @@ def test_seeded_store_pays_what_the_chains_say(engine):
     assert set(ledger(engine)) == expected and len(ledger(engine)) == len(expected)
     assert sum(r[4] for r in ledger(engine)) == sum(r[4] for r in expected)
     assert sum(settle(engine, order.id, rates, NOW)["created"] for order in paid) == 0
-
-
-def test_job_modules_do_not_import_the_cli_stack():
-    code = ("import sys, jobctl.jobs.referrals.job, jobctl.jobs.referrals.commissions, "
-            "jobctl.jobs.referrals.stats; "
-            "print(sorted({'typer', 'rich', 'textual'} & {m.split('.')[0] for m in sys.modules}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"

@@ -33,6 +33,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: KeepAliveServer
 
     def do_GET(self):
+        if self.path == "/moved":
+            self.send_response(302)
+            self.send_header("Location", "/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.server.seen.append({"port": self.client_address[1], "headers": dict(self.headers)})
         self.send_response(200)
         self.send_header("Content-Length", str(len(self.server.body)))
@@ -66,6 +72,12 @@ def test_requests_reuse_one_pooled_connection_and_say_who_they_are(server):
 def test_an_answer_is_cut_at_max_body(server):
     server.body = b"x" * 300_000
     assert len(http_client.request("GET", server.url(), max_body=1000).body) == 1000
+
+
+def test_redirects_are_followed_only_when_asked(server):
+    assert http_client.request("GET", server.url("/moved")).status == 302  # an API's 3xx is its status
+    with http_client.stream("GET", server.url("/moved"), follow_redirects=True) as response:
+        assert (response.status_code, response.read()) == (200, b'{"ok": true}')
 
 
 def test_a_forked_child_builds_its_own_client(server):

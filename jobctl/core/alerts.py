@@ -18,19 +18,16 @@ JOBCTL_ENCRYPTION_KEYS is set. Nothing here raises because a channel failed; the
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
 import redis
 
 from jobctl.config import Settings, mask_url
-from jobctl.core import keys, payloads
+from jobctl.core import http_client, keys, payloads
 from jobctl.errors import JobctlError
 
 log = logging.getLogger("jobctl.alerts")
@@ -234,20 +231,14 @@ def _webhook(settings: Settings, summary: dict, count: int) -> bool:
 def _post_webhook(settings: Settings, body: dict) -> bool:
     url = settings.alert_webhook_url
     try:
-        request = urllib.request.Request(url, data=json.dumps(body, default=str).encode(), method="POST",
-                                         headers={"Content-Type": "application/json", "User-Agent": "jobctl"})
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:
-            response.read(64 * 1024)
-    except urllib.error.HTTPError as exc:
-        log.warning("alert webhook %s answered HTTP %s", safe_url(url), exc.code)
+        answer = http_client.request("POST", url, content=json.dumps(body, default=str).encode(),
+                                     headers={"Content-Type": "application/json"}, timeout=WEBHOOK_TIMEOUT,
+                                     max_body=64 * 1024)
+    except http_client.HTTPFailure as exc:  # refused, timed out, a bad URL: the reason is already redacted
+        log.warning("alert webhook %s failed: %s: %s", safe_url(url), exc.kind, exc.reason)
         return False
-    except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, timeouts, bad URLs
-        reason = getattr(exc, "reason", exc)
-        message = str(reason).replace(url, safe_url(url))
-        query = urlsplit(url).query
-        if query:
-            message = message.replace(query, "***")
-        log.warning("alert webhook %s failed: %s: %s", safe_url(url), type(exc).__name__, message)
+    if not 200 <= answer.status < 300:
+        log.warning("alert webhook %s answered HTTP %s", safe_url(url), answer.status)
         return False
     return True
 

@@ -266,3 +266,12 @@ def test_sendgrid_without_key_is_permanent(sendgrid, sendgrid_server, payload):
     with pytest.raises(PermanentJobFailure, match="SENDGRID_API_KEY is not set"):
         send_email(data)
     assert sendgrid_server.requests == []
+
+
+def test_sendgrid_key_that_cannot_be_sent_is_permanent_and_never_echoed(sendgrid, sendgrid_server, payload):
+    data = payload()
+    sendgrid(SENDGRID_API_KEY=f"{API_KEY}\nX-Injected: 1")  # a key pasted with a line break
+    with pytest.raises(PermanentJobFailure, match="cannot send to SendGrid.*stray characters") as info:
+        send_email(data)
+    assert "0123456789" not in str(info.value)
+    assert sendgrid_server.requests == []

@@ -9,17 +9,14 @@ the rest (404, too big, no such file) are permanent.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
-import socket
 import tempfile
-import urllib.error
-import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
+from jobctl.core import http_client
 from jobctl.core.sizes import human_size
 from jobctl.errors import PermanentJobFailure, TransientJobFailure
 
@@ -48,13 +45,13 @@ def _too_big(size: int, limit: int) -> PermanentJobFailure:
     return PermanentJobFailure(f"file is {human_size(size)}; MAX_FILE_SIZE is {human_size(limit)}")
 
 
-def _copy(source: BinaryIO, work: Path, limit: int) -> Fetched:
+def _copy(chunks: Iterable[bytes], work: Path, limit: int) -> Fetched:
     digest = hashlib.sha256()
     size = 0
     fd, name = tempfile.mkstemp(dir=work, prefix="fetch-")
     try:
         with os.fdopen(fd, "wb") as out:
-            while chunk := source.read(CHUNK):
+            for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
                     raise PermanentJobFailure(f"file is larger than MAX_FILE_SIZE ({human_size(limit)}); "
@@ -73,7 +70,7 @@ def _fetch_local(path: Path, work: Path, limit: int) -> Fetched:
             size = os.fstat(source.fileno()).st_size
             if size > limit:
                 raise _too_big(size, limit)
-            return _copy(source, work, limit)
+            return _copy(iter(lambda: source.read(CHUNK), b""), work, limit)
     except FileNotFoundError:
         raise PermanentJobFailure(f"no such file: {path}") from None
     except IsADirectoryError:
@@ -83,24 +80,32 @@ def _fetch_local(path: Path, work: Path, limit: int) -> Fetched:
 
 
 def _fetch_http(url: str, work: Path, limit: int, timeout: float) -> Fetched:
-    request = urllib.request.Request(url, headers={"User-Agent": "jobctl", "Accept-Encoding": "identity"})
+    # identity: ask for the file as stored, so size and hash are the file's. A server that compresses
+    # anyway is decoded by iter_bytes, and the limit counts the decoded bytes: no zip bomb gets past it.
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with http_client.stream("GET", url, headers={"Accept-Encoding": "identity"}, timeout=timeout,
+                                follow_redirects=True) as response:
+            if not 200 <= response.status_code < 300:
+                raise _status_failure(url, response.status_code, response.reason_phrase)
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > limit:
                 raise _too_big(int(declared), limit)
-            return _copy(response, work, limit)
-    except urllib.error.HTTPError as exc:
-        message = f"download of {safe(url)} answered HTTP {exc.code} {exc.reason}"
-        if exc.code in RETRYABLE_STATUS:
-            raise TransientJobFailure(message) from None
-        raise PermanentJobFailure(message) from None
-    except (TimeoutError, socket.timeout):
+            return _copy(response.iter_bytes(CHUNK), work, limit)
+    except http_client.TimedOut:
         raise TransientJobFailure(f"download of {safe(url)} timed out after {timeout:g} s") from None
-    except urllib.error.URLError as exc:
+    except http_client.Unreachable as exc:
         raise TransientJobFailure(f"cannot download {safe(url)}: {exc.reason}") from None
-    except (ConnectionError, http.client.HTTPException) as exc:
-        raise TransientJobFailure(f"download of {safe(url)} broke off: {type(exc).__name__}: {exc}") from None
+    except http_client.BrokenOff as exc:
+        raise TransientJobFailure(f"download of {safe(url)} broke off: {exc.kind}: {exc.reason}") from None
+    except http_client.Unsendable as exc:
+        raise PermanentJobFailure(f"cannot download {safe(url)}: {exc.reason}") from None
+
+
+def _status_failure(url: str, status: int, reason: str) -> PermanentJobFailure | TransientJobFailure:
+    message = f"download of {safe(url)} answered HTTP {status} {reason}"
+    if status in RETRYABLE_STATUS:
+        return TransientJobFailure(message)
+    return PermanentJobFailure(message)
 
 
 def safe(url: str) -> str:

@@ -1,4 +1,4 @@
-"""Provider `sendgrid`: POST {sendgrid_url}/v3/mail/send with the v3 JSON body, via urllib.
+"""Provider `sendgrid`: POST {sendgrid_url}/v3/mail/send with the v3 JSON body, via core/http_client.
 
 2xx is success (message id from X-Message-Id); 408, 429, 5xx and network errors are transient;
 other 4xx (bad request, bad key, payload too large) are permanent.
@@ -7,14 +7,12 @@ other 4xx (bad request, bad key, payload too large) are permanent.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
-import socket
-import urllib.error
-import urllib.request
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
+from jobctl.config import mask_url
+from jobctl.core import http_client
 from jobctl.errors import JobFailure, PermanentJobFailure, TransientJobFailure
 from jobctl.jobs.email.message import TEMPLATE_HEADER, envelope_recipients, envelope_sender
 from jobctl.jobs.email.providers import redact
@@ -85,33 +83,24 @@ def send(message: EmailMessage, settings) -> dict:
     base = settings.sendgrid_url.rstrip("/")
     if urlsplit(base).scheme not in ("http", "https") or not urlsplit(base).netloc:
         raise PermanentJobFailure(f"JOBCTL_SENDGRID_URL {base!r} is not an http(s) URL")
-    request = urllib.request.Request(
-        base + PATH,
-        data=json.dumps(build_body(message)).encode("utf-8"),
-        method="POST",
-        headers={"Authorization": f"Bearer {settings.sendgrid_api_key}",
-                 "Content-Type": "application/json", "User-Agent": "jobctl"},
-    )
+    where = f"SendGrid at {mask_url(base)}"
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            provider_id = response.headers.get("X-Message-Id")
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        with exc:
-            detail = _error_text(exc.read(), settings)
-        raise _http_failure(exc.code, exc.reason or "", detail) from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, TimeoutError | socket.timeout):
-            raise TransientJobFailure(f"SendGrid at {base} timed out after {TIMEOUT}s") from None
-        text = getattr(reason, "strerror", None) or str(reason)
-        raise TransientJobFailure(f"cannot reach SendGrid at {base}: {redact(text, settings)}") from None
-    except (TimeoutError, socket.timeout):
-        raise TransientJobFailure(f"SendGrid at {base} timed out after {TIMEOUT}s") from None
-    except http.client.HTTPException as exc:
-        raise TransientJobFailure(f"bad HTTP response from SendGrid at {base}: "
-                                  f"{type(exc).__name__}") from None
-    except OSError as exc:
-        raise TransientJobFailure(f"cannot reach SendGrid at {base}: {exc.strerror or exc}") from None
-    return {"provider": "sendgrid", "message_id": provider_id or str(message["Message-ID"]),
-            "status": status}
+        answer = http_client.request(
+            "POST", base + PATH, timeout=TIMEOUT, max_body=64 * 1024,
+            content=json.dumps(build_body(message)).encode("utf-8"),
+            headers={"Authorization": f"Bearer {settings.sendgrid_api_key}",
+                     "Content-Type": "application/json"},
+        )
+    except http_client.TimedOut:
+        raise TransientJobFailure(f"{where} timed out after {TIMEOUT}s") from None
+    except http_client.Unreachable as exc:
+        raise TransientJobFailure(f"cannot reach {where}: {exc.reason}") from None
+    except http_client.BrokenOff as exc:
+        raise TransientJobFailure(f"bad HTTP response from {where}: {exc.kind}: {exc.reason}") from None
+    except http_client.Unsendable as exc:
+        raise PermanentJobFailure(f"cannot send to {where}: {exc.reason} (check JOBCTL_SENDGRID_URL "
+                                  "and SENDGRID_API_KEY for stray characters)") from None
+    if not 200 <= answer.status < 300:
+        raise _http_failure(answer.status, answer.reason, _error_text(answer.body, settings))
+    provider_id = answer.headers.get("X-Message-Id") or str(message["Message-ID"])
+    return {"provider": "sendgrid", "message_id": provider_id, "status": answer.status}

@@ -17,11 +17,8 @@ Messages are one line and never carry a secret: anything a provider echoes back 
 from __future__ import annotations
 
 import email.utils
-import http.client
 import json
 import math
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,7 +26,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from jobctl.config import SECRET_MASK, mask_url
+from jobctl.config import mask_url
+from jobctl.core import http_client
 from jobctl.errors import PermanentJobFailure, TransientJobFailure
 
 MAX_DETAIL = 200  # characters of a provider's own error text kept in a message
@@ -173,43 +171,32 @@ class ProviderAPI:
         self.secrets = tuple(s for s in secrets if s and len(s) >= 3)
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, SECRET_MASK)
-        text = " ".join(text.split())
+        text = http_client.redact(text, self.secrets)
         return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
     def request(self, method: str, path: str, *, headers: Mapping[str, str],
                 body: bytes | None = None) -> Reply:
         where = f"{self.label} at {mask_url(self.base)}"
-        http_request = urllib.request.Request(self.base + path, data=body, method=method,
-                                              headers={"User-Agent": "jobctl", "Accept": "application/json",
-                                                       **headers})
         try:
-            try:
-                with urllib.request.urlopen(http_request, timeout=self.timeout) as response:
-                    status, reply_headers, raw = response.status, response.headers, response.read()
-            except urllib.error.HTTPError as exc:
-                with exc:
-                    status, reply_headers, raw = exc.code, exc.headers, exc.read()
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):  # socket.timeout is TimeoutError
-                raise self._timed_out(where) from None
-            reason = getattr(exc.reason, "strerror", None) or str(exc.reason)
-            raise ProviderUnavailable(f"cannot reach {where}: {self.redact(reason)}") from None
-        except TimeoutError:
+            answer = http_client.request(method, self.base + path, content=body, timeout=self.timeout,
+                                         headers={"Accept": "application/json", **headers},
+                                         secrets=self.secrets)
+        except http_client.TimedOut:
             raise self._timed_out(where) from None
-        except http.client.HTTPException as exc:
-            broken = type(exc).__name__
+        except http_client.Unreachable as exc:
+            raise ProviderUnavailable(f"cannot reach {where}: {exc.reason}") from None
+        except http_client.Unsendable as exc:
+            fix = "check the API base URL and credentials for stray characters"
+            raise ProviderRejected(f"{where}: the request cannot be sent: {exc.reason}", hint=fix) from None
+        except http_client.BrokenOff as exc:
+            broken = f"{exc.kind}: {exc.reason}"
             raise ProviderUnavailable(f"{where} broke off its answer ({broken}); {UNKNOWN}") from None
-        except OSError as exc:
-            failed = exc.strerror or type(exc).__name__
-            raise ProviderUnavailable(f"connection to {where} failed: {failed}; {UNKNOWN}") from None
-        text = raw.decode("utf-8", "replace")
+        text = answer.body.decode("utf-8", "replace")
         try:
             data = json.loads(text, parse_float=Decimal) if text.strip() else None
         except ValueError:
             data = None
-        return Reply(status, reply_headers, data, self.redact(text))
+        return Reply(answer.status, answer.headers, data, self.redact(text))
 
     def _timed_out(self, where: str) -> ProviderUnavailable:
         # The request may have reached the provider and charged: only a retry with the same key can tell.

@@ -52,11 +52,11 @@ def test_a_sigkilled_worker_leaves_every_count_within_the_heartbeat_bound(procs,
         def faces() -> dict[str, int | bool]:
             """What each face says about the queue's workers right now."""
             metrics = cli("metrics").stdout
-            gauge = re.search(rf'^jobctl_queue_workers{{queue="{Q}"}} (\d+)$', metrics, re.M)
+            gauge = re.search(rf'^jobctl_queue_workers{{queue="{Q}"}} ([\d.]+)$', metrics, re.M)
             return {
                 "cli stats": _count(cli.json("stats", "--queue", Q)),
                 "cli worker list": sum(w["alive"] for w in cli.json("worker", "list")["workers"]),
-                "metrics": int(gauge[1]),
+                "metrics": int(float(gauge[1])),  # prometheus_client writes 1.0
                 "http stats": _count(client.get("/api/jobs/stats", headers=viewer).json()),
                 "http queue": client.get(f"/api/jobs/queues/{Q}", headers=viewer).json()["workers"],
                 "http workers": sum(w["alive"] for w in client.get("/api/jobs/workers", headers=viewer)

@@ -22,11 +22,11 @@ from typing import Any
 import redis
 
 from jobctl.config import Settings
-from jobctl.core import alert_rules, keys, leases
+from jobctl.core import alert_rules, keyspace, leases
 
 log = logging.getLogger("jobctl.alerts")
 
-LEASE_KEY = f"{keys.JOBCTL}:alert-rules:evaluator"
+LEASE_KEY = f"{keyspace.JOBCTL}:alert-rules:evaluator"
 DEFAULT_INTERVAL = 15.0
 
 

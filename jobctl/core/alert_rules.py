@@ -33,16 +33,16 @@ from rq import Worker
 from rq.job import Job
 
 from jobctl.config import Settings
-from jobctl.core import keys, metrics
+from jobctl.core import keyspace, metrics
 from jobctl.core.liveness import live_workers
 from jobctl.core.stats import queue_key, queue_stats
 
 log = logging.getLogger("jobctl.alerts")
 
 RULES = ("error_rate", "queue_size", "oldest_waiting", "no_worker", "worker_died")
-STATE = f"{keys.JOBCTL}:alert-rules:state"
-SEEN_WORKERS = f"{keys.JOBCTL}:alert-rules:workers"
-EVALUATED = f"{keys.JOBCTL}:alert-rules:evaluated"  # hash: the last evaluation (at, by, role, interval, ...)
+STATE = f"{keyspace.JOBCTL}:alert-rules:state"
+SEEN_WORKERS = f"{keyspace.JOBCTL}:alert-rules:workers"
+EVALUATED = f"{keyspace.JOBCTL}:alert-rules:evaluated"  # hash: the last evaluation (at, by, role, interval, ...)
 STALE_INTERVALS = 3  # the rules count as "not evaluated" after this many of the evaluator's intervals
 ERROR_WINDOW = 300
 TEMPLATE = "alert-rule"

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import redis
 
 from jobctl.config import Settings, mask_url
-from jobctl.core import http_client, keys, payloads
+from jobctl.core import http_client, keyspace, payloads
 from jobctl.errors import JobctlError
 
 log = logging.getLogger("jobctl.alerts")
@@ -39,7 +39,7 @@ INFECTED_EVENT = "file.infected"
 WEBHOOK_TIMEOUT = 5
 LOG_MESSAGE_LIMIT = 200
 MESSAGE_LIMIT = 500
-PENDING_QUEUES = f"{keys.JOBCTL}:alert:queues"
+PENDING_QUEUES = f"{keyspace.JOBCTL}:alert:queues"
 SUMMARY_FIELDS = ("job_id", "queue", "priority", "type", "error_type", "error_message", "attempt_count",
                   "died_at")
 
@@ -137,7 +137,7 @@ def dead_letter_alert(connection: redis.Redis, settings: Settings, entry: dict, 
                 _one_line(summary["error_message"], LOG_MESSAGE_LIMIT), summary["attempt_count"])
     cooldown = _cooldown(settings)
     fired, count = connection.register_script(_ARRIVE)(
-        keys=[keys.alert_cooldown(queue), keys.alert_pending(queue), PENDING_QUEUES],
+        keys=[keyspace.alert_cooldown(queue), keyspace.alert_pending(queue), PENDING_QUEUES],
         args=[repr(float(now)), cooldown, queue, payloads.seal_text(json.dumps(summary, default=str))],
     )
     if not fired:
@@ -159,7 +159,7 @@ def flush_pending_alerts(connection: redis.Redis, settings: Settings, *, now: fl
     cooldown = _cooldown(settings)
     fired = 0
     for queue in queues:
-        result = flush(keys=[keys.alert_cooldown(queue), keys.alert_pending(queue), PENDING_QUEUES],
+        result = flush(keys=[keyspace.alert_cooldown(queue), keyspace.alert_pending(queue), PENDING_QUEUES],
                        args=[repr(float(now)), cooldown, queue])
         if not result:
             continue

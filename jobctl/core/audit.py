@@ -28,7 +28,7 @@ from typing import Any
 import redis
 
 from jobctl.config import Settings
-from jobctl.core import keys, runtime
+from jobctl.core import keyspace, runtime
 from jobctl.core.durations import BARE, HINT, grammar, seconds_of
 from jobctl.core.redact import redact, redact_text
 from jobctl.errors import JobctlError, UsageError
@@ -97,7 +97,7 @@ def bulk_outcome(entry: Entry, done: int, not_done: int) -> None:
 
 
 def stream_key() -> str:
-    return f"{keys.JOBCTL}:audit"
+    return f"{keyspace.JOBCTL}:audit"
 
 
 def _utc_iso(seconds: float) -> str:

@@ -15,7 +15,7 @@ from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
 
 from jobctl.config import Settings
-from jobctl.core import attempts, dlq, keys, payloads
+from jobctl.core import attempts, dlq, keyspace, payloads
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, split_physical
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.payloads import PayloadSerializer
@@ -88,8 +88,8 @@ def _dead_letter_ids(connection: redis.Redis, state: str, offset: int, limit: in
     if state != "failed":
         return 0, []
     with connection.pipeline(transaction=False) as pipe:
-        pipe.zcard(keys.dlq_index())
-        pipe.zrevrange(keys.dlq_index(), offset, offset + limit - 1)
+        pipe.zcard(keyspace.dlq_index())
+        pipe.zrevrange(keyspace.dlq_index(), offset, offset + limit - 1)
         total, raw = pipe.execute()
     return int(total), [r.decode() for r in raw]
 

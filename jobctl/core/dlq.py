@@ -25,7 +25,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
 from jobctl.config import Settings
-from jobctl.core import audit, keys, payloads, submit
+from jobctl.core import audit, keyspace, payloads, submit
 from jobctl.core.catalog import check_priority, get_policy, split_physical
 from jobctl.core.attempts import merge_abandoned
 from jobctl.core.durations import parse_seconds
@@ -98,7 +98,7 @@ def stored_form(entry: dict[str, Any]) -> str:
 
 def _stored(connection: redis.Redis, job_id: str) -> dict[str, Any] | None:
     """The entry as stored: its sealed fields (if any) still sealed."""
-    raw = connection.get(keys.dlq_entry(job_id))
+    raw = connection.get(keyspace.dlq_entry(job_id))
     return json.loads(raw) if raw else None
 
 
@@ -116,9 +116,9 @@ def add(connection: redis.Redis, job: Job, exc_string: str, worker: str | None) 
     entry = build_entry(job, exc_string, worker, _stored(connection, job.id))  # only its replays are read
     score = time.time()
     with connection.pipeline() as pipe:
-        pipe.set(keys.dlq_entry(job.id), stored_form(entry))
-        pipe.zadd(keys.dlq_index(), {job.id: score})
-        pipe.zadd(keys.dlq_queue_index(entry["queue"]), {job.id: score})
+        pipe.set(keyspace.dlq_entry(job.id), stored_form(entry))
+        pipe.zadd(keyspace.dlq_index(), {job.id: score})
+        pipe.zadd(keyspace.dlq_queue_index(entry["queue"]), {job.id: score})
         if job.origin:
             pipe.zrem(FailedJobRegistry(job.origin, connection=connection).key, job.id)
         pipe.persist(job.key)
@@ -146,12 +146,12 @@ def _drop(connection: redis.Redis, job_ids: list[str], *, delete_jobs: bool = Tr
     entries = [_stored(connection, i) for i in job_ids]
     with connection.pipeline() as pipe:
         for job_id, entry in zip(job_ids, entries, strict=True):
-            pipe.delete(keys.dlq_entry(job_id))
-            pipe.zrem(keys.dlq_index(), job_id)
+            pipe.delete(keyspace.dlq_entry(job_id))
+            pipe.zrem(keyspace.dlq_index(), job_id)
             if entry:
-                pipe.zrem(keys.dlq_queue_index(entry["queue"]), job_id)
+                pipe.zrem(keyspace.dlq_queue_index(entry["queue"]), job_id)
             if delete_jobs:
-                pipe.unlink(keys.job_key_prefix() + job_id, keys.results_key_prefix() + job_id)
+                pipe.unlink(keyspace.job_key_prefix() + job_id, keyspace.results_key_prefix() + job_id)
         pipe.execute()
 
 
@@ -160,12 +160,12 @@ def enforce_retention(connection: redis.Redis, settings: Settings, now: float | 
     now = time.time() if now is None else now
     dropped: list[str] = []
     if settings.dlq_max_age:
-        old = [m.decode() for m in connection.zrangebyscore(keys.dlq_index(), 0, now - settings.dlq_max_age)]
+        old = [m.decode() for m in connection.zrangebyscore(keyspace.dlq_index(), 0, now - settings.dlq_max_age)]
         dropped += old
     if settings.dlq_max_entries:
-        excess = connection.zcard(keys.dlq_index()) - len(dropped) - settings.dlq_max_entries
+        excess = connection.zcard(keyspace.dlq_index()) - len(dropped) - settings.dlq_max_entries
         if excess > 0:
-            oldest = [m.decode() for m in connection.zrange(keys.dlq_index(), 0, excess + len(dropped) - 1)]
+            oldest = [m.decode() for m in connection.zrange(keyspace.dlq_index(), 0, excess + len(dropped) - 1)]
             dropped += [i for i in oldest if i not in set(dropped)]
     for job_id in dropped:
         log.warning("dropped dead-letter entry %s: over the retention limit (max entries %s, max age %s s)",
@@ -195,9 +195,9 @@ def summary(entry: dict[str, Any], *, reveal: bool = False) -> dict[str, Any]:
 def _matching(connection: redis.Redis, settings: Settings, queue: str | None, since: str | None,
               error_contains: str | None, start: int):
     """Yield (position, entry) newest first from `start`, filtered; reads the index a page at a time."""
-    index = keys.dlq_index()
+    index = keyspace.dlq_index()
     if queue:
-        index = keys.dlq_queue_index(get_policy(settings.queues, queue).name)
+        index = keyspace.dlq_queue_index(get_policy(settings.queues, queue).name)
     floor = time.time() - parse_since(since) if since else 0
     needle = error_contains.lower() if error_contains else None
     position = start
@@ -205,7 +205,7 @@ def _matching(connection: redis.Redis, settings: Settings, queue: str | None, si
         page = connection.zrevrangebyscore(index, "+inf", floor, start=position, num=SCAN_PAGE)
         if not page:
             return
-        raw = connection.mget([keys.dlq_entry(m.decode()) for m in page])
+        raw = connection.mget([keyspace.dlq_entry(m.decode()) for m in page])
         for offset, doc in enumerate(raw):
             if doc is None:
                 continue
@@ -238,7 +238,7 @@ def list_entries(connection: redis.Redis, settings: Settings, *, queue: str | No
             next_cursor = str(position)
             break
         entries.append(summary(entry, reveal=reveal))
-    return {"entries": entries, "next_cursor": next_cursor, "total": connection.zcard(keys.dlq_index())}
+    return {"entries": entries, "next_cursor": next_cursor, "total": connection.zcard(keyspace.dlq_index())}
 
 
 def get_entry(connection: redis.Redis, job_id: str, *, reveal: bool = False) -> dict[str, Any]:
@@ -328,9 +328,9 @@ def _replay(connection: redis.Redis, settings: Settings, entries: list[dict], mi
         # enqueue first: a crash in between leaves a live job still listed as dead, never a lost one
         rq_queue(connection, policy.physical(priority)).enqueue_job(job)
         with connection.pipeline() as pipe:
-            pipe.set(keys.dlq_entry(job.id), json.dumps(entry, default=str))
-            pipe.zrem(keys.dlq_index(), job.id)
-            pipe.zrem(keys.dlq_queue_index(entry["queue"]), job.id)
+            pipe.set(keyspace.dlq_entry(job.id), json.dumps(entry, default=str))
+            pipe.zrem(keyspace.dlq_index(), job.id)
+            pipe.zrem(keyspace.dlq_queue_index(entry["queue"]), job.id)
             pipe.execute()
         replayed.append(job.id)
     return {"dry_run": False, "replayed": replayed, "not_found": missing, "refused": refused}

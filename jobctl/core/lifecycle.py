@@ -36,7 +36,7 @@ from typing import NamedTuple
 import redis
 from rq.defaults import RQ_KEY_PREFIX as p
 
-from jobctl.core import keys
+from jobctl.core import keyspace
 from jobctl.core.retention import TRIM_FUNCTION
 
 # Shared by finish+claim: records outcomes, then claims the next batch.
@@ -264,7 +264,7 @@ def push(
     global _push_script
     if _push_script is None:
         _push_script = connection.register_script(_PUSH)
-    job_prefix = keys.job_key_prefix()
+    job_prefix = keyspace.job_key_prefix()
     common = json.dumps([x for pair in shared.items() for x in pair], separators=(",", ":"))
     args: list = [
         queue.queue,
@@ -289,7 +289,7 @@ def push(
 
 def wake_key(queue: str) -> str:
     """The wake-up sorted set of a catalogue queue (one member while there may be work)."""
-    return f"{keys.JOBCTL}:wake:{queue}"
+    return f"{keyspace.JOBCTL}:wake:{queue}"
 
 
 def utc_iso(ts: float) -> str:
@@ -345,8 +345,8 @@ class Lifecycle:
         self._reclaim = connection.register_script(_RECLAIM)
         self._promote = connection.register_script(_PROMOTE)
         self._release = connection.register_script(_RELEASE)
-        self.job_prefix = keys.job_key_prefix()
-        self.results_prefix = keys.results_key_prefix()
+        self.job_prefix = keyspace.job_key_prefix()
+        self.results_prefix = keyspace.results_key_prefix()
 
     def finish_and_claim(
         self,

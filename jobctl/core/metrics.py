@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from jobctl.core import keys
+from jobctl.core import keyspace
 
 BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000, math.inf)
 OUTCOMES = ("completed", "failed", "retried", "dead", "enqueued")
@@ -43,7 +43,7 @@ return 1
 
 
 def _base(queue: str) -> str:
-    return f"{keys.JOBCTL}:metrics:{queue}"
+    return f"{keyspace.JOBCTL}:metrics:{queue}"
 
 
 def bucket_index(ms: float) -> int:

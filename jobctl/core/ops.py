@@ -22,7 +22,7 @@ from rq.registry import FailedJobRegistry
 from rq.results import Result
 
 from jobctl.config import Settings
-from jobctl.core import audit, dlq, keys, payloads
+from jobctl.core import audit, dlq, keyspace, payloads
 from jobctl.core.browse import JOB_ID, fetch_job
 from jobctl.core.catalog import (
     DEAD_LETTER,
@@ -83,7 +83,7 @@ def _dead_lettered(connection: redis.Redis, ids: list[str]) -> set[str]:
         return set()
     with connection.pipeline(transaction=False) as pipe:
         for job_id in ids:
-            pipe.zscore(keys.dlq_index(), job_id)
+            pipe.zscore(keyspace.dlq_index(), job_id)
         scores = pipe.execute()
     return {job_id for job_id, score in zip(ids, scores, strict=True) if score is not None}
 
@@ -104,7 +104,7 @@ def _source_key(state: str, physical: str) -> str:
 
 def _claim(connection: redis.Redis, source: str) -> str | None:
     """Atomically move everything in `source` to a private key; None when `source` is empty."""
-    claimed = f"{keys.JOBCTL}:clearing:{uuid.uuid4().hex}"
+    claimed = f"{keyspace.JOBCTL}:clearing:{uuid.uuid4().hex}"
     try:
         with connection.pipeline() as pipe:
             pipe.rename(source, claimed)
@@ -389,14 +389,14 @@ def _homes(connection: redis.Redis, ids: list[str], dead: set[str]) -> dict[str,
 # --- pause / resume -------------------------------------------------------------------------------
 
 def paused_queues(connection: redis.Redis) -> set[str]:
-    return {m.decode() if isinstance(m, bytes) else m for m in connection.smembers(keys.paused_queues())}
+    return {m.decode() if isinstance(m, bytes) else m for m in connection.smembers(keyspace.paused_queues())}
 
 
 def pause_queue(connection: redis.Redis, settings: Settings, queue: str) -> dict[str, Any]:
     """Workers stop taking this queue's jobs (all priorities); running jobs finish."""
     with audit.audited(connection, settings, "queue.pause", queue) as entry:
         policy = _queue_policy(settings, queue)
-        changed = bool(connection.sadd(keys.paused_queues(), policy.name))
+        changed = bool(connection.sadd(keyspace.paused_queues(), policy.name))
         entry.count = int(changed)
     return {"queue": policy.name, "paused": True, "changed": changed}
 
@@ -404,7 +404,7 @@ def pause_queue(connection: redis.Redis, settings: Settings, queue: str) -> dict
 def resume_queue(connection: redis.Redis, settings: Settings, queue: str) -> dict[str, Any]:
     with audit.audited(connection, settings, "queue.resume", queue) as entry:
         policy = _queue_policy(settings, queue)
-        changed = bool(connection.srem(keys.paused_queues(), policy.name))
+        changed = bool(connection.srem(keyspace.paused_queues(), policy.name))
         entry.count = int(changed)
     return {"queue": policy.name, "paused": False, "changed": changed}
 

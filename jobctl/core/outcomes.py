@@ -16,7 +16,7 @@ from typing import Any
 from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
 from rq.job import Job
 
-from jobctl.core import dlq, keys, metrics, payloads
+from jobctl.core import dlq, keyspace, metrics, payloads
 from jobctl.core.lifecycle import Claimed, utc_iso
 
 MESSAGE_LIMIT = 500
@@ -170,10 +170,10 @@ def finish_record(run: Run, worker: str, previous_dead: dict | None = None) -> d
             entry = dlq.build_entry(job, run.exc_string, worker, previous_dead)
             run.dead_entry = entry
             record.update(
-                dlq_entry=keys.dlq_entry(job.id),
+                dlq_entry=keyspace.dlq_entry(job.id),
                 dlq_doc=dlq.stored_form(entry),
-                dlq_index=keys.dlq_index(),
-                dlq_queue_index=keys.dlq_queue_index(entry["queue"]),
+                dlq_index=keyspace.dlq_index(),
+                dlq_queue_index=keyspace.dlq_queue_index(entry["queue"]),
                 died=run.ended,
                 result_ttl=-1,
             )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
-from jobctl.core import keys
+from jobctl.core import keyspace
 from jobctl.core.catalog import QueuePolicy
 
 # keep-completed / keep-failed across a queue's priority registries, oldest first, in bulk: a few
@@ -68,4 +68,4 @@ class Retention:
         if keep is None:
             return None
         keys_ = self.registry_keys(policy, state)
-        return client.eval(_TRIM, len(keys_), *keys_, keep, keys.job_key_prefix(), keys.results_key_prefix())
+        return client.eval(_TRIM, len(keys_), *keys_, keep, keyspace.job_key_prefix(), keyspace.results_key_prefix())

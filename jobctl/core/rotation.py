@@ -29,7 +29,7 @@ from typing import Any
 import redis
 
 from jobctl.config import Settings
-from jobctl.core import audit, keys, payloads
+from jobctl.core import audit, keyspace, payloads
 from jobctl.core.dlq import SEALED_FIELDS as DLQ_FIELDS
 from jobctl.errors import UsageError
 
@@ -306,16 +306,16 @@ class Rotation:
     def kinds(self) -> list[Kind]:
         hash_write = lambda pipe, key, plan: self._hash_write(pipe, key, plan.writes)  # noqa: E731
         return [
-            Kind("jobs", f"{keys.job_key_prefix()}*", "hash",
+            Kind("jobs", f"{keyspace.job_key_prefix()}*", "hash",
                  lambda pipe, key: pipe.hmget(key, *JOB_FIELDS), _plan_job, hash_write),
-            Kind("results", f"{keys.results_key_prefix()}*", "stream",
+            Kind("results", f"{keyspace.results_key_prefix()}*", "stream",
                  lambda pipe, key: pipe.xrange(key), _plan_results,
                  lambda pipe, key, plan: self.stream_rewrite(keys=[key], args=plan.writes, client=pipe)),
-            Kind("dead_letters", keys.dlq_entry("*"), "string",
+            Kind("dead_letters", keyspace.dlq_entry("*"), "string",
                  lambda pipe, key: pipe.get(key),
                  lambda k, raw: _plan_doc(k, raw, DLQ_FIELDS, listed=True),
                  lambda pipe, key, plan: self.string_cas(keys=[key], args=plan.writes, client=pipe)),
-            Kind("alerts", keys.alert_pending("*"), "hash",
+            Kind("alerts", keyspace.alert_pending("*"), "hash",
                  lambda pipe, key: pipe.hget(key, "last"), _plan_text, hash_write),
         ]
 
@@ -327,7 +327,7 @@ class Rotation:
 
     def count(self) -> int:
         total = sum(len(batch) for kind in self.kinds() for batch in _scan(self.connection, kind.match, kind.type))
-        return total + self.connection.hlen(keys.schedules())
+        return total + self.connection.hlen(keyspace.schedules())
 
     def tick(self, n: int) -> None:
         self.done += n
@@ -379,7 +379,7 @@ class Rotation:
             self.report.add(kind.name, key, Plan("failed", "kept changing while being re-encrypted; run again"))
 
     def _schedules(self) -> None:
-        name_key = keys.schedules()
+        name_key = keyspace.schedules()
         names = [n.decode() if isinstance(n, bytes) else n for n in self.connection.hkeys(name_key)]
         for start in range(0, len(names), BATCH):
             pending = names[start:start + BATCH]

@@ -22,14 +22,14 @@ from typing import Any
 import redis
 
 from jobctl.config import Settings
-from jobctl.core import keys, leases
+from jobctl.core import keyspace, leases
 from jobctl.core.alert_evaluator import AlertEvaluator
 from jobctl.core.connection import connect
 from jobctl.errors import RedisUnavailable
 
 log = logging.getLogger("jobctl.scheduler")
 
-LEADER_KEY = f"{keys.JOBCTL}:scheduler:leader"
+LEADER_KEY = f"{keyspace.JOBCTL}:scheduler:leader"
 RECONNECT_MAX_WAIT = 30.0
 
 def scheduler_status(connection: redis.Redis) -> dict[str, Any]:

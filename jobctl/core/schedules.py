@@ -2,9 +2,9 @@
 
 Schedules live in Redis so every scheduler process and every admin sees the same set:
 
-* `keys.schedules()`      hash, name -> JSON document (definition plus run state)
-* `keys.schedules_due()`  sorted set, name -> next run (UTC epoch seconds); `tick` reads what is due
-* `keys.schedule_fired(name, occurrence)`  SET NX EX guard: an occurrence is enqueued at most once
+* `keyspace.schedules()`      hash, name -> JSON document (definition plus run state)
+* `keyspace.schedules_due()`  sorted set, name -> next run (UTC epoch seconds); `tick` reads what is due
+* `keyspace.schedule_fired(name, occurrence)`  SET NX EX guard: an occurrence is enqueued at most once
 
 Cron is evaluated on the schedule's local wall clock (not the server's), DST-correct: a time that a
 spring-forward skips runs at the shifted time (02:30 -> 03:30) and a time a fall-back repeats runs once.
@@ -29,7 +29,7 @@ from croniter.croniter import CroniterError
 from rq.job import Job
 
 from jobctl.config import Settings
-from jobctl.core import audit, keys, payloads, runtime, submit
+from jobctl.core import audit, keyspace, payloads, runtime, submit
 from jobctl.core.catalog import check_priority, get_policy
 from jobctl.core.cron import as_aware, check_cron, check_tz, latest_run, next_runs
 from jobctl.core.jobtypes import JOB_TYPES
@@ -197,7 +197,7 @@ def shown(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _store_new(connection: redis.Redis, doc: dict[str, Any]) -> bool:
     """Atomically store a schedule unless the name exists; True when stored."""
-    return bool(connection.eval(_ADD, 2, keys.schedules(), keys.schedules_due(), doc["name"],
+    return bool(connection.eval(_ADD, 2, keyspace.schedules(), keyspace.schedules_due(), doc["name"],
                                 json.dumps(_at_rest(doc)), _parse(doc["next_run_at"]).timestamp()))
 
 
@@ -217,7 +217,7 @@ def add_schedule(connection: redis.Redis, settings: Settings, name: str, cron: s
 
 
 def get_schedule(connection: redis.Redis, name: str) -> dict[str, Any]:
-    raw = connection.hget(keys.schedules(), name)
+    raw = connection.hget(keyspace.schedules(), name)
     if raw is None:
         raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
     return json.loads(raw)
@@ -236,7 +236,7 @@ def remove_schedule(connection: redis.Redis, name: str, settings: Settings | Non
         settings = runtime.settings()
     with audit.audited(connection, settings, "schedule.remove", name) as entry:
         catalogue = default_definitions(settings)
-        raw = connection.eval(_REMOVE, 3, keys.schedules(), keys.schedules_due(), _seeded_key(), name,
+        raw = connection.eval(_REMOVE, 3, keyspace.schedules(), keyspace.schedules_due(), _seeded_key(), name,
                               int(name in catalogue))
         if raw is None:
             raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
@@ -254,7 +254,7 @@ def _update(connection: redis.Redis, name: str, change: Mapping[str, Any],
     With `expect_next`, next_run_at is only moved if nobody else (another scheduler, a resume) moved
     it since it was read.
     """
-    h, due = keys.schedules(), keys.schedules_due()
+    h, due = keyspace.schedules(), keyspace.schedules_due()
     with connection.pipeline() as pipe:
         while True:
             try:
@@ -323,7 +323,7 @@ def _job_statuses(connection: redis.Redis, ids: list[str]) -> dict[str, str]:
 
 def _seeded_key() -> str:
     """The set of catalogue names ever seeded (or removed before seeding): seed_defaults skips them."""
-    return f"{keys.schedules()}:seeded"
+    return f"{keyspace.schedules()}:seeded"
 
 
 def _pending_row(name: str, spec: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -342,7 +342,7 @@ def pending_defaults(connection: redis.Redis, settings: Settings) -> dict[str, d
     """The catalogue's definitions (defaults, jobctl.toml) neither stored nor ever seeded: what the next
     active scheduler will store. One an admin removed (after or before seeding) is not here."""
     with connection.pipeline() as pipe:  # MULTI: both sets from one moment
-        pipe.hkeys(keys.schedules())
+        pipe.hkeys(keyspace.schedules())
         pipe.smembers(_seeded_key())
         stored, seeded = pipe.execute()
     return _not_yet_seeded(settings, {n.decode() if isinstance(n, bytes) else n for n in stored}, seeded)
@@ -351,7 +351,7 @@ def pending_defaults(connection: redis.Redis, settings: Settings) -> dict[str, d
 def listed_schedule(connection: redis.Redis, settings: Settings, name: str) -> dict[str, Any]:
     """One schedule as `list_schedules` shows it: stored, or a catalogue entry not yet seeded (NotFound
     if neither)."""
-    raw = connection.hget(keys.schedules(), name)
+    raw = connection.hget(keyspace.schedules(), name)
     if raw is not None:
         return {**shown(json.loads(raw)), "seeded": True}
     pending = pending_defaults(connection, settings)
@@ -378,7 +378,7 @@ def list_schedules(connection: redis.Redis, settings: Settings, now: datetime | 
     """
     now = as_aware(now)
     with connection.pipeline() as pipe:  # MULTI: the stored and the seeded names from one moment
-        pipe.hvals(keys.schedules())
+        pipe.hvals(keyspace.schedules())
         pipe.smembers(_seeded_key())
         raws, seeded = pipe.execute()
     docs = [json.loads(raw) for raw in raws]
@@ -436,10 +436,10 @@ def tick(connection: redis.Redis, settings: Settings, now: datetime) -> list[dic
     """Fire every due schedule once; returns one record per due schedule (action fired, missed-skip,
     paused, no-handler, duplicate or error). Safe to call from several schedulers at once."""
     now = as_aware(now)
-    names = [n.decode() for n in connection.zrangebyscore(keys.schedules_due(), "-inf", now.timestamp())]
+    names = [n.decode() for n in connection.zrangebyscore(keyspace.schedules_due(), "-inf", now.timestamp())]
     results = []
     for name in names:
-        raw = connection.hget(keys.schedules(), name)
+        raw = connection.hget(keyspace.schedules(), name)
         if raw is None:
             _drop_orphan(connection, name)
             continue
@@ -452,7 +452,7 @@ def tick(connection: redis.Redis, settings: Settings, now: datetime) -> list[dic
             raise
         except Exception as exc:  # one broken schedule must not stop the others; retry it in a minute
             log.exception("schedule %s: tick failed", name)
-            connection.zadd(keys.schedules_due(), {name: now.timestamp() + 60})
+            connection.zadd(keyspace.schedules_due(), {name: now.timestamp() + 60})
             results.append({"name": name, "action": "error", "error": f"{type(exc).__name__}: {exc}"})
     return results
 
@@ -460,10 +460,10 @@ def tick(connection: redis.Redis, settings: Settings, now: datetime) -> list[dic
 def _drop_orphan(connection: redis.Redis, name: str) -> None:
     with connection.pipeline() as pipe:
         try:
-            pipe.watch(keys.schedules())
-            if not pipe.hexists(keys.schedules(), name):
+            pipe.watch(keyspace.schedules())
+            if not pipe.hexists(keyspace.schedules(), name):
                 pipe.multi()
-                pipe.zrem(keys.schedules_due(), name)
+                pipe.zrem(keyspace.schedules_due(), name)
                 pipe.execute()
             else:
                 pipe.unwatch()
@@ -503,7 +503,7 @@ def _fire(connection: redis.Redis, settings: Settings, doc: dict, now: datetime)
     # without a key for the data, fail before the occurrence is claimed: tick retries in a minute
     doc = {**doc, "data": payloads.open_json(doc.get("data"))}
     stamp = int(occurrence.timestamp())
-    if not connection.set(keys.schedule_fired(name, stamp), 1, nx=True, ex=GUARD_TTL):
+    if not connection.set(keyspace.schedule_fired(name, stamp), 1, nx=True, ex=GUARD_TTL):
         return advance("duplicate")  # another scheduler (or this one before a crash) already fired it
     job_id = f"sched-{name}-{stamp}"
     try:
@@ -540,9 +540,9 @@ def seed_defaults(connection: redis.Redis, settings: Settings, now: datetime | N
     """
     now = as_aware(now)
     added = []
-    seeded = f"{keys.schedules()}:seeded"
+    seeded = f"{keyspace.schedules()}:seeded"
     for name, spec in default_definitions(settings).items():
-        if not connection.sadd(seeded, name) or connection.hexists(keys.schedules(), name):
+        if not connection.sadd(seeded, name) or connection.hexists(keyspace.schedules(), name):
             continue
         source = spec["source"]
         doc = _validated(settings, name, spec["cron"], spec["tz"], spec["job_type"], spec["data"],

@@ -22,7 +22,7 @@ from rq.registry import (
 )
 
 from jobctl.config import Settings
-from jobctl.core import keys
+from jobctl.core import keyspace
 from jobctl.core.catalog import DEAD_LETTER, PRIORITIES, get_policy
 from jobctl.core.durations import parse_seconds
 from jobctl.core.liveness import live_counts, parse_time, worker_beats
@@ -75,7 +75,7 @@ def queue_stats(connection: redis.Redis, settings: Settings, queue: str | None =
             for state in ("active", "scheduled", "completed", "failed"):
                 pipe.zcard(registry_key(state, physical))
                 plan.append((name, prio, state))
-    pipe.zcard(keys.dlq_index())
+    pipe.zcard(keyspace.dlq_index())
     results = pipe.execute()
     dead_letter = int(results.pop())
     workers = live_counts(catalog, worker_beats(connection, settings))

@@ -1,6 +1,6 @@
 """Bearer tokens for the HTTP API, each with a role: viewer < operator < admin.
 
-Tokens live in one Redis hash (keys.api_tokens) so every `jobctl serve` process, on any machine,
+Tokens live in one Redis hash (keyspace.api_tokens) so every `jobctl serve` process, on any machine,
 accepts the same set and a revoke takes effect everywhere at once. Only the SHA-256 of a secret is
 stored: the secret itself is returned once, by `create_token`, and never again.
 """
@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from jobctl.config import Settings
-from jobctl.core import audit, keys
+from jobctl.core import audit, keyspace
 from jobctl.errors import NotFound, UsageError
 
 ROLES = ("viewer", "operator", "admin")
@@ -71,7 +71,7 @@ def create_token(connection: redis.Redis, settings: Settings | None, name: str, 
         doc = {"name": name, "role": role,
                "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                "created_by": audit.current_actor().name, "sha256": digest(secret)}
-        if not connection.hsetnx(keys.api_tokens(), name, json.dumps(doc)):
+        if not connection.hsetnx(keyspace.api_tokens(), name, json.dumps(doc)):
             raise UsageError(f"token {name!r} exists",
                              f"revoke it first (jobctl token revoke {name}) or pick another name")
         entry.count = 1
@@ -80,12 +80,12 @@ def create_token(connection: redis.Redis, settings: Settings | None, name: str, 
 
 def list_tokens(connection: redis.Redis) -> list[dict[str, Any]]:
     """Every token by name: name, role, created_at, created_by; never a secret or a hash."""
-    return sorted((_public(json.loads(raw)) for raw in connection.hvals(keys.api_tokens())),
+    return sorted((_public(json.loads(raw)) for raw in connection.hvals(keyspace.api_tokens())),
                   key=lambda d: d["name"])
 
 
 def get_token(connection: redis.Redis, name: str) -> dict[str, Any]:
-    raw = connection.hget(keys.api_tokens(), name)
+    raw = connection.hget(keyspace.api_tokens(), name)
     if raw is None:
         raise NotFound(f"no token {name!r}", "see jobctl token list")
     return _public(json.loads(raw))
@@ -93,17 +93,17 @@ def get_token(connection: redis.Redis, name: str) -> dict[str, Any]:
 
 def revoke_token(connection: redis.Redis, settings: Settings | None, name: str) -> dict[str, Any]:
     """Delete a token; requests bearing it are refused from now on. Returns its public fields."""
-    raw = connection.hget(keys.api_tokens(), name)
+    raw = connection.hget(keyspace.api_tokens(), name)
     role = json.loads(raw)["role"] if raw else None
     with audit.audited(connection, settings, "token.revoke", name, {"role": role}) as entry:
-        if raw is None or not connection.hdel(keys.api_tokens(), name):
+        if raw is None or not connection.hdel(keyspace.api_tokens(), name):
             raise NotFound(f"no token {name!r}", "see jobctl token list")
         entry.count = 1
     return _public(json.loads(raw))
 
 
 def has_tokens(connection: redis.Redis) -> bool:
-    return bool(connection.hlen(keys.api_tokens()))
+    return bool(connection.hlen(keyspace.api_tokens()))
 
 
 def authenticate(connection: redis.Redis, presented: str) -> TokenOwner | None:
@@ -111,7 +111,7 @@ def authenticate(connection: redis.Redis, presented: str) -> TokenOwner | None:
     never stops early, so the time taken does not tell how close a guess came or which token matched."""
     wanted = digest(presented)
     found: TokenOwner | None = None
-    for raw in connection.hvals(keys.api_tokens()):
+    for raw in connection.hvals(keyspace.api_tokens()):
         doc = json.loads(raw)
         if hmac.compare_digest(wanted, doc.get("sha256", "")) and found is None:
             found = TokenOwner(doc["name"], doc["role"])

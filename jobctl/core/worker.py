@@ -49,7 +49,7 @@ from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 
 from jobctl.config import Settings
-from jobctl.core import dlq, keys, liveness, logs, metrics, outcomes, payloads
+from jobctl.core import dlq, keyspace, liveness, logs, metrics, outcomes, payloads
 from jobctl.core.attempts import merge_abandoned
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy
 from jobctl.core.jobtypes import FUNC_TO_TYPE
@@ -518,7 +518,7 @@ class JobctlWorker:
     def _active_queues(self) -> list[PhysicalQueue]:
         now = time.monotonic()
         if now - self._paused_checked > PAUSE_CACHE_SECONDS:
-            self._paused = frozenset(m.decode() for m in self.connection.smembers(keys.paused_queues()))
+            self._paused = frozenset(m.decode() for m in self.connection.smembers(keyspace.paused_queues()))
             self._paused_checked = now
         if not self._paused:
             return self.queues
@@ -572,7 +572,7 @@ class JobctlWorker:
     def _sweep(self) -> None:
         """Dead-letter what reached RQ's failed registries some other way, trim the DLQ, drop expired
         workers' registrations, flush alerts."""
-        lock = f"{keys.JOBCTL}:sweep"
+        lock = f"{keyspace.JOBCTL}:sweep"
         if not self.connection.set(
             lock, self.name, nx=True, ex=max(1, int(self._settings.maintenance_interval))
         ):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from jobctl.config import FIELDS, Settings, Value
-from jobctl.core import dlq, keys, metrics
+from jobctl.core import dlq, keyspace, metrics
 from jobctl.core.connection import connect
 from jobctl.demo.jobs import DemoPlan, build_plan
 from jobctl.core.submit import submit_many
@@ -68,7 +68,7 @@ class Counts:
                 for name in self.queues}
 
     def dead_now(self) -> int:
-        return int(self.connection.zcard(keys.dlq_index()))
+        return int(self.connection.zcard(keyspace.dlq_index()))
 
 
 def _wait_settled(counts: Counts, deadline: float, workers, progress: Progress, replayed: int,

@@ -6,12 +6,12 @@ import json
 
 from rq.job import Job
 
-from jobctl.core import keys, schedules
+from jobctl.core import keyspace, schedules
 from jobctl.core.payloads import PayloadSerializer
 
 
 def stored(conn) -> dict:
-    return {k.decode(): json.loads(v) for k, v in conn.hgetall(keys.schedules()).items()}
+    return {k.decode(): json.loads(v) for k, v in conn.hgetall(keyspace.schedules()).items()}
 
 
 def test_add_list_run_pause_resume_remove(cli, redis_client):
@@ -75,7 +75,7 @@ def test_invalid_input_exits_2_and_stores_nothing(cli, redis_client):
     assert cli(*base, "--cron", "0 6 * * *", "--missed", "all", code=2).stderr.startswith("jobctl: error:")
     data = cli.json("schedule", "add", "bad name", "--cron", "0 6 * * *", "--job", "noop", code=2)
     assert data["error"]["code"] == "usage" and "invalid schedule name" in data["error"]["message"]
-    assert not redis_client.exists(keys.schedules(), keys.schedules_due())
+    assert not redis_client.exists(keyspace.schedules(), keyspace.schedules_due())
 
     cli(*base, "--cron", "0 6 * * *")
     err = cli(*base, "--cron", "0 7 * * *", code=2).stderr

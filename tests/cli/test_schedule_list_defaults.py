@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobctl.core import audit, keys, schedules
+from jobctl.core import audit, keyspace, schedules
 
 DEFAULT_NAMES = {"daily-reports", "weekly-reports", "analytics-hourly", "analytics-daily", "analytics-weekly",
                  "analytics-monthly"}
@@ -21,7 +21,7 @@ def test_a_fresh_prefix_lists_the_defaults_not_yet_seeded_then_seeded(cli, redis
     assert table.count("not yet seeded") == len(DEFAULT_NAMES) + 1  # one per row, and the summary line
     assert "6 default(s) not yet seeded: the first scheduler to start stores them" in table
     assert all(len(line) <= 80 for line in table.splitlines())
-    assert not redis_client.exists(keys.schedules())
+    assert not redis_client.exists(keyspace.schedules())
 
     schedules.seed_defaults(redis_client, settings)
     rows = listing(cli)
@@ -39,7 +39,7 @@ def test_removing_a_default_before_seeding_asks_then_keeps_it_out(cli, redis_cli
     assert "daily-reports" not in listing(cli)
     schedules.seed_defaults(redis_client, settings)
     assert set(listing(cli)) == DEFAULT_NAMES - {"daily-reports"}
-    assert not redis_client.hexists(keys.schedules(), "daily-reports")
+    assert not redis_client.hexists(keyspace.schedules(), "daily-reports")
     [entry] = audit.list_entries(redis_client, action="schedule.remove", limit=1)
     assert (entry["face"], entry["target"], entry["outcome"]) == ("cli", "daily-reports", "ok")
 
@@ -61,6 +61,6 @@ def test_run_pause_resume_of_a_default_not_yet_seeded_say_so(cli, redis_client, 
         assert cli("schedule", verb, "daily-reports", code=4).stderr == (
             "jobctl: error: schedule 'daily-reports' is not yet seeded\n"
             "hint: the first scheduler to start stores it: jobctl scheduler start\n")
-    assert not redis_client.exists(keys.schedules())
+    assert not redis_client.exists(keyspace.schedules())
     schedules.seed_defaults(redis_client, settings)
     assert cli("schedule", "pause", "daily-reports").stdout.strip() == "daily-reports: paused"

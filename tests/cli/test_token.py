@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 
-from jobctl.core import audit, keys, tokens
+from jobctl.core import audit, keyspace, tokens
 from tests.conftest import KEY_PREFIX
 
 TOKEN = re.compile(r"^jct_[A-Za-z0-9_-]{43}$")
@@ -31,7 +31,7 @@ def test_create_prints_the_secret_once_and_stores_only_its_hash(cli, redis_clien
     secret = result.stdout.strip()
     assert TOKEN.match(secret) and result.stdout == secret + "\n"  # alone on stdout: $(...) captures it
     assert "shown only this once" in result.stderr
-    stored = json.loads(redis_client.hget(keys.api_tokens(), "ci-deploy"))
+    stored = json.loads(redis_client.hget(keyspace.api_tokens(), "ci-deploy"))
     assert stored["sha256"] == hashlib.sha256(secret.encode()).hexdigest()
     assert stored["role"] == "operator" and stored["created_by"] == audit.os_user()
     assert secret not in _everything_stored(redis_client)

@@ -15,7 +15,7 @@ from rq import Queue
 from tests.rq_plain import PlainWorker
 
 from jobctl.config import load_settings
-from jobctl.core import alerts, keys
+from jobctl.core import alerts, keyspace
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.jobs.email import list_templates, render_email
 
@@ -71,7 +71,7 @@ def test_a_burst_fires_once_then_flush_reports_the_rest_as_one_group(redis_clien
     settings = make_settings(alert_cooldown=60, alert_webhook_url=webhook.url())
     first = alerts.dead_letter_alert(redis_client, settings, entry(1), now=T0)
     assert first == {"fired": True, "count": 1, "channels": ["log", "webhook"]}
-    cooldown_key = keys.alert_cooldown("email-sending")
+    cooldown_key = keyspace.alert_cooldown("email-sending")
     assert 0 < redis_client.ttl(cooldown_key) <= 60  # a real Redis TTL bounds the window
 
     later = [alerts.dead_letter_alert(redis_client, settings, entry(n), now=T0 + n) for n in (2, 3, 4)]
@@ -79,7 +79,7 @@ def test_a_burst_fires_once_then_flush_reports_the_rest_as_one_group(redis_clien
     assert [r["count"] for r in later] == [1, 2, 3]
     assert all(r["channels"] == ["log"] for r in later)
     assert len(webhook.requests) == 1
-    pending = redis_client.hgetall(keys.alert_pending("email-sending"))
+    pending = redis_client.hgetall(keyspace.alert_pending("email-sending"))
     assert pending[b"count"] == b"3" and json.loads(pending[b"last"])["job_id"] == "job-4"
 
     assert alerts.flush_pending_alerts(redis_client, settings, now=T0 + 30) == 0  # still cooling down
@@ -88,7 +88,7 @@ def test_a_burst_fires_once_then_flush_reports_the_rest_as_one_group(redis_clien
     assert len(webhook.requests) == 2
     grouped = webhook.bodies[1]
     assert grouped["count"] == 3 and grouped["job_id"] == "job-4" and grouped["window_seconds"] == 60
-    assert not redis_client.exists(keys.alert_pending("email-sending"))
+    assert not redis_client.exists(keyspace.alert_pending("email-sending"))
     assert alerts.flush_pending_alerts(redis_client, settings, now=T0 + 200) == 0  # nothing left
 
     # the flush started a new window: the next arrival within it is counted, not sent
@@ -113,13 +113,13 @@ def test_the_window_ends_when_the_redis_key_expires(redis_client, webhook):
     assert not alerts.dead_letter_alert(redis_client, settings, entry(3))["fired"]
     assert alerts.flush_pending_alerts(redis_client, settings) == 0
     deadline = time.monotonic() + 5
-    while redis_client.exists(keys.alert_cooldown("email-sending")) and time.monotonic() < deadline:
+    while redis_client.exists(keyspace.alert_cooldown("email-sending")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not redis_client.exists(keys.alert_cooldown("email-sending"))
+    assert not redis_client.exists(keyspace.alert_cooldown("email-sending"))
     # an arrival after expiry fires at once and carries what was pending
     assert alerts.dead_letter_alert(redis_client, settings, entry(4)) == {
         "fired": True, "count": 3, "channels": ["log", "webhook"]}
-    assert not redis_client.exists(keys.alert_pending("email-sending"))
+    assert not redis_client.exists(keyspace.alert_pending("email-sending"))
     assert not redis_client.smembers(alerts.PENDING_QUEUES)
 
     # and flush picks a group up once the (real) TTL is gone
@@ -127,7 +127,7 @@ def test_the_window_ends_when_the_redis_key_expires(redis_client, webhook):
     time.sleep(1.1)
     assert alerts.flush_pending_alerts(redis_client, settings) == 1
     assert [(b["count"], b["job_id"]) for b in webhook.bodies] == [(1, "job-1"), (3, "job-4"), (1, "job-5")]
-    assert redis_client.exists(keys.alert_cooldown("email-sending"))  # a new window started
+    assert redis_client.exists(keyspace.alert_cooldown("email-sending"))  # a new window started
 
 
 def test_cooldown_zero_fires_every_time(redis_client, webhook):
@@ -135,7 +135,7 @@ def test_cooldown_zero_fires_every_time(redis_client, webhook):
     results = [alerts.dead_letter_alert(redis_client, settings, entry(n), now=T0) for n in range(3)]
     assert all(r == {"fired": True, "count": 1, "channels": ["log", "webhook"]} for r in results)
     assert len(webhook.requests) == 3
-    assert not redis_client.exists(keys.alert_cooldown("email-sending"))
+    assert not redis_client.exists(keyspace.alert_cooldown("email-sending"))
     assert alerts.flush_pending_alerts(redis_client, settings) == 0
 
 
@@ -179,7 +179,7 @@ def test_webhook_posts_json_without_the_payload(redis_client, webhook):
     assert "ada.private" not in request["raw"] and "ssn-" not in request["raw"] and "Traceback" not in request["raw"]
     # nor is it kept in Redis for the grouped alert
     alerts.dead_letter_alert(redis_client, settings, entry(8), now=T0 + 1)
-    stored = redis_client.hget(keys.alert_pending("email-sending"), "last").decode()
+    stored = redis_client.hget(keyspace.alert_pending("email-sending"), "last").decode()
     assert "ada.private" not in stored and "ssn-" not in stored
 
 

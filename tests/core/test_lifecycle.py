@@ -15,7 +15,7 @@ import uuid
 import pytest
 from rq.job import Job
 
-from jobctl.core import dlq, keys
+from jobctl.core import dlq, keyspace
 from jobctl.core.enqueue import enqueue_many
 from jobctl.core.lifecycle import Lifecycle, PhysicalQueue
 from jobctl.core.outcomes import Run, decide, finish_record
@@ -40,7 +40,7 @@ def places(conn, settings, job_id: str, name: str = Q) -> list[str]:
         for label, key in (("scheduled", q.scheduled), ("completed", q.finished), ("failed", q.failed)):
             if conn.zscore(key, job_id) is not None:
                 found.append(f"{label}:{q.name}")
-    if conn.zscore(keys.dlq_index(), job_id) is not None:
+    if conn.zscore(keyspace.dlq_index(), job_id) is not None:
         found.append("dead")
     return found
 
@@ -56,7 +56,7 @@ def where_all(conn, settings, name: str = Q) -> dict[str, list[str]]:
         for label, key in (("scheduled", q.scheduled), ("completed", q.finished), ("failed", q.failed)):
             for i in conn.zrange(key, 0, -1):
                 found.setdefault(i.decode(), []).append(f"{label}:{q.name}")
-    for i in conn.zrange(keys.dlq_index(), 0, -1):
+    for i in conn.zrange(keyspace.dlq_index(), 0, -1):
         found.setdefault(i.decode(), []).append("dead")
     return found
 
@@ -155,7 +155,7 @@ def test_no_lock_left_by_a_dead_process_delays_recovery(redis_client, settings):
     [job_id] = enqueue_many(redis_client, settings, "noop", [{}])
     claim(Lifecycle(redis_client), settings, 1)
     for q in queues(settings):  # what a worker killed inside RQ's registry cleaning used to leave
-        redis_client.set(f"{keys.JOBCTL.rsplit(':', 1)[0]}:clean_registries:{q.name}", "dead", ex=899)
+        redis_client.set(f"{keyspace.JOBCTL.rsplit(':', 1)[0]}:clean_registries:{q.name}", "dead", ex=899)
     expire_leases(redis_client, settings)
     worker(redis_client, settings).work(burst=True)
     assert places(redis_client, settings, job_id) == [f"completed:{Q}:normal"]

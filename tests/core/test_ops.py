@@ -13,7 +13,7 @@ from rq.job import Job, JobStatus
 from rq.registry import CanceledJobRegistry, FailedJobRegistry
 
 from jobctl.config import load_settings
-from jobctl.core import audit, keys, ops
+from jobctl.core import audit, keyspace, ops
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key, queue_stats
@@ -132,7 +132,7 @@ def test_clear_drains_many_jobs_in_batches(redis_client, settings):
     assert result["total"] == len(ids)
     assert redis_client.llen(queue_key(settings.queues[A].physical("normal"))) == 0
     assert not list(redis_client.scan_iter(match=f"{KEY_PREFIX}:job:*"))
-    assert not list(redis_client.scan_iter(match=f"{keys.JOBCTL}:clearing:*"))
+    assert not list(redis_client.scan_iter(match=f"{keyspace.JOBCTL}:clearing:*"))
 
 
 def test_clear_refuses_dead_letter_active_and_unknown(redis_client, settings):
@@ -157,14 +157,14 @@ def test_clear_never_touches_dead_lettered_jobs(redis_client, tmp_path):
     physical = settings.queues[A].physical_names
     JobctlWorker([rq_queue(redis_client, q) for q in physical], connection=redis_client,
                  serializer=PayloadSerializer, settings=settings).work(burst=True)
-    assert redis_client.zscore(keys.dlq_index(), dead) is not None
+    assert redis_client.zscore(keyspace.dlq_index(), dead) is not None
     # a stray failed-registry entry of the dead job (e.g. mid dead-lettering) is dropped, its data kept
     redis_client.zadd(FailedJobRegistry(physical[1], connection=redis_client).key, {dead: time.time()})
     result = ops.clear_queue(redis_client, settings, A, "all")
     assert result["total"] == 0 and result["kept_dead_letter"] == 1
     assert fetch(redis_client, [dead])[0] is not None
-    assert redis_client.exists(keys.dlq_entry(dead))
-    assert redis_client.zscore(keys.dlq_index(), dead) is not None
+    assert redis_client.exists(keyspace.dlq_entry(dead))
+    assert redis_client.zscore(keyspace.dlq_index(), dead) is not None
 
 
 # --- delete -----------------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def test_delete_jobs_in_any_state_and_reports_the_rest(redis_client, tmp_path):
 
 def test_delete_refuses_dead_lettered_jobs_and_bad_ids(redis_client, settings):
     job_id = enqueue_many(redis_client, settings, "noop", [{}], queue=A)[0]
-    redis_client.zadd(keys.dlq_index(), {job_id: time.time()})
+    redis_client.zadd(keyspace.dlq_index(), {job_id: time.time()})
     result = ops.delete_jobs(redis_client, settings, [job_id])
     assert result["deleted"] == [] and "jobctl dlq purge" in result["refused"][0]["reason"]
     with pytest.raises(UsageError):
@@ -233,7 +233,7 @@ def test_retry_failed_refuses_dead_lettered_jobs(redis_client, tmp_path):
     settings = one_attempt(tmp_path, A)
     job_id = enqueue_many(redis_client, settings, "fail", [{}], queue=A)[0]
     run_rq_worker(redis_client, settings, A)
-    redis_client.zadd(keys.dlq_index(), {job_id: time.time()})
+    redis_client.zadd(keyspace.dlq_index(), {job_id: time.time()})
     result = ops.retry_failed(redis_client, settings, [job_id])
     assert result["retried"] == [] and result["refused"] == [{"id": job_id,
                                                             "reason": "dead-lettered: retry it again to replay it"}]
@@ -265,7 +265,7 @@ def test_retry_jobs_retries_failed_replays_dead_and_says_per_id_what_happened(re
     run_jobctl_worker(redis_client, settings, A)  # jobctl: dead-lettered
     [failed] = enqueue_many(redis_client, settings, "fail", [{}], queue=A)
     run_rq_worker(redis_client, settings, A)  # plain RQ, after jobctl's (whose sweep would take it)
-    assert redis_client.zscore(keys.dlq_index(), dead) is not None
+    assert redis_client.zscore(keyspace.dlq_index(), dead) is not None
     [waiting] = enqueue_many(redis_client, settings, "noop", [{}], queue=B)
 
     settings = one_attempt(tmp_path, A, attempts=3)
@@ -285,7 +285,7 @@ def test_retry_jobs_retries_failed_replays_dead_and_says_per_id_what_happened(re
     assert {i.decode() for i in redis_client.lrange(queue_key(physical), 0, -1)} == {failed, dead}
     for job in fetch(redis_client, [failed, dead]):
         assert job.get_status() == JobStatus.QUEUED and job.retries_left == 2 and job.meta["attempts"] == []
-    assert redis_client.zscore(keys.dlq_index(), dead) is None
+    assert redis_client.zscore(keyspace.dlq_index(), dead) is None
     assert ops.retry_jobs(redis_client, settings, [dead])["refused"] == [
         {"id": dead, "reason": "not failed (status queued)"}]  # replayed once, not twice
 

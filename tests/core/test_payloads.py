@@ -111,7 +111,7 @@ def test_no_address_or_card_number_is_stored_in_the_clear(use_keys, key_a, redis
     scheduled = schedules.run_now(redis_client, settings, "weekly-ann")
 
     burst_worker(redis_client, settings, "email-sending")  # the emails, the failing jobs, the admin alert
-    assert redis_client.hlen(f"{dlq.keys.JOBCTL}:alert:pending:email-sending") == 2  # a grouped summary waits
+    assert redis_client.hlen(f"{dlq.keyspace.JOBCTL}:alert:pending:email-sending") == 2  # a grouped summary waits
 
     for job_id in (api_email, failing[0]):  # results streams (return value, traceback) were written
         assert redis_client.xlen(Result.get_key(job_id)) >= 1

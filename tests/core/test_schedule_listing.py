@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from jobctl.config import load_settings
-from jobctl.core import audit, keys, schedules
+from jobctl.core import audit, keyspace, schedules
 from jobctl.errors import NotFound
 
 NOW = datetime(2026, 5, 4, 12, 0, 0, tzinfo=timezone.utc)  # a Monday
@@ -22,7 +22,7 @@ def rows(conn, settings) -> dict[str, dict]:
 
 
 def stored_names(conn) -> set[str]:
-    return {k.decode() for k in conn.hkeys(keys.schedules())}
+    return {k.decode() for k in conn.hkeys(keyspace.schedules())}
 
 
 def test_a_fresh_server_lists_the_defaults_as_not_yet_seeded_and_stores_nothing(redis_client, settings):
@@ -40,7 +40,7 @@ def test_a_fresh_server_lists_the_defaults_as_not_yet_seeded_and_stores_nothing(
         assert row["handler"] is True and row["overdue"] is False and row["paused"] is False
         assert row["created_at"] is None and row["last_run_at"] is None and row["last_job_status"] is None
     # listing is a read: nothing stored, nothing marked seeded, nothing due
-    assert not redis_client.exists(keys.schedules(), keys.schedules_due(), f"{keys.schedules()}:seeded")
+    assert not redis_client.exists(keyspace.schedules(), keyspace.schedules_due(), f"{keyspace.schedules()}:seeded")
 
 
 def test_seeding_turns_the_pending_rows_into_the_stored_ones(redis_client, settings):
@@ -134,6 +134,6 @@ def test_listed_schedule_finds_stored_and_pending_ones(redis_client, settings):
 def test_an_unknown_name_removes_nothing_and_marks_nothing(redis_client, settings):
     with pytest.raises(NotFound):
         schedules.remove_schedule(redis_client, "ghost", settings)
-    assert not redis_client.exists(f"{keys.schedules()}:seeded")
+    assert not redis_client.exists(f"{keyspace.schedules()}:seeded")
     assert set(rows(redis_client, settings)) == DEFAULT_NAMES
     json.dumps(schedules.list_schedules(redis_client, settings))  # what --json and HTTP print

@@ -12,7 +12,7 @@ import redis
 from rq.job import Job
 
 from jobctl.config import load_settings
-from jobctl.core import keys, schedules
+from jobctl.core import keyspace, schedules
 from jobctl.core.enqueue import rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.errors import ConfigError, NotFound, UsageError
@@ -31,11 +31,11 @@ def local_times(runs, tz):
 
 
 def stored(conn) -> dict:
-    return {k.decode(): json.loads(v) for k, v in conn.hgetall(keys.schedules()).items()}
+    return {k.decode(): json.loads(v) for k, v in conn.hgetall(keyspace.schedules()).items()}
 
 
 def due(conn) -> dict:
-    return {k.decode(): v for k, v in conn.zrange(keys.schedules_due(), 0, -1, withscores=True)}
+    return {k.decode(): v for k, v in conn.zrange(keyspace.schedules_due(), 0, -1, withscores=True)}
 
 
 def waiting_ids(conn, settings, queue="email-sending") -> list[str]:
@@ -157,7 +157,7 @@ def test_invalid_input_is_a_usage_error_and_stores_nothing(redis_client, setting
         schedules.add_schedule(redis_client, settings, now=NOW, **args)
     assert needle in err.value.message
     assert err.value.code == 2
-    assert not redis_client.exists(keys.schedules(), keys.schedules_due())
+    assert not redis_client.exists(keyspace.schedules(), keyspace.schedules_due())
 
 
 def test_error_hints_list_choices(redis_client, settings):
@@ -214,13 +214,13 @@ def test_tick_fires_once_per_occurrence_with_deterministic_id_and_payload(redis_
 
 def test_guard_stops_a_refire_after_a_crash_before_advancing(redis_client, settings):
     schedules.add_schedule(redis_client, settings, "hourly", "0 * * * *", job_type="noop", now=NOW)
-    before_doc = redis_client.hget(keys.schedules(), "hourly")
-    before_due = redis_client.zscore(keys.schedules_due(), "hourly")
+    before_doc = redis_client.hget(keyspace.schedules(), "hourly")
+    before_due = redis_client.zscore(keyspace.schedules_due(), "hourly")
     at = utc(2026, 5, 4, 13, 0, 2)
     assert [r["action"] for r in schedules.tick(redis_client, settings, at)] == ["fired"]
     # the scheduler "crashed" after enqueueing and before saving: the occurrence is due again
-    redis_client.hset(keys.schedules(), "hourly", before_doc)
-    redis_client.zadd(keys.schedules_due(), {"hourly": before_due})
+    redis_client.hset(keyspace.schedules(), "hourly", before_doc)
+    redis_client.zadd(keyspace.schedules_due(), {"hourly": before_due})
     [again] = schedules.tick(redis_client, settings, at)
     assert again["action"] == "duplicate" and again["job_id"] is None
     assert len(waiting_ids(redis_client, settings)) == 1

@@ -24,7 +24,7 @@ from rq.job import Job
 
 from jobctl import api
 from jobctl.config import load_settings
-from jobctl.core import dlq, keys, runtime, schedules, submit, tokens
+from jobctl.core import dlq, keyspace, runtime, schedules, submit, tokens
 from jobctl.core.contracts import ANY_KEYS
 from jobctl.core.enqueue import enqueue_many
 from jobctl.core.jobtypes import JOB_TYPES
@@ -181,7 +181,7 @@ def test_invalid_fields_are_refused_at_every_way_in_with_nothing_stored(job_type
     settings, http = world
     fields = INVALID_FIELDS[job_type]
     cli = Cli()
-    before = set(redis_client.scan_iter(f"{keys.job_key_prefix()}*"))
+    before = set(redis_client.scan_iter(f"{keyspace.job_key_prefix()}*"))
 
     with pytest.raises(InvalidPayload):
         api.add_job(job_type, fields)
@@ -195,8 +195,8 @@ def test_invalid_fields_are_refused_at_every_way_in_with_nothing_stored(job_type
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["code"] == "invalid_payload"
 
-    assert set(redis_client.scan_iter(f"{keys.job_key_prefix()}*")) == before
-    assert redis_client.hlen(keys.schedules()) == 0
+    assert set(redis_client.scan_iter(f"{keyspace.job_key_prefix()}*")) == before
+    assert redis_client.hlen(keyspace.schedules()) == 0
 
 
 @pytest.mark.parametrize("job_type", ["email", "file"])
@@ -222,6 +222,6 @@ def test_a_dead_letter_whose_payload_could_never_run_stays_dead(job_type, redis_
     _dead_letter(redis_client, job_id)
     refused = Cli()("retry", job_id, code=1)
     assert f"{job_id}: its payload could never run" in refused.stderr
-    assert redis_client.zscore(keys.dlq_index(), job_id) is not None  # still listed as dead
+    assert redis_client.zscore(keyspace.dlq_index(), job_id) is not None  # still listed as dead
     assert dlq.read_entry(redis_client, job_id)["state"] != "replayed"
     assert Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer).get_status() == "failed"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from jobctl.core import audit, keys, schedules
+from jobctl.core import audit, keyspace, schedules
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
@@ -34,7 +34,7 @@ def test_schedule_is_created_then_updated_in_place(client, creds, redis_client):
     assert doc["paused"] is True and doc["created_at"] == created.json()["created_at"]  # run state kept
     stored = schedules.get_schedule(redis_client, "nightly")
     assert stored["cron"] == "30 4 * * 1" and stored["missed"] == "skip"
-    due = redis_client.zscore(keys.schedules_due(), "nightly")
+    due = redis_client.zscore(keyspace.schedules_due(), "nightly")
     assert due == schedules._parse(stored["next_run_at"]).timestamp()  # the due index follows the new cron
     update, add = audit.list_entries(redis_client, actor="operator-token", limit=2)
     assert (add["action"], update["action"]) == ("schedule.add", "schedule.update")
@@ -44,7 +44,7 @@ def test_schedule_is_created_then_updated_in_place(client, creds, redis_client):
 def test_schedule_with_an_unknown_job_type_is_422_and_stores_nothing(client, creds, redis_client):
     response = client.post("/api/jobs/schedule", headers=bearer(creds["admin"]), json={**NIGHTLY, "job": "nope"})
     assert response.status_code == 422 and response.json()["error"]["message"].startswith("body.job: input should be")
-    assert not redis_client.hexists(keys.schedules(), "nightly")
+    assert not redis_client.hexists(keyspace.schedules(), "nightly")
 
 
 def test_stats_matches_the_cli_and_takes_a_window(client, creds, cli, redis_client, settings):
@@ -146,7 +146,7 @@ def test_retry_by_ids_retries_failed_replays_dead_and_says_per_id(client, creds,
                                {"id": "ghost", "outcome": "not_found", "reason": "no job 'ghost'"}]
     assert (body["retried"], body["replayed"], body["not_found"], body["refused"]) == ([failed], [dead], ["ghost"],
                                                                                        [])
-    assert redis_client.zscore(keys.dlq_index(), dead) is None
+    assert redis_client.zscore(keyspace.dlq_index(), dead) is None
     got = [(e["action"], e["actor"], e["face"], e["count"]) for e in audit.list_entries(redis_client)
            if e["action"] in ("job.retry", "dlq.replay")]
     assert got == [("job.retry", "operator-token", "http", 2), ("dlq.replay", "operator-token", "http", 1)]
@@ -173,7 +173,7 @@ def test_retry_with_the_specs_queue_name_and_job_id(creds, redis_client, tmp_pat
         refused = retry("email-sending", waiting)
         assert refused.status_code == 409
         assert refused.json()["error"]["message"] == f"job {waiting} was not retried: not failed (status queued)"
-        assert redis_client.zscore(keys.dlq_index(), dead) is not None  # none of that touched it
+        assert redis_client.zscore(keyspace.dlq_index(), dead) is not None  # none of that touched it
 
         done = retry(P, dead)
         assert done.status_code == 200 and done.json()["replayed"] == [dead]

@@ -12,7 +12,7 @@ from redis.retry import Retry
 from fastapi.testclient import TestClient
 
 from jobctl.config import load_settings
-from jobctl.core import keys, tokens
+from jobctl.core import keyspace, tokens
 from jobctl.core.enqueue import enqueue_many
 from jobctl.http import create_app
 from jobctl.http.limits import BodySizeLimit
@@ -104,7 +104,7 @@ def test_core_usage_errors_are_400(client, admin, redis_client, settings):
     assert error_of(client.post("/api/jobs/schedule", headers=admin, json=bad_tz), 400)["code"] == "usage"
     bad_cron = {"name": "n", "cron": "every day", "job": "noop"}
     assert error_of(client.post("/api/jobs/schedule", headers=admin, json=bad_cron), 400)["code"] == "usage"
-    assert not redis_client.hexists(keys.schedules(), "n")
+    assert not redis_client.hexists(keyspace.schedules(), "n")
     [job_id] = enqueue_many(redis_client, settings, "noop", [{}], queue="email-sending")
     assert client.post(f"/api/jobs/{job_id}/cancel", headers=admin).status_code == 200
     error = error_of(client.post(f"/api/jobs/{job_id}/cancel", headers=admin), 400)
@@ -116,7 +116,7 @@ def test_deleting_a_dead_lettered_job_is_409_and_keeps_it(client, admin, redis_c
     [job_id] = dead_jobs(redis_client, settings, 1)
     error = error_of(client.delete(f"/api/jobs/{job_id}", headers=admin), 409)
     assert error["code"] == "conflict" and "dead-letter" in error["message"] and "/api/jobs/dlq" in error["hint"]
-    assert redis_client.exists(keys.dlq_entry(job_id))
+    assert redis_client.exists(keyspace.dlq_entry(job_id))
 
 
 def test_clearing_the_dead_letter_queue_is_refused_with_400(client, admin):
@@ -140,13 +140,13 @@ def _ids_body(n: int) -> bytes:
 def test_a_declared_body_over_the_limit_is_413_before_anything_runs(small_client, creds, redis_client):
     body = _ids_body(100)
     assert len(body) > 1024
-    audited = redis_client.xlen(f"{keys.JOBCTL}:audit")
+    audited = redis_client.xlen(f"{keyspace.JOBCTL}:audit")
     response = small_client.post("/api/jobs/retry", headers={**bearer(creds["admin"]),
                                                               "Content-Type": "application/json"}, content=body)
     error = error_of(response, 413)
     assert error["code"] == "too_large" and "1,024 bytes" in error["message"]
     assert "JOBCTL_HTTP_MAX_BODY" in error["hint"]
-    assert redis_client.xlen(f"{keys.JOBCTL}:audit") == audited  # the endpoint never ran
+    assert redis_client.xlen(f"{keyspace.JOBCTL}:audit") == audited  # the endpoint never ran
 
 
 def _stream(chunks: list[bytes]):
@@ -244,7 +244,7 @@ def test_loopback_without_tokens_reads_anonymously_but_changes_nothing(settings,
         assert test_client.get("/api/jobs/stats").status_code == 200
         error = error_of(test_client.post("/api/jobs/queues/email-sending/pause"), 403)
         assert "without a token" in error["message"]
-        assert not redis_client.smembers(keys.paused_queues())
+        assert not redis_client.smembers(keyspace.paused_queues())
         # the first token ends anonymous access, on this running server too
         tokens.create_token(redis_client, settings, "first", "admin")
         assert error_of(test_client.get("/api/jobs/stats"), 401)["message"] == "missing bearer token"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from rq.job import Job
 
-from jobctl.core import audit, keys, schedules, tokens
+from jobctl.core import audit, keyspace, schedules, tokens
 from jobctl.core.enqueue import enqueue_many
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key
@@ -34,7 +34,7 @@ def _waiting(conn, settings, queue: str = Q) -> int:
 
 
 def _dlq_state(conn, job_id: str) -> str | None:
-    raw = conn.get(keys.dlq_entry(job_id))
+    raw = conn.get(keyspace.dlq_entry(job_id))
     return json.loads(raw)["state"] if raw else None
 
 
@@ -79,16 +79,16 @@ def _check_job(ctx, before, after, body):
 
 
 def _paused(conn, settings, ctx):
-    return Q in {m.decode() for m in conn.smembers(keys.paused_queues())}
+    return Q in {m.decode() for m in conn.smembers(keyspace.paused_queues())}
 
 
 def _paused_first(conn, settings, tmp):
-    conn.sadd(keys.paused_queues(), Q)
+    conn.sadd(keyspace.paused_queues(), Q)
     return {}
 
 
 def _schedule(conn, settings, ctx):
-    raw = conn.hget(keys.schedules(), "nightly-noop")
+    raw = conn.hget(keyspace.schedules(), "nightly-noop")
     return json.loads(raw)["cron"] if raw else None
 
 

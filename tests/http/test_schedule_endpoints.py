@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobctl.core import audit, keys, schedules
+from jobctl.core import audit, keyspace, schedules
 from tests.http.conftest import bearer
 
 DEFAULT_NAMES = {"daily-reports", "weekly-reports", "analytics-hourly", "analytics-daily", "analytics-weekly",
@@ -41,8 +41,8 @@ def test_delete_removes_and_is_audited_as_the_token(client, creds, redis_client,
     body = response.json()
     assert body["removed"] == "nightly" and body["schedule"]["cron"] == "0 3 * * *"
     assert body["schedule"]["seeded"] is True
-    assert not redis_client.hexists(keys.schedules(), "nightly")
-    assert redis_client.zscore(keys.schedules_due(), "nightly") is None
+    assert not redis_client.hexists(keyspace.schedules(), "nightly")
+    assert redis_client.zscore(keyspace.schedules_due(), "nightly") is None
     [entry] = audit.list_entries(redis_client, action="schedule.remove", limit=1)
     assert (entry["actor"], entry["face"], entry["target"], entry["count"], entry["outcome"]) == (
         "admin-token", "http", "nightly", 1, "ok")
@@ -54,7 +54,7 @@ def test_delete_of_a_default_not_yet_seeded_keeps_it_from_ever_being_seeded(clie
     assert response.status_code == 200, response.text
     assert response.json()["schedule"]["seeded"] is False
     schedules.seed_defaults(redis_client, settings)
-    assert not redis_client.hexists(keys.schedules(), "weekly-reports")
+    assert not redis_client.hexists(keyspace.schedules(), "weekly-reports")
     listed = client.get("/api/jobs/schedules", headers=bearer(creds["viewer"])).json()["schedules"]
     assert {r["name"] for r in listed} == DEFAULT_NAMES - {"weekly-reports"}
     [entry] = audit.list_entries(redis_client, action="schedule.remove", limit=1)
@@ -75,7 +75,7 @@ def test_delete_of_an_unknown_or_already_removed_schedule_is_404(client, creds, 
     not_found("daily-reports")  # the default's second removal finds nothing
     assert [e["outcome"] for e in audit.list_entries(redis_client, action="schedule.remove")] == [
         "failed", "ok", "failed"]
-    assert not redis_client.exists(keys.schedules())
+    assert not redis_client.exists(keyspace.schedules())
 
 
 def test_delete_with_an_invalid_name_is_422_and_changes_nothing(client, creds, redis_client):
@@ -83,7 +83,7 @@ def test_delete_with_an_invalid_name_is_422_and_changes_nothing(client, creds, r
     assert response.status_code == 422, response.text
     assert "name" in response.json()["error"]["message"]
     assert audit.list_entries(redis_client, action="schedule.remove") == []
-    assert not redis_client.exists(f"{keys.schedules()}:seeded")
+    assert not redis_client.exists(f"{keyspace.schedules()}:seeded")
 
 
 def test_an_operator_cannot_delete_a_schedule(client, creds, redis_client):

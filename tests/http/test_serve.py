@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 
 from jobctl.cli.serve import is_loopback
-from jobctl.core import audit, keys, tokens
+from jobctl.core import audit, keyspace, tokens
 from jobctl.core.enqueue import enqueue_many
 
 EXTRA_LINE = "jobctl: error: the HTTP API needs the http extra: pip install 'jobctl[http]'\n"
@@ -161,11 +161,11 @@ def test_the_real_server_over_http(server, redis_client, settings):
     assert status == 200 and json.loads(body)["totals"]["waiting"] == 2
 
     status, _, _ = _request(f"{server}/api/jobs/queues/email-sending/pause", "POST", token=viewer)
-    assert status == 403 and not redis_client.sismember(keys.paused_queues(), "email-sending")
+    assert status == 403 and not redis_client.sismember(keyspace.paused_queues(), "email-sending")
 
     status, _, body = _request(f"{server}/api/jobs/queues/email-sending/pause", "POST", token=operator)
     assert status == 200 and json.loads(body) == {"queue": "email-sending", "paused": True, "changed": True}
-    assert redis_client.sismember(keys.paused_queues(), "email-sending")
+    assert redis_client.sismember(keyspace.paused_queues(), "email-sending")
     [entry] = audit.list_entries(redis_client, action="queue.pause")
     assert (entry["actor"], entry["face"]) == ("ci", "http")
 

@@ -189,10 +189,10 @@ def _settle(engine, row, outcome: str, reason: str | None = None) -> None:
 
 def _once(guard: str, enqueue) -> str | None:
     """Run `enqueue` unless a run for this guard already did (a SET NX key in Redis)."""
-    from jobctl.core import keys, runtime
+    from jobctl.core import keyspace, runtime
 
     connection = runtime.connection()
-    name = f"{keys.JOBCTL}:once:{guard}"
+    name = f"{keyspace.JOBCTL}:once:{guard}"
     if not connection.set(name, "1", nx=True, ex=GUARD_TTL):
         return None
     try:

@@ -58,7 +58,7 @@ def test_queue_show_pages_through_the_entries_newest_first(settings, redis_clien
 
 def test_an_entry_whose_job_hash_is_gone_is_shown_from_the_entry(settings, redis_client):
     [job_id] = dead_jobs(redis_client, settings, 1)
-    redis_client.delete(f"{dlq.keys.job_key_prefix()}{job_id}")
+    redis_client.delete(f"{dlq.keyspace.job_key_prefix()}{job_id}")
     [job] = queue_jobs(redis_client, settings, DL)["jobs"]
     assert job["id"] == job_id and job["type"] == "fail" and job["queue"] == "payment-retry"
     assert job["ended_at"] == dlq.read_entry(redis_client, job_id)["died_at"]

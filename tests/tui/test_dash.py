@@ -503,12 +503,17 @@ async def settle(pilot) -> None:
     """Before a screenshot: let the layout the data triggered (column widths) settle, then repaint
     every table on every screen whole. On a busy machine the screen sometimes kept lines painted
     for a table's old column widths (the table itself renders them right): flaky snapshots."""
-    await pilot.pause()
-    await pilot.wait_for_scheduled_animations()
-    for screen in pilot.app.screen_stack:
-        for table in screen.query(DataTable):
-            table.refresh()
-    await pilot.pause()
+    # a DataTable sizes its columns for new rows on its next Idle event, which a busy machine can
+    # deliver after the screenshot (seen: every column as narrow as its header)
+    await until(pilot, lambda: not any(t._require_update_dimensions for s in pilot.app.screen_stack
+                                       for t in s.query(DataTable)), "the tables' column widths")
+    for _ in range(2):  # twice: a layout the first repaint triggers (a wider column) settles too
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        for screen in pilot.app.screen_stack:
+            for table in screen.query(DataTable):
+                table.refresh(layout=True)
+        await pilot.pause(0.05)
 
 
 def test_snapshot_main_80x24(frozen, snap_compare, redis_client, settings):

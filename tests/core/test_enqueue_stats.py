@@ -11,6 +11,7 @@ from jobctl.core.enqueue import enqueue, enqueue_many
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import STATES, queue_stats
 from jobctl.errors import NotFound, UsageError
+from tests.redis_commands import commands_sent
 
 
 @pytest.fixture
@@ -91,35 +92,12 @@ def test_stats_cover_every_queue_and_dead_letter(conn, settings):
 
 def test_stats_use_constant_number_of_commands(conn, settings, monkeypatch):
     """Counts, not lists: what stats sends to Redis must not depend on how many jobs wait."""
-    import redis.client
-
-    sent: list[str] = []
-    real_execute = redis.client.Pipeline.execute
-    real_command = redis.Redis.execute_command
-
-    def pipeline_execute(self, *a, **kw):
-        sent.extend(str(c[0][0]).upper() for c in self.command_stack)
-        return real_execute(self, *a, **kw)
-
-    def execute_command(self, *args, **kw):
-        sent.append(str(args[0]).upper())
-        return real_command(self, *args, **kw)
-
-    def commands_for_stats():
-        sent.clear()
-        monkeypatch.setattr(redis.client.Pipeline, "execute", pipeline_execute)
-        monkeypatch.setattr(redis.Redis, "execute_command", execute_command)
-        try:
-            queue_stats(conn, settings)
-        finally:
-            monkeypatch.undo()
-        return sorted(sent)
-
-    small = commands_for_stats()
+    small = commands_sent(monkeypatch, lambda: queue_stats(conn, settings))
     enqueue_many(conn, settings, "noop", [{}] * 2000, queue="email-sending")
-    big = commands_for_stats()
+    big = commands_sent(monkeypatch, lambda: queue_stats(conn, settings))
     assert big == small
-    assert set(big) == {"LLEN", "ZCARD", "SMEMBERS"}  # SMEMBERS: the registered workers (none here)
+    # SMEMBERS: the registered workers (none here)
+    assert {c.split()[0] for c in big} == {"LLEN", "ZCARD", "SMEMBERS"}
 
 
 def test_queue_show_pages_across_priorities(conn, settings):

@@ -13,6 +13,7 @@ from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.prometheus import render
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from tests.conftest import KEY_PREFIX
+from tests.redis_commands import commands_sent
 
 
 def run_burst(conn, settings, queue: str) -> None:
@@ -143,26 +144,8 @@ def test_prometheus_families_keep_their_names_types_help_and_labels(redis_client
 
 
 def test_a_scrape_reads_the_same_keys_with_2000_waiting_jobs(redis_client, settings, monkeypatch):
-    sent: list[str] = []
-    real_execute, real_command = redis.client.Pipeline.execute, redis.Redis.execute_command
-
-    def execute(self, *a, **kw):
-        sent.extend(" ".join(str(part) for part in c[0][:2]) for c in self.command_stack)
-        return real_execute(self, *a, **kw)
-
-    def command(self, *args, **kw):
-        sent.append(" ".join(str(part) for part in args[:2]))
-        return real_command(self, *args, **kw)
-
     def scrape() -> list[str]:
-        sent.clear()
-        monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
-        monkeypatch.setattr(redis.Redis, "execute_command", command)
-        try:
-            render(redis_client, settings)
-        finally:
-            monkeypatch.undo()
-        return sorted(sent)
+        return commands_sent(monkeypatch, lambda: render(redis_client, settings))
 
     empty = scrape()
     enqueue_many(redis_client, settings, "noop", [{}] * 2000, queue="email-sending")

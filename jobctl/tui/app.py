@@ -47,7 +47,8 @@ class DashApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
-        self.set_interval(self.refresh_seconds, self._tick)
+        # kept: a test pauses it to freeze a frame for a screenshot
+        self.refresh_timer = self.set_interval(self.refresh_seconds, self._tick)
         self.refresh_now()
 
     def _tick(self) -> None:

@@ -503,10 +503,14 @@ async def settle(pilot) -> None:
     """Before a screenshot: let the layout the data triggered (column widths) settle, then repaint
     every table on every screen whole. On a busy machine the screen sometimes kept lines painted
     for a table's old column widths (the table itself renders them right): flaky snapshots."""
+    # no refresh after this point: one landing between here and the screenshot re-adds rows
+    pilot.app.refresh_timer.pause()
+    await until(pilot, lambda: pilot.app._reading is None or pilot.app._reading.is_finished, "the last read")
     # a DataTable sizes its columns for new rows on its next Idle event, which a busy machine can
     # deliver after the screenshot (seen: every column as narrow as its header)
-    await until(pilot, lambda: not any(t._require_update_dimensions for s in pilot.app.screen_stack
-                                       for t in s.query(DataTable)), "the tables' column widths")
+    await until(pilot, lambda: not any(t._require_update_dimensions or t._updated_cells
+                                       for s in pilot.app.screen_stack for t in s.query(DataTable)),
+                "the tables' column widths")
     for _ in range(2):  # twice: a layout the first repaint triggers (a wider column) settles too
         await pilot.pause()
         await pilot.wait_for_scheduled_animations()

@@ -48,8 +48,15 @@ def main(argv: list[str]) -> int:
         engine = engine_for(settings)
         start = date(2026, 1, 5)  # a Monday, so weeks are whole
         log(f"seeding {args.days} days x {args.views_per_day:,} views/day into {mask_url(url)}")
-        seeded = timed_seed(engine, days=args.days, users=args.users, views_per_day=args.views_per_day, seed=1,
-                            start=start, replace=True)
+        seeded = timed_seed(
+            engine,
+            days=args.days,
+            users=args.users,
+            views_per_day=args.views_per_day,
+            seed=1,
+            start=start,
+            replace=True,
+        )
         begin = datetime.combine(start, datetime.min.time())
         end = begin + timedelta(days=args.days)
         rows = []
@@ -65,14 +72,21 @@ def main(argv: list[str]) -> int:
         report_seconds = time.perf_counter() - started
 
         views = seeded["counts"].get("page_views", 0)
-        print(f"\nStore: {engine.dialect.name}, {views:,} page views, {seeded['counts'].get('orders', 0):,} orders "
-              f"over {args.days} days; seeded {seeded['rows']:,} rows in {seeded['seconds']:.1f} s "
-              f"({seeded['rows_per_second']:,} rows/s)")
-        print(f"{'roll-up':<9} {'run':<10} {'periods':>8} {'rows':>7} {'seconds':>8} {'ms/period':>10} "
-              f"{'views/s':>12}")
+        print(
+            f"\nStore: {engine.dialect.name}, {views:,} page views, "
+            f"{seeded['counts'].get('orders', 0):,} orders "
+            f"over {args.days} days; seeded {seeded['rows']:,} rows in {seeded['seconds']:.1f} s "
+            f"({seeded['rows_per_second']:,} rows/s)"
+        )
+        print(
+            f"{'roll-up':<9} {'run':<10} {'periods':>8} {'rows':>7} {'seconds':>8} {'ms/period':>10} "
+            f"{'views/s':>12}"
+        )
         for kind, attempt, periods, written, seconds in rows:
-            print(f"{kind:<9} {attempt:<10} {periods:>8,} {written:>7,} {seconds:>8.2f} "
-                  f"{seconds / periods * 1000:>10.1f} {views / seconds:>12,.0f}")
+            print(
+                f"{kind:<9} {attempt:<10} {periods:>8,} {written:>7,} {seconds:>8.2f} "
+                f"{seconds / periods * 1000:>10.1f} {views / seconds:>12,.0f}"
+            )
         print(f"\nweekly report, 3 formats: {report_seconds:.2f} s")
         return 0
     finally:

@@ -75,7 +75,7 @@ class FlakySMTP:
         self.delivered: Counter = Counter()
         self.refused = 0
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:
             busy = self.rng.random() < self.fail_rate
             self.refused += busy
@@ -84,7 +84,7 @@ class FlakySMTP:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         with self.lock:
             for address in envelope.rcpt_tos:
                 self.delivered[address.lower()] += 1
@@ -115,12 +115,15 @@ class Detection:
     def on_kill(self, worker, killed_at: float) -> None:
         try:
             held = account(self.connection, self.job_ids, queues=self.queues).holders
-        except Exception as exc:  # the server may be down right now
+        except Exception as exc:  # noqa: BLE001 - the server may be down right now
             self.results.append({"worker": worker.name, "note": f"no snapshot ({type(exc).__name__})"})
             return
-        entries = [(job_id, key, member, score) for job_id, found in held.items()
-                   for key, member, score in found
-                   if score > killed_at and (key, member, score) not in self.followed]
+        entries = [
+            (job_id, key, member, score)
+            for job_id, found in held.items()
+            for key, member, score in found
+            if score > killed_at and (key, member, score) not in self.followed
+        ]
         self.followed.update((key, member, score) for _job_id, key, member, score in entries)
         thread = threading.Thread(target=self._follow, args=(worker.name, killed_at, entries), daemon=True)
         thread.start()
@@ -135,7 +138,7 @@ class Detection:
                     for _job_id, key, member, _score in pending:
                         pipe.zscore(key, member)
                     scores = pipe.execute()
-            except Exception:
+            except Exception:  # noqa: BLE001 - the server is restarting
                 time.sleep(0.2)  # the server is restarting
                 continue
             now = time.time()
@@ -144,8 +147,13 @@ class Detection:
                 job_id, _key, _member, deadline = entry
                 if score is None:
                     if now >= deadline - 0.05:  # gone only after its lease ran out: taken back
-                        abandoned.append({"job": job_id, "seconds": round(now - killed_at, 2),
-                                          "after_lease": round(now - deadline, 2)})
+                        abandoned.append(
+                            {
+                                "job": job_id,
+                                "seconds": round(now - killed_at, 2),
+                                "after_lease": round(now - deadline, 2),
+                            }
+                        )
                 elif score == deadline:
                     still.append(entry)
                 # else renewed: a live worker's
@@ -166,8 +174,9 @@ def make_payments(engine, count: int, rng: random.Random, providers, fail_rate: 
     for n in range(1, count + 1):
         provider = PROVIDERS[n % len(PROVIDERS)]
         ref = f"{provider}-chaos-{n}"
-        made.append(make_payment(engine, provider=provider, provider_ref=ref, payment_id=n,
-                                 amount_cents=1000 + n))
+        made.append(
+            make_payment(engine, provider=provider, provider_ref=ref, payment_id=n, amount_cents=1000 + n)
+        )
         failures = 0
         while rng.random() < fail_rate and failures < 20:
             failures += 1
@@ -186,8 +195,12 @@ def main() -> int:
     parser.add_argument("--fail-rate", type=float, default=0.3, help="share of SMTP 451s and provider 503s")
     parser.add_argument("--heartbeat", type=float, default=1.0, help="JOBCTL_HEARTBEAT_INTERVAL")
     parser.add_argument("--maintenance", type=float, default=1.0, help="JOBCTL_MAINTENANCE_INTERVAL")
-    parser.add_argument("--fsync", default="always", choices=["always", "everysec"],
-                        help="the server's appendfsync (everysec: the embedded server's own setting)")
+    parser.add_argument(
+        "--fsync",
+        default="always",
+        choices=["always", "everysec"],
+        help="the server's appendfsync (everysec: the embedded server's own setting)",
+    )
     parser.add_argument("--chaos-max", type=float, default=900, help="stop killing after this many seconds")
     parser.add_argument("--settle", type=float, default=180, help="then wait at most this long")
     parser.add_argument("--seed", type=int, default=1)
@@ -216,19 +229,33 @@ def main() -> int:
 
         config = work / "jobctl.toml"
         config.write_text(
-            "".join(f"[queues.{q}]\nattempts = 5\nkeep_completed = 10000000\nkeep_failed = 10000000\n"
-                    f"[queues.{q}.backoff]\ndelays = [1, 2]\njitter = \"none\"\n" for q in QUEUES))
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(SCRUBBED) and k not in SCRUBBED_NAMES}
-        env.update({
-            "RQ_KEY_PREFIX": PREFIX, "REDIS_URL": server.url, "JOBCTL_HOME": str(work / "home"),
-            "JOBCTL_CONFIG": str(config), "DATABASE_URL": f"sqlite:///{work / 'store.db'}",
-            "JOBCTL_HEARTBEAT_INTERVAL": f"{args.heartbeat:g}",
-            "JOBCTL_MAINTENANCE_INTERVAL": f"{args.maintenance:g}",
-            "JOBCTL_LOG_LEVEL": "WARNING", "JOBCTL_ALERT_COOLDOWN": "0", "JOBCTL_PAYMENT_TIMEOUT": "2",
-            "EMAIL_PROVIDER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
-            "JOBCTL_SMTP_SECURITY": "none", "NO_PROXY": "127.0.0.1,localhost", **providers.environment(),
-        })
+            "".join(
+                f"[queues.{q}]\nattempts = 5\nkeep_completed = 10000000\nkeep_failed = 10000000\n"
+                f'[queues.{q}.backoff]\ndelays = [1, 2]\njitter = "none"\n'
+                for q in QUEUES
+            )
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED) and k not in SCRUBBED_NAMES}
+        env.update(
+            {
+                "RQ_KEY_PREFIX": PREFIX,
+                "REDIS_URL": server.url,
+                "JOBCTL_HOME": str(work / "home"),
+                "JOBCTL_CONFIG": str(config),
+                "DATABASE_URL": f"sqlite:///{work / 'store.db'}",
+                "JOBCTL_HEARTBEAT_INTERVAL": f"{args.heartbeat:g}",
+                "JOBCTL_MAINTENANCE_INTERVAL": f"{args.maintenance:g}",
+                "JOBCTL_LOG_LEVEL": "WARNING",
+                "JOBCTL_ALERT_COOLDOWN": "0",
+                "JOBCTL_PAYMENT_TIMEOUT": "2",
+                "EMAIL_PROVIDER": "smtp",
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(smtp.port),
+                "JOBCTL_SMTP_SECURITY": "none",
+                "NO_PROXY": "127.0.0.1,localhost",
+                **providers.environment(),
+            }
+        )
         os.environ.clear()
         os.environ.update(env)
 
@@ -245,22 +272,36 @@ def main() -> int:
         log(f"enqueueing {args.emails} emails, {args.payments} payment retries, {args.noops} no-ops")
         ids: list[str] = []
         if args.emails:
-            ids += add_bulk_email_jobs([f"user{n}@example.com" for n in range(args.emails)], "welcome",
-                                       {"name": "Ada", "login_url": "https://shop.example.com/login"})
+            ids += add_bulk_email_jobs(
+                [f"user{n}@example.com" for n in range(args.emails)],
+                "welcome",
+                {"name": "Ada", "login_url": "https://shop.example.com/login"},
+            )
         for m in made:
-            ids.append(add_payment_retry_job(m["payment_id"], m["provider"], m["amount_cents"], m["currency"],
-                                             m["customer_id"]))
+            ids.append(
+                add_payment_retry_job(
+                    m["payment_id"], m["provider"], m["amount_cents"], m["currency"], m["customer_id"]
+                )
+            )
         priorities = Counter(rng.choice(("high", "normal", "low")) for _ in range(args.noops))
         for priority, count in sorted(priorities.items()):
-            ids += enqueue_many(connection, settings, "noop", [{}] * count, queue="email-sending",
-                                priority=priority)
+            ids += enqueue_many(
+                connection, settings, "noop", [{}] * count, queue="email-sending", priority=priority
+            )
         queues = physical(*QUEUES)
         workers = WorkerPool(QUEUES, count=args.workers, env=env, log_dir=work / "logs", cwd=work)
         detection = Detection(connection, ids, queues)
-        plan = Plan(kill_every=args.kill_every, jitter=0.2, min_life=1.5,
-                    server_events=((0.3, args.chaos_max * 0.3, "stop"), (0.6, args.chaos_max * 0.6, "kill")),
-                    chaos_until=0.97, chaos_max=args.chaos_max, settle=args.settle, sample_every=1.0,
-                    give_up_after=max(10.0, 3 * bound))
+        plan = Plan(
+            kill_every=args.kill_every,
+            jitter=0.2,
+            min_life=1.5,
+            server_events=((0.3, args.chaos_max * 0.3, "stop"), (0.6, args.chaos_max * 0.6, "kill")),
+            chaos_until=0.97,
+            chaos_max=args.chaos_max,
+            settle=args.settle,
+            sample_every=1.0,
+            give_up_after=max(10.0, 3 * bound),
+        )
         last_line = [0.0]
 
         def progress(acc: Account, elapsed: float) -> None:
@@ -268,10 +309,23 @@ def main() -> int:
                 last_line[0] = elapsed
                 log(f"{elapsed:6.0f} s  {acc.line()}")
 
-        log(f"{len(ids)} jobs; {args.workers} workers, a SIGKILL every {args.kill_every:g} s; "
-            f"bound {bound:g} s")
-        outcome = ChaosRun(connection, ids, server=server, workers=workers, plan=plan, bound=bound, rng=rng,
-                           queues=queues, on_kill=detection.on_kill, on_sample=progress, log=log).run()
+        log(
+            f"{len(ids)} jobs; {args.workers} workers, a SIGKILL every {args.kill_every:g} s; "
+            f"bound {bound:g} s"
+        )
+        outcome = ChaosRun(
+            connection,
+            ids,
+            server=server,
+            workers=workers,
+            plan=plan,
+            bound=bound,
+            rng=rng,
+            queues=queues,
+            on_kill=detection.on_kill,
+            on_sample=progress,
+            log=log,
+        ).run()
         detection.stop.set()
         for thread in detection.threads:
             thread.join(5)
@@ -281,8 +335,9 @@ def main() -> int:
         from jobctl.data.schema import payments
 
         with engine_for(settings).connect() as conn:
-            paid = conn.execute(select(func.count()).select_from(payments)
-                                .where(payments.c.status == "paid")).scalar_one()
+            paid = conn.execute(
+                select(func.count()).select_from(payments).where(payments.c.status == "paid")
+            ).scalar_one()
         captures = Counter(str(c["payment_id"]) for c in providers.captures)
         double_captures = {p: n for p, n in captures.items() if n > 1}
         mine = {f"user{n}@example.com" for n in range(args.emails)}
@@ -292,21 +347,34 @@ def main() -> int:
         notes = Counter(r["note"] for r in detection.results)
         final = outcome.final
         result = {
-            "jobs": len(ids), "seed": args.seed, "seconds": round(outcome.seconds, 1),
+            "jobs": len(ids),
+            "seed": args.seed,
+            "seconds": round(outcome.seconds, 1),
             "chaos_seconds": round(outcome.chaos_seconds, 1),
             "settle_seconds": round(outcome.settle_seconds, 1),
-            "worker_sigkills": outcome.kills, "server": outcome.server_events,
+            "worker_sigkills": outcome.kills,
+            "server": outcome.server_events,
             "workers_exited_on_their_own": outcome.self_exits,
-            "states": dict(final.counts), "lost": sorted(final.lost), "stuck": sorted(final.stuck),
-            "not_terminal": len(final.pending()), "overdue_retries": len(final.overdue),
-            "payments_paid": paid, "payment_captures": sum(captures.values()),
-            "double_captures": double_captures, "emails_delivered": sum(handler.delivered[a] for a in mine),
-            "emails_delivered_twice_or_more": len(repeated_mail), "smtp_451s": handler.refused,
-            "detection": {"measured": len(times), "kills": notes,
-                          "p50": round(statistics.median(times), 2) if times else None,
-                          "max": times[-1] if times else None,
-                          "after_lease_max": lags[-1] if lags else None,
-                          "bound": bound, "each": detection.results},
+            "states": dict(final.counts),
+            "lost": sorted(final.lost),
+            "stuck": sorted(final.stuck),
+            "not_terminal": len(final.pending()),
+            "overdue_retries": len(final.overdue),
+            "payments_paid": paid,
+            "payment_captures": sum(captures.values()),
+            "double_captures": double_captures,
+            "emails_delivered": sum(handler.delivered[a] for a in mine),
+            "emails_delivered_twice_or_more": len(repeated_mail),
+            "smtp_451s": handler.refused,
+            "detection": {
+                "measured": len(times),
+                "kills": notes,
+                "p50": round(statistics.median(times), 2) if times else None,
+                "max": times[-1] if times else None,
+                "after_lease_max": lags[-1] if lags else None,
+                "bound": bound,
+                "each": detection.results,
+            },
         }
         if args.json:
             print(json.dumps(result, indent=2, default=str))
@@ -333,10 +401,14 @@ def render(r: dict, final: Account, history) -> str:
     d = r["detection"]
     rows = [
         ("jobs", f"{r['jobs']:,} (seed {r['seed']})"),
-        ("total time", f"{r['seconds']} s (chaos {r['chaos_seconds']} s, "
-                       f"then {r['settle_seconds']} s to settle)"),
-        ("worker SIGKILLs", f"{r['worker_sigkills']} "
-                            f"(+{r['workers_exited_on_their_own']} exits on their own)"),
+        (
+            "total time",
+            f"{r['seconds']} s (chaos {r['chaos_seconds']} s, then {r['settle_seconds']} s to settle)",
+        ),
+        (
+            "worker SIGKILLs",
+            f"{r['worker_sigkills']} (+{r['workers_exited_on_their_own']} exits on their own)",
+        ),
         ("server", ", ".join(r["server"]) or "untouched"),
         ("final", final.line()),
         ("LOST", str(len(r["lost"]))),
@@ -344,11 +416,17 @@ def render(r: dict, final: Account, history) -> str:
         ("not terminal", f"{r['not_terminal']} ({r['overdue_retries']} overdue retries)"),
         ("payments paid / captures", f"{r['payments_paid']} / {r['payment_captures']}"),
         ("DUPLICATE captures", f"{len(r['double_captures'])} payments"),
-        ("emails delivered", f"{r['emails_delivered']} ({r['emails_delivered_twice_or_more']} recipients "
-                             f"twice or more; {r['smtp_451s']} SMTP 451s)"),
-        ("detection", f"{d['measured']} abandoned jobs taken back after p50 {d['p50']} s, max {d['max']} s "
-                      f"from the SIGKILL (README bound {d['bound']:g} s); at most {d['after_lease_max']} s "
-                      f"after the lease ran out"),
+        (
+            "emails delivered",
+            f"{r['emails_delivered']} ({r['emails_delivered_twice_or_more']} recipients "
+            f"twice or more; {r['smtp_451s']} SMTP 451s)",
+        ),
+        (
+            "detection",
+            f"{d['measured']} abandoned jobs taken back after p50 {d['p50']} s, max {d['max']} s "
+            f"from the SIGKILL (README bound {d['bound']:g} s); at most {d['after_lease_max']} s "
+            f"after the lease ran out",
+        ),
         ("kills", ", ".join(f"{n} {note}" for note, n in d["kills"].items())),
     ]
     width = max(len(k) for k, _ in rows)

@@ -67,7 +67,9 @@ def main(argv: list[str]) -> int:
     home = Path(tempfile.mkdtemp(prefix="jobctl-bench-dash-"))
     try:
         socket = embedded.ensure_running(home)
-        settings = load_settings(environ={**os.environ, "JOBCTL_HOME": str(home), "REDIS_URL": f"unix://{socket}"})
+        settings = load_settings(
+            environ={**os.environ, "JOBCTL_HOME": str(home), "REDIS_URL": f"unix://{socket}"}
+        )
         conn = redis.Redis.from_url(f"unix://{socket}")
         results: dict[str, dict[int, tuple[float, float]]] = {}
         for waiting in (0, args.jobs):
@@ -79,9 +81,13 @@ def main(argv: list[str]) -> int:
             for name, fn in reads(conn, settings).items():
                 results.setdefault(name, {})[waiting] = timed(fn, args.repeat)
         memory = conn.info("memory")["used_memory_human"]
-        print(f"\nReads with 0 and {args.jobs:,} waiting jobs (server memory {memory}); ms per call, "
-              f"mean of {args.repeat}; CPU = this process")
-        print(f"{'read':<28} {'0 jobs ms':>10} {f'{args.jobs:,} ms':>14} {'CPU ms':>8} {'1 s refresh CPU':>16}")
+        print(
+            f"\nReads with 0 and {args.jobs:,} waiting jobs (server memory {memory}); ms per call, "
+            f"mean of {args.repeat}; CPU = this process"
+        )
+        print(
+            f"{'read':<28} {'0 jobs ms':>10} {f'{args.jobs:,} ms':>14} {'CPU ms':>8} {'1 s refresh CPU':>16}"
+        )
         for name, by in results.items():
             (w0, _), (w1, c1) = by[0], by[args.jobs]
             share = f"{c1 / 10:.1f}%" if name.startswith("dash") else ""

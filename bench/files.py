@@ -51,9 +51,14 @@ def make_photo(path: Path, megapixels: float) -> Path:
     """Noise over gradients, blurred a little: compresses like a photo, unlike a flat test card."""
     width = int((megapixels * 1e6 * 4 / 3) ** 0.5)
     height = int(width * 3 / 4)
-    base = Image.merge("RGB", [Image.linear_gradient("L").resize((width, height)),
-                               Image.radial_gradient("L").resize((width, height)),
-                               Image.effect_noise((width, height), 60)])
+    base = Image.merge(
+        "RGB",
+        [
+            Image.linear_gradient("L").resize((width, height)),
+            Image.radial_gradient("L").resize((width, height)),
+            Image.effect_noise((width, height), 60),
+        ],
+    )
     base.filter(ImageFilter.GaussianBlur(1.2)).save(path, "JPEG", quality=90)
     return path
 
@@ -64,9 +69,9 @@ def by_hand(path: Path, draft: bool) -> None:
             im.draft("RGB", tuple(2 * side for side in max(SIZES)))
         else:
             im.load()  # decoded at full size first: thumbnail() can no longer use draft
-        im = ImageOps.exif_transpose(im)
+        upright = ImageOps.exif_transpose(im)
         for box in sorted(SIZES, reverse=True):
-            thumb = im.copy()
+            thumb = upright.copy()
             thumb.thumbnail(box)
             thumb.save(io.BytesIO(), "JPEG", quality=QUALITY, optimize=True, progressive=True)
 
@@ -81,9 +86,19 @@ def timed(fn, n: int) -> float:
 
 def through_jobctl(path: Path, env: dict, conn: redis.Redis, jobs: int, procs: int) -> dict:
     settings = load_settings(environ=env)
-    payloads = [prepare_file_payload(settings, file_id=f"bench-{i}", file_url=str(path), file_name=path.name,
-                                     file_type="image/jpeg", file_size=path.stat().st_size, user_id="bench",
-                                     processing_type="thumbnail") for i in range(jobs)]
+    payloads = [
+        prepare_file_payload(
+            settings,
+            file_id=f"bench-{i}",
+            file_url=str(path),
+            file_name=path.name,
+            file_type="image/jpeg",
+            file_size=path.stat().st_size,
+            user_id="bench",
+            processing_type="thumbnail",
+        )
+        for i in range(jobs)
+    ]
     ids = enqueue_many(conn, settings, "file", payloads)
     command = [sys.executable, "-m", "jobctl", "worker", "start", "--queue", "file-processing", "--burst"]
     if procs > 1:
@@ -116,7 +131,12 @@ def main(argv: list[str]) -> int:
         with Image.open(photo) as im:
             log(f"photo {im.width}x{im.height}, {photo.stat().st_size / 1e6:.1f} MB")
         socket = embedded.ensure_running(home)
-        env = {**os.environ, "REDIS_URL": f"unix://{socket}", "JOBCTL_HOME": str(home), "RQ_KEY_PREFIX": PREFIX}
+        env = {
+            **os.environ,
+            "REDIS_URL": f"unix://{socket}",
+            "JOBCTL_HOME": str(home),
+            "RQ_KEY_PREFIX": PREFIX,
+        }
         conn = redis.Redis.from_url(env["REDIS_URL"])
         storage = home / "storage"
         rows: list[tuple[str, float, str]] = []
@@ -126,27 +146,57 @@ def main(argv: list[str]) -> int:
         draft = timed(lambda: by_hand(photo, draft=True), args.repeat)
         rows.append(("Pillow, draft mode at 2x the box (reference)", draft, ""))
         log("jobctl imaging in process, then in the sandbox")
-        rows.append(("jobctl imaging.thumbnails, in process",
-                     timed(lambda: imaging.thumbnails(photo, SIZES, quality=QUALITY, max_pixels=MAX_PIXELS),
-                           args.repeat), ""))
-        kwargs = {"path": str(photo), "mime": "image/jpeg", "processing": "thumbnail", "options": {},
-                  "storage_dir": str(storage), "quality": QUALITY, "sizes": [list(s) for s in SIZES],
-                  "max_pixels": MAX_PIXELS}
-        rows.append(("jobctl render in the sandbox child (+ storage)",
-                     timed(lambda: run_isolated("jobctl.jobs.files.render.render", kwargs, time_limit=60,
-                                                memory_limit=2 * 1024**3,
-                                                preload=("jobctl.jobs.files.render",)), args.repeat), ""))
+        rows.append(
+            (
+                "jobctl imaging.thumbnails, in process",
+                timed(
+                    lambda: imaging.thumbnails(photo, SIZES, quality=QUALITY, max_pixels=MAX_PIXELS),
+                    args.repeat,
+                ),
+                "",
+            )
+        )
+        kwargs = {
+            "path": str(photo),
+            "mime": "image/jpeg",
+            "processing": "thumbnail",
+            "options": {},
+            "storage_dir": str(storage),
+            "quality": QUALITY,
+            "sizes": [list(s) for s in SIZES],
+            "max_pixels": MAX_PIXELS,
+        }
+        rows.append(
+            (
+                "jobctl render in the sandbox child (+ storage)",
+                timed(
+                    lambda: run_isolated(
+                        "jobctl.jobs.files.render.render",
+                        kwargs,
+                        time_limit=60,
+                        memory_limit=2 * 1024**3,
+                        preload=("jobctl.jobs.files.render",),
+                    ),
+                    args.repeat,
+                ),
+                "",
+            )
+        )
         for procs in (1, 2):
             log(f"{args.jobs} thumbnail jobs through a burst worker, {procs} process(es)")
             run = through_jobctl(photo, env, conn, args.jobs, procs)
             note = f"wall {run['wall']:.1f} s" + (f", {run['failed']} failed!" if run["failed"] else "")
             rows.append((f"jobctl jobs, worker x{procs} (worker-side)", run["per_set"], note))
-        print(f"\nThumbnails {', '.join(f'{w}x{h}' for w, h in SIZES)} of a {args.megapixels:g} MP JPEG "
-              f"({os.cpu_count()} CPUs); one set = 3 thumbnails")
+        print(
+            f"\nThumbnails {', '.join(f'{w}x{h}' for w, h in SIZES)} of a {args.megapixels:g} MP JPEG "
+            f"({os.cpu_count()} CPUs); one set = 3 thumbnails"
+        )
         print(f"{'path':<50} {'ms/set':>8} {'sets/s':>7} {'thumbs/s':>8} {'vs draft':>8}  note")
         for label, seconds, note in rows:
-            print(f"{label:<50} {seconds * 1000:>8.1f} {1 / seconds:>7.1f} {3 / seconds:>8.1f} "
-                  f"{seconds / draft:>7.2f}x  {note}")
+            print(
+                f"{label:<50} {seconds * 1000:>8.1f} {1 / seconds:>7.1f} {3 / seconds:>8.1f} "
+                f"{seconds / draft:>7.2f}x  {note}"
+            )
         print(f"\ndraft mode speed-up over a full decode: {full / draft:.1f}x")
         return 0
     finally:

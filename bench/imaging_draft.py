@@ -32,12 +32,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import PIL  # noqa: E402
-from PIL import Image, ImageChops, ImageDraw, ImageStat, features  # noqa: E402
+import PIL
+from PIL import Image, ImageChops, ImageDraw, ImageStat, features
 
-from jobctl.jobs.files import imaging  # noqa: E402
-from jobctl.jobs.files import imaging_encode as enc  # noqa: E402
-from tests.files.images import big_jpeg, photo  # noqa: E402
+from jobctl.jobs.files import imaging
+from jobctl.jobs.files import imaging_encode as enc
+from tests.files.images import big_jpeg, photo
 
 BOXES = [(150, 150), (300, 300), (600, 600)]
 QUALITY = 82
@@ -65,7 +65,7 @@ def decode(path: Path, box: tuple[int, int], gap: int | None) -> tuple[Image.Ima
 
 def psnr(a: Image.Image, b: Image.Image) -> float:
     mse = statistics.fmean(v * v for v in ImageStat.Stat(ImageChops.difference(a, b)).rms)
-    return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
 def resized(path: Path, box: tuple[int, int], gap: int | None) -> Image.Image:
@@ -78,10 +78,14 @@ def draft_table(path: Path, repeat: int) -> None:
     exact = (1000, 1000)  # 4000x3000 fits as 1000x750: exactly libjpeg's 1/4 scale, the worst case for 1x
     references = {box: resized(path, box, None) for box in (BOXES[-1], exact)}
     original_draft, original_gap = imaging._draft, imaging.DRAFT_GAP
-    print(f"thumbnails {', '.join(f'{w}x{h}' for w, h in BOXES)} of a {path.stat().st_size / 1e6:.1f} MB "
-          f"4000x3000 JPEG (median of {repeat})")
-    print(f"{'variant':<20}{'decoded':>11}{'MB':>5}{'decode ms':>11}{'thumbs ms':>11}{'speed-up':>10}"
-          f"{'PSNR 600':>10}{'PSNR 1000':>11}")
+    print(
+        f"thumbnails {', '.join(f'{w}x{h}' for w, h in BOXES)} of a {path.stat().st_size / 1e6:.1f} MB "
+        f"4000x3000 JPEG (median of {repeat})"
+    )
+    print(
+        f"{'variant':<20}{'decoded':>11}{'MB':>5}{'decode ms':>11}{'thumbs ms':>11}{'speed-up':>10}"
+        f"{'PSNR 600':>10}{'PSNR 1000':>11}"
+    )
     baseline = None
     for label, gap in [("no draft", None), ("draft 1x", 1), ("draft 2x (jobctl)", 2), ("draft 4x", 4)]:
         if gap is None:
@@ -89,18 +93,23 @@ def draft_table(path: Path, repeat: int) -> None:
         else:
             imaging._draft, imaging.DRAFT_GAP = original_draft, gap
         try:
-            seconds = median_seconds(lambda: imaging.thumbnails(path, BOXES, quality=QUALITY,
-                                                                max_pixels=100_000_000), repeat)
+            seconds = median_seconds(
+                lambda: imaging.thumbnails(path, BOXES, quality=QUALITY, max_pixels=100_000_000), repeat
+            )
         finally:
             imaging._draft, imaging.DRAFT_GAP = original_draft, original_gap
         baseline = baseline or seconds
         base, _ = decode(path, BOXES[-1], gap)
         decode_seconds = statistics.median(decode(path, BOXES[-1], gap)[1] for _ in range(repeat))
-        quality = ["ref" if gap is None else f"{psnr(references[box], resized(path, box, gap)):.1f}"
-                   for box in (BOXES[-1], exact)]
-        print(f"{label:<20}{f'{base.width}x{base.height}':>11}{base.width * base.height * 4 / 1e6:>5.0f}"
-              f"{decode_seconds * 1000:>11.0f}{seconds * 1000:>11.0f}{baseline / seconds:>9.1f}x"
-              f"{quality[0]:>10}{quality[1]:>11}")
+        quality = [
+            "ref" if gap is None else f"{psnr(references[box], resized(path, box, gap)):.1f}"
+            for box in (BOXES[-1], exact)
+        ]
+        print(
+            f"{label:<20}{f'{base.width}x{base.height}':>11}{base.width * base.height * 4 / 1e6:>5.0f}"
+            f"{decode_seconds * 1000:>11.0f}{seconds * 1000:>11.0f}{baseline / seconds:>9.1f}x"
+            f"{quality[0]:>10}{quality[1]:>11}"
+        )
 
 
 def screenshot(size: tuple[int, int]) -> Image.Image:
@@ -119,10 +128,15 @@ def png_table(repeat: int) -> None:
     print(f"PNG encode (median of {repeat}); size relative to level 6")
     variants = [(f"level {level}", {"compress_level": level}) for level in (1, 3, 6, 9)]
     variants.append(("optimize=True", {"optimize": True}))
-    for name, im in [("photo", photo((1600, 1200))), ("photo", photo((600, 450))),
-                     ("screenshot", screenshot((1600, 1200))), ("screenshot", screenshot((600, 450)))]:
+    for name, im in [
+        ("photo", photo((1600, 1200))),
+        ("photo", photo((600, 450))),
+        ("screenshot", screenshot((1600, 1200))),
+        ("screenshot", screenshot((600, 450))),
+    ]:
         print(f"{name} {im.width}x{im.height}")
-        def save(params: dict) -> int:
+
+        def save(params: dict, im=im) -> int:
             buffer = io.BytesIO()
             im.save(buffer, "PNG", **params)
             return buffer.tell()
@@ -138,8 +152,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    print(f"Pillow {PIL.__version__}, libjpeg-turbo {features.version('libjpeg_turbo')}, "
-          f"zlib {features.version('zlib')}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
+    print(
+        f"Pillow {PIL.__version__}, libjpeg-turbo {features.version('libjpeg_turbo')}, "
+        f"zlib {features.version('zlib')}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = big_jpeg(Path(tmp) / "photo-12mp.jpg", megapixels=12)
         draft_table(path, args.repeat)

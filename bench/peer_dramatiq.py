@@ -6,9 +6,8 @@ Worker: dramatiq peer_dramatiq --processes 1 --threads 8 --path bench/, default 
 import os
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
-
 import peer_tasks
+from dramatiq.brokers.redis import RedisBroker
 
 broker = RedisBroker(url=os.environ["BENCH_REDIS_URL"], namespace=os.environ["BENCH_DRAMATIQ_NS"])
 dramatiq.set_broker(broker)

@@ -5,9 +5,8 @@ Worker: huey_consumer peer_huey.huey -w 1 -k thread (PYTHONPATH=bench/), default
 
 import os
 
-from huey import RedisHuey
-
 import peer_tasks
+from huey import RedisHuey
 
 huey = RedisHuey(os.environ["BENCH_HUEY_NAME"], url=os.environ["BENCH_REDIS_URL"])
 

@@ -43,10 +43,18 @@ class PeerError(Exception):
     pass
 
 
-def processing_row(n: int, wall: float | None, worker_rate: float | None, cmds: float | None,
-                   error: str | None) -> dict:
-    return {"jobs": n, "processes": 1, "wall_seconds": wall, "wall_rate": n / wall if wall else None,
-            "worker_rate": worker_rate, "cmds_per_job": cmds, "error": error}
+def processing_row(
+    n: int, wall: float | None, worker_rate: float | None, cmds: float | None, error: str | None
+) -> dict:
+    return {
+        "jobs": n,
+        "processes": 1,
+        "wall_seconds": wall,
+        "wall_rate": n / wall if wall else None,
+        "worker_rate": worker_rate,
+        "cmds_per_job": cmds,
+        "error": error,
+    }
 
 
 # -- BullMQ ------------------------------------------------------------------------------------
@@ -65,8 +73,9 @@ class BullMQ:
         self.node = shutil.which("node")
         manifest = NODE_DIR / "node_modules" / "bullmq" / "package.json"
         self.version = json.loads(manifest.read_text())["version"]
-        self.node_version = subprocess.run([self.node, "--version"], capture_output=True, text=True,
-                                           timeout=30).stdout.strip()
+        self.node_version = subprocess.run(
+            [self.node, "--version"], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
 
     @staticmethod
     def prepare() -> str | None:
@@ -89,15 +98,28 @@ class BullMQ:
                 continue
             if done.returncode == 0 and all(p.exists() for p in wanted):
                 return None
-            lines = [x.strip() for x in (done.stderr or done.stdout).splitlines() if x.strip() not in ("", "npm error")]
+            lines = [
+                x.strip()
+                for x in (done.stderr or done.stdout).splitlines()
+                if x.strip() not in ("", "npm error")
+            ]
             last = lines[0] if lines else f"exit status {done.returncode}"
         return f"npm ci / npm install failed in bench/node ({last})"
 
     def _node(self, script: str, *extra, timeout: float = 120) -> dict:
         """Run a bench/node script to the end; its last JSON line on stdout is the result."""
         tag = f"bullmq-{script.split('.')[0]}"
-        args = [self.node, str(NODE_DIR / script), "--url", self.target.url, "--prefix", self.prefix,
-                "--queue", self.queue, *map(str, extra)]
+        args = [
+            self.node,
+            str(NODE_DIR / script),
+            "--url",
+            self.target.url,
+            "--prefix",
+            self.prefix,
+            "--queue",
+            self.queue,
+            *map(str, extra),
+        ]
         proc = self.target.spawn(args, tag)
         try:
             proc.wait(timeout)
@@ -126,8 +148,13 @@ class BullMQ:
         commands = self.target.calls() - before - 1  # the first INFO counts itself
         waiting = self.waiting()
         error = None if waiting == n else f"{waiting} of {n} jobs waiting after the run"
-        return {"jobs": n, "seconds": result["seconds"], "rate": result["rate"], "cmds_per_job": commands / n,
-                "error": error}
+        return {
+            "jobs": n,
+            "seconds": result["seconds"],
+            "rate": result["rate"],
+            "cmds_per_job": commands / n,
+            "error": error,
+        }
 
     def process(self, n: int, concurrency: int, sleep: float, timeout: float) -> dict:
         """One worker process; the rate is from the first job's start to the last job's completion."""
@@ -136,8 +163,16 @@ class BullMQ:
             self._node("enqueue.mjs", "--mode", "bulk", "--jobs", n)
             before = self.target.calls()
             t0 = time.perf_counter()
-            result = self._node("worker.mjs", "--jobs", n, "--concurrency", concurrency,
-                                "--sleep-ms", round(sleep * 1000), timeout=timeout)
+            result = self._node(
+                "worker.mjs",
+                "--jobs",
+                n,
+                "--concurrency",
+                concurrency,
+                "--sleep-ms",
+                round(sleep * 1000),
+                timeout=timeout,
+            )
             wall = time.perf_counter() - t0
             commands = self.target.calls() - before - 1
         except PeerError as exc:
@@ -167,8 +202,16 @@ def prepare_python_peers() -> str | None:
 
     log(f"installing {' and '.join(missing)} into {sys.prefix} (pip, first run only)")
     try:
-        command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *missing,
-                   f"redis=={redis.__version__}"]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            *missing,
+            f"redis=={redis.__version__}",
+        ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"pip install {' '.join(missing)} failed: {exc}"
@@ -240,8 +283,13 @@ class PythonPeer:
         commands = self.target.calls() - before - 1
         pending = self.pending()
         error = None if pending == n else f"{pending} of {n} jobs queued after the run"
-        return {"jobs": n, "seconds": elapsed, "rate": n / elapsed, "cmds_per_job": commands / n,
-                "error": error}
+        return {
+            "jobs": n,
+            "seconds": elapsed,
+            "rate": n / elapsed,
+            "cmds_per_job": commands / n,
+            "error": error,
+        }
 
     def process(self, n: int, threads: int, sleep: float, timeout: float) -> dict:
         """One worker process with `threads` threads. Done when the last jobs (every job when they
@@ -326,8 +374,14 @@ class Huey(PythonPeer):
         return self.target.conn.llen(self.app.huey.storage.queue_key)
 
     def command(self, threads: int) -> list[str]:
-        return [*_console_script("huey_consumer", "huey.bin.huey_consumer"), "peer_huey.huey",
-                "-w", str(threads), "-k", "thread"]
+        return [
+            *_console_script("huey_consumer", "huey.bin.huey_consumer"),
+            "peer_huey.huey",
+            "-w",
+            str(threads),
+            "-k",
+            "thread",
+        ]
 
 
 class Dramatiq(PythonPeer):
@@ -345,8 +399,16 @@ class Dramatiq(PythonPeer):
         return self.target.conn.hlen(f"{self.namespace}:{self.app.QUEUE}.msgs")  # bodies stay until acked
 
     def command(self, threads: int) -> list[str]:
-        return [*_console_script("dramatiq", "dramatiq"), "peer_dramatiq", "--processes", "1",
-                "--threads", str(threads), "--path", str(BENCH)]
+        return [
+            *_console_script("dramatiq", "dramatiq"),
+            "peer_dramatiq",
+            "--processes",
+            "1",
+            "--threads",
+            str(threads),
+            "--path",
+            str(BENCH),
+        ]
 
 
 def key_patterns(prefix: str) -> list[str]:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field  # noqa: E402
 from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import peers  # noqa: E402 - bench/peers.py: BullMQ, huey, dramatiq
 import redis  # noqa: E402
 import rq  # noqa: E402
 from rq import Queue  # noqa: E402
@@ -44,7 +45,6 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry  # noqa: E402
 from rq.serializers import JSONSerializer  # noqa: E402
 
 import jobctl  # noqa: E402
-import peers  # noqa: E402 - bench/peers.py: BullMQ, huey, dramatiq
 from jobctl.config import load_settings  # noqa: E402
 from jobctl.core import embedded, runtime  # noqa: E402
 from jobctl.core.enqueue import enqueue, enqueue_many, rq_queue  # noqa: E402
@@ -58,7 +58,9 @@ RQ_QUEUE = "bench"
 JSON_SERIALIZER = "rq.serializers.JSONSerializer"
 EDGE = 20  # jobs at each end of a run whose timestamps give the worker-side rate
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-ENCRYPTION_KEY = generate_key()  # the "jobctl-enc" rows: JOBCTL_ENCRYPTION_KEYS set, in the bench and its workers
+ENCRYPTION_KEY = (
+    generate_key()
+)  # the "jobctl-enc" rows: JOBCTL_ENCRYPTION_KEYS set, in the bench and its workers
 
 # (key, label, kind, processes)
 PROCESSING = [
@@ -100,8 +102,11 @@ class Target:
 
     def env(self, encrypted: bool = False) -> dict[str, str]:
         """The children's environment: defaults only (no stray JOBCTL_*/RQ_* settings), our prefix."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("JOBCTL_", "RQ_")) and k not in ("REDIS_URL", "REDIS_PASSWORD")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("JOBCTL_", "RQ_")) and k not in ("REDIS_URL", "REDIS_PASSWORD")
+        }
         env["RQ_KEY_PREFIX"] = PREFIX
         env["JOBCTL_HOME"] = str(self.home)
         if not self.embedded:
@@ -110,15 +115,19 @@ class Target:
             env["JOBCTL_ENCRYPTION_KEYS"] = ENCRYPTION_KEY
         return env
 
-    def spawn(self, args: list[str], tag: str, encrypted: bool = False,
-              extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        logfile = open(self.logs / f"{tag}.log", "ab")
-        try:
-            proc = subprocess.Popen(args, env={**self.env(encrypted), **(extra_env or {})}, cwd=self.home,
-                                    stdin=subprocess.DEVNULL,
-                                    stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
-        finally:
-            logfile.close()
+    def spawn(
+        self, args: list[str], tag: str, encrypted: bool = False, extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        with open(self.logs / f"{tag}.log", "ab") as logfile:
+            proc = subprocess.Popen(
+                args,
+                env={**self.env(encrypted), **(extra_env or {})},
+                cwd=self.home,
+                stdin=subprocess.DEVNULL,
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         proc.tag = tag  # type: ignore[attr-defined]
         self.started.append(proc)
         return proc
@@ -178,11 +187,14 @@ def parse_ts(raw: bytes | None) -> datetime | None:
 
 def rq_cli() -> list[str]:
     found = shutil.which("rq", path=str(Path(sys.executable).parent))
-    return [found] if found else [sys.executable, "-c", "import sys; from rq.cli import main; sys.exit(main())"]
+    return (
+        [found] if found else [sys.executable, "-c", "import sys; from rq.cli import main; sys.exit(main())"]
+    )
 
 
-def worker_command(target: Target, kind: str, burst: bool, concurrency: int = 1,
-                   extra: tuple[str, ...] = ()) -> list[str]:
+def worker_command(
+    target: Target, kind: str, burst: bool, concurrency: int = 1, extra: tuple[str, ...] = ()
+) -> list[str]:
     if kind.startswith("jobctl"):
         args = [sys.executable, "-m", "jobctl", "worker", "start", "--queue", JOBCTL_QUEUE]
         if concurrency > 1:
@@ -202,8 +214,10 @@ class Systems:
     def __init__(self, target: Target):
         self.target = target
         flags = {"redis_url": None if target.embedded else target.url, "home": str(target.home)}
-        self.settings = {kind: load_settings(flags=flags, environ=target.env(kind == "jobctl-enc"), cwd=target.home)
-                         for kind in ("jobctl", "jobctl-enc")}
+        self.settings = {
+            kind: load_settings(flags=flags, environ=target.env(kind == "jobctl-enc"), cwd=target.home)
+            for kind in ("jobctl", "jobctl-enc")
+        }
         self.rq_queue = Queue(RQ_QUEUE, connection=target.conn, serializer=JSONSerializer)
         policy = self.settings["jobctl"].queues[JOBCTL_QUEUE]
         self.jobctl_queue = rq_queue(target.conn, policy.physical())
@@ -243,23 +257,34 @@ def measure_enqueue(target: Target, systems: Systems, kind: str, mode: str, n: i
     return {"jobs": n, "seconds": elapsed, "rate": n / elapsed, "cmds_per_job": commands / n}
 
 
-def _fill(target: Target, systems: Systems, kind: str, n: int, job_type: str = "noop",
-          payload: dict | None = None) -> list[str]:
+def _fill(
+    target: Target, systems: Systems, kind: str, n: int, job_type: str = "noop", payload: dict | None = None
+) -> list[str]:
     if kind.startswith("jobctl"):
         return systems.bulk(kind, n, job_type, payload)
     ids: list[str] = []
     for start in range(0, n, 1000):  # RQ enqueue_many in one pipeline per 1000, like jobctl
         with target.conn.pipeline() as pipe:
             jobs = systems.rq_queue.enqueue_many(
-                [Queue.prepare_data(NOOP, args=[{}]) for _ in range(min(1000, n - start))], pipeline=pipe)
+                [Queue.prepare_data(NOOP, args=[{}]) for _ in range(min(1000, n - start))], pipeline=pipe
+            )
             pipe.execute()
         ids += [job.id for job in jobs]
     return ids
 
 
-def measure_processing(target: Target, systems: Systems, kind: str, procs: int, n: int, timeout: float,
-                       job_type: str = "noop", payload: dict | None = None, extra: tuple[str, ...] = (),
-                       tag: str | None = None) -> dict:
+def measure_processing(
+    target: Target,
+    systems: Systems,
+    kind: str,
+    procs: int,
+    n: int,
+    timeout: float,
+    job_type: str = "noop",
+    payload: dict | None = None,
+    extra: tuple[str, ...] = (),
+    tag: str | None = None,
+) -> dict:
     target.clean()
     ids = _fill(target, systems, kind, n, job_type, payload)
     queue = systems.queue_of(kind)
@@ -270,10 +295,17 @@ def measure_processing(target: Target, systems: Systems, kind: str, procs: int, 
     before = command_calls(target.conn)
     t0 = time.perf_counter()
     if kind.startswith("jobctl"):
-        workers = [target.spawn(worker_command(target, kind, True, procs, extra), tag or f"{kind}-{procs}",
-                                kind == "jobctl-enc")]
+        workers = [
+            target.spawn(
+                worker_command(target, kind, True, procs, extra),
+                tag or f"{kind}-{procs}",
+                kind == "jobctl-enc",
+            )
+        ]
     else:
-        workers = [target.spawn(worker_command(target, kind, True), f"{kind}-{procs}-{i}") for i in range(procs)]
+        workers = [
+            target.spawn(worker_command(target, kind, True), f"{kind}-{procs}-{i}") for i in range(procs)
+        ]
     error = None
     while True:
         if pending:
@@ -319,10 +351,24 @@ def measure_processing(target: Target, systems: Systems, kind: str, procs: int, 
         span = (max(ends) - min(starts.values())).total_seconds()
         worker_rate = n / span if span > 0 else None
     if error == NEEDS_POOL:  # nothing ran: no numbers
-        return {"jobs": n, "processes": procs, "wall_seconds": None, "wall_rate": None, "worker_rate": None,
-                "cmds_per_job": None, "error": error}
-    return {"jobs": n, "processes": procs, "wall_seconds": wall, "wall_rate": n / wall,
-            "worker_rate": worker_rate, "cmds_per_job": (after - before - own) / n, "error": error}
+        return {
+            "jobs": n,
+            "processes": procs,
+            "wall_seconds": None,
+            "wall_rate": None,
+            "worker_rate": None,
+            "cmds_per_job": None,
+            "error": error,
+        }
+    return {
+        "jobs": n,
+        "processes": procs,
+        "wall_seconds": wall,
+        "wall_rate": n / wall,
+        "worker_rate": worker_rate,
+        "cmds_per_job": (after - before - own) / n,
+        "error": error,
+    }
 
 
 def _wait_finished(target: Target, ids: list[str], timeout: float) -> None:
@@ -361,8 +407,14 @@ def measure_latency(target: Target, systems: Systems, kind: str, count: int, rat
     finally:
         target.stop(worker)
     ms = sorted((parse_ts(s) - parse_ts(e)).total_seconds() * 1000 for e, s in rows)
-    return {"jobs": count, "rate": rate, "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
-            "max_ms": ms[-1], "error": None}
+    return {
+        "jobs": count,
+        "rate": rate,
+        "p50_ms": percentile(ms, 50),
+        "p95_ms": percentile(ms, 95),
+        "max_ms": ms[-1],
+        "error": None,
+    }
 
 
 def measure_peer_latency(peer, count: int, rate: float) -> dict:
@@ -370,8 +422,14 @@ def measure_peer_latency(peer, count: int, rate: float) -> dict:
         ms = sorted(peer.latency(count, rate))
     except (peers.PeerError, KeyError, ValueError) as exc:
         return {"error": f"{type(exc).__name__}: {exc}" if not isinstance(exc, peers.PeerError) else str(exc)}
-    return {"jobs": count, "rate": rate, "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
-            "max_ms": ms[-1], "error": None}
+    return {
+        "jobs": count,
+        "rate": rate,
+        "p50_ms": percentile(ms, 50),
+        "p95_ms": percentile(ms, 95),
+        "max_ms": ms[-1],
+        "error": None,
+    }
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -410,8 +468,17 @@ def run_once(target: Target, systems: Systems, others: list, args: argparse.Name
     sleep, conc = args.io_sleep_ms / 1000, args.io_concurrency
     log(f"io      jobctl       {args.io_jobs:,} jobs of {args.io_sleep_ms:g} ms, {conc} threads")
     out["io"]["jobctl"] = measure_processing(  # jobctl's "sleep" job type: jobctl.jobs.noop.sleep
-        target, systems, "jobctl", 1, args.io_jobs, args.timeout, job_type="sleep",
-        payload={"seconds": sleep}, extra=("--concurrency", str(conc), "--pool", "thread"), tag="io-jobctl")
+        target,
+        systems,
+        "jobctl",
+        1,
+        args.io_jobs,
+        args.timeout,
+        job_type="sleep",
+        payload={"seconds": sleep},
+        extra=("--concurrency", str(conc), "--pool", "thread"),
+        tag="io-jobctl",
+    )
     for peer in others:
         log(f"io      {peer.key:12} {args.io_jobs:,} jobs of {args.io_sleep_ms:g} ms, {conc} threads")
         out["io"][peer.key] = peer.process(args.io_jobs, conc, sleep, args.timeout)
@@ -466,11 +533,21 @@ def machine_info(target: Target, others: list) -> dict:
         versions[peer.key] = peer.version
         if peer.key == "bullmq":
             versions["node"] = peer.node_version
-    return {"host": platform.node(), "cpu": _cpu_model(), "nproc": os.cpu_count(), "load": os.getloadavg(),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "rq": rq.__version__, "redis_py": redis.__version__, "jobctl": jobctl.__version__,
-            "server": f"{name} {version}", "aof": bool(persistence.get("aof_enabled")),
-            "target": "embedded (unix socket)" if target.embedded else target.url, "peers": versions}
+    return {
+        "host": platform.node(),
+        "cpu": _cpu_model(),
+        "nproc": os.cpu_count(),
+        "load": os.getloadavg(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "rq": rq.__version__,
+        "redis_py": redis.__version__,
+        "jobctl": jobctl.__version__,
+        "server": f"{name} {version}",
+        "aof": bool(persistence.get("aof_enabled")),
+        "target": "embedded (unix socket)" if target.embedded else target.url,
+        "peers": versions,
+    }
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -497,15 +574,22 @@ SUMMARY = [
     ("huey, 1 thread", "huey-single", None, "huey-1", "huey"),
     ("dramatiq, 8 threads", "dramatiq-single", None, "dramatiq-1", "dramatiq"),
 ]
-PEER_ENQUEUE = [("bulk", "BullMQ Queue.addBulk (one call)", "bullmq-bulk"),
-                ("one by one", "BullMQ Queue.add", "bullmq-single"),
-                ("one by one", "huey task call (LPUSH)", "huey-single"),
-                ("one by one", "dramatiq actor.send (one Lua call)", "dramatiq-single")]
-PEER_PROCESSING = [("bullmq-1", "BullMQ Worker, concurrency 1"),
-                   ("huey-1", "huey_consumer -w 1 -k thread"),
-                   ("dramatiq-1", "dramatiq --processes 1 --threads 8")]
-PEER_LATENCY = [("bullmq", "BullMQ Worker"), ("huey", "huey_consumer, 1 thread"),
-                ("dramatiq", "dramatiq, 8 threads")]
+PEER_ENQUEUE = [
+    ("bulk", "BullMQ Queue.addBulk (one call)", "bullmq-bulk"),
+    ("one by one", "BullMQ Queue.add", "bullmq-single"),
+    ("one by one", "huey task call (LPUSH)", "huey-single"),
+    ("one by one", "dramatiq actor.send (one Lua call)", "dramatiq-single"),
+]
+PEER_PROCESSING = [
+    ("bullmq-1", "BullMQ Worker, concurrency 1"),
+    ("huey-1", "huey_consumer -w 1 -k thread"),
+    ("dramatiq-1", "dramatiq --processes 1 --threads 8"),
+]
+PEER_LATENCY = [
+    ("bullmq", "BullMQ Worker"),
+    ("huey", "huey_consumer, 1 thread"),
+    ("dramatiq", "dramatiq, 8 threads"),
+]
 
 
 def render(info: dict, result: dict, args: argparse.Namespace, elapsed: float, skipped: list[str]) -> None:
@@ -517,52 +601,92 @@ def render(info: dict, result: dict, args: argparse.Namespace, elapsed: float, s
     enq, proc, lat, io = result["enqueue"], result["processing"], result["latency"], result["io"]
     versions = info["peers"]
     console.print(f"[bold]jobctl bench[/] - machine {info['host']}: {info['cpu']}, {info['nproc']} CPUs")
-    console.print(f"Python {info['python']}, rq {info['rq']}, redis-py {info['redis_py']}, "
-                  f"jobctl {info['jobctl']}")
+    console.print(
+        f"Python {info['python']}, rq {info['rq']}, redis-py {info['redis_py']}, jobctl {info['jobctl']}"
+    )
     runs = f"median of {args.repeat} runs" if args.repeat > 1 else "1 run"
-    console.print(f"server: {info['server']}, {info['target']}, AOF {'on' if info['aof'] else 'off'}; "
-                  f"key prefix {PREFIX}")
+    console.print(
+        f"server: {info['server']}, {info['target']}, AOF {'on' if info['aof'] else 'off'}; "
+        f"key prefix {PREFIX}"
+    )
     peer_names = {"bullmq": "BullMQ", "huey": "huey", "dramatiq": "dramatiq"}
     if versions:
-        console.print("peers: " + ", ".join(
-            f"{peer_names[k]} {v}" + (f" (Node {versions['node']})" if k == "bullmq" else "")
-            for k, v in versions.items() if k in peer_names))
+        console.print(
+            "peers: "
+            + ", ".join(
+                f"{peer_names[k]} {v}" + (f" (Node {versions['node']})" if k == "bullmq" else "")
+                for k, v in versions.items()
+                if k in peer_names
+            )
+        )
     load = " -> ".join(", ".join(f"{x:.1f}" for x in loads) for loads in (info["load"], os.getloadavg()))
     console.print(f"{runs}, {elapsed:.0f} s; load average (1, 5, 15 min) {load}", style="dim")
-    console.print("Numbers are from this run only, every system on this one server: compare rows within it,\n"
-                  "not with other runs or machines.", style="bold")
+    console.print(
+        "Numbers are from this run only, every system on this one server: compare rows within it,\n"
+        "not with other runs or machines.",
+        style="bold",
+    )
 
-    t = Table(title="jobctl and its peers: no-op jobs", title_justify="left", box=box.SIMPLE_HEAD,
-              pad_edge=False, padding=(0, 1, 0, 0))
-    for col in ("system", "1-by-1/s", "xBullMQ", "bulk/s", "xBullMQ", "process/s", "xBullMQ",
-                "cmds/job", "p50 ms", "p95 ms"):
+    t = Table(
+        title="jobctl and its peers: no-op jobs",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    for col in (
+        "system",
+        "1-by-1/s",
+        "xBullMQ",
+        "bulk/s",
+        "xBullMQ",
+        "process/s",
+        "xBullMQ",
+        "cmds/job",
+        "p50 ms",
+        "p95 ms",
+    ):
         t.add_column(col, justify="left" if col == "system" else "right", no_wrap=True)
-    ref = {"one": (enq.get("bullmq-single") or {}).get("rate"),
-           "bulk": (enq.get("bullmq-bulk") or {}).get("rate"),
-           "proc": (proc.get("bullmq-1") or {}).get("worker_rate")}
+    ref = {
+        "one": (enq.get("bullmq-single") or {}).get("rate"),
+        "bulk": (enq.get("bullmq-bulk") or {}).get("rate"),
+        "proc": (proc.get("bullmq-1") or {}).get("worker_rate"),
+    }
     for label, one_key, bulk_key, proc_key, lat_key in SUMMARY:
         if one_key not in enq:
             continue
         one, bulk = enq[one_key], enq.get(bulk_key) or {}
         p, lt = proc.get(proc_key) or {}, lat.get(lat_key) or {}
-        t.add_row(label + (" !" if p.get("error") or one.get("error") else ""),
-                  _num(one.get("rate")), _ratio(one.get("rate"), ref["one"]),
-                  _num(bulk.get("rate")) if bulk_key else "n/a", _ratio(bulk.get("rate"), ref["bulk"]),
-                  _num(p.get("worker_rate")), _ratio(p.get("worker_rate"), ref["proc"]),
-                  _num(_sum(one.get("cmds_per_job"), p.get("cmds_per_job")), 1),
-                  _num(lt.get("p50_ms"), 1), _num(lt.get("p95_ms"), 1))
+        t.add_row(
+            label + (" !" if p.get("error") or one.get("error") else ""),
+            _num(one.get("rate")),
+            _ratio(one.get("rate"), ref["one"]),
+            _num(bulk.get("rate")) if bulk_key else "n/a",
+            _ratio(bulk.get("rate"), ref["bulk"]),
+            _num(p.get("worker_rate")),
+            _ratio(p.get("worker_rate"), ref["proc"]),
+            _num(_sum(one.get("cmds_per_job"), p.get("cmds_per_job")), 1),
+            _num(lt.get("p50_ms"), 1),
+            _num(lt.get("p95_ms"), 1),
+        )
     console.print(t)
 
     ceiling = args.io_concurrency / (args.io_sleep_ms / 1000)
-    t = Table(title=f"I/O-bound: {args.io_jobs:,} jobs that sleep {args.io_sleep_ms:g} ms, one worker "
-                    f"process, {args.io_concurrency} at once (ceiling {ceiling:,.0f} jobs/s)",
-              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    t = Table(
+        title=f"I/O-bound: {args.io_jobs:,} jobs that sleep {args.io_sleep_ms:g} ms, one worker "
+        f"process, {args.io_concurrency} at once (ceiling {ceiling:,.0f} jobs/s)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     for col in ("worker", "jobs/s", "xBullMQ", "wall s", "cmds/job"):
         t.add_column(col, justify="left" if col == "worker" else "right", no_wrap=True)
-    io_rows = [("jobctl", f"jobctl worker --burst --concurrency {args.io_concurrency} --pool thread"),
-               ("bullmq", f"BullMQ Worker, concurrency {args.io_concurrency} (a timer)"),
-               ("huey", f"huey_consumer -w {args.io_concurrency} -k thread"),
-               ("dramatiq", f"dramatiq --processes 1 --threads {args.io_concurrency}")]
+    io_rows = [
+        ("jobctl", f"jobctl worker --burst --concurrency {args.io_concurrency} --pool thread"),
+        ("bullmq", f"BullMQ Worker, concurrency {args.io_concurrency} (a timer)"),
+        ("huey", f"huey_consumer -w {args.io_concurrency} -k thread"),
+        ("dramatiq", f"dramatiq --processes 1 --threads {args.io_concurrency}"),
+    ]
     io_ref = (io.get("bullmq") or {}).get("worker_rate")
     for key, label in io_rows:
         if key not in io:
@@ -571,34 +695,60 @@ def render(info: dict, result: dict, args: argparse.Namespace, elapsed: float, s
         if r.get("error") == NEEDS_POOL:
             t.add_row(label, NEEDS_POOL, "-", "-", "-")
             continue
-        t.add_row(label + (" !" if r.get("error") else ""), _num(r.get("worker_rate")),
-                  _ratio(r.get("worker_rate"), io_ref), _num(r.get("wall_seconds"), 1),
-                  _num(r.get("cmds_per_job"), 1))
+        t.add_row(
+            label + (" !" if r.get("error") else ""),
+            _num(r.get("worker_rate")),
+            _ratio(r.get("worker_rate"), io_ref),
+            _num(r.get("wall_seconds"), 1),
+            _num(r.get("cmds_per_job"), 1),
+        )
     console.print(t)
 
     t = Table(title="Enqueue", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col, justify in (("mode", "left"), ("API", "left"), ("jobs", "right"), ("jobs/s", "right"),
-                         ("cmds/job", "right")):
+    for col, justify in (
+        ("mode", "left"),
+        ("API", "left"),
+        ("jobs", "right"),
+        ("jobs/s", "right"),
+        ("cmds/job", "right"),
+    ):
         t.add_column(col, justify=justify)
-    rows = [("bulk", "jobctl enqueue_many (MULTI per 1000)", "jobctl-bulk"),
-            ("bulk", "jobctl enqueue_many, encrypted", "jobctl-enc-bulk"),
-            ("bulk", "RQ Queue.enqueue_many(prepare_data...)", "rq-bulk"),
-            ("one by one", "jobctl enqueue", "jobctl-single"),
-            ("one by one", "jobctl enqueue, encrypted", "jobctl-enc-single"),
-            ("one by one", "RQ Queue.enqueue", "rq-single")]
+    rows = [
+        ("bulk", "jobctl enqueue_many (MULTI per 1000)", "jobctl-bulk"),
+        ("bulk", "jobctl enqueue_many, encrypted", "jobctl-enc-bulk"),
+        ("bulk", "RQ Queue.enqueue_many(prepare_data...)", "rq-bulk"),
+        ("one by one", "jobctl enqueue", "jobctl-single"),
+        ("one by one", "jobctl enqueue, encrypted", "jobctl-enc-single"),
+        ("one by one", "RQ Queue.enqueue", "rq-single"),
+    ]
     for mode, api, key in rows + PEER_ENQUEUE:
         if key not in enq:
             continue
         r = enq[key]
-        t.add_row(mode, api + (" !" if r.get("error") else ""), f"{r['jobs']:,}", _num(r["rate"]),
-                  _num(r["cmds_per_job"], 1))
+        t.add_row(
+            mode,
+            api + (" !" if r.get("error") else ""),
+            f"{r['jobs']:,}",
+            _num(r["rate"]),
+            _num(r["cmds_per_job"], 1),
+        )
     console.print(t)
 
-    t = Table(title="No-op processing (worker processes started by the bench)", title_justify="left",
-              box=box.SIMPLE_HEAD, pad_edge=False)
-    for col, justify in (("worker", "left"), ("procs", "right"), ("jobs", "right"),
-                         ("wall jobs/s", "right"), ("worker jobs/s", "right"), ("cmds/job", "right"),
-                         ("wall s", "right")):
+    t = Table(
+        title="No-op processing (worker processes started by the bench)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for col, justify in (
+        ("worker", "left"),
+        ("procs", "right"),
+        ("jobs", "right"),
+        ("wall jobs/s", "right"),
+        ("worker jobs/s", "right"),
+        ("cmds/job", "right"),
+        ("wall s", "right"),
+    ):
         t.add_column(col, justify=justify)
     shown = [(k, lb, n) for k, lb, _kind, n in PROCESSING] + [(k, lb, 1) for k, lb in PEER_PROCESSING]
     for key, label, procs in shown:
@@ -606,14 +756,30 @@ def render(info: dict, result: dict, args: argparse.Namespace, elapsed: float, s
             continue
         r = proc[key]
         flag = " !" if r["error"] else ""
-        t.add_row(label + flag, str(procs), f"{r['jobs']:,}", _num(r["wall_rate"]), _num(r["worker_rate"]),
-                  _num(r["cmds_per_job"], 1), _num(r["wall_seconds"], 1))
+        t.add_row(
+            label + flag,
+            str(procs),
+            f"{r['jobs']:,}",
+            _num(r["wall_rate"]),
+            _num(r["worker_rate"]),
+            _num(r["cmds_per_job"], 1),
+            _num(r["wall_seconds"], 1),
+        )
     console.print(t)
 
-    t = Table(title=f"Start latency: idle worker, 1 job at a time, {args.latency_rate:g}/s",
-              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col, justify in (("worker", "left"), ("jobs", "right"), ("p50 ms", "right"), ("p95 ms", "right"),
-                         ("max ms", "right")):
+    t = Table(
+        title=f"Start latency: idle worker, 1 job at a time, {args.latency_rate:g}/s",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for col, justify in (
+        ("worker", "left"),
+        ("jobs", "right"),
+        ("p50 ms", "right"),
+        ("p95 ms", "right"),
+        ("max ms", "right"),
+    ):
         t.add_column(col, justify=justify)
     for kind, label in LATENCY + PEER_LATENCY:
         if kind not in lat:
@@ -662,28 +828,54 @@ def render(info: dict, result: dict, args: argparse.Namespace, elapsed: float, s
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
     p.add_argument("--jobs", type=int, default=3000, help="no-op jobs per processing run (default 3000)")
-    p.add_argument("--fork-jobs", type=int, default=500,
-                   help="jobs per run for the forking rq.Worker, ~40 jobs/s (default 500)")
-    p.add_argument("--enqueue-jobs", type=int, default=10000, help="jobs per bulk enqueue run (default 10000)")
-    p.add_argument("--single-jobs", type=int, default=10000,
-                   help="jobs per one-by-one enqueue run (default 10000)")
+    p.add_argument(
+        "--fork-jobs",
+        type=int,
+        default=500,
+        help="jobs per run for the forking rq.Worker, ~40 jobs/s (default 500)",
+    )
+    p.add_argument(
+        "--enqueue-jobs", type=int, default=10000, help="jobs per bulk enqueue run (default 10000)"
+    )
+    p.add_argument(
+        "--single-jobs", type=int, default=10000, help="jobs per one-by-one enqueue run (default 10000)"
+    )
     p.add_argument("--latency-jobs", type=int, default=200, help="jobs per latency run (default 200)")
-    p.add_argument("--latency-rate", type=float, default=200.0,
-                   help="jobs/s in the latency run (default 200)")
+    p.add_argument(
+        "--latency-rate", type=float, default=200.0, help="jobs/s in the latency run (default 200)"
+    )
     p.add_argument("--io-jobs", type=int, default=1000, help="jobs in the I/O-bound run (default 1000)")
     p.add_argument("--io-sleep-ms", type=float, default=20.0, help="sleep per I/O-bound job, ms (default 20)")
-    p.add_argument("--io-concurrency", type=int, default=32,
-                   help="jobs at once in the I/O-bound run, threads in one process (default 32)")
-    p.add_argument("--peers", default="bullmq,huey,dramatiq",
-                   help="peers to run next to jobctl and RQ, comma-separated, or none (default: all three)")
-    p.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or None,
-                   help="server to use (default: REDIS_URL, else jobctl's embedded server in a temp home)")
+    p.add_argument(
+        "--io-concurrency",
+        type=int,
+        default=32,
+        help="jobs at once in the I/O-bound run, threads in one process (default 32)",
+    )
+    p.add_argument(
+        "--peers",
+        default="bullmq,huey,dramatiq",
+        help="peers to run next to jobctl and RQ, comma-separated, or none (default: all three)",
+    )
+    p.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL") or None,
+        help="server to use (default: REDIS_URL, else jobctl's embedded server in a temp home)",
+    )
     p.add_argument("--repeat", type=int, default=1, help="runs; the table shows medians (default 1)")
     p.add_argument("--timeout", type=float, default=300, help="seconds before a processing run is abandoned")
     p.add_argument("--json", action="store_true", help="print raw numbers as JSON instead of the table")
     args = p.parse_args(argv)
-    for name in ("jobs", "fork_jobs", "enqueue_jobs", "single_jobs", "latency_jobs", "repeat", "io_jobs",
-                 "io_concurrency"):
+    for name in (
+        "jobs",
+        "fork_jobs",
+        "enqueue_jobs",
+        "single_jobs",
+        "latency_jobs",
+        "repeat",
+        "io_jobs",
+        "io_concurrency",
+    ):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.latency_rate <= 0 or args.io_sleep_ms <= 0:
@@ -723,8 +915,20 @@ def main(argv: list[str]) -> int:
         result = median_of(runs)
         elapsed = time.perf_counter() - began
         if args.json:
-            print(json.dumps({"machine": info, "prefix": PREFIX, "args": vars(args), "seconds": elapsed,
-                              "skipped": skipped, "median": result, "runs": runs}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "machine": info,
+                        "prefix": PREFIX,
+                        "args": vars(args),
+                        "seconds": elapsed,
+                        "skipped": skipped,
+                        "median": result,
+                        "runs": runs,
+                    },
+                    indent=2,
+                )
+            )
         else:
             render(info, result, args, elapsed, skipped)
         return 0

@@ -193,7 +193,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -l help -d 'Show this message and exi
 
 # jobctl alerts
 complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'list' -d 'Every rule: on/off, threshold, and per queue or worker whether it fires, since when, last fired; when the rules were...'
-complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'test' -d 'Send a test alert through one channel (email: to JOBCTL_ADMIN_EMAILS; webhook: JOBCTL_ALERT_WEBHOOK_URL).'
+complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'test' -d 'Send a test alert through one channel (to JOBCTL_ADMIN_EMAILS or JOBCTL_ALERT_WEBHOOK_URL).'
 complete -c jobctl -n '__jobctl_is jobctl alerts' -l help -d 'Show this message and exit.'
 
 # jobctl alerts list
@@ -347,12 +347,12 @@ complete -c jobctl -n '__jobctl_is jobctl email templates' -l json -d 'Print mac
 complete -c jobctl -n '__jobctl_is jobctl email templates' -l help -d 'Show this message and exit.'
 
 # jobctl enqueue
-complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'analytics' -d 'Queue one roll-up job covering every period in the range (a job per period: `analytics schedule-custom`).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'analytics' -d 'Queue one roll-up job covering every period in the range (per period: `analytics schedule-custom`).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'commission' -d 'Queue an order\'s referral commissions; running it again changes nothing.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email' -d 'Queue one templated email (now, or --at/--in later); prints the job id.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'email-bulk' -d 'One job per CSV row, validated first, then enqueued in pipelined batches (now, or --at/--in later).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'file' -d 'Queue one file job on file-processing; prints the job id.'
-complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'job' -d 'Queue one job of any type from its fields, checked by the type\'s contract (as schedules and HTTP do).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'job' -d 'Queue one job of any type from its fields, checked by the type\'s contract (as schedules, HTTP do).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'noop' -d 'No-op jobs: smoke-test a queue and its workers end to end (now, or --at/--in later).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'payment' -d 'Queue a payment retry: checked against the store, charged at most once.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue' -a 'report' -d 'Queue a daily or weekly report on its queue (`jobctl report generate` runs one here and now).'
@@ -465,7 +465,7 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l help -d 'Show this 
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'cancel' -d 'Cancel a waiting or scheduled job; ask the worker to stop a running one.'
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'delete' -d 'Delete jobs from their queue or registry, with their data (not running or dead ones).'
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'show' -d 'Status, queue, priority, payload, attempts, timings, result or error (personal data redacted).'
-complete -c jobctl -n '__jobctl_is jobctl job' -a 'types' -d 'Job types, their queues and the fields their data takes (`enqueue job`, schedules and HTTP use them).'
+complete -c jobctl -n '__jobctl_is jobctl job' -a 'types' -d 'Job types, their queues and the fields of their data (`enqueue job`, schedules and HTTP use them).'
 complete -c jobctl -n '__jobctl_is jobctl job' -l help -d 'Show this message and exit.'
 
 # jobctl job cancel

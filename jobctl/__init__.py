@@ -8,9 +8,19 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-API = ("add_job", "add_email_job", "add_bulk_email_jobs", "add_file_processing_job", "process_file", "add_analytics_job",
-       "schedule_custom_analytics", "add_report_job", "add_payment_retry_job", "add_referral_commission_job")
-__all__ = [*API, "JobctlError", "__version__"]
+API = (
+    "add_job",
+    "add_email_job",
+    "add_bulk_email_jobs",
+    "add_file_processing_job",
+    "process_file",
+    "add_analytics_job",
+    "schedule_custom_analytics",
+    "add_report_job",
+    "add_payment_retry_job",
+    "add_referral_commission_job",
+)
+__all__ = [*API, "JobctlError", "__version__"]  # noqa: PLE0604 - API is a tuple of names
 
 
 def __getattr__(name: str) -> Any:

@@ -45,7 +45,7 @@ def _parse_list(raw: Any) -> tuple[str, ...]:
 
 
 def parse_sizes(raw: Any) -> tuple[tuple[int, int], ...]:
-    """"150x150,300x300" -> ((150, 150), (300, 300)); a bare "150" means 150x150."""
+    """ "150x150,300x300" -> ((150, 150), (300, 300)); a bare "150" means 150x150."""
     sizes = []
     for item in _parse_list(raw):
         width, _, height = item.lower().partition("x")
@@ -62,11 +62,11 @@ def parse_sizes(raw: Any) -> tuple[tuple[int, int], ...]:
 
 
 def parse_provider_limits(raw: Any) -> tuple[tuple[str, int], ...]:
-    """"stripe=5,crypto=8" -> (("stripe", 5), ("crypto", 8)); a toml table works too."""
+    """ "stripe=5,crypto=8" -> (("stripe", 5), ("crypto", 8)); a toml table works too."""
     items = raw.items() if isinstance(raw, Mapping) else (i.partition("=")[::2] for i in _parse_list(raw))
     limits = []
-    for name, count in items:
-        name = str(name).strip()
+    for raw_name, count in items:
+        name = str(raw_name).strip()
         if name not in ("stripe", "yookassa", "crypto"):
             raise ValueError(f"unknown payment provider {name!r} (stripe, yookassa, crypto)")
         try:
@@ -80,9 +80,9 @@ def parse_provider_limits(raw: Any) -> tuple[tuple[str, int], ...]:
 
 
 def parse_rates(raw: Any) -> tuple[int, ...]:
-    """"10%,3%" or "1000,300" (basis points) -> (1000, 300): level 1 first."""
+    """ "10%,3%" or "1000,300" (basis points) -> (1000, 300): level 1 first."""
     rates = []
-    for item in (raw if isinstance(raw, list | tuple) else _parse_list(raw)):
+    for item in raw if isinstance(raw, list | tuple) else _parse_list(raw):
         text = str(item).strip()
         try:
             bps = round(float(text[:-1]) * 100) if text.endswith("%") else int(text)
@@ -172,8 +172,10 @@ def _check_encryption_keys(value: tuple[str, ...]) -> None:
         try:
             Fernet(key)
         except (ValueError, TypeError):  # binascii.Error is a ValueError
-            raise ValueError(f"key {n} of {len(value)} is not a Fernet key (32 url-safe base64-encoded bytes); "
-                             "make one with `jobctl keys generate`") from None
+            raise ValueError(
+                f"key {n} of {len(value)} is not a Fernet key (32 url-safe base64-encoded bytes); "
+                "make one with `jobctl keys generate`"
+            ) from None
 
 
 def _check_port(value: int) -> None:
@@ -193,115 +195,369 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("redis_url", "REDIS_URL", "", check=_check_redis_url,
-          doc="Redis server to use; unset starts jobctl's embedded server"),
+    Field(
+        "redis_url",
+        "REDIS_URL",
+        "",
+        check=_check_redis_url,
+        doc="Redis server to use; unset starts jobctl's embedded server",
+    ),
     Field("redis_password", "REDIS_PASSWORD", "", secret=True, doc="password applied to REDIS_URL"),
-    Field("encryption_keys", "JOBCTL_ENCRYPTION_KEYS", (), _parse_list, _check_encryption_keys, secret=True,
-          doc="comma-separated Fernet keys: job data at rest is encrypted with the first, read with any"),
+    Field(
+        "encryption_keys",
+        "JOBCTL_ENCRYPTION_KEYS",
+        (),
+        _parse_list,
+        _check_encryption_keys,
+        secret=True,
+        doc="comma-separated Fernet keys: job data at rest is encrypted with the first, read with any",
+    ),
     Field("home", "JOBCTL_HOME", "", doc="state folder (embedded server, outbox, storage)"),
-    Field("email_provider", "EMAIL_PROVIDER", "outbox", check=_check_choice("outbox", "smtp", "sendgrid"),
-          doc="outbox (.eml files in the state folder), smtp or sendgrid"),
+    Field(
+        "email_provider",
+        "EMAIL_PROVIDER",
+        "outbox",
+        check=_check_choice("outbox", "smtp", "sendgrid"),
+        doc="outbox (.eml files in the state folder), smtp or sendgrid",
+    ),
     Field("email_from", "EMAIL_FROM", "Marketplace <no-reply@marketplace.local>", doc="sender address"),
     Field("smtp_host", "SMTP_HOST", "localhost", doc="SMTP server host"),
     Field("smtp_port", "SMTP_PORT", 587, _parse_int, _check_port, doc="SMTP server port"),
     Field("smtp_user", "SMTP_USER", "", doc="SMTP user name (empty: no AUTH)"),
     Field("smtp_password", "SMTP_PASSWORD", "", secret=True, doc="SMTP password"),
-    Field("smtp_security", "JOBCTL_SMTP_SECURITY", "starttls", check=_check_choice("none", "starttls", "ssl"),
-          doc="none, starttls or ssl"),
-    Field("smtp_timeout", "JOBCTL_SMTP_TIMEOUT", 30, _parse_int, _check_positive, doc="SMTP timeout, seconds"),
+    Field(
+        "smtp_security",
+        "JOBCTL_SMTP_SECURITY",
+        "starttls",
+        check=_check_choice("none", "starttls", "ssl"),
+        doc="none, starttls or ssl",
+    ),
+    Field(
+        "smtp_timeout", "JOBCTL_SMTP_TIMEOUT", 30, _parse_int, _check_positive, doc="SMTP timeout, seconds"
+    ),
     Field("sendgrid_api_key", "SENDGRID_API_KEY", "", secret=True, doc="SendGrid API key"),
-    Field("sendgrid_url", "JOBCTL_SENDGRID_URL", "https://api.sendgrid.com",
-          doc="SendGrid API base URL (tests point it at a local server)"),
+    Field(
+        "sendgrid_url",
+        "JOBCTL_SENDGRID_URL",
+        "https://api.sendgrid.com",
+        doc="SendGrid API base URL (tests point it at a local server)",
+    ),
     Field("templates_dir", "JOBCTL_TEMPLATES_DIR", "", doc="extra email templates, overriding built-ins"),
-    Field("max_attachment_size", "JOBCTL_MAX_ATTACHMENT_SIZE", 10 * 1024**2, _parse_int, _check_positive,
-          doc="largest email attachment, bytes (k/m/g suffixes allowed)"),
-    Field("max_file_size", "MAX_FILE_SIZE", 100 * 1024**2, _parse_int, _check_positive,
-          doc="largest file the file-processing queue accepts, bytes"),
-    Field("allowed_file_types", "ALLOWED_FILE_TYPES",
-          ("image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"), _parse_list,
-          doc="MIME types the file-processing queue accepts"),
-    Field("database_url", "DATABASE_URL", "", check=_check_database_url,
-          doc="marketplace data store: sqlite:///path or postgresql://...; unset: jobctl.db in the state folder"),
+    Field(
+        "max_attachment_size",
+        "JOBCTL_MAX_ATTACHMENT_SIZE",
+        10 * 1024**2,
+        _parse_int,
+        _check_positive,
+        doc="largest email attachment, bytes (k/m/g suffixes allowed)",
+    ),
+    Field(
+        "max_file_size",
+        "MAX_FILE_SIZE",
+        100 * 1024**2,
+        _parse_int,
+        _check_positive,
+        doc="largest file the file-processing queue accepts, bytes",
+    ),
+    Field(
+        "allowed_file_types",
+        "ALLOWED_FILE_TYPES",
+        ("image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"),
+        _parse_list,
+        doc="MIME types the file-processing queue accepts",
+    ),
+    Field(
+        "database_url",
+        "DATABASE_URL",
+        "",
+        check=_check_database_url,
+        doc="marketplace data store: sqlite:///path or postgresql://...; unset: jobctl.db in the state dir",
+    ),
     Field("stripe_api_key", "STRIPE_API_KEY", "", secret=True, doc="Stripe secret key (payment retries)"),
-    Field("stripe_url", "JOBCTL_STRIPE_URL", "https://api.stripe.com", check=_check_http_url,
-          doc="Stripe API base URL (tests point it at a local server)"),
+    Field(
+        "stripe_url",
+        "JOBCTL_STRIPE_URL",
+        "https://api.stripe.com",
+        check=_check_http_url,
+        doc="Stripe API base URL (tests point it at a local server)",
+    ),
     Field("yookassa_shop_id", "YOOKASSA_SHOP_ID", "", doc="YooKassa shop id"),
     Field("yookassa_secret_key", "YOOKASSA_SECRET_KEY", "", secret=True, doc="YooKassa secret key"),
-    Field("yookassa_url", "JOBCTL_YOOKASSA_URL", "https://api.yookassa.ru", check=_check_http_url,
-          doc="YooKassa API base URL"),
+    Field(
+        "yookassa_url",
+        "JOBCTL_YOOKASSA_URL",
+        "https://api.yookassa.ru",
+        check=_check_http_url,
+        doc="YooKassa API base URL",
+    ),
     Field("crypto_api_key", "CRYPTO_API_KEY", "", secret=True, doc="crypto payment gateway API key"),
-    Field("crypto_url", "JOBCTL_CRYPTO_URL", "", check=_check_http_url,
-          doc="crypto payment gateway base URL (its invoice-status API)"),
-    Field("payment_timeout", "JOBCTL_PAYMENT_TIMEOUT", 30, _parse_duration, _check_positive,
-          doc="seconds to wait on a payment provider"),
-    Field("payment_attempts", "JOBCTL_PAYMENT_ATTEMPTS", (("stripe", 5), ("yookassa", 5), ("crypto", 8)),
-          parse_provider_limits, doc="attempts per provider before a payment retry gives up, provider=N,..."),
-    Field("commission_rates", "JOBCTL_COMMISSION_RATES", (1000, 300), parse_rates,
-          doc="referral commission per level, level 1 first: percentages (10%,3%) or basis points"),
-    Field("shop_url", "JOBCTL_SHOP_URL", "https://marketplace.example", check=_check_http_url,
-          doc="the marketplace's address, for links in customer emails (receipts, declined payments)"),
-    Field("storage_dir", "JOBCTL_STORAGE_DIR", "",
-          doc="where processed files go, named by content hash (default: storage/ in the state folder)"),
-    Field("virus_scanner", "JOBCTL_VIRUS_SCANNER", "builtin", check=_check_choice("builtin", "clamd"),
-          doc="builtin (EICAR plus a SHA-256 blocklist) or clamd (a ClamAV daemon)"),
-    Field("clamd_address", "JOBCTL_CLAMD_ADDRESS", "/var/run/clamav/clamd.ctl",
-          doc="clamd's unix socket path, or host:port"),
-    Field("clamd_timeout", "JOBCTL_CLAMD_TIMEOUT", 120, _parse_duration, _check_positive,
-          doc="seconds to wait on clamd (connecting, streaming, and its verdict on a big file)"),
-    Field("virus_blocklist", "JOBCTL_VIRUS_BLOCKLIST", "",
-          doc="file of SHA-256 hashes (one per line, optional name after a space) the builtin scanner rejects"),
-    Field("fetch_timeout", "JOBCTL_FETCH_TIMEOUT", 30, _parse_duration, _check_positive,
-          doc="seconds to wait on a file download's connection or next chunk"),
-    Field("file_time_limit", "JOBCTL_FILE_TIME_LIMIT", 120, _parse_duration, _check_positive,
-          doc="seconds one image job's processing may take before it is stopped"),
-    Field("image_memory_limit", "JOBCTL_IMAGE_MEMORY_LIMIT", 2 * 1024**3, _parse_int, _check_positive,
-          doc="memory ceiling of the process that decodes one image, bytes (k/m/g)"),
-    Field("max_image_pixels", "JOBCTL_MAX_IMAGE_PIXELS", 100_000_000, _parse_int, _check_positive,
-          doc="images with more pixels are refused as decompression bombs"),
-    Field("thumbnail_sizes", "JOBCTL_THUMBNAIL_SIZES", ((150, 150), (300, 300), (600, 600)), parse_sizes,
-          doc="thumbnail boxes, WxH, comma-separated; aspect ratio is kept"),
-    Field("image_quality", "JOBCTL_IMAGE_QUALITY", 82, _parse_int, _check_percent,
-          doc="JPEG/WebP/AVIF quality of optimised and converted images, 1-100"),
-    Field("admin_emails", "JOBCTL_ADMIN_EMAILS", (), _parse_list, _check_addresses,
-          doc="comma-separated admin addresses alerted when jobs are dead-lettered"),
-    Field("alert_webhook_url", "JOBCTL_ALERT_WEBHOOK_URL", "", check=_check_http_url, secret=True,
-          doc="URL that receives a JSON POST when jobs are dead-lettered"),
-    Field("alert_cooldown", "JOBCTL_ALERT_COOLDOWN", 300, _parse_duration, _check_non_negative,
-          doc="at most one dead-letter alert per queue per this many seconds (the count is grouped)"),
-    Field("alert_error_rate", "JOBCTL_ALERT_ERROR_RATE", 20.0, _parse_percent, _check_percent_range,
-          doc="alert when a queue's failed attempts exceed this share over 5 minutes (0: off)"),
-    Field("alert_min_volume", "JOBCTL_ALERT_MIN_VOLUME", 20, _parse_int, _check_non_negative,
-          doc="...but only with at least this many finished attempts in those 5 minutes"),
-    Field("alert_queue_size", "JOBCTL_ALERT_QUEUE_SIZE", 10_000, _parse_int, _check_non_negative,
-          doc="alert when a queue has more waiting jobs than this (0: off)"),
-    Field("alert_oldest_wait", "JOBCTL_ALERT_OLDEST_WAIT", 900, _parse_duration, _check_non_negative,
-          doc="alert when a queue's oldest waiting job has waited longer than this (0: off)"),
-    Field("alert_no_worker", "JOBCTL_ALERT_NO_WORKER", True, parse_bool,
-          doc="alert when a queue has waiting jobs and no live worker"),
-    Field("dlq_max_entries", "JOBCTL_DLQ_MAX_ENTRIES", 0, _parse_int, _check_non_negative,
-          doc="dead-letter entries kept (0: until purged); the oldest are dropped first"),
-    Field("dlq_max_age", "JOBCTL_DLQ_MAX_AGE", 0, _parse_duration, _check_non_negative,
-          doc="dead-letter entries older than this are dropped (seconds or 30d/12h/15m; 0: never)"),
-    Field("audit_max_entries", "JOBCTL_AUDIT_MAX_ENTRIES", 100_000, _parse_int, _check_positive,
-          doc="audit log entries kept in Redis (about; the oldest are trimmed first)"),
-    Field("audit_file", "JOBCTL_AUDIT_FILE", "",
-          doc="also append every audit entry to this JSON-lines file (empty: Redis only)"),
-    Field("heartbeat_interval", "JOBCTL_HEARTBEAT_INTERVAL", 10, _parse_duration, _check_positive,
-          doc="seconds between a busy worker's heartbeats; a job is abandoned after 3 missed"),
-    Field("maintenance_interval", "JOBCTL_MAINTENANCE_INTERVAL", 30, _parse_duration, _check_positive,
-          doc="seconds between a worker's registry sweeps (abandoned jobs, failed jobs, alerts)"),
-    Field("scheduler_lease", "JOBCTL_SCHEDULER_LEASE", 15, _parse_duration, _check_positive,
-          doc="seconds an active scheduler's (and the alert evaluator's) lease lasts; a standby takes over "
-              "within this after it dies"),
-    Field("log_format", "JOBCTL_LOG_FORMAT", "text", str.lower, _check_choice("text", "json"),
-          doc="worker and scheduler logs: text, or json (one object per line, job fields included)"),
-    Field("log_level", "JOBCTL_LOG_LEVEL", "INFO", str.upper,
-          _check_choice("DEBUG", "INFO", "WARNING", "ERROR"), doc="log level of workers"),
-    Field("http_host", "JOBCTL_HTTP_HOST", "127.0.0.1",
-          doc="address `jobctl serve` listens on; anything but loopback needs API tokens"),
-    Field("http_port", "JOBCTL_HTTP_PORT", 8080, _parse_int, _check_port, doc="port `jobctl serve` listens on"),
-    Field("http_max_body", "JOBCTL_HTTP_MAX_BODY", 64 * 1024, _parse_int, _check_positive,
-          doc="largest HTTP API request body, bytes (k/m suffixes allowed); larger ones get 413"),
+    Field(
+        "crypto_url",
+        "JOBCTL_CRYPTO_URL",
+        "",
+        check=_check_http_url,
+        doc="crypto payment gateway base URL (its invoice-status API)",
+    ),
+    Field(
+        "payment_timeout",
+        "JOBCTL_PAYMENT_TIMEOUT",
+        30,
+        _parse_duration,
+        _check_positive,
+        doc="seconds to wait on a payment provider",
+    ),
+    Field(
+        "payment_attempts",
+        "JOBCTL_PAYMENT_ATTEMPTS",
+        (("stripe", 5), ("yookassa", 5), ("crypto", 8)),
+        parse_provider_limits,
+        doc="attempts per provider before a payment retry gives up, provider=N,...",
+    ),
+    Field(
+        "commission_rates",
+        "JOBCTL_COMMISSION_RATES",
+        (1000, 300),
+        parse_rates,
+        doc="referral commission per level, level 1 first: percentages (10%,3%) or basis points",
+    ),
+    Field(
+        "shop_url",
+        "JOBCTL_SHOP_URL",
+        "https://marketplace.example",
+        check=_check_http_url,
+        doc="the marketplace's address, for links in customer emails (receipts, declined payments)",
+    ),
+    Field(
+        "storage_dir",
+        "JOBCTL_STORAGE_DIR",
+        "",
+        doc="where processed files go, named by content hash (default: storage/ in the state folder)",
+    ),
+    Field(
+        "virus_scanner",
+        "JOBCTL_VIRUS_SCANNER",
+        "builtin",
+        check=_check_choice("builtin", "clamd"),
+        doc="builtin (EICAR plus a SHA-256 blocklist) or clamd (a ClamAV daemon)",
+    ),
+    Field(
+        "clamd_address",
+        "JOBCTL_CLAMD_ADDRESS",
+        "/var/run/clamav/clamd.ctl",
+        doc="clamd's unix socket path, or host:port",
+    ),
+    Field(
+        "clamd_timeout",
+        "JOBCTL_CLAMD_TIMEOUT",
+        120,
+        _parse_duration,
+        _check_positive,
+        doc="seconds to wait on clamd (connecting, streaming, and its verdict on a big file)",
+    ),
+    Field(
+        "virus_blocklist",
+        "JOBCTL_VIRUS_BLOCKLIST",
+        "",
+        doc="file of SHA-256 hashes (one per line, optional name after a space) the builtin scanner rejects",
+    ),
+    Field(
+        "fetch_timeout",
+        "JOBCTL_FETCH_TIMEOUT",
+        30,
+        _parse_duration,
+        _check_positive,
+        doc="seconds to wait on a file download's connection or next chunk",
+    ),
+    Field(
+        "file_time_limit",
+        "JOBCTL_FILE_TIME_LIMIT",
+        120,
+        _parse_duration,
+        _check_positive,
+        doc="seconds one image job's processing may take before it is stopped",
+    ),
+    Field(
+        "image_memory_limit",
+        "JOBCTL_IMAGE_MEMORY_LIMIT",
+        2 * 1024**3,
+        _parse_int,
+        _check_positive,
+        doc="memory ceiling of the process that decodes one image, bytes (k/m/g)",
+    ),
+    Field(
+        "max_image_pixels",
+        "JOBCTL_MAX_IMAGE_PIXELS",
+        100_000_000,
+        _parse_int,
+        _check_positive,
+        doc="images with more pixels are refused as decompression bombs",
+    ),
+    Field(
+        "thumbnail_sizes",
+        "JOBCTL_THUMBNAIL_SIZES",
+        ((150, 150), (300, 300), (600, 600)),
+        parse_sizes,
+        doc="thumbnail boxes, WxH, comma-separated; aspect ratio is kept",
+    ),
+    Field(
+        "image_quality",
+        "JOBCTL_IMAGE_QUALITY",
+        82,
+        _parse_int,
+        _check_percent,
+        doc="JPEG/WebP/AVIF quality of optimised and converted images, 1-100",
+    ),
+    Field(
+        "admin_emails",
+        "JOBCTL_ADMIN_EMAILS",
+        (),
+        _parse_list,
+        _check_addresses,
+        doc="comma-separated admin addresses alerted when jobs are dead-lettered",
+    ),
+    Field(
+        "alert_webhook_url",
+        "JOBCTL_ALERT_WEBHOOK_URL",
+        "",
+        check=_check_http_url,
+        secret=True,
+        doc="URL that receives a JSON POST when jobs are dead-lettered",
+    ),
+    Field(
+        "alert_cooldown",
+        "JOBCTL_ALERT_COOLDOWN",
+        300,
+        _parse_duration,
+        _check_non_negative,
+        doc="at most one dead-letter alert per queue per this many seconds (the count is grouped)",
+    ),
+    Field(
+        "alert_error_rate",
+        "JOBCTL_ALERT_ERROR_RATE",
+        20.0,
+        _parse_percent,
+        _check_percent_range,
+        doc="alert when a queue's failed attempts exceed this share over 5 minutes (0: off)",
+    ),
+    Field(
+        "alert_min_volume",
+        "JOBCTL_ALERT_MIN_VOLUME",
+        20,
+        _parse_int,
+        _check_non_negative,
+        doc="...but only with at least this many finished attempts in those 5 minutes",
+    ),
+    Field(
+        "alert_queue_size",
+        "JOBCTL_ALERT_QUEUE_SIZE",
+        10_000,
+        _parse_int,
+        _check_non_negative,
+        doc="alert when a queue has more waiting jobs than this (0: off)",
+    ),
+    Field(
+        "alert_oldest_wait",
+        "JOBCTL_ALERT_OLDEST_WAIT",
+        900,
+        _parse_duration,
+        _check_non_negative,
+        doc="alert when a queue's oldest waiting job has waited longer than this (0: off)",
+    ),
+    Field(
+        "alert_no_worker",
+        "JOBCTL_ALERT_NO_WORKER",
+        True,
+        parse_bool,
+        doc="alert when a queue has waiting jobs and no live worker",
+    ),
+    Field(
+        "dlq_max_entries",
+        "JOBCTL_DLQ_MAX_ENTRIES",
+        0,
+        _parse_int,
+        _check_non_negative,
+        doc="dead-letter entries kept (0: until purged); the oldest are dropped first",
+    ),
+    Field(
+        "dlq_max_age",
+        "JOBCTL_DLQ_MAX_AGE",
+        0,
+        _parse_duration,
+        _check_non_negative,
+        doc="dead-letter entries older than this are dropped (seconds or 30d/12h/15m; 0: never)",
+    ),
+    Field(
+        "audit_max_entries",
+        "JOBCTL_AUDIT_MAX_ENTRIES",
+        100_000,
+        _parse_int,
+        _check_positive,
+        doc="audit log entries kept in Redis (about; the oldest are trimmed first)",
+    ),
+    Field(
+        "audit_file",
+        "JOBCTL_AUDIT_FILE",
+        "",
+        doc="also append every audit entry to this JSON-lines file (empty: Redis only)",
+    ),
+    Field(
+        "heartbeat_interval",
+        "JOBCTL_HEARTBEAT_INTERVAL",
+        10,
+        _parse_duration,
+        _check_positive,
+        doc="seconds between a busy worker's heartbeats; a job is abandoned after 3 missed",
+    ),
+    Field(
+        "maintenance_interval",
+        "JOBCTL_MAINTENANCE_INTERVAL",
+        30,
+        _parse_duration,
+        _check_positive,
+        doc="seconds between a worker's registry sweeps (abandoned jobs, failed jobs, alerts)",
+    ),
+    Field(
+        "scheduler_lease",
+        "JOBCTL_SCHEDULER_LEASE",
+        15,
+        _parse_duration,
+        _check_positive,
+        doc="seconds an active scheduler's (and the alert evaluator's) lease lasts; a standby takes over "
+        "within this after it dies",
+    ),
+    Field(
+        "log_format",
+        "JOBCTL_LOG_FORMAT",
+        "text",
+        str.lower,
+        _check_choice("text", "json"),
+        doc="worker and scheduler logs: text, or json (one object per line, job fields included)",
+    ),
+    Field(
+        "log_level",
+        "JOBCTL_LOG_LEVEL",
+        "INFO",
+        str.upper,
+        _check_choice("DEBUG", "INFO", "WARNING", "ERROR"),
+        doc="log level of workers",
+    ),
+    Field(
+        "http_host",
+        "JOBCTL_HTTP_HOST",
+        "127.0.0.1",
+        doc="address `jobctl serve` listens on; anything but loopback needs API tokens",
+    ),
+    Field(
+        "http_port", "JOBCTL_HTTP_PORT", 8080, _parse_int, _check_port, doc="port `jobctl serve` listens on"
+    ),
+    Field(
+        "http_max_body",
+        "JOBCTL_HTTP_MAX_BODY",
+        64 * 1024,
+        _parse_int,
+        _check_positive,
+        doc="largest HTTP API request body, bytes (k/m suffixes allowed); larger ones get 413",
+    ),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 
@@ -367,8 +623,15 @@ class Settings:
             elif isinstance(shown, tuple):
                 shown = ",".join(x if isinstance(x, str) else "x".join(map(str, x)) for x in shown)
             rows.append({"key": f.name, "env": f.env, "value": shown, "source": v.source, "doc": f.doc})
-        rows.append({"key": "home (effective)", "env": "JOBCTL_HOME", "value": str(self.home_path),
-                     "source": self.values["home"].source, "doc": "state folder actually used"})
+        rows.append(
+            {
+                "key": "home (effective)",
+                "env": "JOBCTL_HOME",
+                "value": str(self.home_path),
+                "source": self.values["home"].source,
+                "doc": "state folder actually used",
+            }
+        )
         return rows
 
 
@@ -392,8 +655,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}",
-                          "check JOBCTL_CONFIG or --config") from None
+        raise ConfigError(
+            f"cannot read config file {path}: {exc.strerror}", "check JOBCTL_CONFIG or --config"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the file or unset JOBCTL_CONFIG") from None
 
@@ -418,11 +682,19 @@ def load_settings(
     environ = os.environ if environ is None else environ
     cwd = cwd or Path.cwd()
 
-    env_file = _locate(flags.get("env_file") or environ.get("JOBCTL_ENV_FILE"), cwd / ".env",
-                       "env file", "--env-file or JOBCTL_ENV_FILE")
+    env_file = _locate(
+        flags.get("env_file") or environ.get("JOBCTL_ENV_FILE"),
+        cwd / ".env",
+        "env file",
+        "--env-file or JOBCTL_ENV_FILE",
+    )
     dotenv = _read_env_file(env_file) if env_file else {}
-    config_file = _locate(flags.get("config") or environ.get("JOBCTL_CONFIG") or dotenv.get("JOBCTL_CONFIG"),
-                          cwd / "jobctl.toml", "config file", "--config or JOBCTL_CONFIG")
+    config_file = _locate(
+        flags.get("config") or environ.get("JOBCTL_CONFIG") or dotenv.get("JOBCTL_CONFIG"),
+        cwd / "jobctl.toml",
+        "config file",
+        "--config or JOBCTL_CONFIG",
+    )
     toml = _read_toml(config_file) if config_file else {}
     toml_label = f"jobctl.toml ({config_file})"
 
@@ -430,8 +702,10 @@ def load_settings(
     schedule_tables = toml.pop("schedules", {})
     unknown = sorted(set(toml) - set(FIELDS_BY_NAME))
     if unknown:
-        raise ConfigError(f"unknown key {unknown[0]!r} in {toml_label}",
-                          f"valid keys: {', '.join(FIELDS_BY_NAME)}, [queues.NAME], [schedules.NAME]")
+        raise ConfigError(
+            f"unknown key {unknown[0]!r} in {toml_label}",
+            f"valid keys: {', '.join(FIELDS_BY_NAME)}, [queues.NAME], [schedules.NAME]",
+        )
 
     values: dict[str, Value] = {}
     for f in FIELDS:
@@ -452,12 +726,19 @@ def load_settings(
                 f.check(value)
         except (ValueError, TypeError, IndexError) as exc:
             shown = "" if f.secret else f" {raw!r}"  # a secret's value is never echoed
-            raise ConfigError(f"invalid {f.name} ({f.env}) from {source}:{shown} {exc}",
-                              f"fix {f.env} where it is set ({source})") from None
+            raise ConfigError(
+                f"invalid {f.name} ({f.env}) from {source}:{shown} {exc}",
+                f"fix {f.env} where it is set ({source})",
+            ) from None
         values[f.name] = Value(value, source)
 
-    settings = Settings(values, queue_overrides, toml_label if queue_overrides else "default",
-                        str(env_file) if env_file else None, str(config_file) if config_file else None)
+    settings = Settings(
+        values,
+        queue_overrides,
+        toml_label if queue_overrides else "default",
+        str(env_file) if env_file else None,
+        str(config_file) if config_file else None,
+    )
     from jobctl.core.catalog import build_catalog
 
     # a bad [queues] or [schedules] table fails now, not mid-run

@@ -80,8 +80,14 @@ def ensure(home: Path = HOME) -> str | None:
 
 def _run(args: list[str], cwd: Path | None = None) -> str:
     try:
-        done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=APT_TIMEOUT,
-                              env={**os.environ, "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"})
+        done = subprocess.run(
+            args,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=APT_TIMEOUT,
+            env={**os.environ, "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"},
+        )
     except subprocess.TimeoutExpired:
         raise Unavailable(f"`{' '.join(args[:2])}` took more than {APT_TIMEOUT}s") from None
     if done.returncode != 0:
@@ -116,8 +122,14 @@ def _install(home: Path) -> None:
         apt = home / "apt"
         (apt / "lists" / "partial").mkdir(parents=True, exist_ok=True)
         (apt / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
-        apt_options += ["-o", f"Dir::State::Lists={apt / 'lists'}", "-o", f"Dir::Cache={apt / 'cache'}",
-                        "-o", "Debug::NoLocking=1"]
+        apt_options += [
+            "-o",
+            f"Dir::State::Lists={apt / 'lists'}",
+            "-o",
+            f"Dir::Cache={apt / 'cache'}",
+            "-o",
+            "Debug::NoLocking=1",
+        ]
         _run(["apt-get", "update", *apt_options])
         _download(apt_options, work)
     for deb in sorted(work.glob("*.deb")):
@@ -125,8 +137,13 @@ def _install(home: Path) -> None:
     shutil.rmtree(home / "root", ignore_errors=True)
     staged.rename(home / "root")
     try:
-        version = subprocess.run([str(clamd_path(home)), "--config-file=/dev/null", "--version"],
-                                 capture_output=True, text=True, timeout=60, env=clamd_environ(home))
+        version = subprocess.run(
+            [str(clamd_path(home)), "--config-file=/dev/null", "--version"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clamd_environ(home),
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise Unavailable(f"the unpacked clamd does not start: {exc}") from None
     if version.returncode != 0:
@@ -136,8 +153,11 @@ def _install(home: Path) -> None:
     (home / "INSTALLED").write_text(f"{version.stdout.strip()}\n{debs}\n")
     files = [f for f in (home / "root").rglob("*") if f.is_file() and not f.is_symlink()]
     size = sum(f.stat().st_size for f in files)
-    print(f"clamav_local: {version.stdout.strip()} unpacked into {home} "
-          f"({size / 1024**2:.0f} MB, {time.monotonic() - started:.1f}s)", file=sys.stderr)
+    print(
+        f"clamav_local: {version.stdout.strip()} unpacked into {home} "
+        f"({size / 1024**2:.0f} MB, {time.monotonic() - started:.1f}s)",
+        file=sys.stderr,
+    )
 
 
 def main() -> int:

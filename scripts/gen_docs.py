@@ -195,7 +195,7 @@ def _param_type(param) -> tuple[str, tuple[str, ...], str]:
     if desc is not None:
         try:
             return _typer_type(desc)
-        except Exception:  # an annotation this script does not know: still a value
+        except Exception:  # noqa: BLE001 - an annotation this script does not know: still a value
             return "value", (), "VALUE"
     return _click_type(getattr(param, "type", None))
 
@@ -252,18 +252,33 @@ def _option(param) -> Opt:
         kind, choices, metavar = "flag", (), ""
     else:
         kind, choices, metavar = _param_type(param)
-    return Opt(longs=longs, shorts=shorts, secondary=tuple(getattr(param, "secondary_opts", ())),
-               help=" ".join(_clean_help(getattr(param, "help", None)).split()), kind=kind, choices=choices,
-               metavar=param.metavar or metavar, required=bool(param.required),
-               multiple=bool(getattr(param, "multiple", False)), default=_default_text(param),
-               range=_range_text(param), envvar=_envvars(param))
+    return Opt(
+        longs=longs,
+        shorts=shorts,
+        secondary=tuple(getattr(param, "secondary_opts", ())),
+        help=" ".join(_clean_help(getattr(param, "help", None)).split()),
+        kind=kind,
+        choices=choices,
+        metavar=param.metavar or metavar,
+        required=bool(param.required),
+        multiple=bool(getattr(param, "multiple", False)),
+        default=_default_text(param),
+        range=_range_text(param),
+        envvar=_envvars(param),
+    )
 
 
 def _argument(param) -> Arg:
     kind, choices, _ = _param_type(param)
-    return Arg(name=param.name or "arg", metavar=param.metavar or (param.name or "ARG").upper(),
-               help=" ".join(_clean_help(getattr(param, "help", None)).split()), kind=kind, choices=choices,
-               required=bool(param.required), variadic=param.nargs == -1)
+    return Arg(
+        name=param.name or "arg",
+        metavar=param.metavar or (param.name or "ARG").upper(),
+        help=" ".join(_clean_help(getattr(param, "help", None)).split()),
+        kind=kind,
+        choices=choices,
+        required=bool(param.required),
+        variadic=param.nargs == -1,
+    )
 
 
 def _is_group(cmd) -> bool:
@@ -296,11 +311,20 @@ def walk(command=None) -> list[Cmd]:
         help_text = _clean_help(getattr(cmd, "help", None))
         short_help = getattr(cmd, "short_help", None)
         short = _clean_help(short_help) if short_help else _first_sentence(help_text)
-        out.append(Cmd(path=path, help=help_text, short_help=" ".join(short.split()), options=tuple(options),
-                       arguments=tuple(arguments), subcommands=tuple(sorted(subs)),
-                       is_group=_is_group(cmd), deprecated=bool(getattr(cmd, "deprecated", False))))
+        out.append(
+            Cmd(
+                path=path,
+                help=help_text,
+                short_help=" ".join(short.split()),
+                options=tuple(options),
+                arguments=tuple(arguments),
+                subcommands=tuple(sorted(subs)),
+                is_group=_is_group(cmd),
+                deprecated=bool(getattr(cmd, "deprecated", False)),
+            )
+        )
         for name in sorted(subs):
-            visit(subs[name], path + (name,), ctx)
+            visit(subs[name], (*path, name), ctx)
 
     visit(command, (PROG,), None)
     return out
@@ -347,18 +371,21 @@ def render_bash(cmds: list[Cmd]) -> str:
     out = [
         f"# {HEADER}",
         f"# bash completion for {PROG}: source this file, or install it as",
-        f"# /usr/share/bash-completion/completions/{PROG} (or ~/.local/share/bash-completion/completions/{PROG}).",
+        f"# /usr/share/bash-completion/completions/{PROG}"
+        f" (or ~/.local/share/bash-completion/completions/{PROG}).",
         "",
     ]
     out += case_fn("_jobctl_subcommands", "subcommands of a command path", sub_arms)
     out += case_fn("_jobctl_options", "options of a command path", opt_arms)
-    out += case_fn("_jobctl_value_kind",
-                   "\"PATH|OPTION\" -> what the option's value is: value, file, dir or \"choice A B\"; "
-                   "nothing for flags", kind_arms)
+    out += case_fn(
+        "_jobctl_value_kind",
+        '"PATH|OPTION" -> what the option\'s value is: value, file, dir or "choice A B"; nothing for flags',
+        kind_arms,
+    )
     out += case_fn("_jobctl_arg_kind", "what a leaf command's positional arguments are", arg_arms)
     out += [
         "_jobctl_complete_value() {",
-        '    local IFS=$\'\\n\'',
+        "    local IFS=$'\\n'",
         '    case "$1" in',
         "        file)",
         "            type compopt >/dev/null 2>&1 && compopt -o filenames 2>/dev/null",
@@ -389,7 +416,8 @@ def render_bash(cmds: list[Cmd]) -> str:
         '                if [ -n "$kind" ]; then',
         "                    vi=$((i + 1))",
         "                    # --opt=value arrives as three words when COMP_WORDBREAKS has '='",
-        '                    if [ "$vi" -le "$COMP_CWORD" ] && [ "${COMP_WORDS[vi]}" = "=" ]; then vi=$((vi + 1)); fi',
+        '                    if [ "$vi" -le "$COMP_CWORD" ] && [ "${COMP_WORDS[vi]}" = "=" ]; '
+        "then vi=$((vi + 1)); fi",
         '                    if [ "$vi" -ge "$COMP_CWORD" ]; then',
         "                        break  # the word under the cursor is this option's value",
         "                    fi",
@@ -508,22 +536,36 @@ def render_zsh(cmds: list[Cmd]) -> str:
     names = [_zsh_fn(c) for c in cmds]
     if len(set(names)) != len(names):
         raise SystemExit("gen_docs: two command paths map to the same zsh function name")
-    out = [f"#compdef {PROG}", f"# {HEADER}",
-           f"# zsh completion for {PROG}: put this file, named _{PROG}, in a directory on $fpath.", ""]
+    out = [
+        f"#compdef {PROG}",
+        f"# {HEADER}",
+        f"# zsh completion for {PROG}: put this file, named _{PROG}, in a directory on $fpath.",
+        "",
+    ]
     for cmd in cmds:
         specs = [s for o in cmd.options for s in _zsh_option_specs(o)]
         out.append(f"{_zsh_fn(cmd)}() {{")
         if cmd.subcommands:
-            out += ['    local curcontext="$curcontext" state line ret=1', "    typeset -A opt_args",
-                    "    _arguments -C \\"]
+            out += [
+                '    local curcontext="$curcontext" state line ret=1',
+                "    typeset -A opt_args",
+                "    _arguments -C \\",
+            ]
             for spec in specs:
                 out.append(f"        {spec} \\")
-            out += ["        '1: :->command' \\", "        '*:: :->args' && ret=0",
-                    "    case $state in", "      (command)"]
+            out += [
+                "        '1: :->command' \\",
+                "        '*:: :->args' && ret=0",
+                "    case $state in",
+                "      (command)",
+            ]
             out += _zsh_describe(cmd, by_key)
-            out += ["        ;;", "      (args)",
-                    f'        curcontext="${{curcontext%:*:*}}:{"-".join(cmd.path)}-$line[1]:"',
-                    "        case $line[1] in"]
+            out += [
+                "        ;;",
+                "      (args)",
+                f'        curcontext="${{curcontext%:*:*}}:{"-".join(cmd.path)}-$line[1]:"',
+                "        case $line[1] in",
+            ]
             for sub in cmd.subcommands:
                 child = by_key[f"{cmd.key} {sub}"]
                 out.append(f"          ({_sq(sub)}) {_zsh_fn(child)} && ret=0 ;;")
@@ -581,10 +623,16 @@ def render_fish(cmds: list[Cmd]) -> str:
         f"# fish completion for {PROG}: install as ~/.config/fish/completions/{PROG}.fish.",
         "",
     ]
-    out += switch_fn("__jobctl_subcommands", "jobctl: subcommands of a command path",
-                     [(c.key, list(c.subcommands)) for c in cmds if c.subcommands])
-    out += switch_fn("__jobctl_value_options", "jobctl: options of a command path that take a value",
-                     [(c.key, [n for o in c.value_options for n in o.names]) for c in cmds if c.value_options])
+    out += switch_fn(
+        "__jobctl_subcommands",
+        "jobctl: subcommands of a command path",
+        [(c.key, list(c.subcommands)) for c in cmds if c.subcommands],
+    )
+    out += switch_fn(
+        "__jobctl_value_options",
+        "jobctl: options of a command path that take a value",
+        [(c.key, [n for o in c.value_options for n in o.names]) for c in cmds if c.value_options],
+    )
     out += [
         "function __jobctl_path --description 'jobctl: the command path on the command line'",
         "    set -l tokens (commandline -opc)",
@@ -621,7 +669,7 @@ def render_fish(cmds: list[Cmd]) -> str:
         cond = "-n " + _fq("__jobctl_is " + " ".join(_fish_word(p) for p in cmd.path))
         out += ["", f"# {cmd.key}"]
         for sub in cmd.subcommands:
-            child = next(c for c in cmds if c.path == cmd.path + (sub,))
+            child = next(c for c in cmds if c.path == (*cmd.path, sub))
             line = f"complete -c {PROG} {cond} -a {_fq(sub)}"
             if child.short_help:
                 line += f" -d {_fq(child.short_help)}"
@@ -738,7 +786,7 @@ def _opt_body(o: Opt) -> list[str]:
 def _options_block(options: tuple[Opt, ...]) -> list[str]:
     out = []
     for o in options:
-        out += [".TP", _opt_tag(o)] + _opt_body(o)
+        out += [".TP", _opt_tag(o), *_opt_body(o)]
     return out
 
 
@@ -788,9 +836,13 @@ def render_man(cmds: list[Cmd]) -> str:
         ".SH DESCRIPTION",
     ]
     out += roff_paragraphs(root.help or summary)
-    out += [".PP", roff_escape(
-        f"Commands are grouped by noun: {', '.join(root.subcommands)}. "
-        f"Every command accepts --help. Global options go before the command.")]
+    out += [
+        ".PP",
+        roff_escape(
+            f"Commands are grouped by noun: {', '.join(root.subcommands)}. "
+            f"Every command accepts --help. Global options go before the command."
+        ),
+    ]
     out += [".SH GLOBAL OPTIONS"]
     out += _options_block(root.options)
     out += [".SH COMMANDS"]
@@ -803,7 +855,10 @@ def render_man(cmds: list[Cmd]) -> str:
         if cmd.deprecated:
             out += [".PP", "Deprecated."]
         if cmd.subcommands:
-            out += [".PP", "Commands: " + ", ".join(f"\\fB{roff_literal(s)}\\fR" for s in cmd.subcommands) + "."]
+            out += [
+                ".PP",
+                "Commands: " + ", ".join(f"\\fB{roff_literal(s)}\\fR" for s in cmd.subcommands) + ".",
+            ]
         args = [a for a in cmd.arguments if a.help]
         for a in args:
             out += [".TP", f"\\fI{roff_literal(a.metavar)}\\fR", _roff_line(roff_escape(a.help))]
@@ -816,11 +871,14 @@ def render_man(cmds: list[Cmd]) -> str:
         first = False
         doc = EXIT_DOCS.get(code.name, code.name.replace("_", " ").capitalize() + ".")
         out += [f".B {int(code)}", roff_escape(doc)]
-    out += [".SH ENVIRONMENT",
-            roff_escape("Settings are taken from command-line flags, then the environment, then a .env file, "
-                        "then jobctl.toml, then built-in defaults; jobctl config show lists every effective "
-                        "value and where it came from."),
-            ]
+    out += [
+        ".SH ENVIRONMENT",
+        roff_escape(
+            "Settings are taken from command-line flags, then the environment, then a .env file, "
+            "then jobctl.toml, then built-in defaults; jobctl config show lists every effective "
+            "value and where it came from."
+        ),
+    ]
     seen = set()
     for f in FIELDS:
         seen.add(f.env)

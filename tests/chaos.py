@@ -127,8 +127,14 @@ return out
 """
 
 
-def account(connection, job_ids: Iterable[str], *, queues: Sequence[str] = (), bound: float | None = None,
-            prefix: str | None = None) -> Account:
+def account(
+    connection,
+    job_ids: Iterable[str],
+    *,
+    queues: Sequence[str] = (),
+    bound: float | None = None,
+    prefix: str | None = None,
+) -> Account:
     """Where each of `job_ids` is, read in one Lua call so no job is seen between two places.
 
     `queues` are the physical queues to read; without them, every job's `origin` (one more round
@@ -147,16 +153,26 @@ def account(connection, job_ids: Iterable[str], *, queues: Sequence[str] = (), b
 
     lists = [k for n in names for k in (f"{prefix}:queue:{n}", f"{prefix}:queue:{n}:intermediate")]
     scored = [k for n in names for k in (f"{prefix}:wip:{n}", f"{prefix}:scheduled:{n}")]
-    plain = [k for n in names for k in (f"{prefix}:failed:{n}", f"{prefix}:canceled:{n}")] + \
-        [f"{prefix}:jobctl:dlq"]
+    plain = [k for n in names for k in (f"{prefix}:failed:{n}", f"{prefix}:canceled:{n}")] + [
+        f"{prefix}:jobctl:dlq"
+    ]
     hashes = [f"{prefix}:job:{job_id}" for job_id in ids]
-    reply = connection.eval(_SNAPSHOT, len(lists) + len(scored) + len(plain) + len(hashes),
-                            *lists, *scored, *plain, *hashes, len(lists), len(scored), len(plain))
+    reply = connection.eval(
+        _SNAPSHOT,
+        len(lists) + len(scored) + len(plain) + len(hashes),
+        *lists,
+        *scored,
+        *plain,
+        *hashes,
+        len(lists),
+        len(scored),
+        len(plain),
+    )
     seconds, micros = reply[0]
     now = int(seconds) + int(micros) / 1e6
-    list_replies = reply[1:1 + len(lists)]
-    scored_replies = reply[1 + len(lists):1 + len(lists) + len(scored)]
-    plain_replies = reply[1 + len(lists) + len(scored):-1]
+    list_replies = reply[1 : 1 + len(lists)]
+    scored_replies = reply[1 + len(lists) : 1 + len(lists) + len(scored)]
+    plain_replies = reply[1 + len(lists) + len(scored) : -1]
     statuses = [_text(s) for s in reply[-1]]
 
     def pairs(flat):
@@ -185,8 +201,12 @@ def account(connection, job_ids: Iterable[str], *, queues: Sequence[str] = (), b
     wanted = set(ids)
     result = Account(at=now, states={}, holders={i: h for i, h in holders.items() if i in wanted})
     for job_id, status in zip(ids, statuses, strict=True):
-        places = (("active", job_id in leases or job_id in claiming), ("waiting", job_id in waiting),
-                  ("scheduled", job_id in scheduled), ("failed", job_id in failed))
+        places = (
+            ("active", job_id in leases or job_id in claiming),
+            ("waiting", job_id in waiting),
+            ("scheduled", job_id in scheduled),
+            ("failed", job_id in failed),
+        )
         listed = [place for place, where in places if where]
         if job_id in dead:
             state = "dead"
@@ -198,8 +218,11 @@ def account(connection, job_ids: Iterable[str], *, queues: Sequence[str] = (), b
             state = listed[0]
         else:
             state = "lost"
-            result.lost[job_id] = ("its job hash is gone" if status is None
-                                   else f"status {status!r}, but in no queue, registry or dead-letter index")
+            result.lost[job_id] = (
+                "its job hash is gone"
+                if status is None
+                else f"status {status!r}, but in no queue, registry or dead-letter index"
+            )
         result.states[job_id] = state
         if state in TERMINAL:
             for place in listed:
@@ -254,8 +277,9 @@ class DurableServer:
     it already acknowledged with it.
     """
 
-    def __init__(self, directory: Path, *, port: int | None = None, fsync: str = "always",
-                 binary: str | None = None):
+    def __init__(
+        self, directory: Path, *, port: int | None = None, fsync: str = "always", binary: str | None = None
+    ):
         if binary is None:
             from jobctl.core.embedded import server_binary  # the binary jobctl itself would start
 
@@ -280,9 +304,26 @@ class DurableServer:
     def start(self, timeout: float = 30) -> None:
         log = open(self.dir / "server.log", "ab")
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--appendonly", "yes", "--appendfsync", self.fsync, "--save", ""],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                self.fsync,
+                "--save",
+                "",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         self.starts += 1
         client = self.client(socket_timeout=2)
@@ -295,8 +336,9 @@ class DurableServer:
         import redis
 
         if self.proc.poll() is not None:
-            raise AssertionError(f"the server exited with {self.proc.returncode}; "
-                                 f"see {self.dir / 'server.log'}")
+            raise AssertionError(
+                f"the server exited with {self.proc.returncode}; see {self.dir / 'server.log'}"
+            )
         try:
             return bool(client.ping())
         except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
@@ -335,8 +377,16 @@ class WorkerPool:
     """`count` worker processes (`python -m jobctl worker start`), each restarted under a new name
     when the harness kills it. Output goes to one log file per process in `log_dir`."""
 
-    def __init__(self, queues: Sequence[str], *, count: int, env: dict[str, str], log_dir: Path,
-                 cwd: Path | None = None, tag: str = "chaos"):
+    def __init__(
+        self,
+        queues: Sequence[str],
+        *,
+        count: int,
+        env: dict[str, str],
+        log_dir: Path,
+        cwd: Path | None = None,
+        tag: str = "chaos",
+    ):
         self.queues = list(queues)
         self.count = count
         self.env = env
@@ -355,8 +405,15 @@ class WorkerPool:
         for queue in self.queues:
             args += ["--queue", queue]
         with open(self.log_dir / f"{name}.log", "wb") as log:
-            proc = subprocess.Popen(args, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                args,
+                env=self.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         worker = WorkerProc(slot, name, proc, time.monotonic())
         self.current[slot] = worker
         self.all.append(worker)
@@ -449,11 +506,13 @@ class Outcome:
     stopped_on_lost: bool = False  # the wait ended early because a job was lost (Plan.stop_on_lost)
 
     def report(self) -> str:
-        return (f"{len(self.final.states)} jobs in {self.seconds:.1f} s (chaos {self.chaos_seconds:.1f} s, "
-                f"settle {self.settle_seconds:.1f} s), {self.kills} worker SIGKILLs, server: "
-                f"{', '.join(self.server_events) or 'untouched'}, workers that exited on their own: "
-                f"{self.self_exits}{'; stopped waiting: a job was lost' if self.stopped_on_lost else ''}\n"
-                f"{self.final.details()}")
+        return (
+            f"{len(self.final.states)} jobs in {self.seconds:.1f} s (chaos {self.chaos_seconds:.1f} s, "
+            f"settle {self.settle_seconds:.1f} s), {self.kills} worker SIGKILLs, server: "
+            f"{', '.join(self.server_events) or 'untouched'}, workers that exited on their own: "
+            f"{self.self_exits}{'; stopped waiting: a job was lost' if self.stopped_on_lost else ''}\n"
+            f"{self.final.details()}"
+        )
 
 
 class ChaosRun:
@@ -463,11 +522,21 @@ class ChaosRun:
     `on_sample(account, elapsed)` after each snapshot.
     """
 
-    def __init__(self, connection, job_ids: Sequence[str], *, server: DurableServer, workers: WorkerPool,
-                 plan: Plan, bound: float, rng: random.Random, queues: Sequence[str] = (),
-                 on_kill: Callable[[WorkerProc, float], None] | None = None,
-                 on_sample: Callable[[Account, float], None] | None = None,
-                 log: Callable[[str], None] = lambda message: None):
+    def __init__(
+        self,
+        connection,
+        job_ids: Sequence[str],
+        *,
+        server: DurableServer,
+        workers: WorkerPool,
+        plan: Plan,
+        bound: float,
+        rng: random.Random,
+        queues: Sequence[str] = (),
+        on_kill: Callable[[WorkerProc, float], None] | None = None,
+        on_sample: Callable[[Account, float], None] | None = None,
+        log: Callable[[str], None] = lambda message: None,
+    ):
         self.connection = connection
         self.job_ids = list(job_ids)
         self.server = server
@@ -568,7 +637,7 @@ class ChaosRun:
                     chaos_end = time.monotonic()
                     self.log(f"chaos over at {elapsed:.1f} s ({self.kills} kills); settling")
                 continue
-            if acc is not None and acc.done or now - chaos_end >= plan.settle:
+            if (acc is not None and acc.done) or now - chaos_end >= plan.settle:
                 break
             if plan.stop_on_lost and any(now - t >= plan.give_up_after for t in lost_since.values()):
                 self.log("a job is lost; not waiting any longer")
@@ -589,10 +658,17 @@ class ChaosRun:
         end = time.monotonic()
         self.history.append((end - t0, final.line()))
         chaos_end = chaos_end or settle_end
-        return Outcome(final=final, seconds=end - t0, chaos_seconds=chaos_end - t0,
-                       settle_seconds=settle_end - chaos_end, kills=self.kills,
-                       server_events=self.events_done, history=self.history, self_exits=self.self_exits,
-                       stopped_on_lost=self.stopped_on_lost)
+        return Outcome(
+            final=final,
+            seconds=end - t0,
+            chaos_seconds=chaos_end - t0,
+            settle_seconds=settle_end - chaos_end,
+            kills=self.kills,
+            server_events=self.events_done,
+            history=self.history,
+            self_exits=self.self_exits,
+            stopped_on_lost=self.stopped_on_lost,
+        )
 
     def _interval(self) -> float:
         return self.plan.kill_every * (1 + self.rng.uniform(-self.plan.jitter, self.plan.jitter))

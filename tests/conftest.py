@@ -12,9 +12,18 @@ import uuid
 os.environ["RQ_KEY_PREFIX"] = f"jt-{uuid.uuid4().hex[:10]}"
 for _name in list(os.environ):
     # the developer's own jobctl settings must not leak into tests
-    if _name.startswith("JOBCTL_") or _name in {"EMAIL_PROVIDER", "SENDGRID_API_KEY", "SMTP_HOST", "SMTP_PORT",
-                                                 "SMTP_USER", "SMTP_PASSWORD", "EMAIL_FROM", "REDIS_PASSWORD",
-                                                 "MAX_FILE_SIZE", "ALLOWED_FILE_TYPES"}:
+    if _name.startswith("JOBCTL_") or _name in {
+        "EMAIL_PROVIDER",
+        "SENDGRID_API_KEY",
+        "SMTP_HOST",
+        "SMTP_PORT",
+        "SMTP_USER",
+        "SMTP_PASSWORD",
+        "EMAIL_FROM",
+        "REDIS_PASSWORD",
+        "MAX_FILE_SIZE",
+        "ALLOWED_FILE_TYPES",
+    }:
         del os.environ[_name]
 
 import pytest  # noqa: E402

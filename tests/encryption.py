@@ -48,8 +48,13 @@ def key_b() -> str:
 def burst_worker(connection: redis.Redis, settings, *queues: str) -> JobctlWorker:
     """Run an in-process jobctl worker over `queues` (all priorities) until they are empty."""
     physical = [name for q in queues for name in settings.queues[q].physical_names]
-    worker = JobctlWorker([rq_queue(connection, q) for q in physical], connection=connection,
-                          serializer=PayloadSerializer, job_class=JobctlJob, settings=settings)
+    worker = JobctlWorker(
+        [rq_queue(connection, q) for q in physical],
+        connection=connection,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        settings=settings,
+    )
     worker.work(burst=True)
     return worker
 

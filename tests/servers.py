@@ -37,16 +37,25 @@ class RecordingSMTPHandler:
 
     async def handle_DATA(self, server, session, envelope):
         login = session.auth_data.login.decode() if session.authenticated else None
-        self.messages.append({"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
-                              "data": envelope.content, "login": login})
+        self.messages.append(
+            {
+                "mail_from": envelope.mail_from,
+                "rcpt_tos": list(envelope.rcpt_tos),
+                "data": envelope.content,
+                "login": login,
+            }
+        )
         return "250 2.0.0 Message accepted for delivery"
 
 
 def _authenticator(server, session, envelope, mechanism, auth_data):
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
-    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == SMTP_USER.encode()
-          and auth_data.password == SMTP_PASSWORD.encode())
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == SMTP_USER.encode()
+        and auth_data.password == SMTP_PASSWORD.encode()
+    )
     return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
 
@@ -55,8 +64,9 @@ def _smtp_controller():
     from aiosmtpd.controller import Controller
 
     handler = RecordingSMTPHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port(),
-                            authenticator=_authenticator, auth_require_tls=False)
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=_free_port(), authenticator=_authenticator, auth_require_tls=False
+    )
     controller.credentials = (SMTP_USER, SMTP_PASSWORD)  # what the authenticator accepts
     controller.start()
     yield controller
@@ -108,14 +118,15 @@ class FakeSendGrid(ThreadingHTTPServer):
 class _SendGridHandler(BaseHTTPRequestHandler):
     server: FakeSendGrid
 
-    def do_POST(self):  # noqa: N802 (http.server naming)
+    def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             body = json.loads(raw)
         except ValueError:
             body = raw
-        self.server.requests.append({"method": "POST", "path": self.path, "headers": dict(self.headers),
-                                     "body": body})
+        self.server.requests.append(
+            {"method": "POST", "path": self.path, "headers": dict(self.headers), "body": body}
+        )
         status, reply = self.server.replies.pop(0) if self.server.replies else (202, None)
         data = json.dumps(reply).encode() if reply is not None else b""
         self.send_response(status)
@@ -163,41 +174,100 @@ def configure(monkeypatch):
 
 SAMPLE_DATA = {
     "welcome": {"name": "Ada", "login_url": "https://shop.example.com/login"},
-    "password-reset": {"name": "Ada", "reset_url": "https://shop.example.com/reset?token=abc&u=1",
-                       "expires_in_minutes": 30},
-    "order-confirmation": {
-        "name": "Ada", "order_id": "ORD-1042", "currency": "USD", "shipping": "4.50",
-        "order_url": "https://shop.example.com/orders/ORD-1042",
-        "items": [{"name": "Ceramic mug", "quantity": 2, "unit_price": "12.50"},
-                  {"name": "Linen tote", "quantity": 1, "unit_price": 19.99}],
+    "password-reset": {
+        "name": "Ada",
+        "reset_url": "https://shop.example.com/reset?token=abc&u=1",
+        "expires_in_minutes": 30,
     },
-    "payment-failed": {"name": "Ada", "order_id": "ORD-1042", "amount": "49.49", "currency": "EUR",
-                       "reason": "insufficient funds", "retry_date": "2025-03-02",
-                       "update_payment_url": "https://shop.example.com/billing"},
-    "report-ready": {"name": "Ada", "report_name": "Sales", "period": "February 2025",
-                     "download_url": "https://shop.example.com/reports/42.csv"},
-    "dead-letter-alert": {"queue": "email-sending", "count": 3, "job_id": "job-42", "job_type": "email",
-                          "error_type": "TransientJobFailure", "error_message": "Ada's mailbox is full",
-                          "died_at": "2025-03-01T06:00:00+00:00", "window_minutes": 5},
-    "alert-rule": {"event": "firing", "rule": "queue_size", "subject": "email-sending",
-                   "message": "email-sending has 12,000 waiting jobs (Ada's campaign)", "value": 12000,
-                   "threshold": 10000, "since": "2026-03-01T06:00:00+00:00"},
-    "payment-receipt": {"name": "Ada", "order_id": 1042, "amount": "49.49", "currency": "EUR",
-                        "provider": "stripe", "reference": "pi_3Nx", "paid_at": "2026-03-01 06:00 UTC",
-                        "order_url": "https://shop.example.com/orders/1042"},
-    "payment-declined": {"name": "Ada", "order_id": 1042, "amount": "49.49", "currency": "EUR",
-                         "reason": "insufficient funds", "update_payment_url": "https://shop.example.com/billing"},
-    "admin-report": {"report_name": "weekly", "title": "Weekly report for Ada's marketplace",
-                     "period": "2026-11-16 to 2026-11-22", "files": ["weekly-2026-11-16.pdf"],
-                     "lines": ["Revenue: $12,345.67 (+12.2% on the previous week)", "Orders: 312 (+7.6%)"]},
-    "infected-file-alert": {"file_id": "f-7", "file_name": "Ada-cat.jpg", "user_id": "u-1", "product_id": "p-9",
-                            "signature": "Eicar-Test-Signature", "scanner": "builtin", "sha256": "ab" * 32,
-                            "quarantine_path": "/srv/jobctl/storage/quarantine/" + "ab" * 32, "job_id": "job-43"},
-    "marketing-campaign": {"name": "Ada", "headline": "Spring sale: 20% off",
-                           "body": "Fresh picks from our sellers.\n\nEnds Sunday.",
-                           "cta_text": "Shop the sale",
-                           "cta_url": "https://shop.example.com/sale",
-                           "unsubscribe_url": "https://shop.example.com/unsubscribe?u=1"},
+    "order-confirmation": {
+        "name": "Ada",
+        "order_id": "ORD-1042",
+        "currency": "USD",
+        "shipping": "4.50",
+        "order_url": "https://shop.example.com/orders/ORD-1042",
+        "items": [
+            {"name": "Ceramic mug", "quantity": 2, "unit_price": "12.50"},
+            {"name": "Linen tote", "quantity": 1, "unit_price": 19.99},
+        ],
+    },
+    "payment-failed": {
+        "name": "Ada",
+        "order_id": "ORD-1042",
+        "amount": "49.49",
+        "currency": "EUR",
+        "reason": "insufficient funds",
+        "retry_date": "2025-03-02",
+        "update_payment_url": "https://shop.example.com/billing",
+    },
+    "report-ready": {
+        "name": "Ada",
+        "report_name": "Sales",
+        "period": "February 2025",
+        "download_url": "https://shop.example.com/reports/42.csv",
+    },
+    "dead-letter-alert": {
+        "queue": "email-sending",
+        "count": 3,
+        "job_id": "job-42",
+        "job_type": "email",
+        "error_type": "TransientJobFailure",
+        "error_message": "Ada's mailbox is full",
+        "died_at": "2025-03-01T06:00:00+00:00",
+        "window_minutes": 5,
+    },
+    "alert-rule": {
+        "event": "firing",
+        "rule": "queue_size",
+        "subject": "email-sending",
+        "message": "email-sending has 12,000 waiting jobs (Ada's campaign)",
+        "value": 12000,
+        "threshold": 10000,
+        "since": "2026-03-01T06:00:00+00:00",
+    },
+    "payment-receipt": {
+        "name": "Ada",
+        "order_id": 1042,
+        "amount": "49.49",
+        "currency": "EUR",
+        "provider": "stripe",
+        "reference": "pi_3Nx",
+        "paid_at": "2026-03-01 06:00 UTC",
+        "order_url": "https://shop.example.com/orders/1042",
+    },
+    "payment-declined": {
+        "name": "Ada",
+        "order_id": 1042,
+        "amount": "49.49",
+        "currency": "EUR",
+        "reason": "insufficient funds",
+        "update_payment_url": "https://shop.example.com/billing",
+    },
+    "admin-report": {
+        "report_name": "weekly",
+        "title": "Weekly report for Ada's marketplace",
+        "period": "2026-11-16 to 2026-11-22",
+        "files": ["weekly-2026-11-16.pdf"],
+        "lines": ["Revenue: $12,345.67 (+12.2% on the previous week)", "Orders: 312 (+7.6%)"],
+    },
+    "infected-file-alert": {
+        "file_id": "f-7",
+        "file_name": "Ada-cat.jpg",
+        "user_id": "u-1",
+        "product_id": "p-9",
+        "signature": "Eicar-Test-Signature",
+        "scanner": "builtin",
+        "sha256": "ab" * 32,
+        "quarantine_path": "/srv/jobctl/storage/quarantine/" + "ab" * 32,
+        "job_id": "job-43",
+    },
+    "marketing-campaign": {
+        "name": "Ada",
+        "headline": "Spring sale: 20% off",
+        "body": "Fresh picks from our sellers.\n\nEnds Sunday.",
+        "cta_text": "Shop the sale",
+        "cta_url": "https://shop.example.com/sale",
+        "unsubscribe_url": "https://shop.example.com/unsubscribe?u=1",
+    },
 }
 
 
@@ -263,7 +333,7 @@ class _FileHandler(BaseHTTPRequestHandler):
     server: FileServer
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self.server.hits.append(self.path)
         status, body, how = self.server.routes.get(self.path, (404, b"not found", "plain"))
         self.send_response(status)
@@ -273,7 +343,7 @@ class _FileHandler(BaseHTTPRequestHandler):
             self.end_headers()
             try:
                 for start in range(0, len(body), 65536):
-                    piece = body[start:start + 65536]
+                    piece = body[start : start + 65536]
                     self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
                 self.wfile.write(b"0\r\n\r\n")
             except (BrokenPipeError, ConnectionResetError):  # the client stopped reading: expected

@@ -13,8 +13,21 @@ QUEUE = "referral-commission"
 
 def test_each_job_is_put_in_exactly_one_place(redis_client, settings):
     r, p = redis_client, KEY_PREFIX
-    names = ["waiting", "active", "claiming", "stuck", "scheduled", "overdue", "failed", "dead", "completed",
-             "cancelled", "lost", "gone", "finished_but_listed"]
+    names = [
+        "waiting",
+        "active",
+        "claiming",
+        "stuck",
+        "scheduled",
+        "overdue",
+        "failed",
+        "dead",
+        "completed",
+        "cancelled",
+        "lost",
+        "gone",
+        "finished_but_listed",
+    ]
     ids = dict(zip(names, enqueue_many(r, settings, "noop", [{}] * len(names), queue=QUEUE), strict=True))
     queue = f"{p}:queue:{QUEUE}:normal"
     now = time.time()
@@ -46,10 +59,21 @@ def test_each_job_is_put_in_exactly_one_place(redis_client, settings):
     r.hset(f"{p}:job:{ids['finished_but_listed']}", "status", "finished")
 
     acc = account(r, ids.values(), queues=physical(QUEUE), bound=4)
-    expected = {"waiting": "waiting", "active": "active", "claiming": "active", "stuck": "active",
-                "scheduled": "scheduled", "overdue": "scheduled", "failed": "failed", "dead": "dead",
-                "completed": "completed", "cancelled": "cancelled", "lost": "lost", "gone": "lost",
-                "finished_but_listed": "completed"}
+    expected = {
+        "waiting": "waiting",
+        "active": "active",
+        "claiming": "active",
+        "stuck": "active",
+        "scheduled": "scheduled",
+        "overdue": "scheduled",
+        "failed": "failed",
+        "dead": "dead",
+        "completed": "completed",
+        "cancelled": "cancelled",
+        "lost": "lost",
+        "gone": "lost",
+        "finished_but_listed": "completed",
+    }
     assert {name: acc.states[ids[name]] for name in names} == expected
     assert set(acc.lost) == {ids["lost"], ids["gone"]}
     assert "queued" in acc.lost[ids["lost"]] and "gone" in acc.lost[ids["gone"]]

@@ -53,9 +53,12 @@ def modules() -> set[str]:
 def test_the_headless_contract_covers_every_module_but_the_faces():
     [headless] = [c for c in CONFIG["contracts"] if c["id"] == "headless"]
     found = modules()
-    uncovered = sorted(m for m in found
-                       if not any(m == f or m.startswith(f"{f}.") for f in FACES)
-                       and not any(matches(m, e) for e in headless["source_modules"]))
+    uncovered = sorted(
+        m
+        for m in found
+        if not any(m == f or m.startswith(f"{f}.") for f in FACES)
+        and not any(matches(m, e) for e in headless["source_modules"])
+    )
     assert uncovered == [], f"add these to the headless contract's source_modules: {uncovered}"
     assert {"jobctl", "jobctl.core.scheduler", "jobctl.jobs.payments.providers.stripe"} <= found
 
@@ -66,9 +69,11 @@ def test_importing_every_headless_module_loads_no_ui_framework():
     core/http_client.py). So every headless module is imported in a fresh interpreter too."""
     [headless] = [c for c in CONFIG["contracts"] if c["id"] == "headless"]
     names = sorted(m for m in modules() if not any(m == f or m.startswith(f"{f}.") for f in FACES))
-    code = ("import importlib, sys\n"
-            f"for name in {names!r}: importlib.import_module(name)\n"
-            f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {headless['forbidden_modules']!r})))\n")
+    code = (
+        "import importlib, sys\n"
+        f"for name in {names!r}: importlib.import_module(name)\n"
+        f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {headless['forbidden_modules']!r})))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"headless modules loaded: {out.stdout.strip()}"

@@ -13,8 +13,9 @@ from jobctl.core.alert_evaluator import AlertEvaluator, evaluator_status
 from jobctl.core.durations import format_seconds, parse_seconds
 from jobctl.errors import JobctlError, UsageError
 
-app = new_app("Alert rules over queues and workers (evaluated by one of `scheduler start`, `workers start`, "
-              "`monitor`).")
+app = new_app(
+    "Alert rules over queues and workers (evaluated by one of `scheduler start`, `workers start`, `monitor`)."
+)
 CHANNELS = ("log", "email", "webhook")
 
 
@@ -25,18 +26,28 @@ def _ago(seconds: float) -> str:
 def _evaluation_line(evaluation: dict) -> str:
     """When the rules were last evaluated and by whom, or why they count as not evaluated."""
     if evaluation["evaluated_at"] is None:
-        return ("not evaluated: no evaluator has run (start `jobctl workers start`, `jobctl scheduler start` "
-                "or `jobctl monitor`)")
-    when = (f"{evaluation['evaluated_at']} ({_ago(evaluation['age_seconds'])}) by {evaluation['by']} "
-            f"({evaluation['role']}, every {format_seconds(evaluation['interval_seconds'])})")
+        return (
+            "not evaluated: no evaluator has run (start `jobctl workers start`, `jobctl scheduler start` "
+            "or `jobctl monitor`)"
+        )
+    when = (
+        f"{evaluation['evaluated_at']} ({_ago(evaluation['age_seconds'])}) by {evaluation['by']} "
+        f"({evaluation['role']}, every {format_seconds(evaluation['interval_seconds'])})"
+    )
     if evaluation["fresh"]:
         return f"last evaluated {when}"
-    return (f"not evaluated: nothing evaluated the rules in the last "
-            f"{format_seconds(evaluation['stale_after_seconds'])}; last evaluated {when}")
+    return (
+        f"not evaluated: nothing evaluated the rules in the last "
+        f"{format_seconds(evaluation['stale_after_seconds'])}; last evaluated {when}"
+    )
 
 
-STATE_SHOWN = {"firing": "[red]FIRING[/red]", "ok": "ok", "off": "off",
-               "not-evaluated": "[yellow]not evaluated[/yellow]"}
+STATE_SHOWN = {
+    "firing": "[red]FIRING[/red]",
+    "ok": "ok",
+    "off": "off",
+    "not-evaluated": "[yellow]not evaluated[/yellow]",
+}
 
 
 @app.command("list")
@@ -53,8 +64,11 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     for rule in data["rules"]:
         subjects = rule["subjects"] or [{"subject": "-", "state": rule["state"], "last_fired": None}]
         for index, s in enumerate(subjects):
-            head = (rule["rule"], "yes" if rule["enabled"] else "no", str(rule["threshold"])) if index == 0 \
+            head = (
+                (rule["rule"], "yes" if rule["enabled"] else "no", str(rule["threshold"]))
+                if index == 0
                 else ("", "", "")
+            )
             shown = STATE_SHOWN["off"] if not rule["enabled"] else STATE_SHOWN[s["state"]]
             table.add_row(*head, s["subject"], shown, (s.get("last_fired") or "-")[:19])
     stdout.print(table)
@@ -62,16 +76,20 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 @app.command("test")
 def test(ctx: typer.Context, channel: str = typer.Argument(..., help="log, email or webhook.")) -> None:
-    """Send a test alert through one channel (email: to JOBCTL_ADMIN_EMAILS; webhook: JOBCTL_ALERT_WEBHOOK_URL)."""
+    """Send a test alert through one channel (to JOBCTL_ADMIN_EMAILS or JOBCTL_ALERT_WEBHOOK_URL)."""
     if channel not in CHANNELS:
         raise UsageError(f"unknown channel {channel!r}", f"channels are: {', '.join(CHANNELS)}")
     st = state(ctx)
     st.install_runtime()
     if not alert_rules.test_channel(st.connection, st.settings, channel):
         setting = {"email": "JOBCTL_ADMIN_EMAILS", "webhook": "JOBCTL_ALERT_WEBHOOK_URL"}[channel]
-        raise JobctlError(f"the test alert did not go out by {channel}",
-                          f"check {setting} (and the worker log for the email queue)")
-    stdout.print(f"test alert sent by {channel}" + (" (queued on email-sending)" if channel == "email" else ""))
+        raise JobctlError(
+            f"the test alert did not go out by {channel}",
+            f"check {setting} (and the worker log for the email queue)",
+        )
+    stdout.print(
+        f"test alert sent by {channel}" + (" (queued on email-sending)" if channel == "email" else "")
+    )
 
 
 def _summary(data: dict, evaluated_here: bool) -> str:
@@ -83,8 +101,10 @@ def _summary(data: dict, evaluated_here: bool) -> str:
     off = sum(1 for r in data["rules"] if not r["enabled"])
     rules = f"{evaluation['rules']} rules evaluated" + (f" ({off} off)" if off else "")
     who = "just now" if evaluated_here else _ago(evaluation["age_seconds"])
-    return (f"alerts: {rules}, {'all ok' if not firing else f'{firing} firing'} "
-            f"({who} by {evaluation['by']}, {evaluation['role']})")
+    return (
+        f"alerts: {rules}, {'all ok' if not firing else f'{firing} firing'} "
+        f"({who} by {evaluation['by']}, {evaluation['role']})"
+    )
 
 
 def _firing(data: dict) -> list[dict]:
@@ -93,11 +113,16 @@ def _firing(data: dict) -> list[dict]:
 
 def monitor(
     ctx: typer.Context,
-    interval_text: str = typer.Option("15s", "--interval", metavar=DURATION,
-                                      help="Time between evaluations, e.g. 15s or 1m; at least 1s."),
-    once: bool = typer.Option(False, "--once", help="Evaluate once, print what fires (or a summary line), exit: "
-                                                    "0 when the rules were evaluated, 1 when another evaluator "
-                                                    "holds the lease and has not evaluated them recently."),
+    interval_text: str = typer.Option(
+        "15s", "--interval", metavar=DURATION, help="Time between evaluations, e.g. 15s or 1m; at least 1s."
+    ),
+    once: bool = typer.Option(
+        False,
+        "--once",
+        help="Evaluate once, print what fires (or a summary line), exit: "
+        "0 when the rules were evaluated, 1 when another evaluator "
+        "holds the lease and has not evaluated them recently.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Evaluate the alert rules in a loop (where no scheduler or `workers start` runs, or as a standby:
@@ -115,7 +140,9 @@ def monitor(
             changes = evaluator.step(st.connection)
             if not evaluator.holding and not standing_by:
                 holder = evaluator_status(st.connection)["holder"]
-                stderr.print(f"standing by: {holder} evaluates the alert rules", highlight=False, markup=False)
+                stderr.print(
+                    f"standing by: {holder} evaluates the alert rules", highlight=False, markup=False
+                )
             standing_by = not evaluator.holding
             if changes is not None:
                 if as_json:
@@ -139,8 +166,14 @@ def _monitor_once(st, evaluator: AlertEvaluator, as_json: bool) -> None:
     data = alert_rules.overview(st.connection, st.settings)
     firing = _firing(data)
     if as_json:
-        emit_json({"evaluated": changes is not None, "changes": changes or [], "firing": firing,
-                   "evaluation": data["evaluation"]})
+        emit_json(
+            {
+                "evaluated": changes is not None,
+                "changes": changes or [],
+                "firing": firing,
+                "evaluation": data["evaluation"],
+            }
+        )
     else:
         for c in changes or []:
             if c["event"] == "resolved":

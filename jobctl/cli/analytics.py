@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -19,19 +18,26 @@ app = new_app("Analytics roll-ups: backfill periods, read what is stored.")
 TypeOption = typer.Option(..., "--type", "-t", help="hourly, daily, weekly or monthly.")
 FromOption = typer.Option(..., "--from", help="First day, YYYY-MM-DD (UTC).")
 ToOption = typer.Option(None, "--to", help="Last day, inclusive (default: the --from day).")
-MetricsOption = typer.Option(None, "--metrics", "-m", help="Comma-separated: page_views, unique_visitors, "
-                                                          "purchases, revenue, conversion_rate, "
-                                                          "average_order_value (default: all).")
+MetricsOption = typer.Option(
+    None,
+    "--metrics",
+    "-m",
+    help="Comma-separated: page_views, unique_visitors, "
+    "purchases, revenue, conversion_rate, "
+    "average_order_value (default: all).",
+)
 
 
 def parse_day(text: str, flag: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"{flag} {text!r} is not a date", f"use YYYY-MM-DD, e.g. {flag} 2024-01-31") from None
+        raise UsageError(
+            f"{flag} {text!r} is not a date", f"use YYYY-MM-DD, e.g. {flag} 2024-01-31"
+        ) from None
 
 
-def day_span(from_: str, to: Optional[str]) -> tuple[date, date]:
+def day_span(from_: str, to: str | None) -> tuple[date, date]:
     first = parse_day(from_, "--from")
     return first, parse_day(to, "--to") if to else first
 
@@ -41,8 +47,8 @@ def schedule_custom(
     ctx: typer.Context,
     kind: str = TypeOption,
     from_: str = FromOption,
-    to: Optional[str] = ToOption,
-    metrics: Optional[str] = MetricsOption,
+    to: str | None = ToOption,
+    metrics: str | None = MetricsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Enqueue one roll-up job per period between --from and --to (a backfill)."""
@@ -77,8 +83,8 @@ def show(
     ctx: typer.Context,
     kind: str = TypeOption,
     from_: str = FromOption,
-    to: Optional[str] = ToOption,
-    metrics: Optional[str] = MetricsOption,
+    to: str | None = ToOption,
+    metrics: str | None = MetricsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """The stored roll-ups of periods starting between --from and --to (money in currency units)."""
@@ -87,14 +93,26 @@ def show(
     st = state(ctx)
     rows, names = stored_rollups(st.settings, kind, day_span(from_, to), metrics)
     if as_json:
-        emit_json({"type": kind, "metrics": names, "rows": [
-            {**{k: (v.isoformat() if isinstance(v, datetime) else str(v)) for k, v in row.items()}} for row in rows]})
+        emit_json(
+            {
+                "type": kind,
+                "metrics": names,
+                "rows": [
+                    {**{k: (v.isoformat() if isinstance(v, datetime) else str(v)) for k, v in row.items()}}
+                    for row in rows
+                ],
+            }
+        )
         return
     if not rows:
-        stdout.print(f"no {kind} roll-ups stored for that range (enqueue some: jobctl analytics schedule-custom)")
+        stdout.print(
+            f"no {kind} roll-ups stored for that range (enqueue some: jobctl analytics schedule-custom)"
+        )
         return
     table = Table("period", *names, box=None, pad_edge=False)
     for row in rows:
-        table.add_row(row["period_start"].strftime("%Y-%m-%d %H:%M" if kind == "hourly" else "%Y-%m-%d"),
-                      *(_cell(m, row.get(m)) for m in names))
+        table.add_row(
+            row["period_start"].strftime("%Y-%m-%d %H:%M" if kind == "hourly" else "%Y-%m-%d"),
+            *(_cell(m, row.get(m)) for m in names),
+        )
     stdout.print(table)

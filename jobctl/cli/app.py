@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -29,8 +28,8 @@ from jobctl.cli import (
     report,
     schedule,
     scheduler,
-    server,
     serve,
+    server,
     stats,
     token,
     workers,
@@ -50,17 +49,23 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    redis_url: Optional[str] = typer.Option(None, "--redis-url", help="Redis server (overrides REDIS_URL)."),
-    env_file: Optional[Path] = typer.Option(None, "--env-file", help="Read settings from this .env file."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Read settings from this jobctl.toml."),
-    home: Optional[Path] = typer.Option(None, "--home", help="State folder (overrides JOBCTL_HOME)."),
+    redis_url: str | None = typer.Option(None, "--redis-url", help="Redis server (overrides REDIS_URL)."),
+    env_file: Path | None = typer.Option(None, "--env-file", help="Read settings from this .env file."),
+    config: Path | None = typer.Option(None, "--config", help="Read settings from this jobctl.toml."),
+    home: Path | None = typer.Option(None, "--home", help="State folder (overrides JOBCTL_HOME)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks on errors."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     st = state(ctx)
     st.verbose = verbose
-    st.flags = {"redis_url": redis_url, "env_file": str(env_file) if env_file else None,
-                "config": str(config) if config else None, "home": str(home) if home else None}
+    st.flags = {
+        "redis_url": redis_url,
+        "env_file": str(env_file) if env_file else None,
+        "config": str(config) if config else None,
+        "home": str(home) if home else None,
+    }
     # every change this command makes is recorded as the OS user's, from the CLI
     ctx.with_resource(core_audit.acting_as(core_audit.Actor(core_audit.os_user(), "cli")))
 

@@ -74,8 +74,9 @@ def _mark_json(ctx: typer.Context, _param: object, value: bool) -> bool:
     return value
 
 
-JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.", callback=_mark_json,
-                          is_eager=True)
+JsonOption = typer.Option(
+    False, "--json", help="Print machine-readable JSON on stdout.", callback=_mark_json, is_eager=True
+)
 
 
 def emit_json(data: Any, *, compact: bool = False) -> None:
@@ -107,14 +108,23 @@ class JobctlGroup(TyperGroup):
         except JobctlError as exc:
             self._fail(ctx, exc)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            self._fail(ctx, RedisUnavailable(f"lost the connection to Redis: {exc}",
-                                             "check the server (jobctl server status) and try again"))
+            self._fail(
+                ctx,
+                RedisUnavailable(
+                    f"lost the connection to Redis: {exc}",
+                    "check the server (jobctl server status) and try again",
+                ),
+            )
         except KeyboardInterrupt:
             sys.stderr.write("jobctl: interrupted\n")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
-        except Exception as exc:  # the last line of defence: never a bare traceback
-            self._fail(ctx, JobctlError(f"unexpected {type(exc).__name__}: {exc}",
-                                        "rerun with -v for the traceback and report it"))
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
+            self._fail(
+                ctx,
+                JobctlError(
+                    f"unexpected {type(exc).__name__}: {exc}", "rerun with -v for the traceback and report it"
+                ),
+            )
 
     def _fail(self, ctx: typer.Context, exc: JobctlError) -> None:
         root = ctx.find_root()
@@ -124,8 +134,14 @@ class JobctlGroup(TyperGroup):
 
 
 def new_app(help_text: str) -> typer.Typer:
-    return typer.Typer(cls=JobctlGroup, help=help_text, no_args_is_help=True, add_completion=False,
-                       rich_markup_mode=None, pretty_exceptions_enable=False)
+    return typer.Typer(
+        cls=JobctlGroup,
+        help=help_text,
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+    )
 
 
 MAX_LISTED = 20  # ids named on stderr before "and N more"
@@ -168,8 +184,10 @@ def parse_json_object(text: str | None, what: str = "--data-json") -> dict[str, 
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{what} is not valid JSON: {exc.msg} at position {exc.pos}",
-                         f"""e.g. {what} '{{"name": "John"}}'""") from None
+        raise UsageError(
+            f"{what} is not valid JSON: {exc.msg} at position {exc.pos}",
+            f"""e.g. {what} '{{"name": "John"}}'""",
+        ) from None
     if not isinstance(value, dict):
         raise UsageError(f"{what} must be a JSON object", f"""e.g. {what} '{{"name": "John"}}'""")
     return value

@@ -16,15 +16,29 @@ def show(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     settings = state(ctx).settings
     rows = settings.describe()
     queues = [
-        {"queue": p.name, "priority": p.priority, "attempts": p.attempts,
-         "backoff": None if not p.backoff else vars(p.backoff), "timeout": p.timeout,
-         "keep_completed": p.keep_completed, "keep_failed": p.keep_failed,
-         "completed_ttl": p.completed_ttl, "failed_ttl": p.failed_ttl, "source": settings.queue_source}
+        {
+            "queue": p.name,
+            "priority": p.priority,
+            "attempts": p.attempts,
+            "backoff": None if not p.backoff else vars(p.backoff),
+            "timeout": p.timeout,
+            "keep_completed": p.keep_completed,
+            "keep_failed": p.keep_failed,
+            "completed_ttl": p.completed_ttl,
+            "failed_ttl": p.failed_ttl,
+            "source": settings.queue_source,
+        }
         for p in settings.queues.values()
     ]
     if as_json:
-        emit_json({"settings": rows, "queues": queues, "env_file": settings.env_file,
-                   "config_file": settings.config_file})
+        emit_json(
+            {
+                "settings": rows,
+                "queues": queues,
+                "env_file": settings.env_file,
+                "config_file": settings.config_file,
+            }
+        )
         return
     table = Table("setting", "value", "source", title="jobctl settings", title_justify="left")
     for row in rows:

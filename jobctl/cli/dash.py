@@ -10,8 +10,9 @@ from jobctl.core.durations import parse_seconds
 
 def dash(
     ctx: typer.Context,
-    refresh_text: str = typer.Option("1s", "--refresh", metavar=DURATION,
-                                     help="Time between refreshes, 0.2 (seconds) to 1m."),
+    refresh_text: str = typer.Option(
+        "1s", "--refresh", metavar=DURATION, help="Time between refreshes, 0.2 (seconds) to 1m."
+    ),
 ) -> None:
     """A live terminal dashboard: queues, workers, jobs, dead letters; retry, delete, clear, pause."""
     refresh = parse_seconds(refresh_text, "--refresh", minimum=0.2, maximum=60)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -35,17 +34,26 @@ def migrate(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     engine = get_engine(settings)
     applied = migrations.migrate(engine)
     info = migrations.status(engine)
-    doc = {**_where(settings, info["backend"]), "applied": applied,
-           "current_version": info["current_version"], "latest_version": info["latest_version"]}
+    doc = {
+        **_where(settings, info["backend"]),
+        "applied": applied,
+        "current_version": info["current_version"],
+        "latest_version": info["latest_version"],
+    }
     if as_json:
         emit_json(doc)
         return
     for m in applied:
-        stdout.print(f"applied {m['version']}: {m['name']} ({m['seconds']:.2f} s)", highlight=False,
-                     markup=False)
+        stdout.print(
+            f"applied {m['version']}: {m['name']} ({m['seconds']:.2f} s)", highlight=False, markup=False
+        )
     state_line = "up to date" if applied else "already up to date, nothing to do"
-    stdout.print(f"schema version {doc['current_version']}, {state_line}: {doc['url']}", highlight=False,
-                 markup=False, soft_wrap=True)
+    stdout.print(
+        f"schema version {doc['current_version']}, {state_line}: {doc['url']}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("status")
@@ -58,8 +66,11 @@ def status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     settings = state(ctx).settings
     engine = get_engine(settings)
     info = migrations.status(engine)
-    doc = {**_where(settings, info["backend"]), **{k: v for k, v in info.items() if k != "backend"},
-           "tables": row_counts(engine)}
+    doc = {
+        **_where(settings, info["backend"]),
+        **{k: v for k, v in info.items() if k != "backend"},
+        "tables": row_counts(engine),
+    }
     if as_json:
         emit_json(doc)
         return
@@ -88,23 +99,29 @@ def _parse_start(text: str | None, days: int) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--start expects a date YYYY-MM-DD, got {text!r}",
-                         "e.g. --start 2026-09-01") from None
+        raise UsageError(
+            f"--start expects a date YYYY-MM-DD, got {text!r}", "e.g. --start 2026-09-01"
+        ) from None
 
 
 @app.command("seed")
 def seed(
     ctx: typer.Context,
     days: int = typer.Option(60, "--days", min=1, max=3660, help="Days of activity."),
-    users: int = typer.Option(5000, "--users", min=10, max=10_000_000,
-                              help="Users (a fifth signed up before the first day)."),
-    seed_: int = typer.Option(42, "--seed",
-                              help="Random seed: the same seed, sizes and --start give the same rows."),
-    start: Optional[str] = typer.Option(None, "--start",
-                                        help="First day (UTC), YYYY-MM-DD. Default: DAYS days before today, "
-                                             "so the data ends yesterday."),
-    views_per_day: Optional[int] = typer.Option(None, "--views-per-day", min=0, max=10_000_000,
-                                                help="Average page views a day (default: 2 per user)."),
+    users: int = typer.Option(
+        5000, "--users", min=10, max=10_000_000, help="Users (a fifth signed up before the first day)."
+    ),
+    seed_: int = typer.Option(
+        42, "--seed", help="Random seed: the same seed, sizes and --start give the same rows."
+    ),
+    start: str | None = typer.Option(
+        None,
+        "--start",
+        help="First day (UTC), YYYY-MM-DD. Default: DAYS days before today, so the data ends yesterday.",
+    ),
+    views_per_day: int | None = typer.Option(
+        None, "--views-per-day", min=0, max=10_000_000, help="Average page views a day (default: 2 per user)."
+    ),
     replace: bool = typer.Option(False, "--replace", help="Delete the marketplace rows first (not reports)."),
     yes: bool = YesOption,
     as_json: bool = JsonOption,
@@ -122,20 +139,40 @@ def seed(
     if not replace:
         refuse_existing(existing)  # before the progress bar starts
     elif existing:
-        confirm(f"Delete {sum(existing.values()):,} rows ({', '.join(existing)}) "
-                f"in {mask_url(settings.database)} and seed again?", yes, as_json)
+        confirm(
+            f"Delete {sum(existing.values()):,} rows ({', '.join(existing)}) "
+            f"in {mask_url(settings.database)} and seed again?",
+            yes,
+            as_json,
+        )
     views = default_views_per_day(users) if views_per_day is None else views_per_day
     with progress_bar("seeding {task.description}", as_json=as_json) as bar:
 
         def show(stage: str, done: int, total: int) -> None:
             bar.update(done, total, STAGES.get(stage, stage))
 
-        result = timed_seed(engine, days=days, users=users, seed=seed_, start=first_day, views_per_day=views,
-                            replace=replace, on_progress=show)
-    doc = {**_where(settings, engine.dialect.name), "migrated": migrated, "replaced": bool(existing),
-           "seed": seed_, "days": days, "users": users, "views_per_day": views,
-           "start": first_day.isoformat(), "end": (first_day + timedelta(days=days - 1)).isoformat(),
-           **result}
+        result = timed_seed(
+            engine,
+            days=days,
+            users=users,
+            seed=seed_,
+            start=first_day,
+            views_per_day=views,
+            replace=replace,
+            on_progress=show,
+        )
+    doc = {
+        **_where(settings, engine.dialect.name),
+        "migrated": migrated,
+        "replaced": bool(existing),
+        "seed": seed_,
+        "days": days,
+        "users": users,
+        "views_per_day": views,
+        "start": first_day.isoformat(),
+        "end": (first_day + timedelta(days=days - 1)).isoformat(),
+        **result,
+    }
     if as_json:
         emit_json(doc)
         return
@@ -146,8 +183,12 @@ def seed(
     for name, rows in result["counts"].items():
         table.add_row(name, f"{rows:,}")
     stdout.print(table)
-    stdout.print(f"seeded {result['rows']:,} rows in {result['seconds']:.1f} s "
-                 f"({result['rows_per_second']:,} rows/s), {doc['start']} to {doc['end']} (UTC), "
-                 f"seed {seed_}",
-                 highlight=False, markup=False, soft_wrap=True)
+    stdout.print(
+        f"seeded {result['rows']:,} rows in {result['seconds']:.1f} s "
+        f"({result['rows_per_second']:,} rows/s), {doc['start']} to {doc['end']} (UTC), "
+        f"seed {seed_}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
     stdout.print(f"into {doc['url']}", highlight=False, markup=False, soft_wrap=True)

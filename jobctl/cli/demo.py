@@ -11,32 +11,62 @@ from jobctl.demo import DemoResult, run_demo
 
 
 def _summary(result: DemoResult) -> dict:
-    return {"enqueued": result.enqueued, "jobs": result.jobs, "completed": result.completed,
-            "failed": result.failed, "elapsed_seconds": round(result.elapsed, 2),
-            "jobs_per_second": round(result.throughput, 1), "by_template": result.by_group,
-            "queues": {**result.queues, "dead-letter": result.dead_letter}, "server": result.server,
-            "namespace": result.namespace, "keys_removed": result.keys_removed, "folder": result.folder,
-            "outbox": result.outbox, "uploads": result.uploads, "storage": result.storage,
-            "reports": result.reports, "seeded_rows": result.seeded_rows}
+    return {
+        "enqueued": result.enqueued,
+        "jobs": result.jobs,
+        "completed": result.completed,
+        "failed": result.failed,
+        "elapsed_seconds": round(result.elapsed, 2),
+        "jobs_per_second": round(result.throughput, 1),
+        "by_template": result.by_group,
+        "queues": {**result.queues, "dead-letter": result.dead_letter},
+        "server": result.server,
+        "namespace": result.namespace,
+        "keys_removed": result.keys_removed,
+        "folder": result.folder,
+        "outbox": result.outbox,
+        "uploads": result.uploads,
+        "storage": result.storage,
+        "reports": result.reports,
+        "seeded_rows": result.seeded_rows,
+    }
 
 
 def _print(result: DemoResult) -> None:
-    table = Table("queue", "jobs", "completed", "retried", "dead-lettered", box=None, title="jobctl demo",
-                  title_justify="left")
+    table = Table(
+        "queue",
+        "jobs",
+        "completed",
+        "retried",
+        "dead-lettered",
+        box=None,
+        title="jobctl demo",
+        title_justify="left",
+    )
     for name, q in result.queues.items():
         table.add_row(name, *(f"{q[k]:,}" for k in ("enqueued", "completed", "retried", "dead")))
     dead = result.dead_letter
-    table.add_row("dead-letter", f"{dead['dead_lettered']:,}", f"{dead['replayed']:,} replayed", "",
-                  f"{dead['left']:,} left")
+    table.add_row(
+        "dead-letter",
+        f"{dead['dead_lettered']:,}",
+        f"{dead['replayed']:,} replayed",
+        "",
+        f"{dead['left']:,} left",
+    )
     stdout.print(table)
-    stdout.print(f"{result.completed:,} of {result.jobs:,} jobs completed, {result.failed} failed, "
-                 f"in {result.elapsed:.1f} s ({result.throughput:,.0f} jobs/s) "
-                 f"on the {result.server} server, "
-                 f"in key namespace {result.namespace} ({result.keys_removed:,} keys removed after)",
-                 highlight=False)
+    stdout.print(
+        f"{result.completed:,} of {result.jobs:,} jobs completed, {result.failed} failed, "
+        f"in {result.elapsed:.1f} s ({result.throughput:,.0f} jobs/s) "
+        f"on the {result.server} server, "
+        f"in key namespace {result.namespace} ({result.keys_removed:,} keys removed after)",
+        highlight=False,
+    )
     if result.seeded_rows:
-        stdout.print(f"the demo's own data store was seeded with {result.seeded_rows:,} rows of sample data "
-                     "(removed after)", highlight=False)
+        stdout.print(
+            f"the demo's own data store was seeded with {result.seeded_rows:,} rows of sample data "
+            "(removed after)",
+            highlight=False,
+        )
     stdout.print(f"emails (outbox)   {result.outbox}", highlight=False)
     stdout.print(f"sample uploads    {result.uploads}", highlight=False)
     stdout.print(f"processed images  {result.storage}", highlight=False)
@@ -45,7 +75,9 @@ def _print(result: DemoResult) -> None:
 
 def demo(
     ctx: typer.Context,
-    campaign: int = typer.Option(300, "--campaign", min=1, max=100_000, help="Recipients of the bulk campaign."),
+    campaign: int = typer.Option(
+        300, "--campaign", min=1, max=100_000, help="Recipients of the bulk campaign."
+    ),
     concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, max=32, help="Worker processes."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -54,14 +86,21 @@ def demo(
     dead-letter and are replayed), in a key namespace of its own, then print a summary. Mail goes to an
     outbox and payments to a sandbox whatever the settings say; outputs go to demo/ in the state folder."""
     settings = state(ctx).settings
-    with Progress(TextColumn("[bold]demo[/bold] {task.fields[stage]}, {task.fields[failed]} in dead-letter"),
-                  BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=stderr, disable=as_json,
-                  transient=True) as progress:
+    with Progress(
+        TextColumn("[bold]demo[/bold] {task.fields[stage]}, {task.fields[failed]} in dead-letter"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        disable=as_json,
+        transient=True,
+    ) as progress:
         task = progress.add_task("jobs", total=None, failed=0, stage="starting")
 
         def show(p: dict) -> None:
-            progress.update(task, total=p["total"] or None, completed=p["done"], failed=p["failed"],
-                            stage=p["stage"])
+            progress.update(
+                task, total=p["total"] or None, completed=p["done"], failed=p["failed"], stage=p["stage"]
+            )
 
         result = run_demo(settings, campaign_size=campaign, concurrency=concurrency, on_progress=show)
     if as_json:

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 from rich.table import Table
 
-from jobctl.cli.common import (DURATION, JsonOption, confirm, emit_json, exit_partial, list_ids, new_app, state,
-                               stdout)
+from jobctl.cli.common import (
+    DURATION,
+    JsonOption,
+    confirm,
+    emit_json,
+    exit_partial,
+    list_ids,
+    new_app,
+    state,
+    stdout,
+)
 from jobctl.core import dlq
 
 app = new_app("The dead-letter queue: jobs that ran out of attempts.")
 
 QueueFilter = typer.Option(None, "--queue", "-q", help="Only entries from this queue.")
-SinceFilter = typer.Option(None, "--since", metavar=DURATION,
-                           help="Only entries that died within this long, e.g. 90s, 1h30m, 7d.")
+SinceFilter = typer.Option(
+    None, "--since", metavar=DURATION, help="Only entries that died within this long, e.g. 90s, 1h30m, 7d."
+)
 ErrorFilter = typer.Option(None, "--error-contains", help="Only entries whose error mentions TEXT.")
 AllOption = typer.Option(False, "--all", help="Every entry matching the filters.")
 DryRunOption = typer.Option(False, "--dry-run", help="Show what would happen; change nothing.")
@@ -26,17 +35,24 @@ YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    queue: Optional[str] = QueueFilter,
-    since: Optional[str] = SinceFilter,
-    error_contains: Optional[str] = ErrorFilter,
+    queue: str | None = QueueFilter,
+    since: str | None = SinceFilter,
+    error_contains: str | None = ErrorFilter,
     limit: int = typer.Option(50, "--limit", "-n", min=1, max=1000, help="Entries per page."),
-    cursor: Optional[str] = typer.Option(None, "--cursor", help="next_cursor of the previous page."),
+    cursor: str | None = typer.Option(None, "--cursor", help="next_cursor of the previous page."),
     as_json: bool = JsonOption,
 ) -> None:
     """Dead jobs, newest first, paged."""
     st = state(ctx)
-    page = dlq.list_entries(st.connection, st.settings, queue=queue, since=since, error_contains=error_contains,
-                            limit=limit, cursor=cursor)
+    page = dlq.list_entries(
+        st.connection,
+        st.settings,
+        queue=queue,
+        since=since,
+        error_contains=error_contains,
+        limit=limit,
+        cursor=cursor,
+    )
     if as_json:
         emit_json(page)
         return
@@ -46,32 +62,57 @@ def list_(
     table = Table("job id", "queue", "tries", "died (UTC)", "error", box=None)
     for e in page["entries"]:
         error = f"{e['error_type']}: {e['error_message']}"
-        table.add_row(e["job_id"], e["queue"], str(e["attempt_count"]), (e["died_at"] or "")[5:19].replace("T", " "),
-                      error[:60])
+        table.add_row(
+            e["job_id"],
+            e["queue"],
+            str(e["attempt_count"]),
+            (e["died_at"] or "")[5:19].replace("T", " "),
+            error[:60],
+        )
     stdout.print(table)
     if page["next_cursor"]:
         stdout.print(f"more: jobctl dlq list --cursor {page['next_cursor']}", highlight=False)
 
 
 @app.command("show")
-def show(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."),
-         reveal: bool = typer.Option(False, "--reveal", help="Show email addresses, card numbers and secrets "
-                                                             "unredacted."),
-         as_json: bool = JsonOption) -> None:
+def show(
+    ctx: typer.Context,
+    job_id: str = typer.Argument(..., help="Job id."),
+    reveal: bool = typer.Option(
+        False, "--reveal", help="Show email addresses, card numbers and secrets unredacted."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
     """Everything about one dead job: payload, every attempt, the last traceback, replays (personal data
     redacted)."""
     entry = dlq.get_entry(state(ctx).connection, job_id, reveal=reveal)
     if as_json:
         emit_json(entry)
         return
-    for key in ("job_id", "state", "queue", "priority", "type", "attempt_count", "first_enqueued_at", "died_at",
-                "worker", "error_type", "error_message"):
+    for key in (
+        "job_id",
+        "state",
+        "queue",
+        "priority",
+        "type",
+        "attempt_count",
+        "first_enqueued_at",
+        "died_at",
+        "worker",
+        "error_type",
+        "error_message",
+    ):
         stdout.print(f"{key:<18} {entry.get(key)}", highlight=False, markup=False)
-    stdout.print(f"{'payload':<18} {json.dumps(entry['payload'], default=str)}", highlight=False, markup=False)
+    stdout.print(
+        f"{'payload':<18} {json.dumps(entry['payload'], default=str)}", highlight=False, markup=False
+    )
     for attempt in entry["attempts"]:
-        stdout.print(f"attempt {attempt.get('n')}: {attempt.get('outcome')} {attempt.get('started_at')} "
-                     f"{attempt.get('error_type') or ''} {attempt.get('error_message') or ''}",
-                     highlight=False, markup=False)
+        stdout.print(
+            f"attempt {attempt.get('n')}: {attempt.get('outcome')} {attempt.get('started_at')} "
+            f"{attempt.get('error_type') or ''} {attempt.get('error_message') or ''}",
+            highlight=False,
+            markup=False,
+        )
     for replay in entry.get("replays", []):
         stdout.print(f"replayed {replay['at']} by {replay['by']}", highlight=False, markup=False)
     stdout.print("traceback:", highlight=False)
@@ -101,11 +142,11 @@ def _finish(result: dict, done_key: str, as_json: bool, verb: str) -> None:
 @app.command("retry")
 def retry(
     ctx: typer.Context,
-    job_ids: Optional[list[str]] = typer.Argument(None, help="Job ids to replay."),
+    job_ids: list[str] | None = typer.Argument(None, help="Job ids to replay."),
     everything: bool = AllOption,
-    queue: Optional[str] = QueueFilter,
-    since: Optional[str] = SinceFilter,
-    error_contains: Optional[str] = ErrorFilter,
+    queue: str | None = QueueFilter,
+    since: str | None = SinceFilter,
+    error_contains: str | None = ErrorFilter,
     dry_run: bool = DryRunOption,
     yes: bool = YesOption,
     as_json: bool = JsonOption,
@@ -115,19 +156,27 @@ def retry(
     st = state(ctx)
     if everything and not dry_run:
         confirm("Replay every matching dead-letter entry?", yes, as_json)
-    result = dlq.replay(st.connection, st.settings, job_ids, everything=everything, queue=queue, since=since,
-                        error_contains=error_contains, dry_run=dry_run)
+    result = dlq.replay(
+        st.connection,
+        st.settings,
+        job_ids,
+        everything=everything,
+        queue=queue,
+        since=since,
+        error_contains=error_contains,
+        dry_run=dry_run,
+    )
     _finish(result, "replayed", as_json, "replay")
 
 
 @app.command("purge")
 def purge(
     ctx: typer.Context,
-    job_ids: Optional[list[str]] = typer.Argument(None, help="Job ids to delete for good."),
+    job_ids: list[str] | None = typer.Argument(None, help="Job ids to delete for good."),
     everything: bool = AllOption,
-    queue: Optional[str] = QueueFilter,
-    since: Optional[str] = SinceFilter,
-    error_contains: Optional[str] = ErrorFilter,
+    queue: str | None = QueueFilter,
+    since: str | None = SinceFilter,
+    error_contains: str | None = ErrorFilter,
     dry_run: bool = DryRunOption,
     yes: bool = YesOption,
     as_json: bool = JsonOption,
@@ -137,6 +186,14 @@ def purge(
     st = state(ctx)
     if not dry_run:
         confirm("Delete the matching dead-letter entries for good?", yes, as_json)
-    result = dlq.purge(st.connection, st.settings, job_ids, everything=everything, queue=queue, since=since,
-                       error_contains=error_contains, dry_run=dry_run)
+    result = dlq.purge(
+        st.connection,
+        st.settings,
+        job_ids,
+        everything=everything,
+        queue=queue,
+        since=since,
+        error_contains=error_contains,
+        dry_run=dry_run,
+    )
     _finish(result, "purged", as_json, "purge")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.table import Table
 
@@ -40,7 +38,7 @@ def preview(
     ctx: typer.Context,
     template: str = typer.Option(..., "--template", "-t", help="Template name."),
     data: list[str] = typer.Option([], "--data", "-d", help="Template variable KEY=VALUE (repeatable)."),
-    data_json: Optional[str] = typer.Option(None, "--data-json", help="Template variables as a JSON object."),
+    data_json: str | None = typer.Option(None, "--data-json", help="Template variables as a JSON object."),
     html: bool = typer.Option(False, "--html", help="Print the HTML part instead of the text part."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -50,7 +48,9 @@ def preview(
     values = {**parse_json_object(data_json), **parse_key_values(data)}
     rendered = render_email(state(ctx).settings, template, values)
     if as_json:
-        emit_json({"template": template, "subject": rendered.subject, "text": rendered.text, "html": rendered.html})
+        emit_json(
+            {"template": template, "subject": rendered.subject, "text": rendered.text, "html": rendered.html}
+        )
         return
     typer.echo(f"Subject: {rendered.subject}\n")
     typer.echo(rendered.html if html else rendered.text)

@@ -7,10 +7,9 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -40,17 +39,22 @@ from jobctl.errors import UsageError
 app = new_app("Put jobs on queues.")
 
 PriorityOption = typer.Option(None, "--priority", "-p", help="high, normal or low (default: the queue's).")
-AtOption = typer.Option(None, "--at", help="Run at this time, not now: ISO 8601 with an offset, e.g. "
-                                           "2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.")
-InOption = typer.Option(None, "--in", metavar=DURATION,
-                        help="Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.")
+AtOption = typer.Option(
+    None,
+    "--at",
+    help="Run at this time, not now: ISO 8601 with an offset, e.g. "
+    "2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.",
+)
+InOption = typer.Option(
+    None, "--in", metavar=DURATION, help="Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m."
+)
 
 
-def _data(pairs: list[str], data_json: Optional[str]) -> dict:
+def _data(pairs: list[str], data_json: str | None) -> dict:
     return {**parse_json_object(data_json), **parse_key_values(pairs)}
 
 
-def _timing(at: Optional[str], in_: Optional[str]) -> dict:
+def _timing(at: str | None, in_: str | None) -> dict:
     """--at/--in as enqueue keyword arguments, checked before anything is read or enqueued.
 
     --in goes on as a delay, so it counts from when the jobs land, however long a big CSV takes.
@@ -70,31 +74,43 @@ def _in_words(seconds: float) -> str:
     return " ".join(parts[:2])
 
 
-def _report(ids: list[str], as_json: bool, started: float, what: str, when: Optional[datetime] = None) -> None:
+def _report(ids: list[str], as_json: bool, started: float, what: str, when: datetime | None = None) -> None:
     elapsed = time.perf_counter() - started
     due = when.isoformat() if when else None
     if as_json:
-        out = {"job_ids": ids, "count": len(ids), "elapsed_seconds": round(elapsed, 3)} if len(ids) != 1 \
+        out = (
+            {"job_ids": ids, "count": len(ids), "elapsed_seconds": round(elapsed, 3)}
+            if len(ids) != 1
             else {"job_id": ids[0]}
+        )
         emit_json({**out, "scheduled_for": due} if when else out)
     elif len(ids) == 1:
         typer.echo(ids[0])  # stdout stays the bare id, for JOB=$(jobctl enqueue ...)
         if when:
-            sys.stderr.write(f"scheduled for {due} "
-                             f"(in {_in_words((when - datetime.now(timezone.utc)).total_seconds())})\n")
+            sys.stderr.write(
+                f"scheduled for {due} (in {_in_words((when - datetime.now(UTC)).total_seconds())})\n"
+            )
     else:
         rate = len(ids) / elapsed if elapsed else 0
-        done = f"scheduled {len(ids):,} {what} jobs for {due}" if when else f"enqueued {len(ids):,} {what} jobs"
+        done = (
+            f"scheduled {len(ids):,} {what} jobs for {due}" if when else f"enqueued {len(ids):,} {what} jobs"
+        )
         typer.echo(f"{done} in {elapsed:.2f} s ({rate:,.0f}/s)")
 
 
-def _due(connection, ids: list[str], timing: dict) -> Optional[datetime]:
+def _due(connection, ids: list[str], timing: dict) -> datetime | None:
     """The time delayed jobs landed with, read back from Redis (all of one command's jobs share it)."""
     return scheduled_for(connection, ids[0]) if timing and ids else None
 
 
-def _queue_one(ctx: typer.Context, at: Optional[str], in_: Optional[str], as_json: bool, what: str,
-               queue_it: Callable[[dict], str]) -> None:
+def _queue_one(
+    ctx: typer.Context,
+    at: str | None,
+    in_: str | None,
+    as_json: bool,
+    what: str,
+    queue_it: Callable[[dict], str],
+) -> None:
     """The shared tail of the single-job commands: timing checked first, then `queue_it(timing)` with this
     invocation's settings installed for the API, then the id (and when it runs) reported."""
     timing = _timing(at, in_)
@@ -109,32 +125,49 @@ def _queue_one(ctx: typer.Context, at: Optional[str], in_: Optional[str], as_jso
 def email(
     ctx: typer.Context,
     to: list[str] = typer.Option(..., "--to", help="Recipient address (repeatable)."),
-    template: str = typer.Option(..., "--template", "-t", help="Template name (see `jobctl email templates`)."),
+    template: str = typer.Option(
+        ..., "--template", "-t", help="Template name (see `jobctl email templates`)."
+    ),
     data: list[str] = typer.Option([], "--data", "-d", help="Template variable KEY=VALUE (repeatable)."),
-    data_json: Optional[str] = typer.Option(None, "--data-json", help="Template variables as a JSON object."),
+    data_json: str | None = typer.Option(None, "--data-json", help="Template variables as a JSON object."),
     attach: list[Path] = typer.Option([], "--attach", help="File to attach (repeatable)."),
-    subject: Optional[str] = typer.Option(None, "--subject", help="Override the template's subject."),
-    priority: Optional[str] = PriorityOption,
-    at: Optional[str] = AtOption,
-    in_: Optional[str] = InOption,
+    subject: str | None = typer.Option(None, "--subject", help="Override the template's subject."),
+    priority: str | None = PriorityOption,
+    at: str | None = AtOption,
+    in_: str | None = InOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Queue one templated email (now, or --at/--in later); prints the job id."""
-    _queue_one(ctx, at, in_, as_json, "email", lambda timing: add_email_job(
-        list(to), template, _data(data, data_json), attachments=list(attach), subject=subject, priority=priority,
-        **timing))
+    _queue_one(
+        ctx,
+        at,
+        in_,
+        as_json,
+        "email",
+        lambda timing: add_email_job(
+            list(to),
+            template,
+            _data(data, data_json),
+            attachments=list(attach),
+            subject=subject,
+            priority=priority,
+            **timing,
+        ),
+    )
 
 
 @app.command("email-bulk")
 def email_bulk(
     ctx: typer.Context,
     template: str = typer.Option(..., "--template", "-t", help="Template name."),
-    recipients: Path = typer.Option(..., "--recipients", help="CSV with an 'email' column; other columns are data."),
+    recipients: Path = typer.Option(
+        ..., "--recipients", help="CSV with an 'email' column; other columns are data."
+    ),
     data: list[str] = typer.Option([], "--data", "-d", help="Variable shared by every row, KEY=VALUE."),
-    data_json: Optional[str] = typer.Option(None, "--data-json", help="Shared variables as a JSON object."),
-    priority: Optional[str] = PriorityOption,
-    at: Optional[str] = AtOption,
-    in_: Optional[str] = InOption,
+    data_json: str | None = typer.Option(None, "--data-json", help="Shared variables as a JSON object."),
+    priority: str | None = PriorityOption,
+    at: str | None = AtOption,
+    in_: str | None = InOption,
     as_json: bool = JsonOption,
 ) -> None:
     """One job per CSV row, validated first, then enqueued in pipelined batches (now, or --at/--in later)."""
@@ -148,8 +181,9 @@ def email_bulk(
     if not rows:
         raise UsageError(f"{recipients} has no recipient rows", "add rows under the header line")
     with progress_bar("enqueueing", as_json=as_json, total=len(rows)) as bar:
-        ids = add_bulk_email_jobs(rows, template, _data(data, data_json), priority=priority,
-                                  on_batch=bar.advance, **timing)
+        ids = add_bulk_email_jobs(
+            rows, template, _data(data, data_json), priority=priority, on_batch=bar.advance, **timing
+        )
     _report(ids, as_json, started, "email", _due(st.connection, ids, timing))
 
 
@@ -157,28 +191,55 @@ def email_bulk(
 def file(
     ctx: typer.Context,
     url: str = typer.Option(..., "--url", "-u", help="The upload: a path, file:// URL or http(s):// URL."),
-    file_type: str = typer.Option(..., "--type", help="Declared type: image/jpeg, jpg, png, webp, gif, pdf..."),
-    processing: str = typer.Option("process", "--processing", help="virus_scan, validate, image_optimize, "
-                                                                   "thumbnail, format_convert or process (all)."),
-    name: Optional[str] = typer.Option(None, "--name", help="File name (default: the URL's last part)."),
-    size: Optional[int] = typer.Option(None, "--size", min=0, help="Declared size in bytes (default: a local "
-                                                                   "file's size; unknown for URLs)."),
-    file_id: Optional[str] = typer.Option(None, "--file-id", help="The upload's id (default: a new one)."),
-    user_id: Optional[str] = typer.Option(None, "--user-id", help="Who uploaded it (default: your user name)."),
-    product_id: Optional[str] = typer.Option(None, "--product-id", help="Product the file belongs to."),
-    option: list[str] = typer.Option([], "--option", "-o", help="Processing option NAME=VALUE (repeatable), "
-                                                                "e.g. target=webp, sizes=150x150,600x600."),
-    options_json: Optional[str] = typer.Option(None, "--options-json", help="Processing options as JSON."),
-    priority: Optional[str] = PriorityOption,
-    at: Optional[str] = AtOption,
-    in_: Optional[str] = InOption,
+    file_type: str = typer.Option(
+        ..., "--type", help="Declared type: image/jpeg, jpg, png, webp, gif, pdf..."
+    ),
+    processing: str = typer.Option(
+        "process",
+        "--processing",
+        help="virus_scan, validate, image_optimize, thumbnail, format_convert or process (all).",
+    ),
+    name: str | None = typer.Option(None, "--name", help="File name (default: the URL's last part)."),
+    size: int | None = typer.Option(
+        None, "--size", min=0, help="Declared size in bytes (default: a local file's size; unknown for URLs)."
+    ),
+    file_id: str | None = typer.Option(None, "--file-id", help="The upload's id (default: a new one)."),
+    user_id: str | None = typer.Option(None, "--user-id", help="Who uploaded it (default: your user name)."),
+    product_id: str | None = typer.Option(None, "--product-id", help="Product the file belongs to."),
+    option: list[str] = typer.Option(
+        [],
+        "--option",
+        "-o",
+        help="Processing option NAME=VALUE (repeatable), e.g. target=webp, sizes=150x150,600x600.",
+    ),
+    options_json: str | None = typer.Option(None, "--options-json", help="Processing options as JSON."),
+    priority: str | None = PriorityOption,
+    at: str | None = AtOption,
+    in_: str | None = InOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Queue one file job on file-processing; prints the job id."""
     options = {**parse_json_object(options_json, "--options-json"), **parse_key_values(option, "--option")}
-    _queue_one(ctx, at, in_, as_json, "file", lambda timing: add_file_processing_job(
-        file_id or uuid.uuid4().hex, url, name, file_type, size,
-        user_id or getpass.getuser(), processing, product_id, options, priority=priority, **timing))
+    _queue_one(
+        ctx,
+        at,
+        in_,
+        as_json,
+        "file",
+        lambda timing: add_file_processing_job(
+            file_id or uuid.uuid4().hex,
+            url,
+            name,
+            file_type,
+            size,
+            user_id or getpass.getuser(),
+            processing,
+            product_id,
+            options,
+            priority=priority,
+            **timing,
+        ),
+    )
 
 
 @app.command("analytics")
@@ -186,47 +247,63 @@ def analytics(
     ctx: typer.Context,
     kind: str = typer.Option(..., "--type", "-t", help="hourly, daily, weekly or monthly."),
     from_: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD (UTC)."),
-    to: Optional[str] = typer.Option(None, "--to", help="Last day, inclusive (default: the --from day)."),
-    metrics: Optional[str] = typer.Option(None, "--metrics", "-m", help="Comma-separated metric names "
-                                                                        "(default: all)."),
-    priority: Optional[str] = PriorityOption,
-    at: Optional[str] = AtOption,
-    in_: Optional[str] = InOption,
+    to: str | None = typer.Option(None, "--to", help="Last day, inclusive (default: the --from day)."),
+    metrics: str | None = typer.Option(
+        None, "--metrics", "-m", help="Comma-separated metric names (default: all)."
+    ),
+    priority: str | None = PriorityOption,
+    at: str | None = AtOption,
+    in_: str | None = InOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Queue one roll-up job covering every period in the range (a job per period: `analytics schedule-custom`)."""
+    """Queue one roll-up job covering every period in the range (per period: `analytics schedule-custom`)."""
     from jobctl.cli.analytics import day_span
 
-    _queue_one(ctx, at, in_, as_json, "analytics", lambda timing: add_analytics_job(
-        kind, day_span(from_, to), metrics, priority=priority, **timing))
+    _queue_one(
+        ctx,
+        at,
+        in_,
+        as_json,
+        "analytics",
+        lambda timing: add_analytics_job(kind, day_span(from_, to), metrics, priority=priority, **timing),
+    )
 
 
 @app.command("report")
 def report(
     ctx: typer.Context,
     kind: str = typer.Argument(..., help="daily or weekly."),
-    day: Optional[str] = typer.Option(None, "--date", help="A day the report covers (default: yesterday / "
-                                                           "last week, when the job runs)."),
+    day: str | None = typer.Option(
+        None, "--date", help="A day the report covers (default: yesterday / last week, when the job runs)."
+    ),
     formats: str = typer.Option("pdf,csv,json", "--format", "-f", help="Comma-separated: pdf, csv, json."),
     email: bool = typer.Option(True, "--email/--no-email", help="Mail it to JOBCTL_ADMIN_EMAILS (when set)."),
-    priority: Optional[str] = PriorityOption,
-    at: Optional[str] = AtOption,
-    in_: Optional[str] = InOption,
+    priority: str | None = PriorityOption,
+    at: str | None = AtOption,
+    in_: str | None = InOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Queue a daily or weekly report on its queue (`jobctl report generate` runs one here and now)."""
     from jobctl.cli.analytics import parse_day
 
     when = parse_day(day, "--date") if day else None
-    _queue_one(ctx, at, in_, as_json, "report", lambda timing: add_report_job(
-        kind, when, formats, email=email, priority=priority, **timing))
+    _queue_one(
+        ctx,
+        at,
+        in_,
+        as_json,
+        "report",
+        lambda timing: add_report_job(kind, when, formats, email=email, priority=priority, **timing),
+    )
 
 
 def _amount(text: str) -> Decimal:
     try:
         return Decimal(text)
     except InvalidOperation:
-        raise UsageError(f"--amount {text!r} is not a number", "give it in currency units, e.g. --amount 12.34") from None
+        raise UsageError(
+            f"--amount {text!r} is not a number", "give it in currency units, e.g. --amount 12.34"
+        ) from None
 
 
 @app.command("payment")
@@ -237,53 +314,90 @@ def payment(
     amount: str = typer.Option(..., "--amount", help="In currency units, as stored, e.g. 12.34."),
     currency: str = typer.Option(..., "--currency", help="3-letter code, as stored."),
     customer_id: str = typer.Option(..., "--customer-id", help="The paying user's id, as stored."),
-    provider_ref: Optional[str] = typer.Option(None, "--provider-ref", help="Provider's reference (PaymentIntent, "
-                                                                            "payment method, invoice); default: "
-                                                                            "the stored one."),
-    priority: Optional[str] = PriorityOption,
-    at: Optional[str] = AtOption,
-    in_: Optional[str] = InOption,
+    provider_ref: str | None = typer.Option(
+        None,
+        "--provider-ref",
+        help="Provider's reference (PaymentIntent, payment method, invoice); default: the stored one.",
+    ),
+    priority: str | None = PriorityOption,
+    at: str | None = AtOption,
+    in_: str | None = InOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Queue a payment retry: checked against the store, charged at most once."""
-    _queue_one(ctx, at, in_, as_json, "payment", lambda timing: add_payment_retry_job(
-        payment_id, provider, _amount(amount), currency, customer_id, provider_ref=provider_ref, priority=priority,
-        **timing))
+    _queue_one(
+        ctx,
+        at,
+        in_,
+        as_json,
+        "payment",
+        lambda timing: add_payment_retry_job(
+            payment_id,
+            provider,
+            _amount(amount),
+            currency,
+            customer_id,
+            provider_ref=provider_ref,
+            priority=priority,
+            **timing,
+        ),
+    )
 
 
 @app.command("commission")
 def commission(
     ctx: typer.Context,
-    order_id: int = typer.Option(..., "--order-id", help="The order whose referrers are paid (or, if refunded, "
-                                                         "whose commissions are reversed)."),
-    priority: Optional[str] = PriorityOption,
-    at: Optional[str] = AtOption,
-    in_: Optional[str] = InOption,
+    order_id: int = typer.Option(
+        ...,
+        "--order-id",
+        help="The order whose referrers are paid (or, if refunded, whose commissions are reversed).",
+    ),
+    priority: str | None = PriorityOption,
+    at: str | None = AtOption,
+    in_: str | None = InOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Queue an order's referral commissions; running it again changes nothing."""
-    _queue_one(ctx, at, in_, as_json, "commission", lambda timing: add_referral_commission_job(
-        order_id, priority=priority, **timing))
+    _queue_one(
+        ctx,
+        at,
+        in_,
+        as_json,
+        "commission",
+        lambda timing: add_referral_commission_job(order_id, priority=priority, **timing),
+    )
 
 
 @app.command("job")
 def job(
     ctx: typer.Context,
     job_type: str = typer.Argument(..., help="Job type (`jobctl job types` lists them and their fields)."),
-    data: list[str] = typer.Option([], "--data", "-d", help="Field KEY=VALUE (repeatable), read by the field's "
-                                                            "kind: order_id=12 is a number."),
-    data_json: Optional[str] = typer.Option(None, "--data-json", help="Fields as a JSON object."),
-    queue: Optional[str] = typer.Option(None, "--queue", "-q", help="Queue override (default: the type's)."),
-    priority: Optional[str] = PriorityOption,
-    at: Optional[str] = AtOption,
-    in_: Optional[str] = InOption,
+    data: list[str] = typer.Option(
+        [],
+        "--data",
+        "-d",
+        help="Field KEY=VALUE (repeatable), read by the field's kind: order_id=12 is a number.",
+    ),
+    data_json: str | None = typer.Option(None, "--data-json", help="Fields as a JSON object."),
+    queue: str | None = typer.Option(None, "--queue", "-q", help="Queue override (default: the type's)."),
+    priority: str | None = PriorityOption,
+    at: str | None = AtOption,
+    in_: str | None = InOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Queue one job of any type from its fields, checked by the type's contract (as schedules and HTTP do)."""
+    """Queue one job of any type from its fields, checked by the type's contract (as schedules, HTTP do)."""
+
     def queue_it(timing: dict) -> str:
         st = state(ctx)
-        return submit(st.connection, st.settings, job_type, _data(data, data_json), queue=queue, priority=priority,
-                      **timing)
+        return submit(
+            st.connection,
+            st.settings,
+            job_type,
+            _data(data, data_json),
+            queue=queue,
+            priority=priority,
+            **timing,
+        )
 
     _queue_one(ctx, at, in_, as_json, job_type, queue_it)
 
@@ -293,15 +407,22 @@ def noop(
     ctx: typer.Context,
     queue: str = typer.Option("email-sending", "--queue", "-q", help="Queue to put the no-op jobs on."),
     count: int = typer.Option(1, "--count", "-n", min=1, help="How many jobs."),
-    priority: Optional[str] = PriorityOption,
-    at: Optional[str] = AtOption,
-    in_: Optional[str] = InOption,
+    priority: str | None = PriorityOption,
+    at: str | None = AtOption,
+    in_: str | None = InOption,
     as_json: bool = JsonOption,
 ) -> None:
     """No-op jobs: smoke-test a queue and its workers end to end (now, or --at/--in later)."""
     timing = _timing(at, in_)
     st = state(ctx)
     started = time.perf_counter()
-    ids = submit_many(st.connection, st.settings, "noop", ({} for _ in range(count)), priority=priority,
-                      queue=queue, **timing)
+    ids = submit_many(
+        st.connection,
+        st.settings,
+        "noop",
+        ({} for _ in range(count)),
+        priority=priority,
+        queue=queue,
+        **timing,
+    )
     _report(ids, as_json, started, "no-op", _due(st.connection, ids, timing))

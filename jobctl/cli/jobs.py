@@ -14,12 +14,18 @@ from jobctl.core.ops import cancel_job, delete_jobs
 app = new_app("Inspect, cancel and delete jobs.")
 
 
-RevealOption = typer.Option(False, "--reveal", help="Show email addresses, card numbers and secrets unredacted.")
+RevealOption = typer.Option(
+    False, "--reveal", help="Show email addresses, card numbers and secrets unredacted."
+)
 
 
 @app.command("show")
-def show(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), reveal: bool = RevealOption,
-         as_json: bool = JsonOption) -> None:
+def show(
+    ctx: typer.Context,
+    job_id: str = typer.Argument(..., help="Job id."),
+    reveal: bool = RevealOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Status, queue, priority, payload, attempts, timings, result or error (personal data redacted)."""
     st = state(ctx)
     job = job_detail(st.connection, st.settings, job_id, reveal=reveal)
@@ -29,19 +35,29 @@ def show(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), 
     width = max(len(k) for k in job)
     for key, value in job.items():
         if key == "attempts":
-            stdout.print(f"{key:<{width}}  {value['made']} of {value['allowed'] or '-'}, "
-                         f"retries left {value['retries_left']}", highlight=False)
+            stdout.print(
+                f"{key:<{width}}  {value['made']} of {value['allowed'] or '-'}, "
+                f"retries left {value['retries_left']}",
+                highlight=False,
+            )
             for a in value["history"]:
                 error = f"  {a.get('error_type')}: {a.get('error_message')}" if a.get("error_type") else ""
-                stdout.print(f"{'':<{width}}  #{a.get('n')} {a.get('outcome')} {a.get('started_at')} "
-                             f"{a.get('worker') or ''}{error}", highlight=False, markup=False, soft_wrap=True)
+                stdout.print(
+                    f"{'':<{width}}  #{a.get('n')} {a.get('outcome')} {a.get('started_at')} "
+                    f"{a.get('worker') or ''}{error}",
+                    highlight=False,
+                    markup=False,
+                    soft_wrap=True,
+                )
             continue
         if key == "replays":
             for r in value:
-                stdout.print(f"{'replayed':<{width}}  {r.get('at')} by {r.get('by')}", highlight=False, markup=False)
+                stdout.print(
+                    f"{'replayed':<{width}}  {r.get('at')} by {r.get('by')}", highlight=False, markup=False
+                )
             continue
         if key in ("payload", "result") and value is not None:
-            value = json.dumps(value, default=str)
+            value = json.dumps(value, default=str)  # noqa: PLW2901 - the loop prints it as text
         if key == "error" and value:
             stdout.print(f"{key:<{width}}  ", highlight=False)
             stdout.out(value.rstrip(), highlight=False)
@@ -63,7 +79,9 @@ def delete(
 
 
 @app.command("cancel")
-def cancel(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), as_json: bool = JsonOption) -> None:
+def cancel(
+    ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), as_json: bool = JsonOption
+) -> None:
     """Cancel a waiting or scheduled job; ask the worker to stop a running one."""
     st = state(ctx)
     result = cancel_job(st.connection, st.settings, job_id)
@@ -75,7 +93,7 @@ def cancel(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id.")
 
 @app.command("types")
 def types(as_json: bool = JsonOption) -> None:
-    """Job types, their queues and the fields their data takes (`enqueue job`, schedules and HTTP use them)."""
+    """Job types, their queues and the fields of their data (`enqueue job`, schedules and HTTP use them)."""
     from jobctl.core.jobtypes import JOB_TYPES
     from jobctl.core.submit import describe_type
 
@@ -85,8 +103,10 @@ def types(as_json: bool = JsonOption) -> None:
         return
     for row in rows:
         lines = [f"{row['type']}  ({row['queue']})  {row['summary']}"]
-        lines += [f"    {f['name']:<16} {f['kind']:<7} {'required' if f['required'] else 'optional':<9} {f['doc']}"
-                  for f in row["fields"]]
+        lines += [
+            f"    {f['name']:<16} {f['kind']:<7} {'required' if f['required'] else 'optional':<9} {f['doc']}"
+            for f in row["fields"]
+        ]
         if row["other_keys"]:
             lines.append(f"    (other keys {row['other_keys']})")
         stdout.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)

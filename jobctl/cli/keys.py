@@ -13,10 +13,20 @@ from jobctl.errors import ExitCode, UsageError
 
 app = new_app("Encryption keys for job data at rest (JOBCTL_ENCRYPTION_KEYS).")
 
-LABELS = {"jobs": "jobs", "results": "job results", "dead_letters": "dead letters", "schedules": "schedules",
-          "alerts": "pending alerts"}
-COLUMNS = (("reencrypted", "re-encrypted"), ("encrypted", "was plain"), ("current", "already current"),
-           ("skipped", "skipped"), ("failed", "failed"))
+LABELS = {
+    "jobs": "jobs",
+    "results": "job results",
+    "dead_letters": "dead letters",
+    "schedules": "schedules",
+    "alerts": "pending alerts",
+}
+COLUMNS = (
+    ("reencrypted", "re-encrypted"),
+    ("encrypted", "was plain"),
+    ("current", "already current"),
+    ("skipped", "skipped"),
+    ("failed", "failed"),
+)
 
 
 @app.command("generate")
@@ -40,8 +50,10 @@ def rotate_(
     get encrypted); prints counts. Safe while workers run."""
     st = state(ctx)
     if not st.settings.encryption_keys:  # before asking anything
-        raise UsageError(f"{payloads.SETTING} is not set: there is no key to rotate to",
-                         f"set {payloads.SETTING}=NEW,OLD (make NEW with `jobctl keys generate`), then rotate")
+        raise UsageError(
+            f"{payloads.SETTING} is not set: there is no key to rotate to",
+            f"set {payloads.SETTING}=NEW,OLD (make NEW with `jobctl keys generate`), then rotate",
+        )
     if not dry_run:
         confirm("Re-encrypt all stored job data under the first key of JOBCTL_ENCRYPTION_KEYS?", yes, as_json)
     connection = st.connection
@@ -66,15 +78,31 @@ def _print(result: dict) -> None:
     table.add_row("total", *(f"{result['totals'][name]:,}" for name, _ in COLUMNS), style="bold")
     stdout.print(table)
     for problem in result["problems"]:
-        stdout.print(f"{problem['status']}: {LABELS[problem['kind']]} {problem['key']}: {problem['reason']}",
-                     highlight=False, markup=False, soft_wrap=True)
+        stdout.print(
+            f"{problem['status']}: {LABELS[problem['kind']]} {problem['key']}: {problem['reason']}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     totals = result["totals"]
     if result["dry_run"]:
-        stdout.print(f"dry run: {totals['reencrypted'] + totals['encrypted']:,} item(s) would be re-encrypted; "
-                     "nothing changed", highlight=False, soft_wrap=True)
+        stdout.print(
+            f"dry run: {totals['reencrypted'] + totals['encrypted']:,} item(s) would be re-encrypted; "
+            "nothing changed",
+            highlight=False,
+            soft_wrap=True,
+        )
     elif totals["failed"]:
-        stdout.print(f"{totals['failed']:,} item(s) could not be re-encrypted: keep the old key(s) in "
-                     f"{payloads.SETTING} until they are", highlight=False, soft_wrap=True)
+        stdout.print(
+            f"{totals['failed']:,} item(s) could not be re-encrypted: keep the old key(s) in "
+            f"{payloads.SETTING} until they are",
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
-        stdout.print(f"done: everything stored is under the first key of {payloads.SETTING}; "
-                     "the older keys can be dropped from it now", highlight=False, soft_wrap=True)
+        stdout.print(
+            f"done: everything stored is under the first key of {payloads.SETTING}; "
+            "the older keys can be dropped from it now",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Column, Table
@@ -26,8 +26,11 @@ def finish_bulk(result: dict[str, Any], done_key: str, verb: str, as_json: bool)
     if as_json:
         emit_json(result)
     else:
-        stdout.print(f"{verb} {len(done)} job(s)" + (f": {list_ids(done)}" if done else ""), highlight=False,
-                     markup=False)
+        stdout.print(
+            f"{verb} {len(done)} job(s)" + (f": {list_ids(done)}" if done else ""),
+            highlight=False,
+            markup=False,
+        )
     if not missing and not refused:
         return
     problems = []
@@ -37,16 +40,21 @@ def finish_bulk(result: dict[str, Any], done_key: str, verb: str, as_json: bool)
     if len(refused) > MAX_LISTED:
         problems.append(f"and {len(refused) - MAX_LISTED} more refused")
     failed = len(missing) + len(refused)
-    exit_partial(f"{failed} of {failed + len(done)} job(s) not {verb}: " + "; ".join(problems),
-                 nothing_done=not done and not refused)
+    exit_partial(
+        f"{failed} of {failed + len(done)} job(s) not {verb}: " + "; ".join(problems),
+        nothing_done=not done and not refused,
+    )
 
 
 def clear(
     ctx: typer.Context,
     queue: str = typer.Argument(..., help="Queue name."),
-    job_state: str = typer.Option("waiting", "--state", "-s",
-                                  help=f"One of {', '.join(ops.CLEAR_STATES)}, all. Never active."),
-    priority: Optional[str] = typer.Option(None, "--priority", "-p", help="Only this priority (high, normal, low)."),
+    job_state: str = typer.Option(
+        "waiting", "--state", "-s", help=f"One of {', '.join(ops.CLEAR_STATES)}, all. Never active."
+    ),
+    priority: str | None = typer.Option(
+        None, "--priority", "-p", help="Only this priority (high, normal, low)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; change nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_json: bool = JsonOption,
@@ -70,16 +78,20 @@ def clear(
         table.add_row(name, f"{count:,}")
     stdout.print(table)
     if result.get("kept_dead_letter"):
-        stdout.print(f"kept {result['kept_dead_letter']:,} dead-lettered job(s) (see `jobctl dlq list`)",
-                     highlight=False, markup=False)
+        stdout.print(
+            f"kept {result['kept_dead_letter']:,} dead-lettered job(s) (see `jobctl dlq list`)",
+            highlight=False,
+            markup=False,
+        )
     stdout.print(result["note"], style="dim", highlight=False, markup=False)
 
 
 def retry(
     ctx: typer.Context,
     job_ids: list[str] = typer.Argument(..., help="Ids of failed or dead-lettered jobs."),
-    queue: Optional[str] = typer.Option(None, "--queue", "-q",
-                                        help="Only if the job is in this queue (dead-letter: any dead job)."),
+    queue: str | None = typer.Option(
+        None, "--queue", "-q", help="Only if the job is in this queue (dead-letter: any dead job)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Give jobs another go with fresh attempts: failed ones back on their queue, dead-lettered ones
@@ -92,8 +104,12 @@ def retry(
         for verb, done in (("retried", result["retried"]), ("replayed", result["replayed"])):
             what = "dead-lettered job(s)" if verb == "replayed" else "job(s)"
             if done:
-                stdout.print(f"{verb} {len(done)} {what}: {list_ids(done)}", highlight=False, markup=False,
-                             soft_wrap=True)
+                stdout.print(
+                    f"{verb} {len(done)} {what}: {list_ids(done)}",
+                    highlight=False,
+                    markup=False,
+                    soft_wrap=True,
+                )
         if not result["retried"] and not result["replayed"]:
             stdout.print("retried 0 job(s)", highlight=False, markup=False)
     problems = [r for r in result["results"] if r["outcome"] in ("not_found", "refused")]
@@ -103,5 +119,7 @@ def retry(
     shown = [f"{r['id']}: {r['reason']}" for r in problems[:MAX_LISTED]]
     if len(problems) > MAX_LISTED:
         shown.append(f"and {len(problems) - MAX_LISTED} more")
-    exit_partial(f"{len(problems)} of {len(problems) + done} job(s) not retried: " + "; ".join(shown),
-                 nothing_done=not done and not result["refused"])
+    exit_partial(
+        f"{len(problems)} of {len(problems) + done} job(s) not retried: " + "; ".join(shown),
+        nothing_done=not done and not result["refused"],
+    )

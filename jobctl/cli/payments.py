@@ -17,8 +17,11 @@ app = new_app("Payments: a sandbox provider to charge sample payments through.")
 @app.command("sandbox")
 def sandbox(
     ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (keep it on loopback: the "
-                                                          "sandbox's credentials are public test values)."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to listen on (keep it on loopback: the sandbox's credentials are public test values).",
+    ),
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -32,8 +35,10 @@ def sandbox(
     try:
         server = SandboxProviders(host, port, lookup=store_lookup(settings))
     except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-                         "pick another --port (0 takes any free one)") from None
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            "pick another --port (0 takes any free one)",
+        ) from None
     stop = serve_in_thread(server)
     settings_out = environment(server.url)
     if as_json:
@@ -41,8 +46,9 @@ def sandbox(
     else:
         sys.stdout.write("".join(f"{name}={value}\n" for name, value in settings_out.items()))
     sys.stdout.flush()  # a parent reading the settings must see them before the sandbox exits
-    sys.stderr.write(f"jobctl: payment sandbox on {server.url} (captures at {server.url}/sandbox/captures); "
-                     "Ctrl+C stops\n")
+    sys.stderr.write(
+        f"jobctl: payment sandbox on {server.url} (captures at {server.url}/sandbox/captures); Ctrl+C stops\n"
+    )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:

@@ -31,6 +31,13 @@ class Bar:
 
 @contextmanager
 def progress_bar(label: str, *, as_json: bool, total: int | None = None) -> Iterator[Bar]:
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=stderr,
-                  transient=True, disable=as_json) as progress:
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=as_json,
+    ) as progress:
         yield Bar(progress, progress.add_task("", total=total))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.table import Table
 
@@ -38,8 +36,14 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
         if b:
             backoff += {True: " ~", "equal": " ~", "full": " ~~"}.get(b["jitter"], "")
         keep = "/".join("all" if r[k] is None else str(r[k]) for k in ("keep_completed", "keep_failed"))
-        table.add_row(r["queue"], r["priority"] or "-", str(r["attempts"]),
-                      _duration(r["timeout"]) if r["timeout"] else "-", keep, backoff)
+        table.add_row(
+            r["queue"],
+            r["priority"] or "-",
+            str(r["attempts"]),
+            _duration(r["timeout"]) if r["timeout"] else "-",
+            keep,
+            backoff,
+        )
     stdout.print(table)
     stdout.print("~ equal jitter, ~~ full jitter", style="dim")
 
@@ -55,9 +59,12 @@ def _duration(seconds: float) -> str:
 def show(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Queue name."),
-    job_state: Optional[str] = typer.Option(None, "--state", "-s",
-                                            help=f"One of {', '.join(STATES)} (default: waiting; for "
-                                                 "dead-letter: failed, its entries)."),
+    job_state: str | None = typer.Option(
+        None,
+        "--state",
+        "-s",
+        help=f"One of {', '.join(STATES)} (default: waiting; for dead-letter: failed, its entries).",
+    ),
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="Jobs per page."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many (see next_offset)."),
     as_json: bool = JsonOption,
@@ -79,12 +86,19 @@ def show(
         table = Table("id", "type", "prio", "tries", "enqueued (UTC)", box=None)
         for j in page["jobs"]:
             tries = j["attempts"]  # made/allowed; retries left in --json and `jobctl job show`
-            table.add_row(j["id"], j["type"], j["priority"] or "-", f"{tries['made']}/{tries['allowed'] or '-'}",
-                          _when(j["enqueued_at"]))
+            table.add_row(
+                j["id"],
+                j["type"],
+                j["priority"] or "-",
+                f"{tries['made']}/{tries['allowed'] or '-'}",
+                _when(j["enqueued_at"]),
+            )
         stdout.print(table)
     if page["next_offset"] is not None:
-        stdout.print(f"more: jobctl queue show {name} --state {page['state']} "
-                     f"--offset {page['next_offset']}", highlight=False)
+        stdout.print(
+            f"more: jobctl queue show {name} --state {page['state']} --offset {page['next_offset']}",
+            highlight=False,
+        )
 
 
 def _when(iso: str | None) -> str:
@@ -92,14 +106,18 @@ def _when(iso: str | None) -> str:
 
 
 @app.command("pause")
-def pause(ctx: typer.Context, name: str = typer.Argument(..., help="Queue name."), as_json: bool = JsonOption) -> None:
+def pause(
+    ctx: typer.Context, name: str = typer.Argument(..., help="Queue name."), as_json: bool = JsonOption
+) -> None:
     """Workers stop taking this queue's jobs (every priority); running jobs finish."""
     st = state(ctx)
     _toggled(pause_queue(st.connection, st.settings, name), as_json)
 
 
 @app.command("resume")
-def resume(ctx: typer.Context, name: str = typer.Argument(..., help="Queue name."), as_json: bool = JsonOption) -> None:
+def resume(
+    ctx: typer.Context, name: str = typer.Argument(..., help="Queue name."), as_json: bool = JsonOption
+) -> None:
     """Workers take this queue's jobs again."""
     st = state(ctx)
     _toggled(resume_queue(st.connection, st.settings, name), as_json)
@@ -110,4 +128,6 @@ def _toggled(result: dict, as_json: bool) -> None:
         emit_json(result)
         return
     now = "paused" if result["paused"] else "running"
-    stdout.print(f"{result['queue']}: {now}" + ("" if result["changed"] else f" (already {now})"), highlight=False)
+    stdout.print(
+        f"{result['queue']}: {now}" + ("" if result["changed"] else f" (already {now})"), highlight=False
+    )

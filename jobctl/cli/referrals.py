@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -18,9 +16,10 @@ CURRENCY = "USD"  # the marketplace's orders are in dollars (the reports assume 
 @app.command("stats")
 def stats(
     ctx: typer.Context,
-    referrer: Optional[int] = typer.Option(None, "--referrer", min=1, help="Only this referrer (a user id)."),
-    limit: int = typer.Option(50, "--limit", min=1, max=1000,
-                              help="At most this many, highest net commission first."),
+    referrer: int | None = typer.Option(None, "--referrer", min=1, help="Only this referrer (a user id)."),
+    limit: int = typer.Option(
+        50, "--limit", min=1, max=1000, help="At most this many, highest net commission first."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Per referrer: users referred directly, their paid orders, net and reversed commission, net by
@@ -40,16 +39,23 @@ def stats(
     cells = []
     for r in rows:
         by_level = {lv["level"]: lv["net_cents"] for lv in r["levels"]}
-        cells.append([str(r["referrer_id"]), f"{r['referred_users']:,}", f"{r['orders']:,}",
-                      format_money(r["commission_net_cents"], CURRENCY),
-                      format_money(r["commission_reversed_cents"], CURRENCY),
-                      *(format_money(by_level.get(n, 0), CURRENCY) for n in levels)])
+        cells.append(
+            [
+                str(r["referrer_id"]),
+                f"{r['referred_users']:,}",
+                f"{r['orders']:,}",
+                format_money(r["commission_net_cents"], CURRENCY),
+                format_money(r["commission_reversed_cents"], CURRENCY),
+                *(format_money(by_level.get(n, 0), CURRENCY) for n in levels),
+            ]
+        )
     headers = ["id", "referred", "orders", "net", "reversed", *(f"L{n}" for n in levels)]
     table = Table(box=None, pad_edge=False)
     for i, header in enumerate(headers):
         # figures are never cut short: only the name gives way on a narrow terminal
-        table.add_column(header, justify="right", no_wrap=True,
-                         min_width=max(len(header), *(len(row[i]) for row in cells)))
+        table.add_column(
+            header, justify="right", no_wrap=True, min_width=max(len(header), *(len(row[i]) for row in cells))
+        )
     table.add_column("name", no_wrap=True, overflow="ellipsis")
     for r, row in zip(rows, cells):
         table.add_row(*row, escape(r["name"]))  # user input: escaped so [brackets] print as typed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from datetime import UTC
 
 import typer
 from rich.table import Table
@@ -17,19 +17,22 @@ app = new_app("Daily and weekly reports: generate one now, list what was generat
 def generate(
     ctx: typer.Context,
     kind: str = typer.Argument(..., help="daily or weekly."),
-    day: Optional[str] = typer.Option(None, "--date", help="A day the report covers, YYYY-MM-DD (default: "
-                                                           "yesterday; weekly: its Monday-Sunday week)."),
+    day: str | None = typer.Option(
+        None,
+        "--date",
+        help="A day the report covers, YYYY-MM-DD (default: yesterday; weekly: its Monday-Sunday week).",
+    ),
     formats: str = typer.Option("pdf,csv,json", "--format", "-f", help="Comma-separated: pdf, csv, json."),
     email: bool = typer.Option(True, "--email/--no-email", help="Mail it to JOBCTL_ADMIN_EMAILS (when set)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Generate a report now, in this process: files in storage, a row in the reports table, an email."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from jobctl.jobs.reports.job import check_formats, check_kind, generate_report
 
     kind, wanted = check_kind(kind), check_formats(formats)
-    when = parse_day(day, "--date") if day else datetime.now(timezone.utc).date() - timedelta(days=1)
+    when = parse_day(day, "--date") if day else datetime.now(UTC).date() - timedelta(days=1)
     st = state(ctx)
     st.install_runtime()  # the admin email is enqueued with this invocation's settings
     result = generate_report(st.settings, kind, when, wanted, email=email)
@@ -46,7 +49,7 @@ def generate(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    kind: Optional[str] = typer.Option(None, "--kind", help="Only daily or weekly."),
+    kind: str | None = typer.Option(None, "--kind", help="Only daily or weekly."),
     limit: int = typer.Option(20, "--limit", min=1, max=1000, help="Newest first, at most this many."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -62,6 +65,10 @@ def list_(
         return
     table = Table("kind", "period", "format", "size", "created", "path", box=None, pad_edge=False)
     for r in rows:
-        period = r["period_start"] if r["period_start"] == r["period_end"] else f"{r['period_start']}..{r['period_end']}"
+        period = (
+            r["period_start"]
+            if r["period_start"] == r["period_end"]
+            else f"{r['period_start']}..{r['period_end']}"
+        )
         table.add_row(r["kind"], period, r["format"], f"{r['size']:,}", r["created_at"][:16], r["path"])
     stdout.print(table)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Optional
 from zoneinfo import ZoneInfo
 
 import typer
@@ -63,8 +62,15 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     table.columns[0].overflow = "fold"
     for r in rows:
         nxt = r["next_runs"][0] if r["next_runs"] else None
-        flags = ("not yet seeded" if not r["seeded"] else "paused" if r["paused"]
-                 else "no handler yet" if not r["handler"] else r["job_type"])
+        flags = (
+            "not yet seeded"
+            if not r["seeded"]
+            else "paused"
+            if r["paused"]
+            else "no handler yet"
+            if not r["handler"]
+            else r["job_type"]
+        )
         local = _local(nxt["utc"], r["tz"]) if nxt and r["tz"] != "UTC" else ""
         status = r["last_job_status"] or ""
         table.add_row(r["name"], r["cron"], _short(nxt["utc"]) if nxt else "-", _short(r["last_run_at"]))
@@ -72,12 +78,15 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     stdout.print(table)
     pending = sum(not r["seeded"] for r in rows)
     if pending:
-        stdout.print(f"{pending} default(s) not yet seeded: the first scheduler to start stores them",
-                     highlight=False)
+        stdout.print(
+            f"{pending} default(s) not yet seeded: the first scheduler to start stores them", highlight=False
+        )
     overdue = [r["name"] for r in rows if r["overdue"]]
     if overdue:
-        stdout.print(f"{len(overdue)} schedule(s) overdue: is a scheduler running? (jobctl scheduler status)",
-                     highlight=False)
+        stdout.print(
+            f"{len(overdue)} schedule(s) overdue: is a scheduler running? (jobctl scheduler status)",
+            highlight=False,
+        )
 
 
 @app.command("add")
@@ -88,16 +97,20 @@ def add(
     tz: str = typer.Option("UTC", "--tz", help="Timezone the cron runs in, e.g. Europe/Berlin."),
     job: str = typer.Option(..., "--job", help="Job type to enqueue (see `jobctl enqueue --help`)."),
     data: list[str] = typer.Option([], "--data", "-d", help="Payload KEY=VALUE (repeatable)."),
-    data_json: Optional[str] = typer.Option(None, "--data-json", help="Payload as a JSON object."),
-    queue: Optional[str] = typer.Option(None, "--queue", "-q", help="Queue override (default: the job type's)."),
-    priority: Optional[str] = typer.Option(None, "--priority", "-p", help="high, normal or low."),
-    missed: str = typer.Option("once", "--missed", help="After downtime: once (run the latest missed) or skip."),
+    data_json: str | None = typer.Option(None, "--data-json", help="Payload as a JSON object."),
+    queue: str | None = typer.Option(None, "--queue", "-q", help="Queue override (default: the job type's)."),
+    priority: str | None = typer.Option(None, "--priority", "-p", help="high, normal or low."),
+    missed: str = typer.Option(
+        "once", "--missed", help="After downtime: once (run the latest missed) or skip."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Add a recurring schedule (the name must be new; remove first to change one)."""
     st = state(ctx)
     payload = {**parse_json_object(data_json), **parse_key_values(data)}
-    doc = schedules.add_schedule(st.connection, st.settings, name, cron, tz, job, payload, queue, priority, missed)
+    doc = schedules.add_schedule(
+        st.connection, st.settings, name, cron, tz, job, payload, queue, priority, missed
+    )
     if as_json:
         emit_json(doc)
         return
@@ -115,8 +128,11 @@ def remove(
     enqueued are not touched."""
     st = state(ctx)
     seeded = schedules.listed_schedule(st.connection, st.settings, name)["seeded"]  # NotFound before asking
-    confirm(f"Remove schedule {name}?" if seeded else f"Remove default schedule {name} (not yet seeded)?",
-            yes, as_json)
+    confirm(
+        f"Remove schedule {name}?" if seeded else f"Remove default schedule {name} (not yet seeded)?",
+        yes,
+        as_json,
+    )
     doc = schedules.remove_schedule(st.connection, name, st.settings)
     if as_json:
         emit_json({"removed": name, "schedule": doc})
@@ -133,8 +149,10 @@ def _stored_only(st: State, name: str) -> Iterator[None]:
         yield
     except NotFound:
         if name in schedules.pending_defaults(st.connection, st.settings):
-            raise NotFound(f"schedule {name!r} is not yet seeded",
-                           "the first scheduler to start stores it: jobctl scheduler start") from None
+            raise NotFound(
+                f"schedule {name!r} is not yet seeded",
+                "the first scheduler to start stores it: jobctl scheduler start",
+            ) from None
         raise
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
@@ -14,7 +12,7 @@ app = new_app("Run the recurring schedules (one active scheduler among many).")
 
 
 @app.command("start")
-def start(ctx: typer.Context, log_format: Optional[str] = LogFormatOption) -> None:
+def start(ctx: typer.Context, log_format: str | None = LogFormatOption) -> None:
     """Run schedules until SIGTERM/SIGINT. Start several (on several hosts): one is active, the rest
     stand by and take over within JOBCTL_SCHEDULER_LEASE seconds if it dies."""
     settings = state(ctx).settings
@@ -29,7 +27,9 @@ def status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     if as_json:
         emit_json(info)
     elif info["active"]:
-        stdout.print(f"active scheduler: {info['active']} (lease {info['lease_ms_left'] / 1000:.1f} s left)",
-                     highlight=False)
+        stdout.print(
+            f"active scheduler: {info['active']} (lease {info['lease_ms_left'] / 1000:.1f} s left)",
+            highlight=False,
+        )
     else:
         stdout.print("no active scheduler (start one: jobctl scheduler start)")

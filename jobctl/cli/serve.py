@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from typing import Optional
 
 import typer
 
@@ -26,10 +25,14 @@ def is_loopback(host: str) -> bool:
 
 def serve(
     ctx: typer.Context,
-    host: Optional[str] = typer.Option(None, "--host", help="Address to listen on (default JOBCTL_HTTP_HOST, "
-                                                            "127.0.0.1). Non-loopback needs API tokens."),
-    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535,
-                                       help="Port to listen on (default JOBCTL_HTTP_PORT, 8080)."),
+    host: str | None = typer.Option(
+        None,
+        "--host",
+        help="Address to listen on (default JOBCTL_HTTP_HOST, 127.0.0.1). Non-loopback needs API tokens.",
+    ),
+    port: int | None = typer.Option(
+        None, "--port", min=1, max=65535, help="Port to listen on (default JOBCTL_HTTP_PORT, 8080)."
+    ),
 ) -> None:
     """Run the HTTP API (needs the http extra): the CLI's reads and actions, behind bearer tokens."""
     try:
@@ -46,10 +49,15 @@ def serve(
     connection = st.connection
     if not tokens.has_tokens(connection):
         if not loopback:
-            raise UsageError(f"refusing to serve on {host} with no API tokens: anyone who can reach it could "
-                             "read every job", "jobctl token create NAME --role admin")
-        sys.stderr.write("jobctl: no API tokens yet: requests without a token may read (viewer, actor "
-                         "\"anonymous\") until one is created; nothing can be changed\n")
+            raise UsageError(
+                f"refusing to serve on {host} with no API tokens: anyone who can reach it could "
+                "read every job",
+                "jobctl token create NAME --role admin",
+            )
+        sys.stderr.write(
+            "jobctl: no API tokens yet: requests without a token may read (viewer, actor "
+            '"anonymous") until one is created; nothing can be changed\n'
+        )
     app = create_app(settings, connection, loopback=loopback)
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(f"jobctl: serving the HTTP API on http://{shown}:{port} (docs at /docs); Ctrl+C stops\n")

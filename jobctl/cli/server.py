@@ -45,4 +45,6 @@ def stop(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     home = state(ctx).settings.home_path
     stopped = embedded.stop(home)
     info = embedded.status(home) | {"stopped": stopped}
-    _render(info, as_json, "stopped the embedded server" if stopped else "the embedded server was not running")
+    _render(
+        info, as_json, "stopped the embedded server" if stopped else "the embedded server was not running"
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 import typer
 from rich.live import Live
@@ -17,11 +16,18 @@ HEADERS = ("waiting", "active", "sched", "done", "failed", "workers")
 
 
 def _table(data: dict) -> Table:
-    table = Table("queue", "prio", *HEADERS, box=None, title_justify="left",
-                  title=f"dead-letter: {data['dead_letter']:,}")
+    table = Table(
+        "queue",
+        "prio",
+        *HEADERS,
+        box=None,
+        title_justify="left",
+        title=f"dead-letter: {data['dead_letter']:,}",
+    )
     for q in data["queues"]:
-        table.add_row(q["queue"], "", *(f"{q['totals'][s]:,}" for s in STATES), str(q["workers"]),
-                      style="bold")
+        table.add_row(
+            q["queue"], "", *(f"{q['totals'][s]:,}" for s in STATES), str(q["workers"]), style="bold"
+        )
         for prio, counts in q["priorities"].items():
             if any(counts.values()):
                 table.add_row("", prio, *(f"{counts[s]:,}" for s in STATES), "")
@@ -34,28 +40,56 @@ def _ms(value) -> str:
 
 def _window_table(data: dict, label: str) -> Table:
     # enqueued and retried are in --json; these columns fit 80 characters
-    table = Table("queue", "done", "fail", "dead", "err%", "/min", "p50", "p95", "p99", "wait95", box=None,
-                  title=f"last {label}", title_justify="left", padding=(0, 1, 0, 0))
+    table = Table(
+        "queue",
+        "done",
+        "fail",
+        "dead",
+        "err%",
+        "/min",
+        "p50",
+        "p95",
+        "p99",
+        "wait95",
+        box=None,
+        title=f"last {label}",
+        title_justify="left",
+        padding=(0, 1, 0, 0),
+    )
     table.columns[0].no_wrap = True
     for name, w in data["window"]["queues"].items():
         proc = w["processing_ms"]
-        table.add_row(name, *(f"{w[k]:,}" for k in ("completed", "failed", "dead")),
-                      f"{w['error_rate'] * 100:.1f}", f"{w['throughput_per_minute']:g}",
-                      _ms(proc["p50"]), _ms(proc["p95"]), _ms(proc["p99"]), _ms(w["wait_ms"]["p95"]))
+        table.add_row(
+            name,
+            *(f"{w[k]:,}" for k in ("completed", "failed", "dead")),
+            f"{w['error_rate'] * 100:.1f}",
+            f"{w['throughput_per_minute']:g}",
+            _ms(proc["p50"]),
+            _ms(proc["p95"]),
+            _ms(proc["p99"]),
+            _ms(w["wait_ms"]["p95"]),
+        )
     return table
 
 
 def stats(
     ctx: typer.Context,
-    queue: Optional[str] = typer.Option(None, "--queue", "-q", help="Only this queue."),
-    window: Optional[str] = typer.Option(None, "--window", metavar=DURATION,
-                                         help="Also the metrics of the last 15m, 1h, 24h, 7d "
-                                              "(up to 30d): outcomes, error rate, throughput, "
-                                              "processing and wait percentiles."),
+    queue: str | None = typer.Option(None, "--queue", "-q", help="Only this queue."),
+    window: str | None = typer.Option(
+        None,
+        "--window",
+        metavar=DURATION,
+        help="Also the metrics of the last 15m, 1h, 24h, 7d "
+        "(up to 30d): outcomes, error rate, throughput, "
+        "processing and wait percentiles.",
+    ),
     watch: bool = typer.Option(False, "--watch", "-w", help="Refresh every --interval until Ctrl+C."),
-    interval_text: str = typer.Option("1s", "--interval", metavar=DURATION,
-                                      help="Time between refreshes with --watch, e.g. 2s or 0.5 "
-                                           "(seconds); at least 0.2s."),
+    interval_text: str = typer.Option(
+        "1s",
+        "--interval",
+        metavar=DURATION,
+        help="Time between refreshes with --watch, e.g. 2s or 0.5 (seconds); at least 0.2s.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Counts per queue and priority: waiting, active, scheduled, completed, failed; workers; dead-letter."""
@@ -76,8 +110,9 @@ def stats(
             while True:
                 emit_json(queue_stats(st.connection, st.settings, queue), compact=True)
                 time.sleep(interval)
-        with Live(_table(queue_stats(st.connection, st.settings, queue)), console=stdout,
-                  auto_refresh=False) as live:
+        with Live(
+            _table(queue_stats(st.connection, st.settings, queue)), console=stdout, auto_refresh=False
+        ) as live:
             while True:
                 time.sleep(interval)
                 live.update(_table(queue_stats(st.connection, st.settings, queue)), refresh=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.table import Table
 
@@ -19,11 +17,15 @@ POOLS = ("process", "thread")
 workers_app = new_app("Run workers for every queue.")
 
 
-LogFormatOption = typer.Option(None, "--log-format", help="text or json: one JSON object per line, each finished "
-                                                          "job with its fields (default: JOBCTL_LOG_FORMAT).")
+LogFormatOption = typer.Option(
+    None,
+    "--log-format",
+    help="text or json: one JSON object per line, each finished "
+    "job with its fields (default: JOBCTL_LOG_FORMAT).",
+)
 
 
-def setup_logs(settings, log_format: Optional[str]) -> None:
+def setup_logs(settings, log_format: str | None) -> None:
     if log_format not in (None, "text", "json"):
         raise UsageError(f"--log-format {log_format!r} is not text or json", "use --log-format json")
     configure_logging(settings.log_level, log_format or settings.log_format)
@@ -34,13 +36,17 @@ def start(
     ctx: typer.Context,
     queue: list[str] = typer.Option(..., "--queue", "-q", help="Queue to work on (repeatable)."),
     concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Jobs run at once."),
-    pool: str = typer.Option("process", "--pool", help="process: one supervised process per job slot (CPU-bound "
-                                                      "work, images); thread: one process running --concurrency "
-                                                      "jobs on threads (I/O-bound: email, payments, fetches)."),
+    pool: str = typer.Option(
+        "process",
+        "--pool",
+        help="process: one supervised process per job slot (CPU-bound "
+        "work, images); thread: one process running --concurrency "
+        "jobs on threads (I/O-bound: email, payments, fetches).",
+    ),
     burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
-    max_jobs: Optional[int] = typer.Option(None, "--max-jobs", min=1, help="Quit after N jobs (per process)."),
-    name: Optional[str] = typer.Option(None, "--name", help="Worker name (single process only)."),
-    log_format: Optional[str] = LogFormatOption,
+    max_jobs: int | None = typer.Option(None, "--max-jobs", min=1, help="Quit after N jobs (per process)."),
+    name: str | None = typer.Option(None, "--name", help="Worker name (single process only)."),
+    log_format: str | None = LogFormatOption,
 ) -> None:
     """Work on QUEUE(s), high priority before normal before low. SIGTERM finishes the job in hand."""
     settings = state(ctx).settings
@@ -48,15 +54,18 @@ def start(
     if name and concurrency > 1 and pool != "thread":
         raise UsageError("--name needs --concurrency 1", "names are generated per process otherwise")
     if pool not in POOLS:
-        raise UsageError(f"--pool {pool!r} is not process or thread", "use --pool thread for I/O-bound job types")
+        raise UsageError(
+            f"--pool {pool!r} is not process or thread", "use --pool thread for I/O-bound job types"
+        )
     setup_logs(settings, log_format)
     threads = concurrency if pool == "thread" else 1
     spec = WorkerSpec(list(queue), burst=burst, max_jobs=max_jobs, name=name, threads=threads)
     if concurrency == 1 or pool == "thread":
         run_worker(settings, spec)
     else:
-        code = run_workers(settings, [WorkerSpec(list(queue), burst=burst, max_jobs=max_jobs)
-                                      for _ in range(concurrency)])
+        code = run_workers(
+            settings, [WorkerSpec(list(queue), burst=burst, max_jobs=max_jobs) for _ in range(concurrency)]
+        )
         if code:  # the workers logged why (e.g. a job no key of theirs decrypts)
             raise typer.Exit(code)
 
@@ -76,12 +85,23 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     table = Table("name", "queues", "state", "job", "beat", "rss", "pid", "done", box=None)
     for r in rows:
         queues = ",".join(sorted({q.rsplit(":", 1)[0] for q in r["queues"]}))
-        job = f"{r['current_job'][:8]} {r['current_job_seconds']:g}s" if r["current_job_seconds"] is not None \
+        job = (
+            f"{r['current_job'][:8]} {r['current_job_seconds']:g}s"
+            if r["current_job_seconds"] is not None
             else (r["current_job"] or "-")
+        )
         beat = "-" if r["heartbeat_age_seconds"] is None else f"{r['heartbeat_age_seconds']:.0f}s"
         rss = "-" if r["rss_bytes"] is None else f"{r['rss_bytes'] / 1024**2:.0f}M"
-        table.add_row(r["name"][:14], queues, r["state"] if r["alive"] else "[red]dead[/red]", job, beat, rss,
-                      str(r["pid"]), f"{r['jobs_done']}/{r['jobs_failed']}")
+        table.add_row(
+            r["name"][:14],
+            queues,
+            r["state"] if r["alive"] else "[red]dead[/red]",
+            job,
+            beat,
+            rss,
+            str(r["pid"]),
+            f"{r['jobs_done']}/{r['jobs_failed']}",
+        )
     stdout.print(table)
 
 
@@ -90,13 +110,14 @@ def start_all(
     ctx: typer.Context,
     concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Processes per queue."),
     burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
-    log_format: Optional[str] = LogFormatOption,
+    log_format: str | None = LogFormatOption,
 ) -> None:
     """One supervised worker process per queue; a process that dies is restarted. The supervisor also
     evaluates the alert rules (one evaluator at a time among schedulers, supervisors and monitors)."""
     settings = state(ctx).settings
     setup_logs(settings, log_format)
-    code = run_workers(settings, all_queue_specs(settings, concurrency=concurrency, burst=burst),
-                       evaluate_alerts=True)
+    code = run_workers(
+        settings, all_queue_specs(settings, concurrency=concurrency, burst=burst), evaluate_alerts=True
+    )
     if code:  # the workers logged why (e.g. a job no key of theirs decrypts)
         raise typer.Exit(code)

@@ -50,14 +50,17 @@ class AlertEvaluator:
     def _lease_ms(self) -> int:
         return int(self.settings.scheduler_lease * 1000)
 
-    def step(self, connection: redis.Redis, *, now: float | None = None,
-             force: bool = False) -> list[dict] | None:
+    def step(
+        self, connection: redis.Redis, *, now: float | None = None, force: bool = False
+    ) -> list[dict] | None:
         """Keep or take the lease; when holding it and the last evaluation is an interval old (or
         `force`), evaluate the rules and record it. Returns the transitions, or None when this
         evaluator did not evaluate (standing by, or not due yet)."""
         was_holding = self.holding
-        self.holding = leases.acquire_or_renew(connection, LEASE_KEY, self.name, self._lease_ms()) != \
-            leases.HELD_ELSEWHERE
+        self.holding = (
+            leases.acquire_or_renew(connection, LEASE_KEY, self.name, self._lease_ms())
+            != leases.HELD_ELSEWHERE
+        )
         if self.holding and not was_holding:
             log.info("%s %s now evaluates the alert rules (every %g s)", self.role, self.name, self.interval)
         elif was_holding and not self.holding:
@@ -68,8 +71,9 @@ class AlertEvaluator:
         if not force and not self._due(connection, now):
             return None
         transitions = alert_rules.evaluate(connection, self.settings, now)
-        alert_rules.record_evaluation(connection, self.settings, by=self.name, role=self.role,
-                                      interval=self.interval, now=now)
+        alert_rules.record_evaluation(
+            connection, self.settings, by=self.name, role=self.role, interval=self.interval, now=now
+        )
         return transitions
 
     def step_safely(self, connection: redis.Redis) -> list[dict] | None:

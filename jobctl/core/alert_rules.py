@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -42,7 +42,9 @@ log = logging.getLogger("jobctl.alerts")
 RULES = ("error_rate", "queue_size", "oldest_waiting", "no_worker", "worker_died")
 STATE = f"{keyspace.JOBCTL}:alert-rules:state"
 SEEN_WORKERS = f"{keyspace.JOBCTL}:alert-rules:workers"
-EVALUATED = f"{keyspace.JOBCTL}:alert-rules:evaluated"  # hash: the last evaluation (at, by, role, interval, ...)
+EVALUATED = (
+    f"{keyspace.JOBCTL}:alert-rules:evaluated"  # hash: the last evaluation (at, by, role, interval, ...)
+)
 STALE_INTERVALS = 3  # the rules count as "not evaluated" after this many of the evaluator's intervals
 ERROR_WINDOW = 300
 TEMPLATE = "alert-rule"
@@ -53,27 +55,32 @@ def _text(value: Any) -> str:
 
 
 def _iso(now: float) -> str:
-    return datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
 
 
 def _oldest_waits(connection: redis.Redis, stats: dict, now: float) -> dict[str, float]:
     """Seconds the oldest waiting job of each queue has waited (RQ pops from the left: index 0)."""
-    physical = [(q["queue"], f"{q['queue']}:{prio}") for q in stats["queues"] for prio in q["priorities"]
-                if q["priorities"][prio]["waiting"]]
+    physical = [
+        (q["queue"], f"{q['queue']}:{prio}")
+        for q in stats["queues"]
+        for prio in q["priorities"]
+        if q["priorities"][prio]["waiting"]
+    ]
     with connection.pipeline(transaction=False) as pipe:
         for _, name in physical:
             pipe.lindex(queue_key(name), 0)
         heads = pipe.execute()
     with connection.pipeline(transaction=False) as pipe:
         for head in heads:
-            pipe.hget(Job.key_for(head.decode() if isinstance(head, bytes) else head), "enqueued_at") if head \
-                else pipe.echo("")
+            pipe.hget(
+                Job.key_for(head.decode() if isinstance(head, bytes) else head), "enqueued_at"
+            ) if head else pipe.echo("")
         stamps = pipe.execute()
     waits: dict[str, float] = {}
     for (queue, _), stamp in zip(physical, stamps):
         if stamp:
             text = stamp.decode() if isinstance(stamp, bytes) else stamp
-            enqueued = datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=timezone.utc)
+            enqueued = datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=UTC)
             waits[queue] = max(waits.get(queue, 0.0), now - enqueued.timestamp())
     return waits
 
@@ -106,28 +113,60 @@ def conditions(connection: redis.Redis, settings: Settings, now: float | None = 
             finished = w["completed"] + w["failed"]
             rate = w["error_rate"] * 100
             if finished >= max(1, settings.alert_min_volume) and rate > settings.alert_error_rate:
-                found.append({"rule": "error_rate", "subject": name, "value": round(rate, 1),
-                              "threshold": settings.alert_error_rate,
-                              "message": f"{rate:.1f}% of {finished} attempts failed on {name} in 5 minutes"})
+                found.append(
+                    {
+                        "rule": "error_rate",
+                        "subject": name,
+                        "value": round(rate, 1),
+                        "threshold": settings.alert_error_rate,
+                        "message": f"{rate:.1f}% of {finished} attempts failed on {name} in 5 minutes",
+                    }
+                )
     for q in stats["queues"]:
         waiting = q["totals"]["waiting"]
         if settings.alert_queue_size and waiting > settings.alert_queue_size:
-            found.append({"rule": "queue_size", "subject": q["queue"], "value": waiting,
-                          "threshold": settings.alert_queue_size,
-                          "message": f"{q['queue']} has {waiting:,} waiting jobs"})
+            found.append(
+                {
+                    "rule": "queue_size",
+                    "subject": q["queue"],
+                    "value": waiting,
+                    "threshold": settings.alert_queue_size,
+                    "message": f"{q['queue']} has {waiting:,} waiting jobs",
+                }
+            )
         if settings.alert_no_worker and waiting and not q["workers"]:
-            found.append({"rule": "no_worker", "subject": q["queue"], "value": waiting, "threshold": 0,
-                          "message": f"{q['queue']} has {waiting:,} waiting jobs and no live worker"})
+            found.append(
+                {
+                    "rule": "no_worker",
+                    "subject": q["queue"],
+                    "value": waiting,
+                    "threshold": 0,
+                    "message": f"{q['queue']} has {waiting:,} waiting jobs and no live worker",
+                }
+            )
     if settings.alert_oldest_wait:
         for queue, waited in _oldest_waits(connection, stats, now).items():
             if waited > settings.alert_oldest_wait:
-                found.append({"rule": "oldest_waiting", "subject": queue, "value": round(waited),
-                              "threshold": settings.alert_oldest_wait,
-                              "message": f"the oldest job on {queue} has waited {waited / 60:.0f} minutes"})
+                found.append(
+                    {
+                        "rule": "oldest_waiting",
+                        "subject": queue,
+                        "value": round(waited),
+                        "threshold": settings.alert_oldest_wait,
+                        "message": f"the oldest job on {queue} has waited {waited / 60:.0f} minutes",
+                    }
+                )
     alive = {w.name for w in live_workers(connection, settings)}
     for name in _died_workers(connection, alive, now):
-        found.append({"rule": "worker_died", "subject": name, "value": 1, "threshold": 0,
-                      "message": f"worker {name} stopped heartbeating without shutting down"})
+        found.append(
+            {
+                "rule": "worker_died",
+                "subject": name,
+                "value": 1,
+                "threshold": 0,
+                "message": f"worker {name} stopped heartbeating without shutting down",
+            }
+        )
     return found
 
 
@@ -137,9 +176,18 @@ def _notify(connection: redis.Redis, settings: Settings, event: str, entry: dict
     word = "FIRING" if event == "firing" else "resolved"
     (log.warning if event == "firing" else log.info)("alert %s %s: %s", word, entry["rule"], entry["message"])
     channels = ["log"]
-    data = {"event": event, "rule": entry["rule"], "subject": entry["subject"], "message": entry["message"],
-            "value": entry.get("value"), "threshold": entry.get("threshold"), "since": entry.get("since")}
-    if settings.admin_emails and _admin_email(connection, settings, TEMPLATE, data, f"{entry['rule']} alert email"):
+    data = {
+        "event": event,
+        "rule": entry["rule"],
+        "subject": entry["subject"],
+        "message": entry["message"],
+        "value": entry.get("value"),
+        "threshold": entry.get("threshold"),
+        "since": entry.get("since"),
+    }
+    if settings.admin_emails and _admin_email(
+        connection, settings, TEMPLATE, data, f"{entry['rule']} alert email"
+    ):
         channels.append("email")
     if settings.alert_webhook_url and _post_webhook(settings, {**data, "event": f"alert.{event}"}):
         channels.append("webhook")
@@ -150,7 +198,9 @@ def evaluate(connection: redis.Redis, settings: Settings, now: float | None = No
     """Compare what is wrong now with the stored state; notify transitions; returns them."""
     now = time.time() if now is None else now
     current = {f"{c['rule']}:{c['subject']}": c for c in conditions(connection, settings, now)}
-    stored = {k.decode() if isinstance(k, bytes) else k: json.loads(v) for k, v in connection.hgetall(STATE).items()}
+    stored = {
+        k.decode() if isinstance(k, bytes) else k: json.loads(v) for k, v in connection.hgetall(STATE).items()
+    }
     transitions = []
     cooldown = max(0, int(settings.alert_cooldown or 0))
     for key, found in current.items():
@@ -177,13 +227,18 @@ def evaluate(connection: redis.Redis, settings: Settings, now: float | None = No
 
 
 def _enabled(settings: Settings) -> dict[str, bool]:
-    return {"error_rate": bool(settings.alert_error_rate), "queue_size": bool(settings.alert_queue_size),
-            "oldest_waiting": bool(settings.alert_oldest_wait), "no_worker": bool(settings.alert_no_worker),
-            "worker_died": True}
+    return {
+        "error_rate": bool(settings.alert_error_rate),
+        "queue_size": bool(settings.alert_queue_size),
+        "oldest_waiting": bool(settings.alert_oldest_wait),
+        "no_worker": bool(settings.alert_no_worker),
+        "worker_died": True,
+    }
 
 
-def record_evaluation(connection: redis.Redis, settings: Settings, *, by: str, role: str, interval: float,
-                      now: float) -> dict[str, Any]:
+def record_evaluation(
+    connection: redis.Redis, settings: Settings, *, by: str, role: str, interval: float, now: float
+) -> dict[str, Any]:
     """Stamp an evaluation: when, by which evaluator (and its role and interval), how many rules and
     firing subjects, and how many evaluations in a row this evaluator has made. Only the lease
     holder writes it, so the read-then-write of `count` does not race."""
@@ -191,8 +246,15 @@ def record_evaluation(connection: redis.Redis, settings: Settings, *, by: str, r
     same = previous[0] is not None and _text(previous[0]) == by
     count = int(previous[1] or 0) + 1 if same else 1
     firing = sum(1 for v in connection.hvals(STATE) if json.loads(v).get("firing"))
-    record = {"at": repr(float(now)), "by": by, "role": role, "interval": repr(float(interval)), "count": count,
-              "rules": sum(_enabled(settings).values()), "firing": firing}
+    record = {
+        "at": repr(float(now)),
+        "by": by,
+        "role": role,
+        "interval": repr(float(interval)),
+        "count": count,
+        "rules": sum(_enabled(settings).values()),
+        "firing": firing,
+    }
     connection.hset(EVALUATED, mapping=record)
     return last_evaluation(connection, now)
 
@@ -204,44 +266,86 @@ def last_evaluation(connection: redis.Redis, now: float | None = None) -> dict[s
     now = time.time() if now is None else now
     raw = {_text(k): _text(v) for k, v in connection.hgetall(EVALUATED).items()}
     if "at" not in raw:
-        return {"evaluated_at": None, "age_seconds": None, "by": None, "role": None, "interval_seconds": None,
-                "stale_after_seconds": None, "fresh": False, "count": 0, "rules": None, "firing": None}
+        return {
+            "evaluated_at": None,
+            "age_seconds": None,
+            "by": None,
+            "role": None,
+            "interval_seconds": None,
+            "stale_after_seconds": None,
+            "fresh": False,
+            "count": 0,
+            "rules": None,
+            "firing": None,
+        }
     at, interval = float(raw["at"]), float(raw.get("interval") or 0)
     # at least a few seconds of grace: an evaluator with a tiny interval still ticks only every second
     stale_after = max(STALE_INTERVALS * interval, 5.0)
     age = max(0.0, now - at)
-    return {"evaluated_at": _iso(at), "age_seconds": round(age, 1), "by": raw.get("by"), "role": raw.get("role"),
-            "interval_seconds": interval, "stale_after_seconds": stale_after, "fresh": age <= stale_after,
-            "count": int(raw.get("count") or 0), "rules": int(raw.get("rules") or 0),
-            "firing": int(raw.get("firing") or 0)}
+    return {
+        "evaluated_at": _iso(at),
+        "age_seconds": round(age, 1),
+        "by": raw.get("by"),
+        "role": raw.get("role"),
+        "interval_seconds": interval,
+        "stale_after_seconds": stale_after,
+        "fresh": age <= stale_after,
+        "count": int(raw.get("count") or 0),
+        "rules": int(raw.get("rules") or 0),
+        "firing": int(raw.get("firing") or 0),
+    }
 
 
-def rule_states(connection: redis.Redis, settings: Settings,
-                evaluation: dict | None = None) -> list[dict[str, Any]]:
+def rule_states(
+    connection: redis.Redis, settings: Settings, evaluation: dict | None = None
+) -> list[dict[str, Any]]:
     """`jobctl alerts list`: every rule with its threshold, its state (off, ok, firing, or
     not-evaluated when no evaluator ran recently) and each subject's state."""
     evaluation = last_evaluation(connection) if evaluation is None else evaluation
     stored = [json.loads(v) for v in connection.hvals(STATE)]
-    thresholds = {"error_rate": f"{settings.alert_error_rate:g}% (min {settings.alert_min_volume} in 5 min)",
-                  "queue_size": settings.alert_queue_size, "oldest_waiting": f"{settings.alert_oldest_wait}s",
-                  "no_worker": settings.alert_no_worker, "worker_died": True}
+    thresholds = {
+        "error_rate": f"{settings.alert_error_rate:g}% (min {settings.alert_min_volume} in 5 min)",
+        "queue_size": settings.alert_queue_size,
+        "oldest_waiting": f"{settings.alert_oldest_wait}s",
+        "no_worker": settings.alert_no_worker,
+        "worker_died": True,
+    }
     enabled = _enabled(settings)
     rules = []
     for rule in RULES:
-        subjects = sorted(({"subject": s["subject"], "firing": s.get("firing", False),
-                            "state": ("firing" if s.get("firing") else "ok") if evaluation["fresh"]
-                            else "not-evaluated",
-                            "since": s.get("since"), "last_fired": s.get("last_fired"),
-                            "last_resolved": s.get("last_resolved"), "message": s.get("message")}
-                           for s in stored if s.get("rule") == rule), key=lambda s: s["subject"])
+        subjects = sorted(
+            (
+                {
+                    "subject": s["subject"],
+                    "firing": s.get("firing", False),
+                    "state": ("firing" if s.get("firing") else "ok")
+                    if evaluation["fresh"]
+                    else "not-evaluated",
+                    "since": s.get("since"),
+                    "last_fired": s.get("last_fired"),
+                    "last_resolved": s.get("last_resolved"),
+                    "message": s.get("message"),
+                }
+                for s in stored
+                if s.get("rule") == rule
+            ),
+            key=lambda s: s["subject"],
+        )
         if not enabled[rule]:
             state = "off"
         elif not evaluation["fresh"]:
             state = "not-evaluated"
         else:
             state = "firing" if any(s["firing"] for s in subjects) else "ok"
-        rules.append({"rule": rule, "enabled": enabled[rule], "threshold": thresholds[rule], "state": state,
-                      "subjects": subjects})
+        rules.append(
+            {
+                "rule": rule,
+                "enabled": enabled[rule],
+                "threshold": thresholds[rule],
+                "state": state,
+                "subjects": subjects,
+            }
+        )
     return rules
 
 
@@ -255,13 +359,22 @@ def test_channel(connection: redis.Redis, settings: Settings, channel: str) -> b
     """Send a test alert through one channel (log, email, webhook); True when it went out."""
     from jobctl.core.alerts import _admin_email, _post_webhook
 
-    data = {"event": "test", "rule": "test", "subject": "jobctl", "message": "a test alert from jobctl alerts test",
-            "value": None, "threshold": None, "since": _iso(time.time())}
+    data = {
+        "event": "test",
+        "rule": "test",
+        "subject": "jobctl",
+        "message": "a test alert from jobctl alerts test",
+        "value": None,
+        "threshold": None,
+        "since": _iso(time.time()),
+    }
     if channel == "log":
         log.warning("alert test: %s", data["message"])
         return True
     if channel == "email":
-        return bool(settings.admin_emails) and _admin_email(connection, settings, TEMPLATE, data, "test alert email")
+        return bool(settings.admin_emails) and _admin_email(
+            connection, settings, TEMPLATE, data, "test alert email"
+        )
     if channel == "webhook":
         return bool(settings.alert_webhook_url) and _post_webhook(settings, {**data, "event": "alert.test"})
     raise ValueError(channel)

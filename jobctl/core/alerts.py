@@ -40,8 +40,16 @@ WEBHOOK_TIMEOUT = 5
 LOG_MESSAGE_LIMIT = 200
 MESSAGE_LIMIT = 500
 PENDING_QUEUES = f"{keyspace.JOBCTL}:alert:queues"
-SUMMARY_FIELDS = ("job_id", "queue", "priority", "type", "error_type", "error_message", "attempt_count",
-                  "died_at")
+SUMMARY_FIELDS = (
+    "job_id",
+    "queue",
+    "priority",
+    "type",
+    "error_type",
+    "error_message",
+    "attempt_count",
+    "died_at",
+)
 
 # KEYS: cooldown, pending, pending-queues set; ARGV: now, cooldown seconds, queue, summary JSON.
 # Returns {1, count} when the alert fires now (count includes what was pending), {0, pending} if not.
@@ -98,8 +106,11 @@ def _one_line(value: Any, limit: int) -> str:
 
 def _is_alert_email(entry: dict) -> bool:
     payload = entry.get("payload")
-    return (entry.get("type") == "email" and isinstance(payload, dict)
-            and payload.get("template") in (TEMPLATE, INFECTED_TEMPLATE))
+    return (
+        entry.get("type") == "email"
+        and isinstance(payload, dict)
+        and payload.get("template") in (TEMPLATE, INFECTED_TEMPLATE)
+    )
 
 
 def _summary(entry: dict) -> dict[str, Any]:
@@ -123,8 +134,9 @@ def _window_minutes(seconds: int) -> int | float:
     return seconds // 60 if seconds % 60 == 0 else round(seconds / 60, 1)
 
 
-def dead_letter_alert(connection: redis.Redis, settings: Settings, entry: dict, *,
-                      now: float | None = None) -> dict:
+def dead_letter_alert(
+    connection: redis.Redis, settings: Settings, entry: dict, *, now: float | None = None
+) -> dict:
     """Report one dead-lettered job: log it, then email/webhook unless the queue's window is cooling down.
 
     Returns {"fired": bool, "count": jobs reported (or pending so far when not fired), "channels": [...]}.
@@ -132,9 +144,15 @@ def dead_letter_alert(connection: redis.Redis, settings: Settings, entry: dict, 
     now = time.time() if now is None else now
     summary = _summary(entry)
     queue = _text(summary["queue"])
-    log.warning("job dead-lettered: queue=%s job=%s type=%s error=%s: %s attempts=%s", queue,
-                summary["job_id"], summary["type"], summary["error_type"],
-                _one_line(summary["error_message"], LOG_MESSAGE_LIMIT), summary["attempt_count"])
+    log.warning(
+        "job dead-lettered: queue=%s job=%s type=%s error=%s: %s attempts=%s",
+        queue,
+        summary["job_id"],
+        summary["type"],
+        summary["error_type"],
+        _one_line(summary["error_message"], LOG_MESSAGE_LIMIT),
+        summary["attempt_count"],
+    )
     cooldown = _cooldown(settings)
     fired, count = connection.register_script(_ARRIVE)(
         keys=[keyspace.alert_cooldown(queue), keyspace.alert_pending(queue), PENDING_QUEUES],
@@ -159,8 +177,10 @@ def flush_pending_alerts(connection: redis.Redis, settings: Settings, *, now: fl
     cooldown = _cooldown(settings)
     fired = 0
     for queue in queues:
-        result = flush(keys=[keyspace.alert_cooldown(queue), keyspace.alert_pending(queue), PENDING_QUEUES],
-                       args=[repr(float(now)), cooldown, queue])
+        result = flush(
+            keys=[keyspace.alert_cooldown(queue), keyspace.alert_pending(queue), PENDING_QUEUES],
+            args=[repr(float(now)), cooldown, queue],
+        )
         if not result:
             continue
         count, raw = int(result[0]), _text(result[1])
@@ -169,7 +189,9 @@ def flush_pending_alerts(connection: redis.Redis, settings: Settings, *, now: fl
         except (ValueError, JobctlError):  # unreadable, or sealed with a key this process lacks
             summary = {}
         summary["queue"] = queue
-        log.warning("grouped dead-letter alert: %d job(s) dead-lettered on %s since the last alert", count, queue)
+        log.warning(
+            "grouped dead-letter alert: %d job(s) dead-lettered on %s since the last alert", count, queue
+        )
         _fire(connection, settings, summary, count)
         fired += 1
     return fired
@@ -179,7 +201,9 @@ def _fire(connection: redis.Redis, settings: Settings, summary: dict, count: int
     channels = ["log"]
     if settings.admin_emails:
         if summary.get("alert_email"):
-            log.warning("not emailing about dead-lettered alert email %s (no alert loops)", summary.get("job_id"))
+            log.warning(
+                "not emailing about dead-lettered alert email %s (no alert loops)", summary.get("job_id")
+            )
         elif _email(connection, settings, summary, count):
             channels.append("email")
     if settings.alert_webhook_url and _webhook(settings, summary, count):
@@ -198,15 +222,22 @@ def _email(connection: redis.Redis, settings: Settings, summary: dict, count: in
         "died_at": summary.get("died_at"),
         "window_minutes": _window_minutes(_cooldown(settings)),
     }
-    return _admin_email(connection, settings, TEMPLATE, data, f"dead-letter alert email for {summary.get('queue')}")
+    return _admin_email(
+        connection, settings, TEMPLATE, data, f"dead-letter alert email for {summary.get('queue')}"
+    )
 
 
 def _admin_email(connection: redis.Redis, settings: Settings, template: str, data: dict, what: str) -> bool:
     from jobctl.core.submit import submit
 
     try:
-        job_id = submit(connection, settings, "email", {"to": list(settings.admin_emails), "template": template,
-                                                        "data": data}, priority="high")
+        job_id = submit(
+            connection,
+            settings,
+            "email",
+            {"to": list(settings.admin_emails), "template": template, "data": data},
+            priority="high",
+        )
     except (JobctlError, redis.RedisError) as exc:  # a bad template or Redis hiccup: still send the webhook
         log.warning("could not enqueue the %s: %s: %s", what, type(exc).__name__, exc)
         return False
@@ -215,25 +246,33 @@ def _admin_email(connection: redis.Redis, settings: Settings, template: str, dat
 
 
 def _webhook(settings: Settings, summary: dict, count: int) -> bool:
-    return _post_webhook(settings, {
-        "event": EVENT,
-        "queue": summary.get("queue"),
-        "count": count,
-        "job_id": summary.get("job_id"),
-        "type": summary.get("type"),
-        "error_type": summary.get("error_type"),
-        "error_message": summary.get("error_message"),
-        "died_at": summary.get("died_at"),
-        "window_seconds": _cooldown(settings),
-    })
+    return _post_webhook(
+        settings,
+        {
+            "event": EVENT,
+            "queue": summary.get("queue"),
+            "count": count,
+            "job_id": summary.get("job_id"),
+            "type": summary.get("type"),
+            "error_type": summary.get("error_type"),
+            "error_message": summary.get("error_message"),
+            "died_at": summary.get("died_at"),
+            "window_seconds": _cooldown(settings),
+        },
+    )
 
 
 def _post_webhook(settings: Settings, body: dict) -> bool:
     url = settings.alert_webhook_url
     try:
-        answer = http_client.request("POST", url, content=json.dumps(body, default=str).encode(),
-                                     headers={"Content-Type": "application/json"}, timeout=WEBHOOK_TIMEOUT,
-                                     max_body=64 * 1024)
+        answer = http_client.request(
+            "POST",
+            url,
+            content=json.dumps(body, default=str).encode(),
+            headers={"Content-Type": "application/json"},
+            timeout=WEBHOOK_TIMEOUT,
+            max_body=64 * 1024,
+        )
     except http_client.HTTPFailure as exc:  # refused, timed out, a bad URL: the reason is already redacted
         log.warning("alert webhook %s failed: %s: %s", safe_url(url), exc.kind, exc.reason)
         return False
@@ -249,12 +288,22 @@ def infected_file_alert(connection: redis.Redis, settings: Settings, details: di
     `details` says which file and what was found (file_id, file_name, user_id, product_id, signature,
     scanner, sha256, quarantine_path, job_id); it never holds the file. Returns the channels used.
     """
-    log.error("infected upload quarantined: file=%s user=%s signature=%s sha256=%s job=%s",
-              details.get("file_id"), details.get("user_id"), details.get("signature"), details.get("sha256"),
-              details.get("job_id"))
+    log.error(
+        "infected upload quarantined: file=%s user=%s signature=%s sha256=%s job=%s",
+        details.get("file_id"),
+        details.get("user_id"),
+        details.get("signature"),
+        details.get("sha256"),
+        details.get("job_id"),
+    )
     channels = ["log"]
-    if settings.admin_emails and _admin_email(connection, settings, INFECTED_TEMPLATE, dict(details),
-                                              f"infected-file alert email for {details.get('file_id')}"):
+    if settings.admin_emails and _admin_email(
+        connection,
+        settings,
+        INFECTED_TEMPLATE,
+        dict(details),
+        f"infected-file alert email for {details.get('file_id')}",
+    ):
         channels.append("email")
     if settings.alert_webhook_url and _post_webhook(settings, {"event": INFECTED_EVENT, **details}):
         channels.append("webhook")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rq.job import Job
 
@@ -43,7 +43,7 @@ def _rq_to_iso(text: str | None) -> str | None:
     if not text:
         return None
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).isoformat()
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).isoformat()
     except ValueError:
         return text
 
@@ -51,8 +51,9 @@ def _rq_to_iso(text: str | None) -> str | None:
 PENDING = ("queued", "scheduled", "deferred")  # an attempt is due: waiting, delayed or retried
 
 
-def progress(job: Job, status: str, policy_attempts: int | None,
-             abandoned: bytes | str | None = None) -> dict[str, int]:
+def progress(
+    job: Job, status: str, policy_attempts: int | None, abandoned: bytes | str | None = None
+) -> dict[str, int]:
     """How far a job is through its attempts, the way every face shows it: made, allowed, retries left.
 
     RQ's `retries_left` field is decremented when a retry is *scheduled*, so read raw it is one too low

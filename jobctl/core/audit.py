@@ -147,11 +147,18 @@ def _append_line(path: Path, doc: dict[str, Any]) -> None:
 
 
 @contextmanager
-def audited(connection: redis.Redis, settings: Settings | None, action: str, target: str,
-            filters: dict[str, Any] | None = None) -> Iterator[Entry]:
+def audited(
+    connection: redis.Redis,
+    settings: Settings | None,
+    action: str,
+    target: str,
+    filters: dict[str, Any] | None = None,
+) -> Iterator[Entry]:
     """Record `action` when the block ends: its count and outcome as the block set them, or
     "failed" with the error when it raised (and the error still propagates)."""
-    entry = Entry(action, target, {k: v for k, v in (filters or {}).items() if v not in (None, False, [], ())})
+    entry = Entry(
+        action, target, {k: v for k, v in (filters or {}).items() if v not in (None, False, [], ())}
+    )
     try:
         yield entry
     except JobctlError as exc:
@@ -176,9 +183,12 @@ def _record_quietly(connection: redis.Redis, settings: Settings | None, entry: E
 
 # --- reading ------------------------------------------------------------------------------------
 
+
 def _decode(entry_id: Any, fields: dict) -> dict[str, Any]:
-    text = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in fields.items()}
+    text = {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in fields.items()
+    }
     count = text.get("count", "")
     return {
         "id": entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
@@ -205,15 +215,24 @@ def parse_since(text: str | None, now: float | None = None) -> float | None:
         try:
             return (time.time() if now is None else now) - seconds_of(text)
         except ValueError:
-            raise UsageError(f"--since expects {grammar()} or an ISO time, got {text!r}",
-                             f"{HINT}{BARE}; or an ISO time such as 2026-11-29T06:00Z") from None
+            raise UsageError(
+                f"--since expects {grammar()} or an ISO time, got {text!r}",
+                f"{HINT}{BARE}; or an ISO time such as 2026-11-29T06:00Z",
+            ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # jobctl's times are UTC
     return moment.timestamp()
 
 
-def list_entries(connection: redis.Redis, *, since: float | None = None, actor: str | None = None,
-                 action: str | None = None, face: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def list_entries(
+    connection: redis.Redis,
+    *,
+    since: float | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    face: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
     """Newest first. `since` (epoch seconds) bounds the read by stream id, so a window costs what
     it holds, not the whole log; actor/action/face filters read newer-to-older in pages."""
     if limit < 1:

@@ -73,8 +73,11 @@ def _ids_in(connection: redis.Redis, state: str, physical: str, start: int, stop
 
 
 def _count(connection: redis.Redis, state: str, physical: str) -> int:
-    return connection.llen(queue_key(physical)) if state == "waiting" else \
-        connection.zcard(registry_key(state, physical))
+    return (
+        connection.llen(queue_key(physical))
+        if state == "waiting"
+        else connection.zcard(registry_key(state, physical))
+    )
 
 
 def default_state(queue: str, settings: Settings) -> str:
@@ -99,14 +102,23 @@ def _dead_letter_row(connection: redis.Redis, job_id: str) -> dict[str, Any] | N
     entry = dlq.read_entry(connection, job_id)
     if entry is None:
         return None  # replayed or purged since the index was read
-    return {"id": job_id, "type": entry.get("type"), "queue": entry.get("queue"),
-            "priority": entry.get("priority"), "status": "failed", "description": None,
-            "created_at": entry.get("first_enqueued_at"), "enqueued_at": None, "started_at": None,
-            "ended_at": entry.get("died_at")}
+    return {
+        "id": job_id,
+        "type": entry.get("type"),
+        "queue": entry.get("queue"),
+        "priority": entry.get("priority"),
+        "status": "failed",
+        "description": None,
+        "created_at": entry.get("first_enqueued_at"),
+        "enqueued_at": None,
+        "started_at": None,
+        "ended_at": entry.get("died_at"),
+    }
 
 
-def _priority_page(connection: redis.Redis, policy: QueuePolicy, state: str, offset: int,
-                   limit: int) -> tuple[int, list[str]]:
+def _priority_page(
+    connection: redis.Redis, policy: QueuePolicy, state: str, offset: int, limit: int
+) -> tuple[int, list[str]]:
     """(total, one page of ids) across a queue's priorities, high first."""
     ids: list[str] = []
     skip, want, total = offset, limit, 0
@@ -124,8 +136,16 @@ def _priority_page(connection: redis.Redis, policy: QueuePolicy, state: str, off
     return total, ids
 
 
-def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: str | None = None,
-               offset: int = 0, limit: int = 20, *, reveal: bool = False) -> dict[str, Any]:
+def queue_jobs(
+    connection: redis.Redis,
+    settings: Settings,
+    queue: str,
+    state: str | None = None,
+    offset: int = 0,
+    limit: int = 20,
+    *,
+    reveal: bool = False,
+) -> dict[str, Any]:
     """One page of a queue's jobs in one state (default: `default_state`), high priority first.
     Costs O(limit), not O(queue). Descriptions are redacted unless `reveal`. The dead-letter
     queue's failed jobs are its entries (each job's `queue` is the one it died on)."""
@@ -146,8 +166,9 @@ def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: s
     for job_id, job in zip(ids, found, strict=True):
         if job is not None:
             row = _summary(job)
-            row["attempts"] = attempts.progress(job, row["status"], _allowed(settings, row["queue"]),
-                                                crashes[job.id])
+            row["attempts"] = attempts.progress(
+                job, row["status"], _allowed(settings, row["queue"]), crashes[job.id]
+            )
         elif policy.is_dead_letter:  # the entry outlived its job's data: the row comes from the entry
             row = _dead_letter_row(connection, job_id)
         else:
@@ -155,9 +176,15 @@ def queue_jobs(connection: redis.Redis, settings: Settings, queue: str, state: s
         if row is not None:
             rows.append(row)
     next_offset = offset + len(ids) if offset + len(ids) < total else None
-    return {"queue": policy.name, "state": state, "offset": offset, "limit": limit, "total": total,
-            "next_offset": next_offset,
-            "jobs": [r if reveal else redact_fields(r, ("description",)) for r in rows]}
+    return {
+        "queue": policy.name,
+        "state": state,
+        "offset": offset,
+        "limit": limit,
+        "total": total,
+        "next_offset": next_offset,
+        "jobs": [r if reveal else redact_fields(r, ("description",)) for r in rows],
+    }
 
 
 def _abandoned(connection: redis.Redis, jobs: list[Job]) -> list[bytes | None]:
@@ -179,20 +206,28 @@ def fetch_job(connection: redis.Redis, job_id: str) -> Job:
     try:
         return Job.fetch(job_id, connection=connection, serializer=PayloadSerializer)
     except NoSuchJobError:
-        raise NotFound(f"no job {job_id!r}",
-                       "it may have been trimmed by keep-completed/keep-failed; see `jobctl queue show`") from None
+        raise NotFound(
+            f"no job {job_id!r}",
+            "it may have been trimmed by keep-completed/keep-failed; see `jobctl queue show`",
+        ) from None
 
 
 SHOWN_FIELDS = ("description", "payload", "attempts", "result", "error")  # redacted unless revealed
 
 
-def job_detail(connection: redis.Redis, settings: Settings, job_id: str, *, reveal: bool = False) -> dict[str, Any]:
+def job_detail(
+    connection: redis.Redis, settings: Settings, job_id: str, *, reveal: bool = False
+) -> dict[str, Any]:
     """One job in full: payload, attempts, result or error. EncryptedData when no key opens it."""
     job = fetch_job(connection, job_id)
     payloads.check_readable(job)
     detail = _summary(job)
-    progress = attempts.progress(job, detail["status"], _allowed(settings, detail["queue"]),
-                                 connection.hget(job.key, "jobctl_abandoned"))
+    progress = attempts.progress(
+        job,
+        detail["status"],
+        _allowed(settings, detail["queue"]),
+        connection.hget(job.key, "jobctl_abandoned"),
+    )
     latest = job.latest_result()
     error = None
     result = None
@@ -202,15 +237,15 @@ def job_detail(connection: redis.Redis, settings: Settings, job_id: str, *, reve
             result = latest.return_value
         elif latest.exc_string:
             error = payloads.open_text(latest.exc_string)
-    detail.update({
-        "payload": job.args[0] if job.args else None,
-        "attempts": {**progress, "history": job.meta.get("attempts", [])},
-        "replays": job.meta.get("replays", []),
-        "timeout": job.timeout,
-        "worker": job.worker_name,
-        "result": result,
-        "error": error,
-    })
+    detail.update(
+        {
+            "payload": job.args[0] if job.args else None,
+            "attempts": {**progress, "history": job.meta.get("attempts", [])},
+            "replays": job.meta.get("replays", []),
+            "timeout": job.timeout,
+            "worker": job.worker_name,
+            "result": result,
+            "error": error,
+        }
+    )
     return detail if reveal else redact_fields(detail, SHOWN_FIELDS)
-
-

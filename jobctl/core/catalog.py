@@ -99,10 +99,16 @@ class QueuePolicy:
 
     def describe(self) -> dict[str, Any]:
         """The policy as plain data, as `queue list --json` and the HTTP API show it."""
-        return {"priority": self.priority, "attempts": self.attempts, "timeout": self.timeout,
-                "keep_completed": self.keep_completed, "keep_failed": self.keep_failed,
-                "backoff": vars(self.backoff) if self.backoff else None, "physical": self.physical_names,
-                "description": self.description}
+        return {
+            "priority": self.priority,
+            "attempts": self.attempts,
+            "timeout": self.timeout,
+            "keep_completed": self.keep_completed,
+            "keep_failed": self.keep_failed,
+            "backoff": vars(self.backoff) if self.backoff else None,
+            "physical": self.physical_names,
+            "description": self.description,
+        }
 
     def retry_delays(self) -> list[int]:
         if not self.backoff or self.attempts <= 1:
@@ -111,35 +117,97 @@ class QueuePolicy:
 
 
 def _policy(name, priority, attempts, backoff, timeout, keep_completed, keep_failed, description):
-    return QueuePolicy(name, priority, attempts, backoff, timeout, keep_completed, keep_failed,
-                       description=description)
+    return QueuePolicy(
+        name, priority, attempts, backoff, timeout, keep_completed, keep_failed, description=description
+    )
 
 
 MIN, HOUR = 60, 3600
 DEFAULT_CATALOG: dict[str, QueuePolicy] = {
     p.name: p
     for p in (
-        _policy("email-sending", "normal", 5, Backoff(base=30, cap=HOUR, jitter=True), 60, 1000, 5000,
-                "transactional and bulk email"),
-        _policy("file-processing", "high", 3, Backoff(base=10, cap=HOUR), 300, 500, 1000,
-                "uploads: validation, virus scan, images"),
-        _policy("analytics-aggregation", "low", 3, Backoff(base=60, cap=HOUR), 30 * MIN, 100, 500,
-                "hourly/daily/weekly/monthly roll-ups"),
-        _policy("payment-retry", "normal", 5, Backoff(base=60, cap=HOUR), 120, 1000, 5000,
-                "retries of failed payments"),
-        _policy("referral-commission", "normal", 5, Backoff(base=30, cap=HOUR), 120, 1000, 5000,
-                "multi-level referral commissions"),
-        _policy("daily-reports", "low", 3, Backoff(base=5 * MIN, cap=HOUR), 30 * MIN, 30, 100,
-                "daily report, 06:00 UTC"),
-        _policy("weekly-reports", "low", 3, Backoff(base=5 * MIN, cap=HOUR), 60 * MIN, 12, 100,
-                "weekly report, Mondays 08:00 UTC"),
+        _policy(
+            "email-sending",
+            "normal",
+            5,
+            Backoff(base=30, cap=HOUR, jitter=True),
+            60,
+            1000,
+            5000,
+            "transactional and bulk email",
+        ),
+        _policy(
+            "file-processing",
+            "high",
+            3,
+            Backoff(base=10, cap=HOUR),
+            300,
+            500,
+            1000,
+            "uploads: validation, virus scan, images",
+        ),
+        _policy(
+            "analytics-aggregation",
+            "low",
+            3,
+            Backoff(base=60, cap=HOUR),
+            30 * MIN,
+            100,
+            500,
+            "hourly/daily/weekly/monthly roll-ups",
+        ),
+        _policy(
+            "payment-retry",
+            "normal",
+            5,
+            Backoff(base=60, cap=HOUR),
+            120,
+            1000,
+            5000,
+            "retries of failed payments",
+        ),
+        _policy(
+            "referral-commission",
+            "normal",
+            5,
+            Backoff(base=30, cap=HOUR),
+            120,
+            1000,
+            5000,
+            "multi-level referral commissions",
+        ),
+        _policy(
+            "daily-reports",
+            "low",
+            3,
+            Backoff(base=5 * MIN, cap=HOUR),
+            30 * MIN,
+            30,
+            100,
+            "daily report, 06:00 UTC",
+        ),
+        _policy(
+            "weekly-reports",
+            "low",
+            3,
+            Backoff(base=5 * MIN, cap=HOUR),
+            60 * MIN,
+            12,
+            100,
+            "weekly report, Mondays 08:00 UTC",
+        ),
         _policy(DEAD_LETTER, None, 1, None, None, None, None, "jobs that exhausted their attempts"),
     )
 }
 
 _OVERRIDABLE = {
-    "priority": str, "attempts": int, "timeout": int, "keep_completed": int, "keep_failed": int,
-    "completed_ttl": int, "failed_ttl": int,
+    "priority": str,
+    "attempts": int,
+    "timeout": int,
+    "keep_completed": int,
+    "keep_failed": int,
+    "completed_ttl": int,
+    "failed_ttl": int,
 }
 _BACKOFF_KEYS = {f.name for f in fields(Backoff)} - {"delays_list"} | {"delays"}
 
@@ -150,8 +218,10 @@ def _override(policy: QueuePolicy, raw: Mapping[str, Any], where: str) -> QueueP
         label = f"queues.{policy.name}.{key} in {where}"
         if key == "backoff":
             if not isinstance(value, Mapping) or set(value) - _BACKOFF_KEYS:
-                raise ConfigError(f"invalid {label}: expected a table with {', '.join(sorted(_BACKOFF_KEYS))}",
-                                  "fix the [queues] table")
+                raise ConfigError(
+                    f"invalid {label}: expected a table with {', '.join(sorted(_BACKOFF_KEYS))}",
+                    "fix the [queues] table",
+                )
             try:
                 table = dict(value)
                 if "delays" in table:
@@ -160,33 +230,41 @@ def _override(policy: QueuePolicy, raw: Mapping[str, Any], where: str) -> QueueP
                 backoff = replace(policy.backoff or Backoff(), **table)
                 backoff.validate()
             except (TypeError, ValueError) as exc:
-                raise ConfigError(f"invalid {label}: {value!r} ({exc})",
-                                  "kind is exponential, fixed or list; jitter none, equal or full") from None
+                raise ConfigError(
+                    f"invalid {label}: {value!r} ({exc})",
+                    "kind is exponential, fixed or list; jitter none, equal or full",
+                ) from None
             changes["backoff"] = backoff
             continue
         if key not in _OVERRIDABLE:
-            raise ConfigError(f"unknown setting {label}",
-                              f"valid: {', '.join(sorted([*_OVERRIDABLE, 'backoff']))}")
+            raise ConfigError(
+                f"unknown setting {label}", f"valid: {', '.join(sorted([*_OVERRIDABLE, 'backoff']))}"
+            )
         if not isinstance(value, _OVERRIDABLE[key]) or isinstance(value, bool):
             raise ConfigError(f"invalid {label}: {value!r}", f"expected {_OVERRIDABLE[key].__name__}")
         if key == "priority" and value not in PRIORITIES:
             raise ConfigError(f"invalid {label}: {value!r}", f"use one of {', '.join(PRIORITIES)}")
         if key == "attempts" and value < 1:
-            raise ConfigError(f"invalid {label}: {value!r}", "attempts counts the first try too: use 1 or more")
+            raise ConfigError(
+                f"invalid {label}: {value!r}", "attempts counts the first try too: use 1 or more"
+            )
         if key != "priority" and key != "attempts" and value < 0:
             raise ConfigError(f"invalid {label}: {value!r}", "use a number >= 0")
         changes[key] = value
     return replace(policy, **changes)
 
 
-def build_catalog(overrides: Mapping[str, Mapping[str, Any]], where: str = "jobctl.toml") -> dict[str, QueuePolicy]:
+def build_catalog(
+    overrides: Mapping[str, Mapping[str, Any]], where: str = "jobctl.toml"
+) -> dict[str, QueuePolicy]:
     catalog = dict(DEFAULT_CATALOG)
     for name, raw in overrides.items():
         if name not in catalog:
             raise ConfigError(f"unknown queue {name!r} in {where}", f"queues are: {', '.join(catalog)}")
         if name == DEAD_LETTER:
-            raise ConfigError(f"queue {DEAD_LETTER!r} has no policy to override ({where})",
-                              "remove [queues.dead-letter]")
+            raise ConfigError(
+                f"queue {DEAD_LETTER!r} has no policy to override ({where})", "remove [queues.dead-letter]"
+            )
         if not isinstance(raw, Mapping):
             raise ConfigError(f"invalid queues.{name} in {where}", "expected a table")
         catalog[name] = _override(catalog[name], raw, where)

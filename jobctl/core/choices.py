@@ -15,6 +15,8 @@ def pick(given: str | Iterable[Any] | None, allowed: tuple[str, ...], what: str)
     names = [n.strip().lower() for n in given.split(",")] if isinstance(given, str) else list(given)
     unknown = [n for n in names if n not in allowed]
     if unknown or not names:
-        raise UsageError(f"unknown {what} {', '.join(map(repr, unknown)) or '(none given)'}",
-                         f"{what}s are: {', '.join(allowed)}")
+        raise UsageError(
+            f"unknown {what} {', '.join(map(repr, unknown)) or '(none given)'}",
+            f"{what}s are: {', '.join(allowed)}",
+        )
     return list(dict.fromkeys(names))

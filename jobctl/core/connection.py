@@ -25,11 +25,16 @@ def connect(settings: Settings, *, check: bool = True) -> redis.Redis:
     """
     if settings.redis_url:
         try:
-            client = redis.Redis.from_url(settings.redis_url, password=settings.redis_password or None,
-                                          socket_connect_timeout=5, health_check_interval=30)
+            client = redis.Redis.from_url(
+                settings.redis_url,
+                password=settings.redis_password or None,
+                socket_connect_timeout=5,
+                health_check_interval=30,
+            )
         except ValueError as exc:
-            raise RedisUnavailable(f"invalid REDIS_URL {mask_url(settings.redis_url)}: {exc}",
-                                   HINT_UNREACHABLE) from None
+            raise RedisUnavailable(
+                f"invalid REDIS_URL {mask_url(settings.redis_url)}: {exc}", HINT_UNREACHABLE
+            ) from None
     else:
         from jobctl.core import embedded
 
@@ -44,8 +49,11 @@ def ping(client: redis.Redis, settings: Settings) -> None:
     try:
         client.ping()
     except redis.AuthenticationError as exc:
-        raise RedisUnavailable(f"Redis at {describe_target(settings)} refused the password: {exc}",
-                               "check REDIS_PASSWORD or the password in REDIS_URL") from None
+        raise RedisUnavailable(
+            f"Redis at {describe_target(settings)} refused the password: {exc}",
+            "check REDIS_PASSWORD or the password in REDIS_URL",
+        ) from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {describe_target(settings)}: {exc}",
-                               HINT_UNREACHABLE) from None
+        raise RedisUnavailable(
+            f"cannot reach Redis at {describe_target(settings)}: {exc}", HINT_UNREACHABLE
+        ) from None

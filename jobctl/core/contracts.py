@@ -80,8 +80,10 @@ def normalize(contract: Contract, raw: Mapping[str, Any] | None) -> dict[str, An
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        raise UsageError(f"{contract.job_type} data must be an object of field -> value, got {type(raw).__name__}",
-                         f"fields: {', '.join(contract.names)}")
+        raise UsageError(
+            f"{contract.job_type} data must be an object of field -> value, got {type(raw).__name__}",
+            f"fields: {', '.join(contract.names)}",
+        )
     out: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in raw.items():
@@ -93,22 +95,28 @@ def normalize(contract: Contract, raw: Mapping[str, Any] | None) -> dict[str, An
                 out[key] = value
                 continue
             if contract.extra is None:
-                raise UsageError(f"unknown {contract.job_type} field {key!r}",
-                                 f"{contract.job_type} fields: {', '.join(contract.names) or '(none)'}")
+                raise UsageError(
+                    f"unknown {contract.job_type} field {key!r}",
+                    f"{contract.job_type} fields: {', '.join(contract.names) or '(none)'}",
+                )
             extra[key] = value
             continue
         out[key] = read_value(spec, value, contract.job_type)
     if extra:
         current = out.get(contract.extra) or {}
         if not isinstance(current, Mapping):
-            raise UsageError(f"{contract.job_type} field {contract.extra!r} must be an object",
-                             f"pass {contract.extra} as an object of name -> value")
+            raise UsageError(
+                f"{contract.job_type} field {contract.extra!r} must be an object",
+                f"pass {contract.extra} as an object of name -> value",
+            )
         out[contract.extra] = {**current, **extra}
     missing = [f.name for f in contract.fields if f.required and out.get(f.name) in (None, "", [])]
     if missing:
-        raise UsageError(f"{contract.job_type} needs field {missing[0]!r}",
-                         f"required {contract.job_type} fields: "
-                         f"{', '.join(f.name for f in contract.fields if f.required)}")
+        raise UsageError(
+            f"{contract.job_type} needs field {missing[0]!r}",
+            f"required {contract.job_type} fields: "
+            f"{', '.join(f.name for f in contract.fields if f.required)}",
+        )
     return out
 
 
@@ -142,7 +150,9 @@ def read_value(spec: Field, value: Any, job_type: str) -> Any:
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):
-            raise UsageError(f"{label} must be a JSON object, got {value!r}", f'e.g. {spec.name}={{"key": "value"}}')
+            raise UsageError(
+                f"{label} must be a JSON object, got {value!r}", f'e.g. {spec.name}={{"key": "value"}}'
+            )
         return parsed
     return value
 

@@ -7,7 +7,7 @@ timezone option, hence this module.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -44,8 +44,9 @@ def check_tz(tz: str) -> ZoneInfo:
             raise ValueError
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise UsageError(f"unknown timezone {tz!r}",
-                         "use an IANA name, e.g. Europe/Berlin, America/New_York, UTC") from None
+        raise UsageError(
+            f"unknown timezone {tz!r}", "use an IANA name, e.g. Europe/Berlin, America/New_York, UTC"
+        ) from None
 
 
 def _zone(tz: str | tzinfo) -> tzinfo:
@@ -54,8 +55,8 @@ def _zone(tz: str | tzinfo) -> tzinfo:
 
 def as_aware(moment: datetime | None) -> datetime:
     if moment is None:
-        return datetime.now(timezone.utc)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)  # naive: UTC
+        return datetime.now(UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # naive: UTC
 
 
 def _to_utc(naive_local: datetime, zone: tzinfo) -> float:
@@ -66,7 +67,7 @@ def _to_utc(naive_local: datetime, zone: tzinfo) -> float:
 
 
 def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 def next_runs(cron: str, tz: str | tzinfo, after: datetime, n: int = 1) -> list[datetime]:

@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -26,8 +26,8 @@ from rq.registry import FailedJobRegistry
 
 from jobctl.config import Settings
 from jobctl.core import audit, keyspace, payloads, submit
-from jobctl.core.catalog import check_priority, get_policy, split_physical
 from jobctl.core.attempts import merge_abandoned
+from jobctl.core.catalog import check_priority, get_policy, split_physical
 from jobctl.core.durations import parse_seconds
 from jobctl.core.enqueue import retry_for, rq_queue
 from jobctl.core.jobtypes import FUNC_TO_TYPE, JOB_TYPES
@@ -38,20 +38,25 @@ from jobctl.errors import InvalidPayload, NotFound, UsageError
 log = logging.getLogger("jobctl.dlq")
 
 MESSAGE_LIMIT = 500
-SEALED_FIELDS = ("payload", "attempts", "error_message", "traceback")  # encrypted at rest, redacted when shown
+SEALED_FIELDS = (
+    "payload",
+    "attempts",
+    "error_message",
+    "traceback",
+)  # encrypted at rest, redacted when shown
 SCAN_PAGE = 200
 SETTLE_SECONDS = 10
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.isoformat()
 
 
@@ -68,7 +73,9 @@ def error_summary(exc_string: str) -> tuple[str, str]:
     return name, message[:MESSAGE_LIMIT]
 
 
-def build_entry(job: Job, exc_string: str, worker: str | None, previous: dict | None = None) -> dict[str, Any]:
+def build_entry(
+    job: Job, exc_string: str, worker: str | None, previous: dict | None = None
+) -> dict[str, Any]:
     queue, priority = split_physical(job.origin or "")
     attempts = list(job.meta.get("attempts", []))
     error_type, error_message = error_summary(exc_string)
@@ -122,8 +129,14 @@ def add(connection: redis.Redis, job: Job, exc_string: str, worker: str | None) 
         if job.origin:
             pipe.zrem(FailedJobRegistry(job.origin, connection=connection).key, job.id)
         pipe.persist(job.key)
-        pipe.hset(job.key, mapping={"meta": job.serializer.dumps(job.meta), "status": JobStatus.FAILED.value,
-                                    "jobctl_abandoned": "[]"})  # merged into meta's attempts above
+        pipe.hset(
+            job.key,
+            mapping={
+                "meta": job.serializer.dumps(job.meta),
+                "status": JobStatus.FAILED.value,
+                "jobctl_abandoned": "[]",
+            },
+        )  # merged into meta's attempts above
         pipe.execute()
     log_dead(entry)
     return entry
@@ -135,8 +148,14 @@ def previous_entry(connection: redis.Redis, job_id: str) -> dict[str, Any] | Non
 
 
 def log_dead(entry: dict[str, Any]) -> None:
-    log.warning("dead-lettered job %s from %s after %d attempt(s): %s: %s", entry["job_id"], entry["queue"],
-                entry["attempt_count"], entry["error_type"], entry["error_message"][:200])
+    log.warning(
+        "dead-lettered job %s from %s after %d attempt(s): %s: %s",
+        entry["job_id"],
+        entry["queue"],
+        entry["attempt_count"],
+        entry["error_type"],
+        entry["error_message"][:200],
+    )
 
 
 def _drop(connection: redis.Redis, job_ids: list[str], *, delete_jobs: bool = True) -> None:
@@ -160,21 +179,30 @@ def enforce_retention(connection: redis.Redis, settings: Settings, now: float | 
     now = time.time() if now is None else now
     dropped: list[str] = []
     if settings.dlq_max_age:
-        old = [m.decode() for m in connection.zrangebyscore(keyspace.dlq_index(), 0, now - settings.dlq_max_age)]
+        old = [
+            m.decode() for m in connection.zrangebyscore(keyspace.dlq_index(), 0, now - settings.dlq_max_age)
+        ]
         dropped += old
     if settings.dlq_max_entries:
         excess = connection.zcard(keyspace.dlq_index()) - len(dropped) - settings.dlq_max_entries
         if excess > 0:
-            oldest = [m.decode() for m in connection.zrange(keyspace.dlq_index(), 0, excess + len(dropped) - 1)]
+            oldest = [
+                m.decode() for m in connection.zrange(keyspace.dlq_index(), 0, excess + len(dropped) - 1)
+            ]
             dropped += [i for i in oldest if i not in set(dropped)]
     for job_id in dropped:
-        log.warning("dropped dead-letter entry %s: over the retention limit (max entries %s, max age %s s)",
-                    job_id, settings.dlq_max_entries or "none", settings.dlq_max_age or "none")
+        log.warning(
+            "dropped dead-letter entry %s: over the retention limit (max entries %s, max age %s s)",
+            job_id,
+            settings.dlq_max_entries or "none",
+            settings.dlq_max_age or "none",
+        )
     _drop(connection, dropped)
     return dropped
 
 
 # --- reading -----------------------------------------------------------------------------------
+
 
 def parse_since(text: str | None, name: str = "--since") -> float | None:
     """'90s', '15m', '1h', '7d', '1h30m' or plain seconds -> seconds; None passes through."""
@@ -185,15 +213,32 @@ def parse_since(text: str | None, name: str = "--since") -> float | None:
 
 def summary(entry: dict[str, Any], *, reveal: bool = False) -> dict[str, Any]:
     entry = payloads.open_fields(entry, ("error_message",))  # the one sealed field a listing needs
-    row = {k: entry.get(k) for k in ("job_id", "queue", "priority", "type", "attempt_count", "died_at",
-                                     "error_type", "error_message")}
+    row = {
+        k: entry.get(k)
+        for k in (
+            "job_id",
+            "queue",
+            "priority",
+            "type",
+            "attempt_count",
+            "died_at",
+            "error_type",
+            "error_message",
+        )
+    }
     if not reveal:
         row["error_message"] = redact(row["error_message"])
     return row
 
 
-def _matching(connection: redis.Redis, settings: Settings, queue: str | None, since: str | None,
-              error_contains: str | None, start: int):
+def _matching(
+    connection: redis.Redis,
+    settings: Settings,
+    queue: str | None,
+    since: str | None,
+    error_contains: str | None,
+    start: int,
+):
     """Yield (position, entry) newest first from `start`, filtered; reads the index a page at a time."""
     index = keyspace.dlq_index()
     if queue:
@@ -212,15 +257,26 @@ def _matching(connection: redis.Redis, settings: Settings, queue: str | None, si
             entry = json.loads(doc)
             if needle:
                 error = payloads.open_fields(entry, ("error_message", "traceback"))
-                if needle not in f"{error['error_type']}: {error['error_message']}\n{error['traceback']}".lower():
+                if (
+                    needle
+                    not in f"{error['error_type']}: {error['error_message']}\n{error['traceback']}".lower()
+                ):
                     continue
             yield position + offset, entry
         position += len(page)
 
 
-def list_entries(connection: redis.Redis, settings: Settings, *, queue: str | None = None,
-                 since: str | None = None, error_contains: str | None = None, limit: int = 50,
-                 cursor: str | None = None, reveal: bool = False) -> dict[str, Any]:
+def list_entries(
+    connection: redis.Redis,
+    settings: Settings,
+    *,
+    queue: str | None = None,
+    since: str | None = None,
+    error_contains: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    reveal: bool = False,
+) -> dict[str, Any]:
     """A page of entries, newest first; pass back `next_cursor` for the next page. Error messages are
     redacted unless `reveal`."""
     if limit < 1:
@@ -230,7 +286,9 @@ def list_entries(connection: redis.Redis, settings: Settings, *, queue: str | No
         if start < 0:
             raise ValueError
     except ValueError:
-        raise UsageError(f"invalid cursor {cursor!r}", "pass the next_cursor value of the previous page") from None
+        raise UsageError(
+            f"invalid cursor {cursor!r}", "pass the next_cursor value of the previous page"
+        ) from None
     entries: list[dict] = []
     next_cursor = None
     for position, entry in _matching(connection, settings, queue, since, error_contains, start):
@@ -248,11 +306,20 @@ def get_entry(connection: redis.Redis, job_id: str, *, reveal: bool = False) -> 
     return entry
 
 
-def _select(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] | None, everything: bool,
-            queue: str | None, since: str | None, error_contains: str | None) -> tuple[list[dict], list[str]]:
+def _select(
+    connection: redis.Redis,
+    settings: Settings,
+    job_ids: Iterable[str] | None,
+    everything: bool,
+    queue: str | None,
+    since: str | None,
+    error_contains: str | None,
+) -> tuple[list[dict], list[str]]:
     """Entries named by id, or every entry matching the filters (`--all`); plus the unknown ids."""
     if job_ids and everything:
-        raise UsageError("pass job ids or --all, not both", "e.g. jobctl dlq retry --all --queue email-sending")
+        raise UsageError(
+            "pass job ids or --all, not both", "e.g. jobctl dlq retry --all --queue email-sending"
+        )
     if not job_ids and not everything:
         raise UsageError("no job ids given", "pass job ids, or --all (with filters) for every match")
     if everything:
@@ -269,39 +336,59 @@ def _select(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] 
 
 # --- changing ----------------------------------------------------------------------------------
 
+
 def _revive(connection: redis.Redis, settings: Settings, entry: dict[str, Any]) -> Job:
     """The RQ job for an entry, rebuilt from the entry if its hash is gone."""
     policy = get_policy(settings.queues, entry["queue"])
     try:
         job = Job.fetch(entry["job_id"], connection=connection, serializer=PayloadSerializer)
-    except Exception:  # NoSuchJobError or an unreadable hash: the entry has all we need
+    except Exception:  # noqa: BLE001 - NoSuchJobError or an unreadable hash: the entry has all we need
         payload = payloads.open_fields(entry, ("payload",))["payload"]
-        job = Job.create(entry["func"], args=[payload], id=entry["job_id"], connection=connection,
-                         serializer=PayloadSerializer, timeout=policy.timeout, result_ttl=policy.completed_ttl,
-                         failure_ttl=policy.failed_ttl, description=entry["type"],
-                         meta={"type": entry["type"], "queue": entry["queue"], "priority": entry["priority"]})
+        job = Job.create(
+            entry["func"],
+            args=[payload],
+            id=entry["job_id"],
+            connection=connection,
+            serializer=PayloadSerializer,
+            timeout=policy.timeout,
+            result_ttl=policy.completed_ttl,
+            failure_ttl=policy.failed_ttl,
+            description=entry["type"],
+            meta={"type": entry["type"], "queue": entry["queue"], "priority": entry["priority"]},
+        )
     payloads.check_readable(job)  # no key for it here: refuse before anything changes
     return job
 
 
-def replay(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] | None = None, *,
-           everything: bool = False, queue: str | None = None, since: str | None = None,
-           error_contains: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+def replay(
+    connection: redis.Redis,
+    settings: Settings,
+    job_ids: Iterable[str] | None = None,
+    *,
+    everything: bool = False,
+    queue: str | None = None,
+    since: str | None = None,
+    error_contains: str | None = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
     """Re-enqueue dead jobs on their original queue and priority, same id, attempts reset."""
     if dry_run:
         entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
         return {"dry_run": True, "would_replay": [summary(e) for e in entries], "not_found": missing}
     ids = list(job_ids or [])
     filters = {"all": everything, "queue": queue, "since": since, "error_contains": error_contains}
-    with audit.audited(connection, settings, "dlq.replay", audit.id_target(ids) if ids else "dead-letter queue",
-                       filters) as audit_entry:
+    with audit.audited(
+        connection, settings, "dlq.replay", audit.id_target(ids) if ids else "dead-letter queue", filters
+    ) as audit_entry:
         entries, missing = _select(connection, settings, ids, everything, queue, since, error_contains)
         result = _replay(connection, settings, entries, missing)
         audit.bulk_outcome(audit_entry, len(result["replayed"]), len(missing))
     return result
 
 
-def _replay(connection: redis.Redis, settings: Settings, entries: list[dict], missing: list[str]) -> dict[str, Any]:
+def _replay(
+    connection: redis.Redis, settings: Settings, entries: list[dict], missing: list[str]
+) -> dict[str, Any]:
     actor = audit.current_actor()
     replayed, refused = [], []
     for entry in entries:
@@ -320,7 +407,11 @@ def _replay(connection: redis.Redis, settings: Settings, entries: list[dict], mi
         retry = retry_for(policy)
         job.retries_left = retry.max if retry else None
         job.retry_intervals = retry.intervals if retry else None
-        replay_record = {"at": utc_now().isoformat(), "by": f"{actor.name} ({actor.face})", "attempts_before": entry["attempt_count"]}
+        replay_record = {
+            "at": utc_now().isoformat(),
+            "by": f"{actor.name} ({actor.face})",
+            "attempts_before": entry["attempt_count"],
+        }
         job.meta.setdefault("replays", []).append(replay_record)
         job.meta["attempts"] = []
         entry["replays"] = [*entry.get("replays", []), replay_record]
@@ -336,21 +427,30 @@ def _replay(connection: redis.Redis, settings: Settings, entries: list[dict], mi
     return {"dry_run": False, "replayed": replayed, "not_found": missing, "refused": refused}
 
 
-def purge(connection: redis.Redis, settings: Settings, job_ids: Iterable[str] | None = None, *,
-          everything: bool = False, queue: str | None = None, since: str | None = None,
-          error_contains: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+def purge(
+    connection: redis.Redis,
+    settings: Settings,
+    job_ids: Iterable[str] | None = None,
+    *,
+    everything: bool = False,
+    queue: str | None = None,
+    since: str | None = None,
+    error_contains: str | None = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
     """Delete dead entries and their job data for good."""
     if dry_run:
         entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
         return {"dry_run": True, "would_purge": [e["job_id"] for e in entries], "not_found": missing}
     asked = list(job_ids or [])
     filters = {"all": everything, "queue": queue, "since": since, "error_contains": error_contains}
-    with audit.audited(connection, settings, "dlq.purge", audit.id_target(asked) if asked else "dead-letter queue",
-                       filters) as audit_entry:
+    with audit.audited(
+        connection, settings, "dlq.purge", audit.id_target(asked) if asked else "dead-letter queue", filters
+    ) as audit_entry:
         entries, missing = _select(connection, settings, asked, everything, queue, since, error_contains)
         ids = [e["job_id"] for e in entries]
         for start in range(0, len(ids), 500):
-            _drop(connection, ids[start:start + 500])
+            _drop(connection, ids[start : start + 500])
         audit.bulk_outcome(audit_entry, len(ids), len(missing))
     return {"dry_run": False, "purged": ids, "not_found": missing}
 
@@ -371,8 +471,10 @@ def sweep_failed(connection: redis.Redis, physical_queues: Iterable[str], worker
             latest = job.latest_result()
             if latest is not None and latest.created_at.timestamp() > settle:
                 continue  # just failed: its worker is probably dead-lettering it right now
-            exc_string = payloads.open_text(latest.exc_string if latest is not None else None) or \
-                "AbandonedJobError: worker lost"
+            exc_string = (
+                payloads.open_text(latest.exc_string if latest is not None else None)
+                or "AbandonedJobError: worker lost"
+            )
             merge_abandoned(job, connection.hget(job.key, "jobctl_abandoned"))
             moved.append(add(connection, job, exc_string, worker or job.worker_name))
     return moved

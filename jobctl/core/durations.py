@@ -53,8 +53,15 @@ def seconds_of(text: Any, *, bare: bool = True) -> float:
     return sum(float(amount) * unit for amount, unit in zip(match.groups(), _UNIT_SECONDS) if amount)
 
 
-def parse_seconds(text: Any, name: str, *, minimum: float = 0.0, maximum: float | None = None,
-                  positive: bool = False, bare: bool = True) -> float:
+def parse_seconds(
+    text: Any,
+    name: str,
+    *,
+    minimum: float = 0.0,
+    maximum: float | None = None,
+    positive: bool = False,
+    bare: bool = True,
+) -> float:
     """A flag's (or HTTP parameter's) duration in seconds; UsageError naming `name` otherwise.
 
     `positive` refuses zero; `minimum`/`maximum` bound the value (both inclusive).
@@ -62,16 +69,21 @@ def parse_seconds(text: Any, name: str, *, minimum: float = 0.0, maximum: float 
     try:
         seconds = seconds_of(text, bare=bare)
     except ValueError:
-        raise UsageError(f"{name} expects {grammar(bare)}, got {text!r}",
-                         HINT + (BARE if bare else "")) from None
+        raise UsageError(
+            f"{name} expects {grammar(bare)}, got {text!r}", HINT + (BARE if bare else "")
+        ) from None
     if positive and seconds <= 0:
         raise UsageError(f"{name} must be more than zero, got {text!r}", f"e.g. {name} 10m")
     if seconds < minimum:
-        raise UsageError(f"{name} must be at least {format_seconds(minimum)}, got {text!r}",
-                         f"e.g. {name} {format_seconds(max(minimum, 1))}")
+        raise UsageError(
+            f"{name} must be at least {format_seconds(minimum)}, got {text!r}",
+            f"e.g. {name} {format_seconds(max(minimum, 1))}",
+        )
     if maximum is not None and seconds > maximum:
-        raise UsageError(f"{name} must be at most {format_seconds(maximum)}, got {text!r}",
-                         f"e.g. {name} {format_seconds(maximum)}")
+        raise UsageError(
+            f"{name} must be at most {format_seconds(maximum)}, got {text!r}",
+            f"e.g. {name} {format_seconds(maximum)}",
+        )
     return seconds
 
 
@@ -91,14 +103,14 @@ def setting_seconds(raw: Any) -> int:
     seconds = seconds_of(raw)
     if abs(seconds - round(seconds)) > 1e-6:
         raise ValueError(f"expected whole seconds ({grammar()})")
-    return int(round(seconds))
+    return round(seconds)
 
 
 def format_seconds(seconds: float) -> str:
     """The grammar's own spelling, for messages: 90 -> 1m30s, 0.2 -> 0.2s, 0 -> 0s."""
     if seconds < 60 and seconds != int(seconds):
         return f"{seconds:g}s"
-    whole, parts = int(round(seconds)), []
+    whole, parts = round(seconds), []
     for unit, size in zip("wdhms", _UNIT_SECONDS):
         if whole >= size:
             parts.append(f"{whole // size}{unit}")

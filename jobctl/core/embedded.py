@@ -52,8 +52,15 @@ def paths(home: Path) -> EmbeddedPaths:
     socket = home / "valkey.sock"
     if len(os.fsencode(socket)) > MAX_SOCKET_PATH:
         socket = _short_socket_dir(home) / "valkey.sock"
-    return EmbeddedPaths(home=home, socket=socket, config=home / "valkey.conf", pidfile=home / "valkey.pid",
-                         logfile=home / "valkey.log", data_dir=home / "data", lock=home / "valkey.lock")
+    return EmbeddedPaths(
+        home=home,
+        socket=socket,
+        config=home / "valkey.conf",
+        pidfile=home / "valkey.pid",
+        logfile=home / "valkey.log",
+        data_dir=home / "data",
+        lock=home / "valkey.lock",
+    )
 
 
 def _short_socket_dir(home: Path) -> Path:
@@ -70,7 +77,9 @@ def server_binary() -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise RedisUnavailable("no embedded Redis-compatible server available on this platform", hint=HINT_REDIS_URL)
+    raise RedisUnavailable(
+        "no embedded Redis-compatible server available on this platform", hint=HINT_REDIS_URL
+    )
 
 
 def _bundled_binary() -> str | None:
@@ -135,8 +144,10 @@ def stop(home: Path, timeout: float = 10) -> bool:
             except ProcessLookupError:
                 pass
         if pid and not _wait_gone(pid, timeout):
-            raise RedisUnavailable(f"embedded server (pid {pid}) did not stop within {timeout:g}s",
-                                   hint=f"see {p.logfile}, or kill {pid}")
+            raise RedisUnavailable(
+                f"embedded server (pid {pid}) did not stop within {timeout:g}s",
+                hint=f"see {p.logfile}, or kill {pid}",
+            )
         _remove_runtime_files(p)
         return stopped
 
@@ -156,8 +167,16 @@ def status(home: Path) -> dict:
         binary = server_binary()
     except RedisUnavailable:
         binary = ""
-    return {"running": running, "pid": pid, "socket": str(p.socket), "version": version,
-            "data_size": _tree_size(p.data_dir), "binary": binary, "home": str(p.home), "log": str(p.logfile)}
+    return {
+        "running": running,
+        "pid": pid,
+        "socket": str(p.socket),
+        "version": version,
+        "data_size": _tree_size(p.data_dir),
+        "binary": binary,
+        "home": str(p.home),
+        "log": str(p.logfile),
+    }
 
 
 # -- starting ---------------------------------------------------------------------------------
@@ -173,9 +192,11 @@ def _start_lock(p: EmbeddedPaths) -> Iterator[None]:
     try:
         lock.acquire()
     except Timeout:
-        raise RedisUnavailable(f"another jobctl process held {p.lock} for over {LOCK_TIMEOUT:g}s "
-                               "while starting the embedded server",
-                               hint=f"see {p.logfile}; remove the lock file if no jobctl is running") from None
+        raise RedisUnavailable(
+            f"another jobctl process held {p.lock} for over {LOCK_TIMEOUT:g}s "
+            "while starting the embedded server",
+            hint=f"see {p.logfile}; remove the lock file if no jobctl is running",
+        ) from None
     try:
         yield
     finally:
@@ -192,8 +213,10 @@ def _start_locked(p: EmbeddedPaths) -> None:
                 return
             time.sleep(0.02)
         if _alive(pid):
-            raise RedisUnavailable(f"embedded server (pid {pid}) is running but not answering on {p.socket}",
-                                   hint=f"see {p.logfile}; stop it (kill {pid}) and retry")
+            raise RedisUnavailable(
+                f"embedded server (pid {pid}) is running but not answering on {p.socket}",
+                hint=f"see {p.logfile}; stop it (kill {pid}) and retry",
+            )
     elif _probe(p.socket) == "ok":
         return  # answering but the pidfile is gone or wrong: still the one server for this home
     _remove_runtime_files(p)
@@ -207,13 +230,22 @@ def _launch(p: EmbeddedPaths) -> None:
         _make_private_dir(p.socket.parent)
     p.config.write_text(_config_text(p))
     try:
-        launched = subprocess.run([binary, str(p.config)], stdin=subprocess.DEVNULL, capture_output=True,
-                                  text=True, timeout=START_DEADLINE, start_new_session=True)
+        launched = subprocess.run(
+            [binary, str(p.config)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=START_DEADLINE,
+            start_new_session=True,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise _start_error(p, f"could not run {binary}: {exc}") from None
     if launched.returncode != 0:
-        raise _start_error(p, f"{binary} exited with status {launched.returncode}",
-                           (launched.stdout + launched.stderr).strip())
+        raise _start_error(
+            p,
+            f"{binary} exited with status {launched.returncode}",
+            (launched.stdout + launched.stderr).strip(),
+        )
     deadline = time.monotonic() + START_DEADLINE
     delay = 0.002
     while time.monotonic() < deadline:
@@ -275,8 +307,10 @@ def _make_private_dir(path: Path) -> None:
         # a shared directory: someone else may have made this name first, to read our socket
         st = os.lstat(path)
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-            raise RedisUnavailable(f"{path} is not a private directory owned by you",
-                                   hint="remove it, or use a shorter JOBCTL_HOME")
+            raise RedisUnavailable(
+                f"{path} is not a private directory owned by you",
+                hint="remove it, or use a shorter JOBCTL_HOME",
+            )
 
 
 def _remove_runtime_files(p: EmbeddedPaths) -> None:
@@ -330,8 +364,9 @@ def _is_our_server(pid: int, p: EmbeddedPaths) -> bool:
         if sys.platform.startswith("linux"):
             return False
         try:
-            title = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True,
-                                   timeout=5).stdout
+            title = subprocess.run(
+                ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=5
+            ).stdout
         except (OSError, subprocess.TimeoutExpired):
             return False
     except OSError:

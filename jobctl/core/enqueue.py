@@ -8,7 +8,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -21,7 +21,7 @@ from rq.registry import ScheduledJobRegistry
 from jobctl.config import Settings
 from jobctl.core import lifecycle, metrics
 from jobctl.core.catalog import QueuePolicy, check_priority, get_policy
-from jobctl.core.durations import parse_duration  # noqa: F401 (re-exported: one grammar, kept importable here)
+from jobctl.core.durations import parse_duration
 from jobctl.core.jobtypes import JobType, get_job_type
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.payloads import active as encrypting
@@ -40,7 +40,9 @@ def check_json(payload: Any) -> None:
     try:
         json.dumps(payload)
     except (TypeError, ValueError) as exc:
-        raise UsageError(f"payload is not JSON-serialisable: {exc}", "pass strings, numbers, lists and dicts") from None
+        raise UsageError(
+            f"payload is not JSON-serialisable: {exc}", "pass strings, numbers, lists and dicts"
+        ) from None
 
 
 def check_target(settings: Settings, job_type: str, queue: str | None, priority: str | None):
@@ -48,8 +50,9 @@ def check_target(settings: Settings, job_type: str, queue: str | None, priority:
     jt = get_job_type(job_type)
     policy = get_policy(settings.queues, queue or jt.queue)
     if policy.is_dead_letter:
-        raise UsageError("jobs cannot be enqueued on the dead-letter queue directly",
-                         "pick the queue the job belongs to")
+        raise UsageError(
+            "jobs cannot be enqueued on the dead-letter queue directly", "pick the queue the job belongs to"
+        )
     return jt, policy, check_priority(priority) or policy.priority
 
 
@@ -71,8 +74,14 @@ def _as_delay(delay: timedelta | float, name: str) -> timedelta:
     return value
 
 
-def scheduled_time(at: datetime | None = None, delay: timedelta | float | None = None, *,
-                   now: datetime | None = None, at_name: str = "at", delay_name: str = "delay") -> datetime | None:
+def scheduled_time(
+    at: datetime | None = None,
+    delay: timedelta | float | None = None,
+    *,
+    now: datetime | None = None,
+    at_name: str = "at",
+    delay_name: str = "delay",
+) -> datetime | None:
     """The aware UTC time jobs given `at`/`delay` are scheduled for, or None to run now.
 
     RQ scores its scheduled registry in whole seconds, rounding down, so a job due at 10.7 s
@@ -80,36 +89,46 @@ def scheduled_time(at: datetime | None = None, delay: timedelta | float | None =
     and a delayed job never starts before the time it was given.
     """
     if at is not None and delay is not None:
-        raise UsageError(f"give {at_name} or {delay_name}, not both", f"{at_name} is a time, {delay_name} a duration")
+        raise UsageError(
+            f"give {at_name} or {delay_name}, not both", f"{at_name} is a time, {delay_name} a duration"
+        )
     if at is None and delay is None:
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     if at is not None:
         if not isinstance(at, datetime):
             raise UsageError(f"{at_name} must be a datetime, got {at!r}", f"e.g. {AT_EXAMPLE}")
         if at.tzinfo is None or at.utcoffset() is None:
-            raise UsageError(f"{at_name} {at.isoformat()} needs a timezone offset, e.g. {AT_EXAMPLE}",
-                             "add +HH:MM, or Z for UTC")
-        when = at.astimezone(timezone.utc)
+            raise UsageError(
+                f"{at_name} {at.isoformat()} needs a timezone offset, e.g. {AT_EXAMPLE}",
+                "add +HH:MM, or Z for UTC",
+            )
+        when = at.astimezone(UTC)
         if when < now - timedelta(seconds=PAST_GRACE):
-            raise UsageError(f"{at_name} {at.isoformat()} is in the past (now is {_utc_text(now)})",
-                             f"pick a future time, or leave {at_name} out to run now")
+            raise UsageError(
+                f"{at_name} {at.isoformat()} is in the past (now is {_utc_text(now)})",
+                f"pick a future time, or leave {at_name} out to run now",
+            )
     else:
         try:
-            when = now.astimezone(timezone.utc) + _as_delay(delay, delay_name)
+            when = now.astimezone(UTC) + _as_delay(delay, delay_name)
         except OverflowError:
-            raise UsageError(f"{delay_name} {delay!r} is out of range", "use a delay of at most a few years") from None
+            raise UsageError(
+                f"{delay_name} {delay!r} is out of range", "use a delay of at most a few years"
+            ) from None
     try:
-        return datetime.fromtimestamp(math.ceil(when.timestamp()), timezone.utc)
+        return datetime.fromtimestamp(math.ceil(when.timestamp()), UTC)
     except (OverflowError, ValueError, OSError):
-        raise UsageError(f"{at_name if at is not None else delay_name} is too far in the future",
-                         "pick a time before the year 9999") from None
+        raise UsageError(
+            f"{at_name if at is not None else delay_name} is too far in the future",
+            "pick a time before the year 9999",
+        ) from None
 
 
 def _utc_text(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return value.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def parse_at(text: str, name: str = "--at") -> datetime:
@@ -120,8 +139,10 @@ def parse_at(text: str, name: str = "--at") -> datetime:
     try:
         return datetime.fromisoformat(clean)
     except ValueError:
-        raise UsageError(f"{name} expects an ISO 8601 time, got {text!r}",
-                         f"e.g. {name} {AT_EXAMPLE} or {name} 2026-12-01T06:00:00Z") from None
+        raise UsageError(
+            f"{name} expects an ISO 8601 time, got {text!r}",
+            f"e.g. {name} {AT_EXAMPLE} or {name} 2026-12-01T06:00:00Z",
+        ) from None
 
 
 def parse_when(at: str | None, in_: str | None, now: datetime | None = None) -> datetime | None:
@@ -137,26 +158,43 @@ def parse_when(at: str | None, in_: str | None, now: datetime | None = None) -> 
 
 
 def scheduled_for(connection: redis.Redis, job_id: str) -> datetime | None:
-    """When a scheduled job is due (aware UTC), as its queue's scheduled registry says; None if not scheduled."""
+    """When a scheduled job is due (aware UTC), as its queue's scheduled registry says; None if not."""
     origin = connection.hget(Job.key_for(job_id), "origin")
     if not origin:
         return None
     registry = ScheduledJobRegistry(origin.decode(), connection=connection, serializer=PayloadSerializer)
     score = connection.zscore(registry.key, job_id)
-    return datetime.fromtimestamp(score, timezone.utc) if score is not None else None
+    return datetime.fromtimestamp(score, UTC) if score is not None else None
 
 
 def _scheduled_job(target: Queue, data: EnqueueData) -> Job:
     """The job `target.enqueue_many` would create from `data`, but with status scheduled."""
     return target.create_job(
-        data.func, args=data.args, kwargs=data.kwargs, timeout=data.timeout, result_ttl=data.result_ttl,
-        ttl=data.ttl, failure_ttl=data.failure_ttl, description=data.description, job_id=data.job_id,
-        meta=data.meta, retry=data.retry, status=JobStatus.SCHEDULED,
+        data.func,
+        args=data.args,
+        kwargs=data.kwargs,
+        timeout=data.timeout,
+        result_ttl=data.result_ttl,
+        ttl=data.ttl,
+        failure_ttl=data.failure_ttl,
+        description=data.description,
+        job_id=data.job_id,
+        meta=data.meta,
+        retry=data.retry,
+        status=JobStatus.SCHEDULED,
     )
 
 
-def _job_data(jt: JobType, policy: QueuePolicy, priority: str, payload: dict, description: str | None,
-              job_id: str | None = None, encrypted: bool = False, extra_meta: Mapping[str, Any] | None = None):
+def _job_data(
+    jt: JobType,
+    policy: QueuePolicy,
+    priority: str,
+    payload: dict,
+    description: str | None,
+    job_id: str | None = None,
+    encrypted: bool = False,
+    extra_meta: Mapping[str, Any] | None = None,
+):
     meta = {**(extra_meta or {}), "type": jt.name, "queue": policy.name, "priority": priority}
     if encrypted and description and description != jt.name:
         # RQ stores the description as plain text: a caller's own words go in the (encrypted) meta
@@ -182,9 +220,16 @@ def shared_fields(data: EnqueueData, origin: str, serializer=PayloadSerializer) 
     small part of RQ's options (no callbacks, dependencies or repeats), so the hash is written directly.
     """
     fields: dict[str, Any] = {
-        "success_callback_name": "", "failure_callback_name": "", "stopped_callback_name": "",
-        "started_at": "", "ended_at": "", "last_heartbeat": "", "worker_name": "", "group_id": "",
-        "origin": origin, "description": data.description,
+        "success_callback_name": "",
+        "failure_callback_name": "",
+        "stopped_callback_name": "",
+        "started_at": "",
+        "ended_at": "",
+        "last_heartbeat": "",
+        "worker_name": "",
+        "group_id": "",
+        "origin": origin,
+        "description": data.description,
         "timeout": data.timeout if data.timeout is not None else Queue.DEFAULT_TIMEOUT,
         "status": JobStatus.QUEUED.value,
         "meta": serializer.dumps(data.meta or {}).decode(),
@@ -201,32 +246,67 @@ def job_row(data: EnqueueData, serializer=PayloadSerializer) -> lifecycle.JobRow
     try:
         job_data = serializer.dumps((data.func, None, list(data.args or ()), data.kwargs or {}))
     except (TypeError, ValueError) as exc:
-        raise UsageError(f"payload is not JSON-serialisable: {exc}",
-                         "pass strings, numbers, lists and dicts") from None
+        raise UsageError(
+            f"payload is not JSON-serialisable: {exc}", "pass strings, numbers, lists and dicts"
+        ) from None
     retry = data.retry
-    return lifecycle.JobRow(data.job_id or str(uuid.uuid4()), zlib.compress(job_data),
-                            retry.max if retry is not None else None,
-                            json.dumps(retry.intervals) if retry is not None else None, data.ttl)
+    return lifecycle.JobRow(
+        data.job_id or str(uuid.uuid4()),
+        zlib.compress(job_data),
+        retry.max if retry is not None else None,
+        json.dumps(retry.intervals) if retry is not None else None,
+        data.ttl,
+    )
 
 
-def enqueue(connection: redis.Redis, settings: Settings, job_type: str, payload: dict, *,
-            priority: str | None = None, queue: str | None = None, description: str | None = None,
-            job_id: str | None = None, at: datetime | None = None,
-            delay: timedelta | float | None = None) -> str:
+def enqueue(
+    connection: redis.Redis,
+    settings: Settings,
+    job_type: str,
+    payload: dict,
+    *,
+    priority: str | None = None,
+    queue: str | None = None,
+    description: str | None = None,
+    job_id: str | None = None,
+    at: datetime | None = None,
+    delay: timedelta | float | None = None,
+) -> str:
     """Enqueue one job; returns its id (`job_id` when given: letters, digits, '_' and '-').
 
     `at` (timezone-aware) or `delay` (timedelta or seconds) schedules it instead: it waits in the
     queue's scheduled registry and a worker's scheduler moves it onto the queue when due.
     """
-    return enqueue_many(connection, settings, job_type, [payload], priority=priority, queue=queue,
-                        description=description, job_ids=[job_id] if job_id else None, at=at, delay=delay)[0]
+    return enqueue_many(
+        connection,
+        settings,
+        job_type,
+        [payload],
+        priority=priority,
+        queue=queue,
+        description=description,
+        job_ids=[job_id] if job_id else None,
+        at=at,
+        delay=delay,
+    )[0]
 
 
-def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, payloads: Iterable[dict], *,
-                 priority: str | None = None, queue: str | None = None, description: str | None = None,
-                 on_batch: Callable[[int], None] | None = None, job_ids: list[str] | None = None,
-                 at: datetime | None = None, delay: timedelta | float | None = None,
-                 when: datetime | None = None, meta: Mapping[str, Any] | None = None) -> list[str]:
+def enqueue_many(
+    connection: redis.Redis,
+    settings: Settings,
+    job_type: str,
+    payloads: Iterable[dict],
+    *,
+    priority: str | None = None,
+    queue: str | None = None,
+    description: str | None = None,
+    on_batch: Callable[[int], None] | None = None,
+    job_ids: list[str] | None = None,
+    at: datetime | None = None,
+    delay: timedelta | float | None = None,
+    when: datetime | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> list[str]:
     """Enqueue many jobs, one atomic round trip per batch of BATCH_SIZE; returns their ids in order.
 
     Payloads must already be validated (jobctl.core.submit is the road that validates them): a batch
@@ -248,14 +328,22 @@ def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, pay
 
     def flush() -> None:
         if when is None:
-            lifecycle.push(connection, _physical_queue(physical), shared, batch,
-                           metrics.keys_at(policy.name, time.time()), metrics.TTLS)
+            lifecycle.push(
+                connection,
+                _physical_queue(physical),
+                shared,
+                batch,
+                metrics.keys_at(policy.name, time.time()),
+                metrics.TTLS,
+            )
             ids.extend(row.job_id for row in batch)
         else:
             target = rq_queue(connection, physical)
             with connection.pipeline() as pipe:  # MULTI/EXEC: the batch lands whole or not at all
-                ids.extend(target.schedule_job(_scheduled_job(target, data), when, pipeline=pipe).id
-                           for data in batch)
+                ids.extend(
+                    target.schedule_job(_scheduled_job(target, data), when, pipeline=pipe).id
+                    for data in batch
+                )
                 metrics.record_enqueued(pipe, policy.name, len(batch))
                 pipe.execute()
         if on_batch:
@@ -263,7 +351,9 @@ def enqueue_many(connection: redis.Redis, settings: Settings, job_type: str, pay
         batch.clear()
 
     for n, payload in enumerate(payloads):
-        data = _job_data(jt, policy, prio, payload, description, job_ids[n] if job_ids else None, encrypted, meta)
+        data = _job_data(
+            jt, policy, prio, payload, description, job_ids[n] if job_ids else None, encrypted, meta
+        )
         if when is None:
             shared = shared or shared_fields(data, physical)  # the same for every job of this call
             batch.append(job_row(data))  # refuses a payload that is not JSON

@@ -35,6 +35,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from jobctl.config import SECRET_MASK
+
 # httpx's __init__ imports its command-line tool (httpx._main), which loads click and rich whenever
 # they are installed (typer brings both), and headless modules must not load UI libraries. A None
 # entry makes that import fail, and httpx falls back to its stub `main` as it does without the `cli`
@@ -43,12 +45,10 @@ _HTTPX_CLI = "httpx._main"
 _block_cli = "httpx" not in sys.modules and _HTTPX_CLI not in sys.modules
 if _block_cli:
     sys.modules[_HTTPX_CLI] = None  # type: ignore[assignment]
-import httpx
+import httpx  # noqa: E402 - after the block above, on purpose
 
 if _block_cli and sys.modules.get(_HTTPX_CLI, 0) is None:
     del sys.modules[_HTTPX_CLI]
-
-from jobctl.config import SECRET_MASK
 
 USER_AGENT = "jobctl"
 DEFAULT_TIMEOUT = 30.0

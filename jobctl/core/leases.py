@@ -47,5 +47,7 @@ def lease_status(connection: redis.Redis, key: str) -> dict[str, Any]:
         pipe.get(key)
         pipe.pttl(key)
         holder, ttl = pipe.execute()
-    return {"holder": holder.decode() if isinstance(holder, bytes) else holder,
-            "ms_left": ttl if ttl and ttl > 0 else None}
+    return {
+        "holder": holder.decode() if isinstance(holder, bytes) else holder,
+        "ms_left": ttl if ttl and ttl > 0 else None,
+    }

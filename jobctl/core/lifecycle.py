@@ -40,7 +40,9 @@ from jobctl.core import keyspace
 from jobctl.core.retention import TRIM_FUNCTION
 
 # Shared by finish+claim: records outcomes, then claims the next batch.
-_FINISH_AND_CLAIM = TRIM_FUNCTION + r"""
+_FINISH_AND_CLAIM = (
+    TRIM_FUNCTION
+    + r"""
 local doc = cjson.decode(ARGV[1])
 local now = doc.now
 local prefix = doc.job_prefix
@@ -126,6 +128,7 @@ if claimed > 0 then
 end
 return out
 """
+)
 
 # Expired leases back to the queue (front) or, with no attempt left, to RQ's failed registry for the
 # dead-letter queue. Also drops expired entries from the finished/failed registries (RQ's cleanup).
@@ -395,8 +398,15 @@ class Lifecycle:
     def _sweep_doc(self, limit: int, queues: list[list[str]]) -> str:
         """The argument of reclaim and promote: now, the job prefix, a limit per queue, the keys."""
         now = time.time()
-        return json.dumps({"now": now, "now_iso": utc_iso(now), "job_prefix": self.job_prefix, "max": limit,
-                           "queues": queues})
+        return json.dumps(
+            {
+                "now": now,
+                "now_iso": utc_iso(now),
+                "job_prefix": self.job_prefix,
+                "max": limit,
+                "queues": queues,
+            }
+        )
 
     def reclaim(self, queues: Iterable[PhysicalQueue], limit: int = 500) -> tuple[int, list[str]]:
         """Expired leases: (jobs requeued, ids failed for the dead-letter queue)."""

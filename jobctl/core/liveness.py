@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 from rq import Worker
@@ -43,7 +43,7 @@ def parse_time(raw: bytes | str | None) -> datetime | None:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def is_alive(last_heartbeat: datetime | None, interval: float, now: datetime, *, died: bool = False) -> bool:
@@ -72,13 +72,14 @@ class WorkerBeat:
 
 
 def _name(key: str) -> str:
-    return key[len(Worker.redis_worker_namespace_prefix):]
+    return key[len(Worker.redis_worker_namespace_prefix) :]
 
 
-def worker_beats(connection: redis.Redis, settings: Settings | None = None,
-                 now: datetime | None = None) -> list[WorkerBeat]:
+def worker_beats(
+    connection: redis.Redis, settings: Settings | None = None, now: datetime | None = None
+) -> list[WorkerBeat]:
     """Every registered worker whose record still exists, with the liveness rule applied."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     default = settings.heartbeat_interval if settings is not None else 10
     members = connection.smembers(REDIS_WORKER_KEYS)
     worker_keys = sorted(k.decode() if isinstance(k, bytes) else k for k in members)
@@ -100,8 +101,9 @@ def worker_beats(connection: redis.Redis, settings: Settings | None = None,
     return beats
 
 
-def live_workers(connection: redis.Redis, settings: Settings | None = None,
-                 now: datetime | None = None) -> list[WorkerBeat]:
+def live_workers(
+    connection: redis.Redis, settings: Settings | None = None, now: datetime | None = None
+) -> list[WorkerBeat]:
     """The workers alive now (see the module's rule)."""
     return [b for b in worker_beats(connection, settings, now) if b.alive]
 
@@ -136,6 +138,7 @@ def prune_registrations(connection: redis.Redis, catalog: Mapping[str, QueuePoli
     """Drop registrations whose worker record has expired (what RQ's clean_worker_registry does,
     for every catalogue queue at once). Reads are right without this; it keeps the sets small and
     `rq info` tidy. O(registered workers). Returns how many members were removed."""
-    sets = [REDIS_WORKER_KEYS] + [WORKERS_BY_QUEUE_KEY % p for policy in catalog.values()
-                                  for p in policy.physical_names]
+    sets = [REDIS_WORKER_KEYS] + [
+        WORKERS_BY_QUEUE_KEY % p for policy in catalog.values() for p in policy.physical_names
+    ]
     return int(connection.register_script(PRUNE)(keys=sets))

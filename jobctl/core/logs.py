@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JOB_FIELDS = ("job_id", "type", "queue", "attempt", "duration_ms", "wait_ms", "outcome", "error", "worker")
@@ -19,8 +19,12 @@ job_log = logging.getLogger("jobctl.jobs")
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line = {"ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-                "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        line = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         line.update({k: getattr(record, k) for k in JOB_FIELDS if getattr(record, k, None) is not None})
         if record.exc_info:
             line["traceback"] = self.formatException(record.exc_info)
@@ -36,6 +40,14 @@ def configure_logging(level: str, fmt: str = "text") -> None:
 def log_attempt(fields: dict) -> None:
     """One record per finished attempt (its fields are JOB_FIELDS)."""
     error = f": {fields['error']}" if fields.get("error") else ""
-    job_log.info("job %s (%s) on %s: %s after %s ms, attempt %s%s", fields["job_id"], fields["type"],
-                 fields["queue"], fields["outcome"], fields.get("duration_ms"), fields.get("attempt"), error,
-                 extra={k: v for k, v in fields.items() if k in JOB_FIELDS})
+    job_log.info(
+        "job %s (%s) on %s: %s after %s ms, attempt %s%s",
+        fields["job_id"],
+        fields["type"],
+        fields["queue"],
+        fields["outcome"],
+        fields.get("duration_ms"),
+        fields.get("attempt"),
+        error,
+        extra={k: v for k, v in fields.items() if k in JOB_FIELDS},
+    )

@@ -54,7 +54,11 @@ def bucket_index(ms: float) -> int:
 
 
 def _keys(queue: str, at: float) -> list[str]:
-    return [f"{_base(queue)}:m:{int(at // 60)}", f"{_base(queue)}:h:{int(at // 3600)}", f"{_base(queue)}:total"]
+    return [
+        f"{_base(queue)}:m:{int(at // 60)}",
+        f"{_base(queue)}:h:{int(at // 3600)}",
+        f"{_base(queue)}:total",
+    ]
 
 
 TTLS = (MINUTE_TTL, HOUR_TTL)
@@ -65,8 +69,15 @@ def keys_at(queue: str, at: float) -> list[str]:
     return _keys(queue, at)
 
 
-def job_increments(outcome: str, *, enqueued: float | None, started: float, ended: float,
-                   retried: bool = False, dead: bool = False) -> list[Any]:
+def job_increments(
+    outcome: str,
+    *,
+    enqueued: float | None,
+    started: float,
+    ended: float,
+    retried: bool = False,
+    dead: bool = False,
+) -> list[Any]:
     """The field/increment pairs one finished attempt adds (times in epoch seconds)."""
     pairs: list[Any] = [outcome, 1]
     if retried:
@@ -153,10 +164,14 @@ def summarize(counts: dict[str, int], seconds: float) -> dict[str, Any]:
         **{name: counts.get(name, 0) for name in OUTCOMES},
         "throughput_per_minute": round(counts.get("completed", 0) / (seconds / 60), 2) if seconds else 0.0,
         "error_rate": round(counts.get("failed", 0) / finished, 4) if finished else 0.0,
-        "processing_ms": {"avg": round(counts["proc_ms"] / counts["proc_n"], 1) if counts.get("proc_n") else None,
-                          **{f"p{int(q * 100)}": percentile(counts, "p", q) for q in (0.5, 0.95, 0.99)}},
-        "wait_ms": {"avg": round(counts["wait_ms"] / counts["wait_n"], 1) if counts.get("wait_n") else None,
-                    **{f"p{int(q * 100)}": percentile(counts, "w", q) for q in (0.5, 0.95, 0.99)}},
+        "processing_ms": {
+            "avg": round(counts["proc_ms"] / counts["proc_n"], 1) if counts.get("proc_n") else None,
+            **{f"p{int(q * 100)}": percentile(counts, "p", q) for q in (0.5, 0.95, 0.99)},
+        },
+        "wait_ms": {
+            "avg": round(counts["wait_ms"] / counts["wait_n"], 1) if counts.get("wait_n") else None,
+            **{f"p{int(q * 100)}": percentile(counts, "w", q) for q in (0.5, 0.95, 0.99)},
+        },
     }
 
 
@@ -168,8 +183,9 @@ def _bucket_keys(queue: str, seconds: float, now: float) -> list[str]:
     return [f"{_base(queue)}:h:{h}" for h in range(last - math.ceil(seconds / 3600) + 1, last + 1)]
 
 
-def window_stats(connection: redis.Redis, queues: Iterable[str], seconds: float,
-                 now: float | None = None) -> dict[str, dict[str, Any]]:
+def window_stats(
+    connection: redis.Redis, queues: Iterable[str], seconds: float, now: float | None = None
+) -> dict[str, dict[str, Any]]:
     """Per queue: outcome counts, throughput, error rate and time percentiles over the last `seconds`.
 
     Minute buckets up to a day, hourly ones beyond (to 30 days): one HGETALL per bucket, pipelined.
@@ -183,11 +199,14 @@ def window_stats(connection: redis.Redis, queues: Iterable[str], seconds: float,
             for key in bucket_keys:
                 pipe.hgetall(key)
         replies = iter(pipe.execute())
-    return {name: summarize(_merge(next(replies) for _ in bucket_keys), seconds) for name, bucket_keys in plan}
+    return {
+        name: summarize(_merge(next(replies) for _ in bucket_keys), seconds) for name, bucket_keys in plan
+    }
 
 
-def recent_series(connection: redis.Redis, queue: str, minutes: int = 30,
-                  now: float | None = None) -> dict[str, list[int]]:
+def recent_series(
+    connection: redis.Redis, queue: str, minutes: int = 30, now: float | None = None
+) -> dict[str, list[int]]:
     """completed and failed per minute for the last `minutes` minutes, oldest first (sparklines)."""
     now = time.time() if now is None else now
     last = int(now // 60)

@@ -46,6 +46,7 @@ CANCELABLE = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 # --- helpers -------------------------------------------------------------------------------------
 
+
 def job_data_keys(job_id: str) -> list[str]:
     """Every key `Job.delete` removes for a job that is not running: hash, dependents,
     dependencies, results stream, executions index."""
@@ -91,12 +92,15 @@ def _dead_lettered(connection: redis.Redis, ids: list[str]) -> set[str]:
 def _queue_policy(settings: Settings, queue: str) -> QueuePolicy:
     policy = get_policy(settings.queues, queue)
     if policy.is_dead_letter:
-        raise UsageError("the dead-letter queue is not cleared or paused here",
-                         "delete dead jobs with `jobctl dlq purge` (see `jobctl dlq list`)")
+        raise UsageError(
+            "the dead-letter queue is not cleared or paused here",
+            "delete dead jobs with `jobctl dlq purge` (see `jobctl dlq list`)",
+        )
     return policy
 
 
 # --- clear ---------------------------------------------------------------------------------------
+
 
 def _source_key(state: str, physical: str) -> str:
     return queue_key(physical) if state == "waiting" else registry_key(state, physical)
@@ -150,19 +154,28 @@ def _drain(connection: redis.Redis, claimed: str, is_list: bool) -> tuple[int, i
     return deleted, kept
 
 
-def clear_queue(connection: redis.Redis, settings: Settings, queue: str, state: str = "waiting",
-                priority: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+def clear_queue(
+    connection: redis.Redis,
+    settings: Settings,
+    queue: str,
+    state: str = "waiting",
+    priority: str | None = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
     """Remove a queue's jobs in one state (or all four) and delete their data; counts per state."""
     if dry_run:
         return _clear_queue(connection, settings, queue, state, priority, dry_run=True)
-    with audit.audited(connection, settings, "queue.clear", queue, {"state": state, "priority": priority}) as entry:
+    with audit.audited(
+        connection, settings, "queue.clear", queue, {"state": state, "priority": priority}
+    ) as entry:
         result = _clear_queue(connection, settings, queue, state, priority, dry_run=False)
         entry.count = result["total"]
     return result
 
 
-def _clear_queue(connection: redis.Redis, settings: Settings, queue: str, state: str, priority: str | None,
-                 dry_run: bool) -> dict[str, Any]:
+def _clear_queue(
+    connection: redis.Redis, settings: Settings, queue: str, state: str, priority: str | None, dry_run: bool
+) -> dict[str, Any]:
     policy = _queue_policy(settings, queue)
     if state == "active":
         raise UsageError("active (running) jobs cannot be cleared", "stop one with `jobctl job cancel ID`")
@@ -192,8 +205,13 @@ def _clear_queue(connection: redis.Redis, settings: Settings, queue: str, state:
                 removed[s] += deleted
                 kept += protected
     result: dict[str, Any] = {
-        "queue": policy.name, "priority": priority, "state": state, "dry_run": dry_run,
-        "removed": removed, "total": sum(removed.values()), "note": ACTIVE_NOTE,
+        "queue": policy.name,
+        "priority": priority,
+        "state": state,
+        "dry_run": dry_run,
+        "removed": removed,
+        "total": sum(removed.values()),
+        "note": ACTIVE_NOTE,
     }
     if kept:
         result["kept_dead_letter"] = kept  # stray failed-registry entries of dead jobs: data kept
@@ -201,6 +219,7 @@ def _clear_queue(connection: redis.Redis, settings: Settings, queue: str, state:
 
 
 # --- delete ---------------------------------------------------------------------------------------
+
 
 def _delete_one(connection: redis.Redis, job_id: str) -> str | None:
     """Delete a job unless it runs; returns a refusal reason, or None when deleted.
@@ -256,6 +275,7 @@ def _delete_jobs(connection: redis.Redis, job_ids: list[str]) -> dict[str, Any]:
 
 
 # --- retry ----------------------------------------------------------------------------------------
+
 
 def _policy_of(settings: Settings, job: Job) -> QueuePolicy | None:
     name = job.meta.get("queue") or split_physical(job.origin or "")[0]
@@ -319,8 +339,9 @@ def _retry_failed(connection: redis.Redis, settings: Settings, job_ids: list[str
     return {"retried": retried, "not_found": not_found, "refused": refused}
 
 
-def retry_jobs(connection: redis.Redis, settings: Settings, job_ids: Iterable[str], *,
-               queue: str | None = None) -> dict[str, Any]:
+def retry_jobs(
+    connection: redis.Redis, settings: Settings, job_ids: Iterable[str], *, queue: str | None = None
+) -> dict[str, Any]:
     """The on-call retry verb (`jobctl retry`, POST /api/jobs/retry): each id gets another go, whatever
     ended it. A failed job goes back to its queue (`retry_failed`); a dead-lettered one is replayed by
     `dlq.replay`, the very path of `jobctl dlq retry` (which records its own dlq.replay audit entry
@@ -332,13 +353,17 @@ def retry_jobs(connection: redis.Redis, settings: Settings, job_ids: Iterable[st
     ids = list(job_ids)
     with audit.audited(connection, settings, "job.retry", audit.id_target(ids), {"queue": queue}) as entry:
         result = _retry_jobs(connection, settings, ids, queue)
-        audit.bulk_outcome(entry, len(result["retried"]) + len(result["replayed"]),
-                           len(result["not_found"]) + len(result["refused"]))
+        audit.bulk_outcome(
+            entry,
+            len(result["retried"]) + len(result["replayed"]),
+            len(result["not_found"]) + len(result["refused"]),
+        )
     return result
 
 
-def _retry_jobs(connection: redis.Redis, settings: Settings, job_ids: list[str],
-                queue: str | None) -> dict[str, Any]:
+def _retry_jobs(
+    connection: redis.Redis, settings: Settings, job_ids: list[str], queue: str | None
+) -> dict[str, Any]:
     ids = _check_ids(job_ids)
     expected = get_policy(settings.queues, queue).name if queue else None
     dead = _dead_lettered(connection, ids)
@@ -381,12 +406,14 @@ def _homes(connection: redis.Redis, ids: list[str], dead: set[str]) -> dict[str,
             homes[job_id] = entry.get("queue") if entry else None
     alive = [i for i in ids if i not in dead]
     for job_id, job in zip(alive, _fetch_many(connection, alive) if alive else [], strict=True):
-        homes[job_id] = None if job is None else \
-            job.meta.get("queue") or split_physical(job.origin or "")[0] or None
+        homes[job_id] = (
+            None if job is None else job.meta.get("queue") or split_physical(job.origin or "")[0] or None
+        )
     return homes
 
 
 # --- pause / resume -------------------------------------------------------------------------------
+
 
 def paused_queues(connection: redis.Redis) -> set[str]:
     return {m.decode() if isinstance(m, bytes) else m for m in connection.smembers(keyspace.paused_queues())}
@@ -411,6 +438,7 @@ def resume_queue(connection: redis.Redis, settings: Settings, queue: str) -> dic
 
 # --- cancel ---------------------------------------------------------------------------------------
 
+
 def cancel_job(connection: redis.Redis, settings: Settings, job_id: str) -> dict[str, Any]:
     """Waiting/scheduled/deferred: cancel (RQ's canceled registry). Running: ask its worker to stop it."""
     with audit.audited(connection, settings, "job.cancel", job_id) as entry:
@@ -426,8 +454,10 @@ def _cancel_job(connection: redis.Redis, job_id: str) -> dict[str, Any]:
         try:
             send_stop_job_command(connection, job.id, serializer=PayloadSerializer)
         except InvalidJobOperation:
-            raise JobctlError(f"job {job.id} is marked running but has no worker",
-                              "RQ's maintenance will fail it as abandoned; then delete or retry it") from None
+            raise JobctlError(
+                f"job {job.id} is marked running but has no worker",
+                "RQ's maintenance will fail it as abandoned; then delete or retry it",
+            ) from None
         return {"id": job.id, "was": status, "action": "stop requested", "worker": job.worker_name}
     if status in {s.value for s in CANCELABLE}:
         try:
@@ -438,7 +468,11 @@ def _cancel_job(connection: redis.Redis, job_id: str) -> dict[str, Any]:
     if status == JobStatus.CANCELED.value:
         raise UsageError(f"job {job.id} is already canceled", "delete it with `jobctl job delete`")
     if status in (JobStatus.FINISHED.value, JobStatus.FAILED.value, JobStatus.STOPPED.value):
-        raise UsageError(f"job {job.id} has already ended ({status}): nothing to cancel",
-                         "retry it with `jobctl retry` or remove it with `jobctl job delete`")
-    raise UsageError(f"job {job.id} is {status}: only waiting, scheduled, deferred or running jobs can be "
-                     "canceled", "see `jobctl job show`")
+        raise UsageError(
+            f"job {job.id} has already ended ({status}): nothing to cancel",
+            "retry it with `jobctl retry` or remove it with `jobctl job delete`",
+        )
+    raise UsageError(
+        f"job {job.id} is {status}: only waiting, scheduled, deferred or running jobs can be canceled",
+        "see `jobctl job show`",
+    )

@@ -10,7 +10,7 @@ import traceback
 import zlib
 from base64 import b64encode
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
@@ -27,7 +27,7 @@ RESULT_SUCCESSFUL, RESULT_FAILED, RESULT_STOPPED, RESULT_RETRIED = 1, 2, 3, 4
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+    return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 @dataclass
@@ -103,7 +103,7 @@ def _result(run: Run, worker: str) -> list[Any] | None:
             return None  # RQ reads a missing result as None: a no-op job costs two commands less
         try:
             value = run.job.serializer.dumps(run.return_value)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a result that cannot be stored must not fail a job that finished
             value = run.job.serializer.dumps(UNSERIALIZABLE)
         return ["type", RESULT_SUCCESSFUL, "worker_name", worker, "return_value", b64encode(value).decode()]
     kind = {"retry": RESULT_RETRIED, "stopped": RESULT_STOPPED}.get(run.kind, RESULT_FAILED)
@@ -189,7 +189,11 @@ def increments(run: Run) -> list[Any]:
     if run.kind == "stopped":
         return []
     enqueued = run.job.enqueued_at
-    return metrics.job_increments("completed" if run.kind == "done" else "failed",
-                                  enqueued=enqueued.timestamp() if enqueued is not None else None,
-                                  started=run.started, ended=run.ended,
-                                  retried=run.kind == "retry", dead=run.kind == "dead")
+    return metrics.job_increments(
+        "completed" if run.kind == "done" else "failed",
+        enqueued=enqueued.timestamp() if enqueued is not None else None,
+        started=run.started,
+        ended=run.ended,
+        retried=run.kind == "retry",
+        dead=run.kind == "dead",
+    )

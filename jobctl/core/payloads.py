@@ -39,16 +39,21 @@ class EncryptedData(ConfigError):
 
 
 def no_keys_error() -> EncryptedData:
-    return EncryptedData(f"job data is encrypted; set {SETTING} (the key it was encrypted with) to read it",
-                         "the same keys as the workers use; nothing was changed")
+    return EncryptedData(
+        f"job data is encrypted; set {SETTING} (the key it was encrypted with) to read it",
+        "the same keys as the workers use; nothing was changed",
+    )
 
 
 def wrong_keys_error() -> EncryptedData:
-    return EncryptedData(f"job data is encrypted with a key that is not in {SETTING}",
-                         "add the old key after the new one (NEW,OLD) until `jobctl keys rotate` has run")
+    return EncryptedData(
+        f"job data is encrypted with a key that is not in {SETTING}",
+        "add the old key after the new one (NEW,OLD) until `jobctl keys rotate` has run",
+    )
 
 
 # --- keys ----------------------------------------------------------------------------------------
+
 
 def generate_key() -> str:
     from cryptography.fernet import Fernet
@@ -77,6 +82,7 @@ def active() -> bool:
 
 
 # --- bytes and text ------------------------------------------------------------------------------
+
 
 def is_sealed(data: bytes | str | None) -> bool:
     if isinstance(data, str):
@@ -167,6 +173,7 @@ def open_fields(doc: dict[str, Any], names: tuple[str, ...] | None = None) -> di
 
 
 # --- RQ's serializer -----------------------------------------------------------------------------
+
 
 def _holds_unread_meta(obj: Any) -> bool:
     # RQ keeps meta it could not read as {"unserialized": <the stored bytes>}

@@ -117,7 +117,9 @@ def _histogram(
     prefix: str,
     sum_field: str,
 ) -> HistogramMetricFamily:
-    """Cumulative buckets from the per-bucket counts `<prefix><index>`; Redis keeps the sum in ms, Prometheus wants s."""
+    """Cumulative buckets from the per-bucket counts `<prefix><index>`.
+
+    Redis keeps the sum in ms; Prometheus wants seconds."""
     family = HistogramMetricFamily(metric, help_text, labels=("queue",))
     for name in names:
         counts, cumulative, buckets = totals[name], 0, []

@@ -23,19 +23,28 @@ from typing import Any
 
 MASK = "[redacted]"
 
-_SENSITIVE_KEY = re.compile(r"passw(or)?d|passphrase|secret|token|api_?key|authori[sz]ation|card|cvc|cvv|iban"
-                            r"|private_?key")
+_SENSITIVE_KEY = re.compile(
+    r"passw(or)?d|passphrase|secret|token|api_?key|authori[sz]ation|card|cvc|cvv|iban"
+    r"|private_?key"
+)
 _EMAIL = re.compile(r"(?<![\w.%+-])([A-Za-z0-9_%+-])[A-Za-z0-9._%+-]*@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})")
 # not inside a longer word or number; groups of 4 (16-19 digits) or Amex 4-6-5, or one run of digits
-_CARD = re.compile(r"(?<![0-9A-Za-z])(?:[2-6]\d{12,18}"
-                   r"|[2-6]\d{3}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?"
-                   r"|3\d{3}([ -])\d{6}\2\d{5})(?![0-9A-Za-z])")
+_CARD = re.compile(
+    r"(?<![0-9A-Za-z])(?:[2-6]\d{12,18}"
+    r"|[2-6]\d{3}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?"
+    r"|3\d{3}([ -])\d{6}\2\d{5})(?![0-9A-Za-z])"
+)
 _TOKENS = (
     (re.compile(r"\bjct_[A-Za-z0-9_-]{6,}"), "jct_***"),
     (re.compile(r"\b([sr]k_(?:live|test))_[A-Za-z0-9]{6,}"), r"\1_***"),
     (re.compile(r"\b(Bearer)\s+[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE), r"\1 ***"),
-    (re.compile(r"([?&](?:access_token|token|api_?key|secret|signature|sig|password|auth)=)[^&#\s\"']+",
-                re.IGNORECASE), r"\1***"),
+    (
+        re.compile(
+            r"([?&](?:access_token|token|api_?key|secret|signature|sig|password|auth)=)[^&#\s\"']+",
+            re.IGNORECASE,
+        ),
+        r"\1***",
+    ),
 )
 
 
@@ -84,8 +93,12 @@ def _secret_value(value: Any) -> Any:
 def redact(value: Any, *, sensitive: bool = False) -> Any:
     """A redacted copy of a JSON-like value (dicts, lists, strings, numbers), nested to any depth."""
     if isinstance(value, dict):
-        return {(redact_text(k) if isinstance(k, str) else k): redact(v, sensitive=sensitive or is_sensitive_key(k))
-                for k, v in value.items()}
+        return {
+            (redact_text(k) if isinstance(k, str) else k): redact(
+                v, sensitive=sensitive or is_sensitive_key(k)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [redact(v, sensitive=sensitive) for v in value]
     if sensitive:

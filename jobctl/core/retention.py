@@ -6,6 +6,8 @@ together, oldest first, and deletes the trimmed jobs' data, in a single round tr
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from jobctl.core import keyspace
@@ -50,7 +52,7 @@ class Retention:
     its own. EVAL (not EVALSHA) keeps that pipeline free of redis-py's per-execute SCRIPT EXISTS.
     """
 
-    REGISTRY = {"completed": FinishedJobRegistry, "failed": FailedJobRegistry}
+    REGISTRY: ClassVar[dict[str, type]] = {"completed": FinishedJobRegistry, "failed": FailedJobRegistry}
 
     def __init__(self):
         self._keys: dict[tuple[str, str], list[str]] = {}
@@ -68,4 +70,6 @@ class Retention:
         if keep is None:
             return None
         keys_ = self.registry_keys(policy, state)
-        return client.eval(_TRIM, len(keys_), *keys_, keep, keyspace.job_key_prefix(), keyspace.results_key_prefix())
+        return client.eval(
+            _TRIM, len(keys_), *keys_, keep, keyspace.job_key_prefix(), keyspace.results_key_prefix()
+        )

@@ -127,6 +127,7 @@ def _is_json(blob: bytes) -> bool:
 
 # --- one item of each kind: what to write, given what was read ----------------------------------
 
+
 @dataclass
 class Plan:
     status: str
@@ -171,8 +172,8 @@ def _plan_results(k: Keys, entries: list[tuple[bytes, dict]]) -> Plan:
     if not entries:
         return Plan("skipped", "gone meanwhile")
     statuses, rebuilt, changed = [], [], False
-    for entry_id, fields in entries:
-        fields = dict(fields)
+    for entry_id, stored in entries:
+        fields = dict(stored)
         for name in (b"return_value", b"exc_string"):
             if not fields.get(name):
                 continue
@@ -246,6 +247,7 @@ def _plan_text(k: Keys, raw: bytes | None) -> Plan:
 
 # --- walking the keyspace ----------------------------------------------------------------------
 
+
 @dataclass
 class Kind:
     name: str
@@ -261,7 +263,8 @@ class Report:
     dry_run: bool
     keys: int
     counts: dict[str, dict[str, int]] = field(
-        default_factory=lambda: {kind: dict.fromkeys(STATUSES, 0) for kind in KINDS})
+        default_factory=lambda: {kind: dict.fromkeys(STATUSES, 0) for kind in KINDS}
+    )
     problems: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, kind: str, key: str, plan: Plan) -> None:
@@ -271,8 +274,13 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         totals = {s: sum(c[s] for c in self.counts.values()) for s in STATUSES}
-        return {"dry_run": self.dry_run, "keys": self.keys, "counts": self.counts, "totals": totals,
-                "problems": self.problems}
+        return {
+            "dry_run": self.dry_run,
+            "keys": self.keys,
+            "counts": self.counts,
+            "totals": totals,
+            "problems": self.problems,
+        }
 
 
 def _scan(connection: redis.Redis, match: str, type_: str) -> Iterator[list[str]]:
@@ -306,17 +314,38 @@ class Rotation:
     def kinds(self) -> list[Kind]:
         hash_write = lambda pipe, key, plan: self._hash_write(pipe, key, plan.writes)  # noqa: E731
         return [
-            Kind("jobs", f"{keyspace.job_key_prefix()}*", "hash",
-                 lambda pipe, key: pipe.hmget(key, *JOB_FIELDS), _plan_job, hash_write),
-            Kind("results", f"{keyspace.results_key_prefix()}*", "stream",
-                 lambda pipe, key: pipe.xrange(key), _plan_results,
-                 lambda pipe, key, plan: self.stream_rewrite(keys=[key], args=plan.writes, client=pipe)),
-            Kind("dead_letters", keyspace.dlq_entry("*"), "string",
-                 lambda pipe, key: pipe.get(key),
-                 lambda k, raw: _plan_doc(k, raw, DLQ_FIELDS, listed=True),
-                 lambda pipe, key, plan: self.string_cas(keys=[key], args=plan.writes, client=pipe)),
-            Kind("alerts", keyspace.alert_pending("*"), "hash",
-                 lambda pipe, key: pipe.hget(key, "last"), _plan_text, hash_write),
+            Kind(
+                "jobs",
+                f"{keyspace.job_key_prefix()}*",
+                "hash",
+                lambda pipe, key: pipe.hmget(key, *JOB_FIELDS),
+                _plan_job,
+                hash_write,
+            ),
+            Kind(
+                "results",
+                f"{keyspace.results_key_prefix()}*",
+                "stream",
+                lambda pipe, key: pipe.xrange(key),
+                _plan_results,
+                lambda pipe, key, plan: self.stream_rewrite(keys=[key], args=plan.writes, client=pipe),
+            ),
+            Kind(
+                "dead_letters",
+                keyspace.dlq_entry("*"),
+                "string",
+                lambda pipe, key: pipe.get(key),
+                lambda k, raw: _plan_doc(k, raw, DLQ_FIELDS, listed=True),
+                lambda pipe, key, plan: self.string_cas(keys=[key], args=plan.writes, client=pipe),
+            ),
+            Kind(
+                "alerts",
+                keyspace.alert_pending("*"),
+                "hash",
+                lambda pipe, key: pipe.hget(key, "last"),
+                _plan_text,
+                hash_write,
+            ),
         ]
 
     def _hash_write(self, pipe, key: str, writes: list) -> None:
@@ -326,7 +355,9 @@ class Rotation:
         self.hash_cas(keys=[key], args=args, client=pipe)
 
     def count(self) -> int:
-        total = sum(len(batch) for kind in self.kinds() for batch in _scan(self.connection, kind.match, kind.type))
+        total = sum(
+            len(batch) for kind in self.kinds() for batch in _scan(self.connection, kind.match, kind.type)
+        )
         return total + self.connection.hlen(keyspace.schedules())
 
     def tick(self, n: int) -> None:
@@ -376,13 +407,15 @@ class Rotation:
             if not pending:
                 return
         for key in pending:
-            self.report.add(kind.name, key, Plan("failed", "kept changing while being re-encrypted; run again"))
+            self.report.add(
+                kind.name, key, Plan("failed", "kept changing while being re-encrypted; run again")
+            )
 
     def _schedules(self) -> None:
         name_key = keyspace.schedules()
         names = [n.decode() if isinstance(n, bytes) else n for n in self.connection.hkeys(name_key)]
         for start in range(0, len(names), BATCH):
-            pending = names[start:start + BATCH]
+            pending = names[start : start + BATCH]
             for _ in range(RETRIES):
                 raws = self.connection.hmget(name_key, pending) if pending else []
                 plans = {n: _plan_doc(self.k, raw, ("data",), listed=False) for n, raw in zip(pending, raws)}
@@ -404,22 +437,29 @@ class Rotation:
                 if not pending:
                     break
             for n in pending:
-                self.report.add("schedules", n, Plan("failed", "kept changing while being re-encrypted; run again"))
+                self.report.add(
+                    "schedules", n, Plan("failed", "kept changing while being re-encrypted; run again")
+                )
             self.tick(min(BATCH, len(names) - start))
 
 
-def rotate(connection: redis.Redis, settings: Settings, *, dry_run: bool = False,
-           progress: Progress | None = None) -> dict[str, Any]:
+def rotate(
+    connection: redis.Redis, settings: Settings, *, dry_run: bool = False, progress: Progress | None = None
+) -> dict[str, Any]:
     """Re-encrypt everything under the first key of JOBCTL_ENCRYPTION_KEYS; counts per kind and status.
 
     `progress(done, total)` is called as items are handled (total is counted first, by SCAN).
     """
     if not settings.encryption_keys:
-        raise UsageError(f"{payloads.SETTING} is not set: there is no key to rotate to",
-                         f"set {payloads.SETTING}=NEW,OLD (make NEW with `jobctl keys generate`), then rotate")
+        raise UsageError(
+            f"{payloads.SETTING} is not set: there is no key to rotate to",
+            f"set {payloads.SETTING}=NEW,OLD (make NEW with `jobctl keys generate`), then rotate",
+        )
     if dry_run:
         return Rotation(connection, settings, True, progress).run().as_dict()
-    with audit.audited(connection, settings, "keys.rotate", "jobs", {"keys": len(settings.encryption_keys)}) as entry:
+    with audit.audited(
+        connection, settings, "keys.rotate", "jobs", {"keys": len(settings.encryption_keys)}
+    ) as entry:
         result = Rotation(connection, settings, False, progress).run().as_dict()
         totals = result["totals"]
         entry.count = totals["reencrypted"] + totals["encrypted"]

@@ -16,7 +16,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -31,6 +31,7 @@ log = logging.getLogger("jobctl.scheduler")
 
 LEADER_KEY = f"{keyspace.JOBCTL}:scheduler:leader"
 RECONNECT_MAX_WAIT = 30.0
+
 
 def scheduler_status(connection: redis.Redis) -> dict[str, Any]:
     lease = leases.lease_status(connection, LEADER_KEY)
@@ -75,7 +76,7 @@ class Scheduler:
             log.warning("scheduler %s lost the lease; standing by", self.name)
         if not self.leading:
             return []
-        return schedules.tick(connection, self.settings, now or datetime.now(timezone.utc))
+        return schedules.tick(connection, self.settings, now or datetime.now(UTC))
 
     def release(self, connection: redis.Redis) -> None:
         self.alerts().release(connection)
@@ -99,7 +100,9 @@ class Scheduler:
                 except (RedisUnavailable, redis.ConnectionError, redis.TimeoutError) as exc:
                     self.leading = self.alerts().holding = False
                     connection = None
-                    log.error("Redis unavailable (%s); retrying in %.0f s", getattr(exc, "message", exc), wait)
+                    log.error(
+                        "Redis unavailable (%s); retrying in %.0f s", getattr(exc, "message", exc), wait
+                    )
                     self._sleep(wait)
                     wait = min(wait * 2, RECONNECT_MAX_WAIT)
                     continue

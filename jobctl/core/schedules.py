@@ -21,7 +21,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -91,8 +91,9 @@ _warned_no_handler: set[str] = set()
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME.match(name):
-        raise UsageError(f"invalid schedule name {name!r}",
-                         "use 1-64 letters, digits, '_' and '-', e.g. nightly-cleanup")
+        raise UsageError(
+            f"invalid schedule name {name!r}", "use 1-64 letters, digits, '_' and '-', e.g. nightly-cleanup"
+        )
     return name
 
 
@@ -110,15 +111,18 @@ def check_data(data: Any) -> dict[str, Any]:
     try:
         json.dumps(data)
     except (TypeError, ValueError) as exc:
-        raise UsageError(f"schedule data is not JSON-serialisable: {exc}",
-                         "use strings, numbers, lists and objects") from None
+        raise UsageError(
+            f"schedule data is not JSON-serialisable: {exc}", "use strings, numbers, lists and objects"
+        ) from None
     return data
 
 
 def check_missed(missed: str) -> str:
     if missed not in MISSED:
-        raise UsageError(f"invalid missed policy {missed!r}",
-                         "once (after downtime, run the latest missed occurrence once) or skip")
+        raise UsageError(
+            f"invalid missed policy {missed!r}",
+            "once (after downtime, run the latest missed occurrence once) or skip",
+        )
     return missed
 
 
@@ -130,13 +134,14 @@ def check_queue(catalog: Mapping, queue: str | None) -> str | None:
     except NotFound as exc:
         raise UsageError(exc.message, exc.hint) from None
     if policy.is_dead_letter:
-        raise UsageError("schedules cannot enqueue on the dead-letter queue",
-                         "pick the queue the job belongs to")
+        raise UsageError(
+            "schedules cannot enqueue on the dead-letter queue", "pick the queue the job belongs to"
+        )
     return queue
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(timezone.utc).isoformat() if moment else None
+    return moment.astimezone(UTC).isoformat() if moment else None
 
 
 def _parse(text: str | None) -> datetime | None:
@@ -147,19 +152,51 @@ def _parse(text: str | None) -> datetime | None:
 # Definitions
 
 
-def _document(name: str, cron: str, tz: str, job_type: str, data: dict, queue: str | None,
-              priority: str | None, missed: str, source: str, now: datetime) -> dict[str, Any]:
+def _document(
+    name: str,
+    cron: str,
+    tz: str,
+    job_type: str,
+    data: dict,
+    queue: str | None,
+    priority: str | None,
+    missed: str,
+    source: str,
+    now: datetime,
+) -> dict[str, Any]:
     return {
-        "name": name, "cron": cron, "tz": tz, "job_type": job_type, "data": data, "queue": queue,
-        "priority": priority, "missed": missed, "paused": False, "source": source,
-        "created_at": _iso(now.replace(microsecond=0)), "last_run_at": None, "last_occurrence": None,
-        "last_job_id": None, "next_run_at": _iso(next_runs(cron, tz, now)[0]),
+        "name": name,
+        "cron": cron,
+        "tz": tz,
+        "job_type": job_type,
+        "data": data,
+        "queue": queue,
+        "priority": priority,
+        "missed": missed,
+        "paused": False,
+        "source": source,
+        "created_at": _iso(now.replace(microsecond=0)),
+        "last_run_at": None,
+        "last_occurrence": None,
+        "last_job_id": None,
+        "next_run_at": _iso(next_runs(cron, tz, now)[0]),
     }
 
 
-def _validated(settings: Settings, name: str, cron: str, tz: str, job_type: str | None, data: Any,
-               queue: str | None, priority: str | None, missed: str, source: str,
-               now: datetime, check_type: bool = True) -> dict[str, Any]:
+def _validated(
+    settings: Settings,
+    name: str,
+    cron: str,
+    tz: str,
+    job_type: str | None,
+    data: Any,
+    queue: str | None,
+    priority: str | None,
+    missed: str,
+    source: str,
+    now: datetime,
+    check_type: bool = True,
+) -> dict[str, Any]:
     check_name(name)
     cron = check_cron(cron)
     check_tz(tz)
@@ -197,21 +234,49 @@ def shown(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _store_new(connection: redis.Redis, doc: dict[str, Any]) -> bool:
     """Atomically store a schedule unless the name exists; True when stored."""
-    return bool(connection.eval(_ADD, 2, keyspace.schedules(), keyspace.schedules_due(), doc["name"],
-                                json.dumps(_at_rest(doc)), _parse(doc["next_run_at"]).timestamp()))
+    return bool(
+        connection.eval(
+            _ADD,
+            2,
+            keyspace.schedules(),
+            keyspace.schedules_due(),
+            doc["name"],
+            json.dumps(_at_rest(doc)),
+            _parse(doc["next_run_at"]).timestamp(),
+        )
+    )
 
 
-def add_schedule(connection: redis.Redis, settings: Settings, name: str, cron: str, tz: str = "UTC",
-                 job_type: str | None = None, data: dict | None = None, queue: str | None = None,
-                 priority: str | None = None, missed: str = "once", source: str = "cli",
-                 now: datetime | None = None) -> dict[str, Any]:
+def add_schedule(
+    connection: redis.Redis,
+    settings: Settings,
+    name: str,
+    cron: str,
+    tz: str = "UTC",
+    job_type: str | None = None,
+    data: dict | None = None,
+    queue: str | None = None,
+    priority: str | None = None,
+    missed: str = "once",
+    source: str = "cli",
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """Validate and store a new schedule (UsageError, nothing stored, on any bad input or a taken name)."""
-    with audit.audited(connection, settings, "schedule.add", name, {"cron": cron, "tz": tz, "job_type": job_type,
-                                                                     "queue": queue}) as entry:
-        doc = _validated(settings, name, cron, tz, job_type, data, queue, priority, missed, source, as_aware(now))
+    with audit.audited(
+        connection,
+        settings,
+        "schedule.add",
+        name,
+        {"cron": cron, "tz": tz, "job_type": job_type, "queue": queue},
+    ) as entry:
+        doc = _validated(
+            settings, name, cron, tz, job_type, data, queue, priority, missed, source, as_aware(now)
+        )
         if not _store_new(connection, doc):
-            raise UsageError(f"schedule {name!r} exists",
-                             f"remove it first (jobctl schedule remove {name}) or pick another name")
+            raise UsageError(
+                f"schedule {name!r} exists",
+                f"remove it first (jobctl schedule remove {name}) or pick another name",
+            )
         entry.count = 1
     return doc
 
@@ -236,8 +301,15 @@ def remove_schedule(connection: redis.Redis, name: str, settings: Settings | Non
         settings = runtime.settings()
     with audit.audited(connection, settings, "schedule.remove", name) as entry:
         catalogue = default_definitions(settings)
-        raw = connection.eval(_REMOVE, 3, keyspace.schedules(), keyspace.schedules_due(), _seeded_key(), name,
-                              int(name in catalogue))
+        raw = connection.eval(
+            _REMOVE,
+            3,
+            keyspace.schedules(),
+            keyspace.schedules_due(),
+            _seeded_key(),
+            name,
+            int(name in catalogue),
+        )
         if raw is None:
             raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
         entry.count = 1
@@ -247,8 +319,9 @@ def remove_schedule(connection: redis.Redis, name: str, settings: Settings | Non
     return {**shown(json.loads(raw)), "seeded": True}
 
 
-def _update(connection: redis.Redis, name: str, change: Mapping[str, Any],
-            expect_next: str | None = None) -> dict[str, Any] | None:
+def _update(
+    connection: redis.Redis, name: str, change: Mapping[str, Any], expect_next: str | None = None
+) -> dict[str, Any] | None:
     """Apply `change` to a stored schedule (optimistic WATCH); None if it was removed meanwhile.
 
     With `expect_next`, next_run_at is only moved if nobody else (another scheduler, a resume) moved
@@ -328,8 +401,18 @@ def _seeded_key() -> str:
 
 def _pending_row(name: str, spec: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """A catalogue definition no scheduler has stored yet, as a stored document would look (never run)."""
-    doc = _document(name, spec["cron"], spec["tz"], spec["job_type"], dict(spec["data"] or {}),
-                    spec["queue"], spec["priority"], spec["missed"], spec["source"], now)
+    doc = _document(
+        name,
+        spec["cron"],
+        spec["tz"],
+        spec["job_type"],
+        dict(spec["data"] or {}),
+        spec["queue"],
+        spec["priority"],
+        spec["missed"],
+        spec["source"],
+        now,
+    )
     return {**shown(doc), "created_at": None, "seeded": False}
 
 
@@ -363,8 +446,10 @@ def listed_schedule(connection: redis.Redis, settings: Settings, name: str) -> d
 def _upcoming(doc: Mapping[str, Any], now: datetime) -> list[dict[str, str]]:
     try:
         zone = check_tz(doc["tz"])
-        return [{"utc": _iso(t), "local": t.astimezone(zone).isoformat()}
-                for t in next_runs(doc["cron"], zone, now, 3)]
+        return [
+            {"utc": _iso(t), "local": t.astimezone(zone).isoformat()}
+            for t in next_runs(doc["cron"], zone, now, 3)
+        ]
     except (UsageError, CroniterError, ValueError):
         return []
 
@@ -386,19 +471,29 @@ def list_schedules(connection: redis.Redis, settings: Settings, now: datetime | 
     rows = []
     for doc in docs:
         stored_next = _parse(doc.get("next_run_at"))
-        rows.append({
-            **shown(doc),
-            "seeded": True,
-            "handler": has_handler(doc["job_type"]),
-            "next_runs": _upcoming(doc, now),
-            "overdue": bool(stored_next and not doc["paused"]
-                            and (now - stored_next).total_seconds() > GRACE_SECONDS),
-            "last_job_status": statuses.get(doc.get("last_job_id")) if doc.get("last_job_id") else None,
-        })
+        rows.append(
+            {
+                **shown(doc),
+                "seeded": True,
+                "handler": has_handler(doc["job_type"]),
+                "next_runs": _upcoming(doc, now),
+                "overdue": bool(
+                    stored_next and not doc["paused"] and (now - stored_next).total_seconds() > GRACE_SECONDS
+                ),
+                "last_job_status": statuses.get(doc.get("last_job_id")) if doc.get("last_job_id") else None,
+            }
+        )
     for name, spec in _not_yet_seeded(settings, {d["name"] for d in docs}, seeded).items():
         row = _pending_row(name, spec, now)
-        rows.append({**row, "handler": has_handler(row["job_type"]), "next_runs": _upcoming(row, now),
-                     "overdue": False, "last_job_status": None})
+        rows.append(
+            {
+                **row,
+                "handler": has_handler(row["job_type"]),
+                "next_runs": _upcoming(row, now),
+                "overdue": False,
+                "last_job_status": None,
+            }
+        )
     return sorted(rows, key=lambda r: r["name"])
 
 
@@ -406,14 +501,29 @@ def list_schedules(connection: redis.Redis, settings: Settings, now: datetime | 
 # Firing
 
 
-def _enqueue(connection: redis.Redis, settings: Settings, doc: dict, occurrence: datetime, job_id: str,
-             manual: bool = False) -> str:
+def _enqueue(
+    connection: redis.Redis,
+    settings: Settings,
+    doc: dict,
+    occurrence: datetime,
+    job_id: str,
+    manual: bool = False,
+) -> str:
     fields = payloads.open_json(doc.get("data")) or {}
     facts: dict[str, Any] = {"schedule": doc["name"], "occurrence": _iso(occurrence)}  # meta, not payload
     if manual:
         facts["manual"] = True
-    return submit.submit(connection, settings, doc["job_type"], fields, priority=doc.get("priority"),
-                         queue=doc.get("queue"), job_id=job_id, meta=facts, occurrence=occurrence)
+    return submit.submit(
+        connection,
+        settings,
+        doc["job_type"],
+        fields,
+        priority=doc.get("priority"),
+        queue=doc.get("queue"),
+        job_id=job_id,
+        meta=facts,
+        occurrence=occurrence,
+    )
 
 
 def run_now(connection: redis.Redis, settings: Settings, name: str, now: datetime | None = None) -> str:
@@ -422,8 +532,10 @@ def run_now(connection: redis.Redis, settings: Settings, name: str, now: datetim
     with audit.audited(connection, settings, "schedule.run", name) as entry:
         doc = get_schedule(connection, name)
         if not has_handler(doc["job_type"]):
-            raise UsageError(f"schedule {name!r} runs job type {doc['job_type']!r}, which has no handler yet",
-                             f"job types with handlers: {', '.join(JOB_TYPES)}")
+            raise UsageError(
+                f"schedule {name!r} runs job type {doc['job_type']!r}, which has no handler yet",
+                f"job types with handlers: {', '.join(JOB_TYPES)}",
+            )
         job_id = f"sched-{name}-manual-{int(now.timestamp() * 1000)}"
         _enqueue(connection, settings, doc, now.replace(microsecond=0), job_id, manual=True)
         _update(connection, name, {"last_run_at": _iso(now.replace(microsecond=0)), "last_job_id": job_id})
@@ -482,8 +594,13 @@ def _fire(connection: redis.Redis, settings: Settings, doc: dict, now: datetime)
     else:
         occurrence = scheduled
         following = next_runs(cron, zone, scheduled)[0]
-    record: dict[str, Any] = {"name": name, "occurrence": _iso(occurrence), "missed": missed,
-                              "job_id": None, "next_run_at": _iso(following)}
+    record: dict[str, Any] = {
+        "name": name,
+        "occurrence": _iso(occurrence),
+        "missed": missed,
+        "job_id": None,
+        "next_run_at": _iso(following),
+    }
 
     def advance(action: str, **change: Any) -> dict[str, Any]:
         _update(connection, name, {"next_run_at": _iso(following), **change}, expect_next=read_next)
@@ -494,8 +611,11 @@ def _fire(connection: redis.Redis, settings: Settings, doc: dict, now: datetime)
     if not has_handler(doc["job_type"]):
         if name not in _warned_no_handler:
             _warned_no_handler.add(name)
-            log.warning("schedule %s: job type %r has no handler yet; not enqueueing (logged once)",
-                        name, doc["job_type"])
+            log.warning(
+                "schedule %s: job type %r has no handler yet; not enqueueing (logged once)",
+                name,
+                doc["job_type"],
+            )
         return advance("no-handler")
     if missed and doc.get("missed", "once") == "skip":
         log.info("schedule %s: skipped missed occurrence %s (missed = skip)", name, _iso(occurrence))
@@ -512,8 +632,12 @@ def _fire(connection: redis.Redis, settings: Settings, doc: dict, now: datetime)
         log.error("schedule %s: could not enqueue %s: %s", name, _iso(occurrence), exc.message)
         return {**advance("error"), "error": exc.message}
     record["job_id"] = job_id
-    return advance("fired", last_run_at=_iso(now.replace(microsecond=0)), last_occurrence=_iso(occurrence),
-                   last_job_id=job_id)
+    return advance(
+        "fired",
+        last_run_at=_iso(now.replace(microsecond=0)),
+        last_occurrence=_iso(occurrence),
+        last_job_id=job_id,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -523,8 +647,16 @@ def _fire(connection: redis.Redis, settings: Settings, doc: dict, now: datetime)
 def default_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
     """Built-in schedules, then jobctl.toml's [schedules.NAME] tables (which win on a shared name)."""
     defs: dict[str, dict[str, Any]] = {
-        name: {"cron": cron, "tz": "UTC", "job_type": job, "data": dict(data), "queue": None,
-               "priority": None, "missed": "once", "source": "default"}
+        name: {
+            "cron": cron,
+            "tz": "UTC",
+            "job_type": job,
+            "data": dict(data),
+            "queue": None,
+            "priority": None,
+            "missed": "once",
+            "source": "default",
+        }
         for name, cron, job, data in DEFAULTS
     }
     for name, spec in (getattr(settings, "schedule_defs", None) or {}).items():
@@ -545,9 +677,20 @@ def seed_defaults(connection: redis.Redis, settings: Settings, now: datetime | N
         if not connection.sadd(seeded, name) or connection.hexists(keyspace.schedules(), name):
             continue
         source = spec["source"]
-        doc = _validated(settings, name, spec["cron"], spec["tz"], spec["job_type"], spec["data"],
-                         spec["queue"], spec["priority"], spec["missed"], source, now,
-                         check_type=source != "default")
+        doc = _validated(
+            settings,
+            name,
+            spec["cron"],
+            spec["tz"],
+            spec["job_type"],
+            spec["data"],
+            spec["queue"],
+            spec["priority"],
+            spec["missed"],
+            source,
+            now,
+            check_type=source != "default",
+        )
         if _store_new(connection, doc):
             added.append(name)
     return added
@@ -568,18 +711,24 @@ def parse_schedule_tables(tables: Any, where: str, catalog: Mapping) -> dict[str
             raise ConfigError(f"invalid {label} in {where}", "expected a table with cron and job")
         unknown = sorted(set(table) - set(TOML_KEYS))
         if unknown:
-            raise ConfigError(f"unknown setting {label}.{unknown[0]} in {where}",
-                              f"valid keys: {', '.join(TOML_KEYS)}")
+            raise ConfigError(
+                f"unknown setting {label}.{unknown[0]} in {where}", f"valid keys: {', '.join(TOML_KEYS)}"
+            )
         for required in ("cron", "job"):
             if required not in table:
-                raise ConfigError(f"missing {label}.{required} in {where}",
-                                  'e.g. cron = "0 6 * * *" and job = "noop"')
+                raise ConfigError(
+                    f"missing {label}.{required} in {where}", 'e.g. cron = "0 6 * * *" and job = "noop"'
+                )
         spec: dict[str, Any] = {}
-        checks = (("cron", "cron", check_cron), ("tz", "tz", lambda v: check_tz(v) and v),
-                  ("job", "job_type", check_job_type), ("data", "data", check_data),
-                  ("queue", "queue", lambda v: check_queue(catalog, v)),
-                  ("priority", "priority", check_priority),
-                  ("missed", "missed", check_missed))
+        checks = (
+            ("cron", "cron", check_cron),
+            ("tz", "tz", lambda v: check_tz(v) and v),
+            ("job", "job_type", check_job_type),
+            ("data", "data", check_data),
+            ("queue", "queue", lambda v: check_queue(catalog, v)),
+            ("priority", "priority", check_priority),
+            ("missed", "missed", check_missed),
+        )
         defaults = {"tz": "UTC", "data": {}, "queue": None, "priority": None, "missed": "once"}
         for key, field, check in checks:
             if key not in table:
@@ -600,19 +749,48 @@ def parse_schedule_tables(tables: Any, where: str, catalog: Mapping) -> dict[str
 # Create or update (the HTTP API's PUT-like POST /api/jobs/schedule)
 
 
-def put_schedule(connection: redis.Redis, settings: Settings, name: str, cron: str, tz: str = "UTC",
-                 job_type: str | None = None, data: dict | None = None, queue: str | None = None,
-                 priority: str | None = None, missed: str = "once", source: str = "http",
-                 now: datetime | None = None) -> dict[str, Any]:
+def put_schedule(
+    connection: redis.Redis,
+    settings: Settings,
+    name: str,
+    cron: str,
+    tz: str = "UTC",
+    job_type: str | None = None,
+    data: dict | None = None,
+    queue: str | None = None,
+    priority: str | None = None,
+    missed: str = "once",
+    source: str = "http",
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """Store a schedule under `name`, replacing the definition of an existing one; returns the
     document with `created`. An update keeps the run state (paused, last run) and moves the next
     run to the new cron's next occurrence. Audited as schedule.add or schedule.update."""
-    with audit.audited(connection, settings, "schedule.update", name,
-                       {"cron": cron, "tz": tz, "job_type": job_type, "queue": queue}) as entry:
-        doc = _validated(settings, name, cron, tz, job_type, data, queue, priority, missed, source, as_aware(now))
+    with audit.audited(
+        connection,
+        settings,
+        "schedule.update",
+        name,
+        {"cron": cron, "tz": tz, "job_type": job_type, "queue": queue},
+    ) as entry:
+        doc = _validated(
+            settings, name, cron, tz, job_type, data, queue, priority, missed, source, as_aware(now)
+        )
         stored = _at_rest(doc)  # data encrypted when keys are set
-        change = {k: stored[k] for k in ("cron", "tz", "job_type", "data", "queue", "priority", "missed", "source",
-                                         "next_run_at")}
+        change = {
+            k: stored[k]
+            for k in (
+                "cron",
+                "tz",
+                "job_type",
+                "data",
+                "queue",
+                "priority",
+                "missed",
+                "source",
+                "next_run_at",
+            )
+        }
         while True:  # each step is atomic; a remove (or add) racing between them sends us round again
             created = _store_new(connection, doc)
             if created:

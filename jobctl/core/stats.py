@@ -7,7 +7,7 @@ implicit cleanup (which would move jobs around).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -52,8 +52,13 @@ def queue_key(physical: str) -> str:
 def _dead_letter_row(entries: int) -> dict[str, Any]:
     """The dead-letter queue as a queue: its entries are failed jobs (what `jobctl dlq list` shows).
     It has no priorities and never a worker."""
-    return {"queue": DEAD_LETTER, "default_priority": None, "priorities": {}, "workers": 0,
-            "totals": {**dict.fromkeys(STATES, 0), "failed": entries}}
+    return {
+        "queue": DEAD_LETTER,
+        "default_priority": None,
+        "priorities": {},
+        "workers": 0,
+        "totals": {**dict.fromkeys(STATES, 0), "failed": entries},
+    }
 
 
 def queue_stats(connection: redis.Redis, settings: Settings, queue: str | None = None) -> dict[str, Any]:
@@ -82,12 +87,16 @@ def queue_stats(connection: redis.Redis, settings: Settings, queue: str | None =
 
     queues: dict[str, dict[str, Any]] = {}
     for name in names:  # catalogue order, the dead-letter queue in its place
-        queues[name] = _dead_letter_row(dead_letter) if catalog[name].is_dead_letter else {
-            "queue": name,
-            "default_priority": catalog[name].priority,
-            "priorities": {p: dict.fromkeys(STATES, 0) for p in PRIORITIES},
-            "workers": workers[name],
-        }
+        queues[name] = (
+            _dead_letter_row(dead_letter)
+            if catalog[name].is_dead_letter
+            else {
+                "queue": name,
+                "default_priority": catalog[name].priority,
+                "priorities": {p: dict.fromkeys(STATES, 0) for p in PRIORITIES},
+                "workers": workers[name],
+            }
+        )
     for (name, prio, fld), value in zip(plan, results):
         queues[name]["priorities"][prio][fld] = int(value)
     for name, q in queues.items():
@@ -96,7 +105,7 @@ def queue_stats(connection: redis.Redis, settings: Settings, queue: str | None =
     return {
         "queues": list(queues.values()),
         "dead_letter": dead_letter,
-        "generated_at": datetime.now(timezone.utc).isoformat(),
+        "generated_at": datetime.now(UTC).isoformat(),
     }
 
 
@@ -104,12 +113,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def list_workers(connection: redis.Redis, settings: Settings | None = None,
-                 now: datetime | None = None) -> list[dict[str, Any]]:
+def list_workers(
+    connection: redis.Redis, settings: Settings | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
     """Every registered worker: queues, state, current job and its runtime, pid, host, heartbeat age,
     alive (jobctl.core.liveness: a heartbeat within 3 of its intervals), jobs done/failed, resident
     memory."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     beats = {b.name: b for b in worker_beats(connection, settings, now)}
     workers = [w for w in Worker.all(connection=connection, serializer=PayloadSerializer) if w.name in beats]
     with connection.pipeline(transaction=False) as pipe:
@@ -129,22 +139,24 @@ def list_workers(connection: redis.Redis, settings: Settings | None = None,
         age = (now - w.last_heartbeat).total_seconds() if w.last_heartbeat else None
         started_at = parse_time(started)
         running = (now - started_at).total_seconds() if started_at else None
-        rows.append({
-            "name": w.name,
-            "queues": w.queue_names(),
-            "state": getattr(state, "value", state),
-            "current_job": current,
-            "current_job_seconds": round(running, 1) if running is not None else None,
-            "pid": w.pid,
-            "host": w.hostname,
-            "last_heartbeat": _iso(w.last_heartbeat),
-            "heartbeat_age_seconds": round(age, 1) if age is not None else None,
-            "alive": beats[w.name].alive,
-            "birth": _iso(w.birth_date),
-            "jobs_done": w.successful_job_count,
-            "jobs_failed": w.failed_job_count,
-            "rss_bytes": int(rss) if rss else None,
-        })
+        rows.append(
+            {
+                "name": w.name,
+                "queues": w.queue_names(),
+                "state": getattr(state, "value", state),
+                "current_job": current,
+                "current_job_seconds": round(running, 1) if running is not None else None,
+                "pid": w.pid,
+                "host": w.hostname,
+                "last_heartbeat": _iso(w.last_heartbeat),
+                "heartbeat_age_seconds": round(age, 1) if age is not None else None,
+                "alive": beats[w.name].alive,
+                "birth": _iso(w.birth_date),
+                "jobs_done": w.successful_job_count,
+                "jobs_failed": w.failed_job_count,
+                "rss_bytes": int(rss) if rss else None,
+            }
+        )
     rows.sort(key=lambda r: r["name"])
     return rows
 
@@ -161,8 +173,9 @@ def parse_window(text: str | None, name: str = "--window") -> float | None:
     return seconds
 
 
-def stats_with_window(connection: redis.Redis, settings: Settings, queue: str | None = None,
-                      window: float | None = None) -> dict[str, Any]:
+def stats_with_window(
+    connection: redis.Redis, settings: Settings, queue: str | None = None, window: float | None = None
+) -> dict[str, Any]:
     """`queue_stats`, plus with `window` (seconds) each queue's metrics over that span."""
     data = queue_stats(connection, settings, queue)
     if window:

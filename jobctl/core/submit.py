@@ -27,8 +27,9 @@ def contract_for(job_type: str) -> Contract:
     return get_job_type(job_type).load_contract()
 
 
-def prepare(settings: Settings, job_type: str, fields: Mapping[str, Any] | None, *,
-            occurrence: datetime | None = None) -> dict[str, Any]:
+def prepare(
+    settings: Settings, job_type: str, fields: Mapping[str, Any] | None, *, occurrence: datetime | None = None
+) -> dict[str, Any]:
     """The payload `fields` make for `job_type`, fully validated (UsageError/NotFound naming the field)."""
     contract = contract_for(job_type)
     return _built(contract, settings, fields, BuildContext(occurrence))
@@ -44,8 +45,9 @@ def normalized(job_type: str, fields: Mapping[str, Any] | None) -> dict[str, Any
         raise InvalidPayload(exc.message, exc.hint) from None
 
 
-def _built(contract: Contract, settings: Settings, fields: Mapping[str, Any] | None,
-           context: BuildContext) -> dict[str, Any]:
+def _built(
+    contract: Contract, settings: Settings, fields: Mapping[str, Any] | None, context: BuildContext
+) -> dict[str, Any]:
     try:
         return contract.build(settings, normalize(contract, fields), context)
     except (InvalidPayload, ConfigError):  # a setting of this deployment, not the caller's data
@@ -54,23 +56,55 @@ def _built(contract: Contract, settings: Settings, fields: Mapping[str, Any] | N
         raise InvalidPayload(exc.message, exc.hint) from None
 
 
-def submit(connection: redis.Redis, settings: Settings, job_type: str, fields: Mapping[str, Any] | None, *,
-           priority: str | None = None, queue: str | None = None, at: datetime | None = None,
-           delay: timedelta | float | None = None, job_id: str | None = None, description: str | None = None,
-           meta: Mapping[str, Any] | None = None, occurrence: datetime | None = None) -> str:
+def submit(
+    connection: redis.Redis,
+    settings: Settings,
+    job_type: str,
+    fields: Mapping[str, Any] | None,
+    *,
+    priority: str | None = None,
+    queue: str | None = None,
+    at: datetime | None = None,
+    delay: timedelta | float | None = None,
+    job_id: str | None = None,
+    description: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+    occurrence: datetime | None = None,
+) -> str:
     """Validate `fields` with the type's contract and queue one job (or schedule it: `at`/`delay`);
     returns its id. Scheduler facts and other run context go in `meta`, never in the payload."""
-    return submit_many(connection, settings, job_type, [fields], priority=priority, queue=queue, at=at,
-                       delay=delay, job_ids=[job_id] if job_id else None, description=description,
-                       meta=meta, occurrence=occurrence)[0]
+    return submit_many(
+        connection,
+        settings,
+        job_type,
+        [fields],
+        priority=priority,
+        queue=queue,
+        at=at,
+        delay=delay,
+        job_ids=[job_id] if job_id else None,
+        description=description,
+        meta=meta,
+        occurrence=occurrence,
+    )[0]
 
 
-def submit_many(connection: redis.Redis, settings: Settings, job_type: str,
-                many_fields: Iterable[Mapping[str, Any] | None], *, priority: str | None = None,
-                queue: str | None = None, at: datetime | None = None, delay: timedelta | float | None = None,
-                job_ids: list[str] | None = None, description: str | None = None,
-                meta: Mapping[str, Any] | None = None, occurrence: datetime | None = None,
-                on_batch: Callable[[int], None] | None = None) -> list[str]:
+def submit_many(
+    connection: redis.Redis,
+    settings: Settings,
+    job_type: str,
+    many_fields: Iterable[Mapping[str, Any] | None],
+    *,
+    priority: str | None = None,
+    queue: str | None = None,
+    at: datetime | None = None,
+    delay: timedelta | float | None = None,
+    job_ids: list[str] | None = None,
+    description: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+    occurrence: datetime | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[str]:
     """Every job validated first (nothing is queued if one is bad), then queued in atomic batches."""
     when = scheduled_time(at, delay)  # a bad time, queue or priority fails before any payload is built
     check_target(settings, job_type, queue, priority)
@@ -82,8 +116,19 @@ def submit_many(connection: redis.Redis, settings: Settings, job_type: str,
     if description is None:
         first = contract.describe(payloads[0])
         description = first if len(payloads) == 1 or contract.describe(payloads[-1]) == first else job_type
-    return enqueue_many(connection, settings, job_type, payloads, priority=priority, queue=queue,
-                        description=description, job_ids=job_ids, when=when, meta=meta, on_batch=on_batch)
+    return enqueue_many(
+        connection,
+        settings,
+        job_type,
+        payloads,
+        priority=priority,
+        queue=queue,
+        description=description,
+        job_ids=job_ids,
+        when=when,
+        meta=meta,
+        on_batch=on_batch,
+    )
 
 
 def check_stored(job_type: str, payload: Any) -> tuple[Any, dict[str, Any]]:
@@ -104,7 +149,12 @@ def describe_type(job_type: str) -> dict[str, Any]:
     """A job type as `jobctl job types --json` and GET /api/jobs/types show it: queue and fields."""
     jt = get_job_type(job_type)
     contract = jt.load_contract()
-    return {"type": jt.name, "queue": jt.queue, "summary": jt.summary,
-            "fields": [{"name": f.name, "kind": f.kind, "required": f.required, "doc": f.doc}
-                       for f in contract.fields],
-            "other_keys": {None: None, "*": "kept as given"}.get(contract.extra, f"go into {contract.extra}")}
+    return {
+        "type": jt.name,
+        "queue": jt.queue,
+        "summary": jt.summary,
+        "fields": [
+            {"name": f.name, "kind": f.kind, "required": f.required, "doc": f.doc} for f in contract.fields
+        ],
+        "other_keys": {None: None, "*": "kept as given"}.get(contract.extra, f"go into {contract.extra}"),
+    }

@@ -62,8 +62,15 @@ def run_worker(settings: Settings, spec: WorkerSpec) -> int:
             wait = min(wait * 2, RECONNECT_MAX_WAIT)
             continue
         runtime.install(settings, connection)
-        worker = JobctlWorker(physical, connection=connection, serializer=PayloadSerializer, job_class=JobctlJob,
-                              name=spec.name, settings=settings, threads=spec.threads)
+        worker = JobctlWorker(
+            physical,
+            connection=connection,
+            serializer=PayloadSerializer,
+            job_class=JobctlJob,
+            name=spec.name,
+            settings=settings,
+            threads=spec.threads,
+        )
         try:
             processed += worker.work(burst=spec.burst, max_jobs=spec.max_jobs)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -146,8 +153,11 @@ class Supervisor:
         except (RedisUnavailable, redis.ConnectionError, redis.TimeoutError) as exc:
             self._connection = None
             self.alerts.holding = False
-            log.error("alert evaluator: Redis unavailable (%s); retrying in %.0f s",
-                      getattr(exc, "message", exc), self._alerts_wait)
+            log.error(
+                "alert evaluator: Redis unavailable (%s); retrying in %.0f s",
+                getattr(exc, "message", exc),
+                self._alerts_wait,
+            )
             self._alerts_wait = min(self._alerts_wait * 2, RECONNECT_MAX_WAIT)
         self._alerts_next = now + self._alerts_wait
 
@@ -180,21 +190,31 @@ class Supervisor:
                         continue
                     if proc is not None and child.restart_at == 0.0:
                         proc.join(0)
-                        if proc.exitcode == ExitCode.USAGE:  # e.g. no key for encrypted jobs: a restart cannot help
-                            log.error("worker process %s stopped on a configuration error; not restarting it",
-                                      proc.pid)
+                        if (
+                            proc.exitcode == ExitCode.USAGE
+                        ):  # e.g. no key for encrypted jobs: a restart cannot help
+                            log.error(
+                                "worker process %s stopped on a configuration error; not restarting it",
+                                proc.pid,
+                            )
                             self._config_errors += 1
                             child.done = True
                             continue
-                        if self._signals or child.spec.burst or proc.exitcode == 0 and child.spec.max_jobs:
+                        if self._signals or child.spec.burst or (proc.exitcode == 0 and child.spec.max_jobs):
                             child.done = True
                             continue
                         # back off when a worker keeps dying right after it starts
                         lived = now - child.started_at
                         child.quick_deaths = child.quick_deaths + 1 if lived < 5 else 0
-                        delay = min(RECONNECT_MAX_WAIT, 0.5 * 2**child.quick_deaths) if child.quick_deaths else 0
-                        log.warning("worker process %s exited with %s; restarting in %.1f s",
-                                    proc.pid, proc.exitcode, delay)
+                        delay = (
+                            min(RECONNECT_MAX_WAIT, 0.5 * 2**child.quick_deaths) if child.quick_deaths else 0
+                        )
+                        log.warning(
+                            "worker process %s exited with %s; restarting in %.1f s",
+                            proc.pid,
+                            proc.exitcode,
+                            delay,
+                        )
                         child.restart_at = now + delay
                     if child.restart_at and now >= child.restart_at and not self._signals:
                         child.restart_at = 0.0
@@ -222,6 +242,9 @@ def run_workers(settings: Settings, specs: list[WorkerSpec], *, evaluate_alerts:
 
 def all_queue_specs(settings: Settings, *, concurrency: int = 1, burst: bool = False) -> list[WorkerSpec]:
     """One worker process per catalogue queue (x concurrency): the seed's `workers:prod`."""
-    return [WorkerSpec([name], burst=burst)
-            for name, policy in settings.queues.items() if not policy.is_dead_letter
-            for _ in range(concurrency)]
+    return [
+        WorkerSpec([name], burst=burst)
+        for name, policy in settings.queues.items()
+        if not policy.is_dead_letter
+        for _ in range(concurrency)
+    ]

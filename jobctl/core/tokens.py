@@ -37,8 +37,10 @@ class TokenOwner:
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise UsageError(f"unknown role {role!r}", f"roles are: {', '.join(ROLES)} (each can do what the "
-                                                   "ones before it can)")
+        raise UsageError(
+            f"unknown role {role!r}",
+            f"roles are: {', '.join(ROLES)} (each can do what the ones before it can)",
+        )
     return role
 
 
@@ -48,8 +50,9 @@ def role_allows(role: str, required: str) -> bool:
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME.match(name):
-        raise UsageError(f"invalid token name {name!r}",
-                         "use 1-64 letters, digits, '.', '_' and '-', e.g. ci-deploy")
+        raise UsageError(
+            f"invalid token name {name!r}", "use 1-64 letters, digits, '.', '_' and '-', e.g. ci-deploy"
+        )
     return name
 
 
@@ -68,20 +71,26 @@ def create_token(connection: redis.Redis, settings: Settings | None, name: str, 
         check_name(name)
         check_role(role)
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
-        doc = {"name": name, "role": role,
-               "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-               "created_by": audit.current_actor().name, "sha256": digest(secret)}
+        doc = {
+            "name": name,
+            "role": role,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "created_by": audit.current_actor().name,
+            "sha256": digest(secret),
+        }
         if not connection.hsetnx(keyspace.api_tokens(), name, json.dumps(doc)):
-            raise UsageError(f"token {name!r} exists",
-                             f"revoke it first (jobctl token revoke {name}) or pick another name")
+            raise UsageError(
+                f"token {name!r} exists", f"revoke it first (jobctl token revoke {name}) or pick another name"
+            )
         entry.count = 1
     return {**_public(doc), "token": secret}
 
 
 def list_tokens(connection: redis.Redis) -> list[dict[str, Any]]:
     """Every token by name: name, role, created_at, created_by; never a secret or a hash."""
-    return sorted((_public(json.loads(raw)) for raw in connection.hvals(keyspace.api_tokens())),
-                  key=lambda d: d["name"])
+    return sorted(
+        (_public(json.loads(raw)) for raw in connection.hvals(keyspace.api_tokens())), key=lambda d: d["name"]
+    )
 
 
 def get_token(connection: redis.Redis, name: str) -> dict[str, Any]:

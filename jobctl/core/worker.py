@@ -38,7 +38,7 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 import rq.job as rq_job
@@ -105,7 +105,7 @@ def _utc_timestamp(text: bytes | str) -> datetime:
         text = text.decode()
     if not text:
         raise ValueError("Empty string or bytestring provided")
-    return datetime.fromisoformat(text).astimezone(timezone.utc)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 rq_job.str_to_date = _utc_timestamp  # the name Job.restore calls
@@ -362,7 +362,7 @@ class JobctlWorker:
             finally:
                 if in_main:
                     self._timeout.disarm()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever a job raises is its outcome
             run.error, run.exc_string = exc, outcomes.failure_text(exc)
             run.stopped = isinstance(exc, JobStopped)
         finally:
@@ -549,7 +549,7 @@ class JobctlWorker:
                     next_reclaim = max(next_reclaim + interval, now + interval / 2)
                     self._reclaim()
                 self.lifecycle.promote(self.queues)
-            except Exception as exc:  # Redis away: the next round tries again
+            except Exception as exc:  # noqa: BLE001 - Redis away: the next round tries again
                 log.warning("housekeeping failed: %s", exc)
 
     def _reclaim(self) -> None:
@@ -598,7 +598,7 @@ class JobctlWorker:
         except ValueError:  # a live record by this name: ours, from before a lost connection?
             if self.connection.hget(self.key, "pid") != str(os.getpid()).encode():
                 raise
-            self.connection.hset(self.key, "death", datetime.now(timezone.utc).isoformat())
+            self.connection.hset(self.key, "death", datetime.now(UTC).isoformat())
             self._rq.register_birth()
         # the heartbeat interval goes on the record so readers with another setting judge it by its own
         self.connection.hset(
@@ -640,7 +640,7 @@ class JobctlWorker:
         while not self._beat_stop.wait(interval):
             try:
                 self.heartbeat()
-            except Exception as exc:  # a missed beat or two is survivable: the lease is three beats
+            except Exception as exc:  # noqa: BLE001 - a missed beat or two is survivable: the lease is three beats
                 log.warning("heartbeat failed: %s", exc)
 
     def heartbeat(self) -> None:
@@ -735,7 +735,7 @@ class JobctlWorker:
                 self._pubsub_thread.stop()
                 self._pubsub_thread.join(2)
                 self._pubsub.close()
-            except Exception:  # the channel only carries cancel requests; nothing to lose at exit
+            except Exception:  # noqa: BLE001 - the channel only carries cancel requests; nothing to lose at exit
                 pass
             for sig, handler in self._previous_handlers.items():
                 signal.signal(sig, handler)

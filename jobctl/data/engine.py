@@ -32,8 +32,10 @@ from jobctl.errors import ConfigError, ExitCode, JobctlError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 5
-HINT_UNREACHABLE = ("check DATABASE_URL and that the database server is running, "
-                    "or unset DATABASE_URL to use the SQLite file in the state folder")
+HINT_UNREACHABLE = (
+    "check DATABASE_URL and that the database server is running, "
+    "or unset DATABASE_URL to use the SQLite file in the state folder"
+)
 _BEGIN_OPTION = "jobctl_sqlite_begin"
 
 
@@ -50,8 +52,10 @@ def sqlalchemy_url(url: str) -> str:
     """The URL SQLAlchemy should get: plain postgresql:// and postgres:// mean psycopg 3."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        raise ConfigError(f"DATABASE_URL {mask_url(url)!r} is not a URL",
-                          "e.g. sqlite:////var/lib/jobctl/jobctl.db or postgresql://user@host/db")
+        raise ConfigError(
+            f"DATABASE_URL {mask_url(url)!r} is not a URL",
+            "e.g. sqlite:////var/lib/jobctl/jobctl.db or postgresql://user@host/db",
+        )
     if scheme in ("postgresql", "postgres"):
         return f"postgresql+psycopg://{rest}"
     return url
@@ -89,8 +93,10 @@ def new_engine(target: Settings | str) -> Engine:
     try:
         parsed = make_url(sqlalchemy_url(url))
     except ArgumentError:
-        raise ConfigError(f"DATABASE_URL {mask_url(url)!r} is not a valid database URL",
-                          "e.g. sqlite:////var/lib/jobctl/jobctl.db or postgresql://user@host/db") from None
+        raise ConfigError(
+            f"DATABASE_URL {mask_url(url)!r} is not a valid database URL",
+            "e.g. sqlite:////var/lib/jobctl/jobctl.db or postgresql://user@host/db",
+        ) from None
     backend = parsed.get_backend_name()
     try:
         if backend == "sqlite":
@@ -99,10 +105,14 @@ def new_engine(target: Settings | str) -> Engine:
             timeout = {} if "connect_timeout" in parsed.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
             return sqlalchemy.create_engine(parsed, connect_args=timeout, pool_pre_ping=True)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
-        raise ConfigError(f"no driver for DATABASE_URL {mask_url(url)!r}: {exc}",
-                          "use postgresql:// (psycopg 3) or sqlite:///") from None
-    raise ConfigError(f"DATABASE_URL {mask_url(url)!r}: unsupported database {backend!r}",
-                      "use sqlite:///path or postgresql://user@host/db")
+        raise ConfigError(
+            f"no driver for DATABASE_URL {mask_url(url)!r}: {exc}",
+            "use postgresql:// (psycopg 3) or sqlite:///",
+        ) from None
+    raise ConfigError(
+        f"DATABASE_URL {mask_url(url)!r}: unsupported database {backend!r}",
+        "use sqlite:///path or postgresql://user@host/db",
+    )
 
 
 def _sqlite_engine(parsed: sqlalchemy.URL, url: str) -> Engine:
@@ -112,8 +122,10 @@ def _sqlite_engine(parsed: sqlalchemy.URL, url: str) -> Engine:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DatabaseUnavailable(f"cannot create the folder for {mask_url(url)}: {exc.strerror}",
-                                      "check the path and its permissions, or set JOBCTL_HOME") from None
+            raise DatabaseUnavailable(
+                f"cannot create the folder for {mask_url(url)}: {exc.strerror}",
+                "check the path and its permissions, or set JOBCTL_HOME",
+            ) from None
     engine = sqlalchemy.create_engine(parsed)
 
     @event.listens_for(engine, "connect")

@@ -51,7 +51,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("email", String(255), nullable=False, unique=True),
     Column("name", String(120), nullable=False),
@@ -61,7 +62,8 @@ users = Table(
 )
 
 products = Table(
-    "products", metadata,
+    "products",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(200), nullable=False),
     Column("category", String(40), nullable=False),
@@ -71,7 +73,8 @@ products = Table(
 )
 
 orders = Table(
-    "orders", metadata,
+    "orders",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
     Column("status", String(16), nullable=False),
@@ -83,7 +86,8 @@ orders = Table(
 )
 
 order_items = Table(
-    "order_items", metadata,
+    "order_items",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("order_id", Integer, ForeignKey("orders.id"), nullable=False, index=True),
     Column("product_id", Integer, ForeignKey("products.id"), nullable=False, index=True),
@@ -92,7 +96,8 @@ order_items = Table(
 )
 
 payments = Table(
-    "payments", metadata,
+    "payments",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("order_id", Integer, ForeignKey("orders.id"), nullable=False, index=True),
     Column("provider", String(16), nullable=False),
@@ -108,7 +113,8 @@ payments = Table(
 )
 
 page_views = Table(
-    "page_views", metadata,
+    "page_views",
+    metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("visitor_id", String(40), nullable=False),
     Column("user_id", Integer, ForeignKey("users.id"), nullable=True),
@@ -120,7 +126,8 @@ page_views = Table(
 )
 
 referrals = Table(
-    "referrals", metadata,
+    "referrals",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("referrer_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
     Column("referred_id", Integer, ForeignKey("users.id"), nullable=False, unique=True),
@@ -128,7 +135,8 @@ referrals = Table(
 )
 
 commissions = Table(
-    "commissions", metadata,
+    "commissions",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
     Column("referrer_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
@@ -142,7 +150,8 @@ commissions = Table(
 )
 
 analytics_aggregates = Table(
-    "analytics_aggregates", metadata,
+    "analytics_aggregates",
+    metadata,
     Column("period_type", String(16), primary_key=True),
     Column("period_start", DateTime, primary_key=True),
     Column("metric", String(40), primary_key=True),
@@ -151,7 +160,8 @@ analytics_aggregates = Table(
 )
 
 reports = Table(
-    "reports", metadata,
+    "reports",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("kind", String(16), nullable=False),
     Column("period_start", Date, nullable=False),
@@ -165,5 +175,15 @@ reports = Table(
 )
 
 # insertion order (parents first); delete in reverse
-TABLES = (users, products, orders, order_items, payments, page_views, referrals, commissions,
-          analytics_aggregates, reports)
+TABLES = (
+    users,
+    products,
+    orders,
+    order_items,
+    payments,
+    page_views,
+    referrals,
+    commissions,
+    analytics_aggregates,
+    reports,
+)

@@ -28,7 +28,7 @@ import itertools
 import random
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
@@ -44,17 +44,47 @@ BATCH_SIZE = 5_000
 VIEWS_PER_USER_PER_DAY = 2
 # the tables seeding writes, and the ones derived from them that would be wrong after a replace;
 # reports are left alone: they record files already delivered
-SEEDED = (schema.users, schema.products, schema.orders, schema.order_items, schema.payments,
-          schema.page_views, schema.referrals)
+SEEDED = (
+    schema.users,
+    schema.products,
+    schema.orders,
+    schema.order_items,
+    schema.payments,
+    schema.page_views,
+    schema.referrals,
+)
 CLEARED = (*SEEDED, schema.commissions, schema.analytics_aggregates)
 
 DAY = 86_400
 WEEKDAY_FACTOR = (1.0, 1.03, 1.02, 0.98, 0.92, 0.72, 0.78)  # Monday first
 # relative traffic per hour (UTC), midnight first
-HOURLY_WEEKDAY = (2, 1.5, 1.2, 1, 1, 1.3, 2, 3, 4, 5, 5.5, 6,
-                  6, 6, 6.2, 6.5, 7, 7.5, 8, 8.5, 8, 7, 5, 3)
-HOURLY_WEEKEND = (3, 2.5, 2, 1.5, 1.2, 1, 1.2, 1.8, 2.5, 3.5, 4.5, 5.5,
-                  6, 6.5, 6.5, 6.5, 6.5, 7, 7, 7, 6.5, 6, 5, 4)
+HOURLY_WEEKDAY = (2, 1.5, 1.2, 1, 1, 1.3, 2, 3, 4, 5, 5.5, 6, 6, 6, 6.2, 6.5, 7, 7.5, 8, 8.5, 8, 7, 5, 3)
+HOURLY_WEEKEND = (
+    3,
+    2.5,
+    2,
+    1.5,
+    1.2,
+    1,
+    1.2,
+    1.8,
+    2.5,
+    3.5,
+    4.5,
+    5.5,
+    6,
+    6.5,
+    6.5,
+    6.5,
+    6.5,
+    7,
+    7,
+    7,
+    6.5,
+    6,
+    5,
+    4,
+)
 GROWTH = 0.25  # the last day of the window is this much busier than the first
 PROMO_FACTOR = 1.7
 LOGGED_IN_SHARE = 0.35
@@ -65,31 +95,129 @@ AMBASSADOR_SHARE = 0.03
 SIGNED_UP_BEFORE_SHARE = 0.20
 REFUND_SHARE = 0.03
 
-COUNTRIES = {"US": 30, "GB": 9, "DE": 9, "FR": 6, "RU": 8, "BR": 6, "IN": 7, "CA": 4, "NL": 3, "ES": 4,
-             "PL": 3, "KZ": 2, "TR": 3, "JP": 3, "AU": 3}
-FIRST_NAMES = ("Ada", "Alan", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances", "Edsger",
-               "Radia", "Tim", "Sophie", "Olga", "Ivan", "Maria", "Chen", "Priya", "Lucas", "Amara", "Yuki",
-               "Fatima", "Mateo", "Noor", "Elena", "Omar", "Hana", "Diego", "Zoe", "Arjun")
-LAST_NAMES = ("Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie",
-              "Allen", "Dijkstra", "Perlman", "Berners-Lee", "Wilson", "Petrova", "Ivanov", "Garcia", "Wei",
-              "Sharma", "Silva", "Okafor", "Tanaka", "Khan", "Rossi", "Haddad", "Kim", "Lopez", "Novak",
-              "Patel")
+COUNTRIES = {
+    "US": 30,
+    "GB": 9,
+    "DE": 9,
+    "FR": 6,
+    "RU": 8,
+    "BR": 6,
+    "IN": 7,
+    "CA": 4,
+    "NL": 3,
+    "ES": 4,
+    "PL": 3,
+    "KZ": 2,
+    "TR": 3,
+    "JP": 3,
+    "AU": 3,
+}
+FIRST_NAMES = (
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Ken",
+    "Barbara",
+    "Dennis",
+    "Frances",
+    "Edsger",
+    "Radia",
+    "Tim",
+    "Sophie",
+    "Olga",
+    "Ivan",
+    "Maria",
+    "Chen",
+    "Priya",
+    "Lucas",
+    "Amara",
+    "Yuki",
+    "Fatima",
+    "Mateo",
+    "Noor",
+    "Elena",
+    "Omar",
+    "Hana",
+    "Diego",
+    "Zoe",
+    "Arjun",
+)
+LAST_NAMES = (
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Thompson",
+    "Liskov",
+    "Ritchie",
+    "Allen",
+    "Dijkstra",
+    "Perlman",
+    "Berners-Lee",
+    "Wilson",
+    "Petrova",
+    "Ivanov",
+    "Garcia",
+    "Wei",
+    "Sharma",
+    "Silva",
+    "Okafor",
+    "Tanaka",
+    "Khan",
+    "Rossi",
+    "Haddad",
+    "Kim",
+    "Lopez",
+    "Novak",
+    "Patel",
+)
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
 # category: (weight, cheapest, dearest in whole currency units, nouns)
 CATEGORIES = {
-    "templates": (30, 9, 79, ("Landing Page Kit", "Invoice Template", "Pitch Deck", "Notion Planner",
-                              "Resume Set")),
+    "templates": (
+        30,
+        9,
+        79,
+        ("Landing Page Kit", "Invoice Template", "Pitch Deck", "Notion Planner", "Resume Set"),
+    ),
     "fonts": (12, 15, 120, ("Serif Family", "Display Font", "Handwritten Script", "Mono Typeface")),
     "graphics": (22, 5, 49, ("Icon Pack", "Illustration Bundle", "Texture Set", "Mockup Scene", "Brush Set")),
-    "courses": (14, 29, 299, ("Course: SQL for Analysts", "Course: Product Photography", "Masterclass",
-                              "Workshop Recording")),
+    "courses": (
+        14,
+        29,
+        299,
+        ("Course: SQL for Analysts", "Course: Product Photography", "Masterclass", "Workshop Recording"),
+    ),
     "audio": (10, 4, 59, ("Lo-fi Loop Pack", "Sound Effects Library", "Podcast Intro", "Ambient Tracks")),
     "software": (12, 19, 199, ("Figma Plugin", "WordPress Theme", "CLI Toolkit", "Browser Extension")),
 }
-ADJECTIVES = ("Minimal", "Bold", "Retro", "Clean", "Pro", "Essential", "Modern", "Vintage", "Ultimate",
-              "Cozy", "Neon", "Nordic", "Studio", "Pixel", "Organic")
-FAILURE_REASONS = {"card_declined": 45, "insufficient_funds": 30, "expired_card": 10, "processing_error": 10,
-                   "fraud_suspected": 5}
+ADJECTIVES = (
+    "Minimal",
+    "Bold",
+    "Retro",
+    "Clean",
+    "Pro",
+    "Essential",
+    "Modern",
+    "Vintage",
+    "Ultimate",
+    "Cozy",
+    "Neon",
+    "Nordic",
+    "Studio",
+    "Pixel",
+    "Organic",
+)
+FAILURE_REASONS = {
+    "card_declined": 45,
+    "insufficient_funds": 30,
+    "expired_card": 10,
+    "processing_error": 10,
+    "fraud_suspected": 5,
+}
 # a failed payment with one of these reasons is declined again when retried (its ref says so to the
 # payment sandbox); the others go through (another try, a new card, a passing outage)
 DECLINED_AGAIN = ("insufficient_funds", "fraud_suspected")
@@ -109,7 +237,7 @@ def provider_ref(provider: str, payment_id: int, failure_reason: str | None = No
 
 def default_start(days: int, today: date | None = None) -> date:
     """The window ends with yesterday (UTC): today minus `days`."""
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     return today - timedelta(days=days)
 
 
@@ -121,8 +249,10 @@ def row_counts(engine: Engine) -> dict[str, int | None]:
     """Rows per marketplace table; None for a table that does not exist yet (not migrated)."""
     with engine.connect() as conn:
         present = set(inspect(conn).get_table_names())
-        return {t.name: (conn.scalar(select(func.count()).select_from(t)) if t.name in present else None)
-                for t in schema.TABLES}
+        return {
+            t.name: (conn.scalar(select(func.count()).select_from(t)) if t.name in present else None)
+            for t in schema.TABLES
+        }
 
 
 def seed(
@@ -148,8 +278,10 @@ def seed(
     if not 10 <= users <= 10_000_000:
         raise UsageError(f"users must be between 10 and 10000000, got {users}", "e.g. --users 5000")
     if views_per_day is not None and not 0 <= views_per_day <= 10_000_000:
-        raise UsageError(f"views per day must be between 0 and 10000000, got {views_per_day}",
-                         "e.g. --views-per-day 100000")
+        raise UsageError(
+            f"views per day must be between 0 and 10000000, got {views_per_day}",
+            "e.g. --views-per-day 100000",
+        )
     start = start or default_start(days)
     report = on_progress or (lambda stage, done, total: None)
     if views_per_day is None:
@@ -179,8 +311,10 @@ def refuse_existing(existing: dict[str, int]) -> None:
     """The refusal `seed` raises without `replace`, for callers that check before starting."""
     if existing:
         listed = ", ".join(f"{name}: {n:,}" for name, n in existing.items())
-        raise UsageError(f"the database already holds data ({listed})",
-                         "pass --replace to delete it and seed again, or use another DATABASE_URL")
+        raise UsageError(
+            f"the database already holds data ({listed})",
+            "pass --replace to delete it and seed again, or use another DATABASE_URL",
+        )
 
 
 def _existing(conn: Connection) -> dict[str, int]:
@@ -203,15 +337,26 @@ def _advance_sequences(conn: Connection) -> None:
     if conn.dialect.name != "postgresql":
         return  # SQLite numbers new rows max(id) + 1
     for table in SEEDED:
-        conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), MAX(id)) "
-                          f"FROM {table.name} HAVING MAX(id) IS NOT NULL"))
+        conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), MAX(id)) "
+                f"FROM {table.name} HAVING MAX(id) IS NOT NULL"
+            )
+        )
 
 
 class _Writer:
     """Buffers rows per table and inserts them in executemany batches, parents before children."""
 
-    ORDER = (schema.users, schema.referrals, schema.products, schema.orders, schema.order_items,
-             schema.payments, schema.page_views)
+    ORDER = (
+        schema.users,
+        schema.referrals,
+        schema.products,
+        schema.orders,
+        schema.order_items,
+        schema.payments,
+        schema.page_views,
+    )
 
     def __init__(self, conn: Connection, batch_size: int):
         self.conn = conn
@@ -263,8 +408,10 @@ class _Generator:
     # -- users and referrals
 
     def day_weights(self) -> list[float]:
-        return [WEEKDAY_FACTOR[(self.start + timedelta(days=d)).weekday()] * (1 + GROWTH * d / self.days)
-                for d in range(self.days)]
+        return [
+            WEEKDAY_FACTOR[(self.start + timedelta(days=d)).weekday()] * (1 + GROWTH * d / self.days)
+            for d in range(self.days)
+        ]
 
     def hour_cums(self) -> tuple[list[float], list[float]]:
         return _cumulative(HOURLY_WEEKDAY), _cumulative(HOURLY_WEEKEND)
@@ -304,12 +451,27 @@ class _Generator:
             if rng.random() < AMBASSADOR_SHARE:
                 ambassadors.append(uid)
             created_at = self.at(offsets[i])
-            out.add("users", {"id": uid, "email": f"{first}.{last}.{uid}@{rng.choice(EMAIL_DOMAINS)}".lower(),
-                              "name": f"{first} {last}", "country": country, "created_at": created_at,
-                              "referred_by": referrer})
+            out.add(
+                "users",
+                {
+                    "id": uid,
+                    "email": f"{first}.{last}.{uid}@{rng.choice(EMAIL_DOMAINS)}".lower(),
+                    "name": f"{first} {last}",
+                    "country": country,
+                    "created_at": created_at,
+                    "referred_by": referrer,
+                },
+            )
             if referrer is not None:
-                out.add("referrals", {"id": len(referred), "referrer_id": referrer, "referred_id": uid,
-                                      "created_at": created_at})
+                out.add(
+                    "referrals",
+                    {
+                        "id": len(referred),
+                        "referrer_id": referrer,
+                        "referred_id": uid,
+                        "created_at": created_at,
+                    },
+                )
             if uid % 1000 == 0 or uid == n:
                 report("users", uid, n)
         # a few heavy buyers, most occasional: logged-in sessions pick users by this weight
@@ -337,18 +499,33 @@ class _Generator:
             else:
                 created = rng.randrange(0, max(1, int(self.end * 0.8)))
             created = max(created, seller_since + rng.randrange(3600, 30 * DAY))
-            drafts.append({"name": f"{rng.choice(ADJECTIVES)} {rng.choice(nouns)}", "category": category,
-                           "price_cents": cents, "seller_id": seller, "created": min(created, self.end - 1),
-                           "popularity": rng.lognormvariate(0, 1.1)})
+            drafts.append(
+                {
+                    "name": f"{rng.choice(ADJECTIVES)} {rng.choice(nouns)}",
+                    "category": category,
+                    "price_cents": cents,
+                    "seller_id": seller,
+                    "created": min(created, self.end - 1),
+                    "popularity": rng.lognormvariate(0, 1.1),
+                }
+            )
         drafts.sort(key=lambda d: d["created"])
         self.product_created = [d["created"] for d in drafts]
         self.product_prices = [d["price_cents"] for d in drafts]
         self.product_categories = [d["category"] for d in drafts]
         self.product_cum = _cumulative(d["popularity"] for d in drafts)
         for pid, d in enumerate(drafts, start=1):
-            out.add("products", {"id": pid, "name": d["name"], "category": d["category"],
-                                 "price_cents": d["price_cents"], "seller_id": d["seller_id"],
-                                 "created_at": self.at(d["created"])})
+            out.add(
+                "products",
+                {
+                    "id": pid,
+                    "name": d["name"],
+                    "category": d["category"],
+                    "price_cents": d["price_cents"],
+                    "seller_id": d["seller_id"],
+                    "created_at": self.at(d["created"]),
+                },
+            )
         report("products", n, n)
 
     # -- page views, orders, payments
@@ -387,14 +564,27 @@ class _Generator:
 
     def view(self, visitor: str, user_id: int | None, path: str, product_id: int | None, at: int) -> None:
         self.view_id += 1
-        self.out.add("page_views", {"id": self.view_id, "visitor_id": visitor, "user_id": user_id,
-                                    "path": path, "product_id": product_id, "occurred_at": self.at(at)})
+        self.out.add(
+            "page_views",
+            {
+                "id": self.view_id,
+                "visitor_id": visitor,
+                "user_id": user_id,
+                "path": path,
+                "product_id": product_id,
+                "occurred_at": self.at(at),
+            },
+        )
 
     def visitor(self, users_known: int) -> tuple[str, int | None]:
         rng = self.rng
         if users_known and rng.random() < LOGGED_IN_SHARE:
-            uid = bisect.bisect_right(self.activity_cum, rng.random() * self.activity_cum[users_known - 1], 0,
-                                      users_known - 1) + 1
+            uid = (
+                bisect.bisect_right(
+                    self.activity_cum, rng.random() * self.activity_cum[users_known - 1], 0, users_known - 1
+                )
+                + 1
+            )
             return f"u{uid}", uid
         if self.anonymous and rng.random() < RETURNING_ANON_SHARE:
             return rng.choice(self.anonymous), None
@@ -489,21 +679,48 @@ class _Generator:
         providers = PROVIDERS_CIS if self.countries[uid - 1] in CIS else PROVIDERS_DEFAULT
         provider = self.pick(list(providers), _cumulative(providers.values()))
 
-        self.out.add("orders", {"id": order_id, "user_id": uid, "status": status, "total_cents": total,
-                                "currency": "USD", "created_at": self.at(at),
-                                "paid_at": self.at(paid_at) if paid_at is not None else None,
-                                "refunded_at": self.at(refunded_at) if refunded_at is not None else None})
+        self.out.add(
+            "orders",
+            {
+                "id": order_id,
+                "user_id": uid,
+                "status": status,
+                "total_cents": total,
+                "currency": "USD",
+                "created_at": self.at(at),
+                "paid_at": self.at(paid_at) if paid_at is not None else None,
+                "refunded_at": self.at(refunded_at) if refunded_at is not None else None,
+            },
+        )
         for pid, quantity, price in items:
             self.item_id += 1
-            self.out.add("order_items", {"id": self.item_id, "order_id": order_id, "product_id": pid,
-                                         "quantity": quantity, "unit_price_cents": price})
-        self.out.add("payments", {"id": order_id, "order_id": order_id, "provider": provider,
-                                  "amount_cents": total, "currency": "USD", "status": status,
-                                  "attempts": attempts, "idempotency_key": f"seed-{order_id}",
-                                  "failure_reason": failure_reason,
-                                  "provider_ref": provider_ref(provider, order_id, failure_reason),
-                                  "created_at": self.at(at),
-                                  "updated_at": self.at(updated)})
+            self.out.add(
+                "order_items",
+                {
+                    "id": self.item_id,
+                    "order_id": order_id,
+                    "product_id": pid,
+                    "quantity": quantity,
+                    "unit_price_cents": price,
+                },
+            )
+        self.out.add(
+            "payments",
+            {
+                "id": order_id,
+                "order_id": order_id,
+                "provider": provider,
+                "amount_cents": total,
+                "currency": "USD",
+                "status": status,
+                "attempts": attempts,
+                "idempotency_key": f"seed-{order_id}",
+                "failure_reason": failure_reason,
+                "provider_ref": provider_ref(provider, order_id, failure_reason),
+                "created_at": self.at(at),
+                "updated_at": self.at(updated),
+            },
+        )
 
 
 def timed_seed(engine: Engine, **kwargs) -> dict:
@@ -512,5 +729,9 @@ def timed_seed(engine: Engine, **kwargs) -> dict:
     counts = seed(engine, **kwargs)
     seconds = time.perf_counter() - started
     rows = sum(counts.values())
-    return {"counts": counts, "rows": rows, "seconds": round(seconds, 2),
-            "rows_per_second": round(rows / seconds) if seconds else rows}
+    return {
+        "counts": counts,
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(rows / seconds) if seconds else rows,
+    }

@@ -38,9 +38,19 @@ FOLDER = "demo"
 DB_FILE = "demo.db"
 # settings the demo forces, whatever the environment and config files say: nothing may leave the
 # machine (mail, payments, alert webhooks) or land in the user's own files (store, storage, audit)
-_BLANKED = ("sendgrid_api_key", "smtp_password", "stripe_api_key", "yookassa_shop_id", "yookassa_secret_key",
-            "crypto_api_key", "crypto_url", "alert_webhook_url", "audit_file", "templates_dir",
-            "virus_blocklist")
+_BLANKED = (
+    "sendgrid_api_key",
+    "smtp_password",
+    "stripe_api_key",
+    "yookassa_shop_id",
+    "yookassa_secret_key",
+    "crypto_api_key",
+    "crypto_url",
+    "alert_webhook_url",
+    "audit_file",
+    "templates_dir",
+    "virus_blocklist",
+)
 
 
 @dataclass
@@ -86,10 +96,15 @@ def for_demo(settings: Settings, redis_url: str, folder: Path) -> Settings:
     """The settings the demo's process and workers run with (see the module docstring)."""
     values = dict(settings.values)
     forced: dict[str, Any] = {
-        "redis_url": redis_url, "home": str(folder), "email_provider": "outbox",
-        "database_url": f"sqlite:///{folder / DB_FILE}", "storage_dir": str(folder / "storage"),
+        "redis_url": redis_url,
+        "home": str(folder),
+        "email_provider": "outbox",
+        "database_url": f"sqlite:///{folder / DB_FILE}",
+        "storage_dir": str(folder / "storage"),
         # ERROR: the demo's dead letters are staged and its summary tells of them
-        "virus_scanner": "builtin", "admin_emails": (), "log_level": "ERROR",
+        "virus_scanner": "builtin",
+        "admin_emails": (),
+        "log_level": "ERROR",
         **dict.fromkeys(_BLANKED, ""),
     }
     for name, value in forced.items():
@@ -105,10 +120,10 @@ def check_namespace(connection: redis.Redis, namespace: str) -> None:
             raise JobctlError(f"key namespace {namespace} is already in use", "run the demo again")
         connection.delete(probe)
     except redis.exceptions.NoPermissionError:
-        raise JobctlError(f"the demo needs keys of its own ({namespace}:*) and this Redis user may not "
-                          "write them",
-                          f"grant the user ~{NAMESPACE_PREFIX}:* or run the demo on the embedded server "
-                          "(unset REDIS_URL)") from None
+        raise JobctlError(
+            f"the demo needs keys of its own ({namespace}:*) and this Redis user may not write them",
+            f"grant the user ~{NAMESPACE_PREFIX}:* or run the demo on the embedded server (unset REDIS_URL)",
+        ) from None
 
 
 def drop_namespace(connection: redis.Redis, namespace: str) -> int:
@@ -156,9 +171,11 @@ def _runner_main(settings: Settings, namespace: str, options: dict[str, Any], wr
     try:
         from rq.defaults import RQ_KEY_PREFIX
 
-        if RQ_KEY_PREFIX != namespace:
-            raise JobctlError(f"the demo's process runs in key namespace {RQ_KEY_PREFIX}, not {namespace}",
-                              "report this: the demo refuses to share keys with other workers")
+        if namespace != RQ_KEY_PREFIX:
+            raise JobctlError(
+                f"the demo's process runs in key namespace {RQ_KEY_PREFIX}, not {namespace}",
+                "report this: the demo refuses to share keys with other workers",
+            )
         from jobctl.demo.run import run
 
         send({"result": run(settings, progress=lambda p: send({"progress": p}), **options)})
@@ -183,8 +200,12 @@ def _start_in_namespace(namespace: str, args: tuple) -> multiprocessing.Process:
     return process
 
 
-def _run_in_namespace(settings: Settings, namespace: str, options: dict[str, Any],
-                      on_progress: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
+def _run_in_namespace(
+    settings: Settings,
+    namespace: str,
+    options: dict[str, Any],
+    on_progress: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, Any]:
     reader, writer = multiprocessing.get_context("spawn").Pipe(duplex=False)
     process = _start_in_namespace(namespace, (settings, namespace, options, writer))
     writer.close()  # ours: EOF on the reader then means the demo's process has ended
@@ -194,8 +215,9 @@ def _run_in_namespace(settings: Settings, namespace: str, options: dict[str, Any
             try:
                 message = json.loads(reader.recv_bytes())
             except EOFError:
-                raise JobctlError("the demo's process stopped before it finished",
-                                  "see the messages above") from None
+                raise JobctlError(
+                    "the demo's process stopped before it finished", "see the messages above"
+                ) from None
             if "progress" in message:
                 if on_progress:
                     on_progress(message["progress"])
@@ -227,16 +249,25 @@ def _one_demo_at_a_time(home: Path) -> Iterator[None]:
     try:
         lock.acquire()
     except Timeout:
-        raise JobctlError(f"another jobctl demo is running in {home}",
-                          "wait for it to finish, or give this one another state folder (--home)") from None
+        raise JobctlError(
+            f"another jobctl demo is running in {home}",
+            "wait for it to finish, or give this one another state folder (--home)",
+        ) from None
     try:
         yield
     finally:
         lock.release()
 
 
-def run_demo(settings: Settings, *, campaign_size: int = 300, concurrency: int = 2, seed: int = 7,
-             timeout: float = 300, on_progress: Callable[[dict[str, Any]], None] | None = None) -> DemoResult:
+def run_demo(
+    settings: Settings,
+    *,
+    campaign_size: int = 300,
+    concurrency: int = 2,
+    seed: int = 7,
+    timeout: float = 300,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> DemoResult:
     home = settings.home_path
     folder = home / FOLDER
     with _one_demo_at_a_time(home):
@@ -250,8 +281,13 @@ def run_demo(settings: Settings, *, campaign_size: int = 300, concurrency: int =
             check_namespace(connection, namespace)
             owned = True
             _fresh_folder(folder)
-            options = {"folder": folder, "campaign_size": campaign_size, "concurrency": concurrency,
-                       "seed": seed, "timeout": timeout}
+            options = {
+                "folder": folder,
+                "campaign_size": campaign_size,
+                "concurrency": concurrency,
+                "seed": seed,
+                "timeout": timeout,
+            }
             run = _run_in_namespace(demo_settings, namespace, options, on_progress)
         finally:
             removed = drop_namespace(connection, namespace) if owned else 0
@@ -262,10 +298,21 @@ def run_demo(settings: Settings, *, campaign_size: int = 300, concurrency: int =
                 embedded.stop(home)
     queues = run["queues"]
     return DemoResult(
-        enqueued=run["enqueued"], completed=sum(q["completed"] for q in queues.values()),
-        failed=run["dead_letter"]["left"], elapsed=run["elapsed"], settled=run["settled"],
-        server="REDIS_URL" if settings.redis_url else "embedded", namespace=namespace, folder=str(folder),
-        outbox=str(folder / "outbox"), uploads=str(folder / "uploads"), storage=str(folder / "storage"),
-        reports=str(folder / "storage" / "reports"), by_group=run["by_group"], queues=queues,
-        dead_letter=run["dead_letter"], seeded_rows=run["seeded_rows"], keys_removed=removed)
-
+        enqueued=run["enqueued"],
+        completed=sum(q["completed"] for q in queues.values()),
+        failed=run["dead_letter"]["left"],
+        elapsed=run["elapsed"],
+        settled=run["settled"],
+        server="REDIS_URL" if settings.redis_url else "embedded",
+        namespace=namespace,
+        folder=str(folder),
+        outbox=str(folder / "outbox"),
+        uploads=str(folder / "uploads"),
+        storage=str(folder / "storage"),
+        reports=str(folder / "storage" / "reports"),
+        by_group=run["by_group"],
+        queues=queues,
+        dead_letter=run["dead_letter"],
+        seeded_rows=run["seeded_rows"],
+        keys_removed=removed,
+    )

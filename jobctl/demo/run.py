@@ -18,11 +18,11 @@ from typing import Any
 from jobctl.config import FIELDS, Settings, Value
 from jobctl.core import dlq, keyspace, metrics
 from jobctl.core.connection import connect
-from jobctl.demo.jobs import DemoPlan, build_plan
-from jobctl.core.submit import submit_many
 from jobctl.core.logs import configure_logging
 from jobctl.core.stats import queue_stats
+from jobctl.core.submit import submit_many
 from jobctl.core.supervisor import WorkerSpec, run_workers
+from jobctl.demo.jobs import DemoPlan, build_plan
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -59,27 +59,36 @@ class Counts:
 
     def outstanding(self) -> int:
         stats = queue_stats(self.connection, self.settings)
-        return sum(q["totals"]["waiting"] + q["totals"]["active"] + q["totals"]["scheduled"]
-                   for q in stats["queues"])
+        return sum(
+            q["totals"]["waiting"] + q["totals"]["active"] + q["totals"]["scheduled"] for q in stats["queues"]
+        )
 
     def per_queue(self) -> dict[str, dict[str, int]]:
         totals = metrics.totals(self.connection, self.queues)
-        return {name: {k: totals[name].get(k, 0) for k in ("enqueued", "completed", "retried", "dead")}
-                for name in self.queues}
+        return {
+            name: {k: totals[name].get(k, 0) for k in ("enqueued", "completed", "retried", "dead")}
+            for name in self.queues
+        }
 
     def dead_now(self) -> int:
         return int(self.connection.zcard(keyspace.dlq_index()))
 
 
-def _wait_settled(counts: Counts, deadline: float, workers, progress: Progress, replayed: int,
-                  stage: str) -> bool:
+def _wait_settled(
+    counts: Counts, deadline: float, workers, progress: Progress, replayed: int, stage: str
+) -> bool:
     """Until nothing waits, runs or is scheduled; False when the deadline passed or the workers died."""
     while True:
         left = counts.outstanding()
         per_queue = counts.per_queue()
-        progress({"stage": stage, "total": sum(q["enqueued"] for q in per_queue.values()) + replayed,
-                  "done": sum(q["completed"] + q["dead"] for q in per_queue.values()),
-                  "failed": counts.dead_now()})
+        progress(
+            {
+                "stage": stage,
+                "total": sum(q["enqueued"] for q in per_queue.values()) + replayed,
+                "done": sum(q["completed"] + q["dead"] for q in per_queue.values()),
+                "failed": counts.dead_now(),
+            }
+        )
         if left == 0:
             return True
         if time.monotonic() > deadline or not workers.is_alive():
@@ -90,19 +99,34 @@ def _wait_settled(counts: Counts, deadline: float, workers, progress: Progress, 
 def _enqueue(connection, settings: Settings, plan: DemoPlan) -> dict[str, list[str]]:
     ids = {}
     for group in plan.groups:
-        ids[group.label] = submit_many(connection, settings, group.job_type, group.fields,
-                                       priority=group.priority, description=f"demo: {group.label}")
+        ids[group.label] = submit_many(
+            connection,
+            settings,
+            group.job_type,
+            group.fields,
+            priority=group.priority,
+            description=f"demo: {group.label}",
+        )
     return ids
 
 
-def run(settings: Settings, *, folder: Path, campaign_size: int, concurrency: int, seed: int, timeout: float,
-        progress: Progress) -> dict[str, Any]:
+def run(
+    settings: Settings,
+    *,
+    folder: Path,
+    campaign_size: int,
+    concurrency: int,
+    seed: int,
+    timeout: float,
+    progress: Progress,
+) -> dict[str, Any]:
     settings, stop_payments = start_payments(settings)
     connection = connect(settings)
     queues = job_queues(settings)
     ctx = multiprocessing.get_context("spawn")
-    workers = ctx.Process(target=_workers_main, args=(settings, queues, concurrency),
-                          name="jobctl-demo-workers")
+    workers = ctx.Process(
+        target=_workers_main, args=(settings, queues, concurrency), name="jobctl-demo-workers"
+    )
     workers.start()  # while the store is seeded: the workers are ready when the jobs are
     try:
         progress({"stage": "preparing", "total": 0, "done": 0, "failed": 0})
@@ -121,11 +145,19 @@ def run(settings: Settings, *, folder: Path, campaign_size: int, concurrency: in
             settled = _wait_settled(counts, deadline, workers, progress, len(replayed), "replaying")
         elapsed = time.perf_counter() - started
         per_queue = counts.per_queue()
-        return {"settled": settled, "elapsed": elapsed, "queues": per_queue,
-                "dead_letter": {"dead_lettered": sum(q["dead"] for q in per_queue.values()),
-                                "replayed": len(replayed), "left": counts.dead_now()},
-                "by_group": {g.label: len(g.fields) for g in plan.groups},
-                "enqueued": plan.total, "seeded_rows": plan.seeded_rows}
+        return {
+            "settled": settled,
+            "elapsed": elapsed,
+            "queues": per_queue,
+            "dead_letter": {
+                "dead_lettered": sum(q["dead"] for q in per_queue.values()),
+                "replayed": len(replayed),
+                "left": counts.dead_now(),
+            },
+            "by_group": {g.label: len(g.fields) for g in plan.groups},
+            "enqueued": plan.total,
+            "seeded_rows": plan.seeded_rows,
+        }
     finally:
         if workers.is_alive():
             os.kill(workers.pid, signal.SIGTERM)

@@ -25,22 +25,32 @@ Errors are `{"error": {"code", "message", "hint"}}`.
 """
 
 
-def create_app(settings: Settings, connection: redis.Redis | None = None, *,
-               loopback: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings, connection: redis.Redis | None = None, *, loopback: bool = False
+) -> FastAPI:
     """The API over `connection` (default: the configured server). `loopback`: the server listens only
     on a loopback address, so requests without a token may read while no token exists."""
     if connection is None:
         from jobctl.core.connection import connect
 
         connection = connect(settings, check=False)
-    app = FastAPI(title="jobctl", version=__version__, description=DESCRIPTION, docs_url="/docs",
-                  redoc_url=None, openapi_url="/openapi.json")
+    app = FastAPI(
+        title="jobctl",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     app.state.jobctl = ApiContext(settings, connection, loopback)
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.http_max_body)
 
-    @app.get("/healthz", summary="Redis reachable? (no token needed)",
-             responses={503: {"description": "Redis unreachable"}})
+    @app.get(
+        "/healthz",
+        summary="Redis reachable? (no token needed)",
+        responses={503: {"description": "Redis unreachable"}},
+    )
     def healthz() -> Any:
         try:
             connection.ping()

@@ -19,8 +19,9 @@ from jobctl.http.context import ApiContext, api_context
 from jobctl.http.errors import Forbidden, Unauthorized
 
 ANONYMOUS = "anonymous"
-CREATE_HINT = ("send Authorization: Bearer <token>; an admin creates one with "
-               "jobctl token create NAME --role viewer")
+CREATE_HINT = (
+    "send Authorization: Bearer <token>; an admin creates one with jobctl token create NAME --role viewer"
+)
 
 # declares the bearer scheme in /openapi.json; the header is read and judged below, not here
 bearer = HTTPBearer(auto_error=False, description="A token from `jobctl token create NAME --role ROLE`.")
@@ -52,8 +53,9 @@ def _identify(request: Request, ctx: ApiContext) -> Caller:
         raise Unauthorized("the Authorization header must be 'Bearer <token>'", CREATE_HINT)
     owner = tokens.authenticate(ctx.connection, presented)
     if owner is None:
-        raise Unauthorized("invalid or revoked token", "check the token, or ask an admin for a new one "
-                                                      "(jobctl token list)")
+        raise Unauthorized(
+            "invalid or revoked token", "check the token, or ask an admin for a new one (jobctl token list)"
+        )
     return Caller(owner.name, owner.role)
 
 
@@ -61,13 +63,18 @@ def require(role: str) -> Callable[..., Caller]:
     """A dependency admitting callers whose role is `role` or above."""
     tokens.check_role(role)
 
-    def dependency(request: Request, _credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-                   ctx: ApiContext = Depends(api_context)) -> Caller:
+    def dependency(
+        request: Request,
+        _credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+        ctx: ApiContext = Depends(api_context),
+    ) -> Caller:
         caller = _identify(request, ctx)
         if not tokens.role_allows(caller.role, role):
             who = "requests without a token are" if caller.name == ANONYMOUS else f"token {caller.name!r} is"
-            raise Forbidden(f"this needs the {role} role; {who} {caller.role}",
-                            f"use a token with role {role} or above (jobctl token create NAME --role {role})")
+            raise Forbidden(
+                f"this needs the {role} role; {who} {caller.role}",
+                f"use a token with role {role} or above (jobctl token create NAME --role {role})",
+            )
         return caller
 
     dependency.__name__ = f"require_{role}"

@@ -35,7 +35,11 @@ class Conflict(JobctlError):
 # most specific first: ConfigError is a UsageError; every JobctlError not listed is an operation
 # the current state refused (e.g. a running job with no worker to stop it): 409
 STATUSES: tuple[tuple[type[JobctlError], int], ...] = (
-    (Unauthorized, 401), (Forbidden, 403), (NotFound, 404), (RedisUnavailable, 503), (InvalidPayload, 422),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (RedisUnavailable, 503),
+    (InvalidPayload, 422),
     (UsageError, 400),
     (JobctlError, 409),
 )
@@ -45,10 +49,12 @@ def status_of(exc: JobctlError) -> int:
     return next(status for kind, status in STATUSES if isinstance(exc, kind))
 
 
-def error_response(status: int, code: str, message: str, hint: str | None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "hint": hint}}, status_code=status,
-                        headers=headers)
+def error_response(
+    status: int, code: str, message: str, hint: str | None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "hint": hint}}, status_code=status, headers=headers
+    )
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -96,11 +102,19 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(redis.TimeoutError)
     async def redis_down(_request: Request, exc: redis.RedisError) -> JSONResponse:
         log.warning("Redis unavailable: %s", exc)
-        return error_response(503, RedisUnavailable.kind, "lost the connection to Redis",
-                              "check the server (jobctl server status) and try again")
+        return error_response(
+            503,
+            RedisUnavailable.kind,
+            "lost the connection to Redis",
+            "check the server (jobctl server status) and try again",
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         # a bug: the traceback goes to the server's log (Starlette re-raises it there), never to the client
-        return error_response(500, "internal", f"unexpected {type(exc).__name__}",
-                              "the server log has the details; please report it")
+        return error_response(
+            500,
+            "internal",
+            f"unexpected {type(exc).__name__}",
+            "the server log has the details; please report it",
+        )

@@ -65,14 +65,26 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, send: Any) -> None:
-        await self._refuse(send, 413, "too_large", f"request body is over {self.max_bytes:,} bytes",
-                           "send less (fewer ids per request), or raise JOBCTL_HTTP_MAX_BODY on the server")
+        await self._refuse(
+            send,
+            413,
+            "too_large",
+            f"request body is over {self.max_bytes:,} bytes",
+            "send less (fewer ids per request), or raise JOBCTL_HTTP_MAX_BODY on the server",
+        )
 
     @staticmethod
     async def _refuse(send: Any, status: int, code: str, message: str, hint: str | None) -> None:
         payload = error_body(code, message, hint)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode()),
-                                (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})

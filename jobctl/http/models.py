@@ -11,7 +11,8 @@ from jobctl.core.browse import JOB_ID
 from jobctl.core.catalog import PRIORITIES
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.ops import CLEAR_STATES
-from jobctl.core.schedules import MISSED, NAME as SCHEDULE_NAME
+from jobctl.core.schedules import MISSED
+from jobctl.core.schedules import NAME as SCHEDULE_NAME
 from jobctl.core.stats import STATES
 
 MAX_IDS = 1000  # ids per request: a bigger batch is several requests (and would pass 64 KiB anyway)
@@ -35,18 +36,24 @@ class RetryRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    job_ids: list[JobId] | None = Field(None, min_length=1, max_length=MAX_IDS,
-                                        description="Ids of failed or dead-lettered jobs (with dlq: only "
-                                                    "dead-lettered ones).")
+    job_ids: list[JobId] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_IDS,
+        description="Ids of failed or dead-lettered jobs (with dlq: only dead-lettered ones).",
+    )
     dlq: bool = Field(False, description="Only replay from the dead-letter queue.")
     all: bool = Field(False, description="With dlq: every dead-lettered job matching the filters.")
     queue: QueueName | None = Field(None, description="With dlq and all: only this queue's entries.")
-    since: Duration | None = Field(None, description="With dlq and all: only entries that died within this "
-                                                     "long, e.g. 1h, 7d.")
+    since: Duration | None = Field(
+        None, description="With dlq and all: only entries that died within this long, e.g. 1h, 7d."
+    )
     error_contains: Annotated[str, StringConstraints(max_length=500)] | None = Field(
-        None, description="With dlq and all: only entries whose error mentions this text.")
-    queue_name: QueueName | None = Field(None, alias="queueName",
-                                         description="With jobId: the job's queue (404 if it is not in it).")
+        None, description="With dlq and all: only entries whose error mentions this text."
+    )
+    queue_name: QueueName | None = Field(
+        None, alias="queueName", description="With jobId: the job's queue (404 if it is not in it)."
+    )
     job_id: JobId | None = Field(None, alias="jobId", description="With queueName: the one job to retry.")
 
     @model_validator(mode="after")
@@ -54,14 +61,19 @@ class RetryRequest(BaseModel):
         if self.job_id is not None or self.queue_name is not None:
             if self.job_id is None or self.queue_name is None:
                 raise ValueError('"queueName" and "jobId" go together: give both')
-            others = [k for k in ("job_ids", "queue", "since", "error_contains", "dlq", "all")
-                      if getattr(self, k) not in (None, False)]
+            others = [
+                k
+                for k in ("job_ids", "queue", "since", "error_contains", "dlq", "all")
+                if getattr(self, k) not in (None, False)
+            ]
             if others:
                 raise ValueError(f'"{others[0]}" does not go with "queueName" and "jobId": one selection')
             return self
         if (self.job_ids is not None) == self.all:
-            raise ValueError('give exactly one selection: "job_ids", or "dlq": true with "all": true, '
-                             'or "queueName" with "jobId"')
+            raise ValueError(
+                'give exactly one selection: "job_ids", or "dlq": true with "all": true, '
+                'or "queueName" with "jobId"'
+            )
         if self.all and not self.dlq:
             raise ValueError('"all" selects dead-lettered jobs: add "dlq": true')
         filters = [k for k in ("queue", "since", "error_contains") if getattr(self, k) is not None]
@@ -80,7 +92,8 @@ class EnqueueRequest(BaseModel):
     queue: QueueName | None = Field(None, description="Queue override (default: the job type's).")
     priority: Priority | None = None
     at: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
-        None, description="Run at this time: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00.")
+        None, description="Run at this time: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00."
+    )
     in_: Duration | None = Field(None, alias="in", description="Run after this delay, e.g. 90s, 10m, 1h30m.")
 
 
@@ -91,9 +104,11 @@ class ScheduleRequest(BaseModel):
 
     name: ScheduleName
     cron: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
-        description="'minute hour day month weekday' or @hourly, @daily, @weekly, @monthly.")
+        description="'minute hour day month weekday' or @hourly, @daily, @weekly, @monthly."
+    )
     tz: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
-        "UTC", description="Timezone the cron runs in, e.g. Europe/Berlin.")
+        "UTC", description="Timezone the cron runs in, e.g. Europe/Berlin."
+    )
     job: JobType = Field(description="Job type to enqueue.")
     data: dict[str, Any] = Field(default_factory=dict, description="The job's payload.")
     queue: QueueName | None = Field(None, description="Queue override (default: the job type's).")

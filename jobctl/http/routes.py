@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel
 
 from jobctl.core import dlq, ops, schedules, submit
-from jobctl.core.enqueue import parse_when, scheduled_for
-from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.browse import job_detail, queue_jobs
 from jobctl.core.catalog import get_policy
+from jobctl.core.enqueue import parse_when, scheduled_for
+from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.prometheus import CONTENT_TYPE, render
 from jobctl.core.stats import list_workers, parse_window, queue_stats, stats_with_window
 from jobctl.errors import NotFound, UsageError
@@ -24,11 +24,11 @@ from jobctl.http.models import (
     MAX_PAGE,
     ClearState,
     Duration,
+    EnqueueRequest,
     JobId,
     JobState,
     Priority,
     QueueName,
-    EnqueueRequest,
     RetryRequest,
     ScheduleName,
     ScheduleRequest,
@@ -46,9 +46,16 @@ class ErrorBody(BaseModel):
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    text = {400: "Bad input the core refused", 401: "Missing, invalid or revoked token", 403: "Role too low",
-            404: "No such queue, job or entry", 409: "The job's state refuses this", 413: "Body too large",
-            422: "Request validation failed", 503: "Redis unreachable"}
+    text = {
+        400: "Bad input the core refused",
+        401: "Missing, invalid or revoked token",
+        403: "Role too low",
+        404: "No such queue, job or entry",
+        409: "The job's state refuses this",
+        413: "Body too large",
+        422: "Request validation failed",
+        503: "Redis unreachable",
+    }
     return {s: {"model": ErrorBody, "description": text[s]} for s in (*statuses, 401, 413, 422, 503)}
 
 
@@ -62,22 +69,36 @@ router = APIRouter(prefix="/api/jobs")
 
 # --- reads (viewer) ------------------------------------------------------------------------------
 
-@router.get("/stats", summary="Counts per queue and priority (jobctl stats --json)",
-            responses=_errors(400, 403, 404))
-def stats(ctx: Ctx, caller: Caller = Viewer, queue: QueueName | None = None,
-          window: Annotated[Duration | None, Query(description="Also the metrics of the last 15m, 1h, 24h, "
-                                                               "7d (up to 30d).")] = None) -> dict[str, Any]:
+
+@router.get(
+    "/stats", summary="Counts per queue and priority (jobctl stats --json)", responses=_errors(400, 403, 404)
+)
+def stats(
+    ctx: Ctx,
+    caller: Caller = Viewer,
+    queue: QueueName | None = None,
+    window: Annotated[
+        Duration | None, Query(description="Also the metrics of the last 15m, 1h, 24h, 7d (up to 30d).")
+    ] = None,
+) -> dict[str, Any]:
     return stats_with_window(ctx.connection, ctx.settings, queue, parse_window(window, "window"))
 
 
-@router.get("/queues/{queueName}", summary="A queue's policy, counts and one page of its jobs in one state",
-            responses=_errors(400, 403, 404))
-def queue_detail(ctx: Ctx, queue_name: QueuePath, caller: Caller = Viewer,
-                 state: Annotated[JobState | None,
-                                  Query(description="Default waiting; for dead-letter failed (its entries).")]
-                 = None,
-                 offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-                 limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20) -> dict[str, Any]:
+@router.get(
+    "/queues/{queueName}",
+    summary="A queue's policy, counts and one page of its jobs in one state",
+    responses=_errors(400, 403, 404),
+)
+def queue_detail(
+    ctx: Ctx,
+    queue_name: QueuePath,
+    caller: Caller = Viewer,
+    state: Annotated[
+        JobState | None, Query(description="Default waiting; for dead-letter failed (its entries).")
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+) -> dict[str, Any]:
     policy = get_policy(ctx.settings.queues, queue_name)
     [counts] = queue_stats(ctx.connection, ctx.settings, policy.name)["queues"]
     return {
@@ -91,57 +112,97 @@ def queue_detail(ctx: Ctx, queue_name: QueuePath, caller: Caller = Viewer,
     }
 
 
-@router.get("/workers", summary="Registered workers, each with `alive` (jobctl worker list --json)",
-            responses=_errors(403))
+@router.get(
+    "/workers",
+    summary="Registered workers, each with `alive` (jobctl worker list --json)",
+    responses=_errors(403),
+)
 def workers(ctx: Ctx, caller: Caller = Viewer) -> dict[str, Any]:
     return {"workers": list_workers(ctx.connection, ctx.settings)}
 
 
-@router.get("/dlq", summary="Dead-letter entries, newest first, paged (jobctl dlq list --json)",
-            responses=_errors(400, 403, 404))
-def dlq_list(ctx: Ctx, caller: Caller = Viewer, queue: QueueName | None = None, since: Duration | None = None,
-             error_contains: Annotated[str | None, Query(max_length=500)] = None,
-             limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-             cursor: Annotated[str | None,
-                               Query(max_length=20, description="next_cursor of the previous page")] = None,
-             ) -> dict[str, Any]:
+@router.get(
+    "/dlq",
+    summary="Dead-letter entries, newest first, paged (jobctl dlq list --json)",
+    responses=_errors(400, 403, 404),
+)
+def dlq_list(
+    ctx: Ctx,
+    caller: Caller = Viewer,
+    queue: QueueName | None = None,
+    since: Duration | None = None,
+    error_contains: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=20, description="next_cursor of the previous page")
+    ] = None,
+) -> dict[str, Any]:
     dlq.parse_since(since, "since")  # a bad one is named as this parameter, not as the CLI's --since
-    return dlq.list_entries(ctx.connection, ctx.settings, queue=queue, since=since,
-                            error_contains=error_contains, limit=limit, cursor=cursor)
+    return dlq.list_entries(
+        ctx.connection,
+        ctx.settings,
+        queue=queue,
+        since=since,
+        error_contains=error_contains,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
-@router.get("/schedules", responses=_errors(403),
-            summary="Every schedule, defaults not yet seeded too (jobctl schedule list --json)")
+@router.get(
+    "/schedules",
+    responses=_errors(403),
+    summary="Every schedule, defaults not yet seeded too (jobctl schedule list --json)",
+)
 def schedule_list(ctx: Ctx, caller: Caller = Viewer) -> dict[str, Any]:
     return {"schedules": schedules.list_schedules(ctx.connection, ctx.settings)}
 
 
 # --- changes ----------------------------------------------------------------------------------------
 
-@router.delete("/queues/{queueName}", summary="Clear a queue's jobs in one state, or all (admin)",
-               responses=_errors(400, 403, 404))
-def clear_queue(ctx: Ctx, queue_name: QueuePath, caller: Caller = Admin, state: ClearState = "waiting",
-                priority: Priority | None = None, dry_run: bool = False) -> dict[str, Any]:
+
+@router.delete(
+    "/queues/{queueName}",
+    summary="Clear a queue's jobs in one state, or all (admin)",
+    responses=_errors(400, 403, 404),
+)
+def clear_queue(
+    ctx: Ctx,
+    queue_name: QueuePath,
+    caller: Caller = Admin,
+    state: ClearState = "waiting",
+    priority: Priority | None = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
     with caller.acting():
         return ops.clear_queue(ctx.connection, ctx.settings, queue_name, state, priority, dry_run=dry_run)
 
 
-@router.post("/queues/{queueName}/pause", summary="Workers stop taking this queue's jobs (operator)",
-             responses=_errors(400, 403, 404))
+@router.post(
+    "/queues/{queueName}/pause",
+    summary="Workers stop taking this queue's jobs (operator)",
+    responses=_errors(400, 403, 404),
+)
 def pause_queue(ctx: Ctx, queue_name: QueuePath, caller: Caller = Operator) -> dict[str, Any]:
     with caller.acting():
         return ops.pause_queue(ctx.connection, ctx.settings, queue_name)
 
 
-@router.post("/queues/{queueName}/resume", summary="Workers take this queue's jobs again (operator)",
-             responses=_errors(400, 403, 404))
+@router.post(
+    "/queues/{queueName}/resume",
+    summary="Workers take this queue's jobs again (operator)",
+    responses=_errors(400, 403, 404),
+)
 def resume_queue(ctx: Ctx, queue_name: QueuePath, caller: Caller = Operator) -> dict[str, Any]:
     with caller.acting():
         return ops.resume_queue(ctx.connection, ctx.settings, queue_name)
 
 
-@router.post("/retry", summary="Retry failed jobs and replay dead-lettered ones (operator)",
-             responses=_errors(400, 403, 404, 409))
+@router.post(
+    "/retry",
+    summary="Retry failed jobs and replay dead-lettered ones (operator)",
+    responses=_errors(400, 403, 404, 409),
+)
 def retry(ctx: Ctx, body: RetryRequest, caller: Caller = Operator) -> dict[str, Any]:
     """`job_ids`: like `jobctl retry`, 200 with each id's outcome (`results`), ids not acted on in
     `not_found` and `refused`. `{"queueName", "jobId"}`: that one job; 404 when it is not in that queue,
@@ -151,8 +212,15 @@ def retry(ctx: Ctx, body: RetryRequest, caller: Caller = Operator) -> dict[str, 
             return _retry_one(ctx, body.queue_name, body.job_id)
         if not body.dlq:
             return ops.retry_jobs(ctx.connection, ctx.settings, body.job_ids or [])
-        return dlq.replay(ctx.connection, ctx.settings, body.job_ids, everything=body.all, queue=body.queue,
-                          since=body.since, error_contains=body.error_contains)
+        return dlq.replay(
+            ctx.connection,
+            ctx.settings,
+            body.job_ids,
+            everything=body.all,
+            queue=body.queue,
+            since=body.since,
+            error_contains=body.error_contains,
+        )
 
 
 @router.get("/types", summary="Job types and the fields each one's data takes", responses=_errors(403))
@@ -160,13 +228,24 @@ def job_types(caller: Caller = Viewer) -> dict[str, Any]:
     return {"types": [submit.describe_type(name) for name in JOB_TYPES]}
 
 
-@router.post("", summary="Enqueue one job of any type, now or later (operator)",
-             responses={**_errors(400, 403, 404), 201: {"description": "Queued"}}, status_code=201)
+@router.post(
+    "",
+    summary="Enqueue one job of any type, now or later (operator)",
+    responses={**_errors(400, 403, 404), 201: {"description": "Queued"}},
+    status_code=201,
+)
 def enqueue_job(ctx: Ctx, body: EnqueueRequest, caller: Caller = Operator) -> dict[str, Any]:
     when = parse_when(body.at, body.in_)
     with caller.acting():
-        job_id = submit.submit(ctx.connection, ctx.settings, body.job, body.data, queue=body.queue,
-                               priority=body.priority, at=when)
+        job_id = submit.submit(
+            ctx.connection,
+            ctx.settings,
+            body.job,
+            body.data,
+            queue=body.queue,
+            priority=body.priority,
+            at=when,
+        )
     due = scheduled_for(ctx.connection, job_id) if when else None
     return {"job_id": job_id, "scheduled_for": due.isoformat() if due else None}
 
@@ -175,28 +254,47 @@ def _retry_one(ctx: ApiContext, queue: str, job_id: str) -> dict[str, Any]:
     result = ops.retry_jobs(ctx.connection, ctx.settings, [job_id], queue=queue)
     [one] = result["results"]
     if one["outcome"] == "not_found":
-        raise NotFound(one["reason"], "see GET /api/jobs/queues/{queueName}?state=failed and "
-                                      "GET /api/jobs/dlq")
+        raise NotFound(
+            one["reason"], "see GET /api/jobs/queues/{queueName}?state=failed and GET /api/jobs/dlq"
+        )
     if one["outcome"] == "refused":
-        raise Conflict(f"job {job_id} was not retried: {one['reason']}",
-                       "only failed and dead-lettered jobs are retried; see GET /api/jobs/" + job_id)
+        raise Conflict(
+            f"job {job_id} was not retried: {one['reason']}",
+            "only failed and dead-lettered jobs are retried; see GET /api/jobs/" + job_id,
+        )
     return result
 
 
-@router.post("/schedule", summary="Create a recurring schedule, or replace one's definition (operator)",
-             responses={**_errors(400, 403), 201: {"description": "Created"}})
-def put_schedule(ctx: Ctx, body: ScheduleRequest, response: Response,
-                 caller: Caller = Operator) -> dict[str, Any]:
+@router.post(
+    "/schedule",
+    summary="Create a recurring schedule, or replace one's definition (operator)",
+    responses={**_errors(400, 403), 201: {"description": "Created"}},
+)
+def put_schedule(
+    ctx: Ctx, body: ScheduleRequest, response: Response, caller: Caller = Operator
+) -> dict[str, Any]:
     with caller.acting():
-        doc = schedules.put_schedule(ctx.connection, ctx.settings, body.name, body.cron, body.tz, body.job,
-                                     body.data, body.queue, body.priority, body.missed)
+        doc = schedules.put_schedule(
+            ctx.connection,
+            ctx.settings,
+            body.name,
+            body.cron,
+            body.tz,
+            body.job,
+            body.data,
+            body.queue,
+            body.priority,
+            body.missed,
+        )
     response.status_code = 201 if doc["created"] else 200
     return doc
 
 
-@router.delete("/schedules/{name}",
-               summary="Remove a schedule; a default not yet seeded is then never seeded (admin)",
-               responses=_errors(403, 404))
+@router.delete(
+    "/schedules/{name}",
+    summary="Remove a schedule; a default not yet seeded is then never seeded (admin)",
+    responses=_errors(403, 404),
+)
 def schedule_remove(ctx: Ctx, name: SchedulePath, caller: Caller = Admin) -> dict[str, Any]:
     """Jobs the schedule already enqueued are not touched (jobctl schedule remove --json)."""
     try:
@@ -207,50 +305,75 @@ def schedule_remove(ctx: Ctx, name: SchedulePath, caller: Caller = Admin) -> dic
     return {"removed": name, "schedule": doc}
 
 
-@router.delete("/dlq", summary="Purge dead-letter entries by id, or all matching (admin)",
-               responses=_errors(400, 403, 404))
-def dlq_purge(ctx: Ctx, caller: Caller = Admin,
-              job_ids: Annotated[list[JobId] | None,
-                                 Query(max_length=MAX_IDS, description="Repeat for each id.")] = None,
-              everything: Annotated[bool, Query(alias="all", description="Every entry matching the filters.")]
-              = False,
-              queue: QueueName | None = None, since: Duration | None = None,
-              error_contains: Annotated[str | None, Query(max_length=500)] = None) -> dict[str, Any]:
+@router.delete(
+    "/dlq",
+    summary="Purge dead-letter entries by id, or all matching (admin)",
+    responses=_errors(400, 403, 404),
+)
+def dlq_purge(
+    ctx: Ctx,
+    caller: Caller = Admin,
+    job_ids: Annotated[
+        list[JobId] | None, Query(max_length=MAX_IDS, description="Repeat for each id.")
+    ] = None,
+    everything: Annotated[bool, Query(alias="all", description="Every entry matching the filters.")] = False,
+    queue: QueueName | None = None,
+    since: Duration | None = None,
+    error_contains: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
     if bool(job_ids) == everything:
-        raise UsageError("give exactly one selection: job_ids, or all=true",
-                         "e.g. DELETE /api/jobs/dlq?all=true&queue=email-sending")
+        raise UsageError(
+            "give exactly one selection: job_ids, or all=true",
+            "e.g. DELETE /api/jobs/dlq?all=true&queue=email-sending",
+        )
     if job_ids and (queue or since or error_contains):
-        raise UsageError("queue, since and error_contains narrow all=true, not job_ids",
-                         "drop them, or use all=true")
+        raise UsageError(
+            "queue, since and error_contains narrow all=true, not job_ids", "drop them, or use all=true"
+        )
     with caller.acting():
-        return dlq.purge(ctx.connection, ctx.settings, job_ids, everything=everything, queue=queue,
-                         since=since, error_contains=error_contains)
+        return dlq.purge(
+            ctx.connection,
+            ctx.settings,
+            job_ids,
+            everything=everything,
+            queue=queue,
+            since=since,
+            error_contains=error_contains,
+        )
 
 
 # --- one job (declared last: /{job_id} would otherwise swallow /stats, /workers and /dlq) -----------
+
 
 @router.get("/{job_id}", summary="One job in full (jobctl job show --json)", responses=_errors(403, 404))
 def job_show(ctx: Ctx, job_id: JobPath, caller: Caller = Viewer) -> dict[str, Any]:
     return job_detail(ctx.connection, ctx.settings, job_id)
 
 
-@router.delete("/{job_id}", summary="Delete a job and its data; never a running or dead-lettered one (admin)",
-               responses=_errors(403, 404, 409))
+@router.delete(
+    "/{job_id}",
+    summary="Delete a job and its data; never a running or dead-lettered one (admin)",
+    responses=_errors(403, 404, 409),
+)
 def job_delete(ctx: Ctx, job_id: JobPath, caller: Caller = Admin) -> dict[str, Any]:
     with caller.acting():
         result = ops.delete_jobs(ctx.connection, ctx.settings, [job_id])
     if result["not_found"]:
         raise NotFound(f"no job {job_id!r}", "see GET /api/jobs/queues/{queueName}")
     if result["refused"]:
-        raise Conflict(f"job {job_id} was not deleted: {result['refused'][0]['reason']}",
-                       "dead-lettered jobs: DELETE /api/jobs/dlq?job_ids=ID; running ones: "
-                       "POST /api/jobs/ID/cancel first")
+        raise Conflict(
+            f"job {job_id} was not deleted: {result['refused'][0]['reason']}",
+            "dead-lettered jobs: DELETE /api/jobs/dlq?job_ids=ID; running ones: "
+            "POST /api/jobs/ID/cancel first",
+        )
     return result
 
 
-@router.post("/{job_id}/cancel",
-             summary="Cancel a waiting or scheduled job; ask a running one to stop (operator)",
-             responses=_errors(400, 403, 404, 409))
+@router.post(
+    "/{job_id}/cancel",
+    summary="Cancel a waiting or scheduled job; ask a running one to stop (operator)",
+    responses=_errors(400, 403, 404, 409),
+)
 def job_cancel(ctx: Ctx, job_id: JobPath, caller: Caller = Operator) -> dict[str, Any]:
     with caller.acting():
         return ops.cancel_job(ctx.connection, ctx.settings, job_id)
@@ -261,7 +384,11 @@ def job_cancel(ctx: Ctx, job_id: JobPath, caller: Caller = Operator) -> dict[str
 metrics_router = APIRouter()
 
 
-@metrics_router.get("/metrics", summary="Prometheus text format (jobctl metrics)", response_class=Response,
-                    responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {}}}, **_errors(403)})
+@metrics_router.get(
+    "/metrics",
+    summary="Prometheus text format (jobctl metrics)",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {}}}, **_errors(403)},
+)
 def metrics(ctx: Ctx, caller: Caller = Viewer) -> Response:
     return Response(render(ctx.connection, ctx.settings), media_type=CONTENT_TYPE)

@@ -42,7 +42,9 @@ def _contract(job_type: str, *fields: Field, check=None, any_keys: bool = False)
     def load(payload):
         payload = {} if payload is None else payload
         if not isinstance(payload, dict) or (not any_keys and set(payload) - names - set(SCHEDULER_KEYS)):
-            raise UsageError(f"bad {job_type} payload {payload!r}", f"{job_type} fields: {', '.join(names) or '(none)'}")
+            raise UsageError(
+                f"bad {job_type} payload {payload!r}", f"{job_type} fields: {', '.join(names) or '(none)'}"
+            )
         if check:
             check(payload)
         return payload
@@ -50,8 +52,14 @@ def _contract(job_type: str, *fields: Field, check=None, any_keys: bool = False)
     def build(_settings, given: dict, _context: BuildContext) -> dict:
         return load(dict(given))
 
-    return Contract(job_type, fields, build=build, load=load, describe=lambda _payload: job_type,
-                    extra=ANY_KEYS if any_keys else None)
+    return Contract(
+        job_type,
+        fields,
+        build=build,
+        load=load,
+        describe=lambda _payload: job_type,
+        extra=ANY_KEYS if any_keys else None,
+    )
 
 
 def _positive(name: str):
@@ -59,13 +67,19 @@ def _positive(name: str):
         value = payload.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
             raise UsageError(f"{name} must be a number >= 0, got {value!r}", f"e.g. {name}=1")
+
     return check
 
 
 NOOP = _contract("noop", any_keys=True)
-SLEEP = _contract("sleep", Field("seconds", "number", False, "how long (default 1)"), check=_positive("seconds"))
+SLEEP = _contract(
+    "sleep", Field("seconds", "number", False, "how long (default 1)"), check=_positive("seconds")
+)
 # a failure drill carries whatever it is given (the redaction and encryption tests give it personal data)
 FAIL = _contract("fail", Field("message", "text", False, "the failure's message"), any_keys=True)
-FLAKY = _contract("flaky", Field("counter", "text", True, "a file counting attempts"),
-                  Field("fail_times", "int", False, "transient failures before success (default 1)"),
-                  check=_positive("fail_times"))
+FLAKY = _contract(
+    "flaky",
+    Field("counter", "text", True, "a file counting attempts"),
+    Field("fail_times", "int", False, "transient failures before success (default 1)"),
+    check=_positive("fail_times"),
+)

@@ -138,8 +138,10 @@ class DashApp(App[None]):
 
     def down_message(self, reason: str) -> str:
         target = describe_target(self.settings)
-        return (f"Redis at {target} is unreachable: {reason}\n\n"
-                f"Retrying every {self.retry_seconds:g} s… (q quits)")
+        return (
+            f"Redis at {target} is unreachable: {reason}\n\n"
+            f"Retrying every {self.retry_seconds:g} s… (q quits)"
+        )
 
     def _went_down(self, reason: str) -> None:
         self.down = reason
@@ -176,7 +178,9 @@ class DashApp(App[None]):
         from jobctl.core import ops
 
         fn = ops.resume_queue if paused else ops.pause_queue
-        self.mutate(fn, queue, done=lambda r: self.notify(f"{r['queue']}: {'paused' if r['paused'] else 'running'}"))
+        self.mutate(
+            fn, queue, done=lambda r: self.notify(f"{r['queue']}: {'paused' if r['paused'] else 'running'}")
+        )
 
     # --- app-wide actions ------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ def series(connection: redis.Redis, queue: str) -> dict[str, list[int]]:
         return recent_series(connection, queue, minutes=SPARK_MINUTES)
     except (redis.ConnectionError, redis.TimeoutError):
         raise
-    except Exception:  # a metrics bug must not take the dashboard down
+    except Exception:  # noqa: BLE001 - a metrics bug must not take the dashboard down
         return {"completed": [], "failed": []}
 
 
@@ -37,19 +37,21 @@ def read_main(connection: redis.Redis, settings: Settings) -> dict[str, Any]:
         "stats": stats,
         "paused": ops.paused_queues(connection),
         "workers": list_workers(connection, settings),  # alive by the same rule as the counts above
-        "series": {q["queue"]: series(connection, q["queue"]) for q in stats["queues"]
-                   if q["queue"] != DEAD_LETTER},  # it runs nothing: no done/failed per minute
+        "series": {
+            q["queue"]: series(connection, q["queue"]) for q in stats["queues"] if q["queue"] != DEAD_LETTER
+        },  # it runs nothing: no done/failed per minute
     }
 
 
-def read_jobs(connection: redis.Redis, settings: Settings, queue: str, state: str,
-              selected: str | None, offset: int = 0) -> dict[str, Any]:
+def read_jobs(
+    connection: redis.Redis, settings: Settings, queue: str, state: str, selected: str | None, offset: int = 0
+) -> dict[str, Any]:
     page = queue_jobs(connection, settings, queue, state, offset, PAGE)
     detail = None
     if selected:
         try:
             detail = job_detail(connection, settings, selected)
-        except Exception as exc:  # noqa: BLE001 - gone meanwhile (trimmed, deleted): say so
+        except Exception as exc:
             if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
                 raise
             detail = {"id": selected, "gone": str(getattr(exc, "message", exc))}
@@ -66,8 +68,9 @@ def dlq_filters(settings: Settings, text: str) -> dict[str, str | None]:
     return {"queue": None, "error_contains": text}
 
 
-def read_dlq(connection: redis.Redis, settings: Settings, text: str, cursor: str | None,
-             selected: str | None) -> dict[str, Any]:
+def read_dlq(
+    connection: redis.Redis, settings: Settings, text: str, cursor: str | None, selected: str | None
+) -> dict[str, Any]:
     page = dlq.list_entries(connection, settings, limit=PAGE, cursor=cursor, **dlq_filters(settings, text))
     entry = dlq.read_entry(connection, selected) if selected else None
     return {"page": page, "entry": entry}

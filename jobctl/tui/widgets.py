@@ -22,13 +22,19 @@ def fmt_time(iso: str | None) -> str:
     return iso[5:19].replace("T", " ")
 
 
+def _or_dash(value: Any) -> Any:
+    return "-" if value is None else value
+
+
 def sparkline(values: list[int], width: int) -> str:
     """The last `width` values as block characters, scaled to their maximum; blank when no data."""
     values = list(values or [])[-width:]
     if not values:
         return " " * width
     top = max(values)
-    chars = [BARS[0] if top == 0 else BARS[min(len(BARS) - 1, round(v / top * (len(BARS) - 1)))] for v in values]
+    chars = [
+        BARS[0] if top == 0 else BARS[min(len(BARS) - 1, round(v / top * (len(BARS) - 1)))] for v in values
+    ]
     return "".join(chars).rjust(width)
 
 
@@ -40,12 +46,18 @@ def job_text(detail: dict[str, Any] | None) -> Text:
     if detail.get("gone"):
         return Text(f"{detail['id']}: {detail['gone']}", style="yellow")
     out.append(f"{detail['id']}", style="bold")
-    out.append(f"  {detail['type']}  {detail['queue']}:{detail.get('priority') or '-'}  status {detail['status']}\n")
-    out.append(f"created {fmt_time(detail.get('created_at'))}  enqueued {fmt_time(detail.get('enqueued_at'))}  "
-               f"started {fmt_time(detail.get('started_at'))}  ended {fmt_time(detail.get('ended_at'))}\n")
+    out.append(
+        f"  {detail['type']}  {detail['queue']}:{detail.get('priority') or '-'}  status {detail['status']}\n"
+    )
+    out.append(
+        f"created {fmt_time(detail.get('created_at'))}  enqueued {fmt_time(detail.get('enqueued_at'))}  "
+        f"started {fmt_time(detail.get('started_at'))}  ended {fmt_time(detail.get('ended_at'))}\n"
+    )
     attempts = detail.get("attempts") or {}
-    out.append(f"attempts {attempts.get('made', 0)} of {attempts.get('allowed') or '-'}"
-               f"  retries left {attempts.get('retries_left') if attempts.get('retries_left') is not None else '-'}\n")
+    out.append(
+        f"attempts {attempts.get('made', 0)} of {attempts.get('allowed') or '-'}"
+        f"  retries left {_or_dash(attempts.get('retries_left'))}\n"
+    )
     for a in attempts.get("history", []):
         error = f"  {a.get('error_type')}: {a.get('error_message')}" if a.get("error_type") else ""
         out.append(f"  #{a.get('n')} {a.get('outcome')} {fmt_time(a.get('started_at'))}{error}\n")
@@ -67,9 +79,13 @@ def dlq_text(entry: dict[str, Any] | None) -> Text:
         return Text("select an entry to see its attempts and traceback", style="dim")
     out = Text()
     out.append(entry["job_id"], style="bold")
-    out.append(f"  {entry.get('type')}  {entry.get('queue')}:{entry.get('priority') or '-'}  {entry.get('state')}\n")
-    out.append(f"died {fmt_time(entry.get('died_at'))}  first enqueued {fmt_time(entry.get('first_enqueued_at'))}"
-               f"  attempts {entry.get('attempt_count')}\n")
+    out.append(
+        f"  {entry.get('type')}  {entry.get('queue')}:{entry.get('priority') or '-'}  {entry.get('state')}\n"
+    )
+    out.append(
+        f"died {fmt_time(entry.get('died_at'))}  first enqueued {fmt_time(entry.get('first_enqueued_at'))}"
+        f"  attempts {entry.get('attempt_count')}\n"
+    )
     for a in entry.get("attempts") or []:
         error = f"  {a.get('error_type')}: {a.get('error_message')}" if a.get("error_type") else ""
         out.append(f"  #{a.get('n')} {a.get('outcome')} {fmt_time(a.get('started_at'))}{error}\n")

@@ -14,13 +14,17 @@ from jobctl.jobs.analytics.periods import last_complete, periods
 def test_each_type_cuts_a_range_into_whole_periods():
     start, end = datetime(2024, 1, 31, 22, 30), datetime(2024, 2, 1, 1, 0)
     assert list(periods("hourly", start, end)) == [
-        (datetime(2024, 1, 31, 22), datetime(2024, 1, 31, 23)), (datetime(2024, 1, 31, 23), datetime(2024, 2, 1)),
-        (datetime(2024, 2, 1), datetime(2024, 2, 1, 1))]
+        (datetime(2024, 1, 31, 22), datetime(2024, 1, 31, 23)),
+        (datetime(2024, 1, 31, 23), datetime(2024, 2, 1)),
+        (datetime(2024, 2, 1), datetime(2024, 2, 1, 1)),
+    ]
     assert [s.day for s, _ in periods("daily", start, end)] == [31, 1]
     # 2024-01-31 is a Wednesday: its ISO week starts Monday the 29th
     assert list(periods("weekly", start, end)) == [(datetime(2024, 1, 29), datetime(2024, 2, 5))]
     assert list(periods("monthly", datetime(2023, 12, 15), datetime(2024, 2, 1))) == [
-        (datetime(2023, 12, 1), datetime(2024, 1, 1)), (datetime(2024, 1, 1), datetime(2024, 2, 1))]
+        (datetime(2023, 12, 1), datetime(2024, 1, 1)),
+        (datetime(2024, 1, 1), datetime(2024, 2, 1)),
+    ]
 
 
 def test_a_schedule_rolls_up_the_last_complete_period():
@@ -39,16 +43,22 @@ def test_dates_are_inclusive_days_and_aware_datetimes_become_utc():
     assert as_range((aware, datetime(2024, 1, 2)))[0] == datetime(2024, 1, 1)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"kind": "yearly"}, "unknown analytics type 'yearly'"),
-    ({"date_range": (date(2024, 2, 1), date(2024, 1, 1))}, "ends (2024-01-01) before it starts"),
-    ({"date_range": ("2024-13-01", "2024-12-01")}, "date_range"),
-    ({"date_range": "2024"}, "must be a (start, end) pair"),
-    ({"date_range": (1, 2)}, "two dates or two datetimes"),
-    ({"metrics": ["revenue", "profit"]}, "unknown metric 'profit'"),
-    ({"metrics": []}, "unknown metric (none given)"),
-    ({"kind": "hourly", "date_range": (date(2000, 1, 1), date(2030, 1, 1))}, "more than 100,000 hourly periods"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kind": "yearly"}, "unknown analytics type 'yearly'"),
+        ({"date_range": (date(2024, 2, 1), date(2024, 1, 1))}, "ends (2024-01-01) before it starts"),
+        ({"date_range": ("2024-13-01", "2024-12-01")}, "date_range"),
+        ({"date_range": "2024"}, "must be a (start, end) pair"),
+        ({"date_range": (1, 2)}, "two dates or two datetimes"),
+        ({"metrics": ["revenue", "profit"]}, "unknown metric 'profit'"),
+        ({"metrics": []}, "unknown metric (none given)"),
+        (
+            {"kind": "hourly", "date_range": (date(2000, 1, 1), date(2030, 1, 1))},
+            "more than 100,000 hourly periods",
+        ),
+    ],
+)
 def test_bad_requests_are_usage_errors(kwargs, message):
     args = {"kind": "daily", "date_range": (date(2024, 1, 1), date(2024, 1, 31)), "metrics": None, **kwargs}
     with pytest.raises(UsageError) as info:

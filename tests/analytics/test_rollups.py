@@ -32,8 +32,12 @@ def expected(engine, kind: str) -> dict[datetime, dict[str, Decimal]]:
     """Every metric per period, from the raw rows, in Python: no SQL aggregate involved."""
     with engine.connect() as conn:
         views = conn.execute(select(page_views.c.occurred_at, page_views.c.visitor_id)).all()
-        paid = conn.execute(select(orders.c.paid_at, orders.c.total_cents).where(orders.c.paid_at.is_not(None))).all()
-    buckets: dict[datetime, dict] = defaultdict(lambda: {"views": 0, "visitors": set(), "paid": 0, "cents": 0})
+        paid = conn.execute(
+            select(orders.c.paid_at, orders.c.total_cents).where(orders.c.paid_at.is_not(None))
+        ).all()
+    buckets: dict[datetime, dict] = defaultdict(
+        lambda: {"views": 0, "visitors": set(), "paid": 0, "cents": 0}
+    )
     for occurred_at, visitor in views:
         bucket = buckets[floor(kind, occurred_at)]
         bucket["views"] += 1
@@ -46,32 +50,45 @@ def expected(engine, kind: str) -> dict[datetime, dict[str, Decimal]]:
     for start, b in buckets.items():
         visitors, count, cents = len(b["visitors"]), b["paid"], b["cents"]
         out[start] = {
-            "page_views": Decimal(b["views"]), "unique_visitors": Decimal(visitors), "purchases": Decimal(count),
+            "page_views": Decimal(b["views"]),
+            "unique_visitors": Decimal(visitors),
+            "purchases": Decimal(count),
             "revenue": Decimal(cents),
             "conversion_rate": (Decimal(count) / visitors).quantize(Decimal("0.000001"), ROUND_HALF_UP)
-            if visitors else Decimal(0),
+            if visitors
+            else Decimal(0),
             "average_order_value": (Decimal(cents) / count).quantize(Decimal("0.01"), ROUND_HALF_UP)
-            if count else Decimal(0),
+            if count
+            else Decimal(0),
         }
     return out
 
 
 def stored_rows(engine) -> list[tuple]:
     with engine.connect() as conn:
-        return sorted((r.period_type, r.period_start, r.metric, Decimal(r.value))
-                      for r in conn.execute(select(analytics_aggregates)))
+        return sorted(
+            (r.period_type, r.period_start, r.metric, Decimal(r.value))
+            for r in conn.execute(select(analytics_aggregates))
+        )
 
 
 @pytest.mark.parametrize("kind", ["hourly", "daily", "weekly", "monthly"])
 def test_rollups_match_the_raw_rows(seeded, db_settings, kind):
     first, last = START, START + timedelta(days=DAYS - 1)
-    result = roll_up(seeded, kind, datetime.combine(first, datetime.min.time()),
-                     datetime.combine(last + timedelta(days=1), datetime.min.time()), _all())
+    result = roll_up(
+        seeded,
+        kind,
+        datetime.combine(first, datetime.min.time()),
+        datetime.combine(last + timedelta(days=1), datetime.min.time()),
+        _all(),
+    )
     truth = expected(seeded, kind)
     rows, _ = stored_rollups(db_settings, kind, (first - timedelta(days=31), last + timedelta(days=31)))
     assert result["periods"] == len(rows)
-    assert sum(1 for row in rows if row["page_views"]) >= {"hourly": 100, "daily": DAYS, "weekly": 2,
-                                                           "monthly": 1}[kind]
+    assert (
+        sum(1 for row in rows if row["page_views"])
+        >= {"hourly": 100, "daily": DAYS, "weekly": 2, "monthly": 1}[kind]
+    )
     for row in rows:
         want = truth.get(row["period_start"])
         for metric in _all():
@@ -97,8 +114,14 @@ def test_only_the_metrics_asked_for_are_written(seeded):
 
 
 def test_a_scheduled_job_rolls_up_the_period_before_it_fired(seeded):
-    result = run_analytics_job({"type": "daily", "schedule": "analytics-daily", "occurrence": "2026-03-05T00:15:00+00:00"})
-    assert (result["start"], result["end"], result["periods"]) == ("2026-03-04T00:00:00", "2026-03-05T00:00:00", 1)
+    result = run_analytics_job(
+        {"type": "daily", "schedule": "analytics-daily", "occurrence": "2026-03-05T00:15:00+00:00"}
+    )
+    assert (result["start"], result["end"], result["periods"]) == (
+        "2026-03-04T00:00:00",
+        "2026-03-05T00:00:00",
+        1,
+    )
     truth = expected(seeded, "daily")[datetime(2026, 3, 4)]
     assert result["values"]["revenue"] == str(truth["revenue"])
     weekly = run_analytics_job({"type": "weekly", "occurrence": "2026-03-09T00:30:00+00:00"})

@@ -18,7 +18,9 @@ def _states(rules: list[dict]) -> dict[str, str]:
 
 
 def test_alerts_list_says_not_evaluated_until_an_evaluator_ran(cli, redis_client, settings):
-    enqueue_many(redis_client, settings, "noop", [{}] * 3, queue="payment-retry")  # no worker: no_worker fires
+    enqueue_many(
+        redis_client, settings, "noop", [{}] * 3, queue="payment-retry"
+    )  # no worker: no_worker fires
     before = cli.json("alerts", "list")
     assert before["evaluation"]["evaluated_at"] is None and before["evaluation"]["fresh"] is False
     assert set(_states(before["rules"]).values()) == {"not-evaluated"}  # not "ok": nobody looked
@@ -29,8 +31,13 @@ def test_alerts_list_says_not_evaluated_until_an_evaluator_ran(cli, redis_client
     evaluator.step(redis_client)
     after = cli.json("alerts", "list")
     assert after["evaluation"]["fresh"] is True and after["evaluation"]["role"] == "monitor"
-    assert _states(after["rules"]) == {"error_rate": "ok", "queue_size": "ok", "oldest_waiting": "ok",
-                                       "no_worker": "firing", "worker_died": "ok"}
+    assert _states(after["rules"]) == {
+        "error_rate": "ok",
+        "queue_size": "ok",
+        "oldest_waiting": "ok",
+        "no_worker": "firing",
+        "worker_died": "ok",
+    }
     [subject] = next(r for r in after["rules"] if r["rule"] == "no_worker")["subjects"]
     assert subject["subject"] == "payment-retry" and subject["state"] == "firing"
     assert "last evaluated" in cli("alerts", "list").stdout
@@ -47,7 +54,9 @@ def test_an_evaluation_older_than_three_intervals_no_longer_vouches(cli, redis_c
     assert data["evaluation"]["stale_after_seconds"] == 45 and data["evaluation"]["fresh"] is False
     assert set(_states(data["rules"]).values()) == {"not-evaluated"}
     text = cli("alerts", "list").stdout
-    assert "not evaluated: nothing evaluated the rules in the last 45s; last evaluated" in " ".join(text.split())
+    assert "not evaluated: nothing evaluated the rules in the last 45s; last evaluated" in " ".join(
+        text.split()
+    )
     evaluator.step(redis_client, now=time.time() - 44, force=True)  # within the bound: vouches again
     assert set(_states(cli.json("alerts", "list")["rules"]).values()) == {"ok"}
 
@@ -112,8 +121,10 @@ def test_the_scheduler_and_a_monitor_share_the_election(cli, redis_client, setti
     assert [f["rule"] for f in out["firing"]] == ["no_worker"]
     text = cli("monitor", "--once").stdout.splitlines()
     assert text[0].startswith("FIRING   no_worker       payment-retry has 1 waiting jobs")
-    assert text[-1].startswith("alerts: 5 rules evaluated, 1 firing (") and f"by {scheduler.name}, scheduler)" \
-        in text[-1]
+    assert (
+        text[-1].startswith("alerts: 5 rules evaluated, 1 firing (")
+        and f"by {scheduler.name}, scheduler)" in text[-1]
+    )
     scheduler.step(redis_client)
     assert alert_rules.last_evaluation(redis_client)["count"] == 2  # still the scheduler, nobody else
     scheduler.release(redis_client)

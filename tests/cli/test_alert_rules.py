@@ -24,8 +24,10 @@ def test_no_worker_fires_once_then_resolves(redis_client, configure, webhook):
     clear_queue(redis_client, settings, "payment-retry", "waiting")
     [resolved] = alert_rules.evaluate(redis_client, settings)
     assert resolved["event"] == "resolved"
-    assert events(webhook) == [("alert.firing", "no_worker", "payment-retry"),
-                               ("alert.resolved", "no_worker", "payment-retry")]
+    assert events(webhook) == [
+        ("alert.firing", "no_worker", "payment-retry"),
+        ("alert.resolved", "no_worker", "payment-retry"),
+    ]
     [rule] = [r for r in alert_rules.rule_states(redis_client, settings) if r["rule"] == "no_worker"]
     assert rule["subjects"][0]["firing"] is False and rule["subjects"][0]["last_resolved"]
 
@@ -41,7 +43,9 @@ def test_a_rule_that_flaps_within_the_cooldown_stays_quiet(redis_client, configu
 
 
 def test_queue_size_and_oldest_waiting(redis_client, configure):
-    settings = configure(JOBCTL_ALERT_QUEUE_SIZE="5", JOBCTL_ALERT_OLDEST_WAIT="60", JOBCTL_ALERT_NO_WORKER="false")
+    settings = configure(
+        JOBCTL_ALERT_QUEUE_SIZE="5", JOBCTL_ALERT_OLDEST_WAIT="60", JOBCTL_ALERT_NO_WORKER="false"
+    )
     enqueue_many(redis_client, settings, "noop", [{}] * 6, queue="email-sending")
     assert [c["rule"] for c in alert_rules.conditions(redis_client, settings)] == ["queue_size"]
     later = alert_rules.conditions(redis_client, settings, now=time.time() + 120)

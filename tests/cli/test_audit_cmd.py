@@ -28,8 +28,12 @@ def test_filters_and_the_table(cli, redis_client, settings):
     with audit.acting_as(audit.Actor("deploy-bot", "http")):
         ops.pause_queue(redis_client, settings, Q)
     cli("queue", "resume", Q)
-    assert [e["actor"] for e in cli.json("audit", "list", "--actor", "deploy-bot")["entries"]] == ["deploy-bot"]
-    assert [e["action"] for e in cli.json("audit", "list", "--action", "queue.resume")["entries"]] == ["queue.resume"]
+    assert [e["actor"] for e in cli.json("audit", "list", "--actor", "deploy-bot")["entries"]] == [
+        "deploy-bot"
+    ]
+    assert [e["action"] for e in cli.json("audit", "list", "--action", "queue.resume")["entries"]] == [
+        "queue.resume"
+    ]
     assert [e["face"] for e in cli.json("audit", "list", "--face", "http")["entries"]] == ["http"]
     assert len(cli.json("audit", "list", "--since", "5m", "--limit", "1")["entries"]) == 1
     assert cli.json("audit", "list", "--since", "2999-01-01T00:00Z")["entries"] == []
@@ -40,7 +44,9 @@ def test_filters_and_the_table(cli, redis_client, settings):
 
 def test_bad_since_and_limit_are_usage_errors(cli):
     result = cli("audit", "list", "--since", "yesterday", code=2)
-    assert result.stderr.splitlines()[0] == ("jobctl: error: --since expects a duration like 90s, 10m, 2h, 1d, 1w "
-                                             "or 1h30m (a bare number is seconds) or an ISO time, got 'yesterday'")
+    assert result.stderr.splitlines()[0] == (
+        "jobctl: error: --since expects a duration like 90s, 10m, 2h, 1d, 1w "
+        "or 1h30m (a bare number is seconds) or an ISO time, got 'yesterday'"
+    )
     assert "jobctl: error: limit must be at least 1" in cli("audit", "list", "--limit", "0", code=2).stderr
     assert "jobctl: error: unknown face 'web'" in cli("audit", "list", "--face", "web", code=2).stderr

@@ -8,7 +8,18 @@ from jobctl.config import SECRET_MASK
 def test_version_and_help(cli):
     assert cli("--version").stdout.startswith("jobctl ")
     out = cli("--help").stdout
-    for noun in ("enqueue", "worker", "workers", "stats", "queue", "job", "email", "server", "config", "demo"):
+    for noun in (
+        "enqueue",
+        "worker",
+        "workers",
+        "stats",
+        "queue",
+        "job",
+        "email",
+        "server",
+        "config",
+        "demo",
+    ):
         assert noun in out
 
 
@@ -68,17 +79,20 @@ def test_bulk_noop_reports_count(cli):
     assert data["count"] == 25 and len(set(data["job_ids"])) == 25
 
 
-@pytest.mark.parametrize("args, code, needle", [
-    (("queue", "show", "emails"), 4, "unknown queue 'emails'"),
-    (("job", "show", "no-such-job"), 4, "no job 'no-such-job'"),
-    (("job", "show", "bad id"), 2, "invalid job id"),
-    (("enqueue", "noop", "--queue", "emails"), 4, "unknown queue"),
-    (("enqueue", "noop", "--priority", "urgent"), 2, "unknown priority"),
-    (("queue", "show", "email-sending", "--state", "zombie"), 2, "unknown state"),
-    (("worker", "start", "--queue", "dead-letter"), 2, "dead-letter"),
-    (("worker", "start", "--queue", "nope", "--burst"), 4, "unknown queue"),
-    (("worker", "start", "--queue", "email-sending", "--pool", "fibers"), 2, "--pool 'fibers' is not"),
-])
+@pytest.mark.parametrize(
+    "args, code, needle",
+    [
+        (("queue", "show", "emails"), 4, "unknown queue 'emails'"),
+        (("job", "show", "no-such-job"), 4, "no job 'no-such-job'"),
+        (("job", "show", "bad id"), 2, "invalid job id"),
+        (("enqueue", "noop", "--queue", "emails"), 4, "unknown queue"),
+        (("enqueue", "noop", "--priority", "urgent"), 2, "unknown priority"),
+        (("queue", "show", "email-sending", "--state", "zombie"), 2, "unknown state"),
+        (("worker", "start", "--queue", "dead-letter"), 2, "dead-letter"),
+        (("worker", "start", "--queue", "nope", "--burst"), 4, "unknown queue"),
+        (("worker", "start", "--queue", "email-sending", "--pool", "fibers"), 2, "--pool 'fibers' is not"),
+    ],
+)
 def test_bad_input_one_line_error_and_exit_code(cli, args, code, needle):
     result = cli(*args, code=code)
     assert needle in result.stderr

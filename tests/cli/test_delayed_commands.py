@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from rq.job import Job
@@ -15,11 +15,11 @@ WELCOME = ("--template", "welcome", "--data", "name=Ann", "--data", "login_url=h
 
 
 def now_ts() -> float:
-    return datetime.now(timezone.utc).timestamp()
+    return datetime.now(UTC).timestamp()
 
 
 def future_z(seconds: int = 3600) -> tuple[str, datetime]:
-    when = datetime.fromtimestamp(math.ceil(now_ts() + seconds), timezone.utc)
+    when = datetime.fromtimestamp(math.ceil(now_ts() + seconds), UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%SZ"), when
 
 
@@ -80,14 +80,26 @@ def test_text_output(cli):
 
 def test_email_in_and_email_bulk_at(cli, settings, redis_client, recipients_csv):
     before = now_ts()
-    one = cli.json("enqueue", "email", "--to", "ann@example.com", *WELCOME, "--in", "1h30m", "--priority", "high")
+    one = cli.json(
+        "enqueue", "email", "--to", "ann@example.com", *WELCOME, "--in", "1h30m", "--priority", "high"
+    )
     assert before + 5400 <= datetime.fromisoformat(one["scheduled_for"]).timestamp() <= now_ts() + 5401
     detail = cli.json("job", "show", one["job_id"])
     assert detail["status"] == "scheduled" and detail["priority"] == "high"
     assert detail["description"] == "email welcome"
     text, when = future_z(86400)
-    bulk = cli.json("enqueue", "email-bulk", "--template", "welcome", "--recipients", str(recipients_csv),
-                    "--data", "login_url=https://x.example/login", "--at", text)
+    bulk = cli.json(
+        "enqueue",
+        "email-bulk",
+        "--template",
+        "welcome",
+        "--recipients",
+        str(recipients_csv),
+        "--data",
+        "login_url=https://x.example/login",
+        "--at",
+        text,
+    )
     assert bulk["count"] == 30 and bulk["scheduled_for"] == when.isoformat()
     assert {scheduled_for(redis_client, i) for i in bulk["job_ids"][::7]} == {when}
     assert totals(redis_client, settings) == {"waiting": 0, "scheduled": 31}
@@ -110,12 +122,22 @@ BAD = [
 
 @pytest.mark.parametrize("args, needle", BAD)
 @pytest.mark.parametrize("command", ["noop", "email", "email-bulk"])
-def test_bad_times_exit_2_and_enqueue_nothing(cli, settings, redis_client, recipients_csv, command, args, needle):
+def test_bad_times_exit_2_and_enqueue_nothing(
+    cli, settings, redis_client, recipients_csv, command, args, needle
+):
     base = {
         "noop": ("enqueue", "noop", "--queue", "daily-reports", "--count", "3"),
         "email": ("enqueue", "email", "--to", "ann@example.com", *WELCOME),
-        "email-bulk": ("enqueue", "email-bulk", "--template", "welcome", "--recipients", str(recipients_csv),
-                       "--data", "login_url=https://x.example/login"),
+        "email-bulk": (
+            "enqueue",
+            "email-bulk",
+            "--template",
+            "welcome",
+            "--recipients",
+            str(recipients_csv),
+            "--data",
+            "login_url=https://x.example/login",
+        ),
     }[command]
     result = cli(*base, *args, code=2)
     assert needle in result.stderr and "hint:" in result.stderr
@@ -135,8 +157,9 @@ def test_python_api_at_and_delay(settings, redis_client):
     job_id = add_email_job("ann@example.com", "welcome", data, delay=timedelta(minutes=5))
     assert before + 300 <= scheduled_for(redis_client, job_id).timestamp() <= now_ts() + 301
     _text, when = future_z(3600)
-    ids = add_bulk_email_jobs(["a@example.com", "b@example.com"], "welcome", data,
-                              at=when.astimezone(timezone(timedelta(hours=-5))))
+    ids = add_bulk_email_jobs(
+        ["a@example.com", "b@example.com"], "welcome", data, at=when.astimezone(timezone(timedelta(hours=-5)))
+    )
     assert [scheduled_for(redis_client, i) for i in ids] == [when, when]
     assert totals(redis_client, settings) == {"waiting": 0, "scheduled": 3}
     with pytest.raises(JobctlError, match="needs a timezone offset"):

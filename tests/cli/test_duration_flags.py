@@ -15,8 +15,19 @@ from jobctl.cli.app import app
 from jobctl.cli.common import DURATION
 from tests.conftest import KEY_PREFIX
 
-DURATION_LIKE = {"--in", "--since", "--window", "--interval", "--refresh", "--timeout", "--ttl", "--delay",
-                 "--every", "--older-than", "--max-age"}
+DURATION_LIKE = {
+    "--in",
+    "--since",
+    "--window",
+    "--interval",
+    "--refresh",
+    "--timeout",
+    "--ttl",
+    "--delay",
+    "--every",
+    "--older-than",
+    "--max-age",
+}
 WELCOME = ["--template", "welcome", "--data", "name=Ann", "--data", "login_url=https://x.example/login"]
 
 
@@ -30,8 +41,12 @@ def _commands(command, path=()):
 
 
 ALL_COMMANDS = list(_commands(typer.main.get_command(app)))
-DURATION_FLAGS = [(path, param.opts[0]) for path, command in ALL_COMMANDS for param in command.params
-                  if getattr(param, "metavar", None) == DURATION]
+DURATION_FLAGS = [
+    (path, param.opts[0])
+    for path, command in ALL_COMMANDS
+    for param in command.params
+    if getattr(param, "metavar", None) == DURATION
+]
 IDS = [" ".join((*path, flag)) for path, flag in DURATION_FLAGS]
 
 # what each command needs besides the flag to get as far as doing its work
@@ -44,13 +59,29 @@ BASE = {
     ("enqueue", "analytics"): ["--type", "daily", "--from", "2026-01-01"],
     ("enqueue", "commission"): ["--order-id", "1"],
     ("enqueue", "email"): ["--to", "ann@example.com", *WELCOME],
-    ("enqueue", "email-bulk"): ["--template", "welcome", "--recipients", "{csv}", "--data",
-                                "login_url=https://x.example/login"],
+    ("enqueue", "email-bulk"): [
+        "--template",
+        "welcome",
+        "--recipients",
+        "{csv}",
+        "--data",
+        "login_url=https://x.example/login",
+    ],
     ("enqueue", "file"): ["--url", "{png}", "--type", "png"],
     ("enqueue", "noop"): [],
     ("enqueue", "job"): ["noop"],
-    ("enqueue", "payment"): ["--payment-id", "1", "--provider", "stripe", "--amount", "12.34", "--currency",
-                             "usd", "--customer-id", "1"],
+    ("enqueue", "payment"): [
+        "--payment-id",
+        "1",
+        "--provider",
+        "stripe",
+        "--amount",
+        "12.34",
+        "--currency",
+        "usd",
+        "--customer-id",
+        "1",
+    ],
     ("enqueue", "report"): ["daily"],
     ("monitor",): ["--once"],
     ("stats",): [],
@@ -92,8 +123,12 @@ def _jobs(redis_client) -> int:
 
 def test_the_duration_flags_are_found_and_all_marked():
     assert len(DURATION_FLAGS) >= 16 and (("stats",), "--window") in DURATION_FLAGS
-    unmarked = [(path, param.opts) for path, command in ALL_COMMANDS for param in command.params
-                if set(getattr(param, "opts", [])) & DURATION_LIKE and getattr(param, "metavar", None) != DURATION]
+    unmarked = [
+        (path, param.opts)
+        for path, command in ALL_COMMANDS
+        for param in command.params
+        if set(getattr(param, "opts", [])) & DURATION_LIKE and getattr(param, "metavar", None) != DURATION
+    ]
     assert unmarked == [], "a duration flag without metavar=DURATION (jobctl.cli.common) skips the grammar"
 
 
@@ -145,7 +180,9 @@ def test_the_http_api_names_its_parameter(settings, redis_client):
     from jobctl.http import create_app
 
     token = tokens.create_token(redis_client, settings, "viewer-token", "viewer")["token"]
-    with TestClient(create_app(settings, redis_client), headers={"Authorization": f"Bearer {token}"}) as client:
+    with TestClient(
+        create_app(settings, redis_client), headers={"Authorization": f"Bearer {token}"}
+    ) as client:
         for url, name in (("/api/jobs/dlq?since=soon", "since"), ("/api/jobs/stats?window=soon", "window")):
             response = client.get(url)
             assert response.status_code in (400, 422), response.text

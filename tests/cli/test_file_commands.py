@@ -23,8 +23,22 @@ def waiting(redis_client, settings) -> int:
 
 
 def test_enqueue_file_queues_a_high_priority_job_with_defaults(cli, settings, redis_client, photo):
-    job_id = cli("enqueue", "file", "--url", str(photo), "--type", "jpg", "--processing", "thumbnail",
-                 "-o", "sizes=64x64", "-o", "format=webp", "--product-id", "p-9").stdout.strip()
+    job_id = cli(
+        "enqueue",
+        "file",
+        "--url",
+        str(photo),
+        "--type",
+        "jpg",
+        "--processing",
+        "thumbnail",
+        "-o",
+        "sizes=64x64",
+        "-o",
+        "format=webp",
+        "--product-id",
+        "p-9",
+    ).stdout.strip()
     detail = job_detail(redis_client, settings, job_id)
     assert (detail["type"], detail["queue"], detail["priority"]) == ("file", "file-processing", "high")
     payload = detail["payload"]
@@ -35,27 +49,50 @@ def test_enqueue_file_queues_a_high_priority_job_with_defaults(cli, settings, re
 
 
 def test_enqueue_file_json_and_options_json(cli, settings, redis_client, photo):
-    out = cli.json("enqueue", "file", "--url", photo.as_uri(), "--type", "image/jpeg", "--processing",
-                   "format_convert", "--options-json", '{"target": "avif", "quality": 60}', "--file-id", "f-42",
-                   "--user-id", "u-1", "--size", "204")
+    out = cli.json(
+        "enqueue",
+        "file",
+        "--url",
+        photo.as_uri(),
+        "--type",
+        "image/jpeg",
+        "--processing",
+        "format_convert",
+        "--options-json",
+        '{"target": "avif", "quality": 60}',
+        "--file-id",
+        "f-42",
+        "--user-id",
+        "u-1",
+        "--size",
+        "204",
+    )
     payload = job_detail(redis_client, settings, out["job_id"])["payload"]
-    assert (payload["file_id"], payload["user_id"], payload["options"]) == ("f-42", "u-1",
-                                                                           {"target": "avif", "quality": 60})
+    assert (payload["file_id"], payload["user_id"], payload["options"]) == (
+        "f-42",
+        "u-1",
+        {"target": "avif", "quality": 60},
+    )
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--url", "missing.jpg", "--type", "jpg"], "no such file"),
-    (["--type", "exe"], "unknown file type 'exe'"),
-    (["--type", "image/tiff"], "file type image/tiff is not accepted"),
-    (["--type", "jpg", "--processing", "shrink"], "unknown processing type 'shrink'"),
-    (["--type", "jpg", "--processing", "format_convert"], "format_convert needs a target format"),
-    (["--type", "jpg", "-o", "speed=fast"], "processing type process has no option speed"),
-    (["--type", "jpg", "-o", "nonsense"], "--option expects KEY=VALUE"),
-    (["--type", "jpg", "--options-json", "[1]"], "--options-json"),
-    (["--type", "jpg", "--size", "999999999999"], "MAX_FILE_SIZE is 100.0 MiB"),
-    (["--type", "jpg", "--in", "soon"], "--in"),
-])
-def test_bad_input_exits_2_with_one_line_and_queues_nothing(cli, settings, redis_client, photo, args, message):
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--url", "missing.jpg", "--type", "jpg"], "no such file"),
+        (["--type", "exe"], "unknown file type 'exe'"),
+        (["--type", "image/tiff"], "file type image/tiff is not accepted"),
+        (["--type", "jpg", "--processing", "shrink"], "unknown processing type 'shrink'"),
+        (["--type", "jpg", "--processing", "format_convert"], "format_convert needs a target format"),
+        (["--type", "jpg", "-o", "speed=fast"], "processing type process has no option speed"),
+        (["--type", "jpg", "-o", "nonsense"], "--option expects KEY=VALUE"),
+        (["--type", "jpg", "--options-json", "[1]"], "--options-json"),
+        (["--type", "jpg", "--size", "999999999999"], "MAX_FILE_SIZE is 100.0 MiB"),
+        (["--type", "jpg", "--in", "soon"], "--in"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_queues_nothing(
+    cli, settings, redis_client, photo, args, message
+):
     if "--url" not in args:
         args = ["--url", str(photo), *args]
     result = cli("enqueue", "file", *args, code=2)
@@ -65,5 +102,7 @@ def test_bad_input_exits_2_with_one_line_and_queues_nothing(cli, settings, redis
 
 
 def test_bad_input_in_json_mode_is_a_json_error(cli, photo):
-    result = cli("enqueue", "file", "--url", str(photo), "--type", "jpg", "--processing", "shrink", "--json", code=2)
+    result = cli(
+        "enqueue", "file", "--url", str(photo), "--type", "jpg", "--processing", "shrink", "--json", code=2
+    )
     assert '"code": "invalid_payload"' in result.stdout  # bad job data: exit 2 (HTTP 422)

@@ -17,8 +17,13 @@ from tests.encryption import burst_worker, key_a, key_b, use_keys  # noqa: F401
 
 ADDRESS = "ann.lee@example.com"
 CARD = "4242 4242 4242 4242"
-PAYLOAD = {"to": ADDRESS, "card_number": "4000056655665556", "note": f"card {CARD}", "api_key": "k-1",
-           "message": f"{ADDRESS} was declined"}
+PAYLOAD = {
+    "to": ADDRESS,
+    "card_number": "4000056655665556",
+    "note": f"card {CARD}",
+    "api_key": "k-1",
+    "message": f"{ADDRESS} was declined",
+}
 
 
 def test_generate_prints_a_usable_key(cli):
@@ -39,8 +44,9 @@ def test_a_malformed_key_exits_2_with_one_line_saying_how_to_make_one(cli, key_a
 
 def test_rotate_without_keys_is_a_usage_error(cli):
     result = cli("keys", "rotate", "--yes", code=2)
-    assert result.stderr.splitlines()[0] == ("jobctl: error: JOBCTL_ENCRYPTION_KEYS is not set: "
-                                             "there is no key to rotate to")
+    assert result.stderr.splitlines()[0] == (
+        "jobctl: error: JOBCTL_ENCRYPTION_KEYS is not set: there is no key to rotate to"
+    )
 
 
 def test_rotate_counts_dry_run_then_for_real(cli, use_keys, key_a, key_b, redis_client):
@@ -53,7 +59,13 @@ def test_rotate_counts_dry_run_then_for_real(cli, use_keys, key_a, key_b, redis_
     text = cli("keys", "rotate", "--yes").stdout
     assert "re-encrypted" in text and "already current" in text and "the older keys can be dropped" in text
     again = cli.json("keys", "rotate", "--yes")
-    assert again["counts"]["jobs"] == {"reencrypted": 0, "encrypted": 0, "current": 3, "skipped": 0, "failed": 0}
+    assert again["counts"]["jobs"] == {
+        "reencrypted": 0,
+        "encrypted": 0,
+        "current": 3,
+        "skipped": 0,
+        "failed": 0,
+    }
     use_keys(key_b)
     assert cli.json("job", "show", ids[0], "--reveal")["payload"] == PAYLOAD
 
@@ -62,9 +74,13 @@ def test_job_show_redacts_unless_revealed(cli, use_keys, key_a, redis_client):
     settings = use_keys(key_a)
     job_id = enqueue(redis_client, settings, "noop", PAYLOAD, description=f"for {ADDRESS}")
     shown = cli.json("job", "show", job_id)
-    assert shown["payload"] == {"to": "a***@example.com", "card_number": "**** **** **** 5556",
-                                "note": "card **** **** **** 4242", "api_key": "[redacted]",
-                                "message": "a***@example.com was declined"}
+    assert shown["payload"] == {
+        "to": "a***@example.com",
+        "card_number": "**** **** **** 5556",
+        "note": "card **** **** **** 4242",
+        "api_key": "[redacted]",
+        "message": "a***@example.com was declined",
+    }
     assert shown["description"] == "for a***@example.com"
     text = cli("job", "show", job_id).stdout
     assert ADDRESS not in text and "4242 4242" not in text and "a***@example.com" in text
@@ -103,19 +119,31 @@ def test_without_the_key_show_and_worker_fail_clearly_and_keep_the_job(cli, use_
     job_id = enqueue(redis_client, settings, "noop", PAYLOAD)
     use_keys()
     result = cli("job", "show", job_id, code=2)
-    assert result.stderr.splitlines()[0] == ("jobctl: error: job data is encrypted; set JOBCTL_ENCRYPTION_KEYS "
-                                             "(the key it was encrypted with) to read it")
+    assert result.stderr.splitlines()[0] == (
+        "jobctl: error: job data is encrypted; set JOBCTL_ENCRYPTION_KEYS "
+        "(the key it was encrypted with) to read it"
+    )
     env = {k: v for k, v in os.environ.items() if k != "JOBCTL_ENCRYPTION_KEYS"}
-    worker = subprocess.run([sys.executable, "-m", "jobctl", "worker", "start", "--queue", "email-sending",
-                             "--burst"], capture_output=True, text=True, timeout=60, env=env)
+    worker = subprocess.run(
+        [sys.executable, "-m", "jobctl", "worker", "start", "--queue", "email-sending", "--burst"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert worker.returncode == 2, worker.stderr
     errors = [line for line in worker.stderr.splitlines() if line.startswith("jobctl: error:")]
     assert len(errors) == 1 and f"job {job_id} on email-sending:normal is encrypted" in errors[0]
     assert "Traceback" not in worker.stderr
     physical = settings.queues["email-sending"].physical("normal")
     assert redis_client.lrange(queue_key(physical), 0, -1) == [job_id.encode()]
-    supervised = subprocess.run([sys.executable, "-m", "jobctl", "worker", "start", "--queue", "email-sending",
-                                 "--concurrency", "2"], capture_output=True, text=True, timeout=60, env=env)
+    supervised = subprocess.run(
+        [sys.executable, "-m", "jobctl", "worker", "start", "--queue", "email-sending", "--concurrency", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert supervised.returncode == 2, supervised.stderr  # stopped, not restarted in a loop, not hanging
     assert f"job {job_id} on email-sending:normal is encrypted" in supervised.stderr
     assert redis_client.lrange(queue_key(physical), 0, -1) == [job_id.encode()]

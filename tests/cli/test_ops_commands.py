@@ -59,8 +59,13 @@ def test_clear_with_yes_prints_counts_and_spares_other_queues(cli, redis_client,
     assert (t["waiting"], t["failed"], t["scheduled"], t["completed"]) == (1, 0, 1, 3)
     data = cli.json("clear", A, "--state", "all", "--yes")
     assert data["removed"] == {"waiting": 1, "scheduled": 1, "failed": 0, "completed": 3}
-    assert totals(redis_client, settings, B) == {"waiting": 4, "active": 0, "scheduled": 1, "completed": 3,
-                                                 "failed": 2}
+    assert totals(redis_client, settings, B) == {
+        "waiting": 4,
+        "active": 0,
+        "scheduled": 1,
+        "completed": 3,
+        "failed": 2,
+    }
 
 
 def test_clear_dead_letter_unknown_queue_and_bad_state(cli):
@@ -122,8 +127,9 @@ def show(cli, job_id: str, text: bool = False):
 def dead_flaky(redis_client, settings, tmp_path, attempts: int) -> tuple[str, object]:
     """A flaky job that failed all its `attempts` on a real worker and was dead-lettered; and its counter."""
     counter = tmp_path / "runs"
-    [job_id] = enqueue_many(redis_client, settings, "flaky", [{"counter": str(counter), "fail_times": attempts}],
-                            queue=A)
+    [job_id] = enqueue_many(
+        redis_client, settings, "flaky", [{"counter": str(counter), "fail_times": attempts}], queue=A
+    )
     while run_one_attempt(redis_client, settings, A):
         pass
     assert int(counter.read_text()) == attempts
@@ -161,12 +167,19 @@ def test_retry_a_mix_says_per_id_what_happened(cli, redis_client, tmp_path):
     [waiting] = enqueue_many(redis_client, settings, "noop", [{}], queue=B)
 
     result = cli("retry", failed, dead, waiting, "ghost", code=1)
-    assert result.stdout.splitlines() == [f"retried 1 job(s): {failed}",
-                                          f"replayed 1 dead-lettered job(s): {dead}"]
-    assert result.stderr.strip() == (f"jobctl: error: 2 of 4 job(s) not retried: {waiting}: not failed (status "
-                                     "queued); ghost: no job 'ghost'")
+    assert result.stdout.splitlines() == [
+        f"retried 1 job(s): {failed}",
+        f"replayed 1 dead-lettered job(s): {dead}",
+    ]
+    assert result.stderr.strip() == (
+        f"jobctl: error: 2 of 4 job(s) not retried: {waiting}: not failed (status "
+        "queued); ghost: no job 'ghost'"
+    )
     data = cli.json("retry", waiting, "ghost", code=1)
-    assert [(r["id"], r["outcome"]) for r in data["results"]] == [(waiting, "refused"), ("ghost", "not_found")]
+    assert [(r["id"], r["outcome"]) for r in data["results"]] == [
+        (waiting, "refused"),
+        ("ghost", "not_found"),
+    ]
     assert "ghost: no job 'ghost'" in cli("retry", "ghost", code=4).stderr
 
     # --queue: the job must be in that queue
@@ -180,16 +193,21 @@ def test_job_show_retries_left_at_each_attempt(cli, redis_client, tmp_path):
     attempts = 3
     settings = immediate_retries(tmp_path, A, attempts)
     counter = tmp_path / "runs"
-    [job_id] = enqueue_many(redis_client, settings, "flaky", [{"counter": str(counter), "fail_times": 9}],
-                            queue=A)
+    [job_id] = enqueue_many(
+        redis_client, settings, "flaky", [{"counter": str(counter), "fail_times": 9}], queue=A
+    )
     seen = []
     while True:
         tries = show(cli, job_id)["attempts"]
         seen.append((tries["made"], tries["allowed"], tries["retries_left"]))
-        assert f"{tries['made']} of {tries['allowed']}, retries left {tries['retries_left']}" in show(cli, job_id,
-                                                                                                    text=True)
+        assert f"{tries['made']} of {tries['allowed']}, retries left {tries['retries_left']}" in show(
+            cli, job_id, text=True
+        )
         waiting = cli.json("queue", "show", A)["jobs"]  # empty once dead-lettered
-        assert [j["attempts"] for j in waiting] in ([], [{k: tries[k] for k in ("made", "allowed", "retries_left")}])
+        assert [j["attempts"] for j in waiting] in (
+            [],
+            [{k: tries[k] for k in ("made", "allowed", "retries_left")}],
+        )
         if not run_one_attempt(redis_client, settings, A):
             break
     assert int(counter.read_text()) == attempts  # what actually ran
@@ -199,8 +217,11 @@ def test_job_show_retries_left_at_each_attempt(cli, redis_client, tmp_path):
 def test_job_cancel(cli, redis_client, tmp_path):
     settings = one_attempt(tmp_path, A)
     jobs = populate(redis_client, settings, A)
-    assert cli.json("job", "cancel", jobs["waiting"][0]) == {"id": jobs["waiting"][0], "was": "queued",
-                                                             "action": "canceled"}
+    assert cli.json("job", "cancel", jobs["waiting"][0]) == {
+        "id": jobs["waiting"][0],
+        "was": "queued",
+        "action": "canceled",
+    }
     out = cli("job", "cancel", jobs["scheduled"][0]).stdout
     assert out.strip() == f"{jobs['scheduled'][0]}: was scheduled, canceled"
     assert "finished" in cli("job", "cancel", jobs["completed"][0], code=2).stderr

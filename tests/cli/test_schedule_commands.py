@@ -15,8 +15,23 @@ def stored(conn) -> dict:
 
 
 def test_add_list_run_pause_resume_remove(cli, redis_client):
-    out = cli("schedule", "add", "nightly", "--cron", "30 2 * * *", "--tz", "Europe/Berlin", "--job", "noop",
-              "--data", "region=eu", "--data-json", '{"n": 1, "region": "us"}', "--priority", "low").stdout
+    out = cli(
+        "schedule",
+        "add",
+        "nightly",
+        "--cron",
+        "30 2 * * *",
+        "--tz",
+        "Europe/Berlin",
+        "--job",
+        "noop",
+        "--data",
+        "region=eu",
+        "--data-json",
+        '{"n": 1, "region": "us"}',
+        "--priority",
+        "low",
+    ).stdout
     assert out.startswith("added nightly; next run ") and ("CET" in out or "CEST" in out)
     doc = stored(redis_client)["nightly"]
     assert doc["data"] == {"n": 1, "region": "eu"} and doc["priority"] == "low" and doc["source"] == "cli"
@@ -85,8 +100,9 @@ def test_invalid_input_exits_2_and_stores_nothing(cli, redis_client):
 
 def test_unknown_schedule_exits_4(cli):
     for verb in ("run", "pause", "resume"):
-        assert cli("schedule", verb, "ghost", code=4).stderr == ("jobctl: error: no schedule 'ghost'\n"
-                                                                 "hint: see jobctl schedule list\n")
+        assert cli("schedule", verb, "ghost", code=4).stderr == (
+            "jobctl: error: no schedule 'ghost'\nhint: see jobctl schedule list\n"
+        )
     assert cli("schedule", "remove", "ghost", "--yes", code=4).stderr.startswith("jobctl: error: no schedule")
     assert cli.json("schedule", "run", "ghost", code=4)["error"]["code"] == "not_found"
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from jobctl.core import audit, keyspace, schedules
 
-DEFAULT_NAMES = {"daily-reports", "weekly-reports", "analytics-hourly", "analytics-daily", "analytics-weekly",
-                 "analytics-monthly"}
+DEFAULT_NAMES = {
+    "daily-reports",
+    "weekly-reports",
+    "analytics-hourly",
+    "analytics-daily",
+    "analytics-weekly",
+    "analytics-monthly",
+}
 
 
 def listing(cli) -> dict[str, dict]:
@@ -60,7 +66,8 @@ def test_run_pause_resume_of_a_default_not_yet_seeded_say_so(cli, redis_client, 
     for verb in ("run", "pause", "resume"):
         assert cli("schedule", verb, "daily-reports", code=4).stderr == (
             "jobctl: error: schedule 'daily-reports' is not yet seeded\n"
-            "hint: the first scheduler to start stores it: jobctl scheduler start\n")
+            "hint: the first scheduler to start stores it: jobctl scheduler start\n"
+        )
     assert not redis_client.exists(keyspace.schedules())
     schedules.seed_defaults(redis_client, settings)
     assert cli("schedule", "pause", "daily-reports").stdout.strip() == "daily-reports: paused"

@@ -43,8 +43,14 @@ def test_create_json_and_list_never_show_a_secret_or_hash(cli, redis_client):
     assert TOKEN.match(created["token"]) and created["name"] == "grafana" and created["role"] == "viewer"
     digest = hashlib.sha256(created["token"].encode()).hexdigest()
     listed = cli.json("token", "list")["tokens"]
-    assert listed == [{"name": "grafana", "role": "viewer", "created_at": created["created_at"],
-                       "created_by": audit.os_user()}]
+    assert listed == [
+        {
+            "name": "grafana",
+            "role": "viewer",
+            "created_at": created["created_at"],
+            "created_by": audit.os_user(),
+        }
+    ]
     text = cli("token", "list").stdout
     assert "grafana" in text and "viewer" in text
     for shown in (json.dumps(listed), text):
@@ -83,10 +89,18 @@ def test_create_and_revoke_are_audited_with_the_role_never_the_secret(cli, redis
     secret = cli("token", "create", "ops", "--role", "admin").stdout.strip()
     cli("token", "revoke", "ops", "--yes")
     revoke, create = audit.list_entries(redis_client, limit=2)
-    assert (create["action"], create["target"], create["filters"], create["face"]) == \
-        ("token.create", "ops", {"role": "admin"}, "cli")
-    assert (revoke["action"], revoke["target"], revoke["filters"], revoke["outcome"]) == \
-        ("token.revoke", "ops", {"role": "admin"}, "ok")
+    assert (create["action"], create["target"], create["filters"], create["face"]) == (
+        "token.create",
+        "ops",
+        {"role": "admin"},
+        "cli",
+    )
+    assert (revoke["action"], revoke["target"], revoke["filters"], revoke["outcome"]) == (
+        "token.revoke",
+        "ops",
+        {"role": "admin"},
+        "ok",
+    )
     assert secret not in json.dumps(audit.list_entries(redis_client))
 
 

@@ -12,12 +12,11 @@ from email import policy
 import pytest
 from rq import Queue
 
-from tests.rq_plain import PlainWorker
-
 from jobctl.config import load_settings
 from jobctl.core import alerts, keyspace
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.jobs.email import list_templates, render_email
+from tests.rq_plain import PlainWorker
 
 SECRET = "ssn-078-05-1120 ada.private@example.org"
 ADMINS = "ops@marketplace.example.com,oncall@marketplace.example.com"
@@ -28,15 +27,29 @@ def make_settings(**flags):
     return load_settings(flags)
 
 
-def entry(n: int = 1, *, queue: str = "email-sending", job_type: str = "email", template: str = "welcome",
-          message: str = "550 mailbox unavailable", **extra) -> dict:
+def entry(
+    n: int = 1,
+    *,
+    queue: str = "email-sending",
+    job_type: str = "email",
+    template: str = "welcome",
+    message: str = "550 mailbox unavailable",
+    **extra,
+) -> dict:
     return {
-        "job_id": f"job-{n}", "queue": queue, "priority": "normal", "type": job_type,
+        "job_id": f"job-{n}",
+        "queue": queue,
+        "priority": "normal",
+        "type": job_type,
         "func": "jobctl.jobs.email.send_email",
         "payload": {"to": ["ada.private@example.org"], "template": template, "data": {"secret": SECRET}},
-        "error_type": "PermanentJobFailure", "error_message": message, "attempt_count": 3,
-        "died_at": f"2025-03-01T12:00:{n % 60:02d}+00:00", "traceback": f"Traceback ...\n{SECRET}",
-        "state": "dead", **extra,
+        "error_type": "PermanentJobFailure",
+        "error_message": message,
+        "attempt_count": 3,
+        "died_at": f"2025-03-01T12:00:{n % 60:02d}+00:00",
+        "traceback": f"Traceback ...\n{SECRET}",
+        "state": "dead",
+        **extra,
     }
 
 
@@ -94,14 +107,19 @@ def test_a_burst_fires_once_then_flush_reports_the_rest_as_one_group(redis_clien
     # the flush started a new window: the next arrival within it is counted, not sent
     assert alerts.dead_letter_alert(redis_client, settings, entry(5), now=T0 + 62)["fired"] is False
     assert alerts.dead_letter_alert(redis_client, settings, entry(6), now=T0 + 125) == {
-        "fired": True, "count": 2, "channels": ["log", "webhook"]}
+        "fired": True,
+        "count": 2,
+        "channels": ["log", "webhook"],
+    }
     assert [b["count"] for b in webhook.bodies] == [1, 3, 2]
 
 
 def test_queues_are_grouped_separately(redis_client, webhook):
     settings = make_settings(alert_cooldown=60, alert_webhook_url=webhook.url())
     assert alerts.dead_letter_alert(redis_client, settings, entry(1), now=T0)["fired"]
-    assert alerts.dead_letter_alert(redis_client, settings, entry(2, queue="file-processing"), now=T0)["fired"]
+    assert alerts.dead_letter_alert(redis_client, settings, entry(2, queue="file-processing"), now=T0)[
+        "fired"
+    ]
     assert not alerts.dead_letter_alert(redis_client, settings, entry(3), now=T0 + 1)["fired"]
     assert [b["queue"] for b in webhook.bodies] == ["email-sending", "file-processing"]
 
@@ -118,7 +136,10 @@ def test_the_window_ends_when_the_redis_key_expires(redis_client, webhook):
     assert not redis_client.exists(keyspace.alert_cooldown("email-sending"))
     # an arrival after expiry fires at once and carries what was pending
     assert alerts.dead_letter_alert(redis_client, settings, entry(4)) == {
-        "fired": True, "count": 3, "channels": ["log", "webhook"]}
+        "fired": True,
+        "count": 3,
+        "channels": ["log", "webhook"],
+    }
     assert not redis_client.exists(keyspace.alert_pending("email-sending"))
     assert not redis_client.smembers(alerts.PENDING_QUEUES)
 
@@ -172,24 +193,38 @@ def test_webhook_posts_json_without_the_payload(redis_client, webhook):
     assert request["headers"]["Content-Type"] == "application/json"
     assert request["headers"]["User-Agent"] == "jobctl"
     assert json.loads(request["raw"]) == {
-        "event": "jobs.dead_lettered", "queue": "email-sending", "count": 1, "job_id": "job-7", "type": "email",
-        "error_type": "PermanentJobFailure", "error_message": "bad address",
-        "died_at": "2025-03-01T12:00:07+00:00", "window_seconds": 300,
+        "event": "jobs.dead_lettered",
+        "queue": "email-sending",
+        "count": 1,
+        "job_id": "job-7",
+        "type": "email",
+        "error_type": "PermanentJobFailure",
+        "error_message": "bad address",
+        "died_at": "2025-03-01T12:00:07+00:00",
+        "window_seconds": 300,
     }
-    assert "ada.private" not in request["raw"] and "ssn-" not in request["raw"] and "Traceback" not in request["raw"]
+    assert (
+        "ada.private" not in request["raw"]
+        and "ssn-" not in request["raw"]
+        and "Traceback" not in request["raw"]
+    )
     # nor is it kept in Redis for the grouped alert
     alerts.dead_letter_alert(redis_client, settings, entry(8), now=T0 + 1)
     stored = redis_client.hget(keyspace.alert_pending("email-sending"), "last").decode()
     assert "ada.private" not in stored and "ssn-" not in stored
 
 
-def test_webhook_failures_are_logged_without_the_token_and_never_raised(redis_client, closed_port, webhook,
-                                                                        caplog):
+def test_webhook_failures_are_logged_without_the_token_and_never_raised(
+    redis_client, closed_port, webhook, caplog
+):
     caplog.set_level(logging.WARNING, logger="jobctl.alerts")
     url = f"http://127.0.0.1:{closed_port}/hook?token=tok-SECRET-123"
     settings = make_settings(alert_cooldown=0, alert_webhook_url=url)
     assert alerts.dead_letter_alert(redis_client, settings, entry(1), now=T0) == {
-        "fired": True, "count": 1, "channels": ["log"]}
+        "fired": True,
+        "count": 1,
+        "channels": ["log"],
+    }
     assert f"http://127.0.0.1:{closed_port}/hook failed" in caplog.text
 
     webhook.status = 500
@@ -205,10 +240,26 @@ def test_webhook_failures_are_logged_without_the_token_and_never_raised(redis_cl
 def test_template_is_listed_and_renders_strictly(settings):
     row = next(r for r in list_templates(settings) if r["name"] == "dead-letter-alert")
     assert row["source"] == "built-in"
-    assert row["variables"] == ["count", "died_at", "error_message", "error_type", "job_id", "job_type", "queue",
-                                "window_minutes"]
-    data = {"queue": "email-sending", "count": 3, "job_id": "abc", "job_type": "email", "error_type": "E",
-            "error_message": "<b>x</b>", "died_at": "2025-03-01T12:00:00+00:00", "window_minutes": 5}
+    assert row["variables"] == [
+        "count",
+        "died_at",
+        "error_message",
+        "error_type",
+        "job_id",
+        "job_type",
+        "queue",
+        "window_minutes",
+    ]
+    data = {
+        "queue": "email-sending",
+        "count": 3,
+        "job_id": "abc",
+        "job_type": "email",
+        "error_type": "E",
+        "error_message": "<b>x</b>",
+        "died_at": "2025-03-01T12:00:00+00:00",
+        "window_minutes": 5,
+    }
     rendered = render_email(settings, "dead-letter-alert", data)
     assert rendered.subject == "[jobctl] 3 job(s) dead-lettered on email-sending"
     for body in (rendered.text, rendered.html):
@@ -224,13 +275,23 @@ def test_template_is_listed_and_renders_strictly(settings):
 
 def test_alert_email_reaches_every_admin_through_a_real_worker(redis_client, configure, smtp_server, webhook):
     user, password = smtp_server.credentials
-    settings = configure(EMAIL_PROVIDER="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port,
-                         JOBCTL_SMTP_SECURITY="none", SMTP_USER=user, SMTP_PASSWORD=password,
-                         JOBCTL_ADMIN_EMAILS=ADMINS, JOBCTL_ALERT_COOLDOWN="5m",
-                         JOBCTL_ALERT_WEBHOOK_URL=webhook.url())
+    settings = configure(
+        EMAIL_PROVIDER="smtp",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=smtp_server.port,
+        JOBCTL_SMTP_SECURITY="none",
+        SMTP_USER=user,
+        SMTP_PASSWORD=password,
+        JOBCTL_ADMIN_EMAILS=ADMINS,
+        JOBCTL_ALERT_COOLDOWN="5m",
+        JOBCTL_ALERT_WEBHOOK_URL=webhook.url(),
+    )
     queue = alert_queue(redis_client, settings)
     assert alerts.dead_letter_alert(redis_client, settings, entry(1), now=T0) == {
-        "fired": True, "count": 1, "channels": ["log", "email", "webhook"]}
+        "fired": True,
+        "count": 1,
+        "channels": ["log", "email", "webhook"],
+    }
     for n in (2, 3):
         assert alerts.dead_letter_alert(redis_client, settings, entry(n), now=T0 + n)["fired"] is False
     assert queue.count == 1  # one email per window, for all admins
@@ -246,8 +307,10 @@ def test_alert_email_reaches_every_admin_through_a_real_worker(redis_client, con
     assert len(messages) == 2 and queue.count == 0
     parsed = [email.message_from_bytes(m["data"], policy=policy.default) for m in messages]
     assert all(sorted(m["rcpt_tos"]) == sorted(ADMINS.split(",")) for m in messages)
-    assert [p["Subject"] for p in parsed] == ["[jobctl] 1 job(s) dead-lettered on email-sending",
-                                              "[jobctl] 2 job(s) dead-lettered on email-sending"]
+    assert [p["Subject"] for p in parsed] == [
+        "[jobctl] 1 job(s) dead-lettered on email-sending",
+        "[jobctl] 2 job(s) dead-lettered on email-sending",
+    ]
     text = parsed[1].get_body(("plain",)).get_content()
     html = parsed[1].get_body(("html",)).get_content()
     for body in (text, html):
@@ -258,22 +321,33 @@ def test_alert_email_reaches_every_admin_through_a_real_worker(redis_client, con
 
 
 def test_a_dead_alert_email_does_not_trigger_another_email(redis_client, configure, webhook, caplog):
-    settings = configure(JOBCTL_ADMIN_EMAILS=ADMINS, JOBCTL_ALERT_COOLDOWN="0",
-                         JOBCTL_ALERT_WEBHOOK_URL=webhook.url())
+    settings = configure(
+        JOBCTL_ADMIN_EMAILS=ADMINS, JOBCTL_ALERT_COOLDOWN="0", JOBCTL_ALERT_WEBHOOK_URL=webhook.url()
+    )
     queue = alert_queue(redis_client, settings)
     looping = entry(1, template="dead-letter-alert")
     assert alerts.dead_letter_alert(redis_client, settings, looping, now=T0) == {
-        "fired": True, "count": 1, "channels": ["log", "webhook"]}
+        "fired": True,
+        "count": 1,
+        "channels": ["log", "webhook"],
+    }
     assert queue.count == 0 and len(webhook.requests) == 1
     assert "no alert loops" in caplog.text
     # another job type or template on the same queue is still emailed
     assert alerts.dead_letter_alert(redis_client, settings, entry(2), now=T0)["channels"] == [
-        "log", "email", "webhook"]
-    assert alerts.dead_letter_alert(redis_client, settings, entry(3, job_type="noop", template="dead-letter-alert"),
-                                    now=T0)["channels"] == ["log", "email", "webhook"]
+        "log",
+        "email",
+        "webhook",
+    ]
+    assert alerts.dead_letter_alert(
+        redis_client, settings, entry(3, job_type="noop", template="dead-letter-alert"), now=T0
+    )["channels"] == ["log", "email", "webhook"]
     assert queue.count == 2
 
 
 def test_no_channels_configured_means_log_only(redis_client, settings):
     assert alerts.dead_letter_alert(redis_client, settings, entry(1)) == {
-        "fired": True, "count": 1, "channels": ["log"]}
+        "fired": True,
+        "count": 1,
+        "channels": ["log"],
+    }

@@ -20,8 +20,12 @@ def shown(conn, settings, job_id: str) -> tuple[str, int, int, int]:
     detail = job_detail(conn, settings, job_id)
     tries = detail["attempts"]
     assert tries["made"] == len(tries["history"])
-    rows = [j for state in ("waiting", "failed", "completed", "active")
-            for j in queue_jobs(conn, settings, Q, state, limit=50)["jobs"] if j["id"] == job_id]
+    rows = [
+        j
+        for state in ("waiting", "failed", "completed", "active")
+        for j in queue_jobs(conn, settings, Q, state, limit=50)["jobs"]
+        if j["id"] == job_id
+    ]
     if rows:
         assert rows[0]["attempts"] == {k: tries[k] for k in ("made", "allowed", "retries_left")}
     return detail["status"], tries["made"], tries["allowed"], tries["retries_left"]
@@ -36,9 +40,13 @@ def test_retries_left_at_every_attempt_is_what_the_worker_then_runs(redis_client
         seen.append(shown(redis_client, settings, job_id))
     runs = int(counter.read_text())
     assert runs == N
-    assert seen == [("queued", 0, N, N - 1),  # the first attempt is not a retry
-                    ("queued", 1, N, N - 1), ("queued", 2, N, N - 2), ("queued", 3, N, N - 3),
-                    ("failed", N, N, 0)]
+    assert seen == [
+        ("queued", 0, N, N - 1),  # the first attempt is not a retry
+        ("queued", 1, N, N - 1),
+        ("queued", 2, N, N - 2),
+        ("queued", 3, N, N - 3),
+        ("failed", N, N, 0),
+    ]
     # after k attempts, with one waiting, exactly `retries left` more ran
     for status, made, _, left in seen[1:-1]:
         assert left == runs - made

@@ -7,7 +7,6 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from tests.rq_plain import PlainWorker
 
 from jobctl.config import load_settings
 from jobctl.core import audit, dlq, ops, schedules
@@ -15,6 +14,7 @@ from jobctl.core.enqueue import enqueue, enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from jobctl.errors import NotFound, UsageError
+from tests.rq_plain import PlainWorker
 
 Q = "analytics-aggregation"
 ME = audit.Actor("ada", "http")
@@ -29,19 +29,29 @@ def one_attempt(tmp_path, **extra: str):
 
 def failed(conn, settings, ids):
     enqueue_many(conn, settings, "fail", [{"message": "boom"}] * len(ids), queue=Q, job_ids=ids)
-    PlainWorker([rq_queue(conn, p) for p in settings.queues[Q].physical_names], connection=conn,
-                 serializer=PayloadSerializer).work(burst=True)
+    PlainWorker(
+        [rq_queue(conn, p) for p in settings.queues[Q].physical_names],
+        connection=conn,
+        serializer=PayloadSerializer,
+    ).work(burst=True)
 
 
 def dead(conn, settings, ids):
     enqueue_many(conn, settings, "fail", [{"message": "boom"}] * len(ids), queue=Q, job_ids=ids)
-    JobctlWorker([rq_queue(conn, p) for p in settings.queues[Q].physical_names], connection=conn,
-                 serializer=PayloadSerializer, job_class=JobctlJob, settings=settings).work(burst=True)
+    JobctlWorker(
+        [rq_queue(conn, p) for p in settings.queues[Q].physical_names],
+        connection=conn,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        settings=settings,
+    ).work(burst=True)
 
 
 def entries(conn, **filters):
-    return [{k: e[k] for k in ("actor", "face", "action", "target", "filters", "count", "outcome", "error")}
-            for e in audit.list_entries(conn, **filters)]
+    return [
+        {k: e[k] for k in ("actor", "face", "action", "target", "filters", "count", "outcome", "error")}
+        for e in audit.list_entries(conn, **filters)
+    ]
 
 
 def test_an_entry_has_every_field_and_the_jsonl_file_gets_the_same(redis_client, tmp_path):
@@ -50,9 +60,18 @@ def test_an_entry_has_every_field_and_the_jsonl_file_gets_the_same(redis_client,
     with audit.acting_as(ME):
         ops.pause_queue(redis_client, settings, Q)
     [stored] = audit.list_entries(redis_client)
-    assert {k: stored[k] for k in ("actor", "face", "action", "target", "filters", "count", "outcome", "error")} == {
-        "actor": "ada", "face": "http", "action": "queue.pause", "target": Q, "filters": {}, "count": 1,
-        "outcome": "ok", "error": None}
+    assert {
+        k: stored[k] for k in ("actor", "face", "action", "target", "filters", "count", "outcome", "error")
+    } == {
+        "actor": "ada",
+        "face": "http",
+        "action": "queue.pause",
+        "target": Q,
+        "filters": {},
+        "count": 1,
+        "outcome": "ok",
+        "error": None,
+    }
     moment = datetime.fromisoformat(stored["time"].replace("Z", "+00:00"))
     assert moment.tzinfo == UTC and before - 1 <= moment.timestamp() <= time.time() + 1
     lines = (tmp_path / "logs" / "audit.jsonl").read_text().splitlines()
@@ -69,8 +88,11 @@ def test_the_actor_defaults_to_the_os_user_of_the_library_and_nests(redis_client
         ops.pause_queue(redis_client, settings, Q)  # already paused: recorded, count 0
     assert audit.current_actor().face == "api"
     assert [(e["actor"], e["face"], e["action"], e["count"]) for e in entries(redis_client)] == [
-        ("ada", "http", "queue.pause", 0), ("bob", "tui", "queue.pause", 1), ("ada", "http", "queue.resume", 1),
-        (audit.os_user(), "api", "queue.pause", 1)]
+        ("ada", "http", "queue.pause", 0),
+        ("bob", "tui", "queue.pause", 1),
+        ("ada", "http", "queue.resume", 1),
+        (audit.os_user(), "api", "queue.pause", 1),
+    ]
 
 
 def test_clear_records_its_count_and_a_dry_run_records_nothing(redis_client, settings):
@@ -78,9 +100,18 @@ def test_clear_records_its_count_and_a_dry_run_records_nothing(redis_client, set
     assert ops.clear_queue(redis_client, settings, Q, "waiting", dry_run=True)["total"] == 7
     assert entries(redis_client) == []
     ops.clear_queue(redis_client, settings, Q, "waiting", priority="low")  # the queue's default priority
-    assert entries(redis_client) == [{
-        "actor": audit.os_user(), "face": "api", "action": "queue.clear", "target": Q,
-        "filters": {"state": "waiting", "priority": "low"}, "count": 7, "outcome": "ok", "error": None}]
+    assert entries(redis_client) == [
+        {
+            "actor": audit.os_user(),
+            "face": "api",
+            "action": "queue.clear",
+            "target": Q,
+            "filters": {"state": "waiting", "priority": "low"},
+            "count": 7,
+            "outcome": "ok",
+            "error": None,
+        }
+    ]
 
 
 def test_refused_and_failed_changes_are_recorded_with_the_reason(redis_client, settings):
@@ -90,7 +121,9 @@ def test_refused_and_failed_changes_are_recorded_with_the_reason(redis_client, s
         schedules.remove_schedule(redis_client, "nope")
     got = entries(redis_client)
     assert [(e["action"], e["target"], e["outcome"]) for e in got] == [
-        ("schedule.remove", "nope", "failed"), ("queue.clear", "no-such-queue", "failed")]
+        ("schedule.remove", "nope", "failed"),
+        ("queue.clear", "no-such-queue", "failed"),
+    ]
     assert "no schedule 'nope'" in got[0]["error"] and "unknown queue" in got[1]["error"]
 
 
@@ -143,9 +176,12 @@ def test_schedule_changes_are_recorded(redis_client, settings):
         schedules.remove_schedule(redis_client, "nightly")
     got = entries(redis_client)
     assert [(e["action"], e["target"], e["count"], e["outcome"]) for e in got] == [
-        ("schedule.remove", "nightly", 1, "ok"), ("schedule.run", "nightly", 1, "ok"),
-        ("schedule.resume", "nightly", 1, "ok"), ("schedule.pause", "nightly", 1, "ok"),
-        ("schedule.add", "nightly", 1, "ok")]
+        ("schedule.remove", "nightly", 1, "ok"),
+        ("schedule.run", "nightly", 1, "ok"),
+        ("schedule.resume", "nightly", 1, "ok"),
+        ("schedule.pause", "nightly", 1, "ok"),
+        ("schedule.add", "nightly", 1, "ok"),
+    ]
     assert got[1]["filters"] == {"job_id": job_id}
     assert got[4]["filters"] == {"cron": "0 3 * * *", "tz": "UTC", "job_type": "noop"}
 
@@ -179,7 +215,9 @@ def test_parse_since():
     assert audit.parse_since("2026-11-29T06:00") == datetime(2026, 11, 29, 6, tzinfo=UTC).timestamp()
     assert audit.parse_since(None) is None
     assert audit.parse_since("1h30m", now) == now - 5400  # the one duration grammar (core.durations)
-    with pytest.raises(UsageError, match="--since expects a duration like 90s.* or an ISO time, got 'yesterday'"):
+    with pytest.raises(
+        UsageError, match="--since expects a duration like 90s.* or an ISO time, got 'yesterday'"
+    ):
         audit.parse_since("yesterday")
 
 
@@ -197,8 +235,15 @@ def test_filters_and_errors_are_stored_redacted(redis_client, settings):
     with pytest.raises(UsageError):
         dlq.purge(redis_client, settings, ["x"], everything=True, error_contains="ada.lovelace@example.com")
     [got] = entries(redis_client)
-    assert got["filters"] == {"all": True, "error_contains": "a***@example.com"} and got["outcome"] == "failed"
-    audit.record(redis_client, settings, audit.Entry("job.retry", "j", outcome="failed",
-                                                     error="refused for ada.lovelace@example.com"))
+    assert (
+        got["filters"] == {"all": True, "error_contains": "a***@example.com"} and got["outcome"] == "failed"
+    )
+    audit.record(
+        redis_client,
+        settings,
+        audit.Entry("job.retry", "j", outcome="failed", error="refused for ada.lovelace@example.com"),
+    )
     assert audit.list_entries(redis_client, limit=1)[0]["error"] == "refused for a***@example.com"
-    assert b"lovelace" not in b"".join(v for _, f in redis_client.xrange(audit.stream_key()) for v in f.values())
+    assert b"lovelace" not in b"".join(
+        v for _, f in redis_client.xrange(audit.stream_key()) for v in f.values()
+    )

@@ -23,8 +23,13 @@ def test_catalogue_matches_the_table():
     assert list(DEFAULT_CATALOG) == [*EXPECTED, "dead-letter"]
     for name, (prio, attempts, timeout, keep_ok, keep_failed) in EXPECTED.items():
         p = DEFAULT_CATALOG[name]
-        assert (p.priority, p.attempts, p.timeout, p.keep_completed, p.keep_failed) == \
-            (prio, attempts, timeout, keep_ok, keep_failed)
+        assert (p.priority, p.attempts, p.timeout, p.keep_completed, p.keep_failed) == (
+            prio,
+            attempts,
+            timeout,
+            keep_ok,
+            keep_failed,
+        )
     assert DEFAULT_CATALOG["dead-letter"].keep_completed is None
 
 
@@ -70,14 +75,16 @@ def test_full_jitter_and_explicit_list():
 def test_backoff_from_toml(tmp_path):
     from jobctl.config import load_settings
 
-    (tmp_path / "jobctl.toml").write_text('[queues.payment-retry.backoff]\ndelays = [1, 2, 3]\n'
-                                          '[queues.email-sending.backoff]\njitter = "full"\n')
+    (tmp_path / "jobctl.toml").write_text(
+        "[queues.payment-retry.backoff]\ndelays = [1, 2, 3]\n"
+        '[queues.email-sending.backoff]\njitter = "full"\n'
+    )
     catalog = load_settings(environ={}, cwd=tmp_path).queues
     assert catalog["payment-retry"].retry_delays() == [1, 2, 3, 3]
     assert catalog["email-sending"].backoff.jitter_mode == "full"
 
 
-@pytest.mark.parametrize("table", ['jitter = "sometimes"', 'kind = "list"', "factor = 0.5", 'delays = [-1]'])
+@pytest.mark.parametrize("table", ['jitter = "sometimes"', 'kind = "list"', "factor = 0.5", "delays = [-1]"])
 def test_bad_backoff_tables(tmp_path, table):
     from jobctl.config import load_settings
     from jobctl.errors import ConfigError

@@ -18,8 +18,9 @@ def test_defaults_when_nothing_is_set():
 
 
 def test_precedence_flag_env_dotenv_toml_default(tmp_path):
-    (tmp_path / "jobctl.toml").write_text('email_from = "toml@x.io"\nsmtp_host = "toml"\n'
-                                          'smtp_user = "toml"\nsmtp_port = 2525\n')
+    (tmp_path / "jobctl.toml").write_text(
+        'email_from = "toml@x.io"\nsmtp_host = "toml"\nsmtp_user = "toml"\nsmtp_port = 2525\n'
+    )
     (tmp_path / ".env").write_text("SMTP_HOST=dotenv\nSMTP_USER=dotenv\nSMTP_PORT=2526\n")
     env = {"SMTP_USER": "env", "SMTP_PORT": "2527"}
     s = load_settings(flags={"smtp_port": 2528}, environ=env, cwd=tmp_path)
@@ -35,7 +36,7 @@ def test_env_file_and_config_paths_from_environment(tmp_path):
     env_file = tmp_path / "custom.env"
     env_file.write_text("EMAIL_PROVIDER=smtp\n")
     toml = tmp_path / "custom.toml"
-    toml.write_text('[queues.email-sending]\nattempts = 9\n')
+    toml.write_text("[queues.email-sending]\nattempts = 9\n")
     s = load_settings(environ={"JOBCTL_ENV_FILE": str(env_file), "JOBCTL_CONFIG": str(toml)}, cwd=tmp_path)
     assert s.email_provider == "smtp"
     assert s.queues["email-sending"].attempts == 9
@@ -54,12 +55,15 @@ def test_mask_url_leaves_passwordless_urls_alone():
     assert mask_url("redis://localhost:6379/1") == "redis://localhost:6379/1"
 
 
-@pytest.mark.parametrize("env, needle", [
-    ({"REDIS_URL": "http://localhost"}, "redis_url (REDIS_URL) from env REDIS_URL"),
-    ({"SMTP_PORT": "abc"}, "smtp_port (SMTP_PORT)"),
-    ({"EMAIL_PROVIDER": "pigeon"}, "email_provider"),
-    ({"MAX_FILE_SIZE": "-5"}, "max_file_size"),
-])
+@pytest.mark.parametrize(
+    "env, needle",
+    [
+        ({"REDIS_URL": "http://localhost"}, "redis_url (REDIS_URL) from env REDIS_URL"),
+        ({"SMTP_PORT": "abc"}, "smtp_port (SMTP_PORT)"),
+        ({"EMAIL_PROVIDER": "pigeon"}, "email_provider"),
+        ({"MAX_FILE_SIZE": "-5"}, "max_file_size"),
+    ],
+)
 def test_invalid_values_name_key_and_source(env, needle):
     with pytest.raises(ConfigError) as err:
         load_settings(environ=env)
@@ -67,16 +71,19 @@ def test_invalid_values_name_key_and_source(env, needle):
     assert err.value.code == ExitCode.USAGE
 
 
-@pytest.mark.parametrize("toml, needle", [
-    ('[queues.emails]\nattempts = 2\n', "unknown queue 'emails'"),
-    ('[queues.email-sending]\nattempts = -1\n', "queues.email-sending.attempts"),
-    ('[queues.email-sending]\nattempts = 0\n', "queues.email-sending.attempts"),
-    ('[queues.email-sending]\ncolour = "red"\n', "unknown setting queues.email-sending.colour"),
-    ('[queues.email-sending]\npriority = "urgent"\n', "queues.email-sending.priority"),
-    ('[queues.email-sending.backoff]\nkind = "random"\n', "queues.email-sending.backoff"),
-    ('smtp_hots = "x"\n', "unknown key 'smtp_hots'"),
-    ('this is not toml', "is not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "toml, needle",
+    [
+        ("[queues.emails]\nattempts = 2\n", "unknown queue 'emails'"),
+        ("[queues.email-sending]\nattempts = -1\n", "queues.email-sending.attempts"),
+        ("[queues.email-sending]\nattempts = 0\n", "queues.email-sending.attempts"),
+        ('[queues.email-sending]\ncolour = "red"\n', "unknown setting queues.email-sending.colour"),
+        ('[queues.email-sending]\npriority = "urgent"\n', "queues.email-sending.priority"),
+        ('[queues.email-sending.backoff]\nkind = "random"\n', "queues.email-sending.backoff"),
+        ('smtp_hots = "x"\n', "unknown key 'smtp_hots'"),
+        ("this is not toml", "is not valid TOML"),
+    ],
+)
 def test_invalid_toml_is_a_config_error(tmp_path, toml, needle):
     (tmp_path / "jobctl.toml").write_text(toml)
     with pytest.raises(ConfigError) as err:
@@ -99,8 +106,9 @@ def test_size_suffixes_and_lists():
 
 
 def test_queue_override_keeps_other_fields(tmp_path):
-    (tmp_path / "jobctl.toml").write_text('[queues.payment-retry]\nkeep_completed = 10\n'
-                                          '[queues.payment-retry.backoff]\nbase = 5.0\n')
+    (tmp_path / "jobctl.toml").write_text(
+        "[queues.payment-retry]\nkeep_completed = 10\n[queues.payment-retry.backoff]\nbase = 5.0\n"
+    )
     q = load_settings(environ={}, cwd=tmp_path).queues["payment-retry"]
     assert q.keep_completed == 10 and q.attempts == 5
     assert q.backoff.base == 5.0 and q.backoff.cap == 3600

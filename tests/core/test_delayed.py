@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import redis
@@ -18,7 +18,7 @@ from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key, queue_stats
 from jobctl.errors import UsageError
 
-NOW = datetime(2026, 12, 1, 6, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 6, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def conn(settings, redis_client):
 
 def future(seconds: float = 3600) -> datetime:
     """A whole-second aware UTC time `seconds` from now."""
-    return datetime.fromtimestamp(math.ceil(datetime.now(timezone.utc).timestamp() + seconds), timezone.utc)
+    return datetime.fromtimestamp(math.ceil(datetime.now(UTC).timestamp() + seconds), UTC)
 
 
 def registry(conn, physical: str) -> ScheduledJobRegistry:
@@ -53,8 +53,8 @@ def test_at_lands_in_the_scheduled_registry_with_its_score(conn, settings):
     reg = registry(conn, "file-processing:high")
     assert reg.get_job_ids() == [job_id]
     assert conn.zscore(reg.key, job_id) == at.timestamp()
-    assert reg.get_scheduled_time(job_id) == at.astimezone(timezone.utc)
-    assert scheduled_for(conn, job_id) == at.astimezone(timezone.utc)
+    assert reg.get_scheduled_time(job_id) == at.astimezone(UTC)
+    assert scheduled_for(conn, job_id) == at.astimezone(UTC)
     job = fetch(conn, job_id)
     assert job.get_status() == "scheduled"
     assert conn.llen(queue_key("file-processing:high")) == 0
@@ -62,8 +62,9 @@ def test_at_lands_in_the_scheduled_registry_with_its_score(conn, settings):
 
 
 def test_delayed_job_has_the_same_json_meta_retry_and_description(conn, settings):
-    job_id = enqueue(conn, settings, "noop", {"n": 1}, queue="file-processing", delay=60,
-                     description="nightly noop")
+    job_id = enqueue(
+        conn, settings, "noop", {"n": 1}, queue="file-processing", delay=60, description="nightly noop"
+    )
     raw = zlib.decompress(conn.hget(f"{Job.redis_job_namespace_prefix}{job_id}", "data"))
     func, _instance, args, _kwargs = json.loads(raw)  # JSON, not pickle, like immediate jobs
     assert func == "jobctl.jobs.noop.noop" and args == [{"n": 1}]
@@ -77,9 +78,9 @@ def test_delayed_job_has_the_same_json_meta_retry_and_description(conn, settings
 
 @pytest.mark.parametrize("delay", [90, 90.0, timedelta(seconds=90)])
 def test_delay_counts_from_now_and_never_rounds_down(conn, settings, delay):
-    before = datetime.now(timezone.utc).timestamp()
+    before = datetime.now(UTC).timestamp()
     job_id = enqueue(conn, settings, "noop", {}, queue="daily-reports", delay=delay)
-    after = datetime.now(timezone.utc).timestamp()
+    after = datetime.now(UTC).timestamp()
     score = conn.zscore(registry(conn, fetch(conn, job_id).origin).key, job_id)
     assert score == int(score)  # RQ scores in whole seconds...
     assert before + 90 <= score <= math.ceil(after + 90)  # ...so the time is rounded up, never early
@@ -105,12 +106,23 @@ def test_enqueue_many_schedules_in_pipelined_batches(conn, settings, monkeypatch
     monkeypatch.setattr(redis.client.Pipeline, "execute", counting_execute)
     direct = []
     original_command = redis.Redis.execute_command
-    monkeypatch.setattr(redis.Redis, "execute_command",
-                        lambda self, *a, **k: direct.append(a[0]) or original_command(self, *a, **k))
+    monkeypatch.setattr(
+        redis.Redis,
+        "execute_command",
+        lambda self, *a, **k: direct.append(a[0]) or original_command(self, *a, **k),
+    )
     at = future(7200)
     seen = []
-    ids = enqueue_many(conn, settings, "noop", ({"i": i} for i in range(250)), queue="daily-reports",
-                       priority="low", at=at, on_batch=seen.append)
+    ids = enqueue_many(
+        conn,
+        settings,
+        "noop",
+        ({"i": i} for i in range(250)),
+        queue="daily-reports",
+        priority="low",
+        at=at,
+        on_batch=seen.append,
+    )
     assert seen == [100, 100, 50]
     assert len(executes) == 3 and direct == []  # one MULTI/EXEC round trip per batch, nothing else
     assert len(ids) == len(set(ids)) == 250
@@ -124,8 +136,15 @@ def test_enqueue_many_schedules_in_pipelined_batches(conn, settings, monkeypatch
 
 
 def test_explicit_job_ids_can_be_scheduled(conn, settings):
-    ids = enqueue_many(conn, settings, "noop", [{}, {}], queue="daily-reports", job_ids=["rep-1", "rep-2"],
-                       delay=timedelta(minutes=5))
+    ids = enqueue_many(
+        conn,
+        settings,
+        "noop",
+        [{}, {}],
+        queue="daily-reports",
+        job_ids=["rep-1", "rep-2"],
+        delay=timedelta(minutes=5),
+    )
     assert ids == ["rep-1", "rep-2"]
     assert set(registry(conn, fetch(conn, "rep-1").origin).get_job_ids()) == {"rep-1", "rep-2"}
     with pytest.raises(UsageError, match="more than once"):
@@ -149,25 +168,34 @@ def test_stats_and_queue_show_count_scheduled_jobs(conn, settings):
 
 def test_a_moment_ago_is_accepted(conn, settings):
     """Within a few seconds of the past is clock skew, not a mistake: the job is due at once."""
-    job_id = enqueue(conn, settings, "noop", {}, queue="daily-reports",
-                     at=datetime.now(timezone.utc) - timedelta(seconds=2))
+    job_id = enqueue(
+        conn,
+        settings,
+        "noop",
+        {},
+        queue="daily-reports",
+        at=datetime.now(UTC) - timedelta(seconds=2),
+    )
     assert fetch(conn, job_id).get_status() == "scheduled"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"at": datetime(2030, 1, 1, 9, 0)}, "needs a timezone offset, e.g. 2026-12-01T09:00:00\\+03:00"),
-    ({"at": datetime(2020, 1, 1, tzinfo=timezone.utc)}, "in the past"),
-    ({"at": "2030-01-01T00:00:00Z"}, "must be a datetime"),
-    ({"delay": 0}, "more than zero"),
-    ({"delay": -5}, "more than zero"),
-    ({"delay": timedelta(seconds=-1)}, "more than zero"),
-    ({"delay": True}, "number of seconds"),
-    ({"delay": "10m"}, "number of seconds"),
-    ({"delay": float("nan")}, "out of range"),
-    ({"delay": float("inf")}, "out of range"),
-    ({"delay": 1e15}, "out of range|too far"),
-    ({"at": datetime(2030, 1, 1, tzinfo=timezone.utc), "delay": 5}, "not both"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"at": datetime(2030, 1, 1, 9, 0)}, "needs a timezone offset, e.g. 2026-12-01T09:00:00\\+03:00"),
+        ({"at": datetime(2020, 1, 1, tzinfo=UTC)}, "in the past"),
+        ({"at": "2030-01-01T00:00:00Z"}, "must be a datetime"),
+        ({"delay": 0}, "more than zero"),
+        ({"delay": -5}, "more than zero"),
+        ({"delay": timedelta(seconds=-1)}, "more than zero"),
+        ({"delay": True}, "number of seconds"),
+        ({"delay": "10m"}, "number of seconds"),
+        ({"delay": float("nan")}, "out of range"),
+        ({"delay": float("inf")}, "out of range"),
+        ({"delay": 1e15}, "out of range|too far"),
+        ({"at": datetime(2030, 1, 1, tzinfo=UTC), "delay": 5}, "not both"),
+    ],
+)
 def test_bad_times_enqueue_nothing(conn, settings, kwargs, message):
     with pytest.raises(UsageError, match=message):
         enqueue(conn, settings, "noop", {}, queue="daily-reports", **kwargs)
@@ -188,45 +216,55 @@ def test_no_time_is_an_immediate_enqueue(conn, settings):
 # parse_when: the CLI's --at / --in
 
 
-@pytest.mark.parametrize("at, in_, expected", [
-    ("2026-12-01T09:00:00+03:00", None, NOW),
-    ("2026-12-01T06:00:00Z", None, NOW),
-    ("2026-12-01T06:00:00z", None, NOW),
-    (" 2026-12-01 06:00:00+00:00 ", None, NOW),
-    ("2026-12-01T07:30:00.250+01:00", None, NOW + timedelta(minutes=30, seconds=1)),  # rounded up
-    ("2026-12-01T05:59:58Z", None, NOW - timedelta(seconds=2)),  # a moment ago: due at once
-    (None, "90s", NOW + timedelta(seconds=90)),
-    (None, "10m", NOW + timedelta(minutes=10)),
-    (None, "2h", NOW + timedelta(hours=2)),
-    (None, "1d", NOW + timedelta(days=1)),
-    (None, "1h30m", NOW + timedelta(hours=1, minutes=30)),
-    (None, "1d 2h 3m 4s", NOW + timedelta(days=1, hours=2, minutes=3, seconds=4)),
-    (None, "1.5H", NOW + timedelta(hours=1, minutes=30)),
-    (None, "0.2s", NOW + timedelta(seconds=1)),
-    (None, None, None),
-])
+@pytest.mark.parametrize(
+    "at, in_, expected",
+    [
+        ("2026-12-01T09:00:00+03:00", None, NOW),
+        ("2026-12-01T06:00:00Z", None, NOW),
+        ("2026-12-01T06:00:00z", None, NOW),
+        (" 2026-12-01 06:00:00+00:00 ", None, NOW),
+        ("2026-12-01T07:30:00.250+01:00", None, NOW + timedelta(minutes=30, seconds=1)),  # rounded up
+        ("2026-12-01T05:59:58Z", None, NOW - timedelta(seconds=2)),  # a moment ago: due at once
+        (None, "90s", NOW + timedelta(seconds=90)),
+        (None, "10m", NOW + timedelta(minutes=10)),
+        (None, "2h", NOW + timedelta(hours=2)),
+        (None, "1d", NOW + timedelta(days=1)),
+        (None, "1h30m", NOW + timedelta(hours=1, minutes=30)),
+        (None, "1d 2h 3m 4s", NOW + timedelta(days=1, hours=2, minutes=3, seconds=4)),
+        (None, "1.5H", NOW + timedelta(hours=1, minutes=30)),
+        (None, "0.2s", NOW + timedelta(seconds=1)),
+        (None, None, None),
+    ],
+)
 def test_parse_when(at, in_, expected):
     assert parse_when(at, in_, now=NOW) == expected
     if expected is not None:
         assert expected.tzinfo is not None and expected.utcoffset() == timedelta(0)
 
 
-@pytest.mark.parametrize("at, in_, message", [
-    ("2026-12-01T09:00:00", None, "--at 2026-12-01T09:00:00 needs a timezone offset, e.g. 2026-12-01T09:00:00\\+03:00"),
-    ("2026-12-01", None, "needs a timezone offset"),
-    ("tomorrow", None, "--at expects an ISO 8601 time"),
-    ("", None, "--at expects an ISO 8601 time"),
-    ("2026-11-30T06:00:00Z", None, "in the past"),
-    (None, "10", "--in expects a duration like 90s"),
-    (None, "10 minutes", "--in expects a duration"),
-    (None, "30m1h", "--in expects a duration"),
-    (None, "-5m", "--in expects a duration"),
-    (None, "", "--in expects a duration"),
-    (None, "0s", "more than zero"),
-    (None, "0h0m", "more than zero"),
-    (None, "99999999999d", "out of range|too far"),
-    ("2026-12-01T09:00:00Z", "5m", "cannot be combined"),
-])
+@pytest.mark.parametrize(
+    "at, in_, message",
+    [
+        (
+            "2026-12-01T09:00:00",
+            None,
+            "--at 2026-12-01T09:00:00 needs a timezone offset, e.g. 2026-12-01T09:00:00\\+03:00",
+        ),
+        ("2026-12-01", None, "needs a timezone offset"),
+        ("tomorrow", None, "--at expects an ISO 8601 time"),
+        ("", None, "--at expects an ISO 8601 time"),
+        ("2026-11-30T06:00:00Z", None, "in the past"),
+        (None, "10", "--in expects a duration like 90s"),
+        (None, "10 minutes", "--in expects a duration"),
+        (None, "30m1h", "--in expects a duration"),
+        (None, "-5m", "--in expects a duration"),
+        (None, "", "--in expects a duration"),
+        (None, "0s", "more than zero"),
+        (None, "0h0m", "more than zero"),
+        (None, "99999999999d", "out of range|too far"),
+        ("2026-12-01T09:00:00Z", "5m", "cannot be combined"),
+    ],
+)
 def test_parse_when_errors_are_one_line_with_a_hint(at, in_, message):
     with pytest.raises(UsageError, match=message) as info:
         parse_when(at, in_, now=NOW)

@@ -15,10 +15,17 @@ from jobctl.errors import NotFound, UsageError
 
 def dead_jobs(conn, settings, n: int) -> list[str]:
     """n jobs that fail non-retryably, run by an in-process jobctl worker: n dead-letter entries."""
-    ids = enqueue_many(conn, settings, "fail", [{"message": f"boom {i}"} for i in range(n)], queue="payment-retry")
+    ids = enqueue_many(
+        conn, settings, "fail", [{"message": f"boom {i}"} for i in range(n)], queue="payment-retry"
+    )
     policy = settings.queues["payment-retry"]
-    JobctlWorker([rq_queue(conn, q) for q in policy.physical_names], connection=conn, serializer=PayloadSerializer,
-                 job_class=JobctlJob, settings=settings).work(burst=True)
+    JobctlWorker(
+        [rq_queue(conn, q) for q in policy.physical_names],
+        connection=conn,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        settings=settings,
+    ).work(burst=True)
     return ids
 
 

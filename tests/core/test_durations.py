@@ -12,13 +12,38 @@ from jobctl.core.enqueue import parse_duration as enqueue_parse_duration
 from jobctl.errors import ConfigError, UsageError
 
 VALID = [
-    ("90s", 90), ("10m", 600), ("2h", 7200), ("1d", 86400), ("1w", 604800), ("1h30m", 5400),
-    ("1w2d3h4m5s", 604800 + 2 * 86400 + 3 * 3600 + 4 * 60 + 5), ("1h 30m", 5400), (" 2H ", 7200),
-    ("1.5h", 5400), (".5m", 30), ("0.25s", 0.25), ("0s", 0),
+    ("90s", 90),
+    ("10m", 600),
+    ("2h", 7200),
+    ("1d", 86400),
+    ("1w", 604800),
+    ("1h30m", 5400),
+    ("1w2d3h4m5s", 604800 + 2 * 86400 + 3 * 3600 + 4 * 60 + 5),
+    ("1h 30m", 5400),
+    (" 2H ", 7200),
+    ("1.5h", 5400),
+    (".5m", 30),
+    ("0.25s", 0.25),
+    ("0s", 0),
 ]
 BARE = [("90", 90), ("0.5", 0.5), ("0", 0), (30, 30), (1.5, 1.5)]
-INVALID = ["", "   ", "soon", "10 minutes", "30m1h", "1h1h", "-5m", "-5", "1ms", "m", "1x", "1,5h", "h1", "1e3s",
-           True]
+INVALID = [
+    "",
+    "   ",
+    "soon",
+    "10 minutes",
+    "30m1h",
+    "1h1h",
+    "-5m",
+    "-5",
+    "1ms",
+    "m",
+    "1x",
+    "1,5h",
+    "h1",
+    "1e3s",
+    True,
+]
 
 
 @pytest.mark.parametrize(("text", "seconds"), VALID + BARE)
@@ -48,8 +73,9 @@ def test_units_read_the_same_with_or_without_bare_numbers(text, seconds):
 def test_errors_name_the_flag_and_give_the_grammar():
     with pytest.raises(UsageError) as caught:
         durations.parse_seconds("soon", "--since")
-    assert caught.value.message == ("--since expects a duration like 90s, 10m, 2h, 1d, 1w or 1h30m "
-                                    "(a bare number is seconds), got 'soon'")
+    assert caught.value.message == (
+        "--since expects a duration like 90s, 10m, 2h, 1d, 1w or 1h30m (a bare number is seconds), got 'soon'"
+    )
     assert "largest first, e.g. 1h30m" in caught.value.hint
     with pytest.raises(UsageError, match="--refresh must be at most 1m, got '2m'"):
         durations.parse_seconds("2m", "--refresh", minimum=0.2, maximum=60)
@@ -63,23 +89,36 @@ def test_enqueue_parse_duration_is_the_same_function_and_keeps_its_contract():
     assert enqueue_parse_duration is durations.parse_duration
     assert enqueue_parse_duration("1h30m") == timedelta(hours=1, minutes=30)
     assert enqueue_parse_duration("1w") == timedelta(weeks=1)
-    for bad, message in (("10", "--in expects a duration like 90s"), ("0s", "--in must be more than zero"),
-                         ("99999999999d", "out of range")):
+    for bad, message in (
+        ("10", "--in expects a duration like 90s"),
+        ("0s", "--in must be more than zero"),
+        ("99999999999d", "out of range"),
+    ):
         with pytest.raises(UsageError, match=message):
             enqueue_parse_duration(bad)
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (0.2, "0.2s"), (45, "45s"), (90, "1m30s"),
-                                               (5400, "1h30m"), (8 * 86400 + 5, "1w1d5s")])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (0.2, "0.2s"), (45, "45s"), (90, "1m30s"), (5400, "1h30m"), (8 * 86400 + 5, "1w1d5s")],
+)
 def test_format_seconds_writes_the_grammar_back(seconds, text):
     assert durations.format_seconds(seconds) == text
     assert durations.seconds_of(text) == pytest.approx(seconds)
 
 
-DURATION_SETTINGS = ["JOBCTL_PAYMENT_TIMEOUT", "JOBCTL_CLAMD_TIMEOUT", "JOBCTL_FETCH_TIMEOUT",
-                     "JOBCTL_FILE_TIME_LIMIT", "JOBCTL_ALERT_COOLDOWN", "JOBCTL_ALERT_OLDEST_WAIT",
-                     "JOBCTL_DLQ_MAX_AGE", "JOBCTL_HEARTBEAT_INTERVAL", "JOBCTL_MAINTENANCE_INTERVAL",
-                     "JOBCTL_SCHEDULER_LEASE"]
+DURATION_SETTINGS = [
+    "JOBCTL_PAYMENT_TIMEOUT",
+    "JOBCTL_CLAMD_TIMEOUT",
+    "JOBCTL_FETCH_TIMEOUT",
+    "JOBCTL_FILE_TIME_LIMIT",
+    "JOBCTL_ALERT_COOLDOWN",
+    "JOBCTL_ALERT_OLDEST_WAIT",
+    "JOBCTL_DLQ_MAX_AGE",
+    "JOBCTL_HEARTBEAT_INTERVAL",
+    "JOBCTL_MAINTENANCE_INTERVAL",
+    "JOBCTL_SCHEDULER_LEASE",
+]
 
 
 @pytest.mark.parametrize("env", DURATION_SETTINGS)

@@ -122,9 +122,17 @@ print(json.dumps({"socket": str(socket), "pid": embedded.status(home)["pid"], "g
 def test_concurrent_starts_make_one_server(home):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     at = time.time() + 1.5  # both import first, then race for the start at the same instant
-    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT_SCRIPT, str(home), name, str(at)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
-             for name in ("alpha", "beta")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_SCRIPT, str(home), name, str(at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
+        for name in ("alpha", "beta")
+    ]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=30)
@@ -211,8 +219,10 @@ def test_no_server_binary_anywhere(home, monkeypatch, tmp_path):
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(not (shutil.which("valkey-server") or shutil.which("redis-server")),
-                    reason="no valkey-server or redis-server on PATH")
+@pytest.mark.skipif(
+    not (shutil.which("valkey-server") or shutil.which("redis-server")),
+    reason="no valkey-server or redis-server on PATH",
+)
 def test_falls_back_to_a_server_on_path(home, monkeypatch):
     monkeypatch.setattr(embedded, "_bundled_binary", lambda: None)
     binary = embedded.server_binary()
@@ -241,8 +251,8 @@ def test_failed_start_reports_the_log(home, monkeypatch, tmp_path):
 def test_rq_runs_a_job_over_the_socket(home):
     from rq import Queue
 
-    from tests.rq_plain import PlainWorker
     from jobctl.core.payloads import PayloadSerializer
+    from tests.rq_plain import PlainWorker
 
     connection = client(embedded.ensure_running(home))
     queue = Queue("embedded-check", connection=connection, serializer=PayloadSerializer)

@@ -51,18 +51,22 @@ def test_bulk_enqueue_in_batches_reports_progress(conn, settings, monkeypatch):
 
     monkeypatch.setattr(mod, "BATCH_SIZE", 100)
     seen = []
-    ids = enqueue_many(conn, settings, "noop", ({"i": i} for i in range(250)), queue="daily-reports",
-                       on_batch=seen.append)
+    ids = enqueue_many(
+        conn, settings, "noop", ({"i": i} for i in range(250)), queue="daily-reports", on_batch=seen.append
+    )
     assert len(ids) == len(set(ids)) == 250
     assert seen == [100, 100, 50]
     assert counts(queue_stats(conn, settings), "daily-reports")["totals"]["waiting"] == 250
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"queue": "nope"}, "unknown queue"),
-    ({"queue": "dead-letter"}, "dead-letter"),
-    ({"priority": "urgent"}, "unknown priority"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"queue": "nope"}, "unknown queue"),
+        ({"queue": "dead-letter"}, "dead-letter"),
+        ({"priority": "urgent"}, "unknown priority"),
+    ],
+)
 def test_bad_targets_enqueue_nothing(conn, settings, kwargs, message):
     with pytest.raises((UsageError, NotFound), match=message):
         enqueue(conn, settings, "noop", {}, **kwargs)
@@ -84,8 +88,13 @@ def test_stats_cover_every_queue_and_dead_letter(conn, settings):
     stats = queue_stats(conn, settings)
     assert [q["queue"] for q in stats["queues"]] == list(settings.queues)  # dead-letter too, in its place
     assert stats["dead_letter"] == 0
-    assert stats["queues"][-1] == {"queue": "dead-letter", "default_priority": None, "priorities": {},
-                                   "workers": 0, "totals": dict.fromkeys(STATES, 0)}
+    assert stats["queues"][-1] == {
+        "queue": "dead-letter",
+        "default_priority": None,
+        "priorities": {},
+        "workers": 0,
+        "totals": dict.fromkeys(STATES, 0),
+    }
     one = queue_stats(conn, settings, "payment-retry")
     assert [q["queue"] for q in one["queues"]] == ["payment-retry"]
 

@@ -6,7 +6,7 @@ it needs instead of waiting for it.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from rq import Worker
@@ -18,13 +18,28 @@ from jobctl.core.enqueue import enqueue_many
 from jobctl.core.lifecycle import utc_iso
 from jobctl.core.stats import list_workers, queue_stats
 
-def register(conn, name: str, queues: list[str], age: float, *, interval: float | None = None,
-             death: bool = False, now: datetime | None = None) -> str:
+
+def register(
+    conn,
+    name: str,
+    queues: list[str],
+    age: float,
+    *,
+    interval: float | None = None,
+    death: bool = False,
+    now: datetime | None = None,
+) -> str:
     """A worker record and its registrations, its last heartbeat `age` seconds before `now` (default: now)."""
     key = Worker.redis_worker_namespace_prefix + name
-    stamp = utc_iso((now or datetime.now(timezone.utc)).timestamp() - age)  # RQ's format, as jobctl's too
-    fields = {"last_heartbeat": stamp, "birth": stamp, "queues": ",".join(queues), "pid": 1, "hostname": "h",
-              "state": "idle"}
+    stamp = utc_iso((now or datetime.now(UTC)).timestamp() - age)  # RQ's format, as jobctl's too
+    fields = {
+        "last_heartbeat": stamp,
+        "birth": stamp,
+        "queues": ",".join(queues),
+        "pid": 1,
+        "hostname": "h",
+        "state": "idle",
+    }
     if interval is not None:
         fields[liveness.INTERVAL_FIELD] = interval
     if death:
@@ -46,13 +61,16 @@ def by_name(beats) -> dict[str, bool]:
 
 def test_heartbeat_within_three_intervals_is_alive(redis_client, settings):
     assert settings.heartbeat_interval == 10
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     register(redis_client, "fresh", physical(settings, "payment-retry"), age=2, now=now)
     # 3 x 10 s + the 1 s grace
     register(redis_client, "edge", physical(settings, "payment-retry"), age=30.5, now=now)
     register(redis_client, "late", physical(settings, "payment-retry"), age=31.5, now=now)
     assert by_name(liveness.worker_beats(redis_client, settings, now)) == {
-        "fresh": True, "edge": True, "late": False}
+        "fresh": True,
+        "edge": True,
+        "late": False,
+    }
     assert liveness.heartbeat_bound(10) == 31
 
 
@@ -63,7 +81,10 @@ def test_a_worker_is_judged_by_the_interval_it_recorded(redis_client, settings):
     register(redis_client, "slow-alive", physical(settings, "email-sending"), age=100, interval=60)
     register(redis_client, "unreadable-interval", physical(settings, "email-sending"), age=5, interval="soon")
     assert by_name(liveness.worker_beats(redis_client, settings)) == {
-        "fast-dead": False, "slow-alive": True, "unreadable-interval": True}  # the reader's 10 s
+        "fast-dead": False,
+        "slow-alive": True,
+        "unreadable-interval": True,
+    }  # the reader's 10 s
 
 
 def test_a_death_mark_or_an_expired_record_is_not_alive(redis_client, settings):
@@ -116,12 +137,15 @@ def test_prune_drops_only_registrations_whose_record_expired(redis_client, setti
     assert liveness.prune_registrations(redis_client, settings.queues) == 0
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("2024-05-01T10:00:00.123456Z", datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)),
-    ("2024-05-01T12:00:00+02:00", datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)),
-    (b"2024-05-01T10:00:00", datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)),
-    ("not a time", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("2024-05-01T10:00:00.123456Z", datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2024-05-01T12:00:00+02:00", datetime(2024, 5, 1, 10, 0, tzinfo=UTC)),
+        (b"2024-05-01T10:00:00", datetime(2024, 5, 1, 10, 0, tzinfo=UTC)),
+        ("not a time", None),
+        (None, None),
+    ],
+)
 def test_parse_time(raw, expected):
     assert liveness.parse_time(raw) == expected

@@ -18,15 +18,25 @@ from tests.redis_commands import commands_sent
 
 def run_burst(conn, settings, queue: str) -> None:
     policy = settings.queues[queue]
-    JobctlWorker([rq_queue(conn, q) for q in policy.physical_names], connection=conn, serializer=PayloadSerializer,
-                 job_class=JobctlJob, settings=settings).work(burst=True)
+    JobctlWorker(
+        [rq_queue(conn, q) for q in policy.physical_names],
+        connection=conn,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        settings=settings,
+    ).work(burst=True)
 
 
 def known_workload(conn, settings, tmp_path) -> None:
     enqueue_many(conn, settings, "noop", [{}] * 10, queue="referral-commission")
     enqueue_many(conn, settings, "fail", [{"message": "no"}] * 3, queue="referral-commission")
-    enqueue_many(conn, settings, "flaky", [{"counter": str(tmp_path / "c"), "fail_times": 5}],
-                 queue="referral-commission")
+    enqueue_many(
+        conn,
+        settings,
+        "flaky",
+        [{"counter": str(tmp_path / "c"), "fail_times": 5}],
+        queue="referral-commission",
+    )
     run_burst(conn, settings, "referral-commission")
 
 
@@ -34,8 +44,13 @@ def test_a_known_workload_gives_known_numbers(redis_client, settings, tmp_path):
     known_workload(redis_client, settings, tmp_path)
     window = metrics.window_stats(redis_client, ["referral-commission", "email-sending"], 3600)
     w = window["referral-commission"]
-    assert {k: w[k] for k in metrics.OUTCOMES} == {"completed": 10, "failed": 4, "retried": 1, "dead": 3,
-                                                   "enqueued": 14}
+    assert {k: w[k] for k in metrics.OUTCOMES} == {
+        "completed": 10,
+        "failed": 4,
+        "retried": 1,
+        "dead": 3,
+        "enqueued": 14,
+    }
     assert w["error_rate"] == round(4 / 14, 4)
     assert w["throughput_per_minute"] == round(10 / 60, 2)
     assert w["processing_ms"]["p50"] == 5.0  # no-ops finish within the first bucket
@@ -111,18 +126,37 @@ def test_prometheus_text_is_well_formed(redis_client, settings, tmp_path):
 
 # what scrapers, dashboards and alert rules rely on: (type, HELP, label names of the samples)
 EXPOSED = {
-    "jobctl_queue_jobs": ("gauge", "Jobs per queue, priority and state right now.",
-                          {("jobctl_queue_jobs", ("priority", "queue", "state"))}),
-    "jobctl_queue_workers": ("gauge", "Live workers (heartbeat within 3 intervals) listening to the queue.",
-                             {("jobctl_queue_workers", ("queue",))}),
-    "jobctl_dead_letter_jobs": ("gauge", "Entries in the dead-letter queue.",
-                                {("jobctl_dead_letter_jobs", ())}),
-    "jobctl_jobs": ("counter", "Job outcomes since metrics began (failed counts every failed attempt).",
-                    {("jobctl_jobs_total", ("outcome", "queue"))}),
-    **{name: ("histogram", help_text, {(f"{name}_bucket", ("le", "queue")), (f"{name}_sum", ("queue",)),
-                                        (f"{name}_count", ("queue",))})
-       for name, help_text in (("jobctl_job_duration_seconds", "Time from start to end of an attempt."),
-                               ("jobctl_job_wait_seconds", "Time from enqueue to start."))},
+    "jobctl_queue_jobs": (
+        "gauge",
+        "Jobs per queue, priority and state right now.",
+        {("jobctl_queue_jobs", ("priority", "queue", "state"))},
+    ),
+    "jobctl_queue_workers": (
+        "gauge",
+        "Live workers (heartbeat within 3 intervals) listening to the queue.",
+        {("jobctl_queue_workers", ("queue",))},
+    ),
+    "jobctl_dead_letter_jobs": (
+        "gauge",
+        "Entries in the dead-letter queue.",
+        {("jobctl_dead_letter_jobs", ())},
+    ),
+    "jobctl_jobs": (
+        "counter",
+        "Job outcomes since metrics began (failed counts every failed attempt).",
+        {("jobctl_jobs_total", ("outcome", "queue"))},
+    ),
+    **{
+        name: (
+            "histogram",
+            help_text,
+            {(f"{name}_bucket", ("le", "queue")), (f"{name}_sum", ("queue",)), (f"{name}_count", ("queue",))},
+        )
+        for name, help_text in (
+            ("jobctl_job_duration_seconds", "Time from start to end of an attempt."),
+            ("jobctl_job_wait_seconds", "Time from enqueue to start."),
+        )
+    },
 }
 
 
@@ -131,15 +165,35 @@ def test_prometheus_families_keep_their_names_types_help_and_labels(redis_client
     text = render(redis_client, settings)
     assert "\n# TYPE jobctl_jobs_total counter\n" in text  # the counter's name on the wire keeps _total
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    seen = {name: (f.type, f.documentation, {(s.name, tuple(sorted(s.labels))) for s in f.samples})
-            for name, f in families.items()}
+    seen = {
+        name: (f.type, f.documentation, {(s.name, tuple(sorted(s.labels))) for s in f.samples})
+        for name, f in families.items()
+    }
     assert seen == EXPOSED  # no process_*/python_* collectors: a private registry
     queues = {s.labels["queue"] for s in families["jobctl_queue_workers"].samples}
     assert queues == set(settings.queues) - {"dead-letter"}
-    wait = {s.labels["le"]: s.value for s in families["jobctl_job_wait_seconds"].samples
-            if s.name.endswith("_bucket") and s.labels["queue"] == "referral-commission"}
-    assert list(wait) == ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30",
-                          "60", "300", "+Inf"]
+    wait = {
+        s.labels["le"]: s.value
+        for s in families["jobctl_job_wait_seconds"].samples
+        if s.name.endswith("_bucket") and s.labels["queue"] == "referral-commission"
+    }
+    assert list(wait) == [
+        "0.005",
+        "0.01",
+        "0.025",
+        "0.05",
+        "0.1",
+        "0.25",
+        "0.5",
+        "1",
+        "2.5",
+        "5",
+        "10",
+        "30",
+        "60",
+        "300",
+        "+Inf",
+    ]
     assert list(wait.values()) == sorted(wait.values()) and wait["+Inf"] == 14
 
 
@@ -150,5 +204,7 @@ def test_a_scrape_reads_the_same_keys_with_2000_waiting_jobs(redis_client, setti
     empty = scrape()
     enqueue_many(redis_client, settings, "noop", [{}] * 2000, queue="email-sending")
     assert scrape() == empty and 0 < len(empty) < 200
-    assert 'jobctl_queue_jobs{priority="normal",queue="email-sending",state="waiting"} 2000.0' in \
-        render(redis_client, settings).splitlines()
+    assert (
+        'jobctl_queue_jobs{priority="normal",queue="email-sending",state="waiting"} 2000.0'
+        in render(redis_client, settings).splitlines()
+    )

@@ -8,7 +8,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from tests.rq_plain import PlainWorker
 from rq.job import Job, JobStatus
 from rq.registry import CanceledJobRegistry, FailedJobRegistry
 
@@ -20,6 +19,7 @@ from jobctl.core.stats import queue_key, queue_stats
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from jobctl.errors import NotFound, UsageError
 from tests.conftest import KEY_PREFIX
+from tests.rq_plain import PlainWorker
 
 A, B = "payment-retry", "referral-commission"
 
@@ -34,8 +34,9 @@ def run_rq_worker(conn, settings, *queues: str) -> None:
     """Plain RQ SimpleWorker, burst: with attempts = 1 a failing job lands in RQ's failed registry
     (jobctl's own worker would dead-letter it)."""
     physical = [p for q in queues for p in settings.queues[q].physical_names]
-    PlainWorker([rq_queue(conn, p) for p in physical], connection=conn,
-                 serializer=PayloadSerializer).work(burst=True)
+    PlainWorker([rq_queue(conn, p) for p in physical], connection=conn, serializer=PayloadSerializer).work(
+        burst=True
+    )
 
 
 def fetch(conn, ids):
@@ -44,8 +45,14 @@ def fetch(conn, ids):
 
 def snapshot(conn) -> dict[str, tuple[str, int]]:
     """Every key under this test run's prefix with its type and length."""
-    length = {"list": conn.llen, "zset": conn.zcard, "set": conn.scard, "hash": conn.hlen,
-              "string": conn.strlen, "stream": conn.xlen}
+    length = {
+        "list": conn.llen,
+        "zset": conn.zcard,
+        "set": conn.scard,
+        "hash": conn.hlen,
+        "string": conn.strlen,
+        "stream": conn.xlen,
+    }
     out = {}
     for key in conn.scan_iter(match=f"{KEY_PREFIX}:*", count=1000):
         kind = conn.type(key).decode()
@@ -60,11 +67,13 @@ def populate(conn, settings, queue: str) -> dict[str, list[str]]:
         "failed": enqueue_many(conn, settings, "fail", [{}] * 2, queue=queue, priority="high"),
     }
     run_rq_worker(conn, settings, queue)
-    jobs["waiting"] = (enqueue_many(conn, settings, "noop", [{}] * 3, queue=queue, priority="high")
-                       + enqueue_many(conn, settings, "noop", [{}], queue=queue, priority="low"))
+    jobs["waiting"] = enqueue_many(
+        conn, settings, "noop", [{}] * 3, queue=queue, priority="high"
+    ) + enqueue_many(conn, settings, "noop", [{}], queue=queue, priority="low")
     policy = settings.queues[queue]
     scheduled = rq_queue(conn, policy.physical("normal")).enqueue_in(
-        timedelta(hours=1), "jobctl.jobs.noop.noop", {}, meta={"type": "noop", "queue": queue})
+        timedelta(hours=1), "jobctl.jobs.noop.noop", {}, meta={"type": "noop", "queue": queue}
+    )
     jobs["scheduled"] = [scheduled.id]
     return jobs
 
@@ -75,12 +84,18 @@ def totals(conn, settings, queue):
 
 # --- clear ------------------------------------------------------------------------------------------
 
+
 def test_clear_all_empties_one_queue_and_leaves_the_other_untouched(redis_client, tmp_path):
     settings = one_attempt(tmp_path, A, B)
     a = populate(redis_client, settings, A)
     populate(redis_client, settings, B)
-    assert totals(redis_client, settings, A) == {"waiting": 4, "active": 0, "scheduled": 1, "completed": 3,
-                                                 "failed": 2}
+    assert totals(redis_client, settings, A) == {
+        "waiting": 4,
+        "active": 0,
+        "scheduled": 1,
+        "completed": 3,
+        "failed": 2,
+    }
     a_ids = [i for ids in a.values() for i in ids]
     before = snapshot(redis_client)
 
@@ -94,8 +109,11 @@ def test_clear_all_empties_one_queue_and_leaves_the_other_untouched(redis_client
     assert not [k for k in after if any(i in k for i in a_ids)]  # no hash, no results stream left
     # everything else, B's jobs and registries included, is exactly as it was
     a_names = settings.queues[A].physical_names
-    expected = {k: v for k, v in before.items()
-                if not any(i in k for i in a_ids) and not any(k.endswith(":" + n) for n in a_names)}
+    expected = {
+        k: v
+        for k, v in before.items()
+        if not any(i in k for i in a_ids) and not any(k.endswith(":" + n) for n in a_names)
+    }
     expected[audit.stream_key()] = ("stream", 1)  # ...plus the clear's own audit entry
     assert after == expected
 
@@ -155,8 +173,12 @@ def test_clear_never_touches_dead_lettered_jobs(redis_client, tmp_path):
     settings = one_attempt(tmp_path, A)
     dead = enqueue_many(redis_client, settings, "fail", [{}], queue=A)[0]
     physical = settings.queues[A].physical_names
-    JobctlWorker([rq_queue(redis_client, q) for q in physical], connection=redis_client,
-                 serializer=PayloadSerializer, settings=settings).work(burst=True)
+    JobctlWorker(
+        [rq_queue(redis_client, q) for q in physical],
+        connection=redis_client,
+        serializer=PayloadSerializer,
+        settings=settings,
+    ).work(burst=True)
     assert redis_client.zscore(keyspace.dlq_index(), dead) is not None
     # a stray failed-registry entry of the dead job (e.g. mid dead-lettering) is dropped, its data kept
     redis_client.zadd(FailedJobRegistry(physical[1], connection=redis_client).key, {dead: time.time()})
@@ -168,6 +190,7 @@ def test_clear_never_touches_dead_lettered_jobs(redis_client, tmp_path):
 
 
 # --- delete -----------------------------------------------------------------------------------------
+
 
 def test_delete_jobs_in_any_state_and_reports_the_rest(redis_client, tmp_path):
     settings = one_attempt(tmp_path, A)
@@ -200,6 +223,7 @@ def test_delete_refuses_dead_lettered_jobs_and_bad_ids(redis_client, settings):
 
 
 # --- retry ------------------------------------------------------------------------------------------
+
 
 def test_retry_failed_requeues_with_fresh_attempts(redis_client, tmp_path):
     settings = one_attempt(tmp_path, A)
@@ -235,28 +259,39 @@ def test_retry_failed_refuses_dead_lettered_jobs(redis_client, tmp_path):
     run_rq_worker(redis_client, settings, A)
     redis_client.zadd(keyspace.dlq_index(), {job_id: time.time()})
     result = ops.retry_failed(redis_client, settings, [job_id])
-    assert result["retried"] == [] and result["refused"] == [{"id": job_id,
-                                                            "reason": "dead-lettered: retry it again to replay it"}]
+    assert result["retried"] == [] and result["refused"] == [
+        {"id": job_id, "reason": "dead-lettered: retry it again to replay it"}
+    ]
 
 
 def run_jobctl_worker(conn, settings, queue: str) -> None:
     """jobctl's own worker, burst: a failing job with no attempts left is dead-lettered."""
-    JobctlWorker([rq_queue(conn, p) for p in settings.queues[queue].physical_names], connection=conn,
-                 serializer=PayloadSerializer, job_class=JobctlJob, settings=settings).work(burst=True)
+    JobctlWorker(
+        [rq_queue(conn, p) for p in settings.queues[queue].physical_names],
+        connection=conn,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        settings=settings,
+    ).work(burst=True)
 
 
 def immediate_retries(tmp_path, queue: str, attempts: int):
     """A jobctl.toml giving `queue` this many attempts, retried at once (no backoff); fresh settings."""
-    (tmp_path / "jobctl.toml").write_text(f"[queues.{queue}]\nattempts = {attempts}\n"
-                                          f"[queues.{queue}.backoff]\ndelays = [0]\n")
+    (tmp_path / "jobctl.toml").write_text(
+        f"[queues.{queue}]\nattempts = {attempts}\n[queues.{queue}.backoff]\ndelays = [0]\n"
+    )
     return load_settings()
 
 
 def run_one_attempt(conn, settings, queue: str) -> int:
     """jobctl's worker runs exactly one attempt of the queue's next job (0 when there was none)."""
-    return JobctlWorker([rq_queue(conn, p) for p in settings.queues[queue].physical_names], connection=conn,
-                        serializer=PayloadSerializer, job_class=JobctlJob, settings=settings).work(burst=True,
-                                                                                                   max_jobs=1)
+    return JobctlWorker(
+        [rq_queue(conn, p) for p in settings.queues[queue].physical_names],
+        connection=conn,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        settings=settings,
+    ).work(burst=True, max_jobs=1)
 
 
 def test_retry_jobs_retries_failed_replays_dead_and_says_per_id_what_happened(redis_client, tmp_path):
@@ -287,13 +322,18 @@ def test_retry_jobs_retries_failed_replays_dead_and_says_per_id_what_happened(re
         assert job.get_status() == JobStatus.QUEUED and job.retries_left == 2 and job.meta["attempts"] == []
     assert redis_client.zscore(keyspace.dlq_index(), dead) is None
     assert ops.retry_jobs(redis_client, settings, [dead])["refused"] == [
-        {"id": dead, "reason": "not failed (status queued)"}]  # replayed once, not twice
+        {"id": dead, "reason": "not failed (status queued)"}
+    ]  # replayed once, not twice
 
     # audited: the verb as asked, and the replay by the path `jobctl dlq retry` takes
-    got = [(e["action"], e["actor"], e["face"], e["target"], e["count"], e["outcome"])
-           for e in audit.list_entries(redis_client)][1:]
-    assert got == [("job.retry", "ada", "cli", f"{dead}, ghost, {failed}, {waiting}, {dead}", 2, "partial"),
-                   ("dlq.replay", "ada", "cli", dead, 1, "ok")]
+    got = [
+        (e["action"], e["actor"], e["face"], e["target"], e["count"], e["outcome"])
+        for e in audit.list_entries(redis_client)
+    ][1:]
+    assert got == [
+        ("job.retry", "ada", "cli", f"{dead}, ghost, {failed}, {waiting}, {dead}", 2, "partial"),
+        ("dlq.replay", "ada", "cli", dead, 1, "ok"),
+    ]
     assert fetch(redis_client, [dead])[0].meta["replays"][0]["by"] == "ada (cli)"
 
 
@@ -308,7 +348,11 @@ def test_retry_jobs_checks_the_queue_when_given_one(redis_client, tmp_path):
 
     elsewhere = ops.retry_jobs(redis_client, settings, [failed, dead, "ghost"], queue=B)
     assert elsewhere["results"] == [
-        {"id": failed, "outcome": "not_found", "reason": f"job {failed} is not in queue '{B}' (it is in '{A}')"},
+        {
+            "id": failed,
+            "outcome": "not_found",
+            "reason": f"job {failed} is not in queue '{B}' (it is in '{A}')",
+        },
         {"id": dead, "outcome": "replayed", "reason": None},
         {"id": "ghost", "outcome": "not_found", "reason": "no job 'ghost'"},
     ]
@@ -328,6 +372,7 @@ def test_retry_jobs_checks_the_queue_when_given_one(redis_client, tmp_path):
 
 # --- pause / resume ---------------------------------------------------------------------------------
 
+
 def test_pause_and_resume_toggle_the_paused_set(redis_client, settings):
     assert ops.paused_queues(redis_client) == set()
     assert ops.pause_queue(redis_client, settings, A) == {"queue": A, "paused": True, "changed": True}
@@ -345,11 +390,16 @@ def test_pause_and_resume_toggle_the_paused_set(redis_client, settings):
 
 # --- cancel -----------------------------------------------------------------------------------------
 
+
 def test_cancel_waiting_and_scheduled_jobs(redis_client, tmp_path):
     settings = one_attempt(tmp_path, A)
     jobs = populate(redis_client, settings, A)
     for job_id, was in ((jobs["waiting"][0], "queued"), (jobs["scheduled"][0], "scheduled")):
-        assert ops.cancel_job(redis_client, settings, job_id) == {"id": job_id, "was": was, "action": "canceled"}
+        assert ops.cancel_job(redis_client, settings, job_id) == {
+            "id": job_id,
+            "was": was,
+            "action": "canceled",
+        }
         job = fetch(redis_client, [job_id])[0]
         assert job.get_status() == JobStatus.CANCELED
         assert job_id in CanceledJobRegistry(job.origin, connection=redis_client).get_job_ids(cleanup=False)
@@ -367,8 +417,12 @@ def test_cancel_waiting_and_scheduled_jobs(redis_client, tmp_path):
 
 def test_cancel_running_job_asks_its_worker_to_stop_it(redis_client, settings):
     job_id = enqueue_many(redis_client, settings, "sleep", [{"seconds": 30}], queue=B)[0]
-    worker = subprocess.Popen([sys.executable, "-m", "jobctl", "worker", "start", "--queue", B, "--burst"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "jobctl", "worker", "start", "--queue", B, "--burst"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while fetch(redis_client, [job_id])[0].get_status() != JobStatus.STARTED:

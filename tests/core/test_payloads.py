@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from rq.job import Job, JobStatus
@@ -27,6 +27,7 @@ NEEDLES = (ADDRESS.encode(), b"ann.lee", CARD.encode(), CARD_DIGITS.encode())
 
 
 # --- the serializer --------------------------------------------------------------------------------
+
 
 def test_without_keys_it_writes_what_rq_json_writes(use_keys):
     use_keys()
@@ -77,8 +78,10 @@ def test_text_and_json_helpers_round_trip(use_keys, key_a):
     assert payloads.open_text(payloads.seal_text("Traceback: " + ADDRESS)) == "Traceback: " + ADDRESS
     assert payloads.seal_text("") == ""
     assert payloads.open_json(payloads.seal_json({"a": [1]})) == {"a": [1]}
-    doc = payloads.seal_fields({"id": "x", "payload": {"to": ADDRESS}, "error_message": "m"},
-                               ("payload", "error_message", "traceback"))
+    doc = payloads.seal_fields(
+        {"id": "x", "payload": {"to": ADDRESS}, "error_message": "m"},
+        ("payload", "error_message", "traceback"),
+    )
     assert doc["id"] == "x" and doc["sealed"] == ["payload", "error_message"]
     assert payloads.open_fields(doc, ("error_message",))["sealed"] == ["payload"]
     assert payloads.open_fields(doc) == {"id": "x", "payload": {"to": ADDRESS}, "error_message": "m"}
@@ -86,32 +89,88 @@ def test_text_and_json_helpers_round_trip(use_keys, key_a):
 
 # --- what reaches Redis ----------------------------------------------------------------------------
 
+
 def test_no_address_or_card_number_is_stored_in_the_clear(use_keys, key_a, redis_client, cli, monkeypatch):
     monkeypatch.setenv("JOBCTL_ADMIN_EMAILS", "ops@example.com")  # dead letters alert by email, then group
     settings = use_keys(key_a)
     data = {"name": "Ann", "login_url": f"https://shop.example/login?u={ADDRESS}", "card": CARD}
     # the library API and the CLI, several job types
     api_email = add_email_job(ADDRESS, "welcome", data)
-    cli_email = cli.json("enqueue", "email", "--to", ADDRESS, "--template", "password-reset", "--data-json",
-                         json.dumps({"name": "Ann", "reset_url": "https://x.example/r", "expires_in_minutes": 30,
-                                     "card": CARD}))["job_id"]
+    cli_email = cli.json(
+        "enqueue",
+        "email",
+        "--to",
+        ADDRESS,
+        "--template",
+        "password-reset",
+        "--data-json",
+        json.dumps(
+            {"name": "Ann", "reset_url": "https://x.example/r", "expires_in_minutes": 30, "card": CARD}
+        ),
+    )["job_id"]
     make_payment(engine_for(settings), amount_cents=4999, currency="USD")
-    payment = cli.json("enqueue", "payment", "--payment-id", "1", "--provider", "stripe", "--amount", "49.99",
-                       "--currency", "usd", "--customer-id", "2", "--provider-ref", f"pm_card_{CARD_DIGITS}")["job_id"]
-    failing = [enqueue(redis_client, settings, "fail", {"to": ADDRESS, "message": f"{ADDRESS}: card {CARD} declined"},
-                       description=f"charge {ADDRESS}")
-               for _ in range(2)]  # the second one's alert waits grouped, in Redis
-    schedules.add_schedule(redis_client, settings, "nightly-ann", "0 3 * * *", job_type="email",
-                           data={"to": [ADDRESS], "template": "welcome", "data": data})
-    updated = schedules.put_schedule(redis_client, settings, "nightly-ann", "0 5 * * *", job_type="email",
-                                     data={"to": [ADDRESS], "template": "welcome", "data": data})  # the HTTP upsert
+    payment = cli.json(
+        "enqueue",
+        "payment",
+        "--payment-id",
+        "1",
+        "--provider",
+        "stripe",
+        "--amount",
+        "49.99",
+        "--currency",
+        "usd",
+        "--customer-id",
+        "2",
+        "--provider-ref",
+        f"pm_card_{CARD_DIGITS}",
+    )["job_id"]
+    failing = [
+        enqueue(
+            redis_client,
+            settings,
+            "fail",
+            {"to": ADDRESS, "message": f"{ADDRESS}: card {CARD} declined"},
+            description=f"charge {ADDRESS}",
+        )
+        for _ in range(2)
+    ]  # the second one's alert waits grouped, in Redis
+    schedules.add_schedule(
+        redis_client,
+        settings,
+        "nightly-ann",
+        "0 3 * * *",
+        job_type="email",
+        data={"to": [ADDRESS], "template": "welcome", "data": data},
+    )
+    updated = schedules.put_schedule(
+        redis_client,
+        settings,
+        "nightly-ann",
+        "0 5 * * *",
+        job_type="email",
+        data={"to": [ADDRESS], "template": "welcome", "data": data},
+    )  # the HTTP upsert
     assert not updated["created"] and updated["data"]["to"] == ["a***@example.com"]
-    cli("schedule", "add", "weekly-ann", "--cron", "0 4 * * 1", "--job", "noop", "--data", f"to={ADDRESS}",
-        "--data", f"card={CARD}")
+    cli(
+        "schedule",
+        "add",
+        "weekly-ann",
+        "--cron",
+        "0 4 * * 1",
+        "--job",
+        "noop",
+        "--data",
+        f"to={ADDRESS}",
+        "--data",
+        f"card={CARD}",
+    )
     scheduled = schedules.run_now(redis_client, settings, "weekly-ann")
 
     burst_worker(redis_client, settings, "email-sending")  # the emails, the failing jobs, the admin alert
-    assert redis_client.hlen(f"{dlq.keyspace.JOBCTL}:alert:pending:email-sending") == 2  # a grouped summary waits
+    assert (
+        redis_client.hlen(f"{dlq.keyspace.JOBCTL}:alert:pending:email-sending") == 2
+    )  # a grouped summary waits
 
     for job_id in (api_email, failing[0]):  # results streams (return value, traceback) were written
         assert redis_client.xlen(Result.get_key(job_id)) >= 1
@@ -122,12 +181,20 @@ def test_no_address_or_card_number_is_stored_in_the_clear(use_keys, key_a, redis
     # and everything still reads, decrypted, with the key
     detail = browse.job_detail(redis_client, settings, api_email, reveal=True)
     assert detail["status"] == "finished" and detail["result"]["to"] == [ADDRESS]
-    assert browse.job_detail(redis_client, settings, cli_email, reveal=True)["payload"]["data"]["card"] == CARD
-    assert browse.job_detail(redis_client, settings, payment, reveal=True)["payload"]["provider_ref"] == \
-        f"pm_card_{CARD_DIGITS}"
+    assert (
+        browse.job_detail(redis_client, settings, cli_email, reveal=True)["payload"]["data"]["card"] == CARD
+    )
+    assert (
+        browse.job_detail(redis_client, settings, payment, reveal=True)["payload"]["provider_ref"]
+        == f"pm_card_{CARD_DIGITS}"
+    )
     assert browse.job_detail(redis_client, settings, scheduled, reveal=True)["payload"]["card"] == CARD
     entry = dlq.get_entry(redis_client, failing[0], reveal=True)
-    assert entry["payload"]["to"] == ADDRESS and ADDRESS in entry["error_message"] and ADDRESS in entry["traceback"]
+    assert (
+        entry["payload"]["to"] == ADDRESS
+        and ADDRESS in entry["error_message"]
+        and ADDRESS in entry["traceback"]
+    )
     failed = browse.job_detail(redis_client, settings, failing[0], reveal=True)
     assert ADDRESS in failed["error"] and failed["description"] == f"charge {ADDRESS}"
     assert failed["attempts"]["history"][0]["error_message"].startswith(ADDRESS)
@@ -176,16 +243,19 @@ def test_without_the_key_an_encrypted_job_is_refused_clearly_and_kept(use_keys, 
 
 def test_a_schedule_without_the_key_for_its_data_is_retried_not_lost(use_keys, key_a, redis_client):
     settings = use_keys(key_a)
-    now = datetime(2026, 11, 1, 2, 59, tzinfo=timezone.utc)
-    schedules.add_schedule(redis_client, settings, "nightly", "0 3 * * *", job_type="noop",
-                           data={"to": ADDRESS}, now=now)
-    due = datetime(2026, 11, 1, 3, 0, 5, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 1, 2, 59, tzinfo=UTC)
+    schedules.add_schedule(
+        redis_client, settings, "nightly", "0 3 * * *", job_type="noop", data={"to": ADDRESS}, now=now
+    )
+    due = datetime(2026, 11, 1, 3, 0, 5, tzinfo=UTC)
     settings = use_keys()
     [record] = schedules.tick(redis_client, settings, due)
     assert record["action"] == "error" and "encrypted" in record["error"]
     [row] = [r for r in schedules.list_schedules(redis_client, settings, due) if r["name"] == "nightly"]
     assert row["data"] == "[encrypted]"
     settings = use_keys(key_a)
-    [record] = schedules.tick(redis_client, settings, datetime(2026, 11, 1, 3, 1, 10, tzinfo=timezone.utc))
+    [record] = schedules.tick(redis_client, settings, datetime(2026, 11, 1, 3, 1, 10, tzinfo=UTC))
     assert record["action"] == "fired" and record["occurrence"].startswith("2026-11-01T03:00")
-    assert browse.job_detail(redis_client, settings, record["job_id"], reveal=True)["payload"]["to"] == ADDRESS
+    assert (
+        browse.job_detail(redis_client, settings, record["job_id"], reveal=True)["payload"]["to"] == ADDRESS
+    )

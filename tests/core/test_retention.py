@@ -19,10 +19,20 @@ def test_trim_keeps_the_newest_across_priorities(tmp_path, redis_client):
         redis_client.hset(keyspace.job_key_prefix() + f"job{i}", "status", "failed")
     removed = Retention().trim(redis_client, policy, "failed")
     assert removed == 3
-    left = sorted(m.decode() for p in policy.physical_names
-                  for m in redis_client.zrange(FailedJobRegistry(p, connection=redis_client).key, 0, -1))
+    left = sorted(
+        m.decode()
+        for p in policy.physical_names
+        for m in redis_client.zrange(FailedJobRegistry(p, connection=redis_client).key, 0, -1)
+    )
     assert left == ["job3", "job4", "job5"]
-    assert [redis_client.exists(keyspace.job_key_prefix() + f"job{i}") for i in range(6)] == [0, 0, 0, 1, 1, 1]
+    assert [redis_client.exists(keyspace.job_key_prefix() + f"job{i}") for i in range(6)] == [
+        0,
+        0,
+        0,
+        1,
+        1,
+        1,
+    ]
 
 
 def test_unlimited_policy_trims_nothing(redis_client):

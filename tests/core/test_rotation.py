@@ -20,12 +20,16 @@ def _stored_with(redis_client, settings_a):
     done = enqueue(redis_client, settings_a, "noop", {"to": ADDRESS})
     dead = enqueue(redis_client, settings_a, "fail", {"message": f"no such user {ADDRESS}"})
     burst_worker(redis_client, settings_a, "email-sending")
-    schedules.add_schedule(redis_client, settings_a, "nightly", "0 3 * * *", job_type="noop", data={"to": ADDRESS})
+    schedules.add_schedule(
+        redis_client, settings_a, "nightly", "0 3 * * *", job_type="noop", data={"to": ADDRESS}
+    )
     return waiting, done, dead
 
 
 def test_rotation_moves_everything_to_the_new_key(use_keys, key_a, key_b, redis_client):
-    plain = enqueue(redis_client, use_keys(), "noop", {"to": ADDRESS}, queue="payment-retry")  # from before keys
+    plain = enqueue(
+        redis_client, use_keys(), "noop", {"to": ADDRESS}, queue="payment-retry"
+    )  # from before keys
     waiting, done, dead = _stored_with(redis_client, use_keys(key_a))
 
     settings = use_keys(key_b, key_a)
@@ -34,7 +38,9 @@ def test_rotation_moves_everything_to_the_new_key(use_keys, key_a, key_b, redis_
     assert audit.list_entries(redis_client, action="keys.rotate") == []  # a dry run changes nothing
 
     seen = []
-    result = rotation.rotate(redis_client, settings, progress=lambda done_, total: seen.append((done_, total)))
+    result = rotation.rotate(
+        redis_client, settings, progress=lambda done_, total: seen.append((done_, total))
+    )
     counts = result["counts"]
     assert counts["jobs"] == {"reencrypted": 3, "encrypted": 1, "current": 0, "skipped": 0, "failed": 0}
     assert counts["results"]["reencrypted"] == 2  # the finished and the failed job's
@@ -45,7 +51,10 @@ def test_rotation_moves_everything_to_the_new_key(use_keys, key_a, key_b, redis_
     assert (entry["target"], entry["outcome"], entry["count"]) == ("jobs", "ok", 8)
 
     again = rotation.rotate(redis_client, settings)  # idempotent: nothing left to do
-    assert again["totals"]["current"] == 8 and again["totals"]["reencrypted"] == again["totals"]["encrypted"] == 0
+    assert (
+        again["totals"]["current"] == 8
+        and again["totals"]["reencrypted"] == again["totals"]["encrypted"] == 0
+    )
 
     settings = use_keys(key_b)  # the old key dropped: everything still reads
     for job_id in (plain, waiting, done, dead):
@@ -55,8 +64,12 @@ def test_rotation_moves_everything_to_the_new_key(use_keys, key_a, key_b, redis_
     assert dlq.get_entry(redis_client, dead, reveal=True)["payload"] == {"message": f"no such user {ADDRESS}"}
     [row] = [r for r in schedules.list_schedules(redis_client, settings) if r["name"] == "nightly"]
     assert row["data"] == {"to": "a***@example.com"}
-    assert browse.job_detail(redis_client, settings, schedules.run_now(redis_client, settings, "nightly"),
-                             reveal=True)["payload"]["to"] == ADDRESS
+    assert (
+        browse.job_detail(
+            redis_client, settings, schedules.run_now(redis_client, settings, "nightly"), reveal=True
+        )["payload"]["to"]
+        == ADDRESS
+    )
     dlq.replay(redis_client, settings, [dead])
     burst_worker(redis_client, settings, "payment-retry")
     for job_id in (plain, waiting):
@@ -68,8 +81,14 @@ def test_what_no_key_opens_is_reported_and_left_alone(use_keys, key_a, key_b, re
     before = redis_client.hget(Job.key_for(job_id), "data")
     result = rotation.rotate(redis_client, use_keys(key_b))
     assert result["counts"]["jobs"]["failed"] == 1
-    assert result["problems"] == [{"kind": "jobs", "key": Job.key_for(job_id), "status": "failed",
-                                   "reason": "its data is encrypted with a key that is not in JOBCTL_ENCRYPTION_KEYS"}]
+    assert result["problems"] == [
+        {
+            "kind": "jobs",
+            "key": Job.key_for(job_id),
+            "status": "failed",
+            "reason": "its data is encrypted with a key that is not in JOBCTL_ENCRYPTION_KEYS",
+        }
+    ]
     assert redis_client.hget(Job.key_for(job_id), "data") == before
     [entry] = audit.list_entries(redis_client, action="keys.rotate")
     assert entry["outcome"] == "partial" and entry["error"] == "1 not re-encrypted"
@@ -94,7 +113,13 @@ def test_a_worker_writing_meanwhile_is_not_overwritten(use_keys, key_a, key_b, r
     monkeypatch.setattr(rotation.Rotation, "_read", read_then_a_worker_writes)
     result = rotation.rotate(redis_client, settings)
     assert calls == [[Job.key_for(job_id)]] * 2  # its compare-and-set missed, so it was read again
-    assert result["counts"]["jobs"] == {"reencrypted": 1, "encrypted": 0, "current": 0, "skipped": 0, "failed": 0}
+    assert result["counts"]["jobs"] == {
+        "reencrypted": 1,
+        "encrypted": 0,
+        "current": 0,
+        "skipped": 0,
+        "failed": 0,
+    }
     use_keys(key_b)
     job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
     assert job.meta["touched"] == "by a worker" and job.args == [{"to": ADDRESS}]

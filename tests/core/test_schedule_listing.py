@@ -4,7 +4,7 @@ one (before or after seeding) keeps it out for good."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,9 +12,15 @@ from jobctl.config import load_settings
 from jobctl.core import audit, keyspace, schedules
 from jobctl.errors import NotFound
 
-NOW = datetime(2026, 5, 4, 12, 0, 0, tzinfo=timezone.utc)  # a Monday
-DEFAULT_NAMES = {"daily-reports", "weekly-reports", "analytics-hourly", "analytics-daily", "analytics-weekly",
-                 "analytics-monthly"}
+NOW = datetime(2026, 5, 4, 12, 0, 0, tzinfo=UTC)  # a Monday
+DEFAULT_NAMES = {
+    "daily-reports",
+    "weekly-reports",
+    "analytics-hourly",
+    "analytics-daily",
+    "analytics-weekly",
+    "analytics-monthly",
+}
 
 
 def rows(conn, settings) -> dict[str, dict]:
@@ -40,7 +46,9 @@ def test_a_fresh_server_lists_the_defaults_as_not_yet_seeded_and_stores_nothing(
         assert row["handler"] is True and row["overdue"] is False and row["paused"] is False
         assert row["created_at"] is None and row["last_run_at"] is None and row["last_job_status"] is None
     # listing is a read: nothing stored, nothing marked seeded, nothing due
-    assert not redis_client.exists(keyspace.schedules(), keyspace.schedules_due(), f"{keyspace.schedules()}:seeded")
+    assert not redis_client.exists(
+        keyspace.schedules(), keyspace.schedules_due(), f"{keyspace.schedules()}:seeded"
+    )
 
 
 def test_seeding_turns_the_pending_rows_into_the_stored_ones(redis_client, settings):
@@ -49,8 +57,19 @@ def test_seeding_turns_the_pending_rows_into_the_stored_ones(redis_client, setti
     after = rows(redis_client, settings)
     assert set(after) == DEFAULT_NAMES and all(r["seeded"] is True for r in after.values())
     for name, row in after.items():
-        same = ("cron", "tz", "job_type", "data", "queue", "priority", "missed", "source", "next_run_at",
-                "next_runs", "handler")
+        same = (
+            "cron",
+            "tz",
+            "job_type",
+            "data",
+            "queue",
+            "priority",
+            "missed",
+            "source",
+            "next_run_at",
+            "next_runs",
+            "handler",
+        )
         assert {k: row[k] for k in same} == {k: before[name][k] for k in same}
         assert row["created_at"] == "2026-05-04T12:00:00+00:00"
 
@@ -102,15 +121,18 @@ def test_toml_schedules_are_listed_before_seeding_too(tmp_path, redis_client):
     (tmp_path / "jobctl.toml").write_text(
         '[schedules.berlin-noop]\ncron = "30 2 * * *"\ntz = "Europe/Berlin"\njob = "noop"\n'
         'data = { to = "ann@example.com" }\n'
-        '[schedules.daily-reports]\ncron = "0 7 * * *"\njob = "noop"\n')
+        '[schedules.daily-reports]\ncron = "0 7 * * *"\njob = "noop"\n'
+    )
     settings = load_settings()
     listed = rows(redis_client, settings)
     assert set(listed) == DEFAULT_NAMES | {"berlin-noop"}
     berlin = listed["berlin-noop"]
     assert (berlin["source"], berlin["seeded"]) == ("jobctl.toml", False)
     assert berlin["data"] == {"to": "a***@example.com"}  # shown redacted, like stored data
-    assert berlin["next_runs"][0] == {"utc": "2026-05-05T00:30:00+00:00",
-                                      "local": "2026-05-05T02:30:00+02:00"}
+    assert berlin["next_runs"][0] == {
+        "utc": "2026-05-05T00:30:00+00:00",
+        "local": "2026-05-05T02:30:00+02:00",
+    }
     assert listed["daily-reports"]["cron"] == "0 7 * * *"  # jobctl.toml wins over the built-in
     schedules.remove_schedule(redis_client, "berlin-noop", settings)
     schedules.seed_defaults(redis_client, settings, now=NOW)

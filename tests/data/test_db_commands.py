@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from jobctl.data import migrations
 import typer
 import typer.main
 from typer.testing import CliRunner
@@ -14,6 +12,7 @@ from typer.testing import CliRunner
 from jobctl.cli import db
 from jobctl.cli.app import app as jobctl_app
 from jobctl.cli.common import new_app
+from jobctl.data import migrations
 from tests.servers import closed_port  # noqa: F401
 
 SMALL = ["--users", "200", "--days", "3", "--start", "2026-11-02", "--views-per-day", "500"]
@@ -109,11 +108,14 @@ def test_replace_on_an_empty_store_asks_nothing(cli):
     assert cli.json("seed", *SMALL, "--replace")["replaced"] is False
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--start", "2026-13-01"], "--start expects a date YYYY-MM-DD"),
-    (["--users", "5"], "--users"),
-    (["--days", "0"], "--days"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--start", "2026-13-01"], "--start expects a date YYYY-MM-DD"),
+        (["--users", "5"], "--users"),
+        (["--days", "0"], "--days"),
+    ],
+)
 def test_seed_bad_input_exits_2_and_writes_nothing(cli, args, message):
     result = cli("seed", *args, code=2)
     assert message in result.stderr
@@ -130,8 +132,10 @@ def test_unreachable_database_exits_3_with_the_password_masked(monkeypatch, clos
         result = cli(*command, code=3)
         assert "s3cret-pw" not in result.stdout + result.stderr
         first, hint = result.stderr.strip().splitlines()
-        assert first.startswith(f"jobctl: error: cannot reach the database at "
-                                f"postgresql://shop:********@127.0.0.1:{closed_port}/shop: ")
+        assert first.startswith(
+            f"jobctl: error: cannot reach the database at "
+            f"postgresql://shop:********@127.0.0.1:{closed_port}/shop: "
+        )
         assert hint.startswith("hint: ")
     doc = cli.json("status", code=3)
     assert doc["error"]["code"] == "database_unreachable" and "s3cret-pw" not in json.dumps(doc)

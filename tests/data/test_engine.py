@@ -79,8 +79,15 @@ def test_foreign_keys_are_enforced(database_url):
     try:
         migrate(engine)
         with pytest.raises(IntegrityError), engine.begin() as conn:
-            conn.execute(products.insert().values(name="x", category="fonts", price_cents=100, seller_id=999,
-                                                  created_at=text("CURRENT_TIMESTAMP")))
+            conn.execute(
+                products.insert().values(
+                    name="x",
+                    category="fonts",
+                    price_cents=100,
+                    seller_id=999,
+                    created_at=text("CURRENT_TIMESTAMP"),
+                )
+            )
     finally:
         engine.dispose()
 
@@ -91,7 +98,9 @@ def test_unreachable_postgres_is_one_clear_line_without_the_password(closed_port
         get_engine(url)
     err = caught.value
     assert err.code == ExitCode.UNREACHABLE
-    assert err.message.startswith(f"cannot reach the database at postgresql://shop:********@127.0.0.1:{closed_port}/shop")
+    assert err.message.startswith(
+        f"cannot reach the database at postgresql://shop:********@127.0.0.1:{closed_port}/shop"
+    )
     assert "\n" not in err.message and "s3cret-pw" not in err.message + (err.hint or "")
     assert err.hint and "DATABASE_URL" in err.hint
 

@@ -20,12 +20,33 @@ EXPECTED_COLUMNS = {
     "products": ["id", "name", "category", "price_cents", "seller_id", "created_at"],
     "orders": ["id", "user_id", "status", "total_cents", "currency", "created_at", "paid_at", "refunded_at"],
     "order_items": ["id", "order_id", "product_id", "quantity", "unit_price_cents"],
-    "payments": ["id", "order_id", "provider", "amount_cents", "currency", "status", "attempts",
-                 "idempotency_key", "failure_reason", "created_at", "updated_at", "provider_ref"],
+    "payments": [
+        "id",
+        "order_id",
+        "provider",
+        "amount_cents",
+        "currency",
+        "status",
+        "attempts",
+        "idempotency_key",
+        "failure_reason",
+        "created_at",
+        "updated_at",
+        "provider_ref",
+    ],
     "page_views": ["id", "visitor_id", "user_id", "path", "product_id", "occurred_at"],
     "referrals": ["id", "referrer_id", "referred_id", "created_at"],
-    "commissions": ["id", "order_id", "referrer_id", "level", "rate_bps", "amount_cents", "status",
-                    "created_at", "reversed_at"],
+    "commissions": [
+        "id",
+        "order_id",
+        "referrer_id",
+        "level",
+        "rate_bps",
+        "amount_cents",
+        "status",
+        "created_at",
+        "reversed_at",
+    ],
     "analytics_aggregates": ["period_type", "period_start", "metric", "value", "computed_at"],
     "reports": ["id", "kind", "period_start", "period_end", "format", "path", "sha256", "size", "created_at"],
 }
@@ -42,14 +63,19 @@ def _shape(engine, table: str) -> dict:
     """What the database says about a table, in comparable form."""
     insp = inspect(engine)
     return {
-        "columns": [(c["name"], c["type"].compile(engine.dialect), c["nullable"])
-                    for c in insp.get_columns(table)],
+        "columns": [
+            (c["name"], c["type"].compile(engine.dialect), c["nullable"]) for c in insp.get_columns(table)
+        ],
         "primary_key": insp.get_pk_constraint(table)["constrained_columns"],
         "unique": sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(table)),
-        "indexes": sorted((i["name"], tuple(i["column_names"])) for i in insp.get_indexes(table)
-                          if not i.get("duplicates_constraint")),
-        "foreign_keys": sorted((tuple(f["constrained_columns"]), f["referred_table"])
-                               for f in insp.get_foreign_keys(table)),
+        "indexes": sorted(
+            (i["name"], tuple(i["column_names"]))
+            for i in insp.get_indexes(table)
+            if not i.get("duplicates_constraint")
+        ),
+        "foreign_keys": sorted(
+            (tuple(f["constrained_columns"]), f["referred_table"]) for f in insp.get_foreign_keys(table)
+        ),
     }
 
 
@@ -91,7 +117,10 @@ def test_money_timestamps_and_keys_have_the_agreed_types(engine):
     indexes = _shape(engine, "page_views")["indexes"]
     assert ("ix_page_views_occurred_at_visitor_id", ("occurred_at", "visitor_id")) in indexes
     assert inspect(engine).get_pk_constraint("analytics_aggregates")["constrained_columns"] == [
-        "period_type", "period_start", "metric"]
+        "period_type",
+        "period_start",
+        "metric",
+    ]
 
 
 def test_new_rows_get_ids_and_defaults(engine):
@@ -101,16 +130,27 @@ def test_new_rows_get_ids_and_defaults(engine):
     migrations.migrate(engine)
     now = datetime(2026, 11, 1, 12, 0)
     with engine.begin() as conn:
-        uid = conn.execute(schema.users.insert().values(email="a@example.com", name="A", country="US",
-                                                        created_at=now)).inserted_primary_key[0]
-        order = schema.orders.insert().values(user_id=uid, status="pending", total_cents=100, currency="USD",
-                                              created_at=now)
+        uid = conn.execute(
+            schema.users.insert().values(email="a@example.com", name="A", country="US", created_at=now)
+        ).inserted_primary_key[0]
+        order = schema.orders.insert().values(
+            user_id=uid, status="pending", total_cents=100, currency="USD", created_at=now
+        )
         oid = conn.execute(order).inserted_primary_key[0]
-        conn.execute(schema.payments.insert().values(order_id=oid, provider="stripe", amount_cents=100,
-                                                     currency="USD", status="pending", created_at=now,
-                                                     updated_at=now))
-        vid = conn.execute(schema.page_views.insert().values(visitor_id="u1", path="/", occurred_at=now)
-                           ).inserted_primary_key[0]
+        conn.execute(
+            schema.payments.insert().values(
+                order_id=oid,
+                provider="stripe",
+                amount_cents=100,
+                currency="USD",
+                status="pending",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        vid = conn.execute(
+            schema.page_views.insert().values(visitor_id="u1", path="/", occurred_at=now)
+        ).inserted_primary_key[0]
         assert (uid, oid, vid) == (1, 1, 1)
         assert conn.scalar(select(schema.payments.c.attempts)) == 0
 
@@ -172,12 +212,21 @@ def test_concurrent_migrations_apply_once(database_url):
 
 
 def test_two_processes_migrating_at_once_apply_once(database_url):
-    code = ("import json, sys\n"
-            "from jobctl.data.engine import new_engine\n"
-            "from jobctl.data.migrations import migrate\n"
-            "print(json.dumps([m['version'] for m in migrate(new_engine(sys.argv[1]))]))\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code, database_url], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    code = (
+        "import json, sys\n"
+        "from jobctl.data.engine import new_engine\n"
+        "from jobctl.data.migrations import migrate\n"
+        "print(json.dumps([m['version'] for m in migrate(new_engine(sys.argv[1]))]))\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, database_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     applied = sorted(v for out, _ in outputs for v in json.loads(out))
@@ -202,8 +251,11 @@ def test_a_migration_that_fails_leaves_nothing_behind(engine, monkeypatch):
 def test_a_newer_schema_is_refused(engine, database_url):
     migrations.migrate(engine)
     with engine.begin() as conn:
-        conn.execute(migrations.history.insert().values(version=migrations.LATEST + 1, name="from the future",
-                                                        applied_at=text("CURRENT_TIMESTAMP")))
+        conn.execute(
+            migrations.history.insert().values(
+                version=migrations.LATEST + 1, name="from the future", applied_at=text("CURRENT_TIMESTAMP")
+            )
+        )
     assert migrations.status(engine)["ahead"] is True
     with pytest.raises(JobctlError, match="newer than this jobctl"):
         migrations.migrate(engine)
@@ -235,10 +287,17 @@ def test_version_1_stores_upgrade_to_the_latest(engine):
     with engine.begin() as conn:
         migrations.history.create(conn)
         migrations.MIGRATIONS[0].apply(conn)
-        conn.execute(migrations.history.insert().values(version=1, name="marketplace tables",
-                                                        applied_at=migrations._now()))
-        conn.execute(text("INSERT INTO users (id, email, name, country, created_at) "
-                          "VALUES (1, 'a@example.com', 'A', 'DE', '2026-01-01 00:00:00')"))
+        conn.execute(
+            migrations.history.insert().values(
+                version=1, name="marketplace tables", applied_at=migrations._now()
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO users (id, email, name, country, created_at) "
+                "VALUES (1, 'a@example.com', 'A', 'DE', '2026-01-01 00:00:00')"
+            )
+        )
     assert [m["version"] for m in migrations.migrate(engine)] == [2]
     assert "provider_ref" in [c["name"] for c in inspect(engine).get_columns("payments")]
     with engine.connect() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -82,7 +82,8 @@ def test_users_and_referral_chains(engine):
     assert 0.2 <= len(referred) / len(users) <= 0.4
     assert all(by_id[u.referred_by].created_at <= u.created_at and u.referred_by < u.id for u in referred)
     assert sorted((r.referrer_id, r.referred_id) for r in rows(engine, schema.referrals)) == sorted(
-        (u.referred_by, u.id) for u in referred)
+        (u.referred_by, u.id) for u in referred
+    )
 
     def depth(uid: int) -> int:
         n = 0
@@ -123,8 +124,13 @@ def test_orders_add_up_and_payments_match(engine):
         else:
             assert order.refunded_at is None
         if order.status == "failed":
-            assert payment.failure_reason in {"card_declined", "insufficient_funds", "expired_card",
-                                              "processing_error", "fraud_suspected"}
+            assert payment.failure_reason in {
+                "card_declined",
+                "insufficient_funds",
+                "expired_card",
+                "processing_error",
+                "fraud_suspected",
+            }
         else:
             assert payment.failure_reason is None
 
@@ -152,9 +158,16 @@ def test_page_views_have_weekly_and_daily_rhythm(engine):
 def test_nothing_is_dated_after_the_window(engine):
     seed(engine, seed=42, **SMALL)
     with engine.connect() as conn:
-        for column in (schema.users.c.created_at, schema.products.c.created_at, schema.orders.c.created_at,
-                       schema.orders.c.paid_at, schema.orders.c.refunded_at, schema.payments.c.updated_at,
-                       schema.page_views.c.occurred_at, schema.referrals.c.created_at):
+        for column in (
+            schema.users.c.created_at,
+            schema.products.c.created_at,
+            schema.orders.c.created_at,
+            schema.orders.c.paid_at,
+            schema.orders.c.refunded_at,
+            schema.payments.c.updated_at,
+            schema.page_views.c.occurred_at,
+            schema.referrals.c.created_at,
+        ):
             assert conn.scalar(select(func.max(column))) < END, column
 
 
@@ -170,13 +183,34 @@ def test_replace_clears_derived_tables_but_keeps_reports(engine):
     seed(engine, seed=42, **SMALL)
     now = datetime(2026, 11, 9)
     with engine.begin() as conn:
-        conn.execute(schema.commissions.insert().values(order_id=1, referrer_id=1, level=1, rate_bps=500,
-                                                        amount_cents=10, status="earned", created_at=now))
-        conn.execute(schema.analytics_aggregates.insert().values(period_type="daily", period_start=now,
-                                                                 metric="views", value=1, computed_at=now))
-        conn.execute(schema.reports.insert().values(kind="daily", period_start=now.date(),
-                                                    period_end=now.date(), format="csv", path="/r.csv",
-                                                    sha256="0" * 64, size=1, created_at=now))
+        conn.execute(
+            schema.commissions.insert().values(
+                order_id=1,
+                referrer_id=1,
+                level=1,
+                rate_bps=500,
+                amount_cents=10,
+                status="earned",
+                created_at=now,
+            )
+        )
+        conn.execute(
+            schema.analytics_aggregates.insert().values(
+                period_type="daily", period_start=now, metric="views", value=1, computed_at=now
+            )
+        )
+        conn.execute(
+            schema.reports.insert().values(
+                kind="daily",
+                period_start=now.date(),
+                period_end=now.date(),
+                format="csv",
+                path="/r.csv",
+                sha256="0" * 64,
+                size=1,
+                created_at=now,
+            )
+        )
     seed(engine, seed=42, replace=True, **SMALL)
     counts = row_counts(engine)
     assert counts["commissions"] == counts["analytics_aggregates"] == 0
@@ -187,10 +221,12 @@ def test_new_rows_after_seeding_get_fresh_ids(engine):
     """Seeding writes explicit ids; PostgreSQL's sequences must have moved past them."""
     seed(engine, seed=42, **SMALL)
     with engine.begin() as conn:
-        new_id = conn.execute(schema.users.insert().values(email="new@example.com", name="New", country="US",
-                                                           created_at=END)).inserted_primary_key[0]
-        view_id = conn.execute(schema.page_views.insert().values(visitor_id="u1", user_id=1, path="/",
-                                                                 occurred_at=END)).inserted_primary_key[0]
+        new_id = conn.execute(
+            schema.users.insert().values(email="new@example.com", name="New", country="US", created_at=END)
+        ).inserted_primary_key[0]
+        view_id = conn.execute(
+            schema.page_views.insert().values(visitor_id="u1", user_id=1, path="/", occurred_at=END)
+        ).inserted_primary_key[0]
     assert new_id == 301
     assert view_id == row_counts(engine)["page_views"]
 
@@ -209,15 +245,16 @@ def test_progress_reports_every_stage_to_its_end(engine):
 
 def test_start_defaults_to_a_window_ending_yesterday(engine):
     seed(engine, days=2, users=50, views_per_day=100)
-    today = datetime.combine(datetime.now(timezone.utc).date(), datetime.min.time())
+    today = datetime.combine(datetime.now(UTC).date(), datetime.min.time())
     with engine.connect() as conn:
         latest = conn.scalar(select(func.max(schema.page_views.c.occurred_at)))
         earliest = conn.scalar(select(func.min(schema.page_views.c.occurred_at)))
     assert today - timedelta(days=2) <= earliest and latest < today
 
 
-@pytest.mark.parametrize("bad, message", [({"days": 0}, "days"), ({"users": 3}, "users"),
-                                           ({"views_per_day": -1}, "views per day")])
+@pytest.mark.parametrize(
+    "bad, message", [({"days": 0}, "days"), ({"users": 3}, "users"), ({"views_per_day": -1}, "views per day")]
+)
 def test_bad_sizes_are_usage_errors(engine, bad, message):
     with pytest.raises(UsageError, match=message):
         seed(engine, **{**SMALL, **bad})

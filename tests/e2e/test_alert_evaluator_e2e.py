@@ -23,8 +23,12 @@ def _pid_of(name: str | None) -> int | None:
 
 
 def _alerts_list() -> dict:
-    out = subprocess.run([sys.executable, "-m", "jobctl", "alerts", "list", "--json"], capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "jobctl", "alerts", "list", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -33,20 +37,26 @@ def test_two_supervisors_one_evaluator_and_a_takeover(procs, redis_client, setti
     assert _alerts_list()["evaluation"]["fresh"] is False
     first = procs.jobctl("workers", "start", env=FAST)
     second = procs.jobctl("workers", "start", env=FAST)
-    record = wait_for(lambda: alert_rules.last_evaluation(redis_client)["by"], timeout=30,
-                      what="a first evaluation")
+    record = wait_for(
+        lambda: alert_rules.last_evaluation(redis_client)["by"], timeout=30, what="a first evaluation"
+    )
     holder = _pid_of(record)
     assert holder in (first.pid, second.pid) and record.startswith(socket.gethostname())
     for _ in range(6):  # both supervisors keep stepping; the lease and the record stay with one
         time.sleep(0.5)
         assert _pid_of(evaluator_status(redis_client)["holder"]) == holder
     evaluation = alert_rules.last_evaluation(redis_client)
-    assert _pid_of(evaluation["by"]) == holder and evaluation["role"] == "workers" and evaluation["count"] == 1
+    assert (
+        _pid_of(evaluation["by"]) == holder and evaluation["role"] == "workers" and evaluation["count"] == 1
+    )
     listed = _alerts_list()
     assert listed["evaluation"]["fresh"] is True and {r["state"] for r in listed["rules"]} == {"ok"}
 
     leaving, staying = (first, second) if holder == first.pid else (second, first)
     leaving.send_signal(signal.SIGTERM)
     assert leaving.wait(30) == 0
-    wait_for(lambda: _pid_of(evaluator_status(redis_client)["holder"]) == staying.pid, timeout=10,
-             what="the other supervisor to take the evaluator lease")
+    wait_for(
+        lambda: _pid_of(evaluator_status(redis_client)["holder"]) == staying.pid,
+        timeout=10,
+        what="the other supervisor to take the evaluator lease",
+    )

@@ -95,9 +95,14 @@ def test_no_job_is_lost_when_workers_and_the_server_are_killed(seed, tmp_path, m
     server.start()
     config = tmp_path / "jobctl.toml"
     config.write_text(POLICY)
-    env = {"REDIS_URL": server.url, "JOBCTL_CONFIG": str(config), "JOBCTL_HEARTBEAT_INTERVAL": str(HEARTBEAT),
-           "JOBCTL_MAINTENANCE_INTERVAL": str(MAINTENANCE), "JOBCTL_ALERT_COOLDOWN": "0",
-           "JOBCTL_LOG_LEVEL": "WARNING"}
+    env = {
+        "REDIS_URL": server.url,
+        "JOBCTL_CONFIG": str(config),
+        "JOBCTL_HEARTBEAT_INTERVAL": str(HEARTBEAT),
+        "JOBCTL_MAINTENANCE_INTERVAL": str(MAINTENANCE),
+        "JOBCTL_ALERT_COOLDOWN": "0",
+        "JOBCTL_LOG_LEVEL": "WARNING",
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     counters = tmp_path / "counters"
@@ -107,10 +112,26 @@ def test_no_job_is_lost_when_workers_and_the_server_are_killed(seed, tmp_path, m
     try:
         ids = enqueue_all(client, load_settings(), job_mix(rng, counters))
         assert len(set(ids)) == JOBS
-        plan = Plan(kill_every=1.0, server_events=((0.4, 6.0, "kill"),), chaos_until=0.9, min_kills=8,
-                    chaos_max=12.0, settle=SETTLE, stop_on_lost=True)
-        outcome = ChaosRun(client, ids, server=server, workers=workers, plan=plan, bound=BOUND, rng=rng,
-                           queues=physical(QUEUE), log=print).run()
+        plan = Plan(
+            kill_every=1.0,
+            server_events=((0.4, 6.0, "kill"),),
+            chaos_until=0.9,
+            min_kills=8,
+            chaos_max=12.0,
+            settle=SETTLE,
+            stop_on_lost=True,
+        )
+        outcome = ChaosRun(
+            client,
+            ids,
+            server=server,
+            workers=workers,
+            plan=plan,
+            bound=BOUND,
+            rng=rng,
+            queues=physical(QUEUE),
+            log=print,
+        ).run()
     finally:
         workers.stop_all()
         client.close()
@@ -127,9 +148,11 @@ def test_no_job_is_lost_when_workers_and_the_server_are_killed(seed, tmp_path, m
         problems.append(f"{len(final.stuck)} stuck (lease ran out over {BOUND:g} s ago, not reclaimed)")
     unfinished = final.pending() - set(final.lost) - set(final.stuck)
     if unfinished and not outcome.stopped_on_lost:
-        problems.append(f"{len(unfinished)} more neither completed nor dead-lettered "
-                        f"{outcome.settle_seconds:.0f} s after the chaos "
-                        f"({len(final.overdue)} of them retries overdue by over {BOUND:g} s)")
+        problems.append(
+            f"{len(unfinished)} more neither completed nor dead-lettered "
+            f"{outcome.settle_seconds:.0f} s after the chaos "
+            f"({len(final.overdue)} of them retries overdue by over {BOUND:g} s)"
+        )
     if problems:
         report = f"{outcome.report()}\n{workers.tail()}"
         pytest.fail(f"seed {seed}: {'; '.join(problems)}\n{report}", pytrace=False)

@@ -29,8 +29,12 @@ EMAILS = 73 + CAMPAIGN  # the transactional ones, then the campaign
 
 
 def run_demo(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "jobctl", "demo", "--campaign", str(CAMPAIGN), *args],
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "jobctl", "demo", "--campaign", str(CAMPAIGN), *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def check_demo(result: subprocess.CompletedProcess) -> dict:
@@ -81,21 +85,30 @@ def test_demo_on_a_fresh_embedded_server(monkeypatch):
         shutil.rmtree(home, ignore_errors=True)
 
 
-def test_a_running_worker_gets_nothing_from_the_demo_and_no_key_remains(procs, own_redis, smtp_server, monkeypatch,
-                                                                         tmp_path):
+def test_a_running_worker_gets_nothing_from_the_demo_and_no_key_remains(
+    procs, own_redis, smtp_server, monkeypatch, tmp_path
+):
     """A worker on the default namespace (no RQ_KEY_PREFIX) with EMAIL_PROVIDER=smtp, on the same server.
 
     The demo connects as a user whose ACL allows only keys and channels under jobctl-demo:, so any
     key it (or a script of its workers) touched outside its namespace would have failed it."""
     own_redis.start()  # a server of this test's own: after the demo, every key on it can be accounted for
     client = redis.Redis.from_url(own_redis.url)
-    client.execute_command("ACL", "SETUSER", "demo", "on", ">demo-pw", "~jobctl-demo:*", "&jobctl-demo:*", "+@all")
+    client.execute_command(
+        "ACL", "SETUSER", "demo", "on", ">demo-pw", "~jobctl-demo:*", "&jobctl-demo:*", "+@all"
+    )
     monkeypatch.setenv("REDIS_URL", own_redis.url)
     monkeypatch.delenv("RQ_KEY_PREFIX")  # RQ's default, "rq", for the worker and the demo's caller alike
-    for name, value in {"EMAIL_PROVIDER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_server.port),
-                        "SMTP_USER": smtp_server.credentials[0], "SMTP_PASSWORD": smtp_server.credentials[1],
-                        "JOBCTL_SMTP_SECURITY": "none", "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}",
-                        "STRIPE_API_KEY": "sk_live_must_not_be_used"}.items():
+    for name, value in {
+        "EMAIL_PROVIDER": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_server.port),
+        "SMTP_USER": smtp_server.credentials[0],
+        "SMTP_PASSWORD": smtp_server.credentials[1],
+        "JOBCTL_SMTP_SECURITY": "none",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}",
+        "STRIPE_API_KEY": "sk_live_must_not_be_used",
+    }.items():
         monkeypatch.setenv(name, value)
     procs.jobctl("worker", "start", *[arg for queue in JOB_QUEUES for arg in ("--queue", queue)])
     wait_for(lambda: client.scard("rq:workers"), timeout=30, what="the worker on the default namespace")
@@ -112,9 +125,26 @@ def test_a_running_worker_gets_nothing_from_the_demo_and_no_key_remains(procs, o
     assert not (tmp_path / "shop.db").exists(), "the demo used DATABASE_URL's store"
 
     # the worker was live and would have mailed whatever it got: one email on its namespace does arrive
-    sent = subprocess.run([sys.executable, "-m", "jobctl", "enqueue", "email", "--to", "ops@example.com",
-                           "--template", "welcome", "--data", "name=Ops", "--data", "login_url=https://x.io/l"],
-                          capture_output=True, text=True, timeout=60)
+    sent = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobctl",
+            "enqueue",
+            "email",
+            "--to",
+            "ops@example.com",
+            "--template",
+            "welcome",
+            "--data",
+            "name=Ops",
+            "--data",
+            "login_url=https://x.io/l",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert sent.returncode == 0, sent.stderr
     wait_for(lambda: smtp_server.handler.messages, timeout=30, what="the worker's own email over SMTP")
     assert [m["rcpt_tos"] for m in smtp_server.handler.messages] == [["ops@example.com"]]

@@ -31,9 +31,23 @@ def test_cli_enqueue_worker_delivers_over_smtp(procs, smtp_server, monkeypatch, 
     invoice = tmp_path / "invoice.pdf"
     invoice.write_bytes(b"%PDF-1.4 jobctl test invoice\n%%EOF\n")
 
-    result = jobctl("enqueue", "email", "--to", "ada@example.com", "--template", "welcome", "--data", "name=Ada",
-                    "--data", "login_url=https://shop.example.com/login", "--attach", str(invoice),
-                    "--priority", "high", "--json")
+    result = jobctl(
+        "enqueue",
+        "email",
+        "--to",
+        "ada@example.com",
+        "--template",
+        "welcome",
+        "--data",
+        "name=Ada",
+        "--data",
+        "login_url=https://shop.example.com/login",
+        "--attach",
+        str(invoice),
+        "--priority",
+        "high",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     job_id = json.loads(result.stdout)["job_id"]
 
@@ -59,17 +73,40 @@ def test_cli_enqueue_worker_delivers_over_smtp(procs, smtp_server, monkeypatch, 
 
 def test_bad_email_input_enqueues_nothing(redis_client):
     for args, needle in [
-        (("--to", "not-an-address", "--template", "welcome", "--data", "name=A", "--data", "login_url=https://x.io"),
-         "invalid email address"),
+        (
+            (
+                "--to",
+                "not-an-address",
+                "--template",
+                "welcome",
+                "--data",
+                "name=A",
+                "--data",
+                "login_url=https://x.io",
+            ),
+            "invalid email address",
+        ),
         (("--to", "a@example.com", "--template", "nope"), "unknown email template 'nope'"),
         (("--to", "a@example.com", "--template", "welcome", "--data", "name=A"), "login_url"),
         (("--to", "a@example.com", "--template", "welcome", "--data-json", "{bad"), "not valid JSON"),
-        (("--to", "a@example.com", "--template", "welcome", "--data", "name=A", "--data",
-          "login_url=https://x.io", "--attach", "/nonexistent/file.pdf"), "file.pdf"),
+        (
+            (
+                "--to",
+                "a@example.com",
+                "--template",
+                "welcome",
+                "--data",
+                "name=A",
+                "--data",
+                "login_url=https://x.io",
+                "--attach",
+                "/nonexistent/file.pdf",
+            ),
+            "file.pdf",
+        ),
     ]:
         result = jobctl("enqueue", "email", *args)
         assert result.returncode == 2, (args, result.stderr)
         assert needle in result.stderr and "Traceback" not in result.stderr
         assert result.stderr.startswith("jobctl: error: ")
     assert redis_client.keys(f"{KEY_PREFIX}:job:*") == []
-

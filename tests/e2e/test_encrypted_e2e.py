@@ -22,8 +22,13 @@ ADDRESS = "ada.lovelace@example.com"
 
 
 def jobctl(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "jobctl", *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "jobctl", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def get_json(url: str, token: str):
@@ -34,22 +39,39 @@ def get_json(url: str, token: str):
 
 def test_encrypted_email_through_real_processes(procs, smtp_server, monkeypatch, redis_client):
     monkeypatch.setenv("JOBCTL_ENCRYPTION_KEYS", generate_key())
-    for name, value in {"EMAIL_PROVIDER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_server.port),
-                        "SMTP_USER": smtp_server.credentials[0], "SMTP_PASSWORD": smtp_server.credentials[1],
-                        "JOBCTL_SMTP_SECURITY": "none"}.items():
+    for name, value in {
+        "EMAIL_PROVIDER": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_server.port),
+        "SMTP_USER": smtp_server.credentials[0],
+        "SMTP_PASSWORD": smtp_server.credentials[1],
+        "JOBCTL_SMTP_SECURITY": "none",
+    }.items():
         monkeypatch.setenv(name, value)
     runtime.reset()  # this process reads the same keys as the processes it starts
     settings = runtime.settings()
 
-    sent = jobctl("enqueue", "email", "--to", ADDRESS, "--template", "welcome", "--data", "name=Ada",
-                  "--data", "login_url=https://shop.example.com/login", "--json")
+    sent = jobctl(
+        "enqueue",
+        "email",
+        "--to",
+        ADDRESS,
+        "--template",
+        "welcome",
+        "--data",
+        "name=Ada",
+        "--data",
+        "login_url=https://shop.example.com/login",
+        "--json",
+    )
     assert sent.returncode == 0, sent.stderr
     job_id = json.loads(sent.stdout)["job_id"]
     assert ADDRESS.encode() not in everything_stored(redis_client)  # enqueued: nothing readable at rest
 
     # a worker without the key takes the job, cannot open it, puts it back and stops (exit 2)
-    keyless = procs.jobctl("worker", "start", "--queue", "email-sending", "--burst",
-                           env={"JOBCTL_ENCRYPTION_KEYS": ""})
+    keyless = procs.jobctl(
+        "worker", "start", "--queue", "email-sending", "--burst", env={"JOBCTL_ENCRYPTION_KEYS": ""}
+    )
     out, _ = keyless.communicate(timeout=60)
     assert keyless.returncode == 2, out
     assert "JOBCTL_ENCRYPTION_KEYS" in out and "Traceback" not in out

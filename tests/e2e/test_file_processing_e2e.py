@@ -15,7 +15,9 @@ from tests.servers import file_server, webhook  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
-EICAR = base64.b64decode("WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo=")
+EICAR = base64.b64decode(
+    "WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo="
+)
 
 
 def jobctl(*args: str) -> subprocess.CompletedProcess:
@@ -37,7 +39,9 @@ def show(job_id) -> dict:
     return json.loads(result.stdout)
 
 
-def test_worker_processes_good_files_and_survives_bad_ones(procs, tmp_path, monkeypatch, webhook, file_server):
+def test_worker_processes_good_files_and_survives_bad_ones(
+    procs, tmp_path, monkeypatch, webhook, file_server
+):
     monkeypatch.setenv("JOBCTL_ALERT_WEBHOOK_URL", webhook.url())
     monkeypatch.setenv("JOBCTL_IMAGE_MEMORY_LIMIT", "200m")
     photo = images.jpeg_with_exif_orientation_and_gps(tmp_path / "photo.jpg", orientation=6, size=(800, 600))
@@ -66,7 +70,12 @@ def test_worker_processes_good_files_and_survives_bad_ones(procs, tmp_path, monk
 
     photo_result = shown["photo"]["result"]
     assert shown["photo"]["status"] == "finished" and photo_result["status"] == "processed"
-    assert [o["kind"] for o in photo_result["outputs"]] == ["optimized", "thumbnail", "thumbnail", "thumbnail"]
+    assert [o["kind"] for o in photo_result["outputs"]] == [
+        "optimized",
+        "thumbnail",
+        "thumbnail",
+        "thumbnail",
+    ]
     assert (photo_result["outputs"][0]["width"], photo_result["outputs"][0]["height"]) == (600, 800)
     for output in photo_result["outputs"]:
         assert images.GPS_CANARY.encode() not in open(output["path"], "rb").read()
@@ -80,8 +89,12 @@ def test_worker_processes_good_files_and_survives_bad_ones(procs, tmp_path, monk
     # the four bad files were dead-lettered: one grouped alert (the cooldown holds the rest)
     assert [b["queue"] for b in webhook.bodies if b["event"] == "jobs.dead_lettered"] == ["file-processing"]
 
-    reasons = {"bomb": "2500000000", "truncated": "truncated", "lying": "application/pdf",
-               "huge": "JOBCTL_IMAGE_MEMORY_LIMIT"}
+    reasons = {
+        "bomb": "2500000000",
+        "truncated": "truncated",
+        "lying": "application/pdf",
+        "huge": "JOBCTL_IMAGE_MEMORY_LIMIT",
+    }
     for name, reason in reasons.items():
         dlq = jobctl("dlq", "show", jobs[name], "--json")
         assert dlq.returncode == 0, (name, dlq.stderr)

@@ -47,15 +47,35 @@ def valid_fields(tmp_path: Path) -> dict[str, dict]:
     image = tmp_path / "photo.jpg"
     Image.new("RGB", (64, 48), "teal").save(image)
     return {
-        "email": {"to": "ann@example.com", "template": "welcome", "name": "Ann",
-                  "login_url": "https://shop.example/login"},  # undeclared keys: template variables
-        "file": {"file_id": "f-1", "file_url": str(image), "file_type": "image/jpeg", "user_id": "u-7",
-                 "processing_type": "thumbnail", "options": {"sizes": "32x32"}},
-        "analytics": {"type": "daily", "start": "2026-11-01", "end": "2026-11-02", "metrics": "revenue,page_views"},
+        "email": {
+            "to": "ann@example.com",
+            "template": "welcome",
+            "name": "Ann",
+            "login_url": "https://shop.example/login",
+        },  # undeclared keys: template variables
+        "file": {
+            "file_id": "f-1",
+            "file_url": str(image),
+            "file_type": "image/jpeg",
+            "user_id": "u-7",
+            "processing_type": "thumbnail",
+            "options": {"sizes": "32x32"},
+        },
+        "analytics": {
+            "type": "daily",
+            "start": "2026-11-01",
+            "end": "2026-11-02",
+            "metrics": "revenue,page_views",
+        },
         "daily-report": {"date": "2026-11-01", "formats": "json", "email": "false"},
         "weekly-report": {"date": "2026-11-02", "formats": ["csv"], "email": False},
-        "payment-retry": {"payment_id": "1", "provider": "stripe", "amount": "49.99", "currency": "USD",
-                          "customer_id": "2"},
+        "payment-retry": {
+            "payment_id": "1",
+            "provider": "stripe",
+            "amount": "49.99",
+            "currency": "USD",
+            "customer_id": "2",
+        },
         "referral-commission": {"order_id": "101"},
         "noop": {"note": "smoke"},
         "sleep": {"seconds": "0"},
@@ -70,8 +90,13 @@ INVALID_FIELDS: dict[str, dict] = {
     "analytics": {"type": "fortnightly"},
     "daily-report": {"date": "not-a-day"},
     "weekly-report": {"formats": "docx"},
-    "payment-retry": {"payment_id": "1", "provider": "stripe", "amount": "1.00", "currency": "USD",
-                      "customer_id": "2"},  # the stored payment is 49.99
+    "payment-retry": {
+        "payment_id": "1",
+        "provider": "stripe",
+        "amount": "1.00",
+        "currency": "USD",
+        "customer_id": "2",
+    },  # the stored payment is 49.99
     "referral-commission": {"order_id": "twelve"},
     "sleep": {"seconds": "-1"},
     "flaky": {"fail_times": "1"},  # no counter
@@ -95,10 +120,14 @@ def world(tmp_path, monkeypatch, fake_provider, redis_client):  # noqa: F811
     token = tokens.create_token(redis_client, settings, "matrix", "operator")["token"]
     port = free_port()
     log = (tmp_path / "serve.log").open("w+")
-    server = subprocess.Popen([str(Path(sys.executable).parent / "jobctl"), "serve", "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT)
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
-                        timeout=30)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "jobctl"), "serve", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    http = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
     deadline = time.monotonic() + 30
     while True:  # the deadline only bounds a broken start
         try:
@@ -132,8 +161,9 @@ def _enqueue_every_way(job_type: str, fields: dict, settings, http, connection, 
     assert answer.status_code == 201, answer.text
     ids["http"] = answer.json()["job_id"]
 
-    doc = schedules.add_schedule(connection, settings, f"m-{job_type}", "*/5 * * * *", job_type=job_type,
-                                 data=fields)
+    doc = schedules.add_schedule(
+        connection, settings, f"m-{job_type}", "*/5 * * * *", job_type=job_type, data=fields
+    )
     [fired] = schedules.tick(connection, settings, schedules._parse(doc["next_run_at"]))
     assert fired["action"] == "fired", fired
     ids["schedule-tick"] = fired["job_id"]
@@ -149,8 +179,13 @@ def _enqueue_every_way(job_type: str, fields: dict, settings, http, connection, 
 
 
 def _run_worker(queue: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "jobctl", "worker", "start", "--queue", queue, "--burst"],
-                          capture_output=True, text=True, timeout=120, env=os.environ)
+    done = subprocess.run(
+        [sys.executable, "-m", "jobctl", "worker", "start", "--queue", queue, "--burst"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -177,7 +212,9 @@ def test_every_way_in_reaches_a_worker_with_the_same_payload(job_type, world, tm
 
 
 @pytest.mark.parametrize("job_type", sorted(INVALID_FIELDS))
-def test_invalid_fields_are_refused_at_every_way_in_with_nothing_stored(job_type, world, tmp_path, redis_client):
+def test_invalid_fields_are_refused_at_every_way_in_with_nothing_stored(
+    job_type, world, tmp_path, redis_client
+):
     settings, http = world
     fields = INVALID_FIELDS[job_type]
     cli = Cli()
@@ -188,10 +225,22 @@ def test_invalid_fields_are_refused_at_every_way_in_with_nothing_stored(job_type
     refused = cli("enqueue", "job", job_type, "--data-json", json.dumps(fields), code=2)
     assert refused.stderr.startswith("jobctl: error: ") and "\nhint: " in refused.stderr
     assert http.post("/api/jobs", json={"job": job_type, "data": fields}).status_code == 422
-    cli("schedule", "add", f"bad-{job_type}", "--cron", "@daily", "--job", job_type,
-        "--data-json", json.dumps(fields), code=2)
-    answer = http.post("/api/jobs/schedule", json={"name": f"bad-{job_type}", "cron": "@daily", "job": job_type,
-                                                  "data": fields})
+    cli(
+        "schedule",
+        "add",
+        f"bad-{job_type}",
+        "--cron",
+        "@daily",
+        "--job",
+        job_type,
+        "--data-json",
+        json.dumps(fields),
+        code=2,
+    )
+    answer = http.post(
+        "/api/jobs/schedule",
+        json={"name": f"bad-{job_type}", "cron": "@daily", "job": job_type, "data": fields},
+    )
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["code"] == "invalid_payload"
 
@@ -200,8 +249,9 @@ def test_invalid_fields_are_refused_at_every_way_in_with_nothing_stored(job_type
 
 
 @pytest.mark.parametrize("job_type", ["email", "file"])
-def test_a_dead_letter_written_by_the_old_scheduler_replays_with_its_facts_in_meta(job_type, world, tmp_path,
-                                                                                  redis_client):
+def test_a_dead_letter_written_by_the_old_scheduler_replays_with_its_facts_in_meta(
+    job_type, world, tmp_path, redis_client
+):
     """Before scheduler facts moved to meta, scheduled email and file jobs dead-lettered on them."""
     settings, _ = world
     payload = submit.prepare(settings, job_type, valid_fields(tmp_path)[job_type])
@@ -212,13 +262,18 @@ def test_a_dead_letter_written_by_the_old_scheduler_replays_with_its_facts_in_me
     _run_worker(JOB_TYPES[job_type].queue)
     job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
     assert job.get_status(refresh=True) == "finished" and job.args == [payload]
-    assert (job.meta["schedule"], job.meta["occurrence"], job.meta["manual"]) == \
-        ("nightly", "2026-12-01T03:00:00+00:00", True)
+    assert (job.meta["schedule"], job.meta["occurrence"], job.meta["manual"]) == (
+        "nightly",
+        "2026-12-01T03:00:00+00:00",
+        True,
+    )
 
 
 @pytest.mark.parametrize("job_type", sorted(JOB_TYPES))
 def test_a_dead_letter_whose_payload_could_never_run_stays_dead(job_type, redis_client, settings):
-    [job_id] = enqueue_many(redis_client, settings, job_type, ["not an object"])  # hand-made, not through the road
+    [job_id] = enqueue_many(
+        redis_client, settings, job_type, ["not an object"]
+    )  # hand-made, not through the road
     _dead_letter(redis_client, job_id)
     refused = Cli()("retry", job_id, code=1)
     assert f"{job_id}: its payload could never run" in refused.stderr

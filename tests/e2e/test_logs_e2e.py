@@ -13,8 +13,12 @@ pytestmark = pytest.mark.e2e
 
 def test_worker_json_logs_carry_job_fields(procs, redis_client, settings):
     [ok] = enqueue_many(redis_client, settings, "noop", [{}], queue="referral-commission")
-    [bad] = enqueue_many(redis_client, settings, "fail", [{"message": "card declined"}], queue="referral-commission")
-    worker = procs.jobctl("worker", "start", "--queue", "referral-commission", "--burst", "--log-format", "json")
+    [bad] = enqueue_many(
+        redis_client, settings, "fail", [{"message": "card declined"}], queue="referral-commission"
+    )
+    worker = procs.jobctl(
+        "worker", "start", "--queue", "referral-commission", "--burst", "--log-format", "json"
+    )
     out, _ = worker.communicate(timeout=60)
     assert worker.returncode == 0, out
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]

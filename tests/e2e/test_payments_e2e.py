@@ -19,8 +19,12 @@ from tests.payments.store import make_payment, payment_row
 
 pytestmark = pytest.mark.e2e
 
-FAST = {"JOBCTL_HEARTBEAT_INTERVAL": "1", "JOBCTL_MAINTENANCE_INTERVAL": "1", "JOBCTL_ALERT_COOLDOWN": "0",
-        "JOBCTL_PAYMENT_TIMEOUT": "2"}
+FAST = {
+    "JOBCTL_HEARTBEAT_INTERVAL": "1",
+    "JOBCTL_MAINTENANCE_INTERVAL": "1",
+    "JOBCTL_ALERT_COOLDOWN": "0",
+    "JOBCTL_PAYMENT_TIMEOUT": "2",
+}
 
 
 @pytest.fixture
@@ -29,7 +33,8 @@ def fast(monkeypatch, tmp_path, fake_provider):
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
     (tmp_path / "jobctl.toml").write_text(
-        "[queues.payment-retry]\nattempts = 3\n[queues.payment-retry.backoff]\ndelays = [1, 1]\n")
+        "[queues.payment-retry]\nattempts = 3\n[queues.payment-retry.backoff]\ndelays = [1, 1]\n"
+    )
     runtime.reset()
     return load_settings()
 
@@ -39,14 +44,28 @@ def jobctl(*args: str) -> subprocess.CompletedProcess:
 
 
 def enqueue_retry(made: dict) -> str:
-    result = jobctl("enqueue", "payment", "--payment-id", str(made["payment_id"]), "--provider", made["provider"],
-                    "--amount", f"{made['amount_cents'] / 100:.2f}", "--currency", made["currency"],
-                    "--customer-id", made["customer_id"], "--json")
+    result = jobctl(
+        "enqueue",
+        "payment",
+        "--payment-id",
+        str(made["payment_id"]),
+        "--provider",
+        made["provider"],
+        "--amount",
+        f"{made['amount_cents'] / 100:.2f}",
+        "--currency",
+        made["currency"],
+        "--customer-id",
+        made["customer_id"],
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["job_id"]
 
 
-def test_a_worker_killed_mid_request_does_not_cause_a_second_capture(procs, fast, fake_provider, redis_client):
+def test_a_worker_killed_mid_request_does_not_cause_a_second_capture(
+    procs, fast, fake_provider, redis_client
+):
     engine = engine_for(fast)
     made = make_payment(engine)
     fake_provider.script("pi_test_1", ["hang:3"])  # the provider charges, slowly
@@ -92,5 +111,5 @@ def test_retry_after_holds_the_next_attempt_back(procs, fast, fake_provider, red
     history = json.loads(jobctl("job", "show", job_id, "--json").stdout)["attempts"]["history"]
     from datetime import datetime
 
-    gap = (datetime.fromisoformat(history[1]["started_at"]) - datetime.fromisoformat(history[0]["ended_at"]))
+    gap = datetime.fromisoformat(history[1]["started_at"]) - datetime.fromisoformat(history[0]["ended_at"])
     assert history[0]["retry_after"] == 4 and gap.total_seconds() >= 4  # the policy alone would wait 1 s

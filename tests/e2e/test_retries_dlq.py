@@ -33,7 +33,8 @@ def fast(monkeypatch, tmp_path):
         monkeypatch.setenv(key, value)
     (tmp_path / "jobctl.toml").write_text(
         "[queues.payment-retry]\nattempts = 3\n[queues.payment-retry.backoff]\ndelays = [1, 2]\n"
-        "[queues.referral-commission]\nattempts = 2\n[queues.referral-commission.backoff]\ndelays = [1]\n")
+        "[queues.referral-commission]\nattempts = 2\n[queues.referral-commission.backoff]\ndelays = [1]\n"
+    )
     return load_settings()
 
 
@@ -55,8 +56,9 @@ def ts(text: str) -> float:
 
 
 def test_transient_failures_then_success_with_policy_backoff(procs, fast, redis_client, tmp_path):
-    job_id = enqueue(redis_client, fast, "flaky", {"counter": str(tmp_path / "c"), "fail_times": 2},
-                     queue="payment-retry")
+    job_id = enqueue(
+        redis_client, fast, "flaky", {"counter": str(tmp_path / "c"), "fail_times": 2}, queue="payment-retry"
+    )
     procs.jobctl("worker", "start", "--queue", "payment-retry")
     wait_for(lambda: status(redis_client, job_id) == "finished", timeout=30, what="the third attempt")
     attempts = job(redis_client, job_id).meta["attempts"]
@@ -68,8 +70,9 @@ def test_transient_failures_then_success_with_policy_backoff(procs, fast, redis_
     assert queue_stats(redis_client, fast)["dead_letter"] == 0
 
 
-def test_exhaustion_dead_letters_and_alerts_by_email_and_webhook(procs, fast, redis_client, tmp_path, smtp_server,
-                                                                 webhook, monkeypatch):
+def test_exhaustion_dead_letters_and_alerts_by_email_and_webhook(
+    procs, fast, redis_client, tmp_path, smtp_server, webhook, monkeypatch
+):
     monkeypatch.setenv("JOBCTL_ADMIN_EMAILS", "oncall@example.com")
     monkeypatch.setenv("JOBCTL_ALERT_WEBHOOK_URL", webhook.url())
     monkeypatch.setenv("EMAIL_PROVIDER", "smtp")
@@ -113,15 +116,22 @@ def test_sigkill_mid_job_is_retried_on_another_worker(procs, fast, redis_client)
     wait_for(lambda: status(redis_client, job_id) == "started", what="the first attempt")
     os.kill(first.pid, signal.SIGKILL)  # the worker only: its scheduler notices and lets go of its locks
     procs.jobctl("worker", "start", "--queue", "referral-commission")
-    wait_for(lambda: status(redis_client, job_id) == "finished", timeout=40, what="the second worker to finish it")
+    wait_for(
+        lambda: status(redis_client, job_id) == "finished", timeout=40, what="the second worker to finish it"
+    )
     attempts = job(redis_client, job_id).meta["attempts"]
     assert [a["outcome"] for a in attempts] == ["abandoned", "succeeded"]
     assert attempts[0]["worker"] != attempts[1]["worker"]
 
 
 def test_dlq_retry_replays_with_same_id_and_completes(procs, fast, redis_client, tmp_path):
-    job_id = enqueue(redis_client, fast, "flaky", {"counter": str(tmp_path / "c"), "fail_times": 2},
-                     queue="referral-commission")
+    job_id = enqueue(
+        redis_client,
+        fast,
+        "flaky",
+        {"counter": str(tmp_path / "c"), "fail_times": 2},
+        queue="referral-commission",
+    )
     worker = procs.jobctl("worker", "start", "--queue", "referral-commission")
     wait_for(lambda: dlq.read_entry(redis_client, job_id), timeout=30, what="the dead-letter entry")
 
@@ -142,8 +152,11 @@ def test_dlq_retry_replays_with_same_id_and_completes(procs, fast, redis_client,
 
 def snapshot(conn: redis.Redis) -> dict:
     """Every key under the test's prefix with its value, leaving out short-lived locks."""
-    return {k: conn.dump(k) for k in sorted(conn.scan_iter(match=f"{KEY_PREFIX}:*"))
-            if conn.pttl(k) == -1 or conn.pttl(k) > 120_000}
+    return {
+        k: conn.dump(k)
+        for k in sorted(conn.scan_iter(match=f"{KEY_PREFIX}:*"))
+        if conn.pttl(k) == -1 or conn.pttl(k) > 120_000
+    }
 
 
 def test_dry_runs_change_nothing_and_unknown_ids_exit_4(procs, fast, redis_client):
@@ -152,8 +165,11 @@ def test_dry_runs_change_nothing_and_unknown_ids_exit_4(procs, fast, redis_clien
     assert all(dlq.read_entry(redis_client, i) for i in ids)
 
     before = snapshot(redis_client)
-    for args in (("dlq", "retry", "--all", "--dry-run"), ("dlq", "purge", "--all", "--dry-run"),
-                 ("dlq", "retry", ids[0], "--dry-run")):
+    for args in (
+        ("dlq", "retry", "--all", "--dry-run"),
+        ("dlq", "purge", "--all", "--dry-run"),
+        ("dlq", "retry", ids[0], "--dry-run"),
+    ):
         out = jobctl(*args, "--json")
         assert out.returncode == 0, out.stderr
     assert len(json.loads(jobctl("dlq", "purge", "--all", "--dry-run", "--json").stdout)["would_purge"]) == 3
@@ -177,16 +193,18 @@ def test_dlq_list_filters_and_pages(procs, fast, redis_client):
     for i in range(5):
         enqueue(redis_client, fast, "fail", {"message": f"declined {i}"}, queue="payment-retry")
     enqueue(redis_client, fast, "fail", {"message": "bounced"}, queue="referral-commission")
-    procs.jobctl("worker", "start", "--queue", "payment-retry", "--queue", "referral-commission",
-                 "--burst").communicate(timeout=30)
+    procs.jobctl(
+        "worker", "start", "--queue", "payment-retry", "--queue", "referral-commission", "--burst"
+    ).communicate(timeout=30)
     page1 = dlq.list_entries(redis_client, fast, queue="payment-retry", limit=3)
     assert len(page1["entries"]) == 3 and page1["next_cursor"]
     page2 = dlq.list_entries(redis_client, fast, queue="payment-retry", limit=3, cursor=page1["next_cursor"])
     assert len(page2["entries"]) == 2 and page2["next_cursor"] is None
     died = [e["died_at"] for e in page1["entries"] + page2["entries"]]
     assert died == sorted(died, reverse=True)  # newest first
-    assert [e["error_message"] for e in dlq.list_entries(redis_client, fast, error_contains="BOUNCED")["entries"]] \
-        == ["bounced"]
+    assert [
+        e["error_message"] for e in dlq.list_entries(redis_client, fast, error_contains="BOUNCED")["entries"]
+    ] == ["bounced"]
     assert len(dlq.list_entries(redis_client, fast, since="1h")["entries"]) == 6
     bad = jobctl("dlq", "list", "--since", "yesterday")
     assert bad.returncode == 2 and "--since" in bad.stderr

@@ -26,8 +26,9 @@ def test_rq_info_shows_each_priority_queue(settings, redis_client, redis_url):
 
 def _rq_info_counts(redis_url: str) -> dict[str, int]:
     rq = Path(sys.executable).parent / "rq"
-    out = subprocess.run([str(rq), "info", "--url", redis_url, "--only-queues"], capture_output=True,
-                         text=True, timeout=30)
+    out = subprocess.run(
+        [str(rq), "info", "--url", redis_url, "--only-queues"], capture_output=True, text=True, timeout=30
+    )
     assert out.returncode == 0, out.stderr
     counts = {}
     for line in out.stdout.splitlines():
@@ -47,8 +48,15 @@ def test_rq_info_counts_equal_jobctl_stats_while_jobs_are_held_and_done(settings
     physical = physical_queue_names(settings, ["payment-retry"])
     JobctlWorker(physical, connection=redis_client, settings=settings).work(burst=True, max_jobs=5)
     # two more claimed by a worker that is still "running" them
-    Lifecycle(redis_client).finish_and_claim([], queues=[PhysicalQueue.of(p) for p in physical], n=2,
-                                             worker="w", worker_key="w", token="t", lease=60)
+    Lifecycle(redis_client).finish_and_claim(
+        [],
+        queues=[PhysicalQueue.of(p) for p in physical],
+        n=2,
+        worker="w",
+        worker_key="w",
+        token="t",
+        lease=60,
+    )
     stats = queue_stats(redis_client, settings, "payment-retry")["queues"][0]["priorities"]
     rq_counts = _rq_info_counts(redis_url)
     for prio, row in stats.items():
@@ -65,10 +73,24 @@ def test_a_plain_rq_worker_runs_a_jobctl_job(settings, redis_client, redis_url):
     [job_id] = enqueue_many(redis_client, settings, "noop", [{}], queue="payment-retry")
     rq = Path(sys.executable).parent / "rq"
     # RQ's SimpleWorker minus its command listener (tests/rq_plain.py says why), from RQ's own CLI
-    out = subprocess.run([str(rq), "worker", "--burst", "--url", redis_url, "-w", "tests.rq_plain.PlainWorker",
-                          "-S", "rq.serializers.JSONSerializer", "payment-retry:normal"],
-                         capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    out = subprocess.run(
+        [
+            str(rq),
+            "worker",
+            "--burst",
+            "--url",
+            redis_url,
+            "-w",
+            "tests.rq_plain.PlainWorker",
+            "-S",
+            "rq.serializers.JSONSerializer",
+            "payment-retry:normal",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
     assert out.returncode == 0, out.stderr
     job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
     assert job.get_status() == "finished" and job.return_value() == {"ok": True}
@@ -83,8 +105,9 @@ def test_a_jobctl_worker_leaves_what_rq_reads(settings, redis_client):
     from jobctl.core.worker import JobctlWorker, physical_queue_names
 
     [job_id] = enqueue_many(redis_client, settings, "noop", [{}], queue="payment-retry")
-    worker = JobctlWorker(physical_queue_names(settings, ["payment-retry"]), connection=redis_client,
-                          settings=settings)
+    worker = JobctlWorker(
+        physical_queue_names(settings, ["payment-retry"]), connection=redis_client, settings=settings
+    )
     worker.work(burst=True)
     job = Job.fetch(job_id, connection=redis_client, serializer=PayloadSerializer)
     assert job.get_status() == "finished" and job.return_value() == {"ok": True}

@@ -53,8 +53,11 @@ def captures(base_url: str) -> list[dict]:
 
 
 def seeded_payments(engine) -> list:
-    query = (select(payments, orders.c.user_id)
-             .select_from(payments.join(orders, payments.c.order_id == orders.c.id)).order_by(payments.c.id))
+    query = (
+        select(payments, orders.c.user_id)
+        .select_from(payments.join(orders, payments.c.order_id == orders.c.id))
+        .order_by(payments.c.id)
+    )
     with engine.connect() as conn:
         return conn.execute(query).all()
 
@@ -65,16 +68,30 @@ def payment(engine, payment_id: int):
 
 
 def first_chargeable(rows: list, provider: str):
-    found = [r for r in rows
-             if r.provider == provider and r.status in CHARGEABLE and "_decline_" not in r.provider_ref]
+    found = [
+        r
+        for r in rows
+        if r.provider == provider and r.status in CHARGEABLE and "_decline_" not in r.provider_ref
+    ]
     assert found, f"the seed ({' '.join(SEED)}) has no {provider} payment to charge"
     return found[0]
 
 
 def enqueue_retry(row) -> str:
-    return cli.json("enqueue", "payment", "--payment-id", str(row.id), "--provider", row.provider,
-                    "--amount", f"{row.amount_cents / 100:.2f}", "--currency", row.currency,
-                    "--customer-id", str(row.user_id))["job_id"]
+    return cli.json(
+        "enqueue",
+        "payment",
+        "--payment-id",
+        str(row.id),
+        "--provider",
+        row.provider,
+        "--amount",
+        f"{row.amount_cents / 100:.2f}",
+        "--currency",
+        row.currency,
+        "--customer-id",
+        str(row.user_id),
+    )["job_id"]
 
 
 def finished(redis_client, job_id: str) -> dict | None:
@@ -87,14 +104,16 @@ def test_seeded_payments_of_every_provider_are_charged_through_the_sandbox(procs
     rows = seeded_payments(engine)
     assert all(r.provider_ref for r in rows)  # every seeded payment names its provider's object
     chosen = [first_chargeable(rows, provider) for provider in ("stripe", "yookassa", "crypto")]
-    declining = next(r for r in rows
-                     if r.status == "failed" and r.provider_ref.endswith("_decline_insufficient_funds"))
+    declining = next(
+        r for r in rows if r.status == "failed" and r.provider_ref.endswith("_decline_insufficient_funds")
+    )
     jobs = {row.id: enqueue_retry(row) for row in [*chosen, declining]}
     procs.jobctl("worker", "start", "--queue", "payment-retry")
 
     for row in chosen:
-        wait_for(lambda: finished(redis_client, jobs[row.id]), timeout=40,
-                 what=f"{row.provider} payment {row.id}")
+        wait_for(
+            lambda: finished(redis_client, jobs[row.id]), timeout=40, what=f"{row.provider} payment {row.id}"
+        )
         assert payment(engine, row.id).status == "paid"
         result = job_detail(redis_client, load_settings(), jobs[row.id], reveal=True)["result"]
         assert (result["status"], result["provider"]) == ("paid", row.provider)
@@ -104,8 +123,11 @@ def test_seeded_payments_of_every_provider_are_charged_through_the_sandbox(procs
         assert (taken[row.id]["provider"], taken[row.id]["amount_cents"]) == (row.provider, row.amount_cents)
 
     # a decline is permanent: the payment is failed with the reason, the job goes to the DLQ at once
-    wait_for(lambda: dlq.read_entry(redis_client, jobs[declining.id]), timeout=40,
-             what="the declined retry's DLQ entry")
+    wait_for(
+        lambda: dlq.read_entry(redis_client, jobs[declining.id]),
+        timeout=40,
+        what="the declined retry's DLQ entry",
+    )
     declined = payment(engine, declining.id)
     assert declined.status == "failed"
     assert declined.failure_reason in ("insufficient_funds", "invoice_underpaid")
@@ -136,9 +158,16 @@ def test_commissions_are_queued_for_seeded_orders_only(procs, seeded, redis_clie
     engine = seeded["engine"]
     with engine.connect() as conn:
         # a paid order whose buyer was referred: it earns at least one commission
-        order_id = conn.execute(select(orders.c.id).join(users, orders.c.user_id == users.c.id)
-                                .where(orders.c.status == "paid", users.c.referred_by.is_not(None))
-                                .order_by(orders.c.id)).scalars().first()
+        order_id = (
+            conn.execute(
+                select(orders.c.id)
+                .join(users, orders.c.user_id == users.c.id)
+                .where(orders.c.status == "paid", users.c.referred_by.is_not(None))
+                .order_by(orders.c.id)
+            )
+            .scalars()
+            .first()
+        )
     assert order_id is not None
 
     missing = cli("enqueue", "commission", "--order-id", "999999", code=4)
@@ -149,6 +178,7 @@ def test_commissions_are_queued_for_seeded_orders_only(procs, seeded, redis_clie
     procs.jobctl("worker", "start", "--queue", "referral-commission")
     wait_for(lambda: finished(redis_client, job_id), timeout=40, what="the commission job")
     with engine.connect() as conn:
-        written = conn.scalar(select(func.count()).select_from(commissions)
-                              .where(commissions.c.order_id == order_id))
+        written = conn.scalar(
+            select(func.count()).select_from(commissions).where(commissions.c.order_id == order_id)
+        )
     assert written >= 1

@@ -15,7 +15,9 @@ from tests.e2e.conftest import wait_for
 pytestmark = pytest.mark.e2e
 
 
-def test_a_busy_worker_reports_its_job_runtime_heartbeat_and_memory(procs, redis_client, settings, monkeypatch):
+def test_a_busy_worker_reports_its_job_runtime_heartbeat_and_memory(
+    procs, redis_client, settings, monkeypatch
+):
     monkeypatch.setenv("JOBCTL_HEARTBEAT_INTERVAL", "1")
     # long enough to outlast a `worker list` subprocess on a loaded machine (the burst worker exits after it,
     # unregistered); the worker is killed at the end of the test, so the length costs nothing
@@ -24,14 +26,23 @@ def test_a_busy_worker_reports_its_job_runtime_heartbeat_and_memory(procs, redis
 
     def busy():
         rows = list_workers(redis_client, settings)
-        return rows and rows[0]["current_job"] == job_id and (rows[0]["current_job_seconds"] or 0) >= 1.5 \
-            and rows[0]["rss_bytes"] and rows[0]
+        return (
+            rows
+            and rows[0]["current_job"] == job_id
+            and (rows[0]["current_job_seconds"] or 0) >= 1.5
+            and rows[0]["rss_bytes"]
+            and rows[0]
+        )
 
     row = wait_for(busy, timeout=20, what="the worker to be 1.5 s into its job")
     assert row["alive"] is True and row["heartbeat_age_seconds"] < 3
     assert 10 * 1024**2 < row["rss_bytes"] < 2 * 1024**3
-    listed = subprocess.run([sys.executable, "-m", "jobctl", "worker", "list", "--json"], capture_output=True,
-                            text=True, timeout=30)
+    listed = subprocess.run(
+        [sys.executable, "-m", "jobctl", "worker", "list", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     [shown] = json.loads(listed.stdout)["workers"]
     assert shown["current_job"] == job_id and shown["rss_bytes"] > 0
 

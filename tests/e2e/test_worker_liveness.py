@@ -33,8 +33,9 @@ def _count(stats: dict) -> int:
     return next(q for q in stats["queues"] if q["queue"] == Q)["workers"]
 
 
-def test_a_sigkilled_worker_leaves_every_count_within_the_heartbeat_bound(procs, redis_client, settings,
-                                                                          monkeypatch):
+def test_a_sigkilled_worker_leaves_every_count_within_the_heartbeat_bound(
+    procs, redis_client, settings, monkeypatch
+):
     default_reader = settings  # loaded before the override: JOBCTL_HEARTBEAT_INTERVAL 10
     monkeypatch.setenv("JOBCTL_HEARTBEAT_INTERVAL", str(INTERVAL))
     fast = load_settings()
@@ -45,10 +46,14 @@ def test_a_sigkilled_worker_leaves_every_count_within_the_heartbeat_bound(procs,
     viewer = {"Authorization": f"Bearer {token}"}
 
     worker = procs.jobctl("worker", "start", "--queue", Q)
-    wait_for(lambda: [r for r in list_workers(redis_client, fast) if r["alive"]], timeout=20,
-             what="the worker to register")
+    wait_for(
+        lambda: [r for r in list_workers(redis_client, fast) if r["alive"]],
+        timeout=20,
+        what="the worker to register",
+    )
 
     with TestClient(create_app(fast, redis_client)) as client:
+
         def faces() -> dict[str, int | bool]:
             """What each face says about the queue's workers right now."""
             metrics = cli("metrics").stdout
@@ -59,14 +64,19 @@ def test_a_sigkilled_worker_leaves_every_count_within_the_heartbeat_bound(procs,
                 "metrics": int(float(gauge[1])),  # prometheus_client writes 1.0
                 "http stats": _count(client.get("/api/jobs/stats", headers=viewer).json()),
                 "http queue": client.get(f"/api/jobs/queues/{Q}", headers=viewer).json()["workers"],
-                "http workers": sum(w["alive"] for w in client.get("/api/jobs/workers", headers=viewer)
-                                    .json()["workers"]),
+                "http workers": sum(
+                    w["alive"] for w in client.get("/api/jobs/workers", headers=viewer).json()["workers"]
+                ),
                 "dash": _count(data.read_main(redis_client, fast)["stats"]),
                 "dash workers panel": sum(w["alive"] for w in data.read_main(redis_client, fast)["workers"]),
                 # a reader configured with 10 s judges the worker by the 1 s it recorded
                 "reader with another interval": _count(queue_stats(redis_client, default_reader, Q)),
-                "no_worker rule": int(any(c["rule"] == "no_worker" and c["subject"] == Q
-                                          for c in alert_rules.conditions(redis_client, fast))),
+                "no_worker rule": int(
+                    any(
+                        c["rule"] == "no_worker" and c["subject"] == Q
+                        for c in alert_rules.conditions(redis_client, fast)
+                    )
+                ),
             }
 
         before = faces()

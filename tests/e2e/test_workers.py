@@ -45,20 +45,33 @@ def test_burst_worker_drains_high_then_normal_then_low(procs, settings, redis_cl
 
 def test_keep_completed_is_a_count(procs, tmp_path, redis_client):
     (tmp_path / "jobctl.toml").write_text(
-        "[queues.analytics-aggregation]\nkeep_completed = 3\nkeep_failed = 2\nattempts = 1\n")
+        "[queues.analytics-aggregation]\nkeep_completed = 3\nkeep_failed = 2\nattempts = 1\n"
+    )
     settings = load_settings()
     ok = enqueue_many(redis_client, settings, "noop", [{}] * 8, queue="analytics-aggregation")
-    bad = enqueue_many(redis_client, settings, "fail", [{}] * 4, queue="analytics-aggregation", priority="high")
+    bad = enqueue_many(
+        redis_client, settings, "fail", [{}] * 4, queue="analytics-aggregation", priority="high"
+    )
     finish(procs.jobctl("worker", "start", "--queue", "analytics-aggregation", "--burst"))
     time.sleep(1.1)  # RQ scores registries in whole seconds: make the last two clearly newer
     newest = enqueue_many(redis_client, settings, "noop", [{}] * 2, queue="analytics-aggregation")
     finish(procs.jobctl("worker", "start", "--queue", "analytics-aggregation", "--burst"))
 
     names = settings.queues["analytics-aggregation"].physical_names
-    kept_ok = [i for q in names for i in FinishedJobRegistry(q, connection=redis_client,
-                                                             serializer=PayloadSerializer).get_job_ids(cleanup=False)]
-    kept_bad = [i for q in names for i in FailedJobRegistry(q, connection=redis_client,
-                                                           serializer=PayloadSerializer).get_job_ids(cleanup=False)]
+    kept_ok = [
+        i
+        for q in names
+        for i in FinishedJobRegistry(q, connection=redis_client, serializer=PayloadSerializer).get_job_ids(
+            cleanup=False
+        )
+    ]
+    kept_bad = [
+        i
+        for q in names
+        for i in FailedJobRegistry(q, connection=redis_client, serializer=PayloadSerializer).get_job_ids(
+            cleanup=False
+        )
+    ]
     assert len(kept_ok) == 3 and set(newest) < set(kept_ok) < set(ok + newest)  # oldest dropped first
     assert kept_bad == []  # exhausted jobs leave RQ's failed registry for the dead-letter queue
     assert queue_stats(redis_client, settings)["dead_letter"] == len(bad)
@@ -109,8 +122,14 @@ def test_workers_start_runs_every_queue_and_respawns_the_dead(procs, settings, r
     assert sorted({q.split(":")[0] for r in rows for q in r["queues"]}) == sorted(queues)
     victim = rows[0]
     os.kill(victim["pid"], signal.SIGKILL)
-    wait_for(lambda: any(r["pid"] != victim["pid"] and set(r["queues"]) == set(victim["queues"])
-                         for r in list_workers(redis_client)), timeout=30, what="a replacement worker")
+    wait_for(
+        lambda: any(
+            r["pid"] != victim["pid"] and set(r["queues"]) == set(victim["queues"])
+            for r in list_workers(redis_client)
+        ),
+        timeout=30,
+        what="a replacement worker",
+    )
     ids = enqueue_many(redis_client, settings, "noop", [{}] * 3, queue="file-processing")
     wait_for(lambda: all(j.get_status() == "finished" for j in fetch(redis_client, ids)), what="jobs to run")
     supervisor.send_signal(signal.SIGTERM)
@@ -129,8 +148,11 @@ def test_worker_waits_out_a_redis_outage(procs, own_redis, monkeypatch):
     own_redis.kill()
     own_redis.start()  # same port, empty data: a restarted, non-persistent Redis
     second = enqueue(client, settings, "noop", {}, queue="email-sending")
-    wait_for(lambda: (job := fetch(client, [second])[0]) is not None and job.get_status() == "finished",
-             timeout=60, what="job after the outage")
+    wait_for(
+        lambda: (job := fetch(client, [second])[0]) is not None and job.get_status() == "finished",
+        timeout=60,
+        what="job after the outage",
+    )
     assert worker.poll() is None, "the worker must survive the outage"
     worker.send_signal(signal.SIGTERM)
     out = finish(worker, timeout=20)
@@ -159,8 +181,11 @@ def test_stats_watch_json_streams_one_document_per_line(procs, settings, redis_c
 def test_thread_pool_runs_jobs_at_the_same_time_in_one_process(procs, settings, redis_client):
     ids = enqueue_many(redis_client, settings, "sleep", [{"seconds": 1}] * 8, queue="payment-retry")
     started = time.monotonic()
-    finish(procs.jobctl("worker", "start", "--queue", "payment-retry", "--concurrency", "8", "--pool", "thread",
-                        "--burst"))
+    finish(
+        procs.jobctl(
+            "worker", "start", "--queue", "payment-retry", "--concurrency", "8", "--pool", "thread", "--burst"
+        )
+    )
     jobs = fetch(redis_client, ids)
     assert {j.get_status() for j in jobs} == {"finished"}
     assert len({j.worker_name for j in jobs}) == 1  # one process, eight threads
@@ -168,9 +193,13 @@ def test_thread_pool_runs_jobs_at_the_same_time_in_one_process(procs, settings, 
     assert time.monotonic() - started < 8
 
 
-def test_sigterm_on_a_thread_pool_finishes_running_jobs_and_gives_back_the_rest(procs, settings, redis_client):
+def test_sigterm_on_a_thread_pool_finishes_running_jobs_and_gives_back_the_rest(
+    procs, settings, redis_client
+):
     ids = enqueue_many(redis_client, settings, "sleep", [{"seconds": 1.5}] * 12, queue="payment-retry")
-    worker = procs.jobctl("worker", "start", "--queue", "payment-retry", "--concurrency", "4", "--pool", "thread")
+    worker = procs.jobctl(
+        "worker", "start", "--queue", "payment-retry", "--concurrency", "4", "--pool", "thread"
+    )
 
     def running():
         return sum(j.get_status() == "started" for j in fetch(redis_client, ids)) >= 4

@@ -76,19 +76,27 @@ def clamd(tmp_path_factory) -> Iterator[Clamd]:
         "Jobctl.Test.Hashed.UNOFFICIAL": hashed,
     }
     # the hex is built here, so no file in the repo holds a signature a real scanner would match
-    (database / "jobctl-test.ndb").write_text(f"Jobctl.Test.Eicar:0:*:{EICAR.hex()}\n"
-                                              f"Jobctl.Test.Marker:0:*:{marker.hex()}\n")
+    (database / "jobctl-test.ndb").write_text(
+        f"Jobctl.Test.Eicar:0:*:{EICAR.hex()}\nJobctl.Test.Marker:0:*:{marker.hex()}\n"
+    )
     digest = hashlib.sha256(hashed).hexdigest()
     (database / "jobctl-test.hsb").write_text(f"{digest}:{len(hashed)}:Jobctl.Test.Hashed\n")
     sock, port = run / "clamd.sock", _free_port()
     conf = run / "clamd.conf"
-    conf.write_text(f"Foreground yes\nLocalSocket {sock}\nTCPSocket {port}\nTCPAddr 127.0.0.1\n"
-                    f"DatabaseDirectory {database}\nTemporaryDirectory {run}\nPidFile {run / 'clamd.pid'}\n"
-                    f"StreamMaxLength {CLAMD_STREAM_MAX}\n")
+    conf.write_text(
+        f"Foreground yes\nLocalSocket {sock}\nTCPSocket {port}\nTCPAddr 127.0.0.1\n"
+        f"DatabaseDirectory {database}\nTemporaryDirectory {run}\nPidFile {run / 'clamd.pid'}\n"
+        f"StreamMaxLength {CLAMD_STREAM_MAX}\n"
+    )
     log = run / "clamd.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([str(local.clamd_path()), f"--config-file={conf}"], env=local.clamd_environ(),
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [str(local.clamd_path()), f"--config-file={conf}"],
+            env=local.clamd_environ(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         deadline = time.monotonic() + CLAMD_START_TIMEOUT
         while not _ping(str(sock)):

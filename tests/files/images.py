@@ -29,10 +29,12 @@ EXIF_GPS_IFD = 0x8825
 EXIF_ARTIST = 0x013B
 GPS_MAP_DATUM = 0x0012
 
-_XMP = ('<x:xmpmeta xmlns:x="adobe:ns:meta/">'
-        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        f'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="48,51.49N"'
-        f' exif:UserComment="{PRIVATE_CANARY}"/></rdf:RDF></x:xmpmeta>').encode()
+_XMP = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    f'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="48,51.49N"'
+    f' exif:UserComment="{PRIVATE_CANARY}"/></rdf:RDF></x:xmpmeta>'
+).encode()
 
 
 @functools.cache
@@ -62,14 +64,22 @@ def marked(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
     return im
 
 
-def jpeg_with_exif_orientation_and_gps(path: Path, orientation: int = 6, size: tuple[int, int] = (400, 300),
-                                       quality: int = 90) -> Path:
+def jpeg_with_exif_orientation_and_gps(
+    path: Path, orientation: int = 6, size: tuple[int, int] = (400, 300), quality: int = 90
+) -> Path:
     """`size` is the stored size; viewers show it turned per `orientation`.
 
     Carries GPS, an owner, XMP and a comment (all private), and an sRGB ICC profile (to be kept).
     """
-    marked(size).save(path, "JPEG", quality=quality, exif=private_exif(orientation), xmp=_XMP,
-                      comment=PRIVATE_CANARY, icc_profile=srgb_icc())
+    marked(size).save(
+        path,
+        "JPEG",
+        quality=quality,
+        exif=private_exif(orientation),
+        xmp=_XMP,
+        comment=PRIVATE_CANARY,
+        icc_profile=srgb_icc(),
+    )
     return Path(path)
 
 
@@ -89,8 +99,9 @@ def png_with_alpha(path: Path, size: tuple[int, int] = (200, 100), private: bool
     return Path(path)
 
 
-def still(path: Path, format: str, size: tuple[int, int] = (160, 120),
-          orientation: int | None = None) -> Path:
+def still(
+    path: Path, format: str, size: tuple[int, int] = (160, 120), orientation: int | None = None
+) -> Path:
     """A photo-like still in any writable format, with private EXIF where the format can carry it."""
     im = photo(size)
     params: dict = {}
@@ -110,8 +121,14 @@ def gray16_png(path: Path, size: tuple[int, int] = (64, 64)) -> Path:
     return Path(path)
 
 
-def animation(path: Path, format: str = "GIF", frames: int = 12, size: tuple[int, int] = (64, 48),
-              duration: int = 80, loop: int = 0) -> Path:
+def animation(
+    path: Path,
+    format: str = "GIF",
+    frames: int = 12,
+    size: tuple[int, int] = (64, 48),
+    duration: int = 80,
+    loop: int = 0,
+) -> Path:
     """A square crossing the canvas; GIF, WEBP or PNG (APNG). Frames differ, so no encoder merges them."""
     images = []
     for n in range(frames):
@@ -120,8 +137,9 @@ def animation(path: Path, format: str = "GIF", frames: int = 12, size: tuple[int
         ImageDraw.Draw(im).rectangle((x, 10, x + 9, 19), fill=(0, 0, 0))
         images.append(im)
     extra: dict = {"comment": PRIVATE_CANARY} if format.upper() == "GIF" else {"exif": private_exif()}
-    images[0].save(path, format.upper(), save_all=True, append_images=images[1:], duration=duration,
-                   loop=loop, **extra)
+    images[0].save(
+        path, format.upper(), save_all=True, append_images=images[1:], duration=duration, loop=loop, **extra
+    )
     return Path(path)
 
 
@@ -134,6 +152,7 @@ def bomb_png_header(path: Path, width: int, height: int) -> Path:
 
     A few hundred bytes on disk; a decoder that believed it would allocate width*height*4 bytes.
     """
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -155,9 +174,11 @@ def truncated_jpeg(path: Path, size: tuple[int, int] = (320, 240), keep: float =
 
 def pdf_named_jpg(path: Path) -> Path:
     """A minimal but valid one-page PDF (correct xref offsets), whatever name the caller gives it."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+    ]
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -186,8 +207,13 @@ def photo(size: tuple[int, int], noise: int = 40, seed: int = 0) -> Image.Image:
     return result
 
 
-def big_jpeg(path: Path, megapixels: float = 12, orientation: int | None = None, aspect: float = 4 / 3,
-             quality: int = 90) -> Path:
+def big_jpeg(
+    path: Path,
+    megapixels: float = 12,
+    orientation: int | None = None,
+    aspect: float = 4 / 3,
+    quality: int = 90,
+) -> Path:
     """A photo-like JPEG of about `megapixels` (12 -> 4000x3000), optionally with an EXIF orientation."""
     height = round((megapixels * 1_000_000 / aspect) ** 0.5)
     width = round(height * aspect)

@@ -85,4 +85,7 @@ def test_silent_server_times_out_as_transient(silent_port, work):
 
 
 def test_urls_in_messages_lose_credentials_and_query():
-    assert safe("https://user:pw@cdn.example:8443/u/1.jpg?X-Amz-Signature=abc#f") == "https://cdn.example:8443/u/1.jpg"
+    assert (
+        safe("https://user:pw@cdn.example:8443/u/1.jpg?X-Amz-Signature=abc#f")
+        == "https://cdn.example:8443/u/1.jpg"
+    )

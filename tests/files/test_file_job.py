@@ -19,7 +19,9 @@ from jobctl.jobs.files.job import process_file_job
 from tests.files import images
 from tests.servers import configure, file_server, webhook  # noqa: F401
 
-EICAR = base64.b64decode("WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo=")
+EICAR = base64.b64decode(
+    "WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo="
+)
 MB = 1024 * 1024
 
 
@@ -27,9 +29,17 @@ def run(path_or_url, file_type, processing="process", *, name=None, size=None, o
     settings = settings or runtime.settings()
     url = str(path_or_url)
     payload = prepare_file_payload(
-        settings, file_id="f-1", file_url=url, file_name=name or url.rsplit("/", 1)[-1], file_type=file_type,
-        file_size=os.path.getsize(url) if size is None and os.path.exists(url) else (size or 0), user_id="u-7",
-        processing_type=processing, product_id="p-3", options=options)
+        settings,
+        file_id="f-1",
+        file_url=url,
+        file_name=name or url.rsplit("/", 1)[-1],
+        file_type=file_type,
+        file_size=os.path.getsize(url) if size is None and os.path.exists(url) else (size or 0),
+        user_id="u-7",
+        processing_type=processing,
+        product_id="p-3",
+        options=options,
+    )
     return process_file_job(payload)
 
 
@@ -83,7 +93,9 @@ def test_png_with_alpha_converts_to_webp_with_alpha_and_to_jpeg_flattened(tmp_pa
     [webp] = check_outputs(run(source, "image/png", "format_convert", options={"target": "webp"}))
     with Image.open(webp["path"]) as im:
         assert im.mode == "RGBA"
-    [jpeg] = check_outputs(run(source, "image/png", "format_convert", options={"target": "jpeg", "quality": 70}))
+    [jpeg] = check_outputs(
+        run(source, "image/png", "format_convert", options={"target": "jpeg", "quality": 70})
+    )
     with Image.open(jpeg["path"]) as im:
         assert im.mode == "RGB"
     no_private_data(webp["path"])
@@ -118,7 +130,9 @@ def test_truncated_jpeg_fails_permanently_for_every_processing(tmp_path):
 
 def test_pdf_named_jpg_is_caught_by_its_content(tmp_path):
     source = images.pdf_named_jpg(tmp_path / "invoice.jpg")
-    with pytest.raises(PermanentJobFailure, match="content is application/pdf but the upload says image/jpeg"):
+    with pytest.raises(
+        PermanentJobFailure, match="content is application/pdf but the upload says image/jpeg"
+    ):
         run(source, "image/jpeg")
     with pytest.raises(PermanentJobFailure, match="named as image/jpeg but the content is application/pdf"):
         run(source, "application/pdf")
@@ -152,9 +166,12 @@ def test_eicar_is_quarantined_reported_and_not_processed(tmp_path, configure, we
     [body] = webhook.bodies
     assert body["event"] == "file.infected" and body["sha256"] == digest and body["file_id"] == "f-1"
     from rq import Queue
+
     from jobctl.core.payloads import PayloadSerializer
 
-    [email_job] = Queue("email-sending:high", connection=redis_client, serializer=PayloadSerializer).get_jobs()
+    [email_job] = Queue(
+        "email-sending:high", connection=redis_client, serializer=PayloadSerializer
+    ).get_jobs()
     assert email_job.args[0]["template"] == "infected-file-alert"
 
 

@@ -79,16 +79,26 @@ def resize_sources(monkeypatch):
 
 def test_inspect_reports_the_displayed_size_and_the_orientation(oriented):
     assert imaging.inspect(oriented, max_pixels=LIMIT) == {
-        "format": "JPEG", "width": 300, "height": 400, "mode": "RGB", "frames": 1, "animated": False,
-        "has_alpha": False, "orientation": 6}
+        "format": "JPEG",
+        "width": 300,
+        "height": 400,
+        "mode": "RGB",
+        "frames": 1,
+        "animated": False,
+        "has_alpha": False,
+        "orientation": 6,
+    }
 
 
 def test_inspect_format_is_the_pillow_name_filetypes_maps_to_a_mime_type(tmp_path, oriented):
     from jobctl.jobs.files.filetypes import PILLOW_FORMATS
 
-    sources = {"image/jpeg": oriented, "image/png": images.png_with_alpha(tmp_path / "a.png"),
-               "image/gif": images.animated_gif(tmp_path / "a.gif"),
-               "image/webp": images.animation(tmp_path / "a.webp", "WEBP", frames=2)}
+    sources = {
+        "image/jpeg": oriented,
+        "image/png": images.png_with_alpha(tmp_path / "a.png"),
+        "image/gif": images.animated_gif(tmp_path / "a.gif"),
+        "image/webp": images.animation(tmp_path / "a.webp", "WEBP", frames=2),
+    }
     for mime, source in sources.items():
         assert PILLOW_FORMATS[imaging.inspect(source, max_pixels=LIMIT)["format"]] == mime
 
@@ -156,8 +166,9 @@ def test_png_text_xmp_and_exif_chunks_do_not_survive(tmp_path, target):
 
 def test_thumbnails_carry_no_private_data_either(oriented):
     for fmt in (None, "png", "webp"):
-        thumbs = imaging.thumbnails(oriented, [(150, 150), (600, 600)], quality=Q, max_pixels=LIMIT,
-                                    format=fmt)
+        thumbs = imaging.thumbnails(
+            oriented, [(150, 150), (600, 600)], quality=Q, max_pixels=LIMIT, format=fmt
+        )
         for thumb in thumbs:
             assert_private_data_gone(thumb)
 
@@ -264,8 +275,16 @@ def gif(tmp_path):
 
 def test_inspect_counts_frames(gif):
     info = imaging.inspect(gif, max_pixels=LIMIT)
-    assert info == {"format": "GIF", "width": 64, "height": 48, "mode": "P", "frames": 12, "animated": True,
-                    "has_alpha": False, "orientation": 1}
+    assert info == {
+        "format": "GIF",
+        "width": 64,
+        "height": 48,
+        "mode": "P",
+        "frames": 12,
+        "animated": True,
+        "has_alpha": False,
+        "orientation": 1,
+    }
 
 
 def test_optimize_keeps_every_frame_and_the_timing(gif):
@@ -293,8 +312,9 @@ def test_conversion_to_an_animated_format_keeps_the_animation(gif, target):
 def test_an_animation_cannot_become_a_still(gif, target):
     with pytest.raises(ImageRejected) as caught:
         imaging.convert(gif, target, quality=Q, max_pixels=LIMIT)
-    assert caught.value.reason == (f"animated GIF with 12 frames cannot become a still {target.upper()}; "
-                                   "convert to webp or gif")
+    assert caught.value.reason == (
+        f"animated GIF with 12 frames cannot become a still {target.upper()}; convert to webp or gif"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["WEBP", "PNG"])
@@ -317,8 +337,10 @@ def test_thumbnails_of_an_animation_are_its_first_frame(gif):
 def test_every_frame_counts_against_the_pixel_limit(gif):
     with pytest.raises(ImageRejected) as caught:
         imaging.optimize(gif, quality=Q, max_pixels=20_000)  # 64x48 = 3,072 a frame, 36,864 in all
-    assert caught.value.reason == ("animated GIF of 64x48 with 12 frames is 36864 pixels in all, "
-                                   "over the limit of 20000 (JOBCTL_MAX_IMAGE_PIXELS)")
+    assert caught.value.reason == (
+        "animated GIF of 64x48 with 12 frames is 36864 pixels in all, "
+        "over the limit of 20000 (JOBCTL_MAX_IMAGE_PIXELS)"
+    )
 
 
 # refusals
@@ -336,23 +358,29 @@ def test_a_decompression_bomb_is_refused_from_its_header(tmp_path, monkeypatch, 
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     limit_before = Image.MAX_IMAGE_PIXELS
-    for call in (lambda: imaging.inspect(bomb, max_pixels=LIMIT),
-                 lambda: imaging.thumbnails(bomb, [(100, 100)], quality=Q, max_pixels=LIMIT),
-                 lambda: imaging.convert(bomb, "webp", quality=Q, max_pixels=LIMIT)):
+    for call in (
+        lambda: imaging.inspect(bomb, max_pixels=LIMIT),
+        lambda: imaging.thumbnails(bomb, [(100, 100)], quality=Q, max_pixels=LIMIT),
+        lambda: imaging.convert(bomb, "webp", quality=Q, max_pixels=LIMIT),
+    ):
         with pytest.raises(ImageRejected) as caught:
             call()
-        assert caught.value.reason == (f"the image has {pixels} pixels, over the limit of 100000000 "
-                                       "(JOBCTL_MAX_IMAGE_PIXELS): refused as a possible decompression bomb")
-    assert Image.MAX_IMAGE_PIXELS == limit_before
+        assert caught.value.reason == (
+            f"the image has {pixels} pixels, over the limit of 100000000 "
+            "(JOBCTL_MAX_IMAGE_PIXELS): refused as a possible decompression bomb"
+        )
+    assert limit_before == Image.MAX_IMAGE_PIXELS
 
 
 def test_a_truncated_jpeg_is_refused_even_if_truncation_was_allowed(tmp_path, monkeypatch):
     source = images.truncated_jpeg(tmp_path / "cut.jpg")
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # as some other library may have left it
-    for call in (lambda: imaging.inspect(source, max_pixels=LIMIT),
-                 lambda: imaging.optimize(source, quality=Q, max_pixels=LIMIT),
-                 lambda: imaging.thumbnails(source, [(100, 100)], quality=Q, max_pixels=LIMIT),
-                 lambda: imaging.convert(source, "png", quality=Q, max_pixels=LIMIT)):
+    for call in (
+        lambda: imaging.inspect(source, max_pixels=LIMIT),
+        lambda: imaging.optimize(source, quality=Q, max_pixels=LIMIT),
+        lambda: imaging.thumbnails(source, [(100, 100)], quality=Q, max_pixels=LIMIT),
+        lambda: imaging.convert(source, "png", quality=Q, max_pixels=LIMIT),
+    ):
         with pytest.raises(ImageRejected) as caught:
             call()
         reason = caught.value.reason
@@ -427,8 +455,10 @@ def test_a_png_colour_key_counts_as_transparency(tmp_path):
 def test_16_bit_gray_is_scaled_to_8_bits_not_clipped_to_white(tmp_path, target):
     source = images.gray16_png(tmp_path / "gray16.png")
     assert imaging.inspect(source, max_pixels=LIMIT)["mode"] == "I;16"
-    for out in (imaging.convert(source, target, quality=95, max_pixels=LIMIT),
-                imaging.thumbnails(source, [(32, 32)], quality=95, max_pixels=LIMIT, format=target)[0]):
+    for out in (
+        imaging.convert(source, target, quality=95, max_pixels=LIMIT),
+        imaging.thumbnails(source, [(32, 32)], quality=95, max_pixels=LIMIT, format=target)[0],
+    ):
         im = reopen(out)
         gray = im.convert("I").point(lambda v: v / 257).convert("L") if im.mode == "I;16" else im.convert("L")
         top, bottom = gray.getpixel((2, 2)), gray.getpixel((2, gray.height - 3))

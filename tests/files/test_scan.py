@@ -83,8 +83,9 @@ def test_eicar_is_found_at_every_offset_with_tiny_chunks(tmp_path, monkeypatch):
         assert BuiltinScanner().scan(path).signature == "Eicar-Test-Signature", offset
 
 
-@pytest.mark.parametrize("content", [b"", b"hello world\n", EICAR[:-1], EICAR[1:],
-                                     EICAR.replace(b"EICAR", b"EICAX")])
+@pytest.mark.parametrize(
+    "content", [b"", b"hello world\n", EICAR[:-1], EICAR[1:], EICAR.replace(b"EICAR", b"EICAX")]
+)
 def test_clean_files_are_clean(tmp_path, content):
     assert BuiltinScanner().scan(write(tmp_path / "clean.txt", content)) == ScanResult(True, None, "builtin")
 
@@ -109,8 +110,11 @@ def test_a_blocklisted_hash_is_found_and_named(tmp_path):
     assert scanner.scan(bad) == ScanResult(False, "blocklist:Fake-Invoice.PDF  dropper", "builtin")
     assert scanner.scan(other) == ScanResult(False, f"blocklist:{other_sha}", "builtin")
     assert scanner.scan(write(tmp_path / "fine", b"fine")).clean
-    assert load_blocklist(blocklist) == {bad_sha: "Fake-Invoice.PDF  dropper", other_sha: None,
-                                         "0" * 64: None}
+    assert load_blocklist(blocklist) == {
+        bad_sha: "Fake-Invoice.PDF  dropper",
+        other_sha: None,
+        "0" * 64: None,
+    }
 
 
 def test_eicar_wins_over_the_blocklist(tmp_path):
@@ -177,8 +181,12 @@ def test_clamd_unreachable_is_transient(tmp_path):
         with pytest.raises(TransientJobFailure, match=f"cannot reach clamd at 127.0.0.1:{port}"):
             ClamdScanner(f"127.0.0.1:{port}", timeout=2).scan(path)
     with pytest.raises(TransientJobFailure, match="cannot reach clamd"):
-        scan_file(settings_for(tmp_path, JOBCTL_VIRUS_SCANNER="clamd",
-                               JOBCTL_CLAMD_ADDRESS=str(tmp_path / "no-such.sock")), path)
+        scan_file(
+            settings_for(
+                tmp_path, JOBCTL_VIRUS_SCANNER="clamd", JOBCTL_CLAMD_ADDRESS=str(tmp_path / "no-such.sock")
+            ),
+            path,
+        )
 
 
 def test_clamd_that_never_answers_times_out_as_transient(tmp_path):
@@ -215,14 +223,17 @@ def fake_clamd(sock_path: str, reply: bytes) -> threading.Thread:
     return thread
 
 
-@pytest.mark.parametrize(("reply", "outcome"), [
-    (b"stream: OK\0", ScanResult(True, None, "clamd")),
-    (b"stream: Win.Test.Thing-1 FOUND\0", ScanResult(False, "Win.Test.Thing-1", "clamd")),
-    (b"INSTREAM size limit exceeded. ERROR\0", PermanentJobFailure),
-    (b"stream: Can't allocate memory ERROR\0", TransientJobFailure),
-    (b"COMMAND READ TIMED OUT\0", TransientJobFailure),
-    (b"", TransientJobFailure),
-])
+@pytest.mark.parametrize(
+    ("reply", "outcome"),
+    [
+        (b"stream: OK\0", ScanResult(True, None, "clamd")),
+        (b"stream: Win.Test.Thing-1 FOUND\0", ScanResult(False, "Win.Test.Thing-1", "clamd")),
+        (b"INSTREAM size limit exceeded. ERROR\0", PermanentJobFailure),
+        (b"stream: Can't allocate memory ERROR\0", TransientJobFailure),
+        (b"COMMAND READ TIMED OUT\0", TransientJobFailure),
+        (b"", TransientJobFailure),
+    ],
+)
 def test_clamd_replies_are_understood(tmp_path, reply, outcome):
     sock_path = str(tmp_path / "fake.sock")
     thread = fake_clamd(sock_path, reply)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.rq_plain import PlainWorker
 
 from jobctl.config import load_settings
 from jobctl.core import tokens
@@ -13,6 +12,7 @@ from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from jobctl.http import create_app
 from tests.cli.conftest import cli  # noqa: F401  (the CLI fixture, to compare faces)
+from tests.rq_plain import PlainWorker
 
 WHO = ("none", "bad", "revoked", "viewer", "operator", "admin")
 UNAUTHENTICATED = ("none", "bad", "revoked")
@@ -37,8 +37,10 @@ def client(app):
 @pytest.fixture
 def creds(redis_client, settings) -> dict[str, str | None]:
     """A token per role (named viewer-token, ...), one revoked admin token, one never issued, none."""
-    made = {role: tokens.create_token(redis_client, settings, f"{role}-token", role)["token"]
-            for role in tokens.ROLES}
+    made = {
+        role: tokens.create_token(redis_client, settings, f"{role}-token", role)["token"]
+        for role in tokens.ROLES
+    }
     revoked = tokens.create_token(redis_client, settings, "old-admin", "admin")["token"]
     tokens.revoke_token(redis_client, settings, "old-admin")
     return {"none": None, "bad": BAD_TOKEN, "revoked": revoked, **made}
@@ -55,14 +57,22 @@ def failed_jobs(conn, tmp_path, n: int, queue: str = "payment-retry") -> list[st
     one_try = load_settings()
     (tmp_path / "jobctl.toml").unlink()
     ids = enqueue_many(conn, one_try, "fail", [{}] * n, queue=queue)
-    PlainWorker([rq_queue(conn, p) for p in one_try.queues[queue].physical_names], connection=conn,
-                 serializer=PayloadSerializer).work(burst=True)
+    PlainWorker(
+        [rq_queue(conn, p) for p in one_try.queues[queue].physical_names],
+        connection=conn,
+        serializer=PayloadSerializer,
+    ).work(burst=True)
     return ids
 
 
 def dead_jobs(conn, settings, n: int, queue: str = "payment-retry") -> list[str]:
     """n dead-letter entries: non-retryable failures run by an in-process jobctl worker."""
     ids = enqueue_many(conn, settings, "fail", [{"message": f"boom {i}"} for i in range(n)], queue=queue)
-    JobctlWorker([rq_queue(conn, q) for q in settings.queues[queue].physical_names], connection=conn,
-                 serializer=PayloadSerializer, job_class=JobctlJob, settings=settings).work(burst=True)
+    JobctlWorker(
+        [rq_queue(conn, q) for q in settings.queues[queue].physical_names],
+        connection=conn,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        settings=settings,
+    ).work(burst=True)
     return ids

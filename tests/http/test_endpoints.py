@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
+from fastapi.testclient import TestClient
+
 from jobctl.core import audit, keyspace, schedules
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
-from fastapi.testclient import TestClient
-
 from jobctl.http import create_app
 from tests.core.test_ops import immediate_retries, run_one_attempt
 from tests.http.conftest import bearer, dead_jobs, failed_jobs
@@ -26,8 +26,11 @@ def test_schedule_is_created_then_updated_in_place(client, creds, redis_client):
     assert created.json()["source"] == "http" and created.json()["data"] == {"k": 1}
     schedules.pause_schedule(redis_client, "nightly")
 
-    updated = client.post("/api/jobs/schedule", headers=operator,
-                          json={**NIGHTLY, "cron": "30 4 * * 1", "priority": "high", "missed": "skip"})
+    updated = client.post(
+        "/api/jobs/schedule",
+        headers=operator,
+        json={**NIGHTLY, "cron": "30 4 * * 1", "priority": "high", "missed": "skip"},
+    )
     assert updated.status_code == 200, updated.text
     doc = updated.json()
     assert doc["created"] is False and doc["cron"] == "30 4 * * 1" and doc["priority"] == "high"
@@ -42,8 +45,12 @@ def test_schedule_is_created_then_updated_in_place(client, creds, redis_client):
 
 
 def test_schedule_with_an_unknown_job_type_is_422_and_stores_nothing(client, creds, redis_client):
-    response = client.post("/api/jobs/schedule", headers=bearer(creds["admin"]), json={**NIGHTLY, "job": "nope"})
-    assert response.status_code == 422 and response.json()["error"]["message"].startswith("body.job: input should be")
+    response = client.post(
+        "/api/jobs/schedule", headers=bearer(creds["admin"]), json={**NIGHTLY, "job": "nope"}
+    )
+    assert response.status_code == 422 and response.json()["error"]["message"].startswith(
+        "body.job: input should be"
+    )
     assert not redis_client.hexists(keyspace.schedules(), "nightly")
 
 
@@ -64,8 +71,9 @@ def test_queue_detail_pages_through_a_state(client, creds, redis_client, setting
     first = client.get("/api/jobs/queues/email-sending?limit=2", headers=viewer).json()
     assert first["policy"]["attempts"] >= 1 and first["policy"]["physical"][0].startswith("email-sending:")
     assert [j["id"] for j in first["page"]["jobs"]] == ids[:2] and first["page"]["next_offset"] == 2
-    rest = client.get(f"/api/jobs/queues/email-sending?offset={first['page']['next_offset']}&limit=10",
-                      headers=viewer).json()
+    rest = client.get(
+        f"/api/jobs/queues/email-sending?offset={first['page']['next_offset']}&limit=10", headers=viewer
+    ).json()
     assert [j["id"] for j in rest["page"]["jobs"]] == ids[2:] and rest["page"]["next_offset"] is None
     empty = client.get("/api/jobs/queues/email-sending?state=failed", headers=viewer).json()
     assert empty["page"]["total"] == 0 and empty["page"]["state"] == "failed"
@@ -97,7 +105,9 @@ def test_bulk_results_name_what_was_not_done(client, creds, redis_client, settin
 def test_clear_dry_run_counts_and_changes_nothing(client, creds, redis_client, settings):
     enqueue_many(redis_client, settings, "noop", [{}] * 3, queue="email-sending", priority="low")
     admin = bearer(creds["admin"])
-    planned = client.delete("/api/jobs/queues/email-sending?state=all&priority=low&dry_run=true", headers=admin)
+    planned = client.delete(
+        "/api/jobs/queues/email-sending?state=all&priority=low&dry_run=true", headers=admin
+    )
     assert planned.json()["total"] == 3 and planned.json()["dry_run"] is True
     assert not audit.list_entries(redis_client, action="queue.clear")
     done = client.delete("/api/jobs/queues/email-sending?state=all&priority=low", headers=admin).json()
@@ -113,12 +123,19 @@ def test_job_detail_is_the_cli_json(client, creds, cli, redis_client, settings):
 
 def test_job_and_dead_letter_data_are_redacted_as_admin_too(client, creds, redis_client, settings):
     secret = "ada.lovelace@example.com"
-    [waiting] = enqueue_many(redis_client, settings, "noop", [{"to": secret, "password": "hunter2"}],
-                             queue="email-sending")
-    ids = enqueue_many(redis_client, settings, "fail", [{"message": f"refused {secret}"}], queue="payment-retry")
-    JobctlWorker([rq_queue(redis_client, q) for q in settings.queues["payment-retry"].physical_names],
-                 connection=redis_client, serializer=PayloadSerializer, job_class=JobctlJob,
-                 settings=settings).work(burst=True)
+    [waiting] = enqueue_many(
+        redis_client, settings, "noop", [{"to": secret, "password": "hunter2"}], queue="email-sending"
+    )
+    ids = enqueue_many(
+        redis_client, settings, "fail", [{"message": f"refused {secret}"}], queue="payment-retry"
+    )
+    JobctlWorker(
+        [rq_queue(redis_client, q) for q in settings.queues["payment-retry"].physical_names],
+        connection=redis_client,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        settings=settings,
+    ).work(burst=True)
     admin = bearer(creds["admin"])
     job = client.get(f"/api/jobs/{waiting}", headers=admin)
     page = client.get("/api/jobs/queues/email-sending", headers=admin)
@@ -133,46 +150,67 @@ def test_job_and_dead_letter_data_are_redacted_as_admin_too(client, creds, redis
 
 # --- retry: one verb for failed and dead-lettered jobs ----------------------------------------------
 
-def test_retry_by_ids_retries_failed_replays_dead_and_says_per_id(client, creds, redis_client, settings,
-                                                                  tmp_path):
+
+def test_retry_by_ids_retries_failed_replays_dead_and_says_per_id(
+    client, creds, redis_client, settings, tmp_path
+):
     [dead] = dead_jobs(redis_client, settings, 1)
     [failed] = failed_jobs(redis_client, tmp_path, 1)  # after the jobctl worker, whose sweep would take it
-    response = client.post("/api/jobs/retry", headers=bearer(creds["operator"]),
-                           json={"job_ids": [dead, failed, "ghost"]})
+    response = client.post(
+        "/api/jobs/retry", headers=bearer(creds["operator"]), json={"job_ids": [dead, failed, "ghost"]}
+    )
     assert response.status_code == 200
     body = response.json()
-    assert body["results"] == [{"id": dead, "outcome": "replayed", "reason": None},
-                               {"id": failed, "outcome": "retried", "reason": None},
-                               {"id": "ghost", "outcome": "not_found", "reason": "no job 'ghost'"}]
-    assert (body["retried"], body["replayed"], body["not_found"], body["refused"]) == ([failed], [dead], ["ghost"],
-                                                                                       [])
+    assert body["results"] == [
+        {"id": dead, "outcome": "replayed", "reason": None},
+        {"id": failed, "outcome": "retried", "reason": None},
+        {"id": "ghost", "outcome": "not_found", "reason": "no job 'ghost'"},
+    ]
+    assert (body["retried"], body["replayed"], body["not_found"], body["refused"]) == (
+        [failed],
+        [dead],
+        ["ghost"],
+        [],
+    )
     assert redis_client.zscore(keyspace.dlq_index(), dead) is None
-    got = [(e["action"], e["actor"], e["face"], e["count"]) for e in audit.list_entries(redis_client)
-           if e["action"] in ("job.retry", "dlq.replay")]
+    got = [
+        (e["action"], e["actor"], e["face"], e["count"])
+        for e in audit.list_entries(redis_client)
+        if e["action"] in ("job.retry", "dlq.replay")
+    ]
     assert got == [("job.retry", "operator-token", "http", 2), ("dlq.replay", "operator-token", "http", 1)]
 
 
 def test_retry_with_the_specs_queue_name_and_job_id(creds, redis_client, tmp_path):
     settings = immediate_retries(tmp_path, P, 2)
     counter = tmp_path / "runs"
-    [dead] = enqueue_many(redis_client, settings, "flaky", [{"counter": str(counter), "fail_times": 2}], queue=P)
+    [dead] = enqueue_many(
+        redis_client, settings, "flaky", [{"counter": str(counter), "fail_times": 2}], queue=P
+    )
     while run_one_attempt(redis_client, settings, P):
         pass
     [waiting] = enqueue_many(redis_client, settings, "noop", [{}], queue="email-sending")
     operator = bearer(creds["operator"])
     with TestClient(create_app(settings, redis_client)) as client:
+
         def retry(queue, job_id):
-            return client.post("/api/jobs/retry", headers=operator, json={"queueName": queue, "jobId": job_id})
+            return client.post(
+                "/api/jobs/retry", headers=operator, json={"queueName": queue, "jobId": job_id}
+            )
 
         wrong = retry("email-sending", dead)
         assert wrong.status_code == 404
-        assert wrong.json()["error"]["message"] == \
-            f"job {dead} is not in queue 'email-sending' (it was dead-lettered from '{P}')"
+        assert (
+            wrong.json()["error"]["message"]
+            == f"job {dead} is not in queue 'email-sending' (it was dead-lettered from '{P}')"
+        )
         assert retry("nope", dead).status_code == 404
         assert retry(P, "ghost").json()["error"]["message"] == "no job 'ghost'"
         refused = retry("email-sending", waiting)
         assert refused.status_code == 409
-        assert refused.json()["error"]["message"] == f"job {waiting} was not retried: not failed (status queued)"
+        assert (
+            refused.json()["error"]["message"] == f"job {waiting} was not retried: not failed (status queued)"
+        )
         assert redis_client.zscore(keyspace.dlq_index(), dead) is not None  # none of that touched it
 
         done = retry(P, dead)
@@ -188,8 +226,9 @@ def test_retry_with_the_specs_queue_name_and_job_id(creds, redis_client, tmp_pat
 
 def test_job_read_shows_retries_left_at_each_attempt(creds, redis_client, tmp_path):
     settings = immediate_retries(tmp_path, P, 3)
-    [job_id] = enqueue_many(redis_client, settings, "flaky", [{"counter": str(tmp_path / "runs"), "fail_times": 9}],
-                            queue=P)
+    [job_id] = enqueue_many(
+        redis_client, settings, "flaky", [{"counter": str(tmp_path / "runs"), "fail_times": 9}], queue=P
+    )
     viewer = bearer(creds["viewer"])
     seen = []
     with TestClient(create_app(settings, redis_client)) as client:
@@ -197,8 +236,10 @@ def test_job_read_shows_retries_left_at_each_attempt(creds, redis_client, tmp_pa
             tries = client.get(f"/api/jobs/{job_id}", headers=viewer).json()["attempts"]
             seen.append((tries["made"], tries["allowed"], tries["retries_left"]))
             page = client.get(f"/api/jobs/queues/{P}", headers=viewer).json()["page"]["jobs"]
-            assert [j["attempts"] for j in page] in ([], [{k: tries[k] for k in ("made", "allowed",
-                                                                                 "retries_left")}])
+            assert [j["attempts"] for j in page] in (
+                [],
+                [{k: tries[k] for k in ("made", "allowed", "retries_left")}],
+            )
             if not run_one_attempt(redis_client, settings, P):
                 break
     assert int((tmp_path / "runs").read_text()) == 3

@@ -7,9 +7,9 @@ import json
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from fastapi.testclient import TestClient
 
 from jobctl.config import load_settings
 from jobctl.core import keyspace, tokens
@@ -30,23 +30,30 @@ def error_of(response, status: int) -> dict:
 
 # --- 422: request validation -------------------------------------------------------------------
 
-@pytest.mark.parametrize("body, needle", [
-    ({}, 'body: give exactly one selection: "job_ids", or "dlq": true with "all": true'),
-    ({"job_ids": ["a"], "dlq": True, "all": True}, "give exactly one selection"),
-    ({"all": True}, '"all" selects dead-lettered jobs: add "dlq": true'),
-    ({"job_ids": ["a"], "queue": "email-sending"}, '"queue" narrows "all"'),
-    ({"job_ids": "abc"}, "body.job_ids: input should be a valid list"),
-    ({"job_ids": []}, "body.job_ids: list should have at least 1 item"),
-    ({"job_ids": ["bad id!"]}, "body.job_ids.0: string should match pattern"),
-    ({"job_ids": [f"j{i}" for i in range(1001)]}, "body.job_ids: list should have at most 1000 items"),
-    ({"jobs": ["a"]}, "body.jobs: extra inputs are not permitted"),
-    ({"queueName": "email-sending"}, '"queueName" and "jobId" go together: give both'),
-    ({"jobId": "a"}, '"queueName" and "jobId" go together'),
-    ({"queueName": "email-sending", "jobId": "a", "job_ids": ["b"]}, '"job_ids" does not go with "queueName"'),
-    ({"queueName": "email-sending", "jobId": "a", "dlq": True}, '"dlq" does not go with "queueName"'),
-    ({"queueName": "email-sending", "jobId": "bad id!"}, "body.jobId: string should match pattern"),
-    ({"queueName": "", "jobId": "a"}, "body.queueName: string should have at least 1 character"),
-])
+
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ({}, 'body: give exactly one selection: "job_ids", or "dlq": true with "all": true'),
+        ({"job_ids": ["a"], "dlq": True, "all": True}, "give exactly one selection"),
+        ({"all": True}, '"all" selects dead-lettered jobs: add "dlq": true'),
+        ({"job_ids": ["a"], "queue": "email-sending"}, '"queue" narrows "all"'),
+        ({"job_ids": "abc"}, "body.job_ids: input should be a valid list"),
+        ({"job_ids": []}, "body.job_ids: list should have at least 1 item"),
+        ({"job_ids": ["bad id!"]}, "body.job_ids.0: string should match pattern"),
+        ({"job_ids": [f"j{i}" for i in range(1001)]}, "body.job_ids: list should have at most 1000 items"),
+        ({"jobs": ["a"]}, "body.jobs: extra inputs are not permitted"),
+        ({"queueName": "email-sending"}, '"queueName" and "jobId" go together: give both'),
+        ({"jobId": "a"}, '"queueName" and "jobId" go together'),
+        (
+            {"queueName": "email-sending", "jobId": "a", "job_ids": ["b"]},
+            '"job_ids" does not go with "queueName"',
+        ),
+        ({"queueName": "email-sending", "jobId": "a", "dlq": True}, '"dlq" does not go with "queueName"'),
+        ({"queueName": "email-sending", "jobId": "bad id!"}, "body.jobId: string should match pattern"),
+        ({"queueName": "", "jobId": "a"}, "body.queueName: string should have at least 1 character"),
+    ],
+)
 def test_retry_body_validation_is_422_with_a_one_line_message(client, admin, body, needle):
     error = error_of(client.post("/api/jobs/retry", headers=admin, json=body), 422)
     assert error["code"] == "invalid_request" and needle in error["message"], error
@@ -68,28 +75,39 @@ def test_query_validation_is_422(client, admin):
 
 @pytest.mark.parametrize("raw", [b'{"job_ids": [', b"not json", b'{"job_ids": ["a"],}'])
 def test_malformed_json_is_422_saying_so(client, admin, raw):
-    response = client.post("/api/jobs/retry", headers={**admin, "Content-Type": "application/json"}, content=raw)
+    response = client.post(
+        "/api/jobs/retry", headers={**admin, "Content-Type": "application/json"}, content=raw
+    )
     error = error_of(response, 422)
     assert error["message"].startswith("body is not valid JSON: ") and " at position " in error["message"]
 
 
 def test_a_body_that_is_not_json_is_refused_not_crashed(client, admin):
-    response = client.post("/api/jobs/retry", headers={**admin, "Content-Type": "text/plain"}, content=b"ids=1")
+    response = client.post(
+        "/api/jobs/retry", headers={**admin, "Content-Type": "text/plain"}, content=b"ids=1"
+    )
     assert error_of(response, 422)["code"] == "invalid_request"
 
 
 # --- 400 / 404 / 409 from the core -----------------------------------------------------------------
 
+
 def test_unknown_queue_is_404_naming_the_valid_ones(client, admin):
-    for method, path in [("GET", "/api/jobs/queues/emails"), ("POST", "/api/jobs/queues/emails/pause"),
-                         ("DELETE", "/api/jobs/queues/emails"), ("GET", "/api/jobs/stats?queue=emails")]:
+    for method, path in [
+        ("GET", "/api/jobs/queues/emails"),
+        ("POST", "/api/jobs/queues/emails/pause"),
+        ("DELETE", "/api/jobs/queues/emails"),
+        ("GET", "/api/jobs/stats?queue=emails"),
+    ]:
         error = error_of(client.request(method, path, headers=admin), 404)
         assert error["code"] == "not_found" and "unknown queue 'emails'" in error["message"]
         assert "email-sending" in error["hint"] and "payment-retry" in error["hint"]
 
 
 def test_unknown_job_and_unknown_endpoint_are_404(client, admin):
-    assert error_of(client.get("/api/jobs/no-such-job", headers=admin), 404)["message"] == "no job 'no-such-job'"
+    assert (
+        error_of(client.get("/api/jobs/no-such-job", headers=admin), 404)["message"] == "no job 'no-such-job'"
+    )
     assert error_of(client.delete("/api/jobs/no-such-job", headers=admin), 404)["code"] == "not_found"
     assert error_of(client.get("/api/nothing-here", headers=admin), 404)["code"] == "not_found"
     assert error_of(client.put("/api/jobs/stats", headers=admin), 405)["code"] == "method_not_allowed"
@@ -109,13 +127,17 @@ def test_core_usage_errors_are_400(client, admin, redis_client, settings):
     assert client.post(f"/api/jobs/{job_id}/cancel", headers=admin).status_code == 200
     error = error_of(client.post(f"/api/jobs/{job_id}/cancel", headers=admin), 400)
     assert "already canceled" in error["message"]
-    assert error_of(client.delete("/api/jobs/dlq", headers=admin), 400)["message"].startswith("give exactly one")
+    assert error_of(client.delete("/api/jobs/dlq", headers=admin), 400)["message"].startswith(
+        "give exactly one"
+    )
 
 
 def test_deleting_a_dead_lettered_job_is_409_and_keeps_it(client, admin, redis_client, settings):
     [job_id] = dead_jobs(redis_client, settings, 1)
     error = error_of(client.delete(f"/api/jobs/{job_id}", headers=admin), 409)
-    assert error["code"] == "conflict" and "dead-letter" in error["message"] and "/api/jobs/dlq" in error["hint"]
+    assert (
+        error["code"] == "conflict" and "dead-letter" in error["message"] and "/api/jobs/dlq" in error["hint"]
+    )
     assert redis_client.exists(keyspace.dlq_entry(job_id))
 
 
@@ -125,6 +147,7 @@ def test_clearing_the_dead_letter_queue_is_refused_with_400(client, admin):
 
 
 # --- 413: body size, counted as it streams -----------------------------------------------------------
+
 
 @pytest.fixture
 def small_client(monkeypatch, redis_client):
@@ -141,8 +164,11 @@ def test_a_declared_body_over_the_limit_is_413_before_anything_runs(small_client
     body = _ids_body(100)
     assert len(body) > 1024
     audited = redis_client.xlen(f"{keyspace.JOBCTL}:audit")
-    response = small_client.post("/api/jobs/retry", headers={**bearer(creds["admin"]),
-                                                              "Content-Type": "application/json"}, content=body)
+    response = small_client.post(
+        "/api/jobs/retry",
+        headers={**bearer(creds["admin"]), "Content-Type": "application/json"},
+        content=body,
+    )
     error = error_of(response, 413)
     assert error["code"] == "too_large" and "1,024 bytes" in error["message"]
     assert "JOBCTL_HTTP_MAX_BODY" in error["hint"]
@@ -181,8 +207,9 @@ def test_a_chunked_body_is_counted_as_it_streams_and_cut_off_at_the_limit():
         reached.append(scope)
 
     receive, handed = _stream([b"x" * 400] * 10)  # 4000 bytes, no Content-Length
-    status, body = _drive(BodySizeLimit(endpoint, max_bytes=1024), [(b"content-type", b"application/json")],
-                          receive)
+    status, body = _drive(
+        BodySizeLimit(endpoint, max_bytes=1024), [(b"content-type", b"application/json")], receive
+    )
     assert status == 413 and json.loads(body)["error"]["code"] == "too_large"
     assert len(handed) == 3 and not reached  # stopped reading at the chunk that crossed 1024 bytes
 
@@ -203,9 +230,11 @@ def test_a_chunked_body_within_the_limit_reaches_the_app_whole():
 
 def test_a_chunked_request_through_the_test_client_is_limited_too(small_client, creds):
     body = _ids_body(100)
-    response = small_client.post("/api/jobs/retry", headers={**bearer(creds["admin"]),
-                                                              "Content-Type": "application/json"},
-                                 content=iter([body[:500], body[500:]]))
+    response = small_client.post(
+        "/api/jobs/retry",
+        headers={**bearer(creds["admin"]), "Content-Type": "application/json"},
+        content=iter([body[:500], body[500:]]),
+    )
     assert response.request.headers.get("transfer-encoding") == "chunked"
     assert "content-length" not in response.request.headers
     assert error_of(response, 413)["code"] == "too_large"
@@ -214,24 +243,36 @@ def test_a_chunked_request_through_the_test_client_is_limited_too(small_client, 
 def test_a_chunked_body_within_the_limit_reaches_the_endpoint(small_client, creds, redis_client, settings):
     [job_id] = enqueue_many(redis_client, settings, "noop", [{}], queue="email-sending")
     body = json.dumps({"job_ids": [job_id]}).encode()
-    response = small_client.post("/api/jobs/retry", headers={**bearer(creds["operator"]),
-                                                              "Content-Type": "application/json"},
-                                 content=iter([body[:10], body[10:]]))
+    response = small_client.post(
+        "/api/jobs/retry",
+        headers={**bearer(creds["operator"]), "Content-Type": "application/json"},
+        content=iter([body[:10], body[10:]]),
+    )
     assert response.status_code == 200, response.text
     assert response.json()["refused"] == [{"id": job_id, "reason": "not failed (status queued)"}]
 
 
 def test_the_default_limit_is_64_kib(client, admin):
     body = b'{"job_ids": ["' + b"a" * (64 * 1024) + b'"]}'
-    assert error_of(client.post("/api/jobs/retry", headers={**admin, "Content-Type": "application/json"},
-                                content=body), 413)["message"] == "request body is over 65,536 bytes"
+    assert (
+        error_of(
+            client.post(
+                "/api/jobs/retry", headers={**admin, "Content-Type": "application/json"}, content=body
+            ),
+            413,
+        )["message"]
+        == "request body is over 65,536 bytes"
+    )
 
 
 # --- 503 and the loopback rule ----------------------------------------------------------------------
 
+
 def test_unreachable_redis_is_503_not_500(settings, closed_port):  # noqa: F811
     # no retries: the default backoff would only make the test slow
-    down = redis.Redis(host="127.0.0.1", port=closed_port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    down = redis.Redis(
+        host="127.0.0.1", port=closed_port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
     with TestClient(create_app(settings, down)) as test_client:
         health = test_client.get("/healthz")
         assert health.status_code == 503 and health.json()["status"] == "unavailable"
@@ -258,8 +299,10 @@ def test_non_loopback_without_tokens_admits_nobody(settings, redis_client):
 def test_openapi_declares_bearer_security_and_docs_are_served(client):
     spec = client.get("/openapi.json").json()
     assert spec["components"]["securitySchemes"]["HTTPBearer"] == {
-        "type": "http", "scheme": "bearer", "description": "A token from `jobctl token create NAME --role ROLE`."}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token from `jobctl token create NAME --role ROLE`.",
+    }
     assert spec["paths"]["/api/jobs/retry"]["post"]["security"] == [{"HTTPBearer": []}]
     assert "security" not in spec["paths"]["/healthz"]["get"]
     assert client.get("/docs").status_code == 200
-

@@ -110,64 +110,165 @@ CASES = [
     # reads: viewer and up
     Case("metrics", "GET", "viewer", _noops(), lambda c: "/metrics", check=_check_metrics),
     Case("stats", "GET", "viewer", _noops(), lambda c: "/api/jobs/stats", check=_check_stats),
-    Case("queue-show", "GET", "viewer", _noops(), lambda c: f"/api/jobs/queues/{Q}?state=waiting&limit=5",
-         check=_check_queue),
+    Case(
+        "queue-show",
+        "GET",
+        "viewer",
+        _noops(),
+        lambda c: f"/api/jobs/queues/{Q}?state=waiting&limit=5",
+        check=_check_queue,
+    ),
     Case("dlq-list", "GET", "viewer", _dead(2), lambda c: "/api/jobs/dlq", check=_check_dlq_list),
     Case("job-show", "GET", "viewer", _noops(1), lambda c: f"/api/jobs/{c['ids'][0]}", check=_check_job),
-    Case("schedule-list", "GET", "viewer", _nightly_first, lambda c: "/api/jobs/schedules",
-         check=_check_schedule_list),
+    Case(
+        "schedule-list",
+        "GET",
+        "viewer",
+        _nightly_first,
+        lambda c: "/api/jobs/schedules",
+        check=_check_schedule_list,
+    ),
     # operator
-    Case("pause", "POST", "operator", lambda conn, settings, tmp: {}, lambda c: f"/api/jobs/queues/{Q}/pause",
-         observe=_paused, check=lambda ctx, before, after, body: (before, after) == (False, True),
-         action="queue.pause"),
-    Case("resume", "POST", "operator", _paused_first, lambda c: f"/api/jobs/queues/{Q}/resume",
-         observe=_paused, check=lambda ctx, before, after, body: (before, after) == (True, False),
-         action="queue.resume"),
-    Case("retry-failed", "POST", "operator", lambda conn, settings, tmp: {"ids": failed_jobs(conn, tmp, 2)},
-         lambda c: "/api/jobs/retry", body=lambda c: {"job_ids": c["ids"]},
-         observe=lambda conn, settings, ctx: [_status(conn, i) for i in ctx["ids"]],
-         check=lambda ctx, before, after, body: (before == ["failed"] * 2 and after == ["queued"] * 2
-                                                 and body["retried"] == ctx["ids"]),
-         action="job.retry"),
-    Case("retry-dlq-ids", "POST", "operator", _dead(2), lambda c: "/api/jobs/retry",
-         body=lambda c: {"dlq": True, "job_ids": c["ids"][:1]},
-         observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
-         check=lambda ctx, before, after, body: (before == ["dead", "dead"] and after == ["replayed", "dead"]
-                                                 and body["replayed"] == ctx["ids"][:1]),
-         action="dlq.replay"),
-    Case("retry-dlq-all", "POST", "operator", _dead(2), lambda c: "/api/jobs/retry",
-         body=lambda c: {"dlq": True, "all": True, "queue": P},
-         observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
-         check=lambda ctx, before, after, body: after == ["replayed", "replayed"] and len(body["replayed"]) == 2,
-         action="dlq.replay"),
-    Case("schedule", "POST", "operator", lambda conn, settings, tmp: {}, lambda c: "/api/jobs/schedule",
-         body=lambda c: {"name": "nightly-noop", "cron": "0 3 * * *", "tz": "Europe/Berlin", "job": "noop"},
-         observe=_schedule, check=lambda ctx, before, after, body: (before, after) == (None, "0 3 * * *"),
-         action="schedule.add"),
-    Case("cancel", "POST", "operator", _noops(1), lambda c: f"/api/jobs/{c['ids'][0]}/cancel",
-         observe=lambda conn, settings, ctx: _status(conn, ctx["ids"][0]),
-         check=lambda ctx, before, after, body: (before, after) == ("queued", "canceled"),
-         action="job.cancel"),
+    Case(
+        "pause",
+        "POST",
+        "operator",
+        lambda conn, settings, tmp: {},
+        lambda c: f"/api/jobs/queues/{Q}/pause",
+        observe=_paused,
+        check=lambda ctx, before, after, body: (before, after) == (False, True),
+        action="queue.pause",
+    ),
+    Case(
+        "resume",
+        "POST",
+        "operator",
+        _paused_first,
+        lambda c: f"/api/jobs/queues/{Q}/resume",
+        observe=_paused,
+        check=lambda ctx, before, after, body: (before, after) == (True, False),
+        action="queue.resume",
+    ),
+    Case(
+        "retry-failed",
+        "POST",
+        "operator",
+        lambda conn, settings, tmp: {"ids": failed_jobs(conn, tmp, 2)},
+        lambda c: "/api/jobs/retry",
+        body=lambda c: {"job_ids": c["ids"]},
+        observe=lambda conn, settings, ctx: [_status(conn, i) for i in ctx["ids"]],
+        check=lambda ctx, before, after, body: (
+            before == ["failed"] * 2 and after == ["queued"] * 2 and body["retried"] == ctx["ids"]
+        ),
+        action="job.retry",
+    ),
+    Case(
+        "retry-dlq-ids",
+        "POST",
+        "operator",
+        _dead(2),
+        lambda c: "/api/jobs/retry",
+        body=lambda c: {"dlq": True, "job_ids": c["ids"][:1]},
+        observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
+        check=lambda ctx, before, after, body: (
+            before == ["dead", "dead"]
+            and after == ["replayed", "dead"]
+            and body["replayed"] == ctx["ids"][:1]
+        ),
+        action="dlq.replay",
+    ),
+    Case(
+        "retry-dlq-all",
+        "POST",
+        "operator",
+        _dead(2),
+        lambda c: "/api/jobs/retry",
+        body=lambda c: {"dlq": True, "all": True, "queue": P},
+        observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
+        check=lambda ctx, before, after, body: (
+            after == ["replayed", "replayed"] and len(body["replayed"]) == 2
+        ),
+        action="dlq.replay",
+    ),
+    Case(
+        "schedule",
+        "POST",
+        "operator",
+        lambda conn, settings, tmp: {},
+        lambda c: "/api/jobs/schedule",
+        body=lambda c: {"name": "nightly-noop", "cron": "0 3 * * *", "tz": "Europe/Berlin", "job": "noop"},
+        observe=_schedule,
+        check=lambda ctx, before, after, body: (before, after) == (None, "0 3 * * *"),
+        action="schedule.add",
+    ),
+    Case(
+        "cancel",
+        "POST",
+        "operator",
+        _noops(1),
+        lambda c: f"/api/jobs/{c['ids'][0]}/cancel",
+        observe=lambda conn, settings, ctx: _status(conn, ctx["ids"][0]),
+        check=lambda ctx, before, after, body: (before, after) == ("queued", "canceled"),
+        action="job.cancel",
+    ),
     # admin
-    Case("clear", "DELETE", "admin", _noops(3), lambda c: f"/api/jobs/queues/{Q}?state=waiting",
-         observe=lambda conn, settings, ctx: (_waiting(conn, settings), [_status(conn, i) for i in ctx["ids"]]),
-         check=lambda ctx, before, after, body: (before[0], after) == (3, (0, [None] * 3)) and body["total"] == 3,
-         action="queue.clear"),
-    Case("job-delete", "DELETE", "admin", _noops(1), lambda c: f"/api/jobs/{c['ids'][0]}",
-         observe=lambda conn, settings, ctx: _status(conn, ctx["ids"][0]),
-         check=lambda ctx, before, after, body: (before, after) == ("queued", None),
-         action="job.delete"),
-    Case("dlq-purge-ids", "DELETE", "admin", _dead(2), lambda c: f"/api/jobs/dlq?job_ids={c['ids'][0]}",
-         observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
-         check=lambda ctx, before, after, body: after == [None, "dead"] and body["purged"] == ctx["ids"][:1],
-         action="dlq.purge"),
-    Case("dlq-purge-all", "DELETE", "admin", _dead(2), lambda c: f"/api/jobs/dlq?all=true&queue={P}",
-         observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
-         check=lambda ctx, before, after, body: after == [None, None] and len(body["purged"]) == 2,
-         action="dlq.purge"),
-    Case("schedule-remove", "DELETE", "admin", _nightly_first, lambda c: "/api/jobs/schedules/nightly-noop",
-         observe=_schedule, check=lambda ctx, before, after, body: (before, after) == ("0 3 * * *", None)
-         and body["removed"] == "nightly-noop", action="schedule.remove"),
+    Case(
+        "clear",
+        "DELETE",
+        "admin",
+        _noops(3),
+        lambda c: f"/api/jobs/queues/{Q}?state=waiting",
+        observe=lambda conn, settings, ctx: (
+            _waiting(conn, settings),
+            [_status(conn, i) for i in ctx["ids"]],
+        ),
+        check=lambda ctx, before, after, body: (
+            (before[0], after) == (3, (0, [None] * 3)) and body["total"] == 3
+        ),
+        action="queue.clear",
+    ),
+    Case(
+        "job-delete",
+        "DELETE",
+        "admin",
+        _noops(1),
+        lambda c: f"/api/jobs/{c['ids'][0]}",
+        observe=lambda conn, settings, ctx: _status(conn, ctx["ids"][0]),
+        check=lambda ctx, before, after, body: (before, after) == ("queued", None),
+        action="job.delete",
+    ),
+    Case(
+        "dlq-purge-ids",
+        "DELETE",
+        "admin",
+        _dead(2),
+        lambda c: f"/api/jobs/dlq?job_ids={c['ids'][0]}",
+        observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
+        check=lambda ctx, before, after, body: after == [None, "dead"] and body["purged"] == ctx["ids"][:1],
+        action="dlq.purge",
+    ),
+    Case(
+        "dlq-purge-all",
+        "DELETE",
+        "admin",
+        _dead(2),
+        lambda c: f"/api/jobs/dlq?all=true&queue={P}",
+        observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
+        check=lambda ctx, before, after, body: after == [None, None] and len(body["purged"]) == 2,
+        action="dlq.purge",
+    ),
+    Case(
+        "schedule-remove",
+        "DELETE",
+        "admin",
+        _nightly_first,
+        lambda c: "/api/jobs/schedules/nightly-noop",
+        observe=_schedule,
+        check=lambda ctx, before, after, body: (
+            (before, after) == ("0 3 * * *", None) and body["removed"] == "nightly-noop"
+        ),
+        action="schedule.remove",
+    ),
 ]
 
 
@@ -187,7 +288,10 @@ def test_endpoint_by_caller(case, who, client, creds, redis_client, settings, tm
         assert response.json()["error"]["code"] == "unauthorized"
     elif not tokens.role_allows(who, case.role):
         assert response.status_code == 403, response.text
-        assert response.json()["error"]["code"] == "forbidden" and case.role in response.json()["error"]["message"]
+        assert (
+            response.json()["error"]["code"] == "forbidden"
+            and case.role in response.json()["error"]["message"]
+        )
     else:
         assert response.status_code in (200, 201), response.text
         payload = response.text if case.id == "metrics" else response.json()

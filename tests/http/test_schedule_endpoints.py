@@ -5,8 +5,14 @@ from __future__ import annotations
 from jobctl.core import audit, keyspace, schedules
 from tests.http.conftest import bearer
 
-DEFAULT_NAMES = {"daily-reports", "weekly-reports", "analytics-hourly", "analytics-daily", "analytics-weekly",
-                 "analytics-monthly"}
+DEFAULT_NAMES = {
+    "daily-reports",
+    "weekly-reports",
+    "analytics-hourly",
+    "analytics-daily",
+    "analytics-weekly",
+    "analytics-monthly",
+}
 
 
 def _comparable(rows: list[dict]) -> list[dict]:
@@ -15,10 +21,12 @@ def _comparable(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if r["seeded"] or k not in computed} for r in rows]
 
 
-def test_list_is_the_cli_list_with_defaults_not_yet_seeded_and_data_redacted(client, creds, cli, redis_client,
-                                                                             settings):
-    schedules.add_schedule(redis_client, settings, "nightly-ann", "0 3 * * *", job_type="noop",
-                           data={"to": "ann@example.com"})
+def test_list_is_the_cli_list_with_defaults_not_yet_seeded_and_data_redacted(
+    client, creds, cli, redis_client, settings
+):
+    schedules.add_schedule(
+        redis_client, settings, "nightly-ann", "0 3 * * *", job_type="noop", data={"to": "ann@example.com"}
+    )
     response = client.get("/api/jobs/schedules", headers=bearer(creds["viewer"]))
     assert response.status_code == 200, response.text
     body = response.json()
@@ -29,8 +37,10 @@ def test_list_is_the_cli_list_with_defaults_not_yet_seeded_and_data_redacted(cli
     assert _comparable(body["schedules"]) == _comparable(cli.json("schedule", "list")["schedules"])
 
     schedules.seed_defaults(redis_client, settings)
-    rows = {r["name"]: r for r in client.get("/api/jobs/schedules", headers=bearer(creds["viewer"])).json()
-            ["schedules"]}
+    rows = {
+        r["name"]: r
+        for r in client.get("/api/jobs/schedules", headers=bearer(creds["viewer"])).json()["schedules"]
+    }
     assert {rows[n]["seeded"] for n in DEFAULT_NAMES} == {True}
 
 
@@ -45,11 +55,17 @@ def test_delete_removes_and_is_audited_as_the_token(client, creds, redis_client,
     assert redis_client.zscore(keyspace.schedules_due(), "nightly") is None
     [entry] = audit.list_entries(redis_client, action="schedule.remove", limit=1)
     assert (entry["actor"], entry["face"], entry["target"], entry["count"], entry["outcome"]) == (
-        "admin-token", "http", "nightly", 1, "ok")
+        "admin-token",
+        "http",
+        "nightly",
+        1,
+        "ok",
+    )
 
 
-def test_delete_of_a_default_not_yet_seeded_keeps_it_from_ever_being_seeded(client, creds, redis_client,
-                                                                             settings):
+def test_delete_of_a_default_not_yet_seeded_keeps_it_from_ever_being_seeded(
+    client, creds, redis_client, settings
+):
     response = client.delete("/api/jobs/schedules/weekly-reports", headers=bearer(creds["admin"]))
     assert response.status_code == 200, response.text
     assert response.json()["schedule"]["seeded"] is False
@@ -67,14 +83,20 @@ def test_delete_of_an_unknown_or_already_removed_schedule_is_404(client, creds, 
     def not_found(name: str) -> None:
         response = client.delete(f"/api/jobs/schedules/{name}", headers=admin)
         assert response.status_code == 404, response.text
-        assert response.json()["error"] == {"code": "not_found", "message": f"no schedule {name!r}",
-                                            "hint": "see GET /api/jobs/schedules"}
+        assert response.json()["error"] == {
+            "code": "not_found",
+            "message": f"no schedule {name!r}",
+            "hint": "see GET /api/jobs/schedules",
+        }
 
     not_found("ghost")
     assert client.delete("/api/jobs/schedules/daily-reports", headers=admin).status_code == 200
     not_found("daily-reports")  # the default's second removal finds nothing
     assert [e["outcome"] for e in audit.list_entries(redis_client, action="schedule.remove")] == [
-        "failed", "ok", "failed"]
+        "failed",
+        "ok",
+        "failed",
+    ]
     assert not redis_client.exists(keyspace.schedules())
 
 

@@ -66,14 +66,25 @@ def test_loopback_without_tokens_starts_read_only_and_says_so(cli, monkeypatch, 
     assert "no API tokens yet" in result.stderr and "anonymous" in result.stderr
 
 
-@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.9.9.9", True), ("::1", True),
-                                            ("[::1]", True), ("localhost", True), ("0.0.0.0", False),
-                                            ("10.0.0.1", False), ("example.com", False)])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("127.9.9.9", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("10.0.0.1", False),
+        ("example.com", False),
+    ],
+)
 def test_is_loopback(host, loopback):
     assert is_loopback(host) is loopback
 
 
 # --- the real thing ------------------------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -104,8 +115,13 @@ def _chunked_post(url: str, token: str, chunks: list[bytes]) -> tuple[int, bytes
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
         try:
             try:
-                conn.request("POST", parts.path, body=iter(chunks), encode_chunked=True,
-                             headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+                conn.request(
+                    "POST",
+                    parts.path,
+                    body=iter(chunks),
+                    encode_chunked=True,
+                    headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+                )
             except (BrokenPipeError, ConnectionResetError):
                 pass
             response = conn.getresponse()
@@ -121,11 +137,20 @@ def _chunked_post(url: str, token: str, chunks: list[bytes]) -> tuple[int, bytes
 def server(redis_url, jobctl_env, tmp_path):
     """`jobctl serve` on a free port, same Redis and key prefix as this test; stopped afterwards."""
     port = _free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "RQ_KEY_PREFIX": os.environ["RQ_KEY_PREFIX"],
-           "JOBCTL_HOME": str(jobctl_env), "JOBCTL_HTTP_MAX_BODY": "2k"}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "RQ_KEY_PREFIX": os.environ["RQ_KEY_PREFIX"],
+        "JOBCTL_HOME": str(jobctl_env),
+        "JOBCTL_HTTP_MAX_BODY": "2k",
+    }
     log = (tmp_path / "serve.log").open("w+")
-    process = subprocess.Popen([str(Path(sys.executable).parent / "jobctl"), "serve", "--port", str(port)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "jobctl"), "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:  # wait until it answers (not a timing assertion: the deadline only bounds a broken start)
@@ -178,10 +203,16 @@ def test_the_real_server_limits_chunked_bodies(server, redis_client, settings):
     operator = tokens.create_token(redis_client, settings, "ci", "operator")["token"]
     body = json.dumps({"job_ids": [f"job-{i:05d}" for i in range(300)]}).encode()
     assert len(body) > 2048
-    status, reply = _chunked_post(f"{server}/api/jobs/retry", operator,
-                                  [body[i:i + 512] for i in range(0, len(body), 512)])
+    status, reply = _chunked_post(
+        f"{server}/api/jobs/retry", operator, [body[i : i + 512] for i in range(0, len(body), 512)]
+    )
     assert status == 413 and json.loads(reply)["error"]["code"] == "too_large"
-    status, _, reply = _request(f"{server}/api/jobs/retry", "POST", token=operator, data=body,
-                                headers={"Content-Type": "application/json"})
+    status, _, reply = _request(
+        f"{server}/api/jobs/retry",
+        "POST",
+        token=operator,
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
     assert status == 413
     assert not audit.list_entries(redis_client, action="job.retry")

@@ -30,8 +30,10 @@ def test_dead_letter_queue_views_show_its_entries(client, creds, cli, redis_clie
 
     stats = cli.json("stats", "--queue", DL)
     assert stats["queues"][0]["totals"]["failed"] == 3 and stats["dead_letter"] == 3
-    assert next(q for q in client.get("/api/jobs/stats", headers=viewer).json()["queues"]
-                if q["queue"] == DL) == stats["queues"][0]
+    assert (
+        next(q for q in client.get("/api/jobs/stats", headers=viewer).json()["queues"] if q["queue"] == DL)
+        == stats["queues"][0]
+    )
     table = cli("stats").stdout
     assert any(line.split()[:6] == [DL, "0", "0", "0", "0", "3"] for line in table.splitlines()), table
 

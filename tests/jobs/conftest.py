@@ -1,4 +1,4 @@
 """Servers for the email tests (fixtures from tests/servers.py, shared with other test folders)."""
 
-from tests.servers import *  # noqa: F401,F403
+from tests.servers import *  # noqa: F403
 from tests.servers import _smtp_controller  # noqa: F401

@@ -26,8 +26,9 @@ def invoice(tmp_path) -> Path:
 def payload(configure, sample_data, invoice):
     def build(to="Ada Lovelace <ada@example.com>", template="order-confirmation", **kwargs):
         settings = configure()
-        return prepare_email_payload(settings, to=to, template=template, data=sample_data[template],
-                                     attachments=[invoice], **kwargs)
+        return prepare_email_payload(
+            settings, to=to, template=template, data=sample_data[template], attachments=[invoice], **kwargs
+        )
 
     return build
 
@@ -49,6 +50,7 @@ def _check_parsed(message, *, to="Ada Lovelace <ada@example.com>"):
 
 
 # --- outbox -----------------------------------------------------------------------------------
+
 
 def test_outbox_writes_a_parseable_eml(payload, jobctl_env):
     result = send_email(payload())
@@ -77,9 +79,14 @@ def test_bad_payload_in_the_worker_is_permanent(configure, sample_data):
     with pytest.raises(PermanentJobFailure, match="invalid email address"):
         send_email({"to": ["nope"], "template": "welcome", "data": sample_data["welcome"]})
     with pytest.raises(PermanentJobFailure, match="not valid base64"):
-        send_email({"to": ["a@example.com"], "template": "welcome", "data": sample_data["welcome"],
-                    "attachments": [{"filename": "a.txt", "content_type": "text/plain",
-                                     "content_b64": "%%%"}]})
+        send_email(
+            {
+                "to": ["a@example.com"],
+                "template": "welcome",
+                "data": sample_data["welcome"],
+                "attachments": [{"filename": "a.txt", "content_type": "text/plain", "content_b64": "%%%"}],
+            }
+        )
     with pytest.raises(PermanentJobFailure, match="must be an object"):
         send_email("not a dict")
 
@@ -100,6 +107,7 @@ def test_send_email_runs_in_an_rq_worker(payload, redis_client, jobctl_env):
 
 
 # --- SMTP -------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def smtp(configure, smtp_server):
@@ -168,16 +176,22 @@ def test_smtp_partly_refused_is_reported_not_retried(smtp, smtp_server, payload)
 
 def test_smtp_connection_refused_is_transient(configure, closed_port, payload):
     data = payload()
-    configure(EMAIL_PROVIDER="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=closed_port,
-              JOBCTL_SMTP_SECURITY="none")
+    configure(
+        EMAIL_PROVIDER="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=closed_port, JOBCTL_SMTP_SECURITY="none"
+    )
     with pytest.raises(TransientJobFailure, match="refused the connection"):
         send_email(data)
 
 
 def test_smtp_timeout_is_transient(configure, silent_port, payload):
     data = payload()
-    configure(EMAIL_PROVIDER="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=silent_port,
-              JOBCTL_SMTP_SECURITY="none", JOBCTL_SMTP_TIMEOUT=1)
+    configure(
+        EMAIL_PROVIDER="smtp",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=silent_port,
+        JOBCTL_SMTP_SECURITY="none",
+        JOBCTL_SMTP_TIMEOUT=1,
+    )
     with pytest.raises(TransientJobFailure, match="timed out"):
         send_email(data)
 
@@ -207,16 +221,21 @@ def test_sendgrid_202_sends_a_v3_request(sendgrid, sendgrid_server, payload):
     data = payload(to=["Ada Lovelace <ada@example.com>", "bob@example.org"])
     sendgrid()
     result = send_email(data)
-    assert result == {"provider": "sendgrid", "message_id": "sg-1", "status": 202,
-                      "to": ["Ada Lovelace <ada@example.com>", "bob@example.org"],
-                      "template": "order-confirmation"}
+    assert result == {
+        "provider": "sendgrid",
+        "message_id": "sg-1",
+        "status": 202,
+        "to": ["Ada Lovelace <ada@example.com>", "bob@example.org"],
+        "template": "order-confirmation",
+    }
     [request] = sendgrid_server.requests
     assert request["path"] == "/v3/mail/send"
     assert request["headers"]["Authorization"] == f"Bearer {API_KEY}"
     assert request["headers"]["Content-Type"] == "application/json"
     body = request["body"]
-    assert body["personalizations"] == [{"to": [{"email": "ada@example.com", "name": "Ada Lovelace"},
-                                                {"email": "bob@example.org"}]}]
+    assert body["personalizations"] == [
+        {"to": [{"email": "ada@example.com", "name": "Ada Lovelace"}, {"email": "bob@example.org"}]}
+    ]
     assert body["from"] == {"email": "no-reply@marketplace.local", "name": "Marketplace"}
     assert body["subject"] == "Order ORD-1042 confirmed"
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
@@ -254,8 +273,11 @@ def test_sendgrid_429_and_5xx_are_transient(sendgrid, sendgrid_server, payload, 
 
 def test_sendgrid_unreachable_is_transient(configure, closed_port, payload):
     data = payload()
-    configure(EMAIL_PROVIDER="sendgrid", SENDGRID_API_KEY=API_KEY,
-              JOBCTL_SENDGRID_URL=f"http://127.0.0.1:{closed_port}")
+    configure(
+        EMAIL_PROVIDER="sendgrid",
+        SENDGRID_API_KEY=API_KEY,
+        JOBCTL_SENDGRID_URL=f"http://127.0.0.1:{closed_port}",
+    )
     with pytest.raises(TransientJobFailure, match="cannot reach SendGrid"):
         send_email(data)
 

@@ -8,8 +8,20 @@ from jobctl.config import load_settings
 from jobctl.errors import UsageError
 from jobctl.jobs.email import list_templates, render_email
 
-BUILT_INS = ["admin-report", "alert-rule", "dead-letter-alert", "infected-file-alert", "marketing-campaign", "order-confirmation",
-             "password-reset", "payment-declined", "payment-failed", "payment-receipt", "report-ready", "welcome"]
+BUILT_INS = [
+    "admin-report",
+    "alert-rule",
+    "dead-letter-alert",
+    "infected-file-alert",
+    "marketing-campaign",
+    "order-confirmation",
+    "password-reset",
+    "payment-declined",
+    "payment-failed",
+    "payment-receipt",
+    "report-ready",
+    "welcome",
+]
 
 
 def test_built_in_templates_are_listed_with_their_variables(settings):
@@ -19,8 +31,14 @@ def test_built_in_templates_are_listed_with_their_variables(settings):
     assert rows["welcome"]["variables"] == ["login_url", "name"]
     assert rows["welcome"]["subject"] == "Welcome to {{ brand }}, {{ name }}!"
     assert rows["password-reset"]["variables"] == ["expires_in_minutes", "name", "reset_url"]
-    assert rows["order-confirmation"]["variables"] == ["currency", "items", "name", "order_id", "order_url",
-                                                       "shipping"]
+    assert rows["order-confirmation"]["variables"] == [
+        "currency",
+        "items",
+        "name",
+        "order_id",
+        "order_url",
+        "shipping",
+    ]
     # layout globals and imported macros are not variables the caller must pass
     assert not {"brand", "button"} & {v for row in rows.values() for v in row["variables"]}
 
@@ -94,13 +112,16 @@ def test_missing_variable_is_named_with_a_hint(settings):
     assert info.value.hint == "add name to the template data"
 
 
-@pytest.mark.parametrize("items, expected", [
-    ([{"name": "Mug", "quantity": 1}], "item 1 needs 'unit_price'"),
-    ([{"name": "Mug", "quantity": "two", "unit_price": 1}], "quantity must be a number, got 'two'"),
-    ("Mug", "items must be a non-empty list"),
-    ([], "items must be a non-empty list"),
-    ([{"quantity": 1, "unit_price": 2}], "needs field 'name'"),
-])
+@pytest.mark.parametrize(
+    "items, expected",
+    [
+        ([{"name": "Mug", "quantity": 1}], "item 1 needs 'unit_price'"),
+        ([{"name": "Mug", "quantity": "two", "unit_price": 1}], "quantity must be a number, got 'two'"),
+        ("Mug", "items must be a non-empty list"),
+        ([], "items must be a non-empty list"),
+        ([{"quantity": 1, "unit_price": 2}], "needs field 'name'"),
+    ],
+)
 def test_bad_order_items_are_usage_errors(settings, sample_data, items, expected):
     data = sample_data["order-confirmation"] | {"items": items}
     with pytest.raises(UsageError, match=expected):
@@ -115,14 +136,17 @@ def _write(folder, files: dict[str, str]):
 
 def test_templates_dir_overrides_and_adds(tmp_path, monkeypatch, sample_data):
     custom = tmp_path / "my-templates"
-    _write(custom, {
-        "welcome.subject.txt": "Hey {{ name }}, welcome aboard",
-        "shipping-update.subject.txt": "Order {{ order_id }} shipped",
-        "shipping-update.txt": "Hi {{ name }}, tracking: {{ tracking_url }}\n",
-        "shipping-update.html": '{% extends "_base.html" %}{% block content %}<p>{{ name }}: '
-                                '{{ carrier }}</p>{% endblock %}',
-        "notes.md": "not a template",
-    })
+    _write(
+        custom,
+        {
+            "welcome.subject.txt": "Hey {{ name }}, welcome aboard",
+            "shipping-update.subject.txt": "Order {{ order_id }} shipped",
+            "shipping-update.txt": "Hi {{ name }}, tracking: {{ tracking_url }}\n",
+            "shipping-update.html": '{% extends "_base.html" %}{% block content %}<p>{{ name }}: '
+            "{{ carrier }}</p>{% endblock %}",
+            "notes.md": "not a template",
+        },
+    )
     monkeypatch.setenv("JOBCTL_TEMPLATES_DIR", str(custom))
     settings = load_settings()
 
@@ -137,8 +161,11 @@ def test_templates_dir_overrides_and_adds(tmp_path, monkeypatch, sample_data):
     assert welcome.subject == "Hey Ada, welcome aboard"
     assert "Your Marketplace account is ready" in welcome.html  # body still the built-in one
 
-    shipped = render_email(settings, "shipping-update", {"name": "Ada", "order_id": "7", "carrier": "<UPS>",
-                                                         "tracking_url": "https://t.example.com/1"})
+    shipped = render_email(
+        settings,
+        "shipping-update",
+        {"name": "Ada", "order_id": "7", "carrier": "<UPS>", "tracking_url": "https://t.example.com/1"},
+    )
     assert shipped.subject == "Order 7 shipped"
     assert shipped.text == "Hi Ada, tracking: https://t.example.com/1\n"
     assert "<p>Ada: &lt;UPS&gt;</p>" in shipped.html and "<!DOCTYPE html>" in shipped.html

@@ -27,9 +27,14 @@ def store(db_settings, fake_provider):
 
 
 def payload_for(settings, made: dict) -> dict:
-    return prepare_payment_payload(settings, payment_id=made["payment_id"], provider=made["provider"],
-                                   amount=made["amount_cents"], currency=made["currency"],
-                                   customer_id=made["customer_id"])
+    return prepare_payment_payload(
+        settings,
+        payment_id=made["payment_id"],
+        provider=made["provider"],
+        amount=made["amount_cents"],
+        currency=made["currency"],
+        customer_id=made["customer_id"],
+    )
 
 
 def queued(redis_client, queue: str) -> list:
@@ -37,7 +42,9 @@ def queued(redis_client, queue: str) -> list:
 
 
 @pytest.mark.parametrize("provider", ["stripe", "yookassa", "crypto"])
-def test_success_marks_paid_sends_a_receipt_and_queues_commissions(store, fake_provider, redis_client, provider):
+def test_success_marks_paid_sends_a_receipt_and_queues_commissions(
+    store, fake_provider, redis_client, provider
+):
     engine, settings = store
     made = make_payment(engine, provider=provider, provider_ref=f"{provider}-ref-1")
     result = run_payment_retry(payload_for(settings, made))
@@ -129,23 +136,32 @@ def test_two_jobs_for_one_payment_at_once_capture_once(store, fake_provider):
     assert len(fake_provider.captures_for(1)) == 1
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"amount": 12.5}, "is a float"),
-    ({"amount": Decimal("49.991")}, "more than 2 decimal places"),
-    ({"amount": 5000}, "amount is 4999, not 5000"),
-    ({"provider": "paypal"}, "unknown payment provider"),
-    ({"provider": "crypto"}, "provider is 'stripe', not 'crypto'"),
-    ({"currency": "usdollar"}, "not a 3-letter code"),
-    ({"currency": "EUR"}, "currency is 'USD', not 'EUR'"),
-    ({"customer_id": 99}, "customer is '2', not '99'"),
-    ({"payment_id": 404}, "no payment 404 in the store"),
-    ({"payment_id": -1}, "positive integer"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"amount": 12.5}, "is a float"),
+        ({"amount": Decimal("49.991")}, "more than 2 decimal places"),
+        ({"amount": 5000}, "amount is 4999, not 5000"),
+        ({"provider": "paypal"}, "unknown payment provider"),
+        ({"provider": "crypto"}, "provider is 'stripe', not 'crypto'"),
+        ({"currency": "usdollar"}, "not a 3-letter code"),
+        ({"currency": "EUR"}, "currency is 'USD', not 'EUR'"),
+        ({"customer_id": 99}, "customer is '2', not '99'"),
+        ({"payment_id": 404}, "no payment 404 in the store"),
+        ({"payment_id": -1}, "positive integer"),
+    ],
+)
 def test_requests_are_checked_against_the_store(store, changes, message):
     engine, settings = store
     make_payment(engine)
-    request = {"payment_id": 1, "provider": "stripe", "amount": Decimal("49.99"), "currency": "usd",
-               "customer_id": 2, **changes}
+    request = {
+        "payment_id": 1,
+        "provider": "stripe",
+        "amount": Decimal("49.99"),
+        "currency": "usd",
+        "customer_id": 2,
+        **changes,
+    }
     with pytest.raises(UsageError, match=message):
         prepare_payment_payload(settings, **request)
 

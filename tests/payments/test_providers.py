@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -52,8 +52,15 @@ def charge(server):
 
     def run(provider, *, key=KEY, amount=1234, currency="USD", ref="default", payment_id=7):
         provider_ref = REFS[provider] if ref == "default" else ref
-        request = ChargeRequest(payment_id=payment_id, provider_ref=provider_ref, amount_cents=amount,
-                                currency=currency, customer_id=42, idempotency_key=key, description="order 7")
+        request = ChargeRequest(
+            payment_id=payment_id,
+            provider_ref=provider_ref,
+            amount_cents=amount,
+            currency=currency,
+            customer_id=42,
+            idempotency_key=key,
+            description="order 7",
+        )
         return get_provider(provider, runtime.settings()).charge(request)
 
     return run
@@ -65,8 +72,10 @@ def charging_requests(server, provider):
 
 # -- success and what goes over the wire ---------------------------------------------------------
 
-@pytest.mark.parametrize("provider, raw_status", [("stripe", "succeeded"), ("yookassa", "succeeded"),
-                                                  ("crypto", "paid")])
+
+@pytest.mark.parametrize(
+    "provider, raw_status", [("stripe", "succeeded"), ("yookassa", "succeeded"), ("crypto", "paid")]
+)
 def test_a_charge_succeeds_once(charge, server, provider, raw_status):
     result = charge(provider)
 
@@ -95,9 +104,13 @@ def test_yookassa_creates_a_captured_payment_with_a_decimal_amount(charge, serve
     [request] = server.requests
     assert (request["method"], request["path"]) == ("POST", "/yookassa/v3/payments")
     assert request["headers"]["Idempotence-Key"] == KEY
-    assert request["body"] == {"amount": {"value": "0.05", "currency": "USD"}, "capture": True,
-                               "payment_method_id": REFS["yookassa"], "description": "order 7",
-                               "metadata": {"payment_id": "7", "customer_id": "42"}}
+    assert request["body"] == {
+        "amount": {"value": "0.05", "currency": "USD"},
+        "capture": True,
+        "payment_method_id": REFS["yookassa"],
+        "description": "order 7",
+        "metadata": {"payment_id": "7", "customer_id": "42"},
+    }
 
 
 def test_crypto_reads_the_invoice_with_the_api_key(charge, server):
@@ -113,13 +126,27 @@ def test_crypto_reads_the_invoice_with_the_api_key(charge, server):
 def test_an_unregistered_intent_or_invoice_is_made_from_the_stores_payment(charge, server, provider, ref):
     t0 = datetime(2026, 11, 1)
     with engine_for(runtime.settings()).begin() as conn:
-        conn.execute(insert(users).values(id=1, email="ada@example.com", name="Ada", country="DE",
-                                          created_at=t0))
-        conn.execute(insert(orders).values(id=31, user_id=1, status="pending", total_cents=4999,
-                                           currency="EUR", created_at=t0))
-        conn.execute(insert(payments).values(id=31, order_id=31, provider=provider, amount_cents=4999,
-                                             currency="EUR", status="pending", created_at=t0, updated_at=t0,
-                                             provider_ref=ref))
+        conn.execute(
+            insert(users).values(id=1, email="ada@example.com", name="Ada", country="DE", created_at=t0)
+        )
+        conn.execute(
+            insert(orders).values(
+                id=31, user_id=1, status="pending", total_cents=4999, currency="EUR", created_at=t0
+            )
+        )
+        conn.execute(
+            insert(payments).values(
+                id=31,
+                order_id=31,
+                provider=provider,
+                amount_cents=4999,
+                currency="EUR",
+                status="pending",
+                created_at=t0,
+                updated_at=t0,
+                provider_ref=ref,
+            )
+        )
 
     charge(provider, ref=ref, amount=4999, currency="EUR", payment_id=31)
 
@@ -129,16 +156,20 @@ def test_an_unregistered_intent_or_invoice_is_made_from_the_stores_payment(charg
 
 # -- declines -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("provider, behaviour, reason", [
-    ("stripe", "decline:insufficient_funds", "insufficient_funds"),
-    ("stripe", "decline:expired_card", "expired_card"),
-    ("stripe", "decline:card_declined", "card_declined"),
-    ("stripe", "decline:requires_action", "requires_action"),
-    ("yookassa", "decline:insufficient_funds", "insufficient_funds"),
-    ("crypto", "decline:expired", "invoice_expired"),
-    ("crypto", "decline:underpaid", "invoice_underpaid"),
-    ("crypto", "decline:cancelled", "invoice_cancelled"),
-])
+
+@pytest.mark.parametrize(
+    "provider, behaviour, reason",
+    [
+        ("stripe", "decline:insufficient_funds", "insufficient_funds"),
+        ("stripe", "decline:expired_card", "expired_card"),
+        ("stripe", "decline:card_declined", "card_declined"),
+        ("stripe", "decline:requires_action", "requires_action"),
+        ("yookassa", "decline:insufficient_funds", "insufficient_funds"),
+        ("crypto", "decline:expired", "invoice_expired"),
+        ("crypto", "decline:underpaid", "invoice_underpaid"),
+        ("crypto", "decline:cancelled", "invoice_cancelled"),
+    ],
+)
 def test_a_decline_is_permanent_with_its_reason(charge, server, provider, behaviour, reason):
     server.script(REFS[provider], [behaviour])
 
@@ -163,6 +194,7 @@ def test_stripe_replays_a_decline_for_its_key_and_a_new_round_can_succeed(charge
 
 
 # -- transient failures ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("status", ["500", "503", "502"])
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -207,8 +239,10 @@ def test_a_lost_answer_is_retried_with_the_same_key_and_gets_the_original_captur
         assert charging_requests(server, provider)[-1]["replayed"] is True
 
 
-@pytest.mark.parametrize("provider, waiting", [("stripe", "processing"), ("yookassa", "pending"),
-                                               ("crypto", "pending"), ("crypto", "confirming")])
+@pytest.mark.parametrize(
+    "provider, waiting",
+    [("stripe", "processing"), ("yookassa", "pending"), ("crypto", "pending"), ("crypto", "confirming")],
+)
 def test_a_charge_still_processing_is_retried_until_it_settles(charge, server, provider, waiting):
     server.script(REFS[provider], [f"{waiting}:0.3"])
 
@@ -277,11 +311,17 @@ def test_a_dropped_connection_is_transient(charge, server, provider):
         charge(provider)
 
 
-@pytest.mark.parametrize("provider, env", [("stripe", "JOBCTL_STRIPE_URL"),
-                                           ("yookassa", "JOBCTL_YOOKASSA_URL"),
-                                           ("crypto", "JOBCTL_CRYPTO_URL")])
-def test_a_provider_that_cannot_be_reached_is_transient(charge, monkeypatch, closed_port,  # noqa: F811
-                                                        provider, env):
+@pytest.mark.parametrize(
+    "provider, env",
+    [("stripe", "JOBCTL_STRIPE_URL"), ("yookassa", "JOBCTL_YOOKASSA_URL"), ("crypto", "JOBCTL_CRYPTO_URL")],
+)
+def test_a_provider_that_cannot_be_reached_is_transient(
+    charge,
+    monkeypatch,
+    closed_port,  # noqa: F811
+    provider,
+    env,
+):
     monkeypatch.setenv(env, f"http://127.0.0.1:{closed_port}")
     runtime.reset()
 
@@ -290,6 +330,7 @@ def test_a_provider_that_cannot_be_reached_is_transient(charge, monkeypatch, clo
 
 
 # -- our side is wrong: rejected, never a decline --------------------------------------------------
+
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_the_same_key_with_another_amount_is_rejected(charge, server, provider):
@@ -304,8 +345,9 @@ def test_the_same_key_with_another_amount_is_rejected(charge, server, provider):
     assert len(server.captures_for(7)) == 1
 
 
-@pytest.mark.parametrize("provider, code", [("stripe", "idempotency_error"),
-                                            ("crypto", "idempotency_key_reused")])
+@pytest.mark.parametrize(
+    "provider, code", [("stripe", "idempotency_error"), ("crypto", "idempotency_key_reused")]
+)
 def test_the_same_key_for_another_intent_or_invoice_is_rejected(charge, server, provider, code):
     server.add_intent("pi_Other", 1234, "USD", payment_id=8)
     server.add_invoice("inv_Other", 1234, "USD", payment_id=8)
@@ -316,11 +358,14 @@ def test_the_same_key_for_another_intent_or_invoice_is_rejected(charge, server, 
     assert server.captures_for(8) == []
 
 
-@pytest.mark.parametrize("provider, env, wrong", [
-    ("stripe", "STRIPE_API_KEY", "sk_test_wrong_0123456789abcdef"),
-    ("yookassa", "YOOKASSA_SECRET_KEY", "wrong-secret-0123456789"),
-    ("crypto", "CRYPTO_API_KEY", "ck_wrong_key_0123456789"),  # the fake gateway echoes a wrong key back
-])
+@pytest.mark.parametrize(
+    "provider, env, wrong",
+    [
+        ("stripe", "STRIPE_API_KEY", "sk_test_wrong_0123456789abcdef"),
+        ("yookassa", "YOOKASSA_SECRET_KEY", "wrong-secret-0123456789"),
+        ("crypto", "CRYPTO_API_KEY", "ck_wrong_key_0123456789"),  # the fake gateway echoes a wrong key back
+    ],
+)
 def test_bad_credentials_are_rejected_without_showing_them(charge, server, monkeypatch, provider, env, wrong):
     monkeypatch.setenv(env, wrong)
     runtime.reset()
@@ -381,12 +426,18 @@ def test_an_unknown_intent_or_invoice_is_rejected(charge, provider):
         charge(provider, ref={"stripe": "pi_Nope", "crypto": "inv_Nope"}[provider])
 
 
-@pytest.mark.parametrize("provider, env", [
-    ("stripe", "STRIPE_API_KEY"), ("stripe", "JOBCTL_STRIPE_URL"),
-    ("yookassa", "YOOKASSA_SHOP_ID"), ("yookassa", "YOOKASSA_SECRET_KEY"),
-    ("yookassa", "JOBCTL_YOOKASSA_URL"),
-    ("crypto", "CRYPTO_API_KEY"), ("crypto", "JOBCTL_CRYPTO_URL"),
-])
+@pytest.mark.parametrize(
+    "provider, env",
+    [
+        ("stripe", "STRIPE_API_KEY"),
+        ("stripe", "JOBCTL_STRIPE_URL"),
+        ("yookassa", "YOOKASSA_SHOP_ID"),
+        ("yookassa", "YOOKASSA_SECRET_KEY"),
+        ("yookassa", "JOBCTL_YOOKASSA_URL"),
+        ("crypto", "CRYPTO_API_KEY"),
+        ("crypto", "JOBCTL_CRYPTO_URL"),
+    ],
+)
 def test_missing_settings_are_rejected_naming_the_variable(charge, server, monkeypatch, provider, env):
     monkeypatch.setenv(env, "")
     runtime.reset()
@@ -405,13 +456,16 @@ def test_a_payment_without_provider_ref_is_rejected(charge, server, provider):
     assert server.requests == []
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"amount": 12.34}, "not a positive whole number of cents"),
-    ({"amount": 0}, "not a positive whole number of cents"),
-    ({"key": "bad\nkey"}, "unusable idempotency key"),
-    ({"key": "k" * 65}, "unusable idempotency key"),  # YooKassa takes at most 64 characters
-    ({"currency": "US"}, "not a 3-letter code"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"amount": 12.34}, "not a positive whole number of cents"),
+        ({"amount": 0}, "not a positive whole number of cents"),
+        ({"key": "bad\nkey"}, "unusable idempotency key"),
+        ({"key": "k" * 65}, "unusable idempotency key"),  # YooKassa takes at most 64 characters
+        ({"currency": "US"}, "not a 3-letter code"),
+    ],
+)
 def test_requests_no_provider_should_see_are_rejected_before_sending(charge, server, change, message):
     with pytest.raises(ProviderRejected, match=message):
         charge("yookassa", **change)
@@ -425,6 +479,7 @@ def test_an_unknown_provider_is_a_usage_error(settings):
 
 # -- helpers ---------------------------------------------------------------------------------------
 
+
 def test_amounts_are_exact_decimal_strings():
     assert [major_units(c) for c in (1234, 5, 100, 0)] == ["12.34", "0.05", "1.00", "0.00"]
     assert same_amount("12.34", 1234) and same_amount("12.340", 1234) and not same_amount("12.35", 1234)
@@ -435,7 +490,7 @@ def test_retry_after_takes_seconds_or_an_http_date():
     assert retry_after_seconds("7") == 7
     assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
     assert retry_after_seconds("-3") == 0
-    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=120), usegmt=True)
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
     assert 115 <= retry_after_seconds(later) <= 120
-    past = format_datetime(datetime.now(timezone.utc) - timedelta(days=1), usegmt=True)
+    past = format_datetime(datetime.now(UTC) - timedelta(days=1), usegmt=True)
     assert retry_after_seconds(past) == 0

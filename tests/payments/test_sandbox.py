@@ -39,15 +39,27 @@ def captures(base_url: str) -> list[dict]:
 
 
 def charge(provider: str, ref: str, key: str = "jobctl-pay-7-r1"):
-    request = ChargeRequest(payment_id=7, provider_ref=ref, amount_cents=2599, currency="USD", customer_id=2,
-                            idempotency_key=key, description="order 107")
+    request = ChargeRequest(
+        payment_id=7,
+        provider_ref=ref,
+        amount_cents=2599,
+        currency="USD",
+        customer_id=2,
+        idempotency_key=key,
+        description="order 107",
+    )
     return get_provider(provider, load_settings()).charge(request)
 
 
 @pytest.mark.parametrize("provider", ["stripe", "yookassa", "crypto"])
 def test_a_stored_payments_ref_is_charged_once_per_key(sandbox, provider):
-    make_payment(engine_for(load_settings()), provider=provider, provider_ref=REFS[provider], payment_id=7,
-                 amount_cents=2599)
+    make_payment(
+        engine_for(load_settings()),
+        provider=provider,
+        provider_ref=REFS[provider],
+        payment_id=7,
+        amount_cents=2599,
+    )
     first = charge(provider, REFS[provider])
     again = charge(provider, REFS[provider])  # the same key: the first answer, no second capture
     assert first.status == again.status == "succeeded"
@@ -56,13 +68,15 @@ def test_a_stored_payments_ref_is_charged_once_per_key(sandbox, provider):
     assert (capture["provider"], capture["payment_id"], capture["amount_cents"]) == (provider, 7, 2599)
 
 
-@pytest.mark.parametrize(("provider", "reason"), [("stripe", "insufficient_funds"),
-                                                  ("yookassa", "insufficient_funds"),
-                                                  ("crypto", "invoice_underpaid")])
+@pytest.mark.parametrize(
+    ("provider", "reason"),
+    [("stripe", "insufficient_funds"), ("yookassa", "insufficient_funds"), ("crypto", "invoice_underpaid")],
+)
 def test_a_ref_ending_in_decline_is_declined_every_time(sandbox, provider, reason):
     ref = f"{REFS[provider]}_decline_insufficient_funds"
-    make_payment(engine_for(load_settings()), provider=provider, provider_ref=ref, payment_id=7,
-                 amount_cents=2599)
+    make_payment(
+        engine_for(load_settings()), provider=provider, provider_ref=ref, payment_id=7, amount_cents=2599
+    )
     for key in ("jobctl-pay-7-r1", "jobctl-pay-7-r2"):  # a new round is declined too
         with pytest.raises(PaymentDeclined) as declined:
             charge(provider, ref, key)
@@ -90,8 +104,12 @@ def test_stop_frees_the_port_and_twice_is_harmless():
 
 def test_the_command_prints_its_settings_serves_and_stops_on_sigterm(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    proc = subprocess.Popen([sys.executable, "-m", "jobctl", "payments", "sandbox", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobctl", "payments", "sandbox", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         printed = json.loads("".join(iter(proc.stdout.readline, "}\n")) + "}")
         assert printed["environment"] == environment(printed["url"])
@@ -111,8 +129,12 @@ def test_the_command_refuses_a_busy_port_in_one_line():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "jobctl", "payments", "sandbox", "--port", str(port)],
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [sys.executable, "-m", "jobctl", "payments", "sandbox", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert result.returncode == 2
     assert result.stderr.startswith(f"jobctl: error: cannot listen on 127.0.0.1:{port}")
     assert "Traceback" not in result.stderr and result.stdout == ""

@@ -16,20 +16,37 @@ T0 = datetime(2026, 11, 1, 12, 0, 0)
 
 def add_user(conn, uid: int, name: str, referred_by: int | None = None, *, mirror: bool = True) -> int:
     """A user; `mirror` also writes the referrals row, as signing up through a referral link does."""
-    conn.execute(insert(schema.users).values(
-        id=uid, email=f"{name.lower()}@example.com", name=name, country="US",
-        created_at=T0 + timedelta(minutes=uid), referred_by=referred_by))
+    conn.execute(
+        insert(schema.users).values(
+            id=uid,
+            email=f"{name.lower()}@example.com",
+            name=name,
+            country="US",
+            created_at=T0 + timedelta(minutes=uid),
+            referred_by=referred_by,
+        )
+    )
     if referred_by is not None and mirror:
-        conn.execute(insert(schema.referrals).values(referrer_id=referred_by, referred_id=uid,
-                                                     created_at=T0 + timedelta(minutes=uid)))
+        conn.execute(
+            insert(schema.referrals).values(
+                referrer_id=referred_by, referred_id=uid, created_at=T0 + timedelta(minutes=uid)
+            )
+        )
     return uid
 
 
 def add_order(conn, user_id: int, total_cents: int, status: str = "paid") -> int:
     paid_at = T0 + timedelta(hours=1) if status in ("paid", "refunded") else None
-    return conn.execute(insert(schema.orders).values(
-        user_id=user_id, status=status, total_cents=total_cents, currency="USD", created_at=T0,
-        paid_at=paid_at, refunded_at=T0 + timedelta(days=1) if status == "refunded" else None)
+    return conn.execute(
+        insert(schema.orders).values(
+            user_id=user_id,
+            status=status,
+            total_cents=total_cents,
+            currency="USD",
+            created_at=T0,
+            paid_at=paid_at,
+            refunded_at=T0 + timedelta(days=1) if status == "refunded" else None,
+        )
     ).inserted_primary_key[0]
 
 
@@ -51,5 +68,9 @@ def ledger(engine, order_id: int | None = None) -> list[tuple]:
 def chain_store(engine) -> dict[str, int]:
     """A <- B <- C <- D: A referred B, B referred C, C referred D (ids 1..4)."""
     with engine.begin() as conn:
-        return {"A": add_user(conn, 1, "Ann"), "B": add_user(conn, 2, "Bob", 1),
-                "C": add_user(conn, 3, "Cid", 2), "D": add_user(conn, 4, "Dee", 3)}
+        return {
+            "A": add_user(conn, 1, "Ann"),
+            "B": add_user(conn, 2, "Bob", 1),
+            "C": add_user(conn, 3, "Cid", 2),
+            "D": add_user(conn, 4, "Dee", 3),
+        }

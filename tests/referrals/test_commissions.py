@@ -34,15 +34,18 @@ def chain(engine):
     return ids
 
 
-@pytest.mark.parametrize(("total", "rate", "cents"), [
-    (12345, 1000, 1235),  # 1234.5 rounds up
-    (12345, 300, 370),    # 370.35
-    (12345, 100, 123),    # 123.45
-    (5, 1000, 1),         # 0.5
-    (4, 1000, 0),
-    (0, 1000, 0),
-    (2**53 + 1, 5000, 2**52 + 1),  # (2**53 + 1) / 2: a float cannot hold 2**53 + 1, let alone halve it
-])
+@pytest.mark.parametrize(
+    ("total", "rate", "cents"),
+    [
+        (12345, 1000, 1235),  # 1234.5 rounds up
+        (12345, 300, 370),  # 370.35
+        (12345, 100, 123),  # 123.45
+        (5, 1000, 1),  # 0.5
+        (4, 1000, 0),
+        (0, 1000, 0),
+        (2**53 + 1, 5000, 2**52 + 1),  # (2**53 + 1) / 2: a float cannot hold 2**53 + 1, let alone halve it
+    ],
+)
 def test_commission_cents_rounds_half_up_without_float(total, rate, cents):
     assert commission_cents(total, rate) == cents
 
@@ -52,7 +55,8 @@ def test_paid_order_pays_one_row_per_level(engine, chain):
     assert (result["status"], result["created"], result["already"]) == ("earned", 2, 0)
     assert result["commissions"] == [
         {"level": 1, "referrer_id": chain["C"], "rate_bps": 1000, "amount_cents": 1235, "status": "earned"},
-        {"level": 2, "referrer_id": chain["B"], "rate_bps": 300, "amount_cents": 370, "status": "earned"}]
+        {"level": 2, "referrer_id": chain["B"], "rate_bps": 300, "amount_cents": 370, "status": "earned"},
+    ]
     assert chain["A"] not in [row[1] for row in ledger(engine)]  # two levels configured: A is level 3
 
 
@@ -104,8 +108,10 @@ def test_refund_before_the_commission_job_records_it_already_reversed(engine, ch
     set_status(engine, chain["order"], "refunded")
     result = settle(engine, chain["order"], RATES, NOW)
     assert (result["created"], result["reversed"]) == (2, 0)
-    assert ledger(engine) == [(chain["order"], chain["C"], 1, 1000, 1235, "reversed"),
-                              (chain["order"], chain["B"], 2, 300, 370, "reversed")]
+    assert ledger(engine) == [
+        (chain["order"], chain["C"], 1, 1000, 1235, "reversed"),
+        (chain["order"], chain["B"], 2, 300, 370, "reversed"),
+    ]
     assert settle(engine, chain["order"], RATES, NOW)["created"] == 0
 
 
@@ -145,8 +151,16 @@ def test_concurrent_settlements_write_each_commission_once(engine, chain):
 
 
 def test_the_unique_key_alone_refuses_a_second_row(engine, chain):
-    row = {"order_id": chain["order"], "referrer_id": chain["C"], "level": 1, "rate_bps": 1000,
-           "amount_cents": 1235, "status": "earned", "created_at": NOW, "reversed_at": None}
+    row = {
+        "order_id": chain["order"],
+        "referrer_id": chain["C"],
+        "level": 1,
+        "rate_bps": 1000,
+        "amount_cents": 1235,
+        "status": "earned",
+        "created_at": NOW,
+        "reversed_at": None,
+    }
     with engine.begin() as conn:
         assert record_commissions(conn, [row]) == 1
     with engine.begin() as conn:  # e.g. a writer that skipped settle_order's lock and its check
@@ -157,8 +171,9 @@ def test_the_unique_key_alone_refuses_a_second_row(engine, chain):
 def test_a_referral_cycle_ends_the_chain(engine, chain):
     with engine.begin() as conn:
         # A referred by D closes the loop A <- B <- C <- D <- A; Sam referred himself
-        conn.execute(schema.users.update().where(schema.users.c.id == chain["A"])
-                     .values(referred_by=chain["D"]))
+        conn.execute(
+            schema.users.update().where(schema.users.c.id == chain["A"]).values(referred_by=chain["D"])
+        )
         sam = add_user(conn, 6, "Sam", 6)
         sams_order = add_order(conn, sam, 1000)
         assert referral_chain(conn, chain["D"], 10) == [chain["C"], chain["B"], chain["A"]]
@@ -191,12 +206,15 @@ def test_job_uses_the_configured_rates(db_settings, engine, chain, monkeypatch):
     assert run_referral_commission_job({"order_id": second})["created"] == 3
 
 
-@pytest.mark.parametrize(("payload", "message"), [
-    ({"order_id": 999}, "no order 999 in the store"),
-    ({"order_id": "12"}, "bad referral-commission payload: order_id must be an integer"),
-    ({}, "bad referral-commission payload"),
-    ([12], "bad referral-commission payload: referral-commission payload must be an object"),
-])
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"order_id": 999}, "no order 999 in the store"),
+        ({"order_id": "12"}, "bad referral-commission payload: order_id must be an integer"),
+        ({}, "bad referral-commission payload"),
+        ([12], "bad referral-commission payload: referral-commission payload must be an object"),
+    ],
+)
 def test_job_fails_permanently_when_retrying_cannot_help(db_settings, payload, message):
     with pytest.raises(PermanentJobFailure, match=message):
         run_referral_commission_job(payload)
@@ -214,8 +232,11 @@ def test_seeded_store_pays_what_the_chains_say(engine):
     rates = (1000, 300, 100)
     with engine.connect() as conn:
         referrer = dict(conn.execute(select(schema.users.c.id, schema.users.c.referred_by)).all())
-        paid = conn.execute(select(schema.orders.c.id, schema.orders.c.user_id, schema.orders.c.total_cents)
-                            .where(schema.orders.c.status == "paid").order_by(schema.orders.c.id)).all()
+        paid = conn.execute(
+            select(schema.orders.c.id, schema.orders.c.user_id, schema.orders.c.total_cents)
+            .where(schema.orders.c.status == "paid")
+            .order_by(schema.orders.c.id)
+        ).all()
     assert len(paid) >= 10
     for order in paid:
         settle(engine, order.id, rates, NOW)

@@ -40,9 +40,14 @@ def store(engine):
     ids = chain_store(engine)
     with engine.begin() as conn:
         ids["E"] = add_user(conn, 5, "Eva", ids["A"])
-        orders = [add_order(conn, ids["D"], 12345), add_order(conn, ids["D"], 10000),
-                  add_order(conn, ids["C"], 5000), add_order(conn, ids["E"], 2000, "refunded"),
-                  add_order(conn, ids["B"], 700, "pending"), add_order(conn, ids["E"], 900, "failed")]
+        orders = [
+            add_order(conn, ids["D"], 12345),
+            add_order(conn, ids["D"], 10000),
+            add_order(conn, ids["C"], 5000),
+            add_order(conn, ids["E"], 2000, "refunded"),
+            add_order(conn, ids["B"], 700, "pending"),
+            add_order(conn, ids["E"], 900, "failed"),
+        ]
     for order in orders:
         settle(engine, order, RATES, NOW)
     ids["orders"] = orders
@@ -59,8 +64,13 @@ def money(row) -> tuple[int, int, int]:
 
 
 def level(n: int, rows: int, earned: int, reversed_: int = 0) -> dict:
-    return {"level": n, "commissions": rows, "earned_cents": earned, "reversed_cents": reversed_,
-            "net_cents": earned - reversed_}
+    return {
+        "level": n,
+        "commissions": rows,
+        "earned_cents": earned,
+        "reversed_cents": reversed_,
+        "net_cents": earned - reversed_,
+    }
 
 
 def test_stats_per_referrer_by_net_commission(engine, store):
@@ -68,10 +78,24 @@ def test_stats_per_referrer_by_net_commission(engine, store):
     assert [r["referrer_id"] for r in rows] == [store["C"], store["B"], store["A"]]  # D referred nobody
     c, b, a = rows
     assert (c["name"], c["email"]) == ("Cid", "cid@example.com")
-    assert {k: c[k] for k in ("referred_users", "orders", "orders_refunded", "commission_earned_cents",
-                              "commission_reversed_cents", "commission_net_cents")} == {
-        "referred_users": 1, "orders": 2, "orders_refunded": 0, "commission_earned_cents": 2235,
-        "commission_reversed_cents": 0, "commission_net_cents": 2235}
+    assert {
+        k: c[k]
+        for k in (
+            "referred_users",
+            "orders",
+            "orders_refunded",
+            "commission_earned_cents",
+            "commission_reversed_cents",
+            "commission_net_cents",
+        )
+    } == {
+        "referred_users": 1,
+        "orders": 2,
+        "orders_refunded": 0,
+        "commission_earned_cents": 2235,
+        "commission_reversed_cents": 0,
+        "commission_net_cents": 2235,
+    }
     assert c["levels"] == [level(1, 2, 2235)]
     assert (b["referred_users"], b["orders"], b["commission_net_cents"]) == (1, 1, 1170)
     assert b["levels"] == [level(1, 1, 500), level(2, 2, 670)]
@@ -159,8 +183,9 @@ def test_cli_table_shows_money_in_dollars(engine, store):
 
 def test_cli_prints_names_as_typed(engine, store):
     with engine.begin() as conn:
-        conn.execute(schema.users.update().where(schema.users.c.id == store["A"])
-                     .values(name="Ann [bold]x[/bold]"))
+        conn.execute(
+            schema.users.update().where(schema.users.c.id == store["A"]).values(name="Ann [bold]x[/bold]")
+        )
     assert "Ann [bold]x[/bold]" in invoke().stdout
 
 

@@ -60,30 +60,57 @@ def _average(cents: int, orders: int) -> int:
 
 def _metrics(now: dict[str, int], before: dict[str, int] | None) -> list[dict[str, Any]]:
     """The nine metrics in display order; the two derived ones computed from the others."""
+
     def derived(counts: dict[str, int]) -> dict[str, Any]:
-        return {**counts, "conversion_rate": _ratio(counts["purchases"], counts["unique_visitors"]),
-                "average_order_value": _average(counts["revenue"], counts["purchases"])}
+        return {
+            **counts,
+            "conversion_rate": _ratio(counts["purchases"], counts["unique_visitors"]),
+            "average_order_value": _average(counts["revenue"], counts["purchases"]),
+        }
 
     now_all, before_all = derived(now), (derived(before) if before else {})
-    return [{"name": name, "label": label, "unit": unit, "value": now_all[name],
-             "previous": before_all.get(name)} for name, (label, unit) in LABELS.items()]
+    return [
+        {"name": name, "label": label, "unit": unit, "value": now_all[name], "previous": before_all.get(name)}
+        for name, (label, unit) in LABELS.items()
+    ]
 
 
 def _products(count: int, scale: float = 1.0) -> list[dict[str, Any]]:
     rows = []
     for product_id, name, category, units, price in PRODUCTS[:count]:
         sold = max(1, round(units * scale))
-        rows.append({"product_id": product_id, "name": name, "category": category, "units": sold,
-                     "revenue": sold * price})
+        rows.append(
+            {
+                "product_id": product_id,
+                "name": name,
+                "category": category,
+                "units": sold,
+                "revenue": sold * price,
+            }
+        )
     return sorted(rows, key=lambda row: -row["revenue"])
 
 
 def daily_report_data() -> dict[str, Any]:
     """Saturday 28 November 2026 against the Friday before; revenue $12,345.67 (+12.2%)."""
-    now = {"revenue": 1234567, "purchases": 312, "page_views": 98231, "unique_visitors": 9984,
-           "new_users": 211, "refunds": 4, "failed_payments": 9}
-    before = {"revenue": 1100000, "purchases": 290, "page_views": 101204, "unique_visitors": 10000,
-              "new_users": 198, "refunds": 7, "failed_payments": 0}
+    now = {
+        "revenue": 1234567,
+        "purchases": 312,
+        "page_views": 98231,
+        "unique_visitors": 9984,
+        "new_users": 211,
+        "refunds": 4,
+        "failed_payments": 9,
+    }
+    before = {
+        "revenue": 1100000,
+        "purchases": 290,
+        "page_views": 101204,
+        "unique_visitors": 10000,
+        "new_users": 198,
+        "refunds": 7,
+        "failed_payments": 0,
+    }
     return {
         "kind": "daily",
         "title": "Daily report, Saturday 28 November 2026",
@@ -92,20 +119,39 @@ def daily_report_data() -> dict[str, Any]:
         "generated_at": "2026-11-29T06:00:03+00:00",
         "currency": "USD",
         "metrics": _metrics(now, before),
-        "daily": [{"date": "2026-11-28", "revenue": 1234567, "purchases": 312, "page_views": 98231,
-                   "unique_visitors": 9984}],
+        "daily": [
+            {
+                "date": "2026-11-28",
+                "revenue": 1234567,
+                "purchases": 312,
+                "page_views": 98231,
+                "unique_visitors": 9984,
+            }
+        ],
         "top_products": _products(5, scale=0.4),
     }
 
 
 def weekly_report_data() -> dict[str, Any]:
     """Mon 16 - Sun 22 November 2026 against the week before: 7 days, 10 products, all previous values."""
-    now = {"revenue": sum(d[1] for d in WEEK_DAYS), "purchases": sum(d[2] for d in WEEK_DAYS),
-           "page_views": sum(d[3] for d in WEEK_DAYS),
-           "unique_visitors": 24117,  # less than the days' sum: people come back on several days
-           "new_users": 402, "refunds": 6, "failed_payments": 11}
-    before = {"revenue": 1187920, "purchases": 331, "page_views": 71250, "unique_visitors": 22984,
-              "new_users": 377, "refunds": 9, "failed_payments": 11}
+    now = {
+        "revenue": sum(d[1] for d in WEEK_DAYS),
+        "purchases": sum(d[2] for d in WEEK_DAYS),
+        "page_views": sum(d[3] for d in WEEK_DAYS),
+        "unique_visitors": 24117,  # less than the days' sum: people come back on several days
+        "new_users": 402,
+        "refunds": 6,
+        "failed_payments": 11,
+    }
+    before = {
+        "revenue": 1187920,
+        "purchases": 331,
+        "page_views": 71250,
+        "unique_visitors": 22984,
+        "new_users": 377,
+        "refunds": 9,
+        "failed_payments": 11,
+    }
     return {
         "kind": "weekly",
         "title": "Weekly report, 16–22 November 2026",
@@ -114,8 +160,16 @@ def weekly_report_data() -> dict[str, Any]:
         "generated_at": "2026-11-23T06:00:00+00:00",
         "currency": "USD",
         "metrics": _metrics(now, before),
-        "daily": [{"date": day, "revenue": revenue, "purchases": orders, "page_views": views,
-                   "unique_visitors": visitors} for day, revenue, orders, views, visitors in WEEK_DAYS],
+        "daily": [
+            {
+                "date": day,
+                "revenue": revenue,
+                "purchases": orders,
+                "page_views": views,
+                "unique_visitors": visitors,
+            }
+            for day, revenue, orders, views, visitors in WEEK_DAYS
+        ],
         "top_products": _products(10),
     }
 
@@ -125,10 +179,18 @@ def empty_report_data(kind: str = "weekly") -> dict[str, Any]:
     data = weekly_report_data() if kind == "weekly" else daily_report_data()
     data["title"] = f"{kind.capitalize()} report (no orders)"
     data["previous_period"] = None
-    zero = {"revenue": 0, "purchases": 0, "page_views": 0, "unique_visitors": 0, "new_users": 0, "refunds": 0,
-            "failed_payments": 0}
+    zero = {
+        "revenue": 0,
+        "purchases": 0,
+        "page_views": 0,
+        "unique_visitors": 0,
+        "new_users": 0,
+        "refunds": 0,
+        "failed_payments": 0,
+    }
     data["metrics"] = _metrics(zero, None)
-    data["daily"] = [{**row, "revenue": 0, "purchases": 0, "page_views": 0, "unique_visitors": 0}
-                     for row in data["daily"]]
+    data["daily"] = [
+        {**row, "revenue": 0, "purchases": 0, "page_views": 0, "unique_visitors": 0} for row in data["daily"]
+    ]
     data["top_products"] = []
     return data

@@ -17,8 +17,17 @@ from jobctl.jobs.reports import deltas, render, render_csv, render_json, render_
 from jobctl.jobs.reports.render import format_delta, format_delta_pct, format_money, format_ratio
 from tests.reports.sample import daily_report_data, empty_report_data, weekly_report_data
 
-LABELS = ["Revenue", "Orders", "Page views", "Unique visitors", "Conversion rate", "Average order value",
-          "New users", "Refunds", "Failed payments"]
+LABELS = [
+    "Revenue",
+    "Orders",
+    "Page views",
+    "Unique visitors",
+    "Conversion rate",
+    "Average order value",
+    "New users",
+    "Refunds",
+    "Failed payments",
+]
 
 
 def pdf_text(data: bytes) -> str:
@@ -37,12 +46,15 @@ def metric(data: dict, name: str) -> dict:
 
 # -- deltas and display strings --
 
+
 def test_deltas_per_unit():
     assert deltas({"unit": "cents", "value": 1234567, "previous": 1100000}) == (134567, Decimal("12.2"))
     assert deltas({"unit": "count", "value": 4, "previous": 7}) == (-3, Decimal("-42.9"))
     # ratios: the change is in percentage points, the % is relative
-    assert deltas({"unit": "ratio", "value": "0.031250", "previous": "0.029000"}) == (Decimal("0.2250"),
-                                                                                     Decimal("7.8"))
+    assert deltas({"unit": "ratio", "value": "0.031250", "previous": "0.029000"}) == (
+        Decimal("0.2250"),
+        Decimal("7.8"),
+    )
 
 
 def test_deltas_without_a_base():
@@ -85,11 +97,20 @@ def test_summary_lines_for_an_email_body():
 
 # -- JSON --
 
+
 def test_json_round_trips_with_deltas():
     data = daily_report_data()
     out = json.loads(render_json(data))
-    for key in ("kind", "title", "period", "previous_period", "generated_at", "currency", "daily",
-                "top_products"):
+    for key in (
+        "kind",
+        "title",
+        "period",
+        "previous_period",
+        "generated_at",
+        "currency",
+        "daily",
+        "top_products",
+    ):
         assert out[key] == data[key]
     for original, rendered in zip(data["metrics"], out["metrics"], strict=True):
         assert {k: rendered[k] for k in original} == original
@@ -111,18 +132,38 @@ def test_json_is_stable_utf8_and_leaves_the_input_alone():
 
 # -- CSV --
 
+
 def test_csv_summary_matches_the_input():
     data = daily_report_data()
     rows = csv_rows(render_csv(data))
-    assert list(rows[0]) == ["section", "period_start", "period_end", "date", "rank", "product_id", "product",
-                             "category", "metric", "label", "unit", "currency", "value", "previous", "delta",
-                             "delta_pct"]
+    assert list(rows[0]) == [
+        "section",
+        "period_start",
+        "period_end",
+        "date",
+        "rank",
+        "product_id",
+        "product",
+        "category",
+        "metric",
+        "label",
+        "unit",
+        "currency",
+        "value",
+        "previous",
+        "delta",
+        "delta_pct",
+    ]
     summary = {row["metric"]: row for row in rows if row["section"] == "summary"}
     assert [row["label"] for row in summary.values()] == LABELS
     revenue = summary["revenue"]
     assert (revenue["unit"], revenue["currency"]) == ("money", "USD")
     assert (revenue["value"], revenue["previous"], revenue["delta"], revenue["delta_pct"]) == (
-        "12345.67", "11000.00", "1345.67", "12.2")
+        "12345.67",
+        "11000.00",
+        "1345.67",
+        "12.2",
+    )
     assert (summary["purchases"]["value"], summary["purchases"]["delta"]) == ("312", "22")
     conversion = summary["conversion_rate"]
     assert conversion["unit"] == "percent"
@@ -141,10 +182,12 @@ def test_csv_money_is_in_units_with_two_decimals_and_sums():
     assert sum(daily_revenue) * 100 == metric(data, "revenue")["value"]
     products = [r for r in rows if r["section"] == "top_products" and r["metric"] == "revenue"]
     assert [(r["rank"], r["product"], Decimal(r["value"]) * 100) for r in products] == [
-        (str(rank), p["name"], p["revenue"]) for rank, p in enumerate(data["top_products"], 1)]
+        (str(rank), p["name"], p["revenue"]) for rank, p in enumerate(data["top_products"], 1)
+    ]
 
 
 # -- PDF --
+
 
 def test_weekly_pdf_shows_figures_charts_and_products():
     data = weekly_report_data()
@@ -220,6 +263,7 @@ def test_long_product_names_are_cut_in_the_chart_not_the_table():
 
 # -- dispatch and imports --
 
+
 def test_render_dispatches_by_format():
     data = daily_report_data()
     assert render(data, "json") == render_json(data)
@@ -231,7 +275,9 @@ def test_render_dispatches_by_format():
 
 def test_reportlab_is_imported_only_for_a_pdf():
     # the UI-framework half of this rule is the import-linter contract (tests/test_import_contracts.py)
-    code = ("import sys, jobctl.jobs.reports; print('reportlab' in sys.modules); "
-            "import jobctl.jobs.reports.pdf; print('reportlab' in sys.modules)")
+    code = (
+        "import sys, jobctl.jobs.reports; print('reportlab' in sys.modules); "
+        "import jobctl.jobs.reports.pdf; print('reportlab' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "True"]

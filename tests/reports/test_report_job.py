@@ -35,20 +35,32 @@ def seeded(db_settings):
 
 def truth(settings, first: date, last: date) -> dict:
     """Revenue, paid orders, views and the best product of [first, last], summed in Python."""
-    start, end = datetime.combine(first, datetime.min.time()), datetime.combine(last + timedelta(1), datetime.min.time())
+    start, end = (
+        datetime.combine(first, datetime.min.time()),
+        datetime.combine(last + timedelta(1), datetime.min.time()),
+    )
     with engine_for(settings).connect() as conn:
-        paid = conn.execute(select(orders.c.id, orders.c.total_cents)
-                            .where(orders.c.paid_at >= start, orders.c.paid_at < end)).all()
-        views = conn.execute(select(page_views.c.id).where(page_views.c.occurred_at >= start,
-                                                           page_views.c.occurred_at < end)).all()
-        items = conn.execute(select(order_items.c.product_id, order_items.c.quantity, order_items.c.unit_price_cents)
-                             .where(order_items.c.order_id.in_([o.id for o in paid]))).all()
+        paid = conn.execute(
+            select(orders.c.id, orders.c.total_cents).where(orders.c.paid_at >= start, orders.c.paid_at < end)
+        ).all()
+        views = conn.execute(
+            select(page_views.c.id).where(page_views.c.occurred_at >= start, page_views.c.occurred_at < end)
+        ).all()
+        items = conn.execute(
+            select(order_items.c.product_id, order_items.c.quantity, order_items.c.unit_price_cents).where(
+                order_items.c.order_id.in_([o.id for o in paid])
+            )
+        ).all()
     by_product: dict[int, int] = {}
     for product_id, quantity, price in items:
         by_product[product_id] = by_product.get(product_id, 0) + quantity * price
     best = max(by_product.items(), key=lambda kv: (kv[1], -kv[0]))[0] if by_product else None
-    return {"revenue": sum(o.total_cents for o in paid), "purchases": len(paid), "page_views": len(views),
-            "best_product": best}
+    return {
+        "revenue": sum(o.total_cents for o in paid),
+        "purchases": len(paid),
+        "page_views": len(views),
+        "best_product": best,
+    }
 
 
 def test_daily_report_in_three_formats_matches_the_store(seeded, configure):
@@ -64,7 +76,9 @@ def test_daily_report_in_three_formats_matches_the_store(seeded, configure):
     assert metrics["revenue"]["value"] == want["revenue"]
     assert metrics["purchases"]["value"] == want["purchases"]
     assert metrics["page_views"]["value"] == want["page_views"]
-    assert metrics["revenue"]["previous"] == truth(settings, DAY - timedelta(1), DAY - timedelta(1))["revenue"]
+    assert (
+        metrics["revenue"]["previous"] == truth(settings, DAY - timedelta(1), DAY - timedelta(1))["revenue"]
+    )
     assert data["top_products"][0]["product_id"] == want["best_product"]
 
     text = "".join(page.extract_text() for page in PdfReader(files["pdf"]).pages)
@@ -80,7 +94,10 @@ def test_daily_report_in_three_formats_matches_the_store(seeded, configure):
     payload = email_job.args[0]
     assert payload["template"] == "admin-report" and payload["to"] == ["ops@example.com"]
     assert sorted(a["filename"] for a in payload["attachments"]) == [
-        "daily-2026-03-11.csv", "daily-2026-03-11.json", "daily-2026-03-11.pdf"]
+        "daily-2026-03-11.csv",
+        "daily-2026-03-11.json",
+        "daily-2026-03-11.pdf",
+    ]
 
 
 def _redis():
@@ -92,7 +109,10 @@ def _redis():
 def test_weekly_report_compares_with_the_previous_week_and_draws_charts(seeded):
     result = generate_report(seeded, "weekly", DAY, ["pdf", "json"])
     assert result["period"] == {"start": "2026-03-09", "end": "2026-03-15"}
-    this_week, last_week = truth(seeded, date(2026, 3, 9), date(2026, 3, 15)), truth(seeded, START, date(2026, 3, 8))
+    this_week, last_week = (
+        truth(seeded, date(2026, 3, 9), date(2026, 3, 15)),
+        truth(seeded, START, date(2026, 3, 8)),
+    )
     data = json.loads(Path(result["files"][1]["path"]).read_bytes())
     revenue = next(m for m in data["metrics"] if m["name"] == "revenue")
     assert (revenue["value"], revenue["previous"]) == (this_week["revenue"], last_week["revenue"])
@@ -109,16 +129,27 @@ def test_regenerating_replaces_files_and_rows(seeded):
     generate_report(seeded, "daily", DAY, ["csv", "json"], email=False)
     with engine_for(seeded).connect() as conn:
         rows = conn.execute(select(reports.c.kind, reports.c.period_start, reports.c.format)).all()
-    assert sorted((k, str(p), f) for k, p, f in rows) == [("daily", "2026-03-11", "csv"), ("daily", "2026-03-11", "json")]
+    assert sorted((k, str(p), f) for k, p, f in rows) == [
+        ("daily", "2026-03-11", "csv"),
+        ("daily", "2026-03-11", "json"),
+    ]
     listed = list_reports(seeded)
     assert [r["format"] for r in listed] == ["csv", "json"] and listed[0]["period_start"] == "2026-03-11"
 
 
 def test_scheduled_jobs_report_the_period_before_they_fired(seeded):
-    daily = run_daily_report({"schedule": "daily-reports", "occurrence": "2026-03-12T06:00:00+00:00", "email": False})
+    daily = run_daily_report(
+        {"schedule": "daily-reports", "occurrence": "2026-03-12T06:00:00+00:00", "email": False}
+    )
     assert daily["period"] == {"start": "2026-03-11", "end": "2026-03-11"}
-    weekly = run_weekly_report({"schedule": "weekly-reports", "occurrence": "2026-03-16T08:00:00+00:00",
-                                "formats": ["json"], "email": False})
+    weekly = run_weekly_report(
+        {
+            "schedule": "weekly-reports",
+            "occurrence": "2026-03-16T08:00:00+00:00",
+            "formats": ["json"],
+            "email": False,
+        }
+    )
     assert weekly["period"] == {"start": "2026-03-09", "end": "2026-03-15"}
 
 

@@ -11,7 +11,6 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
-from tests.rq_plain import PlainWorker
 from textual.widgets import DataTable
 
 from jobctl.config import load_settings
@@ -24,6 +23,7 @@ from jobctl.tui import data, widgets
 from jobctl.tui.app import DashApp
 from jobctl.tui.screens import DeadLetterScreen, JobsScreen, MainScreen
 from jobctl.tui.widgets import ConfirmScreen, HelpScreen, UnreachableScreen
+from tests.rq_plain import PlainWorker
 
 Q = "payment-retry"
 FAST = 0.1  # refresh period in tests: conditions below are met within a few ticks
@@ -37,19 +37,29 @@ def with_failures(tmp_path, *queues: str):
 
 def failed_jobs(conn, settings, queue: str, ids: list[str]) -> list[str]:
     """Jobs that fail once under a plain RQ worker (burst, in process): RQ failed registry."""
-    enqueue_many(conn, settings, "fail", [{"message": f"boom {i}"} for i in range(len(ids))], queue=queue,
-                 job_ids=ids)
-    PlainWorker([rq_queue(conn, p) for p in settings.queues[queue].physical_names], connection=conn,
-                 serializer=PayloadSerializer).work(burst=True)
+    enqueue_many(
+        conn, settings, "fail", [{"message": f"boom {i}"} for i in range(len(ids))], queue=queue, job_ids=ids
+    )
+    PlainWorker(
+        [rq_queue(conn, p) for p in settings.queues[queue].physical_names],
+        connection=conn,
+        serializer=PayloadSerializer,
+    ).work(burst=True)
     return ids
 
 
 def dead_jobs(conn, settings, ids: list[str], queue: str = Q) -> list[str]:
     """Jobs that fail for good under an in-process jobctl worker: dead-letter entries."""
-    enqueue_many(conn, settings, "fail", [{"message": f"boom {i}"} for i in range(len(ids))], queue=queue,
-                 job_ids=ids)
-    JobctlWorker([rq_queue(conn, q) for q in settings.queues[queue].physical_names], connection=conn,
-                 serializer=PayloadSerializer, job_class=JobctlJob, settings=settings).work(burst=True)
+    enqueue_many(
+        conn, settings, "fail", [{"message": f"boom {i}"} for i in range(len(ids))], queue=queue, job_ids=ids
+    )
+    JobctlWorker(
+        [rq_queue(conn, q) for q in settings.queues[queue].physical_names],
+        connection=conn,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        settings=settings,
+    ).work(burst=True)
     return ids
 
 
@@ -77,8 +87,11 @@ def drive(app: DashApp, script: Callable[..., Awaitable[None]], size=(80, 24)) -
 
 async def open_queue(pilot, queue: str) -> JobsScreen:
     app = pilot.app
-    main = await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded and app.screen,
-                       "the main screen's first read")
+    main = await until(
+        pilot,
+        lambda: isinstance(app.screen, MainScreen) and app.screen.loaded and app.screen,
+        "the main screen's first read",
+    )
     table = main.query_one("#queues")
     row = [k.value for k in table.rows].index(queue)
     table.move_cursor(row=row)
@@ -99,6 +112,7 @@ def detail_text(screen) -> str:
 
 # --- navigation and job actions -------------------------------------------------------------------
 
+
 def test_navigate_to_a_failed_job_and_see_its_error(redis_client, tmp_path):
     settings = with_failures(tmp_path, Q)
     [job_id] = failed_jobs(redis_client, settings, Q, ["failed-job-1"])
@@ -106,8 +120,9 @@ def test_navigate_to_a_failed_job_and_see_its_error(redis_client, tmp_path):
     app = DashApp(settings, refresh_seconds=FAST)
 
     async def script(pilot):
-        main = await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded and app.screen,
-                           "main")
+        main = await until(
+            pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded and app.screen, "main"
+        )
         cells = main.query_one("#queues").get_row(Q)
         assert cells[0] == Q and cells[1] == "3" and cells[4] == "1"  # waiting, failed
         screen = await open_queue(pilot, Q)
@@ -115,7 +130,9 @@ def test_navigate_to_a_failed_job_and_see_its_error(redis_client, tmp_path):
         await until(pilot, lambda: screen.loaded and screen.page["total"] == 3, "3 waiting jobs")
         await to_state(pilot, screen, "failed")
         assert [j["id"] for j in screen.page["jobs"]] == [job_id]
-        await until(pilot, lambda: "PermanentJobFailure" in detail_text(screen), "the error in the detail pane")
+        await until(
+            pilot, lambda: "PermanentJobFailure" in detail_text(screen), "the error in the detail pane"
+        )
         text = detail_text(screen)
         assert "Traceback" in text and "boom 0" in text and '"message": "boom 0"' in text
         await pilot.press("escape")
@@ -127,13 +144,32 @@ def test_navigate_to_a_failed_job_and_see_its_error(redis_client, tmp_path):
 def test_job_and_dead_letter_details_are_redacted(redis_client, tmp_path):
     settings = with_failures(tmp_path, Q)
     secret = "ada.lovelace@example.com"
-    enqueue_many(redis_client, settings, "noop", [{"to": secret, "api_key": "sk_live_abcdef123456"}], queue=Q,
-                 job_ids=["pii-1"])
-    enqueue_many(redis_client, settings, "fail", [{"message": f"refused {secret}"}], queue=Q, job_ids=["pii-dead"])
-    JobctlWorker([rq_queue(redis_client, q) for q in settings.queues[Q].physical_names], connection=redis_client,
-                 serializer=PayloadSerializer, job_class=JobctlJob, settings=settings).work(burst=True)
-    enqueue_many(redis_client, settings, "noop", [{"to": secret, "api_key": "sk_live_abcdef123456"}], queue=Q,
-                 job_ids=["pii-2"])
+    enqueue_many(
+        redis_client,
+        settings,
+        "noop",
+        [{"to": secret, "api_key": "sk_live_abcdef123456"}],
+        queue=Q,
+        job_ids=["pii-1"],
+    )
+    enqueue_many(
+        redis_client, settings, "fail", [{"message": f"refused {secret}"}], queue=Q, job_ids=["pii-dead"]
+    )
+    JobctlWorker(
+        [rq_queue(redis_client, q) for q in settings.queues[Q].physical_names],
+        connection=redis_client,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        settings=settings,
+    ).work(burst=True)
+    enqueue_many(
+        redis_client,
+        settings,
+        "noop",
+        [{"to": secret, "api_key": "sk_live_abcdef123456"}],
+        queue=Q,
+        job_ids=["pii-2"],
+    )
     app = DashApp(settings, refresh_seconds=FAST)
 
     async def script(pilot):
@@ -144,8 +180,11 @@ def test_job_and_dead_letter_details_are_redacted(redis_client, tmp_path):
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "back on the main screen")
         await pilot.press("D")
-        dead = await until(pilot, lambda: isinstance(app.screen, DeadLetterScreen) and app.screen.loaded
-                           and app.screen, "the dead letters")
+        dead = await until(
+            pilot,
+            lambda: isinstance(app.screen, DeadLetterScreen) and app.screen.loaded and app.screen,
+            "the dead letters",
+        )
         await until(pilot, lambda: "a***@example.com" in str(dead.query_one("#entry").render()), "the entry")
         assert "lovelace" not in str(dead.query_one("#entry").render())
 
@@ -162,11 +201,14 @@ def test_retry_a_failed_job_puts_it_back_on_its_queue(redis_client, tmp_path):
         await to_state(pilot, screen, "failed")
         await until(pilot, lambda: screen.selected == job_id, "the failed job selected")
         await pilot.press("r")
-        await until(pilot, lambda: totals(redis_client, settings, Q)["waiting"] == 1, "the job back on its queue")
+        await until(
+            pilot, lambda: totals(redis_client, settings, Q)["waiting"] == 1, "the job back on its queue"
+        )
         t = totals(redis_client, settings, Q)
         assert t["failed"] == 0
-        assert redis_client.lrange(rq_queue(redis_client, settings.queues[Q].physical("normal")).key, 0, -1) \
-            == [job_id.encode()]
+        assert redis_client.lrange(
+            rq_queue(redis_client, settings.queues[Q].physical("normal")).key, 0, -1
+        ) == [job_id.encode()]
         await until(pilot, lambda: screen.page["total"] == 0, "the failed list refreshed")
 
     drive(app, script)
@@ -197,7 +239,9 @@ def test_clear_with_cancel_keeps_and_with_confirm_removes(redis_client, settings
         screen = await open_queue(pilot, Q)
         await until(pilot, lambda: screen.loaded and screen.page["total"] == 5, "5 waiting")
         await pilot.press("c")
-        modal = await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, "the confirmation")
+        modal = await until(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, "the confirmation"
+        )
         assert "5 waiting job(s) of payment-retry" in modal.question
         assert modal.focused is modal.query_one("#no")  # Enter alone answers No
         await pilot.press("enter")
@@ -220,8 +264,9 @@ def test_pause_and_resume_toggle(redis_client, settings):
     app = DashApp(settings, refresh_seconds=FAST)
 
     async def script(pilot):
-        main = await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded and app.screen,
-                           "main")
+        main = await until(
+            pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded and app.screen, "main"
+        )
         table = main.query_one("#queues")
         table.move_cursor(row=[k.value for k in table.rows].index(Q))
         await pilot.pause()
@@ -240,15 +285,22 @@ def test_pause_and_resume_toggle(redis_client, settings):
     # each toggle is in the audit log as the dash's (face tui), by the OS user running it
     entries = audit.list_entries(redis_client, since=time.time() - 600)
     assert [(e["action"], e["target"], e["face"], e["outcome"]) for e in entries] == [
-        ("queue.pause", Q, "tui", "ok"), ("queue.resume", Q, "tui", "ok"), ("queue.pause", Q, "tui", "ok")]
+        ("queue.pause", Q, "tui", "ok"),
+        ("queue.resume", Q, "tui", "ok"),
+        ("queue.pause", Q, "tui", "ok"),
+    ]
     assert {e["actor"] for e in entries} == {audit.os_user()}
 
 
 def test_job_pages_and_workers_panel(monkeypatch, redis_client, settings):
     monkeypatch.setattr(data, "PAGE", 2)
     ids = enqueue_many(redis_client, settings, "noop", [{}] * 5, queue=Q, job_ids=[f"p{i}" for i in range(5)])
-    worker = PlainWorker([rq_queue(redis_client, p) for p in settings.queues[Q].physical_names],
-                          connection=redis_client, serializer=PayloadSerializer, name="dash-test-worker")
+    worker = PlainWorker(
+        [rq_queue(redis_client, p) for p in settings.queues[Q].physical_names],
+        connection=redis_client,
+        serializer=PayloadSerializer,
+        name="dash-test-worker",
+    )
     worker.register_birth()
     app = DashApp(settings, refresh_seconds=FAST)
 
@@ -256,8 +308,9 @@ def test_job_pages_and_workers_panel(monkeypatch, redis_client, settings):
         return [j["id"] for j in screen.page["jobs"]] if screen.loaded and screen.page else None
 
     async def script(pilot):
-        main = await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded and app.screen,
-                           "main")
+        main = await until(
+            pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded and app.screen, "main"
+        )
         workers = main.query_one("#workers")
         await until(pilot, lambda: workers.row_count == 1, "the worker listed")
         row = workers.get_row("dash-test-worker")
@@ -295,8 +348,13 @@ def test_dead_letter_row_counts_its_entries_and_opens_the_dead_letter_screen(red
         await pilot.pause()
         await pilot.press("enter")
         screen = await until(pilot, lambda: isinstance(app.screen, DeadLetterScreen) and app.screen, "DLQ")
-        await until(pilot, lambda: screen.loaded and sorted(e["job_id"] for e in screen.page["entries"])
-                    == ["dead-a", "dead-b"], "its entries")
+        await until(
+            pilot,
+            lambda: (
+                screen.loaded and sorted(e["job_id"] for e in screen.page["entries"]) == ["dead-a", "dead-b"]
+            ),
+            "its entries",
+        )
 
     drive(app, script)
 
@@ -344,8 +402,9 @@ def test_cli_command_builds_settings_and_runs_the_app(monkeypatch):
     from jobctl.cli import dash
 
     ran = {}
-    monkeypatch.setattr(DashApp, "run", lambda self: ran.update(refresh=self.refresh_seconds,
-                                                                settings=self.settings))
+    monkeypatch.setattr(
+        DashApp, "run", lambda self: ran.update(refresh=self.refresh_seconds, settings=self.settings)
+    )
     cli = typer.Typer()
     cli.command("dash")(dash.dash)
     cli.command("other")(lambda: None)  # two commands: typer keeps "dash" as a sub-command
@@ -356,13 +415,24 @@ def test_cli_command_builds_settings_and_runs_the_app(monkeypatch):
 
 # --- dead letters ---------------------------------------------------------------------------------
 
+
 def test_dead_letters_filter_replay_and_purge(redis_client, settings):
     dead_jobs(redis_client, settings, ["dead-a", "dead-b"])
-    enqueue_many(redis_client, settings, "fail", [{"message": "other trouble"}], queue="referral-commission",
-                 job_ids=["dead-c"])
-    JobctlWorker([rq_queue(redis_client, q) for q in settings.queues["referral-commission"].physical_names],
-                 connection=redis_client, serializer=PayloadSerializer, job_class=JobctlJob,
-                 settings=settings).work(burst=True)
+    enqueue_many(
+        redis_client,
+        settings,
+        "fail",
+        [{"message": "other trouble"}],
+        queue="referral-commission",
+        job_ids=["dead-c"],
+    )
+    JobctlWorker(
+        [rq_queue(redis_client, q) for q in settings.queues["referral-commission"].physical_names],
+        connection=redis_client,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        settings=settings,
+    ).work(burst=True)
     app = DashApp(settings, refresh_seconds=FAST)
 
     async def script(pilot):
@@ -374,17 +444,28 @@ def test_dead_letters_filter_replay_and_purge(redis_client, settings):
         await pilot.press("slash")
         await pilot.press(*"other")
         await pilot.press("enter")
-        await until(pilot, lambda: screen.loaded and [e["job_id"] for e in screen.page["entries"]] == ["dead-c"],
-                    "the error-text filter")
+        await until(
+            pilot,
+            lambda: screen.loaded and [e["job_id"] for e in screen.page["entries"]] == ["dead-c"],
+            "the error-text filter",
+        )
         screen.query_one("#filter").value = ""
         await pilot.press("slash")
         await pilot.press(*Q, "enter")
-        await until(pilot, lambda: screen.loaded and sorted(e["job_id"] for e in screen.page["entries"])
-                    == ["dead-a", "dead-b"], "the queue filter")
+        await until(
+            pilot,
+            lambda: (
+                screen.loaded and sorted(e["job_id"] for e in screen.page["entries"]) == ["dead-a", "dead-b"]
+            ),
+            "the queue filter",
+        )
 
         target = screen.page["entries"][0]["job_id"]
-        await until(pilot, lambda: screen.selected == target and target in str(screen.query_one("#entry").render()),
-                    "the entry's detail")
+        await until(
+            pilot,
+            lambda: screen.selected == target and target in str(screen.query_one("#entry").render()),
+            "the entry's detail",
+        )
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the replay confirmation")
         await pilot.press("n")  # No: nothing replayed
@@ -396,8 +477,14 @@ def test_dead_letters_filter_replay_and_purge(redis_client, settings):
         await until(pilot, lambda: dlq.read_entry(redis_client, target)["state"] == "replayed", "replayed")
         physical = settings.queues[Q].physical("normal")
         assert target.encode() in redis_client.lrange(rq_queue(redis_client, physical).key, 0, -1)
-        await until(pilot, lambda: [e["job_id"] for e in screen.page["entries"]] != [] and
-                    target not in [e["job_id"] for e in screen.page["entries"]], "the list without it")
+        await until(
+            pilot,
+            lambda: (
+                [e["job_id"] for e in screen.page["entries"]] != []
+                and target not in [e["job_id"] for e in screen.page["entries"]]
+            ),
+            "the list without it",
+        )
 
         remaining = screen.page["entries"][0]["job_id"]
         await until(pilot, lambda: screen.selected == remaining, "the other entry selected")
@@ -408,14 +495,17 @@ def test_dead_letters_filter_replay_and_purge(redis_client, settings):
         assert [e["job_id"] for e in dlq.list_entries(redis_client, settings)["entries"]] == ["dead-c"]
 
     drive(app, script)
-    replay, purge = audit.list_entries(redis_client, action="dlq.replay"), audit.list_entries(redis_client,
-                                                                                               action="dlq.purge")
+    replay, purge = (
+        audit.list_entries(redis_client, action="dlq.replay"),
+        audit.list_entries(redis_client, action="dlq.purge"),
+    )
     assert len(replay) == 1 and len(purge) == 1  # the "No" answer changed nothing and recorded nothing
     assert replay[0]["face"] == purge[0]["face"] == "tui" and replay[0]["count"] == purge[0]["count"] == 1
     assert dlq.read_entry(redis_client, replay[0]["target"])["replays"][0]["by"] == f"{audit.os_user()} (tui)"
 
 
 # --- Redis unreachable ----------------------------------------------------------------------------
+
 
 def test_unreachable_redis_screen_and_recovery(monkeypatch, tmp_path):
     from tests.e2e.conftest import OwnRedis
@@ -430,8 +520,11 @@ def test_unreachable_redis_screen_and_recovery(monkeypatch, tmp_path):
         async def script(pilot):
             await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded, "main")
             server.kill()
-            down = await until(pilot, lambda: isinstance(app.screen, UnreachableScreen) and app.screen,
-                               "the unreachable screen")
+            down = await until(
+                pilot,
+                lambda: isinstance(app.screen, UnreachableScreen) and app.screen,
+                "the unreachable screen",
+            )
             assert f"127.0.0.1:{server.port}" in down.message and "is unreachable" in down.message
             assert "Retrying every 0.2 s" in down.message
             server.start()
@@ -442,7 +535,6 @@ def test_unreachable_redis_screen_and_recovery(monkeypatch, tmp_path):
         server.kill()
 
 
-
 def test_unreachable_from_the_start_masks_the_password(monkeypatch):
     from tests.e2e.conftest import free_port
 
@@ -450,9 +542,12 @@ def test_unreachable_from_the_start_masks_the_password(monkeypatch):
     app = DashApp(load_settings(), refresh_seconds=FAST, retry_seconds=0.2)
 
     async def script(pilot):
-        down = await until(pilot, lambda: isinstance(app.screen, UnreachableScreen) and app.screen,
-                           "the unreachable screen")
-        assert "s3cret" not in down.message and "127.0.0.1" in down.message and "is unreachable" in down.message
+        down = await until(
+            pilot, lambda: isinstance(app.screen, UnreachableScreen) and app.screen, "the unreachable screen"
+        )
+        assert (
+            "s3cret" not in down.message and "127.0.0.1" in down.message and "is unreachable" in down.message
+        )
         await pilot.press("question_mark")  # no help, no actions on top of stale data: just the notice
         await pilot.pause()
         assert isinstance(app.screen, UnreachableScreen)
@@ -461,19 +556,25 @@ def test_unreachable_from_the_start_masks_the_password(monkeypatch):
 
     drive(app, script)
 
+
 # --- snapshots (fixed ids, times masked, fixed sparklines, no clock) ------------------------------
 
 SERIES = {"completed": [0, 1, 3, 5, 8, 5, 3, 2, 4, 6, 9, 12], "failed": [0, 0, 1, 0, 0, 2, 0, 0, 0, 1, 0, 0]}
-TRACEBACK = ("Traceback (most recent call last):\n  File \"jobctl/jobs/noop.py\", line 21, in fail\n"
-             "jobctl.errors.PermanentJobFailure: boom 0\n")
+TRACEBACK = (
+    'Traceback (most recent call last):\n  File "jobctl/jobs/noop.py", line 21, in fail\n'
+    "jobctl.errors.PermanentJobFailure: boom 0\n"
+)
 
 
 @pytest.fixture
 def frozen(monkeypatch):
     """What changes from run to run is masked: times, sparkline data, traceback paths."""
     monkeypatch.setattr(widgets, "fmt_time", lambda iso: "11-29 09:00:00" if iso else "-")
-    monkeypatch.setattr(data, "series", lambda connection, queue: SERIES if queue == Q else
-                        {"completed": [0] * 12, "failed": [0] * 12})
+    monkeypatch.setattr(
+        data,
+        "series",
+        lambda connection, queue: SERIES if queue == Q else {"completed": [0] * 12, "failed": [0] * 12},
+    )
     read_jobs, read_dlq = data.read_jobs, data.read_dlq
 
     def jobs(*args):
@@ -494,8 +595,9 @@ def frozen(monkeypatch):
 
 async def loaded(pilot, kind):
     app = pilot.app
-    screen = await until(pilot, lambda: isinstance(app.screen, kind) and app.screen.loaded and app.screen,
-                         kind.__name__)
+    screen = await until(
+        pilot, lambda: isinstance(app.screen, kind) and app.screen.loaded and app.screen, kind.__name__
+    )
     return screen
 
 
@@ -508,9 +610,17 @@ async def settle(pilot) -> None:
     await until(pilot, lambda: pilot.app._reading is None or pilot.app._reading.is_finished, "the last read")
     # a DataTable sizes its columns for new rows on its next Idle event, which a busy machine can
     # deliver after the screenshot (seen: every column as narrow as its header)
-    await until(pilot, lambda: not any(t._require_update_dimensions or t._updated_cells
-                                       for s in pilot.app.screen_stack for t in s.query(DataTable)),
-                "the tables' column widths")
+    await until(
+        pilot,
+        lambda: (
+            not any(
+                t._require_update_dimensions or t._updated_cells
+                for s in pilot.app.screen_stack
+                for t in s.query(DataTable)
+            )
+        ),
+        "the tables' column widths",
+    )
     for _ in range(2):  # twice: a layout the first repaint triggers (a wider column) settles too
         await pilot.pause()
         await pilot.wait_for_scheduled_animations()
@@ -522,8 +632,9 @@ async def settle(pilot) -> None:
 
 def test_snapshot_main_80x24(frozen, snap_compare, redis_client, settings):
     enqueue_many(redis_client, settings, "noop", [{}] * 7, queue=Q, job_ids=[f"w{i}" for i in range(7)])
-    enqueue_many(redis_client, settings, "noop", [{}] * 2, queue="email-sending", priority="high",
-                 job_ids=["e1", "e2"])
+    enqueue_many(
+        redis_client, settings, "noop", [{}] * 2, queue="email-sending", priority="high", job_ids=["e1", "e2"]
+    )
     ops.pause_queue(redis_client, settings, "weekly-reports")
 
     async def ready(pilot):
@@ -534,7 +645,9 @@ def test_snapshot_main_80x24(frozen, snap_compare, redis_client, settings):
 
 
 def test_snapshot_main_by_priority_120x40(frozen, snap_compare, redis_client, settings):
-    enqueue_many(redis_client, settings, "noop", [{}] * 3, queue=Q, priority="high", job_ids=["h1", "h2", "h3"])
+    enqueue_many(
+        redis_client, settings, "noop", [{}] * 3, queue=Q, priority="high", job_ids=["h1", "h2", "h3"]
+    )
 
     async def ready(pilot):
         main = await loaded(pilot, MainScreen)
@@ -566,7 +679,9 @@ def test_snapshot_dead_letters_120x40(frozen, snap_compare, redis_client, settin
         await loaded(pilot, MainScreen)
         await pilot.press("D")
         screen = await loaded(pilot, DeadLetterScreen)
-        await until(pilot, lambda: "PermanentJobFailure" in str(screen.query_one("#entry").render()), "the entry")
+        await until(
+            pilot, lambda: "PermanentJobFailure" in str(screen.query_one("#entry").render()), "the entry"
+        )
         await settle(pilot)
 
     assert snap_compare(DashApp(settings, refresh_seconds=FAST), terminal_size=(120, 40), run_before=ready)
@@ -583,13 +698,22 @@ def test_snapshot_help_80x24(frozen, snap_compare, settings):
 
 
 def test_snapshot_clear_confirmation_80x24(frozen, snap_compare, redis_client, settings):
-    enqueue_many(redis_client, settings, "noop", [{"n": i} for i in range(3)], queue=Q,
-                 job_ids=["c0", "c1", "c2"])
+    enqueue_many(
+        redis_client, settings, "noop", [{"n": i} for i in range(3)], queue=Q, job_ids=["c0", "c1", "c2"]
+    )
 
     async def ready(pilot):
         screen = await open_queue(pilot, Q)
-        await until(pilot, lambda: screen.loaded and screen.page["total"] == 3 and screen.selected == "c0"
-                    and '"n": 0' in detail_text(screen), "3 waiting, the first one's detail")
+        await until(
+            pilot,
+            lambda: (
+                screen.loaded
+                and screen.page["total"] == 3
+                and screen.selected == "c0"
+                and '"n": 0' in detail_text(screen)
+            ),
+            "3 waiting, the first one's detail",
+        )
         await pilot.press("c")
         await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the confirmation")
         await settle(pilot)

@@ -15,7 +15,7 @@ derived ones come from the same numbers, so they always agree with what is store
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import Connection, func, select
@@ -30,11 +30,15 @@ CENTS = Decimal("0.01")
 def measure(conn: Connection, start: datetime, end: datetime) -> dict[str, Decimal]:
     """Every metric for [start, end)."""
     views, visitors = conn.execute(
-        select(func.count(), func.count(page_views.c.visitor_id.distinct()))
-        .where(page_views.c.occurred_at >= start, page_views.c.occurred_at < end)).one()
+        select(func.count(), func.count(page_views.c.visitor_id.distinct())).where(
+            page_views.c.occurred_at >= start, page_views.c.occurred_at < end
+        )
+    ).one()
     purchases, revenue = conn.execute(
-        select(func.count(), func.coalesce(func.sum(orders.c.total_cents), 0))
-        .where(orders.c.paid_at >= start, orders.c.paid_at < end)).one()
+        select(func.count(), func.coalesce(func.sum(orders.c.total_cents), 0)).where(
+            orders.c.paid_at >= start, orders.c.paid_at < end
+        )
+    ).one()
     views, visitors, purchases, revenue = (Decimal(int(v)) for v in (views, visitors, purchases, revenue))
     return {
         "page_views": views,
@@ -42,7 +46,9 @@ def measure(conn: Connection, start: datetime, end: datetime) -> dict[str, Decim
         "purchases": purchases,
         "revenue": revenue,
         "conversion_rate": (purchases / visitors).quantize(RATIO, ROUND_HALF_UP) if visitors else Decimal(0),
-        "average_order_value": (revenue / purchases).quantize(CENTS, ROUND_HALF_UP) if purchases else Decimal(0),
+        "average_order_value": (revenue / purchases).quantize(CENTS, ROUND_HALF_UP)
+        if purchases
+        else Decimal(0),
     }
 
 
@@ -54,33 +60,56 @@ def _upsert(conn: Connection):
     return insert(analytics_aggregates)
 
 
-def store(conn: Connection, period_type: str, rows: Iterable[tuple[datetime, dict[str, Decimal]]],
-          metrics: Iterable[str]) -> int:
+def store(
+    conn: Connection,
+    period_type: str,
+    rows: Iterable[tuple[datetime, dict[str, Decimal]]],
+    metrics: Iterable[str],
+) -> int:
     """Upsert (period_type, period_start, metric) -> value: re-running a period replaces its rows."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     wanted = list(metrics)
-    values = [{"period_type": period_type, "period_start": start, "metric": name, "value": measured[name],
-               "computed_at": now} for start, measured in rows for name in wanted]
+    values = [
+        {
+            "period_type": period_type,
+            "period_start": start,
+            "metric": name,
+            "value": measured[name],
+            "computed_at": now,
+        }
+        for start, measured in rows
+        for name in wanted
+    ]
     if not values:
         return 0
     statement = _upsert(conn)
     statement = statement.on_conflict_do_update(
         index_elements=["period_type", "period_start", "metric"],
-        set_={"value": statement.excluded.value, "computed_at": statement.excluded.computed_at})
+        set_={"value": statement.excluded.value, "computed_at": statement.excluded.computed_at},
+    )
     conn.execute(statement, values)
     return len(values)
 
 
-def stored(conn: Connection, period_type: str, start: datetime, end: datetime,
-           metrics: Iterable[str] = METRICS) -> list[dict]:
+def stored(
+    conn: Connection, period_type: str, start: datetime, end: datetime, metrics: Iterable[str] = METRICS
+) -> list[dict]:
     """Stored aggregates of periods starting in [start, end), one row per period, oldest first."""
     result = conn.execute(
-        select(analytics_aggregates.c.period_start, analytics_aggregates.c.metric, analytics_aggregates.c.value,
-               analytics_aggregates.c.computed_at)
-        .where(analytics_aggregates.c.period_type == period_type,
-               analytics_aggregates.c.period_start >= start, analytics_aggregates.c.period_start < end,
-               analytics_aggregates.c.metric.in_(list(metrics)))
-        .order_by(analytics_aggregates.c.period_start, analytics_aggregates.c.metric))
+        select(
+            analytics_aggregates.c.period_start,
+            analytics_aggregates.c.metric,
+            analytics_aggregates.c.value,
+            analytics_aggregates.c.computed_at,
+        )
+        .where(
+            analytics_aggregates.c.period_type == period_type,
+            analytics_aggregates.c.period_start >= start,
+            analytics_aggregates.c.period_start < end,
+            analytics_aggregates.c.metric.in_(list(metrics)),
+        )
+        .order_by(analytics_aggregates.c.period_start, analytics_aggregates.c.metric)
+    )
     rows: dict[datetime, dict] = {}
     for period_start, metric, value, computed_at in result:
         row = rows.setdefault(period_start, {"period_start": period_start, "computed_at": computed_at})

@@ -105,8 +105,9 @@ def normalize_recipients(to: str | list[str] | tuple[str, ...]) -> list[str]:
                 raise _bad(item, "expected a string")
             items.extend(_split(item) or [item])
     else:
-        raise UsageError(f"recipients must be an address or a list of addresses, got {type(to).__name__}",
-                         HINT)
+        raise UsageError(
+            f"recipients must be an address or a list of addresses, got {type(to).__name__}", HINT
+        )
     out: list[str] = []
     seen: set[str] = set()
     for item in items:
@@ -116,8 +117,12 @@ def normalize_recipients(to: str | list[str] | tuple[str, ...]) -> list[str]:
             seen.add(key)
             out.append(str(address))
     if not out:
-        raise UsageError("no recipient address given", "give at least one address in to, e.g. name@example.com")
+        raise UsageError(
+            "no recipient address given", "give at least one address in to, e.g. name@example.com"
+        )
     if len(out) > MAX_RECIPIENTS:
-        raise UsageError(f"{len(out)} recipients in one email; the limit is {MAX_RECIPIENTS}",
-                         "send one email per recipient (e.g. from a CSV file)")
+        raise UsageError(
+            f"{len(out)} recipients in one email; the limit is {MAX_RECIPIENTS}",
+            "send one email per recipient (e.g. from a CSV file)",
+        )
     return out

@@ -23,8 +23,11 @@ class Attachment:
     content: bytes
 
     def to_payload(self) -> dict[str, str]:
-        return {"filename": self.filename, "content_type": self.content_type,
-                "content_b64": base64.b64encode(self.content).decode("ascii")}
+        return {
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "content_b64": base64.b64encode(self.content).decode("ascii"),
+        }
 
 
 def sendable_type(content_type: str) -> str:
@@ -49,17 +52,22 @@ def read_attachment(path: str | Path, limit: int) -> Attachment:
         raise UsageError(f"attachment {str(path)!r} is not a regular file", "attach files, not folders")
     size = file.stat().st_size
     if size > limit:
-        raise UsageError(f"attachment {file.name!r} is {human_size(size)} ({size} bytes); "
-                         f"the limit is {human_size(limit)} ({limit} bytes)",
-                         "send a link instead, or raise JOBCTL_MAX_ATTACHMENT_SIZE")
+        raise UsageError(
+            f"attachment {file.name!r} is {human_size(size)} ({size} bytes); "
+            f"the limit is {human_size(limit)} ({limit} bytes)",
+            "send a link instead, or raise JOBCTL_MAX_ATTACHMENT_SIZE",
+        )
     try:
         content = file.read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read attachment {str(path)!r}: {exc.strerror}",
-                         "check its permissions") from None
+        raise UsageError(
+            f"cannot read attachment {str(path)!r}: {exc.strerror}", "check its permissions"
+        ) from None
     if len(content) > limit:  # grew while we looked
-        raise UsageError(f"attachment {file.name!r} is larger than the limit of {limit} bytes",
-                         "send a link instead, or raise JOBCTL_MAX_ATTACHMENT_SIZE")
+        raise UsageError(
+            f"attachment {file.name!r} is larger than the limit of {limit} bytes",
+            "send a link instead, or raise JOBCTL_MAX_ATTACHMENT_SIZE",
+        )
     return Attachment(file.name, guess_type(file.name), content)
 
 
@@ -72,16 +80,21 @@ def clean_filename(name: str) -> str:
 def attachment_from_payload(raw: object, index: int) -> Attachment:
     """The inverse of Attachment.to_payload; UsageError when the queued data is malformed."""
     if not isinstance(raw, dict):
-        raise UsageError(f"attachment {index} is not an object",
-                         "rebuild the payload with prepare_email_payload")
+        raise UsageError(
+            f"attachment {index} is not an object", "rebuild the payload with prepare_email_payload"
+        )
     filename, b64 = raw.get("filename"), raw.get("content_b64")
     content_type = raw.get("content_type") or DEFAULT_TYPE
     if not isinstance(filename, str) or not isinstance(b64, str) or not isinstance(content_type, str):
-        raise UsageError(f"attachment {index} needs string filename and content_b64",
-                         "rebuild the payload with prepare_email_payload")
+        raise UsageError(
+            f"attachment {index} needs string filename and content_b64",
+            "rebuild the payload with prepare_email_payload",
+        )
     if not _CONTENT_TYPE_RE.fullmatch(content_type):
-        raise UsageError(f"attachment {filename!r} has an invalid content type {content_type!r}",
-                         "use a MIME type such as application/pdf")
+        raise UsageError(
+            f"attachment {filename!r} has an invalid content type {content_type!r}",
+            "use a MIME type such as application/pdf",
+        )
     try:
         content = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):

@@ -79,5 +79,4 @@ def decimal(value: Any) -> Decimal:
     return to_decimal(value)
 
 
-FILTERS = {"money": money, "line_total": line_total, "subtotal": subtotal, "decimal": decimal,
-           "link": link}
+FILTERS = {"money": money, "line_total": line_total, "subtotal": subtotal, "decimal": decimal, "link": link}

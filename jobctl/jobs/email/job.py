@@ -17,7 +17,7 @@ def _current_job_id() -> str | None:
         from rq import get_current_job
 
         job = get_current_job()
-    except Exception:  # outside a worker, or rq unavailable: a random id is fine
+    except Exception:  # noqa: BLE001 - outside a worker, or rq unavailable: a random id is fine
         return None
     return job.id if job is not None else None
 
@@ -34,13 +34,23 @@ def send_email(payload: dict) -> dict:
         rendered = render_email(settings, request.template, request.data)
         if request.subject:
             rendered = replace(rendered, subject=request.subject)
-        message = build_message(settings, rendered, request.to, template=request.template,
-                                attachments=request.attachments,
-                                message_id=new_message_id(settings, _current_job_id()))
+        message = build_message(
+            settings,
+            rendered,
+            request.to,
+            template=request.template,
+            attachments=request.attachments,
+            message_id=new_message_id(settings, _current_job_id()),
+        )
     except JobctlError as exc:
         hint = f" ({exc.hint})" if exc.hint else ""
         raise PermanentJobFailure(f"{exc.message}{hint}") from None
     result = get_provider(settings.email_provider)(message, settings)
     provider, message_id = result.pop("provider"), result.pop("message_id")
-    return {"provider": provider, "message_id": message_id, "to": request.to,
-            "template": request.template, **result}
+    return {
+        "provider": provider,
+        "message_id": message_id,
+        "to": request.to,
+        "template": request.template,
+        **result,
+    }

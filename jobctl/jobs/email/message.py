@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -21,8 +21,10 @@ def sender_address(settings) -> Address:
     try:
         return _parse_sender(settings.email_from)
     except UsageError as exc:
-        raise ConfigError(f"EMAIL_FROM is not a valid sender: {exc.message}",
-                          "set EMAIL_FROM to e.g. 'Marketplace <no-reply@example.com>'") from None
+        raise ConfigError(
+            f"EMAIL_FROM is not a valid sender: {exc.message}",
+            "set EMAIL_FROM to e.g. 'Marketplace <no-reply@example.com>'",
+        ) from None
 
 
 def new_message_id(settings, unique: str | None = None) -> str:
@@ -44,7 +46,7 @@ def build_message(
     message["From"] = sender_address(settings)
     message["To"] = ", ".join(to)
     message["Subject"] = rendered.subject
-    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id or new_message_id(settings)
     message[TEMPLATE_HEADER] = template
     message.set_content(rendered.text)
@@ -52,8 +54,9 @@ def build_message(
         message.add_alternative(rendered.html, subtype="html")
     for attachment in attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
-        message.add_attachment(attachment.content, maintype=maintype, subtype=subtype,
-                               filename=attachment.filename)
+        message.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return message
 
 

@@ -37,20 +37,28 @@ def _json_data(data: Any) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise UsageError(f"email data must be an object of name -> value, got {type(data).__name__}",
-                         "give data as name -> value pairs")
+        raise UsageError(
+            f"email data must be an object of name -> value, got {type(data).__name__}",
+            "give data as name -> value pairs",
+        )
     for key, value in data.items():
         if not isinstance(key, str):
-            raise UsageError(f"email data keys must be strings, got {key!r}", "give data as name -> value pairs")
+            raise UsageError(
+                f"email data keys must be strings, got {key!r}", "give data as name -> value pairs"
+            )
         try:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise UsageError(f"email data {key!r} is not JSON-serialisable: {exc}",
-                             "use strings, numbers, booleans, lists and objects") from None
+            raise UsageError(
+                f"email data {key!r} is not JSON-serialisable: {exc}",
+                "use strings, numbers, booleans, lists and objects",
+            ) from None
     text = json.dumps(data, allow_nan=False)
     if len(text.encode()) > MAX_DATA_BYTES:
-        raise UsageError(f"email data is {len(text.encode())} bytes of JSON; the limit is {MAX_DATA_BYTES}",
-                         "pass references (ids, links) rather than content")
+        raise UsageError(
+            f"email data is {len(text.encode())} bytes of JSON; the limit is {MAX_DATA_BYTES}",
+            "pass references (ids, links) rather than content",
+        )
     return json.loads(text)  # exactly what the worker will see (tuples become lists, ...)
 
 
@@ -58,7 +66,9 @@ def check_subject(subject: Any) -> str | None:
     if subject is None:
         return None
     if not isinstance(subject, str):
-        raise UsageError(f"subject must be text, got {type(subject).__name__}", "give the subject as one line of text")
+        raise UsageError(
+            f"subject must be text, got {type(subject).__name__}", "give the subject as one line of text"
+        )
     if any(ord(c) < 32 or ord(c) == 127 for c in subject):
         raise UsageError("subject must be one line without control characters", "remove line breaks")
     subject = " ".join(subject.split())
@@ -73,8 +83,10 @@ def _check_total(attachments: list[Attachment], limit: int) -> None:
     total_limit = max(MIN_TOTAL_ATTACHMENTS, limit)
     total = sum(len(a.content) for a in attachments)
     if total > total_limit:
-        raise UsageError(f"attachments total {human_size(total)}; one email carries at most "
-                         f"{human_size(total_limit)}", "send fewer files, or links")
+        raise UsageError(
+            f"attachments total {human_size(total)}; one email carries at most {human_size(total_limit)}",
+            "send fewer files, or links",
+        )
 
 
 def prepare_email_payload(
@@ -134,11 +146,13 @@ def _build(settings, fields: dict[str, Any], _context: BuildContext) -> dict[str
 
 CONTRACT = Contract(
     "email",
-    (Field("to", "list", True, "recipient address(es)"),
-     Field("template", "text", True, "template name (jobctl email templates)"),
-     Field("data", "object", False, "template variables; other keys given with the fields land here too"),
-     Field("subject", "text", False, "overrides the template's subject"),
-     Field("attachments", "list", False, "paths of files to attach, read when the job is enqueued")),
+    (
+        Field("to", "list", True, "recipient address(es)"),
+        Field("template", "text", True, "template name (jobctl email templates)"),
+        Field("data", "object", False, "template variables; other keys given with the fields land here too"),
+        Field("subject", "text", False, "overrides the template's subject"),
+        Field("attachments", "list", False, "paths of files to attach, read when the job is enqueued"),
+    ),
     build=_build,
     load=load_email_payload,
     describe=lambda payload: f"email {payload['template']}",

@@ -50,8 +50,10 @@ def read_recipients_csv(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
                 if not any(cell.strip() for cell in record):
                     continue
                 if len(record) != len(names):
-                    raise UsageError(f"{path} line {line}: {len(record)} fields, the header has {len(names)}",
-                                     "quote values that contain commas")
+                    raise UsageError(
+                        f"{path} line {line}: {len(record)} fields, the header has {len(names)}",
+                        "quote values that contain commas",
+                    )
                 data = dict(zip(names, (cell.strip() for cell in record), strict=True))
                 raw = data.pop(address_column)
                 try:

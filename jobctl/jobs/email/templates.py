@@ -45,8 +45,14 @@ def _environment(templates_dir: str, brand: str) -> jinja2.Environment:
     loader: jinja2.BaseLoader = builtin
     if templates_dir:  # searched first: overrides and additions
         loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(templates_dir), builtin])
-    env = jinja2.Environment(loader=loader, autoescape=_autoescape, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=_autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters.update(FILTERS)
     env.globals["brand"] = brand
     return env
@@ -90,8 +96,10 @@ def _check_name(env: jinja2.Environment, name: str) -> None:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name) or not _exists(env, name + SUBJECT):
         raise UsageError(f"unknown email template {name!r}", f"templates: {', '.join(_names(env))}")
     if not _exists(env, name + TEXT):
-        raise UsageError(f"email template {name!r} has no plain-text body {name}{TEXT}",
-                         "add the file next to its subject in JOBCTL_TEMPLATES_DIR")
+        raise UsageError(
+            f"email template {name!r} has no plain-text body {name}{TEXT}",
+            "add the file next to its subject in JOBCTL_TEMPLATES_DIR",
+        )
 
 
 def _variables(env: jinja2.Environment, filename: str, seen: set[str]) -> set[str]:
@@ -100,8 +108,11 @@ def _variables(env: jinja2.Environment, filename: str, seen: set[str]) -> set[st
     seen.add(filename)
     source = env.loader.get_source(env, filename)[0]
     ast = env.parse(source, filename)
-    imported = {name if isinstance(name, str) else name[1] for node in ast.find_all(nodes.FromImport)
-                for name in node.names}
+    imported = {
+        name if isinstance(name, str) else name[1]
+        for node in ast.find_all(nodes.FromImport)
+        for name in node.names
+    }
     imported |= {node.target for node in ast.find_all(nodes.Import)}
     found = set(meta.find_undeclared_variables(ast)) - imported
     for ref in meta.find_referenced_templates(ast):
@@ -112,8 +123,10 @@ def _variables(env: jinja2.Environment, filename: str, seen: set[str]) -> set[st
 
 def _syntax_error(exc: jinja2.TemplateSyntaxError) -> UsageError:
     where = exc.filename or exc.name or "template"
-    return UsageError(f"email template {where} line {exc.lineno}: {exc.message}",
-                      "fix the template file (JOBCTL_TEMPLATES_DIR)")
+    return UsageError(
+        f"email template {where} line {exc.lineno}: {exc.message}",
+        "fix the template file (JOBCTL_TEMPLATES_DIR)",
+    )
 
 
 def list_templates(settings) -> list[dict[str, Any]]:
@@ -129,12 +142,14 @@ def list_templates(settings) -> list[dict[str, Any]]:
             variables = set().union(*(_variables(env, f, set()) for f in files))
         except jinja2.TemplateSyntaxError as exc:
             raise _syntax_error(exc) from None
-        rows.append({
-            "name": name,
-            "subject": env.loader.get_source(env, name + SUBJECT)[0].strip(),
-            "variables": sorted(variables - set(env.globals)),
-            "source": override if overridden & set(files) else BUILT_IN,
-        })
+        rows.append(
+            {
+                "name": name,
+                "subject": env.loader.get_source(env, name + SUBJECT)[0].strip(),
+                "variables": sorted(variables - set(env.globals)),
+                "source": override if overridden & set(files) else BUILT_IN,
+            }
+        )
     return rows
 
 
@@ -144,22 +159,30 @@ def _render(env: jinja2.Environment, name: str, filename: str, data: dict[str, A
     except jinja2.UndefinedError as exc:
         text = str(exc)
         if m := _UNDEFINED_RE.match(text):
-            raise UsageError(f"template {name!r} needs variable {m.group(1)!r}",
-                             f"add {m.group(1)} to the template data") from None
+            raise UsageError(
+                f"template {name!r} needs variable {m.group(1)!r}", f"add {m.group(1)} to the template data"
+            ) from None
         if m := _NO_ATTRIBUTE_RE.search(text):
-            raise UsageError(f"template {name!r} needs field {m.group(1)!r} in its data ({text})",
-                             "check the structure of the data you pass") from None
-        raise UsageError(f"template {name!r} needs data it was not given: {text}", "check the template data") from None
+            raise UsageError(
+                f"template {name!r} needs field {m.group(1)!r} in its data ({text})",
+                "check the structure of the data you pass",
+            ) from None
+        raise UsageError(
+            f"template {name!r} needs data it was not given: {text}", "check the template data"
+        ) from None
     except jinja2.TemplateSyntaxError as exc:
         raise _syntax_error(exc) from None
     except jinja2.TemplateNotFound as exc:
-        raise UsageError(f"template {name!r} refers to missing template file {exc.name!r}",
-                         "add it to JOBCTL_TEMPLATES_DIR") from None
+        raise UsageError(
+            f"template {name!r} refers to missing template file {exc.name!r}",
+            "add it to JOBCTL_TEMPLATES_DIR",
+        ) from None
     except TemplateDataError as exc:
         raise UsageError(f"template {name!r}: {exc}", "check the data you pass") from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-        raise UsageError(f"template {name!r} failed to render: {exc}",
-                         "check the types of the data you pass") from None
+        raise UsageError(
+            f"template {name!r} failed to render: {exc}", "check the types of the data you pass"
+        ) from None
 
 
 def render_email(settings, template: str, data: dict[str, Any] | None = None) -> RenderedEmail:

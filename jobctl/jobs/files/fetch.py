@@ -54,8 +54,10 @@ def _copy(chunks: Iterable[bytes], work: Path, limit: int) -> Fetched:
             for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
-                    raise PermanentJobFailure(f"file is larger than MAX_FILE_SIZE ({human_size(limit)}); "
-                                              f"stopped reading after {human_size(size)}")
+                    raise PermanentJobFailure(
+                        f"file is larger than MAX_FILE_SIZE ({human_size(limit)}); "
+                        f"stopped reading after {human_size(size)}"
+                    )
                 digest.update(chunk)
                 out.write(chunk)
     except BaseException:
@@ -83,8 +85,9 @@ def _fetch_http(url: str, work: Path, limit: int, timeout: float) -> Fetched:
     # identity: ask for the file as stored, so size and hash are the file's. A server that compresses
     # anyway is decoded by iter_bytes, and the limit counts the decoded bytes: no zip bomb gets past it.
     try:
-        with http_client.stream("GET", url, headers={"Accept-Encoding": "identity"}, timeout=timeout,
-                                follow_redirects=True) as response:
+        with http_client.stream(
+            "GET", url, headers={"Accept-Encoding": "identity"}, timeout=timeout, follow_redirects=True
+        ) as response:
             if not 200 <= response.status_code < 300:
                 raise _status_failure(url, response.status_code, response.reason_phrase)
             declared = response.headers.get("Content-Length")

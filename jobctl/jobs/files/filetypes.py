@@ -16,18 +16,43 @@ from jobctl.errors import UsageError
 SNIFF_BYTES = 8192  # filetype never looks further than this
 
 ALIASES: dict[str, str] = {
-    "jpg": "image/jpeg", "jpeg": "image/jpeg", "jpe": "image/jpeg", "image/jpg": "image/jpeg",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "jpe": "image/jpeg",
+    "image/jpg": "image/jpeg",
     "image/pjpeg": "image/jpeg",
-    "png": "image/png", "image/x-png": "image/png", "apng": "image/png", "image/apng": "image/png",
-    "gif": "image/gif", "webp": "image/webp", "avif": "image/avif", "heic": "image/heic",
-    "tif": "image/tiff", "tiff": "image/tiff", "bmp": "image/bmp",
-    "pdf": "application/pdf", "zip": "application/zip",
+    "png": "image/png",
+    "image/x-png": "image/png",
+    "apng": "image/png",
+    "image/apng": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "heic": "image/heic",
+    "tif": "image/tiff",
+    "tiff": "image/tiff",
+    "bmp": "image/bmp",
+    "pdf": "application/pdf",
+    "zip": "application/zip",
 }
 # the type each Pillow format name stands for, for images Pillow opened
-PILLOW_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp",
-                  "AVIF": "image/avif", "TIFF": "image/tiff", "BMP": "image/bmp"}
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
-              "image/avif": "avif", "application/pdf": "pdf"}
+PILLOW_FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "AVIF": "image/avif",
+    "TIFF": "image/tiff",
+    "BMP": "image/bmp",
+}
+EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "image/avif": "avif",
+    "application/pdf": "pdf",
+}
 
 
 def normalize_type(declared: str) -> str:
@@ -37,7 +62,9 @@ def normalize_type(declared: str) -> str:
         return ALIASES[text]
     if "/" in text and " " not in text:
         return text
-    raise UsageError(f"unknown file type {declared!r}", "give a MIME type such as image/jpeg, or jpg/png/webp/gif/pdf")
+    raise UsageError(
+        f"unknown file type {declared!r}", "give a MIME type such as image/jpeg, or jpg/png/webp/gif/pdf"
+    )
 
 
 def type_of_name(name: str) -> str | None:

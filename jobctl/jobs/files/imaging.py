@@ -64,8 +64,13 @@ class Encoded:
 
     def meta(self) -> dict:
         """What a job result records: every field but the bytes (storage adds their size and hash)."""
-        return {"kind": self.kind, "format": self.format, "width": self.width, "height": self.height,
-                "frames": self.frames}
+        return {
+            "kind": self.kind,
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "frames": self.frames,
+        }
 
 
 @dataclass
@@ -103,8 +108,16 @@ def inspect(path: str | Path, *, max_pixels: int, decode: bool = True) -> dict:
             im.load()
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return {"format": _PILLOW_NAMES[fmt], "width": width, "height": height, "mode": mode, "frames": frames,
-            "animated": frames > 1, "has_alpha": alpha, "orientation": orientation}
+    return {
+        "format": _PILLOW_NAMES[fmt],
+        "width": width,
+        "height": height,
+        "mode": mode,
+        "frames": frames,
+        "animated": frames > 1,
+        "has_alpha": alpha,
+        "orientation": orientation,
+    }
 
 
 def optimize(path: str | Path, *, quality: int, max_pixels: int) -> Encoded:
@@ -124,8 +137,14 @@ def convert(path: str | Path, target: str, *, quality: int, max_pixels: int) -> 
     return _encode(source, fmt, quality, "converted")
 
 
-def thumbnails(path: str | Path, sizes: list[tuple[int, int]], *, quality: int, max_pixels: int,
-               format: str | None = None) -> list[Encoded]:
+def thumbnails(
+    path: str | Path,
+    sizes: list[tuple[int, int]],
+    *,
+    quality: int,
+    max_pixels: int,
+    format: str | None = None,
+) -> list[Encoded]:
     """One still per box, in the order given: aspect ratio kept, never upscaled, first frame only.
 
     The default format is JPEG for an opaque image and WebP for one with transparency (smaller
@@ -159,15 +178,23 @@ def _encode(source: _Decoded, fmt: str, quality: int, kind: str) -> Encoded:
     return Encoded(kind, fmt, width, height, data)
 
 
-def _decode(path: str | Path, max_pixels: int, *, all_frames: bool, target: str | None = None,
-            draft_boxes: list[tuple[int, int]] | None = None) -> _Decoded:
+def _decode(
+    path: str | Path,
+    max_pixels: int,
+    *,
+    all_frames: bool,
+    target: str | None = None,
+    draft_boxes: list[tuple[int, int]] | None = None,
+) -> _Decoded:
     """`target` None means the source's own format, which can always hold its animation."""
     with _opened(path, max_pixels) as (im, fmt):
         frames = _frame_count(im)
         keep_animation = all_frames and frames > 1
         if keep_animation and target not in (None, *ANIMATED_TARGETS, fmt):
-            raise ImageRejected(f"animated {_label(fmt, frames)} with {frames} frames cannot become a still "
-                                f"{_LABELS[target]}; convert to webp or gif")
+            raise ImageRejected(
+                f"animated {_label(fmt, frames)} with {frames} frames cannot become a still "
+                f"{_LABELS[target]}; convert to webp or gif"
+            )
         icc, loop = im.info.get("icc_profile"), im.info.get("loop")
         if draft_boxes and im.format in ("JPEG", "MPO"):
             _draft(im, draft_boxes)
@@ -243,8 +270,10 @@ def _bomb_reason(exc: Exception, max_pixels: int) -> str:
     # setting is written.
     match = re.search(r"\((\d+) pixels\)", str(exc))
     pixels = f"{match[1]} pixels" if match else "too many pixels"
-    return (f"the image has {pixels}, over the limit of {max_pixels} (JOBCTL_MAX_IMAGE_PIXELS): "
-            "refused as a possible decompression bomb")
+    return (
+        f"the image has {pixels}, over the limit of {max_pixels} (JOBCTL_MAX_IMAGE_PIXELS): "
+        "refused as a possible decompression bomb"
+    )
 
 
 def _check_animation_size(im: Image.Image, fmt: str, max_pixels: int) -> None:
@@ -254,8 +283,9 @@ def _check_animation_size(im: Image.Image, fmt: str, max_pixels: int) -> None:
     if frames > 1 and total > max_pixels:
         width, height = im.size
         what = f"animated {_label(fmt, frames)} of {width}x{height} with {frames} frames"
-        raise ImageRejected(f"{what} is {total} pixels in all, over the limit of {max_pixels} "
-                            "(JOBCTL_MAX_IMAGE_PIXELS)")
+        raise ImageRejected(
+            f"{what} is {total} pixels in all, over the limit of {max_pixels} (JOBCTL_MAX_IMAGE_PIXELS)"
+        )
 
 
 def _frame_count(im: Image.Image) -> int:

@@ -33,8 +33,16 @@ _STILL_MODES = {
 }
 _DEEP = ("I;16", "I;16B", "I;16L", "I", "F")
 # which ICC colour space ("data colour space" in the profile header) a Pillow mode's pixels are in
-_MODE_SPACE = {"1": b"GRAY", "L": b"GRAY", "LA": b"GRAY", "I;16": b"GRAY", "P": b"RGB ", "RGB": b"RGB ",
-               "RGBA": b"RGB ", "CMYK": b"CMYK"}
+_MODE_SPACE = {
+    "1": b"GRAY",
+    "L": b"GRAY",
+    "LA": b"GRAY",
+    "I;16": b"GRAY",
+    "P": b"RGB ",
+    "RGB": b"RGB ",
+    "RGBA": b"RGB ",
+    "CMYK": b"CMYK",
+}
 
 
 def has_alpha(im: Image.Image) -> bool:
@@ -88,8 +96,10 @@ def fit(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
     """
     width, height = size
     scale = min(box[0] / width, box[1] / height, 1.0)
-    return (min(box[0], max(1, math.floor(width * scale + 0.5))),
-            min(box[1], max(1, math.floor(height * scale + 0.5))))
+    return (
+        min(box[0], max(1, math.floor(width * scale + 0.5))),
+        min(box[1], max(1, math.floor(height * scale + 0.5))),
+    )
 
 
 def prepare(im: Image.Image, fmt: str, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
@@ -130,8 +140,12 @@ def save_params(fmt: str, quality: int, icc: bytes | None) -> dict:
     if fmt == "jpeg":
         # 4:2:0 halves chroma, invisible in photos at normal quality; from 90 up the caller asked
         # for fidelity, and text or line-art colour edges need full chroma.
-        params.update(quality=quality, optimize=True, progressive=True,
-                      subsampling="4:4:4" if quality >= 90 else "4:2:0")
+        params.update(
+            quality=quality,
+            optimize=True,
+            progressive=True,
+            subsampling="4:4:4" if quality >= 90 else "4:2:0",
+        )
     elif fmt == "png":
         params.update(PNG_PARAMS)
     elif fmt == "webp":
@@ -150,8 +164,14 @@ def encode_still(im: Image.Image, fmt: str, quality: int, icc: bytes | None) -> 
     return buffer.getvalue(), im.size
 
 
-def encode_animation(frames: list[Image.Image], fmt: str, quality: int, icc: bytes | None,
-                     durations: list[int], loop: int | None) -> bytes:
+def encode_animation(
+    frames: list[Image.Image],
+    fmt: str,
+    quality: int,
+    icc: bytes | None,
+    durations: list[int],
+    loop: int | None,
+) -> bytes:
     """All frames in one mode, since the APNG, WebP and AVIF writers take the first frame's; the GIF
     writer quantises each frame itself, so its frames go as decoded."""
     if fmt != "gif":

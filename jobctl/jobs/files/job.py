@@ -42,15 +42,21 @@ def _wants_scan(request: FileRequest) -> bool:
 def _check_type(settings, request: FileRequest, path: Path) -> str:
     detected = sniff(path)
     if detected is None:
-        raise PermanentJobFailure(f"the content is not a file type jobctl recognises (declared {request.file_type})")
+        raise PermanentJobFailure(
+            f"the content is not a file type jobctl recognises (declared {request.file_type})"
+        )
     if detected != request.file_type:
-        raise PermanentJobFailure(f"the content is {detected} but the upload says {request.file_type}; "
-                                  "the file is not what it claims to be")
+        raise PermanentJobFailure(
+            f"the content is {detected} but the upload says {request.file_type}; "
+            "the file is not what it claims to be"
+        )
     named = type_of_name(request.file_name)
     if named and named != detected:
         raise PermanentJobFailure(f"{request.file_name!r} is named as {named} but the content is {detected}")
     if detected not in settings.allowed_file_types:
-        raise PermanentJobFailure(f"{detected} is not in ALLOWED_FILE_TYPES ({', '.join(settings.allowed_file_types)})")
+        raise PermanentJobFailure(
+            f"{detected} is not in ALLOWED_FILE_TYPES ({', '.join(settings.allowed_file_types)})"
+        )
     if detected == "application/pdf":
         with open(path, "rb") as fh:
             fh.seek(max(0, path.stat().st_size - PDF_TAIL))
@@ -62,33 +68,60 @@ def _check_type(settings, request: FileRequest, path: Path) -> str:
 def _quarantine(settings, request: FileRequest, fetched: Fetched, scan: dict, result: dict) -> dict:
     from jobctl.core.alerts import infected_file_alert
 
-    details = {"file_id": request.file_id, "file_name": request.file_name, "user_id": request.user_id,
-               "product_id": request.product_id, "signature": scan["signature"], "scanner": scan["scanner"],
-               "sha256": fetched.sha256, "job_id": _current_job_id(),
-               "detected_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    target = storage.quarantine(settings.storage_path, fetched.path, fetched.sha256,
-                                {**details, "source": request.file_url})
+    details = {
+        "file_id": request.file_id,
+        "file_name": request.file_name,
+        "user_id": request.user_id,
+        "product_id": request.product_id,
+        "signature": scan["signature"],
+        "scanner": scan["scanner"],
+        "sha256": fetched.sha256,
+        "job_id": _current_job_id(),
+        "detected_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    target = storage.quarantine(
+        settings.storage_path, fetched.path, fetched.sha256, {**details, "source": request.file_url}
+    )
     details["quarantine_path"] = str(target)
     channels = infected_file_alert(runtime.connection(), settings, details)
-    return {**result, "status": "quarantined", "reason": f"malware found: {scan['signature']}",
-            "quarantine_path": str(target), "alerted": channels}
+    return {
+        **result,
+        "status": "quarantined",
+        "reason": f"malware found: {scan['signature']}",
+        "quarantine_path": str(target),
+        "alerted": channels,
+    }
 
 
 def _render(settings, request: FileRequest, path: Path, mime: str) -> dict[str, Any]:
-    kwargs = {"path": str(path), "mime": mime, "processing": request.processing_type, "options": request.options,
-              "storage_dir": str(settings.storage_path), "quality": settings.image_quality,
-              "sizes": [list(s) for s in settings.thumbnail_sizes], "max_pixels": settings.max_image_pixels}
+    kwargs = {
+        "path": str(path),
+        "mime": mime,
+        "processing": request.processing_type,
+        "options": request.options,
+        "storage_dir": str(settings.storage_path),
+        "quality": settings.image_quality,
+        "sizes": [list(s) for s in settings.thumbnail_sizes],
+        "max_pixels": settings.max_image_pixels,
+    }
     try:
-        return run_isolated(RENDER, kwargs, time_limit=settings.file_time_limit,
-                            memory_limit=settings.image_memory_limit, preload=(RENDER.rpartition(".")[0],))
+        return run_isolated(
+            RENDER,
+            kwargs,
+            time_limit=settings.file_time_limit,
+            memory_limit=settings.image_memory_limit,
+            preload=(RENDER.rpartition(".")[0],),
+        )
     except SandboxFailure as exc:
         if exc.kind == "ImageRejected":
             raise PermanentJobFailure(exc.message) from None
         if exc.kind == "timeout":
             raise PermanentJobFailure(f"image processing {exc.message} (JOBCTL_FILE_TIME_LIMIT)") from None
         if exc.kind == "memory":
-            raise PermanentJobFailure(f"image processing needed more than JOBCTL_IMAGE_MEMORY_LIMIT "
-                                      f"({settings.image_memory_limit // 1024**2} MiB): {exc.message}") from None
+            raise PermanentJobFailure(
+                f"image processing needed more than JOBCTL_IMAGE_MEMORY_LIMIT "
+                f"({settings.image_memory_limit // 1024**2} MiB): {exc.message}"
+            ) from None
         if exc.kind == "crashed":
             raise PermanentJobFailure(f"the image decoder {exc.message} on this file") from None
         # anything else (a full disk, a bug) may pass: let the retry policy try again
@@ -102,18 +135,30 @@ def process_file_job(payload: dict) -> dict[str, Any]:
         request = load_file_payload(payload)
     except JobctlError as exc:
         raise PermanentJobFailure(exc.message) from None
-    fetched = fetch(request.file_url, storage.work_dir(settings.storage_path), limit=settings.max_file_size,
-                    timeout=settings.fetch_timeout)
+    fetched = fetch(
+        request.file_url,
+        storage.work_dir(settings.storage_path),
+        limit=settings.max_file_size,
+        timeout=settings.fetch_timeout,
+    )
     try:
         result: dict[str, Any] = {
-            "file_id": request.file_id, "user_id": request.user_id, "product_id": request.product_id,
+            "file_id": request.file_id,
+            "user_id": request.user_id,
+            "product_id": request.product_id,
             "processing_type": request.processing_type,
-            "file": {"name": request.file_name, "declared_type": request.file_type, "size": fetched.size,
-                     "sha256": fetched.sha256},
+            "file": {
+                "name": request.file_name,
+                "declared_type": request.file_type,
+                "size": fetched.size,
+                "sha256": fetched.sha256,
+            },
         }
         if request.file_size and request.file_size != fetched.size:
-            raise PermanentJobFailure(f"the file is {fetched.size} bytes but the upload said {request.file_size}; "
-                                      "it changed or was cut short")
+            raise PermanentJobFailure(
+                f"the file is {fetched.size} bytes but the upload said {request.file_size}; "
+                "it changed or was cut short"
+            )
         if _wants_scan(request):
             scan = scan_file(settings, fetched.path).as_dict()
             result["scan"] = scan
@@ -126,8 +171,11 @@ def process_file_job(payload: dict) -> dict[str, Any]:
         if not mime.startswith("image/"):
             if request.processing_type in IMAGE_PROCESSING:
                 raise PermanentJobFailure(f"{request.processing_type} needs an image; this file is {mime}")
-            return {**result, "status": "valid" if request.processing_type == "validate" else "processed",
-                    "outputs": []}
+            return {
+                **result,
+                "status": "valid" if request.processing_type == "validate" else "processed",
+                "outputs": [],
+            }
         rendered = _render(settings, request, fetched.path, mime)
         status = "valid" if request.processing_type == "validate" else "processed"
         return {**result, "status": status, "image": rendered["image"], "outputs": rendered["outputs"]}

@@ -53,10 +53,17 @@ class FileRequest:
     options: dict[str, Any] = field(default_factory=dict)
 
     def as_payload(self) -> dict[str, Any]:
-        return {"file_id": self.file_id, "file_url": self.file_url, "file_name": self.file_name,
-                "file_type": self.file_type, "file_size": self.file_size, "user_id": self.user_id,
-                "product_id": self.product_id, "processing_type": self.processing_type,
-                "options": self.options}
+        return {
+            "file_id": self.file_id,
+            "file_url": self.file_url,
+            "file_name": self.file_name,
+            "file_type": self.file_type,
+            "file_size": self.file_size,
+            "user_id": self.user_id,
+            "product_id": self.product_id,
+            "processing_type": self.processing_type,
+            "options": self.options,
+        }
 
 
 def _identifier(value: Any, name: str, *, required: bool = True) -> str | None:
@@ -65,7 +72,9 @@ def _identifier(value: Any, name: str, *, required: bool = True) -> str | None:
             raise UsageError(f"{name} is required", f"pass {name}")
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise UsageError(f"{name} must be a string or integer, got {type(value).__name__}", f"pass {name} as text")
+        raise UsageError(
+            f"{name} must be a string or integer, got {type(value).__name__}", f"pass {name} as text"
+        )
     text = str(value).strip()
     if not text or len(text) > MAX_ID or any(ord(c) < 32 for c in text):
         raise UsageError(f"{name} {value!r} must be 1-{MAX_ID} printable characters", f"fix {name}")
@@ -79,10 +88,14 @@ def _url(value: Any) -> str:
     scheme = urlsplit(value).scheme
     if scheme in ("http", "https"):
         if not urlsplit(value).hostname:
-            raise UsageError(f"file_url {value!r} has no host", "pass a full URL such as https://cdn.example/a.jpg")
+            raise UsageError(
+                f"file_url {value!r} has no host", "pass a full URL such as https://cdn.example/a.jpg"
+            )
         return value
     if scheme not in ("", "file") and len(scheme) > 1:  # one letter: a Windows drive, not a scheme
-        raise UsageError(f"file_url scheme {scheme}:// is not supported", "use a path, file://, http:// or https://")
+        raise UsageError(
+            f"file_url scheme {scheme}:// is not supported", "use a path, file://, http:// or https://"
+        )
     path = local_path(value)
     if not path.is_absolute():
         path = path.resolve()  # the worker's working folder is not the caller's
@@ -95,10 +108,14 @@ def _size(value: Any, limit: int) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise UsageError(f"file_size must be a whole number of bytes, got {value!r}", "pass the upload's size")
+        raise UsageError(
+            f"file_size must be a whole number of bytes, got {value!r}", "pass the upload's size"
+        )
     if value > limit:
-        raise UsageError(f"file is {human_size(value)}; MAX_FILE_SIZE is {human_size(limit)}",
-                         "reject the upload, or raise MAX_FILE_SIZE")
+        raise UsageError(
+            f"file is {human_size(value)}; MAX_FILE_SIZE is {human_size(limit)}",
+            "reject the upload, or raise MAX_FILE_SIZE",
+        )
     return value
 
 
@@ -106,8 +123,9 @@ def _boolean(value: Any, name: str) -> bool:
     try:
         return parse_bool(value)
     except ValueError:
-        raise UsageError(f"option {name} must be true or false, got {value!r}",
-                         f"pass {name}=true or {name}=false") from None
+        raise UsageError(
+            f"option {name} must be true or false, got {value!r}", f"pass {name}=true or {name}=false"
+        ) from None
 
 
 def _quality(value: Any) -> int:
@@ -116,7 +134,9 @@ def _quality(value: Any) -> int:
     except (TypeError, ValueError):
         quality = 0
     if isinstance(value, bool) or not 1 <= quality <= 100:
-        raise UsageError(f"option quality must be a whole number from 1 to 100, got {value!r}", "pass quality=82")
+        raise UsageError(
+            f"option quality must be a whole number from 1 to 100, got {value!r}", "pass quality=82"
+        )
     return quality
 
 
@@ -124,12 +144,18 @@ def _format(value: Any, name: str) -> str:
     text = str(value).strip().lower()
     text = {"jpg": "jpeg"}.get(text, text)
     if text not in TARGET_FORMATS:
-        raise UsageError(f"option {name} {value!r} is not an output format", f"use one of {', '.join(TARGET_FORMATS)}")
+        raise UsageError(
+            f"option {name} {value!r} is not an output format", f"use one of {', '.join(TARGET_FORMATS)}"
+        )
     return text
 
 
 def _sizes(value: Any) -> list[list[int]]:
-    raw = value if isinstance(value, str) else [s if isinstance(s, str) else "x".join(map(str, s)) for s in value]
+    raw = (
+        value
+        if isinstance(value, str)
+        else [s if isinstance(s, str) else "x".join(map(str, s)) for s in value]
+    )
     try:
         return [list(size) for size in parse_sizes(raw)]
     except (ValueError, TypeError) as exc:
@@ -140,7 +166,9 @@ def _options(processing: str, options: Any) -> dict[str, Any]:
     if options is None:
         options = {}
     if not isinstance(options, dict):
-        raise UsageError(f"options must be an object, got {type(options).__name__}", "pass options as name=value")
+        raise UsageError(
+            f"options must be an object, got {type(options).__name__}", "pass options as name=value"
+        )
     allowed = OPTIONS[processing]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
@@ -157,29 +185,51 @@ def _options(processing: str, options: Any) -> dict[str, Any]:
         elif name == "sizes":
             checked[name] = _sizes(value)
     if processing == "format_convert" and "target" not in checked:
-        raise UsageError("format_convert needs a target format", f"pass target= one of {', '.join(TARGET_FORMATS)}")
+        raise UsageError(
+            "format_convert needs a target format", f"pass target= one of {', '.join(TARGET_FORMATS)}"
+        )
     return checked
 
 
-def prepare_file_payload(settings, *, file_id: Any, file_url: Any, file_name: Any, file_type: Any,
-                         file_size: Any, user_id: Any, processing_type: Any, product_id: Any = None,
-                         options: Any = None) -> dict[str, Any]:
+def prepare_file_payload(
+    settings,
+    *,
+    file_id: Any,
+    file_url: Any,
+    file_name: Any,
+    file_type: Any,
+    file_size: Any,
+    user_id: Any,
+    processing_type: Any,
+    product_id: Any = None,
+    options: Any = None,
+) -> dict[str, Any]:
     """Check a request against the settings and return the payload to enqueue (raises UsageError)."""
     if processing_type not in PROCESSING_TYPES:
-        raise UsageError(f"unknown processing type {processing_type!r}", f"use one of {', '.join(PROCESSING_TYPES)}")
+        raise UsageError(
+            f"unknown processing type {processing_type!r}", f"use one of {', '.join(PROCESSING_TYPES)}"
+        )
     if not isinstance(file_type, str):
         raise UsageError("file_type is required", "pass a MIME type such as image/jpeg")
     mime = normalize_type(file_type)
     if mime not in settings.allowed_file_types:
-        raise UsageError(f"file type {mime} is not accepted",
-                         f"ALLOWED_FILE_TYPES is {', '.join(settings.allowed_file_types)}")
+        raise UsageError(
+            f"file type {mime} is not accepted",
+            f"ALLOWED_FILE_TYPES is {', '.join(settings.allowed_file_types)}",
+        )
     url = _url(file_url)
     name = _identifier(file_name, "file_name", required=False) or Path(urlsplit(url).path).name or "upload"
     request = FileRequest(
-        file_id=_identifier(file_id, "file_id"), file_url=url, file_name=Path(name).name, file_type=mime,
-        file_size=_size(file_size, settings.max_file_size), user_id=_identifier(user_id, "user_id"),
-        product_id=_identifier(product_id, "product_id", required=False), processing_type=processing_type,
-        options=_options(processing_type, options))
+        file_id=_identifier(file_id, "file_id"),
+        file_url=url,
+        file_name=Path(name).name,
+        file_type=mime,
+        file_size=_size(file_size, settings.max_file_size),
+        user_id=_identifier(user_id, "user_id"),
+        product_id=_identifier(product_id, "product_id", required=False),
+        processing_type=processing_type,
+        options=_options(processing_type, options),
+    )
     return request.as_payload()
 
 
@@ -212,15 +262,21 @@ def _build(settings, fields: dict[str, Any], _context: BuildContext) -> dict[str
 
 CONTRACT = Contract(
     "file",
-    (Field("file_id", "text", True, "the upload's id"),
-     Field("file_url", "text", True, "a path, file:// or http(s):// URL the workers can read"),
-     Field("file_type", "text", True, "declared MIME type (or jpg, png, ...), checked against the content"),
-     Field("user_id", "text", True, "who uploaded it"),
-     Field("processing_type", "text", False, f"{', '.join(PROCESSING_TYPES)} (default process)"),
-     Field("file_name", "text", False, "default: the URL's last part"),
-     Field("file_size", "int", False, "declared size in bytes (default: a local file's size, else unknown)"),
-     Field("product_id", "text", False, "the product the file belongs to"),
-     Field("options", "object", False, "processing options, e.g. {\"sizes\": \"150x150\"}")),
+    (
+        Field("file_id", "text", True, "the upload's id"),
+        Field("file_url", "text", True, "a path, file:// or http(s):// URL the workers can read"),
+        Field(
+            "file_type", "text", True, "declared MIME type (or jpg, png, ...), checked against the content"
+        ),
+        Field("user_id", "text", True, "who uploaded it"),
+        Field("processing_type", "text", False, f"{', '.join(PROCESSING_TYPES)} (default process)"),
+        Field("file_name", "text", False, "default: the URL's last part"),
+        Field(
+            "file_size", "int", False, "declared size in bytes (default: a local file's size, else unknown)"
+        ),
+        Field("product_id", "text", False, "the product the file belongs to"),
+        Field("options", "object", False, 'processing options, e.g. {"sizes": "150x150"}'),
+    ),
     build=_build,
     load=load_file_payload,
     describe=lambda payload: f"file {payload['processing_type']} {payload['file_id']}",

@@ -43,12 +43,17 @@ class SandboxFailure(Exception):
 
 # -- the worker's side -----------------------------------------------------------------------
 
+
 class _Zygote:
     def __init__(self, preload: tuple[str, ...]):
         boot = "import sys; from jobctl.jobs.files.sandbox import serve; serve(sys.argv[1])"
         config = json.dumps({"preload": list(preload), "sys_path": sys.path})
-        self.process = subprocess.Popen([sys.executable, "-c", boot, config], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, close_fds=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", boot, config],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -74,8 +79,14 @@ _zygotes: dict[tuple[str, ...], _Zygote] = {}
 _lock = threading.Lock()
 
 
-def run_isolated(func_path: str, kwargs: dict[str, Any], *, time_limit: float, memory_limit: int,
-                 preload: tuple[str, ...] = ()) -> Any:
+def run_isolated(
+    func_path: str,
+    kwargs: dict[str, Any],
+    *,
+    time_limit: float,
+    memory_limit: int,
+    preload: tuple[str, ...] = (),
+) -> Any:
     """Call `func_path(**kwargs)` in a child; return its (JSON) result or raise SandboxFailure."""
     request = {"func": func_path, "kwargs": kwargs, "time_limit": time_limit, "memory_limit": memory_limit}
     key = tuple(preload)
@@ -97,6 +108,7 @@ def run_isolated(func_path: str, kwargs: dict[str, Any], *, time_limit: float, m
 
 
 # -- the zygote ------------------------------------------------------------------------------
+
 
 def serve(config_json: str) -> None:
     """The zygote's loop: a request per line on stdin, an outcome per line on stdout, until EOF."""
@@ -165,13 +177,13 @@ def _child(writer: int, request: dict) -> None:
             outcome = {"ok": getattr(importlib.import_module(module), name)(**request["kwargs"])}
         except MemoryError:
             outcome = {"kind": "memory", "message": "ran out of memory"}
-        except Exception as exc:  # reported to the worker, which decides what it means
+        except Exception as exc:  # noqa: BLE001 - reported to the worker, which decides what it means
             outcome = {"kind": type(exc).__name__, "message": getattr(exc, "reason", None) or str(exc)}
         data = json.dumps(outcome).encode()
         view = memoryview(data)
         while view:
-            view = view[os.write(writer, view):]
-    except BaseException:
+            view = view[os.write(writer, view) :]
+    except BaseException:  # noqa: BLE001 - anything in the child, even SystemExit, ends it with 70
         code = 70
     finally:
         os._exit(code)

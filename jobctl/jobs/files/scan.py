@@ -34,8 +34,10 @@ EICAR = b"*H+H$!ELIF-TSET-SURIVITNA-DRADNATS-RACIE$}7)CC7)^P(45XZP\\4[PA@%P!O5X"
 EICAR_SIGNATURE = "Eicar-Test-Signature"  # ClamAV's name for it, so both backends report the same
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-_BLOCKLIST_HINT = ("one SHA-256 hash (64 hex digits) per line, optionally followed by a name; "
-                   "# starts a comment; fix the file or JOBCTL_VIRUS_BLOCKLIST")
+_BLOCKLIST_HINT = (
+    "one SHA-256 hash (64 hex digits) per line, optionally followed by a name; "
+    "# starts a comment; fix the file or JOBCTL_VIRUS_BLOCKLIST"
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class BuiltinScanner:
                 window = tail + chunk
                 if EICAR in window:
                     return ScanResult(False, EICAR_SIGNATURE, "builtin")
-                tail = window[-(len(EICAR) - 1):]
+                tail = window[-(len(EICAR) - 1) :]
                 digest.update(chunk)
         sha256 = digest.hexdigest()
         if sha256 in blocklist:
@@ -104,8 +106,10 @@ def _parse_blocklist(path: str, mtime_ns: int, size: int) -> Mapping[str, str | 
         if not fields:
             continue
         if not _SHA256.fullmatch(fields[0]):
-            raise ConfigError(f"virus blocklist {path} line {number}: {fields[0][:80]!r} "
-                              "is not a SHA-256 hash", _BLOCKLIST_HINT)
+            raise ConfigError(
+                f"virus blocklist {path} line {number}: {fields[0][:80]!r} is not a SHA-256 hash",
+                _BLOCKLIST_HINT,
+            )
         entries[fields[0].lower()] = fields[1].strip() if len(fields) > 1 else None
     return MappingProxyType(entries)
 
@@ -119,8 +123,10 @@ class ClamdScanner:
     def __init__(self, address: str, timeout: float = 30):
         host, sep, port = address.rpartition(":")
         if not address.startswith("/") and not (sep and host and port.isdigit()):
-            raise ConfigError(f"clamd address {address!r} is neither an absolute socket path nor host:port",
-                              "fix JOBCTL_CLAMD_ADDRESS")
+            raise ConfigError(
+                f"clamd address {address!r} is neither an absolute socket path nor host:port",
+                "fix JOBCTL_CLAMD_ADDRESS",
+            )
         self.address = address
         self.timeout = timeout
 
@@ -143,8 +149,10 @@ class ClamdScanner:
         if verdict.endswith(" FOUND"):
             return ScanResult(False, verdict.removesuffix(" FOUND").strip(), "clamd")
         if "size limit exceeded" in verdict:
-            raise PermanentJobFailure(f"the file is larger than clamd at {self.address} accepts ({verdict}); "
-                                      "raise StreamMaxLength in clamd.conf to at least MAX_FILE_SIZE")
+            raise PermanentJobFailure(
+                f"the file is larger than clamd at {self.address} accepts ({verdict}); "
+                "raise StreamMaxLength in clamd.conf to at least MAX_FILE_SIZE"
+            )
         if verdict.endswith("ERROR"):
             raise TransientJobFailure(f"clamd at {self.address} could not scan the file: {verdict}")
         raise TransientJobFailure(f"unexpected reply from clamd at {self.address}: {reply[:200]!r}")
@@ -163,11 +171,13 @@ class ClamdScanner:
             host, _, port = self.address.rpartition(":")
             return socket.create_connection((host.strip("[]"), int(port)), timeout=self.timeout)
         except TimeoutError:
-            raise TransientJobFailure(f"clamd at {self.address} did not accept a connection "
-                                      f"within {self.timeout:g}s") from None
+            raise TransientJobFailure(
+                f"clamd at {self.address} did not accept a connection within {self.timeout:g}s"
+            ) from None
         except OSError as exc:
-            raise TransientJobFailure(f"cannot reach clamd at {self.address}: "
-                                      f"{exc.strerror or exc}") from None
+            raise TransientJobFailure(
+                f"cannot reach clamd at {self.address}: {exc.strerror or exc}"
+            ) from None
 
     def _command(self, command: bytes, stream: BinaryIO | None = None) -> str:
         """Send one z-command (NUL-terminated), stream the file if given, and return the reply."""
@@ -178,11 +188,13 @@ class ClamdScanner:
                     self._send_stream(sock, stream)
                 reply = _read_reply(sock)
             except TimeoutError:
-                raise TransientJobFailure(f"clamd at {self.address} did not answer "
-                                          f"within {self.timeout:g}s") from None
+                raise TransientJobFailure(
+                    f"clamd at {self.address} did not answer within {self.timeout:g}s"
+                ) from None
             except OSError as exc:
-                raise TransientJobFailure(f"lost the connection to clamd at {self.address}: "
-                                          f"{exc.strerror or exc}") from None
+                raise TransientJobFailure(
+                    f"lost the connection to clamd at {self.address}: {exc.strerror or exc}"
+                ) from None
         if not reply:
             raise TransientJobFailure(f"clamd at {self.address} closed the connection without a reply")
         return reply

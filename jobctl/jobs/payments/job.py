@@ -21,7 +21,7 @@ that finds the payment paid, so a crash between step 3's commit and the enqueue 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +36,7 @@ _ROUND = re.compile(r"^jobctl-pay-(\d+)-r(\d+)$")
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def as_cents(amount: Any) -> int:
@@ -45,9 +45,13 @@ def as_cents(amount: Any) -> int:
         try:
             amount = Decimal(amount.strip())
         except ArithmeticError:
-            raise UsageError(f"amount {amount!r} is not a number", "give it in currency units, e.g. 12.34") from None
-    if isinstance(amount, bool) or isinstance(amount, float):
-        raise UsageError(f"amount {amount!r} is a float", "pass cents as an int (1234) or a Decimal ('12.34')")
+            raise UsageError(
+                f"amount {amount!r} is not a number", "give it in currency units, e.g. 12.34"
+            ) from None
+    if isinstance(amount, bool | float):
+        raise UsageError(
+            f"amount {amount!r} is a float", "pass cents as an int (1234) or a Decimal ('12.34')"
+        )
     if isinstance(amount, int):
         cents = amount
     elif isinstance(amount, Decimal):
@@ -75,20 +79,35 @@ def key_for(payment_id: int, previous: str | None, status: str) -> str:
 def _payment_row(conn, payment_id: int):
     from jobctl.data.schema import orders, payments, users
 
-    query = (select(payments, orders.c.user_id, orders.c.status.label("order_status"), users.c.email, users.c.name)
-             .select_from(payments.join(orders, payments.c.order_id == orders.c.id)
-                          .join(users, orders.c.user_id == users.c.id))
-             .where(payments.c.id == payment_id))
+    query = (
+        select(payments, orders.c.user_id, orders.c.status.label("order_status"), users.c.email, users.c.name)
+        .select_from(
+            payments.join(orders, payments.c.order_id == orders.c.id).join(
+                users, orders.c.user_id == users.c.id
+            )
+        )
+        .where(payments.c.id == payment_id)
+    )
     return conn.execute(query).one_or_none()
 
 
-def prepare_payment_payload(settings, *, payment_id: Any, provider: Any, amount: Any, currency: Any,
-                            customer_id: Any, provider_ref: Any = None) -> dict[str, Any]:
+def prepare_payment_payload(
+    settings,
+    *,
+    payment_id: Any,
+    provider: Any,
+    amount: Any,
+    currency: Any,
+    customer_id: Any,
+    provider_ref: Any = None,
+) -> dict[str, Any]:
     """Check a retry request against the store; the payload carries what was checked."""
     from jobctl.data import engine_for
 
     if isinstance(payment_id, bool) or not isinstance(payment_id, int) or payment_id <= 0:
-        raise UsageError(f"payment_id must be a positive integer, got {payment_id!r}", "pass the payment's id")
+        raise UsageError(
+            f"payment_id must be a positive integer, got {payment_id!r}", "pass the payment's id"
+        )
     if provider not in PROVIDERS:
         raise UsageError(f"unknown payment provider {provider!r}", f"use one of {', '.join(PROVIDERS)}")
     cents = as_cents(amount)
@@ -98,17 +117,34 @@ def prepare_payment_payload(settings, *, payment_id: Any, provider: Any, amount:
     with engine_for(settings).connect() as conn:
         row = _payment_row(conn, payment_id)
     if row is None:
-        raise UsageError(f"no payment {payment_id} in the store", "check the id (jobctl db status shows the store)")
-    mismatches = [f"{name} is {have!r}, not {want!r}" for name, have, want in (
-        ("provider", row.provider, provider), ("amount", row.amount_cents, cents), ("currency", row.currency, currency),
-        ("customer", str(row.user_id), str(customer_id))) if have != want]
+        raise UsageError(
+            f"no payment {payment_id} in the store", "check the id (jobctl db status shows the store)"
+        )
+    mismatches = [
+        f"{name} is {have!r}, not {want!r}"
+        for name, have, want in (
+            ("provider", row.provider, provider),
+            ("amount", row.amount_cents, cents),
+            ("currency", row.currency, currency),
+            ("customer", str(row.user_id), str(customer_id)),
+        )
+        if have != want
+    ]
     if mismatches:
-        raise UsageError(f"payment {payment_id} does not match the request: {'; '.join(mismatches)}",
-                         "retry the payment as it is stored")
+        raise UsageError(
+            f"payment {payment_id} does not match the request: {'; '.join(mismatches)}",
+            "retry the payment as it is stored",
+        )
     if row.status == "refunded":
         raise UsageError(f"payment {payment_id} was refunded", "a refunded payment is not charged again")
-    return {"payment_id": payment_id, "provider": provider, "amount_cents": cents, "currency": currency,
-            "customer_id": str(customer_id), "provider_ref": provider_ref or row.provider_ref}
+    return {
+        "payment_id": payment_id,
+        "provider": provider,
+        "amount_cents": cents,
+        "currency": currency,
+        "customer_id": str(customer_id),
+        "provider_ref": provider_ref or row.provider_ref,
+    }
 
 
 def check_payload(payload: Any) -> dict[str, Any]:
@@ -117,8 +153,10 @@ def check_payload(payload: Any) -> dict[str, Any]:
         raise UsageError("bad payment payload: no known provider", "build it with add_payment_retry_job")
     payment_id, cents = payload.get("payment_id"), payload.get("amount_cents")
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (payment_id, cents)):
-        raise UsageError("bad payment payload: payment_id and amount_cents must be positive integers",
-                         "build it with add_payment_retry_job")
+        raise UsageError(
+            "bad payment payload: payment_id and amount_cents must be positive integers",
+            "build it with add_payment_retry_job",
+        )
     return payload
 
 
@@ -128,12 +166,16 @@ def _build(settings, fields: dict[str, Any], _context: BuildContext) -> dict[str
 
 CONTRACT = Contract(
     "payment-retry",
-    (Field("payment_id", "int", True, "the stored payment to charge again"),
-     Field("provider", "text", True, f"{', '.join(PROVIDERS)} (as stored)"),
-     Field("amount", "amount", True, "integer cents, or currency units as text/Decimal ('12.34'), as stored"),
-     Field("currency", "text", True, "3-letter code, as stored"),
-     Field("customer_id", "text", True, "the paying user's id, as stored"),
-     Field("provider_ref", "text", False, "the provider's reference (default: the stored one)")),
+    (
+        Field("payment_id", "int", True, "the stored payment to charge again"),
+        Field("provider", "text", True, f"{', '.join(PROVIDERS)} (as stored)"),
+        Field(
+            "amount", "amount", True, "integer cents, or currency units as text/Decimal ('12.34'), as stored"
+        ),
+        Field("currency", "text", True, "3-letter code, as stored"),
+        Field("customer_id", "text", True, "the paying user's id, as stored"),
+        Field("provider_ref", "text", False, "the provider's reference (default: the stored one)"),
+    ),
     build=_build,
     load=check_payload,
     describe=lambda payload: f"payment retry {payload['payment_id']} ({payload['provider']})",
@@ -160,14 +202,27 @@ def _claim(engine, payload: dict) -> tuple[Any, str | None]:
             return row, None
         if row.status == "refunded":
             raise PermanentJobFailure(f"payment {row.id} was refunded; not charging it again")
-        if (row.provider, row.amount_cents, row.currency) != (payload["provider"], payload["amount_cents"],
-                                                              payload["currency"]):
-            raise PermanentJobFailure(f"payment {row.id} changed since the job was queued "
-                                      f"({row.provider} {row.amount_cents} {row.currency}); queue a new retry")
+        if (row.provider, row.amount_cents, row.currency) != (
+            payload["provider"],
+            payload["amount_cents"],
+            payload["currency"],
+        ):
+            raise PermanentJobFailure(
+                f"payment {row.id} changed since the job was queued "
+                f"({row.provider} {row.amount_cents} {row.currency}); queue a new retry"
+            )
         key = key_for(row.id, row.idempotency_key, row.status)
-        conn.execute(update(payments).where(payments.c.id == row.id).values(
-            status="processing", idempotency_key=key, attempts=payments.c.attempts + 1, updated_at=_now(),
-            provider_ref=payload.get("provider_ref") or row.provider_ref))
+        conn.execute(
+            update(payments)
+            .where(payments.c.id == row.id)
+            .values(
+                status="processing",
+                idempotency_key=key,
+                attempts=payments.c.attempts + 1,
+                updated_at=_now(),
+                provider_ref=payload.get("provider_ref") or row.provider_ref,
+            )
+        )
         return row, key
 
 
@@ -177,14 +232,23 @@ def _settle(engine, row, outcome: str, reason: str | None = None) -> None:
 
     now = _now()
     with begin_write(engine) as conn:
-        conn.execute(update(payments).where(payments.c.id == row.id).values(
-            status=outcome, failure_reason=reason, updated_at=now))
+        conn.execute(
+            update(payments)
+            .where(payments.c.id == row.id)
+            .values(status=outcome, failure_reason=reason, updated_at=now)
+        )
         if outcome == "paid":
-            conn.execute(update(orders).where(orders.c.id == row.order_id, orders.c.status.in_(("pending", "failed")))
-                         .values(status="paid", paid_at=now))
+            conn.execute(
+                update(orders)
+                .where(orders.c.id == row.order_id, orders.c.status.in_(("pending", "failed")))
+                .values(status="paid", paid_at=now)
+            )
         elif outcome == "failed":
-            conn.execute(update(orders).where(orders.c.id == row.order_id, orders.c.status == "pending")
-                         .values(status="failed"))
+            conn.execute(
+                update(orders)
+                .where(orders.c.id == row.order_id, orders.c.status == "pending")
+                .values(status="failed")
+            )
 
 
 def _once(guard: str, enqueue) -> str | None:
@@ -206,9 +270,23 @@ def _email(settings, row, template: str, data: dict) -> str:
     from jobctl.core import runtime
     from jobctl.core.submit import submit
 
-    return submit(runtime.connection(), settings, "email", {"to": row.email, "template": template, "data": {
-        "name": row.name, "order_id": row.order_id, "amount": f"{Decimal(row.amount_cents).scaleb(-2):.2f}",
-        "currency": row.currency, **data}}, priority="high")
+    return submit(
+        runtime.connection(),
+        settings,
+        "email",
+        {
+            "to": row.email,
+            "template": template,
+            "data": {
+                "name": row.name,
+                "order_id": row.order_id,
+                "amount": f"{Decimal(row.amount_cents).scaleb(-2):.2f}",
+                "currency": row.currency,
+                **data,
+            },
+        },
+        priority="high",
+    )
 
 
 def _after_paid(settings, row, reference: str) -> dict[str, Any]:
@@ -216,11 +294,24 @@ def _after_paid(settings, row, reference: str) -> dict[str, Any]:
     from jobctl.core.submit import submit
 
     paid_at = _now().strftime("%Y-%m-%d %H:%M UTC")
-    receipt = _once(f"receipt:payment:{row.id}", lambda: _email(settings, row, "payment-receipt", {
-        "provider": row.provider, "reference": reference, "paid_at": paid_at,
-        "order_url": f"{settings.shop_url.rstrip('/')}/orders/{row.order_id}"}))
-    commission = _once(f"commission:order:{row.order_id}", lambda: submit(
-        runtime.connection(), settings, "referral-commission", {"order_id": row.order_id}))
+    receipt = _once(
+        f"receipt:payment:{row.id}",
+        lambda: _email(
+            settings,
+            row,
+            "payment-receipt",
+            {
+                "provider": row.provider,
+                "reference": reference,
+                "paid_at": paid_at,
+                "order_url": f"{settings.shop_url.rstrip('/')}/orders/{row.order_id}",
+            },
+        ),
+    )
+    commission = _once(
+        f"commission:order:{row.order_id}",
+        lambda: submit(runtime.connection(), settings, "referral-commission", {"order_id": row.order_id}),
+    )
     return {"receipt_job": receipt, "commission_job": commission}
 
 
@@ -246,25 +337,48 @@ def run_payment_retry(payload: dict) -> dict[str, Any]:
     result = {"payment_id": row.id, "order_id": row.order_id, "provider": row.provider}
     if key is None:
         return {**result, "status": "already_paid", **_after_paid(settings, row, row.idempotency_key or "")}
-    request = ChargeRequest(payment_id=row.id, provider_ref=payload.get("provider_ref") or row.provider_ref,
-                            amount_cents=row.amount_cents, currency=row.currency, customer_id=row.user_id,
-                            idempotency_key=key, description=f"order {row.order_id}")
+    request = ChargeRequest(
+        payment_id=row.id,
+        provider_ref=payload.get("provider_ref") or row.provider_ref,
+        amount_cents=row.amount_cents,
+        currency=row.currency,
+        customer_id=row.user_id,
+        idempotency_key=key,
+        description=f"order {row.order_id}",
+    )
     try:
         charged = get_provider(row.provider, settings).charge(request)
     except PaymentDeclined as declined:
-        _settle(engine, row, "failed", declined.reason)
-        _once(f"declined:{key}", lambda: _email(settings, row, "payment-declined", {
-            "reason": declined.reason.replace("_", " "),
-            "update_payment_url": f"{settings.shop_url.rstrip('/')}/account/payment-methods"}))
-        raise PermanentJobFailure(f"{row.provider} declined payment {row.id}: {declined.reason}") from None
+        reason = declined.reason
+        _settle(engine, row, "failed", reason)
+        _once(
+            f"declined:{key}",
+            lambda: _email(
+                settings,
+                row,
+                "payment-declined",
+                {
+                    "reason": reason.replace("_", " "),
+                    "update_payment_url": f"{settings.shop_url.rstrip('/')}/account/payment-methods",
+                },
+            ),
+        )
+        raise PermanentJobFailure(f"{row.provider} declined payment {row.id}: {reason}") from None
     except ProviderRejected:
         raise  # our configuration or request is wrong: the payment stays processing under its key
     except ProviderUnavailable as unavailable:
         limit = dict(settings.payment_attempts).get(row.provider, 5)
         if _attempt_number() >= limit:
-            raise PermanentJobFailure(f"{row.provider} still unavailable after {limit} attempts "
-                                      f"(JOBCTL_PAYMENT_ATTEMPTS): {unavailable}") from None
+            raise PermanentJobFailure(
+                f"{row.provider} still unavailable after {limit} attempts "
+                f"(JOBCTL_PAYMENT_ATTEMPTS): {unavailable}"
+            ) from None
         raise
     _settle(engine, row, "paid")
-    return {**result, "status": "paid", "idempotency_key": key, "provider_payment_id": charged.provider_payment_id,
-            **_after_paid(settings, row, charged.provider_payment_id)}
+    return {
+        **result,
+        "status": "paid",
+        "idempotency_key": key,
+        "provider_payment_id": charged.provider_payment_id,
+        **_after_paid(settings, row, charged.provider_payment_id),
+    }

@@ -91,8 +91,10 @@ YOOKASSA_RETRY_AFTER_MS = 1000
 
 _DECLINING_REF = re.compile(r"_decline_(\w+)$")
 _SECONDS = r"(\d+(?:\.\d+)?)"
-_BEHAVIOUR = re.compile(rf"^(?:(succeed|reset)|decline:(\w+)|(5\d\d)|429:{_SECONDS}|(timeout|hang):{_SECONDS}"
-                        rf"|(processing|pending|confirming)(?::{_SECONDS})?|amount:(\d+))$")
+_BEHAVIOUR = re.compile(
+    rf"^(?:(succeed|reset)|decline:(\w+)|(5\d\d)|429:{_SECONDS}|(timeout|hang):{_SECONDS}"
+    rf"|(processing|pending|confirming)(?::{_SECONDS})?|amount:(\d+))$"
+)
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,14 @@ def _charged(behaviour: Behaviour, obj: dict) -> int:
 class SandboxProviders(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, settle_after: float = SETTLE_AFTER,
-                 lookup: Callable[[str, str], tuple[Any, int, str] | None] | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        settle_after: float = SETTLE_AFTER,
+        lookup: Callable[[str, str], tuple[Any, int, str] | None] | None = None,
+    ):
         super().__init__((host, port), _Handler)
         self.settle_after = settle_after
         self.lock = threading.RLock()
@@ -213,27 +221,52 @@ class SandboxProviders(ThreadingHTTPServer):
         """The settings that point jobctl (and worker processes started with them) at this server."""
         return environment(self.url)
 
-    def add_intent(self, provider_ref: str, amount_cents: int, currency: str, *,
-                   payment_id: Any = None) -> str:
+    def add_intent(
+        self, provider_ref: str, amount_cents: int, currency: str, *, payment_id: Any = None
+    ) -> str:
         """A Stripe PaymentIntent awaiting confirmation, as created at checkout."""
         with self.lock:
             self._objects[("stripe", provider_ref)] = {
-                "id": provider_ref, "ref": provider_ref, "payment_id": payment_id,
-                "amount_cents": amount_cents, "currency": currency.upper(), "status": "requires_confirmation",
-                "amount_received": 0, "latest_charge": None, "last_payment_error": None,
-                "settle_at": None, "key": None}
+                "id": provider_ref,
+                "ref": provider_ref,
+                "payment_id": payment_id,
+                "amount_cents": amount_cents,
+                "currency": currency.upper(),
+                "status": "requires_confirmation",
+                "amount_received": 0,
+                "latest_charge": None,
+                "last_payment_error": None,
+                "settle_at": None,
+                "key": None,
+            }
         return provider_ref
 
-    def add_invoice(self, provider_ref: str, amount_cents: int, currency: str, *, payment_id: Any = None,
-                    coin: str | None = "USDT", coin_amount: str | None = None) -> str:
+    def add_invoice(
+        self,
+        provider_ref: str,
+        amount_cents: int,
+        currency: str,
+        *,
+        payment_id: Any = None,
+        coin: str | None = "USDT",
+        coin_amount: str | None = None,
+    ) -> str:
         """A crypto invoice for a fiat amount, priced in `coin` (with fiat_amount/fiat_currency);
         coin=None prices it in `currency` itself, without the fiat fields."""
         with self.lock:
             self._objects[("crypto", provider_ref)] = {
-                "id": provider_ref, "ref": provider_ref, "payment_id": payment_id,
-                "amount_cents": amount_cents, "currency": currency.upper(), "coin": coin,
-                "coin_amount": coin_amount or _major(amount_cents), "status": "new", "charged_cents": None,
-                "settle_at": None, "key": None}
+                "id": provider_ref,
+                "ref": provider_ref,
+                "payment_id": payment_id,
+                "amount_cents": amount_cents,
+                "currency": currency.upper(),
+                "coin": coin,
+                "coin_amount": coin_amount or _major(amount_cents),
+                "status": "new",
+                "charged_cents": None,
+                "settle_at": None,
+                "key": None,
+            }
         return provider_ref
 
     def script(self, provider_ref: str, behaviours: list[str]) -> None:
@@ -245,8 +278,11 @@ class SandboxProviders(ThreadingHTTPServer):
     def keys_seen(self, provider_ref: str) -> list[str]:
         """The idempotency keys sent for provider_ref, each once, in the order first seen."""
         with self.lock:
-            keys = [r["idempotency_key"] for r in self.requests
-                    if r["provider_ref"] == provider_ref and r["idempotency_key"] is not None]
+            keys = [
+                r["idempotency_key"]
+                for r in self.requests
+                if r["provider_ref"] == provider_ref and r["idempotency_key"] is not None
+            ]
         return list(dict.fromkeys(keys))
 
     def captures_for(self, payment_id: Any) -> list[dict]:
@@ -281,11 +317,15 @@ class SandboxProviders(ThreadingHTTPServer):
             if queued:
                 return queued.pop(0)
         declining = _DECLINING_REF.search(provider_ref or "")
-        return Behaviour(f"decline:{declining.group(1)}", "decline", word=declining.group(1)) if declining \
+        return (
+            Behaviour(f"decline:{declining.group(1)}", "decline", word=declining.group(1))
+            if declining
             else SUCCEED
+        )
 
-    def _claim(self, provider: str, key: str | None, fingerprint: str,
-               replays: bool) -> tuple[str, _KeyUse | None]:
+    def _claim(
+        self, provider: str, key: str | None, fingerprint: str, replays: bool
+    ) -> tuple[str, _KeyUse | None]:
         """What the idempotency layer does with a request: new, replay, conflict, mismatch or unkeyed."""
         if key is None:
             return "unkeyed", None
@@ -312,10 +352,18 @@ class SandboxProviders(ThreadingHTTPServer):
                 del self._keys[(provider, key)]
 
     def _capture(self, provider: str, obj: dict, cents: int, key: str | None) -> None:
-        self.captures.append({"provider": provider, "provider_ref": obj["ref"],
-                              "provider_payment_id": obj["id"], "payment_id": obj["payment_id"],
-                              "amount_cents": cents,
-                              "currency": obj["currency"], "idempotency_key": key, "at": time.time()})
+        self.captures.append(
+            {
+                "provider": provider,
+                "provider_ref": obj["ref"],
+                "provider_payment_id": obj["id"],
+                "payment_id": obj["payment_id"],
+                "amount_cents": cents,
+                "currency": obj["currency"],
+                "idempotency_key": key,
+                "at": time.time(),
+            }
+        )
 
     def _settle(self, api: _ProviderAPI, obj: dict) -> None:
         """A pending charge whose time has come succeeds (and is captured) when next looked at."""
@@ -353,9 +401,11 @@ class _ProviderAPI:
 class _Stripe(_ProviderAPI):
     name = "stripe"
     CODES = ("card_declined", "expired_card", "incorrect_cvc", "incorrect_number", "processing_error")
-    MESSAGES = (("insufficient_funds", "Your card has insufficient funds."),
-                ("expired_card", "Your card has expired."),
-                ("incorrect_cvc", "Your card's security code is incorrect."))
+    MESSAGES = (
+        ("insufficient_funds", "Your card has insufficient funds."),
+        ("expired_card", "Your card has expired."),
+        ("incorrect_cvc", "Your card's security code is incorrect."),
+    )
 
     def error(self, status, code, message, **extra):
         kind = "api_error" if status >= 500 else "invalid_request_error"
@@ -389,22 +439,45 @@ class _Stripe(_ProviderAPI):
         return status in (200, 402)  # Stripe keeps declines too: a retry with the key gets the decline
 
     def in_progress(self, key):
-        return 409, {"error": {"type": "idempotency_error", "message": (
-            "There is currently another in-progress request using this Idempotent Key (that probably means "
-            f"you submitted twice, and the other request is still going through): {key}. Please try again "
-            "later.")}}, {}
+        return (
+            409,
+            {
+                "error": {
+                    "type": "idempotency_error",
+                    "message": (
+                        "There is currently another in-progress request using this Idempotent Key "
+                        "(that probably means you submitted twice, and the other request is still "
+                        f"going through): {key}. Please try again later."
+                    ),
+                }
+            },
+            {},
+        )
 
     def key_reused(self, key):
-        return {"error": {"type": "idempotency_error", "message": (
-            "Keys for idempotent requests can only be used with the same parameters they were first used "
-            f"with. Try using a key other than '{key}' if you meant to execute a different request.")}}
+        return {
+            "error": {
+                "type": "idempotency_error",
+                "message": (
+                    "Keys for idempotent requests can only be used with the same parameters they "
+                    f"were first used with. Try using a key other than '{key}' if you meant to execute a "
+                    "different request."
+                ),
+            }
+        }
 
     def intent(self, obj) -> dict:
-        return {"id": obj["id"], "object": "payment_intent", "amount": obj["amount_cents"],
-                "amount_received": obj["amount_received"], "currency": obj["currency"].lower(),
-                "status": obj["status"], "latest_charge": obj["latest_charge"],
-                "last_payment_error": obj["last_payment_error"],
-                "metadata": {} if obj["payment_id"] is None else {"payment_id": str(obj["payment_id"])}}
+        return {
+            "id": obj["id"],
+            "object": "payment_intent",
+            "amount": obj["amount_cents"],
+            "amount_received": obj["amount_received"],
+            "currency": obj["currency"].lower(),
+            "status": obj["status"],
+            "latest_charge": obj["latest_charge"],
+            "last_payment_error": obj["last_payment_error"],
+            "metadata": {} if obj["payment_id"] is None else {"payment_id": str(obj["payment_id"])},
+        }
 
     def read(self, server, route):
         obj = server._objects.get(("stripe", route.object_id))
@@ -421,20 +494,29 @@ class _Stripe(_ProviderAPI):
     def execute(self, server, route, body, behaviour, key):
         obj = server._objects.get(("stripe", route.ref))
         if obj is None:
-            return 404, self.error(404, "resource_missing", f"No such payment_intent: '{route.ref}' "
-                                   "(register it with add_intent)")
+            return 404, self.error(
+                404,
+                "resource_missing",
+                f"No such payment_intent: '{route.ref}' (register it with add_intent)",
+            )
         server._settle(self, obj)
         if obj["status"] not in ("requires_confirmation", "requires_payment_method", "requires_action"):
-            return 400, self.error(400, "payment_intent_unexpected_state", "You cannot confirm this "
-                                   f"PaymentIntent because it has a status of {obj['status']}.",
-                                   payment_intent=self.intent(obj))
+            return 400, self.error(
+                400,
+                "payment_intent_unexpected_state",
+                f"You cannot confirm this PaymentIntent because it has a status of {obj['status']}.",
+                payment_intent=self.intent(obj),
+            )
         if behaviour.kind == "decline" and behaviour.word == "requires_action":
             obj["status"] = "requires_action"
             return 200, self.intent(obj)
         if behaviour.kind == "decline":
             reason = behaviour.word
-            error = {"type": "card_error", "code": reason if reason in self.CODES else "card_declined",
-                     "message": dict(self.MESSAGES).get(reason, "Your card was declined.")}
+            error = {
+                "type": "card_error",
+                "code": reason if reason in self.CODES else "card_declined",
+                "message": dict(self.MESSAGES).get(reason, "Your card was declined."),
+            }
             if reason not in self.CODES:
                 error["decline_code"] = reason
             obj.update(status="requires_payment_method", last_payment_error=error)
@@ -467,8 +549,12 @@ class _YooKassa(_ProviderAPI):
             given = ""
         if given == f"{YOOKASSA_SHOP_ID}:{YOOKASSA_SECRET_KEY}":
             return True, None
-        return False, self.error(401, "invalid_credentials", "Login fails or the secret key is wrong. Check "
-                                 "them in your YooKassa account", parameter="Authorization")
+        return False, self.error(
+            401,
+            "invalid_credentials",
+            "Login fails or the secret key is wrong. Check them in your YooKassa account",
+            parameter="Authorization",
+        )
 
     def route(self, method, path, body):
         if method == "POST" and path == "/v3/payments":
@@ -482,13 +568,22 @@ class _YooKassa(_ProviderAPI):
     def validate(self, body):
         amount = body.get("amount") if isinstance(body, dict) and isinstance(body.get("amount"), dict) else {}
         problems = (
-            ("amount.value", "Invalid amount value: a string with 2 decimal places",
-             isinstance(amount.get("value"), str) and re.fullmatch(r"\d+\.\d{2}", amount["value"])),
+            (
+                "amount.value",
+                "Invalid amount value: a string with 2 decimal places",
+                isinstance(amount.get("value"), str) and re.fullmatch(r"\d+\.\d{2}", amount["value"]),
+            ),
             ("amount.currency", "Invalid currency", re.fullmatch(r"[A-Z]{3}", str(amount.get("currency")))),
-            ("capture", "This fake only captures at once",
-             isinstance(body, dict) and body.get("capture") is True),
-            ("payment_method_id", "Missing payment_method_id",
-             isinstance(body, dict) and isinstance(body.get("payment_method_id"), str)),
+            (
+                "capture",
+                "This fake only captures at once",
+                isinstance(body, dict) and body.get("capture") is True,
+            ),
+            (
+                "payment_method_id",
+                "Missing payment_method_id",
+                isinstance(body, dict) and isinstance(body.get("payment_method_id"), str),
+            ),
         )
         for parameter, message, ok in problems:
             if not ok:
@@ -496,20 +591,37 @@ class _YooKassa(_ProviderAPI):
         return None
 
     def in_progress(self, key):
-        return 202, {"type": "processing", "retry_after": YOOKASSA_RETRY_AFTER_MS,
-                     "description": "Request accepted, but not processed yet. Repeat it with the same "
-                                    "Idempotence-Key after retry_after milliseconds"}, {}
+        return (
+            202,
+            {
+                "type": "processing",
+                "retry_after": YOOKASSA_RETRY_AFTER_MS,
+                "description": "Request accepted, but not processed yet. Repeat it with the same "
+                "Idempotence-Key after retry_after milliseconds",
+            },
+            {},
+        )
 
     def key_reused(self, key):
-        return self.error(400, "invalid_request", "Idempotence key duplicated: it was used with other "
-                          "request parameters", parameter="Idempotence-Key")
+        return self.error(
+            400,
+            "invalid_request",
+            "Idempotence key duplicated: it was used with other request parameters",
+            parameter="Idempotence-Key",
+        )
 
     def payment(self, obj) -> dict:
         cents = obj["charged_cents"] or obj["amount_cents"]
-        body = {"id": obj["id"], "status": obj["status"], "paid": obj["status"] == "succeeded",
-                "amount": {"value": _major(cents), "currency": obj["currency"]},
-                "payment_method": {"type": "bank_card", "id": obj["ref"], "saved": True},
-                "description": obj["description"], "metadata": obj["metadata"], "test": True}
+        body = {
+            "id": obj["id"],
+            "status": obj["status"],
+            "paid": obj["status"] == "succeeded",
+            "amount": {"value": _major(cents), "currency": obj["currency"]},
+            "payment_method": {"type": "bank_card", "id": obj["ref"], "saved": True},
+            "description": obj["description"],
+            "metadata": obj["metadata"],
+            "test": True,
+        }
         if obj.get("cancellation_details"):
             body["cancellation_details"] = obj["cancellation_details"]
         return body
@@ -517,8 +629,9 @@ class _YooKassa(_ProviderAPI):
     def read(self, server, route):
         obj = server._objects.get(("yookassa", route.object_id))
         if obj is None:
-            return 404, self.error(404, "not_found", "Payment doesn't exist or access denied",
-                                   parameter="payment_id")
+            return 404, self.error(
+                404, "not_found", "Payment doesn't exist or access denied", parameter="payment_id"
+            )
         server._settle(self, obj)
         return 200, self.payment(obj)
 
@@ -529,11 +642,19 @@ class _YooKassa(_ProviderAPI):
     def execute(self, server, route, body, behaviour, key):
         metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
         payment_id = metadata.get("payment_id")
-        obj = {"id": str(uuid.uuid4()), "ref": route.ref, "status": "pending", "charged_cents": None,
-               "payment_id": int(payment_id) if str(payment_id).isdigit() else payment_id,
-               "amount_cents": int(Decimal(body["amount"]["value"]) * 100),
-               "currency": body["amount"]["currency"], "description": body.get("description"),
-               "metadata": metadata, "settle_at": None, "key": key}
+        obj = {
+            "id": str(uuid.uuid4()),
+            "ref": route.ref,
+            "status": "pending",
+            "charged_cents": None,
+            "payment_id": int(payment_id) if str(payment_id).isdigit() else payment_id,
+            "amount_cents": int(Decimal(body["amount"]["value"]) * 100),
+            "currency": body["amount"]["currency"],
+            "description": body.get("description"),
+            "metadata": metadata,
+            "settle_at": None,
+            "key": key,
+        }
         server._objects[("yookassa", obj["id"])] = obj
         if behaviour.kind == "decline":
             details = {"party": "payment_network", "reason": behaviour.word}
@@ -578,8 +699,12 @@ class _Crypto(_ProviderAPI):
         body = {"id": obj["id"], "status": obj["status"]}
         if obj["coin"]:
             coin_amount = obj["coin_amount"] if obj["charged_cents"] is None else _major(cents)
-            body.update(amount=coin_amount, currency=obj["coin"], fiat_amount=_major(cents),
-                        fiat_currency=obj["currency"])
+            body.update(
+                amount=coin_amount,
+                currency=obj["coin"],
+                fiat_amount=_major(cents),
+                fiat_currency=obj["currency"],
+            )
         else:
             body.update(amount=_major(cents), currency=obj["currency"])
         if obj["settle_at"] is not None:
@@ -593,8 +718,9 @@ class _Crypto(_ProviderAPI):
     def execute(self, server, route, body, behaviour, key):
         obj = server._objects.get(("crypto", route.ref))
         if obj is None:
-            return 404, self.error(404, "invoice_not_found",
-                                   f"no invoice {route.ref!r} (register it with add_invoice)")
+            return 404, self.error(
+                404, "invoice_not_found", f"no invoice {route.ref!r} (register it with add_invoice)"
+            )
         server._settle(self, obj)
         if obj["status"] == "new":  # its fate is decided by the first look; after that it only settles
             if behaviour.kind == "decline":
@@ -628,10 +754,10 @@ def _parse_body(raw: bytes, content_type: str) -> Any:
 class _Handler(BaseHTTPRequestHandler):
     server: SandboxProviders
 
-    def do_GET(self):  # noqa: N802 (http.server naming)
+    def do_GET(self):
         self._handle("GET")
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self._handle("POST")
 
     def log_message(self, format, *args):  # keep test output quiet
@@ -644,11 +770,21 @@ class _Handler(BaseHTTPRequestHandler):
         path = "/" + rest.split("?", 1)[0]
         api = APIS.get(prefix)
         body = _parse_body(raw, self.headers.get("Content-Type") or "")
-        record = server._record({
-            "provider": api.name if api else prefix, "method": method, "path": self.path,
-            "headers": {k: v for k, v in self.headers.items() if k.lower() not in SECRET_HEADERS},
-            "body": body, "idempotency_key": self.headers.get(api.key_header) if api else None,
-            "provider_ref": None, "behaviour": None, "status": None, "replayed": False, "at": time.time()})
+        record = server._record(
+            {
+                "provider": api.name if api else prefix,
+                "method": method,
+                "path": self.path,
+                "headers": {k: v for k, v in self.headers.items() if k.lower() not in SECRET_HEADERS},
+                "body": body,
+                "idempotency_key": self.headers.get(api.key_header) if api else None,
+                "provider_ref": None,
+                "behaviour": None,
+                "status": None,
+                "replayed": False,
+                "at": time.time(),
+            }
+        )
         if prefix == "sandbox" and method == "GET" and path == "/captures":
             with server.lock:
                 captures = list(server.captures)
@@ -688,8 +824,9 @@ class _Handler(BaseHTTPRequestHandler):
         if refusal:
             return self._answer(record, *refusal)
         if key is None and api.name == "yookassa":
-            missing = api.error(400, "invalid_request", "Idempotence-Key header is required",
-                                parameter="Idempotence-Key")
+            missing = api.error(
+                400, "invalid_request", "Idempotence-Key header is required", parameter="Idempotence-Key"
+            )
             return self._answer(record, 400, missing)
         fingerprint = json.dumps([method, path, body], sort_keys=True, default=str)
         claim, use = server._claim(api.name, key, fingerprint, api.replays)
@@ -716,8 +853,9 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(behaviour.seconds)  # charged and stored; the answer comes too late for the client
         self._answer(record, status, reply)
 
-    def _answer(self, record: dict, status: int, body: Any, headers: dict | None = None, *,
-                replayed: bool = False) -> None:
+    def _answer(
+        self, record: dict, status: int, body: Any, headers: dict | None = None, *, replayed: bool = False
+    ) -> None:
         with self.server.lock:
             record["status"], record["replayed"] = status, replayed
         html = isinstance(body, bytes)
@@ -743,10 +881,15 @@ class _Handler(BaseHTTPRequestHandler):
 def environment(base_url: str) -> dict[str, str]:
     """The settings that point jobctl's providers at a sandbox serving at base_url."""
     base_url = base_url.rstrip("/")
-    return {"JOBCTL_STRIPE_URL": f"{base_url}/stripe", "STRIPE_API_KEY": STRIPE_KEY,
-            "JOBCTL_YOOKASSA_URL": f"{base_url}/yookassa", "YOOKASSA_SHOP_ID": YOOKASSA_SHOP_ID,
-            "YOOKASSA_SECRET_KEY": YOOKASSA_SECRET_KEY,
-            "JOBCTL_CRYPTO_URL": f"{base_url}/crypto", "CRYPTO_API_KEY": CRYPTO_API_KEY}
+    return {
+        "JOBCTL_STRIPE_URL": f"{base_url}/stripe",
+        "STRIPE_API_KEY": STRIPE_KEY,
+        "JOBCTL_YOOKASSA_URL": f"{base_url}/yookassa",
+        "YOOKASSA_SHOP_ID": YOOKASSA_SHOP_ID,
+        "YOOKASSA_SECRET_KEY": YOOKASSA_SECRET_KEY,
+        "JOBCTL_CRYPTO_URL": f"{base_url}/crypto",
+        "CRYPTO_API_KEY": CRYPTO_API_KEY,
+    }
 
 
 def store_lookup(settings) -> Callable[[str, str], tuple[Any, int, str] | None]:
@@ -760,8 +903,9 @@ def store_lookup(settings) -> Callable[[str, str], tuple[Any, int, str] | None]:
         from jobctl.data.schema import payments
         from jobctl.errors import JobctlError
 
-        query = (select(payments.c.id, payments.c.amount_cents, payments.c.currency)
-                 .where(payments.c.provider == provider, payments.c.provider_ref == provider_ref))
+        query = select(payments.c.id, payments.c.amount_cents, payments.c.currency).where(
+            payments.c.provider == provider, payments.c.provider_ref == provider_ref
+        )
         try:
             with get_engine(settings).connect() as conn:
                 row = conn.execute(query).first()
@@ -774,8 +918,12 @@ def store_lookup(settings) -> Callable[[str, str], tuple[Any, int, str] | None]:
 
 def serve_in_thread(server: SandboxProviders) -> Callable[[], None]:
     """Serve on a daemon thread; returns stop(), which shuts the server and closes its socket."""
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-                              name="jobctl-payment-sandbox")
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        daemon=True,
+        name="jobctl-payment-sandbox",
+    )
     thread.start()
     stopped = threading.Event()
 
@@ -790,10 +938,12 @@ def serve_in_thread(server: SandboxProviders) -> Callable[[], None]:
     return stop
 
 
-def start_sandbox(host: str = "127.0.0.1", port: int = 0, *, settings=None,
-                  settle_after: float = SETTLE_AFTER) -> tuple[str, Callable[[], None]]:
+def start_sandbox(
+    host: str = "127.0.0.1", port: int = 0, *, settings=None, settle_after: float = SETTLE_AFTER
+) -> tuple[str, Callable[[], None]]:
     """Start a sandbox in this process: (base_url, stop). With settings, intents and invoices come
     from that store's payments (store_lookup). Raises OSError when the port cannot be bound."""
-    server = SandboxProviders(host, port, settle_after=settle_after,
-                              lookup=store_lookup(settings) if settings is not None else None)
+    server = SandboxProviders(
+        host, port, settle_after=settle_after, lookup=store_lookup(settings) if settings is not None else None
+    )
     return server.url, serve_in_thread(server)

@@ -29,7 +29,7 @@ order, and nobody earns on their own purchase.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -51,9 +51,10 @@ def referral_links() -> Select:
     """(user_id, referrer_id) for every user; referrer_id is None for users nobody referred.
 
     The one definition of "who referred whom", shared by the chain walk and the statistics."""
-    return (select(users.c.id.label("user_id"),
-                   func.coalesce(users.c.referred_by, referrals.c.referrer_id).label("referrer_id"))
-            .select_from(users.outerjoin(referrals, referrals.c.referred_id == users.c.id)))
+    return select(
+        users.c.id.label("user_id"),
+        func.coalesce(users.c.referred_by, referrals.c.referrer_id).label("referrer_id"),
+    ).select_from(users.outerjoin(referrals, referrals.c.referred_id == users.c.id))
 
 
 def referral_chain(conn: Connection, buyer_id: int, depth: int) -> list[int]:
@@ -92,29 +93,46 @@ def record_commissions(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     return sum(conn.execute(statement, row).rowcount for row in rows)
 
 
-def planned_commissions(conn: Connection, order, rates_bps: Sequence[int], status: str,
-                        now: datetime) -> list[dict[str, Any]]:
+def planned_commissions(
+    conn: Connection, order, rates_bps: Sequence[int], status: str, now: datetime
+) -> list[dict[str, Any]]:
     """The rows this order pays under these rates; a level whose rate is 0 pays nothing but the
     chain still goes through it to the next level."""
     chain = referral_chain(conn, order.user_id, len(rates_bps))
-    return [{"order_id": order.id, "referrer_id": referrer_id, "level": level, "rate_bps": rate,
-             "amount_cents": commission_cents(order.total_cents, rate), "status": status, "created_at": now,
-             "reversed_at": now if status == "reversed" else None}
-            for level, (referrer_id, rate) in enumerate(zip(chain, rates_bps), start=1) if rate > 0]
+    return [
+        {
+            "order_id": order.id,
+            "referrer_id": referrer_id,
+            "level": level,
+            "rate_bps": rate,
+            "amount_cents": commission_cents(order.total_cents, rate),
+            "status": status,
+            "created_at": now,
+            "reversed_at": now if status == "reversed" else None,
+        }
+        for level, (referrer_id, rate) in enumerate(zip(chain, rates_bps), start=1)
+        if rate > 0
+    ]
 
 
 def ledger_rows(conn: Connection, order_id: int) -> list[dict[str, Any]]:
     """The order's commissions as they stand, level first."""
     result = conn.execute(
-        select(commissions.c.level, commissions.c.referrer_id, commissions.c.rate_bps,
-               commissions.c.amount_cents, commissions.c.status)
+        select(
+            commissions.c.level,
+            commissions.c.referrer_id,
+            commissions.c.rate_bps,
+            commissions.c.amount_cents,
+            commissions.c.status,
+        )
         .where(commissions.c.order_id == order_id)
-        .order_by(commissions.c.level, commissions.c.referrer_id))
+        .order_by(commissions.c.level, commissions.c.referrer_id)
+    )
     return [{**row._mapping, "amount_cents": int(row.amount_cents)} for row in result]
 
 
 def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def settle_order(conn: Connection, order_id: int, rates_bps: Sequence[int], now: datetime) -> dict[str, Any]:
@@ -126,15 +144,20 @@ def settle_order(conn: Connection, order_id: int, rates_bps: Sequence[int], now:
     now = _naive_utc(now)
     order = conn.execute(
         select(orders.c.id, orders.c.user_id, orders.c.status, orders.c.total_cents)
-        .where(orders.c.id == order_id).with_for_update()).one_or_none()
+        .where(orders.c.id == order_id)
+        .with_for_update()
+    ).one_or_none()
     if order is None:
         raise NotFound(f"no order {order_id} in the store", "check the order id, and DATABASE_URL")
     if order.status == "paid":
         return _earn(conn, order, rates_bps, now)
     if order.status == "refunded":
         return _reverse(conn, order, rates_bps, now)
-    return {"order_id": order.id, "status": "skipped",
-            "reason": f"order {order.id} is {order.status}: nothing to pay until it is paid"}
+    return {
+        "order_id": order.id,
+        "status": "skipped",
+        "reason": f"order {order.id} is {order.status}: nothing to pay until it is paid",
+    }
 
 
 def _earn(conn: Connection, order, rates_bps: Sequence[int], now: datetime) -> dict[str, Any]:
@@ -142,8 +165,13 @@ def _earn(conn: Connection, order, rates_bps: Sequence[int], now: datetime) -> d
     created = 0
     if not already:
         created = record_commissions(conn, planned_commissions(conn, order, rates_bps, "earned", now))
-    return {"order_id": order.id, "status": "earned", "created": created, "already": already,
-            "commissions": ledger_rows(conn, order.id)}
+    return {
+        "order_id": order.id,
+        "status": "earned",
+        "created": created,
+        "already": already,
+        "commissions": ledger_rows(conn, order.id),
+    }
 
 
 def _reverse(conn: Connection, order, rates_bps: Sequence[int], now: datetime) -> dict[str, Any]:
@@ -154,16 +182,23 @@ def _reverse(conn: Connection, order, rates_bps: Sequence[int], now: datetime) -
     reversed_now = conn.execute(
         update(commissions)
         .where(commissions.c.order_id == order.id, commissions.c.status == "earned")
-        .values(status="reversed", reversed_at=now)).rowcount
-    return {"order_id": order.id, "status": "reversed", "created": created, "reversed": reversed_now,
-            "already": sum(1 for row in before if row["status"] == "reversed"),
-            "commissions": ledger_rows(conn, order.id)}
+        .values(status="reversed", reversed_at=now)
+    ).rowcount
+    return {
+        "order_id": order.id,
+        "status": "reversed",
+        "created": created,
+        "reversed": reversed_now,
+        "already": sum(1 for row in before if row["status"] == "reversed"),
+        "commissions": ledger_rows(conn, order.id),
+    }
 
 
-def settle(engine: Engine, order_id: int, rates_bps: Sequence[int],
-           now: datetime | None = None) -> dict[str, Any]:
+def settle(
+    engine: Engine, order_id: int, rates_bps: Sequence[int], now: datetime | None = None
+) -> dict[str, Any]:
     """settle_order in a write transaction of its own (what the job runs)."""
     from jobctl.data.engine import begin_write
 
     with begin_write(engine) as conn:
-        return settle_order(conn, order_id, rates_bps, now or datetime.now(timezone.utc))
+        return settle_order(conn, order_id, rates_bps, now or datetime.now(UTC))

@@ -8,7 +8,7 @@ is true then (and the ledger makes any rerun harmless, see commissions.py).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from jobctl.core.contracts import BuildContext, Contract, Field
@@ -23,11 +23,14 @@ def prepare_commission_payload(order_id: Any, settings=None) -> dict[str, int]:
     commissions only after the order is committed), so the job could only dead-letter."""
     # bool is an int in Python, and True would quietly mean order 1
     if not isinstance(order_id, int) or isinstance(order_id, bool):
-        raise UsageError(f"order_id must be an integer, got {order_id!r}",
-                         "e.g. add_referral_commission_job(1042)")
+        raise UsageError(
+            f"order_id must be an integer, got {order_id!r}", "e.g. add_referral_commission_job(1042)"
+        )
     if not 1 <= order_id <= MAX_ORDER_ID:
-        raise UsageError(f"order_id must be between 1 and {MAX_ORDER_ID}, got {order_id}",
-                         "e.g. add_referral_commission_job(1042)")
+        raise UsageError(
+            f"order_id must be between 1 and {MAX_ORDER_ID}, got {order_id}",
+            "e.g. add_referral_commission_job(1042)",
+        )
     if settings is not None:
         _require_order(settings, order_id)
     return {"order_id": order_id}
@@ -42,14 +45,17 @@ def _require_order(settings, order_id: int) -> None:
     with engine_for(settings).connect() as conn:
         found = conn.execute(select(orders.c.id).where(orders.c.id == order_id)).first()
     if found is None:
-        raise NotFound(f"no order {order_id} in the store",
-                       "check the order id and DATABASE_URL (jobctl db seed writes sample orders)")
+        raise NotFound(
+            f"no order {order_id} in the store",
+            "check the order id and DATABASE_URL (jobctl db seed writes sample orders)",
+        )
 
 
 def _read(payload: Any) -> int:
     if not isinstance(payload, dict):
-        raise UsageError("referral-commission payload must be an object",
-                         "enqueue with add_referral_commission_job")
+        raise UsageError(
+            "referral-commission payload must be an object", "enqueue with add_referral_commission_job"
+        )
     return prepare_commission_payload(payload.get("order_id"))["order_id"]
 
 
@@ -78,7 +84,7 @@ def run_referral_commission_job(payload: dict) -> dict[str, Any]:
         raise PermanentJobFailure(f"bad referral-commission payload: {exc.message}") from None
     settings = runtime.settings()
     try:
-        return settle(engine_for(settings), order_id, settings.commission_rates, datetime.now(timezone.utc))
+        return settle(engine_for(settings), order_id, settings.commission_rates, datetime.now(UTC))
     except NotFound:
         # the payment job enqueues after the order is committed: a missing order will not appear later
         raise PermanentJobFailure(f"no order {order_id} in the store") from None

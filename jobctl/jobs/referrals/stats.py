@@ -35,13 +35,16 @@ def _sum_if(condition, value):
 
 def _money_sums():
     """(earned, reversed) over commission rows: the aggregates both queries below share."""
-    return (func.coalesce(func.sum(commissions.c.amount_cents), 0),
-            _sum_if(commissions.c.status == "reversed", commissions.c.amount_cents))
+    return (
+        func.coalesce(func.sum(commissions.c.amount_cents), 0),
+        _sum_if(commissions.c.status == "reversed", commissions.c.amount_cents),
+    )
 
 
 def _check(referrer_id: Any, limit: Any) -> None:
-    if referrer_id is not None and (not isinstance(referrer_id, int) or isinstance(referrer_id, bool)
-                                    or referrer_id < 1):
+    if referrer_id is not None and (
+        not isinstance(referrer_id, int) or isinstance(referrer_id, bool) or referrer_id < 1
+    ):
         raise UsageError(f"referrer must be a positive user id, got {referrer_id!r}", "e.g. --referrer 42")
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
         raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, got {limit!r}", "e.g. --limit 50")
@@ -59,17 +62,30 @@ def referral_stats(conn: Connection, referrer_id: int | None = None, limit: int 
     else:
         link_filter = links.c.referrer_id == referrer_id
         ledger_filter = commissions.c.referrer_id == referrer_id
-    referred = (select(links.c.referrer_id, func.count().label("users"))
-                .where(link_filter).group_by(links.c.referrer_id).subquery("referred"))
-    bought = (select(links.c.referrer_id,
-                     _sum_if(orders.c.status == "paid", 1).label("paid"),
-                     _sum_if(orders.c.status == "refunded", 1).label("refunded"))
-              .select_from(orders.join(links, links.c.user_id == orders.c.user_id))
-              .where(link_filter, orders.c.status.in_(("paid", "refunded")))
-              .group_by(links.c.referrer_id).subquery("bought"))
+    referred = (
+        select(links.c.referrer_id, func.count().label("users"))
+        .where(link_filter)
+        .group_by(links.c.referrer_id)
+        .subquery("referred")
+    )
+    bought = (
+        select(
+            links.c.referrer_id,
+            _sum_if(orders.c.status == "paid", 1).label("paid"),
+            _sum_if(orders.c.status == "refunded", 1).label("refunded"),
+        )
+        .select_from(orders.join(links, links.c.user_id == orders.c.user_id))
+        .where(link_filter, orders.c.status.in_(("paid", "refunded")))
+        .group_by(links.c.referrer_id)
+        .subquery("bought")
+    )
     earned_sum, reversed_sum = _money_sums()
-    ledger = (select(commissions.c.referrer_id, earned_sum.label("earned"), reversed_sum.label("reversed"))
-              .where(ledger_filter).group_by(commissions.c.referrer_id).subquery("ledger"))
+    ledger = (
+        select(commissions.c.referrer_id, earned_sum.label("earned"), reversed_sum.label("reversed"))
+        .where(ledger_filter)
+        .group_by(commissions.c.referrer_id)
+        .subquery("ledger")
+    )
 
     if referrer_id is None:
         # referrers: whoever referred someone or holds ledger rows (their link may have changed since)
@@ -78,14 +94,21 @@ def referral_stats(conn: Connection, referrer_id: int | None = None, limit: int 
     else:
         base, key = users, users.c.id
     earned, reversed_ = func.coalesce(ledger.c.earned, 0), func.coalesce(ledger.c.reversed, 0)
-    query = (select(key.label("referrer_id"), users.c.name, users.c.email,
-                    func.coalesce(referred.c.users, 0).label("referred_users"),
-                    func.coalesce(bought.c.paid, 0).label("orders"),
-                    func.coalesce(bought.c.refunded, 0).label("orders_refunded"),
-                    earned.label("earned"), reversed_.label("reversed"), (earned - reversed_).label("net"))
-             .select_from(base.outerjoin(referred, referred.c.referrer_id == key)
-                          .outerjoin(bought, bought.c.referrer_id == key)
-                          .outerjoin(ledger, ledger.c.referrer_id == key)))
+    query = select(
+        key.label("referrer_id"),
+        users.c.name,
+        users.c.email,
+        func.coalesce(referred.c.users, 0).label("referred_users"),
+        func.coalesce(bought.c.paid, 0).label("orders"),
+        func.coalesce(bought.c.refunded, 0).label("orders_refunded"),
+        earned.label("earned"),
+        reversed_.label("reversed"),
+        (earned - reversed_).label("net"),
+    ).select_from(
+        base.outerjoin(referred, referred.c.referrer_id == key)
+        .outerjoin(bought, bought.c.referrer_id == key)
+        .outerjoin(ledger, ledger.c.referrer_id == key)
+    )
     if referrer_id is None:
         query = query.order_by((earned - reversed_).desc(), key).limit(limit)
     else:
@@ -94,11 +117,21 @@ def referral_stats(conn: Connection, referrer_id: int | None = None, limit: int 
     if referrer_id is not None and not rows:
         raise NotFound(f"no user {referrer_id} in the store", "jobctl referrals stats lists the referrers")
     levels = _levels(conn, [row.referrer_id for row in rows])
-    return [{"referrer_id": row.referrer_id, "name": row.name, "email": row.email,
-             "referred_users": int(row.referred_users), "orders": int(row.orders),
-             "orders_refunded": int(row.orders_refunded), "commission_earned_cents": int(row.earned),
-             "commission_reversed_cents": int(row.reversed), "commission_net_cents": int(row.net),
-             "levels": levels.get(row.referrer_id, [])} for row in rows]
+    return [
+        {
+            "referrer_id": row.referrer_id,
+            "name": row.name,
+            "email": row.email,
+            "referred_users": int(row.referred_users),
+            "orders": int(row.orders),
+            "orders_refunded": int(row.orders_refunded),
+            "commission_earned_cents": int(row.earned),
+            "commission_reversed_cents": int(row.reversed),
+            "commission_net_cents": int(row.net),
+            "levels": levels.get(row.referrer_id, []),
+        }
+        for row in rows
+    ]
 
 
 def _levels(conn: Connection, referrer_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -107,17 +140,29 @@ def _levels(conn: Connection, referrer_ids: list[int]) -> dict[int, list[dict[st
         return {}
     earned_sum, reversed_sum = _money_sums()
     result = conn.execute(
-        select(commissions.c.referrer_id, commissions.c.level, func.count().label("rows"),
-               earned_sum.label("earned"), reversed_sum.label("reversed"))
+        select(
+            commissions.c.referrer_id,
+            commissions.c.level,
+            func.count().label("rows"),
+            earned_sum.label("earned"),
+            reversed_sum.label("reversed"),
+        )
         .where(commissions.c.referrer_id.in_(referrer_ids))
         .group_by(commissions.c.referrer_id, commissions.c.level)
-        .order_by(commissions.c.referrer_id, commissions.c.level))
+        .order_by(commissions.c.referrer_id, commissions.c.level)
+    )
     out: dict[int, list[dict[str, Any]]] = {}
     for row in result:
         earned, reversed_ = int(row.earned), int(row.reversed)
-        out.setdefault(row.referrer_id, []).append({
-            "level": row.level, "commissions": row.rows, "earned_cents": earned, "reversed_cents": reversed_,
-            "net_cents": earned - reversed_})
+        out.setdefault(row.referrer_id, []).append(
+            {
+                "level": row.level,
+                "commissions": row.rows,
+                "earned_cents": earned,
+                "reversed_cents": reversed_,
+                "net_cents": earned - reversed_,
+            }
+        )
     return out
 
 

@@ -49,8 +49,17 @@ def _value_axis(axis, values: Sequence[int], tick: Callable[[float], str], font:
 
 def _note_if_empty(drawing: Drawing, chart, values: Sequence[int], font: str) -> None:
     if not any(values):
-        drawing.add(String(chart.x + chart.width / 2, chart.y + chart.height / 2, "All zero in this period",
-                           fontName=font, fontSize=TITLE_SIZE, fillColor=colors.grey, textAnchor="middle"))
+        drawing.add(
+            String(
+                chart.x + chart.width / 2,
+                chart.y + chart.height / 2,
+                "All zero in this period",
+                fontName=font,
+                fontSize=TITLE_SIZE,
+                fillColor=colors.grey,
+                textAnchor="middle",
+            )
+        )
 
 
 def _axis_title(drawing: Drawing, text: str, x: float, y: float, font: str) -> None:
@@ -60,9 +69,18 @@ def _axis_title(drawing: Drawing, text: str, x: float, y: float, font: str) -> N
     drawing.add(group)
 
 
-def per_day_bars(title: str, days: Sequence[str], values: Sequence[int], axis_title: str,
-                 tick: Callable[[float], str], font: str, bold: str, width: float, height: float = 180,
-                 whole: bool = False) -> Drawing:
+def per_day_bars(
+    title: str,
+    days: Sequence[str],
+    values: Sequence[int],
+    axis_title: str,
+    tick: Callable[[float], str],
+    font: str,
+    bold: str,
+    width: float,
+    height: float = 180,
+    whole: bool = False,
+) -> Drawing:
     """A vertical bar per day (days are short labels such as "Mon 23")."""
     drawing = _frame(width, height, title, bold)
     chart = VerticalBarChart()
@@ -77,17 +95,25 @@ def per_day_bars(title: str, days: Sequence[str], values: Sequence[int], axis_ti
     drawing.add(chart)
     _note_if_empty(drawing, chart, values, font)
     _axis_title(drawing, axis_title, 10, chart.y + chart.height / 2, font)
-    drawing.add(String(chart.x + chart.width / 2, 4, "Day", fontName=font, fontSize=LABEL_SIZE,
-                       textAnchor="middle"))
+    drawing.add(
+        String(chart.x + chart.width / 2, 4, "Day", fontName=font, fontSize=LABEL_SIZE, textAnchor="middle")
+    )
     return drawing
 
 
 def _short(name: str) -> str:
-    return name if len(name) <= PRODUCT_NAME_CHARS else name[:PRODUCT_NAME_CHARS - 1] + "…"
+    return name if len(name) <= PRODUCT_NAME_CHARS else name[: PRODUCT_NAME_CHARS - 1] + "…"
 
 
-def top_products_bars(title: str, names: Sequence[str], revenues: Sequence[int], axis_title: str,
-                      font: str, bold: str, width: float) -> Drawing:
+def top_products_bars(
+    title: str,
+    names: Sequence[str],
+    revenues: Sequence[int],
+    axis_title: str,
+    font: str,
+    bold: str,
+    width: float,
+) -> Drawing:
     """A horizontal bar per product, the best seller on top."""
     bar_pitch = 18
     label_width = 150
@@ -103,6 +129,9 @@ def top_products_bars(title: str, names: Sequence[str], revenues: Sequence[int],
     chart.categoryAxis.labels.dx = -4
     _value_axis(chart.valueAxis, revenues, cents_tick, font, whole=False)
     drawing.add(chart)
-    drawing.add(String(chart.x + chart.width / 2, 4, axis_title, fontName=font, fontSize=LABEL_SIZE,
-                       textAnchor="middle"))
+    drawing.add(
+        String(
+            chart.x + chart.width / 2, 4, axis_title, fontName=font, fontSize=LABEL_SIZE, textAnchor="middle"
+        )
+    )
     return drawing

@@ -7,7 +7,7 @@ Sunday and compares with the week before. Sales metrics use the analytics defini
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
@@ -17,10 +17,17 @@ from jobctl.jobs.analytics.metrics import measure
 
 KINDS = ("daily", "weekly")
 TOP_PRODUCTS = 10
-LABELS = [("revenue", "Revenue", "cents"), ("purchases", "Orders", "count"), ("page_views", "Page views", "count"),
-          ("unique_visitors", "Unique visitors", "count"), ("conversion_rate", "Conversion rate", "ratio"),
-          ("average_order_value", "Average order value", "cents"), ("new_users", "New users", "count"),
-          ("refunds", "Refunds", "count"), ("failed_payments", "Failed payments", "count")]
+LABELS = [
+    ("revenue", "Revenue", "cents"),
+    ("purchases", "Orders", "count"),
+    ("page_views", "Page views", "count"),
+    ("unique_visitors", "Unique visitors", "count"),
+    ("conversion_rate", "Conversion rate", "ratio"),
+    ("average_order_value", "Average order value", "cents"),
+    ("new_users", "New users", "count"),
+    ("refunds", "Refunds", "count"),
+    ("failed_payments", "Failed payments", "count"),
+]
 
 
 def period_of(kind: str, day: date) -> tuple[date, date]:
@@ -47,8 +54,10 @@ def _metrics(conn: Connection, first: date, last: date) -> dict[str, Any]:
     start, end = _bounds(first, last)
     measured = measure(conn, start, end)
     return {
-        "revenue": int(measured["revenue"]), "purchases": int(measured["purchases"]),
-        "page_views": int(measured["page_views"]), "unique_visitors": int(measured["unique_visitors"]),
+        "revenue": int(measured["revenue"]),
+        "purchases": int(measured["purchases"]),
+        "page_views": int(measured["page_views"]),
+        "unique_visitors": int(measured["unique_visitors"]),
         "conversion_rate": f"{measured['conversion_rate']:.6f}",
         "average_order_value": int(measured["average_order_value"].to_integral_value()),
         "new_users": _count(conn, users.c.created_at, start, end),
@@ -60,14 +69,28 @@ def _metrics(conn: Connection, first: date, last: date) -> dict[str, Any]:
 def _top_products(conn: Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
     revenue = func.sum(order_items.c.quantity * order_items.c.unit_price_cents).label("revenue")
     units = func.sum(order_items.c.quantity).label("units")
-    query = (select(products.c.id, products.c.name, products.c.category, units, revenue)
-             .select_from(order_items.join(orders, order_items.c.order_id == orders.c.id)
-                          .join(products, order_items.c.product_id == products.c.id))
-             .where(and_(orders.c.paid_at >= start, orders.c.paid_at < end))
-             .group_by(products.c.id, products.c.name, products.c.category)
-             .order_by(revenue.desc(), products.c.id).limit(TOP_PRODUCTS))
-    return [{"product_id": row.id, "name": row.name, "category": row.category, "units": int(row.units),
-             "revenue": int(row.revenue)} for row in conn.execute(query)]
+    query = (
+        select(products.c.id, products.c.name, products.c.category, units, revenue)
+        .select_from(
+            order_items.join(orders, order_items.c.order_id == orders.c.id).join(
+                products, order_items.c.product_id == products.c.id
+            )
+        )
+        .where(and_(orders.c.paid_at >= start, orders.c.paid_at < end))
+        .group_by(products.c.id, products.c.name, products.c.category)
+        .order_by(revenue.desc(), products.c.id)
+        .limit(TOP_PRODUCTS)
+    )
+    return [
+        {
+            "product_id": row.id,
+            "name": row.name,
+            "category": row.category,
+            "units": int(row.units),
+            "revenue": int(row.revenue),
+        }
+        for row in conn.execute(query)
+    ]
 
 
 def _daily_rows(conn: Connection, first: date, last: date) -> list[dict[str, Any]]:
@@ -75,9 +98,15 @@ def _daily_rows(conn: Connection, first: date, last: date) -> list[dict[str, Any
     day = first
     while day <= last:
         measured = measure(conn, *_bounds(day, day))
-        rows.append({"date": day.isoformat(), "revenue": int(measured["revenue"]),
-                     "purchases": int(measured["purchases"]), "page_views": int(measured["page_views"]),
-                     "unique_visitors": int(measured["unique_visitors"])})
+        rows.append(
+            {
+                "date": day.isoformat(),
+                "revenue": int(measured["revenue"]),
+                "purchases": int(measured["purchases"]),
+                "page_views": int(measured["page_views"]),
+                "unique_visitors": int(measured["unique_visitors"]),
+            }
+        )
         day += timedelta(days=1)
     return rows
 
@@ -88,8 +117,9 @@ def _title(kind: str, first: date, last: date) -> str:
     return f"Weekly report, {first.day} {first:%B} to {last.day} {last:%B %Y} (week {first.isocalendar()[1]})"
 
 
-def report_data(conn: Connection, kind: str, day: date, currency: str = "USD",
-                now: datetime | None = None) -> dict[str, Any]:
+def report_data(
+    conn: Connection, kind: str, day: date, currency: str = "USD", now: datetime | None = None
+) -> dict[str, Any]:
     """Everything a report shows, for the report of `kind` that covers `day`."""
     first, last = period_of(kind, day)
     before_first, before_last = previous_period(kind, first)
@@ -99,10 +129,12 @@ def report_data(conn: Connection, kind: str, day: date, currency: str = "USD",
         "title": _title(kind, first, last),
         "period": {"start": first.isoformat(), "end": last.isoformat()},
         "previous_period": {"start": before_first.isoformat(), "end": before_last.isoformat()},
-        "generated_at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "generated_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         "currency": currency,
-        "metrics": [{"name": name, "label": label, "unit": unit, "value": current[name], "previous": previous[name]}
-                    for name, label, unit in LABELS],
+        "metrics": [
+            {"name": name, "label": label, "unit": unit, "value": current[name], "previous": previous[name]}
+            for name, label, unit in LABELS
+        ],
         "daily": _daily_rows(conn, first, last),
         "top_products": _top_products(conn, *_bounds(first, last)),
     }

@@ -9,7 +9,7 @@ mail outage delays it (retries) without failing the report.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from jobctl.core.atomic import write_atomic
@@ -50,12 +50,23 @@ def _record(conn, kind: str, first: date, last: date, fmt: str, path: str, diges
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    row = {"kind": kind, "period_start": first, "period_end": last, "format": fmt, "path": path, "sha256": digest,
-           "size": size, "created_at": datetime.now(timezone.utc).replace(tzinfo=None)}
+    row = {
+        "kind": kind,
+        "period_start": first,
+        "period_end": last,
+        "format": fmt,
+        "path": path,
+        "sha256": digest,
+        "size": size,
+        "created_at": datetime.now(UTC).replace(tzinfo=None),
+    }
     statement = insert(reports).values(row)
-    conn.execute(statement.on_conflict_do_update(
-        index_elements=["kind", "period_start", "format"],
-        set_={k: statement.excluded[k] for k in ("period_end", "path", "sha256", "size", "created_at")}))
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["kind", "period_start", "format"],
+            set_={k: statement.excluded[k] for k in ("period_end", "path", "sha256", "size", "created_at")},
+        )
+    )
 
 
 def _email_admins(settings, data: dict, paths: list[str]) -> str | None:
@@ -64,14 +75,30 @@ def _email_admins(settings, data: dict, paths: list[str]) -> str | None:
     from jobctl.jobs.reports.render import summary_lines
 
     period = data["period"]
-    return submit(runtime.connection(), settings, "email", {
-        "to": list(settings.admin_emails), "template": TEMPLATE, "attachments": paths,
-        "data": {"report_name": data["kind"], "title": data["title"],
-                 "period": period["start"] if period["start"] == period["end"] else f"{period['start']} to {period['end']}",
-                 "lines": summary_lines(data), "files": [p.rsplit("/", 1)[-1] for p in paths]}})
+    return submit(
+        runtime.connection(),
+        settings,
+        "email",
+        {
+            "to": list(settings.admin_emails),
+            "template": TEMPLATE,
+            "attachments": paths,
+            "data": {
+                "report_name": data["kind"],
+                "title": data["title"],
+                "period": period["start"]
+                if period["start"] == period["end"]
+                else f"{period['start']} to {period['end']}",
+                "lines": summary_lines(data),
+                "files": [p.rsplit("/", 1)[-1] for p in paths],
+            },
+        },
+    )
 
 
-def generate_report(settings, kind: str, day: date, formats: list[str], *, email: bool = True) -> dict[str, Any]:
+def generate_report(
+    settings, kind: str, day: date, formats: list[str], *, email: bool = True
+) -> dict[str, Any]:
     """Render and store one report in every format asked for; returns what was written (and mailed)."""
     from jobctl.data import engine_for
     from jobctl.jobs.reports.render import render
@@ -91,9 +118,17 @@ def generate_report(settings, kind: str, day: date, formats: list[str], *, email
             digest = hashlib.sha256(body).hexdigest()
             _record(conn, kind, first, last, fmt, str(path), digest, len(body))
             files.append({"format": fmt, "path": str(path), "size": len(body), "sha256": digest})
-    emailed = _email_admins(settings, data, [f["path"] for f in files]) if email and settings.admin_emails else None
-    return {"kind": kind, "period": data["period"], "title": data["title"], "files": files, "email_job": emailed,
-            "metrics": {m["name"]: m["value"] for m in data["metrics"]}}
+    emailed = (
+        _email_admins(settings, data, [f["path"] for f in files]) if email and settings.admin_emails else None
+    )
+    return {
+        "kind": kind,
+        "period": data["period"],
+        "title": data["title"],
+        "files": files,
+        "email_job": emailed,
+        "metrics": {m["name"]: m["value"] for m in data["metrics"]},
+    }
 
 
 def _day_from(payload: dict, kind: str) -> date:
@@ -101,9 +136,9 @@ def _day_from(payload: dict, kind: str) -> date:
     if payload.get("date"):
         return check_date(payload["date"])
     if payload.get("occurrence"):  # queued by a jobctl before scheduler facts moved to job meta
-        fired = datetime.fromisoformat(payload["occurrence"]).astimezone(timezone.utc).date()
+        fired = datetime.fromisoformat(payload["occurrence"]).astimezone(UTC).date()
         return fired - timedelta(days=1 if kind == "daily" else 7)
-    return datetime.now(timezone.utc).date() - timedelta(days=1)
+    return datetime.now(UTC).date() - timedelta(days=1)
 
 
 def check_payload(kind: str, payload: Any) -> tuple[date, list[str]]:
@@ -115,13 +150,16 @@ def check_payload(kind: str, payload: Any) -> tuple[date, list[str]]:
     return _day_from(payload, kind), check_formats(payload.get("formats"))
 
 
-def prepare_report_payload(kind: str, *, date: Any = None, formats: Any = None, email: Any = True,
-                           occurrence: datetime | None = None) -> dict[str, Any]:
+def prepare_report_payload(
+    kind: str, *, date: Any = None, formats: Any = None, email: Any = True, occurrence: datetime | None = None
+) -> dict[str, Any]:
     """The payload of a `kind` report job; without a date it covers the period before `occurrence`
     (a schedule's) or, with neither, the period before the day the job runs."""
     check_kind(kind)
     if not isinstance(email, bool):
-        raise UsageError(f"report email must be true or false, got {email!r}", "email=false keeps it in storage")
+        raise UsageError(
+            f"report email must be true or false, got {email!r}", "email=false keeps it in storage"
+        )
     payload: dict[str, Any] = {"formats": check_formats(formats), "email": email}
     if date is not None:
         payload["date"] = check_date(date).isoformat()
@@ -140,10 +178,18 @@ def _contract(kind: str) -> Contract:
 
     return Contract(
         f"{kind}-report",
-        (Field("date", "date", False, "a day the report covers, YYYY-MM-DD (default: the period before it runs)"),
-         Field("formats", "list", False, f"any of {', '.join(FORMATS)} (default: all)"),
-         Field("email", "bool", False, "mail it to JOBCTL_ADMIN_EMAILS (default true)")),
-        build=build, load=load,
+        (
+            Field(
+                "date",
+                "date",
+                False,
+                "a day the report covers, YYYY-MM-DD (default: the period before it runs)",
+            ),
+            Field("formats", "list", False, f"any of {', '.join(FORMATS)} (default: all)"),
+            Field("email", "bool", False, "mail it to JOBCTL_ADMIN_EMAILS (default true)"),
+        ),
+        build=build,
+        load=load,
         describe=lambda payload: f"{kind} report {payload.get('date', '')}".strip(),
     )
 
@@ -177,9 +223,13 @@ def list_reports(settings, kind: Any = None, limit: int = 20) -> list[dict[str, 
     from jobctl.data import engine_for
     from jobctl.data.schema import reports
 
-    query = select(reports).order_by(reports.c.period_start.desc(), reports.c.kind, reports.c.format).limit(limit)
+    query = (
+        select(reports).order_by(reports.c.period_start.desc(), reports.c.kind, reports.c.format).limit(limit)
+    )
     if kind is not None:
         query = query.where(reports.c.kind == check_kind(kind))
     with engine_for(settings).connect() as conn:
-        return [{k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in row._mapping.items()}
-                for row in conn.execute(query)]
+        return [
+            {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in row._mapping.items()}
+            for row in conn.execute(query)
+        ]

@@ -37,8 +37,12 @@ from jobctl.jobs.reports.render import (
     format_value,
 )
 
-FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/share/fonts/TTF",
-             "/usr/share/fonts/dejavu-sans-fonts")
+FONT_DIRS = (
+    "/usr/share/fonts/truetype/dejavu",
+    "/usr/share/fonts/dejavu",
+    "/usr/share/fonts/TTF",
+    "/usr/share/fonts/dejavu-sans-fonts",
+)
 MARGIN = 18 * mm
 CONTENT_WIDTH = A4[0] - 2 * MARGIN
 HEADER_BG = colors.HexColor("#e8eef7")
@@ -114,8 +118,15 @@ class _Builder:
         self.body = base
         self.muted = ParagraphStyle("muted", parent=base, textColor=MUTED)
         self.h1 = ParagraphStyle("h1", parent=base, fontName=self.fonts.bold, fontSize=17, leading=22)
-        self.h2 = ParagraphStyle("h2", parent=base, fontName=self.fonts.bold, fontSize=12.5, leading=16,
-                                 spaceBefore=10, spaceAfter=4)
+        self.h2 = ParagraphStyle(
+            "h2",
+            parent=base,
+            fontName=self.fonts.bold,
+            fontSize=12.5,
+            leading=16,
+            spaceBefore=10,
+            spaceAfter=4,
+        )
         self.cell = ParagraphStyle("cell", parent=base, fontSize=9, leading=11)
         self.chart_look = {"font": self.fonts.regular, "bold": self.fonts.bold, "width": CONTENT_WIDTH}
 
@@ -128,23 +139,32 @@ class _Builder:
     def table(self, rows: list[list[Any]], widths: list[float], numeric_from: int) -> Table:
         """Header row in bold, zebra stripes, columns from `numeric_from` on right-aligned."""
         table = Table(rows, colWidths=widths, repeatRows=1)
-        style = [("FONT", (0, 0), (-1, -1), self.fonts.regular, 9),
-                 ("FONT", (0, 0), (-1, 0), self.fonts.bold, 9),
-                 ("BACKGROUND", (0, 0), (-1, 0), HEADER_BG),
-                 ("ALIGN", (numeric_from, 0), (-1, -1), "RIGHT"),
-                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                 ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.grey)]
+        style = [
+            ("FONT", (0, 0), (-1, -1), self.fonts.regular, 9),
+            ("FONT", (0, 0), (-1, 0), self.fonts.bold, 9),
+            ("BACKGROUND", (0, 0), (-1, 0), HEADER_BG),
+            ("ALIGN", (numeric_from, 0), (-1, -1), "RIGHT"),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.grey),
+        ]
         style += [("BACKGROUND", (0, row), (-1, row), ZEBRA_BG) for row in range(2, len(rows), 2)]
         table.setStyle(TableStyle(style))
         return table
 
     def header(self) -> list:
         data = self.data
-        lines = [self.para(data["title"], self.h1), Spacer(1, 2),
-                 self.para(f"Period: {_period(data['period'])}")]
+        lines = [
+            self.para(data["title"], self.h1),
+            Spacer(1, 2),
+            self.para(f"Period: {_period(data['period'])}"),
+        ]
         previous = data.get("previous_period")
-        lines.append(self.para(f"Compared with: {_period(previous)}" if previous
-                               else "No previous period to compare with.", self.muted))
+        lines.append(
+            self.para(
+                f"Compared with: {_period(previous)}" if previous else "No previous period to compare with.",
+                self.muted,
+            )
+        )
         lines.append(self.para(f"Generated {_generated(data.get('generated_at', ''))}", self.muted))
         return lines
 
@@ -152,10 +172,15 @@ class _Builder:
         rows = [["Metric", "Value", "Previous", "Change", "Change %"]]
         for metric in self.data.get("metrics", []):
             unit, (delta, pct) = metric["unit"], deltas(metric)
-            rows.append([self.fonts.clean(metric["label"]),
-                         format_value(unit, metric.get("value"), self.currency, self.symbols),
-                         format_value(unit, metric.get("previous"), self.currency, self.symbols),
-                         format_delta(unit, delta, self.currency, self.symbols), format_delta_pct(pct)])
+            rows.append(
+                [
+                    self.fonts.clean(metric["label"]),
+                    format_value(unit, metric.get("value"), self.currency, self.symbols),
+                    format_value(unit, metric.get("previous"), self.currency, self.symbols),
+                    format_delta(unit, delta, self.currency, self.symbols),
+                    format_delta_pct(pct),
+                ]
+            )
         widths = [62 * mm, 30 * mm, 30 * mm, 30 * mm, 22 * mm]
         parts = [self.para("Summary", self.h2), self.table(rows, widths, 1)]
         orders = {m["name"]: m.get("value") for m in self.data.get("metrics", [])}.get("purchases")
@@ -168,13 +193,34 @@ class _Builder:
         if not daily:
             return [heading, self.para("No daily figures for this period.", self.muted)]
         rows = [["Day", "Revenue", "Orders", "Page views", "Unique visitors"]]
-        rows += [[_day(d["date"]), self.money(d.get("revenue")), format_count(d.get("purchases")),
-                  format_count(d.get("page_views")), format_count(d.get("unique_visitors"))] for d in daily]
+        rows += [
+            [
+                _day(d["date"]),
+                self.money(d.get("revenue")),
+                format_count(d.get("purchases")),
+                format_count(d.get("page_views")),
+                format_count(d.get("unique_visitors")),
+            ]
+            for d in daily
+        ]
         labels = [_day(d["date"], "%a %d") for d in daily]
-        revenue = charts.per_day_bars("Revenue per day", labels, [d.get("revenue", 0) for d in daily],
-                                      f"Revenue ({self.currency})", charts.cents_tick, **self.chart_look)
-        orders = charts.per_day_bars("Orders per day", labels, [d.get("purchases", 0) for d in daily],
-                                     "Orders", charts.count_tick, whole=True, **self.chart_look)
+        revenue = charts.per_day_bars(
+            "Revenue per day",
+            labels,
+            [d.get("revenue", 0) for d in daily],
+            f"Revenue ({self.currency})",
+            charts.cents_tick,
+            **self.chart_look,
+        )
+        orders = charts.per_day_bars(
+            "Orders per day",
+            labels,
+            [d.get("purchases", 0) for d in daily],
+            "Orders",
+            charts.count_tick,
+            whole=True,
+            **self.chart_look,
+        )
         table = self.table(rows, [40 * mm, 36 * mm, 28 * mm, 32 * mm, 38 * mm], 1)
         return [heading, table, Spacer(1, 10), KeepTogether([revenue]), Spacer(1, 10), KeepTogether([orders])]
 
@@ -184,11 +230,24 @@ class _Builder:
         if not products:
             return [heading, self.para("No orders in this period, so no top products.", self.muted)]
         names = [self.fonts.clean(p["name"]) for p in products]
-        chart = charts.top_products_bars("Top products by revenue", names, [p["revenue"] for p in products],
-                                         f"Revenue ({self.currency})", **self.chart_look)
+        chart = charts.top_products_bars(
+            "Top products by revenue",
+            names,
+            [p["revenue"] for p in products],
+            f"Revenue ({self.currency})",
+            **self.chart_look,
+        )
         rows = [["#", "Product", "Category", "Units", "Revenue"]]
-        rows += [[str(rank), self.para(p["name"], self.cell), self.para(p.get("category", ""), self.cell),
-                  format_count(p["units"]), self.money(p["revenue"])] for rank, p in enumerate(products, 1)]
+        rows += [
+            [
+                str(rank),
+                self.para(p["name"], self.cell),
+                self.para(p.get("category", ""), self.cell),
+                format_count(p["units"]),
+                self.money(p["revenue"]),
+            ]
+            for rank, p in enumerate(products, 1)
+        ]
         table = self.table(rows, [10 * mm, 76 * mm, 34 * mm, 22 * mm, 32 * mm], 3)
         return [heading, chart, Spacer(1, 8), table]
 
@@ -212,9 +271,18 @@ def render_pdf(data: Mapping[str, Any]) -> bytes:
     gives equal bytes (cacheable, diffable, testable)."""
     builder = _Builder(data)
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
-                            bottomMargin=MARGIN, invariant=1, title=builder.fonts.clean(data["title"]),
-                            author="jobctl", creator="jobctl reports",
-                            subject=f"{data.get('kind', '')} report")
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN,
+        invariant=1,
+        title=builder.fonts.clean(data["title"]),
+        author="jobctl",
+        creator="jobctl reports",
+        subject=f"{data.get('kind', '')} report",
+    )
     doc.build(builder.story(), onFirstPage=builder.footer, onLaterPages=builder.footer)
     return buffer.getvalue()

@@ -25,8 +25,24 @@ PCT_PLACES = Decimal("0.1")  # change %: one decimal is what a reader compares
 PP_PLACES = Decimal("0.0001")  # ratios come with 6 decimals, i.e. 4 in percentage points
 CENT = Decimal("0.01")
 
-CSV_COLUMNS = ("section", "period_start", "period_end", "date", "rank", "product_id", "product", "category",
-               "metric", "label", "unit", "currency", "value", "previous", "delta", "delta_pct")
+CSV_COLUMNS = (
+    "section",
+    "period_start",
+    "period_end",
+    "date",
+    "rank",
+    "product_id",
+    "product",
+    "category",
+    "metric",
+    "label",
+    "unit",
+    "currency",
+    "value",
+    "previous",
+    "delta",
+    "delta_pct",
+)
 
 
 def _round(value: Decimal, places: Decimal) -> Decimal:
@@ -59,12 +75,13 @@ def deltas(metric: Mapping[str, Any]) -> tuple[int | Decimal | None, Decimal | N
 
 # -- display strings, shared by the PDF and by anything else that shows a report to a person --
 
+
 def format_count(value: int | None) -> str:
     return NO_VALUE if value is None else f"{int(value):,}"
 
 
 def format_money(cents: int | None, currency: str, symbols: Mapping[str, str] = CURRENCY_SYMBOLS) -> str:
-    """"$12,345.67", "-€5.00", or "12,345.67 CHF" for a currency without a known symbol."""
+    """ "$12,345.67", "-€5.00", or "12,345.67 CHF" for a currency without a known symbol."""
     if cents is None:
         return NO_VALUE
     units = Decimal(int(cents)).scaleb(-2)  # exact: no float, no rounding
@@ -74,7 +91,7 @@ def format_money(cents: int | None, currency: str, symbols: Mapping[str, str] = 
 
 
 def format_ratio(fraction: str | Decimal | None) -> str:
-    """"0.031250" -> "3.13%"."""
+    """ "0.031250" -> "3.13%"."""
     return NO_VALUE if fraction is None else f"{_round(Decimal(str(fraction)) * 100, CENT)}%"
 
 
@@ -86,8 +103,9 @@ def format_value(unit: str, value: Any, currency: str, symbols: Mapping[str, str
     return format_count(value)
 
 
-def format_delta(unit: str, delta: int | Decimal | None, currency: str,
-                 symbols: Mapping[str, str] = CURRENCY_SYMBOLS) -> str:
+def format_delta(
+    unit: str, delta: int | Decimal | None, currency: str, symbols: Mapping[str, str] = CURRENCY_SYMBOLS
+) -> str:
     """A signed change: "+$1,234.56", "-12", "+0.23 pp"; no sign on zero."""
     if delta is None:
         return NO_VALUE
@@ -117,6 +135,7 @@ def summary_lines(data: Mapping[str, Any]) -> list[str]:
 
 # -- JSON --
 
+
 def with_deltas(data: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of the data whose metrics also carry delta, delta_pct and delta_unit (JSON-ready).
 
@@ -141,6 +160,7 @@ def render_json(data: Mapping[str, Any]) -> bytes:
 
 # -- CSV --
 
+
 def _units(cents: int | None) -> str:
     # scaleb, not / 100: exact, and keeps both places ("11000.00", not "11000")
     return "" if cents is None else _plain(Decimal(int(cents)).scaleb(-2))
@@ -157,19 +177,38 @@ def _csv_rows(data: Mapping[str, Any]):
     for key in ("kind", "title", "generated_at"):
         yield {**base, "section": "report", "metric": key, "unit": "text", "value": data.get(key, "")}
     for key in ("start", "end"):
-        yield {**base, "section": "report", "metric": f"previous_period_{key}", "unit": "date",
-               "value": previous_period.get(key, "")}
+        yield {
+            **base,
+            "section": "report",
+            "metric": f"previous_period_{key}",
+            "unit": "date",
+            "value": previous_period.get(key, ""),
+        }
     for metric in data.get("metrics", []):
         unit, value, before = metric["unit"], metric.get("value"), metric.get("previous")
         delta, pct = deltas(metric)
-        row = {**base, "section": "summary", "metric": metric["name"], "label": metric["label"],
-               "delta_pct": "" if pct is None else _plain(pct)}
+        row = {
+            **base,
+            "section": "summary",
+            "metric": metric["name"],
+            "label": metric["label"],
+            "delta_pct": "" if pct is None else _plain(pct),
+        }
         if unit == "cents":
-            row.update(unit="money", currency=currency, value=_units(value), previous=_units(before),
-                       delta=_units(delta))
+            row.update(
+                unit="money",
+                currency=currency,
+                value=_units(value),
+                previous=_units(before),
+                delta=_units(delta),
+            )
         elif unit == "ratio":
-            row.update(unit="percent", value=_percent(value), previous=_percent(before),
-                       delta="" if delta is None else _plain(delta))
+            row.update(
+                unit="percent",
+                value=_percent(value),
+                previous=_percent(before),
+                delta="" if delta is None else _plain(delta),
+            )
         else:
             row.update(unit="count", value=value, previous=before, delta=delta)
         yield row
@@ -177,15 +216,32 @@ def _csv_rows(data: Mapping[str, Any]):
         for name in ("revenue", "purchases", "page_views", "unique_visitors"):
             if name in day:
                 money = name == "revenue"
-                yield {**base, "section": "daily", "date": day["date"], "metric": name,
-                       "unit": "money" if money else "count", "currency": currency if money else "",
-                       "value": _units(day[name]) if money else day[name]}
+                yield {
+                    **base,
+                    "section": "daily",
+                    "date": day["date"],
+                    "metric": name,
+                    "unit": "money" if money else "count",
+                    "currency": currency if money else "",
+                    "value": _units(day[name]) if money else day[name],
+                }
     for rank, product in enumerate(data.get("top_products", []), start=1):
-        about = {**base, "section": "top_products", "rank": rank, "product_id": product["product_id"],
-                 "product": product["name"], "category": product.get("category", "")}
+        about = {
+            **base,
+            "section": "top_products",
+            "rank": rank,
+            "product_id": product["product_id"],
+            "product": product["name"],
+            "category": product.get("category", ""),
+        }
         yield {**about, "metric": "units", "unit": "count", "value": product["units"]}
-        yield {**about, "metric": "revenue", "unit": "money", "currency": currency,
-               "value": _units(product["revenue"])}
+        yield {
+            **about,
+            "metric": "revenue",
+            "unit": "money",
+            "currency": currency,
+            "value": _units(product["revenue"]),
+        }
 
 
 def render_csv(data: Mapping[str, Any]) -> bytes:
@@ -206,6 +262,7 @@ def render_csv(data: Mapping[str, Any]) -> bytes:
 
 
 # -- dispatch --
+
 
 def render_pdf(data: Mapping[str, Any]) -> bytes:
     """An A4 PDF: summary table, daily breakdown and charts (weekly), top products; see reports.pdf."""

@@ -22,7 +22,9 @@ def sync_table(table: DataTable, rows: list[tuple[str, list[Any]]]) -> None:
         for key, cells in rows:
             for column, cell in zip(columns, cells):
                 if table.get_cell(key, column) != cell:
-                    table.update_cell(key, column, cell, update_width=True)  # a longer value widens its column
+                    table.update_cell(
+                        key, column, cell, update_width=True
+                    )  # a longer value widens its column
         return
     selected = None
     if table.row_count and 0 <= table.cursor_row < table.row_count:
@@ -52,5 +54,3 @@ class DataScreen(Screen):
     @property
     def loaded(self) -> bool:
         return getattr(self, "_loaded", False)
-
-

@@ -68,10 +68,22 @@ class DeadLetterScreen(DataScreen):
         self.page = result["page"]
         self._loaded = True
         table = self.query_one("#dead", DataTable)
-        sync_table(table, [(e["job_id"], [e["job_id"], e["queue"], str(e["attempt_count"]),
-                                          widgets.fmt_time(e["died_at"]),
-                                          f"{e['error_type']}: {e['error_message']}"[:60]])
-                           for e in self.page["entries"]])
+        sync_table(
+            table,
+            [
+                (
+                    e["job_id"],
+                    [
+                        e["job_id"],
+                        e["queue"],
+                        str(e["attempt_count"]),
+                        widgets.fmt_time(e["died_at"]),
+                        f"{e['error_type']}: {e['error_message']}"[:60],
+                    ],
+                )
+                for e in self.page["entries"]
+            ],
+        )
         key = selected_key(table)
         if key != self.selected:
             self.selected = key

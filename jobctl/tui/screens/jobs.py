@@ -73,15 +73,19 @@ class JobsScreen(DataScreen):
             text.append(f" {self.page['total']:,} job(s)", style="dim")
             shown = len(self.page["jobs"])
             if self.page["next_offset"] is not None or self.page_offset:
-                text.append(f", {self.page_offset + 1 if shown else 0}-{self.page_offset + shown} (n/N)", style="dim")
+                text.append(
+                    f", {self.page_offset + 1 if shown else 0}-{self.page_offset + shown} (n/N)", style="dim"
+                )
         if self.paused:
             text.append("  PAUSED", style="bold yellow")
         self.query_one("#states", Static).update(text)
 
     def read(self, connection, settings) -> dict[str, Any]:
         state, offset = self.state, self.page_offset
-        return {"key": (state, offset),
-                **data.read_jobs(connection, settings, self.queue, state, self.selected, offset)}
+        return {
+            "key": (state, offset),
+            **data.read_jobs(connection, settings, self.queue, state, self.selected, offset),
+        }
 
     def show(self, result: dict[str, Any]) -> None:
         if result["key"] != (self.state, self.page_offset):
@@ -89,10 +93,17 @@ class JobsScreen(DataScreen):
         self.page = result["page"]
         self.paused = result["paused"]
         self._loaded = True
-        when = {"waiting": "enqueued_at", "scheduled": "enqueued_at", "active": "started_at"}.get(self.state, "ended_at")
+        when = {"waiting": "enqueued_at", "scheduled": "enqueued_at", "active": "started_at"}.get(
+            self.state, "ended_at"
+        )
         table = self.query_one("#jobs", DataTable)
-        sync_table(table, [(j["id"], [j["id"], j["type"], j["priority"] or "-", widgets.fmt_time(j.get(when))])
-                           for j in self.page["jobs"]])
+        sync_table(
+            table,
+            [
+                (j["id"], [j["id"], j["type"], j["priority"] or "-", widgets.fmt_time(j.get(when))])
+                for j in self.page["jobs"]
+            ],
+        )
         key = selected_key(table)
         if key != self.selected:
             self.selected = key
@@ -143,7 +154,9 @@ class JobsScreen(DataScreen):
         if not job_id:
             return
         if self.state != "failed":
-            self.notify("only failed jobs are retried here (dead ones: the dead-letter screen)", severity="warning")
+            self.notify(
+                "only failed jobs are retried here (dead ones: the dead-letter screen)", severity="warning"
+            )
             return
         # the CLI's and HTTP's retry verb: a job dead-lettered meanwhile is replayed, not refused
         self.app.mutate(ops.retry_jobs, [job_id], done=self._retried)
@@ -166,28 +179,35 @@ class JobsScreen(DataScreen):
 
     def action_clear(self) -> None:
         if self.state == "active":
-            self.notify("running jobs are never cleared (cancel one with `jobctl job cancel`)", severity="warning")
+            self.notify(
+                "running jobs are never cleared (cancel one with `jobctl job cancel`)", severity="warning"
+            )
             return
         state, queue = self.state, self.queue
         total = self.page["total"] if self.page else 0
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.app.mutate(ops.clear_queue, queue, state,
-                                done=lambda r: self.notify(f"{queue}: removed {r['total']:,} {state} job(s)"))
+                self.app.mutate(
+                    ops.clear_queue,
+                    queue,
+                    state,
+                    done=lambda r: self.notify(f"{queue}: removed {r['total']:,} {state} job(s)"),
+                )
 
-        self.app.push_screen(ConfirmScreen(f"Delete all {total:,} {state} job(s) of {queue} for good?"), answered)
+        self.app.push_screen(
+            ConfirmScreen(f"Delete all {total:,} {state} job(s) of {queue} for good?"), answered
+        )
 
     def action_pause(self) -> None:
         self.app.toggle_pause(self.queue, self.paused)
 
     def _bulk(self, result: dict[str, Any], verb: str) -> None:
         done = result[verb]
-        problems = [f"{r['id']}: {r['reason']}" for r in result["refused"]] + \
-                   [f"{i}: not found" for i in result["not_found"]]
+        problems = [f"{r['id']}: {r['reason']}" for r in result["refused"]] + [
+            f"{i}: not found" for i in result["not_found"]
+        ]
         if done:
             self.notify(f"{verb} {', '.join(done)}")
         if problems:
             self.notify("; ".join(problems), severity="error")
-
-

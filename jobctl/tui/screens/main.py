@@ -43,9 +43,18 @@ class MainScreen(DataScreen):
         self.title = "jobctl dash"
         self.sub_title = "queues"
         queues = self.query_one("#queues", DataTable)
-        for label, key in (("queue", "queue"), ("wait", "waiting"), ("run", "active"), ("sch", "scheduled"),
-                           ("fail", "failed"), ("done", "completed"), ("wk", "workers"), ("", "paused"),
-                           ("done/min", "spark_done"), ("fail/min", "spark_fail")):
+        for label, key in (
+            ("queue", "queue"),
+            ("wait", "waiting"),
+            ("run", "active"),
+            ("sch", "scheduled"),
+            ("fail", "failed"),
+            ("done", "completed"),
+            ("wk", "workers"),
+            ("", "paused"),
+            ("done/min", "spark_done"),
+            ("fail/min", "spark_fail"),
+        ):
             queues.add_column(label, key=key)
         workers = self.query_one("#workers", DataTable)
         for label in ("worker", "state", "queues", "job", "ok", "err"):
@@ -69,26 +78,51 @@ class MainScreen(DataScreen):
             for key, counts, workers in prios:
                 is_total = workers is not None
                 label = name if is_total else f"  {key.split(':')[1]}"
-                rows.append((key, [label, *(f"{counts[s]:,}" for s in ("waiting", "active", "scheduled",
-                                                                           "failed", "completed")),
-                                   ("-" if name == DEAD_LETTER else str(workers)) if is_total else "",
-                                   Text("||", style="bold black on yellow") if paused and is_total else "",
-                                   Text(widgets.sparkline(spark.get("completed", []), SPARK), style="green")
-                                   if is_total else "",
-                                   Text(widgets.sparkline(spark.get("failed", []), SPARK), style="red")
-                                   if is_total else ""]))
+                rows.append(
+                    (
+                        key,
+                        [
+                            label,
+                            *(
+                                f"{counts[s]:,}"
+                                for s in ("waiting", "active", "scheduled", "failed", "completed")
+                            ),
+                            ("-" if name == DEAD_LETTER else str(workers)) if is_total else "",
+                            Text("||", style="bold black on yellow") if paused and is_total else "",
+                            Text(widgets.sparkline(spark.get("completed", []), SPARK), style="green")
+                            if is_total
+                            else "",
+                            Text(widgets.sparkline(spark.get("failed", []), SPARK), style="red")
+                            if is_total
+                            else "",
+                        ],
+                    )
+                )
         sync_table(self.query_one("#queues", DataTable), rows)
         self._show_prio()
         workers = result["workers"]
         live = sum(1 for w in workers if w["alive"])
         gone = f" (+{len(workers) - live} dead)" if live < len(workers) else ""
         self.query_one("#workers-title", Static).update(
-            Text(f"workers: {live}{gone}   dead letters: {result['stats']['dead_letter']:,}", style="bold"))
-        sync_table(self.query_one("#workers", DataTable), [
-            (w["name"], [w["name"], (w["state"] or "-") if w["alive"] else Text("dead", style="red"),
-                         ",".join(sorted({n.rsplit(":", 1)[0] for n in w["queues"]})),
-                         w["current_job"] or "-", str(w["jobs_done"] or 0), str(w["jobs_failed"] or 0)])
-            for w in workers])
+            Text(f"workers: {live}{gone}   dead letters: {result['stats']['dead_letter']:,}", style="bold")
+        )
+        sync_table(
+            self.query_one("#workers", DataTable),
+            [
+                (
+                    w["name"],
+                    [
+                        w["name"],
+                        (w["state"] or "-") if w["alive"] else Text("dead", style="red"),
+                        ",".join(sorted({n.rsplit(":", 1)[0] for n in w["queues"]})),
+                        w["current_job"] or "-",
+                        str(w["jobs_done"] or 0),
+                        str(w["jobs_failed"] or 0),
+                    ],
+                )
+                for w in workers
+            ],
+        )
 
     def selected_queue(self) -> str | None:
         key = selected_key(self.query_one("#queues", DataTable))
@@ -101,8 +135,9 @@ class MainScreen(DataScreen):
         q = next((q for q in self.last["stats"]["queues"] if q["queue"] == name), None)
         if q is None:
             return
-        parts = [f"{p}: " + " ".join(f"{s[0]}{counts[s]}" for s in STATES)
-                 for p, counts in q["priorities"].items()]
+        parts = [
+            f"{p}: " + " ".join(f"{s[0]}{counts[s]}" for s in STATES) for p, counts in q["priorities"].items()
+        ]
         text = Text(f"{name}  ", style="bold")
         if name in self.last["paused"]:
             text.append("PAUSED  ", style="bold yellow")
@@ -133,5 +168,3 @@ class MainScreen(DataScreen):
         name = self.selected_queue()
         if name and self.last is not None:
             self.app.toggle_pause(name, name in self.last["paused"])
-
-

@@ -16,8 +16,9 @@ Send = Callable[[EmailMessage, object], dict]
 
 def get_provider(name: str) -> Send:
     if name not in PROVIDERS:
-        raise PermanentJobFailure(f"unknown email provider {name!r} (EMAIL_PROVIDER); use one of "
-                                  f"{', '.join(PROVIDERS)}")
+        raise PermanentJobFailure(
+            f"unknown email provider {name!r} (EMAIL_PROVIDER); use one of {', '.join(PROVIDERS)}"
+        )
     return importlib.import_module(f"jobctl.jobs.email.providers.{name}").send
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -19,7 +19,7 @@ def outbox_dir(settings) -> Path:
 def send(message: EmailMessage, settings) -> dict:
     message_id = str(message["Message-ID"])
     folder = outbox_dir(settings)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     digest = hashlib.sha256(message_id.encode()).hexdigest()[:12]
     target = folder / f"{stamp}-{digest}.eml"
     data = message.as_bytes()

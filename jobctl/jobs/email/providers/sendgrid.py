@@ -44,9 +44,12 @@ def build_body(message: EmailMessage) -> dict:
         "custom_args": {"message_id": str(message["Message-ID"])},
     }
     attachments = [
-        {"content": base64.b64encode(part.get_payload(decode=True) or b"").decode("ascii"),
-         "type": part.get_content_type(), "filename": part.get_filename() or "attachment",
-         "disposition": "attachment"}
+        {
+            "content": base64.b64encode(part.get_payload(decode=True) or b"").decode("ascii"),
+            "type": part.get_content_type(),
+            "filename": part.get_filename() or "attachment",
+            "disposition": "attachment",
+        }
         for part in message.iter_attachments()
     ]
     if attachments:
@@ -58,10 +61,14 @@ def _error_text(raw: bytes, settings) -> str:
     text = raw.decode("utf-8", "replace")
     try:
         errors = json.loads(text).get("errors") or []
-        text = "; ".join(
-            f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message"))
-            for e in errors if isinstance(e, dict)
-        ) or text
+        text = (
+            "; ".join(
+                f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message"))
+                for e in errors
+                if isinstance(e, dict)
+            )
+            or text
+        )
     except (ValueError, AttributeError):
         pass
     return redact(text, settings) or "(no details)"
@@ -78,18 +85,24 @@ def _http_failure(status: int, reason: str, detail: str) -> JobFailure:
 
 def send(message: EmailMessage, settings) -> dict:
     if not settings.sendgrid_api_key:
-        raise PermanentJobFailure("SENDGRID_API_KEY is not set: set it for the workers, "
-                                  "or use EMAIL_PROVIDER=outbox/smtp")
+        raise PermanentJobFailure(
+            "SENDGRID_API_KEY is not set: set it for the workers, or use EMAIL_PROVIDER=outbox/smtp"
+        )
     base = settings.sendgrid_url.rstrip("/")
     if urlsplit(base).scheme not in ("http", "https") or not urlsplit(base).netloc:
         raise PermanentJobFailure(f"JOBCTL_SENDGRID_URL {base!r} is not an http(s) URL")
     where = f"SendGrid at {mask_url(base)}"
     try:
         answer = http_client.request(
-            "POST", base + PATH, timeout=TIMEOUT, max_body=64 * 1024,
+            "POST",
+            base + PATH,
+            timeout=TIMEOUT,
+            max_body=64 * 1024,
             content=json.dumps(build_body(message)).encode("utf-8"),
-            headers={"Authorization": f"Bearer {settings.sendgrid_api_key}",
-                     "Content-Type": "application/json"},
+            headers={
+                "Authorization": f"Bearer {settings.sendgrid_api_key}",
+                "Content-Type": "application/json",
+            },
         )
     except http_client.TimedOut:
         raise TransientJobFailure(f"{where} timed out after {TIMEOUT}s") from None
@@ -98,8 +111,10 @@ def send(message: EmailMessage, settings) -> dict:
     except http_client.BrokenOff as exc:
         raise TransientJobFailure(f"bad HTTP response from {where}: {exc.kind}: {exc.reason}") from None
     except http_client.Unsendable as exc:
-        raise PermanentJobFailure(f"cannot send to {where}: {exc.reason} (check JOBCTL_SENDGRID_URL "
-                                  "and SENDGRID_API_KEY for stray characters)") from None
+        raise PermanentJobFailure(
+            f"cannot send to {where}: {exc.reason} (check JOBCTL_SENDGRID_URL "
+            "and SENDGRID_API_KEY for stray characters)"
+        ) from None
     if not 200 <= answer.status < 300:
         raise _http_failure(answer.status, answer.reason, _error_text(answer.body, settings))
     provider_id = answer.headers.get("X-Message-Id") or str(message["Message-ID"])

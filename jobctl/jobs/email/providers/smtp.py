@@ -34,26 +34,37 @@ def _classify(exc: Exception, server: str, settings) -> JobFailure:
         cls = PermanentJobFailure if codes and all(c >= 500 for c in codes) else TransientJobFailure
         return cls(f"SMTP server {server} refused every recipient: {detail}")
     if isinstance(exc, smtplib.SMTPSenderRefused):
-        return _by_code(exc.smtp_code, f"SMTP server {server} refused sender {exc.sender}: "
-                                       f"{reply(exc.smtp_code, exc.smtp_error)}")
+        return _by_code(
+            exc.smtp_code,
+            f"SMTP server {server} refused sender {exc.sender}: {reply(exc.smtp_code, exc.smtp_error)}",
+        )
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return _by_code(exc.smtp_code, f"SMTP login as {settings.smtp_user!r} on {server} failed: "
-                                       f"{reply(exc.smtp_code, exc.smtp_error)} "
-                                       "(check SMTP_USER/SMTP_PASSWORD)")
+        return _by_code(
+            exc.smtp_code,
+            f"SMTP login as {settings.smtp_user!r} on {server} failed: "
+            f"{reply(exc.smtp_code, exc.smtp_error)} "
+            "(check SMTP_USER/SMTP_PASSWORD)",
+        )
     if isinstance(exc, smtplib.SMTPResponseException):
         return _by_code(exc.smtp_code, f"SMTP server {server} replied {reply(exc.smtp_code, exc.smtp_error)}")
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return PermanentJobFailure(f"SMTP server {server} does not support what is configured: "
-                                   f"{redact(str(exc), settings)} (check JOBCTL_SMTP_SECURITY and SMTP_USER)")
+        return PermanentJobFailure(
+            f"SMTP server {server} does not support what is configured: "
+            f"{redact(str(exc), settings)} (check JOBCTL_SMTP_SECURITY and SMTP_USER)"
+        )
     if isinstance(exc, smtplib.SMTPException) and "authentication method" in str(exc):
-        return PermanentJobFailure(f"SMTP server {server} offers no login method smtplib supports "
-                                   f"(check SMTP_USER and JOBCTL_SMTP_SECURITY)")
+        return PermanentJobFailure(
+            f"SMTP server {server} offers no login method smtplib supports "
+            f"(check SMTP_USER and JOBCTL_SMTP_SECURITY)"
+        )
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return TransientJobFailure(f"SMTP server {server} closed the connection: "
-                                   f"{redact(str(exc), settings)}")
+        return TransientJobFailure(
+            f"SMTP server {server} closed the connection: {redact(str(exc), settings)}"
+        )
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return PermanentJobFailure(f"TLS certificate of SMTP server {server} is not trusted: "
-                                   f"{exc.verify_message}")
+        return PermanentJobFailure(
+            f"TLS certificate of SMTP server {server} is not trusted: {exc.verify_message}"
+        )
     if isinstance(exc, TimeoutError | socket.timeout):
         return TransientJobFailure(f"SMTP server {server} timed out after {settings.smtp_timeout}s")
     if isinstance(exc, ConnectionRefusedError):
@@ -95,6 +106,7 @@ def send(message: EmailMessage, settings) -> dict:
                 client.close()
     result = {"provider": "smtp", "message_id": str(message["Message-ID"]), "server": server}
     if refused:  # some recipients got it: retrying would send it twice, so report instead
-        result["refused"] = {addr: f"{code} {redact(_text(msg), settings)}"
-                             for addr, (code, msg) in refused.items()}
+        result["refused"] = {
+            addr: f"{code} {redact(_text(msg), settings)}" for addr, (code, msg) in refused.items()
+        }
     return result

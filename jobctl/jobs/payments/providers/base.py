@@ -21,7 +21,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -109,8 +109,8 @@ def retry_after_seconds(value: str | None) -> float | None:
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
@@ -120,16 +120,21 @@ def check_request(label: str, request: ChargeRequest, *, max_key: int = 255) -> 
     """Refuse a request no provider should see: a float or non-positive amount, an unusable key."""
     cents = request.amount_cents
     if isinstance(cents, bool) or not isinstance(cents, int) or cents <= 0:
-        raise ProviderRejected(f"{label}: payment {request.payment_id} amount {cents!r} is not a positive "
-                               "whole number of cents", hint="amounts are integer minor units, never floats")
+        raise ProviderRejected(
+            f"{label}: payment {request.payment_id} amount {cents!r} is not a positive whole number of cents",
+            hint="amounts are integer minor units, never floats",
+        )
     key = request.idempotency_key
     usable = isinstance(key, str) and 0 < len(key) <= max_key and key.isascii() and key.isprintable()
     if not usable:
-        raise ProviderRejected(f"{label}: payment {request.payment_id} has an unusable idempotency key "
-                               f"{key!r}", hint=f"1-{max_key} printable ASCII characters")
+        raise ProviderRejected(
+            f"{label}: payment {request.payment_id} has an unusable idempotency key {key!r}",
+            hint=f"1-{max_key} printable ASCII characters",
+        )
     if not isinstance(request.currency, str) or len(request.currency) != 3 or not request.currency.isalpha():
-        raise ProviderRejected(f"{label}: payment {request.payment_id} currency {request.currency!r} is not "
-                               "a 3-letter code")
+        raise ProviderRejected(
+            f"{label}: payment {request.payment_id} currency {request.currency!r} is not a 3-letter code"
+        )
 
 
 def require_setting(label: str, value: str, env: str, what: str) -> str:
@@ -174,13 +179,19 @@ class ProviderAPI:
         text = http_client.redact(text, self.secrets)
         return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
-    def request(self, method: str, path: str, *, headers: Mapping[str, str],
-                body: bytes | None = None) -> Reply:
+    def request(
+        self, method: str, path: str, *, headers: Mapping[str, str], body: bytes | None = None
+    ) -> Reply:
         where = f"{self.label} at {mask_url(self.base)}"
         try:
-            answer = http_client.request(method, self.base + path, content=body, timeout=self.timeout,
-                                         headers={"Accept": "application/json", **headers},
-                                         secrets=self.secrets)
+            answer = http_client.request(
+                method,
+                self.base + path,
+                content=body,
+                timeout=self.timeout,
+                headers={"Accept": "application/json", **headers},
+                secrets=self.secrets,
+            )
         except http_client.TimedOut:
             raise self._timed_out(where) from None
         except http_client.Unreachable as exc:
@@ -204,11 +215,14 @@ class ProviderAPI:
 
     def unreadable(self, reply: Reply) -> ProviderUnavailable:
         """A 2xx whose body we cannot read: it may record a charge, so ask again with the same key."""
-        return ProviderUnavailable(f"{self.label} replied {reply.status} with a body that is not the "
-                                   f"expected JSON object ({reply.text or 'empty'}); {UNKNOWN}")
+        return ProviderUnavailable(
+            f"{self.label} replied {reply.status} with a body that is not the "
+            f"expected JSON object ({reply.text or 'empty'}); {UNKNOWN}"
+        )
 
-    def failure(self, reply: Reply, detail: str, *,
-                credentials: str) -> ProviderRejected | ProviderUnavailable:
+    def failure(
+        self, reply: Reply, detail: str, *, credentials: str
+    ) -> ProviderRejected | ProviderUnavailable:
         """The failure for a non-2xx status every provider treats alike; `detail` is its code and message."""
         what = f"{self.label} replied {reply.status}: {detail or reply.text or 'no details'}"
         if reply.status in (401, 403):
@@ -220,10 +234,12 @@ class ProviderAPI:
         return ProviderRejected(what, hint="the provider refused the request as invalid; nothing was charged")
 
 
-def mismatch(label: str, request: ChargeRequest, thing: str, got_amount: Any,
-             got_currency: Any) -> ProviderRejected:
+def mismatch(
+    label: str, request: ChargeRequest, thing: str, got_amount: Any, got_currency: Any
+) -> ProviderRejected:
     """The provider charged something other than what was asked: never record that as this payment paid."""
     return ProviderRejected(
         f"{label}: {thing} reports {got_amount} {got_currency}, but payment {request.payment_id} is "
         f"{major_units(request.amount_cents)} {request.currency}; not recording it as paid",
-        hint="reconcile the payment with the provider's dashboard")
+        hint="reconcile the payment with the provider's dashboard",
+    )

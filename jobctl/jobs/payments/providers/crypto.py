@@ -41,16 +41,25 @@ class CryptoProvider:
 
     def __init__(self, settings):
         self._key = require_setting(LABEL, settings.crypto_api_key, "CRYPTO_API_KEY", "the gateway's API key")
-        self.api = ProviderAPI(LABEL, base_url(LABEL, settings.crypto_url, "JOBCTL_CRYPTO_URL"),
-                               settings.payment_timeout, secrets=(self._key,))
+        self.api = ProviderAPI(
+            LABEL,
+            base_url(LABEL, settings.crypto_url, "JOBCTL_CRYPTO_URL"),
+            settings.payment_timeout,
+            secrets=(self._key,),
+        )
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
         check_request(LABEL, request)
         if not request.provider_ref:
-            raise ProviderRejected(f"{LABEL}: payment {request.payment_id} has no invoice id",
-                                   hint="store the invoice id in payments.provider_ref")
-        reply = self.api.request("GET", f"/v1/invoices/{quote(request.provider_ref, safe='')}",
-                                 headers={"X-Api-Key": self._key, "Idempotency-Key": request.idempotency_key})
+            raise ProviderRejected(
+                f"{LABEL}: payment {request.payment_id} has no invoice id",
+                hint="store the invoice id in payments.provider_ref",
+            )
+        reply = self.api.request(
+            "GET",
+            f"/v1/invoices/{quote(request.provider_ref, safe='')}",
+            headers={"X-Api-Key": self._key, "Idempotency-Key": request.idempotency_key},
+        )
         return self._outcome(self._invoice(reply), reply, request)
 
     def _invoice(self, reply: Reply) -> dict[str, Any]:
@@ -78,11 +87,17 @@ class CryptoProvider:
         if status in WAITING:
             wait = invoice.get("retry_after")
             numeric = isinstance(wait, int | Decimal) and not isinstance(wait, bool) and wait >= 0
-            raise ProviderUnavailable(f"{LABEL}: invoice {invoice_id} is {status}; asking again later",
-                                      retry_after=float(wait) if numeric else reply.retry_after)
+            raise ProviderUnavailable(
+                f"{LABEL}: invoice {invoice_id} is {status}; asking again later",
+                retry_after=float(wait) if numeric else reply.retry_after,
+            )
         if status in DECLINED:
             word = "cancelled" if status == "canceled" else status
-            raise PaymentDeclined(f"{LABEL}: invoice {invoice_id} for payment {request.payment_id} is "
-                                  f"{status}", reason=f"invoice_{word}")
-        raise ProviderRejected(f"{LABEL}: invoice {invoice_id} has the unexpected status {status!r}",
-                               hint="check it in the gateway's dashboard")
+            raise PaymentDeclined(
+                f"{LABEL}: invoice {invoice_id} for payment {request.payment_id} is {status}",
+                reason=f"invoice_{word}",
+            )
+        raise ProviderRejected(
+            f"{LABEL}: invoice {invoice_id} has the unexpected status {status!r}",
+            hint="check it in the gateway's dashboard",
+        )

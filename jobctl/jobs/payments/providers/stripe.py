@@ -41,19 +41,32 @@ class StripeProvider:
 
     def __init__(self, settings):
         self._key = require_setting(LABEL, settings.stripe_api_key, "STRIPE_API_KEY", "the Stripe secret key")
-        self.api = ProviderAPI(LABEL, base_url(LABEL, settings.stripe_url, "JOBCTL_STRIPE_URL"),
-                               settings.payment_timeout, secrets=(self._key,))
+        self.api = ProviderAPI(
+            LABEL,
+            base_url(LABEL, settings.stripe_url, "JOBCTL_STRIPE_URL"),
+            settings.payment_timeout,
+            secrets=(self._key,),
+        )
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
         check_request(LABEL, request)
         if not request.provider_ref:
-            raise ProviderRejected(f"{LABEL}: payment {request.payment_id} has no PaymentIntent id",
-                                   hint="store its pi_... id in payments.provider_ref")
+            raise ProviderRejected(
+                f"{LABEL}: payment {request.payment_id} has no PaymentIntent id",
+                hint="store its pi_... id in payments.provider_ref",
+            )
         path = f"/v1/payment_intents/{quote(request.provider_ref, safe='')}"
         auth = {"Authorization": f"Bearer {self._key}"}
-        reply = self.api.request("POST", path + "/confirm", body=urlencode({"off_session": "true"}).encode(),
-                                 headers={**auth, "Idempotency-Key": request.idempotency_key,
-                                          "Content-Type": "application/x-www-form-urlencoded"})
+        reply = self.api.request(
+            "POST",
+            path + "/confirm",
+            body=urlencode({"off_session": "true"}).encode(),
+            headers={
+                **auth,
+                "Idempotency-Key": request.idempotency_key,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
         intent = self._intent(reply, request)
         if intent.get("status") == "processing":
             intent = self._intent(self.api.request("GET", path, headers=auth), request)
@@ -73,14 +86,19 @@ class StripeProvider:
         message = self.api.redact(str(error.get("message") or ""))
         if reply.status == 402:
             reason = error.get("decline_code") or code or "card_declined"
-            raise PaymentDeclined(f"{LABEL} declined payment {request.payment_id} (402 {detail}): {message}",
-                                  reason=str(reason))
+            raise PaymentDeclined(
+                f"{LABEL} declined payment {request.payment_id} (402 {detail}): {message}", reason=str(reason)
+            )
         attached = error.get("payment_intent")
-        if code == "payment_intent_unexpected_state" and isinstance(attached, dict) \
-                and attached.get("status") in ("succeeded", "processing"):
+        if (
+            code == "payment_intent_unexpected_state"
+            and isinstance(attached, dict)
+            and attached.get("status") in ("succeeded", "processing")
+        ):
             return attached  # confirmed before, under another key: its state is the outcome
-        raise self.api.failure(reply, f"{detail}: {message}" if message else detail,
-                               credentials="STRIPE_API_KEY")
+        raise self.api.failure(
+            reply, f"{detail}: {message}" if message else detail, credentials="STRIPE_API_KEY"
+        )
 
     def _outcome(self, intent: dict[str, Any], request: ChargeRequest) -> ChargeResult:
         status, intent_id = intent["status"], str(intent.get("id") or request.provider_ref)
@@ -90,21 +108,33 @@ class StripeProvider:
             currency = str(intent.get("currency") or "")
             if amount != request.amount_cents or currency.upper() != request.currency.upper():
                 whole = isinstance(amount, int) and not isinstance(amount, bool)
-                raise mismatch(LABEL, request, f"PaymentIntent {intent_id}",
-                               major_units(amount) if whole else amount, currency.upper())
+                raise mismatch(
+                    LABEL,
+                    request,
+                    f"PaymentIntent {intent_id}",
+                    major_units(amount) if whole else amount,
+                    currency.upper(),
+                )
             return ChargeResult(self.name, intent_id, "succeeded", status)
         if status == "processing":
-            raise ProviderUnavailable(f"{LABEL}: PaymentIntent {intent_id} is still processing; "
-                                      "asking again later")
+            raise ProviderUnavailable(
+                f"{LABEL}: PaymentIntent {intent_id} is still processing; asking again later"
+            )
         if status == "requires_action":
-            raise PaymentDeclined(f"{LABEL}: PaymentIntent {intent_id} needs the customer to authenticate "
-                                  "(requires_action)", reason="requires_action")
+            raise PaymentDeclined(
+                f"{LABEL}: PaymentIntent {intent_id} needs the customer to authenticate (requires_action)",
+                reason="requires_action",
+            )
         if status == "requires_payment_method":
             error = intent.get("last_payment_error") or {}
             reason = str(error.get("decline_code") or error.get("code") or "card_declined")
             message = self.api.redact(str(error.get("message") or "the payment method was declined"))
-            raise PaymentDeclined(f"{LABEL} declined payment {request.payment_id} (PaymentIntent {intent_id} "
-                                  f"requires_payment_method, {reason}): {message}", reason=reason)
-        raise ProviderRejected(f"{LABEL}: PaymentIntent {intent_id} is {status!r} after confirming",
-                               hint="jobctl confirms automatic-capture intents; settle this one in the "
-                                    "Stripe dashboard")
+            raise PaymentDeclined(
+                f"{LABEL} declined payment {request.payment_id} (PaymentIntent {intent_id} "
+                f"requires_payment_method, {reason}): {message}",
+                reason=reason,
+            )
+        raise ProviderRejected(
+            f"{LABEL}: PaymentIntent {intent_id} is {status!r} after confirming",
+            hint="jobctl confirms automatic-capture intents; settle this one in the Stripe dashboard",
+        )

@@ -44,20 +44,28 @@ class YooKassaProvider:
     name = "yookassa"
 
     def __init__(self, settings):
-        shop_id = require_setting(LABEL, settings.yookassa_shop_id, "YOOKASSA_SHOP_ID",
-                                  "the YooKassa shop id")
-        secret = require_setting(LABEL, settings.yookassa_secret_key, "YOOKASSA_SECRET_KEY",
-                                 "the YooKassa secret key")
+        shop_id = require_setting(
+            LABEL, settings.yookassa_shop_id, "YOOKASSA_SHOP_ID", "the YooKassa shop id"
+        )
+        secret = require_setting(
+            LABEL, settings.yookassa_secret_key, "YOOKASSA_SECRET_KEY", "the YooKassa secret key"
+        )
         token = base64.b64encode(f"{shop_id}:{secret}".encode()).decode("ascii")
         self._auth = {"Authorization": f"Basic {token}"}
-        self.api = ProviderAPI(LABEL, base_url(LABEL, settings.yookassa_url, "JOBCTL_YOOKASSA_URL"),
-                               settings.payment_timeout, secrets=(secret, token))
+        self.api = ProviderAPI(
+            LABEL,
+            base_url(LABEL, settings.yookassa_url, "JOBCTL_YOOKASSA_URL"),
+            settings.payment_timeout,
+            secrets=(secret, token),
+        )
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
         check_request(LABEL, request, max_key=MAX_KEY)
         if not request.provider_ref:
-            raise ProviderRejected(f"{LABEL}: payment {request.payment_id} has no saved payment method id",
-                                   hint="store the payment_method_id in payments.provider_ref")
+            raise ProviderRejected(
+                f"{LABEL}: payment {request.payment_id} has no saved payment method id",
+                hint="store the payment_method_id in payments.provider_ref",
+            )
         body = {
             "amount": {"value": major_units(request.amount_cents), "currency": request.currency.upper()},
             "capture": True,
@@ -65,9 +73,16 @@ class YooKassaProvider:
             "description": (request.description or f"payment {request.payment_id}")[:MAX_DESCRIPTION],
             "metadata": {"payment_id": str(request.payment_id), "customer_id": str(request.customer_id)},
         }
-        reply = self.api.request("POST", "/v3/payments", body=json.dumps(body).encode(),
-                                 headers={**self._auth, "Idempotence-Key": request.idempotency_key,
-                                          "Content-Type": "application/json"})
+        reply = self.api.request(
+            "POST",
+            "/v3/payments",
+            body=json.dumps(body).encode(),
+            headers={
+                **self._auth,
+                "Idempotence-Key": request.idempotency_key,
+                "Content-Type": "application/json",
+            },
+        )
         payment = self._payment(reply)
         if payment["status"] in NOT_FINAL and isinstance(payment.get("id"), str):
             path = f"/v3/payments/{quote(payment['id'], safe='')}"
@@ -81,16 +96,22 @@ class YooKassaProvider:
             wait = data.get("retry_after")
             numeric = isinstance(wait, int | Decimal) and not isinstance(wait, bool)
             seconds = float(Decimal(wait) / 1000) if numeric and wait >= 0 else reply.retry_after
-            raise ProviderUnavailable(f"{LABEL} replied 202: the request is still being processed; asking "
-                                      "again later with the same key", retry_after=seconds)
+            raise ProviderUnavailable(
+                f"{LABEL} replied 202: the request is still being processed; asking "
+                "again later with the same key",
+                retry_after=seconds,
+            )
         if 200 <= reply.status < 300:
             if not isinstance(data.get("status"), str) or not data.get("id"):
                 raise self.api.unreadable(reply)
             return data
         detail = " ".join(str(p) for p in (data.get("code"), data.get("parameter")) if p)
         description = self.api.redact(str(data.get("description") or ""))
-        raise self.api.failure(reply, f"{detail}: {description}" if description else detail,
-                               credentials="YOOKASSA_SHOP_ID and YOOKASSA_SECRET_KEY")
+        raise self.api.failure(
+            reply,
+            f"{detail}: {description}" if description else detail,
+            credentials="YOOKASSA_SHOP_ID and YOOKASSA_SECRET_KEY",
+        )
 
     def _outcome(self, payment: dict[str, Any], request: ChargeRequest) -> ChargeResult:
         status, payment_id = payment["status"], str(payment["id"])
@@ -105,7 +126,12 @@ class YooKassaProvider:
         if status == "canceled":
             details = payment.get("cancellation_details") or {}
             reason = str(details.get("reason") or "canceled")
-            raise PaymentDeclined(f"{LABEL} canceled payment {payment_id} for payment {request.payment_id} "
-                                  f"({details.get('party') or 'unknown party'}: {reason})", reason=reason)
-        raise ProviderRejected(f"{LABEL}: payment {payment_id} has the unexpected status {status!r}",
-                               hint="check it in the YooKassa dashboard")
+            raise PaymentDeclined(
+                f"{LABEL} canceled payment {payment_id} for payment {request.payment_id} "
+                f"({details.get('party') or 'unknown party'}: {reason})",
+                reason=reason,
+            )
+        raise ProviderRejected(
+            f"{LABEL}: payment {payment_id} has the unexpected status {status!r}",
+            hint="check it in the YooKassa dashboard",
+        )

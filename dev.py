@@ -2,7 +2,8 @@
 """Set up jobctl in ./.venv (first run, or when pyproject.toml changes) and run something in it.
 
     python3 dev.py demo        # the main job: jobctl demo on the embedded server
-    python3 dev.py test        # the whole test suite
+    python3 dev.py test        # the static checks, then the whole test suite
+    python3 dev.py check       # the static checks alone: ruff check, ruff format --check
     python3 dev.py bench       # the benchmark table
     python3 dev.py bench files # thumbnails of a 12 MP JPEG: Pillow alone vs through jobctl
     python3 dev.py bench analytics  # roll-ups of 60 days x 100k page views a day
@@ -27,9 +28,16 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".jobctl-installed"
 
+# Run before the tests, fastest first; the first failure stops the run. The tools come from the test
+# extra. (The import-linter contracts run as a test: tests/test_import_contracts.py.)
+STATIC_CHECKS = (
+    ("ruff", "check", "--no-cache", "."),
+    ("ruff", "format", "--check", "--no-cache", "."),
+)
+
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs under whatever python3 the machine has
         sys.exit(f"jobctl needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
@@ -38,9 +46,19 @@ def ensure_venv() -> None:
         print("dev.py: creating .venv", file=sys.stderr)
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("dev.py: installing jobctl and its test dependencies into .venv", file=sys.stderr)
-    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "-e", f"{ROOT}[test]"], check=True)
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "-e", f"{ROOT}[test]"], check=True)
     STAMP.write_text(wanted)
+
+
+def static_checks() -> int:
+    for tool, *args in STATIC_CHECKS:
+        print(f"dev.py: {tool} {' '.join(args)}", file=sys.stderr)
+        code = subprocess.call([str(BIN / tool), *args], cwd=ROOT)
+        if code:
+            print(f"dev.py: {tool} failed (exit {code})", file=sys.stderr)
+            return code
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -51,7 +69,11 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     if command == "demo":
         args = [str(BIN / "jobctl"), "demo", *rest]
+    elif command == "check":
+        return static_checks()
     elif command == "test":
+        if code := static_checks():
+            return code
         # a private ClamAV for the clamd tests; never fails: without it those tests skip, saying why
         subprocess.call([sys.executable, str(ROOT / "scripts" / "clamav_local.py")])
         args = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadfile", *rest]
@@ -62,7 +84,7 @@ def main(argv: list[str]) -> int:
     elif command == "jobctl":
         args = [str(BIN / "jobctl"), *rest]
     else:
-        print(f"dev.py: unknown command {command!r}; use demo, test, bench or jobctl", file=sys.stderr)
+        print(f"dev.py: unknown command {command!r}; use demo, test, check, bench or jobctl", file=sys.stderr)
         return 2
     return subprocess.call(args, cwd=ROOT)
 

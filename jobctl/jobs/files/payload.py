@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 from jobctl.config import parse_bool, parse_sizes
@@ -66,6 +66,10 @@ class FileRequest:
         }
 
 
+@overload
+def _identifier(value: Any, name: str, *, required: Literal[True] = True) -> str: ...
+@overload
+def _identifier(value: Any, name: str, *, required: bool) -> str | None: ...
 def _identifier(value: Any, name: str, *, required: bool = True) -> str | None:
     if value is None or value == "":
         if required:
@@ -97,6 +101,7 @@ def _url(value: Any) -> str:
             f"file_url scheme {scheme}:// is not supported", "use a path, file://, http:// or https://"
         )
     path = local_path(value)
+    assert path is not None  # http(s) returned above
     if not path.is_absolute():
         path = path.resolve()  # the worker's working folder is not the caller's
     if not path.is_file():

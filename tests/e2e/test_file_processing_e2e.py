@@ -10,7 +10,7 @@ import sys
 import pytest
 from PIL import Image
 
-from tests.files import images
+from tests.jobs.files import images
 from tests.servers import file_server, webhook  # noqa: F401
 
 pytestmark = pytest.mark.e2e

@@ -33,8 +33,8 @@ from jobctl.data import engine_for
 from jobctl.errors import InvalidPayload
 from tests.cli.conftest import Cli
 from tests.e2e.conftest import free_port
-from tests.payments.fake_providers import fake_provider  # noqa: F401
-from tests.payments.store import make_payment
+from tests.jobs.payments.fake_providers import fake_provider  # noqa: F401
+from tests.jobs.payments.store import make_payment
 
 pytestmark = pytest.mark.e2e
 

@@ -29,7 +29,7 @@ from jobctl.jobs.payments.providers.base import (
     retry_after_seconds,
     same_amount,
 )
-from tests.payments.fake_providers import YOOKASSA_SHOP_ID, fake_provider  # noqa: F401 (fixture)
+from tests.jobs.payments.fake_providers import YOOKASSA_SHOP_ID, fake_provider  # noqa: F401 (fixture)
 from tests.servers import closed_port  # noqa: F401 (fixture)
 
 PROVIDERS = ("stripe", "yookassa", "crypto")

@@ -1,6 +1,6 @@
 """Virus scanning: the builtin scanner (EICAR, SHA-256 blocklist) and clamd, fake and real.
 
-The real-daemon tests use the `clamd` fixture (tests/files/conftest.py); they skip, with the reason,
+The real-daemon tests use the `clamd` fixture (tests/jobs/files/conftest.py); they skip, with the reason,
 where scripts/clamav_local.py could not install a local ClamAV daemon.
 """
 
@@ -21,7 +21,7 @@ from jobctl.errors import ConfigError, PermanentJobFailure, TransientJobFailure
 from jobctl.jobs.files import scan
 from jobctl.jobs.files.scan import EICAR, BuiltinScanner, ClamdScanner, ScanResult, load_blocklist, scan_file
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def write(path: Path, *parts: bytes) -> Path:

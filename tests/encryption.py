@@ -1,5 +1,6 @@
 """Helpers for the encryption tests: switching this process's keys, running a burst worker, and
-reading every value stored under this test process's key prefix."""
+reading every value stored under this test process's key prefix. The fixtures are registered for the
+whole suite by tests/conftest.py; the functions are imported."""
 
 from __future__ import annotations
 

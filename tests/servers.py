@@ -1,5 +1,5 @@
 """Real servers on loopback for the tests: aiosmtpd (SMTP), a fake SendGrid and a webhook receiver
-(both http.server). Imported as fixtures by the conftest files that need them.
+(both http.server), and a file server. Their fixtures are registered for the whole suite by tests/conftest.py.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from tests.jobs.files import images
-from tests.servers import file_server, webhook  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 

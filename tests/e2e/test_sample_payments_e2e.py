@@ -16,7 +16,7 @@ from jobctl.core.browse import job_detail
 from jobctl.data import engine_for
 from jobctl.data.schema import commissions, orders, payments, users
 from jobctl.jobs.payments.sandbox import environment, start_sandbox
-from tests.cli.conftest import Cli
+from tests.conftest import Cli
 from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e

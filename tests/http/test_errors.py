@@ -17,7 +17,6 @@ from jobctl.core.enqueue import enqueue_many
 from jobctl.http import create_app
 from jobctl.http.limits import BodySizeLimit
 from tests.http.conftest import bearer, dead_jobs
-from tests.servers import closed_port  # noqa: F401  (fixture)
 
 
 def error_of(response, status: int) -> dict:
@@ -268,7 +267,7 @@ def test_the_default_limit_is_64_kib(client, admin):
 # --- 503 and the loopback rule ----------------------------------------------------------------------
 
 
-def test_unreachable_redis_is_503_not_500(settings, closed_port):  # noqa: F811
+def test_unreachable_redis_is_503_not_500(settings, closed_port):
     # no retries: the default backoff would only make the test slow
     down = redis.Redis(
         host="127.0.0.1", port=closed_port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)

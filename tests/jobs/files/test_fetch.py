@@ -9,7 +9,6 @@ import pytest
 
 from jobctl.errors import PermanentJobFailure, TransientJobFailure
 from jobctl.jobs.files.fetch import fetch, safe
-from tests.servers import closed_port, file_server, silent_port  # noqa: F401
 
 MB = 1024 * 1024
 

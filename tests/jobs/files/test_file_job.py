@@ -17,7 +17,6 @@ from jobctl.errors import PermanentJobFailure, TransientJobFailure
 from jobctl.jobs.files import prepare_file_payload
 from jobctl.jobs.files.job import process_file_job
 from tests.jobs.files import images
-from tests.servers import configure, file_server, webhook  # noqa: F401
 
 EICAR = base64.b64decode(
     "WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo="

@@ -29,8 +29,7 @@ from jobctl.jobs.payments.providers.base import (
     retry_after_seconds,
     same_amount,
 )
-from tests.jobs.payments.fake_providers import YOOKASSA_SHOP_ID, fake_provider  # noqa: F401 (fixture)
-from tests.servers import closed_port  # noqa: F401 (fixture)
+from jobctl.jobs.payments.sandbox import YOOKASSA_SHOP_ID
 
 PROVIDERS = ("stripe", "yookassa", "crypto")
 REFS = {"stripe": "pi_3FakeIntent", "yookassa": "2c9f1b7e-000f-5000-8000-saved", "crypto": "inv_FakeInvoice"}
@@ -39,7 +38,7 @@ KEY = "jobctl-pay-7-r1"
 
 
 @pytest.fixture
-def server(fake_provider):  # noqa: F811 (the fixture imported above)
+def server(fake_provider):
     """The fake providers, with payment 7's PaymentIntent and invoice (12.34 USD) registered."""
     fake_provider.add_intent(REFS["stripe"], 1234, "USD", payment_id=7)
     fake_provider.add_invoice(REFS["crypto"], 1234, "USD", payment_id=7)
@@ -318,7 +317,7 @@ def test_a_dropped_connection_is_transient(charge, server, provider):
 def test_a_provider_that_cannot_be_reached_is_transient(
     charge,
     monkeypatch,
-    closed_port,  # noqa: F811
+    closed_port,
     provider,
     env,
 ):

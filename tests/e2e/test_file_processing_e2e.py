@@ -6,6 +6,7 @@ import base64
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -77,7 +78,7 @@ def test_worker_processes_good_files_and_survives_bad_ones(
     ]
     assert (photo_result["outputs"][0]["width"], photo_result["outputs"][0]["height"]) == (600, 800)
     for output in photo_result["outputs"]:
-        assert images.GPS_CANARY.encode() not in open(output["path"], "rb").read()
+        assert images.GPS_CANARY.encode() not in Path(output["path"]).read_bytes()
     [webp] = shown["logo"]["result"]["outputs"]
     assert webp["format"] == "webp"
 

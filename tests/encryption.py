@@ -21,7 +21,7 @@ from tests.conftest import KEY_PREFIX
 
 @pytest.fixture
 def use_keys(monkeypatch):
-    """use_keys(KEY, ...) sets JOBCTL_ENCRYPTION_KEYS (none: unset) for this process and returns the settings."""
+    """use_keys(KEY, ...) sets JOBCTL_ENCRYPTION_KEYS (none: unset) for this process; returns the settings."""
 
     def use(*keys: str):
         if keys:
@@ -61,7 +61,7 @@ def burst_worker(connection: redis.Redis, settings, *queues: str) -> JobctlWorke
 
 
 def _forms(value: bytes) -> list[bytes]:
-    """A stored value as it is, zlib-decompressed, and base64-decoded (and that decompressed) when they apply."""
+    """A stored value as it is, zlib-decompressed, base64-decoded (and that decompressed) where they apply."""
     forms = [value]
     try:
         forms.append(zlib.decompress(value))

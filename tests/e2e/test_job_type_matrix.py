@@ -214,7 +214,7 @@ def test_every_way_in_reaches_a_worker_with_the_same_payload(job_type, world, tm
 def test_invalid_fields_are_refused_at_every_way_in_with_nothing_stored(
     job_type, world, tmp_path, redis_client
 ):
-    settings, http = world
+    _settings, http = world
     fields = INVALID_FIELDS[job_type]
     cli = Cli()
     before = set(redis_client.scan_iter(f"{keyspace.job_key_prefix()}*"))

@@ -222,7 +222,7 @@ def test_a_chunked_body_within_the_limit_reaches_the_app_whole():
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    receive, handed = _stream([b"a" * 300, b"b" * 300, b"c" * 300])
+    receive, _handed = _stream([b"a" * 300, b"b" * 300, b"c" * 300])
     assert _drive(BodySizeLimit(echo, max_bytes=1024), [], receive) == (200, b"ok")
     assert seen == [(b"a" * 300 + b"b" * 300 + b"c" * 300, False)]
 

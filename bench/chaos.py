@@ -168,7 +168,7 @@ class Detection:
 
 
 def make_payments(engine, count: int, rng: random.Random, providers, fail_rate: float) -> list[dict]:
-    from tests.payments.store import make_payment
+    from tests.jobs.payments.store import make_payment
 
     made = []
     for n in range(1, count + 1):
@@ -218,7 +218,7 @@ def main() -> int:
         server.start()
         from aiosmtpd.controller import Controller
 
-        from tests.payments.fake_providers import FakeProviders, payment_from_store
+        from tests.jobs.payments.fake_providers import FakeProviders, payment_from_store
 
         handler = FlakySMTP(random.Random(args.seed * 7919), args.fail_rate)
         smtp = Controller(handler, hostname="127.0.0.1", port=free_port())

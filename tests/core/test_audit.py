@@ -216,7 +216,7 @@ def test_parse_since():
     assert audit.parse_since(None) is None
     assert audit.parse_since("1h30m", now) == now - 5400  # the one duration grammar (core.durations)
     with pytest.raises(
-        UsageError, match="--since expects a duration like 90s.* or an ISO time, got 'yesterday'"
+        UsageError, match=r"--since expects a duration like 90s.* or an ISO time, got 'yesterday'"
     ):
         audit.parse_since("yesterday")
 

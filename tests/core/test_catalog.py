@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -90,5 +91,5 @@ def test_bad_backoff_tables(tmp_path, table):
     from jobctl.errors import ConfigError
 
     (tmp_path / "jobctl.toml").write_text(f"[queues.payment-retry.backoff]\n{table}\n")
-    with pytest.raises(ConfigError, match="queues.payment-retry.backoff"):
+    with pytest.raises(ConfigError, match=re.escape("queues.payment-retry.backoff")):
         load_settings(environ={}, cwd=tmp_path)

@@ -9,7 +9,6 @@ import pytest
 from jobctl.errors import UsageError
 from jobctl.jobs.files import prepare_file_payload
 from jobctl.jobs.files.payload import load_file_payload
-from tests.servers import configure  # noqa: F401
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ _HTTPX_CLI = "httpx._main"
 _block_cli = "httpx" not in sys.modules and _HTTPX_CLI not in sys.modules
 if _block_cli:
     sys.modules[_HTTPX_CLI] = None  # type: ignore[assignment]
-import httpcore  # noqa: E402 - httpx's own transport library, imported after httpx on purpose
+import httpcore  # noqa: E402 - httpx's transport library (for the fetch policy), after the block too
 import httpx  # noqa: E402 - after the block above, on purpose
 
 if _block_cli and sys.modules.get(_HTTPX_CLI, 0) is None:

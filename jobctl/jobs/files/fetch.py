@@ -74,7 +74,7 @@ def _copy(chunks: Iterable[bytes], work: Path, limit: int) -> Fetched:
     return Fetched(Path(name), size, digest.hexdigest())
 
 
-def _could_not_fetch(url: str, reason: str, failure=PermanentJobFailure) -> Exception:
+def _could_not_fetch(url: str, reason: str, failure: type[Exception] = PermanentJobFailure) -> Exception:
     log.warning("could not fetch %s: %s", safe_url(url), reason)
     return failure(could_not_fetch(url))
 

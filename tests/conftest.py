@@ -83,6 +83,8 @@ def jobctl_env(redis_url, tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("JOBCTL_HOME", str(home))
+    # tests write their uploads into their own folder: that is the one place file jobs may read
+    monkeypatch.setenv("JOBCTL_FILE_ROOTS", str(tmp_path))
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.chdir(tmp_path)
     from jobctl.core import runtime

@@ -364,4 +364,9 @@ class _FileHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def file_server(monkeypatch):
+    """A loopback file server, which the fetch policy refuses unless allowed: this test allows it."""
+    from jobctl.core import runtime
+
+    monkeypatch.setenv("JOBCTL_FETCH_ALLOW_HOSTS", "127.0.0.1")
+    runtime.reset()
     yield from serve(FileServer(), monkeypatch)

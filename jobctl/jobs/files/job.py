@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jobctl.core import runtime
+from jobctl.core.fetch_policy import FetchPolicy
 from jobctl.errors import JobctlError, PermanentJobFailure, TransientJobFailure
 from jobctl.jobs.files import storage
 from jobctl.jobs.files.fetch import Fetched, fetch
@@ -140,6 +141,7 @@ def process_file_job(payload: dict) -> dict[str, Any]:
         storage.work_dir(settings.storage_path),
         limit=settings.max_file_size,
         timeout=settings.fetch_timeout,
+        policy=FetchPolicy.from_settings(settings),
     )
     try:
         result: dict[str, Any] = {

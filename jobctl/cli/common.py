@@ -13,11 +13,14 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-# usage errors must pass through to typer's own handling (exit 2); recent typer vendors click
+# click's parse errors (a missing option, a bad value, no such command) are rendered here like every
+# other error; recent typer vendors click
 try:
-    from typer._click.exceptions import ClickException
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+    from typer._click.exceptions import UsageError as ClickUsageError
 except ImportError:  # pragma: no cover - typer that still depends on click
-    from click.exceptions import ClickException
+    from click.exceptions import ClickException, NoArgsIsHelpError
+    from click.exceptions import UsageError as ClickUsageError
 
 from jobctl.config import Settings, load_settings
 from jobctl.errors import ExitCode, JobctlError, RedisUnavailable, UsageError
@@ -97,14 +100,42 @@ def render_error(exc: JobctlError, as_json: bool, verbose: bool) -> None:
         traceback.print_exc(file=sys.stderr)
 
 
+def from_click(exc: ClickException, command: str) -> JobctlError:
+    """click's error as jobctl's: one line (click's own words) and a hint naming the help of the
+    command it is about (`command`, unless click knows better); the exit code stays click's."""
+    text = " ".join(exc.format_message().split()).rstrip(".")
+    if text[:2].istitle():  # "No such option" -> "no such option"; "REDIS..." stays
+        text = text[0].lower() + text[1:]
+    if isinstance(exc, ClickUsageError) and exc.ctx is not None:
+        command = exc.ctx.command_path
+    kind = UsageError if exc.exit_code == ExitCode.USAGE else JobctlError
+    return kind(text, f"see {command} --help", code=ExitCode(exc.exit_code))
+
+
 class JobctlGroup(TyperGroup):
-    """Turns JobctlError (and Redis trouble) into a one-line message and the right exit code."""
+    """Turns JobctlError, click's parse errors and Redis trouble into a one-line message and the
+    right exit code. Every group is one, so a subcommand's parse error meets `invoke` of its group,
+    and the root's own options meet `make_context`."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent=None, **extra: Any):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except NoArgsIsHelpError:
+            raise  # a bare `jobctl enqueue` shows its help, as asked
+        except ClickException as exc:
+            command = " ".join(filter(None, (parent.command_path if parent else "", info_name)))
+            render_error(from_click(exc, command), False, False)
+            raise typer.Exit(exc.exit_code) from None
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, ClickException):
+        except (typer.Exit, typer.Abort, NoArgsIsHelpError):
             raise
+        except ClickException as exc:
+            # some parse errors do not say which command they are about: the one being invoked
+            command = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+            self._fail(ctx, from_click(exc, command))
         except JobctlError as exc:
             self._fail(ctx, exc)
         except (redis.ConnectionError, redis.TimeoutError) as exc:

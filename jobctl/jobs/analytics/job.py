@@ -15,7 +15,15 @@ from jobctl.core.choices import pick
 from jobctl.core.contracts import BuildContext, Contract, Field
 from jobctl.errors import JobctlError, PermanentJobFailure, UsageError
 from jobctl.jobs.analytics.metrics import METRICS, measure, store
-from jobctl.jobs.analytics.periods import MAX_PERIODS, PERIOD_TYPES, day_range, last_complete, periods
+from jobctl.jobs.analytics.periods import (
+    FIRST_DAY,
+    LAST_DAY,
+    MAX_PERIODS,
+    PERIOD_TYPES,
+    day_range,
+    last_complete,
+    periods,
+)
 
 
 def _naive_utc(value: datetime) -> datetime:
@@ -56,6 +64,12 @@ def as_range(date_range: Any) -> tuple[datetime, datetime]:
             )
         except ValueError as exc:
             raise UsageError(f"date_range: {exc}", "use YYYY-MM-DD or ISO 8601 datetimes") from None
+    for value in (start, end):
+        if isinstance(value, date) and not FIRST_DAY <= _day(value) <= LAST_DAY:
+            raise UsageError(
+                f"date_range: {value.isoformat()} is out of range",
+                f"give days between {FIRST_DAY} and {LAST_DAY}",
+            )
     if type(start) is date and type(end) is date:
         first, last = start, end
         if last < first:
@@ -69,6 +83,10 @@ def as_range(date_range: Any) -> tuple[datetime, datetime]:
     if end <= start:
         raise UsageError(f"date_range ends ({end}) at or before it starts ({start})", "swap start and end")
     return start, end
+
+
+def _day(value: date) -> date:
+    return value.date() if isinstance(value, datetime) else value
 
 
 def count_periods(kind: str, start: datetime, end: datetime) -> int:

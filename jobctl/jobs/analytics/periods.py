@@ -10,6 +10,9 @@ from datetime import date, datetime, time, timedelta
 
 PERIOD_TYPES = ("hourly", "daily", "weekly", "monthly")
 MAX_PERIODS = 100_000  # ~11 years of hours: a typo in a date range should not enqueue forever
+# no marketplace data lies outside these days, and inside them a period's arithmetic (the next
+# month, the Monday before) never leaves datetime's range, whatever the time zone
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 
 
 def floor(kind: str, moment: datetime) -> datetime:

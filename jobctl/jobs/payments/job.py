@@ -32,6 +32,8 @@ from jobctl.errors import PermanentJobFailure, UsageError
 
 PROVIDERS = ("stripe", "yookassa", "crypto")
 GUARD_TTL = 30 * 86400
+MAX_PAYMENT_ID = 2**31 - 1  # payments.id is a 32-bit INTEGER on PostgreSQL
+MAX_CENTS = 2**63 - 1  # payments.amount_cents is a BIGINT
 _ROUND = re.compile(r"^jobctl-pay-(\d+)-r(\d+)$")
 
 
@@ -55,6 +57,10 @@ def as_cents(amount: Any) -> int:
     if isinstance(amount, int):
         cents = amount
     elif isinstance(amount, Decimal):
+        if not amount.is_finite():
+            raise UsageError(f"amount {amount} is not a number", "give it in currency units, e.g. 12.34")
+        if abs(amount) * 100 > MAX_CENTS:  # checked first: quantizing a huge Decimal overflows
+            raise UsageError(f"amount {amount} is out of range", "check the amount (as stored)")
         if amount != amount.quantize(Decimal("0.01")):
             raise UsageError(f"amount {amount} has more than 2 decimal places", "round it to cents first")
         cents = int(amount * 100)
@@ -62,6 +68,8 @@ def as_cents(amount: Any) -> int:
         raise UsageError(f"amount must be int cents or a Decimal, got {type(amount).__name__}", "e.g. 1234")
     if cents <= 0:
         raise UsageError(f"amount must be positive, got {cents} cents", "pass the amount to charge")
+    if cents > MAX_CENTS:
+        raise UsageError(f"amount {cents} cents is out of range", "check the amount (as stored)")
     return cents
 
 
@@ -104,9 +112,14 @@ def prepare_payment_payload(
     """Check a retry request against the store; the payload carries what was checked."""
     from jobctl.data import engine_for
 
-    if isinstance(payment_id, bool) or not isinstance(payment_id, int) or payment_id <= 0:
+    if (
+        isinstance(payment_id, bool)
+        or not isinstance(payment_id, int)
+        or not 1 <= payment_id <= MAX_PAYMENT_ID
+    ):
         raise UsageError(
-            f"payment_id must be a positive integer, got {payment_id!r}", "pass the payment's id"
+            f"payment_id must be an integer between 1 and {MAX_PAYMENT_ID}, got {payment_id!r}",
+            "pass the payment's id",
         )
     if provider not in PROVIDERS:
         raise UsageError(f"unknown payment provider {provider!r}", f"use one of {', '.join(PROVIDERS)}")

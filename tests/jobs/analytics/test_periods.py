@@ -57,6 +57,13 @@ def test_dates_are_inclusive_days_and_aware_datetimes_become_utc():
             {"kind": "hourly", "date_range": (date(2000, 1, 1), date(2030, 1, 1))},
             "more than 100,000 hourly periods",
         ),
+        # datetime's own range ends near these: refused before any period arithmetic overflows
+        ({"date_range": (date(1, 1, 1), date(9999, 12, 31))}, "0001-01-01 is out of range"),
+        ({"kind": "monthly", "date_range": ("2024-01-01", "9999-12-31")}, "9999-12-31 is out of range"),
+        (
+            {"date_range": ("0001-01-01T00:00:00+05:00", "2024-01-01T00:00:00")},
+            "0001-01-01T00:00:00+05:00 is out of range",
+        ),
     ],
 )
 def test_bad_requests_are_usage_errors(kwargs, message):

@@ -146,7 +146,13 @@ def test_two_jobs_for_one_payment_at_once_capture_once(store, fake_provider):
         ({"currency": "EUR"}, "currency is 'USD', not 'EUR'"),
         ({"customer_id": 99}, "customer is '2', not '99'"),
         ({"payment_id": 404}, "no payment 404 in the store"),
-        ({"payment_id": -1}, "positive integer"),
+        ({"payment_id": -1}, "between 1 and 2147483647"),
+        ({"payment_id": 2**31}, "between 1 and 2147483647"),
+        ({"amount": Decimal("1e400")}, "out of range"),
+        ({"amount": Decimal("-1e400")}, "out of range"),
+        ({"amount": 2**63}, "out of range"),
+        ({"amount": Decimal("NaN")}, "not a number"),
+        ({"amount": "Infinity"}, "not a number"),
     ],
 )
 def test_requests_are_checked_against_the_store(store, changes, message):

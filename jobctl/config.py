@@ -13,12 +13,15 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from jobctl.core.durations import setting_seconds
 from jobctl.errors import ConfigError
 
 SECRET_MASK = "********"
+# what the file pipeline can process: the images it decodes (jobctl.jobs.files.imaging) and PDF;
+# jobctl.jobs.files.filetypes.EXTENSIONS names the same types
+FILE_PIPELINE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "application/pdf")
 
 
 def _parse_int(raw: Any) -> int:
@@ -126,8 +129,31 @@ def _parse_str(raw: Any) -> str:
 
 
 def _check_redis_url(value: str) -> None:
-    if value and urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+    """What redis-py would misread, refused before connecting: it skips a database number it cannot
+    read, and a bad host or port would only show as 'cannot reach Redis'."""
+    if not value:
+        return
+    parts = urlsplit(value)
+    if parts.scheme not in {"redis", "rediss", "unix"}:
         raise ValueError("must start with redis://, rediss:// or unix://")
+    example = "e.g. redis://127.0.0.1:6379/0"
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError("needs a socket path, e.g. unix:///run/redis/redis.sock")
+        database = ""
+    else:
+        if not parts.hostname:
+            raise ValueError(f"has no host, {example}")
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(f"has a port that is not a number between 1 and 65535, {example}")
+        database = parts.path.removeprefix("/")
+    database = parse_qs(parts.query).get("db", [database])[-1]
+    if database and not database.isdigit():
+        raise ValueError(f"has a database number {database!r} that is not a whole number, {example}")
 
 
 def _check_database_url(value: str) -> None:
@@ -195,6 +221,22 @@ def _check_absolute_paths(value: tuple[str, ...]) -> None:
             raise ValueError(f"{entry!r} is not an absolute path")
 
 
+def _check_file_types(value: tuple[str, ...]) -> None:
+    for mime in value:
+        if mime not in FILE_PIPELINE_TYPES:
+            raise ValueError(f"includes {mime!r}; the file pipeline handles {', '.join(FILE_PIPELINE_TYPES)}")
+
+
+def _check_folder(value: str) -> None:
+    """A state folder jobctl creates as needed: it, or the nearest part of it that exists, is a folder."""
+    path = Path(value).expanduser()
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing == path and not path.is_dir():
+        raise ValueError("is not a folder")
+    if existing is not None and not existing.is_dir():
+        raise ValueError(f"is inside {existing}, which is not a folder")
+
+
 def _check_port(value: int) -> None:
     if not 0 < value < 65536:
         raise ValueError("must be a port number between 1 and 65535")
@@ -229,7 +271,13 @@ FIELDS: tuple[Field, ...] = (
         secret=True,
         doc="comma-separated Fernet keys: job data at rest is encrypted with the first, read with any",
     ),
-    Field("home", "JOBCTL_HOME", "", doc="state folder (embedded server, outbox, storage)"),
+    Field(
+        "home",
+        "JOBCTL_HOME",
+        "",
+        check=_check_folder,
+        doc="state folder (embedded server, outbox, storage)",
+    ),
     Field(
         "email_provider",
         "EMAIL_PROVIDER",
@@ -281,6 +329,7 @@ FIELDS: tuple[Field, ...] = (
         "ALLOWED_FILE_TYPES",
         ("image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"),
         _parse_list,
+        _check_file_types,
         doc="MIME types the file-processing queue accepts",
     ),
     Field(
@@ -348,6 +397,7 @@ FIELDS: tuple[Field, ...] = (
         "storage_dir",
         "JOBCTL_STORAGE_DIR",
         "",
+        check=_check_folder,
         doc="where processed files go, named by content hash (default: storage/ in the state folder)",
     ),
     Field(
@@ -681,9 +731,40 @@ def mask_url(url: str) -> str:
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
-    from dotenv import dotenv_values
+    """KEY=VALUE lines in python-dotenv's grammar; a line it cannot parse is refused, not skipped."""
+    from io import StringIO
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read env file {path}: {exc.strerror}", "check --env-file or JOBCTL_ENV_FILE"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"env file {path} is not UTF-8 text", "save it as UTF-8") from None
+    for binding in parse_stream(StringIO(text)):
+        # a bare word parses as a key without a value, which would be dropped without a word;
+        # the line is not shown: it may hold a secret
+        if binding.error or (binding.key is not None and binding.value is None):
+            statement = binding.original.string  # it starts with the blank lines before it
+            line = binding.original.line + statement[: len(statement) - len(statement.lstrip())].count("\n")
+            raise ConfigError(
+                f"env file {path}, line {line}: not a KEY=VALUE line",
+                "one KEY=VALUE per line; quote a value with spaces or # and close every quote",
+            )
+    return {k: v for k, v in dotenv_values(stream=StringIO(text)).items() if v is not None}
+
+
+def _shown(raw: Any) -> str:
+    """A refused value as its error may echo it: a URL's password masked, an unreadable URL not shown."""
+    try:
+        masked = mask_url(str(raw))
+    except ValueError:
+        return ""
+    return f" {raw!r}" if masked == str(raw) else f" {masked!r}"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -761,7 +842,7 @@ def load_settings(
             if f.check:
                 f.check(value)
         except (ValueError, TypeError, IndexError) as exc:
-            shown = "" if f.secret else f" {raw!r}"  # a secret's value is never echoed
+            shown = "" if f.secret else _shown(raw)  # a secret's value is never echoed
             raise ConfigError(
                 f"invalid {f.name} ({f.env}) from {source}:{shown} {exc}",
                 f"fix {f.env} where it is set ({source})",

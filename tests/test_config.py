@@ -112,3 +112,34 @@ def test_queue_override_keeps_other_fields(tmp_path):
     q = load_settings(environ={}, cwd=tmp_path).queues["payment-retry"]
     assert q.keep_completed == 10 and q.attempts == 5
     assert q.backoff.base == 5.0 and q.backoff.cap == 3600
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('A=1\n# a comment\n\nB="never closed\n', 4),
+        ("A=1\njust words\n", 2),
+        ("SMTP_HOST smtp.example\n", 1),
+    ],
+)
+def test_an_env_file_line_that_does_not_parse_is_refused_by_number(tmp_path, text, line):
+    env_file = tmp_path / "bad.env"
+    env_file.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(flags={"env_file": str(env_file)}, environ={})
+    assert err.value.message == f"env file {env_file}, line {line}: not a KEY=VALUE line"
+    assert "never closed" not in err.value.message  # a line may hold a secret
+
+
+def test_a_refused_redis_url_is_named_with_its_password_masked():
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"REDIS_URL": "redis://:hunter2@127.0.0.1:1/abc"})
+    assert "REDIS_URL" in err.value.message and "'abc'" in err.value.message
+    assert "hunter2" not in err.value.message and SECRET_MASK in err.value.message
+
+
+def test_the_file_pipeline_types_are_the_types_it_stores():
+    from jobctl.config import FILE_PIPELINE_TYPES
+    from jobctl.jobs.files.filetypes import EXTENSIONS
+
+    assert set(FILE_PIPELINE_TYPES) == set(EXTENSIONS)

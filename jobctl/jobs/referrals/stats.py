@@ -41,11 +41,19 @@ def _money_sums():
     )
 
 
+MAX_USER_ID = 2**31 - 1  # users.id is a 32-bit INTEGER on PostgreSQL
+
+
 def _check(referrer_id: Any, limit: Any) -> None:
     if referrer_id is not None and (
-        not isinstance(referrer_id, int) or isinstance(referrer_id, bool) or referrer_id < 1
+        not isinstance(referrer_id, int)
+        or isinstance(referrer_id, bool)
+        or not 1 <= referrer_id <= MAX_USER_ID
     ):
-        raise UsageError(f"referrer must be a positive user id, got {referrer_id!r}", "e.g. --referrer 42")
+        raise UsageError(
+            f"referrer must be a user id between 1 and {MAX_USER_ID}, got {referrer_id!r}",
+            "e.g. --referrer 42",
+        )
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
         raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, got {limit!r}", "e.g. --limit 50")
 

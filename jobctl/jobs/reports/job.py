@@ -16,6 +16,7 @@ from jobctl.core.atomic import write_atomic
 from jobctl.core.choices import pick
 from jobctl.core.contracts import BuildContext, Contract, Field
 from jobctl.errors import JobctlError, PermanentJobFailure, UsageError
+from jobctl.jobs.analytics.periods import FIRST_DAY, LAST_DAY
 from jobctl.jobs.reports.data import KINDS, report_data
 
 FORMATS = ("pdf", "csv", "json")
@@ -34,13 +35,19 @@ def check_kind(kind: Any) -> str:
 
 def check_date(value: Any) -> date:
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise UsageError(f"report date {value!r} is not a date", "use YYYY-MM-DD") from None
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(str(value))
+        except ValueError:
+            raise UsageError(f"report date {value!r} is not a date", "use YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # the period around it must stay inside datetime's range
+        raise UsageError(
+            f"report date {day} is out of range", f"give a day between {FIRST_DAY} and {LAST_DAY}"
+        )
+    return day
 
 
 def _insert(conn):

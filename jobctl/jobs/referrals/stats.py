@@ -181,5 +181,6 @@ def load_referral_stats(settings, referrer_id: int | None = None, limit: int = 5
     """What `jobctl referrals stats` prints: referral_stats on the configured store."""
     from jobctl.data import engine_for
 
+    _check(referrer_id, limit)  # before the store is opened (a SQLite store is created on first use)
     with engine_for(settings).connect() as conn:
         return referral_stats(conn, referrer_id, limit)

@@ -14,9 +14,11 @@ integer 12 wherever it was typed, and refuses keys the type does not have, namin
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from importlib import import_module
 from typing import Any
@@ -120,12 +122,49 @@ def normalize(contract: Contract, raw: Mapping[str, Any] | None) -> dict[str, An
     return out
 
 
+# what a value given already typed (JSON, Python) may be, per kind; text is read by the kind below.
+# A value of another type is refused here, naming the field, rather than deep in the type's build.
+TYPED: dict[str, tuple[type, ...]] = {
+    "text": (int,),  # an id given as a number (customer_id=7) is its text
+    "int": (int,),
+    "number": (int, float),
+    "bool": (bool,),
+    "list": (list, tuple),
+    "object": (Mapping,),
+    "amount": (int, float, Decimal),  # the build refuses a float with its own words
+    "date": (date,),  # datetime is a date
+}
+KIND_WORDS = {  # kind -> (what it is, an example in JSON)
+    "text": ("text", '"abc"'),
+    "int": ("an integer", "12"),
+    "number": ("a number", "1.5"),
+    "bool": ("true or false", "true"),
+    "list": ("a list (or comma-separated text)", '["a", "b"]'),
+    "object": ("an object", '{"key": "value"}'),
+    "amount": ("an amount (integer cents or text such as '12.34')", '"12.34"'),
+    "date": ("a date (YYYY-MM-DD) or an ISO datetime", '"2024-01-31"'),
+}
+
+
 def read_value(spec: Field, value: Any, job_type: str) -> Any:
-    """A value typed as text, read as the field's kind; any other value as it is (build checks it)."""
-    if not isinstance(value, str) or spec.kind in ("text", "amount", "date", "any"):
+    """A value typed as text, read as the field's kind; a typed value checked to be of the kind
+    (None is no value: the required check or the build's default sees it)."""
+    label = f"{job_type} field {spec.name!r}"
+    if value is None or spec.kind == "any":
+        return value
+    if not isinstance(value, str):
+        allowed = TYPED[spec.kind]
+        if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
+            words, example = KIND_WORDS[spec.kind]
+            raise UsageError(
+                f"{label} must be {words}, got {type(value).__name__}", f"e.g. {spec.name}: {example}"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{label} must be a finite number, got {value!r}", f"e.g. {spec.name}=1.5")
+        return value
+    if spec.kind in ("text", "amount", "date"):
         return value
     text = value.strip()
-    label = f"{job_type} field {spec.name!r}"
     if spec.kind == "int":
         try:
             return int(text)
@@ -133,9 +172,12 @@ def read_value(spec: Field, value: Any, job_type: str) -> Any:
             raise UsageError(f"{label} must be an integer, got {value!r}", f"e.g. {spec.name}=12") from None
     if spec.kind == "number":
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
-            raise UsageError(f"{label} must be a number, got {value!r}", f"e.g. {spec.name}=1.5") from None
+            number = math.nan
+        if not math.isfinite(number):  # float() reads "inf" and "nan" too
+            raise UsageError(f"{label} must be a number, got {value!r}", f"e.g. {spec.name}=1.5")
+        return number
     if spec.kind == "bool":
         if text.lower() in TRUE:
             return True

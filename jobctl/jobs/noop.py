@@ -62,18 +62,22 @@ def _contract(job_type: str, *fields: Field, check=None, any_keys: bool = False)
     )
 
 
-def _positive(name: str):
+def _bounded(name: str, maximum: int):
+    """The test jobs' one number: 0..maximum (a drill that sleeps or fails forever is a typo)."""
+
     def check(payload: dict) -> None:
         value = payload.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
-            raise UsageError(f"{name} must be a number >= 0, got {value!r}", f"e.g. {name}=1")
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= maximum
+        ):
+            raise UsageError(f"{name} must be a number from 0 to {maximum}, got {value!r}", f"e.g. {name}=1")
 
     return check
 
 
 NOOP = _contract("noop", any_keys=True)
 SLEEP = _contract(
-    "sleep", Field("seconds", "number", False, "how long (default 1)"), check=_positive("seconds")
+    "sleep", Field("seconds", "number", False, "how long (default 1)"), check=_bounded("seconds", 86_400)
 )
 # a failure drill carries whatever it is given (the redaction and encryption tests give it personal data)
 FAIL = _contract("fail", Field("message", "text", False, "the failure's message"), any_keys=True)
@@ -81,5 +85,5 @@ FLAKY = _contract(
     "flaky",
     Field("counter", "text", True, "a file counting attempts"),
     Field("fail_times", "int", False, "transient failures before success (default 1)"),
-    check=_positive("fail_times"),
+    check=_bounded("fail_times", 1000),
 )

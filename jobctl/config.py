@@ -305,6 +305,7 @@ FIELDS: tuple[Field, ...] = (
         "sendgrid_url",
         "JOBCTL_SENDGRID_URL",
         "https://api.sendgrid.com",
+        check=_check_http_url,
         doc="SendGrid API base URL (tests point it at a local server)",
     ),
     Field("templates_dir", "JOBCTL_TEMPLATES_DIR", "", doc="extra email templates, overriding built-ins"),

@@ -1,5 +1,6 @@
 """The progress bar of long CLI operations (bulk enqueue, backfills, seeding, key rotation): on
-stderr, gone when done, off in --json mode so stdout stays one JSON document.
+stderr, gone when done, off in --json mode so stdout stays one JSON document, and off when stderr
+is not a terminal (a log or a pipe would keep only the blank line it leaves, before an error too).
 
 Its own module so commands that never show one do not import rich.progress at start-up.
 """
@@ -38,6 +39,6 @@ def progress_bar(label: str, *, as_json: bool, total: int | None = None) -> Iter
         TimeElapsedColumn(),
         console=stderr,
         transient=True,
-        disable=as_json,
+        disable=as_json or not stderr.is_terminal,
     ) as progress:
         yield Bar(progress, progress.add_task("", total=total))

@@ -54,6 +54,8 @@ def read_recipients_csv(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
                         f"{path} line {line}: {len(record)} fields, the header has {len(names)}",
                         "quote values that contain commas",
                     )
+                if any("\0" in cell for cell in record):  # text has none; a binary file does
+                    raise UsageError(f"{path} line {line}: a NUL byte", "save the file as CSV UTF-8")
                 data = dict(zip(names, (cell.strip() for cell in record), strict=True))
                 raw = data.pop(address_column)
                 try:

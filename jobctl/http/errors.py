@@ -95,7 +95,12 @@ def install(app: FastAPI) -> None:
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
-        hint = "see /docs for the endpoints" if exc.status_code in (404, 405) else None
+        # every 4xx says what to do (Starlette's own 400 is a body it could not parse: bad UTF-8,
+        # JSON nested too deep)
+        if exc.status_code in (404, 405):
+            hint = "see /docs for the endpoints"
+        else:
+            hint = DOCS_HINT if 400 <= exc.status_code < 500 else None
         return error_response(exc.status_code, code, message, hint, getattr(exc, "headers", None))
 
     @app.exception_handler(redis.ConnectionError)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jobctl.core.durations import setting_seconds
+from jobctl.durations import setting_seconds
 from jobctl.errors import ConfigError
 
 SECRET_MASK = "********"
@@ -34,7 +34,7 @@ def _parse_int(raw: Any) -> int:
 
 
 def _parse_duration(raw: Any) -> int:
-    """Whole seconds in the one duration grammar (90, 90s, 15m, 1h30m, 30d; jobctl.core.durations)."""
+    """Whole seconds in the one duration grammar (90, 90s, 15m, 1h30m, 30d; jobctl.durations)."""
     return setting_seconds(raw)
 
 

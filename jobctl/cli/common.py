@@ -25,7 +25,7 @@ from jobctl.errors import ExitCode, JobctlError, RedisUnavailable, UsageError
 stdout = Console(soft_wrap=False)
 stderr = Console(stderr=True, soft_wrap=True)
 JSON_META = "jobctl.json"
-# the metavar of every flag that takes a duration (one grammar: jobctl.core.durations); the tests
+# the metavar of every flag that takes a duration (one grammar: jobctl.durations); the tests
 # find the duration flags by it, so a new one is tried like the rest
 DURATION = "DURATION"
 

@@ -28,11 +28,11 @@ from jobctl.config import Settings
 from jobctl.core import audit, keyspace, payloads, submit
 from jobctl.core.attempts import merge_abandoned
 from jobctl.core.catalog import check_priority, get_policy, split_physical
-from jobctl.core.durations import parse_seconds
 from jobctl.core.enqueue import retry_for, rq_queue
 from jobctl.core.jobtypes import FUNC_TO_TYPE, JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.redact import redact, redact_fields
+from jobctl.durations import parse_seconds
 from jobctl.errors import InvalidPayload, NotFound, UsageError
 
 log = logging.getLogger("jobctl.dlq")

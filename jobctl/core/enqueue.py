@@ -21,10 +21,10 @@ from rq.registry import ScheduledJobRegistry
 from jobctl.config import Settings
 from jobctl.core import lifecycle, metrics
 from jobctl.core.catalog import QueuePolicy, check_priority, get_policy
-from jobctl.core.durations import parse_duration
 from jobctl.core.jobtypes import JobType, get_job_type
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.payloads import active as encrypting
+from jobctl.durations import parse_duration
 from jobctl.errors import UsageError
 
 BATCH_SIZE = 1000

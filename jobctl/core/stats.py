@@ -24,9 +24,9 @@ from rq.registry import (
 from jobctl.config import Settings
 from jobctl.core import keyspace
 from jobctl.core.catalog import DEAD_LETTER, PRIORITIES, get_policy
-from jobctl.core.durations import parse_seconds
 from jobctl.core.liveness import live_counts, parse_time, worker_beats
 from jobctl.core.payloads import PayloadSerializer
+from jobctl.durations import parse_seconds
 from jobctl.errors import UsageError
 
 STATES = ("waiting", "active", "scheduled", "completed", "failed")

@@ -214,9 +214,9 @@ def test_parse_since():
     assert audit.parse_since("2026-11-29T06:00Z") == datetime(2026, 11, 29, 6, tzinfo=UTC).timestamp()
     assert audit.parse_since("2026-11-29T06:00") == datetime(2026, 11, 29, 6, tzinfo=UTC).timestamp()
     assert audit.parse_since(None) is None
-    assert audit.parse_since("1h30m", now) == now - 5400  # the one duration grammar (core.durations)
+    assert audit.parse_since("1h30m", now) == now - 5400  # the one duration grammar (jobctl.durations)
     with pytest.raises(
-        UsageError, match="--since expects a duration like 90s.* or an ISO time, got 'yesterday'"
+        UsageError, match=r"--since expects a duration like 90s.* or an ISO time, got 'yesterday'"
     ):
         audit.parse_since("yesterday")
 

@@ -20,7 +20,7 @@ from rq.registry import ScheduledJobRegistry
 
 from jobctl.config import Settings
 from jobctl.core import lifecycle, metrics
-from jobctl.core.catalog import QueuePolicy, check_priority, get_policy
+from jobctl.core.catalog import QueuePolicy, check_priority, get_policy, queue_catalog
 from jobctl.core.jobtypes import JobType, get_job_type
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.payloads import active as encrypting
@@ -48,7 +48,7 @@ def check_json(payload: Any) -> None:
 def check_target(settings: Settings, job_type: str, queue: str | None, priority: str | None):
     """(job type, queue policy, priority) a job would be queued with; UsageError/NotFound if it cannot."""
     jt = get_job_type(job_type)
-    policy = get_policy(settings.queues, queue or jt.queue)
+    policy = get_policy(queue_catalog(settings), queue or jt.queue)
     if policy.is_dead_letter:
         raise UsageError(
             "jobs cannot be enqueued on the dead-letter queue directly", "pick the queue the job belongs to"

@@ -23,7 +23,7 @@ from rq.registry import (
 
 from jobctl.config import Settings
 from jobctl.core import keyspace
-from jobctl.core.catalog import DEAD_LETTER, PRIORITIES, get_policy
+from jobctl.core.catalog import DEAD_LETTER, PRIORITIES, get_policy, queue_catalog
 from jobctl.core.liveness import live_counts, parse_time, worker_beats
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.durations import parse_seconds
@@ -65,7 +65,7 @@ def queue_stats(connection: redis.Redis, settings: Settings, queue: str | None =
     """Per queue and priority: waiting/active/scheduled/completed/failed; live workers (the heartbeat
     rule of jobctl.core.liveness); dead-letter size. The dead-letter queue is a row of its own, its
     entries counted as failed."""
-    catalog = settings.queues
+    catalog = queue_catalog(settings)
     names = [get_policy(catalog, queue).name] if queue else list(catalog)
     plan: list[tuple[str, str, str]] = []  # (queue, priority, field) in pipeline order
     pipe = connection.pipeline(transaction=False)

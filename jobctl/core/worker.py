@@ -51,7 +51,7 @@ from rq.timeouts import JobTimeoutException
 from jobctl.config import Settings
 from jobctl.core import dlq, keyspace, liveness, logs, metrics, outcomes, payloads
 from jobctl.core.attempts import merge_abandoned
-from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy
+from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, queue_catalog
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.lifecycle import Claimed, Lifecycle, PhysicalQueue, utc_iso
 from jobctl.core.outcomes import Run
@@ -78,7 +78,7 @@ def physical_queue_names(settings: Settings, queue_names: Sequence[str]) -> list
     """Priority-major order: every queue's high before any normal before any low."""
     if not queue_names:
         raise UsageError("no queue given", "pass --queue NAME (repeatable)")
-    policies = [get_policy(settings.queues, name) for name in queue_names]
+    policies = [get_policy(queue_catalog(settings), name) for name in queue_names]
     for policy in policies:
         if policy.is_dead_letter:
             raise UsageError(
@@ -184,7 +184,7 @@ class JobctlWorker:
         self.key = self._rq.key
         self.lifecycle = Lifecycle(connection)
         self._template = job_class(connection=connection, serializer=serializer)
-        self._policies: dict[str, QueuePolicy] = dict(settings.queues)
+        self._policies: dict[str, QueuePolicy] = dict(queue_catalog(settings))
         self._retention = Retention()
         # three heartbeats, less a margin for the reclaim's own round trip: a dead worker's jobs are
         # back within 3 x heartbeat + maintenance interval (README, Crash recovery)
@@ -581,7 +581,7 @@ class JobctlWorker:
             for entry in dlq.sweep_failed(self.connection, self.queue_names(), self.name):
                 self._alert(entry)
             dlq.enforce_retention(self.connection, self._settings)
-            liveness.prune_registrations(self.connection, self._settings.queues)
+            liveness.prune_registrations(self.connection, queue_catalog(self._settings))
             from jobctl.core import alerts
 
             alerts.flush_pending_alerts(self.connection, self._settings)

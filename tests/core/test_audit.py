@@ -10,6 +10,7 @@ import pytest
 
 from jobctl.config import load_settings
 from jobctl.core import audit, dlq, ops, schedules
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue, enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
@@ -30,7 +31,7 @@ def one_attempt(tmp_path, **extra: str):
 def failed(conn, settings, ids):
     enqueue_many(conn, settings, "fail", [{"message": "boom"}] * len(ids), queue=Q, job_ids=ids)
     PlainWorker(
-        [rq_queue(conn, p) for p in settings.queues[Q].physical_names],
+        [rq_queue(conn, p) for p in queue_catalog(settings)[Q].physical_names],
         connection=conn,
         serializer=PayloadSerializer,
     ).work(burst=True)
@@ -39,7 +40,7 @@ def failed(conn, settings, ids):
 def dead(conn, settings, ids):
     enqueue_many(conn, settings, "fail", [{"message": "boom"}] * len(ids), queue=Q, job_ids=ids)
     JobctlWorker(
-        [rq_queue(conn, p) for p in settings.queues[Q].physical_names],
+        [rq_queue(conn, p) for p in queue_catalog(settings)[Q].physical_names],
         connection=conn,
         serializer=PayloadSerializer,
         job_class=JobctlJob,

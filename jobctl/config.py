@@ -165,7 +165,7 @@ def _check_addresses(value: tuple[str, ...]) -> None:
 
 
 def _check_encryption_keys(value: tuple[str, ...]) -> None:
-    from cryptography.fernet import Fernet  # lazy: most commands never need it
+    from cryptography.fernet import Fernet  # lazy: cryptography (~9 ms) only when keys are set
 
     for n, key in enumerate(value, 1):
         try:
@@ -642,7 +642,7 @@ def mask_url(url: str) -> str:
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
-    from dotenv import dotenv_values
+    from dotenv import dotenv_values  # lazy: python-dotenv (~4-7 ms) only when there is an .env file
 
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 

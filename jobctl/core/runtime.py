@@ -16,6 +16,7 @@ import redis
 from jobctl import config
 from jobctl.config import Settings
 from jobctl.core.catalog import queue_catalog
+from jobctl.core.connection import connect
 from jobctl.core.schedule_tables import toml_schedules
 
 _lock = threading.Lock()
@@ -56,8 +57,6 @@ def connection() -> redis.Redis:
     current = settings()
     with _lock:
         if _connection is None:
-            from jobctl.core.connection import connect
-
             _connection = connect(current)
         return _connection
 

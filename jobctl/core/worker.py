@@ -31,6 +31,7 @@ import logging
 import math
 import os
 import queue as queue_mod
+import resource
 import signal
 import threading
 import time
@@ -49,7 +50,7 @@ from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 
 from jobctl.config import Settings
-from jobctl.core import dlq, keyspace, liveness, logs, metrics, outcomes, payloads
+from jobctl.core import alerts, dlq, keyspace, liveness, logs, metrics, outcomes, payloads
 from jobctl.core.attempts import merge_abandoned
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, queue_catalog
 from jobctl.core.jobtypes import FUNC_TO_TYPE
@@ -93,8 +94,6 @@ def resident_bytes() -> int:
         with open("/proc/self/statm") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
-        import resource
-
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
@@ -506,8 +505,6 @@ class JobctlWorker:
                 self._held.pop(claim.member, None)
 
     def _alert(self, entry: dict) -> None:
-        from jobctl.core import alerts
-
         try:
             alerts.dead_letter_alert(self.connection, self._settings, entry)
         except Exception:  # an alert must never take the worker down
@@ -582,8 +579,6 @@ class JobctlWorker:
                 self._alert(entry)
             dlq.enforce_retention(self.connection, self._settings)
             liveness.prune_registrations(self.connection, queue_catalog(self._settings))
-            from jobctl.core import alerts
-
             alerts.flush_pending_alerts(self.connection, self._settings)
         except redis.RedisError:
             raise

@@ -54,9 +54,9 @@ def measure(conn: Connection, start: datetime, end: datetime) -> dict[str, Decim
 
 def _upsert(conn: Connection):
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert  # lazy: only the store's dialect (~90 ms)
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert  # lazy: only the store's dialect
     return insert(analytics_aggregates)
 
 

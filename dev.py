@@ -3,7 +3,7 @@
 
     python3 dev.py demo        # the main job: jobctl demo on the embedded server
     python3 dev.py test        # the static checks, then the whole test suite
-    python3 dev.py check       # the static checks alone: ruff check, ruff format --check
+    python3 dev.py check       # the static checks alone: ruff check, ruff format --check, mypy
     python3 dev.py bench       # the benchmark table
     python3 dev.py bench files # thumbnails of a 12 MP JPEG: Pillow alone vs through jobctl
     python3 dev.py bench analytics  # roll-ups of 60 days x 100k page views a day
@@ -33,6 +33,7 @@ STAMP = VENV / ".jobctl-installed"
 STATIC_CHECKS = (
     ("ruff", "check", "--no-cache", "."),
     ("ruff", "format", "--check", "--no-cache", "."),
+    ("mypy",),  # the files and settings are in pyproject.toml [tool.mypy]; .mypy_cache keeps reruns fast
 )
 
 

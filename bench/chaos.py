@@ -168,7 +168,7 @@ class Detection:
 
 
 def make_payments(engine, count: int, rng: random.Random, providers, fail_rate: float) -> list[dict]:
-    from tests.payments.store import make_payment
+    from tests.jobs.payments.store import make_payment
 
     made = []
     for n in range(1, count + 1):
@@ -218,13 +218,15 @@ def main() -> int:
         server.start()
         from aiosmtpd.controller import Controller
 
-        from tests.payments.fake_providers import FakeProviders, payment_from_store
+        from jobctl.core import runtime
+        from jobctl.jobs.payments.sandbox import SandboxProviders, store_lookup
 
         handler = FlakySMTP(random.Random(args.seed * 7919), args.fail_rate)
         smtp = Controller(handler, hostname="127.0.0.1", port=free_port())
         smtp.start()
-        providers = FakeProviders()
-        providers.lookup = payment_from_store
+        # payments come from the store of the settings in force when asked (set up below), hence a lambda
+        lookup = lambda name, ref: store_lookup(runtime.settings())(name, ref)  # noqa: E731, PLW0108
+        providers = SandboxProviders(lookup=lookup)
         threading.Thread(target=providers.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
         config = work / "jobctl.toml"
@@ -260,7 +262,6 @@ def main() -> int:
         os.environ.update(env)
 
         from jobctl.api import add_bulk_email_jobs, add_payment_retry_job
-        from jobctl.core import runtime
         from jobctl.core.enqueue import enqueue_many
         from jobctl.data import engine_for
 

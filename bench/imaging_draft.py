@@ -37,7 +37,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat, features
 
 from jobctl.jobs.files import imaging
 from jobctl.jobs.files import imaging_encode as enc
-from tests.files.images import big_jpeg, photo
+from tests.jobs.files.images import big_jpeg, photo
 
 BOXES = [(150, 150), (300, 300), (600, 600)]
 QUALITY = 82

@@ -6,6 +6,7 @@ came from so `jobctl config show` can tell the admin which layer to edit.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -175,6 +176,21 @@ def _check_encryption_keys(value: tuple[str, ...]) -> None:
                 f"key {n} of {len(value)} is not a Fernet key (32 url-safe base64-encoded bytes); "
                 "make one with `jobctl keys generate`"
             ) from None
+
+
+def _check_fetch_hosts(value: tuple[str, ...]) -> None:
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            if not entry or any(c in entry for c in "/:@ ") or entry.startswith("."):
+                raise ValueError(f"{entry!r} is neither a host name nor an address or CIDR range") from None
+
+
+def _check_absolute_paths(value: tuple[str, ...]) -> None:
+    for entry in value:
+        if not Path(entry).expanduser().is_absolute():
+            raise ValueError(f"{entry!r} is not an absolute path")
 
 
 def _check_port(value: int) -> None:
@@ -366,6 +382,25 @@ FIELDS: tuple[Field, ...] = (
         _parse_duration,
         _check_positive,
         doc="seconds to wait on a file download's connection or next chunk",
+    ),
+    Field(
+        "fetch_allow_hosts",
+        "JOBCTL_FETCH_ALLOW_HOSTS",
+        (),
+        _parse_list,
+        _check_fetch_hosts,
+        doc="hosts (exact names) and addresses or CIDR ranges file jobs may fetch from although they "
+        "are not public (an internal CDN); every other loopback, private, link-local or metadata "
+        "address is refused",
+    ),
+    Field(
+        "file_roots",
+        "JOBCTL_FILE_ROOTS",
+        (),
+        _parse_list,
+        _check_absolute_paths,
+        doc="folders file jobs may read local paths from, comma-separated (symlinks resolved first); "
+        "default: the storage folder and uploads/ in the state folder",
     ),
     Field(
         "file_time_limit",

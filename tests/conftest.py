@@ -1,7 +1,11 @@
-"""Shared fixtures: a real Redis for every test, isolated by a key prefix, never flushed.
+"""Shared fixtures: a real Redis for every test, isolated by a key prefix, never flushed; the CLI.
 
 RQ reads RQ_KEY_PREFIX once at import, so each pytest process picks its own prefix before
 anything imports rq; every test then deletes only the keys under that prefix.
+
+The fixtures that several test folders use live in helper modules next to what they start
+(servers, keys, databases, the payment sandbox) and are registered here, once, as plugins:
+a test asks for them by name and never imports them.
 """
 
 from __future__ import annotations
@@ -26,10 +30,23 @@ for _name in list(os.environ):
     }:
         del os.environ[_name]
 
+import json  # noqa: E402
+
 import pytest  # noqa: E402
 import redis  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from jobctl.cli.app import app  # noqa: E402
 
 KEY_PREFIX = os.environ["RQ_KEY_PREFIX"]
+
+# imported after the prefix is set (pytest imports these once this module has run)
+pytest_plugins = [
+    "tests.servers",
+    "tests.encryption",
+    "tests.databases",
+    "tests.jobs.payments.fake_providers",
+]
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +83,8 @@ def jobctl_env(redis_url, tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("JOBCTL_HOME", str(home))
+    # tests write their uploads into their own folder: that is the one place file jobs may read
+    monkeypatch.setenv("JOBCTL_FILE_ROOTS", str(tmp_path))
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.chdir(tmp_path)
     from jobctl.core import runtime
@@ -92,3 +111,24 @@ def settings(jobctl_env):
     from jobctl.config import load_settings
 
     return load_settings()
+
+
+class Cli:
+    """Runs jobctl in process; a call checks the exit code and that no traceback was printed."""
+
+    def __init__(self):
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, code: int = 0):
+        result = self.runner.invoke(app, list(args), input=input)
+        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr, result.exception)
+        assert "Traceback" not in result.stdout + result.stderr
+        return result
+
+    def json(self, *args: str, code: int = 0):
+        return json.loads(self(*args, "--json", code=code).stdout)
+
+
+@pytest.fixture
+def cli():
+    return Cli()

@@ -1,5 +1,6 @@
 """Helpers for the encryption tests: switching this process's keys, running a burst worker, and
-reading every value stored under this test process's key prefix."""
+reading every value stored under this test process's key prefix. The fixtures are registered for the
+whole suite by tests/conftest.py; the functions are imported."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from tests.conftest import KEY_PREFIX
 
 @pytest.fixture
 def use_keys(monkeypatch):
-    """use_keys(KEY, ...) sets JOBCTL_ENCRYPTION_KEYS (none: unset) for this process and returns the settings."""
+    """use_keys(KEY, ...) sets JOBCTL_ENCRYPTION_KEYS (none: unset) for this process; returns the settings."""
 
     def use(*keys: str):
         if keys:
@@ -61,7 +62,7 @@ def burst_worker(connection: redis.Redis, settings, *queues: str) -> JobctlWorke
 
 
 def _forms(value: bytes) -> list[bytes]:
-    """A stored value as it is, zlib-decompressed, and base64-decoded (and that decompressed) when they apply."""
+    """A stored value as it is, zlib-decompressed, base64-decoded (and that decompressed) where they apply."""
     forms = [value]
     try:
         forms.append(zlib.decompress(value))

@@ -1,5 +1,5 @@
 """Real servers on loopback for the tests: aiosmtpd (SMTP), a fake SendGrid and a webhook receiver
-(both http.server). Imported as fixtures by the conftest files that need them.
+(both http.server), and a file server. Their fixtures are registered for the whole suite by tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class RecordingSMTPHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
         if local.startswith("reject"):
-            return "550 5.1.1 <%s>: mailbox unavailable" % address
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
         if local.startswith("busy"):
             return "451 4.3.0 mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
@@ -364,4 +364,9 @@ class _FileHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def file_server(monkeypatch):
+    """A loopback file server, which the fetch policy refuses unless allowed: this test allows it."""
+    from jobctl.core import runtime
+
+    monkeypatch.setenv("JOBCTL_FETCH_ALLOW_HOSTS", "127.0.0.1")
+    runtime.reset()
     yield from serve(FileServer(), monkeypatch)

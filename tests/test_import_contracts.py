@@ -69,10 +69,11 @@ def test_importing_every_headless_module_loads_no_ui_framework():
     core/http_client.py). So every headless module is imported in a fresh interpreter too."""
     [headless] = [c for c in CONFIG["contracts"] if c["id"] == "headless"]
     names = sorted(m for m in modules() if not any(m == f or m.startswith(f"{f}.") for f in FACES))
+    forbidden = headless["forbidden_modules"]
     code = (
         "import importlib, sys\n"
         f"for name in {names!r}: importlib.import_module(name)\n"
-        f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {headless['forbidden_modules']!r})))\n"
+        f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {forbidden!r})))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

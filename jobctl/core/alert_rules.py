@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from redis.typing import EncodableT, FieldT
 from rq import Worker
 from rq.job import Job
 
@@ -245,7 +246,7 @@ def record_evaluation(
     same = previous[0] is not None and _text(previous[0]) == by
     count = int(previous[1] or 0) + 1 if same else 1
     firing = sum(1 for v in connection.hvals(STATE) if json.loads(v).get("firing"))
-    record = {
+    record: dict[FieldT, EncodableT] = {
         "at": repr(float(now)),
         "by": by,
         "role": role,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from jobctl.config import Settings
 from jobctl.core import keyspace, runtime
@@ -124,7 +125,9 @@ def record(connection: redis.Redis, settings: Settings | None, entry: Entry) -> 
         "outcome": entry.outcome,
         "error": redact_text(entry.error) if entry.error else None,
     }
-    fields = {k: json.dumps(v) if k == "filters" else ("" if v is None else str(v)) for k, v in doc.items()}
+    fields: dict[FieldT, EncodableT] = {
+        k: json.dumps(v) if k == "filters" else ("" if v is None else str(v)) for k, v in doc.items()
+    }
     doc["id"] = connection.xadd(stream_key(), fields, maxlen=settings.audit_max_entries, approximate=True)
     if isinstance(doc["id"], bytes):
         doc["id"] = doc["id"].decode()
@@ -243,9 +246,11 @@ def list_entries(
     high = "+"
     found: list[dict[str, Any]] = []
     while len(found) < limit:
-        rows = connection.xrevrange(stream_key(), max=high, min=low, count=PAGE)
+        # redis-py allows None for the reply and for an entry's fields (deleted entries in XCLAIM
+        # replies); XREVRANGE returns a list of whole entries
+        rows = connection.xrevrange(stream_key(), max=high, min=low, count=PAGE) or []
         for entry_id, fields in rows:
-            doc = _decode(entry_id, fields)
+            doc = _decode(entry_id, fields or {})
             if actor is not None and doc["actor"] != actor:
                 continue
             if action is not None and doc["action"] != action:

@@ -17,6 +17,7 @@ from rq.job import Job
 from jobctl.config import Settings
 from jobctl.core import attempts, dlq, keyspace, payloads
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, queue_catalog, split_physical
+from jobctl.core.connection import decoded_members
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.redact import redact_fields
@@ -35,7 +36,7 @@ def _status(job: Job) -> str:
     return getattr(status, "value", status) or "unknown"
 
 
-def _type(job: Job) -> str:
+def _type(job: Job) -> str | None:
     if job.meta.get("type"):
         return job.meta["type"]
     try:
@@ -63,13 +64,11 @@ def _summary(job: Job) -> dict[str, Any]:
 
 def _ids_in(connection: redis.Redis, state: str, physical: str, start: int, stop: int) -> list[str]:
     if state == "waiting":
-        raw = connection.lrange(queue_key(physical), start, stop)
-    else:
-        # newest first for finished/failed; soonest first for scheduled
-        reverse = state in ("completed", "failed", "active")
-        fetch = connection.zrevrange if reverse else connection.zrange
-        raw = fetch(registry_key(state, physical), start, stop)
-    return [r.decode() for r in raw]
+        return decoded_members(connection.lrange(queue_key(physical), start, stop))
+    # newest first for finished/failed; soonest first for scheduled
+    reverse = state in ("completed", "failed", "active")
+    fetch = connection.zrevrange if reverse else connection.zrange
+    return decoded_members(fetch(registry_key(state, physical), start, stop))
 
 
 def _count(connection: redis.Redis, state: str, physical: str) -> int:
@@ -163,6 +162,7 @@ def queue_jobs(
     present = [j for j in found if j is not None]
     crashes = dict(zip([j.id for j in present], _abandoned(connection, present), strict=True))
     rows = []
+    row: dict[str, Any] | None
     for job_id, job in zip(ids, found, strict=True):
         if job is not None:
             row = _summary(job)

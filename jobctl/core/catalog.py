@@ -48,14 +48,14 @@ class Backoff:
 
     def delays(self, retries: int, rng: random.Random | None = None) -> list[int]:
         """Seconds to wait before retry 1..retries."""
-        rng = rng or random
+        uniform = rng.uniform if rng else random.uniform
         out = []
         for n in range(retries):
             delay = self.nominal(n)
             if self.jitter_mode == "equal":  # never below half the nominal delay: backoff still grows
-                delay = delay / 2 + rng.uniform(0, delay / 2)
+                delay = delay / 2 + uniform(0, delay / 2)
             elif self.jitter_mode == "full":  # anywhere in [0, nominal]: spreads a thundering herd most
-                delay = rng.uniform(0, delay)
+                delay = uniform(0, delay)
             out.append(max(0, round(delay)))
         return out
 
@@ -202,7 +202,8 @@ DEFAULT_CATALOG: dict[str, QueuePolicy] = {
     )
 }
 
-_OVERRIDABLE = {
+# type[Any]: each value is checked against its type below, then compared as that type
+_OVERRIDABLE: dict[str, type[Any]] = {
     "priority": str,
     "attempts": int,
     "timeout": int,

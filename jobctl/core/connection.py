@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import redis
 
 from jobctl.config import Settings, mask_url
@@ -54,3 +57,15 @@ def ping(client: redis.Redis, settings: Settings) -> None:
         raise RedisUnavailable(
             f"cannot reach Redis at {describe_target(settings)}: {exc}", HINT_UNREACHABLE
         ) from None
+
+
+def decoded(reply: bytes | str) -> str:
+    """A member, field or value read from Redis, as str. jobctl's clients leave decode_responses off, so
+    replies arrive as bytes; redis-py annotates them bytes | str for clients that turn it on."""
+    return reply if isinstance(reply, str) else reply.decode()
+
+
+def decoded_members(reply: Iterable[Any]) -> list[str]:
+    """The members of a set, or of a sorted-set range read without scores, as str. (redis-py annotates a
+    range reply with the score pairs WITHSCORES would add.)"""
+    return [decoded(m) for m in reply]

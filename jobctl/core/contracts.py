@@ -102,7 +102,7 @@ def normalize(contract: Contract, raw: Mapping[str, Any] | None) -> dict[str, An
             extra[key] = value
             continue
         out[key] = read_value(spec, value, contract.job_type)
-    if extra:
+    if extra and contract.extra is not None:  # (extra is only filled when the contract has one)
         current = out.get(contract.extra) or {}
         if not isinstance(current, Mapping):
             raise UsageError(

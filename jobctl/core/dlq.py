@@ -28,6 +28,7 @@ from jobctl.config import Settings
 from jobctl.core import audit, keyspace, payloads, submit
 from jobctl.core.attempts import merge_abandoned
 from jobctl.core.catalog import check_priority, get_policy, queue_catalog, split_physical
+from jobctl.core.connection import decoded_members
 from jobctl.core.enqueue import retry_for, rq_queue
 from jobctl.core.jobtypes import FUNC_TO_TYPE, JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
@@ -179,16 +180,12 @@ def enforce_retention(connection: redis.Redis, settings: Settings, now: float | 
     now = time.time() if now is None else now
     dropped: list[str] = []
     if settings.dlq_max_age:
-        old = [
-            m.decode() for m in connection.zrangebyscore(keyspace.dlq_index(), 0, now - settings.dlq_max_age)
-        ]
+        old = decoded_members(connection.zrangebyscore(keyspace.dlq_index(), 0, now - settings.dlq_max_age))
         dropped += old
     if settings.dlq_max_entries:
         excess = connection.zcard(keyspace.dlq_index()) - len(dropped) - settings.dlq_max_entries
         if excess > 0:
-            oldest = [
-                m.decode() for m in connection.zrange(keyspace.dlq_index(), 0, excess + len(dropped) - 1)
-            ]
+            oldest = decoded_members(connection.zrange(keyspace.dlq_index(), 0, excess + len(dropped) - 1))
             dropped += [i for i in oldest if i not in set(dropped)]
     for job_id in dropped:
         log.warning(
@@ -243,14 +240,14 @@ def _matching(
     index = keyspace.dlq_index()
     if queue:
         index = keyspace.dlq_queue_index(get_policy(queue_catalog(settings), queue).name)
-    floor = time.time() - parse_since(since) if since else 0
+    floor = time.time() - parse_seconds(since, "--since") if since else 0
     needle = error_contains.lower() if error_contains else None
     position = start
     while True:
         page = connection.zrevrangebyscore(index, "+inf", floor, start=position, num=SCAN_PAGE)
         if not page:
             return
-        raw = connection.mget([keyspace.dlq_entry(m.decode()) for m in page])
+        raw = connection.mget([keyspace.dlq_entry(m) for m in decoded_members(page)])
         for offset, doc in enumerate(raw):
             if doc is None:
                 continue
@@ -325,7 +322,7 @@ def _select(
     if everything:
         return [e for _, e in _matching(connection, settings, queue, since, error_contains, 0)], []
     found, missing = [], []
-    for job_id in dict.fromkeys(job_ids):  # keeps order, drops repeats
+    for job_id in dict.fromkeys(job_ids or ()):  # keeps order, drops repeats
         entry = _stored(connection, job_id)
         if entry is None or entry.get("state") != "dead":
             missing.append(job_id)

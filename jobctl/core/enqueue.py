@@ -21,6 +21,7 @@ from rq.registry import ScheduledJobRegistry
 from jobctl.config import Settings
 from jobctl.core import lifecycle, metrics
 from jobctl.core.catalog import QueuePolicy, check_priority, get_policy, queue_catalog
+from jobctl.core.connection import decoded
 from jobctl.core.jobtypes import JobType, get_job_type
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.payloads import active as encrypting
@@ -62,7 +63,7 @@ def retry_for(policy: QueuePolicy) -> Retry | None:
     return Retry(max=len(delays), interval=delays) if delays else None
 
 
-def _as_delay(delay: timedelta | float, name: str) -> timedelta:
+def _as_delay(delay: object, name: str) -> timedelta:  # checks what callers of the API pass
     if isinstance(delay, bool) or not isinstance(delay, timedelta | int | float):
         raise UsageError(f"{name} must be a number of seconds or a timedelta, got {delay!r}", "e.g. delay=90")
     try:
@@ -162,7 +163,7 @@ def scheduled_for(connection: redis.Redis, job_id: str) -> datetime | None:
     origin = connection.hget(Job.key_for(job_id), "origin")
     if not origin:
         return None
-    registry = ScheduledJobRegistry(origin.decode(), connection=connection, serializer=PayloadSerializer)
+    registry = ScheduledJobRegistry(decoded(origin), connection=connection, serializer=PayloadSerializer)
     score = connection.zscore(registry.key, job_id)
     return datetime.fromtimestamp(score, UTC) if score is not None else None
 

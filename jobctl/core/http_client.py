@@ -17,8 +17,12 @@ What this module owns, so no caller has to get it right again:
   (Authorization, X-Api-Key, ...), the caller's own secrets, a URL's password and its query (signed
   URLs and webhook tokens live there) are masked before any message leaves this module, and httpx's
   own request log line (which carries the full URL) is kept below INFO;
-- redirects: followed only where the caller asks (the file fetch). An API answering 3xx means a
-  wrong base URL to fix, and a redirected POST would be re-sent as a GET without its body.
+- redirects: followed only by `fetch` (the file fetch). An API answering 3xx means a wrong base
+  URL to fix, and a redirected POST would be re-sent as a GET without its body;
+- the fetch policy (jobctl.core.fetch_policy) for `fetch`, whose URL comes from whoever enqueued a
+  file job: every connection, the first and each redirect's, goes to an address the policy checked
+  in that same resolution (see _PolicyBackend); no proxy from the environment, which would resolve
+  the name itself. The other calls go to URLs the operator configured and are not restricted.
 
 An answer is returned whatever its status: what a status means is the caller's business. Only a
 missing answer is raised, as an HTTPFailure subclass whose `reason` is one line, already redacted.
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from jobctl.config import SECRET_MASK
+from jobctl.core.fetch_policy import FetchPolicy
 
 # httpx's __init__ imports its command-line tool (httpx._main), which loads click and rich whenever
 # they are installed (typer brings both), and headless modules must not load UI libraries. A None
@@ -45,6 +50,7 @@ _HTTPX_CLI = "httpx._main"
 _block_cli = "httpx" not in sys.modules and _HTTPX_CLI not in sys.modules
 if _block_cli:
     sys.modules[_HTTPX_CLI] = None  # type: ignore[assignment]
+import httpcore  # noqa: E402 - httpx's transport library (for the fetch policy), after the block too
 import httpx  # noqa: E402 - after the block above, on purpose
 
 if _block_cli and sys.modules.get(_HTTPX_CLI, 0) is None:
@@ -55,6 +61,7 @@ DEFAULT_TIMEOUT = 30.0
 MAX_BODY = 1024 * 1024  # an API answer is read up to this much; none of ours comes near it
 CHUNK = 64 * 1024
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie"})
+MAX_REDIRECTS = 5  # a CDN's signed-URL hop or two; a longer chain is a loop or a maze
 
 # httpx logs every request at INFO with its full URL, query and all: a webhook token or a signed
 # URL's signature would reach the worker log. Keep it quiet unless someone configured it on purpose.
@@ -180,18 +187,90 @@ def stream(
     content: bytes | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     secrets: Iterable[str] = (),
-    follow_redirects: bool = False,
 ) -> Iterator[httpx.Response]:
     """Send a request and yield its response with the body unread (read it with iter_bytes).
 
     A failure while sending or while the caller reads the body is raised as an HTTPFailure."""
+    with _streamed(
+        client(), method, url, headers, content, timeout, secrets, follow_redirects=False
+    ) as response:
+        yield response
+
+
+class _PolicyBackend(httpcore.SyncBackend):
+    """Connects where the policy allows: the host is resolved here, refused (fetch_policy.Refused)
+    unless every address passes, and the socket goes to one of those very addresses, so no second
+    lookup can answer differently (DNS rebinding). httpcore still knows the request by its name,
+    so the Host header, TLS SNI and the certificate check all use the name, not the address."""
+
+    def __init__(self, policy: FetchPolicy):
+        self.policy = policy
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        failure: Exception | None = None
+        for address in self.policy.resolve(host, port):
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:  # try the next checked one
+                failure = exc
+        raise failure or httpcore.ConnectError(f"{host} has no address")
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise httpcore.ConnectError("unix sockets are not fetched")
+
+
+class _PolicyTransport(httpx.HTTPTransport):
+    def __init__(self, policy: FetchPolicy):
+        context = httpx.create_ssl_context()
+        super().__init__(verify=context, trust_env=False)
+        # httpx takes no network backend, so the pool it built is swapped for one that connects
+        # through the policy; everything else (the TLS context, limits) is httpx's default
+        self._pool = httpcore.ConnectionPool(ssl_context=context, network_backend=_PolicyBackend(policy))
+
+
+@contextmanager
+def fetch(
+    url: str,
+    *,
+    policy: FetchPolicy,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Iterator[httpx.Response]:
+    """GET a URL someone else chose, under `policy`, following up to MAX_REDIRECTS redirects; yield
+    the response with the body unread. Raises fetch_policy.Refused when the policy refuses the URL or
+    any hop, an HTTPFailure when no answer came. A client of its own per call: a pooled connection
+    is keyed by host name, and one checked under another policy must not be reused."""
+    with (
+        httpx.Client(
+            transport=_PolicyTransport(policy),
+            headers={"User-Agent": USER_AGENT},
+            max_redirects=MAX_REDIRECTS,
+            trust_env=False,
+        ) as pinned,
+        _streamed(pinned, "GET", url, headers, None, timeout, (), follow_redirects=True) as response,
+    ):
+        yield response
+
+
+@contextmanager
+def _streamed(
+    sender: httpx.Client,
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None,
+    content: bytes | None,
+    timeout: float,
+    secrets: Iterable[str],
+    *,
+    follow_redirects: bool,
+) -> Iterator[httpx.Response]:
     masked = secrets_of(url, headers, secrets)
     try:
-        request = client().build_request(method, url, headers=headers, content=content, timeout=timeout)
+        request = sender.build_request(method, url, headers=headers, content=content, timeout=timeout)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeEncodeError) as exc:
         raise Unsendable(_reason(exc, masked), type(exc).__name__) from None
     try:
-        response = client().send(request, stream=True, follow_redirects=follow_redirects)
+        response = sender.send(request, stream=True, follow_redirects=follow_redirects)
         try:
             yield response
         finally:  # an unread rest is dropped with its connection, not read to keep it pooled

@@ -107,7 +107,8 @@ JOB_TYPES: dict[str, JobType] = {
         ),
     )
 }
-FUNC_TO_TYPE = {t.func: t.name for t in JOB_TYPES.values()}
+# looked up by rq's Job.func_name, which rq types str | None; a name no type runs maps to itself
+FUNC_TO_TYPE: dict[str | None, str] = {t.func: t.name for t in JOB_TYPES.values()}
 
 
 def get_job_type(name: str) -> JobType:

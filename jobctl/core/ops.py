@@ -33,6 +33,7 @@ from jobctl.core.catalog import (
     queue_catalog,
     split_physical,
 )
+from jobctl.core.connection import decoded
 from jobctl.core.enqueue import retry_for
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key, registry_key
@@ -232,7 +233,7 @@ def _delete_one(connection: redis.Redis, job_id: str) -> str | None:
                 raw = pipe.hget(Job.key_for(job_id), "status")
                 if raw is None:
                     return "gone"
-                if raw.decode() == JobStatus.STARTED.value:
+                if decoded(raw) == JobStatus.STARTED.value:
                     return "running: stop it with `jobctl job cancel` first"
                 job = Job.fetch(job_id, connection=connection, serializer=PayloadSerializer)
                 pipe.multi()

@@ -66,7 +66,9 @@ def decide(run: Run) -> None:
         return
     retryable = getattr(run.error, "retryable", True)
     if retryable and job.retries_left:
-        job.retry_after = getattr(run.error, "retry_after", None)
+        # the worker fetches jobs as worker.JobctlJob, which declares retry_after (Run types its job as
+        # rq's Job: outcomes cannot import the worker, which imports it)
+        job.retry_after = getattr(run.error, "retry_after", None)  # type: ignore[attr-defined]
         interval = job.get_retry_interval()
         job.retries_left -= 1
         run.kind = "retry"
@@ -90,8 +92,9 @@ def _attempt(run: Run, worker: str) -> dict:
     }
     if run.error is not None:
         entry.update(error_type=type(run.error).__name__, error_message=str(run.error)[:MESSAGE_LIMIT])
-        if getattr(run.error, "retry_after", None):
-            entry["retry_after"] = run.error.retry_after
+        retry_after = getattr(run.error, "retry_after", None)
+        if retry_after:
+            entry["retry_after"] = retry_after
     attempts.append(entry)
     return entry
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from rq.exceptions import DeserializationError
 
@@ -88,7 +88,9 @@ def active() -> bool:
 def is_sealed(data: bytes | str | None) -> bool:
     if isinstance(data, str):
         data = data.encode("ascii", "replace")
-    return bool(data) and _TOKEN.fullmatch(data) is not None
+    if not data:
+        return False
+    return _TOKEN.fullmatch(data) is not None
 
 
 def seal(data: bytes, ring: MultiFernet | None = None) -> bytes:
@@ -119,6 +121,10 @@ def seal_text(text: str) -> str:
     return ring.encrypt(text.encode()).decode() if ring is not None else text
 
 
+@overload
+def open_text(text: str) -> str: ...
+@overload
+def open_text(text: None) -> None: ...
 def open_text(text: str | None) -> str | None:
     if text is None or not is_sealed(text):
         return text

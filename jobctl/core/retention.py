@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rq.registry import FailedJobRegistry, FinishedJobRegistry
+from rq.registry import BaseRegistry, FailedJobRegistry, FinishedJobRegistry
 
 from jobctl.core import keyspace
 from jobctl.core.catalog import QueuePolicy
@@ -52,7 +52,10 @@ class Retention:
     its own. EVAL (not EVALSHA) keeps that pipeline free of redis-py's per-execute SCRIPT EXISTS.
     """
 
-    REGISTRY: ClassVar[dict[str, type]] = {"completed": FinishedJobRegistry, "failed": FailedJobRegistry}
+    REGISTRY: ClassVar[dict[str, type[BaseRegistry]]] = {
+        "completed": FinishedJobRegistry,
+        "failed": FailedJobRegistry,
+    }
 
     def __init__(self):
         self._keys: dict[tuple[str, str], list[str]] = {}

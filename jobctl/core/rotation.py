@@ -210,7 +210,7 @@ def _seal_value(k: Keys, value: Any) -> tuple[str, Any]:
     return "encrypted", k.ring.encrypt(json.dumps(value, default=str).encode()).decode()
 
 
-def _plan_doc(k: Keys, raw: bytes | None, fields: tuple[str, ...], listed: bool) -> Plan:
+def _plan_doc(k: Keys, raw: bytes | str | None, fields: tuple[str, ...], listed: bool) -> Plan:
     """A JSON document whose `fields` are, or become, sealed; `listed`: it names them under "sealed"
     (a dead-letter entry, see payloads.seal_fields) rather than telling them by shape (a schedule)."""
     if raw is None:
@@ -255,7 +255,7 @@ class Kind:
     type: str
     read: Callable[[Any, str], None]  # queues the read of one key on a pipeline
     plan: Callable[[Keys, Any], Plan]
-    write: Callable[[Any, Any, str, Plan], None]  # queues the CAS of one key on a pipeline
+    write: Callable[[Any, str, Plan], None]  # queues the CAS of one key on a pipeline
 
 
 @dataclass

@@ -109,7 +109,13 @@ def parse_schedule_tables(tables: Any, where: str, catalog: Mapping) -> dict[str
             ("priority", "priority", check_priority),
             ("missed", "missed", check_missed),
         )
-        defaults = {"tz": "UTC", "data": {}, "queue": None, "priority": None, "missed": "once"}
+        defaults: dict[str, Any] = {
+            "tz": "UTC",
+            "data": {},
+            "queue": None,
+            "priority": None,
+            "missed": "once",
+        }
         for key, field, check in checks:
             if key not in table:
                 spec[field] = defaults[key]

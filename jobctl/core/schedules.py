@@ -30,6 +30,7 @@ from rq.job import Job
 from jobctl.config import Settings
 from jobctl.core import audit, keyspace, payloads, runtime, submit
 from jobctl.core.catalog import check_priority, queue_catalog
+from jobctl.core.connection import decoded_members
 from jobctl.core.cron import as_aware, check_cron, check_tz, latest_run, next_runs
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
@@ -93,8 +94,8 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
-def _parse(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,7 +151,7 @@ def _validated(
     cron = check_cron(cron)
     check_tz(tz)
     if check_type:
-        check_job_type(job_type)
+        job_type = check_job_type(job_type)
     elif not job_type:
         raise UsageError("a schedule needs a job type", f"job types are: {', '.join(JOB_TYPES)}")
     data = check_data(data)
@@ -392,7 +393,7 @@ def listed_schedule(connection: redis.Redis, settings: Settings, name: str) -> d
     return _pending_row(name, pending[name], as_aware(None))
 
 
-def _upcoming(doc: Mapping[str, Any], now: datetime) -> list[dict[str, str]]:
+def _upcoming(doc: Mapping[str, Any], now: datetime) -> list[dict[str, str | None]]:
     try:
         zone = check_tz(doc["tz"])
         return [
@@ -419,7 +420,7 @@ def list_schedules(connection: redis.Redis, settings: Settings, now: datetime | 
     statuses = _job_statuses(connection, [d["last_job_id"] for d in docs if d.get("last_job_id")])
     rows = []
     for doc in docs:
-        stored_next = _parse(doc.get("next_run_at"))
+        stored_next = _parse(doc["next_run_at"]) if doc.get("next_run_at") else None
         rows.append(
             {
                 **shown(doc),
@@ -497,7 +498,7 @@ def tick(connection: redis.Redis, settings: Settings, now: datetime) -> list[dic
     """Fire every due schedule once; returns one record per due schedule (action fired, missed-skip,
     paused, no-handler, duplicate or error). Safe to call from several schedulers at once."""
     now = as_aware(now)
-    names = [n.decode() for n in connection.zrangebyscore(keyspace.schedules_due(), "-inf", now.timestamp())]
+    names = decoded_members(connection.zrangebyscore(keyspace.schedules_due(), "-inf", now.timestamp()))
     results = []
     for name in names:
         raw = connection.hget(keyspace.schedules(), name)

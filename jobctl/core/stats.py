@@ -14,6 +14,7 @@ import redis
 from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import (
+    BaseRegistry,
     DeferredJobRegistry,
     FailedJobRegistry,
     FinishedJobRegistry,
@@ -31,7 +32,7 @@ from jobctl.durations import parse_seconds
 from jobctl.errors import UsageError
 
 STATES = ("waiting", "active", "scheduled", "completed", "failed")
-REGISTRIES = {
+REGISTRIES: dict[str, type[BaseRegistry]] = {
     "active": StartedJobRegistry,
     "scheduled": ScheduledJobRegistry,
     "completed": FinishedJobRegistry,
@@ -131,7 +132,7 @@ def list_workers(
             pipe.hget(w.key, "rss_bytes")
             pipe.hget(Job.key_for(current), "started_at") if current else pipe.echo("")
         extra = pipe.execute()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for index, (w, current) in enumerate(zip(workers, currents)):
         state = w.get_state()
         rss, started = extra[2 * index], extra[2 * index + 1]

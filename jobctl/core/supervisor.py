@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 
 import redis
 
@@ -103,7 +104,7 @@ def _child_main(settings: Settings, spec: WorkerSpec) -> None:
 @dataclass
 class _Child:
     spec: WorkerSpec
-    process: multiprocessing.Process | None = None
+    process: BaseProcess | None = None  # a fork context makes a ForkProcess, not a multiprocessing.Process
     started_at: float = 0.0
     quick_deaths: int = 0
     restart_at: float = 0.0
@@ -123,18 +124,22 @@ class Supervisor:
     _connection: redis.Redis | None = None
     _alerts_next: float = 0.0
     _alerts_wait: float = 1.0
+    _hard_deadline: float | None = None  # set by a second stop signal
 
     def _start(self, child: _Child) -> None:
         ctx = multiprocessing.get_context("fork")
-        child.process = ctx.Process(target=_child_main, args=(self.settings, child.spec), daemon=False)
-        child.process.start()
+        process = child.process = ctx.Process(
+            target=_child_main, args=(self.settings, child.spec), daemon=False
+        )
+        process.start()
         child.started_at = time.monotonic()
-        log.info("started worker process %s for %s", child.process.pid, ",".join(child.spec.queues))
+        log.info("started worker process %s for %s", process.pid, ",".join(child.spec.queues))
 
     def _on_signal(self, signum, frame) -> None:
         self._signals += 1
         for child in self._children:
-            if child.process and child.process.is_alive():
+            # (a started process has a pid)
+            if child.process and child.process.pid is not None and child.process.is_alive():
                 try:
                     os.kill(child.process.pid, signal.SIGTERM)
                 except ProcessLookupError:
@@ -171,7 +176,7 @@ class Supervisor:
             pass  # the lease runs out by itself
 
     def run(self) -> int:
-        self._hard_deadline: float | None = None
+        self._hard_deadline = None
         self._children = [_Child(spec) for spec in self.specs]
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:

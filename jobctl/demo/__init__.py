@@ -101,6 +101,8 @@ def for_demo(settings: Settings, redis_url: str, folder: Path) -> Settings:
         "email_provider": "outbox",
         "database_url": f"sqlite:///{folder / DB_FILE}",
         "storage_dir": str(folder / "storage"),
+        # the default roots (storage and uploads/ in the demo's folder) hold its sample images
+        "file_roots": (),
         # ERROR: the demo's dead letters are staged and its summary tells of them
         "virus_scanner": "builtin",
         "admin_emails": (),

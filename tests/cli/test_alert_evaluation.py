@@ -10,7 +10,6 @@ from jobctl.core.alert_evaluator import LEASE_KEY, AlertEvaluator, evaluator_sta
 from jobctl.core.enqueue import enqueue_many
 from jobctl.core.ops import clear_queue
 from jobctl.core.scheduler import Scheduler
-from tests.servers import configure  # noqa: F401
 
 
 def _states(rules: list[dict]) -> dict[str, str]:

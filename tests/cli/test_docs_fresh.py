@@ -44,7 +44,7 @@ def _walk() -> list[tuple[list[str], object, object]]:
             for name in cmd.list_commands(ctx):
                 sub = cmd.get_command(ctx, name)
                 if sub is not None and not getattr(sub, "hidden", False):
-                    visit(sub, path + [name], ctx)
+                    visit(sub, [*path, name], ctx)
 
     visit(typer.main.get_command(app), ["jobctl"], None)
     return out
@@ -97,8 +97,8 @@ def test_bash_completion_completes_the_tree(tmp_path):
     for path, cmd, ctx in _walk():
         subs = _subcommands(cmd, ctx)
         if subs:
-            cases.append((path + [""], subs))
-        cases.append((path + ["--"], _long_options(cmd, ctx)))
+            cases.append(([*path, ""], subs))
+        cases.append(([*path, "--"], _long_options(cmd, ctx)))
     script = [f"source {_bash_quote(str(BASH))}"]
     for words, _ in cases:
         script += [

@@ -14,7 +14,7 @@ from jobctl.core import browse, dlq
 from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue
 from jobctl.core.stats import queue_key
-from tests.encryption import burst_worker, key_a, key_b, use_keys  # noqa: F401
+from tests.encryption import burst_worker
 
 ADDRESS = "ann.lee@example.com"
 CARD = "4242 4242 4242 4242"

@@ -7,7 +7,7 @@ import pytest
 from jobctl.core.browse import job_detail
 from jobctl.core.stats import queue_stats
 from jobctl.data import engine_for
-from tests.payments.store import make_payment
+from tests.jobs.payments.store import make_payment
 
 
 def waiting(redis_client, settings, queue: str) -> int:

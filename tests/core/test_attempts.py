@@ -48,7 +48,7 @@ def test_retries_left_at_every_attempt_is_what_the_worker_then_runs(redis_client
         ("failed", N, N, 0),
     ]
     # after k attempts, with one waiting, exactly `retries left` more ran
-    for status, made, _, left in seen[1:-1]:
+    for _status, made, _, left in seen[1:-1]:
         assert left == runs - made
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -86,7 +87,7 @@ def test_backoff_from_toml(tmp_path):
 @pytest.mark.parametrize("table", ['jitter = "sometimes"', 'kind = "list"', "factor = 0.5", "delays = [-1]"])
 def test_bad_backoff_tables(tmp_path, table):
     (tmp_path / "jobctl.toml").write_text(f"[queues.payment-retry.backoff]\n{table}\n")
-    with pytest.raises(ConfigError, match="queues.payment-retry.backoff"):
+    with pytest.raises(ConfigError, match=re.escape("queues.payment-retry.backoff")):
         load_settings(environ={}, cwd=tmp_path)
 
 

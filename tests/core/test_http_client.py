@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from jobctl.core import http_client
-from tests.servers import closed_port, silent_port  # noqa: F401
 
 KEY = "sk_live_TOPSECRET42"
 
@@ -95,13 +94,13 @@ def test_a_forked_child_builds_its_own_client(server):
     assert http_client.client() is parent
 
 
-def test_a_refused_connection_is_unreachable_without_the_query(closed_port):  # noqa: F811
+def test_a_refused_connection_is_unreachable_without_the_query(closed_port):
     with pytest.raises(http_client.Unreachable) as caught:
         http_client.request("GET", f"http://127.0.0.1:{closed_port}/hook?token=tok-SECRET-123")
     assert caught.value.reason == "Connection refused" and caught.value.kind == "ConnectError"
 
 
-def test_a_silent_server_times_out(silent_port):  # noqa: F811
+def test_a_silent_server_times_out(silent_port):
     with pytest.raises(http_client.TimedOut) as caught:
         http_client.request("GET", f"http://127.0.0.1:{silent_port}/", timeout=0.3)
     assert caught.value.kind == "ReadTimeout"

@@ -111,7 +111,7 @@ def test_a_worker_killed_after_claiming_loses_nothing_and_the_crash_counts_as_an
 ):
     [job_id] = enqueue_many(redis_client, settings, "noop", [{}])
     life = Lifecycle(redis_client)
-    [c] = claim(life, settings, 1)
+    [_claimed] = claim(life, settings, 1)
     left = int(redis_client.hget(Job.key_for(job_id), "retries_left"))
     # the worker dies here; its lease runs out
     expire_leases(redis_client, settings)
@@ -279,7 +279,7 @@ def test_every_job_is_in_exactly_one_place_after_every_step(redis_client, settin
             for c in held:
                 redis_client.zadd(c.queue.wip, {c.member: time.time() + 30})
         elif step == "reclaim":
-            _, failed = life.reclaim(queues(settings))
+            life.reclaim(queues(settings))
             dlq.sweep_failed(redis_client, physical_queue_names(settings, [Q]), "sweeper")
         elif step == "promote":
             life.promote(queues(settings))

@@ -17,9 +17,8 @@ from jobctl.core.enqueue import enqueue
 from jobctl.core.payloads import EncryptedData, PayloadSerializer
 from jobctl.core.stats import queue_key
 from jobctl.data import engine_for
-from tests.cli.conftest import cli  # noqa: F401
-from tests.encryption import burst_worker, everything_stored, key_a, key_b, use_keys  # noqa: F401
-from tests.payments.store import make_payment
+from tests.encryption import burst_worker, everything_stored
+from tests.jobs.payments.store import make_payment
 
 ADDRESS = "ann.lee@example.com"
 CARD = "4000 0566 5566 5556"  # a Visa test number: passes Luhn

@@ -9,7 +9,7 @@ from jobctl.core import audit, browse, dlq, payloads, rotation, schedules
 from jobctl.core.enqueue import enqueue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.errors import UsageError
-from tests.encryption import burst_worker, key_a, key_b, use_keys  # noqa: F401
+from tests.encryption import burst_worker
 
 ADDRESS = "ann.lee@example.com"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,6 @@ from jobctl.core.runtime import load_settings
 from jobctl.core.schedule_tables import toml_schedules
 from jobctl.errors import ConfigError, NotFound, UsageError
 
-UTC = UTC
 NOW = datetime(2026, 5, 4, 12, 0, 0, tzinfo=UTC)  # a Monday
 
 
@@ -56,7 +56,7 @@ def test_spring_forward_daily_0230_runs_once_at_the_shifted_time(tz, day):
     assert len(on_the_day) == 1
     assert (on_the_day[0].hour, on_the_day[0].minute) == (3, 30)  # 02:30 does not exist: runs at 03:30
     assert [(t.hour, t.minute) for t in local if t.day != day] == [(2, 30)] * 4
-    assert all(b - a >= timedelta(hours=23) for a, b in zip(runs, runs[1:]))
+    assert all(b - a >= timedelta(hours=23) for a, b in itertools.pairwise(runs))
 
 
 @pytest.mark.parametrize("tz, day, hour", [("America/New_York", 1, 1), ("Europe/Berlin", 25, 2)])
@@ -81,11 +81,11 @@ def test_fall_back_daily_runs_once_not_twice(tz, day, hour):
 )
 def test_hourly_across_transitions_is_strictly_increasing_without_duplicates(tz, start):
     runs = schedules.next_runs("0 * * * *", tz, start, 8)
-    assert all(a < b for a, b in zip(runs, runs[1:]))
+    assert all(a < b for a, b in itertools.pairwise(runs))
     assert len(set(runs)) == 8
     assert all(r.tzinfo == UTC and r.minute == 0 for r in runs)
     # every UTC hour is covered except where a repeated wall-clock hour is skipped (fall-back)
-    gaps = [(b - a) for a, b in zip(runs, runs[1:])]
+    gaps = [(b - a) for a, b in itertools.pairwise(runs)]
     assert set(gaps) <= {timedelta(hours=1), timedelta(hours=2)}
     assert gaps.count(timedelta(hours=2)) <= 1
 

@@ -14,7 +14,6 @@ from jobctl.data.engine import (
     sqlalchemy_url,
 )
 from jobctl.errors import ConfigError, ExitCode
-from tests.servers import closed_port  # noqa: F401
 
 
 def test_plain_postgres_urls_mean_psycopg3():
@@ -92,7 +91,7 @@ def test_foreign_keys_are_enforced(database_url):
         engine.dispose()
 
 
-def test_unreachable_postgres_is_one_clear_line_without_the_password(closed_port):  # noqa: F811
+def test_unreachable_postgres_is_one_clear_line_without_the_password(closed_port):
     url = f"postgresql://shop:s3cret-pw@127.0.0.1:{closed_port}/shop"
     with pytest.raises(DatabaseUnavailable) as caught:
         get_engine(url)

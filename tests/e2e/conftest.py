@@ -126,6 +126,3 @@ def own_redis(tmp_path):
     server = OwnRedis(tmp_path)
     yield server
     server.kill()
-
-
-from tests.servers import _smtp_controller, smtp_server, webhook  # noqa: E402,F401  (fixtures)

@@ -10,9 +10,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from jobctl.core import alert_rules
 from jobctl.core.alert_evaluator import evaluator_status
 from tests.e2e.conftest import wait_for
+
+pytestmark = pytest.mark.e2e
 
 FAST = {"JOBCTL_SCHEDULER_LEASE": "2", "JOBCTL_HEARTBEAT_INTERVAL": "1"}
 

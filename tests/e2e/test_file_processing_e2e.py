@@ -6,12 +6,12 @@ import base64
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.files import images
-from tests.servers import file_server, webhook  # noqa: F401
+from tests.jobs.files import images
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +78,7 @@ def test_worker_processes_good_files_and_survives_bad_ones(
     ]
     assert (photo_result["outputs"][0]["width"], photo_result["outputs"][0]["height"]) == (600, 800)
     for output in photo_result["outputs"]:
-        assert images.GPS_CANARY.encode() not in open(output["path"], "rb").read()
+        assert images.GPS_CANARY.encode() not in Path(output["path"]).read_bytes()
     [webp] = shown["logo"]["result"]["outputs"]
     assert webp["format"] == "webp"
 

@@ -31,10 +31,9 @@ from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.data import engine_for
 from jobctl.errors import InvalidPayload
-from tests.cli.conftest import Cli
+from tests.conftest import Cli
 from tests.e2e.conftest import free_port
-from tests.payments.fake_providers import fake_provider  # noqa: F401
-from tests.payments.store import make_payment
+from tests.jobs.payments.store import make_payment
 
 pytestmark = pytest.mark.e2e
 
@@ -110,7 +109,7 @@ def test_every_registered_type_has_examples():
 
 
 @pytest.fixture
-def world(tmp_path, monkeypatch, fake_provider, redis_client):  # noqa: F811
+def world(tmp_path, monkeypatch, fake_provider, redis_client):
     """A store with a payment and its order, fast workers, a real `jobctl serve` and an operator token."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
     monkeypatch.setenv("JOBCTL_HEARTBEAT_INTERVAL", "1")
@@ -215,7 +214,7 @@ def test_every_way_in_reaches_a_worker_with_the_same_payload(job_type, world, tm
 def test_invalid_fields_are_refused_at_every_way_in_with_nothing_stored(
     job_type, world, tmp_path, redis_client
 ):
-    settings, http = world
+    _settings, http = world
     fields = INVALID_FIELDS[job_type]
     cli = Cli()
     before = set(redis_client.scan_iter(f"{keyspace.job_key_prefix()}*"))

@@ -14,8 +14,7 @@ from jobctl.config import load_settings
 from jobctl.core import dlq, runtime
 from jobctl.data import engine_for
 from tests.e2e.conftest import wait_for
-from tests.payments.fake_providers import fake_provider  # noqa: F401
-from tests.payments.store import make_payment, payment_row
+from tests.jobs.payments.store import make_payment, payment_row
 
 pytestmark = pytest.mark.e2e
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, time, timedelta
 from email import policy
+from pathlib import Path
 
 import pytest
 
@@ -71,7 +72,7 @@ def test_scheduled_reports_and_rollups_run_on_real_workers(
     shown = jobctl("analytics", "show", "--type", "daily", "--from", yesterday.isoformat(), "--json")
     assert shown.returncode == 0, shown.stderr
     [row] = json.loads(shown.stdout)["rows"]
-    report = json.loads(open(next(r["path"] for r in rows if r["format"] == "json")).read())
+    report = json.loads(Path(next(r["path"] for r in rows if r["format"] == "json")).read_text())
     revenue = next(m["value"] for m in report["metrics"] if m["name"] == "revenue")
     assert int(float(row["revenue"])) == revenue > 0  # the roll-up and the report agree
 

@@ -16,7 +16,7 @@ from jobctl.core.browse import job_detail
 from jobctl.data import engine_for
 from jobctl.data.schema import commissions, orders, payments, users
 from jobctl.jobs.payments.sandbox import environment, start_sandbox
-from tests.cli.conftest import Cli
+from tests.conftest import Cli
 from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -112,7 +112,9 @@ def test_seeded_payments_of_every_provider_are_charged_through_the_sandbox(procs
 
     for row in chosen:
         wait_for(
-            lambda: finished(redis_client, jobs[row.id]), timeout=40, what=f"{row.provider} payment {row.id}"
+            lambda row=row: finished(redis_client, jobs[row.id]),
+            timeout=40,
+            what=f"{row.provider} payment {row.id}",
         )
         assert payment(engine, row.id).status == "paid"
         result = job_detail(redis_client, load_settings(), jobs[row.id], reveal=True)["result"]
@@ -142,10 +144,10 @@ def test_repeating_a_retry_charges_once(procs, seeded, redis_client):
     jobs = [enqueue_retry(row) for row in chosen for _ in range(2)]
     procs.jobctl("worker", "start", "--queue", "payment-retry")
     for job_id in jobs:
-        wait_for(lambda: finished(redis_client, job_id), timeout=40, what=f"retry {job_id}")
+        wait_for(lambda job_id=job_id: finished(redis_client, job_id), timeout=40, what=f"retry {job_id}")
     again = [enqueue_retry(row) for row in chosen]  # and once more, after it was paid
     for job_id in again:
-        wait_for(lambda: finished(redis_client, job_id), timeout=40, what=f"retry {job_id}")
+        wait_for(lambda job_id=job_id: finished(redis_client, job_id), timeout=40, what=f"retry {job_id}")
 
     settings = load_settings()
     outcomes = [job_detail(redis_client, settings, j, reveal=True)["result"]["status"] for j in jobs + again]

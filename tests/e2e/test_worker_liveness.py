@@ -20,7 +20,7 @@ from jobctl.core.enqueue import enqueue_many
 from jobctl.core.stats import list_workers, queue_stats
 from jobctl.http import create_app
 from jobctl.tui import data
-from tests.cli.conftest import Cli
+from tests.conftest import Cli
 from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,6 @@ from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from jobctl.http import create_app
-from tests.cli.conftest import cli  # noqa: F401  (the CLI fixture, to compare faces)
 from tests.rq_plain import PlainWorker
 
 WHO = ("none", "bad", "revoked", "viewer", "operator", "admin")

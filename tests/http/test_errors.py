@@ -17,7 +17,6 @@ from jobctl.core.enqueue import enqueue_many
 from jobctl.http import create_app
 from jobctl.http.limits import BodySizeLimit
 from tests.http.conftest import bearer, dead_jobs
-from tests.servers import closed_port  # noqa: F401  (fixture)
 
 
 def error_of(response, status: int) -> dict:
@@ -223,7 +222,7 @@ def test_a_chunked_body_within_the_limit_reaches_the_app_whole():
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    receive, handed = _stream([b"a" * 300, b"b" * 300, b"c" * 300])
+    receive, _handed = _stream([b"a" * 300, b"b" * 300, b"c" * 300])
     assert _drive(BodySizeLimit(echo, max_bytes=1024), [], receive) == (200, b"ok")
     assert seen == [(b"a" * 300 + b"b" * 300 + b"c" * 300, False)]
 
@@ -268,7 +267,7 @@ def test_the_default_limit_is_64_kib(client, admin):
 # --- 503 and the loopback rule ----------------------------------------------------------------------
 
 
-def test_unreachable_redis_is_503_not_500(settings, closed_port):  # noqa: F811
+def test_unreachable_redis_is_503_not_500(settings, closed_port):
     # no retries: the default backoff would only make the test slow
     down = redis.Redis(
         host="127.0.0.1", port=closed_port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)

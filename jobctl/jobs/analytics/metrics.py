@@ -29,17 +29,17 @@ CENTS = Decimal("0.01")
 
 def measure(conn: Connection, start: datetime, end: datetime) -> dict[str, Decimal]:
     """Every metric for [start, end)."""
-    views, visitors = conn.execute(
+    view_counts = conn.execute(
         select(func.count(), func.count(page_views.c.visitor_id.distinct())).where(
             page_views.c.occurred_at >= start, page_views.c.occurred_at < end
         )
     ).one()
-    purchases, revenue = conn.execute(
+    order_counts = conn.execute(
         select(func.count(), func.coalesce(func.sum(orders.c.total_cents), 0)).where(
             orders.c.paid_at >= start, orders.c.paid_at < end
         )
     ).one()
-    views, visitors, purchases, revenue = (Decimal(int(v)) for v in (views, visitors, purchases, revenue))
+    views, visitors, purchases, revenue = (Decimal(int(v)) for v in (*view_counts, *order_counts))
     return {
         "page_views": views,
         "unique_visitors": visitors,
@@ -54,10 +54,12 @@ def measure(conn: Connection, start: datetime, end: datetime) -> dict[str, Decim
 
 def _upsert(conn: Connection):
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert  # lazy: only the store's dialect (~90 ms)
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # lazy: only the store's dialect
-    return insert(analytics_aggregates)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert  # lazy: just this dialect
+
+        return postgresql_insert(analytics_aggregates)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # lazy: just this dialect
+
+    return sqlite_insert(analytics_aggregates)
 
 
 def store(

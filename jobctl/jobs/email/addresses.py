@@ -73,7 +73,9 @@ def normalize_address(raw: object) -> str:
 
 def _split(text: str) -> list[str]:
     """Split on commas that are outside quotes and angle brackets."""
-    parts, current, quoted, angled, escaped = [], [], False, False, False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted, angled, escaped = False, False, False
     for char in text:
         if escaped:
             escaped = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -39,7 +40,7 @@ def build_message(
     to: list[str],
     *,
     template: str,
-    attachments: list[Attachment] = (),
+    attachments: Sequence[Attachment] = (),
     message_id: str | None = None,
 ) -> EmailMessage:
     message = EmailMessage()

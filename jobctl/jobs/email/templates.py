@@ -36,7 +36,7 @@ class RenderedEmail:
 
 
 def _autoescape(name: str | None) -> bool:
-    return bool(name) and name.endswith(HTML)
+    return name is not None and name.endswith(HTML)
 
 
 @lru_cache(maxsize=16)
@@ -102,11 +102,16 @@ def _check_name(env: jinja2.Environment, name: str) -> None:
         )
 
 
+def _source(env: jinja2.Environment, filename: str) -> str:
+    assert env.loader is not None  # every environment here is built with its loader
+    return env.loader.get_source(env, filename)[0]
+
+
 def _variables(env: jinja2.Environment, filename: str, seen: set[str]) -> set[str]:
     if filename in seen:
         return set()
     seen.add(filename)
-    source = env.loader.get_source(env, filename)[0]
+    source = _source(env, filename)
     ast = env.parse(source, filename)
     imported = {
         name if isinstance(name, str) else name[1]
@@ -145,7 +150,7 @@ def list_templates(settings) -> list[dict[str, Any]]:
         rows.append(
             {
                 "name": name,
-                "subject": env.loader.get_source(env, name + SUBJECT)[0].strip(),
+                "subject": _source(env, name + SUBJECT).strip(),
                 "variables": sorted(variables - set(env.globals)),
                 "source": override if overridden & set(files) else BUILT_IN,
             }

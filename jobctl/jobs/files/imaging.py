@@ -190,7 +190,7 @@ def _decode(
     with _opened(path, max_pixels) as (im, fmt):
         frames = _frame_count(im)
         keep_animation = all_frames and frames > 1
-        if keep_animation and target not in (None, *ANIMATED_TARGETS, fmt):
+        if keep_animation and target is not None and target not in (*ANIMATED_TARGETS, fmt):
             raise ImageRejected(
                 f"animated {_label(fmt, frames)} with {frames} frames cannot become a still "
                 f"{_LABELS[target]}; convert to webp or gif"
@@ -240,6 +240,7 @@ def _opened(path: str | Path, max_pixels: int) -> Iterator[tuple[ImageFile.Image
             raise ImageRejected(_bomb_reason(exc, max_pixels)) from None
         except _DECODE_ERRORS as exc:
             raise ImageRejected(f"the image is corrupt: {exc}") from None
+        assert im.format is not None  # Image.open sets the format it recognised
         fmt = _NAMES[im.format]
         try:
             _check_animation_size(im, fmt, max_pixels)

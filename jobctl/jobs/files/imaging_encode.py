@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+from typing import cast
 
 from PIL import Image, ImageCms
 
@@ -49,12 +50,14 @@ def has_alpha(im: Image.Image) -> bool:
     """Whether any pixel is less than opaque: an alpha channel that is all 255 (a common export
     default) or a declared-but-unused transparent palette entry should not force an alpha format."""
     if im.mode in ("RGBA", "LA", "PA"):
-        return im.getchannel("A").getextrema()[0] < 255
+        # Pillow types getextrema for images of several bands; one channel gives (min, max)
+        return im.getchannel("A").getextrema()[0] < 255  # type: ignore[operator]
     key = im.info.get("transparency")
     if key is None:
         return False
     if im.mode == "P":
-        used = {index for _, index in im.getcolors(256) or []}
+        # Pillow types a colour as a pixel of any mode; a palette image's colours are its indices
+        used = {cast(int, index) for _, index in im.getcolors(256) or []}
         if isinstance(key, bytes):  # a PNG palette alpha table
             return any(index < len(key) and key[index] < 255 for index in used)
         return key in used
@@ -129,7 +132,8 @@ def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             srgb = ImageCms.createProfile("sRGB")
-            return ImageCms.profileToProfile(im, source, srgb, outputMode="RGB"), None
+            # Pillow types the result Image | None; None comes only with inPlace=True
+            return ImageCms.profileToProfile(im, source, srgb, outputMode="RGB"), None  # type: ignore[return-value]
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass
     return im.convert("RGB"), None

@@ -17,6 +17,7 @@ from rq import get_current_job
 
 from jobctl.core import runtime
 from jobctl.core.alerts import infected_file_alert
+from jobctl.core.fetch_policy import FetchPolicy
 from jobctl.errors import JobctlError, PermanentJobFailure, TransientJobFailure
 from jobctl.jobs.files import storage
 from jobctl.jobs.files.fetch import Fetched, fetch
@@ -139,6 +140,7 @@ def process_file_job(payload: dict) -> dict[str, Any]:
         storage.work_dir(settings.storage_path),
         limit=settings.max_file_size,
         timeout=settings.fetch_timeout,
+        policy=FetchPolicy.from_settings(settings),
     )
     try:
         result: dict[str, Any] = {

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 from jobctl.config import parse_bool, parse_sizes
 from jobctl.core.contracts import BuildContext, Contract, Field, split_scheduler_keys
+from jobctl.core.fetch_policy import HINT as POLICY_HINT
+from jobctl.core.fetch_policy import FetchPolicy, Refused, could_not_fetch
 from jobctl.core.sizes import human_size
 from jobctl.errors import UsageError
 from jobctl.jobs.files.fetch import local_path
@@ -66,6 +68,10 @@ class FileRequest:
         }
 
 
+@overload
+def _identifier(value: Any, name: str, *, required: Literal[True] = True) -> str: ...
+@overload
+def _identifier(value: Any, name: str, *, required: bool) -> str | None: ...
 def _identifier(value: Any, name: str, *, required: bool = True) -> str | None:
     if value is None or value == "":
         if required:
@@ -81,25 +87,41 @@ def _identifier(value: Any, name: str, *, required: bool = True) -> str | None:
     return text
 
 
-def _url(value: Any) -> str:
+def _url(value: Any, policy: FetchPolicy) -> str:
+    """The source checked against the fetch policy as far as it can be here (the worker checks again,
+    with DNS); a refused one gets the same words whatever the reason, see jobctl.core.fetch_policy."""
     if not isinstance(value, str) or not value.strip():
         raise UsageError("file_url is required", "pass a path, file:// URL or http(s):// URL")
     value = value.strip()
-    scheme = urlsplit(value).scheme
+    try:
+        scheme = urlsplit(value).scheme
+    except ValueError:
+        raise UsageError(could_not_fetch(value), POLICY_HINT) from None
     if scheme in ("http", "https"):
         if not urlsplit(value).hostname:
             raise UsageError(
                 f"file_url {value!r} has no host", "pass a full URL such as https://cdn.example/a.jpg"
             )
+        try:
+            policy.check_url(value)
+        except Refused:
+            raise UsageError(could_not_fetch(value), POLICY_HINT) from None
         return value
     if scheme not in ("", "file") and len(scheme) > 1:  # one letter: a Windows drive, not a scheme
         raise UsageError(
             f"file_url scheme {scheme}:// is not supported", "use a path, file://, http:// or https://"
         )
     path = local_path(value)
+    assert path is not None  # http(s) returned above
     if not path.is_absolute():
         path = path.resolve()  # the worker's working folder is not the caller's
-    if not path.is_file():
+    try:
+        real = policy.local_file(path)
+    except Refused:
+        raise UsageError(could_not_fetch(str(path)), POLICY_HINT) from None
+    except FileNotFoundError:
+        real = None
+    if real is None or not real.is_file():
         raise UsageError(f"no such file: {path}", "check the path; workers read it from the same place")
     return str(path)
 
@@ -217,7 +239,7 @@ def prepare_file_payload(
             f"file type {mime} is not accepted",
             f"ALLOWED_FILE_TYPES is {', '.join(settings.allowed_file_types)}",
         )
-    url = _url(file_url)
+    url = _url(file_url, FetchPolicy.from_settings(settings))
     name = _identifier(file_name, "file_name", required=False) or Path(urlsplit(url).path).name or "upload"
     request = FileRequest(
         file_id=_identifier(file_id, "file_id"),
@@ -247,16 +269,23 @@ def load_file_payload(payload: Any) -> FileRequest:
     return request
 
 
-def local_size(url: Any) -> int:
-    """The size of a local source, so the worker can tell if the file changed before it ran; 0 for URLs."""
-    path = local_path(url) if isinstance(url, str) and url.strip() else None
-    return path.stat().st_size if path is not None and path.is_file() else 0
+def local_size(url: Any, policy: FetchPolicy) -> int:
+    """The size of a local source, so the worker can tell if the file changed before it ran; 0 for URLs
+    and for paths the policy refuses (never looked at: prepare_file_payload refuses them)."""
+    path = local_path(url.strip()) if isinstance(url, str) and url.strip() else None
+    if path is None:
+        return 0
+    try:
+        real = policy.local_file(path.resolve() if not path.is_absolute() else path)
+    except (Refused, OSError):
+        return 0
+    return real.stat().st_size if real.is_file() else 0
 
 
 def _build(settings, fields: dict[str, Any], _context: BuildContext) -> dict[str, Any]:
     fields = {"file_name": None, "processing_type": "process", **fields}
     if fields.get("file_size") is None:
-        fields["file_size"] = local_size(fields.get("file_url"))
+        fields["file_size"] = local_size(fields.get("file_url"), FetchPolicy.from_settings(settings))
     return prepare_file_payload(settings, **fields)
 
 

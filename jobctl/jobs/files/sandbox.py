@@ -59,10 +59,12 @@ class _Zygote:
         return self.process.poll() is None
 
     def call(self, request: dict, wait: float) -> dict:
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        self.process.stdin.flush()
-        ready, _, _ = select.select([self.process.stdout], [], [], wait)
-        line = self.process.stdout.readline() if ready else b""
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None  # both opened as pipes above
+        stdin.write(json.dumps(request).encode() + b"\n")
+        stdin.flush()
+        ready, _, _ = select.select([stdout], [], [], wait)
+        line = stdout.readline() if ready else b""
         if not line:
             raise SandboxFailure("crashed", "the sandbox stopped answering")
         return json.loads(line)
@@ -72,7 +74,8 @@ class _Zygote:
             self.process.kill()
         self.process.wait(5)
         for stream in (self.process.stdin, self.process.stdout):
-            stream.close()
+            if stream is not None:  # (both are: opened as pipes above)
+                stream.close()
 
 
 _zygotes: dict[tuple[str, ...], _Zygote] = {}

@@ -167,6 +167,7 @@ def _charged(behaviour: Behaviour, obj: dict) -> int:
 
 class SandboxProviders(ThreadingHTTPServer):
     daemon_threads = True
+    server_address: tuple[str, int]  # bound by (host, port) below, never a bytes host or IPv6 flow info
 
     def __init__(
         self,
@@ -349,8 +350,10 @@ class SandboxProviders(ThreadingHTTPServer):
             return ("replay" if use.done else "conflict"), use
 
     def _finish(self, provider: str, key: str | None, status: int, body: Any, store: bool) -> None:
+        if key is None:
+            return
         with self.lock:
-            use = self._keys.get((provider, key)) if key is not None else None
+            use = self._keys.get((provider, key))
             if use is None or use.done:
                 return
             if store:
@@ -400,6 +403,18 @@ class _ProviderAPI:
 
     def validate(self, body: Any) -> tuple[int, Any] | None:
         return None
+
+    def authorized(self, headers: Any) -> tuple[bool, Any]:
+        raise NotImplementedError
+
+    def route(self, method: str, path: str, body: Any) -> Route | None:
+        raise NotImplementedError
+
+    def read(self, server: SandboxProviders, route: Route) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    def succeed(self, server: SandboxProviders, obj: dict, cents: int, key: str | None) -> None:
+        raise NotImplementedError
 
     def stores(self, status: int) -> bool:
         return 200 <= status < 300
@@ -573,7 +588,9 @@ class _YooKassa(_ProviderAPI):
         return None
 
     def validate(self, body):
-        amount = body.get("amount") if isinstance(body, dict) and isinstance(body.get("amount"), dict) else {}
+        amount = body.get("amount") if isinstance(body, dict) else None
+        if not isinstance(amount, dict):
+            amount = {}
         problems = (
             (
                 "amount.value",
@@ -654,7 +671,11 @@ class _YooKassa(_ProviderAPI):
             "ref": route.ref,
             "status": "pending",
             "charged_cents": None,
-            "payment_id": int(payment_id) if str(payment_id).isdigit() else payment_id,
+            "payment_id": (
+                int(payment_id)
+                if isinstance(payment_id, str | int) and str(payment_id).isdigit()
+                else payment_id
+            ),
             "amount_cents": int(Decimal(body["amount"]["value"]) * 100),
             "currency": body["amount"]["currency"],
             "description": body.get("description"),
@@ -842,14 +863,14 @@ class _Handler(BaseHTTPRequestHandler):
         if claim == "conflict":
             status, reply, headers = api.in_progress(key)
             return self._answer(record, status, reply, headers)
-        if claim == "replay":
+        if claim == "replay" and use is not None:  # (a replay always comes with its key's use)
             if behaviour.kind in ("timeout", "hang"):
-                time.sleep(behaviour.seconds)
+                time.sleep(behaviour.seconds or 0)  # (timeout and hang always carry seconds)
             replayed = {"Idempotent-Replayed": "true"}
             return self._answer(record, use.status, use.body, replayed, replayed=True)
         try:
             if behaviour.kind == "hang":
-                time.sleep(behaviour.seconds)  # the key is held: a concurrent request with it conflicts
+                time.sleep(behaviour.seconds or 0)  # the key is held: a concurrent request with it conflicts
             with server.lock:
                 status, reply = api.execute(server, route, body, behaviour, key)
         except BaseException:
@@ -857,7 +878,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise
         server._finish(api.name, key, status, reply, store=api.stores(status))
         if behaviour.kind == "timeout":
-            time.sleep(behaviour.seconds)  # charged and stored; the answer comes too late for the client
+            time.sleep(behaviour.seconds or 0)  # charged and stored; the answer comes too late for the client
         self._answer(record, status, reply)
 
     def _answer(

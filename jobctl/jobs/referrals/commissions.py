@@ -77,10 +77,12 @@ def referral_chain(conn: Connection, buyer_id: int, depth: int) -> list[int]:
 
 def _insert(conn: Connection):
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert  # lazy: only the store's dialect (~90 ms)
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # lazy: only the store's dialect
-    return insert(commissions)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert  # lazy: just this dialect
+
+        return postgresql_insert(commissions)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # lazy: just this dialect
+
+    return sqlite_insert(commissions)
 
 
 def record_commissions(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func, select, true, union
+from sqlalchemy import ColumnElement, FromClause, case, func, select, true, union
 from sqlalchemy.engine import Connection
 
 from jobctl.data import engine_for
@@ -58,6 +58,8 @@ def referral_stats(conn: Connection, referrer_id: int | None = None, limit: int 
     links = referral_links().subquery("links")
     # with one referrer asked for, each aggregate is filtered to them rather than joined afterwards:
     # neither backend reliably pushes a join condition down into a GROUP BY
+    link_filter: ColumnElement[bool]
+    ledger_filter: ColumnElement[bool]
     if referrer_id is None:
         link_filter, ledger_filter = links.c.referrer_id.is_not(None), true()
     else:
@@ -88,6 +90,7 @@ def referral_stats(conn: Connection, referrer_id: int | None = None, limit: int 
         .subquery("ledger")
     )
 
+    base: FromClause
     if referrer_id is None:
         # referrers: whoever referred someone or holds ledger rows (their link may have changed since)
         ids = union(select(referred.c.referrer_id), select(ledger.c.referrer_id)).subquery("ids")

@@ -85,7 +85,8 @@ def per_day_bars(
     drawing = _frame(width, height, title, bold)
     chart = VerticalBarChart()
     chart.x, chart.y = 58, 30
-    chart.width, chart.height = width - chart.x - 10, height - chart.y - TITLE_SIZE - 16
+    # types-reportlab declares the size int; reportlab takes any number (the page is in points)
+    chart.width, chart.height = width - chart.x - 10, height - chart.y - TITLE_SIZE - 16  # type: ignore[assignment]
     chart.data = [list(values)]
     chart.bars[0].fillColor, chart.bars[0].strokeColor = BAR_COLOR, None
     chart.categoryAxis.categoryNames = list(days)
@@ -121,7 +122,8 @@ def top_products_bars(
     drawing = _frame(width, height, title, bold)
     chart = HorizontalBarChart()
     chart.x, chart.y = label_width, 30
-    chart.width, chart.height = width - chart.x - 16, height - chart.y - TITLE_SIZE - 16
+    # types-reportlab declares the size int; reportlab takes any number (the page is in points)
+    chart.width, chart.height = width - chart.x - 16, height - chart.y - TITLE_SIZE - 16  # type: ignore[assignment]
     chart.data = [list(reversed(revenues))]  # reportlab stacks the first category at the bottom
     chart.bars[0].fillColor, chart.bars[0].strokeColor = BAR_COLOR, None
     chart.categoryAxis.categoryNames = [_short(name) for name in reversed(names)]

@@ -50,11 +50,17 @@ def check_date(value: Any) -> date:
         raise UsageError(f"report date {value!r} is not a date", "use YYYY-MM-DD") from None
 
 
-def _record(conn, kind: str, first: date, last: date, fmt: str, path: str, digest: str, size: int) -> None:
+def _insert(conn):
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert  # lazy: only the store's dialect (~90 ms)
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # lazy: only the store's dialect
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert  # lazy: just this dialect
+
+        return postgresql_insert(reports)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # lazy: just this dialect
+
+    return sqlite_insert(reports)
+
+
+def _record(conn, kind: str, first: date, last: date, fmt: str, path: str, digest: str, size: int) -> None:
     row = {
         "kind": kind,
         "period_start": first,
@@ -65,7 +71,7 @@ def _record(conn, kind: str, first: date, last: date, fmt: str, path: str, diges
         "size": size,
         "created_at": datetime.now(UTC).replace(tzinfo=None),
     }
-    statement = insert(reports).values(row)
+    statement = _insert(conn).values(row)
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=["kind", "period_start", "format"],
@@ -107,7 +113,7 @@ def generate_report(
         data = report_data(conn, kind, day)
     first, last = date.fromisoformat(data["period"]["start"]), date.fromisoformat(data["period"]["end"])
     folder = settings.storage_path / "reports" / kind
-    files = []
+    files: list[dict[str, Any]] = []
     with engine.begin() as conn:
         for fmt in formats:
             body = render(data, fmt)

@@ -128,7 +128,11 @@ class _Builder:
             spaceAfter=4,
         )
         self.cell = ParagraphStyle("cell", parent=base, fontSize=9, leading=11)
-        self.chart_look = {"font": self.fonts.regular, "bold": self.fonts.bold, "width": CONTENT_WIDTH}
+        self.chart_look: dict[str, Any] = {
+            "font": self.fonts.regular,
+            "bold": self.fonts.bold,
+            "width": CONTENT_WIDTH,
+        }
 
     def para(self, text: Any, style: ParagraphStyle | None = None) -> Paragraph:
         return Paragraph(escape(self.fonts.clean(text)), style or self.body)
@@ -139,7 +143,7 @@ class _Builder:
     def table(self, rows: list[list[Any]], widths: list[float], numeric_from: int) -> Table:
         """Header row in bold, zebra stripes, columns from `numeric_from` on right-aligned."""
         table = Table(rows, colWidths=widths, repeatRows=1)
-        style = [
+        style: list[tuple[Any, ...]] = [
             ("FONT", (0, 0), (-1, -1), self.fonts.regular, 9),
             ("FONT", (0, 0), (-1, 0), self.fonts.bold, 9),
             ("BACKGROUND", (0, 0), (-1, 0), HEADER_BG),
@@ -237,7 +241,7 @@ class _Builder:
             f"Revenue ({self.currency})",
             **self.chart_look,
         )
-        rows = [["#", "Product", "Category", "Units", "Revenue"]]
+        rows: list[list[Any]] = [["#", "Product", "Category", "Units", "Revenue"]]
         rows += [
             [
                 str(rank),

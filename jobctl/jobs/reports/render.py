@@ -161,7 +161,7 @@ def render_json(data: Mapping[str, Any]) -> bytes:
 # -- CSV --
 
 
-def _units(cents: int | None) -> str:
+def _units(cents: int | Decimal | None) -> str:
     # scaleb, not / 100: exact, and keeps both places ("11000.00", not "11000")
     return "" if cents is None else _plain(Decimal(int(cents)).scaleb(-2))
 
@@ -207,7 +207,7 @@ def _csv_rows(data: Mapping[str, Any]):
                 unit="percent",
                 value=_percent(value),
                 previous=_percent(before),
-                delta="" if delta is None else _plain(delta),
+                delta="" if delta is None else _plain(Decimal(delta)),  # (a ratio's delta is a Decimal)
             )
         else:
             row.update(unit="count", value=value, previous=before, delta=delta)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from typing import cast
 from urllib.parse import urlsplit
 
 from jobctl.config import mask_url
@@ -19,6 +20,13 @@ from jobctl.jobs.email.providers import redact
 
 TIMEOUT = 30
 PATH = "/v3/mail/send"
+
+
+def _base64(part: Message) -> str:
+    """An attachment's content, base64-encoded as SendGrid takes it."""
+    # typeshed allows a Message too, which a decoded payload never is (a multipart part gives None)
+    payload = cast("bytes | None", part.get_payload(decode=True))
+    return base64.b64encode(payload or b"").decode("ascii")
 
 
 def _person(address) -> dict:
@@ -45,7 +53,7 @@ def build_body(message: EmailMessage) -> dict:
     }
     attachments = [
         {
-            "content": base64.b64encode(part.get_payload(decode=True) or b"").decode("ascii"),
+            "content": _base64(part),
             "type": part.get_content_type(),
             "filename": part.get_filename() or "attachment",
             "disposition": "attachment",

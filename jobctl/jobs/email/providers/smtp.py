@@ -10,6 +10,7 @@ import smtplib
 import socket
 import ssl
 from email.message import EmailMessage
+from typing import Any
 
 from jobctl.errors import JobFailure, PermanentJobFailure, TransientJobFailure
 from jobctl.jobs.email.message import envelope_recipients, envelope_sender
@@ -104,7 +105,7 @@ def send(message: EmailMessage, settings) -> dict:
                 client.quit()
             except (smtplib.SMTPException, OSError):
                 client.close()
-    result = {"provider": "smtp", "message_id": str(message["Message-ID"]), "server": server}
+    result: dict[str, Any] = {"provider": "smtp", "message_id": str(message["Message-ID"]), "server": server}
     if refused:  # some recipients got it: retrying would send it twice, so report instead
         result["refused"] = {
             addr: f"{code} {redact(_text(msg), settings)}" for addr, (code, msg) in refused.items()

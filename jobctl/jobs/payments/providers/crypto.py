@@ -68,7 +68,9 @@ class CryptoProvider:
             if not isinstance(data.get("status"), str):
                 raise self.api.unreadable(reply)
             return data
-        error = data.get("error") if isinstance(data.get("error"), dict) else data
+        error = data.get("error")
+        if not isinstance(error, dict):
+            error = data
         code = error.get("code")
         message = self.api.redact(str(error.get("message") or ""))
         detail = f"{code}: {message}" if code and message else str(code or message or "")
@@ -86,10 +88,11 @@ class CryptoProvider:
             return ChargeResult(self.name, invoice_id, "succeeded", status)
         if status in WAITING:
             wait = invoice.get("retry_after")
-            numeric = isinstance(wait, int | Decimal) and not isinstance(wait, bool) and wait >= 0
+            retry_after = reply.retry_after
+            if isinstance(wait, int | Decimal) and not isinstance(wait, bool) and wait >= 0:
+                retry_after = float(wait)
             raise ProviderUnavailable(
-                f"{LABEL}: invoice {invoice_id} is {status}; asking again later",
-                retry_after=float(wait) if numeric else reply.retry_after,
+                f"{LABEL}: invoice {invoice_id} is {status}; asking again later", retry_after=retry_after
             )
         if status in DECLINED:
             word = "cancelled" if status == "canceled" else status

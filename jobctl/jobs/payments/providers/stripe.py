@@ -80,7 +80,9 @@ class StripeProvider:
             if not is_intent or not isinstance(data.get("status"), str):
                 raise self.api.unreadable(reply)
             return data
-        error = data.get("error") if isinstance(data.get("error"), dict) else {}
+        error = data.get("error")
+        if not isinstance(error, dict):
+            error = {}
         code = error.get("code")
         detail = " ".join(str(p) for p in (error.get("type"), code, error.get("decline_code")) if p)
         message = self.api.redact(str(error.get("message") or ""))
@@ -107,12 +109,13 @@ class StripeProvider:
             amount = received if received is not None else intent.get("amount")
             currency = str(intent.get("currency") or "")
             if amount != request.amount_cents or currency.upper() != request.currency.upper():
-                whole = isinstance(amount, int) and not isinstance(amount, bool)
+                if isinstance(amount, int) and not isinstance(amount, bool):  # cents: shown as units
+                    amount = major_units(amount)
                 raise mismatch(
                     LABEL,
                     request,
                     f"PaymentIntent {intent_id}",
-                    major_units(amount) if whole else amount,
+                    amount,
                     currency.upper(),
                 )
             return ChargeResult(self.name, intent_id, "succeeded", status)

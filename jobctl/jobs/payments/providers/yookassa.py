@@ -94,8 +94,9 @@ class YooKassaProvider:
         data = reply.data if isinstance(reply.data, dict) else {}
         if reply.status == 202:  # the first request with this key is still being processed
             wait = data.get("retry_after")
-            numeric = isinstance(wait, int | Decimal) and not isinstance(wait, bool)
-            seconds = float(Decimal(wait) / 1000) if numeric and wait >= 0 else reply.retry_after
+            seconds = reply.retry_after
+            if isinstance(wait, int | Decimal) and not isinstance(wait, bool) and wait >= 0:
+                seconds = float(Decimal(wait) / 1000)
             raise ProviderUnavailable(
                 f"{LABEL} replied 202: the request is still being processed; asking "
                 "again later with the same key",
@@ -116,7 +117,9 @@ class YooKassaProvider:
     def _outcome(self, payment: dict[str, Any], request: ChargeRequest) -> ChargeResult:
         status, payment_id = payment["status"], str(payment["id"])
         if status == "succeeded":
-            amount = payment.get("amount") if isinstance(payment.get("amount"), dict) else {}
+            amount = payment.get("amount")
+            if not isinstance(amount, dict):
+                amount = {}
             value, currency = amount.get("value"), str(amount.get("currency") or "")
             if not same_amount(value, request.amount_cents) or currency.upper() != request.currency.upper():
                 raise mismatch(LABEL, request, f"payment {payment_id}", value, currency)

@@ -13,9 +13,7 @@ from jobctl.data import engine_for
 from jobctl.errors import PermanentJobFailure, TransientJobFailure, UsageError
 from jobctl.jobs.payments import job as payment_job
 from jobctl.jobs.payments.job import key_for, prepare_payment_payload, run_payment_retry
-from tests.data.conftest import database_url, db_settings  # noqa: F401
-from tests.payments.fake_providers import fake_provider  # noqa: F401
-from tests.payments.store import make_payment, order_row, payment_row
+from tests.jobs.payments.store import make_payment, order_row, payment_row
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from jobctl.data import engine_for
 from jobctl.jobs.payments.providers import get_provider
 from jobctl.jobs.payments.providers.base import ChargeRequest, PaymentDeclined
 from jobctl.jobs.payments.sandbox import environment, start_sandbox
-from tests.payments.store import make_payment
+from tests.jobs.payments.store import make_payment
 
 REFS = {"stripe": "pi_seed_7", "yookassa": "pm_seed_7", "crypto": "inv_seed_7"}
 

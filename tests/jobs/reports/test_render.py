@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from jobctl.jobs.reports import deltas, render, render_csv, render_json, render_pdf, summary_lines
 from jobctl.jobs.reports.render import format_delta, format_delta_pct, format_money, format_ratio
-from tests.reports.sample import daily_report_data, empty_report_data, weekly_report_data
+from tests.jobs.reports.sample import daily_report_data, empty_report_data, weekly_report_data
 
 LABELS = [
     "Revenue",

@@ -1,11 +1,11 @@
-"""Databases for the data-store tests, on both backends.
+"""Databases for the tests of the data store and of the jobs that use it, on both backends.
 
 `database_url` gives each test an empty database of its own: a SQLite file in tmp_path, and a
 fresh PostgreSQL database `jobctl_t_<hex>` on 127.0.0.1:5432 (user postgres, trust auth) that is
 dropped afterwards. Only databases this fixture created are ever dropped. Without a reachable
 PostgreSQL the postgresql cases skip, saying why.
 
-Other test folders use these with `from tests.data.conftest import database_url, db_settings`.
+Fixtures registered for the whole suite by tests/conftest.py (pytest_plugins).
 """
 
 from __future__ import annotations

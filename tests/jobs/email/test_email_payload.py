@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import datetime
 
 import pytest
@@ -133,7 +134,7 @@ def test_bad_subject_override(settings, welcome):
 
 
 def test_missing_attachment_is_named(settings, welcome):
-    with pytest.raises(UsageError, match="attachment 'nothere.pdf' does not exist"):
+    with pytest.raises(UsageError, match=re.escape("attachment 'nothere.pdf' does not exist")):
         prepare_email_payload(
             settings, to="a@example.com", template="welcome", data=welcome, attachments=["nothere.pdf"]
         )

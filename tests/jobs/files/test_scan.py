@@ -1,6 +1,6 @@
 """Virus scanning: the builtin scanner (EICAR, SHA-256 blocklist) and clamd, fake and real.
 
-The real-daemon tests use the `clamd` fixture (tests/files/conftest.py); they skip, with the reason,
+The real-daemon tests use the `clamd` fixture (tests/jobs/files/conftest.py); they skip, with the reason,
 where scripts/clamav_local.py could not install a local ClamAV daemon.
 """
 
@@ -21,7 +21,7 @@ from jobctl.errors import ConfigError, PermanentJobFailure, TransientJobFailure
 from jobctl.jobs.files import scan
 from jobctl.jobs.files.scan import EICAR, BuiltinScanner, ClamdScanner, ScanResult, load_blocklist, scan_file
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def write(path: Path, *parts: bytes) -> Path:
@@ -200,7 +200,7 @@ def test_clamd_that_never_answers_times_out_as_transient(tmp_path):
 
 @pytest.mark.parametrize("address", ["clamd", "relative/clamd.sock", "localhost:", ":3310", "host:port"])
 def test_a_bad_clamd_address_is_a_config_error(address):
-    with pytest.raises(ConfigError, match="JOBCTL_CLAMD_ADDRESS|neither"):
+    with pytest.raises(ConfigError, match=r"JOBCTL_CLAMD_ADDRESS|neither"):
         ClamdScanner(address)
 
 
@@ -283,7 +283,7 @@ def test_real_clamd_finds_eicar_deep_in_a_streamed_file(clamd, tmp_path):
 
 def test_real_clamd_size_limit_is_permanent_and_names_the_setting(real_clamd, clamd, tmp_path):
     path = write(tmp_path / "big.bin", os.urandom(clamd.stream_max + 3 * scan.CHUNK))
-    with pytest.raises(PermanentJobFailure, match="size limit exceeded.*StreamMaxLength"):
+    with pytest.raises(PermanentJobFailure, match=r"size limit exceeded.*StreamMaxLength"):
         real_clamd.scan(path)
     assert real_clamd.ping()  # the daemon is fine afterwards
 

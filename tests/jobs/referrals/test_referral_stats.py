@@ -15,8 +15,7 @@ from jobctl.data import engine_for, schema
 from jobctl.errors import NotFound, UsageError
 from jobctl.jobs.referrals.commissions import settle
 from jobctl.jobs.referrals.stats import referral_stats
-from tests.data.conftest import database_url, db_settings  # noqa: F401
-from tests.referrals import add_order, add_user, chain_store, set_status
+from tests.jobs.referrals import add_order, add_user, chain_store, set_status
 
 RATES = (1000, 300)
 NOW = datetime(2026, 11, 29, 9, 30)

@@ -15,7 +15,6 @@ from jobctl.data.seed import seed
 from jobctl.errors import PermanentJobFailure
 from jobctl.jobs.analytics.job import roll_up, run_analytics_job, stored_rollups
 from jobctl.jobs.analytics.periods import floor
-from tests.data.conftest import database_url, db_settings  # noqa: F401
 
 START = date(2026, 3, 2)  # a Monday
 DAYS = 9

@@ -8,7 +8,6 @@ from jobctl.core import alert_rules
 from jobctl.core.enqueue import enqueue_many
 from jobctl.core.ops import clear_queue
 from tests.core.test_metrics import known_workload
-from tests.servers import configure, webhook  # noqa: F401
 
 
 def events(webhook) -> list[tuple[str, str, str]]:

@@ -1,5 +1,5 @@
 """The `fake_provider` fixture: the packaged payment sandbox (jobctl.jobs.payments.sandbox) for one
-test, with jobctl's provider settings pointing at it. Imported by the test modules that need it."""
+test, with jobctl's provider settings pointing at it. Registered for the whole suite by tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from jobctl.jobs.payments.sandbox import YOOKASSA_SHOP_ID, SandboxProviders  # noqa: F401 (re-exported)
+from jobctl.jobs.payments.sandbox import SandboxProviders
 from tests.servers import serve
 
 

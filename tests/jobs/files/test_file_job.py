@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -16,8 +17,7 @@ from jobctl.core import runtime
 from jobctl.errors import PermanentJobFailure, TransientJobFailure
 from jobctl.jobs.files import prepare_file_payload
 from jobctl.jobs.files.job import process_file_job
-from tests.files import images
-from tests.servers import configure, file_server, webhook  # noqa: F401
+from tests.jobs.files import images
 
 EICAR = base64.b64decode(
     "WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo="
@@ -46,7 +46,7 @@ def run(path_or_url, file_type, processing="process", *, name=None, size=None, o
 def check_outputs(result):
     """Every output listed is on disk under its content hash, with the size and dimensions it claims."""
     for output in result["outputs"]:
-        data = open(output["path"], "rb").read()
+        data = Path(output["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == output["sha256"]
         assert os.path.basename(output["path"]).startswith(output["sha256"])
         assert len(data) == output["size"]
@@ -57,7 +57,7 @@ def check_outputs(result):
 
 
 def no_private_data(path):
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     assert images.GPS_CANARY.encode() not in data and images.PRIVATE_CANARY.encode() not in data
     with Image.open(path) as im:
         assert images.EXIF_GPS_IFD not in im.getexif()

@@ -20,8 +20,6 @@ from jobctl.data.seed import seed
 from jobctl.errors import PermanentJobFailure, UsageError
 from jobctl.jobs.reports.job import generate_report, list_reports, run_daily_report, run_weekly_report
 from jobctl.jobs.reports.render import format_money
-from tests.data.conftest import database_url, db_settings  # noqa: F401
-from tests.servers import configure  # noqa: F401
 
 START = date(2026, 3, 2)  # a Monday; 14 days of data
 DAY = date(2026, 3, 11)  # a Wednesday in the second week

@@ -9,7 +9,7 @@ import pytest
 
 from jobctl.jobs.files.sandbox import SandboxFailure, run_isolated
 
-TARGETS = "tests.files.sandbox_targets"
+TARGETS = "tests.jobs.files.sandbox_targets"
 MB = 1024 * 1024
 
 

@@ -1,4 +1,4 @@
-"""Fixtures for tests/files.
+"""Fixtures for tests/jobs/files.
 
 clamd: a real ClamAV daemon from .venv/clamav (scripts/clamav_local.py, run by `python3 dev.py test`)
 with a small signature database written here, since freshclam cannot run offline. Skips, with the
@@ -30,7 +30,7 @@ class Clamd:
 
 
 def _clamav_local():
-    path = Path(__file__).resolve().parents[2] / "scripts" / "clamav_local.py"
+    path = Path(__file__).resolve().parents[3] / "scripts" / "clamav_local.py"
     spec = importlib.util.spec_from_file_location("clamav_local", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -13,7 +13,6 @@ from jobctl.cli import db
 from jobctl.cli.app import app as jobctl_app
 from jobctl.cli.common import new_app
 from jobctl.data import migrations
-from tests.servers import closed_port  # noqa: F401
 
 SMALL = ["--users", "200", "--days", "3", "--start", "2026-11-02", "--views-per-day", "500"]
 
@@ -122,7 +121,7 @@ def test_seed_bad_input_exits_2_and_writes_nothing(cli, args, message):
     assert cli.json("status")["tables"]["users"] in (None, 0)
 
 
-def test_unreachable_database_exits_3_with_the_password_masked(monkeypatch, closed_port):  # noqa: F811
+def test_unreachable_database_exits_3_with_the_password_masked(monkeypatch, closed_port):
     from jobctl.core import runtime
 
     monkeypatch.setenv("DATABASE_URL", f"postgresql://shop:s3cret-pw@127.0.0.1:{closed_port}/shop")

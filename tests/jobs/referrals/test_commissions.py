@@ -13,8 +13,7 @@ from jobctl.data.seed import seed
 from jobctl.errors import NotFound, PermanentJobFailure, UsageError
 from jobctl.jobs.referrals.commissions import commission_cents, record_commissions, referral_chain, settle
 from jobctl.jobs.referrals.job import prepare_commission_payload, run_referral_commission_job
-from tests.data.conftest import database_url, db_settings  # noqa: F401
-from tests.referrals import add_order, add_user, chain_store, ledger, set_status
+from tests.jobs.referrals import add_order, add_user, chain_store, ledger, set_status
 
 RATES = (1000, 300)  # 10 %, 3 %
 NOW = datetime(2026, 11, 29, 9, 30)

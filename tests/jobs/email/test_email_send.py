@@ -249,7 +249,7 @@ def test_sendgrid_400_is_permanent_with_the_providers_reason(sendgrid, sendgrid_
     data = payload()
     sendgrid()
     sendgrid_server.reply_with(400, {"errors": [{"message": "Invalid from email", "field": "from.email"}]})
-    with pytest.raises(PermanentJobFailure, match="400.*from.email: Invalid from email"):
+    with pytest.raises(PermanentJobFailure, match=r"400.*from\.email: Invalid from email"):
         send_email(data)
 
 
@@ -293,7 +293,7 @@ def test_sendgrid_without_key_is_permanent(sendgrid, sendgrid_server, payload):
 def test_sendgrid_key_that_cannot_be_sent_is_permanent_and_never_echoed(sendgrid, sendgrid_server, payload):
     data = payload()
     sendgrid(SENDGRID_API_KEY=f"{API_KEY}\nX-Injected: 1")  # a key pasted with a line break
-    with pytest.raises(PermanentJobFailure, match="cannot send to SendGrid.*stray characters") as info:
+    with pytest.raises(PermanentJobFailure, match=r"cannot send to SendGrid.*stray characters") as info:
         send_email(data)
     assert "0123456789" not in str(info.value)
     assert sendgrid_server.requests == []

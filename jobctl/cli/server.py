@@ -6,6 +6,7 @@ import typer
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
 from jobctl.core import embedded
+from jobctl.core.connection import embedded_maxmemory
 
 app = new_app("Manage jobctl's embedded Redis-compatible server (used when REDIS_URL is unset).")
 
@@ -36,7 +37,8 @@ def status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 @app.command("start")
 def start(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Start the embedded server (no-op when it is already running)."""
-    _render(embedded.start(state(ctx).settings.home_path), as_json)
+    settings = state(ctx).settings
+    _render(embedded.start(settings.home_path, embedded_maxmemory(settings)), as_json)
 
 
 @app.command("stop")

@@ -30,7 +30,7 @@ import redis
 
 from jobctl.config import Settings, Value
 from jobctl.core import embedded
-from jobctl.core.connection import connect
+from jobctl.core.connection import connect, embedded_maxmemory
 from jobctl.errors import JobctlError
 
 NAMESPACE_PREFIX = "jobctl-demo"
@@ -274,7 +274,9 @@ def run_demo(
     folder = home / FOLDER
     with _one_demo_at_a_time(home):
         started_server = not settings.redis_url and not embedded.status(home)["running"]
-        redis_url = settings.redis_url or f"unix://{embedded.ensure_running(home)}"
+        redis_url = (
+            settings.redis_url or f"unix://{embedded.ensure_running(home, embedded_maxmemory(settings))}"
+        )
         namespace = new_namespace()
         demo_settings = for_demo(settings, redis_url, folder)
         connection = connect(demo_settings)

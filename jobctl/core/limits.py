@@ -37,10 +37,14 @@ def server_full(
 ) -> ServerFull:
     """The error for a write Redis refused at its maxmemory; `queued` of `total` jobs landed before."""
     message = f"the Redis server is full ({_usage(connection)}): it refused to store more"
-    if total is not None:
-        message += f"; {queued:,} of {total:,} jobs were queued, the rest were not"
+    if total is not None and queued:
+        message += f"; {queued:,} of {total:,} jobs were queued (whole batches), the rest were not"
+    elif total is not None:
+        message += f"; none of the {total:,} jobs was queued"
     limit = "raise JOBCTL_EMBEDDED_MAXMEMORY" if embedded else "raise the server's maxmemory"
-    return ServerFull(message, f"start workers, clear or purge jobs (jobctl clear, dlq purge), or {limit}")
+    return ServerFull(
+        message, f"running workers still drain it; delete jobs (jobctl clear, jobctl dlq purge) or {limit}"
+    )
 
 
 def _usage(connection: redis.Redis | None) -> str:

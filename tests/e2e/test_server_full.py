@@ -95,11 +95,12 @@ def test_a_running_worker_finishes_its_jobs_on_a_full_server(server):
     assert [server.hget(job_key_prefix() + i, "status") for i in ids] == [b"finished"] * 3
 
 
-def test_a_worker_started_on_a_full_server_says_so(server, cli):  # noqa: F811
+def test_a_burst_worker_cannot_register_on_a_full_server_and_gives_up(server, cli, monkeypatch):  # noqa: F811
     submit_many(server, load_settings(), "noop", [{}] * 2, queue="email-sending")
     server.fill()
+    monkeypatch.setenv("JOBCTL_REDIS_WAIT", "1s")
     result = cli("worker", "start", "--queue", "email-sending", "--burst", code=ExitCode.FAILED)
-    assert result.stderr.startswith("jobctl: error: the Redis server is full")
+    assert "jobctl: error: burst worker gave up after 1 s: Redis is full" in result.stderr
     assert _job_hashes(server) == 2  # still queued, untouched
 
 

@@ -114,3 +114,13 @@ def test_the_embedded_server_starts_with_maxmemory_and_noeviction(tmp_path):
         client.close()
     finally:
         embedded.stop(home)
+
+
+def test_clearing_a_queue_makes_room_again(server, cli):  # noqa: F811
+    cli("enqueue", "noop", "--count", "3000")
+    server.fill()
+    cli("enqueue", "noop", code=ExitCode.FAILED)
+    cli("clear", "email-sending", "--yes")  # deleting frees memory, so its audit entry fits again
+    assert server.llen(QUEUE) == 0
+    cli("enqueue", "noop")
+    assert server.llen(QUEUE) == 1

@@ -19,9 +19,11 @@ def _render(info: dict, as_json: bool, note: str | None = None) -> None:
         stdout.print(note)
     running = "running" if info.get("running") else "stopped"
     stdout.print(f"server: {running}")
-    for key in ("pid", "version", "socket", "home", "data_size", "binary", "log"):
+    for key in ("pid", "version", "maxmemory", "socket", "home", "data_size", "binary", "log"):
         if info.get(key) is not None:
-            value = f"{info[key]:,} bytes" if key == "data_size" else info[key]
+            value = f"{info[key]:,} bytes" if key in ("data_size", "maxmemory") else info[key]
+            if key == "maxmemory" and info[key] == 0:
+                value = "none (JOBCTL_EMBEDDED_MAXMEMORY=0)"
             stdout.print(f"  {key}: {value}", highlight=False, soft_wrap=True)
 
 
@@ -36,7 +38,7 @@ def status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 @app.command("start")
 def start(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """Start the embedded server (no-op when it is already running)."""
+    """Start the embedded server; a running one takes the current JOBCTL_EMBEDDED_MAXMEMORY."""
     settings = state(ctx).settings
     _render(embedded.start(settings.home_path, embedded_maxmemory(settings)), as_json)
 

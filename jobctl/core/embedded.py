@@ -117,7 +117,14 @@ def ensure_running(home: Path, maxmemory: int = 0) -> Path:
 
 
 def start(home: Path, maxmemory: int = 0) -> dict:
-    ensure_running(home, maxmemory)
+    """Start the server, or give the running one this `maxmemory` (a changed setting, no restart)."""
+    socket = ensure_running(home, maxmemory)
+    for name, value in (("maxmemory", str(maxmemory)), ("maxmemory-policy", "noeviction")):
+        reply = _call(socket, "CONFIG", "SET", name, value, timeout=2.0)
+        if isinstance(reply, _Error):
+            raise RedisUnavailable(
+                f"the embedded server refused {name} {value}: {reply}", hint=HINT_REDIS_URL
+            )
     return status(home)
 
 
@@ -161,12 +168,14 @@ def status(home: Path) -> dict:
     pid = _read_pid(p.pidfile)
     if pid and not (_alive(pid) and _is_our_server(pid, p)):
         pid = None
-    version = None
+    version = maxmemory = None
     running = _probe(p.socket) == "ok"
     if running:
         info = _info(p.socket)
         version = info.get("valkey_version") or info.get("redis_version")
         pid = int(info["process_id"]) if info.get("process_id", "").isdigit() else pid
+        limit = _info(p.socket, "memory").get("maxmemory", "")
+        maxmemory = int(limit) if limit.isdigit() else None
     try:
         binary = server_binary()
     except RedisUnavailable:
@@ -176,6 +185,7 @@ def status(home: Path) -> dict:
         "pid": pid,
         "socket": str(p.socket),
         "version": version,
+        "maxmemory": maxmemory,  # bytes; 0: no limit
         "data_size": _tree_size(p.data_dir),
         "binary": binary,
         "home": str(p.home),
@@ -422,9 +432,9 @@ def _probe(socket: Path) -> str:
     return "down"
 
 
-def _info(socket: Path) -> dict[str, str]:
+def _info(socket: Path, section: str = "server") -> dict[str, str]:
     try:
-        reply = _call(socket, "INFO", "server", timeout=2.0)
+        reply = _call(socket, "INFO", section, timeout=2.0)
     except OSError:
         return {}
     if not isinstance(reply, bytes):

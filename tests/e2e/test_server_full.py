@@ -124,3 +124,16 @@ def test_clearing_a_queue_makes_room_again(server, cli):  # noqa: F811
     assert server.llen(QUEUE) == 0
     cli("enqueue", "noop")
     assert server.llen(QUEUE) == 1
+
+
+def test_server_start_gives_a_running_server_the_current_limit(cli, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("JOBCTL_EMBEDDED_MAXMEMORY", "64m")
+    try:
+        started = cli.json("server", "start")
+        assert started["maxmemory"] == 64 * 1024**2
+        monkeypatch.setenv("JOBCTL_EMBEDDED_MAXMEMORY", "32mb")
+        again = cli.json("server", "start")
+        assert again["pid"] == started["pid"] and again["maxmemory"] == 32 * 1024**2  # no restart
+        assert "maxmemory: 33,554,432 bytes" in cli("server", "status").stdout
+    finally:
+        cli("server", "stop")

@@ -94,9 +94,7 @@ def _child_main(settings: Settings, spec: WorkerSpec) -> None:
     die_with_parent()
     try:
         run_worker(settings, spec)
-    except (
-        JobctlError
-    ) as exc:  # a configuration problem, or a burst worker gave up: say so once, exit with its code
+    except JobctlError as exc:  # bad configuration, or a burst worker gave up: say so once, exit its code
         log.error("%s", exc.message)
         sys.exit(int(exc.code))
 
@@ -208,13 +206,9 @@ class Supervisor:
                             self._config_errors += 1
                             child.done = True
                             continue
-                        if (
-                            child.spec.burst
-                            and proc.exitcode
-                            and not self._signals
-                            and not self._burst_failure
-                        ):
-                            self._burst_failure = proc.exitcode if proc.exitcode > 0 else int(ExitCode.FAILED)
+                        failed = child.spec.burst and proc.exitcode and not self._signals
+                        if failed and not self._burst_failure:  # (killed by a signal: exitcode < 0)
+                            self._burst_failure = max(proc.exitcode or 0, int(ExitCode.FAILED))
                         if self._signals or child.spec.burst or (proc.exitcode == 0 and child.spec.max_jobs):
                             child.done = True
                             continue

@@ -13,7 +13,6 @@ from jobctl.core.enqueue import enqueue_many
 from jobctl.core.submit import submit_many
 from jobctl.errors import ExitCode, TooMany
 from jobctl.http.errors import status_of
-from tests.cli.conftest import cli  # noqa: F401  (fixture)
 from tests.conftest import KEY_PREFIX
 
 WELCOME = {"name": "Ann", "login_url": "https://shop.example/login"}
@@ -77,7 +76,7 @@ def test_analytics_backfill_over_the_cap_writes_nothing(capped, redis_client):
     assert len(api.schedule_custom_analytics("daily", "2024-01-01", "2024-01-05")) == 5
 
 
-def test_cli_count_past_the_cap_is_one_line_and_a_hint(capped, redis_client, cli):  # noqa: F811
+def test_cli_count_past_the_cap_is_one_line_and_a_hint(capped, redis_client, cli):
     result = cli("enqueue", "noop", "--count", "99999999999999", code=ExitCode.USAGE)
     assert result.stderr.splitlines() == [
         "jobctl: error: more than 5 noop jobs in one call",
@@ -86,7 +85,7 @@ def test_cli_count_past_the_cap_is_one_line_and_a_hint(capped, redis_client, cli
     assert _keys(redis_client) == capped
 
 
-def test_cli_csv_past_the_cap_writes_nothing(capped, redis_client, cli, tmp_path):  # noqa: F811
+def test_cli_csv_past_the_cap_writes_nothing(capped, redis_client, cli, tmp_path):
     csv = tmp_path / "recipients.csv"
     csv.write_text("email\n" + "".join(f"user{n}@example.com\n" for n in range(6)))
     result = cli(
@@ -107,7 +106,7 @@ def test_cli_csv_past_the_cap_writes_nothing(capped, redis_client, cli, tmp_path
     assert _keys(redis_client) == capped
 
 
-def test_cli_backfill_past_the_cap_writes_nothing(capped, redis_client, cli):  # noqa: F811
+def test_cli_backfill_past_the_cap_writes_nothing(capped, redis_client, cli):
     cli("analytics", "schedule-custom", "--type", "hourly", "--from", "2024-01-01", code=ExitCode.USAGE)
     assert _keys(redis_client) == capped
 

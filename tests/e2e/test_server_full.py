@@ -17,7 +17,6 @@ from jobctl.core.submit import submit_many
 from jobctl.core.worker import JobctlWorker, physical_queue_names
 from jobctl.errors import ExitCode
 from jobctl.http import create_app
-from tests.cli.conftest import cli  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.e2e
 QUEUE = PhysicalQueue.of("email-sending:normal").queue
@@ -45,7 +44,7 @@ def _job_hashes(client) -> int:
     return sum(1 for _ in client.scan_iter(match=f"{job_key_prefix()}*", count=1000))
 
 
-def test_enqueue_refused_mid_call_leaves_whole_batches(server, cli):  # noqa: F811
+def test_enqueue_refused_mid_call_leaves_whole_batches(server, cli):
     server.fill(room=2 * 1024**2)  # room for a few batches of 1,000, not for 20,000 jobs
     result = cli("enqueue", "noop", "--count", "20000", code=ExitCode.FAILED)
     message, hint = result.stderr.splitlines()
@@ -56,7 +55,7 @@ def test_enqueue_refused_mid_call_leaves_whole_batches(server, cli):  # noqa: F8
     assert _job_hashes(server) == queued  # no job hash without its queue entry
 
 
-def test_nothing_queued_on_a_full_server(server, cli):  # noqa: F811
+def test_nothing_queued_on_a_full_server(server, cli):
     server.fill()
     data = cli.json("enqueue", "noop", "--count", "5", "--in", "1h", code=ExitCode.FAILED)
     assert data["error"]["code"] == "server_full"
@@ -95,7 +94,7 @@ def test_a_running_worker_finishes_its_jobs_on_a_full_server(server):
     assert [server.hget(job_key_prefix() + i, "status") for i in ids] == [b"finished"] * 3
 
 
-def test_a_burst_worker_cannot_register_on_a_full_server_and_gives_up(server, cli, monkeypatch):  # noqa: F811
+def test_a_burst_worker_cannot_register_on_a_full_server_and_gives_up(server, cli, monkeypatch):
     submit_many(server, load_settings(), "noop", [{}] * 2, queue="email-sending")
     server.fill()
     monkeypatch.setenv("JOBCTL_REDIS_WAIT", "1s")
@@ -116,7 +115,7 @@ def test_the_embedded_server_starts_with_maxmemory_and_noeviction(tmp_path):
         embedded.stop(home)
 
 
-def test_clearing_a_queue_makes_room_again(server, cli):  # noqa: F811
+def test_clearing_a_queue_makes_room_again(server, cli):
     cli("enqueue", "noop", "--count", "3000")
     server.fill()
     cli("enqueue", "noop", code=ExitCode.FAILED)
@@ -126,7 +125,7 @@ def test_clearing_a_queue_makes_room_again(server, cli):  # noqa: F811
     assert server.llen(QUEUE) == 1
 
 
-def test_server_start_gives_a_running_server_the_current_limit(cli, monkeypatch):  # noqa: F811
+def test_server_start_gives_a_running_server_the_current_limit(cli, monkeypatch):
     monkeypatch.setenv("JOBCTL_EMBEDDED_MAXMEMORY", "64m")
     try:
         started = cli.json("server", "start")

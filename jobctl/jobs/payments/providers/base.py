@@ -269,8 +269,8 @@ class Provider(ABC):
             raise ProviderRejected(
                 f"{self.label}: payment {request.payment_id} has no {self.ref_name}", hint=self.ref_hint
             )
-        return self.settle(request)
+        return self.settle(request, request.provider_ref)
 
     @abstractmethod
-    def settle(self, request: ChargeRequest) -> ChargeResult:
-        """Ask the provider for the outcome of a checked request that has a provider_ref."""
+    def settle(self, request: ChargeRequest, ref: str) -> ChargeResult:
+        """Ask the provider for the outcome of a checked request; `ref` is its provider_ref."""

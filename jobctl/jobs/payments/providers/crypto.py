@@ -44,10 +44,10 @@ class CryptoProvider(Provider):
         key = require_setting(self.label, settings.crypto_api_key, "CRYPTO_API_KEY", "the gateway's API key")
         return {"X-Api-Key": key}, (key,)
 
-    def settle(self, request: ChargeRequest) -> ChargeResult:
+    def settle(self, request: ChargeRequest, ref: str) -> ChargeResult:
         reply = self.api.request(
             "GET",
-            f"/v1/invoices/{quote(request.provider_ref, safe='')}",
+            f"/v1/invoices/{quote(ref, safe='')}",
             headers={**self.auth, "Idempotency-Key": request.idempotency_key},
         )
         return self._outcome(self._invoice(reply), reply, request)

@@ -43,8 +43,8 @@ class StripeProvider(Provider):
         key = require_setting(self.label, settings.stripe_api_key, "STRIPE_API_KEY", "the Stripe secret key")
         return {"Authorization": f"Bearer {key}"}, (key,)
 
-    def settle(self, request: ChargeRequest) -> ChargeResult:
-        path = f"/v1/payment_intents/{quote(request.provider_ref, safe='')}"
+    def settle(self, request: ChargeRequest, ref: str) -> ChargeResult:
+        path = f"/v1/payment_intents/{quote(ref, safe='')}"
         reply = self.api.request(
             "POST",
             path + "/confirm",

@@ -54,11 +54,11 @@ class YooKassaProvider(Provider):
         token = base64.b64encode(f"{shop_id}:{secret}".encode()).decode("ascii")
         return {"Authorization": f"Basic {token}"}, (secret, token)
 
-    def settle(self, request: ChargeRequest) -> ChargeResult:
+    def settle(self, request: ChargeRequest, ref: str) -> ChargeResult:
         body = {
             "amount": {"value": major_units(request.amount_cents), "currency": request.currency.upper()},
             "capture": True,
-            "payment_method_id": request.provider_ref,
+            "payment_method_id": ref,
             "description": (request.description or f"payment {request.payment_id}")[:MAX_DESCRIPTION],
             "metadata": {"payment_id": str(request.payment_id), "customer_id": str(request.customer_id)},
         }

@@ -20,6 +20,8 @@ except ImportError:  # pragma: no cover - typer that still depends on click
     from click.exceptions import ClickException
 
 from jobctl.config import Settings, load_settings
+from jobctl.core import runtime
+from jobctl.core.connection import connect
 from jobctl.errors import ExitCode, JobctlError, RedisUnavailable, UsageError
 
 stdout = Console(soft_wrap=False)
@@ -40,8 +42,6 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from jobctl.core import runtime
-
             self._settings = load_settings(self.flags)
             runtime.install(self._settings)
         return self._settings
@@ -53,9 +53,6 @@ class State:
     @property
     def connection(self) -> redis.Redis:
         if self._connection is None:
-            from jobctl.core import runtime
-            from jobctl.core.connection import connect
-
             self._connection = connect(self.settings)
             runtime.install(self.settings, self._connection)
         return self._connection

@@ -32,19 +32,19 @@ from jobctl.errors import UsageError
 BATCH_SIZE = 1000
 PAST_GRACE = 5  # seconds: an --at this close to now is a clock skew or a slow hand, not a mistake
 AT_EXAMPLE = "2026-12-01T09:00:00+03:00"
+JSON_HINT = "use strings, numbers, lists and objects"
 
 
 def rq_queue(connection: redis.Redis, physical: str) -> Queue:
     return Queue(physical, connection=connection, serializer=PayloadSerializer)
 
 
-def check_json(payload: Any) -> None:
+def check_json(value: Any, what: str = "payload") -> None:
+    """Refuse what JSON cannot hold (a datetime, a set, an object): `what` names it in the message."""
     try:
-        json.dumps(payload)
+        json.dumps(value)
     except (TypeError, ValueError) as exc:
-        raise UsageError(
-            f"payload is not JSON-serialisable: {exc}", "pass strings, numbers, lists and dicts"
-        ) from None
+        raise UsageError(f"{what} is not JSON-serialisable: {exc}", JSON_HINT) from None
 
 
 def check_target(settings: Settings, job_type: str, queue: str | None, priority: str | None):
@@ -248,9 +248,7 @@ def job_row(data: EnqueueData, serializer=PayloadSerializer) -> lifecycle.JobRow
     try:
         job_data = serializer.dumps((data.func, None, list(data.args or ()), data.kwargs or {}))
     except (TypeError, ValueError) as exc:
-        raise UsageError(
-            f"payload is not JSON-serialisable: {exc}", "pass strings, numbers, lists and dicts"
-        ) from None
+        raise UsageError(f"payload is not JSON-serialisable: {exc}", JSON_HINT) from None
     retry = data.retry
     return lifecycle.JobRow(
         data.job_id or str(uuid.uuid4()),

@@ -33,6 +33,7 @@ from jobctl.core import audit, keyspace, payloads, runtime, submit
 from jobctl.core.catalog import check_priority, get_policy
 from jobctl.core.connection import decoded_members
 from jobctl.core.cron import as_aware, check_cron, check_tz, latest_run, next_runs
+from jobctl.core.enqueue import check_json
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.redact import redact
@@ -109,12 +110,7 @@ def check_data(data: Any) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise UsageError("schedule data must be a JSON object", """e.g. --data-json '{"type": "daily"}'""")
-    try:
-        json.dumps(data)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(
-            f"schedule data is not JSON-serialisable: {exc}", "use strings, numbers, lists and objects"
-        ) from None
+    check_json(data, "schedule data")
     return data
 
 

@@ -7,6 +7,23 @@ hand), the second into a hard stop.
 where workers run, someone evaluates the rules even with no scheduler. It steps in the supervisor's
 own loop, once a second, not on a thread: the supervisor forks its children, and forking a process
 with a second thread can copy a lock that thread holds.
+
+Why not RQ 3's WorkerPool (rq/worker_pool.py), which also forks N workers and respawns dead ones:
+- its child (rq.worker_pool.run_worker) builds `worker_class(queues, name=, connection=, ...)` and
+  calls `work(with_scheduler=True)`: no way to pass JobctlWorker its `settings` or `threads`, nor
+  max_jobs, nor to install jobctl's runtime; one queue list serves every child, where `workers
+  start` runs one process per queue;
+- its child connects once and calls work() once: when JobctlWorker's own loop raises on a Redis
+  outage the child dies and is respawned at the next check, each second, with no back-off; here the
+  child reconnects with back-off (run_worker) and a child that keeps dying is restarted ever later;
+- it ignores exit codes: a child that stops on a configuration error (exit 2, e.g. no key for
+  encrypted jobs) is respawned forever, and start() returns nothing for `jobctl workers start` to
+  exit with; here such a child is not restarted and the supervisor exits 2;
+- every signal only re-sends SIGINT; here the second one also kills what is still alive after
+  HARD_STOP_GRACE; its children do not die with a SIGKILLed pool (here: die_with_parent);
+- it polls every second plus `join(0.1)` per live child, and offers no hook for the alert step.
+Reclaiming a dead worker's jobs and liveness are the workers' own (leases and heartbeats, see
+core/worker.py) under either, so nothing there argues for the pool.
 """
 
 from __future__ import annotations

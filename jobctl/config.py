@@ -193,6 +193,32 @@ def _check_absolute_paths(value: tuple[str, ...]) -> None:
             raise ValueError(f"{entry!r} is not an absolute path")
 
 
+def parse_memory_limit(raw: Any) -> str:
+    """ "50%" (of this machine's RAM), "2g", "512m" or bytes; "0" for no limit. Kept as text: a share
+    of RAM is worked out on the machine that starts the server (memory_limit_bytes)."""
+    text = str(raw).strip().lower().removesuffix("b")
+    memory_limit_bytes(text)
+    return text
+
+
+def memory_limit_bytes(spec: str) -> int:
+    if spec.endswith("%"):
+        try:
+            share = float(spec[:-1])
+        except ValueError:
+            raise ValueError("expected a share of RAM like 50%") from None
+        if not 0 < share <= 100:
+            raise ValueError("a share of RAM must be between 1% and 100%")
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") * share / 100)
+    try:
+        size = _parse_int(spec)
+    except ValueError:
+        raise ValueError("expected a share of RAM like 50%, a size like 2g or 512m, or 0") from None
+    if size < 0:
+        raise ValueError("must be 0 (no limit) or more")
+    return size
+
+
 def _check_port(value: int) -> None:
     if not 0 < value < 65536:
         raise ValueError("must be a port number between 1 and 65535")
@@ -574,6 +600,32 @@ FIELDS: tuple[Field, ...] = (
         str.upper,
         _check_choice("DEBUG", "INFO", "WARNING", "ERROR"),
         doc="log level of workers",
+    ),
+    Field(
+        "max_batch",
+        "JOBCTL_MAX_BATCH",
+        1_000_000,
+        _parse_int,
+        _check_positive,
+        doc="most jobs one call may enqueue (CSV rows, --count, a backfill's periods); more is refused "
+        "before any is queued",
+    ),
+    Field(
+        "embedded_maxmemory",
+        "JOBCTL_EMBEDDED_MAXMEMORY",
+        "50%",
+        parse_memory_limit,
+        doc="memory ceiling of the embedded server, applied when it starts: a share of RAM (50%), bytes "
+        "(k/m/g) or 0 for none; when full it refuses writes, never evicts a job",
+    ),
+    Field(
+        "redis_wait",
+        "JOBCTL_REDIS_WAIT",
+        30,
+        _parse_duration,
+        _check_non_negative,
+        doc="how long a --burst worker waits for an unreachable or full Redis before it gives up (exit 3, "
+        "full: 1); other workers wait on",
     ),
     Field(
         "http_host",

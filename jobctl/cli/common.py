@@ -104,6 +104,8 @@ class JobctlGroup(TyperGroup):
             raise
         except JobctlError as exc:
             self._fail(ctx, exc)
+        except redis.OutOfMemoryError:
+            self._fail(ctx, _server_full(ctx))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._fail(
                 ctx,
@@ -128,6 +130,14 @@ class JobctlGroup(TyperGroup):
         verbose = isinstance(root.obj, State) and root.obj.verbose
         render_error(exc, bool(ctx.meta.get(JSON_META)), verbose)
         raise typer.Exit(int(exc.code))
+
+
+def _server_full(ctx: typer.Context) -> JobctlError:
+    from jobctl.core.limits import server_full
+
+    st = state(ctx)
+    settings = st._settings  # loaded: a command reached Redis
+    return server_full(st._connection, settings is not None and not settings.redis_url)
 
 
 def new_app(help_text: str) -> typer.Typer:

@@ -7,7 +7,7 @@ from typing import Any
 
 import redis
 
-from jobctl.config import Settings, mask_url
+from jobctl.config import Settings, mask_url, memory_limit_bytes
 from jobctl.core import embedded
 from jobctl.errors import RedisUnavailable
 
@@ -38,11 +38,16 @@ def connect(settings: Settings, *, check: bool = True) -> redis.Redis:
                 f"invalid REDIS_URL {mask_url(settings.redis_url)}: {exc}", HINT_UNREACHABLE
             ) from None
     else:
-        socket = embedded.ensure_running(settings.home_path)
+        socket = embedded.ensure_running(settings.home_path, embedded_maxmemory(settings))
         client = redis.Redis(unix_socket_path=str(socket), socket_connect_timeout=5)
     if check:
         ping(client, settings)
     return client
+
+
+def embedded_maxmemory(settings: Settings) -> int:
+    """JOBCTL_EMBEDDED_MAXMEMORY in bytes, a share of RAM worked out on this machine."""
+    return memory_limit_bytes(settings.embedded_maxmemory)
 
 
 def ping(client: redis.Redis, settings: Settings) -> None:

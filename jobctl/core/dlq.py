@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -357,6 +358,26 @@ def _revive(connection: redis.Redis, settings: Settings, entry: dict[str, Any]) 
     return job
 
 
+@contextmanager
+def _audited_selection(
+    connection: redis.Redis,
+    settings: Settings,
+    action: str,
+    job_ids: Iterable[str] | None,
+    everything: bool,
+    queue: str | None,
+    since: str | None,
+    error_contains: str | None,
+) -> Iterator[tuple[list[dict], list[str], audit.Entry]]:
+    """The entries a bulk change acts on and the ids not found, selected inside its audit record."""
+    ids = list(job_ids or [])
+    filters = {"all": everything, "queue": queue, "since": since, "error_contains": error_contains}
+    target = audit.id_target(ids) if ids else "dead-letter queue"
+    with audit.audited(connection, settings, action, target, filters) as audit_entry:
+        entries, missing = _select(connection, settings, ids, everything, queue, since, error_contains)
+        yield entries, missing, audit_entry
+
+
 def replay(
     connection: redis.Redis,
     settings: Settings,
@@ -372,12 +393,10 @@ def replay(
     if dry_run:
         entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
         return {"dry_run": True, "would_replay": [summary(e) for e in entries], "not_found": missing}
-    ids = list(job_ids or [])
-    filters = {"all": everything, "queue": queue, "since": since, "error_contains": error_contains}
-    with audit.audited(
-        connection, settings, "dlq.replay", audit.id_target(ids) if ids else "dead-letter queue", filters
-    ) as audit_entry:
-        entries, missing = _select(connection, settings, ids, everything, queue, since, error_contains)
+    selection = _audited_selection(
+        connection, settings, "dlq.replay", job_ids, everything, queue, since, error_contains
+    )
+    with selection as (entries, missing, audit_entry):
         result = _replay(connection, settings, entries, missing)
         audit.bulk_outcome(audit_entry, len(result["replayed"]), len(missing))
     return result
@@ -439,12 +458,10 @@ def purge(
     if dry_run:
         entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
         return {"dry_run": True, "would_purge": [e["job_id"] for e in entries], "not_found": missing}
-    asked = list(job_ids or [])
-    filters = {"all": everything, "queue": queue, "since": since, "error_contains": error_contains}
-    with audit.audited(
-        connection, settings, "dlq.purge", audit.id_target(asked) if asked else "dead-letter queue", filters
-    ) as audit_entry:
-        entries, missing = _select(connection, settings, asked, everything, queue, since, error_contains)
+    selection = _audited_selection(
+        connection, settings, "dlq.purge", job_ids, everything, queue, since, error_contains
+    )
+    with selection as (entries, missing, audit_entry):
         ids = [e["job_id"] for e in entries]
         for start in range(0, len(ids), 500):
             _drop(connection, ids[start : start + 500])

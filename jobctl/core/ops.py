@@ -423,19 +423,20 @@ def paused_queues(connection: redis.Redis) -> set[str]:
 
 def pause_queue(connection: redis.Redis, settings: Settings, queue: str) -> dict[str, Any]:
     """Workers stop taking this queue's jobs (all priorities); running jobs finish."""
-    with audit.audited(connection, settings, "queue.pause", queue) as entry:
-        policy = _queue_policy(settings, queue)
-        changed = bool(connection.sadd(keyspace.paused_queues(), policy.name))
-        entry.count = int(changed)
-    return {"queue": policy.name, "paused": True, "changed": changed}
+    return _set_paused(connection, settings, queue, paused=True)
 
 
 def resume_queue(connection: redis.Redis, settings: Settings, queue: str) -> dict[str, Any]:
-    with audit.audited(connection, settings, "queue.resume", queue) as entry:
+    return _set_paused(connection, settings, queue, paused=False)
+
+
+def _set_paused(connection: redis.Redis, settings: Settings, queue: str, *, paused: bool) -> dict[str, Any]:
+    with audit.audited(connection, settings, "queue.pause" if paused else "queue.resume", queue) as entry:
         policy = _queue_policy(settings, queue)
-        changed = bool(connection.srem(keyspace.paused_queues(), policy.name))
+        change = connection.sadd if paused else connection.srem
+        changed = bool(change(keyspace.paused_queues(), policy.name))
         entry.count = int(changed)
-    return {"queue": policy.name, "paused": False, "changed": changed}
+    return {"queue": policy.name, "paused": paused, "changed": changed}
 
 
 # --- cancel ---------------------------------------------------------------------------------------

@@ -8,13 +8,13 @@ loaded (`jobctl.core.runtime.load_settings`), so a bad one fails then and not at
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from jobctl.config import Settings
 from jobctl.core.catalog import check_priority, get_policy, queue_catalog
+from jobctl.core.contracts import check_json
 from jobctl.core.cron import check_cron, check_tz
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.settings_cache import once_per_settings
@@ -44,12 +44,7 @@ def check_data(data: Any) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise UsageError("schedule data must be a JSON object", """e.g. --data-json '{"type": "daily"}'""")
-    try:
-        json.dumps(data)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(
-            f"schedule data is not JSON-serialisable: {exc}", "use strings, numbers, lists and objects"
-        ) from None
+    check_json(data, "schedule data")
     return data
 
 

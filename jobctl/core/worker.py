@@ -56,10 +56,11 @@ from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, queue_catal
 from jobctl.core.connection import decoded_members
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.lifecycle import Claimed, Lifecycle, PhysicalQueue, utc_iso
+from jobctl.core.outage import Outage
 from jobctl.core.outcomes import Run
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.retention import Retention
-from jobctl.errors import UsageError
+from jobctl.errors import JobctlError, UsageError
 
 log = logging.getLogger("jobctl.worker")
 
@@ -72,7 +73,6 @@ WORKER_TTL = 30
 FLUSH_AFTER = 0.02  # outcomes of fast jobs wait at most this long to be recorded (and batched)
 BATCH_SECONDS = 0.02  # a claim takes about this much work for this worker (adaptive prefetch)
 MAX_PREFETCH = 64
-RECONNECT_MAX_WAIT = 30.0
 REPEAT_SIGNAL_GRACE = 1.0  # a second stop signal within this counts as the same one (as RQ does)
 
 
@@ -167,9 +167,11 @@ class JobctlWorker:
         job_class=JobctlJob,
         name: str | None = None,
         threads: int = 1,
+        outage: Outage | None = None,
         **_rq_kwargs,
     ):
         self.connection = connection
+        self.outage = outage or Outage()  # run_worker shares its own: one outage across reconnects
         self._settings = settings
         self.serializer = serializer
         self.job_class = job_class
@@ -211,6 +213,7 @@ class JobctlWorker:
         self._beat_stop = threading.Event()
         self._timeout: _Timeout | None = None
         self._completions: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
+        self._pubsub_failed = False
 
     def queue_names(self) -> list[str]:
         return [q.name for q in self.queues]
@@ -220,6 +223,7 @@ class JobctlWorker:
     def work(self, burst: bool = False, max_jobs: int | None = None, **_rq_kwargs) -> int:
         """Work until stopped (or, with `burst`, until the queues are empty); returns jobs processed."""
         self._start()
+        self.outage.ended()
         processed = 0
         try:
             self._maintain()
@@ -435,7 +439,6 @@ class JobctlWorker:
             [self.key, "failed_job_count", sum(r.kind in ("retry", "dead") for r in runs)],
         ]
         token = uuid.uuid4().hex[:12]
-        wait = 0.5
         while True:
             try:
                 lost, claims = self.lifecycle.finish_and_claim(
@@ -451,13 +454,12 @@ class JobctlWorker:
                     lease=self.lease,
                 )
                 break
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except (redis.ConnectionError, redis.TimeoutError, redis.OutOfMemoryError) as exc:
                 # the outcomes stay buffered; claims the lost reply may have made expire and are reclaimed
                 if self._signals >= 2:
                     raise
-                log.error("lost Redis (%s); retrying in %.1f s", exc, wait)
-                time.sleep(wait)
-                wait = min(wait * 2, RECONNECT_MAX_WAIT)
+                self.outage.wait(exc)  # a burst worker gives up after JOBCTL_REDIS_WAIT
+        self.outage.ended()
         if lost:
             log.warning(
                 "%d job(s) finished after their lease expired; another worker had taken them back", lost
@@ -539,6 +541,7 @@ class JobctlWorker:
         pool) must not delay another worker's recovery past the README's bound."""
         interval = self._settings.maintenance_interval
         next_reclaim = time.monotonic() + interval
+        failing = False
         while not self._beat_stop.wait(max(0.01, min(PROMOTE_EVERY, next_reclaim - time.monotonic()))):
             try:
                 now = time.monotonic()
@@ -546,8 +549,11 @@ class JobctlWorker:
                     next_reclaim = max(next_reclaim + interval, now + interval / 2)
                     self._reclaim()
                 self.lifecycle.promote(self.queues)
+                failing = False
             except Exception as exc:  # noqa: BLE001 - Redis away: the next round tries again
-                log.warning("housekeeping failed: %s", exc)
+                # said once per run of failures: rounds are 0.5 s apart
+                log.log(logging.DEBUG if failing else logging.WARNING, "housekeeping failed: %s", exc)
+                failing = True
 
     def _reclaim(self) -> None:
         """Take expired leases back; dead-letter the jobs among them with no attempt left."""
@@ -632,11 +638,14 @@ class JobctlWorker:
 
     def _beat(self) -> None:
         interval = self._settings.heartbeat_interval
+        failing = False
         while not self._beat_stop.wait(interval):
             try:
                 self.heartbeat()
+                failing = False
             except Exception as exc:  # noqa: BLE001 - a missed beat or two is survivable: the lease is three beats
-                log.warning("heartbeat failed: %s", exc)
+                log.log(logging.DEBUG if failing else logging.WARNING, "heartbeat failed: %s", exc)
+                failing = True
 
     def heartbeat(self) -> None:
         """Renew every held lease and the worker record, in one round trip."""
@@ -668,7 +677,9 @@ class JobctlWorker:
             self.stop_job(payload.get("job_id", ""))
 
     def _on_pubsub_error(self, exc, pubsub, thread) -> None:
-        log.warning("command channel: %s", exc)
+        # once per worker: it retries every second while Redis is away (the outage is logged already)
+        log.log(logging.DEBUG if self._pubsub_failed else logging.WARNING, "command channel: %s", exc)
+        self._pubsub_failed = True
         time.sleep(1)
 
     def stop_job(self, job_id: str) -> None:
@@ -719,7 +730,7 @@ class JobctlWorker:
                 self._forget(unstarted)
                 log.info("gave %d claimed job(s) back to their queues", released)
             self._rq.register_death()
-        except redis.RedisError as exc:  # what is still held expires and is reclaimed
+        except (redis.RedisError, JobctlError) as exc:  # what is still held expires and is reclaimed
             log.error(
                 "could not unregister cleanly (%s); held jobs are taken back when their leases expire", exc
             )

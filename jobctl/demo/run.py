@@ -24,6 +24,7 @@ from jobctl.core.stats import queue_stats
 from jobctl.core.submit import submit_many
 from jobctl.core.supervisor import WorkerSpec, run_workers
 from jobctl.demo.jobs import DemoPlan, build_plan
+from jobctl.jobs.payments.sandbox import environment, start_sandbox
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -41,8 +42,6 @@ def _workers_main(settings: Settings, queues: list[str], concurrency: int) -> No
 def start_payments(settings: Settings) -> tuple[Settings, Callable[[], None]]:
     """Start the loopback sandbox payment provider in this process and point the settings (which the
     workers get) at it: its URLs and test keys, in place of the real providers' (blanked already)."""
-    from jobctl.jobs.payments.sandbox import environment, start_sandbox
-
     base_url, stop = start_sandbox("127.0.0.1", 0, settings=settings)
     values = dict(settings.values)
     for env, raw in environment(base_url).items():

@@ -11,6 +11,7 @@ from jobctl.config import Settings
 from jobctl.core import dlq, ops
 from jobctl.core.browse import job_detail, queue_jobs
 from jobctl.core.catalog import DEAD_LETTER, queue_catalog
+from jobctl.core.metrics import recent_series
 from jobctl.core.stats import list_workers, queue_stats
 
 PAGE = 50
@@ -18,11 +19,7 @@ SPARK_MINUTES = 30
 
 
 def series(connection: redis.Redis, queue: str) -> dict[str, list[int]]:
-    """Per-minute completed/failed counts; empty when jobctl.core.metrics is not there (yet)."""
-    try:
-        from jobctl.core.metrics import recent_series
-    except (ImportError, AttributeError):
-        return {"completed": [], "failed": []}
+    """Per-minute completed/failed counts; empty when a metrics bug makes the read fail."""
     try:
         return recent_series(connection, queue, minutes=SPARK_MINUTES)
     except (redis.ConnectionError, redis.TimeoutError):

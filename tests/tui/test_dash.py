@@ -379,19 +379,17 @@ def test_workers_panel_counts_live_workers_and_marks_dead_ones(redis_client, set
     drive(app, script)
 
 
-def test_sparklines_are_empty_without_metrics(monkeypatch, redis_client):
-    import sys
+def test_sparklines_are_empty_when_the_metrics_read_fails(monkeypatch, redis_client):
+    def broken(*args, **kwargs):
+        raise KeyError("a metrics bug")
 
-    monkeypatch.setitem(sys.modules, "jobctl.core.metrics", None)  # import fails: the module is not there
+    monkeypatch.setattr(data, "recent_series", broken)
     assert data.series(redis_client, Q) == {"completed": [], "failed": []}
     assert widgets.sparkline([], 8) == " " * 8
     assert widgets.sparkline([0, 0, 4, 8], 3) == "▁▅█"
 
 
-def test_sparklines_read_the_metrics_when_present(redis_client):
-    metrics = pytest.importorskip("jobctl.core.metrics")
-    if not hasattr(metrics, "recent_series"):
-        pytest.skip("jobctl.core.metrics has no recent_series yet")
+def test_sparklines_read_the_metrics(redis_client):
     series = data.series(redis_client, Q)
     assert len(series["completed"]) == data.SPARK_MINUTES and set(series["completed"]) == {0}
 

@@ -261,6 +261,8 @@ def build_catalog(
     overrides: Mapping[str, Mapping[str, Any]], where: str = "jobctl.toml"
 ) -> dict[str, QueuePolicy]:
     catalog = dict(DEFAULT_CATALOG)
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"invalid queues in {where}", "expected [queues.NAME] tables")
     for name, raw in overrides.items():
         if name not in catalog:
             raise ConfigError(f"unknown queue {name!r} in {where}", f"queues are: {', '.join(catalog)}")

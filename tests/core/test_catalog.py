@@ -98,3 +98,18 @@ def test_the_catalogue_is_built_once_per_settings_load(tmp_path):
     again = load_settings(environ={}, cwd=tmp_path)
     assert queue_catalog(again) is not queue_catalog(settings)
     assert queue_catalog(again)["payment-retry"].attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("queues = 3", "invalid queues in"),
+        ('queues = "email-sending"', "invalid queues in"),
+        ("[queues]\nemail-sending = 3", "invalid queues.email-sending in"),
+        ("[queues.nosuch]\nattempts = 2", "unknown queue 'nosuch'"),
+    ],
+)
+def test_a_malformed_queues_table_is_a_config_error(tmp_path, toml, message):
+    (tmp_path / "jobctl.toml").write_text(toml + "\n")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(environ={}, cwd=tmp_path)

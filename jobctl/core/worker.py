@@ -28,7 +28,6 @@ import copy
 import ctypes
 import json
 import logging
-import math
 import os
 import queue as queue_mod
 import resource
@@ -57,7 +56,7 @@ from jobctl.core.connection import decoded_members
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.lifecycle import Claimed, Lifecycle, PhysicalQueue, utc_iso
 from jobctl.core.outage import Outage
-from jobctl.core.outcomes import Run
+from jobctl.core.outcomes import JobctlJob, Run  # JobctlJob: tests and callers import it from here
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.retention import Retention
 from jobctl.errors import JobctlError, UsageError
@@ -117,18 +116,6 @@ class JobStopped(Exception):
     retryable = False
 
 
-class JobctlJob(Job):
-    """RQ's Job with a retry delay that honours a provider's Retry-After."""
-
-    retry_after: float | None = None  # set from the failure before get_retry_interval()
-
-    def get_retry_interval(self) -> int:
-        backoff = super().get_retry_interval()
-        if not self.retry_after:
-            return backoff
-        return max(backoff, math.ceil(self.retry_after))
-
-
 class _Timeout:
     """SIGALRM-based job timeout for the main thread, installed once (RQ's sets a handler per job)."""
 
@@ -164,7 +151,7 @@ class JobctlWorker:
         connection: redis.Redis,
         settings: Settings,
         serializer=PayloadSerializer,
-        job_class=JobctlJob,
+        job_class: type[JobctlJob] = JobctlJob,
         name: str | None = None,
         threads: int = 1,
         outage: Outage | None = None,
@@ -379,7 +366,7 @@ class JobctlWorker:
         outcomes.decide(run)
         return run
 
-    def _new_job(self, job_id: str) -> Job:
+    def _new_job(self, job_id: str) -> JobctlJob:
         """A blank job to restore into: a copy of a template, because Job.__init__ checks the
         serializer against a runtime Protocol, which cost more than the rest of a no-op job."""
         job = copy.copy(self._template)

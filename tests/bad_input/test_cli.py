@@ -133,6 +133,7 @@ REFUSED = [
         2,
     ),
     (["enqueue", "noop", "--queue", "no-such-queue"], 4),
+    (["enqueue", "noop", "--count", HUGE], 2),
     (["enqueue", "job", "no-such-type"], 2),
     (["enqueue", "job", "noop", "--queue", "no-such-queue"], 4),
     (["stats", "--window", "bogus"], 2),
@@ -189,7 +190,6 @@ def test_a_size_beyond_any_file_is_refused(redis_client, jobctl_env, tmp_path):
 # number options with no upper bound whose large values are not bad input, or that start a
 # long-running process: they are not tried with HUGE here
 UNBOUNDED_ELSEWHERE = {
-    "enqueue noop --count": "bounded by the enqueue caps (issue 17, part 2)",
     "worker start --concurrency": "starts a worker",
     "worker start --max-jobs": "starts a worker",
     "workers start --concurrency": "starts workers",
@@ -205,6 +205,7 @@ def test_every_unbounded_number_option_is_tried_or_explained():
         "enqueue payment --payment-id",
         "enqueue commission --order-id",
         "referrals stats --referrer",
+        "enqueue noop --count",
     }
     unbounded = {
         f"{path} {param.opts[0]}"

@@ -64,6 +64,9 @@ BAD: dict[str, list[str]] = {
     "log_level": ["LOUD"],
     "http_port": ["http", "65536"],
     "http_max_body": ["0"],
+    "max_batch": ["lots", "0"],
+    "embedded_maxmemory": ["half", "150%", "-1"],
+    "redis_wait": ["soon", "-1"],
 }
 # settings that take any text: checked where they are used (EMAIL_FROM by the email job, a
 # blocklist or templates folder when read), or secrets and names nothing here can judge

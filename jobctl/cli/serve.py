@@ -39,6 +39,7 @@ def serve(
         import uvicorn
 
         from jobctl.http import create_app
+        from jobctl.http.access_log import log_config
     except ImportError:
         raise UsageError(EXTRA_MISSING) from None
     st = state(ctx)
@@ -61,4 +62,11 @@ def serve(
     app = create_app(settings, connection, loopback=loopback)
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(f"jobctl: serving the HTTP API on http://{shown}:{port} (docs at /docs); Ctrl+C stops\n")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), server_header=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=log_config(),
+        server_header=False,
+    )

@@ -646,6 +646,15 @@ FIELDS: tuple[Field, ...] = (
         _check_positive,
         doc="largest HTTP API request body, bytes (k/m suffixes allowed); larger ones get 413",
     ),
+    Field(
+        "http_read_timeout",
+        "JOBCTL_HTTP_READ_TIMEOUT",
+        10,
+        _parse_duration,
+        _check_positive,
+        doc="longest an HTTP API request body may take to arrive (10s, 1m); a slower or short one gets "
+        "408 and its connection closed",
+    ),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 

@@ -14,7 +14,7 @@ from jobctl.config import Settings
 from jobctl.core.connection import connect
 from jobctl.http import errors
 from jobctl.http.context import ApiContext
-from jobctl.http.limits import BodySizeLimit
+from jobctl.http.limits import BodyLimits
 from jobctl.http.routes import metrics_router, router
 
 DESCRIPTION = """\
@@ -50,7 +50,7 @@ def create_app(
     )
     app.state.jobctl = ApiContext(settings, connection, loopback)
     errors.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.http_max_body)
+    app.add_middleware(BodyLimits, max_bytes=settings.http_max_body, read_timeout=settings.http_read_timeout)
 
     @app.get(
         "/healthz",

@@ -15,7 +15,7 @@ from jobctl.config import load_settings
 from jobctl.core import keyspace, tokens
 from jobctl.core.enqueue import enqueue_many
 from jobctl.http import create_app
-from jobctl.http.limits import BodySizeLimit
+from jobctl.http.limits import BodyLimits
 from tests.http.conftest import bearer, dead_jobs
 
 
@@ -188,7 +188,7 @@ def _stream(chunks: list[bytes]):
     return receive, handed
 
 
-def _drive(middleware: BodySizeLimit, headers: list[tuple[bytes, bytes]], receive) -> tuple[int, bytes]:
+def _drive(middleware: BodyLimits, headers: list[tuple[bytes, bytes]], receive) -> tuple[int, bytes]:
     sent: list[dict] = []
 
     async def send(message):
@@ -207,7 +207,9 @@ def test_a_chunked_body_is_counted_as_it_streams_and_cut_off_at_the_limit():
 
     receive, handed = _stream([b"x" * 400] * 10)  # 4000 bytes, no Content-Length
     status, body = _drive(
-        BodySizeLimit(endpoint, max_bytes=1024), [(b"content-type", b"application/json")], receive
+        BodyLimits(endpoint, max_bytes=1024, read_timeout=10),
+        [(b"content-type", b"application/json")],
+        receive,
     )
     assert status == 413 and json.loads(body)["error"]["code"] == "too_large"
     assert len(handed) == 3 and not reached  # stopped reading at the chunk that crossed 1024 bytes
@@ -223,7 +225,7 @@ def test_a_chunked_body_within_the_limit_reaches_the_app_whole():
         await send({"type": "http.response.body", "body": b"ok"})
 
     receive, _handed = _stream([b"a" * 300, b"b" * 300, b"c" * 300])
-    assert _drive(BodySizeLimit(echo, max_bytes=1024), [], receive) == (200, b"ok")
+    assert _drive(BodyLimits(echo, max_bytes=1024, read_timeout=10), [], receive) == (200, b"ok")
     assert seen == [(b"a" * 300 + b"b" * 300 + b"c" * 300, False)]
 
 

@@ -277,16 +277,17 @@ def test_a_trickled_body_is_cut_off_at_the_read_timeout_too(server):
     started = time.monotonic()
     with _raw_post(server, 100, b"{") as trickle:
         trickle.settimeout(0.2)
-        answer = b""
-        while not answer and time.monotonic() - started < 10:  # a byte every 0.2 s: never idle for long
+        answer = None
+        while answer is None and time.monotonic() - started < 10:  # a byte every 0.2 s: never idle long
             try:
                 trickle.sendall(b" ")
-                answer = trickle.recv(65536)
+                answer = trickle.recv(65536)  # b"": closed
             except TimeoutError:
                 continue
             except (BrokenPipeError, ConnectionResetError):
-                break
-        trickle.settimeout(10)
-        answer += _answer(trickle)
-    assert answer.startswith(b"HTTP/1.1 408 "), answer
-    assert time.monotonic() - started < 5
+                # closed with our latest byte unread, so the kernel resets the connection and may drop
+                # the 408 before we read it: closed all the same
+                answer = b""
+        elapsed = time.monotonic() - started
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 408 "), answer
+    assert 0.9 <= elapsed < 5, elapsed

@@ -53,18 +53,17 @@ class BodyLimits:
         chunks: list[bytes] = []
         size = 0
         more = True
-        with anyio.move_on_after(self.read_timeout) as reading:
-            while more:
+        with anyio.move_on_after(self.read_timeout) as reading:  # only the reading: answers go out whole
+            while more and size <= self.max_bytes:
                 message = await receive()
                 if message["type"] == "http.disconnect":
                     return  # the client went away; nobody to answer
-                body = message.get("body", b"")
-                size += len(body)
-                if size > self.max_bytes:
-                    await self._too_large(send)
-                    return
-                chunks.append(body)
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
                 more = message.get("more_body", False)
+        if size > self.max_bytes:
+            await self._too_large(send)
+            return
         if reading.cancelled_caught:
             await self._refuse(
                 send,

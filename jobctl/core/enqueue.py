@@ -20,37 +20,29 @@ from rq.registry import ScheduledJobRegistry
 
 from jobctl.config import Settings
 from jobctl.core import lifecycle, metrics
-from jobctl.core.catalog import QueuePolicy, check_priority, get_policy
+from jobctl.core.catalog import QueuePolicy, check_priority, get_policy, queue_catalog
 from jobctl.core.connection import decoded
-from jobctl.core.durations import parse_duration
+from jobctl.core.contracts import JSON_HINT, check_json
 from jobctl.core.jobtypes import JobType, get_job_type
 from jobctl.core.limits import capped, server_full
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.payloads import active as encrypting
+from jobctl.durations import parse_duration
 from jobctl.errors import UsageError
 
 BATCH_SIZE = 1000
 PAST_GRACE = 5  # seconds: an --at this close to now is a clock skew or a slow hand, not a mistake
 AT_EXAMPLE = "2026-12-01T09:00:00+03:00"
-JSON_HINT = "use strings, numbers, lists and objects"
 
 
 def rq_queue(connection: redis.Redis, physical: str) -> Queue:
     return Queue(physical, connection=connection, serializer=PayloadSerializer)
 
 
-def check_json(value: Any, what: str = "payload") -> None:
-    """Refuse what JSON cannot hold (a datetime, a set, an object): `what` names it in the message."""
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"{what} is not JSON-serialisable: {exc}", JSON_HINT) from None
-
-
 def check_target(settings: Settings, job_type: str, queue: str | None, priority: str | None):
     """(job type, queue policy, priority) a job would be queued with; UsageError/NotFound if it cannot."""
     jt = get_job_type(job_type)
-    policy = get_policy(settings.queues, queue or jt.queue)
+    policy = get_policy(queue_catalog(settings), queue or jt.queue)
     if policy.is_dead_letter:
         raise UsageError(
             "jobs cannot be enqueued on the dead-letter queue directly", "pick the queue the job belongs to"

@@ -42,6 +42,7 @@ import redis
 from jobctl.config import Settings
 from jobctl.core import runtime
 from jobctl.core.alert_evaluator import AlertEvaluator
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.connection import connect
 from jobctl.core.lifetime import die_with_parent
 from jobctl.core.outage import RECONNECT_MAX_WAIT, Outage
@@ -271,7 +272,7 @@ def all_queue_specs(settings: Settings, *, concurrency: int = 1, burst: bool = F
     """One worker process per catalogue queue (x concurrency): the seed's `workers:prod`."""
     return [
         WorkerSpec([name], burst=burst)
-        for name, policy in settings.queues.items()
+        for name, policy in queue_catalog(settings).items()
         if not policy.is_dead_letter
         for _ in range(concurrency)
     ]

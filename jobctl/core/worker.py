@@ -28,9 +28,9 @@ import copy
 import ctypes
 import json
 import logging
-import math
 import os
 import queue as queue_mod
+import resource
 import signal
 import threading
 import time
@@ -49,14 +49,14 @@ from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 
 from jobctl.config import Settings
-from jobctl.core import dlq, keyspace, liveness, logs, metrics, outcomes, payloads
+from jobctl.core import alerts, dlq, keyspace, liveness, logs, metrics, outcomes, payloads
 from jobctl.core.attempts import merge_abandoned
-from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy
+from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, queue_catalog
 from jobctl.core.connection import decoded_members
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.lifecycle import Claimed, Lifecycle, PhysicalQueue, utc_iso
 from jobctl.core.outage import Outage
-from jobctl.core.outcomes import Run
+from jobctl.core.outcomes import JobctlJob, Run  # JobctlJob: tests and callers import it from here
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.retention import Retention
 from jobctl.errors import JobctlError, UsageError
@@ -79,7 +79,7 @@ def physical_queue_names(settings: Settings, queue_names: Sequence[str]) -> list
     """Priority-major order: every queue's high before any normal before any low."""
     if not queue_names:
         raise UsageError("no queue given", "pass --queue NAME (repeatable)")
-    policies = [get_policy(settings.queues, name) for name in queue_names]
+    policies = [get_policy(queue_catalog(settings), name) for name in queue_names]
     for policy in policies:
         if policy.is_dead_letter:
             raise UsageError(
@@ -94,8 +94,6 @@ def resident_bytes() -> int:
         with open("/proc/self/statm") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
-        import resource
-
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
@@ -116,18 +114,6 @@ class JobStopped(Exception):
     """Raised inside a running job when an admin cancels it (`jobctl job cancel`)."""
 
     retryable = False
-
-
-class JobctlJob(Job):
-    """RQ's Job with a retry delay that honours a provider's Retry-After."""
-
-    retry_after: float | None = None  # set from the failure before get_retry_interval()
-
-    def get_retry_interval(self) -> int:
-        backoff = super().get_retry_interval()
-        if not self.retry_after:
-            return backoff
-        return max(backoff, math.ceil(self.retry_after))
 
 
 class _Timeout:
@@ -165,7 +151,7 @@ class JobctlWorker:
         connection: redis.Redis,
         settings: Settings,
         serializer=PayloadSerializer,
-        job_class=JobctlJob,
+        job_class: type[JobctlJob] = JobctlJob,
         name: str | None = None,
         threads: int = 1,
         outage: Outage | None = None,
@@ -187,7 +173,7 @@ class JobctlWorker:
         self.key = self._rq.key
         self.lifecycle = Lifecycle(connection)
         self._template = job_class(connection=connection, serializer=serializer)
-        self._policies: dict[str, QueuePolicy] = dict(settings.queues)
+        self._policies: dict[str, QueuePolicy] = dict(queue_catalog(settings))
         self._retention = Retention()
         # three heartbeats, less a margin for the reclaim's own round trip: a dead worker's jobs are
         # back within 3 x heartbeat + maintenance interval (README, Crash recovery)
@@ -380,7 +366,7 @@ class JobctlWorker:
         outcomes.decide(run)
         return run
 
-    def _new_job(self, job_id: str) -> Job:
+    def _new_job(self, job_id: str) -> JobctlJob:
         """A blank job to restore into: a copy of a template, because Job.__init__ checks the
         serializer against a runtime Protocol, which cost more than the rest of a no-op job."""
         job = copy.copy(self._template)
@@ -508,8 +494,6 @@ class JobctlWorker:
                 self._held.pop(claim.member, None)
 
     def _alert(self, entry: dict) -> None:
-        from jobctl.core import alerts
-
         try:
             alerts.dead_letter_alert(self.connection, self._settings, entry)
         except Exception:  # an alert must never take the worker down
@@ -587,9 +571,7 @@ class JobctlWorker:
             for entry in dlq.sweep_failed(self.connection, self.queue_names(), self.name):
                 self._alert(entry)
             dlq.enforce_retention(self.connection, self._settings)
-            liveness.prune_registrations(self.connection, self._settings.queues)
-            from jobctl.core import alerts
-
+            liveness.prune_registrations(self.connection, queue_catalog(self._settings))
             alerts.flush_pending_alerts(self.connection, self._settings)
         except redis.RedisError:
             raise

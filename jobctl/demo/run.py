@@ -17,6 +17,7 @@ from typing import Any
 
 from jobctl.config import FIELDS, Settings, Value
 from jobctl.core import dlq, keyspace, metrics
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.connection import connect
 from jobctl.core.logs import configure_logging
 from jobctl.core.stats import queue_stats
@@ -29,7 +30,7 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 def job_queues(settings: Settings) -> list[str]:
-    return [name for name, policy in settings.queues.items() if not policy.is_dead_letter]
+    return [name for name, policy in queue_catalog(settings).items() if not policy.is_dead_letter]
 
 
 def _workers_main(settings: Settings, queues: list[str], concurrency: int) -> None:

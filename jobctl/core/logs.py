@@ -85,8 +85,10 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         line.update({k: getattr(record, k) for k in JOB_FIELDS if getattr(record, k, None) is not None})
-        if record.exc_info or record.exc_text:
-            line["traceback"] = record.exc_text or self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:  # set by RedactingFilter: the traceback already redacted
+            line["traceback"] = record.exc_text
         return json.dumps(line, default=str)
 
 

@@ -92,8 +92,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes, as Python's last-resort handler does:
+    a test runner or an embedding program may swap it (and close the old one) after logging is set up."""
+
+    def __init__(self):
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+
 def redacting_handler(fmt: str = "text", text_format: str = TEXT_FORMAT) -> logging.Handler:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(text_format))
     handler.addFilter(RedactingFilter())
     return handler

@@ -61,12 +61,11 @@ def serve(
     app = create_app(settings, connection, loopback=loopback)
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(f"jobctl: serving the HTTP API on http://{shown}:{port} (docs at /docs); Ctrl+C stops\n")
-    logs.configure_logging(settings.log_level, settings.log_format)  # jobctl's own records, redacted
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
-        log_config=logs.with_redaction(uvicorn.config.LOGGING_CONFIG),
+        log_config=logs.serve_log_config(uvicorn.config.LOGGING_CONFIG, settings.log_level),
         server_header=False,
     )

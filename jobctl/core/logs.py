@@ -123,13 +123,15 @@ def configure_cli_logging() -> None:
         logging.basicConfig(level=logging.WARNING, handlers=[redacting_handler(text_format="%(message)s")])
 
 
-def with_redaction(log_config: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a dictConfig (uvicorn's, for `jobctl serve`) whose handlers redact too: an error or
-    access line can quote a URL's query or an address."""
-    config = copy.deepcopy(log_config)
+def serve_log_config(uvicorn_config: dict[str, Any], level: str) -> dict[str, Any]:
+    """For `jobctl serve`: a copy of uvicorn's logging config (applied by uvicorn.run) whose handlers
+    redact too (an error or access line can quote a URL's query or an address), with jobctl's own
+    records sent to uvicorn's default handler."""
+    config = copy.deepcopy(uvicorn_config)
     config.setdefault("filters", {})["redact"] = {"()": RedactingFilter}
     for handler in config.get("handlers", {}).values():
         handler.setdefault("filters", []).append("redact")
+    config.setdefault("loggers", {})["jobctl"] = {"handlers": ["default"], "level": level, "propagate": False}
     return config
 
 

@@ -13,7 +13,7 @@ from jobctl.core.logs import (
     RedactingFilter,
     configure_cli_logging,
     log_attempt,
-    with_redaction,
+    serve_log_config,
 )
 
 FIELDS = {"job_id": "j1", "type": "email", "queue": "email-sending", "duration_ms": 5.0, "worker": "w"}
@@ -72,20 +72,33 @@ def test_clean_records_are_left_as_they_are():
     assert (record.msg, record.args) == ("worker %s started on %d queues", ("w1", 3))
 
 
-def test_uvicorn_handlers_get_the_filter_on_a_copy():
+def test_serve_logs_through_uvicorns_handlers_with_the_filter():
     from uvicorn.config import LOGGING_CONFIG
 
-    config = with_redaction(LOGGING_CONFIG)
+    config = serve_log_config(LOGGING_CONFIG, "INFO")
     assert all("redact" in handler["filters"] for handler in config["handlers"].values())
-    assert "filters" not in LOGGING_CONFIG["handlers"]["default"]
+    assert config["loggers"]["jobctl"]["handlers"] == ["default"]
+    assert (
+        "filters" not in LOGGING_CONFIG["handlers"]["default"] and "jobctl" not in LOGGING_CONFIG["loggers"]
+    )
 
 
-def test_cli_warnings_are_redacted(monkeypatch, capsys):
+def test_cli_warnings_are_redacted(capsys):
+    # the root logger's own handler list is emptied and refilled in place: pytest removes its
+    # capture handlers from that list when the test ends
     root = logging.getLogger()
-    monkeypatch.setattr(root, "handlers", [])
-    monkeypatch.setattr(root, "level", root.level)
-    configure_cli_logging()
-    logging.getLogger("jobctl.test").warning("could not notify %s", "ann@example.com")
+    saved, level = root.handlers[:], root.level
+    for handler in saved:
+        root.removeHandler(handler)
+    try:
+        configure_cli_logging()
+        logging.getLogger("jobctl.test").warning("could not notify %s", "ann@example.com")
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in saved:
+            root.addHandler(handler)
+        root.setLevel(level)
     assert capsys.readouterr().err == "could not notify a***@example.com\n"
 
 

@@ -28,6 +28,7 @@ import redis  # noqa: E402
 
 from jobctl.config import load_settings  # noqa: E402
 from jobctl.core import embedded  # noqa: E402
+from jobctl.core.catalog import queue_catalog  # noqa: E402
 from jobctl.core.enqueue import enqueue_many  # noqa: E402
 from jobctl.core.metrics import window_stats  # noqa: E402
 from jobctl.core.prometheus import render  # noqa: E402
@@ -41,7 +42,7 @@ def log(message: str) -> None:
 def reads(conn: redis.Redis, settings) -> dict:
     from jobctl.tui import data
 
-    names = [p for p in settings.queues if p != "dead-letter"]
+    names = [p for p in queue_catalog(settings) if p != "dead-letter"]
     return {
         "stats (queue_stats)": lambda: queue_stats(conn, settings),
         "stats --window 1h": lambda: window_stats(conn, names, 3600),

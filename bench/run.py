@@ -47,6 +47,7 @@ from rq.serializers import JSONSerializer  # noqa: E402
 import jobctl  # noqa: E402
 from jobctl.config import load_settings  # noqa: E402
 from jobctl.core import embedded, runtime  # noqa: E402
+from jobctl.core.catalog import queue_catalog  # noqa: E402
 from jobctl.core.enqueue import enqueue, enqueue_many, rq_queue  # noqa: E402
 from jobctl.core.payloads import generate_key  # noqa: E402
 
@@ -219,7 +220,7 @@ class Systems:
             for kind in ("jobctl", "jobctl-enc")
         }
         self.rq_queue = Queue(RQ_QUEUE, connection=target.conn, serializer=JSONSerializer)
-        policy = self.settings["jobctl"].queues[JOBCTL_QUEUE]
+        policy = queue_catalog(self.settings["jobctl"])[JOBCTL_QUEUE]
         self.jobctl_queue = rq_queue(target.conn, policy.physical())
 
     def queue_of(self, kind: str) -> Queue:

@@ -641,7 +641,7 @@ complete -c jobctl -n '__jobctl_is jobctl serve' -l port -x -d 'Port to listen o
 complete -c jobctl -n '__jobctl_is jobctl serve' -l help -d 'Show this message and exit.'
 
 # jobctl server
-complete -c jobctl -n '__jobctl_is jobctl server' -a 'start' -d 'Start the embedded server (no-op when it is already running).'
+complete -c jobctl -n '__jobctl_is jobctl server' -a 'start' -d 'Start the embedded server; a running one takes the current JOBCTL_EMBEDDED_MAXMEMORY.'
 complete -c jobctl -n '__jobctl_is jobctl server' -a 'status' -d 'Is the embedded server running? pid, socket, version, data size.'
 complete -c jobctl -n '__jobctl_is jobctl server' -a 'stop' -d 'Stop the embedded server; its data stays in the state folder.'
 complete -c jobctl -n '__jobctl_is jobctl server' -l help -d 'Show this message and exit.'
@@ -699,7 +699,7 @@ complete -c jobctl -n '__jobctl_is jobctl worker list' -l help -d 'Show this mes
 complete -c jobctl -n '__jobctl_is jobctl worker start' -s q -l queue -x -d 'Queue to work on (repeatable).'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -s c -l concurrency -x -d 'Jobs run at once.'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -l pool -x -d 'process: one supervised process per job slot (CPU-bound work, images); thread: one process running --concurrency jobs on threads (I/O-bound: email, payments, fetches).'
-complete -c jobctl -n '__jobctl_is jobctl worker start' -l burst -d 'Quit when the queues are empty.'
+complete -c jobctl -n '__jobctl_is jobctl worker start' -l burst -d 'Quit when the queues are empty (exit 3 after JOBCTL_REDIS_WAIT without Redis).'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -l max-jobs -x -d 'Quit after N jobs (per process).'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -l name -x -d 'Worker name (single process only).'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -l log-format -x -d 'text or json: one JSON object per line, each finished job with its fields (default: JOBCTL_LOG_FORMAT).'
@@ -711,6 +711,6 @@ complete -c jobctl -n '__jobctl_is jobctl workers' -l help -d 'Show this message
 
 # jobctl workers start
 complete -c jobctl -n '__jobctl_is jobctl workers start' -s c -l concurrency -x -d 'Processes per queue.'
-complete -c jobctl -n '__jobctl_is jobctl workers start' -l burst -d 'Quit when the queues are empty.'
+complete -c jobctl -n '__jobctl_is jobctl workers start' -l burst -d 'Quit when the queues are empty (exit 3 after JOBCTL_REDIS_WAIT without Redis).'
 complete -c jobctl -n '__jobctl_is jobctl workers start' -l log-format -x -d 'text or json: one JSON object per line, each finished job with its fields (default: JOBCTL_LOG_FORMAT).'
 complete -c jobctl -n '__jobctl_is jobctl workers start' -l help -d 'Show this message and exit.'

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobctl.errors import JobctlError
+
 __version__ = "0.1.0"
 API = (
     "add_job",
@@ -24,13 +26,9 @@ __all__ = [*API, "JobctlError", "__version__"]  # noqa: PLE0604 - API is a tuple
 
 
 def __getattr__(name: str) -> Any:
-    # lazy, so `import jobctl` (and the CLI's start-up) stays cheap
     if name in API:
+        # lazy: `import jobctl`, which every jobctl module and worker does first, stays free of Redis and RQ
         from jobctl import api
 
         return getattr(api, name)
-    if name == "JobctlError":
-        from jobctl.errors import JobctlError
-
-        return JobctlError
     raise AttributeError(f"module 'jobctl' has no attribute {name!r}")

@@ -25,6 +25,7 @@ from typing import Any
 from jobctl.core import runtime
 from jobctl.core.submit import prepare, submit, submit_many
 from jobctl.errors import InvalidPayload
+from jobctl.jobs.analytics.periods import periods
 
 
 def _submit(job_type: str, fields: dict[str, Any], **options: Any) -> str:
@@ -264,8 +265,6 @@ def schedule_custom_analytics(
 
     `start` may also be a whole range, (start, end) or {"start", "end"}, with `end` left out.
     """
-    from jobctl.jobs.analytics.periods import periods
-
     if isinstance(start, Mapping | tuple | list):  # a whole range: (type, range[, metrics])
         fields = _date_range(start)
         if end is not None:
@@ -306,6 +305,7 @@ def add_report_job(
     delay: timedelta | float | None = None,
 ) -> str:
     """Queue the daily or weekly report that covers `date` (default: yesterday / last week)."""
+    # lazy: SQLAlchemy, ~200 ms for whatever imports jobctl.api (the CLI at start-up too)
     from jobctl.jobs.reports.job import check_kind
 
     fields = {"date": date, "formats": formats, "email": email}

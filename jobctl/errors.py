@@ -48,9 +48,21 @@ class ConfigError(UsageError):
     kind = "config"
 
 
+class TooMany(UsageError):
+    """More jobs in one call than JOBCTL_MAX_BATCH allows: refused before any is queued (HTTP 413)."""
+
+    kind = "too_many"
+
+
 class RedisUnavailable(JobctlError):
     code = ExitCode.UNREACHABLE
     kind = "redis_unreachable"
+
+
+class ServerFull(JobctlError):
+    """Redis refused a write because it reached its maxmemory (exit 1, HTTP 503); nothing half-written."""
+
+    kind = "server_full"
 
 
 class NotFound(JobctlError):

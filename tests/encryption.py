@@ -13,6 +13,7 @@ import redis
 
 from jobctl.config import load_settings
 from jobctl.core import runtime
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import rq_queue
 from jobctl.core.payloads import PayloadSerializer, generate_key
 from jobctl.core.worker import JobctlJob, JobctlWorker
@@ -48,7 +49,7 @@ def key_b() -> str:
 
 def burst_worker(connection: redis.Redis, settings, *queues: str) -> JobctlWorker:
     """Run an in-process jobctl worker over `queues` (all priorities) until they are empty."""
-    physical = [name for q in queues for name in settings.queues[q].physical_names]
+    physical = [name for q in queues for name in queue_catalog(settings)[q].physical_names]
     worker = JobctlWorker(
         [rq_queue(connection, q) for q in physical],
         connection=connection,

@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 
 from jobctl.config import SECRET_MASK, load_settings, mask_url
+from jobctl.core import runtime
+from jobctl.core.catalog import queue_catalog
 from jobctl.errors import ConfigError, ExitCode
 
 
@@ -39,8 +41,8 @@ def test_env_file_and_config_paths_from_environment(tmp_path):
     toml.write_text("[queues.email-sending]\nattempts = 9\n")
     s = load_settings(environ={"JOBCTL_ENV_FILE": str(env_file), "JOBCTL_CONFIG": str(toml)}, cwd=tmp_path)
     assert s.email_provider == "smtp"
-    assert s.queues["email-sending"].attempts == 9
-    assert s.queues["file-processing"].attempts == 3
+    assert queue_catalog(s)["email-sending"].attempts == 9
+    assert queue_catalog(s)["file-processing"].attempts == 3
 
 
 def test_secrets_are_masked():
@@ -87,7 +89,7 @@ def test_invalid_values_name_key_and_source(env, needle):
 def test_invalid_toml_is_a_config_error(tmp_path, toml, needle):
     (tmp_path / "jobctl.toml").write_text(toml)
     with pytest.raises(ConfigError) as err:
-        load_settings(environ={}, cwd=tmp_path)
+        runtime.load_settings(environ={}, cwd=tmp_path)  # the [queues] tables are checked by core
     assert needle in err.value.message
     assert "jobctl.toml" in err.value.message
 
@@ -109,7 +111,7 @@ def test_queue_override_keeps_other_fields(tmp_path):
     (tmp_path / "jobctl.toml").write_text(
         "[queues.payment-retry]\nkeep_completed = 10\n[queues.payment-retry.backoff]\nbase = 5.0\n"
     )
-    q = load_settings(environ={}, cwd=tmp_path).queues["payment-retry"]
+    q = queue_catalog(load_settings(environ={}, cwd=tmp_path))["payment-retry"]
     assert q.keep_completed == 10 and q.attempts == 5
     assert q.backoff.base == 5.0 and q.backoff.cap == 3600
 

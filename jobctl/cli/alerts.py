@@ -10,7 +10,7 @@ from rich.table import Table
 from jobctl.cli.common import DURATION, JsonOption, emit_json, new_app, state, stderr, stdout
 from jobctl.core import alert_rules
 from jobctl.core.alert_evaluator import AlertEvaluator, evaluator_status
-from jobctl.core.durations import format_seconds, parse_seconds
+from jobctl.durations import format_seconds, parse_seconds
 from jobctl.errors import JobctlError, UsageError
 
 app = new_app(

@@ -19,13 +19,15 @@ try:
 except ImportError:  # pragma: no cover - typer that still depends on click
     from click.exceptions import ClickException
 
-from jobctl.config import Settings, load_settings
+from jobctl.config import Settings
+from jobctl.core import runtime
+from jobctl.core.connection import connect
 from jobctl.errors import ExitCode, JobctlError, RedisUnavailable, UsageError
 
 stdout = Console(soft_wrap=False)
 stderr = Console(stderr=True, soft_wrap=True)
 JSON_META = "jobctl.json"
-# the metavar of every flag that takes a duration (one grammar: jobctl.core.durations); the tests
+# the metavar of every flag that takes a duration (one grammar: jobctl.durations); the tests
 # find the duration flags by it, so a new one is tried like the rest
 DURATION = "DURATION"
 
@@ -40,9 +42,7 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from jobctl.core import runtime
-
-            self._settings = load_settings(self.flags)
+            self._settings = runtime.load_settings(self.flags)
             runtime.install(self._settings)
         return self._settings
 
@@ -53,9 +53,6 @@ class State:
     @property
     def connection(self) -> redis.Redis:
         if self._connection is None:
-            from jobctl.core import runtime
-            from jobctl.core.connection import connect
-
             self._connection = connect(self.settings)
             runtime.install(self.settings, self._connection)
         return self._connection
@@ -107,6 +104,8 @@ class JobctlGroup(TyperGroup):
             raise
         except JobctlError as exc:
             self._fail(ctx, exc)
+        except redis.OutOfMemoryError:
+            self._fail(ctx, _server_full(ctx))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._fail(
                 ctx,
@@ -131,6 +130,14 @@ class JobctlGroup(TyperGroup):
         verbose = isinstance(root.obj, State) and root.obj.verbose
         render_error(exc, bool(ctx.meta.get(JSON_META)), verbose)
         raise typer.Exit(int(exc.code))
+
+
+def _server_full(ctx: typer.Context) -> JobctlError:
+    from jobctl.core.limits import server_full
+
+    st = state(ctx)
+    settings = st._settings  # loaded: a command reached Redis
+    return server_full(st._connection, settings is not None and not settings.redis_url)
 
 
 def new_app(help_text: str) -> typer.Typer:

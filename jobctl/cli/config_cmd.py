@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
+from jobctl.core.catalog import queue_catalog
 
 app = new_app("Inspect configuration.")
 
@@ -28,7 +29,7 @@ def show(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             "failed_ttl": p.failed_ttl,
             "source": settings.queue_source,
         }
-        for p in settings.queues.values()
+        for p in queue_catalog(settings).values()
     ]
     if as_json:
         emit_json(

@@ -27,6 +27,7 @@ def _where(settings: Settings, backend: str) -> dict:
 @app.command("migrate")
 def migrate(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Apply pending schema migrations (safe to repeat, and to run from two places at once)."""
+    # lazy: SQLAlchemy, ~200 ms of start-up for every other command
     from jobctl.data import migrations
     from jobctl.data.engine import get_engine
 
@@ -59,6 +60,7 @@ def migrate(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 @app.command("status")
 def status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Which database, its schema version and pending migrations, rows per table."""
+    # lazy: SQLAlchemy, ~200 ms of start-up for every other command
     from jobctl.data import migrations
     from jobctl.data.engine import get_engine
     from jobctl.data.seed import row_counts
@@ -92,6 +94,7 @@ def status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 
 def _parse_start(text: str | None, days: int) -> date:
+    # lazy: SQLAlchemy, ~200 ms of start-up for every other command
     from jobctl.data.seed import default_start
 
     if text is None:
@@ -127,6 +130,7 @@ def seed(
     as_json: bool = JsonOption,
 ) -> None:
     """Fill the store with realistic sample data (migrating it first if needed); refuses if it holds data."""
+    # lazy: SQLAlchemy, ~200 ms of start-up for every other command
     from jobctl.data import migrations
     from jobctl.data.engine import get_engine
     from jobctl.data.seed import default_views_per_day, existing_data, refuse_existing, timed_seed

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jobctl.cli.common import JsonOption, emit_json, state, stderr, stdout
+from jobctl.cli.common import JsonOption, emit_json, state, stdout
+from jobctl.cli.progress import progress_bar
 from jobctl.demo import DemoResult, run_demo
 
 
@@ -86,21 +86,11 @@ def demo(
     dead-letter and are replayed), in a key namespace of its own, then print a summary. Mail goes to an
     outbox and payments to a sandbox whatever the settings say; outputs go to demo/ in the state folder."""
     settings = state(ctx).settings
-    with Progress(
-        TextColumn("[bold]demo[/bold] {task.fields[stage]}, {task.fields[failed]} in dead-letter"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-        disable=as_json,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("jobs", total=None, failed=0, stage="starting")
+    label = "[bold]demo[/bold] {task.description}, {task.fields[failed]} in dead-letter"
+    with progress_bar(label, as_json=as_json, stage="starting", failed=0) as bar:
 
         def show(p: dict) -> None:
-            progress.update(
-                task, total=p["total"] or None, completed=p["done"], failed=p["failed"], stage=p["stage"]
-            )
+            bar.update(p["done"], p["total"] or None, p["stage"], failed=p["failed"])
 
         result = run_demo(settings, campaign_size=campaign, concurrency=concurrency, on_progress=show)
     if as_json:

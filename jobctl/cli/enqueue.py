@@ -22,6 +22,7 @@ from jobctl.api import (
     add_referral_commission_job,
     add_report_job,
 )
+from jobctl.cli.analytics import day_span, parse_day
 from jobctl.cli.common import (
     DURATION,
     JsonOption,
@@ -171,6 +172,7 @@ def email_bulk(
     as_json: bool = JsonOption,
 ) -> None:
     """One job per CSV row, validated first, then enqueued in pipelined batches (now, or --at/--in later)."""
+    # lazy: the email job's modules (Jinja2), ~80 ms of start-up for every other command
     from jobctl.jobs.email import read_recipients_csv
 
     timing = _timing(at, in_)
@@ -257,8 +259,6 @@ def analytics(
     as_json: bool = JsonOption,
 ) -> None:
     """Queue one roll-up job covering every period in the range (per period: `analytics schedule-custom`)."""
-    from jobctl.cli.analytics import day_span
-
     _queue_one(
         ctx,
         at,
@@ -284,8 +284,6 @@ def report(
     as_json: bool = JsonOption,
 ) -> None:
     """Queue a daily or weekly report on its queue (`jobctl report generate` runs one here and now)."""
-    from jobctl.cli.analytics import parse_day
-
     when = parse_day(day, "--date") if day else None
     _queue_one(
         ctx,

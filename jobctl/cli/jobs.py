@@ -9,7 +9,9 @@ import typer
 from jobctl.cli.common import JsonOption, confirm, emit_json, new_app, state, stdout
 from jobctl.cli.ops import finish_bulk
 from jobctl.core.browse import job_detail
+from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.ops import cancel_job, delete_jobs
+from jobctl.core.submit import describe_type
 
 app = new_app("Inspect, cancel and delete jobs.")
 
@@ -94,9 +96,6 @@ def cancel(
 @app.command("types")
 def types(as_json: bool = JsonOption) -> None:
     """Job types, their queues and the fields of their data (`enqueue job`, schedules and HTTP use them)."""
-    from jobctl.core.jobtypes import JOB_TYPES
-    from jobctl.core.submit import describe_type
-
     rows = [describe_type(name) for name in JOB_TYPES]
     if as_json:
         emit_json({"types": rows})

@@ -29,6 +29,7 @@ def sandbox(
 
     Prints the settings that point jobctl at it (KEY=value lines, or --json); start workers with
     them to charge `jobctl db seed` payments. Refs ending in _decline_<reason> are declined."""
+    # lazy: the sandbox's HTTP server modules, ~20 ms of start-up for every other command
     from jobctl.jobs.payments.sandbox import SandboxProviders, environment, serve_in_thread, store_lookup
 
     settings = state(ctx).settings

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
 from jobctl.core.browse import queue_jobs
-from jobctl.core.catalog import DEAD_LETTER
+from jobctl.core.catalog import DEAD_LETTER, queue_catalog
 from jobctl.core.ops import pause_queue, resume_queue
 from jobctl.core.stats import STATES
 
@@ -18,7 +18,7 @@ app = new_app("Inspect, pause and resume queues.")
 def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """The queue catalogue with each queue's policy."""
     settings = state(ctx).settings
-    rows = [{"queue": p.name, **p.describe()} for p in settings.queues.values()]
+    rows = [{"queue": p.name, **p.describe()} for p in queue_catalog(settings).values()]
     if as_json:
         emit_json({"queues": rows})
         return

@@ -35,7 +35,7 @@ def serve(
     ),
 ) -> None:
     """Run the HTTP API (needs the http extra): the CLI's reads and actions, behind bearer tokens."""
-    try:
+    try:  # lazy: the optional http extra (FastAPI, uvicorn), ~800 ms when installed
         import uvicorn
 
         from jobctl.http import create_app

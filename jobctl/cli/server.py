@@ -6,6 +6,7 @@ import typer
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
 from jobctl.core import embedded
+from jobctl.core.connection import embedded_maxmemory
 
 app = new_app("Manage jobctl's embedded Redis-compatible server (used when REDIS_URL is unset).")
 
@@ -18,9 +19,11 @@ def _render(info: dict, as_json: bool, note: str | None = None) -> None:
         stdout.print(note)
     running = "running" if info.get("running") else "stopped"
     stdout.print(f"server: {running}")
-    for key in ("pid", "version", "socket", "home", "data_size", "binary", "log"):
+    for key in ("pid", "version", "maxmemory", "socket", "home", "data_size", "binary", "log"):
         if info.get(key) is not None:
-            value = f"{info[key]:,} bytes" if key == "data_size" else info[key]
+            value = f"{info[key]:,} bytes" if key in ("data_size", "maxmemory") else info[key]
+            if key == "maxmemory" and info[key] == 0:
+                value = "none (JOBCTL_EMBEDDED_MAXMEMORY=0)"
             stdout.print(f"  {key}: {value}", highlight=False, soft_wrap=True)
 
 
@@ -35,8 +38,9 @@ def status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 @app.command("start")
 def start(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """Start the embedded server (no-op when it is already running)."""
-    _render(embedded.start(state(ctx).settings.home_path), as_json)
+    """Start the embedded server; a running one takes the current JOBCTL_EMBEDDED_MAXMEMORY."""
+    settings = state(ctx).settings
+    _render(embedded.start(settings.home_path, embedded_maxmemory(settings)), as_json)
 
 
 @app.command("stop")

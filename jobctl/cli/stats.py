@@ -9,8 +9,8 @@ from rich.live import Live
 from rich.table import Table
 
 from jobctl.cli.common import DURATION, JsonOption, emit_json, state, stdout
-from jobctl.core.durations import parse_seconds
 from jobctl.core.stats import STATES, parse_window, queue_stats, stats_with_window
+from jobctl.durations import parse_seconds
 
 HEADERS = ("waiting", "active", "sched", "done", "failed", "workers")
 

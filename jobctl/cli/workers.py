@@ -10,7 +10,7 @@ from jobctl.core.logs import configure_logging
 from jobctl.core.stats import list_workers
 from jobctl.core.supervisor import WorkerSpec, all_queue_specs, run_worker, run_workers
 from jobctl.core.worker import physical_queue_names
-from jobctl.errors import UsageError
+from jobctl.errors import ExitCode, RedisUnavailable, UsageError
 
 worker_app = new_app("Run and inspect workers.")
 POOLS = ("process", "thread")
@@ -43,7 +43,11 @@ def start(
         "work, images); thread: one process running --concurrency "
         "jobs on threads (I/O-bound: email, payments, fetches).",
     ),
-    burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
+    burst: bool = typer.Option(
+        False,
+        "--burst",
+        help="Quit when the queues are empty (exit 3 after JOBCTL_REDIS_WAIT without Redis).",
+    ),
     max_jobs: int | None = typer.Option(None, "--max-jobs", min=1, help="Quit after N jobs (per process)."),
     name: str | None = typer.Option(None, "--name", help="Worker name (single process only)."),
     log_format: str | None = LogFormatOption,
@@ -66,8 +70,18 @@ def start(
         code = run_workers(
             settings, [WorkerSpec(list(queue), burst=burst, max_jobs=max_jobs) for _ in range(concurrency)]
         )
-        if code:  # the workers logged why (e.g. a job no key of theirs decrypts)
-            raise typer.Exit(code)
+        _exit(code, settings)
+
+
+def _exit(code: int, settings) -> None:
+    """The supervisor's exit code as the CLI's; the workers logged the details."""
+    if code == ExitCode.UNREACHABLE:
+        raise RedisUnavailable(
+            f"burst workers gave up waiting for Redis after {settings.redis_wait:g} s",
+            "start the server or fix REDIS_URL; JOBCTL_REDIS_WAIT sets how long they wait",
+        )
+    if code:  # e.g. a job no key of theirs decrypts
+        raise typer.Exit(code)
 
 
 @worker_app.command("list")
@@ -109,7 +123,11 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def start_all(
     ctx: typer.Context,
     concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Processes per queue."),
-    burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
+    burst: bool = typer.Option(
+        False,
+        "--burst",
+        help="Quit when the queues are empty (exit 3 after JOBCTL_REDIS_WAIT without Redis).",
+    ),
     log_format: str | None = LogFormatOption,
 ) -> None:
     """One supervised worker process per queue; a process that dies is restarted. The supervisor also
@@ -119,5 +137,4 @@ def start_all(
     code = run_workers(
         settings, all_queue_specs(settings, concurrency=concurrency, burst=burst), evaluate_alerts=True
     )
-    if code:  # the workers logged why (e.g. a job no key of theirs decrypts)
-        raise typer.Exit(code)
+    _exit(code, settings)

@@ -35,6 +35,7 @@ from rq.job import Job
 
 from jobctl.config import Settings
 from jobctl.core import keyspace, metrics
+from jobctl.core.alerts import _admin_email, _post_webhook
 from jobctl.core.liveness import live_workers
 from jobctl.core.stats import queue_key, queue_stats
 
@@ -172,8 +173,6 @@ def conditions(connection: redis.Redis, settings: Settings, now: float | None = 
 
 
 def _notify(connection: redis.Redis, settings: Settings, event: str, entry: dict) -> list[str]:
-    from jobctl.core.alerts import _admin_email, _post_webhook
-
     word = "FIRING" if event == "firing" else "resolved"
     (log.warning if event == "firing" else log.info)("alert %s %s: %s", word, entry["rule"], entry["message"])
     channels = ["log"]
@@ -358,8 +357,6 @@ def overview(connection: redis.Redis, settings: Settings, now: float | None = No
 
 def test_channel(connection: redis.Redis, settings: Settings, channel: str) -> bool:
     """Send a test alert through one channel (log, email, webhook); True when it went out."""
-    from jobctl.core.alerts import _admin_email, _post_webhook
-
     data = {
         "event": "test",
         "rule": "test",

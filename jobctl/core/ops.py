@@ -30,6 +30,7 @@ from jobctl.core.catalog import (
     QueuePolicy,
     check_priority,
     get_policy,
+    queue_catalog,
     split_physical,
 )
 from jobctl.core.connection import decoded
@@ -91,7 +92,7 @@ def _dead_lettered(connection: redis.Redis, ids: list[str]) -> set[str]:
 
 
 def _queue_policy(settings: Settings, queue: str) -> QueuePolicy:
-    policy = get_policy(settings.queues, queue)
+    policy = get_policy(queue_catalog(settings), queue)
     if policy.is_dead_letter:
         raise UsageError(
             "the dead-letter queue is not cleared or paused here",
@@ -280,7 +281,7 @@ def _delete_jobs(connection: redis.Redis, job_ids: list[str]) -> dict[str, Any]:
 
 def _policy_of(settings: Settings, job: Job) -> QueuePolicy | None:
     name = job.meta.get("queue") or split_physical(job.origin or "")[0]
-    policy = settings.queues.get(name)
+    policy = queue_catalog(settings).get(name)
     return None if policy is None or policy.is_dead_letter else policy
 
 
@@ -366,7 +367,7 @@ def _retry_jobs(
     connection: redis.Redis, settings: Settings, job_ids: list[str], queue: str | None
 ) -> dict[str, Any]:
     ids = _check_ids(job_ids)
-    expected = get_policy(settings.queues, queue).name if queue else None
+    expected = get_policy(queue_catalog(settings), queue).name if queue else None
     dead = _dead_lettered(connection, ids)
     reasons: dict[str, tuple[str, str | None]] = {}  # id -> (outcome, reason)
     if expected is not None:
@@ -422,19 +423,20 @@ def paused_queues(connection: redis.Redis) -> set[str]:
 
 def pause_queue(connection: redis.Redis, settings: Settings, queue: str) -> dict[str, Any]:
     """Workers stop taking this queue's jobs (all priorities); running jobs finish."""
-    with audit.audited(connection, settings, "queue.pause", queue) as entry:
-        policy = _queue_policy(settings, queue)
-        changed = bool(connection.sadd(keyspace.paused_queues(), policy.name))
-        entry.count = int(changed)
-    return {"queue": policy.name, "paused": True, "changed": changed}
+    return _set_paused(connection, settings, queue, paused=True)
 
 
 def resume_queue(connection: redis.Redis, settings: Settings, queue: str) -> dict[str, Any]:
-    with audit.audited(connection, settings, "queue.resume", queue) as entry:
+    return _set_paused(connection, settings, queue, paused=False)
+
+
+def _set_paused(connection: redis.Redis, settings: Settings, queue: str, *, paused: bool) -> dict[str, Any]:
+    with audit.audited(connection, settings, "queue.pause" if paused else "queue.resume", queue) as entry:
         policy = _queue_policy(settings, queue)
-        changed = bool(connection.srem(keyspace.paused_queues(), policy.name))
+        change = connection.sadd if paused else connection.srem
+        changed = bool(change(keyspace.paused_queues(), policy.name))
         entry.count = int(changed)
-    return {"queue": policy.name, "paused": False, "changed": changed}
+    return {"queue": policy.name, "paused": paused, "changed": changed}
 
 
 # --- cancel ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Turns a run (job, start, end, return value or exception) into one `finish` recor
 
 from __future__ import annotations
 
+import math
 import traceback
 import zlib
 from base64 import b64encode
@@ -28,6 +29,18 @@ UNSERIALIZABLE = "Unserializable return value"
 RESULT_SUCCESSFUL, RESULT_FAILED, RESULT_STOPPED, RESULT_RETRIED = 1, 2, 3, 4
 
 
+class JobctlJob(Job):
+    """The class workers fetch jobs as: RQ's Job with a retry delay that honours a provider's Retry-After."""
+
+    retry_after: float | None = None  # set from the failure before get_retry_interval()
+
+    def get_retry_interval(self) -> int:
+        backoff = super().get_retry_interval()
+        if not self.retry_after:
+            return backoff
+        return max(backoff, math.ceil(self.retry_after))
+
+
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
@@ -37,7 +50,7 @@ class Run:
     """One attempt as the worker saw it."""
 
     claim: Claimed
-    job: Job
+    job: JobctlJob
     started: float
     ended: float
     return_value: Any = None
@@ -76,9 +89,7 @@ def decide(run: Run) -> None:
     run.attempts_allowed = len(job.meta.get("attempts", [])) + 1 + (job.retries_left or 0)
     retryable = getattr(run.error, "retryable", True)
     if retryable and job.retries_left:
-        # the worker fetches jobs as worker.JobctlJob, which declares retry_after (Run types its job as
-        # rq's Job: outcomes cannot import the worker, which imports it)
-        job.retry_after = getattr(run.error, "retry_after", None)  # type: ignore[attr-defined]
+        job.retry_after = getattr(run.error, "retry_after", None)
         interval = job.get_retry_interval()
         job.retries_left -= 1
         run.kind = "retry"

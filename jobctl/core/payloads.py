@@ -23,6 +23,9 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, overload
 
+from rq.exceptions import DeserializationError
+
+from jobctl.core import runtime
 from jobctl.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -56,7 +59,7 @@ def wrong_keys_error() -> EncryptedData:
 
 
 def generate_key() -> str:
-    from cryptography.fernet import Fernet
+    from cryptography.fernet import Fernet  # lazy: cryptography (~9 ms) only when encryption is on
 
     return Fernet.generate_key().decode()
 
@@ -64,15 +67,13 @@ def generate_key() -> str:
 @lru_cache(maxsize=8)
 def ring_for(keys: tuple[str, ...]) -> MultiFernet:
     """MultiFernet over `keys` (already validated by the settings): the first encrypts, all decrypt."""
-    from cryptography.fernet import Fernet, MultiFernet
+    from cryptography.fernet import Fernet, MultiFernet  # lazy: only when encryption is on
 
     return MultiFernet([Fernet(k) for k in keys])
 
 
 def keyring() -> MultiFernet | None:
     """This process's keys, or None when encryption is off."""
-    from jobctl.core import runtime
-
     keys = runtime.settings().encryption_keys
     return ring_for(tuple(keys)) if keys else None
 
@@ -102,7 +103,7 @@ def unseal(data: bytes, ring: MultiFernet | None = None) -> bytes:
     """Plaintext of a sealed value; a plaintext one as it is. EncryptedData when no key opens it."""
     if not is_sealed(data):
         return data
-    from cryptography.fernet import InvalidToken
+    from cryptography.fernet import InvalidToken  # lazy: only for sealed (encrypted) data
 
     ring = ring or keyring()
     if ring is None:
@@ -212,8 +213,6 @@ class PayloadSerializer:
 
 def locked(job) -> EncryptedData | None:
     """Why `job`'s data cannot be read here (encrypted, no key opens it), or None when it can."""
-    from rq.exceptions import DeserializationError
-
     try:
         job.func_name  # noqa: B018 - deserializes the data
     except DeserializationError as exc:

@@ -95,7 +95,7 @@ class Keys:
 
     def classify(self, blob: bytes) -> tuple[str, bytes | None]:
         """(status, new value or None when it stays) for one serializer output or sealed text."""
-        from cryptography.fernet import InvalidToken
+        from cryptography.fernet import InvalidToken  # lazy: only `keys rotate` needs cryptography (~9 ms)
 
         if payloads.is_sealed(blob):
             try:
@@ -296,7 +296,7 @@ def _scan(connection: redis.Redis, match: str, type_: str) -> Iterator[list[str]
 
 class Rotation:
     def __init__(self, connection: redis.Redis, settings: Settings, dry_run: bool, progress: Progress | None):
-        from cryptography.fernet import Fernet
+        from cryptography.fernet import Fernet  # lazy: only `keys rotate` needs cryptography (~9 ms)
 
         key_list = tuple(settings.encryption_keys)
         self.connection = connection

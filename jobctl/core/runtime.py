@@ -7,14 +7,35 @@ inside them, see the same configuration; library callers get settings from the e
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import redis
 
-from jobctl.config import Settings, load_settings
+from jobctl import config
+from jobctl.config import Settings
+from jobctl.core.catalog import queue_catalog
+from jobctl.core.connection import connect
+from jobctl.core.schedule_tables import toml_schedules
 
 _lock = threading.Lock()
 _settings: Settings | None = None
 _connection: redis.Redis | None = None
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """`jobctl.config.load_settings`, then the queue catalogue and jobctl.toml's schedules built from
+    them now (and kept, once per load), so a bad [queues] or [schedules] table fails at load with a
+    ConfigError naming it, not mid-run."""
+    settings = config.load_settings(flags, environ, cwd)
+    queue_catalog(settings)
+    toml_schedules(settings)
+    return settings
 
 
 def install(settings: Settings, connection: redis.Redis | None = None) -> None:
@@ -36,8 +57,6 @@ def connection() -> redis.Redis:
     current = settings()
     with _lock:
         if _connection is None:
-            from jobctl.core.connection import connect
-
             _connection = connect(current)
         return _connection
 

@@ -22,7 +22,7 @@ from typing import Any
 import redis
 
 from jobctl.config import Settings
-from jobctl.core import keyspace, leases
+from jobctl.core import keyspace, leases, schedules
 from jobctl.core.alert_evaluator import AlertEvaluator
 from jobctl.core.connection import connect
 from jobctl.errors import RedisUnavailable
@@ -64,8 +64,6 @@ class Scheduler:
     def step(self, connection: redis.Redis, now: datetime | None = None) -> list[dict]:
         """One tick: keep or take the lease; if active, fire what is due; evaluate the alert rules
         when this process is the alert evaluator."""
-        from jobctl.core import schedules
-
         self.alerts().step_safely(connection)
         state = leases.acquire_or_renew(connection, LEADER_KEY, self.name, self._lease_ms())
         was_leading, self.leading = self.leading, bool(state)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -30,22 +29,27 @@ from rq.job import Job
 
 from jobctl.config import Settings
 from jobctl.core import audit, keyspace, payloads, runtime, submit
-from jobctl.core.catalog import check_priority, get_policy
+from jobctl.core.catalog import check_priority, queue_catalog
 from jobctl.core.connection import decoded_members
 from jobctl.core.cron import as_aware, check_cron, check_tz, latest_run, next_runs
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.redact import redact
-from jobctl.errors import ConfigError, JobctlError, NotFound, UsageError
+from jobctl.core.schedule_tables import (
+    check_data,
+    check_job_type,
+    check_missed,
+    check_name,
+    check_queue,
+    toml_schedules,
+)
+from jobctl.errors import JobctlError, NotFound, UsageError
 
 log = logging.getLogger("jobctl.schedules")
 
-NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MISSED = ("once", "skip")
 SOURCES = ("default", "jobctl.toml", "cli", "http")
 GRACE_SECONDS = 60  # an occurrence later than this counts as missed (scheduler down, not just a slow tick)
 GUARD_TTL = 7 * 86400
-TOML_KEYS = ("cron", "tz", "job", "data", "queue", "priority", "missed")
 
 # name, cron, job type, data; all UTC. A schedule whose job type has no handler (one removed from
 # JOB_TYPES, say) is stored and advanced by `tick` but never enqueued.
@@ -84,61 +88,6 @@ return false
 """
 
 _warned_no_handler: set[str] = set()
-
-
-# --------------------------------------------------------------------------------------------
-# Validation
-
-
-def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME.match(name):
-        raise UsageError(
-            f"invalid schedule name {name!r}", "use 1-64 letters, digits, '_' and '-', e.g. nightly-cleanup"
-        )
-    return name
-
-
-def check_job_type(job_type: str | None) -> str:
-    if job_type not in JOB_TYPES:
-        raise UsageError(f"unknown job type {job_type!r}", f"job types are: {', '.join(JOB_TYPES)}")
-    return job_type
-
-
-def check_data(data: Any) -> dict[str, Any]:
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UsageError("schedule data must be a JSON object", """e.g. --data-json '{"type": "daily"}'""")
-    try:
-        json.dumps(data)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(
-            f"schedule data is not JSON-serialisable: {exc}", "use strings, numbers, lists and objects"
-        ) from None
-    return data
-
-
-def check_missed(missed: str) -> str:
-    if missed not in MISSED:
-        raise UsageError(
-            f"invalid missed policy {missed!r}",
-            "once (after downtime, run the latest missed occurrence once) or skip",
-        )
-    return missed
-
-
-def check_queue(catalog: Mapping, queue: str | None) -> str | None:
-    if queue is None:
-        return None
-    try:
-        policy = get_policy(catalog, queue)
-    except NotFound as exc:
-        raise UsageError(exc.message, exc.hint) from None
-    if policy.is_dead_letter:
-        raise UsageError(
-            "schedules cannot enqueue on the dead-letter queue", "pick the queue the job belongs to"
-        )
-    return queue
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -206,7 +155,7 @@ def _validated(
     elif not job_type:
         raise UsageError("a schedule needs a job type", f"job types are: {', '.join(JOB_TYPES)}")
     data = check_data(data)
-    queue = check_queue(settings.queues, queue)
+    queue = check_queue(queue_catalog(settings), queue)
     priority = check_priority(priority)
     check_missed(missed)
     if source not in SOURCES:
@@ -660,7 +609,7 @@ def default_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
         }
         for name, cron, job, data in DEFAULTS
     }
-    for name, spec in (getattr(settings, "schedule_defs", None) or {}).items():
+    for name, spec in toml_schedules(settings).items():
         defs[name] = {**spec, "source": "jobctl.toml"}
     return defs
 
@@ -695,61 +644,6 @@ def seed_defaults(connection: redis.Redis, settings: Settings, now: datetime | N
         if _store_new(connection, doc):
             added.append(name)
     return added
-
-
-def parse_schedule_tables(tables: Any, where: str, catalog: Mapping) -> dict[str, dict[str, Any]]:
-    """jobctl.toml's [schedules.NAME] tables, validated at load time (ConfigError naming the key)."""
-    if not isinstance(tables, dict):
-        raise ConfigError(f"invalid schedules in {where}", "expected [schedules.NAME] tables")
-    out: dict[str, dict[str, Any]] = {}
-    for name, table in tables.items():
-        label = f"schedules.{name}"
-        try:
-            check_name(name)
-        except UsageError as exc:
-            raise ConfigError(f"invalid {label} in {where}: {exc.message}", exc.hint) from None
-        if not isinstance(table, dict):
-            raise ConfigError(f"invalid {label} in {where}", "expected a table with cron and job")
-        unknown = sorted(set(table) - set(TOML_KEYS))
-        if unknown:
-            raise ConfigError(
-                f"unknown setting {label}.{unknown[0]} in {where}", f"valid keys: {', '.join(TOML_KEYS)}"
-            )
-        for required in ("cron", "job"):
-            if required not in table:
-                raise ConfigError(
-                    f"missing {label}.{required} in {where}", 'e.g. cron = "0 6 * * *" and job = "noop"'
-                )
-        spec: dict[str, Any] = {}
-        checks = (
-            ("cron", "cron", check_cron),
-            ("tz", "tz", lambda v: check_tz(v) and v),
-            ("job", "job_type", check_job_type),
-            ("data", "data", check_data),
-            ("queue", "queue", lambda v: check_queue(catalog, v)),
-            ("priority", "priority", check_priority),
-            ("missed", "missed", check_missed),
-        )
-        defaults: dict[str, Any] = {
-            "tz": "UTC",
-            "data": {},
-            "queue": None,
-            "priority": None,
-            "missed": "once",
-        }
-        for key, field, check in checks:
-            if key not in table:
-                spec[field] = defaults[key]
-                continue
-            value = table[key]
-            try:
-                if key != "data" and not isinstance(value, str):
-                    raise UsageError(f"expected a string, got {value!r}", None)
-                spec[field] = check(value)
-            except UsageError as exc:
-                raise ConfigError(f"invalid {label}.{key} in {where}: {exc.message}", exc.hint) from None
-        out[name] = spec
-    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from rq import Worker
+from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import (
     BaseRegistry,
@@ -24,10 +24,11 @@ from rq.registry import (
 
 from jobctl.config import Settings
 from jobctl.core import keyspace
-from jobctl.core.catalog import DEAD_LETTER, PRIORITIES, get_policy
-from jobctl.core.durations import parse_seconds
+from jobctl.core.catalog import DEAD_LETTER, PRIORITIES, get_policy, queue_catalog
 from jobctl.core.liveness import live_counts, parse_time, worker_beats
+from jobctl.core.metrics import MAX_WINDOW, window_stats
 from jobctl.core.payloads import PayloadSerializer
+from jobctl.durations import parse_seconds
 from jobctl.errors import UsageError
 
 STATES = ("waiting", "active", "scheduled", "completed", "failed")
@@ -45,8 +46,6 @@ def registry_key(state: str, physical: str) -> str:
 
 
 def queue_key(physical: str) -> str:
-    from rq import Queue
-
     return Queue.redis_queue_namespace_prefix + physical
 
 
@@ -66,7 +65,7 @@ def queue_stats(connection: redis.Redis, settings: Settings, queue: str | None =
     """Per queue and priority: waiting/active/scheduled/completed/failed; live workers (the heartbeat
     rule of jobctl.core.liveness); dead-letter size. The dead-letter queue is a row of its own, its
     entries counted as failed."""
-    catalog = settings.queues
+    catalog = queue_catalog(settings)
     names = [get_policy(catalog, queue).name] if queue else list(catalog)
     plan: list[tuple[str, str, str]] = []  # (queue, priority, field) in pipeline order
     pipe = connection.pipeline(transaction=False)
@@ -166,8 +165,6 @@ def parse_window(text: str | None, name: str = "--window") -> float | None:
     """A metrics window ('15m', '1h', '7d') in seconds; None for none. At most the 30 days kept."""
     if not text:
         return None
-    from jobctl.core.metrics import MAX_WINDOW
-
     seconds = parse_seconds(text, name, positive=True, bare=False)
     if seconds > MAX_WINDOW:
         raise UsageError(f"{name} {text} is longer than the 30 days metrics are kept", f"e.g. {name} 7d")
@@ -180,8 +177,6 @@ def stats_with_window(
     """`queue_stats`, plus with `window` (seconds) each queue's metrics over that span."""
     data = queue_stats(connection, settings, queue)
     if window:
-        from jobctl.core.metrics import window_stats
-
         names = [q["queue"] for q in data["queues"] if q["queue"] != DEAD_LETTER]  # it runs nothing
         data["window"] = {"seconds": window, "queues": window_stats(connection, names, window)}
     return data

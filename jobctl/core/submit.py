@@ -20,6 +20,7 @@ from jobctl.config import Settings
 from jobctl.core.contracts import BuildContext, Contract, normalize, split_scheduler_keys
 from jobctl.core.enqueue import check_target, enqueue_many, scheduled_time
 from jobctl.core.jobtypes import get_job_type
+from jobctl.core.limits import capped
 from jobctl.errors import ConfigError, InvalidPayload, UsageError
 
 
@@ -105,12 +106,15 @@ def submit_many(
     occurrence: datetime | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Every job validated first (nothing is queued if one is bad), then queued in atomic batches."""
+    """Every job validated first (nothing is queued if one is bad, or if there are more than
+    JOBCTL_MAX_BATCH), then queued in atomic batches."""
     when = scheduled_time(at, delay)  # a bad time, queue or priority fails before any payload is built
     check_target(settings, job_type, queue, priority)
     contract = contract_for(job_type)
     context = BuildContext(occurrence)
-    payloads = [_built(contract, settings, fields, context) for fields in many_fields]
+    payloads = [
+        _built(contract, settings, fields, context) for fields in capped(settings, many_fields, job_type)
+    ]
     if not payloads:
         raise UsageError(f"no {job_type} jobs given", "pass at least one")
     if description is None:

@@ -7,6 +7,23 @@ hand), the second into a hard stop.
 where workers run, someone evaluates the rules even with no scheduler. It steps in the supervisor's
 own loop, once a second, not on a thread: the supervisor forks its children, and forking a process
 with a second thread can copy a lock that thread holds.
+
+Why not RQ 3's WorkerPool (rq/worker_pool.py), which also forks N workers and respawns dead ones:
+- its child (rq.worker_pool.run_worker) builds `worker_class(queues, name=, connection=, ...)` and
+  calls `work(with_scheduler=True)`: no way to pass JobctlWorker its `settings` or `threads`, nor
+  max_jobs, nor to install jobctl's runtime; one queue list serves every child, where `workers
+  start` runs one process per queue;
+- its child connects once and calls work() once: when JobctlWorker's own loop raises on a Redis
+  outage the child dies and is respawned at the next check, each second, with no back-off; here the
+  child reconnects with back-off (run_worker) and a child that keeps dying is restarted ever later;
+- it ignores exit codes: a child that stops on a configuration error (exit 2, e.g. no key for
+  encrypted jobs) is respawned forever, and start() returns nothing for `jobctl workers start` to
+  exit with; here such a child is not restarted and the supervisor exits 2;
+- every signal only re-sends SIGINT; here the second one also kills what is still alive after
+  HARD_STOP_GRACE; its children do not die with a SIGKILLed pool (here: die_with_parent);
+- it polls every second plus `join(0.1)` per live child, and offers no hook for the alert step.
+Reclaiming a dead worker's jobs and liveness are the workers' own (leases and heartbeats, see
+core/worker.py) under either, so nothing there argues for the pool.
 """
 
 from __future__ import annotations
@@ -25,15 +42,16 @@ import redis
 from jobctl.config import Settings
 from jobctl.core import runtime
 from jobctl.core.alert_evaluator import AlertEvaluator
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.connection import connect
 from jobctl.core.lifetime import die_with_parent
+from jobctl.core.outage import RECONNECT_MAX_WAIT, Outage
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker, physical_queue_names
 from jobctl.errors import ExitCode, JobctlError, RedisUnavailable
 
 log = logging.getLogger("jobctl.worker")
 
-RECONNECT_MAX_WAIT = 30.0
 HARD_STOP_GRACE = 5.0
 
 
@@ -49,18 +67,18 @@ class WorkerSpec:
 def run_worker(settings: Settings, spec: WorkerSpec) -> int:
     """Run one worker in this process until stopped; returns jobs processed.
 
-    Survives Redis outages: it waits with exponential backoff instead of exiting.
+    Survives Redis outages (unreachable, or full): it waits with exponential backoff, logging the outage
+    once. A burst worker gives up after JOBCTL_REDIS_WAIT: RedisUnavailable (exit 3) or ServerFull.
     """
     physical = physical_queue_names(settings, spec.queues)
-    wait = 1.0
+    outage = Outage(settings.redis_wait if spec.burst else None)
     processed = 0
+    wait = 1.0
     while True:
         try:
             connection = connect(settings)
         except RedisUnavailable as exc:
-            log.error("%s; retrying in %.0f s", exc.message, wait)
-            time.sleep(wait)
-            wait = min(wait * 2, RECONNECT_MAX_WAIT)
+            outage.wait(exc)
             continue
         runtime.install(settings, connection)
         worker = JobctlWorker(
@@ -71,13 +89,12 @@ def run_worker(settings: Settings, spec: WorkerSpec) -> int:
             name=spec.name,
             settings=settings,
             threads=spec.threads,
+            outage=outage,
         )
         try:
             processed += worker.work(burst=spec.burst, max_jobs=spec.max_jobs)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            log.error("lost Redis (%s); reconnecting in %.0f s", exc, wait)
-            time.sleep(wait)
-            wait = min(wait * 2, RECONNECT_MAX_WAIT)
+        except (redis.ConnectionError, redis.TimeoutError, redis.OutOfMemoryError) as exc:
+            outage.wait(exc)
             continue
         if worker.refusal is not None:
             raise worker.refusal
@@ -95,7 +112,7 @@ def _child_main(settings: Settings, spec: WorkerSpec) -> None:
     die_with_parent()
     try:
         run_worker(settings, spec)
-    except JobctlError as exc:  # a configuration problem: say so once, exit with its code
+    except JobctlError as exc:  # bad configuration, or a burst worker gave up: say so once, exit its code
         log.error("%s", exc.message)
         sys.exit(int(exc.code))
 
@@ -120,6 +137,7 @@ class Supervisor:
     alerts: AlertEvaluator | None = None  # set: this supervisor also competes to evaluate the alert rules
     _signals: int = 0
     _config_errors: int = 0  # children that stopped on a configuration error (logged by the child)
+    _burst_failure: int = 0  # the exit code of the first burst worker that failed (3: gave up on Redis)
     _connection: redis.Redis | None = None
     _alerts_next: float = 0.0
     _alerts_wait: float = 1.0
@@ -158,7 +176,8 @@ class Supervisor:
         except (RedisUnavailable, redis.ConnectionError, redis.TimeoutError) as exc:
             self._connection = None
             self.alerts.holding = False
-            log.error(
+            log.log(  # once per outage: the first retry comes after 1 s
+                logging.ERROR if self._alerts_wait == 1.0 else logging.DEBUG,
                 "alert evaluator: Redis unavailable (%s); retrying in %.0f s",
                 getattr(exc, "message", exc),
                 self._alerts_wait,
@@ -205,6 +224,9 @@ class Supervisor:
                             self._config_errors += 1
                             child.done = True
                             continue
+                        failed = child.spec.burst and proc.exitcode and not self._signals
+                        if failed and not self._burst_failure:  # (killed by a signal: exitcode < 0)
+                            self._burst_failure = max(proc.exitcode or 0, int(ExitCode.FAILED))
                         if self._signals or child.spec.burst or (proc.exitcode == 0 and child.spec.max_jobs):
                             child.done = True
                             continue
@@ -226,7 +248,7 @@ class Supervisor:
                         self._start(child)
                         alive += 1
                 if alive == 0 and all(c.done for c in self._children):
-                    return int(ExitCode.USAGE) if self._config_errors else 0
+                    return int(ExitCode.USAGE) if self._config_errors else self._burst_failure
                 self._step_alerts(now)
                 time.sleep(0.2)
         finally:
@@ -236,7 +258,8 @@ class Supervisor:
 
 
 def run_workers(settings: Settings, specs: list[WorkerSpec], *, evaluate_alerts: bool = False) -> int:
-    """Run supervised worker processes until they are done; 2 when any stopped on a configuration error.
+    """Run supervised worker processes until they are done; 2 when any stopped on a configuration error,
+    else the exit code of the first burst worker that failed (3: it gave up waiting for Redis).
 
     `evaluate_alerts`: the supervisor also competes to evaluate the alert rules (`workers start`)."""
     for spec in specs:
@@ -249,7 +272,7 @@ def all_queue_specs(settings: Settings, *, concurrency: int = 1, burst: bool = F
     """One worker process per catalogue queue (x concurrency): the seed's `workers:prod`."""
     return [
         WorkerSpec([name], burst=burst)
-        for name, policy in settings.queues.items()
+        for name, policy in queue_catalog(settings).items()
         if not policy.is_dead_letter
         for _ in range(concurrency)
     ]

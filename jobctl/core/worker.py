@@ -28,9 +28,9 @@ import copy
 import ctypes
 import json
 import logging
-import math
 import os
 import queue as queue_mod
+import resource
 import signal
 import threading
 import time
@@ -49,16 +49,17 @@ from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 
 from jobctl.config import Settings
-from jobctl.core import dlq, keyspace, liveness, logs, metrics, outcomes, payloads
+from jobctl.core import alerts, dlq, keyspace, liveness, logs, metrics, outcomes, payloads
 from jobctl.core.attempts import merge_abandoned
-from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy
+from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, queue_catalog
 from jobctl.core.connection import decoded_members
 from jobctl.core.jobtypes import FUNC_TO_TYPE
 from jobctl.core.lifecycle import Claimed, Lifecycle, PhysicalQueue, utc_iso
-from jobctl.core.outcomes import Run
+from jobctl.core.outage import Outage
+from jobctl.core.outcomes import JobctlJob, Run  # JobctlJob: tests and callers import it from here
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.retention import Retention
-from jobctl.errors import UsageError
+from jobctl.errors import JobctlError, UsageError
 
 log = logging.getLogger("jobctl.worker")
 
@@ -71,7 +72,6 @@ WORKER_TTL = 30
 FLUSH_AFTER = 0.02  # outcomes of fast jobs wait at most this long to be recorded (and batched)
 BATCH_SECONDS = 0.02  # a claim takes about this much work for this worker (adaptive prefetch)
 MAX_PREFETCH = 64
-RECONNECT_MAX_WAIT = 30.0
 REPEAT_SIGNAL_GRACE = 1.0  # a second stop signal within this counts as the same one (as RQ does)
 
 
@@ -79,7 +79,7 @@ def physical_queue_names(settings: Settings, queue_names: Sequence[str]) -> list
     """Priority-major order: every queue's high before any normal before any low."""
     if not queue_names:
         raise UsageError("no queue given", "pass --queue NAME (repeatable)")
-    policies = [get_policy(settings.queues, name) for name in queue_names]
+    policies = [get_policy(queue_catalog(settings), name) for name in queue_names]
     for policy in policies:
         if policy.is_dead_letter:
             raise UsageError(
@@ -94,8 +94,6 @@ def resident_bytes() -> int:
         with open("/proc/self/statm") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
-        import resource
-
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
@@ -116,18 +114,6 @@ class JobStopped(Exception):
     """Raised inside a running job when an admin cancels it (`jobctl job cancel`)."""
 
     retryable = False
-
-
-class JobctlJob(Job):
-    """RQ's Job with a retry delay that honours a provider's Retry-After."""
-
-    retry_after: float | None = None  # set from the failure before get_retry_interval()
-
-    def get_retry_interval(self) -> int:
-        backoff = super().get_retry_interval()
-        if not self.retry_after:
-            return backoff
-        return max(backoff, math.ceil(self.retry_after))
 
 
 class _Timeout:
@@ -165,12 +151,14 @@ class JobctlWorker:
         connection: redis.Redis,
         settings: Settings,
         serializer=PayloadSerializer,
-        job_class=JobctlJob,
+        job_class: type[JobctlJob] = JobctlJob,
         name: str | None = None,
         threads: int = 1,
+        outage: Outage | None = None,
         **_rq_kwargs,
     ):
         self.connection = connection
+        self.outage = outage or Outage()  # run_worker shares its own: one outage across reconnects
         self._settings = settings
         self.serializer = serializer
         self.job_class = job_class
@@ -185,7 +173,7 @@ class JobctlWorker:
         self.key = self._rq.key
         self.lifecycle = Lifecycle(connection)
         self._template = job_class(connection=connection, serializer=serializer)
-        self._policies: dict[str, QueuePolicy] = dict(settings.queues)
+        self._policies: dict[str, QueuePolicy] = dict(queue_catalog(settings))
         self._retention = Retention()
         # three heartbeats, less a margin for the reclaim's own round trip: a dead worker's jobs are
         # back within 3 x heartbeat + maintenance interval (README, Crash recovery)
@@ -212,6 +200,7 @@ class JobctlWorker:
         self._beat_stop = threading.Event()
         self._timeout: _Timeout | None = None
         self._completions: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
+        self._pubsub_failed = False
 
     def queue_names(self) -> list[str]:
         return [q.name for q in self.queues]
@@ -221,6 +210,7 @@ class JobctlWorker:
     def work(self, burst: bool = False, max_jobs: int | None = None, **_rq_kwargs) -> int:
         """Work until stopped (or, with `burst`, until the queues are empty); returns jobs processed."""
         self._start()
+        self.outage.ended()
         processed = 0
         try:
             self._maintain()
@@ -376,7 +366,7 @@ class JobctlWorker:
         outcomes.decide(run)
         return run
 
-    def _new_job(self, job_id: str) -> Job:
+    def _new_job(self, job_id: str) -> JobctlJob:
         """A blank job to restore into: a copy of a template, because Job.__init__ checks the
         serializer against a runtime Protocol, which cost more than the rest of a no-op job."""
         job = copy.copy(self._template)
@@ -436,7 +426,6 @@ class JobctlWorker:
             [self.key, "failed_job_count", sum(r.kind in ("retry", "dead") for r in runs)],
         ]
         token = uuid.uuid4().hex[:12]
-        wait = 0.5
         while True:
             try:
                 lost, claims = self.lifecycle.finish_and_claim(
@@ -452,13 +441,12 @@ class JobctlWorker:
                     lease=self.lease,
                 )
                 break
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except (redis.ConnectionError, redis.TimeoutError, redis.OutOfMemoryError) as exc:
                 # the outcomes stay buffered; claims the lost reply may have made expire and are reclaimed
                 if self._signals >= 2:
                     raise
-                log.error("lost Redis (%s); retrying in %.1f s", exc, wait)
-                time.sleep(wait)
-                wait = min(wait * 2, RECONNECT_MAX_WAIT)
+                self.outage.wait(exc)  # a burst worker gives up after JOBCTL_REDIS_WAIT
+        self.outage.ended()
         if lost:
             log.warning(
                 "%d job(s) finished after their lease expired; another worker had taken them back", lost
@@ -511,8 +499,6 @@ class JobctlWorker:
                 self._held.pop(claim.member, None)
 
     def _alert(self, entry: dict) -> None:
-        from jobctl.core import alerts
-
         try:
             alerts.dead_letter_alert(self.connection, self._settings, entry)
         except Exception:  # an alert must never take the worker down
@@ -547,6 +533,7 @@ class JobctlWorker:
         pool) must not delay another worker's recovery past the README's bound."""
         interval = self._settings.maintenance_interval
         next_reclaim = time.monotonic() + interval
+        failing = False
         while not self._beat_stop.wait(max(0.01, min(PROMOTE_EVERY, next_reclaim - time.monotonic()))):
             try:
                 now = time.monotonic()
@@ -554,8 +541,11 @@ class JobctlWorker:
                     next_reclaim = max(next_reclaim + interval, now + interval / 2)
                     self._reclaim()
                 self.lifecycle.promote(self.queues)
+                failing = False
             except Exception as exc:  # noqa: BLE001 - Redis away: the next round tries again
-                log.warning("housekeeping failed: %s", exc)
+                # said once per run of failures: rounds are 0.5 s apart
+                log.log(logging.DEBUG if failing else logging.WARNING, "housekeeping failed: %s", exc)
+                failing = True
 
     def _reclaim(self) -> None:
         """Take expired leases back; dead-letter the jobs among them with no attempt left."""
@@ -586,9 +576,7 @@ class JobctlWorker:
             for entry in dlq.sweep_failed(self.connection, self.queue_names(), self.name):
                 self._alert(entry)
             dlq.enforce_retention(self.connection, self._settings)
-            liveness.prune_registrations(self.connection, self._settings.queues)
-            from jobctl.core import alerts
-
+            liveness.prune_registrations(self.connection, queue_catalog(self._settings))
             alerts.flush_pending_alerts(self.connection, self._settings)
         except redis.RedisError:
             raise
@@ -642,11 +630,14 @@ class JobctlWorker:
 
     def _beat(self) -> None:
         interval = self._settings.heartbeat_interval
+        failing = False
         while not self._beat_stop.wait(interval):
             try:
                 self.heartbeat()
+                failing = False
             except Exception as exc:  # noqa: BLE001 - a missed beat or two is survivable: the lease is three beats
-                log.warning("heartbeat failed: %s", exc)
+                log.log(logging.DEBUG if failing else logging.WARNING, "heartbeat failed: %s", exc)
+                failing = True
 
     def heartbeat(self) -> None:
         """Renew every held lease and the worker record, in one round trip."""
@@ -678,7 +669,9 @@ class JobctlWorker:
             self.stop_job(payload.get("job_id", ""))
 
     def _on_pubsub_error(self, exc, pubsub, thread) -> None:
-        log.warning("command channel: %s", exc)
+        # once per worker: it retries every second while Redis is away (the outage is logged already)
+        log.log(logging.DEBUG if self._pubsub_failed else logging.WARNING, "command channel: %s", exc)
+        self._pubsub_failed = True
         time.sleep(1)
 
     def stop_job(self, job_id: str) -> None:
@@ -729,7 +722,7 @@ class JobctlWorker:
                 self._forget(unstarted)
                 log.info("gave %d claimed job(s) back to their queues", released)
             self._rq.register_death()
-        except redis.RedisError as exc:  # what is still held expires and is reclaimed
+        except (redis.RedisError, JobctlError) as exc:  # what is still held expires and is reclaimed
             log.error(
                 "could not unregister cleanly (%s); held jobs are taken back when their leases expire", exc
             )

@@ -10,20 +10,16 @@ Like core/, this package never imports typer, rich or textual.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from sqlalchemy.engine import Engine
 
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
-    from jobctl.config import Settings
+from jobctl.config import Settings
+from jobctl.data.engine import get_engine
+from jobctl.data.migrations import ensure_schema
 
 
 def engine_for(settings: Settings) -> Engine:
     """The engine for settings.database, its schema migrated: what job handlers and commands use,
     so a fresh install just works. Cheap after the first call in a process."""
-    from jobctl.data.engine import get_engine
-    from jobctl.data.migrations import ensure_schema
-
     engine = get_engine(settings)
     ensure_schema(engine)
     return engine

@@ -15,6 +15,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, ImageDraw
+from sqlalchemy import select
+
+from jobctl.data import engine_for, schema
+from jobctl.data.seed import DECLINED_AGAIN, existing_data
+from jobctl.data.seed import seed as seed_store
+
 FIRST = ["Ann", "Bob", "Chen", "Dana", "Emil", "Fatima", "Goran", "Hana", "Ivan", "Jia", "Kofi", "Lena"]
 LAST = ["Ivanova", "Smith", "Okafor", "Tanaka", "Garcia", "Novak", "Kim", "Silva", "Müller", "Haddad"]
 PRODUCTS = [
@@ -176,8 +183,6 @@ def email_groups(settings, rng: random.Random, campaign_size: int, folder: Path)
 
 def sample_image(fmt: str, size: tuple[int, int], rng: random.Random) -> bytes:
     """A product-photo stand-in: a gradient backdrop with a few shapes (compresses like a photo, roughly)."""
-    from PIL import Image, ImageDraw
-
     width, height = size
     top, bottom = [tuple(rng.randint(40, 230) for _ in range(3)) for _ in range(2)]
     gradient = Image.linear_gradient("L").resize(size)
@@ -226,10 +231,6 @@ def file_groups(settings, rng: random.Random, folder: Path) -> tuple[list[JobGro
 
 def store_groups(settings) -> tuple[int, list[JobGroup]]:
     """Seed the (empty) demo store, then jobs that read it: roll-ups, reports, commissions."""
-    from jobctl.data import engine_for
-    from jobctl.data.seed import existing_data
-    from jobctl.data.seed import seed as seed_store
-
     engine = engine_for(settings)
     seeded = 0
     if not existing_data(engine):
@@ -249,10 +250,6 @@ def store_groups(settings) -> tuple[int, list[JobGroup]]:
 
 def referred_orders(engine, limit: int) -> list[int]:
     """The newest paid orders whose buyer was referred: their referrers earn commissions."""
-    from sqlalchemy import select
-
-    from jobctl.data import schema
-
     query = (
         select(schema.orders.c.id)
         .join(schema.users, schema.users.c.id == schema.orders.c.user_id)
@@ -269,11 +266,6 @@ def payment_groups(settings) -> list[JobGroup]:
     replaced, a passing outage), charged through the sandbox provider (see demo_run.start_payments).
     The seed's other failed payments carry refs the sandbox declines again: left alone, as they
     would only dead-letter."""
-    from sqlalchemy import select
-
-    from jobctl.data import engine_for, schema
-    from jobctl.data.seed import DECLINED_AGAIN
-
     payments, orders = schema.payments, schema.orders
     query = (
         select(

@@ -17,18 +17,20 @@ from typing import Any
 
 from jobctl.config import FIELDS, Settings, Value
 from jobctl.core import dlq, keyspace, metrics
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.connection import connect
 from jobctl.core.logs import configure_logging
 from jobctl.core.stats import queue_stats
 from jobctl.core.submit import submit_many
 from jobctl.core.supervisor import WorkerSpec, run_workers
 from jobctl.demo.jobs import DemoPlan, build_plan
+from jobctl.jobs.payments.sandbox import environment, start_sandbox
 
 Progress = Callable[[dict[str, Any]], None]
 
 
 def job_queues(settings: Settings) -> list[str]:
-    return [name for name, policy in settings.queues.items() if not policy.is_dead_letter]
+    return [name for name, policy in queue_catalog(settings).items() if not policy.is_dead_letter]
 
 
 def _workers_main(settings: Settings, queues: list[str], concurrency: int) -> None:
@@ -40,8 +42,6 @@ def _workers_main(settings: Settings, queues: list[str], concurrency: int) -> No
 def start_payments(settings: Settings) -> tuple[Settings, Callable[[], None]]:
     """Start the loopback sandbox payment provider in this process and point the settings (which the
     workers get) at it: its URLs and test keys, in place of the real providers' (blanked already)."""
-    from jobctl.jobs.payments.sandbox import environment, start_sandbox
-
     base_url, stop = start_sandbox("127.0.0.1", 0, settings=settings)
     values = dict(settings.values)
     for env, raw in environment(base_url).items():

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from jobctl import __version__
 from jobctl.config import Settings
+from jobctl.core.connection import connect
 from jobctl.http import errors
 from jobctl.http.context import ApiContext
 from jobctl.http.limits import BodySizeLimit
@@ -31,8 +32,6 @@ def create_app(
     """The API over `connection` (default: the configured server). `loopback`: the server listens only
     on a loopback address, so requests without a token may read while no token exists."""
     if connection is None:
-        from jobctl.core.connection import connect
-
         connection = connect(settings, check=False)
     app = FastAPI(
         title="jobctl",

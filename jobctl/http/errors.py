@@ -11,7 +11,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jobctl.errors import InvalidPayload, JobctlError, NotFound, RedisUnavailable, UsageError
+from jobctl.core.limits import server_full
+from jobctl.errors import (
+    InvalidPayload,
+    JobctlError,
+    NotFound,
+    RedisUnavailable,
+    ServerFull,
+    TooMany,
+    UsageError,
+)
 
 log = logging.getLogger("jobctl.http")
 
@@ -39,6 +48,8 @@ STATUSES: tuple[tuple[type[JobctlError], int], ...] = (
     (Forbidden, 403),
     (NotFound, 404),
     (RedisUnavailable, 503),
+    (ServerFull, 503),
+    (TooMany, 413),
     (InvalidPayload, 422),
     (UsageError, 400),
     (JobctlError, 409),
@@ -108,6 +119,12 @@ def install(app: FastAPI) -> None:
             "lost the connection to Redis",
             "check the server (jobctl server status) and try again",
         )
+
+    @app.exception_handler(redis.OutOfMemoryError)
+    async def redis_full(request: Request, _exc: redis.OutOfMemoryError) -> JSONResponse:
+        ctx = request.app.state.jobctl
+        exc = server_full(ctx.connection, not ctx.settings.redis_url)
+        return error_response(status_of(exc), exc.kind, exc.message, exc.hint)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -11,8 +11,8 @@ from jobctl.core.browse import JOB_ID
 from jobctl.core.catalog import PRIORITIES
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.ops import CLEAR_STATES
-from jobctl.core.schedules import MISSED
-from jobctl.core.schedules import NAME as SCHEDULE_NAME
+from jobctl.core.schedule_tables import MISSED
+from jobctl.core.schedule_tables import NAME as SCHEDULE_NAME
 from jobctl.core.stats import STATES
 
 MAX_IDS = 1000  # ids per request: a bigger batch is several requests (and would pass 64 KiB anyway)

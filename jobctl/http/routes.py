@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from jobctl.core import dlq, ops, schedules, submit
 from jobctl.core.browse import job_detail, queue_jobs
-from jobctl.core.catalog import get_policy
+from jobctl.core.catalog import get_policy, queue_catalog
 from jobctl.core.enqueue import parse_when, scheduled_for
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.prometheus import CONTENT_TYPE, render
@@ -99,7 +99,7 @@ def queue_detail(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
 ) -> dict[str, Any]:
-    policy = get_policy(ctx.settings.queues, queue_name)
+    policy = get_policy(queue_catalog(ctx.settings), queue_name)
     [counts] = queue_stats(ctx.connection, ctx.settings, policy.name)["queues"]
     return {
         "queue": policy.name,

@@ -15,7 +15,7 @@ from textual.css.query import NoMatches
 from textual.worker import Worker, get_current_worker
 
 from jobctl.config import Settings
-from jobctl.core import audit
+from jobctl.core import audit, ops
 from jobctl.core.connection import connect, describe_target
 from jobctl.errors import JobctlError, RedisUnavailable
 from jobctl.tui.screens import DataScreen, DeadLetterScreen, MainScreen
@@ -175,8 +175,6 @@ class DashApp(App[None]):
         self._post(self.refresh_now)
 
     def toggle_pause(self, queue: str, paused: bool) -> None:
-        from jobctl.core import ops
-
         fn = ops.resume_queue if paused else ops.pause_queue
         self.mutate(
             fn, queue, done=lambda r: self.notify(f"{r['queue']}: {'paused' if r['paused'] else 'running'}")

@@ -10,7 +10,8 @@ import redis
 from jobctl.config import Settings
 from jobctl.core import dlq, ops
 from jobctl.core.browse import job_detail, queue_jobs
-from jobctl.core.catalog import DEAD_LETTER
+from jobctl.core.catalog import DEAD_LETTER, queue_catalog
+from jobctl.core.metrics import recent_series
 from jobctl.core.stats import list_workers, queue_stats
 
 PAGE = 50
@@ -18,11 +19,7 @@ SPARK_MINUTES = 30
 
 
 def series(connection: redis.Redis, queue: str) -> dict[str, list[int]]:
-    """Per-minute completed/failed counts; empty when jobctl.core.metrics is not there (yet)."""
-    try:
-        from jobctl.core.metrics import recent_series
-    except (ImportError, AttributeError):
-        return {"completed": [], "failed": []}
+    """Per-minute completed/failed counts; empty when a metrics bug makes the read fail."""
     try:
         return recent_series(connection, queue, minutes=SPARK_MINUTES)
     except (redis.ConnectionError, redis.TimeoutError):
@@ -63,7 +60,7 @@ def dlq_filters(settings: Settings, text: str) -> dict[str, str | None]:
     text = (text or "").strip()
     if not text:
         return {"queue": None, "error_contains": None}
-    if text in settings.queues:
+    if text in queue_catalog(settings):
         return {"queue": text, "error_contains": None}
     return {"queue": None, "error_contains": text}
 

@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 
 from jobctl.cli.app import app
 from jobctl.core import browse, dlq
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue
 from jobctl.core.stats import queue_key
 from tests.encryption import burst_worker
@@ -135,7 +136,7 @@ def test_without_the_key_show_and_worker_fail_clearly_and_keep_the_job(cli, use_
     errors = [line for line in worker.stderr.splitlines() if line.startswith("jobctl: error:")]
     assert len(errors) == 1 and f"job {job_id} on email-sending:normal is encrypted" in errors[0]
     assert "Traceback" not in worker.stderr
-    physical = settings.queues["email-sending"].physical("normal")
+    physical = queue_catalog(settings)["email-sending"].physical("normal")
     assert redis_client.lrange(queue_key(physical), 0, -1) == [job_id.encode()]
     supervised = subprocess.run(
         [sys.executable, "-m", "jobctl", "worker", "start", "--queue", "email-sending", "--concurrency", "2"],

@@ -14,6 +14,7 @@ from rq import Queue
 
 from jobctl.config import load_settings
 from jobctl.core import alerts, keyspace
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.jobs.email import list_templates, render_email
 from tests.rq_plain import PlainWorker
@@ -54,7 +55,7 @@ def entry(
 
 
 def alert_queue(redis_client, settings) -> Queue:
-    physical = settings.queues["email-sending"].physical("high")
+    physical = queue_catalog(settings)["email-sending"].physical("high")
     return Queue(physical, connection=redis_client, serializer=PayloadSerializer)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from jobctl.config import load_settings
 from jobctl.core import audit, dlq, ops, schedules
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue, enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
@@ -30,7 +31,7 @@ def one_attempt(tmp_path, **extra: str):
 def failed(conn, settings, ids):
     enqueue_many(conn, settings, "fail", [{"message": "boom"}] * len(ids), queue=Q, job_ids=ids)
     PlainWorker(
-        [rq_queue(conn, p) for p in settings.queues[Q].physical_names],
+        [rq_queue(conn, p) for p in queue_catalog(settings)[Q].physical_names],
         connection=conn,
         serializer=PayloadSerializer,
     ).work(burst=True)
@@ -39,7 +40,7 @@ def failed(conn, settings, ids):
 def dead(conn, settings, ids):
     enqueue_many(conn, settings, "fail", [{"message": "boom"}] * len(ids), queue=Q, job_ids=ids)
     JobctlWorker(
-        [rq_queue(conn, p) for p in settings.queues[Q].physical_names],
+        [rq_queue(conn, p) for p in queue_catalog(settings)[Q].physical_names],
         connection=conn,
         serializer=PayloadSerializer,
         job_class=JobctlJob,
@@ -214,7 +215,7 @@ def test_parse_since():
     assert audit.parse_since("2026-11-29T06:00Z") == datetime(2026, 11, 29, 6, tzinfo=UTC).timestamp()
     assert audit.parse_since("2026-11-29T06:00") == datetime(2026, 11, 29, 6, tzinfo=UTC).timestamp()
     assert audit.parse_since(None) is None
-    assert audit.parse_since("1h30m", now) == now - 5400  # the one duration grammar (core.durations)
+    assert audit.parse_since("1h30m", now) == now - 5400  # the one duration grammar (jobctl.durations)
     with pytest.raises(
         UsageError, match=r"--since expects a duration like 90s.* or an ISO time, got 'yesterday'"
     ):

@@ -5,9 +5,10 @@ import re
 
 import pytest
 
-from jobctl.core.catalog import DEFAULT_CATALOG, PRIORITIES, Backoff, split_physical
+from jobctl.core.catalog import DEFAULT_CATALOG, PRIORITIES, Backoff, queue_catalog, split_physical
+from jobctl.core.runtime import load_settings
 from jobctl.core.worker import physical_queue_names
-from jobctl.errors import NotFound, UsageError
+from jobctl.errors import ConfigError, NotFound, UsageError
 
 EXPECTED = {  # queue: (priority, attempts, timeout, keep completed, keep failed) from the foundation issue
     "email-sending": ("normal", 5, 60, 1000, 5000),
@@ -74,22 +75,41 @@ def test_full_jitter_and_explicit_list():
 
 
 def test_backoff_from_toml(tmp_path):
-    from jobctl.config import load_settings
-
     (tmp_path / "jobctl.toml").write_text(
         "[queues.payment-retry.backoff]\ndelays = [1, 2, 3]\n"
         '[queues.email-sending.backoff]\njitter = "full"\n'
     )
-    catalog = load_settings(environ={}, cwd=tmp_path).queues
+    catalog = queue_catalog(load_settings(environ={}, cwd=tmp_path))
     assert catalog["payment-retry"].retry_delays() == [1, 2, 3, 3]
     assert catalog["email-sending"].backoff.jitter_mode == "full"
 
 
 @pytest.mark.parametrize("table", ['jitter = "sometimes"', 'kind = "list"', "factor = 0.5", "delays = [-1]"])
 def test_bad_backoff_tables(tmp_path, table):
-    from jobctl.config import load_settings
-    from jobctl.errors import ConfigError
-
     (tmp_path / "jobctl.toml").write_text(f"[queues.payment-retry.backoff]\n{table}\n")
     with pytest.raises(ConfigError, match=re.escape("queues.payment-retry.backoff")):
+        load_settings(environ={}, cwd=tmp_path)
+
+
+def test_the_catalogue_is_built_once_per_settings_load(tmp_path):
+    (tmp_path / "jobctl.toml").write_text("[queues.payment-retry]\nattempts = 2\n")
+    settings = load_settings(environ={}, cwd=tmp_path)
+    assert queue_catalog(settings) is queue_catalog(settings)
+    again = load_settings(environ={}, cwd=tmp_path)
+    assert queue_catalog(again) is not queue_catalog(settings)
+    assert queue_catalog(again)["payment-retry"].attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("queues = 3", "invalid queues in"),
+        ('queues = "email-sending"', "invalid queues in"),
+        ("[queues]\nemail-sending = 3", "invalid queues.email-sending in"),
+        ("[queues.nosuch]\nattempts = 2", "unknown queue 'nosuch'"),
+    ],
+)
+def test_a_malformed_queues_table_is_a_config_error(tmp_path, toml, message):
+    (tmp_path / "jobctl.toml").write_text(toml + "\n")
+    with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings(environ={}, cwd=tmp_path)

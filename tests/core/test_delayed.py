@@ -13,6 +13,7 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from jobctl.core.browse import job_detail, queue_jobs
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue, enqueue_many, parse_when, scheduled_for, scheduled_time
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key, queue_stats
@@ -73,7 +74,7 @@ def test_delayed_job_has_the_same_json_meta_retry_and_description(conn, settings
     assert job.description == "nightly noop"
     assert job.meta == {"type": "noop", "queue": "file-processing", "priority": "high"}
     assert job.retries_left == 2 and job.retry_intervals == [10, 20]
-    assert job.timeout == settings.queues["file-processing"].timeout
+    assert job.timeout == queue_catalog(settings)["file-processing"].timeout
 
 
 @pytest.mark.parametrize("delay", [90, 90.0, timedelta(seconds=90)])

@@ -7,6 +7,7 @@ import pytest
 
 from jobctl.config import load_settings
 from jobctl.core import dlq
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
@@ -18,7 +19,7 @@ def dead_jobs(conn, settings, n: int) -> list[str]:
     ids = enqueue_many(
         conn, settings, "fail", [{"message": f"boom {i}"} for i in range(n)], queue="payment-retry"
     )
-    policy = settings.queues["payment-retry"]
+    policy = queue_catalog(settings)["payment-retry"]
     JobctlWorker(
         [rq_queue(conn, q) for q in policy.physical_names],
         connection=conn,

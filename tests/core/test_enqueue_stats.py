@@ -7,6 +7,7 @@ import pytest
 from rq.job import Job
 
 from jobctl.core.browse import job_detail, queue_jobs
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue, enqueue_many
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import STATES, queue_stats
@@ -86,7 +87,9 @@ def test_unknown_job_type(conn, settings):
 
 def test_stats_cover_every_queue_and_dead_letter(conn, settings):
     stats = queue_stats(conn, settings)
-    assert [q["queue"] for q in stats["queues"]] == list(settings.queues)  # dead-letter too, in its place
+    assert [q["queue"] for q in stats["queues"]] == list(
+        queue_catalog(settings)
+    )  # dead-letter too, in its place
     assert stats["dead_letter"] == 0
     assert stats["queues"][-1] == {
         "queue": "dead-letter",

@@ -7,10 +7,12 @@ import logging
 import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_network
 
 import pytest
 
 from jobctl.core import http_client
+from jobctl.core.fetch_policy import FetchPolicy
 
 KEY = "sk_live_TOPSECRET42"
 
@@ -73,9 +75,10 @@ def test_an_answer_is_cut_at_max_body(server):
     assert len(http_client.request("GET", server.url(), max_body=1000).body) == 1000
 
 
-def test_redirects_are_followed_only_when_asked(server):
+def test_redirects_are_followed_only_by_the_policed_fetch(server):
     assert http_client.request("GET", server.url("/moved")).status == 302  # an API's 3xx is its status
-    with http_client.stream("GET", server.url("/moved"), follow_redirects=True) as response:
+    loopback = FetchPolicy(allow_networks=(ip_network("127.0.0.0/8"),))
+    with http_client.fetch(server.url("/moved"), policy=loopback) as response:
         assert (response.status_code, response.read()) == (200, b'{"ok": true}')
 
 

@@ -14,6 +14,7 @@ from rq.worker_registration import REDIS_WORKER_KEYS, WORKERS_BY_QUEUE_KEY
 
 from jobctl.core import liveness
 from jobctl.core.alert_rules import conditions
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue_many
 from jobctl.core.lifecycle import utc_iso
 from jobctl.core.stats import list_workers, queue_stats
@@ -52,7 +53,7 @@ def register(
 
 
 def physical(settings, queue: str) -> list[str]:
-    return settings.queues[queue].physical_names
+    return queue_catalog(settings)[queue].physical_names
 
 
 def by_name(beats) -> dict[str, bool]:
@@ -103,7 +104,7 @@ def test_counts_per_queue_count_a_worker_once_and_only_live_ones(redis_client, s
     register(redis_client, "payments", physical(settings, "payment-retry"), age=1)
     register(redis_client, "dead", physical(settings, "payment-retry"), age=300)
     register(redis_client, "foreign", ["someone-elses-queue"], age=1)
-    counts = liveness.live_counts(settings.queues, liveness.worker_beats(redis_client, settings))
+    counts = liveness.live_counts(queue_catalog(settings), liveness.worker_beats(redis_client, settings))
     assert counts["payment-retry"] == 2 and counts["email-sending"] == 1
     assert counts["file-processing"] == 0 and counts["dead-letter"] == 0
     workers = {q["queue"]: q["workers"] for q in queue_stats(redis_client, settings)["queues"]}
@@ -128,13 +129,13 @@ def test_prune_drops_only_registrations_whose_record_expired(redis_client, setti
     dead = register(redis_client, "dead-but-recorded", physical(settings, "weekly-reports"), age=300)
     gone = register(redis_client, "gone", physical(settings, "weekly-reports"), age=1)
     redis_client.delete(gone)
-    removed = liveness.prune_registrations(redis_client, settings.queues)
+    removed = liveness.prune_registrations(redis_client, queue_catalog(settings))
     assert removed == 1 + 3  # the all-workers set and the three priority sets
     members = {m.decode() for m in redis_client.smembers(REDIS_WORKER_KEYS)}
     assert members == {live, dead}  # a record that still exists is kept: `worker list` shows it dead
     for q in physical(settings, "weekly-reports"):
         assert {m.decode() for m in redis_client.smembers(WORKERS_BY_QUEUE_KEY % q)} == {live, dead}
-    assert liveness.prune_registrations(redis_client, settings.queues) == 0
+    assert liveness.prune_registrations(redis_client, queue_catalog(settings)) == 0
 
 
 @pytest.mark.parametrize(

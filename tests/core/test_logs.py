@@ -1,9 +1,12 @@
-"""Log records: redacted on every handler jobctl installs; an attempt's level says whether it was expected."""
+"""Log records: redacted on every handler jobctl installs, written to sys.stderr as it is when they are
+emitted; an attempt's level says whether it was expected."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 
 import pytest
 
@@ -12,6 +15,7 @@ from jobctl.core.logs import (
     JsonFormatter,
     RedactingFilter,
     configure_cli_logging,
+    configure_logging,
     log_attempt,
     serve_log_config,
 )
@@ -142,3 +146,18 @@ def test_an_expected_failures_traceback_is_logged_at_debug(caplog):
     warning, debug = caplog.records
     assert warning.levelname == "WARNING" and warning.exc_info is None
     assert debug.levelname == "DEBUG" and debug.exc_info is not None
+
+
+def test_records_follow_sys_stderr_after_it_is_swapped(monkeypatch):
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    configure_logging("INFO")
+    try:
+        logging.getLogger("jobctl.test").warning("one")
+        first.close()  # as an in-process CLI runner closes its stream after each command
+        monkeypatch.setattr(sys, "stderr", second)
+        logging.getLogger("jobctl.test").warning("two")
+    finally:
+        logging.basicConfig(handlers=[logging.NullHandler()], force=True)
+    assert second.getvalue().endswith("WARNING jobctl.test: two\n")
+    assert "Logging error" not in second.getvalue()

@@ -8,6 +8,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobctl.core import metrics
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.prometheus import render
@@ -17,7 +18,7 @@ from tests.redis_commands import commands_sent
 
 
 def run_burst(conn, settings, queue: str) -> None:
-    policy = settings.queues[queue]
+    policy = queue_catalog(settings)[queue]
     JobctlWorker(
         [rq_queue(conn, q) for q in policy.physical_names],
         connection=conn,
@@ -178,7 +179,7 @@ def test_prometheus_families_keep_their_names_types_help_and_labels(redis_client
     }
     assert seen == EXPOSED  # no process_*/python_* collectors: a private registry
     queues = {s.labels["queue"] for s in families["jobctl_queue_workers"].samples}
-    assert queues == set(settings.queues) - {"dead-letter"}
+    assert queues == set(queue_catalog(settings)) - {"dead-letter"}
     wait = {
         s.labels["le"]: s.value
         for s in families["jobctl_job_wait_seconds"].samples

@@ -13,6 +13,7 @@ from rq.registry import CanceledJobRegistry, FailedJobRegistry
 
 from jobctl.config import load_settings
 from jobctl.core import audit, keyspace, ops
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key, queue_stats
@@ -33,7 +34,7 @@ def one_attempt(tmp_path, *queues: str, attempts: int = 1):
 def run_rq_worker(conn, settings, *queues: str) -> None:
     """Plain RQ SimpleWorker, burst: with attempts = 1 a failing job lands in RQ's failed registry
     (jobctl's own worker would dead-letter it)."""
-    physical = [p for q in queues for p in settings.queues[q].physical_names]
+    physical = [p for q in queues for p in queue_catalog(settings)[q].physical_names]
     PlainWorker([rq_queue(conn, p) for p in physical], connection=conn, serializer=PayloadSerializer).work(
         burst=True
     )
@@ -70,7 +71,7 @@ def populate(conn, settings, queue: str) -> dict[str, list[str]]:
     jobs["waiting"] = enqueue_many(
         conn, settings, "noop", [{}] * 3, queue=queue, priority="high"
     ) + enqueue_many(conn, settings, "noop", [{}], queue=queue, priority="low")
-    policy = settings.queues[queue]
+    policy = queue_catalog(settings)[queue]
     scheduled = rq_queue(conn, policy.physical("normal")).enqueue_in(
         timedelta(hours=1), "jobctl.jobs.noop.noop", {}, meta={"type": "noop", "queue": queue}
     )
@@ -108,7 +109,7 @@ def test_clear_all_empties_one_queue_and_leaves_the_other_untouched(redis_client
     after = snapshot(redis_client)
     assert not [k for k in after if any(i in k for i in a_ids)]  # no hash, no results stream left
     # everything else, B's jobs and registries included, is exactly as it was
-    a_names = settings.queues[A].physical_names
+    a_names = queue_catalog(settings)[A].physical_names
     expected = {
         k: v
         for k, v in before.items()
@@ -148,7 +149,7 @@ def test_clear_drains_many_jobs_in_batches(redis_client, settings):
     ids = enqueue_many(redis_client, settings, "noop", [{"n": n} for n in range(2 * ops.BATCH + 77)], queue=A)
     result = ops.clear_queue(redis_client, settings, A)
     assert result["total"] == len(ids)
-    assert redis_client.llen(queue_key(settings.queues[A].physical("normal"))) == 0
+    assert redis_client.llen(queue_key(queue_catalog(settings)[A].physical("normal"))) == 0
     assert not list(redis_client.scan_iter(match=f"{KEY_PREFIX}:job:*"))
     assert not list(redis_client.scan_iter(match=f"{keyspace.JOBCTL}:clearing:*"))
 
@@ -172,7 +173,7 @@ def test_clear_never_touches_dead_lettered_jobs(redis_client, tmp_path):
 
     settings = one_attempt(tmp_path, A)
     dead = enqueue_many(redis_client, settings, "fail", [{}], queue=A)[0]
-    physical = settings.queues[A].physical_names
+    physical = queue_catalog(settings)[A].physical_names
     JobctlWorker(
         [rq_queue(redis_client, q) for q in physical],
         connection=redis_client,
@@ -230,7 +231,7 @@ def test_retry_failed_requeues_with_fresh_attempts(redis_client, tmp_path):
     failed = enqueue_many(redis_client, settings, "fail", [{}] * 2, queue=A, priority="low")
     waiting = enqueue_many(redis_client, settings, "noop", [{}], queue=B)[0]
     run_rq_worker(redis_client, settings, A)
-    physical = settings.queues[A].physical("low")
+    physical = queue_catalog(settings)[A].physical("low")
     assert set(FailedJobRegistry(physical, connection=redis_client).get_job_ids(cleanup=False)) == set(failed)
     before = fetch(redis_client, failed)[0]
     assert before.retries_left is None  # one attempt: no retries at all
@@ -267,7 +268,7 @@ def test_retry_failed_refuses_dead_lettered_jobs(redis_client, tmp_path):
 def run_jobctl_worker(conn, settings, queue: str) -> None:
     """jobctl's own worker, burst: a failing job with no attempts left is dead-lettered."""
     JobctlWorker(
-        [rq_queue(conn, p) for p in settings.queues[queue].physical_names],
+        [rq_queue(conn, p) for p in queue_catalog(settings)[queue].physical_names],
         connection=conn,
         serializer=PayloadSerializer,
         job_class=JobctlJob,
@@ -286,7 +287,7 @@ def immediate_retries(tmp_path, queue: str, attempts: int):
 def run_one_attempt(conn, settings, queue: str) -> int:
     """jobctl's worker runs exactly one attempt of the queue's next job (0 when there was none)."""
     return JobctlWorker(
-        [rq_queue(conn, p) for p in settings.queues[queue].physical_names],
+        [rq_queue(conn, p) for p in queue_catalog(settings)[queue].physical_names],
         connection=conn,
         serializer=PayloadSerializer,
         job_class=JobctlJob,
@@ -316,7 +317,7 @@ def test_retry_jobs_retries_failed_replays_dead_and_says_per_id_what_happened(re
     assert (result["retried"], result["replayed"], result["not_found"]) == ([failed], [dead], ["ghost"])
     assert result["refused"] == [{"id": waiting, "reason": "not failed (status queued)"}]
     # both are back on their queue with the policy's fresh attempts, whichever road they took
-    physical = settings.queues[A].physical("normal")
+    physical = queue_catalog(settings)[A].physical("normal")
     assert {i.decode() for i in redis_client.lrange(queue_key(physical), 0, -1)} == {failed, dead}
     for job in fetch(redis_client, [failed, dead]):
         assert job.get_status() == JobStatus.QUEUED and job.retries_left == 2 and job.meta["attempts"] == []

@@ -12,6 +12,7 @@ from rq.serializers import JSONSerializer
 
 from jobctl import add_email_job
 from jobctl.core import browse, dlq, payloads, schedules
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue
 from jobctl.core.payloads import EncryptedData, PayloadSerializer
 from jobctl.core.stats import queue_key
@@ -217,7 +218,7 @@ def test_a_plaintext_job_from_before_the_keys_still_runs(use_keys, key_a, redis_
 def test_without_the_key_an_encrypted_job_is_refused_clearly_and_kept(use_keys, key_a, key_b, redis_client):
     settings = use_keys(key_a)
     job_id = enqueue(redis_client, settings, "noop", {"to": ADDRESS})
-    physical = settings.queues["email-sending"].physical("normal")
+    physical = queue_catalog(settings)["email-sending"].physical("normal")
 
     settings = use_keys()
     with pytest.raises(EncryptedData, match="job data is encrypted; set JOBCTL_ENCRYPTION_KEYS"):

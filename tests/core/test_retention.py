@@ -6,12 +6,13 @@ from rq.registry import FailedJobRegistry
 
 from jobctl.config import load_settings
 from jobctl.core import keyspace
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.retention import Retention
 
 
 def test_trim_keeps_the_newest_across_priorities(tmp_path, redis_client):
     (tmp_path / "jobctl.toml").write_text("[queues.payment-retry]\nkeep_failed = 3\n")
-    policy = load_settings().queues["payment-retry"]
+    policy = queue_catalog(load_settings())["payment-retry"]
     now = time.time()
     for i, prio in enumerate(["high", "normal", "low", "high", "normal", "low"]):
         key = FailedJobRegistry(policy.physical(prio), connection=redis_client).key
@@ -36,5 +37,5 @@ def test_trim_keeps_the_newest_across_priorities(tmp_path, redis_client):
 
 
 def test_unlimited_policy_trims_nothing(redis_client):
-    policy = load_settings().queues["dead-letter"]
+    policy = queue_catalog(load_settings())["dead-letter"]
     assert Retention().trim(redis_client, policy, "completed") is None

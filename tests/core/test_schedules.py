@@ -12,10 +12,12 @@ import pytest
 import redis
 from rq.job import Job
 
-from jobctl.config import load_settings
 from jobctl.core import keyspace, schedules
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import rq_queue
 from jobctl.core.payloads import PayloadSerializer
+from jobctl.core.runtime import load_settings
+from jobctl.core.schedule_tables import toml_schedules
 from jobctl.errors import ConfigError, NotFound, UsageError
 
 NOW = datetime(2026, 5, 4, 12, 0, 0, tzinfo=UTC)  # a Monday
@@ -39,7 +41,7 @@ def due(conn) -> dict:
 
 
 def waiting_ids(conn, settings, queue="email-sending") -> list[str]:
-    return [j for p in settings.queues[queue].physical_names for j in rq_queue(conn, p).job_ids]
+    return [j for p in queue_catalog(settings)[queue].physical_names for j in rq_queue(conn, p).job_ids]
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,7 +425,7 @@ def test_toml_schedules_are_seeded_and_validated_at_load(tmp_path, redis_client)
         '[schedules.daily-reports]\ncron = "0 7 * * *"\njob = "noop"\n'
     )
     settings = load_settings()
-    assert settings.schedule_defs["berlin-noop"]["data"] == {"type": "nightly", "n": 3}
+    assert toml_schedules(settings)["berlin-noop"]["data"] == {"type": "nightly", "n": 3}
     schedules.seed_defaults(redis_client, settings, now=NOW)
     docs = stored(redis_client)
     assert docs["berlin-noop"]["source"] == "jobctl.toml" and docs["berlin-noop"]["missed"] == "skip"

@@ -10,6 +10,7 @@ import pytest
 from rq.job import Job
 
 from jobctl.core import schedules
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.scheduler import scheduler_status
 from jobctl.core.stats import queue_key, queue_stats
@@ -89,7 +90,9 @@ def test_standby_takes_over_and_no_occurrence_runs_twice(procs, short_lease, set
     assert waiting == 2  # one job per occurrence, none twice
     ids = [
         i.decode()
-        for i in redis_client.lrange(queue_key(settings.queues["daily-reports"].physical("low")), 0, -1)
+        for i in redis_client.lrange(
+            queue_key(queue_catalog(settings)["daily-reports"].physical("low")), 0, -1
+        )
     ]
     assert len(ids) == len(set(ids)) == 2
 

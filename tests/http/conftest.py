@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from jobctl.config import load_settings
 from jobctl.core import tokens
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
@@ -57,7 +58,7 @@ def failed_jobs(conn, tmp_path, n: int, queue: str = "payment-retry") -> list[st
     (tmp_path / "jobctl.toml").unlink()
     ids = enqueue_many(conn, one_try, "fail", [{}] * n, queue=queue)
     PlainWorker(
-        [rq_queue(conn, p) for p in one_try.queues[queue].physical_names],
+        [rq_queue(conn, p) for p in queue_catalog(one_try)[queue].physical_names],
         connection=conn,
         serializer=PayloadSerializer,
     ).work(burst=True)
@@ -68,7 +69,7 @@ def dead_jobs(conn, settings, n: int, queue: str = "payment-retry") -> list[str]
     """n dead-letter entries: non-retryable failures run by an in-process jobctl worker."""
     ids = enqueue_many(conn, settings, "fail", [{"message": f"boom {i}"} for i in range(n)], queue=queue)
     JobctlWorker(
-        [rq_queue(conn, q) for q in settings.queues[queue].physical_names],
+        [rq_queue(conn, q) for q in queue_catalog(settings)[queue].physical_names],
         connection=conn,
         serializer=PayloadSerializer,
         job_class=JobctlJob,

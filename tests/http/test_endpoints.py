@@ -7,6 +7,7 @@ import json
 from fastapi.testclient import TestClient
 
 from jobctl.core import audit, keyspace, schedules
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
@@ -130,7 +131,7 @@ def test_job_and_dead_letter_data_are_redacted_as_admin_too(client, creds, redis
         redis_client, settings, "fail", [{"message": f"refused {secret}"}], queue="payment-retry"
     )
     JobctlWorker(
-        [rq_queue(redis_client, q) for q in settings.queues["payment-retry"].physical_names],
+        [rq_queue(redis_client, q) for q in queue_catalog(settings)["payment-retry"].physical_names],
         connection=redis_client,
         serializer=PayloadSerializer,
         job_class=JobctlJob,

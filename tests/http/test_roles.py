@@ -15,6 +15,7 @@ import pytest
 from rq.job import Job
 
 from jobctl.core import audit, keyspace, schedules, tokens
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue_many
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key
@@ -30,7 +31,7 @@ def _status(conn, job_id: str) -> str | None:
 
 
 def _waiting(conn, settings, queue: str = Q) -> int:
-    return sum(conn.llen(queue_key(p)) for p in settings.queues[queue].physical_names)
+    return sum(conn.llen(queue_key(p)) for p in queue_catalog(settings)[queue].physical_names)
 
 
 def _dlq_state(conn, job_id: str) -> str | None:

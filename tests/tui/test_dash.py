@@ -15,6 +15,7 @@ from textual.widgets import DataTable
 
 from jobctl.config import load_settings
 from jobctl.core import audit, dlq, ops
+from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_stats
@@ -41,7 +42,7 @@ def failed_jobs(conn, settings, queue: str, ids: list[str]) -> list[str]:
         conn, settings, "fail", [{"message": f"boom {i}"} for i in range(len(ids))], queue=queue, job_ids=ids
     )
     PlainWorker(
-        [rq_queue(conn, p) for p in settings.queues[queue].physical_names],
+        [rq_queue(conn, p) for p in queue_catalog(settings)[queue].physical_names],
         connection=conn,
         serializer=PayloadSerializer,
     ).work(burst=True)
@@ -54,7 +55,7 @@ def dead_jobs(conn, settings, ids: list[str], queue: str = Q) -> list[str]:
         conn, settings, "fail", [{"message": f"boom {i}"} for i in range(len(ids))], queue=queue, job_ids=ids
     )
     JobctlWorker(
-        [rq_queue(conn, q) for q in settings.queues[queue].physical_names],
+        [rq_queue(conn, q) for q in queue_catalog(settings)[queue].physical_names],
         connection=conn,
         serializer=PayloadSerializer,
         job_class=JobctlJob,
@@ -156,7 +157,7 @@ def test_job_and_dead_letter_details_are_redacted(redis_client, tmp_path):
         redis_client, settings, "fail", [{"message": f"refused {secret}"}], queue=Q, job_ids=["pii-dead"]
     )
     JobctlWorker(
-        [rq_queue(redis_client, q) for q in settings.queues[Q].physical_names],
+        [rq_queue(redis_client, q) for q in queue_catalog(settings)[Q].physical_names],
         connection=redis_client,
         serializer=PayloadSerializer,
         job_class=JobctlJob,
@@ -207,7 +208,7 @@ def test_retry_a_failed_job_puts_it_back_on_its_queue(redis_client, tmp_path):
         t = totals(redis_client, settings, Q)
         assert t["failed"] == 0
         assert redis_client.lrange(
-            rq_queue(redis_client, settings.queues[Q].physical("normal")).key, 0, -1
+            rq_queue(redis_client, queue_catalog(settings)[Q].physical("normal")).key, 0, -1
         ) == [job_id.encode()]
         await until(pilot, lambda: screen.page["total"] == 0, "the failed list refreshed")
 
@@ -296,7 +297,7 @@ def test_job_pages_and_workers_panel(monkeypatch, redis_client, settings):
     monkeypatch.setattr(data, "PAGE", 2)
     ids = enqueue_many(redis_client, settings, "noop", [{}] * 5, queue=Q, job_ids=[f"p{i}" for i in range(5)])
     worker = PlainWorker(
-        [rq_queue(redis_client, p) for p in settings.queues[Q].physical_names],
+        [rq_queue(redis_client, p) for p in queue_catalog(settings)[Q].physical_names],
         connection=redis_client,
         serializer=PayloadSerializer,
         name="dash-test-worker",
@@ -378,19 +379,17 @@ def test_workers_panel_counts_live_workers_and_marks_dead_ones(redis_client, set
     drive(app, script)
 
 
-def test_sparklines_are_empty_without_metrics(monkeypatch, redis_client):
-    import sys
+def test_sparklines_are_empty_when_the_metrics_read_fails(monkeypatch, redis_client):
+    def broken(*args, **kwargs):
+        raise KeyError("a metrics bug")
 
-    monkeypatch.setitem(sys.modules, "jobctl.core.metrics", None)  # import fails: the module is not there
+    monkeypatch.setattr(data, "recent_series", broken)
     assert data.series(redis_client, Q) == {"completed": [], "failed": []}
     assert widgets.sparkline([], 8) == " " * 8
     assert widgets.sparkline([0, 0, 4, 8], 3) == "▁▅█"
 
 
-def test_sparklines_read_the_metrics_when_present(redis_client):
-    metrics = pytest.importorskip("jobctl.core.metrics")
-    if not hasattr(metrics, "recent_series"):
-        pytest.skip("jobctl.core.metrics has no recent_series yet")
+def test_sparklines_read_the_metrics(redis_client):
     series = data.series(redis_client, Q)
     assert len(series["completed"]) == data.SPARK_MINUTES and set(series["completed"]) == {0}
 
@@ -410,7 +409,7 @@ def test_cli_command_builds_settings_and_runs_the_app(monkeypatch):
     cli.command("other")(lambda: None)  # two commands: typer keeps "dash" as a sub-command
     result = CliRunner().invoke(cli, ["dash", "--refresh", "0.5"])
     assert result.exit_code == 0, result.output
-    assert ran["refresh"] == 0.5 and ran["settings"].queues
+    assert ran["refresh"] == 0.5 and queue_catalog(ran["settings"])
 
 
 # --- dead letters ---------------------------------------------------------------------------------
@@ -427,7 +426,7 @@ def test_dead_letters_filter_replay_and_purge(redis_client, settings):
         job_ids=["dead-c"],
     )
     JobctlWorker(
-        [rq_queue(redis_client, q) for q in settings.queues["referral-commission"].physical_names],
+        [rq_queue(redis_client, q) for q in queue_catalog(settings)["referral-commission"].physical_names],
         connection=redis_client,
         serializer=PayloadSerializer,
         job_class=JobctlJob,
@@ -475,7 +474,7 @@ def test_dead_letters_filter_replay_and_purge(redis_client, settings):
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the replay confirmation")
         await pilot.press("y")
         await until(pilot, lambda: dlq.read_entry(redis_client, target)["state"] == "replayed", "replayed")
-        physical = settings.queues[Q].physical("normal")
+        physical = queue_catalog(settings)[Q].physical("normal")
         assert target.encode() in redis_client.lrange(rq_queue(redis_client, physical).key, 0, -1)
         await until(
             pilot,

@@ -11,10 +11,13 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
+from jobctl.core import runtime
 from jobctl.core.choices import pick
 from jobctl.core.contracts import BuildContext, Contract, Field
+from jobctl.data import engine_for
+from jobctl.data.engine import begin_write
 from jobctl.errors import JobctlError, PermanentJobFailure, UsageError
-from jobctl.jobs.analytics.metrics import METRICS, measure, store
+from jobctl.jobs.analytics.metrics import METRICS, measure, store, stored
 from jobctl.jobs.analytics.periods import MAX_PERIODS, PERIOD_TYPES, day_range, last_complete, periods
 
 
@@ -127,8 +130,6 @@ def _read(payload: Any) -> tuple[str, datetime, datetime, list[str]]:
 
 def roll_up(engine, kind: str, start: datetime, end: datetime, metrics: list[str]) -> dict[str, Any]:
     """Compute and upsert every period of `kind` overlapping [start, end); one transaction."""
-    from jobctl.data.engine import begin_write
-
     spans = list(periods(kind, start, end))
     # the write lock up front: on SQLite a read transaction that later writes cannot wait for another
     # writer (it fails "database is locked" at once), and two workers rolling up at once is normal
@@ -150,9 +151,6 @@ def roll_up(engine, kind: str, start: datetime, end: datetime, metrics: list[str
 
 def run_analytics_job(payload: dict) -> dict[str, Any]:
     """The RQ job: roll up the payload's periods into analytics_aggregates (idempotent)."""
-    from jobctl.core import runtime
-    from jobctl.data import engine_for
-
     try:
         kind, start, end, metrics = _read(payload)
     except (JobctlError, ValueError, TypeError) as exc:
@@ -183,9 +181,6 @@ def stored_rollups(
     settings, kind: Any, days: tuple[date, date], metrics: Any = None
 ) -> tuple[list[dict], list[str]]:
     """What `jobctl analytics show` prints: stored rows of periods starting within the days given."""
-    from jobctl.data import engine_for
-    from jobctl.jobs.analytics.metrics import stored
-
     kind, names = check_type(kind), check_metrics(metrics)
     start, end = as_range(days)
     with engine_for(settings).connect() as conn:

@@ -54,10 +54,10 @@ def measure(conn: Connection, start: datetime, end: datetime) -> dict[str, Decim
 
 def _upsert(conn: Connection):
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert  # lazy: just this dialect
 
         return postgresql_insert(analytics_aggregates)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # lazy: just this dialect
 
     return sqlite_insert(analytics_aggregates)
 

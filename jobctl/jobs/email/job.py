@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from rq import get_current_job
+
 from jobctl.core import runtime
 from jobctl.errors import JobctlError, PermanentJobFailure
 from jobctl.jobs.email.message import build_message, new_message_id
@@ -14,10 +16,8 @@ from jobctl.jobs.email.templates import render_email
 
 def _current_job_id() -> str | None:
     try:
-        from rq import get_current_job
-
         job = get_current_job()
-    except Exception:  # noqa: BLE001 - outside a worker, or rq unavailable: a random id is fine
+    except Exception:  # noqa: BLE001 - outside a worker: a random id is fine
         return None
     return job.id if job is not None else None
 

@@ -13,7 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rq import get_current_job
+
 from jobctl.core import runtime
+from jobctl.core.alerts import infected_file_alert
 from jobctl.core.fetch_policy import FetchPolicy
 from jobctl.errors import JobctlError, PermanentJobFailure, TransientJobFailure
 from jobctl.jobs.files import storage
@@ -28,8 +31,6 @@ PDF_TAIL = 2048  # "%%EOF" must appear near the end of a complete PDF
 
 
 def _current_job_id() -> str | None:
-    from rq import get_current_job
-
     job = get_current_job()
     return job.id if job is not None else None
 
@@ -67,8 +68,6 @@ def _check_type(settings, request: FileRequest, path: Path) -> str:
 
 
 def _quarantine(settings, request: FileRequest, fetched: Fetched, scan: dict, result: dict) -> dict:
-    from jobctl.core.alerts import infected_file_alert
-
     details = {
         "file_id": request.file_id,
         "file_name": request.file_name,

@@ -25,9 +25,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from rq import get_current_job
 from sqlalchemy import select, update
 
+from jobctl.core import keyspace, runtime
 from jobctl.core.contracts import BuildContext, Contract, Field
+from jobctl.core.submit import submit
+from jobctl.data import engine_for
+from jobctl.data.engine import begin_write
+from jobctl.data.schema import orders, payments, users
 from jobctl.errors import PermanentJobFailure, UsageError
 
 PROVIDERS = ("stripe", "yookassa", "crypto")
@@ -77,8 +83,6 @@ def key_for(payment_id: int, previous: str | None, status: str) -> str:
 
 
 def _payment_row(conn, payment_id: int):
-    from jobctl.data.schema import orders, payments, users
-
     query = (
         select(payments, orders.c.user_id, orders.c.status.label("order_status"), users.c.email, users.c.name)
         .select_from(
@@ -102,8 +106,6 @@ def prepare_payment_payload(
     provider_ref: Any = None,
 ) -> dict[str, Any]:
     """Check a retry request against the store; the payload carries what was checked."""
-    from jobctl.data import engine_for
-
     if isinstance(payment_id, bool) or not isinstance(payment_id, int) or payment_id <= 0:
         raise UsageError(
             f"payment_id must be a positive integer, got {payment_id!r}", "pass the payment's id"
@@ -183,17 +185,12 @@ CONTRACT = Contract(
 
 
 def _attempt_number() -> int:
-    from rq import get_current_job
-
     job = get_current_job()
     return len(job.meta.get("attempts", [])) if job is not None else 1
 
 
 def _claim(engine, payload: dict) -> tuple[Any, str | None]:
     """(row, key): key None when the payment is already paid."""
-    from jobctl.data.engine import begin_write
-    from jobctl.data.schema import payments
-
     with begin_write(engine) as conn:
         row = _payment_row(conn, payload["payment_id"])
         if row is None:
@@ -227,9 +224,6 @@ def _claim(engine, payload: dict) -> tuple[Any, str | None]:
 
 
 def _settle(engine, row, outcome: str, reason: str | None = None) -> None:
-    from jobctl.data.engine import begin_write
-    from jobctl.data.schema import orders, payments
-
     now = _now()
     with begin_write(engine) as conn:
         conn.execute(
@@ -253,8 +247,6 @@ def _settle(engine, row, outcome: str, reason: str | None = None) -> None:
 
 def _once(guard: str, enqueue) -> str | None:
     """Run `enqueue` unless a run for this guard already did (a SET NX key in Redis)."""
-    from jobctl.core import keyspace, runtime
-
     connection = runtime.connection()
     name = f"{keyspace.JOBCTL}:once:{guard}"
     if not connection.set(name, "1", nx=True, ex=GUARD_TTL):
@@ -267,9 +259,6 @@ def _once(guard: str, enqueue) -> str | None:
 
 
 def _email(settings, row, template: str, data: dict) -> str:
-    from jobctl.core import runtime
-    from jobctl.core.submit import submit
-
     return submit(
         runtime.connection(),
         settings,
@@ -290,9 +279,6 @@ def _email(settings, row, template: str, data: dict) -> str:
 
 
 def _after_paid(settings, row, reference: str) -> dict[str, Any]:
-    from jobctl.core import runtime
-    from jobctl.core.submit import submit
-
     paid_at = _now().strftime("%Y-%m-%d %H:%M UTC")
     receipt = _once(
         f"receipt:payment:{row.id}",
@@ -317,10 +303,9 @@ def _after_paid(settings, row, reference: str) -> dict[str, Any]:
 
 def run_payment_retry(payload: dict) -> dict[str, Any]:
     """The payment-retry job: charge once, whatever happens around it (see the module doc)."""
-    from jobctl.core import runtime
-    from jobctl.data import engine_for
-    from jobctl.jobs.payments.providers import get_provider
-    from jobctl.jobs.payments.providers.base import (
+    # processes that submit or list payment-retry jobs import this module for its contract
+    from jobctl.jobs.payments.providers import get_provider  # lazy: httpx (~80 ms) only when the job runs
+    from jobctl.jobs.payments.providers.base import (  # lazy: as above
         ChargeRequest,
         PaymentDeclined,
         ProviderRejected,

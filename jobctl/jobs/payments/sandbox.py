@@ -82,6 +82,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from jobctl.data.engine import get_engine
+from jobctl.data.schema import payments
+from jobctl.errors import JobctlError
+
 STRIPE_KEY = "sk_test_fake_51Jobctl4eC39HqLyjWDarjtT1zdp7dc"
 YOOKASSA_SHOP_ID = "506751"
 YOOKASSA_SECRET_KEY = "test_fake_yk_Sup3rS3cret_9f2c"
@@ -917,13 +924,6 @@ def store_lookup(settings) -> Callable[[str, str], tuple[Any, int, str] | None]:
     """A lookup that finds a provider_ref among the payments of settings' store (None when absent)."""
 
     def find(provider: str, provider_ref: str) -> tuple[Any, int, str] | None:
-        from sqlalchemy import select
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from jobctl.data.engine import get_engine
-        from jobctl.data.schema import payments
-        from jobctl.errors import JobctlError
-
         query = select(payments.c.id, payments.c.amount_cents, payments.c.currency).where(
             payments.c.provider == provider, payments.c.provider_ref == provider_ref
         )

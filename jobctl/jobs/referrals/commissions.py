@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from jobctl.data.engine import begin_write
 from jobctl.data.schema import commissions, orders, referrals, users
 from jobctl.errors import NotFound
 
@@ -76,10 +77,10 @@ def referral_chain(conn: Connection, buyer_id: int, depth: int) -> list[int]:
 
 def _insert(conn: Connection):
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert  # lazy: just this dialect
 
         return postgresql_insert(commissions)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # lazy: just this dialect
 
     return sqlite_insert(commissions)
 
@@ -200,7 +201,5 @@ def settle(
     engine: Engine, order_id: int, rates_bps: Sequence[int], now: datetime | None = None
 ) -> dict[str, Any]:
     """settle_order in a write transaction of its own (what the job runs)."""
-    from jobctl.data.engine import begin_write
-
     with begin_write(engine) as conn:
         return settle_order(conn, order_id, rates_bps, now or datetime.now(UTC))

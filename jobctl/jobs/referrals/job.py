@@ -11,8 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
+from jobctl.core import runtime
 from jobctl.core.contracts import BuildContext, Contract, Field
+from jobctl.data import engine_for
+from jobctl.data.schema import orders
 from jobctl.errors import JobctlError, NotFound, PermanentJobFailure, UsageError
+from jobctl.jobs.referrals.commissions import settle
 
 MAX_ORDER_ID = 2**31 - 1  # orders.id is a 32-bit INTEGER on PostgreSQL
 
@@ -37,11 +43,6 @@ def prepare_commission_payload(order_id: Any, settings=None) -> dict[str, int]:
 
 
 def _require_order(settings, order_id: int) -> None:
-    from sqlalchemy import select
-
-    from jobctl.data import engine_for
-    from jobctl.data.schema import orders
-
     with engine_for(settings).connect() as conn:
         found = conn.execute(select(orders.c.id).where(orders.c.id == order_id)).first()
     if found is None:
@@ -74,10 +75,6 @@ CONTRACT = Contract(
 
 def run_referral_commission_job(payload: dict) -> dict[str, Any]:
     """The RQ job: pay (or reverse) one order's commissions with the configured rates; idempotent."""
-    from jobctl.core import runtime
-    from jobctl.data import engine_for
-    from jobctl.jobs.referrals.commissions import settle
-
     try:
         order_id = _read(payload)
     except JobctlError as exc:

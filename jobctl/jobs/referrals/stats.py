@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, FromClause, case, func, select, true, union
 from sqlalchemy.engine import Connection
 
+from jobctl.data import engine_for
 from jobctl.data.schema import commissions, orders, users
 from jobctl.errors import NotFound, UsageError
 from jobctl.jobs.referrals.commissions import referral_links
@@ -171,7 +172,5 @@ def _levels(conn: Connection, referrer_ids: list[int]) -> dict[int, list[dict[st
 
 def load_referral_stats(settings, referrer_id: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """What `jobctl referrals stats` prints: referral_stats on the configured store."""
-    from jobctl.data import engine_for
-
     with engine_for(settings).connect() as conn:
         return referral_stats(conn, referrer_id, limit)

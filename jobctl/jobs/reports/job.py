@@ -12,11 +12,18 @@ import hashlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
+from jobctl.core import runtime
 from jobctl.core.atomic import write_atomic
 from jobctl.core.choices import pick
 from jobctl.core.contracts import BuildContext, Contract, Field
+from jobctl.core.submit import submit
+from jobctl.data import engine_for
+from jobctl.data.schema import reports
 from jobctl.errors import JobctlError, PermanentJobFailure, UsageError
 from jobctl.jobs.reports.data import KINDS, report_data
+from jobctl.jobs.reports.render import render, summary_lines
 
 FORMATS = ("pdf", "csv", "json")
 TEMPLATE = "admin-report"
@@ -44,13 +51,11 @@ def check_date(value: Any) -> date:
 
 
 def _insert(conn):
-    from jobctl.data.schema import reports
-
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert  # lazy: just this dialect
 
         return postgresql_insert(reports)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # lazy: just this dialect
 
     return sqlite_insert(reports)
 
@@ -76,10 +81,6 @@ def _record(conn, kind: str, first: date, last: date, fmt: str, path: str, diges
 
 
 def _email_admins(settings, data: dict, paths: list[str]) -> str | None:
-    from jobctl.core import runtime
-    from jobctl.core.submit import submit
-    from jobctl.jobs.reports.render import summary_lines
-
     period = data["period"]
     return submit(
         runtime.connection(),
@@ -106,9 +107,6 @@ def generate_report(
     settings, kind: str, day: date, formats: list[str], *, email: bool = True
 ) -> dict[str, Any]:
     """Render and store one report in every format asked for; returns what was written (and mailed)."""
-    from jobctl.data import engine_for
-    from jobctl.jobs.reports.render import render
-
     kind, day, formats = check_kind(kind), check_date(day), check_formats(formats)
     engine = engine_for(settings)
     with engine.connect() as conn:
@@ -204,8 +202,6 @@ DAILY, WEEKLY = _contract("daily"), _contract("weekly")
 
 
 def _run(kind: str, payload: dict) -> dict[str, Any]:
-    from jobctl.core import runtime
-
     try:
         day, formats = check_payload(kind, payload)
     except (JobctlError, ValueError) as exc:
@@ -224,11 +220,6 @@ def run_weekly_report(payload: dict) -> dict[str, Any]:
 
 
 def list_reports(settings, kind: Any = None, limit: int = 20) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
-    from jobctl.data import engine_for
-    from jobctl.data.schema import reports
-
     query = (
         select(reports).order_by(reports.c.period_start.desc(), reports.c.kind, reports.c.format).limit(limit)
     )

@@ -266,7 +266,7 @@ def render_csv(data: Mapping[str, Any]) -> bytes:
 
 def render_pdf(data: Mapping[str, Any]) -> bytes:
     """An A4 PDF: summary table, daily breakdown and charts (weekly), top products; see reports.pdf."""
-    from jobctl.jobs.reports import pdf  # reportlab is imported only by the processes that draw PDFs
+    from jobctl.jobs.reports import pdf  # lazy: reportlab, only in the processes that draw PDFs
 
     return pdf.render_pdf(data)
 

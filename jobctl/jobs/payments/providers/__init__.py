@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from jobctl.errors import UsageError
 from jobctl.jobs.payments.providers.base import Provider
+from jobctl.jobs.payments.providers.crypto import CryptoProvider
+from jobctl.jobs.payments.providers.stripe import StripeProvider
+from jobctl.jobs.payments.providers.yookassa import YooKassaProvider
 
 PROVIDERS = ("stripe", "yookassa", "crypto")
 
@@ -16,15 +19,9 @@ PROVIDERS = ("stripe", "yookassa", "crypto")
 def get_provider(name: str, settings) -> Provider:
     """The adapter for `name`; raises ProviderRejected when its credentials or URL are not set."""
     if name == "stripe":
-        from jobctl.jobs.payments.providers.stripe import StripeProvider
-
         return StripeProvider(settings)
     if name == "yookassa":
-        from jobctl.jobs.payments.providers.yookassa import YooKassaProvider
-
         return YooKassaProvider(settings)
     if name == "crypto":
-        from jobctl.jobs.payments.providers.crypto import CryptoProvider
-
         return CryptoProvider(settings)
     raise UsageError(f"unknown payment provider {name!r}", f"use one of {', '.join(PROVIDERS)}")

@@ -1,5 +1,6 @@
 """What every payment provider adapter shares: the charge request and its result, the three ways a
-charge can fail, and one HTTP exchange with the failures all providers have in common.
+charge can fail, one HTTP exchange with the failures all providers have in common, and the Provider
+base class (the constructor and the checks before a charge).
 
 The three failures tell the payment job what to do with the payment:
 
@@ -19,11 +20,12 @@ from __future__ import annotations
 import email.utils
 import json
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from jobctl.config import mask_url
@@ -73,12 +75,6 @@ class ProviderRejected(PermanentJobFailure):
     def __init__(self, message: str, *, hint: str | None = None):
         super().__init__(f"{message} ({hint})" if hint else message)
         self.hint = hint
-
-
-class Provider(Protocol):
-    name: str
-
-    def charge(self, request: ChargeRequest) -> ChargeResult: ...
 
 
 def major_units(cents: int) -> str:
@@ -243,3 +239,38 @@ def mismatch(
         f"{major_units(request.amount_cents)} {request.currency}; not recording it as paid",
         hint="reconcile the payment with the provider's dashboard",
     )
+
+
+class Provider(ABC):
+    """One provider's adapter. This base owns what all of them do alike: reading the credentials and
+    the API base URL from the settings into a ProviderAPI, and refusing a request no provider should see
+    (check_request, a missing provider_ref) before `settle` asks the provider for the outcome."""
+
+    name: str  # "stripe": the word in JOBCTL_PAYMENT_PROVIDER and ChargeResult.provider
+    label: str  # how messages name the provider: "Stripe"
+    url_setting: str  # the Settings field with the API base URL: "stripe_url"
+    url_env: str  # the variable it is read from, named in messages: "JOBCTL_STRIPE_URL"
+    ref_name: str  # what payments.provider_ref holds for this provider: "PaymentIntent id"
+    ref_hint: str  # how to fix a payment without one
+    max_key: int = 255  # the longest idempotency key the provider takes
+
+    def __init__(self, settings):
+        self.auth, secrets = self.credentials(settings)
+        url = base_url(self.label, getattr(settings, self.url_setting), self.url_env)
+        self.api = ProviderAPI(self.label, url, settings.payment_timeout, secrets=secrets)
+
+    @abstractmethod
+    def credentials(self, settings) -> tuple[dict[str, str], tuple[str, ...]]:
+        """The auth headers every request carries, and the secrets masked in every message."""
+
+    def charge(self, request: ChargeRequest) -> ChargeResult:
+        check_request(self.label, request, max_key=self.max_key)
+        if not request.provider_ref:
+            raise ProviderRejected(
+                f"{self.label}: payment {request.payment_id} has no {self.ref_name}", hint=self.ref_hint
+            )
+        return self.settle(request, request.provider_ref)
+
+    @abstractmethod
+    def settle(self, request: ChargeRequest, ref: str) -> ChargeResult:
+        """Ask the provider for the outcome of a checked request; `ref` is its provider_ref."""

@@ -20,45 +20,35 @@ from jobctl.jobs.payments.providers.base import (
     ChargeRequest,
     ChargeResult,
     PaymentDeclined,
-    ProviderAPI,
+    Provider,
     ProviderRejected,
     ProviderUnavailable,
     Reply,
-    base_url,
-    check_request,
     mismatch,
     require_setting,
     same_amount,
 )
 
-LABEL = "crypto gateway"
 WAITING = ("pending", "confirming")
 DECLINED = ("expired", "underpaid", "cancelled", "canceled")
 
 
-class CryptoProvider:
+class CryptoProvider(Provider):
     name = "crypto"
+    label = "crypto gateway"
+    url_setting, url_env = "crypto_url", "JOBCTL_CRYPTO_URL"
+    ref_name = "invoice id"
+    ref_hint = "store the invoice id in payments.provider_ref"
 
-    def __init__(self, settings):
-        self._key = require_setting(LABEL, settings.crypto_api_key, "CRYPTO_API_KEY", "the gateway's API key")
-        self.api = ProviderAPI(
-            LABEL,
-            base_url(LABEL, settings.crypto_url, "JOBCTL_CRYPTO_URL"),
-            settings.payment_timeout,
-            secrets=(self._key,),
-        )
+    def credentials(self, settings):
+        key = require_setting(self.label, settings.crypto_api_key, "CRYPTO_API_KEY", "the gateway's API key")
+        return {"X-Api-Key": key}, (key,)
 
-    def charge(self, request: ChargeRequest) -> ChargeResult:
-        check_request(LABEL, request)
-        if not request.provider_ref:
-            raise ProviderRejected(
-                f"{LABEL}: payment {request.payment_id} has no invoice id",
-                hint="store the invoice id in payments.provider_ref",
-            )
+    def settle(self, request: ChargeRequest, ref: str) -> ChargeResult:
         reply = self.api.request(
             "GET",
-            f"/v1/invoices/{quote(request.provider_ref, safe='')}",
-            headers={"X-Api-Key": self._key, "Idempotency-Key": request.idempotency_key},
+            f"/v1/invoices/{quote(ref, safe='')}",
+            headers={**self.auth, "Idempotency-Key": request.idempotency_key},
         )
         return self._outcome(self._invoice(reply), reply, request)
 
@@ -84,7 +74,7 @@ class CryptoProvider:
             else:
                 amount, currency = invoice.get("amount"), str(invoice.get("currency") or "")
             if not same_amount(amount, request.amount_cents) or currency.upper() != request.currency.upper():
-                raise mismatch(LABEL, request, f"invoice {invoice_id}", amount, currency)
+                raise mismatch(self.label, request, f"invoice {invoice_id}", amount, currency)
             return ChargeResult(self.name, invoice_id, "succeeded", status)
         if status in WAITING:
             wait = invoice.get("retry_after")
@@ -92,15 +82,16 @@ class CryptoProvider:
             if isinstance(wait, int | Decimal) and not isinstance(wait, bool) and wait >= 0:
                 retry_after = float(wait)
             raise ProviderUnavailable(
-                f"{LABEL}: invoice {invoice_id} is {status}; asking again later", retry_after=retry_after
+                f"{self.label}: invoice {invoice_id} is {status}; asking again later",
+                retry_after=retry_after,
             )
         if status in DECLINED:
             word = "cancelled" if status == "canceled" else status
             raise PaymentDeclined(
-                f"{LABEL}: invoice {invoice_id} for payment {request.payment_id} is {status}",
+                f"{self.label}: invoice {invoice_id} for payment {request.payment_id} is {status}",
                 reason=f"invoice_{word}",
             )
         raise ProviderRejected(
-            f"{LABEL}: invoice {invoice_id} has the unexpected status {status!r}",
+            f"{self.label}: invoice {invoice_id} has the unexpected status {status!r}",
             hint="check it in the gateway's dashboard",
         )

@@ -22,54 +22,42 @@ from jobctl.jobs.payments.providers.base import (
     ChargeRequest,
     ChargeResult,
     PaymentDeclined,
-    ProviderAPI,
+    Provider,
     ProviderRejected,
     ProviderUnavailable,
     Reply,
-    base_url,
-    check_request,
     major_units,
     mismatch,
     require_setting,
 )
 
-LABEL = "Stripe"
 
-
-class StripeProvider:
+class StripeProvider(Provider):
     name = "stripe"
+    label = "Stripe"
+    url_setting, url_env = "stripe_url", "JOBCTL_STRIPE_URL"
+    ref_name = "PaymentIntent id"
+    ref_hint = "store its pi_... id in payments.provider_ref"
 
-    def __init__(self, settings):
-        self._key = require_setting(LABEL, settings.stripe_api_key, "STRIPE_API_KEY", "the Stripe secret key")
-        self.api = ProviderAPI(
-            LABEL,
-            base_url(LABEL, settings.stripe_url, "JOBCTL_STRIPE_URL"),
-            settings.payment_timeout,
-            secrets=(self._key,),
-        )
+    def credentials(self, settings):
+        key = require_setting(self.label, settings.stripe_api_key, "STRIPE_API_KEY", "the Stripe secret key")
+        return {"Authorization": f"Bearer {key}"}, (key,)
 
-    def charge(self, request: ChargeRequest) -> ChargeResult:
-        check_request(LABEL, request)
-        if not request.provider_ref:
-            raise ProviderRejected(
-                f"{LABEL}: payment {request.payment_id} has no PaymentIntent id",
-                hint="store its pi_... id in payments.provider_ref",
-            )
-        path = f"/v1/payment_intents/{quote(request.provider_ref, safe='')}"
-        auth = {"Authorization": f"Bearer {self._key}"}
+    def settle(self, request: ChargeRequest, ref: str) -> ChargeResult:
+        path = f"/v1/payment_intents/{quote(ref, safe='')}"
         reply = self.api.request(
             "POST",
             path + "/confirm",
             body=urlencode({"off_session": "true"}).encode(),
             headers={
-                **auth,
+                **self.auth,
                 "Idempotency-Key": request.idempotency_key,
                 "Content-Type": "application/x-www-form-urlencoded",
             },
         )
         intent = self._intent(reply, request)
         if intent.get("status") == "processing":
-            intent = self._intent(self.api.request("GET", path, headers=auth), request)
+            intent = self._intent(self.api.request("GET", path, headers=self.auth), request)
         return self._outcome(intent, request)
 
     def _intent(self, reply: Reply, request: ChargeRequest) -> dict[str, Any]:
@@ -89,7 +77,8 @@ class StripeProvider:
         if reply.status == 402:
             reason = error.get("decline_code") or code or "card_declined"
             raise PaymentDeclined(
-                f"{LABEL} declined payment {request.payment_id} (402 {detail}): {message}", reason=str(reason)
+                f"{self.label} declined payment {request.payment_id} (402 {detail}): {message}",
+                reason=str(reason),
             )
         attached = error.get("payment_intent")
         if (
@@ -112,7 +101,7 @@ class StripeProvider:
                 if isinstance(amount, int) and not isinstance(amount, bool):  # cents: shown as units
                     amount = major_units(amount)
                 raise mismatch(
-                    LABEL,
+                    self.label,
                     request,
                     f"PaymentIntent {intent_id}",
                     amount,
@@ -121,11 +110,12 @@ class StripeProvider:
             return ChargeResult(self.name, intent_id, "succeeded", status)
         if status == "processing":
             raise ProviderUnavailable(
-                f"{LABEL}: PaymentIntent {intent_id} is still processing; asking again later"
+                f"{self.label}: PaymentIntent {intent_id} is still processing; asking again later"
             )
         if status == "requires_action":
             raise PaymentDeclined(
-                f"{LABEL}: PaymentIntent {intent_id} needs the customer to authenticate (requires_action)",
+                f"{self.label}: PaymentIntent {intent_id} needs the customer to authenticate "
+                "(requires_action)",
                 reason="requires_action",
             )
         if status == "requires_payment_method":
@@ -133,11 +123,11 @@ class StripeProvider:
             reason = str(error.get("decline_code") or error.get("code") or "card_declined")
             message = self.api.redact(str(error.get("message") or "the payment method was declined"))
             raise PaymentDeclined(
-                f"{LABEL} declined payment {request.payment_id} (PaymentIntent {intent_id} "
+                f"{self.label} declined payment {request.payment_id} (PaymentIntent {intent_id} "
                 f"requires_payment_method, {reason}): {message}",
                 reason=reason,
             )
         raise ProviderRejected(
-            f"{LABEL}: PaymentIntent {intent_id} is {status!r} after confirming",
+            f"{self.label}: PaymentIntent {intent_id} is {status!r} after confirming",
             hint="jobctl confirms automatic-capture intents; settle this one in the Stripe dashboard",
         )

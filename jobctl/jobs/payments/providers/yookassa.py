@@ -22,54 +22,43 @@ from jobctl.jobs.payments.providers.base import (
     ChargeRequest,
     ChargeResult,
     PaymentDeclined,
-    ProviderAPI,
+    Provider,
     ProviderRejected,
     ProviderUnavailable,
     Reply,
-    base_url,
-    check_request,
     major_units,
     mismatch,
     require_setting,
     same_amount,
 )
 
-LABEL = "YooKassa"
-MAX_KEY = 64  # YooKassa's limit on Idempotence-Key
 MAX_DESCRIPTION = 128
 NOT_FINAL = ("pending", "waiting_for_capture")
 
 
-class YooKassaProvider:
+class YooKassaProvider(Provider):
     name = "yookassa"
+    label = "YooKassa"
+    url_setting, url_env = "yookassa_url", "JOBCTL_YOOKASSA_URL"
+    ref_name = "saved payment method id"
+    ref_hint = "store the payment_method_id in payments.provider_ref"
+    max_key = 64  # YooKassa's limit on Idempotence-Key
 
-    def __init__(self, settings):
+    def credentials(self, settings):
         shop_id = require_setting(
-            LABEL, settings.yookassa_shop_id, "YOOKASSA_SHOP_ID", "the YooKassa shop id"
+            self.label, settings.yookassa_shop_id, "YOOKASSA_SHOP_ID", "the YooKassa shop id"
         )
         secret = require_setting(
-            LABEL, settings.yookassa_secret_key, "YOOKASSA_SECRET_KEY", "the YooKassa secret key"
+            self.label, settings.yookassa_secret_key, "YOOKASSA_SECRET_KEY", "the YooKassa secret key"
         )
         token = base64.b64encode(f"{shop_id}:{secret}".encode()).decode("ascii")
-        self._auth = {"Authorization": f"Basic {token}"}
-        self.api = ProviderAPI(
-            LABEL,
-            base_url(LABEL, settings.yookassa_url, "JOBCTL_YOOKASSA_URL"),
-            settings.payment_timeout,
-            secrets=(secret, token),
-        )
+        return {"Authorization": f"Basic {token}"}, (secret, token)
 
-    def charge(self, request: ChargeRequest) -> ChargeResult:
-        check_request(LABEL, request, max_key=MAX_KEY)
-        if not request.provider_ref:
-            raise ProviderRejected(
-                f"{LABEL}: payment {request.payment_id} has no saved payment method id",
-                hint="store the payment_method_id in payments.provider_ref",
-            )
+    def settle(self, request: ChargeRequest, ref: str) -> ChargeResult:
         body = {
             "amount": {"value": major_units(request.amount_cents), "currency": request.currency.upper()},
             "capture": True,
-            "payment_method_id": request.provider_ref,
+            "payment_method_id": ref,
             "description": (request.description or f"payment {request.payment_id}")[:MAX_DESCRIPTION],
             "metadata": {"payment_id": str(request.payment_id), "customer_id": str(request.customer_id)},
         }
@@ -78,7 +67,7 @@ class YooKassaProvider:
             "/v3/payments",
             body=json.dumps(body).encode(),
             headers={
-                **self._auth,
+                **self.auth,
                 "Idempotence-Key": request.idempotency_key,
                 "Content-Type": "application/json",
             },
@@ -86,7 +75,7 @@ class YooKassaProvider:
         payment = self._payment(reply)
         if payment["status"] in NOT_FINAL and isinstance(payment.get("id"), str):
             path = f"/v3/payments/{quote(payment['id'], safe='')}"
-            payment = self._payment(self.api.request("GET", path, headers=self._auth))
+            payment = self._payment(self.api.request("GET", path, headers=self.auth))
         return self._outcome(payment, request)
 
     def _payment(self, reply: Reply) -> dict[str, Any]:
@@ -98,7 +87,7 @@ class YooKassaProvider:
             if isinstance(wait, int | Decimal) and not isinstance(wait, bool) and wait >= 0:
                 seconds = float(Decimal(wait) / 1000)
             raise ProviderUnavailable(
-                f"{LABEL} replied 202: the request is still being processed; asking "
+                f"{self.label} replied 202: the request is still being processed; asking "
                 "again later with the same key",
                 retry_after=seconds,
             )
@@ -122,19 +111,19 @@ class YooKassaProvider:
                 amount = {}
             value, currency = amount.get("value"), str(amount.get("currency") or "")
             if not same_amount(value, request.amount_cents) or currency.upper() != request.currency.upper():
-                raise mismatch(LABEL, request, f"payment {payment_id}", value, currency)
+                raise mismatch(self.label, request, f"payment {payment_id}", value, currency)
             return ChargeResult(self.name, payment_id, "succeeded", status)
         if status in NOT_FINAL:
-            raise ProviderUnavailable(f"{LABEL}: payment {payment_id} is {status}; asking again later")
+            raise ProviderUnavailable(f"{self.label}: payment {payment_id} is {status}; asking again later")
         if status == "canceled":
             details = payment.get("cancellation_details") or {}
             reason = str(details.get("reason") or "canceled")
             raise PaymentDeclined(
-                f"{LABEL} canceled payment {payment_id} for payment {request.payment_id} "
+                f"{self.label} canceled payment {payment_id} for payment {request.payment_id} "
                 f"({details.get('party') or 'unknown party'}: {reason})",
                 reason=reason,
             )
         raise ProviderRejected(
-            f"{LABEL}: payment {payment_id} has the unexpected status {status!r}",
+            f"{self.label}: payment {payment_id} has the unexpected status {status!r}",
             hint="check it in the YooKassa dashboard",
         )

@@ -1,4 +1,4 @@
-"""The one duration grammar (jobctl.core.durations), as a table, and the settings that use it."""
+"""The one duration grammar (jobctl.durations), as a table, and the settings that use it."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from jobctl import durations
 from jobctl.config import load_settings
-from jobctl.core import durations
 from jobctl.core.enqueue import parse_duration as enqueue_parse_duration
 from jobctl.errors import ConfigError, UsageError
 
@@ -118,6 +118,7 @@ DURATION_SETTINGS = [
     "JOBCTL_HEARTBEAT_INTERVAL",
     "JOBCTL_MAINTENANCE_INTERVAL",
     "JOBCTL_SCHEDULER_LEASE",
+    "JOBCTL_REDIS_WAIT",
 ]
 
 

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from jobctl.cli.common import state
-from jobctl.core import tokens
+from jobctl.core import logs, tokens
 from jobctl.errors import UsageError
 
 EXTRA_MISSING = "the HTTP API needs the http extra: pip install 'jobctl[http]'"
@@ -39,7 +39,6 @@ def serve(
         import uvicorn
 
         from jobctl.http import create_app
-        from jobctl.http.access_log import log_config
     except ImportError:
         raise UsageError(EXTRA_MISSING) from None
     st = state(ctx)
@@ -67,6 +66,6 @@ def serve(
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
-        log_config=log_config(),
+        log_config=logs.serve_log_config(uvicorn.config.LOGGING_CONFIG, settings.log_level),
         server_header=False,
     )

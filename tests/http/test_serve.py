@@ -63,6 +63,7 @@ def test_loopback_without_tokens_starts_read_only_and_says_so(cli, monkeypatch, 
     result = cli("serve")
     [(app, kwargs)] = no_binding
     assert (kwargs["host"], kwargs["port"]) == ("127.0.0.1", 9124) and app.state.jobctl.loopback is True
+    assert "redact" in kwargs["log_config"]["filters"]  # uvicorn's lines and jobctl's are redacted
     assert "no API tokens yet" in result.stderr and "anonymous" in result.stderr
 
 

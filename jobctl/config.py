@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from jobctl.durations import setting_seconds
 from jobctl.errors import ConfigError
@@ -695,6 +696,15 @@ FIELDS: tuple[Field, ...] = (
         _check_positive,
         doc="largest HTTP API request body, bytes (k/m suffixes allowed); larger ones get 413",
     ),
+    Field(
+        "http_read_timeout",
+        "JOBCTL_HTTP_READ_TIMEOUT",
+        10,
+        _parse_duration,
+        _check_positive,
+        doc="longest an HTTP API request body may take to arrive (10s, 1m); a slower or short one gets "
+        "408 and its connection closed",
+    ),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 
@@ -749,14 +759,14 @@ class Settings:
             shown = v.value
             if f.secret and shown:
                 shown = SECRET_MASK
-            elif f.name in ("redis_url", "database_url") and shown:
-                shown = mask_url(shown)
             if f.name == "payment_attempts":
                 shown = ",".join(f"{name}={count}" for name, count in shown)
             elif f.name == "commission_rates":
                 shown = ",".join(f"{bps / 100:g}%" for bps in shown)
             elif isinstance(shown, tuple):
                 shown = ",".join(x if isinstance(x, str) else "x".join(map(str, x)) for x in shown)
+            if isinstance(shown, str):  # any value may hold a URL: one rule masks its secrets
+                shown = mask_url(shown)
             rows.append({"key": f.name, "env": f.env, "value": shown, "source": v.source, "doc": f.doc})
         rows.append(
             {
@@ -770,13 +780,56 @@ class Settings:
         return rows
 
 
-def mask_url(url: str) -> str:
-    """The URL with any password replaced, safe to print or log."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", f":{SECRET_MASK}@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
+# The one rule for secrets inside URLs, whatever setting, log line or message they appear in: a
+# password in the userinfo, a user name that is itself a token (https://TOKEN@host), and the value of
+# any query or fragment parameter named like a credential (?token=, &X-Amz-Signature=, #access_token=).
+# (the userinfo runs to the last @ before the path, as urlsplit reads it: a raw @ in a password)
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#]*)@")
+# a name may be %-escaped (access%5Ftoken=): it is judged decoded, as the server reading it would
+_URL_PARAM = re.compile(r"(?P<lead>[?&#;](?P<name>[A-Za-z0-9_.\-\[\]%+]+)=)(?P<value>[^&#;\s\"'<>]+)")
+_SECRET_PARAM_WORDS = frozenset(
+    {
+        "key", "apikey", "token", "secret", "password", "passwd", "pwd", "pass", "sig", "signature",
+        "auth", "authorization", "credential", "credentials", "session",
+    }
+)  # fmt: skip
+_SECRET_PARAM_ENDINGS = ("key", "token", "secret", "password", "signature", "credential")
+_TOKEN_USER = re.compile(r"(?:jct|sk|rk|pk|ghp|gho|ghs|glpat|xox[abpr]|SG)[._-]|[A-Za-z0-9._~+/=-]{16,}$")
+
+
+def _secret_param(name: str) -> bool:
+    """A query parameter named like a credential: token, api_key, access_token, X-Amz-Signature, ..."""
+    name = name.lower()
+    words = re.split(r"[_.\-\[\]]+", name)
+    return any(w in _SECRET_PARAM_WORDS for w in words) or re.sub(r"[_.\-\[\]]", "", name).endswith(
+        _SECRET_PARAM_ENDINGS
+    )
+
+
+def _mask_userinfo(match: re.Match) -> str:
+    user, colon, password = match["userinfo"].partition(":")
+    if password:
+        return f"{match['scheme']}{user}:{SECRET_MASK}@"
+    if not colon and _TOKEN_USER.match(user):
+        return f"{match['scheme']}{SECRET_MASK}@"
+    return match.group(0)
+
+
+def _mask_param(match: re.Match) -> str:
+    return match["lead"] + SECRET_MASK if _secret_param(unquote_plus(match["name"])) else match.group(0)
+
+
+def mask_url(text: str) -> str:
+    """`text` (a URL, or any text with URLs in it) with the URL secrets masked, safe to print or log:
+    the userinfo password, a token-like user name, credential-named query and fragment values.
+    Everything else is left exactly as it was (no re-encoding), so a URL without secrets is unchanged."""
+    if not text or not isinstance(text, str):
+        return text
+    if "@" in text:
+        text = _URL_USERINFO.sub(_mask_userinfo, text)
+    if "=" in text:
+        text = _URL_PARAM.sub(_mask_param, text)
+    return text
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -806,15 +859,6 @@ def _read_env_file(path: Path) -> dict[str, str]:
                 "one KEY=VALUE per line; quote a value with spaces or # and close every quote",
             )
     return {k: v for k, v in dotenv_values(stream=StringIO(text)).items() if v is not None}
-
-
-def _shown(raw: Any) -> str:
-    """A refused value as its error may echo it: a URL's password masked, an unreadable URL not shown."""
-    try:
-        masked = mask_url(str(raw))
-    except ValueError:
-        return ""
-    return f" {raw!r}" if masked == str(raw) else f" {masked!r}"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -896,7 +940,7 @@ def load_settings(
             if f.check:
                 f.check(value)
         except (ValueError, TypeError, IndexError) as exc:
-            shown = "" if f.secret else _shown(raw)  # a secret's value is never echoed
+            shown = "" if f.secret else f" {mask_url(repr(raw))}"  # a secret's value is never echoed
             raise ConfigError(
                 f"invalid {f.name} ({f.env}) from {source}:{shown} {exc}",
                 f"fix {f.env} where it is set ({source})",

@@ -145,3 +145,38 @@ def test_the_file_pipeline_types_are_the_types_it_stores():
     from jobctl.jobs.files.filetypes import EXTENSIONS
 
     assert set(FILE_PIPELINE_TYPES) == set(EXTENSIONS)
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("https://apikey:SG.x1@api.example/v3", f"https://apikey:{SECRET_MASK}@api.example/v3"),
+        ("https://u:p@ss@host/x", f"https://u:{SECRET_MASK}@host/x"),  # a raw @ in the password
+        ("unix:///run/redis.sock?db=1&password=pw", f"unix:///run/redis.sock?db=1&password={SECRET_MASK}"),
+        ("https://ghp_0123456789abcdef@git.example/x", f"https://{SECRET_MASK}@git.example/x"),
+        (
+            "https://b.example/f?X-Amz-Signature=ab&X-Amz-Date=1&apiKey=k",
+            f"https://b.example/f?X-Amz-Signature={SECRET_MASK}&X-Amz-Date=1&apiKey={SECRET_MASK}",
+        ),
+        (
+            "https://shop.example/cb#access_token=zz&state=1",
+            f"https://shop.example/cb#access_token={SECRET_MASK}&state=1",
+        ),
+        ("postgresql://jobctl@localhost/shop", "postgresql://jobctl@localhost/shop"),  # a user name is kept
+        ("sqlite:///var/lib/jobctl.db", "sqlite:///var/lib/jobctl.db"),
+        ("/api/jobs?access%5Ftoken=t1&page=2%3D", f"/api/jobs?access%5Ftoken={SECRET_MASK}&page=2%3D"),
+        (
+            "failed: POST http://a:b@h/x?sig=1 for ann@example.com",
+            f"failed: POST http://a:{SECRET_MASK}@h/x?sig={SECRET_MASK} for ann@example.com",
+        ),
+    ],
+)
+def test_mask_url_one_rule(url, shown):
+    assert mask_url(url) == shown
+
+
+def test_a_bad_url_setting_is_echoed_masked():
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"JOBCTL_CRYPTO_URL": "ftp://bob:hunter2@pay.example/?token=t0k"})
+    assert "hunter2" not in err.value.message and "t0k" not in err.value.message
+    assert "ftp://bob:" in err.value.message

@@ -36,6 +36,7 @@ from jobctl.cli import (
 )
 from jobctl.cli.common import new_app, state
 from jobctl.core import audit as core_audit
+from jobctl.core import logs as core_logs
 
 app = new_app("Operate the marketplace's background jobs (RQ over Redis).")
 
@@ -58,6 +59,7 @@ def root(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
+    core_logs.configure_cli_logging()  # a command's warnings are redacted like a worker's log
     st = state(ctx)
     st.verbose = verbose
     st.flags = {

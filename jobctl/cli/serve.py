@@ -8,7 +8,7 @@ import sys
 import typer
 
 from jobctl.cli.common import state
-from jobctl.core import tokens
+from jobctl.core import logs, tokens
 from jobctl.errors import UsageError
 
 EXTRA_MISSING = "the HTTP API needs the http extra: pip install 'jobctl[http]'"
@@ -61,4 +61,11 @@ def serve(
     app = create_app(settings, connection, loopback=loopback)
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(f"jobctl: serving the HTTP API on http://{shown}:{port} (docs at /docs); Ctrl+C stops\n")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), server_header=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=logs.serve_log_config(uvicorn.config.LOGGING_CONFIG, settings.log_level),
+        server_header=False,
+    )

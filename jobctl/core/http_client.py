@@ -14,9 +14,10 @@ What this module owns, so no caller has to get it right again:
 - the pool: one httpx.Client per process. RQ forks a work horse per job; the child drops the
   parent's client at the fork and builds its own, so two processes never share a socket;
 - redaction: a failure's message never carries a secret. The values of credential headers
-  (Authorization, X-Api-Key, ...), the caller's own secrets, a URL's password and its query (signed
-  URLs and webhook tokens live there) are masked before any message leaves this module, and httpx's
-  own request log line (which carries the full URL) is kept below INFO;
+  (Authorization, X-Api-Key, ...), the caller's own secrets, the request URL's password and its
+  whole query (signed URLs and webhook tokens live there, under any name) are masked before any
+  message leaves this module, then any URL left in it by the rule settings and logs follow
+  (jobctl.config.mask_url); httpx's own request log line (which carries the full URL) is kept below INFO;
 - redirects: followed only by `fetch` (the file fetch). An API answering 3xx means a wrong base
   URL to fix, and a redirected POST would be re-sent as a GET without its body;
 - the fetch policy (jobctl.core.fetch_policy) for `fetch`, whose URL comes from whoever enqueued a
@@ -39,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from jobctl.config import SECRET_MASK
+from jobctl.config import SECRET_MASK, mask_url
 from jobctl.core.fetch_policy import FetchPolicy
 
 # httpx's __init__ imports its command-line tool (httpx._main), which loads click and rich whenever
@@ -132,10 +133,11 @@ def client() -> httpx.Client:
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` on one line with every secret (3 characters or more) masked, longest first."""
+    """`text` on one line with every secret (3 characters or more) masked, longest first, and any URL
+    in it masked by the rule every setting and log line follows (jobctl.config.mask_url)."""
     for secret in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
         text = text.replace(secret, SECRET_MASK)
-    return " ".join(text.split())
+    return mask_url(" ".join(text.split()))
 
 
 def secrets_of(url: str, headers: Mapping[str, str] | None, extra: Iterable[str] = ()) -> list[str]:

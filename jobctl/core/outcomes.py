@@ -16,9 +16,11 @@ from typing import Any
 
 from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
 from rq.job import Job
+from rq.timeouts import JobTimeoutException
 
 from jobctl.core import dlq, keyspace, metrics, payloads
 from jobctl.core.lifecycle import Claimed, utc_iso
+from jobctl.errors import JobFailure
 
 MESSAGE_LIMIT = 500
 UNSERIALIZABLE = "Unserializable return value"
@@ -57,11 +59,18 @@ class Run:
     stopped: bool = False
     kind: str = "done"  # done | retry | dead | stopped, set by decide()
     due: float | None = None
+    attempts_allowed: int | None = None  # this attempt's number plus the retries left, set by decide()
     dead_entry: dict | None = field(default=None, repr=False)
 
     @property
     def failed(self) -> bool:
         return self.error is not None
+
+    @property
+    def expected(self) -> bool:
+        """A failure jobctl knows how to handle: a handler's JobFailure (a provider's 451 or 503, a
+        declined card, a bad address), a timeout or a cancel. Anything else is a bug worth a traceback."""
+        return self.stopped or isinstance(self.error, JobFailure | JobTimeoutException)
 
 
 def failure_text(exc: BaseException) -> str:
@@ -77,6 +86,7 @@ def decide(run: Run) -> None:
     if run.stopped:
         run.kind = "stopped"
         return
+    run.attempts_allowed = len(job.meta.get("attempts", [])) + 1 + (job.retries_left or 0)
     retryable = getattr(run.error, "retryable", True)
     if retryable and job.retries_left:
         job.retry_after = getattr(run.error, "retry_after", None)

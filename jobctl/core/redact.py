@@ -9,8 +9,9 @@ CLI's `--reveal`. What is hidden:
   start like a card (2-6; millisecond timestamps start with 1) -> **** **** **** 4242
 * the value of any key named like password, secret, token, api_key, authorization, card, cvc,
   cvv, iban or private_key (whatever it holds; structure kept, None and booleans left alone)
-* token-looking strings: jct_..., sk_live_... / sk_test_... / rk_..., "Bearer ...", and secret
-  query parameters in URLs (?token=..., &signature=...)
+* token-looking strings: jct_..., sk_live_... / sk_test_... / rk_..., "Bearer ..."
+* secrets inside URLs, by the rule settings and error messages use too (jobctl.config.mask_url):
+  the userinfo password, a token-like user name, credential-named parameters (?token=, &signature=)
 
 Redaction only changes what is shown: stored data, and the data replay and rotation use, is untouched.
 """
@@ -20,6 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+
+from jobctl.config import mask_url
 
 MASK = "[redacted]"
 
@@ -38,13 +41,6 @@ _TOKENS = (
     (re.compile(r"\bjct_[A-Za-z0-9_-]{6,}"), "jct_***"),
     (re.compile(r"\b([sr]k_(?:live|test))_[A-Za-z0-9]{6,}"), r"\1_***"),
     (re.compile(r"\b(Bearer)\s+[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE), r"\1 ***"),
-    (
-        re.compile(
-            r"([?&](?:access_token|token|api_?key|secret|signature|sig|password|auth)=)[^&#\s\"']+",
-            re.IGNORECASE,
-        ),
-        r"\1***",
-    ),
 )
 
 
@@ -69,6 +65,7 @@ def redact_text(text: str) -> str:
     """`text` with addresses, card numbers and tokens masked."""
     if not text:
         return text
+    text = mask_url(text)  # first: a URL's password must not be read as an address's local part
     text = _CARD.sub(_card_mask, text)
     text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
     for pattern, replacement in _TOKENS:

@@ -465,10 +465,9 @@ class JobctlWorker:
 
     def _after_recorded(self, runs: list[Run]) -> None:
         for run in runs:
-            if logs.job_log.isEnabledFor(logging.INFO):
-                self._log_attempt(run)
+            if run.failed or logs.job_log.isEnabledFor(logging.INFO):
+                self._log_attempt(run)  # its line says when a job was dead-lettered
             if run.kind == "dead" and run.dead_entry is not None:
-                dlq.log_dead(run.dead_entry)
                 self._alert(run.dead_entry)
 
     def _log_attempt(self, run: Run) -> None:
@@ -479,13 +478,19 @@ class JobctlWorker:
                 "type": FUNC_TO_TYPE.get(job.func_name, job.func_name),
                 "queue": run.claim.queue.catalogue,
                 "attempt": len(job.meta.get("attempts", [])) or 1,
+                "max_attempts": run.attempts_allowed,
                 "worker": self.name,
                 "duration_ms": round((run.ended - run.started) * 1000, 1),
                 "outcome": {"dead": "dead-lettered", "retry": "retrying", "done": "completed"}.get(
-                    run.kind, "failed"
+                    run.kind, "stopped" if run.stopped else "failed"
                 ),
+                "retry_in": round(max(0.0, run.due - run.ended), 1)
+                if run.kind == "retry" and run.due
+                else None,
                 "error": f"{type(error).__name__}: {error}"[:500] if error is not None else None,
-            }
+            },
+            expected=run.expected,
+            exc_info=error,
         )
 
     def _forget(self, claims) -> None:

@@ -7,13 +7,14 @@ from typing import Any
 import redis
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from jobctl import __version__
 from jobctl.config import Settings
 from jobctl.core.connection import connect
 from jobctl.http import errors
 from jobctl.http.context import ApiContext
-from jobctl.http.limits import BodySizeLimit
+from jobctl.http.limits import BodyLimits
 from jobctl.http.routes import metrics_router, router
 
 DESCRIPTION = """\
@@ -24,6 +25,7 @@ Roles: viewer (reads) < operator (retry, schedule, pause/resume, cancel) < admin
 schedule removal).
 Errors are `{"error": {"code", "message", "hint"}}`.
 """
+DOCS_ASSETS = "/docs-assets"  # where the Swagger UI and ReDoc files are served
 
 
 def create_app(
@@ -33,17 +35,22 @@ def create_app(
     on a loopback address, so requests without a token may read while no token exists."""
     if connection is None:
         connection = connect(settings, check=False)
-    app = FastAPI(
+    # the docs pages load Swagger UI and ReDoc from files the package ships, not from a CDN: they work
+    # offline and tell no third party who reads them
+    app = FastAPIOffline(
+        docs_url="/docs",
+        redoc_url="/redoc",
+        static_url=DOCS_ASSETS,
         title="jobctl",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
-        redoc_url=None,
         openapi_url="/openapi.json",
+        # otherwise Swagger UI sends the spec to its online validator
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.jobctl = ApiContext(settings, connection, loopback)
     errors.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.http_max_body)
+    app.add_middleware(BodyLimits, max_bytes=settings.http_max_body, read_timeout=settings.http_read_timeout)
 
     @app.get(
         "/healthz",

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from jobctl.core.limits import server_full
 from jobctl.errors import (
@@ -25,6 +26,9 @@ from jobctl.errors import (
 log = logging.getLogger("jobctl.http")
 
 DOCS_HINT = "see /docs for what this endpoint accepts"
+BODY_HINT = "send one JSON object, UTF-8 encoded, as /docs shows for this endpoint"
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+STATIC_METHODS = ("GET", "HEAD")  # all a mount serves: the docs' static files
 
 
 class Unauthorized(JobctlError):
@@ -63,9 +67,40 @@ def status_of(exc: JobctlError) -> int:
 def error_response(
     status: int, code: str, message: str, hint: str | None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    """The error as JSON; every error has a hint, the docs when nothing more specific is known."""
     return JSONResponse(
-        {"error": {"code": code, "message": message, "hint": hint}}, status_code=status, headers=headers
+        {"error": {"code": code, "message": message, "hint": hint or DOCS_HINT}},
+        status_code=status,
+        headers=headers,
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route answers at this request's path: Starlette's own 405 names only the first
+    route that matches the path, while /api/jobs/{job_id} is both GET and DELETE, say."""
+    # inside a mount the scope's root_path has grown by the mount's path: match from the app's own
+    scope = {
+        **request.scope,
+        "root_path": request.scope.get("app_root_path", request.scope.get("root_path", "")),
+    }
+    allowed = set()
+    for route in request.app.router.routes:
+        for method in METHODS:
+            if route.matches({**scope, "method": method})[0] is Match.FULL:
+                # a mount matches every method; its static files answer only GET and HEAD
+                allowed.update(STATIC_METHODS if isinstance(route, Mount) else (method,))
+    return [method for method in METHODS if method in allowed]
+
+
+def unreadable_body(cause: BaseException | None) -> str:
+    """Why a JSON body could not be read: FastAPI says only "There was an error parsing the body"."""
+    if isinstance(cause, UnicodeError):
+        return "body is not valid UTF-8"
+    if isinstance(cause, RecursionError):
+        return "body is nested too deeply to read"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "body has a number with too many digits to read"
+    return "body could not be read as JSON"
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -103,15 +138,21 @@ def install(app: FastAPI) -> None:
         return error_response(422, "invalid_request", validation_message(list(exc.errors())), DOCS_HINT)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # the only 400 raised as an HTTPException: FastAPI could not read the body
+            return error_response(400, "bad_request", unreadable_body(exc.__cause__), BODY_HINT)
+        if exc.status_code == 405:
+            allow = ", ".join(allowed_methods(request))
+            return error_response(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here; this path accepts {allow}",
+                "see /docs for the endpoints and their methods",
+                {"Allow": allow},
+            )
+        code = {404: "not_found"}.get(exc.status_code, "http_error")
         message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
-        # every 4xx says what to do (Starlette's own 400 is a body it could not parse: bad UTF-8,
-        # JSON nested too deep)
-        if exc.status_code in (404, 405):
-            hint = "see /docs for the endpoints"
-        else:
-            hint = DOCS_HINT if 400 <= exc.status_code < 500 else None
+        hint = "see /docs for the endpoints" if exc.status_code == 404 else None
         return error_response(exc.status_code, code, message, hint, getattr(exc, "headers", None))
 
     @app.exception_handler(redis.ConnectionError)

@@ -22,7 +22,12 @@ def sleep(payload: dict) -> dict:
 
 
 def fail(payload: dict | None = None) -> None:
-    raise PermanentJobFailure((payload or {}).get("message", "this job always fails"))
+    """Fail for good; with "unexpected", the way a bug would (a RuntimeError rather than a JobFailure)."""
+    payload = payload or {}
+    message = payload.get("message", "this job always fails")
+    if payload.get("unexpected"):
+        raise RuntimeError(message)
+    raise PermanentJobFailure(message)
 
 
 def flaky(payload: dict) -> dict:
@@ -80,7 +85,12 @@ SLEEP = _contract(
     "sleep", Field("seconds", "number", False, "how long (default 1)"), check=_bounded("seconds", 86_400)
 )
 # a failure drill carries whatever it is given (the redaction and encryption tests give it personal data)
-FAIL = _contract("fail", Field("message", "text", False, "the failure's message"), any_keys=True)
+FAIL = _contract(
+    "fail",
+    Field("message", "text", False, "the failure's message"),
+    Field("unexpected", "bool", False, "raise a RuntimeError, as a bug would, instead of a job failure"),
+    any_keys=True,
+)
 FLAKY = _contract(
     "flaky",
     Field("counter", "text", True, "a file counting attempts"),

@@ -18,7 +18,18 @@ from jobctl.core.redact import MASK, luhn_ok, redact, redact_fields, redact_text
         ("amex 3782 822463 10005", "amex **** **** **** 0005"),
         ("key jct_9f8e7d6c5b4a and sk_live_51Habcdefghij", "key jct_*** and sk_live_***"),
         ("Authorization: Bearer eyJhbGciOi.J9.abc", "Authorization: Bearer ***"),
-        ("https://shop.example/reset?token=abc123&lang=en", "https://shop.example/reset?token=***&lang=en"),
+        (
+            "https://shop.example/reset?token=abc123&lang=en",
+            "https://shop.example/reset?token=********&lang=en",
+        ),
+        (
+            "cannot reach redis://:hunter2@cache.example:6379/0",
+            "cannot reach redis://:********@cache.example:6379/0",
+        ),
+        (
+            "POST https://api.example/v1?api_key=k-123&page=2",
+            "POST https://api.example/v1?api_key=********&page=2",
+        ),
     ],
 )
 def test_text_is_masked(text, shown):

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
+import anyio
 import pytest
 import redis
 from fastapi.testclient import TestClient
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from starlette.routing import Mount, Route
 
 from jobctl.config import load_settings
 from jobctl.core import keyspace, tokens
 from jobctl.core.enqueue import enqueue_many
+from jobctl.errors import UsageError
 from jobctl.http import create_app
-from jobctl.http.limits import BodySizeLimit
+from jobctl.http.errors import METHODS
+from jobctl.http.limits import BodyLimits
 from tests.http.conftest import bearer, dead_jobs
 
 
@@ -81,6 +86,30 @@ def test_malformed_json_is_422_saying_so(client, admin, raw):
     assert error["message"].startswith("body is not valid JSON: ") and " at position " in error["message"]
 
 
+# --- 400: a JSON body FastAPI cannot read at all -------------------------------------------------------
+
+NESTED = b"[" * 30_000 + b"]" * 30_000  # under the 64 KiB limit, deeper than the JSON parser goes
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (NESTED, "body is nested too deeply to read"),
+        (b'{"job_ids": [' + b"9" * 5000 + b"]}", "body has a number with too many digits to read"),
+        (b'{"job_ids": ["\xff"]}', "body is not valid UTF-8"),
+        ('{"job_ids": ["caf\u00e9"]}'.encode("latin-1"), "body is not valid UTF-8"),
+    ],
+    ids=["nested", "huge-number", "invalid-utf8", "latin-1"],
+)
+def test_an_unreadable_json_body_is_400_saying_why(client, admin, raw, message):
+    response = client.post(
+        "/api/jobs/retry", headers={**admin, "Content-Type": "application/json"}, content=raw
+    )
+    error = error_of(response, 400)
+    assert (error["code"], error["message"]) == ("bad_request", message)
+    assert "UTF-8" in error["hint"] and "/docs" in error["hint"]
+
+
 def test_a_body_that_is_not_json_is_refused_not_crashed(client, admin):
     response = client.post(
         "/api/jobs/retry", headers={**admin, "Content-Type": "text/plain"}, content=b"ids=1"
@@ -109,7 +138,6 @@ def test_unknown_job_and_unknown_endpoint_are_404(client, admin):
     )
     assert error_of(client.delete("/api/jobs/no-such-job", headers=admin), 404)["code"] == "not_found"
     assert error_of(client.get("/api/nothing-here", headers=admin), 404)["code"] == "not_found"
-    assert error_of(client.put("/api/jobs/stats", headers=admin), 405)["code"] == "method_not_allowed"
 
 
 def test_core_usage_errors_are_400(client, admin, redis_client, settings):
@@ -188,7 +216,7 @@ def _stream(chunks: list[bytes]):
     return receive, handed
 
 
-def _drive(middleware: BodySizeLimit, headers: list[tuple[bytes, bytes]], receive) -> tuple[int, bytes]:
+def _drive(middleware: BodyLimits, headers: list[tuple[bytes, bytes]], receive) -> tuple[int, bytes]:
     sent: list[dict] = []
 
     async def send(message):
@@ -207,7 +235,9 @@ def test_a_chunked_body_is_counted_as_it_streams_and_cut_off_at_the_limit():
 
     receive, handed = _stream([b"x" * 400] * 10)  # 4000 bytes, no Content-Length
     status, body = _drive(
-        BodySizeLimit(endpoint, max_bytes=1024), [(b"content-type", b"application/json")], receive
+        BodyLimits(endpoint, max_bytes=1024, read_timeout=10),
+        [(b"content-type", b"application/json")],
+        receive,
     )
     assert status == 413 and json.loads(body)["error"]["code"] == "too_large"
     assert len(handed) == 3 and not reached  # stopped reading at the chunk that crossed 1024 bytes
@@ -223,7 +253,7 @@ def test_a_chunked_body_within_the_limit_reaches_the_app_whole():
         await send({"type": "http.response.body", "body": b"ok"})
 
     receive, _handed = _stream([b"a" * 300, b"b" * 300, b"c" * 300])
-    assert _drive(BodySizeLimit(echo, max_bytes=1024), [], receive) == (200, b"ok")
+    assert _drive(BodyLimits(echo, max_bytes=1024, read_timeout=10), [], receive) == (200, b"ok")
     assert seen == [(b"a" * 300 + b"b" * 300 + b"c" * 300, False)]
 
 
@@ -305,3 +335,122 @@ def test_openapi_declares_bearer_security_and_docs_are_served(client):
     assert spec["paths"]["/api/jobs/retry"]["post"]["security"] == [{"HTTPBearer": []}]
     assert "security" not in spec["paths"]["/healthz"]["get"]
     assert client.get("/docs").status_code == 200
+
+
+# --- 405: Allow names every method the path accepts ----------------------------------------------------
+
+SAMPLE_PARAMS = {"queueName": "email-sending", "job_id": "job-1", "name": "nightly"}
+
+
+def _route_table(app) -> dict[str, set[str]]:
+    """path template -> methods, from the OpenAPI description plus the routes kept out of it (docs,
+    their assets); independent of how the router matches."""
+    table = {
+        path: {method.upper() for method in operations} for path, operations in app.openapi()["paths"].items()
+    }
+    for route in app.routes:
+        if isinstance(route, Mount):  # the docs' static files
+            table[route.path + "/{asset}"] = {"GET", "HEAD"}
+        elif isinstance(route, Route) and route.path not in table:
+            table[route.path] = set(route.methods or ())
+    return table
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
+
+
+def test_every_405_has_allow_with_exactly_the_methods_of_its_path(settings, redis_client):
+    app = create_app(settings, redis_client)
+    table = _route_table(app)
+    assert len(table) > 15 and "/api/jobs/{job_id}" in table and "/redoc" in table
+    with TestClient(app) as test_client:
+        for template in table:
+            path = re.sub(r"\{([^}]+)\}", lambda m: SAMPLE_PARAMS.get(m[1], "swagger-ui.css"), template)
+            # every template matching this path answers it: /api/jobs/stats is also a {job_id}
+            accepted = set().union(*(m for t, m in table.items() if _template_regex(t).match(path)))
+            for method in sorted(set(METHODS) - accepted):
+                response = test_client.request(method, path)
+                assert response.status_code == 405, (method, path, response.text)
+                assert set(response.headers["allow"].split(", ")) == accepted, (method, path)
+                if method != "HEAD":
+                    error = error_of(response, 405)
+                    assert error["code"] == "method_not_allowed" and method in error["message"]
+                    assert error["hint"]
+
+
+# --- every 4xx the API answers has a hint ---------------------------------------------------------------
+
+
+def _slow_body_status() -> tuple[int, dict]:
+    """408: a body that never finishes arriving, through the limits middleware (a test client always
+    sends the whole body, so this one drives the middleware directly)."""
+
+    async def endpoint(scope, receive, send):  # must never run
+        raise AssertionError("reached the endpoint")
+
+    async def receive():
+        await anyio.sleep_forever()
+
+    status, body = _drive(BodyLimits(endpoint, max_bytes=1024, read_timeout=0.2), [], receive)
+    return status, json.loads(body)
+
+
+def test_every_4xx_status_the_api_can_answer_has_a_hint(client, creds, redis_client, settings):
+    admin, viewer = bearer(creds["admin"]), bearer(creds["viewer"])
+    as_json = {**admin, "Content-Type": "application/json"}
+    [dead] = dead_jobs(redis_client, settings, 1)
+    requests = {
+        400: [
+            ("GET", "/api/jobs/stats?window=forever", admin, None),
+            ("POST", "/api/jobs/retry", as_json, NESTED),
+            ("POST", "/api/jobs/retry", as_json, b'"\xff"'),
+            ("POST", "/api/jobs/retry", {**as_json, "Content-Length": "ten"}, b"{}"),
+        ],
+        401: [("GET", "/api/jobs/stats", {}, None), ("GET", "/api/jobs/stats?access_token=x", {}, None)],
+        403: [("POST", "/api/jobs/queues/email-sending/pause", viewer, None)],
+        404: [
+            ("GET", "/api/jobs/no-such-job", admin, None),
+            ("GET", "/api/jobs/queues/emails", admin, None),
+            ("GET", "/nothing-here", admin, None),
+            ("DELETE", "/api/jobs/schedules/nope", admin, None),
+        ],
+        405: [("PUT", "/api/jobs/stats", admin, None)],
+        409: [("DELETE", f"/api/jobs/{dead}", admin, None)],
+        413: [("POST", "/api/jobs/retry", as_json, b"x" * (64 * 1024 + 1))],
+        422: [("POST", "/api/jobs/retry", as_json, b"{}"), ("POST", "/api/jobs/retry", as_json, b"{")],
+    }
+    answered = {}
+    for status, cases in requests.items():
+        for method, path, headers, body in cases:
+            response = client.request(method, path, headers=headers, content=body)
+            answered[(method, path, status)] = error_of(response, status)
+    slow_status, slow_body = _slow_body_status()
+    answered[("POST", "(slow body)", slow_status)] = slow_body["error"]
+
+    declared = {
+        int(code)
+        for operations in client.get("/openapi.json").json()["paths"].values()
+        for operation in operations.values()
+        for code in operation["responses"]
+        if code.startswith("4")
+    }
+    covered = {status for _method, _path, status in answered}
+    assert declared | {405, 408} <= covered, f"no case for {declared | {405, 408} - covered}"
+    no_hint = [
+        case for case, error in answered.items() if not (isinstance(error["hint"], str) and error["hint"])
+    ]
+    assert not no_hint
+
+
+def test_an_error_raised_without_a_hint_still_gets_one(settings, redis_client):
+    app = create_app(settings, redis_client)
+
+    @app.get("/hintless")
+    def hintless() -> None:
+        raise UsageError("refused")
+
+    with TestClient(app) as test_client:
+        assert (
+            error_of(test_client.get("/hintless"), 400)["hint"] == "see /docs for what this endpoint accepts"
+        )

@@ -63,6 +63,7 @@ def test_loopback_without_tokens_starts_read_only_and_says_so(cli, monkeypatch, 
     result = cli("serve")
     [(app, kwargs)] = no_binding
     assert (kwargs["host"], kwargs["port"]) == ("127.0.0.1", 9124) and app.state.jobctl.loopback is True
+    assert "redact" in kwargs["log_config"]["filters"]  # uvicorn's lines and jobctl's are redacted
     assert "no API tokens yet" in result.stderr and "anonymous" in result.stderr
 
 
@@ -143,6 +144,8 @@ def server(redis_url, jobctl_env, tmp_path):
         "RQ_KEY_PREFIX": os.environ["RQ_KEY_PREFIX"],
         "JOBCTL_HOME": str(jobctl_env),
         "JOBCTL_HTTP_MAX_BODY": "2k",
+        "JOBCTL_HTTP_READ_TIMEOUT": "1",
+        "JOBCTL_LOG_LEVEL": "INFO",  # the access log is written at INFO
     }
     log = (tmp_path / "serve.log").open("w+")
     process = subprocess.Popen(
@@ -216,3 +219,76 @@ def test_the_real_server_limits_chunked_bodies(server, redis_client, settings):
     )
     assert status == 413
     assert not audit.list_entries(redis_client, action="job.retry")
+
+
+def _log_once_it_shows(path: Path, needle: str) -> str:
+    """The server's log once `needle` is in it (a request is logged just after its answer is sent)."""
+    deadline = time.monotonic() + 10
+    while needle not in (text := path.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return text
+
+
+def test_the_access_log_masks_a_token_sent_in_the_url(server, redis_client, settings, tmp_path):
+    secret = tokens.create_token(redis_client, settings, "dash", "viewer")["token"]
+    for query in (f"access_token={secret}", f"queue=email-sending&token={secret}", f"api_key={secret}"):
+        status, _, body = _request(f"{server}/api/jobs/stats?{query}")
+        assert status == 401 and json.loads(body)["error"]["code"] == "unauthorized"  # never accepted there
+    log = _log_once_it_shows(tmp_path / "serve.log", "api_key=")
+    assert "GET /api/jobs/stats?access_token=" in log and "queue=email-sending&token=" in log
+    assert secret not in log and secret[4:12] not in log
+
+
+def _raw_post(base: str, content_length: int, sent: bytes) -> socket.socket:
+    """A connection that has sent a POST's headers and the first bytes of its body."""
+    parts = urllib.parse.urlsplit(base)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    sock.sendall(
+        b"POST /api/jobs/retry HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {content_length}\r\n\r\n".encode()
+        + sent
+    )
+    return sock
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def test_a_body_shorter_than_its_content_length_gets_408_and_the_connection_closed(server):
+    # the server has JOBCTL_HTTP_READ_TIMEOUT=1; the bounds below leave room for a busy machine
+    started = time.monotonic()
+    with _raw_post(server, 100, b'{"job_ids": ') as short:
+        # meanwhile the server answers everyone else
+        assert _request(f"{server}/healthz")[0] == 200
+        answer = _answer(short)
+    elapsed = time.monotonic() - started
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ") and b"connection: close" in head.lower()
+    error = json.loads(body)["error"]
+    assert error["code"] == "request_timeout" and "JOBCTL_HTTP_READ_TIMEOUT" in error["hint"]
+    assert 0.9 <= elapsed < 5, elapsed
+
+
+def test_a_trickled_body_is_cut_off_at_the_read_timeout_too(server):
+    started = time.monotonic()
+    with _raw_post(server, 100, b"{") as trickle:
+        trickle.settimeout(0.2)
+        answer = None
+        while answer is None and time.monotonic() - started < 10:  # a byte every 0.2 s: never idle long
+            try:
+                trickle.sendall(b" ")
+                answer = trickle.recv(65536)  # b"": closed
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                # closed with our latest byte unread, so the kernel resets the connection and may drop
+                # the 408 before we read it: closed all the same
+                answer = b""
+        elapsed = time.monotonic() - started
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 408 "), answer
+    assert 0.9 <= elapsed < 5, elapsed

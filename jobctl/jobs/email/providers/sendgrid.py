@@ -98,7 +98,7 @@ def send(message: EmailMessage, settings) -> dict:
         )
     base = settings.sendgrid_url.rstrip("/")
     if urlsplit(base).scheme not in ("http", "https") or not urlsplit(base).netloc:
-        raise PermanentJobFailure(f"JOBCTL_SENDGRID_URL {base!r} is not an http(s) URL")
+        raise PermanentJobFailure(f"JOBCTL_SENDGRID_URL {mask_url(repr(base))} is not an http(s) URL")
     where = f"SendGrid at {mask_url(base)}"
     try:
         answer = http_client.request(

@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover - typer that still depends on click
 from jobctl.config import Settings
 from jobctl.core import runtime
 from jobctl.core.connection import connect
+from jobctl.core.limits import server_full
 from jobctl.errors import ExitCode, JobctlError, RedisUnavailable, UsageError
 
 stdout = Console(soft_wrap=False)
@@ -164,8 +165,6 @@ class JobctlGroup(TyperGroup):
 
 
 def _server_full(ctx: typer.Context) -> JobctlError:
-    from jobctl.core.limits import server_full
-
     st = state(ctx)
     settings = st._settings  # loaded: a command reached Redis
     return server_full(st._connection, settings is not None and not settings.redis_url)

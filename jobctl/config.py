@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from io import StringIO
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
@@ -834,8 +835,6 @@ def mask_url(text: str) -> str:
 
 def _read_env_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines in python-dotenv's grammar; a line it cannot parse is refused, not skipped."""
-    from io import StringIO
-
     # lazy: python-dotenv (~4-7 ms) only when there is an .env file
     from dotenv import dotenv_values
     from dotenv.parser import parse_stream

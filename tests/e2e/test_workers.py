@@ -147,6 +147,7 @@ def test_worker_waits_out_a_redis_outage(procs, own_redis, monkeypatch):
     wait_for(lambda: fetch(client, [first])[0].get_status() == "finished", timeout=30, what="first job")
 
     own_redis.kill()
+    time.sleep(2)  # down long enough for the worker to notice (a quick restart can go unseen)
     own_redis.start()  # same port, empty data: a restarted, non-persistent Redis
     second = enqueue(client, settings, "noop", {}, queue="email-sending")
     wait_for(

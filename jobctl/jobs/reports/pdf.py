@@ -98,6 +98,10 @@ def _period(period: Mapping[str, str] | None) -> str:
     return f"{_day(period['start'])} – {_day(period['end'])}"
 
 
+def _moment(stamp: str) -> str:
+    return datetime.fromisoformat(stamp).strftime("%a %d %b %Y, %H:%M UTC")
+
+
 def _generated(stamp: str) -> str:
     try:
         moment = datetime.fromisoformat(stamp)
@@ -141,7 +145,9 @@ class _Builder:
         return format_money(cents, self.currency, self.symbols)
 
     def table(self, rows: list[list[Any]], widths: list[float], numeric_from: int) -> Table:
-        """Header row in bold, zebra stripes, columns from `numeric_from` on right-aligned."""
+        """Header row in bold, zebra stripes, columns from `numeric_from` on right-aligned. Callers wrap
+        it in KeepTogether: a table that fits on a page moves whole to the next one rather than leave
+        a lone row or a bare header behind; a longer one splits by row, its header repeated."""
         table = Table(rows, colWidths=widths, repeatRows=1)
         style: list[tuple[Any, ...]] = [
             ("FONT", (0, 0), (-1, -1), self.fonts.regular, 9),
@@ -162,7 +168,14 @@ class _Builder:
             Spacer(1, 2),
             self.para(f"Period: {_period(data['period'])}"),
         ]
-        previous = data.get("previous_period")
+        previous, partial = data.get("previous_period"), data.get("partial")
+        if partial:
+            lines.append(
+                self.para(
+                    f"Partial period: figures through {_moment(partial['through'])}, compared with the same"
+                    f" span of the previous period (through {_moment(partial['previous_through'])})."
+                )
+            )
         lines.append(
             self.para(
                 f"Compared with: {_period(previous)}" if previous else "No previous period to compare with.",

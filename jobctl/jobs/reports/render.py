@@ -184,6 +184,15 @@ def _csv_rows(data: Mapping[str, Any]):
             "unit": "date",
             "value": previous_period.get(key, ""),
         }
+    partial = data.get("partial") or {}
+    for key in ("through", "previous_through"):  # empty: the period is complete
+        yield {
+            **base,
+            "section": "report",
+            "metric": f"partial_{key}",
+            "unit": "datetime",
+            "value": partial.get(key, ""),
+        }
     for metric in data.get("metrics", []):
         unit, value, before = metric["unit"], metric.get("value"), metric.get("previous")
         delta, pct = deltas(metric)

@@ -562,7 +562,7 @@ complete -c jobctl -n '__jobctl_is jobctl report' -a 'list' -d 'Reports generate
 complete -c jobctl -n '__jobctl_is jobctl report' -l help -d 'Show this message and exit.'
 
 # jobctl report generate
-complete -c jobctl -n '__jobctl_is jobctl report generate' -l date -x -d 'A day the report covers, YYYY-MM-DD (default: yesterday; weekly: its Monday-Sunday week).'
+complete -c jobctl -n '__jobctl_is jobctl report generate' -l date -x -d 'A day the report covers, YYYY-MM-DD (default: yesterday; weekly: the last complete Monday-Sunday week). A period not over yet is reported as partial.'
 complete -c jobctl -n '__jobctl_is jobctl report generate' -s f -l format -x -d 'Comma-separated: pdf, csv, json.'
 complete -c jobctl -n '__jobctl_is jobctl report generate' -l email -d 'Mail it to JOBCTL_ADMIN_EMAILS (when set).'
 complete -c jobctl -n '__jobctl_is jobctl report generate' -l no-email -d 'Mail it to JOBCTL_ADMIN_EMAILS (when set).'

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -80,6 +80,13 @@ def test_bad_input_exits_2_and_queues_nothing(cli, settings, redis_client, args)
     assert result.stderr.startswith("jobctl: error: ")
     for queue in ("analytics-aggregation", "daily-reports", "weekly-reports"):
         assert waiting(redis_client, settings, queue) == 0
+
+
+def test_report_generate_weekly_defaults_to_the_last_complete_week(cli):
+    out = cli.json("report", "generate", "weekly", "--format", "json", "--no-email")
+    end = date.fromisoformat(out["period"]["end"])
+    assert out["partial"] is None and end.weekday() == 6  # a Sunday ...
+    assert 0 < (datetime.now(UTC).date() - end).days <= 7  # ... the last one before today
 
 
 def test_report_generate_and_list_and_analytics_show(cli, settings):

@@ -3,6 +3,11 @@
 A daily report covers one UTC day and compares with the day before; a weekly one covers Monday to
 Sunday and compares with the week before. Sales metrics use the analytics definitions
 (jobctl.jobs.analytics.metrics), so a report and the roll-ups never disagree.
+
+A period that is not over when the report is made is partial: its figures stop at that moment, and
+the previous period is cut at the same offset (Monday to Wednesday 14:05 against Monday to
+Wednesday 14:05 of the week before), because comparing half a week with a whole one reads as a
+collapse that never happened. The title and `partial` say so.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select
 
 from jobctl.data.schema import order_items, orders, payments, products, users
+from jobctl.errors import UsageError
 from jobctl.jobs.analytics.metrics import measure
 
 KINDS = ("daily", "weekly")
@@ -42,6 +48,14 @@ def previous_period(kind: str, first: date) -> tuple[date, date]:
     return period_of(kind, first - timedelta(days=1))
 
 
+def default_day(kind: str, today: date) -> date:
+    """The day a report covers when none is given: yesterday (daily), the Sunday that ended the last
+    complete Monday-Sunday week (weekly), so a default report is never a partial one."""
+    if kind == "daily":
+        return today - timedelta(days=1)
+    return today - timedelta(days=today.weekday() + 1)
+
+
 def _bounds(first: date, last: date) -> tuple[datetime, datetime]:
     return datetime.combine(first, time()), datetime.combine(last + timedelta(days=1), time())
 
@@ -50,8 +64,7 @@ def _count(conn: Connection, column, start: datetime, end: datetime, *extra) -> 
     return int(conn.execute(select(func.count()).where(column >= start, column < end, *extra)).scalar_one())
 
 
-def _metrics(conn: Connection, first: date, last: date) -> dict[str, Any]:
-    start, end = _bounds(first, last)
+def _metrics(conn: Connection, start: datetime, end: datetime) -> dict[str, Any]:
     measured = measure(conn, start, end)
     return {
         "revenue": int(measured["revenue"]),
@@ -93,11 +106,13 @@ def _top_products(conn: Connection, start: datetime, end: datetime) -> list[dict
     ]
 
 
-def _daily_rows(conn: Connection, first: date, last: date) -> list[dict[str, Any]]:
+def _daily_rows(conn: Connection, first: date, last: date, cutoff: datetime) -> list[dict[str, Any]]:
+    """One row per day of the period up to `cutoff` (the last one partial when the period is)."""
     rows = []
     day = first
-    while day <= last:
-        measured = measure(conn, *_bounds(day, day))
+    while day <= last and datetime.combine(day, time()) < cutoff:
+        start, end = _bounds(day, day)
+        measured = measure(conn, start, min(end, cutoff))
         rows.append(
             {
                 "date": day.isoformat(),
@@ -117,24 +132,40 @@ def _title(kind: str, first: date, last: date) -> str:
     return f"Weekly report, {first.day} {first:%B} to {last.day} {last:%B %Y} (week {first.isocalendar()[1]})"
 
 
+def _through(moment: datetime) -> str:
+    return f"{moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
+
+
 def report_data(
     conn: Connection, kind: str, day: date, currency: str = "USD", now: datetime | None = None
 ) -> dict[str, Any]:
-    """Everything a report shows, for the report of `kind` that covers `day`."""
+    """Everything a report shows, for the report of `kind` that covers `day`, as of `now` (UTC)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     first, last = period_of(kind, day)
     before_first, before_last = previous_period(kind, first)
-    current, previous = _metrics(conn, first, last), _metrics(conn, before_first, before_last)
+    start, end = _bounds(first, last)
+    before_start, before_end = _bounds(before_first, before_last)
+    title, partial = _title(kind, first, last), None
+    moment = now.replace(tzinfo=None)  # the store holds naive UTC
+    if moment < start:  # all zeros would read as a dead shop, not as "not yet"
+        raise UsageError(f"the {kind} report for {day} has not started yet", "give a day up to today")
+    if moment < end:  # not over yet: stop both periods at the same offset into them
+        end, before_end = moment, before_start + (moment - start)
+        partial = {"through": moment.isoformat(), "previous_through": before_end.isoformat()}
+        title += f" (partial: through {_through(moment)})"
+    current, previous = _metrics(conn, start, end), _metrics(conn, before_start, before_end)
     return {
         "kind": kind,
-        "title": _title(kind, first, last),
+        "title": title,
         "period": {"start": first.isoformat(), "end": last.isoformat()},
         "previous_period": {"start": before_first.isoformat(), "end": before_last.isoformat()},
-        "generated_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "partial": partial,
+        "generated_at": now.isoformat(timespec="seconds"),
         "currency": currency,
         "metrics": [
             {"name": name, "label": label, "unit": unit, "value": current[name], "previous": previous[name]}
             for name, label, unit in LABELS
         ],
-        "daily": _daily_rows(conn, first, last),
-        "top_products": _top_products(conn, *_bounds(first, last)),
+        "daily": _daily_rows(conn, first, last, end),
+        "top_products": _top_products(conn, start, end),
     }

@@ -9,7 +9,7 @@ mail outage delays it (retries) without failing the report.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from jobctl.data import engine_for
 from jobctl.data.schema import reports
 from jobctl.errors import JobctlError, PermanentJobFailure, UsageError
 from jobctl.jobs.analytics.periods import FIRST_DAY, LAST_DAY
-from jobctl.jobs.reports.data import KINDS, report_data
+from jobctl.jobs.reports.data import KINDS, default_day, report_data
 from jobctl.jobs.reports.render import render, summary_lines
 
 FORMATS = ("pdf", "csv", "json")
@@ -111,13 +111,14 @@ def _email_admins(settings, data: dict, paths: list[str]) -> str | None:
 
 
 def generate_report(
-    settings, kind: str, day: date, formats: list[str], *, email: bool = True
+    settings, kind: str, day: date, formats: list[str], *, email: bool = True, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Render and store one report in every format asked for; returns what was written (and mailed)."""
+    """Render and store one report in every format asked for, as of `now` (a period not over by then
+    is reported as partial); returns what was written (and mailed)."""
     kind, day, formats = check_kind(kind), check_date(day), check_formats(formats)
     engine = engine_for(settings)
     with engine.connect() as conn:
-        data = report_data(conn, kind, day)
+        data = report_data(conn, kind, day, now=now)
     first, last = date.fromisoformat(data["period"]["start"]), date.fromisoformat(data["period"]["end"])
     folder = settings.storage_path / "reports" / kind
     files: list[dict[str, Any]] = []
@@ -136,6 +137,7 @@ def generate_report(
         "kind": kind,
         "period": data["period"],
         "title": data["title"],
+        "partial": data["partial"],
         "files": files,
         "email_job": emailed,
         "metrics": {m["name"]: m["value"] for m in data["metrics"]},
@@ -143,13 +145,13 @@ def generate_report(
 
 
 def _day_from(payload: dict, kind: str) -> date:
-    """An explicit date, else the period before the schedule's occurrence (06:00 -> yesterday)."""
+    """An explicit date, else the last complete period before the schedule's occurrence (06:00 ->
+    yesterday) or, without one, before today."""
     if payload.get("date"):
         return check_date(payload["date"])
     if payload.get("occurrence"):  # queued by a jobctl before scheduler facts moved to job meta
-        fired = datetime.fromisoformat(payload["occurrence"]).astimezone(UTC).date()
-        return fired - timedelta(days=1 if kind == "daily" else 7)
-    return datetime.now(UTC).date() - timedelta(days=1)
+        return default_day(kind, datetime.fromisoformat(payload["occurrence"]).astimezone(UTC).date())
+    return default_day(kind, datetime.now(UTC).date())
 
 
 def check_payload(kind: str, payload: Any) -> tuple[date, list[str]]:

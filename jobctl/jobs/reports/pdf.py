@@ -35,6 +35,7 @@ from jobctl.jobs.reports.render import (
     format_delta_pct,
     format_money,
     format_value,
+    product_names,
 )
 
 FONT_DIRS = (
@@ -98,6 +99,10 @@ def _period(period: Mapping[str, str] | None) -> str:
     return f"{_day(period['start'])} – {_day(period['end'])}"
 
 
+def _moment(stamp: str) -> str:
+    return datetime.fromisoformat(stamp).strftime("%a %d %b %Y, %H:%M UTC")
+
+
 def _generated(stamp: str) -> str:
     try:
         moment = datetime.fromisoformat(stamp)
@@ -141,7 +146,9 @@ class _Builder:
         return format_money(cents, self.currency, self.symbols)
 
     def table(self, rows: list[list[Any]], widths: list[float], numeric_from: int) -> Table:
-        """Header row in bold, zebra stripes, columns from `numeric_from` on right-aligned."""
+        """Header row in bold, zebra stripes, columns from `numeric_from` on right-aligned. Callers wrap
+        it in KeepTogether: a table that fits on a page moves whole to the next one rather than leave
+        a lone row or a bare header behind; a longer one splits by row, its header repeated."""
         table = Table(rows, colWidths=widths, repeatRows=1)
         style: list[tuple[Any, ...]] = [
             ("FONT", (0, 0), (-1, -1), self.fonts.regular, 9),
@@ -162,7 +169,14 @@ class _Builder:
             Spacer(1, 2),
             self.para(f"Period: {_period(data['period'])}"),
         ]
-        previous = data.get("previous_period")
+        previous, partial = data.get("previous_period"), data.get("partial")
+        if partial:
+            lines.append(
+                self.para(
+                    f"Partial period: figures through {_moment(partial['through'])}, compared with the same"
+                    f" span of the previous period (through {_moment(partial['previous_through'])})."
+                )
+            )
         lines.append(
             self.para(
                 f"Compared with: {_period(previous)}" if previous else "No previous period to compare with.",
@@ -186,7 +200,7 @@ class _Builder:
                 ]
             )
         widths = [62 * mm, 30 * mm, 30 * mm, 30 * mm, 22 * mm]
-        parts = [self.para("Summary", self.h2), self.table(rows, widths, 1)]
+        parts: list = [KeepTogether([self.para("Summary", self.h2), self.table(rows, widths, 1)])]
         orders = {m["name"]: m.get("value") for m in self.data.get("metrics", [])}.get("purchases")
         if orders == 0:
             parts += [Spacer(1, 4), self.para("No orders in this period.", self.muted)]
@@ -226,14 +240,20 @@ class _Builder:
             **self.chart_look,
         )
         table = self.table(rows, [40 * mm, 36 * mm, 28 * mm, 32 * mm, 38 * mm], 1)
-        return [heading, table, Spacer(1, 10), KeepTogether([revenue]), Spacer(1, 10), KeepTogether([orders])]
+        return [
+            KeepTogether([heading, table]),
+            Spacer(1, 10),
+            KeepTogether([revenue]),
+            Spacer(1, 10),
+            KeepTogether([orders]),
+        ]
 
     def top_products(self) -> list:
         products = self.data.get("top_products", [])
         heading = self.para("Top products", self.h2)
         if not products:
             return [heading, self.para("No orders in this period, so no top products.", self.muted)]
-        names = [self.fonts.clean(p["name"]) for p in products]
+        names = [self.fonts.clean(name) for name in product_names(products)]
         chart = charts.top_products_bars(
             "Top products by revenue",
             names,
@@ -245,15 +265,15 @@ class _Builder:
         rows += [
             [
                 str(rank),
-                self.para(p["name"], self.cell),
+                self.para(name, self.cell),
                 self.para(p.get("category", ""), self.cell),
                 format_count(p["units"]),
                 self.money(p["revenue"]),
             ]
-            for rank, p in enumerate(products, 1)
+            for rank, (p, name) in enumerate(zip(products, names), 1)
         ]
         table = self.table(rows, [10 * mm, 76 * mm, 34 * mm, 22 * mm, 32 * mm], 3)
-        return [heading, chart, Spacer(1, 8), table]
+        return [KeepTogether([heading, chart]), Spacer(1, 8), KeepTogether([table])]
 
     def story(self) -> list:
         parts = self.header() + self.summary()

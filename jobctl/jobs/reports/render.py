@@ -119,6 +119,16 @@ def format_delta_pct(pct: Decimal | None) -> str:
     return NO_VALUE if pct is None else f"{'+' if pct > 0 else ''}{pct}%"
 
 
+def product_names(products: list[Mapping[str, Any]]) -> list[str]:
+    """Display names in order: "name (#id)" where two products share a name (ignoring case and
+    surrounding spaces), the plain name elsewhere, so a reader can always tell the rows apart."""
+    key = [str(p["name"]).strip().casefold() for p in products]
+    shared = {k for k in key if key.count(k) > 1}
+    return [
+        f"{p['name']} (#{p['product_id']})" if k in shared else str(p["name"]) for p, k in zip(products, key)
+    ]
+
+
 def summary_lines(data: Mapping[str, Any]) -> list[str]:
     """One plain-text line per metric, for an email body: "Revenue: $12,345.67 (+$1,345.67, +12.2%)"."""
     currency, lines = data["currency"], []
@@ -184,6 +194,15 @@ def _csv_rows(data: Mapping[str, Any]):
             "unit": "date",
             "value": previous_period.get(key, ""),
         }
+    partial = data.get("partial") or {}
+    for key in ("through", "previous_through"):  # empty: the period is complete
+        yield {
+            **base,
+            "section": "report",
+            "metric": f"partial_{key}",
+            "unit": "datetime",
+            "value": partial.get(key, ""),
+        }
     for metric in data.get("metrics", []):
         unit, value, before = metric["unit"], metric.get("value"), metric.get("previous")
         delta, pct = deltas(metric)
@@ -226,7 +245,7 @@ def _csv_rows(data: Mapping[str, Any]):
                     "value": _units(day[name]) if money else day[name],
                 }
     for rank, product in enumerate(data.get("top_products", []), start=1):
-        about = {
+        about = {  # product_id is on every row, so the name stays as stored
             **base,
             "section": "top_products",
             "rank": rank,

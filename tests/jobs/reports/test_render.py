@@ -14,7 +14,13 @@ import pytest
 from pypdf import PdfReader
 
 from jobctl.jobs.reports import deltas, render, render_csv, render_json, render_pdf, summary_lines
-from jobctl.jobs.reports.render import format_delta, format_delta_pct, format_money, format_ratio
+from jobctl.jobs.reports.render import (
+    format_delta,
+    format_delta_pct,
+    format_money,
+    format_ratio,
+    product_names,
+)
 from tests.jobs.reports.sample import daily_report_data, empty_report_data, weekly_report_data
 
 LABELS = [
@@ -259,6 +265,56 @@ def test_long_product_names_are_cut_in_the_chart_not_the_table():
     text = " ".join(pdf_text(render_pdf(data)).split())  # the table wraps the name over two lines
     assert "Extra large hand-woven seagrass…" in text
     assert "Extra large hand-woven seagrass storage basket with handles" in text
+
+
+def test_products_sharing_a_name_carry_their_id():
+    data = weekly_report_data()
+    data["top_products"][3]["name"] = "linen tote "  # same as #17 "Linen tote" to a reader
+    names = product_names(data["top_products"])
+    assert names[0] == "Linen tote (#17)" and names[3] == "linen tote  (#103)"
+    assert names[1] == "Walnut serving board"  # unique names stay plain
+    text = " ".join(pdf_text(render_pdf(data)).split())
+    assert "Linen tote (#17)" in text and "linen tote (#103)" in text
+    assert [p["product_id"] for p in json.loads(render_json(data))["top_products"]] == [
+        p["product_id"] for p in data["top_products"]
+    ]
+
+
+def test_partial_period_is_labelled_in_every_format():
+    data = weekly_report_data()
+    data["title"] += " (partial: through 18 November 2026, 14:05 UTC)"
+    data["partial"] = {"through": "2026-11-18T14:05:00", "previous_through": "2026-11-11T14:05:00"}
+    assert json.loads(render_json(data))["partial"] == data["partial"]
+    rows = {r["metric"]: r["value"] for r in csv_rows(render_csv(data)) if r["section"] == "report"}
+    assert rows["title"].endswith("(partial: through 18 November 2026, 14:05 UTC)")
+    assert (rows["partial_through"], rows["partial_previous_through"]) == (
+        "2026-11-18T14:05:00",
+        "2026-11-11T14:05:00",
+    )
+    text = " ".join(pdf_text(render_pdf(data)).split())
+    assert "partial: through 18 November 2026, 14:05 UTC" in text
+    assert "figures through Wed 18 Nov 2026, 14:05 UTC, compared with the same span" in text
+    assert "(through Wed 11 Nov 2026, 14:05 UTC)" in text
+
+
+def test_complete_period_has_empty_partial_fields_in_csv():
+    rows = {r["metric"]: r["value"] for r in csv_rows(render_csv(weekly_report_data()))}
+    assert rows["partial_through"] == rows["partial_previous_through"] == ""
+
+
+def test_top_products_table_is_never_split_to_leave_a_lone_row():
+    # this data (seven names that wrap in the table, after the day charts) used to push row 10 alone
+    # onto the next page; now the table moves whole
+    data = weekly_report_data()
+    for rank, product in enumerate(data["top_products"], 1):
+        product["category"] = f"cat-{rank:02d}"  # a marker that only the table draws
+        if rank <= 7:
+            product["name"] += " extended edition with a name long enough to wrap in the table"
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(render_pdf(data))).pages]
+    rows_on = {i for i, text in enumerate(pages) for rank in range(1, 11) if f"cat-{rank:02d}" in text}
+    assert len(rows_on) == 1
+    [page] = rows_on
+    assert pages[page].index("Category") < pages[page].index("cat-01")  # its header row came along
 
 
 # -- dispatch and imports --

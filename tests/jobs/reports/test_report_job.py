@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from jobctl.data import engine_for
 from jobctl.data.schema import order_items, orders, page_views, reports
 from jobctl.data.seed import seed
 from jobctl.errors import PermanentJobFailure, UsageError
+from jobctl.jobs.reports.data import default_day
 from jobctl.jobs.reports.job import generate_report, list_reports, run_daily_report, run_weekly_report
 from jobctl.jobs.reports.render import format_money
 
@@ -149,6 +150,54 @@ def test_scheduled_jobs_report_the_period_before_they_fired(seeded):
         }
     )
     assert weekly["period"] == {"start": "2026-03-09", "end": "2026-03-15"}
+
+
+@pytest.mark.parametrize(
+    ("today", "daily", "weekly"),
+    [
+        (date(2026, 3, 11), date(2026, 3, 10), date(2026, 3, 8)),  # Wednesday: last week, not this one
+        (date(2026, 3, 15), date(2026, 3, 14), date(2026, 3, 8)),  # Sunday: this week is not over
+        (date(2026, 3, 16), date(2026, 3, 15), date(2026, 3, 15)),  # Monday: the week that just ended
+    ],
+)
+def test_the_default_period_is_the_last_complete_one(today, daily, weekly):
+    assert (default_day("daily", today), default_day("weekly", today)) == (daily, weekly)
+
+
+def _revenue(settings, start: datetime, end: datetime) -> int:
+    with engine_for(settings).connect() as conn:
+        paid = conn.execute(
+            select(orders.c.total_cents).where(orders.c.paid_at >= start, orders.c.paid_at < end)
+        ).all()
+    return sum(row.total_cents for row in paid)
+
+
+def test_a_week_not_over_is_partial_and_compared_like_for_like(seeded):
+    now = datetime(2026, 3, 11, 14, 5, tzinfo=UTC)  # Wednesday afternoon of the second week
+    result = generate_report(seeded, "weekly", DAY, ["json", "csv", "pdf"], email=False, now=now)
+    assert result["title"].endswith("(partial: through 11 March 2026, 14:05 UTC)")
+    assert result["partial"] == {"through": "2026-03-11T14:05:00", "previous_through": "2026-03-04T14:05:00"}
+    files = {f["format"]: Path(f["path"]) for f in result["files"]}
+    data = json.loads(files["json"].read_bytes())
+    revenue = next(m for m in data["metrics"] if m["name"] == "revenue")
+    assert revenue["value"] == _revenue(seeded, datetime(2026, 3, 9), datetime(2026, 3, 11, 14, 5))
+    assert revenue["previous"] == _revenue(seeded, datetime(2026, 3, 2), datetime(2026, 3, 4, 14, 5))
+    assert [d["date"] for d in data["daily"]] == ["2026-03-09", "2026-03-10", "2026-03-11"]
+    rows = csv.DictReader(io.StringIO(files["csv"].read_text()))
+    assert {r["metric"]: r["value"] for r in rows}["partial_through"] == "2026-03-11T14:05:00"
+    text = " ".join(page.extract_text() for page in PdfReader(files["pdf"]).pages)
+    assert "partial: through 11 March 2026, 14:05 UTC" in " ".join(text.split())
+
+
+def test_a_complete_week_is_not_partial(seeded):
+    now = datetime(2026, 3, 16, 0, 0, tzinfo=UTC)  # the first moment after it
+    result = generate_report(seeded, "weekly", DAY, ["json"], email=False, now=now)
+    assert result["partial"] is None and "partial" not in result["title"]
+
+
+def test_a_period_not_started_is_refused(seeded):
+    with pytest.raises(UsageError, match="has not started yet"):
+        generate_report(seeded, "weekly", date(2026, 3, 18), ["json"], now=datetime(2026, 3, 15, tzinfo=UTC))
 
 
 def test_bad_requests(seeded):

@@ -642,7 +642,7 @@ complete -c jobctl -n '__jobctl_is jobctl serve' -l help -d 'Show this message a
 
 # jobctl server
 complete -c jobctl -n '__jobctl_is jobctl server' -a 'start' -d 'Start the embedded server; a running one takes the current JOBCTL_EMBEDDED_MAXMEMORY.'
-complete -c jobctl -n '__jobctl_is jobctl server' -a 'status' -d 'Is the embedded server running? pid, socket, version, data size.'
+complete -c jobctl -n '__jobctl_is jobctl server' -a 'status' -d 'Is the embedded server running?'
 complete -c jobctl -n '__jobctl_is jobctl server' -a 'stop' -d 'Stop the embedded server; its data stays in the state folder.'
 complete -c jobctl -n '__jobctl_is jobctl server' -l help -d 'Show this message and exit.'
 

@@ -112,4 +112,13 @@ def test_queue_list_and_worker_list(cli):
 
 def test_server_status_json(cli):
     data = cli.json("server", "status")
-    assert {"running", "pid", "socket", "version", "data_size"} <= set(data)
+    assert {"running", "pid", "socket", "version", "data_size", "url"} <= set(data)
+
+
+def test_server_status_prints_the_url_rq_tools_take(cli, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://:topsecret@127.0.0.1:6379/0")
+    assert cli.json("server", "status")["url"] == f"redis://:{SECRET_MASK}@127.0.0.1:6379/0"
+    monkeypatch.delenv("REDIS_URL")  # the embedded server of this test's state folder
+    data = cli.json("server", "status")
+    assert data["url"] == f"unix://{data['socket']}"
+    assert f"url: unix://{data['socket']}" in cli("server", "status").stdout

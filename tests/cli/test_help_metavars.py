@@ -39,7 +39,7 @@ def test_help_of_dlq_retry_reads_as_a_person_would_write_it():
     assert "[JOB_ID]..." in out and "--queue QUEUE" in out and "--error-contains TEXT" in out
 
 
-def test_a_number_is_n_and_a_choice_lists_its_choices():
+def test_a_number_takes_n():
     command = typer.main.get_command(app)
     limit = next(p for p in command.commands["audit"].commands["list"].params if p.name == "limit")
     assert readable_metavar(limit) == "N"

@@ -43,7 +43,7 @@ _jobctl_options() {
         'jobctl audit list') echo '--since --actor --action --face -n --limit --json --help' ;;
         'jobctl clear') echo '-s --state -p --priority --dry-run -y --yes --json --help' ;;
         'jobctl config') echo '--help' ;;
-        'jobctl config show') echo '--json --help' ;;
+        'jobctl config show') echo '--all --json --help' ;;
         'jobctl dash') echo '--refresh --help' ;;
         'jobctl db') echo '--help' ;;
         'jobctl db migrate') echo '--json --help' ;;

@@ -246,10 +246,11 @@ complete -c jobctl -n '__jobctl_is jobctl clear' -l json -d 'Print machine-reada
 complete -c jobctl -n '__jobctl_is jobctl clear' -l help -d 'Show this message and exit.'
 
 # jobctl config
-complete -c jobctl -n '__jobctl_is jobctl config' -a 'show' -d 'Every effective setting, where it came from, secrets masked.'
+complete -c jobctl -n '__jobctl_is jobctl config' -a 'show' -d 'The settings changed from their defaults, where each came from, secrets masked (--all: every one; --json: every one,...'
 complete -c jobctl -n '__jobctl_is jobctl config' -l help -d 'Show this message and exit.'
 
 # jobctl config show
+complete -c jobctl -n '__jobctl_is jobctl config show' -l all -d 'Every setting, also those at their defaults.'
 complete -c jobctl -n '__jobctl_is jobctl config show' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl config show' -l help -d 'Show this message and exit.'
 
@@ -642,7 +643,7 @@ complete -c jobctl -n '__jobctl_is jobctl serve' -l help -d 'Show this message a
 
 # jobctl server
 complete -c jobctl -n '__jobctl_is jobctl server' -a 'start' -d 'Start the embedded server; a running one takes the current JOBCTL_EMBEDDED_MAXMEMORY.'
-complete -c jobctl -n '__jobctl_is jobctl server' -a 'status' -d 'Is the embedded server running? pid, socket, version, data size.'
+complete -c jobctl -n '__jobctl_is jobctl server' -a 'status' -d 'Is the embedded server running?'
 complete -c jobctl -n '__jobctl_is jobctl server' -a 'stop' -d 'Stop the embedded server; its data stays in the state folder.'
 complete -c jobctl -n '__jobctl_is jobctl server' -l help -d 'Show this message and exit.'
 

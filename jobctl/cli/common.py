@@ -11,7 +11,7 @@ from typing import Any
 import redis
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 # click's parse errors (a missing option, a bad value, no such command) are rendered here like every
 # other error; recent typer vendors click
@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - typer that still depends on click
     from click.exceptions import ClickException, NoArgsIsHelpError
     from click.exceptions import UsageError as ClickUsageError
 
+from jobctl.cli.metavars import JobctlCommand, name_values
 from jobctl.config import Settings
 from jobctl.core import runtime
 from jobctl.core.connection import connect
@@ -115,6 +116,10 @@ class JobctlGroup(TyperGroup):
     right exit code. Every group is one, so a subcommand's parse error meets `invoke` of its group,
     and the root's own options meet `make_context`."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        name_values(self.params)  # the root's --redis-url, --home, ...
+
     def make_context(self, info_name: str | None, args: list[str], parent=None, **extra: Any):
         try:
             return super().make_context(info_name, args, parent, **extra)
@@ -170,8 +175,15 @@ def _server_full(ctx: typer.Context) -> JobctlError:
     return server_full(st._connection, settings is not None and not settings.redis_url)
 
 
+class JobctlTyper(typer.Typer):
+    """A Typer whose commands are JobctlCommands (readable metavars in help)."""
+
+    def command(self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any) -> Any:
+        return super().command(*args, cls=cls or JobctlCommand, **kwargs)
+
+
 def new_app(help_text: str) -> typer.Typer:
-    return typer.Typer(
+    return JobctlTyper(
         cls=JobctlGroup,
         help=help_text,
         no_args_is_help=True,

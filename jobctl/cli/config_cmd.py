@@ -12,10 +12,16 @@ app = new_app("Inspect configuration.")
 
 
 @app.command("show")
-def show(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """Every effective setting, where it came from, secrets masked."""
+def show(
+    ctx: typer.Context,
+    everything: bool = typer.Option(False, "--all", help="Every setting, also those at their defaults."),
+    as_json: bool = JsonOption,
+) -> None:
+    """The settings changed from their defaults, where each came from, secrets masked (--all: every one;
+    --json: every one, each with at_default)."""
     settings = state(ctx).settings
-    rows = settings.describe()
+    # set by a flag, the environment, an env file or jobctl.toml; scripts read every one from --json
+    rows = [row | {"at_default": row["source"] == "default"} for row in settings.describe()]
     queues = [
         {
             "queue": p.name,
@@ -41,8 +47,12 @@ def show(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             }
         )
         return
+    shown = rows if everything else [row for row in rows if not row["at_default"]]
     table = Table("setting", "value", "source", title="jobctl settings", title_justify="left")
-    for row in rows:
+    for row in shown:
         table.add_row(f"{row['key']}\n[dim]{row['env']}[/dim]", str(row["value"]), row["source"])
-    stdout.print(table)
+    if shown:
+        stdout.print(table)
+    if not everything:
+        stdout.print(f"{len(rows) - len(shown)} settings at their defaults; --all shows every one")
     stdout.print(f"queue policies: {settings.queue_source} (see `jobctl queue list`)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.table import Table
 
 from jobctl.cli.common import (
     DURATION,
@@ -59,19 +58,32 @@ def list_(
     if not page["entries"]:
         stdout.print("the dead-letter queue is empty" if not page["total"] else "no entries match")
         return
-    table = Table("job id", "queue", "tries", "died (UTC)", "error", box=None)
-    for e in page["entries"]:
-        error = f"{e['error_type']}: {e['error_message']}"
-        table.add_row(
+    # ids are copied from here into `dlq show/retry`, so they are never cut: the queue and the error
+    # share what is left of the terminal and give way with an ellipsis
+    rows = [
+        (
             e["job_id"],
             e["queue"],
             str(e["attempt_count"]),
             (e["died_at"] or "")[5:19].replace("T", " "),
-            error[:60],
+            f"{e['error_type']}: {e['error_message']}",
         )
-    stdout.print(table)
+        for e in page["entries"]
+    ]
+    header = ("job id", "queue", "tries", "died (UTC)", "error")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    room = stdout.width - widths[0] - widths[2] - widths[3] - 2 * (len(header) - 1)
+    widths[1] = min(widths[1], max(8, room // 3))
+    widths[4] = max(8, min(widths[4], 100, room - widths[1]))
+    for row in (header, *rows):
+        cells = [_fit(cell, width) for cell, width in zip(row, widths, strict=True)]
+        stdout.print("  ".join(cells).rstrip(), highlight=False, markup=False, crop=False)
     if page["next_cursor"]:
         stdout.print(f"more: jobctl dlq list --cursor {page['next_cursor']}", highlight=False)
+
+
+def _fit(text: str, width: int) -> str:
+    return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
 
 
 @app.command("show")

@@ -125,7 +125,7 @@ def _queue_one(
 @app.command("email")
 def email(
     ctx: typer.Context,
-    to: list[str] = typer.Option(..., "--to", help="Recipient address (repeatable)."),
+    to: list[str] = typer.Option(..., "--to", metavar="ADDRESS", help="Recipient address (repeatable)."),
     template: str = typer.Option(
         ..., "--template", "-t", help="Template name (see `jobctl email templates`)."
     ),

@@ -6,7 +6,7 @@ import typer
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
 from jobctl.core import embedded
-from jobctl.core.connection import embedded_maxmemory
+from jobctl.core.connection import embedded_maxmemory, redis_url
 
 app = new_app("Manage jobctl's embedded Redis-compatible server (used when REDIS_URL is unset).")
 
@@ -19,6 +19,8 @@ def _render(info: dict, as_json: bool, note: str | None = None) -> None:
         stdout.print(note)
     running = "running" if info.get("running") else "stopped"
     stdout.print(f"server: {running}")
+    if info.get("url"):  # what `rq info -u URL` and rq-dashboard take
+        stdout.print(f"  url: {info['url']}", highlight=False, soft_wrap=True)
     for key in ("pid", "version", "maxmemory", "socket", "home", "data_size", "binary", "log"):
         if info.get(key) is not None:
             value = f"{info[key]:,} bytes" if key in ("data_size", "maxmemory") else info[key]
@@ -29,9 +31,13 @@ def _render(info: dict, as_json: bool, note: str | None = None) -> None:
 
 @app.command("status")
 def status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """Is the embedded server running? pid, socket, version, data size."""
-    info = embedded.status(state(ctx).settings.home_path)
-    if state(ctx).settings.redis_url:
+    """Is the embedded server running? The URL other RQ tools take (rq info -u URL), pid, socket, version,
+    data size."""
+    settings = state(ctx).settings
+    info = embedded.status(settings.home_path)
+    # the server jobctl uses, as `rq info -u` and rq-dashboard take it (a password stays masked)
+    info["url"] = redis_url(settings)
+    if settings.redis_url:
         info["note"] = "REDIS_URL is set: jobctl uses that server, not the embedded one"
     _render(info, as_json, info.get("note"))
 

@@ -14,10 +14,15 @@ from jobctl.errors import RedisUnavailable
 HINT_UNREACHABLE = "start that server, fix REDIS_URL, or unset REDIS_URL to use jobctl's embedded server"
 
 
-def describe_target(settings: Settings) -> str:
+def redis_url(settings: Settings) -> str:
+    """The URL of the server jobctl uses, as other RQ tools take it (`rq info -u URL`), secrets masked."""
     if settings.redis_url:
         return mask_url(settings.redis_url)
-    return f"unix://{embedded.paths(settings.home_path).socket} (embedded)"
+    return f"unix://{embedded.paths(settings.home_path).socket}"
+
+
+def describe_target(settings: Settings) -> str:
+    return redis_url(settings) + ("" if settings.redis_url else " (embedded)")
 
 
 def connect(settings: Settings, *, check: bool = True) -> redis.Redis:

@@ -35,6 +35,19 @@ def test_config_show_masks_secrets_and_names_sources(cli, monkeypatch):
     assert "s3cret-pw" not in text and "smtp_password" in text
 
 
+def test_config_show_lists_what_differs_from_defaults_and_all_with_all(cli, monkeypatch):
+    monkeypatch.setenv("SMTP_PORT", "2525")
+    data = cli.json("config", "show")
+    rows = {r["key"]: r for r in data["settings"]}
+    assert not rows["smtp_port"]["at_default"] and rows["email_provider"]["at_default"]
+    at_default = sum(r["at_default"] for r in data["settings"])
+    text = cli("config", "show").stdout
+    assert "smtp_port" in text and "email_provider" not in text
+    assert f"{at_default} settings at their defaults; --all shows every one" in text
+    everything = cli("config", "show", "--all").stdout
+    assert "email_provider" in everything and "at their defaults" not in everything
+
+
 def test_redis_url_flag_beats_environment(cli):
     data = cli.json("--redis-url", "redis://127.0.0.1:1/0", "config", "show")
     rows = {r["key"]: r for r in data["settings"]}
@@ -112,4 +125,13 @@ def test_queue_list_and_worker_list(cli):
 
 def test_server_status_json(cli):
     data = cli.json("server", "status")
-    assert {"running", "pid", "socket", "version", "data_size"} <= set(data)
+    assert {"running", "pid", "socket", "version", "data_size", "url"} <= set(data)
+
+
+def test_server_status_prints_the_url_rq_tools_take(cli, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://:topsecret@127.0.0.1:6379/0")
+    assert cli.json("server", "status")["url"] == f"redis://:{SECRET_MASK}@127.0.0.1:6379/0"
+    monkeypatch.delenv("REDIS_URL")  # the embedded server of this test's state folder
+    data = cli.json("server", "status")
+    assert data["url"] == f"unix://{data['socket']}"
+    assert f"url: unix://{data['socket']}" in cli("server", "status").stdout

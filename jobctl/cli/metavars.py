@@ -8,6 +8,8 @@ from typing import Any, get_args
 
 from typer.core import TyperArgument, TyperCommand
 
+from jobctl.cli.examples import EXAMPLES, command_key, write_examples
+
 # metavars by the parameter's Python name, where the name alone would not say what to type
 _BY_NAME = {
     "data": "KEY=VALUE",
@@ -64,8 +66,14 @@ def name_values(params: list[Any]) -> None:
 
 
 class JobctlCommand(TyperCommand):
-    """Every jobctl command: its values have readable metavars."""
+    """Every jobctl command: its values have readable metavars, and its help ends with its examples."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         name_values(self.params)
+
+    def format_epilog(self, ctx: Any, formatter: Any) -> None:
+        super().format_epilog(ctx, formatter)
+        examples = EXAMPLES.get(command_key(ctx))
+        if examples:
+            write_examples(examples, formatter)

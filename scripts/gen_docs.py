@@ -92,6 +92,7 @@ class Cmd:
     subcommands: tuple[str, ...]  # sorted; empty for a leaf
     is_group: bool
     deprecated: bool
+    examples: tuple[tuple[str, str], ...] = ()  # (command line, what it does)
 
     @property
     def key(self) -> str:
@@ -287,6 +288,8 @@ def _is_group(cmd) -> bool:
 
 def walk(command=None) -> list[Cmd]:
     """Every visible command, depth first, the root first and subcommands sorted by name."""
+    from jobctl.cli.examples import EXAMPLES
+
     command = command or load_command()
     out: list[Cmd] = []
 
@@ -321,6 +324,7 @@ def walk(command=None) -> list[Cmd]:
                 subcommands=tuple(sorted(subs)),
                 is_group=_is_group(cmd),
                 deprecated=bool(getattr(cmd, "deprecated", False)),
+                examples=tuple(EXAMPLES.get(" ".join(path[1:]), ())),
             )
         )
         for name in sorted(subs):
@@ -814,6 +818,16 @@ def _field_default(value) -> str | None:
     return str(value)
 
 
+def _examples_section(cmds: list[Cmd]) -> list[str]:
+    """EXAMPLES, command by command in the order of COMMANDS: each command line in bold, as typed,
+    and what it does below it."""
+    out = [".SH EXAMPLES"]
+    for cmd in cmds:
+        for line, does in cmd.examples:
+            out += [".TP", _roff_line(f"\\fB{roff_literal(line)}\\fR"), _roff_line(roff_escape(does) + ".")]
+    return out if len(out) > 1 else []
+
+
 def render_man(cmds: list[Cmd]) -> str:
     import jobctl
     from jobctl.config import FIELDS
@@ -912,6 +926,7 @@ def render_man(cmds: list[Cmd]) -> str:
         ".TP",
         ".I ./.env, jobctl.toml",
         "Optional settings files; see ENVIRONMENT.",
+        *_examples_section(cmds),
         ".SH SEE ALSO",
         "The README.md of jobctl; \\fBjobctl\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR.",
     ]

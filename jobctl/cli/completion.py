@@ -49,13 +49,14 @@ def _templates() -> Iterable[str]:
 
 
 def _schedules() -> Iterable[str]:
-    # lazy: the schedules' module and redis, only for this kind
-    from jobctl.core.schedules import schedule_names
-
     settings = _settings()
     connection = _connection(settings)
-    # none at all when Redis does not answer: what `schedule pause/run/...` would act on is unknown
-    return schedule_names(connection, settings) if connection is not None else ()
+    if connection is None:  # none at all: what `schedule pause/run/...` would act on is unknown
+        return ()
+    # lazy: the schedules' module (croniter, rq), only for this kind and once Redis has answered
+    from jobctl.core.schedules import schedule_names
+
+    return schedule_names(connection, settings)
 
 
 def _report_kinds() -> Iterable[str]:

@@ -3,8 +3,9 @@
 A *fingerprint* is the error's type and message with the parts that vary from job to job replaced
 by placeholders (numbers, ids, uuids, hex, IPs and ports, emails, quoted values), so 500 jobs that
 died of one failure make one group. Three-digit numbers from 100 to 599 standing on their own are
-kept, as are dotted status codes such as 5.7.1: they are status codes (SMTP 550 vs 421, HTTP 503),
-the part of the message that tells two failures apart. A group is named by `fingerprint_id`, the
+kept, as are dotted status codes such as 5.7.1 and a number right after errno, code, status, signal
+or exit (Errno 111, exit code 137): they name the failure (SMTP 550 vs 421, HTTP 503), the part of
+the message that tells two failures apart. A group is named by `fingerprint_id`, the
 first 12 hex digits of the fingerprint's SHA-1.
 
 The group index lives next to the entries and is changed in the same transaction or script as the
@@ -96,8 +97,16 @@ _NUMBER = re.compile(r"(?<![\w<.])[-+]?\d+(?:[.,]\d+)*(?![.,]?\d)(?=[A-Za-z%]{0,
 _SPACES = re.compile(r"\s+")
 
 
+# a number right after one of these is a code that names the failure (Errno 111 vs 110, exit code 137)
+_CODE_WORDS = re.compile(r"(?:errno|code|status|signal|exit)[ =:]?\[?$", re.IGNORECASE)
+
+
 def _number(match: re.Match[str]) -> str:
-    return match.group(0) if _STATUS.match(match.group(0)) else "<n>"
+    if _STATUS.match(match.group(0)) or _CODE_WORDS.search(
+        match.string[max(0, match.start() - 8) : match.start()]
+    ):
+        return match.group(0)
+    return "<n>"
 
 
 def fingerprint(error_type: str, error_message: str) -> str:

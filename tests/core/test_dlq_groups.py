@@ -49,6 +49,10 @@ def test_status_codes_keep_failures_apart():
     assert fp(SMTP_421.format(n=7)) == fp(SMTP_421.format(n=12345))
     assert fp("HTTP 503 from upstream") != fp("HTTP 404 from upstream")
     assert fp("boom 0", "PermanentJobFailure") != fp("boom 0", "TimeoutError")
+    assert fp("[Errno 111] Connection refused") != fp("[Errno 110] Connection timed out")
+    assert fp("[Errno 111] Connection refused") == "PermanentJobFailure: [Errno 111] Connection refused"
+    assert fp("convert died: exit code 137 after 12s") != fp("convert died: exit code 1 after 12s")
+    assert fp("convert died: exit code 137 after 12s") == fp("convert died: exit code 137 after 40s")
     shown = fp(SMTP_550.format(who="ada"))
     assert shown == ("PermanentJobFailure: SMTP server <ip> said 550 5.1.1 <<email>>: mailbox unavailable"), (
         shown

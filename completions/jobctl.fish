@@ -16,7 +16,7 @@ function __jobctl_subcommands --description 'jobctl: subcommands of a command pa
         case 'jobctl db'
             printf '%s\n' migrate seed status
         case 'jobctl dlq'
-            printf '%s\n' list purge retry show
+            printf '%s\n' groups list purge retry show
         case 'jobctl email'
             printf '%s\n' preview templates
         case 'jobctl enqueue'
@@ -66,12 +66,14 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' --days --users --seed --start --views-per-day
         case 'jobctl demo'
             printf '%s\n' --campaign -c --concurrency
+        case 'jobctl dlq groups'
+            printf '%s\n' -q --queue --since
         case 'jobctl dlq list'
-            printf '%s\n' -q --queue --since --error-contains -n --limit --cursor
+            printf '%s\n' -q --queue --since --error-contains -f --fingerprint -n --limit --cursor
         case 'jobctl dlq purge'
-            printf '%s\n' -q --queue --since --error-contains
+            printf '%s\n' -q --queue --since --error-contains -f --fingerprint
         case 'jobctl dlq retry'
-            printf '%s\n' -q --queue --since --error-contains
+            printf '%s\n' -q --queue --since --error-contains -f --fingerprint
         case 'jobctl email preview'
             printf '%s\n' -t --template -d --data --data-json
         case 'jobctl enqueue analytics'
@@ -291,16 +293,24 @@ complete -c jobctl -n '__jobctl_is jobctl demo' -l json -d 'Print machine-readab
 complete -c jobctl -n '__jobctl_is jobctl demo' -l help -d 'Show this message and exit.'
 
 # jobctl dlq
+complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'groups' -d 'Dead jobs grouped by error fingerprint (the error with ids, numbers and addresses masked, status codes kept): count,...'
 complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'list' -d 'Dead jobs, newest first, paged.'
 complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'purge' -d 'Delete dead-letter entries and their job data for good.'
 complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'retry' -d 'Replay dead jobs on their original queue and priority, same id, attempts reset.'
 complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'show' -d 'Everything about one dead job: payload, every attempt, the last traceback, replays (personal data redacted).'
 complete -c jobctl -n '__jobctl_is jobctl dlq' -l help -d 'Show this message and exit.'
 
+# jobctl dlq groups
+complete -c jobctl -n '__jobctl_is jobctl dlq groups' -s q -l queue -x -d 'Only groups with entries from this queue.'
+complete -c jobctl -n '__jobctl_is jobctl dlq groups' -l since -x -d 'Count only entries that died within this long, e.g. 1h, 7d.'
+complete -c jobctl -n '__jobctl_is jobctl dlq groups' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl dlq groups' -l help -d 'Show this message and exit.'
+
 # jobctl dlq list
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Only entries from this queue.'
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -l since -x -d 'Only entries that died within this long, e.g. 90s, 1h30m, 7d.'
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -l error-contains -x -d 'Only entries whose error mentions TEXT.'
+complete -c jobctl -n '__jobctl_is jobctl dlq list' -s f -l fingerprint -x -d 'Only entries of this error group (its id from `jobctl dlq groups`).'
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -s n -l limit -x -d 'Entries per page.'
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -l cursor -x -d 'next_cursor of the previous page.'
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -l json -d 'Print machine-readable JSON on stdout.'
@@ -311,6 +321,7 @@ complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l all -d 'Every entry matc
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Only entries from this queue.'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l since -x -d 'Only entries that died within this long, e.g. 90s, 1h30m, 7d.'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l error-contains -x -d 'Only entries whose error mentions TEXT.'
+complete -c jobctl -n '__jobctl_is jobctl dlq purge' -s f -l fingerprint -x -d 'Only entries of this error group (its id from `jobctl dlq groups`).'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l dry-run -d 'Show what would happen; change nothing.'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -s y -l yes -d 'Do not ask for confirmation.'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l json -d 'Print machine-readable JSON on stdout.'
@@ -321,6 +332,7 @@ complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l all -d 'Every entry matc
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Only entries from this queue.'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l since -x -d 'Only entries that died within this long, e.g. 90s, 1h30m, 7d.'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l error-contains -x -d 'Only entries whose error mentions TEXT.'
+complete -c jobctl -n '__jobctl_is jobctl dlq retry' -s f -l fingerprint -x -d 'Only entries of this error group (its id from `jobctl dlq groups`).'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l dry-run -d 'Show what would happen; change nothing.'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -s y -l yes -d 'Do not ask for confirmation.'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l json -d 'Print machine-readable JSON on stdout.'

@@ -150,7 +150,7 @@ _jobctl_value_kind() {
         'jobctl db seed|--views-per-day') echo 'value' ;;
         'jobctl demo|--campaign') echo 'value' ;;
         'jobctl demo|-c'|'jobctl demo|--concurrency') echo 'value' ;;
-        'jobctl dlq groups|-q'|'jobctl dlq groups|--queue') echo 'value' ;;
+        'jobctl dlq groups|-q'|'jobctl dlq groups|--queue') echo 'names queue' ;;
         'jobctl dlq groups|--since') echo 'value' ;;
         'jobctl dlq list|-q'|'jobctl dlq list|--queue') echo 'names queue' ;;
         'jobctl dlq list|--since') echo 'value' ;;

@@ -301,7 +301,7 @@ complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'show' -d 'Everything about on
 complete -c jobctl -n '__jobctl_is jobctl dlq' -l help -d 'Show this message and exit.'
 
 # jobctl dlq groups
-complete -c jobctl -n '__jobctl_is jobctl dlq groups' -s q -l queue -x -d 'Only groups with entries from this queue.'
+complete -c jobctl -n '__jobctl_is jobctl dlq groups' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Only groups with entries from this queue.'
 complete -c jobctl -n '__jobctl_is jobctl dlq groups' -l since -x -d 'Count only entries that died within this long, e.g. 1h, 7d.'
 complete -c jobctl -n '__jobctl_is jobctl dlq groups' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl dlq groups' -l help -d 'Show this message and exit.'

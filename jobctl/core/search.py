@@ -61,14 +61,15 @@ def recipient_types() -> tuple[str, ...]:
 
 
 def recipient_matches(needle: str, addresses: Any) -> bool:
-    """Case-insensitive. A whole address (`a@b.c`) matches that address exactly; anything else (`@b.c`,
-    `bob`) matches as a substring of an address."""
+    """Case-insensitive. A whole address (`name@domain`) matches that address exactly; anything else
+    (`@example.com`, `ann@`, `bob`) matches as a substring of an address."""
     if isinstance(addresses, str):
         addresses = [addresses]
     if not isinstance(addresses, list):
         return False
     wanted = needle.strip().lower()
-    exact = "@" in wanted and not wanted.startswith("@")
+    local, at, domain = wanted.partition("@")
+    exact = bool(local and at and domain)  # name@domain: that address, not joann@... too
     for address in addresses:
         text = str(address).strip().lower()
         if (text == wanted) if exact else (wanted in text):

@@ -13,7 +13,7 @@ from jobctl.core import dlq, ops
 from jobctl.core.browse import JOB_ID, job_detail, queue_jobs
 from jobctl.core.catalog import DEAD_LETTER, queue_catalog
 from jobctl.core.metrics import recent_series
-from jobctl.core.search import SCAN_LIMIT, SEARCH_STATES, STATUS_STATE, search_jobs
+from jobctl.core.search import SCAN_LIMIT, SEARCH_STATES, STATUS_STATE, rows_now, search_jobs
 from jobctl.core.stats import list_workers, queue_stats
 from jobctl.errors import UsageError
 
@@ -125,10 +125,19 @@ def parse_search(text: str, queue: str) -> dict[str, Any]:
 
 
 def read_search(
-    connection: redis.Redis, settings: Settings, query: dict[str, Any], selected: str | None
+    connection: redis.Redis,
+    settings: Settings,
+    query: dict[str, Any],
+    selected: str | None,
+    previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Search results (at most PAGE rows) and the selected one's detail."""
-    found = search_jobs(connection, settings, **query, limit=PAGE, scan_limit=SEARCH_SCAN)
+    """Search results (at most PAGE rows) and the selected one's detail. Given the `previous` results
+    of the same query, their rows are read again as they are now (O(PAGE)), not searched anew: a scan
+    runs once per search, not once per refresh."""
+    if previous is None:
+        found = search_jobs(connection, settings, **query, limit=PAGE, scan_limit=SEARCH_SCAN)
+    else:
+        found = {**previous, "jobs": rows_now(connection, settings, [j["id"] for j in previous["jobs"]])}
     row = next((j for j in found["jobs"] if j["id"] == selected), None)
     listed = row["state"] if row else ""
     return {"found": found, "detail": _detail(connection, settings, selected, listed, row)}

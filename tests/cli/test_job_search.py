@@ -99,7 +99,6 @@ def test_retried_twice_and_dead_after_all_attempts_show_the_same_counts_everywhe
     assert row["attempts"] == {"made": 2, "allowed": 4, "retries_left": 2}
     assert "attempts 2 of 4" in cli("job", "search", "--id", retried).stdout
 
-    redis_client.delete(f"rq:job:{retried}")
     dead, _ = dead_flaky(redis_client, immediate_retries(tmp_path, A, 2), tmp_path, 2)
     assert "2 of 2, retries left 0" in show(cli, dead, text=True)
     [row] = cli.json("job", "search", "--id", dead)["jobs"]

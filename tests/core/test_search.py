@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from rq.job import Job
 
 from jobctl.core import search
 from jobctl.core.browse import queue_jobs
 from jobctl.core.enqueue import enqueue, enqueue_many
+from jobctl.core.lifecycle import Lifecycle
 from jobctl.core.search import search_jobs
 from jobctl.errors import UsageError
+from tests.core.test_lifecycle import claim
 from tests.encryption import everything_stored
 from tests.redis_commands import commands_sent
 from tests.tui.dash_helpers import dead_jobs, failed_jobs, with_failures
@@ -50,7 +53,7 @@ def test_by_id_nothing_and_filters_that_exclude_it(redis_client, settings):
 def test_by_id_finds_a_dead_letter_whose_job_data_is_gone(redis_client, tmp_path):
     settings = with_failures(tmp_path, "payment-retry")
     [dead] = dead_jobs(redis_client, settings, ["gone-1"])
-    redis_client.delete(f"rq:job:{dead}")  # only the dead-letter entry is left
+    redis_client.delete(Job.key_for(dead))  # only the dead-letter entry is left
     [row] = search_jobs(redis_client, settings, job_id=dead)["jobs"]
     assert (row["id"], row["state"], row["type"], row["queue"]) == (dead, "dead", "fail", "payment-retry")
     assert search_jobs(redis_client, settings, job_id=dead, queue="dead-letter")["jobs"]
@@ -142,3 +145,11 @@ def test_scheduled_rows_carry_when_they_run(redis_client, settings):
     [row] = queue_jobs(redis_client, settings, "email-sending", "scheduled")["jobs"]
     assert row["id"] == job_id and row["enqueued_at"] is None
     assert row["runs_at"] > row["created_at"]
+
+
+def test_a_running_job_is_found_by_type_and_by_id_as_active(redis_client, settings):
+    job_id = email(redis_client, settings, "ann@example.com")
+    claim(Lifecycle(redis_client), settings, 1)  # claimed by a worker: "<id>:<token>" in the wip registry
+    [row] = search_jobs(redis_client, settings, job_type="email")["jobs"]
+    assert (row["id"], row["state"], row["status"]) == (job_id, "active", "started")
+    assert search_jobs(redis_client, settings, job_id=job_id)["jobs"][0]["state"] == "active"

@@ -3,12 +3,15 @@ and retry counts in the detail pane: Textual's Pilot against the real Redis of t
 
 from __future__ import annotations
 
+import pytest
+from rq.job import Job
 from textual.widgets import DataTable, Input
 
 from jobctl.core import search
 from jobctl.core.browse import queue_jobs
 from jobctl.core.enqueue import enqueue, enqueue_many
 from jobctl.core.stats import queue_key
+from jobctl.errors import UsageError
 from jobctl.tui import data, widgets
 from jobctl.tui.app import DashApp
 from tests.core.test_ops import immediate_retries, run_one_attempt
@@ -168,3 +171,38 @@ def test_detail_counts_attempts_of_a_retried_and_a_dead_job(redis_client, tmp_pa
         await until(pilot, lambda: "attempts 4 of 4  retries left 0" in detail_text(screen), "4 of 4")
 
     drive(app, script)
+
+
+def test_search_results_are_read_again_not_searched_again_on_refresh(monkeypatch, redis_client, settings):
+    [job_id] = enqueue_many(redis_client, settings, "noop", [{}], queue=Q)
+    query = data.parse_search("type:noop", Q)
+    assert query == {"job_type": "noop", "queue": Q}
+    first = data.read_search(redis_client, settings, query, job_id)
+    assert [(j["id"], j["state"]) for j in first["found"]["jobs"]] == [(job_id, "waiting")]
+    monkeypatch.setattr(data, "search_jobs", lambda *a, **kw: (_ for _ in ()).throw(AssertionError("a scan")))
+    redis_client.delete(queue_key(f"{Q}:normal"))
+    redis_client.hset(Job.key_for(job_id), "status", "finished")  # it ran meanwhile
+    again = data.read_search(redis_client, settings, query, job_id, first["found"])
+    assert [(j["id"], j["state"]) for j in again["found"]["jobs"]] == [(job_id, "completed")]
+    assert again["found"]["scanned"] == first["found"]["scanned"]
+    assert again["detail"]["status"] == "finished" and "note" not in again["detail"]  # listed as it is now
+
+
+def test_the_search_box_syntax(settings):
+    assert data.parse_search("abc-123", Q) == {"job_id": "abc-123", "queue": None}  # an id: any queue
+    assert data.parse_search("ann@example.com state:dead", Q) == {
+        "recipient": "ann@example.com",
+        "state": "dead",
+        "queue": Q,
+    }
+    assert data.parse_search("to:@example.com queue:all", Q) == {"recipient": "@example.com", "queue": None}
+    assert data.parse_search("type:email queue:file-processing", Q)["queue"] == "file-processing"
+    for bad, words in [
+        ("state:failed", "nothing to search for"),
+        ("type:", "cannot search by"),
+        ("who:me", "cannot search by"),
+        ("bad/id", "not a job id"),
+        ("type:email state:gone", "unknown state"),
+    ]:
+        with pytest.raises(UsageError, match=words):
+            data.parse_search(bad, Q)

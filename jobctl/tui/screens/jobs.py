@@ -121,8 +121,11 @@ class JobsScreen(DataScreen):
 
     def read(self, connection, settings) -> dict[str, Any]:
         if self.search is not None:
-            query = self.search
-            return {"key": ("search", query), **data.read_search(connection, settings, query, self.selected)}
+            query, previous = self.search, self.found
+            return {
+                "key": ("search", query),
+                **data.read_search(connection, settings, query, self.selected, previous),
+            }
         state, offset = self.state, self.page_offset
         return {
             "key": (state, offset),

@@ -10,6 +10,7 @@ from jobctl.core.browse import queue_jobs
 from jobctl.core.enqueue import enqueue, enqueue_many
 from jobctl.core.lifecycle import Lifecycle
 from jobctl.core.search import search_jobs
+from jobctl.core.stats import queue_key
 from jobctl.errors import UsageError
 from tests.core.test_lifecycle import claim
 from tests.encryption import everything_stored
@@ -153,3 +154,13 @@ def test_a_running_job_is_found_by_type_and_by_id_as_active(redis_client, settin
     [row] = search_jobs(redis_client, settings, job_type="email")["jobs"]
     assert (row["id"], row["state"], row["status"]) == (job_id, "active", "started")
     assert search_jobs(redis_client, settings, job_id=job_id)["jobs"][0]["state"] == "active"
+
+
+def test_an_id_still_waiting_is_not_enqueued_twice(redis_client, settings):
+    """The other road to a waiting row whose job says finished: the same id pushed twice."""
+    enqueue_many(redis_client, settings, "noop", [{}], job_ids=["once"])
+    with pytest.raises(UsageError, match="job id 'once' is taken by a job that is queued"):
+        enqueue_many(redis_client, settings, "noop", [{}, {}], job_ids=["other", "once"])
+    assert redis_client.llen(queue_key("email-sending:normal")) == 1  # nothing of the refused batch
+    redis_client.hset(Job.key_for("once"), "status", "finished")  # it ran: the id may be used again
+    enqueue_many(redis_client, settings, "noop", [{}], job_ids=["once"])

@@ -6,6 +6,7 @@ import json
 
 import typer
 
+from jobctl.cli import completion
 from jobctl.cli.common import (
     DURATION,
     JsonOption,
@@ -21,7 +22,9 @@ from jobctl.core import dlq
 
 app = new_app("The dead-letter queue: jobs that ran out of attempts.")
 
-QueueFilter = typer.Option(None, "--queue", "-q", help="Only entries from this queue.")
+QueueFilter = typer.Option(
+    None, "--queue", "-q", help="Only entries from this queue.", autocompletion=completion.QUEUE
+)
 SinceFilter = typer.Option(
     None, "--since", metavar=DURATION, help="Only entries that died within this long, e.g. 90s, 1h30m, 7d."
 )

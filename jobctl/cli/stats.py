@@ -8,7 +8,9 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from jobctl.cli import completion
 from jobctl.cli.common import DURATION, JsonOption, emit_json, state, stdout
+from jobctl.core.metrics import quantile_text
 from jobctl.core.stats import STATES, parse_window, queue_stats, stats_with_window
 from jobctl.durations import parse_seconds
 
@@ -32,10 +34,6 @@ def _table(data: dict) -> Table:
             if any(counts.values()):
                 table.add_row("", prio, *(f"{counts[s]:,}" for s in STATES), "")
     return table
-
-
-def _ms(value) -> str:
-    return "-" if value is None else (f"{value / 1000:g}s" if value >= 1000 else f"{value:g}ms")
 
 
 def _window_table(data: dict, label: str) -> Table:
@@ -64,17 +62,17 @@ def _window_table(data: dict, label: str) -> Table:
             *(f"{w[k]:,}" for k in ("completed", "failed", "dead")),
             f"{w['error_rate'] * 100:.1f}",
             f"{w['throughput_per_minute']:g}",
-            _ms(proc["p50"]),
-            _ms(proc["p95"]),
-            _ms(proc["p99"]),
-            _ms(w["wait_ms"]["p95"]),
+            *(quantile_text(proc, name) for name in ("p50", "p95", "p99")),
+            quantile_text(w["wait_ms"], "p95"),
         )
     return table
 
 
 def stats(
     ctx: typer.Context,
-    queue: str | None = typer.Option(None, "--queue", "-q", help="Only this queue."),
+    queue: str | None = typer.Option(
+        None, "--queue", "-q", help="Only this queue.", autocompletion=completion.QUEUE
+    ),
     window: str | None = typer.Option(
         None,
         "--window",

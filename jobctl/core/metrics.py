@@ -9,9 +9,9 @@ Per queue, three hashes take the same increments:
 Fields: the outcomes `completed`, `failed` (every failed attempt), `retried` (failed attempts that
 will run again), `dead` (dead-lettered) and `enqueued`; `proc_ms`/`wait_ms` sums and `proc_n`/`wait_n`
 counts; histogram counts `p<i>`/`w<i>` over BUCKETS_MS for processing time (start to end) and wait
-time (enqueued to start). A worker records a job with one script call added to the pipelined
-round trip it already makes after each job; reading a window costs one HGETALL per bucket,
-whatever the queue lengths.
+time (enqueued to start), from 5 ms to 24 h and one bucket beyond. A worker records a job with one
+script call added to the pipelined round trip it already makes after each job; reading a window
+costs one HGETALL per bucket, whatever the queue lengths.
 """
 
 from __future__ import annotations
@@ -24,8 +24,28 @@ from typing import Any
 import redis
 
 from jobctl.core import keyspace
+from jobctl.durations import format_seconds
 
-BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000, math.inf)
+# Histogram bucket bounds (ms) in order, each with the number of its field (`p<n>`, `w<n>`). Numbers
+# 0-14 are the first release's (14 was "over 5 min"); the bounds added to reach 24 h took new
+# numbers, so counters written before an upgrade keep their meaning and Prometheus' cumulative
+# buckets never go back. A count in the last bucket is shown as "over 24 h", never as no data.
+_BUCKETS = (
+    *((bound, n) for n, bound in enumerate((5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000))),
+    (60_000, 12),
+    (300_000, 13),
+    (900_000, 15),
+    (1_800_000, 16),
+    (3_600_000, 17),
+    (7_200_000, 18),
+    (14_400_000, 19),
+    (43_200_000, 20),
+    (86_400_000, 21),
+    (math.inf, 14),
+)
+BUCKETS_MS = tuple(bound for bound, _ in _BUCKETS)
+TOP_BOUND_MS = BUCKETS_MS[-2]
+QUANTILES = (0.5, 0.95, 0.99)
 OUTCOMES = ("completed", "failed", "retried", "dead", "enqueued")
 MINUTE_TTL = 25 * 3600
 HOUR_TTL = 31 * 86400
@@ -47,10 +67,16 @@ def _base(queue: str) -> str:
 
 
 def bucket_index(ms: float) -> int:
+    """The position in BUCKETS_MS of the bucket holding `ms`."""
     for index, bound in enumerate(BUCKETS_MS):
         if ms <= bound:
             return index
     return len(BUCKETS_MS) - 1
+
+
+def bucket_field(prefix: str, index: int) -> str:
+    """The hash field counting the bucket at position `index` of BUCKETS_MS."""
+    return f"{prefix}{_BUCKETS[index][1]}"
 
 
 def _keys(queue: str, at: float) -> list[str]:
@@ -85,10 +111,10 @@ def job_increments(
     if dead:
         pairs += ["dead", 1]
     processing = max(0.0, (ended - started) * 1000)
-    pairs += ["proc_ms", round(processing), "proc_n", 1, f"p{bucket_index(processing)}", 1]
+    pairs += ["proc_ms", round(processing), "proc_n", 1, bucket_field("p", bucket_index(processing)), 1]
     if enqueued is not None:
         waiting = max(0.0, (started - enqueued) * 1000)
-        pairs += ["wait_ms", round(waiting), "wait_n", 1, f"w{bucket_index(waiting)}", 1]
+        pairs += ["wait_ms", round(waiting), "wait_n", 1, bucket_field("w", bucket_index(waiting)), 1]
     return pairs
 
 
@@ -143,19 +169,50 @@ def _merge(rows: Iterable[dict]) -> dict[str, int]:
     return total
 
 
+def histogram(counts: dict[str, int], prefix: str) -> list[int]:
+    """Counts per bucket, in the order of BUCKETS_MS."""
+    return [counts.get(bucket_field(prefix, index), 0) for index in range(len(BUCKETS_MS))]
+
+
 def percentile(counts: dict[str, int], prefix: str, q: float) -> float | None:
-    """The upper bound (ms) of the histogram bucket holding the q-th quantile; None without data."""
-    histogram = [counts.get(f"{prefix}{i}", 0) for i in range(len(BUCKETS_MS))]
-    n = sum(histogram)
+    """The upper bound (ms) of the histogram bucket holding the q-th quantile; None without data.
+
+    A quantile in the last bucket (over TOP_BOUND_MS) gives TOP_BOUND_MS, a lower bound:
+    `summarize` says so in `beyond_top`, and `quantile_text` shows it as ">24h".
+    """
+    buckets = histogram(counts, prefix)
+    n = sum(buckets)
     if not n:
         return None
     rank, seen = math.ceil(q * n), 0
-    for index, count in enumerate(histogram):
+    for index, count in enumerate(buckets):
         seen += count
         if seen >= rank:
-            bound = BUCKETS_MS[index]
-            return None if math.isinf(bound) else float(bound)
-    return None
+            return float(min(BUCKETS_MS[index], TOP_BOUND_MS))
+    return float(TOP_BOUND_MS)
+
+
+def _times(counts: dict[str, int], prefix: str, sum_field: str, n_field: str) -> dict[str, Any]:
+    buckets = histogram(counts, prefix)
+    beyond = buckets[-1]
+    times: dict[str, Any] = {
+        "avg": round(counts[sum_field] / counts[n_field], 1) if counts.get(n_field) else None,
+        **{f"p{int(q * 100)}": percentile(counts, prefix, q) for q in QUANTILES},
+    }
+    n = sum(buckets)
+    # the quantiles whose true value lies past the top bucket: their figure is a lower bound
+    times["beyond_top"] = [f"p{int(q * 100)}" for q in QUANTILES if n and math.ceil(q * n) > n - beyond]
+    return times
+
+
+def quantile_text(times: dict[str, Any], name: str) -> str:
+    """A quantile of `summarize`'s processing_ms/wait_ms for people: "-", "250ms", "2.5s", "15m", ">24h"."""
+    value = times.get(name)
+    if value is None:
+        return "-"
+    if name in times.get("beyond_top", ()):
+        return ">" + format_seconds(value / 1000)
+    return f"{value:g}ms" if value < 1000 else format_seconds(value / 1000)
 
 
 def summarize(counts: dict[str, int], seconds: float) -> dict[str, Any]:
@@ -164,14 +221,8 @@ def summarize(counts: dict[str, int], seconds: float) -> dict[str, Any]:
         **{name: counts.get(name, 0) for name in OUTCOMES},
         "throughput_per_minute": round(counts.get("completed", 0) / (seconds / 60), 2) if seconds else 0.0,
         "error_rate": round(counts.get("failed", 0) / finished, 4) if finished else 0.0,
-        "processing_ms": {
-            "avg": round(counts["proc_ms"] / counts["proc_n"], 1) if counts.get("proc_n") else None,
-            **{f"p{int(q * 100)}": percentile(counts, "p", q) for q in (0.5, 0.95, 0.99)},
-        },
-        "wait_ms": {
-            "avg": round(counts["wait_ms"] / counts["wait_n"], 1) if counts.get("wait_n") else None,
-            **{f"p{int(q * 100)}": percentile(counts, "w", q) for q in (0.5, 0.95, 0.99)},
-        },
+        "processing_ms": _times(counts, "p", "proc_ms", "proc_n"),
+        "wait_ms": _times(counts, "w", "wait_ms", "wait_n"),
     }
 
 

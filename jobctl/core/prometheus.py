@@ -117,14 +117,14 @@ def _histogram(
     prefix: str,
     sum_field: str,
 ) -> HistogramMetricFamily:
-    """Cumulative buckets from the per-bucket counts `<prefix><index>`.
+    """Cumulative buckets from the per-bucket counts (metrics.histogram).
 
     Redis keeps the sum in ms; Prometheus wants seconds."""
     family = HistogramMetricFamily(metric, help_text, labels=("queue",))
     for name in names:
         counts, cumulative, buckets = totals[name], 0, []
-        for index, bound in enumerate(_BUCKET_BOUNDS):
-            cumulative += counts.get(f"{prefix}{index}", 0)
+        for bound, count in zip(_BUCKET_BOUNDS, metrics.histogram(counts, prefix)):
+            cumulative += count
             buckets.append((bound, cumulative))
         family.add_metric((name,), buckets, counts.get(sum_field, 0) / 1000)
     return family

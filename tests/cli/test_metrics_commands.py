@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.core.test_metrics import known_workload
+from tests.core.test_metrics import aged_backlog, known_workload
 
 
 def test_stats_window_json_and_table(cli, redis_client, settings, tmp_path):
@@ -13,6 +13,17 @@ def test_stats_window_json_and_table(cli, redis_client, settings, tmp_path):
     table = cli("stats", "--window", "15m").stdout
     assert "last 15m" in table and "referral-commission" in table
     assert all(len(line) <= 80 for line in table.splitlines())
+
+
+def test_stats_window_shows_long_waits_and_says_when_past_the_top_bucket(cli, redis_client, settings):
+    """The issue's case: with waits of minutes, `wait95` printed `-`; past a day it says `>1d`."""
+    aged_backlog(redis_client, settings, "daily-reports", [239] * 10)
+    aged_backlog(redis_client, settings, "weekly-reports", [60] * 10 + [3 * 86400] * 10)
+    rows = {line.split()[0]: line.split() for line in cli("stats", "--window", "15m").stdout.splitlines()[1:]}
+    assert rows["daily-reports"][-1] == "5m" and rows["weekly-reports"][-1] == ">1d"
+    window = cli.json("stats", "--window", "15m")["window"]["queues"]
+    assert window["daily-reports"]["wait_ms"]["p95"] == 300_000.0
+    assert window["weekly-reports"]["wait_ms"]["beyond_top"] == ["p95", "p99"]
 
 
 def test_bad_windows_exit_2(cli):

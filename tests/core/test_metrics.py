@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime
 
 import redis
 from prometheus_client.parser import text_string_to_metric_families
+from rq.job import Job
 
 from jobctl.core import metrics
 from jobctl.core.catalog import queue_catalog
@@ -109,6 +112,61 @@ def test_percentiles_come_from_bucket_bounds():
     assert metrics.percentile({}, "p", 0.5) is None
 
 
+def test_buckets_cover_a_day_and_keep_the_first_releases_field_numbers():
+    assert metrics.TOP_BOUND_MS == 86_400_000 and tuple(sorted(metrics.BUCKETS_MS)) == metrics.BUCKETS_MS
+    # p0..p13 are the first release's finite buckets, p14 its "over 5 min": counts written before
+    # an upgrade keep their meaning (now: past the top bucket), and new bounds took new numbers
+    assert [metrics.bucket_field("p", i) for i in range(14)] == [f"p{i}" for i in range(14)]
+    assert metrics.bucket_field("w", metrics.bucket_index(10**12)) == "w14"
+    assert metrics.bucket_field("w", metrics.bucket_index(20 * 60_000)) == "w16"  # 20 min: <= 30 min
+    fields = {metrics.bucket_field("w", i) for i in range(len(metrics.BUCKETS_MS))}
+    assert len(fields) == len(metrics.BUCKETS_MS)
+
+
+def test_waits_past_five_minutes_and_past_the_top_bucket_are_figures_not_blanks():
+    def times(waits_ms):
+        counts = metrics._merge(
+            dict(zip(pairs[::2], pairs[1::2]))
+            for pairs in (
+                metrics.job_increments("completed", enqueued=0.0, started=ms / 1000, ended=ms / 1000)
+                for ms in waits_ms
+            )
+        )
+        return metrics.summarize(counts, 900)["wait_ms"]
+
+    # the issue's case: an average wait of 239 s printed `wait95 -`
+    backlog = times([200_000] * 10 + [400_000] * 10)
+    assert backlog["p95"] == 900_000.0 and backlog["beyond_top"] == []
+    assert metrics.quantile_text(backlog, "p95") == "15m"
+    assert metrics.quantile_text(backlog, "p50") == "5m"
+    # a backlog older than the top bucket: a lower bound, said so
+    stale = times([1_000] * 90 + [2 * 86_400_000] * 10)
+    assert stale["p50"] == 1000.0 and stale["p95"] == stale["p99"] == 86_400_000.0
+    assert stale["beyond_top"] == ["p95", "p99"]
+    assert [metrics.quantile_text(stale, q) for q in ("p50", "p95", "p99")] == ["1s", ">1d", ">1d"]
+    assert metrics.quantile_text(times([]), "p95") == "-"
+    assert metrics.quantile_text(times([250]), "p50") == "250ms"
+    assert metrics.quantile_text(times([2_400]), "p50") == "2.5s"
+
+
+def aged_backlog(conn, settings, queue: str, ages: list[float]) -> None:
+    """Jobs enqueued `ages` seconds ago (their enqueued_at set back), then run by a worker."""
+    ids = enqueue_many(conn, settings, "noop", [{}] * len(ages), queue=queue)
+    now = time.time()
+    for job_id, age in zip(ids, ages):
+        stamp = datetime.fromtimestamp(now - age, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        conn.hset(Job.key_for(job_id), "enqueued_at", stamp)
+    run_burst(conn, settings, queue)
+
+
+def test_a_worker_records_a_day_old_wait_in_the_window(redis_client, settings):
+    """Wait is measured from enqueue to start: jobs that waited 20 min and 2 days show as such."""
+    aged_backlog(redis_client, settings, "daily-reports", [20 * 60] * 5 + [2 * 86400] * 5)
+    wait = metrics.window_stats(redis_client, ["daily-reports"], 900)["daily-reports"]["wait_ms"]
+    assert wait["p50"] == 1_800_000.0 and wait["p95"] == 86_400_000.0 and wait["beyond_top"] == ["p95", "p99"]
+    assert wait["avg"] > 86_400_000 / 2
+
+
 def test_prometheus_text_is_well_formed(redis_client, settings, tmp_path):
     known_workload(redis_client, settings, tmp_path)
     text = render(redis_client, settings)
@@ -200,6 +258,13 @@ def test_prometheus_families_keep_their_names_types_help_and_labels(redis_client
         "30",
         "60",
         "300",
+        "900",
+        "1800",
+        "3600",
+        "7200",
+        "14400",
+        "43200",
+        "86400",
         "+Inf",
     ]
     assert list(wait.values()) == sorted(wait.values()) and wait["+Inf"] == 14

@@ -230,9 +230,9 @@ _jobctl_value_kind() {
         'jobctl enqueue report|--at') echo 'value' ;;
         'jobctl enqueue report|--in') echo 'value' ;;
         'jobctl job search|--id') echo 'value' ;;
-        'jobctl job search|-t'|'jobctl job search|--type') echo 'value' ;;
+        'jobctl job search|-t'|'jobctl job search|--type') echo 'names job-type' ;;
         'jobctl job search|--recipient'|'jobctl job search|--to') echo 'value' ;;
-        'jobctl job search|-q'|'jobctl job search|--queue') echo 'value' ;;
+        'jobctl job search|-q'|'jobctl job search|--queue') echo 'names queue' ;;
         'jobctl job search|-s'|'jobctl job search|--state') echo 'value' ;;
         'jobctl job search|-n'|'jobctl job search|--limit') echo 'value' ;;
         'jobctl job search|--scan-limit') echo 'value' ;;

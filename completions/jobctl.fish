@@ -486,9 +486,9 @@ complete -c jobctl -n '__jobctl_is jobctl job delete' -l help -d 'Show this mess
 
 # jobctl job search
 complete -c jobctl -n '__jobctl_is jobctl job search' -l id -x -d 'A job id: found in any queue and state at once.'
-complete -c jobctl -n '__jobctl_is jobctl job search' -s t -l type -x -d 'Jobs of this type (`jobctl job types`).'
+complete -c jobctl -n '__jobctl_is jobctl job search' -s t -l type -x -a '(command jobctl __complete job-type 2>/dev/null </dev/null)' -d 'Jobs of this type (`jobctl job types`).'
 complete -c jobctl -n '__jobctl_is jobctl job search' -l recipient -l to -x -d 'Email jobs to this address, any case; part of one (@example.com) matches as text.'
-complete -c jobctl -n '__jobctl_is jobctl job search' -s q -l queue -x -d 'Only this queue.'
+complete -c jobctl -n '__jobctl_is jobctl job search' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Only this queue.'
 complete -c jobctl -n '__jobctl_is jobctl job search' -s s -l state -x -d 'Only jobs in this state: one of waiting, active, scheduled, completed, failed, dead.'
 complete -c jobctl -n '__jobctl_is jobctl job search' -s n -l limit -x -d 'Stop after this many matches.'
 complete -c jobctl -n '__jobctl_is jobctl job search' -l scan-limit -x -d 'Examine at most this many jobs (type/recipient).'

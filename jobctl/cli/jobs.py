@@ -6,6 +6,7 @@ import json
 
 import typer
 
+from jobctl.cli import completion
 from jobctl.cli.common import JsonOption, confirm, emit_json, new_app, state, stdout
 from jobctl.cli.ops import finish_bulk
 from jobctl.core.browse import job_detail
@@ -73,14 +74,22 @@ def show(
 def search(
     ctx: typer.Context,
     job_id: str | None = typer.Option(None, "--id", help="A job id: found in any queue and state at once."),
-    job_type: str | None = typer.Option(None, "--type", "-t", help="Jobs of this type (`jobctl job types`)."),
+    job_type: str | None = typer.Option(
+        None,
+        "--type",
+        "-t",
+        help="Jobs of this type (`jobctl job types`).",
+        autocompletion=completion.JOB_TYPE,
+    ),
     recipient: str | None = typer.Option(
         None,
         "--recipient",
         "--to",
         help="Email jobs to this address, any case; part of one (@example.com) matches as text.",
     ),
-    queue: str | None = typer.Option(None, "--queue", "-q", help="Only this queue."),
+    queue: str | None = typer.Option(
+        None, "--queue", "-q", help="Only this queue.", autocompletion=completion.QUEUE
+    ),
     job_state: str | None = typer.Option(
         None, "--state", "-s", help=f"Only jobs in this state: one of {', '.join(SEARCH_STATES)}."
     ),

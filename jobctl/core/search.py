@@ -26,7 +26,7 @@ from rq.job import Job
 from jobctl.config import Settings
 from jobctl.core import browse, keyspace, payloads
 from jobctl.core.catalog import PRIORITIES, get_policy, queue_catalog
-from jobctl.core.connection import decoded, decoded_members
+from jobctl.core.connection import decoded_members
 from jobctl.core.jobtypes import FUNC_TO_TYPE, JOB_TYPES
 from jobctl.core.payloads import EncryptedData, PayloadSerializer
 from jobctl.core.redact import redact_fields
@@ -455,8 +455,3 @@ def _rows(connection: redis.Redis, settings: Settings, found: list[tuple[str, st
             rows.append({**row, "state": st})
     browse.add_run_times(connection, [r for r in rows if r["state"] == "scheduled"])
     return rows
-
-
-def status_state(status: str | None) -> str | None:
-    """The state tab a job with hash status `status` is listed under (None: none, e.g. canceled)."""
-    return STATUS_STATE.get(decoded(status) if isinstance(status, bytes) else status or "")

@@ -37,9 +37,8 @@ class JobsScreen(DataScreen):
         Binding("N", "page(-1)", "Prev page", show=False),
         Binding("D,l", "app.dead_letters", "DLQ", show=False),
         Binding("question_mark", "app.help", "Help"),
-        Binding(
-            "slash", "search", "Search"
-        ),  # last: at 80 columns the footer ends at Help (the states line says /)
+        # last: at 80 columns the footer ends at Help, and the states line says "/ search"
+        Binding("slash", "search", "Search"),
         Binding("q,escape", "back", "Back"),
     ]
 

@@ -56,6 +56,11 @@ def _fit_columns(table: DataTable, rows: list[tuple[str, list[Any]]], settled: b
     return changed
 
 
+def shown_widths(table: DataTable) -> dict[str, int]:
+    """The content width each column has now (one that is waiting to narrow keeps its old one)."""
+    return {key.value: column.width for key, column in table.columns.items() if not column.auto_width}
+
+
 def sync_table(
     table: DataTable, rows: list[tuple[str, list[Any]]], columns: list[tuple[str, str]] | None = None
 ) -> None:

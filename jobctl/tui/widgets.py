@@ -83,6 +83,15 @@ def error_text(window: dict[str, Any] | None) -> str:
     return f"{window.get('failed', 0) / finished * 100:.1f}%" if finished else "-"
 
 
+def ms_text(ms: float | None) -> str:
+    """An average time: 0.4ms, 223ms, 1.7s, 2m5s; "-" for none."""
+    if ms is None:
+        return "-"
+    if ms < 1000:
+        return f"{ms:.1f}ms" if ms < 10 else f"{round(ms)}ms"
+    return format_seconds(round(ms / 1000, 1) if ms < 60_000 else round(ms / 1000))
+
+
 def bytes_text(count: int | None) -> str:
     return "-" if count is None else f"{count / 2**20:,.0f}MiB"
 

@@ -270,7 +270,7 @@ class MainScreen(DataScreen):
             text.append(f"  {label:<11}", style="bold")
             text.append(
                 "   ".join(f"{p} {quantile_text(times, p)}" for p in ("p50", "p95", "p99"))
-                + f"   avg {quantile_text(times, 'avg')}\n"
+                + f"   avg {widgets.ms_text(times.get('avg'))}\n"
             )
         text.append(f"  {'priorities':<11}", style="bold")
         text.append("(wait/run/fail)  ", style="dim")

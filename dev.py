@@ -75,8 +75,9 @@ def main(argv: list[str]) -> int:
     elif command == "test":
         if code := static_checks():
             return code
-        # a private ClamAV for the clamd tests; never fails: without it those tests skip, saying why
-        subprocess.call([sys.executable, str(ROOT / "scripts" / "clamav_local.py")])
+        # private ClamAV, zsh and fish for the clamd and shell-completion tests; never fails: without
+        # them those tests skip, saying why
+        subprocess.call([sys.executable, str(ROOT / "scripts" / "debs_local.py")])
         args = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadfile", *rest]
     elif command == "bench":
         named = {"files": "files.py", "analytics": "analytics.py", "dash": "dash.py", "chaos": "chaos.py"}

@@ -11,7 +11,7 @@ _jobctl_subcommands() {
         'jobctl audit') echo 'list' ;;
         'jobctl config') echo 'show' ;;
         'jobctl db') echo 'migrate seed status' ;;
-        'jobctl dlq') echo 'list purge retry show' ;;
+        'jobctl dlq') echo 'groups list purge retry show' ;;
         'jobctl email') echo 'preview templates' ;;
         'jobctl enqueue') echo 'analytics commission email email-bulk file job noop payment report' ;;
         'jobctl job') echo 'cancel delete show types' ;;
@@ -51,9 +51,10 @@ _jobctl_options() {
         'jobctl db status') echo '--json --help' ;;
         'jobctl demo') echo '--campaign -c --concurrency --json --help' ;;
         'jobctl dlq') echo '--help' ;;
-        'jobctl dlq list') echo '-q --queue --since --error-contains -n --limit --cursor --json --help' ;;
-        'jobctl dlq purge') echo '--all -q --queue --since --error-contains --dry-run -y --yes --json --help' ;;
-        'jobctl dlq retry') echo '--all -q --queue --since --error-contains --dry-run -y --yes --json --help' ;;
+        'jobctl dlq groups') echo '-q --queue --since --json --help' ;;
+        'jobctl dlq list') echo '-q --queue --since --error-contains -f --fingerprint -n --limit --cursor --json --help' ;;
+        'jobctl dlq purge') echo '--all -q --queue --since --error-contains -f --fingerprint --dry-run -y --yes --json --help' ;;
+        'jobctl dlq retry') echo '--all -q --queue --since --error-contains -f --fingerprint --dry-run -y --yes --json --help' ;;
         'jobctl dlq show') echo '--reveal --json --help' ;;
         'jobctl email') echo '--help' ;;
         'jobctl email preview') echo '-t --template -d --data --data-json --html --json --help' ;;
@@ -119,7 +120,7 @@ _jobctl_options() {
     esac
 }
 
-# "PATH|OPTION" -> what the option's value is: value, file, dir or "choice A B"; nothing for flags
+# "PATH|OPTION" -> what the option's value is: value, file, dir, "choice A B" or "names KIND" (`jobctl __complete KIND` lists them); nothing for flags
 _jobctl_value_kind() {
     case "$1" in
         'jobctl|--redis-url') echo 'value' ;;
@@ -140,7 +141,7 @@ _jobctl_value_kind() {
         'jobctl audit list|--face') echo 'value' ;;
         'jobctl audit list|-n'|'jobctl audit list|--limit') echo 'value' ;;
         'jobctl clear|-s'|'jobctl clear|--state') echo 'value' ;;
-        'jobctl clear|-p'|'jobctl clear|--priority') echo 'value' ;;
+        'jobctl clear|-p'|'jobctl clear|--priority') echo 'names priority' ;;
         'jobctl dash|--refresh') echo 'value' ;;
         'jobctl db seed|--days') echo 'value' ;;
         'jobctl db seed|--users') echo 'value' ;;
@@ -149,45 +150,50 @@ _jobctl_value_kind() {
         'jobctl db seed|--views-per-day') echo 'value' ;;
         'jobctl demo|--campaign') echo 'value' ;;
         'jobctl demo|-c'|'jobctl demo|--concurrency') echo 'value' ;;
-        'jobctl dlq list|-q'|'jobctl dlq list|--queue') echo 'value' ;;
+        'jobctl dlq groups|-q'|'jobctl dlq groups|--queue') echo 'value' ;;
+        'jobctl dlq groups|--since') echo 'value' ;;
+        'jobctl dlq list|-q'|'jobctl dlq list|--queue') echo 'names queue' ;;
         'jobctl dlq list|--since') echo 'value' ;;
         'jobctl dlq list|--error-contains') echo 'value' ;;
+        'jobctl dlq list|-f'|'jobctl dlq list|--fingerprint') echo 'value' ;;
         'jobctl dlq list|-n'|'jobctl dlq list|--limit') echo 'value' ;;
         'jobctl dlq list|--cursor') echo 'value' ;;
-        'jobctl dlq purge|-q'|'jobctl dlq purge|--queue') echo 'value' ;;
+        'jobctl dlq purge|-q'|'jobctl dlq purge|--queue') echo 'names queue' ;;
         'jobctl dlq purge|--since') echo 'value' ;;
         'jobctl dlq purge|--error-contains') echo 'value' ;;
-        'jobctl dlq retry|-q'|'jobctl dlq retry|--queue') echo 'value' ;;
+        'jobctl dlq purge|-f'|'jobctl dlq purge|--fingerprint') echo 'value' ;;
+        'jobctl dlq retry|-q'|'jobctl dlq retry|--queue') echo 'names queue' ;;
         'jobctl dlq retry|--since') echo 'value' ;;
         'jobctl dlq retry|--error-contains') echo 'value' ;;
-        'jobctl email preview|-t'|'jobctl email preview|--template') echo 'value' ;;
+        'jobctl dlq retry|-f'|'jobctl dlq retry|--fingerprint') echo 'value' ;;
+        'jobctl email preview|-t'|'jobctl email preview|--template') echo 'names template' ;;
         'jobctl email preview|-d'|'jobctl email preview|--data') echo 'value' ;;
         'jobctl email preview|--data-json') echo 'value' ;;
         'jobctl enqueue analytics|-t'|'jobctl enqueue analytics|--type') echo 'value' ;;
         'jobctl enqueue analytics|--from') echo 'value' ;;
         'jobctl enqueue analytics|--to') echo 'value' ;;
         'jobctl enqueue analytics|-m'|'jobctl enqueue analytics|--metrics') echo 'value' ;;
-        'jobctl enqueue analytics|-p'|'jobctl enqueue analytics|--priority') echo 'value' ;;
+        'jobctl enqueue analytics|-p'|'jobctl enqueue analytics|--priority') echo 'names priority' ;;
         'jobctl enqueue analytics|--at') echo 'value' ;;
         'jobctl enqueue analytics|--in') echo 'value' ;;
         'jobctl enqueue commission|--order-id') echo 'value' ;;
-        'jobctl enqueue commission|-p'|'jobctl enqueue commission|--priority') echo 'value' ;;
+        'jobctl enqueue commission|-p'|'jobctl enqueue commission|--priority') echo 'names priority' ;;
         'jobctl enqueue commission|--at') echo 'value' ;;
         'jobctl enqueue commission|--in') echo 'value' ;;
         'jobctl enqueue email|--to') echo 'value' ;;
-        'jobctl enqueue email|-t'|'jobctl enqueue email|--template') echo 'value' ;;
+        'jobctl enqueue email|-t'|'jobctl enqueue email|--template') echo 'names template' ;;
         'jobctl enqueue email|-d'|'jobctl enqueue email|--data') echo 'value' ;;
         'jobctl enqueue email|--data-json') echo 'value' ;;
         'jobctl enqueue email|--attach') echo 'file' ;;
         'jobctl enqueue email|--subject') echo 'value' ;;
-        'jobctl enqueue email|-p'|'jobctl enqueue email|--priority') echo 'value' ;;
+        'jobctl enqueue email|-p'|'jobctl enqueue email|--priority') echo 'names priority' ;;
         'jobctl enqueue email|--at') echo 'value' ;;
         'jobctl enqueue email|--in') echo 'value' ;;
-        'jobctl enqueue email-bulk|-t'|'jobctl enqueue email-bulk|--template') echo 'value' ;;
+        'jobctl enqueue email-bulk|-t'|'jobctl enqueue email-bulk|--template') echo 'names template' ;;
         'jobctl enqueue email-bulk|--recipients') echo 'file' ;;
         'jobctl enqueue email-bulk|-d'|'jobctl enqueue email-bulk|--data') echo 'value' ;;
         'jobctl enqueue email-bulk|--data-json') echo 'value' ;;
-        'jobctl enqueue email-bulk|-p'|'jobctl enqueue email-bulk|--priority') echo 'value' ;;
+        'jobctl enqueue email-bulk|-p'|'jobctl enqueue email-bulk|--priority') echo 'names priority' ;;
         'jobctl enqueue email-bulk|--at') echo 'value' ;;
         'jobctl enqueue email-bulk|--in') echo 'value' ;;
         'jobctl enqueue file|-u'|'jobctl enqueue file|--url') echo 'value' ;;
@@ -200,18 +206,18 @@ _jobctl_value_kind() {
         'jobctl enqueue file|--product-id') echo 'value' ;;
         'jobctl enqueue file|-o'|'jobctl enqueue file|--option') echo 'value' ;;
         'jobctl enqueue file|--options-json') echo 'value' ;;
-        'jobctl enqueue file|-p'|'jobctl enqueue file|--priority') echo 'value' ;;
+        'jobctl enqueue file|-p'|'jobctl enqueue file|--priority') echo 'names priority' ;;
         'jobctl enqueue file|--at') echo 'value' ;;
         'jobctl enqueue file|--in') echo 'value' ;;
         'jobctl enqueue job|-d'|'jobctl enqueue job|--data') echo 'value' ;;
         'jobctl enqueue job|--data-json') echo 'value' ;;
-        'jobctl enqueue job|-q'|'jobctl enqueue job|--queue') echo 'value' ;;
-        'jobctl enqueue job|-p'|'jobctl enqueue job|--priority') echo 'value' ;;
+        'jobctl enqueue job|-q'|'jobctl enqueue job|--queue') echo 'names queue' ;;
+        'jobctl enqueue job|-p'|'jobctl enqueue job|--priority') echo 'names priority' ;;
         'jobctl enqueue job|--at') echo 'value' ;;
         'jobctl enqueue job|--in') echo 'value' ;;
-        'jobctl enqueue noop|-q'|'jobctl enqueue noop|--queue') echo 'value' ;;
+        'jobctl enqueue noop|-q'|'jobctl enqueue noop|--queue') echo 'names queue' ;;
         'jobctl enqueue noop|-n'|'jobctl enqueue noop|--count') echo 'value' ;;
-        'jobctl enqueue noop|-p'|'jobctl enqueue noop|--priority') echo 'value' ;;
+        'jobctl enqueue noop|-p'|'jobctl enqueue noop|--priority') echo 'names priority' ;;
         'jobctl enqueue noop|--at') echo 'value' ;;
         'jobctl enqueue noop|--in') echo 'value' ;;
         'jobctl enqueue payment|--payment-id') echo 'value' ;;
@@ -220,12 +226,12 @@ _jobctl_value_kind() {
         'jobctl enqueue payment|--currency') echo 'value' ;;
         'jobctl enqueue payment|--customer-id') echo 'value' ;;
         'jobctl enqueue payment|--provider-ref') echo 'value' ;;
-        'jobctl enqueue payment|-p'|'jobctl enqueue payment|--priority') echo 'value' ;;
+        'jobctl enqueue payment|-p'|'jobctl enqueue payment|--priority') echo 'names priority' ;;
         'jobctl enqueue payment|--at') echo 'value' ;;
         'jobctl enqueue payment|--in') echo 'value' ;;
         'jobctl enqueue report|--date') echo 'value' ;;
         'jobctl enqueue report|-f'|'jobctl enqueue report|--format') echo 'value' ;;
-        'jobctl enqueue report|-p'|'jobctl enqueue report|--priority') echo 'value' ;;
+        'jobctl enqueue report|-p'|'jobctl enqueue report|--priority') echo 'names priority' ;;
         'jobctl enqueue report|--at') echo 'value' ;;
         'jobctl enqueue report|--in') echo 'value' ;;
         'jobctl monitor|--interval') echo 'value' ;;
@@ -238,25 +244,25 @@ _jobctl_value_kind() {
         'jobctl referrals stats|--limit') echo 'value' ;;
         'jobctl report generate|--date') echo 'value' ;;
         'jobctl report generate|-f'|'jobctl report generate|--format') echo 'value' ;;
-        'jobctl report list|--kind') echo 'value' ;;
+        'jobctl report list|--kind') echo 'names report-kind' ;;
         'jobctl report list|--limit') echo 'value' ;;
-        'jobctl retry|-q'|'jobctl retry|--queue') echo 'value' ;;
+        'jobctl retry|-q'|'jobctl retry|--queue') echo 'names queue' ;;
         'jobctl schedule add|--cron') echo 'value' ;;
         'jobctl schedule add|--tz') echo 'value' ;;
-        'jobctl schedule add|--job') echo 'value' ;;
+        'jobctl schedule add|--job') echo 'names job-type' ;;
         'jobctl schedule add|-d'|'jobctl schedule add|--data') echo 'value' ;;
         'jobctl schedule add|--data-json') echo 'value' ;;
-        'jobctl schedule add|-q'|'jobctl schedule add|--queue') echo 'value' ;;
-        'jobctl schedule add|-p'|'jobctl schedule add|--priority') echo 'value' ;;
+        'jobctl schedule add|-q'|'jobctl schedule add|--queue') echo 'names queue' ;;
+        'jobctl schedule add|-p'|'jobctl schedule add|--priority') echo 'names priority' ;;
         'jobctl schedule add|--missed') echo 'value' ;;
         'jobctl scheduler start|--log-format') echo 'value' ;;
         'jobctl serve|--host') echo 'value' ;;
         'jobctl serve|--port') echo 'value' ;;
-        'jobctl stats|-q'|'jobctl stats|--queue') echo 'value' ;;
+        'jobctl stats|-q'|'jobctl stats|--queue') echo 'names queue' ;;
         'jobctl stats|--window') echo 'value' ;;
         'jobctl stats|--interval') echo 'value' ;;
         'jobctl token create|-r'|'jobctl token create|--role') echo 'value' ;;
-        'jobctl worker start|-q'|'jobctl worker start|--queue') echo 'value' ;;
+        'jobctl worker start|-q'|'jobctl worker start|--queue') echo 'names queue' ;;
         'jobctl worker start|-c'|'jobctl worker start|--concurrency') echo 'value' ;;
         'jobctl worker start|--pool') echo 'value' ;;
         'jobctl worker start|--max-jobs') echo 'value' ;;
@@ -271,27 +277,27 @@ _jobctl_value_kind() {
 _jobctl_arg_kind() {
     case "$1" in
         'jobctl alerts test') echo 'value' ;;
-        'jobctl clear') echo 'value' ;;
+        'jobctl clear') echo 'names queue' ;;
         'jobctl dlq purge') echo 'value' ;;
         'jobctl dlq retry') echo 'value' ;;
         'jobctl dlq show') echo 'value' ;;
-        'jobctl enqueue job') echo 'value' ;;
-        'jobctl enqueue report') echo 'value' ;;
+        'jobctl enqueue job') echo 'names job-type' ;;
+        'jobctl enqueue report') echo 'names report-kind' ;;
         'jobctl job cancel') echo 'value' ;;
         'jobctl job delete') echo 'value' ;;
         'jobctl job show') echo 'value' ;;
-        'jobctl queue pause') echo 'value' ;;
-        'jobctl queue resume') echo 'value' ;;
-        'jobctl queue show') echo 'value' ;;
-        'jobctl report generate') echo 'value' ;;
+        'jobctl queue pause') echo 'names queue' ;;
+        'jobctl queue resume') echo 'names queue' ;;
+        'jobctl queue show') echo 'names queue' ;;
+        'jobctl report generate') echo 'names report-kind' ;;
         'jobctl retry') echo 'value' ;;
         'jobctl schedule add') echo 'value' ;;
-        'jobctl schedule pause') echo 'value' ;;
-        'jobctl schedule remove') echo 'value' ;;
-        'jobctl schedule resume') echo 'value' ;;
-        'jobctl schedule run') echo 'value' ;;
+        'jobctl schedule pause') echo 'names schedule' ;;
+        'jobctl schedule remove') echo 'names schedule' ;;
+        'jobctl schedule resume') echo 'names schedule' ;;
+        'jobctl schedule run') echo 'names schedule' ;;
         'jobctl token create') echo 'value' ;;
-        'jobctl token revoke') echo 'value' ;;
+        'jobctl token revoke') echo 'names token' ;;
     esac
 }
 
@@ -307,6 +313,9 @@ _jobctl_complete_value() {
         choice\ *)
             IFS=$' \t\n'
             COMPREPLY=( $(compgen -W "${1#choice }" -- "$2") ) ;;
+        names\ *)
+            # the jobctl on PATH answers, with this shell's environment (REDIS_URL...)
+            COMPREPLY=( $(compgen -W "$(command jobctl __complete "${1#names }" "$2" 2>/dev/null </dev/null)" -- "$2") ) ;;
         *) COMPREPLY=() ;;
     esac
 }

@@ -16,7 +16,7 @@ function __jobctl_subcommands --description 'jobctl: subcommands of a command pa
         case 'jobctl db'
             printf '%s\n' migrate seed status
         case 'jobctl dlq'
-            printf '%s\n' list purge retry show
+            printf '%s\n' groups list purge retry show
         case 'jobctl email'
             printf '%s\n' preview templates
         case 'jobctl enqueue'
@@ -66,12 +66,14 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' --days --users --seed --start --views-per-day
         case 'jobctl demo'
             printf '%s\n' --campaign -c --concurrency
+        case 'jobctl dlq groups'
+            printf '%s\n' -q --queue --since
         case 'jobctl dlq list'
-            printf '%s\n' -q --queue --since --error-contains -n --limit --cursor
+            printf '%s\n' -q --queue --since --error-contains -f --fingerprint -n --limit --cursor
         case 'jobctl dlq purge'
-            printf '%s\n' -q --queue --since --error-contains
+            printf '%s\n' -q --queue --since --error-contains -f --fingerprint
         case 'jobctl dlq retry'
-            printf '%s\n' -q --queue --since --error-contains
+            printf '%s\n' -q --queue --since --error-contains -f --fingerprint
         case 'jobctl email preview'
             printf '%s\n' -t --template -d --data --data-json
         case 'jobctl enqueue analytics'
@@ -239,11 +241,12 @@ complete -c jobctl -n '__jobctl_is jobctl audit list' -l help -d 'Show this mess
 
 # jobctl clear
 complete -c jobctl -n '__jobctl_is jobctl clear' -s s -l state -x -d 'One of waiting, scheduled, failed, completed, all. Never active.'
-complete -c jobctl -n '__jobctl_is jobctl clear' -s p -l priority -x -d 'Only this priority (high, normal, low).'
+complete -c jobctl -n '__jobctl_is jobctl clear' -s p -l priority -x -a '(command jobctl __complete priority 2>/dev/null </dev/null)' -d 'Only this priority (high, normal, low).'
 complete -c jobctl -n '__jobctl_is jobctl clear' -l dry-run -d 'Count what would go; change nothing.'
 complete -c jobctl -n '__jobctl_is jobctl clear' -s y -l yes -d 'Do not ask for confirmation.'
 complete -c jobctl -n '__jobctl_is jobctl clear' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl clear' -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_is jobctl clear' -a '(command jobctl __complete queue 2>/dev/null </dev/null)'
 
 # jobctl config
 complete -c jobctl -n '__jobctl_is jobctl config' -a 'show' -d 'The settings changed from their defaults, where each came from, secrets masked (--all: every one; --json: every one,...'
@@ -290,16 +293,24 @@ complete -c jobctl -n '__jobctl_is jobctl demo' -l json -d 'Print machine-readab
 complete -c jobctl -n '__jobctl_is jobctl demo' -l help -d 'Show this message and exit.'
 
 # jobctl dlq
+complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'groups' -d 'Dead jobs grouped by error fingerprint (the error with ids, numbers and addresses masked, status codes kept): count,...'
 complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'list' -d 'Dead jobs, newest first, paged.'
 complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'purge' -d 'Delete dead-letter entries and their job data for good.'
 complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'retry' -d 'Replay dead jobs on their original queue and priority, same id, attempts reset.'
 complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'show' -d 'Everything about one dead job: payload, every attempt, the last traceback, replays (personal data redacted).'
 complete -c jobctl -n '__jobctl_is jobctl dlq' -l help -d 'Show this message and exit.'
 
+# jobctl dlq groups
+complete -c jobctl -n '__jobctl_is jobctl dlq groups' -s q -l queue -x -d 'Only groups with entries from this queue.'
+complete -c jobctl -n '__jobctl_is jobctl dlq groups' -l since -x -d 'Count only entries that died within this long, e.g. 1h, 7d.'
+complete -c jobctl -n '__jobctl_is jobctl dlq groups' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl dlq groups' -l help -d 'Show this message and exit.'
+
 # jobctl dlq list
-complete -c jobctl -n '__jobctl_is jobctl dlq list' -s q -l queue -x -d 'Only entries from this queue.'
+complete -c jobctl -n '__jobctl_is jobctl dlq list' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Only entries from this queue.'
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -l since -x -d 'Only entries that died within this long, e.g. 90s, 1h30m, 7d.'
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -l error-contains -x -d 'Only entries whose error mentions TEXT.'
+complete -c jobctl -n '__jobctl_is jobctl dlq list' -s f -l fingerprint -x -d 'Only entries of this error group (its id from `jobctl dlq groups`).'
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -s n -l limit -x -d 'Entries per page.'
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -l cursor -x -d 'next_cursor of the previous page.'
 complete -c jobctl -n '__jobctl_is jobctl dlq list' -l json -d 'Print machine-readable JSON on stdout.'
@@ -307,9 +318,10 @@ complete -c jobctl -n '__jobctl_is jobctl dlq list' -l help -d 'Show this messag
 
 # jobctl dlq purge
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l all -d 'Every entry matching the filters.'
-complete -c jobctl -n '__jobctl_is jobctl dlq purge' -s q -l queue -x -d 'Only entries from this queue.'
+complete -c jobctl -n '__jobctl_is jobctl dlq purge' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Only entries from this queue.'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l since -x -d 'Only entries that died within this long, e.g. 90s, 1h30m, 7d.'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l error-contains -x -d 'Only entries whose error mentions TEXT.'
+complete -c jobctl -n '__jobctl_is jobctl dlq purge' -s f -l fingerprint -x -d 'Only entries of this error group (its id from `jobctl dlq groups`).'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l dry-run -d 'Show what would happen; change nothing.'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -s y -l yes -d 'Do not ask for confirmation.'
 complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l json -d 'Print machine-readable JSON on stdout.'
@@ -317,9 +329,10 @@ complete -c jobctl -n '__jobctl_is jobctl dlq purge' -l help -d 'Show this messa
 
 # jobctl dlq retry
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l all -d 'Every entry matching the filters.'
-complete -c jobctl -n '__jobctl_is jobctl dlq retry' -s q -l queue -x -d 'Only entries from this queue.'
+complete -c jobctl -n '__jobctl_is jobctl dlq retry' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Only entries from this queue.'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l since -x -d 'Only entries that died within this long, e.g. 90s, 1h30m, 7d.'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l error-contains -x -d 'Only entries whose error mentions TEXT.'
+complete -c jobctl -n '__jobctl_is jobctl dlq retry' -s f -l fingerprint -x -d 'Only entries of this error group (its id from `jobctl dlq groups`).'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l dry-run -d 'Show what would happen; change nothing.'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -s y -l yes -d 'Do not ask for confirmation.'
 complete -c jobctl -n '__jobctl_is jobctl dlq retry' -l json -d 'Print machine-readable JSON on stdout.'
@@ -336,7 +349,7 @@ complete -c jobctl -n '__jobctl_is jobctl email' -a 'templates' -d 'Available te
 complete -c jobctl -n '__jobctl_is jobctl email' -l help -d 'Show this message and exit.'
 
 # jobctl email preview
-complete -c jobctl -n '__jobctl_is jobctl email preview' -s t -l template -x -d 'Template name.'
+complete -c jobctl -n '__jobctl_is jobctl email preview' -s t -l template -x -a '(command jobctl __complete template 2>/dev/null </dev/null)' -d 'Template name.'
 complete -c jobctl -n '__jobctl_is jobctl email preview' -s d -l data -x -d 'Template variable KEY=VALUE (repeatable).'
 complete -c jobctl -n '__jobctl_is jobctl email preview' -l data-json -x -d 'Template variables as a JSON object.'
 complete -c jobctl -n '__jobctl_is jobctl email preview' -l html -d 'Print the HTML part instead of the text part.'
@@ -364,7 +377,7 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -s t -l type -x -d 
 complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l from -x -d 'First day, YYYY-MM-DD (UTC).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l to -x -d 'Last day, inclusive (default: the --from day).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -s m -l metrics -x -d 'Comma-separated metric names (default: all).'
-complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -s p -l priority -x -a '(command jobctl __complete priority 2>/dev/null </dev/null)' -d 'high, normal or low (default: the queue\'s).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l json -d 'Print machine-readable JSON on stdout.'
@@ -372,7 +385,7 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue analytics' -l help -d 'Show th
 
 # jobctl enqueue commission
 complete -c jobctl -n '__jobctl_is jobctl enqueue commission' -l order-id -x -d 'The order whose referrers are paid (or, if refunded, whose commissions are reversed).'
-complete -c jobctl -n '__jobctl_is jobctl enqueue commission' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue commission' -s p -l priority -x -a '(command jobctl __complete priority 2>/dev/null </dev/null)' -d 'high, normal or low (default: the queue\'s).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue commission' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue commission' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue commission' -l json -d 'Print machine-readable JSON on stdout.'
@@ -380,23 +393,23 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue commission' -l help -d 'Show t
 
 # jobctl enqueue email
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l to -x -d 'Recipient address (repeatable).'
-complete -c jobctl -n '__jobctl_is jobctl enqueue email' -s t -l template -x -d 'Template name (see `jobctl email templates`).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue email' -s t -l template -x -a '(command jobctl __complete template 2>/dev/null </dev/null)' -d 'Template name (see `jobctl email templates`).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -s d -l data -x -d 'Template variable KEY=VALUE (repeatable).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l data-json -x -d 'Template variables as a JSON object.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l attach -r -F -d 'File to attach (repeatable).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l subject -x -d 'Override the template\'s subject.'
-complete -c jobctl -n '__jobctl_is jobctl enqueue email' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue email' -s p -l priority -x -a '(command jobctl __complete priority 2>/dev/null </dev/null)' -d 'high, normal or low (default: the queue\'s).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email' -l help -d 'Show this message and exit.'
 
 # jobctl enqueue email-bulk
-complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -s t -l template -x -d 'Template name.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -s t -l template -x -a '(command jobctl __complete template 2>/dev/null </dev/null)' -d 'Template name.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l recipients -r -F -d 'CSV with an \'email\' column; other columns are data.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -s d -l data -x -d 'Variable shared by every row, KEY=VALUE.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l data-json -x -d 'Shared variables as a JSON object.'
-complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -s p -l priority -x -a '(command jobctl __complete priority 2>/dev/null </dev/null)' -d 'high, normal or low (default: the queue\'s).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue email-bulk' -l json -d 'Print machine-readable JSON on stdout.'
@@ -413,7 +426,7 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l user-id -x -d 'Who up
 complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l product-id -x -d 'Product the file belongs to.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue file' -s o -l option -x -d 'Processing option NAME=VALUE (repeatable), e.g. target=webp, sizes=150x150,600x600.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l options-json -x -d 'Processing options as JSON.'
-complete -c jobctl -n '__jobctl_is jobctl enqueue file' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue file' -s p -l priority -x -a '(command jobctl __complete priority 2>/dev/null </dev/null)' -d 'high, normal or low (default: the queue\'s).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l json -d 'Print machine-readable JSON on stdout.'
@@ -422,17 +435,18 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue file' -l help -d 'Show this me
 # jobctl enqueue job
 complete -c jobctl -n '__jobctl_is jobctl enqueue job' -s d -l data -x -d 'Field KEY=VALUE (repeatable), read by the field\'s kind: order_id=12 is a number.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue job' -l data-json -x -d 'Fields as a JSON object.'
-complete -c jobctl -n '__jobctl_is jobctl enqueue job' -s q -l queue -x -d 'Queue override (default: the type\'s).'
-complete -c jobctl -n '__jobctl_is jobctl enqueue job' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue job' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Queue override (default: the type\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue job' -s p -l priority -x -a '(command jobctl __complete priority 2>/dev/null </dev/null)' -d 'high, normal or low (default: the queue\'s).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue job' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue job' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue job' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue job' -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue job' -a '(command jobctl __complete job-type 2>/dev/null </dev/null)'
 
 # jobctl enqueue noop
-complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -s q -l queue -x -d 'Queue to put the no-op jobs on.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Queue to put the no-op jobs on.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -s n -l count -x -d 'How many jobs.'
-complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -s p -l priority -x -a '(command jobctl __complete priority 2>/dev/null </dev/null)' -d 'high, normal or low (default: the queue\'s).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue noop' -l json -d 'Print machine-readable JSON on stdout.'
@@ -445,7 +459,7 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l amount -x -d 'In c
 complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l currency -x -d '3-letter code, as stored.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l customer-id -x -d 'The paying user\'s id, as stored.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l provider-ref -x -d 'Provider\'s reference (PaymentIntent, payment method, invoice); default: the stored one.'
-complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -s p -l priority -x -a '(command jobctl __complete priority 2>/dev/null </dev/null)' -d 'high, normal or low (default: the queue\'s).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue payment' -l json -d 'Print machine-readable JSON on stdout.'
@@ -456,11 +470,12 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l date -x -d 'A day t
 complete -c jobctl -n '__jobctl_is jobctl enqueue report' -s f -l format -x -d 'Comma-separated: pdf, csv, json.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l email -d 'Mail it to JOBCTL_ADMIN_EMAILS (when set).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l no-email -d 'Mail it to JOBCTL_ADMIN_EMAILS (when set).'
-complete -c jobctl -n '__jobctl_is jobctl enqueue report' -s p -l priority -x -d 'high, normal or low (default: the queue\'s).'
+complete -c jobctl -n '__jobctl_is jobctl enqueue report' -s p -l priority -x -a '(command jobctl __complete priority 2>/dev/null </dev/null)' -d 'high, normal or low (default: the queue\'s).'
 complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l at -x -d 'Run at this time, not now: ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+03:00 or 2026-12-01T06:00:00Z.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l in -x -d 'Run after this delay, not now: 90s, 10m, 2h, 1d, 1h30m.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl enqueue report' -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_is jobctl enqueue report' -a '(command jobctl __complete report-kind 2>/dev/null </dev/null)'
 
 # jobctl job
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'cancel' -d 'Cancel a waiting or scheduled job; ask the worker to stop a running one.'
@@ -535,10 +550,12 @@ complete -c jobctl -n '__jobctl_is jobctl queue list' -l help -d 'Show this mess
 # jobctl queue pause
 complete -c jobctl -n '__jobctl_is jobctl queue pause' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl queue pause' -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_is jobctl queue pause' -a '(command jobctl __complete queue 2>/dev/null </dev/null)'
 
 # jobctl queue resume
 complete -c jobctl -n '__jobctl_is jobctl queue resume' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl queue resume' -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_is jobctl queue resume' -a '(command jobctl __complete queue 2>/dev/null </dev/null)'
 
 # jobctl queue show
 complete -c jobctl -n '__jobctl_is jobctl queue show' -s s -l state -x -d 'One of waiting, active, scheduled, completed, failed (default: waiting; for dead-letter: failed, its entries).'
@@ -546,6 +563,7 @@ complete -c jobctl -n '__jobctl_is jobctl queue show' -s n -l limit -x -d 'Jobs 
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l offset -x -d 'Skip this many (see next_offset).'
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl queue show' -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_is jobctl queue show' -a '(command jobctl __complete queue 2>/dev/null </dev/null)'
 
 # jobctl referrals
 complete -c jobctl -n '__jobctl_is jobctl referrals' -a 'stats' -d 'Per referrer: users referred directly, their paid orders, net and reversed commission, net by level (L1, L2, ...). --...'
@@ -569,15 +587,16 @@ complete -c jobctl -n '__jobctl_is jobctl report generate' -l email -d 'Mail it 
 complete -c jobctl -n '__jobctl_is jobctl report generate' -l no-email -d 'Mail it to JOBCTL_ADMIN_EMAILS (when set).'
 complete -c jobctl -n '__jobctl_is jobctl report generate' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl report generate' -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_is jobctl report generate' -a '(command jobctl __complete report-kind 2>/dev/null </dev/null)'
 
 # jobctl report list
-complete -c jobctl -n '__jobctl_is jobctl report list' -l kind -x -d 'Only daily or weekly.'
+complete -c jobctl -n '__jobctl_is jobctl report list' -l kind -x -a '(command jobctl __complete report-kind 2>/dev/null </dev/null)' -d 'Only daily or weekly.'
 complete -c jobctl -n '__jobctl_is jobctl report list' -l limit -x -d 'Newest first, at most this many.'
 complete -c jobctl -n '__jobctl_is jobctl report list' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl report list' -l help -d 'Show this message and exit.'
 
 # jobctl retry
-complete -c jobctl -n '__jobctl_is jobctl retry' -s q -l queue -x -d 'Only if the job is in this queue (dead-letter: any dead job).'
+complete -c jobctl -n '__jobctl_is jobctl retry' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Only if the job is in this queue (dead-letter: any dead job).'
 complete -c jobctl -n '__jobctl_is jobctl retry' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl retry' -l help -d 'Show this message and exit.'
 
@@ -593,11 +612,11 @@ complete -c jobctl -n '__jobctl_is jobctl schedule' -l help -d 'Show this messag
 # jobctl schedule add
 complete -c jobctl -n '__jobctl_is jobctl schedule add' -l cron -x -d '\'minute hour day month weekday\' or @hourly/@daily/...'
 complete -c jobctl -n '__jobctl_is jobctl schedule add' -l tz -x -d 'Timezone the cron runs in, e.g. Europe/Berlin.'
-complete -c jobctl -n '__jobctl_is jobctl schedule add' -l job -x -d 'Job type to enqueue (see `jobctl enqueue --help`).'
+complete -c jobctl -n '__jobctl_is jobctl schedule add' -l job -x -a '(command jobctl __complete job-type 2>/dev/null </dev/null)' -d 'Job type to enqueue (see `jobctl enqueue --help`).'
 complete -c jobctl -n '__jobctl_is jobctl schedule add' -s d -l data -x -d 'Payload KEY=VALUE (repeatable).'
 complete -c jobctl -n '__jobctl_is jobctl schedule add' -l data-json -x -d 'Payload as a JSON object.'
-complete -c jobctl -n '__jobctl_is jobctl schedule add' -s q -l queue -x -d 'Queue override (default: the job type\'s).'
-complete -c jobctl -n '__jobctl_is jobctl schedule add' -s p -l priority -x -d 'high, normal or low.'
+complete -c jobctl -n '__jobctl_is jobctl schedule add' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Queue override (default: the job type\'s).'
+complete -c jobctl -n '__jobctl_is jobctl schedule add' -s p -l priority -x -a '(command jobctl __complete priority 2>/dev/null </dev/null)' -d 'high, normal or low.'
 complete -c jobctl -n '__jobctl_is jobctl schedule add' -l missed -x -d 'After downtime: once (run the latest missed) or skip.'
 complete -c jobctl -n '__jobctl_is jobctl schedule add' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl schedule add' -l help -d 'Show this message and exit.'
@@ -609,19 +628,23 @@ complete -c jobctl -n '__jobctl_is jobctl schedule list' -l help -d 'Show this m
 # jobctl schedule pause
 complete -c jobctl -n '__jobctl_is jobctl schedule pause' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl schedule pause' -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_is jobctl schedule pause' -a '(command jobctl __complete schedule 2>/dev/null </dev/null)'
 
 # jobctl schedule remove
 complete -c jobctl -n '__jobctl_is jobctl schedule remove' -s y -l yes -d 'Do not ask for confirmation.'
 complete -c jobctl -n '__jobctl_is jobctl schedule remove' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl schedule remove' -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_is jobctl schedule remove' -a '(command jobctl __complete schedule 2>/dev/null </dev/null)'
 
 # jobctl schedule resume
 complete -c jobctl -n '__jobctl_is jobctl schedule resume' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl schedule resume' -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_is jobctl schedule resume' -a '(command jobctl __complete schedule 2>/dev/null </dev/null)'
 
 # jobctl schedule run
 complete -c jobctl -n '__jobctl_is jobctl schedule run' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl schedule run' -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_is jobctl schedule run' -a '(command jobctl __complete schedule 2>/dev/null </dev/null)'
 
 # jobctl scheduler
 complete -c jobctl -n '__jobctl_is jobctl scheduler' -a 'start' -d 'Run schedules until SIGTERM/SIGINT.'
@@ -660,7 +683,7 @@ complete -c jobctl -n '__jobctl_is jobctl server stop' -l json -d 'Print machine
 complete -c jobctl -n '__jobctl_is jobctl server stop' -l help -d 'Show this message and exit.'
 
 # jobctl stats
-complete -c jobctl -n '__jobctl_is jobctl stats' -s q -l queue -x -d 'Only this queue.'
+complete -c jobctl -n '__jobctl_is jobctl stats' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Only this queue.'
 complete -c jobctl -n '__jobctl_is jobctl stats' -l window -x -d 'Also the metrics of the last 15m, 1h, 24h, 7d (up to 30d): outcomes, error rate, throughput, processing and wait percentiles.'
 complete -c jobctl -n '__jobctl_is jobctl stats' -s w -l watch -d 'Refresh every --interval until Ctrl+C.'
 complete -c jobctl -n '__jobctl_is jobctl stats' -l interval -x -d 'Time between refreshes with --watch, e.g. 2s or 0.5 (seconds); at least 0.2s.'
@@ -686,6 +709,7 @@ complete -c jobctl -n '__jobctl_is jobctl token list' -l help -d 'Show this mess
 complete -c jobctl -n '__jobctl_is jobctl token revoke' -s y -l yes -d 'Do not ask for confirmation.'
 complete -c jobctl -n '__jobctl_is jobctl token revoke' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl token revoke' -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_is jobctl token revoke' -a '(command jobctl __complete token 2>/dev/null </dev/null)'
 
 # jobctl worker
 complete -c jobctl -n '__jobctl_is jobctl worker' -a 'list' -d 'Registered workers: state (dead when heartbeats stopped), current job and its runtime, heartbeat age, memory, jobs do...'
@@ -697,7 +721,7 @@ complete -c jobctl -n '__jobctl_is jobctl worker list' -l json -d 'Print machine
 complete -c jobctl -n '__jobctl_is jobctl worker list' -l help -d 'Show this message and exit.'
 
 # jobctl worker start
-complete -c jobctl -n '__jobctl_is jobctl worker start' -s q -l queue -x -d 'Queue to work on (repeatable).'
+complete -c jobctl -n '__jobctl_is jobctl worker start' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Queue to work on (repeatable).'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -s c -l concurrency -x -d 'Jobs run at once.'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -l pool -x -d 'process: one supervised process per job slot (CPU-bound work, images); thread: one process running --concurrency jobs on threads (I/O-bound: email, payments, fetches).'
 complete -c jobctl -n '__jobctl_is jobctl worker start' -l burst -d 'Quit when the queues are empty (exit 3 after JOBCTL_REDIS_WAIT without Redis).'

@@ -1,3 +1,3 @@
-from jobctl.cli.app import main
+from jobctl.cli.launch import main
 
 main()

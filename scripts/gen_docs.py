@@ -57,6 +57,9 @@ class Opt:
     default: str | None
     range: str | None
     envvar: tuple[str, ...]
+    complete: str | None = (
+        None  # names of this kind come from `jobctl __complete KIND` (jobctl.cli.completion)
+    )
 
     @property
     def takes_value(self) -> bool:
@@ -80,6 +83,7 @@ class Arg:
     choices: tuple[str, ...]
     required: bool
     variadic: bool
+    complete: str | None = None  # as Opt.complete
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,13 @@ def _envvars(param) -> tuple[str, ...]:
     return (env,) if isinstance(env, str) else tuple(env)
 
 
+def _completion_kind(param) -> str | None:
+    """The kind of names the parameter was declared to complete (`autocompletion=completion.QUEUE`)."""
+    from jobctl.cli.completion import kind_of
+
+    return kind_of(param)
+
+
 def _option(param) -> Opt:
     longs = tuple(o for o in param.opts if o.startswith("--"))
     shorts = tuple(o for o in param.opts if not o.startswith("--"))
@@ -266,6 +277,7 @@ def _option(param) -> Opt:
         default=_default_text(param),
         range=_range_text(param),
         envvar=_envvars(param),
+        complete=_completion_kind(param),
     )
 
 
@@ -279,6 +291,7 @@ def _argument(param) -> Arg:
         choices=choices,
         required=bool(param.required),
         variadic=param.nargs == -1,
+        complete=_completion_kind(param),
     )
 
 
@@ -354,7 +367,9 @@ def render_bash(cmds: list[Cmd]) -> str:
     def words(items: list[str] | tuple[str, ...]) -> str:
         return "echo " + _sq(" ".join(items))
 
-    def value_kind(kind: str, choices: tuple[str, ...]) -> str:
+    def value_kind(kind: str, choices: tuple[str, ...], complete: str | None = None) -> str:
+        if complete:
+            return "names " + complete
         return "choice " + " ".join(choices) if kind == "choice" else kind
 
     sub_arms = [(_sq(c.key), words(c.subcommands)) for c in cmds if c.subcommands]
@@ -363,14 +378,14 @@ def render_bash(cmds: list[Cmd]) -> str:
     for c in cmds:
         for o in c.value_options:
             pattern = "|".join(_sq(f"{c.key}|{n}") for n in o.names)
-            kind_arms.append((pattern, "echo " + _sq(value_kind(o.kind, o.choices))))
+            kind_arms.append((pattern, "echo " + _sq(value_kind(o.kind, o.choices, o.complete))))
     arg_arms = []
     for c in cmds:
         if c.arguments and not c.subcommands:
             a = c.arguments[0]  # the first positional decides; later ones are rare and free-form
             kinds = {x.kind for x in c.arguments}
             kind = a.kind if len(kinds) == 1 else "value"
-            arg_arms.append((_sq(c.key), "echo " + _sq(value_kind(kind, a.choices))))
+            arg_arms.append((_sq(c.key), "echo " + _sq(value_kind(kind, a.choices, a.complete))))
 
     out = [
         f"# {HEADER}",
@@ -383,7 +398,8 @@ def render_bash(cmds: list[Cmd]) -> str:
     out += case_fn("_jobctl_options", "options of a command path", opt_arms)
     out += case_fn(
         "_jobctl_value_kind",
-        '"PATH|OPTION" -> what the option\'s value is: value, file, dir or "choice A B"; nothing for flags',
+        '"PATH|OPTION" -> what the option\'s value is: value, file, dir, "choice A B" or "names KIND"'
+        " (`jobctl __complete KIND` lists them); nothing for flags",
         kind_arms,
     )
     out += case_fn("_jobctl_arg_kind", "what a leaf command's positional arguments are", arg_arms)
@@ -400,6 +416,10 @@ def render_bash(cmds: list[Cmd]) -> str:
         "        choice\\ *)",
         "            IFS=$' \\t\\n'",
         '            COMPREPLY=( $(compgen -W "${1#choice }" -- "$2") ) ;;',
+        "        names\\ *)",
+        "            # the jobctl on PATH answers, with this shell's environment (REDIS_URL...)",
+        '            COMPREPLY=( $(compgen -W "$(command jobctl __complete "${1#names }" "$2" '
+        '2>/dev/null </dev/null)" -- "$2") ) ;;',
         "        *) COMPREPLY=() ;;",
         "    esac",
         "}",
@@ -490,7 +510,9 @@ def _zsh_message(text: str) -> str:
     return text.replace(":", " ").replace("\\", "").strip() or "value"
 
 
-def _zsh_action(kind: str, choices: tuple[str, ...]) -> str:
+def _zsh_action(kind: str, choices: tuple[str, ...], complete: str | None = None) -> str:
+    if complete:
+        return f"_{PROG}_names {complete}"
     if kind == "file":
         return "_files"
     if kind == "dir":
@@ -504,7 +526,7 @@ def _zsh_option_specs(opt: Opt) -> list[str]:
     desc = "[" + _zsh_bracket(opt.help or opt.metavar or "") + "]"
     if opt.takes_value:
         label = (opt.longs or opt.names)[0].lstrip("-").replace("-", " ")
-        value = ":" + _zsh_message(label) + ":" + _zsh_action(opt.kind, opt.choices)
+        value = ":" + _zsh_message(label) + ":" + _zsh_action(opt.kind, opt.choices, opt.complete)
     else:
         value = ""
 
@@ -545,6 +567,14 @@ def render_zsh(cmds: list[Cmd]) -> str:
         f"# {HEADER}",
         f"# zsh completion for {PROG}: put this file, named _{PROG}, in a directory on $fpath.",
         "",
+        "# names of a kind (queue, template, schedule...), as the jobctl on PATH lists them with this",
+        "# shell's environment (REDIS_URL, RQ_KEY_PREFIX...); _arguments passes compadd's options first",
+        f"_{PROG}_names() {{",
+        "    local -a names",
+        f'    names=(${{(f)"$(command {PROG} __complete "${{@[-1]}}" 2>/dev/null </dev/null)"}})',
+        '    compadd "${@[1,-2]}" -a names',
+        "}",
+        "",
     ]
     for cmd in cmds:
         specs = [s for o in cmd.options for s in _zsh_option_specs(o)]
@@ -577,7 +607,7 @@ def render_zsh(cmds: list[Cmd]) -> str:
         else:
             for i, a in enumerate(cmd.arguments, start=1):
                 msg = _zsh_message(a.metavar.lower().replace("_", " "))
-                action = _zsh_action(a.kind, a.choices)
+                action = _zsh_action(a.kind, a.choices, a.complete)
                 if a.variadic:
                     specs.append(_sq(f"*:{msg}:{action}"))
                     break
@@ -611,6 +641,11 @@ def _fq(text: str) -> str:
 
 def _fish_word(text: str) -> str:
     return text if re.fullmatch(r"[A-Za-z0-9_.,:+=@%/-]+", text) else _fq(text)
+
+
+def _fish_names(kind: str) -> str:
+    """Names of a kind, as the jobctl on PATH lists them with this shell's environment."""
+    return _fq(f"(command {PROG} __complete {kind} 2>/dev/null </dev/null)")  # fish filters by the token
 
 
 def render_fish(cmds: list[Cmd]) -> str:
@@ -688,7 +723,9 @@ def render_fish(cmds: list[Cmd]) -> str:
                         parts.append(f"-s {_fish_word(n[1:])}")
                     else:
                         parts.append(f"-o {_fish_word(n[1:])}")
-                if o.kind == "file":
+                if o.complete:
+                    parts.append("-x -a " + _fish_names(o.complete))
+                elif o.kind == "file":
                     parts.append("-r -F")
                 elif o.kind == "dir":
                     parts.append("-x -a '(__fish_complete_directories (commandline -ct))'")
@@ -701,7 +738,9 @@ def render_fish(cmds: list[Cmd]) -> str:
                 out.append(" ".join(parts))
         if not cmd.subcommands and cmd.arguments:
             a = cmd.arguments[0]
-            if a.kind == "file":
+            if a.complete:
+                out.append(f"complete -c {PROG} {cond} -a {_fish_names(a.complete)}")
+            elif a.kind == "file":
                 out.append(f"complete -c {PROG} {cond} -F")
             elif a.kind == "dir":
                 out.append(f"complete -c {PROG} {cond} -a '(__fish_complete_directories (commandline -ct))'")

@@ -1,11 +1,13 @@
-"""jobctl dlq list|show|retry|purge"""
+"""jobctl dlq list|groups|show|retry|purge"""
 
 from __future__ import annotations
 
 import json
+import textwrap
 
 import typer
 
+from jobctl.cli import completion
 from jobctl.cli.common import (
     DURATION,
     JsonOption,
@@ -18,14 +20,24 @@ from jobctl.cli.common import (
     stdout,
 )
 from jobctl.core import dlq
+from jobctl.core.dlq_groups import check_fingerprint_id
 
 app = new_app("The dead-letter queue: jobs that ran out of attempts.")
 
-QueueFilter = typer.Option(None, "--queue", "-q", help="Only entries from this queue.")
+QueueFilter = typer.Option(
+    None, "--queue", "-q", help="Only entries from this queue.", autocompletion=completion.QUEUE
+)
 SinceFilter = typer.Option(
     None, "--since", metavar=DURATION, help="Only entries that died within this long, e.g. 90s, 1h30m, 7d."
 )
 ErrorFilter = typer.Option(None, "--error-contains", help="Only entries whose error mentions TEXT.")
+FingerprintFilter = typer.Option(
+    None,
+    "--fingerprint",
+    "-f",
+    metavar="ID",
+    help="Only entries of this error group (its id from `jobctl dlq groups`).",
+)
 AllOption = typer.Option(False, "--all", help="Every entry matching the filters.")
 DryRunOption = typer.Option(False, "--dry-run", help="Show what would happen; change nothing.")
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
@@ -37,6 +49,7 @@ def list_(
     queue: str | None = QueueFilter,
     since: str | None = SinceFilter,
     error_contains: str | None = ErrorFilter,
+    fingerprint: str | None = FingerprintFilter,
     limit: int = typer.Option(50, "--limit", "-n", min=1, max=1000, help="Entries per page."),
     cursor: str | None = typer.Option(None, "--cursor", help="next_cursor of the previous page."),
     as_json: bool = JsonOption,
@@ -49,6 +62,7 @@ def list_(
         queue=queue,
         since=since,
         error_contains=error_contains,
+        fingerprint=fingerprint,
         limit=limit,
         cursor=cursor,
     )
@@ -80,6 +94,72 @@ def list_(
         stdout.print("  ".join(cells).rstrip(), highlight=False, markup=False, crop=False)
     if page["next_cursor"]:
         stdout.print(f"more: jobctl dlq list --cursor {page['next_cursor']}", highlight=False)
+
+
+@app.command("groups")
+def groups(
+    ctx: typer.Context,
+    queue: str | None = typer.Option(None, "--queue", "-q", help="Only groups with entries from this queue."),
+    since: str | None = typer.Option(
+        None, "--since", metavar=DURATION, help="Count only entries that died within this long, e.g. 1h, 7d."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Dead jobs grouped by error fingerprint (the error with ids, numbers and addresses masked, status
+    codes kept): count, first and last seen, queues; biggest group first."""
+    st = state(ctx)
+    result = dlq.groups(st.connection, st.settings, queue=queue, since=since)
+    if as_json:
+        emit_json(result)
+        return
+    if not result["groups"]:
+        stdout.print("the dead-letter queue is empty" if not result["total_entries"] else "no group matches")
+    else:
+        # the id is copied into --fingerprint: never cut; the error text has a line of its own, whole
+        header = ("fingerprint", "count", "first seen", "last seen", "queues")
+        rows = [
+            (
+                g["fingerprint_id"],
+                str(g["count"]),
+                (g["first_seen"] or "")[5:19].replace("T", " "),
+                (g["last_seen"] or "")[5:19].replace("T", " "),
+                ", ".join(f"{q} {n}" for q, n in g["queues"].items()),
+            )
+            for g in result["groups"]
+        ]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header[:4])]
+        line = "  ".join(
+            [
+                header[0].ljust(widths[0]),
+                header[1].rjust(widths[1]),
+                *(h.ljust(w) for h, w in zip(header[2:4], widths[2:4], strict=True)),
+                header[4],
+            ]
+        )
+        stdout.print(line + "  (UTC)", highlight=False, markup=False)
+        for row, group in zip(rows, result["groups"], strict=True):
+            cells = [
+                row[0].ljust(widths[0]),
+                row[1].rjust(widths[1]),
+                row[2].ljust(widths[2]),
+                row[3].ljust(widths[3]),
+                row[4],
+            ]
+            stdout.print("  ".join(cells), highlight=False, markup=False, crop=False, overflow="fold")
+            wrapped = textwrap.fill(
+                group["fingerprint"],
+                width=max(40, stdout.width),
+                initial_indent="  ",
+                subsequent_indent="    ",
+                break_on_hyphens=False,
+            )
+            stdout.print(wrapped, highlight=False, markup=False, crop=False, soft_wrap=True)
+        stdout.print(
+            f"{result['total_groups']} group(s); entries of one: jobctl dlq list --fingerprint ID",
+            highlight=False,
+        )
+    if not result["backfill_done"]:
+        stdout.print("older entries are still being grouped: counts may be short; run again", highlight=False)
 
 
 def _fit(text: str, width: int) -> str:
@@ -159,12 +239,14 @@ def retry(
     queue: str | None = QueueFilter,
     since: str | None = SinceFilter,
     error_contains: str | None = ErrorFilter,
+    fingerprint: str | None = FingerprintFilter,
     dry_run: bool = DryRunOption,
     yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Replay dead jobs on their original queue and priority, same id, attempts reset."""
-    dlq.parse_since(since)  # a bad --since fails before the question
+    dlq.parse_since(since)  # a bad --since or --fingerprint fails before the question
+    check_fingerprint_id(fingerprint)
     st = state(ctx)
     if everything and not dry_run:
         confirm("Replay every matching dead-letter entry?", yes, as_json)
@@ -176,6 +258,7 @@ def retry(
         queue=queue,
         since=since,
         error_contains=error_contains,
+        fingerprint=fingerprint,
         dry_run=dry_run,
     )
     _finish(result, "replayed", as_json, "replay")
@@ -189,12 +272,14 @@ def purge(
     queue: str | None = QueueFilter,
     since: str | None = SinceFilter,
     error_contains: str | None = ErrorFilter,
+    fingerprint: str | None = FingerprintFilter,
     dry_run: bool = DryRunOption,
     yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Delete dead-letter entries and their job data for good."""
-    dlq.parse_since(since)  # a bad --since fails before the question
+    dlq.parse_since(since)  # a bad --since or --fingerprint fails before the question
+    check_fingerprint_id(fingerprint)
     st = state(ctx)
     if not dry_run:
         confirm("Delete the matching dead-letter entries for good?", yes, as_json)
@@ -206,6 +291,7 @@ def purge(
         queue=queue,
         since=since,
         error_contains=error_contains,
+        fingerprint=fingerprint,
         dry_run=dry_run,
     )
     _finish(result, "purged", as_json, "purge")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from jobctl.cli import completion
 from jobctl.cli.common import (
     JsonOption,
     emit_json,
@@ -37,7 +38,9 @@ def templates(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 @app.command("preview")
 def preview(
     ctx: typer.Context,
-    template: str = typer.Option(..., "--template", "-t", help="Template name."),
+    template: str = typer.Option(
+        ..., "--template", "-t", help="Template name.", autocompletion=completion.TEMPLATE
+    ),
     data: list[str] = typer.Option([], "--data", "-d", help="Template variable KEY=VALUE (repeatable)."),
     data_json: str | None = typer.Option(None, "--data-json", help="Template variables as a JSON object."),
     html: bool = typer.Option(False, "--html", help="Print the HTML part instead of the text part."),

@@ -22,6 +22,7 @@ from jobctl.api import (
     add_referral_commission_job,
     add_report_job,
 )
+from jobctl.cli import completion
 from jobctl.cli.analytics import day_span, parse_day
 from jobctl.cli.common import (
     DURATION,
@@ -39,7 +40,13 @@ from jobctl.errors import UsageError
 
 app = new_app("Put jobs on queues.")
 
-PriorityOption = typer.Option(None, "--priority", "-p", help="high, normal or low (default: the queue's).")
+PriorityOption = typer.Option(
+    None,
+    "--priority",
+    "-p",
+    help="high, normal or low (default: the queue's).",
+    autocompletion=completion.PRIORITY,
+)
 AtOption = typer.Option(
     None,
     "--at",
@@ -127,7 +134,11 @@ def email(
     ctx: typer.Context,
     to: list[str] = typer.Option(..., "--to", metavar="ADDRESS", help="Recipient address (repeatable)."),
     template: str = typer.Option(
-        ..., "--template", "-t", help="Template name (see `jobctl email templates`)."
+        ...,
+        "--template",
+        "-t",
+        help="Template name (see `jobctl email templates`).",
+        autocompletion=completion.TEMPLATE,
     ),
     data: list[str] = typer.Option([], "--data", "-d", help="Template variable KEY=VALUE (repeatable)."),
     data_json: str | None = typer.Option(None, "--data-json", help="Template variables as a JSON object."),
@@ -160,7 +171,9 @@ def email(
 @app.command("email-bulk")
 def email_bulk(
     ctx: typer.Context,
-    template: str = typer.Option(..., "--template", "-t", help="Template name."),
+    template: str = typer.Option(
+        ..., "--template", "-t", help="Template name.", autocompletion=completion.TEMPLATE
+    ),
     recipients: Path = typer.Option(
         ..., "--recipients", help="CSV with an 'email' column; other columns are data."
     ),
@@ -272,7 +285,7 @@ def analytics(
 @app.command("report")
 def report(
     ctx: typer.Context,
-    kind: str = typer.Argument(..., help="daily or weekly."),
+    kind: str = typer.Argument(..., help="daily or weekly.", autocompletion=completion.REPORT_KIND),
     day: str | None = typer.Option(
         None, "--date", help="A day the report covers (default: yesterday / last week, when the job runs)."
     ),
@@ -369,7 +382,11 @@ def commission(
 @app.command("job")
 def job(
     ctx: typer.Context,
-    job_type: str = typer.Argument(..., help="Job type (`jobctl job types` lists them and their fields)."),
+    job_type: str = typer.Argument(
+        ...,
+        help="Job type (`jobctl job types` lists them and their fields).",
+        autocompletion=completion.JOB_TYPE,
+    ),
     data: list[str] = typer.Option(
         [],
         "--data",
@@ -377,7 +394,9 @@ def job(
         help="Field KEY=VALUE (repeatable), read by the field's kind: order_id=12 is a number.",
     ),
     data_json: str | None = typer.Option(None, "--data-json", help="Fields as a JSON object."),
-    queue: str | None = typer.Option(None, "--queue", "-q", help="Queue override (default: the type's)."),
+    queue: str | None = typer.Option(
+        None, "--queue", "-q", help="Queue override (default: the type's).", autocompletion=completion.QUEUE
+    ),
     priority: str | None = PriorityOption,
     at: str | None = AtOption,
     in_: str | None = InOption,
@@ -403,7 +422,13 @@ def job(
 @app.command("noop")
 def noop(
     ctx: typer.Context,
-    queue: str = typer.Option("email-sending", "--queue", "-q", help="Queue to put the no-op jobs on."),
+    queue: str = typer.Option(
+        "email-sending",
+        "--queue",
+        "-q",
+        help="Queue to put the no-op jobs on.",
+        autocompletion=completion.QUEUE,
+    ),
     count: int = typer.Option(1, "--count", "-n", min=1, help="How many jobs."),
     priority: str | None = PriorityOption,
     at: str | None = AtOption,

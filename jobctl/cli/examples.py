@@ -69,9 +69,16 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
         Example("jobctl demo", "A marketplace's day of jobs on all queues, with real workers"),
         Example("jobctl demo --campaign 500 --concurrency 4", "A 500-recipient campaign, four jobs at once"),
     ),
+    "dlq groups": (
+        Example("jobctl dlq groups", "What the dead jobs died of: one line per error, biggest first"),
+        Example(
+            "jobctl dlq groups --queue email-sending --since 1h --json", "Last hour's email failures as JSON"
+        ),
+    ),
     "dlq list": (
         Example("jobctl dlq list --queue email-sending --since 1h", "Emails that died in the last hour"),
         Example("jobctl dlq list --error-contains timeout --json", "Timed-out dead jobs as JSON"),
+        Example("jobctl dlq list --fingerprint 3f2a9c1b0d4e", "The dead jobs of one error group"),
     ),
     "dlq purge": (
         Example(
@@ -80,6 +87,10 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
         ),
         Example(
             "jobctl dlq purge --queue file-processing --all --yes", "Delete every dead file job, unasked"
+        ),
+        Example(
+            "jobctl dlq purge --all --fingerprint 3f2a9c1b0d4e --dry-run",
+            "What purging one error group would delete",
         ),
     ),
     "dlq retry": (
@@ -90,6 +101,10 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
         Example(
             "jobctl dlq retry --all --error-contains 'Connection refused' --yes",
             "Replay everything that died on a refused connection",
+        ),
+        Example(
+            "jobctl dlq retry --all --fingerprint 3f2a9c1b0d4e --yes",
+            "Replay one error group (ids from `jobctl dlq groups`)",
         ),
     ),
     "dlq show": (

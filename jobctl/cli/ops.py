@@ -7,6 +7,7 @@ from typing import Any
 import typer
 from rich.table import Column, Table
 
+from jobctl.cli import completion
 from jobctl.cli.common import (
     MAX_LISTED,
     JsonOption,
@@ -48,12 +49,16 @@ def finish_bulk(result: dict[str, Any], done_key: str, verb: str, as_json: bool)
 
 def clear(
     ctx: typer.Context,
-    queue: str = typer.Argument(..., help="Queue name."),
+    queue: str = typer.Argument(..., help="Queue name.", autocompletion=completion.QUEUE),
     job_state: str = typer.Option(
         "waiting", "--state", "-s", help=f"One of {', '.join(ops.CLEAR_STATES)}, all. Never active."
     ),
     priority: str | None = typer.Option(
-        None, "--priority", "-p", help="Only this priority (high, normal, low)."
+        None,
+        "--priority",
+        "-p",
+        help="Only this priority (high, normal, low).",
+        autocompletion=completion.PRIORITY,
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; change nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
@@ -90,7 +95,11 @@ def retry(
     ctx: typer.Context,
     job_ids: list[str] = typer.Argument(..., help="Ids of failed or dead-lettered jobs."),
     queue: str | None = typer.Option(
-        None, "--queue", "-q", help="Only if the job is in this queue (dead-letter: any dead job)."
+        None,
+        "--queue",
+        "-q",
+        help="Only if the job is in this queue (dead-letter: any dead job).",
+        autocompletion=completion.QUEUE,
     ),
     as_json: bool = JsonOption,
 ) -> None:

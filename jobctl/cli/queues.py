@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from jobctl.cli import completion
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
 from jobctl.core.browse import queue_jobs
 from jobctl.core.catalog import DEAD_LETTER, queue_catalog
@@ -12,6 +13,9 @@ from jobctl.core.ops import pause_queue, resume_queue
 from jobctl.core.stats import STATES
 
 app = new_app("Inspect, pause and resume queues.")
+
+
+QueueArgument = typer.Argument(..., help="Queue name.", autocompletion=completion.QUEUE)
 
 
 @app.command("list")
@@ -58,7 +62,7 @@ def _duration(seconds: float) -> str:
 @app.command("show")
 def show(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Queue name."),
+    name: str = QueueArgument,
     job_state: str | None = typer.Option(
         None,
         "--state",
@@ -106,18 +110,14 @@ def _when(iso: str | None) -> str:
 
 
 @app.command("pause")
-def pause(
-    ctx: typer.Context, name: str = typer.Argument(..., help="Queue name."), as_json: bool = JsonOption
-) -> None:
+def pause(ctx: typer.Context, name: str = QueueArgument, as_json: bool = JsonOption) -> None:
     """Workers stop taking this queue's jobs (every priority); running jobs finish."""
     st = state(ctx)
     _toggled(pause_queue(st.connection, st.settings, name), as_json)
 
 
 @app.command("resume")
-def resume(
-    ctx: typer.Context, name: str = typer.Argument(..., help="Queue name."), as_json: bool = JsonOption
-) -> None:
+def resume(ctx: typer.Context, name: str = QueueArgument, as_json: bool = JsonOption) -> None:
     """Workers take this queue's jobs again."""
     st = state(ctx)
     _toggled(resume_queue(st.connection, st.settings, name), as_json)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import typer
 from rich.table import Table
 
+from jobctl.cli import completion
 from jobctl.cli.analytics import parse_day
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
 
@@ -16,7 +17,7 @@ app = new_app("Daily and weekly reports: generate one now, list what was generat
 @app.command("generate")
 def generate(
     ctx: typer.Context,
-    kind: str = typer.Argument(..., help="daily or weekly."),
+    kind: str = typer.Argument(..., help="daily or weekly.", autocompletion=completion.REPORT_KIND),
     day: str | None = typer.Option(
         None,
         "--date",
@@ -50,7 +51,9 @@ def generate(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    kind: str | None = typer.Option(None, "--kind", help="Only daily or weekly."),
+    kind: str | None = typer.Option(
+        None, "--kind", help="Only daily or weekly.", autocompletion=completion.REPORT_KIND
+    ),
     limit: int = typer.Option(20, "--limit", min=1, max=1000, help="Newest first, at most this many."),
     as_json: bool = JsonOption,
 ) -> None:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
+from jobctl.cli import completion
 from jobctl.cli.common import (
     JsonOption,
     State,
@@ -26,7 +27,8 @@ from jobctl.errors import NotFound
 
 app = new_app("Recurring jobs: cron schedules in a timezone, run by `jobctl scheduler start`.")
 
-NameArgument = typer.Argument(..., help="Schedule name.")
+NameArgument = typer.Argument(..., help="Schedule name.", autocompletion=completion.SCHEDULE)
+NewNameArgument = typer.Argument(..., help="Schedule name.")  # schedule add: a name not taken yet
 
 
 def _short(iso: str | None) -> str:
@@ -92,14 +94,27 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 @app.command("add")
 def add(
     ctx: typer.Context,
-    name: str = NameArgument,
+    name: str = NewNameArgument,
     cron: str = typer.Option(..., "--cron", help="'minute hour day month weekday' or @hourly/@daily/..."),
     tz: str = typer.Option("UTC", "--tz", help="Timezone the cron runs in, e.g. Europe/Berlin."),
-    job: str = typer.Option(..., "--job", help="Job type to enqueue (see `jobctl enqueue --help`)."),
+    job: str = typer.Option(
+        ...,
+        "--job",
+        help="Job type to enqueue (see `jobctl enqueue --help`).",
+        autocompletion=completion.JOB_TYPE,
+    ),
     data: list[str] = typer.Option([], "--data", "-d", help="Payload KEY=VALUE (repeatable)."),
     data_json: str | None = typer.Option(None, "--data-json", help="Payload as a JSON object."),
-    queue: str | None = typer.Option(None, "--queue", "-q", help="Queue override (default: the job type's)."),
-    priority: str | None = typer.Option(None, "--priority", "-p", help="high, normal or low."),
+    queue: str | None = typer.Option(
+        None,
+        "--queue",
+        "-q",
+        help="Queue override (default: the job type's).",
+        autocompletion=completion.QUEUE,
+    ),
+    priority: str | None = typer.Option(
+        None, "--priority", "-p", help="high, normal or low.", autocompletion=completion.PRIORITY
+    ),
     missed: str = typer.Option(
         "once", "--missed", help="After downtime: once (run the latest missed) or skip."
     ),

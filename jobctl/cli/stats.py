@@ -8,6 +8,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from jobctl.cli import completion
 from jobctl.cli.common import DURATION, JsonOption, emit_json, state, stdout
 from jobctl.core.metrics import quantile_text
 from jobctl.core.stats import STATES, parse_window, queue_stats, stats_with_window
@@ -69,7 +70,9 @@ def _window_table(data: dict, label: str) -> Table:
 
 def stats(
     ctx: typer.Context,
-    queue: str | None = typer.Option(None, "--queue", "-q", help="Only this queue."),
+    queue: str | None = typer.Option(
+        None, "--queue", "-q", help="Only this queue.", autocompletion=completion.QUEUE
+    ),
     window: str | None = typer.Option(
         None,
         "--window",

@@ -7,18 +7,22 @@ import sys
 import typer
 from rich.table import Table
 
+from jobctl.cli import completion
 from jobctl.cli.common import JsonOption, confirm, emit_json, new_app, state, stdout
 from jobctl.core import tokens
 
 app = new_app("Bearer tokens for the HTTP API (jobctl serve): viewer, operator or admin.")
 
-NameArgument = typer.Argument(..., help="Token name, e.g. grafana or ci-deploy.")
+NameArgument = typer.Argument(
+    ..., help="Token name, e.g. grafana or ci-deploy.", autocompletion=completion.TOKEN
+)
+NewNameArgument = typer.Argument(..., help="Token name, e.g. grafana or ci-deploy.")  # create: a new one
 
 
 @app.command("create")
 def create(
     ctx: typer.Context,
-    name: str = NameArgument,
+    name: str = NewNameArgument,
     role: str = typer.Option(..., "--role", "-r", help=f"One of {', '.join(tokens.ROLES)}."),
     as_json: bool = JsonOption,
 ) -> None:

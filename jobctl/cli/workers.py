@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from jobctl.cli import completion
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
 from jobctl.core.logs import configure_logging
 from jobctl.core.stats import list_workers
@@ -34,7 +35,9 @@ def setup_logs(settings, log_format: str | None) -> None:
 @worker_app.command("start")
 def start(
     ctx: typer.Context,
-    queue: list[str] = typer.Option(..., "--queue", "-q", help="Queue to work on (repeatable)."),
+    queue: list[str] = typer.Option(
+        ..., "--queue", "-q", help="Queue to work on (repeatable).", autocompletion=completion.QUEUE
+    ),
     concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Jobs run at once."),
     pool: str = typer.Option(
         "process",

@@ -50,6 +50,33 @@ def connect(settings: Settings, *, check: bool = True) -> redis.Redis:
     return client
 
 
+def connect_if_running(settings: Settings, timeout: float = 0.3) -> redis.Redis | None:
+    """A client for the configured server when it answers within `timeout` seconds, else None.
+
+    For callers that must stay quick and quiet (shell completion): the embedded server is used only
+    when its socket is already there, never started, and no error is raised.
+    """
+    try:
+        if settings.redis_url:
+            client = redis.Redis.from_url(
+                settings.redis_url,
+                password=settings.redis_password or None,
+                socket_connect_timeout=timeout,
+                socket_timeout=timeout,
+            )
+        else:
+            socket = embedded.paths(settings.home_path).socket
+            if not socket.exists():
+                return None
+            client = redis.Redis(
+                unix_socket_path=str(socket), socket_connect_timeout=timeout, socket_timeout=timeout
+            )
+        client.ping()
+    except (redis.RedisError, ValueError, OSError):
+        return None
+    return client
+
+
 def embedded_maxmemory(settings: Settings) -> int:
     """JOBCTL_EMBEDDED_MAXMEMORY in bytes, a share of RAM worked out on this machine."""
     return memory_limit_bytes(settings.embedded_maxmemory)

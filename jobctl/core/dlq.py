@@ -26,7 +26,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
 from jobctl.config import Settings
-from jobctl.core import audit, keyspace, payloads, submit
+from jobctl.core import audit, dlq_groups, keyspace, payloads, submit
 from jobctl.core.attempts import merge_abandoned
 from jobctl.core.catalog import check_priority, get_policy, queue_catalog, split_physical
 from jobctl.core.connection import decoded_members
@@ -139,6 +139,7 @@ def add(connection: redis.Redis, job: Job, exc_string: str, worker: str | None) 
                 "jobctl_abandoned": "[]",
             },
         )  # merged into meta's attempts above
+        dlq_groups.group(pipe, [entry])  # after the ZADD above: it groups only indexed ids
         pipe.execute()
     log_dead(entry)
     return entry
@@ -161,7 +162,7 @@ def log_dead(entry: dict[str, Any]) -> None:
 
 
 def _drop(connection: redis.Redis, job_ids: list[str], *, delete_jobs: bool = True) -> None:
-    """Remove entries (and, by default, their RQ job data) in one round trip."""
+    """Remove entries (and, by default, their RQ job data) and their group counts in one transaction."""
     if not job_ids:
         return
     entries = [_stored(connection, i) for i in job_ids]
@@ -173,6 +174,7 @@ def _drop(connection: redis.Redis, job_ids: list[str], *, delete_jobs: bool = Tr
                 pipe.zrem(keyspace.dlq_queue_index(entry["queue"]), job_id)
             if delete_jobs:
                 pipe.unlink(keyspace.job_key_prefix() + job_id, keyspace.results_key_prefix() + job_id)
+        dlq_groups.ungroup(pipe, job_ids)
         pipe.execute()
 
 
@@ -236,11 +238,21 @@ def _matching(
     since: str | None,
     error_contains: str | None,
     start: int,
+    fingerprint: str | None = None,
+    backfill_budget: int | None = None,
 ):
-    """Yield (position, entry) newest first from `start`, filtered; reads the index a page at a time."""
+    """Yield (position, entry) newest first from `start`, filtered; reads the index a page at a time.
+    Yields (position, None) for an entry read and filtered out, so a caller can bound its scan.
+    With a fingerprint it walks that group's own index (entries from before the group index are
+    grouped first, `backfill_budget` of them per call; None: all)."""
     index = keyspace.dlq_index()
-    if queue:
-        index = keyspace.dlq_queue_index(get_policy(queue_catalog(settings), queue).name)
+    queue_name = get_policy(queue_catalog(settings), queue).name if queue else None
+    fingerprint = dlq_groups.check_fingerprint_id(fingerprint)
+    if fingerprint:
+        dlq_groups.backfill(connection, backfill_budget)
+        index = dlq_groups.ids_key(fingerprint)
+    elif queue_name:
+        index = keyspace.dlq_queue_index(queue_name)
     floor = time.time() - parse_seconds(since, "--since") if since else 0
     needle = error_contains.lower() if error_contains else None
     position = start
@@ -253,12 +265,16 @@ def _matching(
             if doc is None:
                 continue
             entry = json.loads(doc)
+            if fingerprint and queue_name and entry.get("queue") != queue_name:
+                yield position + offset, None
+                continue
             if needle:
                 error = payloads.open_fields(entry, ("error_message", "traceback"))
                 if (
                     needle
                     not in f"{error['error_type']}: {error['error_message']}\n{error['traceback']}".lower()
                 ):
+                    yield position + offset, None
                     continue
             yield position + offset, entry
         position += len(page)
@@ -271,12 +287,18 @@ def list_entries(
     queue: str | None = None,
     since: str | None = None,
     error_contains: str | None = None,
+    fingerprint: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
     reveal: bool = False,
+    scan_limit: int | None = None,
 ) -> dict[str, Any]:
     """A page of entries, newest first; pass back `next_cursor` for the next page. Error messages are
-    redacted unless `reveal`."""
+    redacted unless `reveal`. `fingerprint`: one group's entries (an id from `list_groups`).
+
+    A filter (error text; queue within a group) reads entries until the page is full: with
+    `scan_limit`, at most that many per call; `scan_stopped` then says the page ended there, not at
+    the last match, and `next_cursor` resumes the scan."""
     if limit < 1:
         raise UsageError("--limit must be 1 or more", "e.g. --limit 50")
     try:
@@ -287,14 +309,58 @@ def list_entries(
         raise UsageError(
             f"invalid cursor {cursor!r}", "pass the next_cursor value of the previous page"
         ) from None
+    if scan_limit is not None and scan_limit < limit:
+        raise UsageError("scan_limit must be at least the page size", f"e.g. scan_limit {limit * 20}")
     entries: list[dict] = []
     next_cursor = None
-    for position, entry in _matching(connection, settings, queue, since, error_contains, start):
-        if len(entries) == limit:
+    scanned = 0
+    scan_stopped = False
+    matching = _matching(
+        connection,
+        settings,
+        queue,
+        since,
+        error_contains,
+        start,
+        fingerprint,
+        backfill_budget=dlq_groups.BACKFILL_BUDGET,
+    )
+    for position, entry in matching:
+        if len(entries) == limit or (scan_limit is not None and scanned == scan_limit):
             next_cursor = str(position)
+            scan_stopped = len(entries) < limit
             break
-        entries.append(summary(entry, reveal=reveal))
-    return {"entries": entries, "next_cursor": next_cursor, "total": connection.zcard(keyspace.dlq_index())}
+        scanned += 1
+        if entry is not None:
+            entries.append(summary(entry, reveal=reveal))
+    page = {"entries": entries, "next_cursor": next_cursor, "total": connection.zcard(keyspace.dlq_index())}
+    if scan_limit is not None:
+        page.update(scanned=scanned, scan_stopped=scan_stopped)
+    return page
+
+
+def groups(
+    connection: redis.Redis,
+    settings: Settings,
+    *,
+    queue: str | None = None,
+    since: str | None = None,
+    reveal: bool = False,
+) -> dict[str, Any]:
+    """Dead letters grouped by error fingerprint, biggest group first (see jobctl.core.dlq_groups):
+    `queue` keeps the groups with entries from that queue, `since` counts only entries that died
+    within that long. Costs O(groups), not O(entries)."""
+    queue_name = get_policy(queue_catalog(settings), queue).name if queue else None
+    floor = time.time() - parse_seconds(since, "--since") if since else 0
+    return dlq_groups.list_groups(connection, queue=queue_name, floor=floor, reveal=reveal)
+
+
+def by_queue(entries: list[dict[str, Any]]) -> dict[str, int]:
+    """How many of `entries` per queue, biggest first: what a bulk change's preview shows."""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry["queue"]] = counts.get(entry["queue"], 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def get_entry(connection: redis.Redis, job_id: str, *, reveal: bool = False) -> dict[str, Any]:
@@ -312,6 +378,7 @@ def _select(
     queue: str | None,
     since: str | None,
     error_contains: str | None,
+    fingerprint: str | None = None,
 ) -> tuple[list[dict], list[str]]:
     """Entries named by id, or every entry matching the filters (`--all`); plus the unknown ids."""
     if job_ids and everything:
@@ -321,7 +388,8 @@ def _select(
     if not job_ids and not everything:
         raise UsageError("no job ids given", "pass job ids, or --all (with filters) for every match")
     if everything:
-        return [e for _, e in _matching(connection, settings, queue, since, error_contains, 0)], []
+        matching = _matching(connection, settings, queue, since, error_contains, 0, fingerprint)
+        return [e for _, e in matching if e is not None], []
     found, missing = [], []
     for job_id in dict.fromkeys(job_ids or ()):  # keeps order, drops repeats
         entry = _stored(connection, job_id)
@@ -368,13 +436,18 @@ def _audited_selection(
     queue: str | None,
     since: str | None,
     error_contains: str | None,
+    fingerprint: str | None = None,
 ) -> Iterator[tuple[list[dict], list[str], audit.Entry]]:
     """The entries a bulk change acts on and the ids not found, selected inside its audit record."""
     ids = list(job_ids or [])
     filters = {"all": everything, "queue": queue, "since": since, "error_contains": error_contains}
+    if fingerprint:
+        filters["fingerprint"] = fingerprint
     target = audit.id_target(ids) if ids else "dead-letter queue"
     with audit.audited(connection, settings, action, target, filters) as audit_entry:
-        entries, missing = _select(connection, settings, ids, everything, queue, since, error_contains)
+        entries, missing = _select(
+            connection, settings, ids, everything, queue, since, error_contains, fingerprint
+        )
         yield entries, missing, audit_entry
 
 
@@ -387,14 +460,22 @@ def replay(
     queue: str | None = None,
     since: str | None = None,
     error_contains: str | None = None,
+    fingerprint: str | None = None,
     dry_run: bool = False,
 ) -> dict[str, Any]:
     """Re-enqueue dead jobs on their original queue and priority, same id, attempts reset."""
     if dry_run:
-        entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
-        return {"dry_run": True, "would_replay": [summary(e) for e in entries], "not_found": missing}
+        entries, missing = _select(
+            connection, settings, job_ids, everything, queue, since, error_contains, fingerprint
+        )
+        return {
+            "dry_run": True,
+            "would_replay": [summary(e) for e in entries],
+            "by_queue": by_queue(entries),
+            "not_found": missing,
+        }
     selection = _audited_selection(
-        connection, settings, "dlq.replay", job_ids, everything, queue, since, error_contains
+        connection, settings, "dlq.replay", job_ids, everything, queue, since, error_contains, fingerprint
     )
     with selection as (entries, missing, audit_entry):
         result = _replay(connection, settings, entries, missing)
@@ -438,6 +519,7 @@ def _replay(
             pipe.set(keyspace.dlq_entry(job.id), json.dumps(entry, default=str))
             pipe.zrem(keyspace.dlq_index(), job.id)
             pipe.zrem(keyspace.dlq_queue_index(entry["queue"]), job.id)
+            dlq_groups.ungroup(pipe, [job.id])
             pipe.execute()
         replayed.append(job.id)
     return {"dry_run": False, "replayed": replayed, "not_found": missing, "refused": refused}
@@ -452,14 +534,22 @@ def purge(
     queue: str | None = None,
     since: str | None = None,
     error_contains: str | None = None,
+    fingerprint: str | None = None,
     dry_run: bool = False,
 ) -> dict[str, Any]:
     """Delete dead entries and their job data for good."""
     if dry_run:
-        entries, missing = _select(connection, settings, job_ids, everything, queue, since, error_contains)
-        return {"dry_run": True, "would_purge": [e["job_id"] for e in entries], "not_found": missing}
+        entries, missing = _select(
+            connection, settings, job_ids, everything, queue, since, error_contains, fingerprint
+        )
+        return {
+            "dry_run": True,
+            "would_purge": [e["job_id"] for e in entries],
+            "by_queue": by_queue(entries),
+            "not_found": missing,
+        }
     selection = _audited_selection(
-        connection, settings, "dlq.purge", job_ids, everything, queue, since, error_contains
+        connection, settings, "dlq.purge", job_ids, everything, queue, since, error_contains, fingerprint
     )
     with selection as (entries, missing, audit_entry):
         ids = [e["job_id"] for e in entries]

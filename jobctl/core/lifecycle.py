@@ -37,11 +37,13 @@ import redis
 from rq.defaults import RQ_KEY_PREFIX as p
 
 from jobctl.core import keyspace
+from jobctl.core.dlq_groups import GROUP_FUNCTIONS
 from jobctl.core.retention import TRIM_FUNCTION
 
 # Shared by finish+claim: records outcomes, then claims the next batch.
 _FINISH_AND_CLAIM = (
     TRIM_FUNCTION
+    + GROUP_FUNCTIONS
     + r"""
 local doc = cjson.decode(ARGV[1])
 local now = doc.now
@@ -71,6 +73,8 @@ for _, r in ipairs(doc.finish) do
       redis.call('SET', r.dlq_entry, r.dlq_doc)
       redis.call('ZADD', r.dlq_index, r.died, r.id)
       redis.call('ZADD', r.dlq_queue_index, r.died, r.id)
+      local g = r.dlq_group
+      dlq_group(g.prefix, r.dlq_index, r.id, g.gid, g.queue, g.type)
     else -- stopped: RQ's failed registry, kept for failure_ttl
       redis.call('ZADD', r.registry, r.score, r.id)
       if r.ttl > 0 then redis.call('EXPIRE', jk, r.ttl) end

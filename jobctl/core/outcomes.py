@@ -18,7 +18,7 @@ from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from jobctl.core import dlq, keyspace, metrics, payloads
+from jobctl.core import dlq, dlq_groups, keyspace, metrics, payloads
 from jobctl.core.lifecycle import Claimed, utc_iso
 from jobctl.errors import JobFailure
 
@@ -198,6 +198,7 @@ def finish_record(run: Run, worker: str, previous_dead: dict | None = None) -> d
                 dlq_doc=dlq.stored_form(entry),
                 dlq_index=keyspace.dlq_index(),
                 dlq_queue_index=keyspace.dlq_queue_index(entry["queue"]),
+                dlq_group=dlq_groups.group_record(entry),
                 died=run.ended,
                 result_ttl=-1,
             )

@@ -404,6 +404,14 @@ def _upcoming(doc: Mapping[str, Any], now: datetime) -> list[dict[str, str | Non
         return []
 
 
+def schedule_names(connection: redis.Redis, settings: Settings) -> list[str]:
+    """Every schedule's name, sorted: the built-in and jobctl.toml ones (stored or not yet seeded) and
+    the stored ones (one HKEYS)."""
+    names = set(default_definitions(settings))
+    names.update(decoded_members(connection.hkeys(keyspace.schedules())))
+    return sorted(names)
+
+
 def list_schedules(connection: redis.Redis, settings: Settings, now: datetime | None = None) -> list[dict]:
     """Every schedule, by name, with its next 3 runs (UTC and local) and its last job's status.
 

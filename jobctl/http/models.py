@@ -26,13 +26,14 @@ ClearState = Literal[(*CLEAR_STATES, "all")]  # type: ignore[valid-type]
 JobType = Literal[tuple(JOB_TYPES)]  # type: ignore[valid-type]
 Missed = Literal[MISSED]  # type: ignore[valid-type]
 Duration = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+Fingerprint = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{12}$")]  # an id from GET /dlq/groups
 ScheduleName = Annotated[str, StringConstraints(pattern=SCHEDULE_NAME.pattern)]
 
 
 class RetryRequest(BaseModel):
     """Jobs by id (failed ones are retried, dead-lettered ones replayed); or dead-lettered jobs only
-    (`dlq`) by id or `all` (narrowed by queue, since, error_contains); or one job in one queue, the
-    original spec's `{"queueName", "jobId"}`."""
+    (`dlq`) by id or `all` (narrowed by queue, since, error_contains, fingerprint); or one job in one
+    queue, the original spec's `{"queueName", "jobId"}`."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -51,6 +52,9 @@ class RetryRequest(BaseModel):
     error_contains: Annotated[str, StringConstraints(max_length=500)] | None = Field(
         None, description="With dlq and all: only entries whose error mentions this text."
     )
+    fingerprint: Fingerprint | None = Field(
+        None, description="With dlq and all: only entries of this error group (an id from GET /dlq/groups)."
+    )
     queue_name: QueueName | None = Field(
         None, alias="queueName", description="With jobId: the job's queue (404 if it is not in it)."
     )
@@ -63,7 +67,7 @@ class RetryRequest(BaseModel):
                 raise ValueError('"queueName" and "jobId" go together: give both')
             others = [
                 k
-                for k in ("job_ids", "queue", "since", "error_contains", "dlq", "all")
+                for k in ("job_ids", "queue", "since", "error_contains", "fingerprint", "dlq", "all")
                 if getattr(self, k) not in (None, False)
             ]
             if others:
@@ -76,7 +80,9 @@ class RetryRequest(BaseModel):
             )
         if self.all and not self.dlq:
             raise ValueError('"all" selects dead-lettered jobs: add "dlq": true')
-        filters = [k for k in ("queue", "since", "error_contains") if getattr(self, k) is not None]
+        filters = [
+            k for k in ("queue", "since", "error_contains", "fingerprint") if getattr(self, k) is not None
+        ]
         if filters and not self.all:
             raise ValueError(f'"{filters[0]}" narrows "all": use it with "dlq": true and "all": true')
         return self

@@ -25,6 +25,7 @@ from jobctl.http.models import (
     ClearState,
     Duration,
     EnqueueRequest,
+    Fingerprint,
     JobId,
     JobState,
     Priority,
@@ -61,6 +62,9 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 Ctx = Annotated[ApiContext, Depends(api_context)]
 QueuePath = Annotated[QueueName, Path(alias="queueName", description="Queue name, e.g. email-sending.")]
+FingerprintQuery = Annotated[
+    Fingerprint | None, Query(description="Only entries of this error group (an id from GET /dlq/groups).")
+]
 JobPath = Annotated[JobId, Path(description="Job id.")]
 SchedulePath = Annotated[ScheduleName, Path(description="Schedule name, e.g. daily-reports.")]
 
@@ -132,6 +136,7 @@ def dlq_list(
     queue: QueueName | None = None,
     since: Duration | None = None,
     error_contains: Annotated[str | None, Query(max_length=500)] = None,
+    fingerprint: FingerprintQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[
         str | None, Query(max_length=20, description="next_cursor of the previous page")
@@ -144,9 +149,30 @@ def dlq_list(
         queue=queue,
         since=since,
         error_contains=error_contains,
+        fingerprint=fingerprint,
         limit=limit,
         cursor=cursor,
     )
+
+
+@router.get(
+    "/dlq/groups",
+    summary="Dead-letter entries grouped by error fingerprint, biggest first (jobctl dlq groups --json)",
+    responses=_errors(400, 403, 404),
+)
+def dlq_groups(
+    ctx: Ctx,
+    caller: Caller = Viewer,
+    queue: Annotated[QueueName | None, Query(description="Only groups with entries from this queue.")] = None,
+    since: Annotated[
+        Duration | None, Query(description="Count only entries that died within this long, e.g. 1h.")
+    ] = None,
+) -> dict[str, Any]:
+    """One row per fingerprint: id (the `fingerprint` filter of GET/DELETE /dlq and POST /retry),
+    fingerprint text, the newest entry's whole error, count, first/last seen, counts per queue and
+    type. Costs O(groups), not O(entries)."""
+    dlq.parse_since(since, "since")
+    return dlq.groups(ctx.connection, ctx.settings, queue=queue, since=since)
 
 
 @router.get(
@@ -220,6 +246,7 @@ def retry(ctx: Ctx, body: RetryRequest, caller: Caller = Operator) -> dict[str, 
             queue=body.queue,
             since=body.since,
             error_contains=body.error_contains,
+            fingerprint=body.fingerprint,
         )
 
 
@@ -320,15 +347,17 @@ def dlq_purge(
     queue: QueueName | None = None,
     since: Duration | None = None,
     error_contains: Annotated[str | None, Query(max_length=500)] = None,
+    fingerprint: FingerprintQuery = None,
 ) -> dict[str, Any]:
     if bool(job_ids) == everything:
         raise UsageError(
             "give exactly one selection: job_ids, or all=true",
             "e.g. DELETE /api/jobs/dlq?all=true&queue=email-sending",
         )
-    if job_ids and (queue or since or error_contains):
+    if job_ids and (queue or since or error_contains or fingerprint):
         raise UsageError(
-            "queue, since and error_contains narrow all=true, not job_ids", "drop them, or use all=true"
+            "queue, since, error_contains and fingerprint narrow all=true, not job_ids",
+            "drop them, or use all=true",
         )
     with caller.acting():
         return dlq.purge(
@@ -339,6 +368,7 @@ def dlq_purge(
             queue=queue,
             since=since,
             error_contains=error_contains,
+            fingerprint=fingerprint,
         )
 
 

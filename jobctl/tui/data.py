@@ -1,5 +1,7 @@
 """The dashboard's reads, run in a worker thread. Every read costs O(1) in queue length: queue
-counts (LLEN/ZCARD), the worker list, one page of one queue state, one job, one DLQ page."""
+counts (LLEN/ZCARD), the worker list, one page of one queue state, one job, one DLQ page (a
+filtered one reads at most DLQ_SCAN entries, then says where it stopped), the DLQ's error groups
+(O(groups))."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from jobctl.core.metrics import recent_series, window_stats
 from jobctl.core.stats import list_workers, oldest_waiting, queue_stats
 
 PAGE = 50
+DLQ_SCAN = 5000  # dead letters a filtered page reads at most per refresh; `n` searches on from there
 SPARK_MINUTES = 30
 WINDOW_MINUTES = 15  # throughput, error % and time quantiles on the main screen: the last 15 minutes
 
@@ -92,8 +95,28 @@ def dlq_filters(settings: Settings, text: str) -> dict[str, str | None]:
 
 
 def read_dlq(
-    connection: redis.Redis, settings: Settings, text: str, cursor: str | None, selected: str | None
+    connection: redis.Redis,
+    settings: Settings,
+    text: str,
+    cursor: str | None,
+    selected: str | None,
+    fingerprint: str | None = None,
 ) -> dict[str, Any]:
-    page = dlq.list_entries(connection, settings, limit=PAGE, cursor=cursor, **dlq_filters(settings, text))
+    """One page of dead letters matching the filter box and an error group (`fingerprint`), searched
+    server side across every entry, at most DLQ_SCAN of them per read."""
+    page = dlq.list_entries(
+        connection,
+        settings,
+        limit=PAGE,
+        cursor=cursor,
+        fingerprint=fingerprint,
+        scan_limit=DLQ_SCAN,
+        **dlq_filters(settings, text),
+    )
     entry = dlq.read_entry(connection, selected) if selected else None
     return {"page": page, "entry": entry}
+
+
+def read_dlq_groups(connection: redis.Redis, settings: Settings) -> dict[str, Any]:
+    """The dead letters grouped by error fingerprint (dlq.groups: O(groups))."""
+    return dlq.groups(connection, settings)

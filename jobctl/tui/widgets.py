@@ -208,8 +208,10 @@ HELP = """\
   d          delete job (asks)      c        clear this state (asks)
   p          pause / resume         n, N     next / previous 50 jobs
 [b]Dead letters[/b]
-  /          filter: a queue name or error text, Enter applies
+  /          filter all entries: a queue name or error text, Enter applies
+  g          by error / entries     Enter    a group's entries (Esc: back)
   r          replay (asks)          x        purge for good (asks)
+  R          replay all matching    X        purge all matching (asks)
   n          next page              N        previous page
 [dim]Refreshes about every second; reads cost the same for 10 or 1M jobs.[/dim]"""
 

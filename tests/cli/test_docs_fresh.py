@@ -126,15 +126,22 @@ def _bash_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh not installed")
-def test_zsh_completion_parses():
-    proc = subprocess.run(["zsh", "-n", str(ZSH)], capture_output=True, text=True, timeout=30)
+def test_zsh_completion_parses(zsh_shell):
+    """zsh and fish: the private ones of scripts/debs_local.py (tests/cli/conftest.py), else PATH's."""
+    proc = subprocess.run(
+        [zsh_shell.program, "-n", str(ZSH)], capture_output=True, text=True, timeout=30, env=zsh_shell.env()
+    )
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.skipif(shutil.which("fish") is None, reason="fish not installed")
-def test_fish_completion_parses():
-    proc = subprocess.run(["fish", "--no-execute", str(FISH)], capture_output=True, text=True, timeout=30)
+def test_fish_completion_parses(fish_shell):
+    proc = subprocess.run(
+        [fish_shell.program, "--no-execute", str(FISH)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=fish_shell.env(),
+    )
     assert proc.returncode == 0, proc.stderr
 
 

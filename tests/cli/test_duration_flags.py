@@ -53,6 +53,7 @@ IDS = [" ".join((*path, flag)) for path, flag in DURATION_FLAGS]
 BASE = {
     ("audit", "list"): [],
     ("dash",): [],
+    ("dlq", "groups"): [],
     ("dlq", "list"): [],
     ("dlq", "purge"): ["--all", "--yes"],
     ("dlq", "retry"): ["--all", "--yes"],

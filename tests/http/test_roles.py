@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from rq.job import Job
 
-from jobctl.core import audit, keyspace, schedules, tokens
+from jobctl.core import audit, dlq, keyspace, schedules, tokens
 from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue_many
 from jobctl.core.payloads import PayloadSerializer
@@ -107,6 +107,23 @@ def _dead(n: int) -> Callable[..., dict]:
     return lambda conn, settings, tmp: {"ids": dead_jobs(conn, settings, n)}
 
 
+def _two_errors(conn, settings, tmp) -> dict:
+    """Two entries dead of "boom <n>" (ids), one of another error (other); the first group's id."""
+    [other] = enqueue_many(conn, settings, "fail", [{"message": "SMTP 550 refused"}], queue=P)
+    ids = dead_jobs(conn, settings, 2)  # its worker runs the one above to death too
+    groups = {g["count"]: g["fingerprint_id"] for g in dlq.groups(conn, settings)["groups"]}
+    return {"ids": ids, "other": other, "gid": groups[2]}
+
+
+def _states_of_two_errors(conn, settings, ctx):
+    return [_dlq_state(conn, i) for i in (*ctx["ids"], ctx["other"])]
+
+
+def _check_dlq_groups(ctx, before, after, body):
+    assert (body["groups"][0]["fingerprint_id"], body["groups"][0]["count"]) == (ctx["gid"], 2)
+    assert body["total_groups"] == 2 and body["groups"][1]["sample_error"] == "SMTP 550 refused"
+
+
 CASES = [
     # reads: viewer and up
     Case("metrics", "GET", "viewer", _noops(), lambda c: "/metrics", check=_check_metrics),
@@ -120,6 +137,17 @@ CASES = [
         check=_check_queue,
     ),
     Case("dlq-list", "GET", "viewer", _dead(2), lambda c: "/api/jobs/dlq", check=_check_dlq_list),
+    Case(
+        "dlq-groups", "GET", "viewer", _two_errors, lambda c: "/api/jobs/dlq/groups", check=_check_dlq_groups
+    ),
+    Case(
+        "dlq-list-fingerprint",
+        "GET",
+        "viewer",
+        _two_errors,
+        lambda c: f"/api/jobs/dlq?fingerprint={c['gid']}",
+        check=lambda ctx, before, after, body: [e["job_id"] for e in body["entries"]] == ctx["ids"][::-1],
+    ),
     Case("job-show", "GET", "viewer", _noops(1), lambda c: f"/api/jobs/{c['ids'][0]}", check=_check_job),
     Case(
         "schedule-list",
@@ -192,6 +220,19 @@ CASES = [
         action="dlq.replay",
     ),
     Case(
+        "retry-dlq-fingerprint",
+        "POST",
+        "operator",
+        _two_errors,
+        lambda c: "/api/jobs/retry",
+        body=lambda c: {"dlq": True, "all": True, "fingerprint": c["gid"]},
+        observe=_states_of_two_errors,
+        check=lambda ctx, before, after, body: (
+            after == ["replayed", "replayed", "dead"] and sorted(body["replayed"]) == sorted(ctx["ids"])
+        ),
+        action="dlq.replay",
+    ),
+    Case(
         "schedule",
         "POST",
         "operator",
@@ -256,6 +297,16 @@ CASES = [
         lambda c: f"/api/jobs/dlq?all=true&queue={P}",
         observe=lambda conn, settings, ctx: [_dlq_state(conn, i) for i in ctx["ids"]],
         check=lambda ctx, before, after, body: after == [None, None] and len(body["purged"]) == 2,
+        action="dlq.purge",
+    ),
+    Case(
+        "dlq-purge-fingerprint",
+        "DELETE",
+        "admin",
+        _two_errors,
+        lambda c: f"/api/jobs/dlq?all=true&fingerprint={c['gid']}",
+        observe=_states_of_two_errors,
+        check=lambda ctx, before, after, body: after == [None, None, "dead"] and len(body["purged"]) == 2,
         action="dlq.purge",
     ),
     Case(

@@ -1,0 +1,20 @@
+"""The `jobctl` console script.
+
+`jobctl __complete KIND [PREFIX]` (the shell scripts' question on every TAB) is answered by
+jobctl.cli.completion without loading the CLI; every other command line runs the Typer app.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from jobctl.cli import completion  # the standard library alone at import: cheap for every command
+
+
+def main() -> None:
+    if sys.argv[1:2] == [completion.COMMAND]:
+        sys.exit(completion.main(sys.argv[2:]))
+    # lazy: a TAB must not pay for importing every command (typer, rich and the CLI modules)
+    from jobctl.cli.app import main as run_app
+
+    run_app()

@@ -10,6 +10,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.screen import Screen
 from textual.widgets import DataTable
+from textual.widgets.data_table import Column
 
 SPARK = 8
 JOB_STATES = ("waiting", "scheduled", "active", "failed", "completed")
@@ -31,16 +32,24 @@ def cell_width(cell: Any) -> int:
 # column to its right each second; a widening is immediate (a number is never cut).
 NARROW_AFTER = 5
 _narrower_for: WeakKeyDictionary[DataTable, dict[Any, int]] = WeakKeyDictionary()
+# The columns sync_table sizes: those added without a width. One added with a width keeps it (the
+# screen cuts its content to it, as the dead-letter screen's error column).
+_sized: WeakKeyDictionary[DataTable, dict[Any, Column]] = WeakKeyDictionary()
 
 
 def _fit_columns(table: DataTable, rows: list[tuple[str, list[Any]]], settled: bool) -> bool:
-    """Give every column the exact width of its widest cell or label, now, not at the table's next
-    Idle (Textual sizes auto-width columns then, so a frame painted before it cuts a longer number
-    to the old width). `settled`: the rows are the ones shown before, so a narrowing may wait.
-    True when a width changed."""
+    """Give every column added without a width the exact width of its widest cell or label, now,
+    not at the table's next Idle (Textual sizes auto-width columns then, so a frame painted before
+    it cuts a longer number to the old width). `settled`: the rows are the ones shown before, so a
+    narrowing may wait. True when a width changed."""
     waits = _narrower_for.setdefault(table, {})
+    sized = _sized.setdefault(table, {})
     changed = False
     for index, (key, column) in enumerate(table.columns.items()):
+        if column.auto_width:
+            sized[key] = column
+        elif sized.get(key) is not column:
+            continue
         need = max(
             [cell_width(column.label), *(cell_width(cells[index]) for _, cells in rows if index < len(cells))]
         )
@@ -65,8 +74,9 @@ def sync_table(
     table: DataTable, rows: list[tuple[str, list[Any]]], columns: list[tuple[str, str]] | None = None
 ) -> None:
     """Show `rows` (key, cells), keeping the cursor on the same key; cells updated in place when
-    the keys did not change, so a refresh neither flickers nor moves the selection. Every column is
-    as wide as its widest cell from the first frame on: numbers are shown whole. `columns` (label,
+    the keys did not change, so a refresh neither flickers nor moves the selection. Every column
+    added without a width is as wide as its widest cell from the first frame on: numbers are
+    shown whole. `columns` (label,
     key), when given, replaces the table's columns if they differ (a screen that shows more columns
     when it is wider)."""
     keys = [k for k, _ in rows]

@@ -14,7 +14,7 @@ _jobctl_subcommands() {
         'jobctl dlq') echo 'groups list purge retry show' ;;
         'jobctl email') echo 'preview templates' ;;
         'jobctl enqueue') echo 'analytics commission email email-bulk file job noop payment report' ;;
-        'jobctl job') echo 'cancel delete show types' ;;
+        'jobctl job') echo 'cancel delete search show types' ;;
         'jobctl keys') echo 'generate rotate' ;;
         'jobctl payments') echo 'sandbox' ;;
         'jobctl queue') echo 'list pause resume show' ;;
@@ -72,6 +72,7 @@ _jobctl_options() {
         'jobctl job') echo '--help' ;;
         'jobctl job cancel') echo '--json --help' ;;
         'jobctl job delete') echo '-y --yes --json --help' ;;
+        'jobctl job search') echo '--id -t --type --recipient --to -q --queue -s --state -n --limit --scan-limit --json --help' ;;
         'jobctl job show') echo '--reveal --json --help' ;;
         'jobctl job types') echo '--json --help' ;;
         'jobctl keys') echo '--help' ;;
@@ -150,7 +151,7 @@ _jobctl_value_kind() {
         'jobctl db seed|--views-per-day') echo 'value' ;;
         'jobctl demo|--campaign') echo 'value' ;;
         'jobctl demo|-c'|'jobctl demo|--concurrency') echo 'value' ;;
-        'jobctl dlq groups|-q'|'jobctl dlq groups|--queue') echo 'value' ;;
+        'jobctl dlq groups|-q'|'jobctl dlq groups|--queue') echo 'names queue' ;;
         'jobctl dlq groups|--since') echo 'value' ;;
         'jobctl dlq list|-q'|'jobctl dlq list|--queue') echo 'names queue' ;;
         'jobctl dlq list|--since') echo 'value' ;;
@@ -234,6 +235,13 @@ _jobctl_value_kind() {
         'jobctl enqueue report|-p'|'jobctl enqueue report|--priority') echo 'names priority' ;;
         'jobctl enqueue report|--at') echo 'value' ;;
         'jobctl enqueue report|--in') echo 'value' ;;
+        'jobctl job search|--id') echo 'value' ;;
+        'jobctl job search|-t'|'jobctl job search|--type') echo 'names job-type' ;;
+        'jobctl job search|--recipient'|'jobctl job search|--to') echo 'value' ;;
+        'jobctl job search|-q'|'jobctl job search|--queue') echo 'names queue' ;;
+        'jobctl job search|-s'|'jobctl job search|--state') echo 'value' ;;
+        'jobctl job search|-n'|'jobctl job search|--limit') echo 'value' ;;
+        'jobctl job search|--scan-limit') echo 'value' ;;
         'jobctl monitor|--interval') echo 'value' ;;
         'jobctl payments sandbox|--host') echo 'value' ;;
         'jobctl payments sandbox|--port') echo 'value' ;;

@@ -22,7 +22,7 @@ function __jobctl_subcommands --description 'jobctl: subcommands of a command pa
         case 'jobctl enqueue'
             printf '%s\n' analytics commission email email-bulk file job noop payment report
         case 'jobctl job'
-            printf '%s\n' cancel delete show types
+            printf '%s\n' cancel delete search show types
         case 'jobctl keys'
             printf '%s\n' generate rotate
         case 'jobctl payments'
@@ -94,6 +94,8 @@ function __jobctl_value_options --description 'jobctl: options of a command path
             printf '%s\n' --payment-id --provider --amount --currency --customer-id --provider-ref -p --priority --at --in
         case 'jobctl enqueue report'
             printf '%s\n' --date -f --format -p --priority --at --in
+        case 'jobctl job search'
+            printf '%s\n' --id -t --type --recipient --to -q --queue -s --state -n --limit --scan-limit
         case 'jobctl monitor'
             printf '%s\n' --interval
         case 'jobctl payments sandbox'
@@ -168,7 +170,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'demo' -d 'Run a marketplace\'s da
 complete -c jobctl -n '__jobctl_is jobctl' -a 'dlq' -d 'The dead-letter queue: jobs that ran out of attempts.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'email' -d 'Email templates.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'enqueue' -d 'Put jobs on queues.'
-complete -c jobctl -n '__jobctl_is jobctl' -a 'job' -d 'Inspect, cancel and delete jobs.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'job' -d 'Inspect, search, cancel and delete jobs.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'keys' -d 'Encryption keys for job data at rest (JOBCTL_ENCRYPTION_KEYS).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'metrics' -d 'Counts, outcomes and time histograms in the Prometheus text format (for a scraper or a textfile).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'monitor' -d 'Evaluate the alert rules in a loop (where no scheduler or `workers start` runs, or as a standby: one evaluator at a t...'
@@ -301,7 +303,7 @@ complete -c jobctl -n '__jobctl_is jobctl dlq' -a 'show' -d 'Everything about on
 complete -c jobctl -n '__jobctl_is jobctl dlq' -l help -d 'Show this message and exit.'
 
 # jobctl dlq groups
-complete -c jobctl -n '__jobctl_is jobctl dlq groups' -s q -l queue -x -d 'Only groups with entries from this queue.'
+complete -c jobctl -n '__jobctl_is jobctl dlq groups' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Only groups with entries from this queue.'
 complete -c jobctl -n '__jobctl_is jobctl dlq groups' -l since -x -d 'Count only entries that died within this long, e.g. 1h, 7d.'
 complete -c jobctl -n '__jobctl_is jobctl dlq groups' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl dlq groups' -l help -d 'Show this message and exit.'
@@ -480,6 +482,7 @@ complete -c jobctl -n '__jobctl_is jobctl enqueue report' -a '(command jobctl __
 # jobctl job
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'cancel' -d 'Cancel a waiting or scheduled job; ask the worker to stop a running one.'
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'delete' -d 'Delete jobs from their queue or registry, with their data (not running or dead ones).'
+complete -c jobctl -n '__jobctl_is jobctl job' -a 'search' -d 'Find jobs by id, type or recipient, in every queue and state (dead-lettered too).'
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'show' -d 'Status, queue, priority, payload, attempts, timings, result or error (personal data redacted).'
 complete -c jobctl -n '__jobctl_is jobctl job' -a 'types' -d 'Job types, their queues and the fields of their data (`enqueue job`, schedules and HTTP use them).'
 complete -c jobctl -n '__jobctl_is jobctl job' -l help -d 'Show this message and exit.'
@@ -492,6 +495,17 @@ complete -c jobctl -n '__jobctl_is jobctl job cancel' -l help -d 'Show this mess
 complete -c jobctl -n '__jobctl_is jobctl job delete' -s y -l yes -d 'Do not ask for confirmation.'
 complete -c jobctl -n '__jobctl_is jobctl job delete' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl job delete' -l help -d 'Show this message and exit.'
+
+# jobctl job search
+complete -c jobctl -n '__jobctl_is jobctl job search' -l id -x -d 'A job id: found in any queue and state at once.'
+complete -c jobctl -n '__jobctl_is jobctl job search' -s t -l type -x -a '(command jobctl __complete job-type 2>/dev/null </dev/null)' -d 'Jobs of this type (`jobctl job types`).'
+complete -c jobctl -n '__jobctl_is jobctl job search' -l recipient -l to -x -d 'Email jobs to this address, any case; part of one (@example.com) matches as text.'
+complete -c jobctl -n '__jobctl_is jobctl job search' -s q -l queue -x -a '(command jobctl __complete queue 2>/dev/null </dev/null)' -d 'Only this queue.'
+complete -c jobctl -n '__jobctl_is jobctl job search' -s s -l state -x -d 'Only jobs in this state: one of waiting, active, scheduled, completed, failed, dead.'
+complete -c jobctl -n '__jobctl_is jobctl job search' -s n -l limit -x -d 'Stop after this many matches.'
+complete -c jobctl -n '__jobctl_is jobctl job search' -l scan-limit -x -d 'Examine at most this many jobs (type/recipient).'
+complete -c jobctl -n '__jobctl_is jobctl job search' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl job search' -l help -d 'Show this message and exit.'
 
 # jobctl job show
 complete -c jobctl -n '__jobctl_is jobctl job show' -l reveal -d 'Show email addresses, card numbers and secrets unredacted.'

@@ -99,7 +99,13 @@ def list_(
 @app.command("groups")
 def groups(
     ctx: typer.Context,
-    queue: str | None = typer.Option(None, "--queue", "-q", help="Only groups with entries from this queue."),
+    queue: str | None = typer.Option(
+        None,
+        "--queue",
+        "-q",
+        help="Only groups with entries from this queue.",
+        autocompletion=completion.QUEUE,
+    ),
     since: str | None = typer.Option(
         None, "--since", metavar=DURATION, help="Count only entries that died within this long, e.g. 1h, 7d."
     ),

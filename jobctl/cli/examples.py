@@ -209,6 +209,14 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
     "job delete": (
         Example("jobctl job delete JOB_ID OTHER_JOB_ID --yes", "Delete two jobs and their data, unasked"),
     ),
+    "job search": (
+        Example("jobctl job search --id JOB_ID", "Where a job is now, in any queue and state"),
+        Example("jobctl job search --to ann@example.com", "Emails to this address, newest first"),
+        Example(
+            "jobctl job search --type payment-retry --state dead --json",
+            "Dead-lettered payment retries as JSON",
+        ),
+    ),
     "job show": (
         Example("jobctl job show JOB_ID", "Status, payload, attempts and result of one job"),
         Example("jobctl job show JOB_ID --reveal --json", "The same as JSON, personal data shown"),

@@ -87,7 +87,10 @@ def show(
             table.add_row(j["id"], j["type"], j["queue"], _when(j["ended_at"]))
         stdout.print(table)
     elif page["jobs"]:
-        table = Table("id", "type", "prio", "tries", "enqueued (UTC)", box=None)
+        scheduled = page["state"] == "scheduled"  # their enqueued time is not when they run
+        table = Table(
+            "id", "type", "prio", "tries", "runs at (UTC)" if scheduled else "enqueued (UTC)", box=None
+        )
         for j in page["jobs"]:
             tries = j["attempts"]  # made/allowed; retries left in --json and `jobctl job show`
             table.add_row(
@@ -95,7 +98,7 @@ def show(
                 j["type"],
                 j["priority"] or "-",
                 f"{tries['made']}/{tries['allowed'] or '-'}",
-                _when(j["enqueued_at"]),
+                _when(j.get("runs_at") if scheduled else j["enqueued_at"]),
             )
         stdout.print(table)
     if page["next_offset"] is not None:

@@ -7,7 +7,7 @@ jobctl.core.redact) unless the caller passes `reveal=True`.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -158,6 +158,26 @@ def queue_jobs(
         total, ids = _dead_letter_ids(connection, state, offset, limit)
     else:
         total, ids = _priority_page(connection, policy, state, offset, limit)
+    rows = job_rows(connection, settings, ids, from_dead_letters=policy.is_dead_letter)
+    if state == "scheduled":
+        add_run_times(connection, rows)
+    next_offset = offset + len(ids) if offset + len(ids) < total else None
+    return {
+        "queue": policy.name,
+        "state": state,
+        "offset": offset,
+        "limit": limit,
+        "total": total,
+        "next_offset": next_offset,
+        "jobs": [r if reveal else redact_fields(r, ("description",)) for r in rows],
+    }
+
+
+def job_rows(
+    connection: redis.Redis, settings: Settings, ids: list[str], *, from_dead_letters: bool = False
+) -> list[dict[str, Any]]:
+    """The listing rows (summary + attempts) of `ids`, in order, unredacted; ids whose job is gone are
+    left out, unless `from_dead_letters`: then a dead job's row comes from its entry. Three round trips."""
     found = Job.fetch_many(ids, connection=connection, serializer=PayloadSerializer)
     present = [j for j in found if j is not None]
     crashes = dict(zip([j.id for j in present], _abandoned(connection, present), strict=True))
@@ -169,22 +189,32 @@ def queue_jobs(
             row["attempts"] = attempts.progress(
                 job, row["status"], _allowed(settings, row["queue"]), crashes[job.id]
             )
-        elif policy.is_dead_letter:  # the entry outlived its job's data: the row comes from the entry
+        elif from_dead_letters:  # the entry outlived its job's data: the row comes from the entry
             row = _dead_letter_row(connection, job_id)
         else:
             row = None
         if row is not None:
             rows.append(row)
-    next_offset = offset + len(ids) if offset + len(ids) < total else None
-    return {
-        "queue": policy.name,
-        "state": state,
-        "offset": offset,
-        "limit": limit,
-        "total": total,
-        "next_offset": next_offset,
-        "jobs": [r if reveal else redact_fields(r, ("description",)) for r in rows],
-    }
+    return rows
+
+
+def add_run_times(connection: redis.Redis, rows: list[dict[str, Any]]) -> None:
+    """`runs_at` on scheduled rows: the scheduled registry's score (when the job is due), one round trip.
+    Its `enqueued_at` is when it was put off, not when it runs."""
+    with connection.pipeline(transaction=False) as pipe:
+        for row in rows:
+            pipe.hget(Job.key_for(row["id"]), "origin")
+        origins = pipe.execute()
+    with connection.pipeline(transaction=False) as pipe:
+        for row, origin in zip(rows, origins, strict=True):
+            pipe.zscore(registry_key("scheduled", origin.decode() if origin else ""), row["id"])
+        scores = pipe.execute()
+    for row, score in zip(rows, scores, strict=True):
+        row["runs_at"] = _epoch_iso(score)
+
+
+def _epoch_iso(score: float | None) -> str | None:
+    return datetime.fromtimestamp(score, UTC).isoformat() if score is not None else None
 
 
 def _abandoned(connection: redis.Redis, jobs: list[Job]) -> list[bytes | None]:
@@ -228,6 +258,8 @@ def job_detail(
         _allowed(settings, detail["queue"]),
         connection.hget(job.key, "jobctl_abandoned"),
     )
+    if detail["status"] == "scheduled":  # enqueued_at is when it was put off: say when it runs
+        detail["runs_at"] = _epoch_iso(connection.zscore(registry_key("scheduled", job.origin or ""), job.id))
     latest = job.latest_result()
     error = None
     result = None

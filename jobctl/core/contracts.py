@@ -49,6 +49,7 @@ class Field:
     kind: str = "text"  # one of KINDS: how a value typed as text is read
     required: bool = False
     doc: str = ""
+    recipient: bool = False  # holds who a message goes to: `jobctl job search --recipient` matches it
 
 
 @dataclass(frozen=True)

@@ -313,6 +313,8 @@ def enqueue_many(
     if job_ids and len(set(job_ids)) != len(job_ids):
         raise UsageError("the same job id appears more than once", "give every job its own id")
     jt, policy, prio = check_target(settings, job_type, queue, priority)
+    if job_ids:
+        _refuse_live_ids(connection, job_ids)
     every = capped(settings, payloads, job_type)
     physical = policy.physical(prio)
     ids: list[str] = []
@@ -367,6 +369,25 @@ def enqueue_many(
     if batch:
         flush()
     return ids
+
+
+LIVE = (JobStatus.QUEUED.value, JobStatus.SCHEDULED.value, JobStatus.STARTED.value, JobStatus.DEFERRED.value)
+
+
+def _refuse_live_ids(connection: redis.Redis, job_ids: list[str]) -> None:
+    """A caller's id that names a job still waiting, scheduled or running is refused: enqueueing it
+    again would overwrite that job and put its id on a list twice, where the second entry outlives
+    the run as a stale "waiting" job (workers drop it). One round trip, only when ids are given."""
+    with connection.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.hget(Job.key_for(job_id), "status")
+        statuses = pipe.execute()
+    for job_id, status in zip(job_ids, statuses, strict=True):
+        if status is not None and decoded(status) in LIVE:
+            raise UsageError(
+                f"job id {job_id!r} is taken by a job that is {decoded(status)}",
+                "a job id names one job: give another id, or wait until that job has ended",
+            )
 
 
 @lru_cache(maxsize=256)

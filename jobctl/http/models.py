@@ -13,6 +13,7 @@ from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.ops import CLEAR_STATES
 from jobctl.core.schedule_tables import MISSED
 from jobctl.core.schedule_tables import NAME as SCHEDULE_NAME
+from jobctl.core.search import SEARCH_STATES
 from jobctl.core.stats import STATES
 
 MAX_IDS = 1000  # ids per request: a bigger batch is several requests (and would pass 64 KiB anyway)
@@ -22,6 +23,7 @@ JobId = Annotated[str, StringConstraints(pattern=JOB_ID.pattern)]
 QueueName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 JobState = Literal[STATES]  # type: ignore[valid-type]
+SearchState = Literal[SEARCH_STATES]  # type: ignore[valid-type]
 ClearState = Literal[(*CLEAR_STATES, "all")]  # type: ignore[valid-type]
 JobType = Literal[tuple(JOB_TYPES)]  # type: ignore[valid-type]
 Missed = Literal[MISSED]  # type: ignore[valid-type]

@@ -14,6 +14,7 @@ from jobctl.core.catalog import get_policy, queue_catalog
 from jobctl.core.enqueue import parse_when, scheduled_for
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.prometheus import CONTENT_TYPE, render
+from jobctl.core.search import MAX_SCAN_LIMIT, SCAN_LIMIT, search_jobs
 from jobctl.core.stats import list_workers, parse_window, queue_stats, stats_with_window
 from jobctl.errors import NotFound, UsageError
 from jobctl.http.auth import Admin, Caller, Operator, Viewer
@@ -28,11 +29,13 @@ from jobctl.http.models import (
     Fingerprint,
     JobId,
     JobState,
+    JobType,
     Priority,
     QueueName,
     RetryRequest,
     ScheduleName,
     ScheduleRequest,
+    SearchState,
 )
 
 
@@ -370,6 +373,51 @@ def dlq_purge(
             error_contains=error_contains,
             fingerprint=fingerprint,
         )
+
+
+@router.get(
+    "/search",
+    summary="Find jobs by id, type or recipient in every queue and state (jobctl job search --json)",
+    responses=_errors(400, 403, 404),
+)
+def job_search(
+    ctx: Ctx,
+    caller: Caller = Viewer,
+    job_id: Annotated[
+        JobId | None, Query(alias="id", description="A job id: one lookup, any queue and state.")
+    ] = None,
+    job_type: Annotated[JobType | None, Query(alias="type", description="A job type.")] = None,
+    recipient: Annotated[
+        str | None,
+        Query(
+            max_length=320,
+            description="Email jobs to this address (any case); part of one (@example.com) matches as text.",
+        ),
+    ] = None,
+    queue: QueueName | None = None,
+    state: Annotated[
+        SearchState | None, Query(description="Only jobs in this state (dead: dead-lettered).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Stop after this many matches.")] = 50,
+    scan_limit: Annotated[
+        int, Query(ge=1, le=MAX_SCAN_LIMIT, description="Type/recipient: examine at most this many jobs.")
+    ] = SCAN_LIMIT,
+) -> dict[str, Any]:
+    found = search_jobs(
+        ctx.connection,
+        ctx.settings,
+        job_id=job_id,
+        job_type=job_type,
+        recipient=recipient,
+        queue=queue,
+        state=state,
+        limit=limit,
+        scan_limit=scan_limit,
+    )
+    if job_id is not None and not found["jobs"]:  # as `jobctl job search --id` (exit 4)
+        where = " matching those filters" if found["total"] else ""
+        raise NotFound(f"no job {job_id!r}{where}", "it may have been trimmed by keep-completed/keep-failed")
+    return found
 
 
 # --- one job (declared last: /{job_id} would otherwise swallow /stats, /workers and /dlq) -----------

@@ -112,6 +112,10 @@ def job_text(detail: dict[str, Any] | None) -> Text:
     out.append(
         f"  {detail['type']}  {detail['queue']}:{detail.get('priority') or '-'}  status {detail['status']}\n"
     )
+    if detail.get("note"):  # it moved since the list was read: say what it is now
+        out.append(f"{detail['note']}\n", style="bold yellow")
+    if detail.get("runs_at"):
+        out.append(f"runs at {fmt_time(detail['runs_at'])}\n", style="bold")
     out.append(
         f"created {fmt_time(detail.get('created_at'))}  enqueued {fmt_time(detail.get('enqueued_at'))}  "
         f"started {fmt_time(detail.get('started_at'))}  ended {fmt_time(detail.get('ended_at'))}\n"
@@ -200,10 +204,11 @@ HELP = """\
 [b]Queues[/b] (main screen)
   ↑ ↓        choose a queue         Enter    its jobs
   p          pause / resume         b        counts per priority on/off
-  [bold black on yellow]||[/]         a paused queue         oldest   its oldest waiting job's wait
-  done/min, err% (failed tries), p95 wait: last 15 min; a bar a minute
+  [bold black on yellow]||[/]         a paused queue         done/min, err%, p95 wait: last 15 min
 [b]Jobs of a queue[/b]
   Tab, s     next state             S        previous state
+  /          search: JOB_ID (any queue), type:email, to:ann@example.com
+             or part of one; + state:failed, queue:all; Esc: states again
   ↑ ↓        choose a job           r        retry (a failed job)
   d          delete job (asks)      c        clear this state (asks)
   p          pause / resume         n, N     next / previous 50 jobs

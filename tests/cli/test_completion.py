@@ -140,6 +140,8 @@ OPTION_KINDS = {
     "--job": "job-type",
     "--kind": "report-kind",
 }
+# (command words, option) -> kind, where an option names a thing in that command only
+COMMAND_OPTION_KINDS = {(("job", "search"), "--type"): "job-type"}
 # argument name -> kind, for every command
 ARGUMENT_KINDS = {"queue": "queue", "job_type": "job-type"}
 # argument `name` of a noun's commands names one of the noun's things; except where it creates one
@@ -175,7 +177,10 @@ def _params():
 def _expected_kind(path: tuple[str, ...], param) -> str | None:
     words = path[1:]
     if param.param_type_name == "option":
-        return next((OPTION_KINDS[o] for o in param.opts if o in OPTION_KINDS), None)
+        special = next(
+            (COMMAND_OPTION_KINDS[(words, o)] for o in param.opts if (words, o) in COMMAND_OPTION_KINDS), None
+        )
+        return special or next((OPTION_KINDS[o] for o in param.opts if o in OPTION_KINDS), None)
     if param.name in ARGUMENT_KINDS:
         return ARGUMENT_KINDS[param.name]
     if param.name == "kind" and words in REPORT_KIND_COMMANDS:

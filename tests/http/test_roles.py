@@ -150,6 +150,14 @@ CASES = [
     ),
     Case("job-show", "GET", "viewer", _noops(1), lambda c: f"/api/jobs/{c['ids'][0]}", check=_check_job),
     Case(
+        "job-search",
+        "GET",
+        "viewer",
+        _noops(1),
+        lambda c: f"/api/jobs/search?id={c['ids'][0]}",
+        check=lambda ctx, before, after, body: [j["id"] for j in body["jobs"]] == ctx["ids"],
+    ),
+    Case(
         "schedule-list",
         "GET",
         "viewer",

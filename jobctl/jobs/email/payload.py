@@ -147,7 +147,7 @@ def _build(settings, fields: dict[str, Any], _context: BuildContext) -> dict[str
 CONTRACT = Contract(
     "email",
     (
-        Field("to", "list", True, "recipient address(es)"),
+        Field("to", "list", True, "recipient address(es)", recipient=True),
         Field("template", "text", True, "template name (jobctl email templates)"),
         Field("data", "object", False, "template variables; other keys given with the fields land here too"),
         Field("subject", "text", False, "overrides the template's subject"),

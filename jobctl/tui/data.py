@@ -14,14 +14,15 @@ from jobctl.config import Settings
 from jobctl.core import dlq, ops
 from jobctl.core.browse import JOB_ID, job_detail, queue_jobs
 from jobctl.core.catalog import DEAD_LETTER, queue_catalog
-from jobctl.core.metrics import recent_series
+from jobctl.core.metrics import recent_series, window_stats
 from jobctl.core.search import SCAN_LIMIT, SEARCH_STATES, STATUS_STATE, rows_now, search_jobs
-from jobctl.core.stats import list_workers, queue_stats
+from jobctl.core.stats import list_workers, oldest_waiting, queue_stats
 from jobctl.errors import UsageError
 
 PAGE = 50
 DLQ_SCAN = 5000  # dead letters a filtered page reads at most per refresh; `n` searches on from there
 SPARK_MINUTES = 30
+WINDOW_MINUTES = 15  # throughput, error % and time quantiles on the main screen: the last 15 minutes
 
 
 def series(connection: redis.Redis, queue: str) -> dict[str, list[int]]:
@@ -34,15 +35,40 @@ def series(connection: redis.Redis, queue: str) -> dict[str, list[int]]:
         return {"completed": [], "failed": []}
 
 
+def window(connection: redis.Redis, queues: list[str]) -> dict[str, dict[str, Any]]:
+    """Each queue's throughput, error rate and time quantiles over WINDOW_MINUTES (one HGETALL per
+    minute bucket); empty when a metrics bug makes the read fail. Tests replace this."""
+    try:
+        return window_stats(connection, queues, WINDOW_MINUTES * 60)
+    except (redis.ConnectionError, redis.TimeoutError):
+        raise
+    except Exception:  # noqa: BLE001 - a metrics bug must not take the dashboard down
+        return {}
+
+
+def oldest(connection: redis.Redis, settings: Settings) -> dict[str, float | None]:
+    """How long each queue's oldest waiting job has waited, in seconds. Tests replace this."""
+    return oldest_waiting(connection, settings)
+
+
+def workers(connection: redis.Redis, settings: Settings) -> list[dict[str, Any]]:
+    """Every registered worker, alive by the same rule as queue_stats' counts. Tests replace this."""
+    return list_workers(connection, settings)
+
+
 def read_main(connection: redis.Redis, settings: Settings) -> dict[str, Any]:
+    """Per queue a fixed number of commands, whatever its length: counts, the heads of its lists,
+    SPARK_MINUTES + WINDOW_MINUTES metric buckets; then one record per worker."""
     stats = queue_stats(connection, settings)
+    runs = [q["queue"] for q in stats["queues"] if q["queue"] != DEAD_LETTER]  # it runs nothing
     return {
         "stats": stats,
         "paused": ops.paused_queues(connection),
-        "workers": list_workers(connection, settings),  # alive by the same rule as the counts above
-        "series": {
-            q["queue"]: series(connection, q["queue"]) for q in stats["queues"] if q["queue"] != DEAD_LETTER
-        },  # it runs nothing: no done/failed per minute
+        "workers": workers(connection, settings),
+        "series": {name: series(connection, name) for name in runs},
+        "window": window(connection, runs),
+        "window_minutes": WINDOW_MINUTES,
+        "oldest": oldest(connection, settings),
     }
 
 

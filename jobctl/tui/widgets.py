@@ -12,6 +12,8 @@ from textual.containers import Center, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Label, Static
 
+from jobctl.durations import format_seconds
+
 BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -36,6 +38,67 @@ def sparkline(values: list[int], width: int) -> str:
         BARS[0] if top == 0 else BARS[min(len(BARS) - 1, round(v / top * (len(BARS) - 1)))] for v in values
     ]
     return "".join(chars).rjust(width)
+
+
+def chart(values: list[int], width: int, height: int) -> list[str]:
+    """The last `width` values as bars `height` lines tall (top line first), scaled to their
+    maximum in eighths of a line; a value above zero shows at least an eighth."""
+    values = list(values or [])[-width:]
+    values = [0] * (width - len(values)) + values
+    top = max(values) if values else 0
+    eighths = [0 if not top or not v else max(1, round(v / top * height * 8)) for v in values]
+    lines = []
+    for row in range(height):
+        floor = (height - 1 - row) * 8  # eighths below this line
+        lines.append("".join(" " if e <= floor else BARS[min(8, e - floor) - 1] for e in eighths))
+    return lines
+
+
+def age_text(seconds: float | None) -> str:
+    """How long something has waited, two units at most: 45s, 12m30s, 3h5m, 2d4h; "-" for none."""
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    if whole >= 86400:
+        whole = round(whole / 3600) * 3600
+    elif whole >= 3600:
+        whole = round(whole / 60) * 60
+    return format_seconds(whole)
+
+
+def rate_text(per_minute: float | None) -> str:
+    """A throughput: 0.07, 2.5, 12, 1,235 (jobs per minute)."""
+    if per_minute is None:
+        return "-"
+    if per_minute >= 10:
+        return f"{round(per_minute):,}"
+    return f"{per_minute:.2f}".rstrip("0").rstrip(".") or "0"
+
+
+def error_text(window: dict[str, Any] | None) -> str:
+    """Failed attempts among finished ones, in %; "-" when nothing finished in the window."""
+    if not window:
+        return "-"
+    finished = window.get("completed", 0) + window.get("failed", 0)
+    return f"{window.get('failed', 0) / finished * 100:.1f}%" if finished else "-"
+
+
+def ms_text(ms: float | None) -> str:
+    """An average time: 0.4ms, 223ms, 1.7s, 2m5s; "-" for none."""
+    if ms is None:
+        return "-"
+    if ms < 1000:
+        return f"{ms:.1f}ms" if ms < 10 else f"{round(ms)}ms"
+    return format_seconds(round(ms / 1000, 1) if ms < 60_000 else round(ms / 1000))
+
+
+def bytes_text(count: int | None) -> str:
+    return "-" if count is None else f"{count / 2**20:,.0f}MiB"
+
+
+def clip(text: str, width: int) -> str:
+    """`text` in at most `width` cells, an ellipsis marking a cut (names only, never numbers)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def job_text(detail: dict[str, Any] | None) -> Text:
@@ -141,7 +204,7 @@ HELP = """\
 [b]Queues[/b] (main screen)
   ↑ ↓        choose a queue         Enter    its jobs
   p          pause / resume         b        counts per priority on/off
-  [bold black on yellow]||[/]         a paused queue; sparklines: done and failed per minute
+  [bold black on yellow]||[/]         a paused queue         done/min, err%, p95 wait: last 15 min
 [b]Jobs of a queue[/b]
   Tab, s     next state             S        previous state
   /          search: JOB_ID (any queue), type:email, to:ann@example.com

@@ -4,9 +4,11 @@ condition (the dashboard reads in a worker thread), navigation, and frame settli
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import Awaitable, Callable
 
+from rich.console import Console
 from textual.widgets import DataTable
 
 from jobctl.config import load_settings
@@ -105,6 +107,13 @@ def detail_text(screen) -> str:
 
 
 SERIES = {"completed": [0, 1, 3, 5, 8, 5, 3, 2, 4, 6, 9, 12], "failed": [0, 0, 1, 0, 0, 2, 0, 0, 0, 1, 0, 0]}
+# payment-retry's metrics in the frozen fixture: 15 minutes of a busy queue (minute-bucket fields)
+WINDOW = {
+    **{"completed": 185_020, "failed": 4_512, "proc_n": 189_532, "proc_ms": 189_532 * 240},
+    **{"p4": 90_000, "p5": 80_000, "p7": 19_000, "p9": 532},  # processing: 100ms, 250ms, 1s, 5s
+    **{"wait_n": 189_532, "wait_ms": 189_532 * 9_000},
+    **{"w6": 100_000, "w8": 60_000, "w12": 29_000, "w13": 532},  # wait: 500ms, 2.5s, 1m, 5m
+}
 TRACEBACK = (
     'Traceback (most recent call last):\n  File "jobctl/jobs/noop.py", line 21, in fail\n'
     "jobctl.errors.PermanentJobFailure: boom 0\n"
@@ -146,3 +155,18 @@ async def settle(pilot) -> None:
             for table in screen.query(DataTable):
                 table.refresh(layout=True)
         await pilot.pause(0.05)
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as text: the same composition export_screenshot turns into SVG."""
+    width, height = app.size
+    console = Console(
+        width=width, height=height, file=io.StringIO(), force_terminal=True, record=True, legacy_windows=False
+    )
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+def shown_line(app, starts: str) -> str:
+    """The screen line whose text starts with `starts` (leading spaces ignored); "" when none."""
+    return next((line for line in screen_text(app).splitlines() if line.strip().startswith(starts)), "")

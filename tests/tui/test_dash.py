@@ -48,8 +48,8 @@ def test_navigate_to_a_failed_job_and_see_its_error(redis_client, tmp_path):
         main = await until(
             pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded and app.screen, "main"
         )
-        cells = main.query_one("#queues").get_row(Q)
-        assert cells[0] == Q and cells[1] == "3" and cells[4] == "1"  # waiting, failed
+        table = main.query_one("#queues")
+        assert [table.get_cell(Q, key) for key in ("queue", "waiting", "failed")] == [Q, "3", "1"]
         screen = await open_queue(pilot, Q)
         assert screen.queue == Q and screen.state == "waiting"
         await until(pilot, lambda: screen.loaded and screen.page["total"] == 3, "3 waiting jobs")
@@ -197,10 +197,10 @@ def test_pause_and_resume_toggle(redis_client, settings):
         await pilot.pause()
         await pilot.press("p")
         await until(pilot, lambda: Q in ops.paused_queues(redis_client), "paused")
-        await until(pilot, lambda: str(table.get_row(Q)[7]) == "||", "the paused marker")
+        await until(pilot, lambda: str(table.get_cell(Q, "paused")) == "||", "the paused marker")
         await pilot.press("p")
         await until(pilot, lambda: Q not in ops.paused_queues(redis_client), "resumed")
-        await until(pilot, lambda: str(table.get_row(Q)[7]) == "", "the marker gone")
+        await until(pilot, lambda: str(table.get_cell(Q, "paused")) == "", "the marker gone")
         screen = await open_queue(pilot, Q)
         await pilot.press("p")
         await until(pilot, lambda: Q in ops.paused_queues(redis_client), "paused from the jobs screen")
@@ -238,9 +238,9 @@ def test_job_pages_and_workers_panel(monkeypatch, redis_client, settings):
         )
         workers = main.query_one("#workers")
         await until(pilot, lambda: workers.row_count == 1, "the worker listed")
-        row = workers.get_row("dash-test-worker")
-        assert row[0] == "dash-test-worker" and row[2] == Q
-        assert main.query_one("#queues").get_row(Q)[6] == "1"
+        assert workers.get_cell("dash-test-worker", "worker") == "dash-test-worker"
+        assert workers.get_cell("dash-test-worker", "queues") == Q
+        assert main.query_one("#queues").get_cell(Q, "workers") == "1"
         screen = await open_queue(pilot, Q)
         await until(pilot, lambda: shown(screen) == ids[:2], "page 1")
         await pilot.press("n")
@@ -267,8 +267,11 @@ def test_dead_letter_row_counts_its_entries_and_opens_the_dead_letter_screen(red
     async def script(pilot):
         main = await loaded(pilot, MainScreen)
         table = main.query_one("#queues")
-        row = table.get_row("dead-letter")
-        assert (row[1], row[4], row[6]) == ("0", "2", "-")  # wait, fail, workers
+        assert [table.get_cell("dead-letter", key) for key in ("waiting", "failed", "workers")] == [
+            "0",
+            "2",
+            "-",
+        ]
         table.move_cursor(row=[k.value for k in table.rows].index("dead-letter"))
         await pilot.pause()
         await pilot.press("enter")
@@ -295,10 +298,10 @@ def test_workers_panel_counts_live_workers_and_marks_dead_ones(redis_client, set
         main = await loaded(pilot, MainScreen)
         title = str(main.query_one("#workers-title").render())
         assert title.startswith("workers: 1 (+1 dead)"), title
-        assert main.query_one("#queues").get_row(Q)[6] == "1"
+        assert main.query_one("#queues").get_cell(Q, "workers") == "1"
         workers = main.query_one("#workers")
-        assert str(workers.get_row("dead-worker")[1]) == "dead"
-        assert workers.get_row("live-worker")[1] == "idle"
+        assert str(workers.get_cell("dead-worker", "state")) == "dead"
+        assert workers.get_cell("live-worker", "state") == "idle"
 
     drive(app, script)
 

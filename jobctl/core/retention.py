@@ -15,11 +15,18 @@ from jobctl.core.catalog import QueuePolicy
 
 # keep-completed / keep-failed across a queue's priority registries, oldest first, in bulk: a few
 # commands whatever the excess. Shared with the worker's finish script (jobctl.core.lifecycle).
-TRIM_FUNCTION = r"""
+# One call removes at most TRIM_BATCH jobs: lowering keep_completed under 200,000 finished jobs must
+# not make one script block Redis (or overflow Lua's unpack, which failed every finish of the
+# worker); each later finish trims the next batch, so the excess drains at TRIM_BATCH per job.
+TRIM_BATCH = 1000
+TRIM_FUNCTION = (
+    r"""
 local function trim(keep, regs, job_prefix, results_prefix)
   local total = 0
   for _, k in ipairs(regs) do total = total + redis.call('ZCARD', k) end
-  local excess = total - keep
+  local excess = math.min(total - keep, """
+    + str(TRIM_BATCH)
+    + r""")
   if excess <= 0 then return 0 end
   local cand = {}
   for _, k in ipairs(regs) do
@@ -41,6 +48,7 @@ local function trim(keep, regs, job_prefix, results_prefix)
   return removed
 end
 """
+)
 
 _TRIM = TRIM_FUNCTION + "return trim(tonumber(ARGV[1]), KEYS, ARGV[2], ARGV[3])"
 

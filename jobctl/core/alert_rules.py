@@ -31,13 +31,12 @@ from typing import Any
 import redis
 from redis.typing import EncodableT, FieldT
 from rq import Worker
-from rq.job import Job
 
 from jobctl.config import Settings
 from jobctl.core import keyspace, metrics
 from jobctl.core.alerts import _admin_email, _post_webhook
 from jobctl.core.liveness import live_workers
-from jobctl.core.stats import queue_key, queue_stats
+from jobctl.core.stats import oldest_waiting, queue_stats
 
 log = logging.getLogger("jobctl.alerts")
 
@@ -60,31 +59,12 @@ def _iso(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
 
 
-def _oldest_waits(connection: redis.Redis, stats: dict, now: float) -> dict[str, float]:
-    """Seconds the oldest waiting job of each queue has waited (RQ pops from the left: index 0)."""
-    physical = [
-        (q["queue"], f"{q['queue']}:{prio}")
-        for q in stats["queues"]
-        for prio in q["priorities"]
-        if q["priorities"][prio]["waiting"]
-    ]
-    with connection.pipeline(transaction=False) as pipe:
-        for _, name in physical:
-            pipe.lindex(queue_key(name), 0)
-        heads = pipe.execute()
-    with connection.pipeline(transaction=False) as pipe:
-        for head in heads:
-            pipe.hget(
-                Job.key_for(head.decode() if isinstance(head, bytes) else head), "enqueued_at"
-            ) if head else pipe.echo("")
-        stamps = pipe.execute()
-    waits: dict[str, float] = {}
-    for (queue, _), stamp in zip(physical, stamps):
-        if stamp:
-            text = stamp.decode() if isinstance(stamp, bytes) else stamp
-            enqueued = datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=UTC)
-            waits[queue] = max(waits.get(queue, 0.0), now - enqueued.timestamp())
-    return waits
+def _oldest_waits(connection: redis.Redis, settings: Settings, stats: dict, now: float) -> dict[str, float]:
+    """Seconds the oldest waiting job of each queue with waiting jobs has waited (the dashboard's
+    figure: stats.oldest_waiting)."""
+    busy = [q["queue"] for q in stats["queues"] if q["totals"]["waiting"]]
+    ages = oldest_waiting(connection, settings, busy, datetime.fromtimestamp(now, UTC)) if busy else {}
+    return {queue: age for queue, age in ages.items() if age is not None}
 
 
 def _died_workers(connection: redis.Redis, alive: set[str], now: float) -> list[str]:
@@ -147,7 +127,7 @@ def conditions(connection: redis.Redis, settings: Settings, now: float | None = 
                 }
             )
     if settings.alert_oldest_wait:
-        for queue, waited in _oldest_waits(connection, stats, now).items():
+        for queue, waited in _oldest_waits(connection, settings, stats, now).items():
             if waited > settings.alert_oldest_wait:
                 found.append(
                     {

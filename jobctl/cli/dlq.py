@@ -17,6 +17,7 @@ from jobctl.cli.common import (
     state,
     stdout,
 )
+from jobctl.cli.progress import progress_bar
 from jobctl.core import dlq
 
 app = new_app("The dead-letter queue: jobs that ran out of attempts.")
@@ -168,16 +169,18 @@ def retry(
     st = state(ctx)
     if everything and not dry_run:
         confirm("Replay every matching dead-letter entry?", yes, as_json)
-    result = dlq.replay(
-        st.connection,
-        st.settings,
-        job_ids,
-        everything=everything,
-        queue=queue,
-        since=since,
-        error_contains=error_contains,
-        dry_run=dry_run,
-    )
+    with progress_bar(as_json=as_json or dry_run, stage="replaying") as bar:
+        result = dlq.replay(
+            st.connection,
+            st.settings,
+            job_ids,
+            everything=everything,
+            queue=queue,
+            since=since,
+            error_contains=error_contains,
+            dry_run=dry_run,
+            on_progress=bar.update,
+        )
     _finish(result, "replayed", as_json, "replay")
 
 
@@ -198,14 +201,16 @@ def purge(
     st = state(ctx)
     if not dry_run:
         confirm("Delete the matching dead-letter entries for good?", yes, as_json)
-    result = dlq.purge(
-        st.connection,
-        st.settings,
-        job_ids,
-        everything=everything,
-        queue=queue,
-        since=since,
-        error_contains=error_contains,
-        dry_run=dry_run,
-    )
+    with progress_bar(as_json=as_json or dry_run, stage="purging") as bar:
+        result = dlq.purge(
+            st.connection,
+            st.settings,
+            job_ids,
+            everything=everything,
+            queue=queue,
+            since=since,
+            error_contains=error_contains,
+            dry_run=dry_run,
+            on_progress=bar.update,
+        )
     _finish(result, "purged", as_json, "purge")

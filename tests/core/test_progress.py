@@ -1,15 +1,16 @@
 """on_progress(done, total, stage) of the long core operations: every bulk enqueue reports its
-validation, then its enqueueing, from 0 to the total (clear's: test_ops.py; the API's bulk functions:
-tests/test_api_progress.py)."""
+validation, then its enqueueing, from 0 to the total; dead-letter replay and purge report between
+batches (clear: test_ops.py; the API's bulk functions: tests/test_api_progress.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from jobctl.core import enqueue, submit
+from jobctl.core import dlq, enqueue, submit
 from jobctl.core.stats import queue_key
 from jobctl.core.submit import submit_many
 from jobctl.errors import InvalidPayload
+from tests.core.test_dlq import dead_jobs
 
 
 class Recorder:
@@ -57,3 +58,17 @@ def test_a_bad_row_stops_validation_before_anything_is_enqueued(redis_client, se
     with pytest.raises(InvalidPayload, match="login_url"):
         submit_many(redis_client, settings, "email", rows, on_progress=calls)
     assert calls.calls == [(0, 3, "validating")]  # reported from the first row; no enqueueing stage
+
+
+def test_dead_letter_replay_and_purge_report_between_batches(redis_client, settings, monkeypatch):
+    monkeypatch.setattr(dlq, "PROGRESS_STEP", 10)
+    ids = dead_jobs(redis_client, settings, 25)
+    replaying = Recorder()
+    result = dlq.replay(redis_client, settings, ids[:23], on_progress=replaying)
+    assert len(result["replayed"]) == 23
+    assert replaying.calls == [(n, 23, "replaying") for n in (0, 10, 20, 23)]
+
+    purging = Recorder()
+    result = dlq.purge(redis_client, settings, everything=True, on_progress=purging)
+    assert sorted(result["purged"]) == sorted(ids[23:])
+    assert purging.calls == [(0, 2, "purging"), (2, 2, "purging")]

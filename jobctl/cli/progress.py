@@ -44,7 +44,8 @@ class RateColumn(ProgressColumn):
         if seconds <= 0 or not task.completed:
             return Text("", style="progress.data.speed")
         unit = task.fields.get("unit", "jobs")
-        return Text(f"{task.completed / seconds:,.0f} {unit}/s", style="progress.data.speed")
+        rate = f"{task.completed / seconds:,.0f}"
+        return Text(f"{rate} {unit}/s" if unit else f"{rate}/s", style="progress.data.speed")
 
 
 class ElapsedColumn(ProgressColumn):

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from jobctl.core import runtime
-from jobctl.core.limits import capped
 from jobctl.core.progress import Progress
 from jobctl.core.submit import prepare, submit, submit_many
 from jobctl.errors import InvalidPayload
@@ -112,12 +111,10 @@ def add_bulk_email_jobs(
     every email for that one time.
     """
     shared = dict(data or {})
-    many = [  # a list, so the validation phase knows its total
+    many = (
         {"to": address, "template": template, "data": row}
-        for address, row in (
-            _recipient(item, shared) for item in capped(runtime.settings(), recipients, "email")
-        )
-    ]
+        for address, row in (_recipient(item, shared) for item in recipients)
+    )
     return submit_many(
         runtime.connection(),
         runtime.settings(),
@@ -285,13 +282,9 @@ def schedule_custom_analytics(
     connection, settings = runtime.connection(), runtime.settings()
     whole = prepare(settings, "analytics", {"type": type, **fields, "metrics": metrics})
     first, last = datetime.fromisoformat(whole["start"]), datetime.fromisoformat(whole["end"])
-    many = capped(  # a list, so the validation phase knows its total
-        settings,
-        (
-            {"type": type, "start": s, "end": e, "metrics": whole["metrics"]}
-            for s, e in periods(type, first, last)
-        ),
-        "analytics",
+    many = (
+        {"type": type, "start": s, "end": e, "metrics": whole["metrics"]}
+        for s, e in periods(type, first, last)
     )
     return submit_many(
         connection,

@@ -423,7 +423,7 @@ def noop(
             st.connection,
             st.settings,
             "noop",
-            [{} for _ in range(count)],  # a list: the validation phase knows its total
+            ({} for _ in range(count)),  # read up to JOBCTL_MAX_BATCH + 1 only, whatever --count says
             priority=priority,
             queue=queue,
             on_progress=bar.update,

@@ -16,13 +16,14 @@ anything reaches Redis, and raises JobctlError naming the parameter otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from jobctl.core import runtime
+from jobctl.core.progress import Progress
 from jobctl.core.submit import prepare, submit, submit_many
 from jobctl.errors import InvalidPayload
 from jobctl.jobs.analytics.periods import periods
@@ -99,14 +100,15 @@ def add_bulk_email_jobs(
     data: Mapping[str, Any] | None = None,
     *,
     priority: str | None = None,
-    on_batch: Callable[[int], None] | None = None,
+    on_progress: Progress | None = None,
     at: datetime | None = None,
     delay: timedelta | float | None = None,
 ) -> list[str]:
     """One job per recipient, all validated first, then enqueued in pipelined batches.
 
-    `on_batch(n)` is called after each batch of n jobs lands (progress bars). `at` (aware
-    datetime) or `delay` (timedelta or seconds) schedules every email for that one time.
+    `on_progress(done, total, stage)` reports both phases, "validating" then "enqueueing" (progress
+    bars; see jobctl.core.progress). `at` (aware datetime) or `delay` (timedelta or seconds) schedules
+    every email for that one time.
     """
     shared = dict(data or {})
     many = (
@@ -120,7 +122,7 @@ def add_bulk_email_jobs(
         many,
         priority=priority,
         description=f"email {template}",
-        on_batch=on_batch,
+        on_progress=on_progress,
         at=at,
         delay=delay,
     )
@@ -259,9 +261,10 @@ def schedule_custom_analytics(
     metrics: Iterable[str] | None = None,
     *,
     priority: str | None = None,
-    on_batch: Callable[[int], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> list[str]:
-    """One roll-up job per `type` period from `start` to `end` (a backfill), enqueued in batches.
+    """One roll-up job per `type` period from `start` to `end` (a backfill), enqueued in batches;
+    `on_progress(done, total, stage)` reports validating then enqueueing.
 
     `start` may also be a whole range, (start, end) or {"start", "end"}, with `end` left out.
     """
@@ -290,7 +293,7 @@ def schedule_custom_analytics(
         many,
         priority=priority,
         description=f"analytics {type}",
-        on_batch=on_batch,
+        on_progress=on_progress,
     )
 
 

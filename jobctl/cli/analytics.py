@@ -10,7 +10,8 @@ from rich.table import Table
 
 from jobctl.api import schedule_custom_analytics
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
-from jobctl.cli.progress import progress_bar
+from jobctl.cli.progress import progress_bar, summary, summary_text
+from jobctl.core.jobtypes import get_job_type
 from jobctl.core.submit import prepare
 from jobctl.errors import UsageError
 
@@ -59,12 +60,14 @@ def schedule_custom(
     prepare(st.settings, "analytics", {"type": kind, "start": span[0], "end": span[1], "metrics": metrics})
     st.install_runtime()
     started = time.perf_counter()
-    with progress_bar("enqueueing", as_json=as_json) as bar:
-        ids = schedule_custom_analytics(kind, *span, metrics, on_batch=bar.advance)
+    with progress_bar(as_json=as_json, stage="validating") as bar:
+        ids = schedule_custom_analytics(kind, *span, metrics, on_progress=bar.update)
+    elapsed = time.perf_counter() - started
     if as_json:
-        emit_json({"job_ids": ids, "count": len(ids), "type": kind})
+        emit_json({"job_ids": ids, **summary(len(ids), elapsed), "type": kind})
         return
-    typer.echo(f"enqueued {len(ids):,} {kind} roll-up jobs in {time.perf_counter() - started:.2f} s")
+    where = get_job_type("analytics").queue
+    typer.echo(f"enqueued {len(ids):,} {kind} roll-up jobs on {where} {summary_text(len(ids), elapsed)}")
 
 
 def _cell(metric: str, value) -> str:

@@ -150,9 +150,10 @@ def seed(
             as_json,
         )
     views = default_views_per_day(users) if views_per_day is None else views_per_day
-    with progress_bar("seeding {task.description}", as_json=as_json) as bar:
+    # no unit: the stages count unlike things (users, products, days)
+    with progress_bar("seeding {task.description}", as_json=as_json, unit="") as bar:
 
-        def show(stage: str, done: int, total: int) -> None:
+        def show(done: int, total: int | None, stage: str) -> None:
             bar.update(done, total, STAGES.get(stage, stage))
 
         result = timed_seed(

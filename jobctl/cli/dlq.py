@@ -19,6 +19,7 @@ from jobctl.cli.common import (
     state,
     stdout,
 )
+from jobctl.cli.progress import progress_bar
 from jobctl.core import dlq
 from jobctl.core.dlq_groups import check_fingerprint_id
 
@@ -256,17 +257,19 @@ def retry(
     st = state(ctx)
     if everything and not dry_run:
         confirm("Replay every matching dead-letter entry?", yes, as_json)
-    result = dlq.replay(
-        st.connection,
-        st.settings,
-        job_ids,
-        everything=everything,
-        queue=queue,
-        since=since,
-        error_contains=error_contains,
-        fingerprint=fingerprint,
-        dry_run=dry_run,
-    )
+    with progress_bar(as_json=as_json or dry_run, stage="replaying") as bar:
+        result = dlq.replay(
+            st.connection,
+            st.settings,
+            job_ids,
+            everything=everything,
+            queue=queue,
+            since=since,
+            error_contains=error_contains,
+            fingerprint=fingerprint,
+            dry_run=dry_run,
+            on_progress=bar.update,
+        )
     _finish(result, "replayed", as_json, "replay")
 
 
@@ -289,15 +292,17 @@ def purge(
     st = state(ctx)
     if not dry_run:
         confirm("Delete the matching dead-letter entries for good?", yes, as_json)
-    result = dlq.purge(
-        st.connection,
-        st.settings,
-        job_ids,
-        everything=everything,
-        queue=queue,
-        since=since,
-        error_contains=error_contains,
-        fingerprint=fingerprint,
-        dry_run=dry_run,
-    )
+    with progress_bar(as_json=as_json or dry_run, stage="purging") as bar:
+        result = dlq.purge(
+            st.connection,
+            st.settings,
+            job_ids,
+            everything=everything,
+            queue=queue,
+            since=since,
+            error_contains=error_contains,
+            fingerprint=fingerprint,
+            dry_run=dry_run,
+            on_progress=bar.update,
+        )
     _finish(result, "purged", as_json, "purge")

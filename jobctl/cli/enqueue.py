@@ -33,8 +33,9 @@ from jobctl.cli.common import (
     parse_key_values,
     state,
 )
-from jobctl.cli.progress import progress_bar
+from jobctl.cli.progress import progress_bar, summary, summary_text
 from jobctl.core.enqueue import parse_at, parse_duration, parse_when, scheduled_for
+from jobctl.core.jobtypes import get_job_type
 from jobctl.core.submit import submit, submit_many
 from jobctl.errors import UsageError
 
@@ -82,15 +83,15 @@ def _in_words(seconds: float) -> str:
     return " ".join(parts[:2])
 
 
-def _report(ids: list[str], as_json: bool, started: float, what: str, when: datetime | None = None) -> None:
+def _report(
+    ids: list[str], as_json: bool, started: float, what: str, when: datetime | None = None, where: str = ""
+) -> None:
+    """The result: the bare id of one job; for many, the final summary line (how many, where,
+    elapsed, rate), with --json as fields (count, elapsed_seconds, rate_per_second)."""
     elapsed = time.perf_counter() - started
     due = when.isoformat() if when else None
     if as_json:
-        out = (
-            {"job_ids": ids, "count": len(ids), "elapsed_seconds": round(elapsed, 3)}
-            if len(ids) != 1
-            else {"job_id": ids[0]}
-        )
+        out = {"job_ids": ids, **summary(len(ids), elapsed)} if len(ids) != 1 else {"job_id": ids[0]}
         emit_json({**out, "scheduled_for": due} if when else out)
     elif len(ids) == 1:
         typer.echo(ids[0])  # stdout stays the bare id, for JOB=$(jobctl enqueue ...)
@@ -99,11 +100,13 @@ def _report(ids: list[str], as_json: bool, started: float, what: str, when: date
                 f"scheduled for {due} (in {_in_words((when - datetime.now(UTC)).total_seconds())})\n"
             )
     else:
-        rate = len(ids) / elapsed if elapsed else 0
+        on = f" on {where}" if where else ""
         done = (
-            f"scheduled {len(ids):,} {what} jobs for {due}" if when else f"enqueued {len(ids):,} {what} jobs"
+            f"scheduled {len(ids):,} {what} jobs for {due}{on}"
+            if when
+            else f"enqueued {len(ids):,} {what} jobs{on}"
         )
-        typer.echo(f"{done} in {elapsed:.2f} s ({rate:,.0f}/s)")
+        typer.echo(f"{done} {summary_text(len(ids), elapsed)}")
 
 
 def _due(connection, ids: list[str], timing: dict) -> datetime | None:
@@ -195,11 +198,12 @@ def email_bulk(
     rows = read_recipients_csv(recipients)
     if not rows:
         raise UsageError(f"{recipients} has no recipient rows", "add rows under the header line")
-    with progress_bar("enqueueing", as_json=as_json, total=len(rows)) as bar:
+    with progress_bar(as_json=as_json, total=len(rows), stage="validating") as bar:
         ids = add_bulk_email_jobs(
-            rows, template, _data(data, data_json), priority=priority, on_batch=bar.advance, **timing
+            rows, template, _data(data, data_json), priority=priority, on_progress=bar.update, **timing
         )
-    _report(ids, as_json, started, "email", _due(st.connection, ids, timing))
+    where = get_job_type("email").queue
+    _report(ids, as_json, started, "email", _due(st.connection, ids, timing), where)
 
 
 @app.command("file")
@@ -439,13 +443,15 @@ def noop(
     timing = _timing(at, in_)
     st = state(ctx)
     started = time.perf_counter()
-    ids = submit_many(
-        st.connection,
-        st.settings,
-        "noop",
-        ({} for _ in range(count)),
-        priority=priority,
-        queue=queue,
-        **timing,
-    )
-    _report(ids, as_json, started, "no-op", _due(st.connection, ids, timing))
+    with progress_bar(as_json=as_json, total=count, stage="validating") as bar:
+        ids = submit_many(
+            st.connection,
+            st.settings,
+            "noop",
+            ({} for _ in range(count)),  # read up to JOBCTL_MAX_BATCH + 1 only, whatever --count says
+            priority=priority,
+            queue=queue,
+            on_progress=bar.update,
+            **timing,
+        )
+    _report(ids, as_json, started, "no-op", _due(st.connection, ids, timing), queue)

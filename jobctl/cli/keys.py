@@ -57,8 +57,8 @@ def rotate_(
     if not dry_run:
         confirm("Re-encrypt all stored job data under the first key of JOBCTL_ENCRYPTION_KEYS?", yes, as_json)
     connection = st.connection
-    with progress_bar("re-encrypting" if not dry_run else "checking", as_json=as_json) as bar:
-        result = rotate(connection, st.settings, dry_run=dry_run, progress=bar.update)
+    with progress_bar(as_json=as_json, stage="checking" if dry_run else "re-encrypting", unit="items") as bar:
+        result = rotate(connection, st.settings, dry_run=dry_run, on_progress=bar.update)
     failed = result["totals"]["failed"]
     if as_json:
         emit_json(result)

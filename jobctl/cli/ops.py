@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import typer
@@ -18,6 +19,7 @@ from jobctl.cli.common import (
     state,
     stdout,
 )
+from jobctl.cli.progress import progress_bar, summary, summary_text
 from jobctl.core import ops
 
 
@@ -71,13 +73,24 @@ def clear(
         what = "" if job_state == "all" else f"{job_state} "
         where = planned["queue"] + (f":{priority}" if priority else "")
         confirm(f"Delete {planned['total']:,} {what}job(s) of {where} for good?", yes, as_json)
-    result = ops.clear_queue(st.connection, st.settings, queue, job_state, priority, dry_run=dry_run)
+    started = time.perf_counter()
+    with progress_bar(as_json=as_json or dry_run, stage="clearing") as bar:
+        result = ops.clear_queue(
+            st.connection, st.settings, queue, job_state, priority, dry_run=dry_run, on_progress=bar.update
+        )
+    elapsed = time.perf_counter() - started
     if as_json:
-        emit_json(result)
+        emit_json(result if dry_run else {**result, **summary(result["total"], elapsed)})
         return
     where = result["queue"] + (f":{result['priority']}" if result["priority"] else " (all priorities)")
-    verb = "would remove" if dry_run else "removed"
-    stdout.print(f"{where}: {verb} {result['total']:,} job(s)", highlight=False, markup=False)
+    if dry_run:
+        stdout.print(f"{where}: would remove {result['total']:,} job(s)", highlight=False, markup=False)
+    else:
+        stdout.print(
+            f"{where}: removed {result['total']:,} job(s) {summary_text(result['total'], elapsed)}",
+            highlight=False,
+            markup=False,
+        )
     table = Table("state", Column("jobs", justify="right"), box=None)
     for name, count in result["removed"].items():
         table.add_row(name, f"{count:,}")

@@ -33,6 +33,7 @@ from jobctl.core.connection import decoded_members
 from jobctl.core.enqueue import retry_for, rq_queue
 from jobctl.core.jobtypes import FUNC_TO_TYPE, JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
+from jobctl.core.progress import Progress, ignore
 from jobctl.core.redact import redact, redact_fields
 from jobctl.durations import parse_seconds
 from jobctl.errors import InvalidPayload, NotFound, UsageError
@@ -48,6 +49,7 @@ SEALED_FIELDS = (
 )  # encrypted at rest, redacted when shown
 SCAN_PAGE = 200
 SETTLE_SECONDS = 10
+PROGRESS_STEP = 500  # entries purged per round trip, and between two progress reports of a big replay
 
 
 def utc_now() -> datetime:
@@ -462,8 +464,10 @@ def replay(
     error_contains: str | None = None,
     fingerprint: str | None = None,
     dry_run: bool = False,
+    on_progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Re-enqueue dead jobs on their original queue and priority, same id, attempts reset."""
+    """Re-enqueue dead jobs on their original queue and priority, same id, attempts reset;
+    `on_progress(done, total, "replaying")` every PROGRESS_STEP entries (jobctl.core.progress)."""
     if dry_run:
         entries, missing = _select(
             connection, settings, job_ids, everything, queue, since, error_contains, fingerprint
@@ -478,17 +482,19 @@ def replay(
         connection, settings, "dlq.replay", job_ids, everything, queue, since, error_contains, fingerprint
     )
     with selection as (entries, missing, audit_entry):
-        result = _replay(connection, settings, entries, missing)
+        result = _replay(connection, settings, entries, missing, on_progress or ignore)
         audit.bulk_outcome(audit_entry, len(result["replayed"]), len(missing))
     return result
 
 
 def _replay(
-    connection: redis.Redis, settings: Settings, entries: list[dict], missing: list[str]
+    connection: redis.Redis, settings: Settings, entries: list[dict], missing: list[str], report: Progress
 ) -> dict[str, Any]:
     actor = audit.current_actor()
     replayed, refused = [], []
-    for entry in entries:
+    for n, entry in enumerate(entries):
+        if n % PROGRESS_STEP == 0:
+            report(n, len(entries), "replaying")
         policy = get_policy(queue_catalog(settings), entry["queue"])
         priority = check_priority(entry.get("priority")) or policy.priority
         job = _revive(connection, settings, entry)
@@ -522,6 +528,7 @@ def _replay(
             dlq_groups.ungroup(pipe, [job.id])
             pipe.execute()
         replayed.append(job.id)
+    report(len(entries), len(entries), "replaying")
     return {"dry_run": False, "replayed": replayed, "not_found": missing, "refused": refused}
 
 
@@ -536,8 +543,10 @@ def purge(
     error_contains: str | None = None,
     fingerprint: str | None = None,
     dry_run: bool = False,
+    on_progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Delete dead entries and their job data for good."""
+    """Delete dead entries and their job data for good; `on_progress(done, total, "purging")` before
+    the first batch of PROGRESS_STEP and after each (jobctl.core.progress)."""
     if dry_run:
         entries, missing = _select(
             connection, settings, job_ids, everything, queue, since, error_contains, fingerprint
@@ -553,8 +562,11 @@ def purge(
     )
     with selection as (entries, missing, audit_entry):
         ids = [e["job_id"] for e in entries]
-        for start in range(0, len(ids), 500):
-            _drop(connection, ids[start : start + 500])
+        report = on_progress or ignore
+        report(0, len(ids), "purging")
+        for start in range(0, len(ids), PROGRESS_STEP):
+            _drop(connection, ids[start : start + PROGRESS_STEP])
+            report(min(len(ids), start + PROGRESS_STEP), len(ids), "purging")
         audit.bulk_outcome(audit_entry, len(ids), len(missing))
     return {"dry_run": False, "purged": ids, "not_found": missing}
 

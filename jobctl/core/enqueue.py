@@ -7,7 +7,7 @@ import math
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -27,6 +27,7 @@ from jobctl.core.jobtypes import JobType, get_job_type
 from jobctl.core.limits import capped, server_full
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.payloads import active as encrypting
+from jobctl.core.progress import Progress, ignore
 from jobctl.durations import parse_duration
 from jobctl.errors import UsageError
 
@@ -292,7 +293,7 @@ def enqueue_many(
     priority: str | None = None,
     queue: str | None = None,
     description: str | None = None,
-    on_batch: Callable[[int], None] | None = None,
+    on_progress: Progress | None = None,
     job_ids: list[str] | None = None,
     at: datetime | None = None,
     delay: timedelta | float | None = None,
@@ -306,7 +307,8 @@ def enqueue_many(
     any is queued; a full server (ServerFull) says how many jobs landed before it refused. With `at` or
     `delay` (or `when`, already computed by scheduled_time) every job is scheduled for that one time
     instead of queued. `meta` adds to each
-    job's meta (a schedule's name and occurrence, say).
+    job's meta (a schedule's name and occurrence, say). `on_progress(done, total, "enqueueing")` is
+    called before the first batch and after each one lands (see jobctl.core.progress).
     """
     if when is None:
         when = scheduled_time(at, delay)
@@ -322,15 +324,16 @@ def enqueue_many(
     encrypted = encrypting()
 
     shared: dict[str, Any] = {}
+    report = on_progress or ignore
+    report(0, len(every), "enqueueing")
 
     def flush() -> None:
         try:
             write()
         except redis.OutOfMemoryError:
             raise server_full(connection, not settings.redis_url, len(ids), len(every)) from None
-        if on_batch:
-            on_batch(len(batch))
         batch.clear()
+        report(len(ids), len(every), "enqueueing")
 
     def write() -> None:
         if when is None:

@@ -31,6 +31,7 @@ import redis
 from jobctl.config import Settings
 from jobctl.core import audit, keyspace, payloads
 from jobctl.core.dlq import SEALED_FIELDS as DLQ_FIELDS
+from jobctl.core.progress import Progress
 from jobctl.errors import UsageError
 
 BATCH = 200
@@ -38,8 +39,6 @@ RETRIES = 3
 MAX_PROBLEMS = 50
 STATUSES = ("reencrypted", "encrypted", "current", "skipped", "failed")
 KINDS = ("jobs", "results", "dead_letters", "schedules", "alerts")
-
-Progress = Callable[[int, int], None]
 
 # KEYS[1]: a hash; ARGV: n, then n triples (field, value read, new value). All or nothing.
 _HASH_CAS = """
@@ -303,6 +302,7 @@ class Rotation:
         self.k = Keys(payloads.ring_for(key_list), Fernet(key_list[0]))
         self.dry_run = dry_run
         self.progress = progress
+        self.stage = "checking" if dry_run else "re-encrypting"
         self.report = Report(dry_run, len(key_list))
         self.hash_cas = connection.register_script(_HASH_CAS)
         self.string_cas = connection.register_script(_STRING_CAS)
@@ -364,12 +364,12 @@ class Rotation:
         self.done += n
         self.total = max(self.total, self.done)
         if self.progress:
-            self.progress(self.done, self.total)
+            self.progress(self.done, self.total, self.stage)
 
     def run(self) -> Report:
         self.total = self.count()
         if self.progress:
-            self.progress(0, self.total)
+            self.progress(0, self.total, self.stage)
         for kind in self.kinds():
             for batch in _scan(self.connection, kind.match, kind.type):
                 self._batch(kind, batch)
@@ -444,11 +444,15 @@ class Rotation:
 
 
 def rotate(
-    connection: redis.Redis, settings: Settings, *, dry_run: bool = False, progress: Progress | None = None
+    connection: redis.Redis,
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    on_progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Re-encrypt everything under the first key of JOBCTL_ENCRYPTION_KEYS; counts per kind and status.
 
-    `progress(done, total)` is called as items are handled (total is counted first, by SCAN).
+    `on_progress(done, total, stage)` is called as items are handled (total is counted first, by SCAN).
     """
     if not settings.encryption_keys:
         raise UsageError(
@@ -456,11 +460,11 @@ def rotate(
             f"set {payloads.SETTING}=NEW,OLD (make NEW with `jobctl keys generate`), then rotate",
         )
     if dry_run:
-        return Rotation(connection, settings, True, progress).run().as_dict()
+        return Rotation(connection, settings, True, on_progress).run().as_dict()
     with audit.audited(
         connection, settings, "keys.rotate", "jobs", {"keys": len(settings.encryption_keys)}
     ) as entry:
-        result = Rotation(connection, settings, False, progress).run().as_dict()
+        result = Rotation(connection, settings, False, on_progress).run().as_dict()
         totals = result["totals"]
         entry.count = totals["reencrypted"] + totals["encrypted"]
         if totals["failed"]:

@@ -10,7 +10,7 @@ The connection and settings are passed in, never read from a process global here
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,10 @@ from jobctl.core.contracts import BuildContext, Contract, normalize, split_sched
 from jobctl.core.enqueue import check_target, enqueue_many, scheduled_time
 from jobctl.core.jobtypes import get_job_type
 from jobctl.core.limits import capped
+from jobctl.core.progress import Progress, ignore
 from jobctl.errors import ConfigError, InvalidPayload, UsageError
+
+VALIDATE_STEP = 100  # rows between two progress reports while validating (an email row takes ~1 ms)
 
 
 def contract_for(job_type: str) -> Contract:
@@ -104,17 +107,25 @@ def submit_many(
     description: str | None = None,
     meta: Mapping[str, Any] | None = None,
     occurrence: datetime | None = None,
-    on_batch: Callable[[int], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> list[str]:
     """Every job validated first (nothing is queued if one is bad, or if there are more than
-    JOBCTL_MAX_BATCH), then queued in atomic batches."""
+    JOBCTL_MAX_BATCH), then queued in atomic batches.
+
+    `on_progress(done, total, stage)` counts both phases: "validating" (every VALIDATE_STEP rows)
+    then "enqueueing" (every batch), each from 0 to the number of jobs."""
     when = scheduled_time(at, delay)  # a bad time, queue or priority fails before any payload is built
     check_target(settings, job_type, queue, priority)
     contract = contract_for(job_type)
     context = BuildContext(occurrence)
-    payloads = [
-        _built(contract, settings, fields, context) for fields in capped(settings, many_fields, job_type)
-    ]
+    many = capped(settings, many_fields, job_type)
+    report = on_progress or ignore
+    payloads = []
+    for n, fields in enumerate(many):
+        if n % VALIDATE_STEP == 0:
+            report(n, len(many), "validating")
+        payloads.append(_built(contract, settings, fields, context))
+    report(len(payloads), len(many), "validating")
     if not payloads:
         raise UsageError(f"no {job_type} jobs given", "pass at least one")
     if description is None:
@@ -131,7 +142,7 @@ def submit_many(
         job_ids=job_ids,
         when=when,
         meta=meta,
-        on_batch=on_batch,
+        on_progress=on_progress,
     )
 
 

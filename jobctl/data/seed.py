@@ -38,7 +38,8 @@ from jobctl.data.engine import begin_write
 from jobctl.data.migrations import ensure_schema
 from jobctl.errors import UsageError
 
-Progress = Callable[[str, int, int], None]
+# on_progress(done, total, stage): the convention of jobctl.core.progress (data never imports core)
+Progress = Callable[[int, int | None, str], None]
 
 BATCH_SIZE = 5_000
 VIEWS_PER_USER_PER_DAY = 2
@@ -283,7 +284,7 @@ def seed(
             "e.g. --views-per-day 100000",
         )
     start = start or default_start(days)
-    report = on_progress or (lambda stage, done, total: None)
+    report = on_progress or (lambda done, total, stage: None)
     if views_per_day is None:
         views_per_day = default_views_per_day(users)
     generator = _Generator(days=days, users=users, seed=seed, start=start, views_per_day=views_per_day)
@@ -473,7 +474,7 @@ class _Generator:
                     },
                 )
             if uid % 1000 == 0 or uid == n:
-                report("users", uid, n)
+                report(uid, n, "users")
         # a few heavy buyers, most occasional: logged-in sessions pick users by this weight
         self.activity_cum = _cumulative(rng.lognormvariate(0, 1) for _ in range(n))
 
@@ -526,7 +527,7 @@ class _Generator:
                     "created_at": self.at(d["created"]),
                 },
             )
-        report("products", n, n)
+        report(n, n, "products")
 
     # -- page views, orders, payments
 
@@ -560,7 +561,7 @@ class _Generator:
             while views < target:
                 begin = day_start + self.pick(hours, hour_cum) * 3600 + rng.randrange(3600)
                 views += self.session(begin, users_known, products_live)
-            report("activity", day + 1, self.days)
+            report(day + 1, self.days, "activity")
 
     def view(self, visitor: str, user_id: int | None, path: str, product_id: int | None, at: int) -> None:
         self.view_id += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from rq.job import Job, JobStatus
 
@@ -52,13 +53,16 @@ def test_clear_with_yes_prints_counts_and_spares_other_queues(cli, redis_client,
     populate(redis_client, settings, B)
     result = cli("clear", A, "--state", "all", "--priority", "high", "--yes")
     lines = result.stdout.splitlines()
-    assert lines[0] == f"{A}:high: removed 5 job(s)"
+    assert re.fullmatch(rf"{A}:high: removed 5 job\(s\) in \d+\.\d+ s \([\d,]+/s\)", lines[0])
     assert all(len(line) <= 80 for line in lines)
     assert "active" in result.stdout  # says running jobs are never cleared
     t = totals(redis_client, settings, A)
     assert (t["waiting"], t["failed"], t["scheduled"], t["completed"]) == (1, 0, 1, 3)
     data = cli.json("clear", A, "--state", "all", "--yes")
     assert data["removed"] == {"waiting": 1, "scheduled": 1, "failed": 0, "completed": 3}
+    assert (
+        data["count"] == data["total"] == 5 and data["elapsed_seconds"] >= 0 and data["rate_per_second"] > 0
+    )
     assert totals(redis_client, settings, B) == {
         "waiting": 4,
         "active": 0,

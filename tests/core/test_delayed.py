@@ -122,9 +122,9 @@ def test_enqueue_many_schedules_in_pipelined_batches(conn, settings, monkeypatch
         queue="daily-reports",
         priority="low",
         at=at,
-        on_batch=seen.append,
+        on_progress=lambda *call: seen.append(call),
     )
-    assert seen == [100, 100, 50]
+    assert seen == [(n, 250, "enqueueing") for n in (0, 100, 200, 250)]
     assert len(executes) == 3 and direct == []  # one MULTI/EXEC round trip per batch, nothing else
     assert len(ids) == len(set(ids)) == 250
     reg = registry(conn, "daily-reports:low")

@@ -53,10 +53,15 @@ def test_bulk_enqueue_in_batches_reports_progress(conn, settings, monkeypatch):
     monkeypatch.setattr(mod, "BATCH_SIZE", 100)
     seen = []
     ids = enqueue_many(
-        conn, settings, "noop", ({"i": i} for i in range(250)), queue="daily-reports", on_batch=seen.append
+        conn,
+        settings,
+        "noop",
+        ({"i": i} for i in range(250)),
+        queue="daily-reports",
+        on_progress=lambda *call: seen.append(call),
     )
     assert len(ids) == len(set(ids)) == 250
-    assert seen == [100, 100, 50]
+    assert seen == [(n, 250, "enqueueing") for n in (0, 100, 200, 250)]
     assert counts(queue_stats(conn, settings), "daily-reports")["totals"]["waiting"] == 250
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rq.job import Job, JobStatus
@@ -152,6 +152,88 @@ def test_clear_drains_many_jobs_in_batches(redis_client, settings):
     assert redis_client.llen(queue_key(queue_catalog(settings)[A].physical("normal"))) == 0
     assert not list(redis_client.scan_iter(match=f"{KEY_PREFIX}:job:*"))
     assert not list(redis_client.scan_iter(match=f"{keyspace.JOBCTL}:clearing:*"))
+
+
+def clear_state_keys(conn) -> list[str]:
+    return [k.decode() for k in conn.scan_iter(match=f"{keyspace.JOBCTL}:clearing:*", count=1000)]
+
+
+def existing(conn, ids: list[str]) -> list[bool]:
+    with conn.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.exists(Job.key_for(job_id))
+        return [bool(n) for n in pipe.execute()]
+
+
+def test_clear_of_25000_jobs_reports_progress_and_removes_exactly_its_jobs(redis_client, settings):
+    waiting = enqueue_many(redis_client, settings, "noop", [{} for _ in range(25_000)], queue=A)
+    waiting += enqueue_many(redis_client, settings, "noop", [{}] * 7, queue=A, priority="high")
+    scheduled = enqueue_many(
+        redis_client, settings, "noop", [{}] * 3, queue=A, at=datetime.now(UTC) + timedelta(hours=1)
+    )
+    other = enqueue_many(redis_client, settings, "noop", [{}] * 50, queue=B)
+    late: list[str] = []
+    calls: list[tuple[int, int | None, str]] = []
+
+    def on_progress(done: int, total: int | None, stage: str) -> None:
+        calls.append((done, total, stage))
+        if len(calls) == 2:  # mid-clear: these land in a fresh list and must stay
+            late.extend(enqueue_many(redis_client, settings, "noop", [{}] * 5, queue=A))
+
+    result = ops.clear_queue(redis_client, settings, A, "waiting", on_progress=on_progress)
+
+    assert result["removed"] == {"waiting": 25_007} and result["total"] == 25_007
+    done = [d for d, _, _ in calls]
+    assert done[0] == 0 and done == sorted(done) and done[-1] == 25_007
+    assert {t for _, t, _ in calls} == {25_007} and {s for _, _, s in calls} == {"clearing waiting"}
+    assert len(calls) >= 25_007 // ops.BATCH  # a report after every batch
+    assert not any(existing(redis_client, waiting))
+    assert all(existing(redis_client, scheduled + other + late))
+    assert redis_client.lrange(queue_key(f"{A}:normal"), 0, -1) == [i.encode() for i in late]
+    assert totals(redis_client, settings, A)["scheduled"] == 3
+    assert totals(redis_client, settings, B)["waiting"] == 50
+    assert clear_state_keys(redis_client) == []
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.mark.parametrize("stop_at", [1, 4])  # 1: right after claiming, before any batch; 4: after 3
+def test_an_interrupted_clear_leaves_whole_jobs_and_the_next_clear_finishes(redis_client, settings, stop_at):
+    ids = enqueue_many(redis_client, settings, "noop", [{} for _ in range(25_000)], queue=A)
+    ids += enqueue_many(redis_client, settings, "noop", [{}] * 3, queue=A, priority="low")
+    calls = []
+
+    def interrupt(done: int, total: int | None, stage: str) -> None:
+        calls.append(done)
+        if len(calls) == stop_at:
+            raise Interrupted(f"stopped at {done}")
+
+    with pytest.raises(Interrupted):
+        ops.clear_queue(redis_client, settings, A, "waiting", on_progress=interrupt)
+
+    # every job is whole and still listed (in the queue or a claimed copy), or gone with all its data
+    listed: set[str] = set()
+    for key in redis_client.scan_iter(match=f"{keyspace.JOBCTL}:clearing:of:*"):
+        for copy in redis_client.smembers(key):
+            listed |= {i.decode() for i in redis_client.lrange(copy, 0, -1)}
+    for physical in queue_catalog(settings)[A].physical_names:
+        listed |= {i.decode() for i in redis_client.lrange(queue_key(physical), 0, -1)}
+    alive = existing(redis_client, ids)
+    assert [i in listed for i in ids] == alive
+    gone = alive.count(False)
+    assert gone == calls[-1] and (gone == 0) == (stop_at == 1)
+    [failed] = audit.list_entries(redis_client, action="queue.clear")
+    assert failed["outcome"] == "failed" and "Interrupted" in failed["error"]
+
+    # nothing in the queue now, yet a dry run counts what the interrupted clear left, and a clear ends it
+    assert totals(redis_client, settings, A)["waiting"] == 0
+    assert ops.clear_queue(redis_client, settings, A, dry_run=True)["total"] == len(ids) - gone
+    result = ops.clear_queue(redis_client, settings, A)
+    assert result["total"] == len(ids) - gone
+    assert not any(existing(redis_client, ids))
+    assert clear_state_keys(redis_client) == []
 
 
 def test_clear_refuses_dead_letter_active_and_unknown(redis_client, settings):

@@ -39,7 +39,7 @@ def test_rotation_moves_everything_to_the_new_key(use_keys, key_a, key_b, redis_
 
     seen = []
     result = rotation.rotate(
-        redis_client, settings, progress=lambda done_, total: seen.append((done_, total))
+        redis_client, settings, on_progress=lambda done_, total, stage: seen.append((done_, total))
     )
     counts = result["counts"]
     assert counts["jobs"] == {"reencrypted": 3, "encrypted": 1, "current": 0, "skipped": 0, "failed": 0}

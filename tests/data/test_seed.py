@@ -234,13 +234,13 @@ def test_new_rows_after_seeding_get_fresh_ids(engine):
 def test_progress_reports_every_stage_to_its_end(engine):
     calls = []
     seed(engine, seed=42, on_progress=lambda *a: calls.append(a), **SMALL)
-    stages = list(dict.fromkeys(stage for stage, _, _ in calls))
+    stages = list(dict.fromkeys(stage for _, _, stage in calls))
     assert stages == ["users", "products", "activity"]
     for stage in stages:
-        done = [d for s, d, _ in calls if s == stage]
-        total = {t for s, _, t in calls if s == stage}
+        done = [d for d, _, s in calls if s == stage]
+        total = {t for _, t, s in calls if s == stage}
         assert done == sorted(done) and len(total) == 1 and done[-1] == total.pop()
-    assert calls[-1] == ("activity", DAYS, DAYS)
+    assert calls[-1] == (DAYS, DAYS, "activity")
 
 
 def test_start_defaults_to_a_window_ending_yesterday(engine):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,7 +11,6 @@ from rich.table import Table
 from jobctl.cli import completion
 from jobctl.cli.common import (
     JsonOption,
-    State,
     confirm,
     emit_json,
     new_app,
@@ -23,7 +20,6 @@ from jobctl.cli.common import (
     stdout,
 )
 from jobctl.core import schedules
-from jobctl.errors import NotFound
 
 app = new_app("Recurring jobs: cron schedules in a timezone, run by `jobctl scheduler start`.")
 
@@ -156,26 +152,11 @@ def remove(
     stdout.print(f"removed {name}{note}", highlight=False)
 
 
-@contextmanager
-def _stored_only(st: State, name: str) -> Iterator[None]:
-    """run, pause and resume act on stored schedules: for a default that `list` shows as not yet
-    seeded, say so instead of a bare "no schedule"."""
-    try:
-        yield
-    except NotFound:
-        if name in schedules.pending_defaults(st.connection, st.settings):
-            raise NotFound(
-                f"schedule {name!r} is not yet seeded",
-                "the first scheduler to start stores it: jobctl scheduler start",
-            ) from None
-        raise
-
-
 @app.command("run")
 def run(ctx: typer.Context, name: str = NameArgument, as_json: bool = JsonOption) -> None:
     """Enqueue the schedule's job now (its regular runs are unaffected); prints the job id."""
     st = state(ctx)
-    with _stored_only(st, name):
+    with schedules.stored_only(st.connection, st.settings, name):
         job_id = schedules.run_now(st.connection, st.settings, name)
     if as_json:
         emit_json({"schedule": name, "job_id": job_id})
@@ -187,7 +168,7 @@ def run(ctx: typer.Context, name: str = NameArgument, as_json: bool = JsonOption
 def pause(ctx: typer.Context, name: str = NameArgument, as_json: bool = JsonOption) -> None:
     """Stop running a schedule; its occurrences pass without a job until resumed."""
     st = state(ctx)
-    with _stored_only(st, name):
+    with schedules.stored_only(st.connection, st.settings, name):
         doc = schedules.pause_schedule(st.connection, name)
     _toggled(doc, as_json)
 
@@ -196,7 +177,7 @@ def pause(ctx: typer.Context, name: str = NameArgument, as_json: bool = JsonOpti
 def resume(ctx: typer.Context, name: str = NameArgument, as_json: bool = JsonOption) -> None:
     """Run a paused schedule again, from its next occurrence (paused ones are not caught up)."""
     st = state(ctx)
-    with _stored_only(st, name):
+    with schedules.stored_only(st.connection, st.settings, name):
         doc = schedules.resume_schedule(st.connection, name)
     _toggled(doc, as_json)
 

@@ -17,6 +17,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ log = logging.getLogger("jobctl.audit")
 FACES = ("cli", "tui", "http", "api")
 OUTCOMES = ("ok", "partial", "failed")
 PAGE = 500
+ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a stream id: milliseconds-sequence
 
 
 @dataclass(frozen=True)
@@ -207,9 +209,9 @@ def _decode(entry_id: Any, fields: dict) -> dict[str, Any]:
     }
 
 
-def parse_since(text: str | None, now: float | None = None) -> float | None:
+def parse_since(text: str | None, now: float | None = None, *, name: str = "--since") -> float | None:
     """A duration back from now ('15m', '1h30m', '7d'; jobctl.durations) or an ISO time
-    ('2026-11-29T06:00Z') -> epoch seconds."""
+    ('2026-11-29T06:00Z') -> epoch seconds. `name`: the option or parameter an error names."""
     if text is None:
         return None
     try:
@@ -219,7 +221,7 @@ def parse_since(text: str | None, now: float | None = None) -> float | None:
             return (time.time() if now is None else now) - seconds_of(text)
         except ValueError:
             raise UsageError(
-                f"--since expects {grammar()} or an ISO time, got {text!r}",
+                f"{name} expects {grammar()} or an ISO time, got {text!r}",
                 f"{HINT}{BARE}; or an ISO time such as 2026-11-29T06:00Z",
             ) from None
     if moment.tzinfo is None:
@@ -235,15 +237,26 @@ def list_entries(
     action: str | None = None,
     face: str | None = None,
     limit: int = 100,
+    before: str | None = None,
 ) -> list[dict[str, Any]]:
     """Newest first. `since` (epoch seconds) bounds the read by stream id, so a window costs what
-    it holds, not the whole log; actor/action/face filters read newer-to-older in pages."""
+    it holds, not the whole log; actor/action/face filters read newer-to-older in pages.
+    `before`: only entries older than this entry id (the last id of the previous page)."""
     if limit < 1:
         raise UsageError("limit must be at least 1", "pass --limit 1 or more")
     if face is not None and face not in FACES:
         raise UsageError(f"unknown face {face!r}", f"use one of {', '.join(FACES)}")
-    low = f"{int(since * 1000)}-0" if since is not None else "-"
-    high = "+"
+    if before is not None:
+        parts = before.split("-") if ENTRY_ID.fullmatch(before) else []
+        if not parts or max(int(p) for p in parts) >= 2**64:
+            raise UsageError(
+                f"not an audit entry id: {before!r}", "pass the id of an entry, e.g. 1764400000000-0"
+            )
+        if all(int(p) == 0 for p in parts):
+            return []  # nothing is older than the first possible id (and Redis refuses "(0-0")
+    # a time before 1970 (an ISO year 1) would be a negative id, which Redis refuses
+    low = f"{max(0, int(since * 1000))}-0" if since is not None else "-"
+    high = f"({before}" if before is not None else "+"  # exclusive: the page after that entry
     found: list[dict[str, Any]] = []
     while len(found) < limit:
         # redis-py allows None for the reply and for an entry's fields (deleted entries in XCLAIM

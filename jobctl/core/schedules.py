@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -412,6 +413,33 @@ def schedule_names(connection: redis.Redis, settings: Settings) -> list[str]:
     return sorted(names)
 
 
+def _stored_row(doc: dict[str, Any], now: datetime, statuses: Mapping[str, str]) -> dict[str, Any]:
+    """A stored schedule as `schedule list` shows it; `statuses`: last job id -> its status."""
+    stored_next = _parse(doc["next_run_at"]) if doc.get("next_run_at") else None
+    return {
+        **shown(doc),
+        "seeded": True,
+        "handler": has_handler(doc["job_type"]),
+        "next_runs": _upcoming(doc, now),
+        "overdue": bool(
+            stored_next and not doc["paused"] and (now - stored_next).total_seconds() > GRACE_SECONDS
+        ),
+        "last_job_status": statuses.get(doc["last_job_id"]) if doc.get("last_job_id") else None,
+    }
+
+
+def _pending_listed(name: str, spec: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A catalogue definition not yet seeded as `schedule list` shows it."""
+    row = _pending_row(name, spec, now)
+    return {
+        **row,
+        "handler": has_handler(row["job_type"]),
+        "next_runs": _upcoming(row, now),
+        "overdue": False,
+        "last_job_status": None,
+    }
+
+
 def list_schedules(connection: redis.Redis, settings: Settings, now: datetime | None = None) -> list[dict]:
     """Every schedule, by name, with its next 3 runs (UTC and local) and its last job's status.
 
@@ -426,33 +454,42 @@ def list_schedules(connection: redis.Redis, settings: Settings, now: datetime | 
         raws, seeded = pipe.execute()
     docs = [json.loads(raw) for raw in raws]
     statuses = _job_statuses(connection, [d["last_job_id"] for d in docs if d.get("last_job_id")])
-    rows = []
-    for doc in docs:
-        stored_next = _parse(doc["next_run_at"]) if doc.get("next_run_at") else None
-        rows.append(
-            {
-                **shown(doc),
-                "seeded": True,
-                "handler": has_handler(doc["job_type"]),
-                "next_runs": _upcoming(doc, now),
-                "overdue": bool(
-                    stored_next and not doc["paused"] and (now - stored_next).total_seconds() > GRACE_SECONDS
-                ),
-                "last_job_status": statuses.get(doc.get("last_job_id")) if doc.get("last_job_id") else None,
-            }
-        )
+    rows = [_stored_row(doc, now, statuses) for doc in docs]
     for name, spec in _not_yet_seeded(settings, {d["name"] for d in docs}, seeded).items():
-        row = _pending_row(name, spec, now)
-        rows.append(
-            {
-                **row,
-                "handler": has_handler(row["job_type"]),
-                "next_runs": _upcoming(row, now),
-                "overdue": False,
-                "last_job_status": None,
-            }
-        )
+        rows.append(_pending_listed(name, spec, now))
     return sorted(rows, key=lambda r: r["name"])
+
+
+def schedule_row(
+    connection: redis.Redis, settings: Settings, name: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """One schedule exactly as `list_schedules` shows it, read alone (one HGET and its last job, or
+    the catalogue); NotFound when there is no such schedule, stored or pending."""
+    now = as_aware(now)
+    raw = connection.hget(keyspace.schedules(), name)
+    if raw is not None:
+        doc = json.loads(raw)
+        last = [doc["last_job_id"]] if doc.get("last_job_id") else []
+        return _stored_row(doc, now, _job_statuses(connection, last))
+    pending = pending_defaults(connection, settings)
+    if name not in pending:
+        raise NotFound(f"no schedule {name!r}", "see jobctl schedule list")
+    return _pending_listed(name, pending[name], now)
+
+
+@contextmanager
+def stored_only(connection: redis.Redis, settings: Settings, name: str) -> Iterator[None]:
+    """Around run, pause and resume, which act on stored schedules: a NotFound for a default that
+    `list_schedules` shows as not yet seeded says so, instead of a bare "no schedule"."""
+    try:
+        yield
+    except NotFound:
+        if name in pending_defaults(connection, settings):
+            raise NotFound(
+                f"schedule {name!r} is not yet seeded",
+                "the first scheduler to start stores it: jobctl scheduler start",
+            ) from None
+        raise
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from jobctl.core.audit import FACES
 from jobctl.core.browse import JOB_ID
 from jobctl.core.catalog import PRIORITIES
 from jobctl.core.jobtypes import JOB_TYPES
@@ -30,6 +31,8 @@ Missed = Literal[MISSED]  # type: ignore[valid-type]
 Duration = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 Fingerprint = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{12}$")]  # an id from GET /dlq/groups
 ScheduleName = Annotated[str, StringConstraints(pattern=SCHEDULE_NAME.pattern)]
+AuditFace = Literal[FACES]  # type: ignore[valid-type]
+AuditCursor = Annotated[str, StringConstraints(pattern=r"^\d{1,20}-\d{1,20}$")]  # an entry's id
 
 
 class RetryRequest(BaseModel):

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Query, Response
 
-from jobctl.core import dlq, ops, schedules, submit
+from jobctl.core import dlq, ops, submit
 from jobctl.core.browse import job_detail, queue_jobs
 from jobctl.core.catalog import get_policy, queue_catalog
 from jobctl.core.enqueue import parse_when, scheduled_for
@@ -17,8 +16,13 @@ from jobctl.core.prometheus import CONTENT_TYPE, render
 from jobctl.core.search import MAX_SCAN_LIMIT, SCAN_LIMIT, search_jobs
 from jobctl.core.stats import list_workers, parse_window, queue_stats, stats_with_window
 from jobctl.errors import NotFound, UsageError
+from jobctl.http import routes_alerts as alert_routes
+from jobctl.http import routes_audit as audit_routes
+from jobctl.http import routes_schedules as schedule_routes
 from jobctl.http.auth import Admin, Caller, Operator, Viewer
-from jobctl.http.context import ApiContext, api_context
+from jobctl.http.common import Ctx
+from jobctl.http.common import error_responses as _errors
+from jobctl.http.context import ApiContext
 from jobctl.http.errors import Conflict
 from jobctl.http.models import (
     MAX_IDS,
@@ -33,43 +37,14 @@ from jobctl.http.models import (
     Priority,
     QueueName,
     RetryRequest,
-    ScheduleName,
-    ScheduleRequest,
     SearchState,
 )
 
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    hint: str | None
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    text = {
-        400: "Bad input the core refused",
-        401: "Missing, invalid or revoked token",
-        403: "Role too low",
-        404: "No such queue, job or entry",
-        409: "The job's state refuses this",
-        413: "Body too large",
-        422: "Request validation failed",
-        503: "Redis unreachable",
-    }
-    return {s: {"model": ErrorBody, "description": text[s]} for s in (*statuses, 401, 413, 422, 503)}
-
-
-Ctx = Annotated[ApiContext, Depends(api_context)]
 QueuePath = Annotated[QueueName, Path(alias="queueName", description="Queue name, e.g. email-sending.")]
 FingerprintQuery = Annotated[
     Fingerprint | None, Query(description="Only entries of this error group (an id from GET /dlq/groups).")
 ]
 JobPath = Annotated[JobId, Path(description="Job id.")]
-SchedulePath = Annotated[ScheduleName, Path(description="Schedule name, e.g. daily-reports.")]
 
 router = APIRouter(prefix="/api/jobs")
 
@@ -179,12 +154,21 @@ def dlq_groups(
 
 
 @router.get(
-    "/schedules",
-    responses=_errors(403),
-    summary="Every schedule, defaults not yet seeded too (jobctl schedule list --json)",
+    "/dlq/{job_id}",
+    summary="One dead-letter entry in full, personal data redacted (jobctl dlq show --json)",
+    responses=_errors(403, 404),
 )
-def schedule_list(ctx: Ctx, caller: Caller = Viewer) -> dict[str, Any]:
-    return {"schedules": schedules.list_schedules(ctx.connection, ctx.settings)}
+def dlq_show(ctx: Ctx, job_id: JobPath, caller: Caller = Viewer) -> dict[str, Any]:
+    """Payload, every attempt, the last traceback, replays. Declared after /dlq/groups, which it
+    would otherwise answer. Redacted for every role, as GET /{job_id} is: the API has no reveal."""
+    try:
+        return dlq.get_entry(ctx.connection, job_id)
+    except NotFound as exc:  # the core's hint names the CLI command
+        raise NotFound(exc.message, "see GET /api/jobs/dlq") from None
+
+
+# every schedule route, /api/jobs/schedules among them: included before /{job_id} is declared
+router.include_router(schedule_routes.router)
 
 
 # --- changes ----------------------------------------------------------------------------------------
@@ -293,46 +277,6 @@ def _retry_one(ctx: ApiContext, queue: str, job_id: str) -> dict[str, Any]:
             "only failed and dead-lettered jobs are retried; see GET /api/jobs/" + job_id,
         )
     return result
-
-
-@router.post(
-    "/schedule",
-    summary="Create a recurring schedule, or replace one's definition (operator)",
-    responses={**_errors(400, 403), 201: {"description": "Created"}},
-)
-def put_schedule(
-    ctx: Ctx, body: ScheduleRequest, response: Response, caller: Caller = Operator
-) -> dict[str, Any]:
-    with caller.acting():
-        doc = schedules.put_schedule(
-            ctx.connection,
-            ctx.settings,
-            body.name,
-            body.cron,
-            body.tz,
-            body.job,
-            body.data,
-            body.queue,
-            body.priority,
-            body.missed,
-        )
-    response.status_code = 201 if doc["created"] else 200
-    return doc
-
-
-@router.delete(
-    "/schedules/{name}",
-    summary="Remove a schedule; a default not yet seeded is then never seeded (admin)",
-    responses=_errors(403, 404),
-)
-def schedule_remove(ctx: Ctx, name: SchedulePath, caller: Caller = Admin) -> dict[str, Any]:
-    """Jobs the schedule already enqueued are not touched (jobctl schedule remove --json)."""
-    try:
-        with caller.acting():
-            doc = schedules.remove_schedule(ctx.connection, name, ctx.settings)
-    except NotFound as exc:  # the core's hint names the CLI command
-        raise NotFound(exc.message, "see GET /api/jobs/schedules") from None
-    return {"removed": name, "schedule": doc}
 
 
 @router.delete(
@@ -459,7 +403,9 @@ def job_cancel(ctx: Ctx, job_id: JobPath, caller: Caller = Operator) -> dict[str
 
 # --- outside /api/jobs ----------------------------------------------------------------------------
 
-metrics_router = APIRouter()
+metrics_router = APIRouter()  # every route outside /api/jobs: app.py includes this one router
+metrics_router.include_router(audit_routes.router)
+metrics_router.include_router(alert_routes.router)
 
 
 @metrics_router.get(

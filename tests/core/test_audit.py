@@ -248,3 +248,23 @@ def test_filters_and_errors_are_stored_redacted(redis_client, settings):
     assert b"lovelace" not in b"".join(
         v for _, f in redis_client.xrange(audit.stream_key()) for v in f.values()
     )
+
+
+def test_before_pages_older_entries_and_bad_ids_are_usage_errors(redis_client, settings):
+    for _ in range(3):
+        ops.pause_queue(redis_client, settings, "email-sending")
+        ops.resume_queue(redis_client, settings, "email-sending")
+    everything = audit.list_entries(redis_client)
+    assert len(everything) == 6
+    assert audit.list_entries(redis_client, limit=2, before=everything[1]["id"]) == everything[2:4]
+    assert audit.list_entries(redis_client, action="queue.pause", before=everything[0]["id"]) == [
+        e for e in everything[1:] if e["action"] == "queue.pause"
+    ]
+    assert audit.list_entries(redis_client, before="0-0") == []
+    for bad in ("abc", "1-2-3", f"{2**64}-0"):
+        with pytest.raises(UsageError, match="not an audit entry id"):
+            audit.list_entries(redis_client, before=bad)
+    # a time before 1970 is every entry, not an id Redis refuses
+    assert audit.list_entries(redis_client, since=audit.parse_since("0001-01-01T00:00Z")) == everything
+    with pytest.raises(UsageError, match=r"^since expects"):
+        audit.parse_since("forever", name="since")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from rq.job import Job
 
-from jobctl.core import audit, dlq, keyspace, schedules, tokens
+from jobctl.core import alert_rules, audit, dlq, keyspace, ops, schedules, tokens
 from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue_many
 from jobctl.core.payloads import PayloadSerializer
@@ -103,6 +103,38 @@ def _check_schedule_list(ctx, before, after, body):
     assert rows["nightly-noop"]["seeded"] is True and rows["daily-reports"]["seeded"] is False
 
 
+def _paused_nightly_first(conn, settings, tmp):
+    _nightly_first(conn, settings, tmp)
+    schedules.pause_schedule(conn, "nightly-noop")
+    return {}
+
+
+def _nightly_paused(conn, settings, ctx):
+    raw = conn.hget(keyspace.schedules(), "nightly-noop")
+    return json.loads(raw)["paused"] if raw else None
+
+
+def _nightly_last_job(conn, settings, ctx):
+    raw = conn.hget(keyspace.schedules(), "nightly-noop")
+    return json.loads(raw)["last_job_id"] if raw else None
+
+
+def _queue_paused_by_the_library(conn, settings, tmp):
+    ops.pause_queue(conn, settings, Q)  # recorded as the OS user, face api
+    return {}
+
+
+def _check_audit(ctx, before, after, body):
+    newest = body["entries"][0]
+    assert (newest["action"], newest["target"], newest["face"]) == ("queue.pause", Q, "api")
+    assert body["next_cursor"] is None
+
+
+def _check_alerts(ctx, before, after, body):
+    assert [r["rule"] for r in body["rules"]] == list(alert_rules.RULES)
+    assert body["evaluation"]["evaluated_at"] is None
+
+
 def _dead(n: int) -> Callable[..., dict]:
     return lambda conn, settings, tmp: {"ids": dead_jobs(conn, settings, n)}
 
@@ -165,7 +197,71 @@ CASES = [
         lambda c: "/api/jobs/schedules",
         check=_check_schedule_list,
     ),
+    Case(
+        "schedule-show",
+        "GET",
+        "viewer",
+        _nightly_first,
+        lambda c: "/api/jobs/schedules/nightly-noop",
+        check=lambda ctx, before, after, body: (
+            body["name"] == "nightly-noop" and body["seeded"] is True and len(body["next_runs"]) == 3
+        ),
+    ),
+    Case(
+        "dlq-show",
+        "GET",
+        "viewer",
+        _dead(1),
+        lambda c: f"/api/jobs/dlq/{c['ids'][0]}",
+        check=lambda ctx, before, after, body: (body["job_id"], body["state"]) == (ctx["ids"][0], "dead"),
+    ),
+    Case(
+        "alerts",
+        "GET",
+        "viewer",
+        lambda conn, settings, tmp: {},
+        lambda c: "/api/alerts",
+        check=_check_alerts,
+    ),
     # operator
+    Case(
+        "audit-list",
+        "GET",
+        "operator",
+        _queue_paused_by_the_library,
+        lambda c: "/api/audit?limit=1000",
+        check=_check_audit,
+    ),
+    Case(
+        "schedule-pause",
+        "POST",
+        "operator",
+        _nightly_first,
+        lambda c: "/api/jobs/schedules/nightly-noop/pause",
+        observe=_nightly_paused,
+        check=lambda ctx, before, after, body: (before, after, body["changed"]) == (False, True, True),
+        action="schedule.pause",
+    ),
+    Case(
+        "schedule-resume",
+        "POST",
+        "operator",
+        _paused_nightly_first,
+        lambda c: "/api/jobs/schedules/nightly-noop/resume",
+        observe=_nightly_paused,
+        check=lambda ctx, before, after, body: (before, after, body["changed"]) == (True, False, True),
+        action="schedule.resume",
+    ),
+    Case(
+        "schedule-run",
+        "POST",
+        "operator",
+        _nightly_first,
+        lambda c: "/api/jobs/schedules/nightly-noop/run",
+        observe=_nightly_last_job,
+        check=lambda ctx, before, after, body: before is None and after == body["job_id"] is not None,
+        action="schedule.run",
+    ),
     Case(
         "pause",
         "POST",

@@ -1,0 +1,45 @@
+"""GET /api/alerts: `jobctl alerts list --json` over HTTP (the same core call)."""
+
+from __future__ import annotations
+
+import time
+
+from jobctl.core import alert_rules
+from jobctl.core.enqueue import enqueue_many
+from tests.http.conftest import bearer
+
+
+def _without_age(data: dict) -> dict:
+    # the evaluation's age is computed at read time: two reads differ by the time between them
+    return {**data, "evaluation": {k: v for k, v in data["evaluation"].items() if k != "age_seconds"}}
+
+
+def test_not_evaluated_until_an_evaluator_ran(client, creds, cli):
+    response = client.get("/api/alerts", headers=bearer(creds["viewer"]))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["evaluation"]["evaluated_at"] is None and body["evaluation"]["fresh"] is False
+    assert [r["rule"] for r in body["rules"]] == list(alert_rules.RULES)
+    assert {r["state"] for r in body["rules"] if r["enabled"]} == {"not-evaluated"}
+    assert body == cli.json("alerts", "list")
+
+
+def test_a_firing_rule_with_its_subject_since_and_last_fired(client, creds, cli, redis_client, settings):
+    enqueue_many(redis_client, settings, "noop", [{}] * 2, queue="payment-retry")  # and no worker
+    alert_rules.evaluate(redis_client, settings)
+    alert_rules.record_evaluation(
+        redis_client, settings, by="test-monitor", role="monitor", interval=60, now=time.time()
+    )
+    body = client.get("/api/alerts", headers=bearer(creds["viewer"])).json()
+    rules = {r["rule"]: r for r in body["rules"]}
+    assert rules["no_worker"]["state"] == "firing" and rules["worker_died"]["state"] == "ok"
+    [subject] = rules["no_worker"]["subjects"]
+    assert subject["subject"] == "payment-retry" and subject["state"] == "firing"
+    assert subject["since"] and subject["last_fired"]
+    assert body["evaluation"]["by"] == "test-monitor" and body["evaluation"]["fresh"] is True
+    assert _without_age(body) == _without_age(cli.json("alerts", "list"))
+
+
+def test_no_token_is_refused_once_tokens_exist(client, creds):
+    response = client.get("/api/alerts")
+    assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"

@@ -101,9 +101,10 @@ def _who(request: Request) -> Session:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    """An application/x-www-form-urlencoded body, one value per field (the last one wins)."""
+    """An application/x-www-form-urlencoded body, one value per field (the last one wins); any other
+    body counts as an empty form (so it carries no CSRF token and is refused by _check)."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        raise _Refused(415, "this form must be posted as application/x-www-form-urlencoded")
+        return {}
     body = (await request.body()).decode("utf-8", "replace")
     try:
         fields = parse_qs(body, max_num_fields=MAX_FORM_FIELDS)

@@ -16,7 +16,7 @@
     fetch(url, { credentials: "same-origin", cache: "no-store", headers: { "Accept": "text/html" } })
       .then(function (response) {
         if (response.status === 401) {
-          window.location.assign(response.headers.get("X-Jobctl-Sign-In") || signIn);
+          window.location.assign(signIn);  // it had a session: sign-in says it has ended
           return null;
         }
         if (!response.ok) throw new Error("HTTP " + response.status);

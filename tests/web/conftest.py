@@ -19,6 +19,10 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from jobctl.core import tokens
+from jobctl.core.catalog import queue_catalog
+from jobctl.core.enqueue import rq_queue
+from jobctl.core.payloads import PayloadSerializer
+from jobctl.core.worker import JobctlJob, JobctlWorker
 from jobctl.http import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +52,17 @@ def web_tokens(redis_client, settings) -> dict[str, str]:
 def web_client(settings, redis_client):
     with TestClient(create_app(settings, redis_client), follow_redirects=False) as client:
         yield client
+
+
+def run_burst(conn, settings, queue: str) -> None:
+    """Run `queue`'s jobs in this process with jobctl's worker until none is left."""
+    JobctlWorker(
+        [rq_queue(conn, q) for q in queue_catalog(settings)[queue].physical_names],
+        connection=conn,
+        serializer=PayloadSerializer,
+        job_class=JobctlJob,
+        settings=settings,
+    ).work(burst=True)
 
 
 def csrf_of(html: str) -> str:

@@ -18,21 +18,11 @@ from jobctl.core import audit, keyspace
 from jobctl.core.catalog import queue_catalog
 from jobctl.core.enqueue import enqueue_many, rq_queue
 from jobctl.core.payloads import PayloadSerializer
-from jobctl.core.worker import JobctlJob, JobctlWorker
 from tests.rq_plain import PlainWorker
+from tests.web.conftest import run_burst
 
 QUEUE = "email-sending"
 WAIT = 15  # seconds a page gets to show what is expected (polling is every 2 s); bounds a failure only
-
-
-def run_burst(conn, settings, queue: str) -> None:
-    JobctlWorker(
-        [rq_queue(conn, q) for q in queue_catalog(settings)[queue].physical_names],
-        connection=conn,
-        serializer=PayloadSerializer,
-        job_class=JobctlJob,
-        settings=settings,
-    ).work(burst=True)
 
 
 def shot(browser, tmp_path: Path, name: str) -> Path:

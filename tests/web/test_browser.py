@@ -126,6 +126,10 @@ def test_the_overview_updates_without_a_reload_when_a_job_completes(
     assert text_of(browser, cell(QUEUE, "waiting")) == "0"
     assert browser.execute_script("return window.notReloaded === true;")  # the same page, updated in place
     assert "updated" in text_of(browser, "#live-status")
+    assert not browser.find_element(By.CSS_SELECTOR, f"#queue-{QUEUE} tr.prio").is_displayed()
+    click(browser, 'label[for="show-prio"]')  # per priority: a sub-row per priority, kept across updates
+    rows = browser.find_elements(By.CSS_SELECTOR, f"#queue-{QUEUE} tr.prio")
+    assert [r.text.split()[1] for r in rows if r.is_displayed()] == ["high", "normal", "low"]
     shot(browser, tmp_path, "2-completed")
 
 

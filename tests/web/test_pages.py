@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -40,7 +42,8 @@ def test_pages_need_a_session_and_the_fragment_says_401(web_client, web_tokens):
     assert reply.status_code == 303 and reply.headers["location"] == "/admin/jobs/login"
     reply = web_client.get("/admin/jobs/fragments/overview")
     assert reply.status_code == 401 and reply.headers["x-jobctl-sign-in"] == "/admin/jobs/login"
-    reply = web_client.get("/admin/jobs", cookies={"jobctl_session": "made-up"})
+    web_client.cookies.set("jobctl_session", "made-up")
+    reply = web_client.get("/admin/jobs")
     assert reply.headers["location"] == "/admin/jobs/login?expired=1"  # a cookie that names no session
 
 
@@ -122,7 +125,8 @@ def test_sign_out_ends_the_session_on_the_server(web_client, web_tokens, redis_c
     assert reply.status_code == 303 and reply.headers["location"] == "/admin/jobs/login"
     assert "jobctl_session=" in reply.headers["set-cookie"] and not session_keys(redis_client)
     # the old cookie, kept by someone, opens nothing
-    reply = web_client.get("/admin/jobs", cookies={"jobctl_session": cookie})
+    web_client.cookies.set("jobctl_session", cookie)
+    reply = web_client.get("/admin/jobs")
     assert reply.status_code == 303
 
 
@@ -181,3 +185,17 @@ def test_pages_load_nothing_from_elsewhere(web_client, web_tokens):
 def test_the_pages_stay_out_of_the_api_schema(web_client):
     paths = web_client.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith("/admin") or p == "/"]
+
+
+def test_parallel_wrong_tokens_wait_in_turn(web_server, settings, web_tokens):
+    """Failed sign-ins are serialized per server: sending guesses at once gains nothing."""
+    base = web_server(settings)
+    guesses = 4
+
+    def guess(_: int) -> int:
+        return httpx.post(f"{base}/admin/jobs/login", data={"token": "jct_" + "B" * 43}).status_code
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(guesses) as pool:
+        assert list(pool.map(guess, range(guesses))) == [401] * guesses
+    assert time.monotonic() - started >= guesses * pages.FAILED_SIGN_IN_DELAY

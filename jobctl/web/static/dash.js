@@ -13,6 +13,7 @@
   function say(text) { if (status) status.textContent = text; }
 
   function tick() {
+    if (document.hidden) { setTimeout(tick, every); return; }  // a background tab costs the server nothing
     fetch(url, { credentials: "same-origin", cache: "no-store", headers: { "Accept": "text/html" } })
       .then(function (response) {
         if (response.status === 401) {

@@ -6,7 +6,6 @@ scripts/browser_local.py, run by `python3 dev.py test`) the browser tests skip, 
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import socket
 import sys
@@ -125,8 +124,9 @@ def browser(tmp_path_factory):
         f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
     ):
         options.add_argument(arg)
-    # the driver's path is given, so Selenium Manager (which would download one) is never run
-    service = Service(executable_path=str(local.CHROMEDRIVER), env={**os.environ, "SE_OFFLINE": "true"})
+    # with the driver's path given, Selenium never runs Selenium Manager (which would download a driver
+    # and a browser): selenium/webdriver/common/driver_finder.py returns the given paths as they are
+    service = Service(executable_path=str(local.CHROMEDRIVER))
     driver = webdriver.Chrome(options=options, service=service)
     driver.set_page_load_timeout(30)
     yield driver

@@ -78,6 +78,8 @@ def main(argv: list[str]) -> int:
         # private ClamAV, zsh and fish for the clamd and shell-completion tests; never fails: without
         # them those tests skip, saying why
         subprocess.call([sys.executable, str(ROOT / "scripts" / "debs_local.py")])
+        # Debian's chromium and its driver for the web dashboard's browser tests; never fails either
+        subprocess.call([sys.executable, str(ROOT / "scripts" / "browser_local.py")])
         args = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadfile", *rest]
     elif command == "bench":
         named = {"files": "files.py", "analytics": "analytics.py", "dash": "dash.py", "chaos": "chaos.py"}

@@ -706,6 +706,14 @@ FIELDS: tuple[Field, ...] = (
         doc="longest an HTTP API request body may take to arrive (10s, 1m); a slower or short one gets "
         "408 and its connection closed",
     ),
+    Field(
+        "web_session_ttl",
+        "JOBCTL_WEB_SESSION_TTL",
+        8 * 3600,
+        _parse_duration,
+        _check_positive,
+        doc="how long a web dashboard sign-in lasts (8h, 30m); then the browser is sent back to sign in",
+    ),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 

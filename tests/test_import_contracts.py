@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
-FACES = ("jobctl.__main__", "jobctl.cli", "jobctl.tui", "jobctl.http")
+FACES = ("jobctl.__main__", "jobctl.cli", "jobctl.tui", "jobctl.http", "jobctl.web")
 
 
 def lint_imports() -> str:

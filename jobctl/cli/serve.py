@@ -60,7 +60,10 @@ def serve(
         )
     app = create_app(settings, connection, loopback=loopback)
     shown = f"[{host}]" if ":" in host else host
-    sys.stderr.write(f"jobctl: serving the HTTP API on http://{shown}:{port} (docs at /docs); Ctrl+C stops\n")
+    sys.stderr.write(
+        f"jobctl: serving the HTTP API on http://{shown}:{port} (docs at /docs, dashboard at /admin/jobs); "
+        "Ctrl+C stops\n"
+    )
     uvicorn.run(
         app,
         host=host,

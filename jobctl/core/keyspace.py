@@ -61,3 +61,8 @@ def schedule_fired(name: str, occurrence: int) -> str:
 def api_tokens() -> str:
     """Hash of HTTP API tokens: name -> JSON (role, SHA-256 of the secret, who created it and when)."""
     return f"{JOBCTL}:tokens"
+
+
+def web_session(digest: str) -> str:
+    """Hash of one web dashboard sign-in (token name, CSRF token), by the SHA-256 of its cookie; expires."""
+    return f"{JOBCTL}:web:session:{digest}"

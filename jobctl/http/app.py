@@ -16,6 +16,7 @@ from jobctl.http import errors
 from jobctl.http.context import ApiContext
 from jobctl.http.limits import BodyLimits
 from jobctl.http.routes import metrics_router, router
+from jobctl.web import install as install_web
 
 DESCRIPTION = """\
 The jobctl HTTP API: the same data and actions as the CLI's `--json`, for dashboards and scripts.
@@ -66,4 +67,5 @@ def create_app(
 
     app.include_router(metrics_router)
     app.include_router(router)
+    install_web(app)  # the web dashboard at /admin/jobs, over the same core calls
     return app

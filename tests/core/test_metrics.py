@@ -6,6 +6,7 @@ import re
 import time
 from datetime import UTC, datetime
 
+import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 from rq.job import Job
@@ -281,3 +282,20 @@ def test_a_scrape_reads_the_same_keys_with_2000_waiting_jobs(redis_client, setti
         'jobctl_queue_jobs{priority="normal",queue="email-sending",state="waiting"} 2000.0'
         in render(redis_client, settings).splitlines()
     )
+
+
+def test_bucket_window_gives_the_span_and_each_bucket_from_one_read(redis_client, settings, tmp_path):
+    known_workload(redis_client, settings, tmp_path)
+    queue = "referral-commission"
+    by_window = metrics.window_stats(redis_client, [queue], 3600)[queue]
+    minutes = metrics.bucket_window(redis_client, [queue], "m", 60)[queue]
+    hours = metrics.bucket_window(redis_client, [queue], "h", 24)[queue]
+    for figures in (minutes, hours):
+        assert (figures["completed"], figures["failed"]) == (by_window["completed"], by_window["failed"])
+        assert figures["wait_ms"] == by_window["wait_ms"]
+        assert sum(figures["series"]["completed"]) == figures["completed"]
+        assert sum(figures["series"]["failed"]) == figures["failed"]
+    assert len(minutes["series"]["completed"]) == 60 and len(hours["series"]["failed"]) == 24
+    assert sum(minutes["series"]["completed"][-2:]) == by_window["completed"]  # the newest buckets last
+    with pytest.raises(ValueError):
+        metrics.bucket_window(redis_client, [queue], "d", 7)

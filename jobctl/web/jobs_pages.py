@@ -36,6 +36,7 @@ TIME_OF = {
     "completed": ("ended", "ended_at"),
 }
 FINDS = ("recipient", "type", "id")
+MAX_SEARCH = 320  # characters of search text (the longest email address), as the API takes
 SCAN_LIMIT = search.SCAN_LIMIT  # jobs a type/recipient search examines at most (the CLI's default)
 CANCELABLE = ("queued", "scheduled", "deferred", "started")
 # what the job page says after an action redirected to it (the query names a fixed message, no text)
@@ -74,6 +75,8 @@ def _search(
     connection: redis.Redis, settings: Settings, queue: str, find: str, text: str
 ) -> tuple[dict[str, Any] | None, str | None]:
     """(the search's answer, or None and why it was refused)."""
+    if len(text) > MAX_SEARCH:
+        return None, f"search text is longer than {MAX_SEARCH} characters"
     criteria = {"recipient": {"recipient": text}, "type": {"job_type": text}, "id": {"job_id": text}}[find]
     try:
         return search.search_jobs(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from rq.job import Job
 
 from jobctl.core import audit, keyspace
 from jobctl.core.enqueue import enqueue, enqueue_many
@@ -88,6 +89,8 @@ def test_search_by_recipient_id_and_type_says_how_much_it_scanned(
 
     page = web_client.get(f"/admin/jobs/queues/{QUEUE}", params={"find": "type", "q": "nope"})
     assert page.status_code == 400 and "unknown job type" in page.text
+    page = web_client.get(f"/admin/jobs/queues/{QUEUE}", params={"find": "recipient", "q": "a" * 321})
+    assert page.status_code == 400 and "longer than 320 characters" in page.text
 
 
 def test_a_bounded_search_says_so(web_client, web_tokens, redis_client, settings, monkeypatch):
@@ -259,6 +262,11 @@ def test_a_dead_lettered_job_links_to_its_entry(web_client, web_tokens, redis_cl
     listed = web_client.get("/admin/jobs/queues/dead-letter")
     assert f'data-job="{job_id}"' in listed.text
 
+    redis_client.delete(Job.key_for(job_id))  # the job's own data gone: its entry is all there is
+    page = web_client.get(f"/admin/jobs/job/{job_id}")
+    assert page.status_code == 200 and 'id="dead-letter-link"' in page.text and "data is gone" in page.text
+    assert "data-action=" not in page.text
+
 
 def test_cancel_and_delete_from_the_job_page(web_client, web_tokens, redis_client, settings):
     first, second = enqueue_many(redis_client, settings, "noop", [{}] * 2, queue=QUEUE)
@@ -276,3 +284,22 @@ def test_cancel_and_delete_from_the_job_page(web_client, web_tokens, redis_clien
         ("job.delete", "web"),
         ("job.cancel", "web"),
     ]
+
+
+def test_the_queue_page_costs_the_same_whatever_the_queue_length(
+    web_client, web_tokens, redis_client, settings, monkeypatch
+):
+    """A page of 50: the commands sent do not grow with the queue (a search is bounded by its scan limit)."""
+    from tests.redis_commands import commands_sent  # lazy: only this test counts commands
+
+    sign_in(web_client, web_tokens["viewer"])
+
+    def page_commands() -> list[str]:
+        sent = commands_sent(monkeypatch, lambda: web_client.get(f"/admin/jobs/queues/{QUEUE}"))
+        return sorted(c.split()[0] for c in sent)  # names only: the first argument names each job
+
+    enqueue_many(redis_client, settings, "noop", [{}] * 60, queue=QUEUE)
+    few = page_commands()
+    assert "LRANGE" in few and "HGETALL" in few  # the page was read through this client
+    enqueue_many(redis_client, settings, "noop", [{}] * 1500, queue=QUEUE)
+    assert page_commands() == few

@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from jobctl.core import ops, tokens
+from jobctl.web import ops_pages
 from jobctl.web.common import (
     BASE,
     COOKIE,
@@ -148,6 +149,7 @@ async def queue_action(request: Request, queue: str, action: str) -> Response:
 def install(app: FastAPI) -> None:
     """Add the dashboard's routes, its static files and its error pages to `app`."""
     app.include_router(router)
+    app.include_router(ops_pages.router)  # schedules, alerts, audit
     app.state.web_sign_in_failures = (
         asyncio.Lock()
     )  # failed sign-ins wait in turn: parallel guesses gain nothing

@@ -8,6 +8,7 @@
     python3 dev.py bench files # thumbnails of a 12 MP JPEG: Pillow alone vs through jobctl
     python3 dev.py bench analytics  # roll-ups of 60 days x 100k page views a day
     python3 dev.py bench dash  # stats, metrics and a dash refresh with 1M waiting jobs
+    python3 dev.py bench web   # the web dashboard's overview (server time) with 1M waiting jobs
     python3 dev.py bench chaos # 5,000 jobs while workers and the server are killed: lost, stuck, duplicates
     python3 dev.py jobctl ...  # any jobctl command
 
@@ -82,7 +83,13 @@ def main(argv: list[str]) -> int:
         subprocess.call([sys.executable, str(ROOT / "scripts" / "browser_local.py")])
         args = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadfile", *rest]
     elif command == "bench":
-        named = {"files": "files.py", "analytics": "analytics.py", "dash": "dash.py", "chaos": "chaos.py"}
+        named = {
+            "files": "files.py",
+            "analytics": "analytics.py",
+            "dash": "dash.py",
+            "chaos": "chaos.py",
+            "web": "web.py",
+        }
         script, rest = (named[rest[0]], rest[1:]) if rest[:1] and rest[0] in named else ("run.py", rest)
         args = [str(BIN / "python"), str(ROOT / "bench" / script), *rest]
     elif command == "jobctl":

@@ -6,7 +6,7 @@
 _jobctl_subcommands() {
     case "$1" in
         'jobctl') echo 'alerts analytics audit clear config dash db demo dlq email enqueue job keys metrics monitor payments queue referrals report retry schedule scheduler serve server stats token worker workers' ;;
-        'jobctl alerts') echo 'list test' ;;
+        'jobctl alerts') echo 'history list test' ;;
         'jobctl analytics') echo 'schedule-custom show' ;;
         'jobctl audit') echo 'list' ;;
         'jobctl config') echo 'show' ;;
@@ -34,6 +34,7 @@ _jobctl_options() {
     case "$1" in
         'jobctl') echo '--redis-url --env-file --config --home -v --verbose --version --help' ;;
         'jobctl alerts') echo '--help' ;;
+        'jobctl alerts history') echo '--limit --json --help' ;;
         'jobctl alerts list') echo '--json --help' ;;
         'jobctl alerts test') echo '--help' ;;
         'jobctl analytics') echo '--help' ;;
@@ -128,6 +129,7 @@ _jobctl_value_kind() {
         'jobctl|--env-file') echo 'file' ;;
         'jobctl|--config') echo 'file' ;;
         'jobctl|--home') echo 'file' ;;
+        'jobctl alerts history|--limit') echo 'value' ;;
         'jobctl analytics schedule-custom|-t'|'jobctl analytics schedule-custom|--type') echo 'value' ;;
         'jobctl analytics schedule-custom|--from') echo 'value' ;;
         'jobctl analytics schedule-custom|--to') echo 'value' ;;

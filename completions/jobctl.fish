@@ -6,7 +6,7 @@ function __jobctl_subcommands --description 'jobctl: subcommands of a command pa
         case 'jobctl'
             printf '%s\n' alerts analytics audit clear config dash db demo dlq email enqueue job keys metrics monitor payments queue referrals report retry schedule scheduler serve server stats token worker workers
         case 'jobctl alerts'
-            printf '%s\n' list test
+            printf '%s\n' history list test
         case 'jobctl analytics'
             printf '%s\n' schedule-custom show
         case 'jobctl audit'
@@ -52,6 +52,8 @@ function __jobctl_value_options --description 'jobctl: options of a command path
     switch $argv[1]
         case 'jobctl'
             printf '%s\n' --redis-url --env-file --config --home
+        case 'jobctl alerts history'
+            printf '%s\n' --limit
         case 'jobctl analytics schedule-custom'
             printf '%s\n' -t --type --from --to -m --metrics
         case 'jobctl analytics show'
@@ -196,9 +198,15 @@ complete -c jobctl -n '__jobctl_is jobctl' -l version -d 'Print the version.'
 complete -c jobctl -n '__jobctl_is jobctl' -l help -d 'Show this message and exit.'
 
 # jobctl alerts
+complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'history' -d 'The alert rules\' firing and resolving transitions, newest first (the last 1,000 are kept).'
 complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'list' -d 'Every rule: on/off, threshold, and per queue or worker whether it fires, since when, last fired; when the rules were...'
 complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'test' -d 'Send a test alert through one channel (to JOBCTL_ADMIN_EMAILS or JOBCTL_ALERT_WEBHOOK_URL).'
 complete -c jobctl -n '__jobctl_is jobctl alerts' -l help -d 'Show this message and exit.'
+
+# jobctl alerts history
+complete -c jobctl -n '__jobctl_is jobctl alerts history' -l limit -x -d 'At most this many transitions.'
+complete -c jobctl -n '__jobctl_is jobctl alerts history' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c jobctl -n '__jobctl_is jobctl alerts history' -l help -d 'Show this message and exit.'
 
 # jobctl alerts list
 complete -c jobctl -n '__jobctl_is jobctl alerts list' -l json -d 'Print machine-readable JSON on stdout.'
@@ -236,7 +244,7 @@ complete -c jobctl -n '__jobctl_is jobctl audit' -l help -d 'Show this message a
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l since -x -d 'Only entries newer than 15m, 1h30m, 7d or an ISO time.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l actor -x -d 'Only this actor (OS user or token name).'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l action -x -d 'Only this action, e.g. queue.clear, dlq.replay.'
-complete -c jobctl -n '__jobctl_is jobctl audit list' -l face -x -d 'Only this face: cli, tui, http, api.'
+complete -c jobctl -n '__jobctl_is jobctl audit list' -l face -x -d 'Only this face: cli, tui, http, api, web.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -s n -l limit -x -d 'Show at most this many (newest first).'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l help -d 'Show this message and exit.'

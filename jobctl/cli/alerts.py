@@ -1,14 +1,15 @@
-"""jobctl alerts list|test, jobctl monitor"""
+"""jobctl alerts list|history|test, jobctl monitor"""
 
 from __future__ import annotations
 
 import time
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from jobctl.cli.common import DURATION, JsonOption, emit_json, new_app, state, stderr, stdout
-from jobctl.core import alert_rules
+from jobctl.core import alert_rules, alerts
 from jobctl.core.alert_evaluator import AlertEvaluator, evaluator_status
 from jobctl.durations import format_seconds, parse_seconds
 from jobctl.errors import JobctlError, UsageError
@@ -71,6 +72,42 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             )
             shown = STATE_SHOWN["off"] if not rule["enabled"] else STATE_SHOWN[s["state"]]
             table.add_row(*head, s["subject"], shown, (s.get("last_fired") or "-")[:19])
+    stdout.print(table)
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    limit: int = typer.Option(
+        50, "--limit", min=1, max=alerts.HISTORY_MAX_ENTRIES, help="At most this many transitions."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """The alert rules' firing and resolving transitions, newest first (the last 1,000 are kept)."""
+    st = state(ctx)
+    transitions = alerts.history(st.connection, limit)
+    if as_json:
+        emit_json({"transitions": transitions})
+        return
+    if not transitions:
+        stdout.print("no alert has fired or resolved yet", highlight=False, markup=False)
+        return
+    table = Table(box=None, pad_edge=False)
+    table.add_column("when (UTC)", no_wrap=True)
+    for name in ("event", "rule", "subject", "value"):
+        table.add_column(name)
+    table.add_column("message", overflow="fold")  # wrapped, never cut: it is the part that says what happened
+    for t in transitions:
+        event = t["event"] if t["notified"] else f"{t['event']} (quiet)"
+        cells = (
+            (t["at"] or "-")[:19].replace("T", " "),
+            event,
+            t["rule"],
+            t["subject"],
+            str(t["value"]),
+            t["message"] or "",
+        )
+        table.add_row(*(escape(str(c)) for c in cells))  # subjects are queue and worker names, not markup
     stdout.print(table)
 
 

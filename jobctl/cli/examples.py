@@ -17,6 +17,10 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
         Example("jobctl alerts list", "Every alert rule and whether it fires right now"),
         Example("jobctl alerts list --json", "The same as JSON, for a script or a status page"),
     ),
+    "alerts history": (
+        Example("jobctl alerts history", "The last 50 times an alert rule fired or resolved"),
+        Example("jobctl alerts history --limit 200 --json", "The last 200 as JSON"),
+    ),
     "alerts test": (
         Example("jobctl alerts test email", "Check that alert emails reach JOBCTL_ADMIN_EMAILS"),
         Example("jobctl alerts test webhook", "Post a test alert to JOBCTL_ALERT_WEBHOOK_URL"),

@@ -11,8 +11,9 @@ Rules (thresholds in settings; 0 or false turns one off):
 
 State lives in Redis (one hash, one field per rule and subject): a rule notifies when it starts
 firing and when it resolves; one that resolves and fires again within JOBCTL_ALERT_COOLDOWN stays
-quiet. Every read is O(1) in queue length: queue_stats, one window of metric buckets, LINDEX 0 per
-priority queue.
+quiet. Every transition, quiet ones too, is appended to the alert history
+(jobctl.core.alerts.history). Every read is O(1) in queue length: queue_stats, one window of metric
+buckets, LINDEX 0 per priority queue.
 
 Who evaluates is elected (jobctl.core.alert_evaluator: the scheduler, `workers start` and `monitor`
 compete for one lease). Each evaluation is recorded (when, by whom, its interval), so `alerts
@@ -34,7 +35,7 @@ from rq import Worker
 
 from jobctl.config import Settings
 from jobctl.core import keyspace, metrics
-from jobctl.core.alerts import _admin_email, _post_webhook
+from jobctl.core.alerts import _admin_email, _post_webhook, record_transition
 from jobctl.core.liveness import live_workers
 from jobctl.core.stats import oldest_waiting, queue_stats
 
@@ -174,6 +175,12 @@ def _notify(connection: redis.Redis, settings: Settings, event: str, entry: dict
     return channels
 
 
+def _record(connection: redis.Redis, event: str, state: dict, now: float, *, notified: bool) -> None:
+    """One transition into the alert history (jobctl.core.alerts.history)."""
+    entry = {name: state.get(name) for name in ("rule", "subject", "value", "threshold", "message")}
+    record_transition(connection, {**entry, "event": event, "at": _iso(now), "notified": notified})
+
+
 def evaluate(connection: redis.Redis, settings: Settings, now: float | None = None) -> list[dict[str, Any]]:
     """Compare what is wrong now with the stored state; notify transitions; returns them."""
     now = time.time() if now is None else now
@@ -194,6 +201,8 @@ def evaluate(connection: redis.Redis, settings: Settings, now: float | None = No
                 state["last_fired"] = _iso(now)
                 state["channels"] = _notify(connection, settings, "firing", state)
                 transitions.append({**state, "event": "firing"})
+            # the history has every transition, a quiet one too: else it would show a resolve without its fire
+            _record(connection, "firing", state, now, notified=not quiet)
         if found["rule"] == "worker_died":  # an event, not a condition: fired once, then settled
             state.update(firing=False, resolved_at=now)
         connection.hset(STATE, key, json.dumps(state))
@@ -202,6 +211,7 @@ def evaluate(connection: redis.Redis, settings: Settings, now: float | None = No
             state.update(firing=False, resolved_at=now, last_resolved=_iso(now))
             _notify(connection, settings, "resolved", state)
             transitions.append({**state, "event": "resolved"})
+            _record(connection, "resolved", state, now, notified=True)
             connection.hset(STATE, key, json.dumps(state))
     return transitions
 

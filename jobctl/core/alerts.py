@@ -10,6 +10,10 @@ Grouping is per queue and lives in Redis, so every worker shares it:
 * `PENDING_QUEUES`: set of queue names with a pending hash, so `flush_pending_alerts` (run from the
   workers' maintenance) looks at a handful of keys instead of scanning the keyspace.
 
+The alert rules' history (jobctl.core.alert_rules) is here too: every firing and resolving
+transition the evaluator records, in a capped stream (`HISTORY`, about HISTORY_MAX_ENTRIES long),
+read newest first by `history` (`jobctl alerts history`, GET /api/alerts/history, the web page).
+
 Both decisions (fire now or count; flush or wait) are single Lua scripts, so concurrent workers
 never report an arrival twice or lose one. Alerts never carry the job payload: it may hold
 personal data; the pending summary (its error message may quote some) is stored encrypted when
@@ -29,7 +33,7 @@ import redis
 from jobctl.config import Settings, mask_url
 from jobctl.core import keyspace, payloads
 from jobctl.core.submit import submit
-from jobctl.errors import JobctlError
+from jobctl.errors import JobctlError, UsageError
 
 log = logging.getLogger("jobctl.alerts")
 
@@ -41,6 +45,9 @@ WEBHOOK_TIMEOUT = 5
 LOG_MESSAGE_LIMIT = 200
 MESSAGE_LIMIT = 500
 PENDING_QUEUES = f"{keyspace.JOBCTL}:alert:queues"
+HISTORY = f"{keyspace.JOBCTL}:alert-rules:history"  # stream: one entry per firing or resolving transition
+HISTORY_MAX_ENTRIES = 1000  # XADD MAXLEN ~: Redis trims in whole nodes, so a few more may stay
+HISTORY_FIELDS = ("event", "rule", "subject", "value", "threshold", "message", "at", "notified")
 SUMMARY_FIELDS = (
     "job_id",
     "queue",
@@ -309,3 +316,33 @@ def infected_file_alert(connection: redis.Redis, settings: Settings, details: di
     if settings.alert_webhook_url and _post_webhook(settings, {"event": INFECTED_EVENT, **details}):
         channels.append("webhook")
     return channels
+
+
+# --- the alert rules' history -----------------------------------------------------------------
+
+
+def record_transition(connection: redis.Redis, transition: dict[str, Any]) -> None:
+    """Append one firing or resolving transition of an alert rule to the capped history stream.
+    `transition`: event (firing, resolved), rule, subject, value, threshold, message, at (ISO time),
+    notified (False for a firing within the cooldown, which told nobody)."""
+    fields = {name: json.dumps(transition.get(name)) for name in HISTORY_FIELDS}
+    connection.xadd(HISTORY, fields, maxlen=HISTORY_MAX_ENTRIES, approximate=True)  # type: ignore[arg-type]
+
+
+def history(connection: redis.Redis, limit: int = 50) -> list[dict[str, Any]]:
+    """The last `limit` transitions, newest first: [{id, event, rule, subject, value, threshold,
+    message, at, notified}]. One XREVRANGE of `limit` entries: O(limit), whatever the stream holds."""
+    if limit < 1:
+        raise UsageError("limit must be at least 1", "pass --limit 1 or more")
+    rows = connection.xrevrange(HISTORY, count=min(limit, HISTORY_MAX_ENTRIES)) or []
+    found = []
+    for entry_id, fields in rows:
+        text = {_text(k): _text(v) for k, v in (fields or {}).items()}
+        doc: dict[str, Any] = {"id": _text(entry_id)}
+        for name in HISTORY_FIELDS:
+            try:
+                doc[name] = json.loads(text[name]) if name in text else None
+            except ValueError:
+                doc[name] = text[name]
+        found.append(doc)
+    return found

@@ -37,7 +37,7 @@ from jobctl.errors import JobctlError, UsageError
 
 log = logging.getLogger("jobctl.audit")
 
-FACES = ("cli", "tui", "http", "api")
+FACES = ("cli", "tui", "http", "api", "web")  # web: the dashboard at /admin/jobs
 OUTCOMES = ("ok", "partial", "failed")
 PAGE = 500
 ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a stream id: milliseconds-sequence

@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from jobctl.core import ops, tokens
-from jobctl.web import dlq_pages, jobs_pages
+from jobctl.web import dlq_pages, jobs_pages, ops_pages
 from jobctl.web.common import (
     BASE,
     COOKIE,
@@ -151,6 +151,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(dlq_pages.router)
     app.include_router(jobs_pages.router)  # the queue and job pages
+    app.include_router(ops_pages.router)  # schedules, alerts, audit
     app.state.web_sign_in_failures = (
         asyncio.Lock()
     )  # failed sign-ins wait in turn: parallel guesses gain nothing

@@ -49,4 +49,4 @@ def test_bad_since_and_limit_are_usage_errors(cli):
         "or 1h30m (a bare number is seconds) or an ISO time, got 'yesterday'"
     )
     assert "jobctl: error: limit must be at least 1" in cli("audit", "list", "--limit", "0", code=2).stderr
-    assert "jobctl: error: unknown face 'web'" in cli("audit", "list", "--face", "web", code=2).stderr
+    assert "jobctl: error: unknown face 'mobile'" in cli("audit", "list", "--face", "mobile", code=2).stderr

@@ -6,6 +6,7 @@ import time
 
 from jobctl.core import alert_rules
 from jobctl.core.enqueue import enqueue_many
+from jobctl.core.ops import clear_queue
 from tests.http.conftest import bearer
 
 
@@ -43,3 +44,26 @@ def test_a_firing_rule_with_its_subject_since_and_last_fired(client, creds, cli,
 def test_no_token_is_refused_once_tokens_exist(client, creds):
     response = client.get("/api/alerts")
     assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
+
+
+def test_the_history_of_firings_and_resolvings_newest_first(client, creds, cli, redis_client, configure):
+    settings = configure(JOBCTL_ALERT_COOLDOWN="0")
+    assert client.get("/api/alerts/history", headers=bearer(creds["viewer"])).json() == {"transitions": []}
+    enqueue_many(redis_client, settings, "noop", [{}] * 2, queue="payment-retry")  # and no worker
+    alert_rules.evaluate(redis_client, settings)
+    clear_queue(redis_client, settings, "payment-retry", "waiting")
+    alert_rules.evaluate(redis_client, settings)
+    response = client.get("/api/alerts/history", headers=bearer(creds["viewer"]))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [(t["event"], t["rule"], t["subject"]) for t in body["transitions"]] == [
+        ("resolved", "no_worker", "payment-retry"),
+        ("firing", "no_worker", "payment-retry"),
+    ]
+    assert body == cli.json("alerts", "history")
+    [newest] = client.get("/api/alerts/history?limit=1", headers=bearer(creds["viewer"])).json()[
+        "transitions"
+    ]
+    assert newest == body["transitions"][0]
+    assert client.get("/api/alerts/history?limit=0", headers=bearer(creds["viewer"])).status_code == 422
+    assert client.get("/api/alerts/history").status_code in (401, 403)  # no token: refused

@@ -183,7 +183,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'report' -d 'Daily and weekly repo
 complete -c jobctl -n '__jobctl_is jobctl' -a 'retry' -d 'Give jobs another go with fresh attempts: failed ones back on their queue, dead-lettered ones replayed from the dead-...'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'schedule' -d 'Recurring jobs: cron schedules in a timezone, run by `jobctl scheduler start`.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'scheduler' -d 'Run the recurring schedules (one active scheduler among many).'
-complete -c jobctl -n '__jobctl_is jobctl' -a 'serve' -d 'Run the HTTP API (needs the http extra): the CLI\'s reads and actions, behind bearer tokens.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'serve' -d 'Run the HTTP API and the web dashboard at /admin/jobs (needs the http extra): the CLI\'s reads and actions, behind API...'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'server' -d 'Manage jobctl\'s embedded Redis-compatible server (used when REDIS_URL is unset).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'stats' -d 'Counts per queue and priority: waiting, active, scheduled, completed, failed; workers; dead-letter.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'token' -d 'Bearer tokens for the HTTP API (jobctl serve): viewer, operator or admin.'

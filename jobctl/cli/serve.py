@@ -34,7 +34,8 @@ def serve(
         None, "--port", min=1, max=65535, help="Port to listen on (default JOBCTL_HTTP_PORT, 8080)."
     ),
 ) -> None:
-    """Run the HTTP API (needs the http extra): the CLI's reads and actions, behind bearer tokens."""
+    """Run the HTTP API and the web dashboard at /admin/jobs (needs the http extra): the CLI's reads and
+    actions, behind API tokens (bearer for the API, a sign-in session for the dashboard)."""
     try:  # lazy: the optional http extra (FastAPI, uvicorn), ~800 ms when installed
         import uvicorn
 

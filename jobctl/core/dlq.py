@@ -13,6 +13,7 @@ works from the stored, unredacted entry.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -36,7 +37,7 @@ from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.progress import Progress, ignore
 from jobctl.core.redact import redact, redact_fields
 from jobctl.durations import parse_seconds
-from jobctl.errors import InvalidPayload, NotFound, UsageError
+from jobctl.errors import InvalidPayload, JobctlError, NotFound, UsageError
 
 log = logging.getLogger("jobctl.dlq")
 
@@ -428,6 +429,16 @@ def _revive(connection: redis.Redis, settings: Settings, entry: dict[str, Any]) 
     return job
 
 
+class SelectionChanged(JobctlError):
+    """A confirmed preview no longer matches what the filters select (exit 1, HTTP 409)."""
+
+
+def selection_digest(entries: Iterable[dict[str, Any]]) -> str:
+    """A short digest of the ids a selection holds, whatever their order."""
+    ids = "\n".join(sorted(e["job_id"] for e in entries))
+    return hashlib.sha256(ids.encode()).hexdigest()[:32]
+
+
 @contextmanager
 def _audited_selection(
     connection: redis.Redis,
@@ -439,8 +450,11 @@ def _audited_selection(
     since: str | None,
     error_contains: str | None,
     fingerprint: str | None = None,
+    expect_selection: str | None = None,
 ) -> Iterator[tuple[list[dict], list[str], audit.Entry]]:
-    """The entries a bulk change acts on and the ids not found, selected inside its audit record."""
+    """The entries a bulk change acts on and the ids not found, selected inside its audit record.
+    With `expect_selection` (the `selection` of a dry run), nothing is done unless the same entries
+    still match: a confirmed preview never acts on an entry nobody was shown."""
     ids = list(job_ids or [])
     filters = {"all": everything, "queue": queue, "since": since, "error_contains": error_contains}
     if fingerprint:
@@ -450,6 +464,11 @@ def _audited_selection(
         entries, missing = _select(
             connection, settings, ids, everything, queue, since, error_contains, fingerprint
         )
+        if expect_selection is not None and selection_digest(entries) != expect_selection:
+            raise SelectionChanged(
+                f"what matches changed since the preview ({len(entries):,} entries now): nothing was done",
+                "look at the new preview and confirm again",
+            )
         yield entries, missing, audit_entry
 
 
@@ -465,6 +484,7 @@ def replay(
     fingerprint: str | None = None,
     dry_run: bool = False,
     on_progress: Progress | None = None,
+    expect_selection: str | None = None,
 ) -> dict[str, Any]:
     """Re-enqueue dead jobs on their original queue and priority, same id, attempts reset;
     `on_progress(done, total, "replaying")` every PROGRESS_STEP entries (jobctl.core.progress)."""
@@ -476,10 +496,20 @@ def replay(
             "dry_run": True,
             "would_replay": [summary(e) for e in entries],
             "by_queue": by_queue(entries),
+            "selection": selection_digest(entries),
             "not_found": missing,
         }
     selection = _audited_selection(
-        connection, settings, "dlq.replay", job_ids, everything, queue, since, error_contains, fingerprint
+        connection,
+        settings,
+        "dlq.replay",
+        job_ids,
+        everything,
+        queue,
+        since,
+        error_contains,
+        fingerprint,
+        expect_selection,
     )
     with selection as (entries, missing, audit_entry):
         result = _replay(connection, settings, entries, missing, on_progress or ignore)
@@ -544,6 +574,7 @@ def purge(
     fingerprint: str | None = None,
     dry_run: bool = False,
     on_progress: Progress | None = None,
+    expect_selection: str | None = None,
 ) -> dict[str, Any]:
     """Delete dead entries and their job data for good; `on_progress(done, total, "purging")` before
     the first batch of PROGRESS_STEP and after each (jobctl.core.progress)."""
@@ -555,10 +586,20 @@ def purge(
             "dry_run": True,
             "would_purge": [e["job_id"] for e in entries],
             "by_queue": by_queue(entries),
+            "selection": selection_digest(entries),
             "not_found": missing,
         }
     selection = _audited_selection(
-        connection, settings, "dlq.purge", job_ids, everything, queue, since, error_contains, fingerprint
+        connection,
+        settings,
+        "dlq.purge",
+        job_ids,
+        everything,
+        queue,
+        since,
+        error_contains,
+        fingerprint,
+        expect_selection,
     )
     with selection as (entries, missing, audit_entry):
         ids = [e["job_id"] for e in entries]

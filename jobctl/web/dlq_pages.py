@@ -5,7 +5,9 @@ one entry or of everything a filter matches, each behind a confirmation page sho
 Every read is a core call the CLI makes too: `dlq.groups` (O(groups)), `dlq.list_entries` (a page; a
 filtered page reads at most SCAN_LIMIT entries, then says where it stopped), `dlq.get_entry`, and
 `dlq.replay` / `dlq.purge` with `dry_run=True` for the preview. The confirming form carries the same
-filters back as hidden fields, so the action selects with exactly the filters that were previewed.
+filters back as hidden fields with the dry run's `selection` (a digest of the ids it listed): the core
+acts only if the filters still select exactly those entries, else nothing is done (409, saying so),
+so a purge never takes an entry nobody was shown.
 """
 
 from __future__ import annotations
@@ -159,6 +161,11 @@ def list_page(
 # --- bulk replay / purge of a filter ----------------------------------------------------------------
 
 
+def _matched(preview: dict[str, Any]) -> list[dict[str, Any]]:
+    """The entries a dry run of replay (summaries) or purge (ids) selected."""
+    return preview.get("would_replay") or [{"job_id": i} for i in preview.get("would_purge", [])]
+
+
 @router.get(DLQ + "/list/{action}")
 def bulk_preview(request: Request, action: str) -> Response:
     """The dry run of replaying / purging everything the filters match, and the button that does it."""
@@ -174,13 +181,14 @@ def bulk_preview(request: Request, action: str) -> Response:
         )
     except JobctlError as exc:
         raise _refused(exc) from None
-    matched = preview.get("would_replay") or [{"job_id": i} for i in preview.get("would_purge", [])]
+    matched = _matched(preview)
     return render(
         "dlq_confirm.html",
         who=session,
         action=action,
         verb=spec["verb"],
         filters=filters,
+        selection=preview["selection"],
         count=len(matched),
         sample=matched[:PREVIEW_ROWS],
         by_queue=preview["by_queue"],
@@ -194,14 +202,19 @@ def bulk_preview(request: Request, action: str) -> Response:
 async def bulk_act(request: Request, action: str) -> Response:
     """Replay / purge everything the posted filters match: the filters the preview showed."""
     spec = _action(action)
-    filters = _filters(await read_form(request))  # checked in the action: the CSRF token comes first
-    session, result = await run_action(
-        request,
-        spec["role"],
-        lambda connection, settings: spec["call"](
-            connection, settings, everything=True, **_core_filters(filters)
-        ),
-    )
+    form = await read_form(request)
+    filters = _filters(form)  # checked in the action: the CSRF token comes first
+
+    def act(connection: Any, settings: Any) -> dict[str, Any]:
+        return spec["call"](
+            connection,
+            settings,
+            everything=True,
+            expect_selection=form.get("selection", ""),
+            **_core_filters(filters),
+        )
+
+    session, result = await run_action(request, spec["role"], act)
     return render(
         "dlq_done.html",
         who=session,

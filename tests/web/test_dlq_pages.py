@@ -54,6 +54,14 @@ def waiting_ids(redis_client, settings, queue: str) -> set[str]:
     }
 
 
+SELECTION = re.compile(r'name="selection" value="([0-9a-f]+)"')
+
+
+def selection_of(html: str) -> str:
+    """The digest of what a bulk preview listed, which its confirm form posts back."""
+    return SELECTION.search(html).group(1)
+
+
 def group_of(redis_client, settings, queue: str) -> str:
     [group] = [g for g in dlq.groups(redis_client, settings)["groups"] if queue in g["queues"]]
     return group["fingerprint_id"]
@@ -170,7 +178,8 @@ def test_replaying_a_filter_after_its_preview_acts_on_exactly_those_filters(
     assert '<input type="hidden" name="error" value="7002">' in html
     assert dlq.get_entry(redis_client, "card-1")["state"] == "dead"  # a preview changes nothing
 
-    reply = web_client.post(DLQ + "/list/replay", data={"csrf": csrf, "queue": PAY, "error": "7002"})
+    form = {"csrf": csrf, "queue": PAY, "error": "7002", "selection": selection_of(html)}
+    reply = web_client.post(DLQ + "/list/replay", data=form)
     assert reply.status_code == 200 and "Replayed 1 dead letter(s)" in reply.text
     assert waiting_ids(redis_client, settings, PAY) == {"card-1"}
     assert {e["job_id"] for e in dlq.list_entries(redis_client, settings)["entries"]} == {
@@ -196,11 +205,38 @@ def test_purging_a_group_needs_an_admin(web_client, web_tokens, letters, redis_c
     csrf = sign_in(web_client, web_tokens["admin"])
     html = web_client.get(DLQ + "/list/purge", params={"fingerprint": group}).text
     assert 'id="preview-count">2<' in html and "deleted for good" in html
-    reply = web_client.post(DLQ + "/list/purge", data={"csrf": csrf, "fingerprint": group})
+    form = {"csrf": csrf, "fingerprint": group, "selection": selection_of(html)}
+    reply = web_client.post(DLQ + "/list/purge", data=form)
     assert reply.status_code == 200 and "Purged 2 dead letter(s)" in reply.text
     assert dlq.list_entries(redis_client, settings)["total"] == 3
     [entry] = audit.list_entries(redis_client, action="dlq.purge")
     assert (entry["actor"], entry["face"]) == ("admin-web", "web")
+
+
+def test_a_purge_confirmed_after_more_entries_matched_does_nothing_and_says_so(
+    web_client, web_tokens, letters, redis_client, settings
+):
+    """The preview listed 2 entries of a group; a third dies before the admin confirms: nothing is
+    purged (the admin never saw it), the audit says so, and a fresh preview then purges all 3."""
+    group = group_of(redis_client, settings, MAIL)
+    csrf = sign_in(web_client, web_tokens["admin"])
+    html = web_client.get(DLQ + "/list/purge", params={"fingerprint": group}).text
+    assert 'id="preview-count">2<' in html
+    dead(redis_client, settings, MAIL, ["smtp 550 mailbox unavailable for mail 17"], "late")
+    form = {"csrf": csrf, "fingerprint": group, "selection": selection_of(html)}
+    reply = web_client.post(DLQ + "/list/purge", data=form)
+    assert (
+        reply.status_code == 409
+        and "changed since the preview (3 entries now): nothing was done" in reply.text
+    )
+    assert len(dlq.list_entries(redis_client, settings, fingerprint=group)["entries"]) == 3
+    [entry] = audit.list_entries(redis_client, action="dlq.purge")
+    assert entry["outcome"] == "failed" and entry["face"] == "web"
+
+    html = web_client.get(DLQ + "/list/purge", params={"fingerprint": group}).text
+    form["selection"] = selection_of(html)
+    assert web_client.post(DLQ + "/list/purge", data=form).status_code == 200
+    assert dlq.list_entries(redis_client, settings, fingerprint=group)["entries"] == []
 
 
 def test_one_entry_is_replayed_and_purged_from_its_page(

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from jobctl.core import dlq, dlq_groups
+from jobctl.core import audit, dlq, dlq_groups
 from jobctl.core.browse import JOB_ID
 from jobctl.core.catalog import queue_catalog
 from jobctl.errors import JobctlError, NotFound, UsageError
@@ -261,6 +261,22 @@ def entry_preview(request: Request, job_id: str, action: str) -> Response:
     )
 
 
+@router.post(DLQ + "/{job_id}/reveal")
+async def entry_reveal(request: Request, job_id: str) -> Response:
+    """The entry with personal data shown (admin; audited as dlq.reveal): a POST, so it needs the
+    CSRF token and never sits in a link or the browser's history. Registered before the actions."""
+    job_id = _job_id(job_id)
+
+    def read(connection: Any, settings: Any) -> dict[str, Any]:
+        with audit.audited(connection, settings, "dlq.reveal", job_id) as entry:
+            found = dlq.get_entry(connection, job_id, reveal=True)
+            entry.count = 1
+        return found
+
+    session, found = await run_action(request, "admin", read)
+    return render("dlq_entry.html", who=session, may=_may(session), entry=found, done=None, revealed=True)
+
+
 @router.post(DLQ + "/{job_id}/{action}")
 async def entry_act(request: Request, job_id: str, action: str) -> Response:
     spec = _action(action)
@@ -295,4 +311,5 @@ def entry_page(request: Request, job_id: str, done: str | None = None) -> Respon
         may=_may(session),
         entry=entry,
         done=done if done in ("replayed",) else None,
+        revealed=False,
     )

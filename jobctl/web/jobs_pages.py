@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from jobctl.config import Settings
-from jobctl.core import browse, dlq, ops, search
+from jobctl.core import audit, browse, dlq, ops, search
 from jobctl.core.catalog import get_policy, queue_catalog, split_physical
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.stats import queue_stats
@@ -219,11 +219,13 @@ async def clear(request: Request, queue: str, state: str) -> Response:
 # --- the job page --------------------------------------------------------------------------------
 
 
-def _read_job(connection: redis.Redis, settings: Settings, job_id: str) -> dict[str, Any]:
-    """The job redacted (as the API shows it), whether it is dead-lettered, and its queue's URL;
-    a dead job whose data is gone is shown from its dead-letter entry."""
+def _read_job(
+    connection: redis.Redis, settings: Settings, job_id: str, reveal: bool = False
+) -> dict[str, Any]:
+    """The job redacted (as the API shows it) unless `reveal`, whether it is dead-lettered, and its
+    queue's URL; a dead job whose data is gone is shown from its dead-letter entry."""
     try:
-        detail = browse.job_detail(connection, settings, job_id)
+        detail = browse.job_detail(connection, settings, job_id, reveal=reveal)
     except JobctlError as exc:
         if browse.JOB_ID.match(job_id) and dlq.previous_entry(connection, job_id) is not None:
             return {"id": job_id, "gone": True, "dead": True}
@@ -237,7 +239,27 @@ def _read_job(connection: redis.Redis, settings: Settings, job_id: str) -> dict[
 def job_page(request: Request, job_id: str, done: str = "") -> Response:
     session = who(request)
     ctx = context(request)
-    job = _read_job(ctx.connection, ctx.settings, job_id)
+    return _job_page(session, _read_job(ctx.connection, ctx.settings, job_id), job_id, done)
+
+
+@router.post(BASE + "/job/{job_id}/reveal")
+async def reveal(request: Request, job_id: str) -> Response:
+    """The page with personal data shown (admin; audited as job.reveal): a POST, so it needs the
+    CSRF token and never sits in a link or the browser's history."""
+
+    def read(connection: redis.Redis, settings: Settings) -> dict[str, Any]:
+        with audit.audited(connection, settings, "job.reveal", job_id) as entry:
+            job = _read_job(connection, settings, job_id, reveal=True)
+            entry.count = 1
+        return job
+
+    session, job = await run_action(request, "admin", read)
+    return _job_page(session, job, job_id, "", revealed=True)
+
+
+def _job_page(
+    session: Session, job: dict[str, Any], job_id: str, done: str, revealed: bool = False
+) -> Response:
     status = job.get("status")
     can_act, can_manage = session.allows("operator"), session.allows("admin")
     return render(
@@ -253,6 +275,8 @@ def job_page(request: Request, job_id: str, done: str = "") -> Response:
         queue_url=queue_url(job["queue"]) if job.get("queue") else None,
         dead_letter_url=f"{BASE}/dead-letters/{quote(job_id, safe='')}",
         job_url=job_url(job_id),
+        revealed=revealed,
+        can_reveal=can_manage and not revealed and not job["gone"],
     )
 
 

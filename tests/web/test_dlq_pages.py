@@ -239,6 +239,24 @@ def test_a_purge_confirmed_after_more_entries_matched_does_nothing_and_says_so(
     assert dlq.list_entries(redis_client, settings, fingerprint=group)["entries"] == []
 
 
+def test_an_admin_reveals_an_entrys_personal_data_on_purpose_and_it_is_audited(
+    web_client, web_tokens, redis_client, settings
+):
+    [job_id] = dead(redis_client, settings, MAIL, ["bounced for ann.lee@example.com"], "pii")
+    csrf = sign_in(web_client, web_tokens["operator"])
+    assert 'id="reveal"' not in web_client.get(f"{DLQ}/{job_id}").text
+    reply = web_client.post(f"{DLQ}/{job_id}/reveal", data={"csrf": csrf})
+    assert reply.status_code == 403 and "ann.lee@example.com" not in reply.text
+
+    csrf = sign_in(web_client, web_tokens["admin"])
+    page = web_client.get(f"{DLQ}/{job_id}")
+    assert 'id="reveal"' in page.text and "ann.lee@example.com" not in page.text
+    page = web_client.post(f"{DLQ}/{job_id}/reveal", data={"csrf": csrf})
+    assert page.status_code == 200 and "ann.lee@example.com" in page.text and 'id="revealed"' in page.text
+    [entry] = audit.list_entries(redis_client, action="dlq.reveal")
+    assert (entry["target"], entry["actor"], entry["face"]) == (job_id, "admin-web", "web")
+
+
 def test_one_entry_is_replayed_and_purged_from_its_page(
     web_client, web_tokens, letters, redis_client, settings
 ):

@@ -112,7 +112,7 @@ def test_the_job_page_shows_the_job_redacted_with_its_attempts(
     sign_in(web_client, web_tokens["admin"])
     page = web_client.get(f"/admin/jobs/job/{job_id}")
     assert page.status_code == 200
-    assert "ann.lee@example.com" not in page.text and "a***@example.com" in page.text  # admin too: no reveal
+    assert "ann.lee@example.com" not in page.text and "a***@example.com" in page.text  # admin too, unasked
     assert "attempt 0 of" in page.text and 'id="status">queued<' in page.text
     assert 'data-action="cancel"' in page.text and 'data-action="delete"' in page.text
     assert 'data-action="retry"' not in page.text  # only a failed job is retried
@@ -121,6 +121,26 @@ def test_the_job_page_shows_the_job_redacted_with_its_attempts(
     assert reply.status_code == 404 and "no job" in reply.text
     reply = web_client.get("/admin/jobs/job/bad%20id")
     assert reply.status_code == 400 and "invalid job id" in reply.text
+
+
+def test_an_admin_reveals_personal_data_on_purpose_and_it_is_audited(
+    web_client, web_tokens, redis_client, settings
+):
+    job_id = email(redis_client, settings, "ann.lee@example.com")
+    csrf = sign_in(web_client, web_tokens["operator"])
+    assert 'id="reveal"' not in web_client.get(f"/admin/jobs/job/{job_id}").text
+    reply = web_client.post(f"/admin/jobs/job/{job_id}/reveal", data={"csrf": csrf})
+    assert reply.status_code == 403 and "ann.lee@example.com" not in reply.text
+    assert not web_entries(redis_client)
+
+    csrf = sign_in(web_client, web_tokens["admin"])
+    page = web_client.get(f"/admin/jobs/job/{job_id}")
+    assert 'id="reveal"' in page.text and "ann.lee@example.com" not in page.text
+    assert web_client.post(f"/admin/jobs/job/{job_id}/reveal", data={}).status_code == 403  # no CSRF token
+    page = web_client.post(f"/admin/jobs/job/{job_id}/reveal", data={"csrf": csrf})
+    assert page.status_code == 200 and "ann.lee@example.com" in page.text and 'id="revealed"' in page.text
+    [entry] = web_entries(redis_client)
+    assert (entry["action"], entry["target"], entry["actor"]) == ("job.reveal", job_id, "admin-web")
 
 
 def test_a_scheduled_job_says_when_it_runs(web_client, web_tokens, redis_client, settings):

@@ -734,7 +734,7 @@ complete -c jobctl -n '__jobctl_is jobctl token revoke' -l help -d 'Show this me
 complete -c jobctl -n '__jobctl_is jobctl token revoke' -a '(command jobctl __complete token 2>/dev/null </dev/null)'
 
 # jobctl worker
-complete -c jobctl -n '__jobctl_is jobctl worker' -a 'list' -d 'Registered workers: state (dead when heartbeats stopped), current job and its runtime, heartbeat age, memory, jobs do...'
+complete -c jobctl -n '__jobctl_is jobctl worker' -a 'list' -d 'Registered workers, grouped by host: state (dead when heartbeats stopped), current job and its runtime, heartbeat age...'
 complete -c jobctl -n '__jobctl_is jobctl worker' -a 'start' -d 'Work on QUEUE(s), high priority before normal before low.'
 complete -c jobctl -n '__jobctl_is jobctl worker' -l help -d 'Show this message and exit.'
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -156,6 +157,17 @@ def _check_redis_url(value: str) -> None:
     database = parse_qs(parts.query).get("db", [database])[-1]
     if database and not database.isdigit():
         raise ValueError(f"has a database number {database!r} that is not a whole number, {example}")
+
+
+# a DNS name (RFC 1123 labels) or an IPv4 address: what `hostname` prints, and what worker names carry
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")
+
+
+def _check_hostname(value: str) -> None:
+    """Empty (this machine's name), else a host name: worker names and `worker list` show it, and
+    the embedded server remembers it, so it must not hold ':' (the name separator) or spaces."""
+    if value and (len(value) > 253 or not _HOST_NAME.fullmatch(value)):
+        raise ValueError("must be a host name: letters, digits, '-' and '.', e.g. worker-2.example.com")
 
 
 def _check_database_url(value: str) -> None:
@@ -672,6 +684,15 @@ FIELDS: tuple[Field, ...] = (
         "(k/m/g) or 0 for none; when full it refuses writes, never evicts a job",
     ),
     Field(
+        "hostname",
+        "JOBCTL_HOSTNAME",
+        "",
+        str.strip,
+        _check_hostname,
+        doc="this host's name in worker names, `worker list` and the dash (empty: the machine's own); "
+        "give each host its own",
+    ),
+    Field(
         "redis_wait",
         "JOBCTL_REDIS_WAIT",
         30,
@@ -750,6 +771,11 @@ class Settings:
             return Path(self.home).expanduser()
         base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
         return Path(base) / "jobctl"
+
+    @property
+    def host_name(self) -> str:
+        """JOBCTL_HOSTNAME, else this machine's name."""
+        return self.hostname or socket.gethostname()
 
     @property
     def database(self) -> str:

@@ -46,7 +46,10 @@ def status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def start(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Start the embedded server; a running one takes the current JOBCTL_EMBEDDED_MAXMEMORY."""
     settings = state(ctx).settings
-    _render(embedded.start(settings.home_path, embedded_maxmemory(settings)), as_json)
+    embedded.check_host(settings.home_path, settings.host_name)
+    info = embedded.start(settings.home_path, embedded_maxmemory(settings))
+    embedded.record_host(settings.home_path, settings.host_name)
+    _render(info, as_json)
 
 
 @app.command("stop")

@@ -8,7 +8,7 @@ from rich.table import Table
 from jobctl.cli import completion
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
 from jobctl.core.logs import configure_logging
-from jobctl.core.stats import list_workers
+from jobctl.core.stats import list_workers, workers_by_host
 from jobctl.core.supervisor import WorkerSpec, all_queue_specs, run_worker, run_workers
 from jobctl.core.worker import physical_queue_names
 from jobctl.errors import ExitCode, RedisUnavailable, UsageError
@@ -89,18 +89,21 @@ def _exit(code: int, settings) -> None:
 
 @worker_app.command("list")
 def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """Registered workers: state (dead when heartbeats stopped), current job and its runtime, heartbeat
-    age, memory, jobs done/failed."""
+    """Registered workers, grouped by host: state (dead when heartbeats stopped), current job and its
+    runtime, heartbeat age, memory, jobs done/failed. --json adds "hosts": workers and live ones per
+    host."""
     st = state(ctx)
     rows = list_workers(st.connection, st.settings)
     if as_json:
-        emit_json({"workers": rows})
+        emit_json({"workers": rows, "hosts": workers_by_host(rows)})
         return
     if not rows:
         stdout.print("no workers running (start one: jobctl worker start --queue NAME)")
         return
-    table = Table("name", "queues", "state", "job", "beat", "rss", "pid", "done", box=None)
+    table = Table("host", "name", "queues", "state", "job", "beat", "rss", "pid", "done", box=None)
+    previous_host = None
     for r in rows:
+        host = r["host"] or "-"
         queues = ",".join(sorted({q.rsplit(":", 1)[0] for q in r["queues"]}))
         job = (
             f"{r['current_job'][:8]} {r['current_job_seconds']:g}s"
@@ -109,8 +112,11 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
         )
         beat = "-" if r["heartbeat_age_seconds"] is None else f"{r['heartbeat_age_seconds']:.0f}s"
         rss = "-" if r["rss_bytes"] is None else f"{r['rss_bytes'] / 1024**2:.0f}M"
+        # the host once per group; names built here start with it (HOST:PID:RANDOM), shown once
+        name = r["name"].removeprefix(f"{host}:")
         table.add_row(
-            r["name"][:14],
+            host if host != previous_host else "",
+            name[:20],
             queues,
             r["state"] if r["alive"] else "[red]dead[/red]",
             job,
@@ -119,6 +125,7 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             str(r["pid"]),
             f"{r['jobs_done']}/{r['jobs_failed']}",
         )
+        previous_host = host
     stdout.print(table)
 
 

@@ -16,7 +16,7 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -30,8 +30,9 @@ LEASE_KEY = f"{keyspace.JOBCTL}:alert-rules:evaluator"
 DEFAULT_INTERVAL = 15.0
 
 
-def evaluator_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+def evaluator_name(host: str | None = None) -> str:
+    """HOST:PID:RANDOM; HOST is JOBCTL_HOSTNAME (Settings.host_name) when given, else the machine's."""
+    return f"{host or socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def evaluator_status(connection: redis.Redis) -> dict[str, Any]:
@@ -44,8 +45,11 @@ class AlertEvaluator:
     settings: Settings
     role: str  # what runs it: scheduler, workers or monitor (recorded, shown by `alerts list`)
     interval: float = DEFAULT_INTERVAL
-    name: str = field(default_factory=evaluator_name)
+    name: str = ""  # empty: evaluator_name(settings.host_name)
     holding: bool = False
+
+    def __post_init__(self) -> None:
+        self.name = self.name or evaluator_name(self.settings.host_name)
 
     def _lease_ms(self) -> int:
         return int(self.settings.scheduler_lease * 1000)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 
@@ -31,6 +33,7 @@ def connect(settings: Settings, *, check: bool = True) -> redis.Redis:
     Raises RedisUnavailable (exit 3) with the URL, password masked, when it cannot be reached.
     """
     if settings.redis_url:
+        refuse_remote_embedded(settings)
         try:
             client = redis.Redis.from_url(
                 settings.redis_url,
@@ -43,7 +46,9 @@ def connect(settings: Settings, *, check: bool = True) -> redis.Redis:
                 f"invalid REDIS_URL {mask_url(settings.redis_url)}: {exc}", HINT_UNREACHABLE
             ) from None
     else:
+        refuse_remote_embedded(settings)
         socket = embedded.ensure_running(settings.home_path, embedded_maxmemory(settings))
+        embedded.record_host(settings.home_path, settings.host_name)
         client = redis.Redis(unix_socket_path=str(socket), socket_connect_timeout=5)
     if check:
         ping(client, settings)
@@ -75,6 +80,15 @@ def connect_if_running(settings: Settings, timeout: float = 0.3) -> redis.Redis 
     except (redis.RedisError, ValueError, OSError):
         return None
     return client
+
+
+def refuse_remote_embedded(settings: Settings) -> None:
+    """ConfigError (exit 2) when the embedded server this would use belongs to another host: the state
+    folder's (REDIS_URL unset) or the one a unix:// REDIS_URL names. See core/embedded.py."""
+    if not settings.redis_url:
+        embedded.check_host(settings.home_path, settings.host_name)
+    elif settings.redis_url.startswith("unix://"):
+        embedded.check_socket_host(Path(urlsplit(settings.redis_url).path), settings.host_name)
 
 
 def embedded_maxmemory(settings: Settings) -> int:

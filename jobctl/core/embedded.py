@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
-from jobctl.errors import RedisUnavailable
+from jobctl.errors import ConfigError, RedisUnavailable
 
 START_DEADLINE = 10.0
 LOCK_TIMEOUT = START_DEADLINE * 3
@@ -34,6 +34,8 @@ MAX_SOCKET_PATH = 100
 FALLBACK_BINARIES = ("valkey-server", "redis-server")
 
 HINT_REDIS_URL = "set REDIS_URL to a Redis server, e.g. redis://127.0.0.1:6379/0"
+HOST_FILE = "valkey.host"  # in the state folder: the host whose server this is (JOBCTL_HOSTNAME)
+SOCKET_NAME = "valkey.sock"
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,9 @@ class EmbeddedPaths:
 def paths(home: Path) -> EmbeddedPaths:
     """Where everything lives; a pure function of `home`, so every process agrees on the socket."""
     home = Path(os.path.abspath(os.path.expanduser(home)))
-    socket = home / "valkey.sock"
+    socket = home / SOCKET_NAME
     if len(os.fsencode(socket)) > MAX_SOCKET_PATH:
-        socket = _short_socket_dir(home) / "valkey.sock"
+        socket = _short_socket_dir(home) / SOCKET_NAME
     return EmbeddedPaths(
         home=home,
         socket=socket,
@@ -113,6 +115,54 @@ def ensure_running(home: Path, maxmemory: int = 0) -> Path:
     with _start_lock(p):
         _start_locked(p, maxmemory)
     return p.socket
+
+
+# -- one host per server ---------------------------------------------------------------------------
+# The server listens only on a unix socket, local to its machine by design. A state folder shared
+# between hosts (NFS), or a unix:// REDIS_URL naming such a folder's socket, would otherwise have a
+# second host start its own server on the same data files, or wait on a socket it can never reach:
+# its workers would work alone, on a copy. So the state folder records which host its server
+# belongs to, and another host is refused while that server may be running (its pidfile is there).
+
+
+def check_host(home: Path, host: str) -> None:
+    """Refuse (exit 2) when the embedded server of `home` belongs to another host and may be running."""
+    _refuse_other_host(paths(home), host, "JOBCTL_HOME")
+
+
+def check_socket_host(socket: Path, host: str) -> None:
+    """Refuse (exit 2) a unix:// REDIS_URL naming another host's embedded server socket."""
+    socket = Path(os.path.abspath(socket))
+    if socket.name == SOCKET_NAME:
+        _refuse_other_host(paths(socket.parent), host, "REDIS_URL")
+
+
+def record_host(home: Path, host: str) -> None:
+    """Remember that the server of `home` runs on `host` (after starting or reaching it)."""
+    p = paths(home)
+    if _owner(p) == host:
+        return
+    partial = p.home / f"{HOST_FILE}.{os.getpid()}"
+    partial.write_text(host + "\n", encoding="utf-8")
+    os.replace(partial, p.home / HOST_FILE)
+
+
+def _owner(p: EmbeddedPaths) -> str:
+    try:
+        return (p.home / HOST_FILE).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+
+
+def _refuse_other_host(p: EmbeddedPaths, host: str, via: str) -> None:
+    owner = _owner(p)
+    if owner and owner != host and p.pidfile.exists():
+        raise ConfigError(
+            f"the embedded server in {p.home} belongs to host {owner}, and this is {host} ({via}): its "
+            "socket is local to that machine by design, so workers elsewhere cannot share it",
+            f"to share queues across hosts set REDIS_URL on every host to one Redis they all reach; "
+            f"if {owner} is this machine (JOBCTL_HOSTNAME changed), stop it first: jobctl server stop",
+        )
 
 
 def start(home: Path, maxmemory: int = 0) -> dict:

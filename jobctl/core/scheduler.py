@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,12 +40,15 @@ def scheduler_status(connection: redis.Redis) -> dict[str, Any]:
 @dataclass
 class Scheduler:
     settings: Settings
-    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+    name: str = ""  # empty: HOST:PID:RANDOM, HOST from JOBCTL_HOSTNAME or the machine's name
     tick_interval: float = 1.0
     alert_interval: float = 15.0
     leading: bool = False
     _stop: bool = False
     _alerts: AlertEvaluator | None = None
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"{self.settings.host_name}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     def alerts(self) -> AlertEvaluator:
         """This scheduler's candidacy for evaluating the alert rules (its own election, so a

@@ -118,7 +118,7 @@ def list_workers(
 ) -> list[dict[str, Any]]:
     """Every registered worker: queues, state, current job and its runtime, pid, host, heartbeat age,
     alive (jobctl.core.liveness: a heartbeat within 3 of its intervals), jobs done/failed, resident
-    memory."""
+    memory; sorted by host, then name."""
     now = now or datetime.now(UTC)
     beats = {b.name: b for b in worker_beats(connection, settings, now)}
     workers = [w for w in Worker.all(connection=connection, serializer=PayloadSerializer) if w.name in beats]
@@ -157,8 +157,18 @@ def list_workers(
                 "rss_bytes": int(rss) if rss else None,
             }
         )
-    rows.sort(key=lambda r: r["name"])
+    rows.sort(key=lambda r: (r["host"] or "", r["name"]))  # grouped by host: many hosts share one Redis
     return rows
+
+
+def workers_by_host(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per host, in `list_workers` order: how many workers it has and how many of them are alive."""
+    hosts: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        entry = hosts.setdefault(r["host"] or "", {"host": r["host"], "workers": 0, "alive": 0})
+        entry["workers"] += 1
+        entry["alive"] += bool(r["alive"])
+    return list(hosts.values())
 
 
 def parse_window(text: str | None, name: str = "--window") -> float | None:

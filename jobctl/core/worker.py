@@ -75,6 +75,12 @@ MAX_PREFETCH = 64
 REPEAT_SIGNAL_GRACE = 1.0  # a second stop signal within this counts as the same one (as RQ does)
 
 
+def worker_name(settings: Settings) -> str:
+    """HOST:PID:RANDOM, as the scheduler names itself: a worker's host shows in its name wherever the
+    name alone is printed (logs, attempts, `job show`), and names from many hosts never collide."""
+    return f"{settings.host_name}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 def physical_queue_names(settings: Settings, queue_names: Sequence[str]) -> list[str]:
     """Priority-major order: every queue's high before any normal before any low."""
     if not queue_names:
@@ -165,11 +171,12 @@ class JobctlWorker:
         names = [getattr(q, "name", q) for q in queues]
         self.queues = [PhysicalQueue.of(n) for n in names]
         self.threads = max(1, threads)
-        self.name = name or uuid.uuid4().hex
+        self.name = name or worker_name(settings)
         # RQ's own worker record, so `rq info`, `jobctl worker list` and rq-dashboard see this worker
         self._rq = SimpleWorker(
             list(queues), connection=connection, name=self.name, serializer=serializer, worker_ttl=WORKER_TTL
         )
+        self._rq.hostname = settings.host_name  # JOBCTL_HOSTNAME, where RQ would take the machine's name
         self.key = self._rq.key
         self.lifecycle = Lifecycle(connection)
         self._template = job_class(connection=connection, serializer=serializer)

@@ -69,6 +69,7 @@ BAD: dict[str, list[str]] = {
     "redis_wait": ["soon", "-1"],
     "http_read_timeout": ["slow", "0"],
     "web_session_ttl": ["all day", "0"],
+    "hostname": ["worker 2", "host:1", "-lead.example"],
 }
 # settings that take any text: checked where they are used (EMAIL_FROM by the email job, a
 # blocklist or templates folder when read), or secrets and names nothing here can judge

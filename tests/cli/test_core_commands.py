@@ -119,7 +119,7 @@ def test_unknown_command_is_usage_error(cli):
 def test_queue_list_and_worker_list(cli):
     names = [q["queue"] for q in cli.json("queue", "list")["queues"]]
     assert names[0] == "email-sending" and names[-1] == "dead-letter"
-    assert cli.json("worker", "list") == {"workers": []}
+    assert cli.json("worker", "list") == {"workers": [], "hosts": []}
     assert "no workers" in cli("worker", "list").stdout
 
 

@@ -148,8 +148,14 @@ class MainScreen(DataScreen):
         workers = result["workers"]
         live = sum(1 for w in workers if w["alive"])
         gone = f" (+{len(workers) - live} dead)" if live < len(workers) else ""
+        # the rows come grouped by host (list_workers); with more than one, say how many
+        hosts = len({w.get("host") for w in workers})
+        on_hosts = f" on {hosts} hosts" if hosts > 1 else ""
         self.query_one("#workers-title", Static).update(
-            Text(f"workers: {live}{gone}   dead letters: {result['stats']['dead_letter']:,}", style="bold")
+            Text(
+                f"workers: {live}{gone}{on_hosts}   dead letters: {result['stats']['dead_letter']:,}",
+                style="bold",
+            )
         )
         worker_table = self.query_one("#workers", DataTable)
         rows = self._worker_rows(workers)

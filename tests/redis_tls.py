@@ -210,16 +210,20 @@ def tls_server(folder: Path, pki: Pki, *, require_client_cert: bool) -> PrivateR
     pytest.skip(f"no redis-server/valkey-server built with TLS here (tried {', '.join(tried)})")
 
 
+ADMIN_PASSWORD = "s3cret-admin-pass"
+
+
 def acl_server(folder: Path, acl: str) -> PrivateRedis:
-    """A server whose default user is off and whose `jobctl` user has exactly `acl` (a README line)."""
+    """A server whose default user is off, whose `jobctl` user has exactly `acl` (the README's line),
+    and whose `admin` user (not jobctl's) lets the test read ACL LOG: every command refused."""
     users = folder / "users.acl"
     folder.mkdir(parents=True, exist_ok=True)
-    users.write_text(f"user default off\n{acl}\n")
+    users.write_text(f"user default off\nuser admin on >{ADMIN_PASSWORD} ~* &* +@all\n{acl}\n")
     server = PrivateRedis(folder, ["--aclfile", str(users)])
     server.wait_listening()
     return server
 
 
 def admin(server: PrivateRedis) -> redis.Redis:
-    """Not a client of the server's users: the ACL servers' tests read through the jobctl user."""
-    return redis.Redis(port=server.port, username="jobctl", password=ACL_PASSWORD)
+    """The test's own client, as `admin`: for ACL LOG, never for what jobctl itself does."""
+    return redis.Redis(port=server.port, username="admin", password=ADMIN_PASSWORD)

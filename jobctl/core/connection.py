@@ -13,7 +13,7 @@ from jobctl.core import embedded
 from jobctl.errors import ConfigError, JobctlError, RedisUnavailable
 
 HINT_UNREACHABLE = "start that server, fix REDIS_URL, or unset REDIS_URL to use jobctl's embedded server"
-HINT_ACL = "grant that Redis user the ACL in the README (Operations > TLS and ACL users)"
+HINT_ACL = 'grant that Redis user the ACL in the README\'s "TLS and ACL users" section'
 
 
 def redis_url(settings: Settings) -> str:

@@ -175,5 +175,9 @@ def test_a_user_without_eval_gets_one_line(monkeypatch, tmp_path):
         error, hint = one_error(result)
         assert "no permissions to run the 'evalsha' command" in error and "ACL" in hint
         assert ACL_PASSWORD not in result.stderr
+        worker = jobctl("worker", "start", "--queue", "file-processing", "--burst")
+        assert worker.returncode == 1
+        error, hint = one_error(worker, logged=1)  # after its "started" log line
+        assert "'evalsha'" in error and "ACL" in hint
     finally:
         server.stop()

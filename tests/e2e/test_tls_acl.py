@@ -181,3 +181,21 @@ def test_a_user_without_eval_gets_one_line(monkeypatch, tmp_path):
         assert "'evalsha'" in error and "ACL" in hint
     finally:
         server.stop()
+
+
+def test_the_http_api_names_a_missing_permission(monkeypatch, tmp_path):
+    server = acl_server(tmp_path / "acl", keyspace.acl_rule("jobctl", ACL_PASSWORD, KEY_PREFIX) + " -zcard")
+    try:
+        settings, conn = use(
+            monkeypatch, {"REDIS_URL": f"redis://jobctl:{ACL_PASSWORD}@127.0.0.1:{server.port}/0"}
+        )
+        with TestClient(create_app(settings, loopback=True)) as http:  # no token stored: reads allowed
+            assert http.get("/healthz").json() == {"status": "ok"}
+            answer = http.get("/api/jobs/stats")
+        assert answer.status_code == 503
+        error = answer.json()["error"]
+        assert error["code"] == "redis_permission" and "'zcard'" in error["message"]
+        assert "ACL" in error["hint"] and ACL_PASSWORD not in answer.text
+        conn.close()
+    finally:
+        server.stop()

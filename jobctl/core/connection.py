@@ -106,8 +106,9 @@ def tls_options(settings: Settings) -> dict[str, str]:
     """redis-py's TLS arguments from JOBCTL_REDIS_CA_FILE, _CERT_FILE and _KEY_FILE, for a rediss:// URL.
 
     Verification stays redis-py's default (the certificate must chain to a trusted CA and name the
-    host): these settings only say which CA to trust and which client certificate to show. An
-    `ssl_*=` query parameter in REDIS_URL, which redis-py reads itself, is overridden by a setting."""
+    host): these settings only say which CA to trust and which client certificate to show. redis-py
+    also reads `ssl_*=` query parameters in REDIS_URL itself, and those win over these (it applies the
+    URL's options last); `?ssl_cert_reqs=none` there is the one way to turn verification off."""
     files = {
         "ssl_ca_certs": settings.redis_ca_file,
         "ssl_certfile": settings.redis_cert_file,

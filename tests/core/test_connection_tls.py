@@ -147,3 +147,14 @@ def test_acl_user_wrong_password_and_missing_permission(monkeypatch, tmp_path):
         client.close()
     finally:
         server.stop()
+
+
+def test_redis_py_url_parameters_work_and_are_shown_unmasked(monkeypatch, tls, pki):
+    url = f"rediss://127.0.0.1:{tls.port}/0?ssl_ca_certs={pki.ca}"
+    settings = settings_for(monkeypatch, url)
+    assert redis_url(settings) == url  # a path is no secret: shown as it is
+    client = connect(settings)
+    try:
+        assert client.ping() is True
+    finally:
+        client.close()

@@ -170,6 +170,12 @@ def _check_hostname(value: str) -> None:
         raise ValueError("must be a host name: letters, digits, '-' and '.', e.g. worker-2.example.com")
 
 
+def _check_readable_file(value: str) -> None:
+    """A certificate or key file named by a setting: checked now, not first at the TLS handshake."""
+    if value and not Path(value).expanduser().is_file():
+        raise ValueError(f"{value!r} is not a file")
+
+
 def _check_database_url(value: str) -> None:
     if value and urlsplit(value).scheme.split("+")[0] not in {"sqlite", "postgresql", "postgres"}:
         raise ValueError("must be a sqlite:/// or postgresql:// URL")
@@ -300,6 +306,27 @@ FIELDS: tuple[Field, ...] = (
         doc="Redis server to use; unset starts jobctl's embedded server",
     ),
     Field("redis_password", "REDIS_PASSWORD", "", secret=True, doc="password applied to REDIS_URL"),
+    Field(
+        "redis_ca_file",
+        "JOBCTL_REDIS_CA_FILE",
+        "",
+        check=_check_readable_file,
+        doc="PEM file of the CA that signed a rediss:// server's certificate (else the system's CAs)",
+    ),
+    Field(
+        "redis_cert_file",
+        "JOBCTL_REDIS_CERT_FILE",
+        "",
+        check=_check_readable_file,
+        doc="PEM client certificate for a rediss:// server that asks for one (with JOBCTL_REDIS_KEY_FILE)",
+    ),
+    Field(
+        "redis_key_file",
+        "JOBCTL_REDIS_KEY_FILE",
+        "",
+        check=_check_readable_file,
+        doc="PEM private key of JOBCTL_REDIS_CERT_FILE",
+    ),
     Field(
         "encryption_keys",
         "JOBCTL_ENCRYPTION_KEYS",

@@ -8,6 +8,7 @@ import typer.main
 
 from jobctl.cli.app import app
 from jobctl.config import FIELDS
+from jobctl.core.keyspace import acl_rule
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -16,6 +17,12 @@ README = (ROOT / "README.md").read_text()
 def test_every_setting_is_documented():
     missing = [f.env for f in FIELDS if f"`{f.env}`" not in README and f.env not in README]
     assert not missing, f"README lacks: {missing}"
+
+
+def test_the_acl_block_is_the_one_the_acl_tests_use():
+    # tests/e2e/test_tls_acl.py runs a full job flow with exactly acl_rule(): an admin pastes this line
+    line = acl_rule(prefix="rq")  # the default RQ_KEY_PREFIX (the tests run under their own)
+    assert line in README, f"README lacks the ACL line: {line}"
 
 
 def test_every_command_group_is_documented():

@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover - typer that still depends on click
 from jobctl.cli.metavars import JobctlCommand, name_values
 from jobctl.config import Settings
 from jobctl.core import runtime
-from jobctl.core.connection import connect
+from jobctl.core.connection import connect, permission_refused
 from jobctl.core.limits import server_full
 from jobctl.errors import ExitCode, JobctlError, RedisUnavailable, UsageError
 
@@ -143,6 +143,8 @@ class JobctlGroup(TyperGroup):
             self._fail(ctx, exc)
         except redis.OutOfMemoryError:
             self._fail(ctx, _server_full(ctx))
+        except redis.exceptions.NoPermissionError as exc:  # an ACL user short of a permission (NOPERM)
+            self._fail(ctx, permission_refused(exc))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._fail(
                 ctx,

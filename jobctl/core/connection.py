@@ -11,9 +11,10 @@ import redis
 
 from jobctl.config import Settings, mask_url, memory_limit_bytes
 from jobctl.core import embedded
-from jobctl.errors import RedisUnavailable
+from jobctl.errors import ConfigError, JobctlError, RedisUnavailable
 
 HINT_UNREACHABLE = "start that server, fix REDIS_URL, or unset REDIS_URL to use jobctl's embedded server"
+HINT_ACL = 'grant that Redis user the ACL in the README\'s "TLS and ACL users" section'
 
 
 def redis_url(settings: Settings) -> str:
@@ -40,6 +41,7 @@ def connect(settings: Settings, *, check: bool = True) -> redis.Redis:
                 password=settings.redis_password or None,
                 socket_connect_timeout=5,
                 health_check_interval=30,
+                **tls_options(settings),
             )
         except ValueError as exc:
             raise RedisUnavailable(
@@ -68,6 +70,7 @@ def connect_if_running(settings: Settings, timeout: float = 0.3) -> redis.Redis 
                 password=settings.redis_password or None,
                 socket_connect_timeout=timeout,
                 socket_timeout=timeout,
+                **tls_options(settings),
             )
         else:
             socket = embedded.paths(settings.home_path).socket
@@ -77,7 +80,7 @@ def connect_if_running(settings: Settings, timeout: float = 0.3) -> redis.Redis 
                 unix_socket_path=str(socket), socket_connect_timeout=timeout, socket_timeout=timeout
             )
         client.ping()
-    except (redis.RedisError, ValueError, OSError):
+    except (redis.RedisError, ValueError, OSError, ConfigError):
         return None
     return client
 
@@ -104,10 +107,67 @@ def ping(client: redis.Redis, settings: Settings) -> None:
             f"Redis at {describe_target(settings)} refused the password: {exc}",
             "check REDIS_PASSWORD or the password in REDIS_URL",
         ) from None
+    except redis.exceptions.NoPermissionError as exc:
+        raise permission_refused(exc) from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         raise RedisUnavailable(
-            f"cannot reach Redis at {describe_target(settings)}: {exc}", HINT_UNREACHABLE
+            f"cannot reach Redis at {describe_target(settings)}: {exc}", _unreachable_hint(str(exc), settings)
         ) from None
+
+
+def tls_options(settings: Settings) -> dict[str, str]:
+    """redis-py's TLS arguments from JOBCTL_REDIS_CA_FILE, _CERT_FILE and _KEY_FILE, for a rediss:// URL.
+
+    Verification stays redis-py's default (the certificate must chain to a trusted CA and name the
+    host): these settings only say which CA to trust and which client certificate to show. redis-py
+    also reads `ssl_*=` query parameters in REDIS_URL itself, and those win over these (it applies the
+    URL's options last); `?ssl_cert_reqs=none` there is the one way to turn verification off."""
+    files = {
+        "ssl_ca_certs": settings.redis_ca_file,
+        "ssl_certfile": settings.redis_cert_file,
+        "ssl_keyfile": settings.redis_key_file,
+    }
+    chosen = {name: str(Path(value).expanduser()) for name, value in files.items() if value}
+    if chosen and not settings.redis_url.startswith("rediss://"):
+        # a setting that would be ignored silently would leave the admin believing the link is encrypted
+        raise ConfigError(
+            "JOBCTL_REDIS_CA_FILE, _CERT_FILE and _KEY_FILE need a rediss:// REDIS_URL",
+            "use rediss:// for a TLS server, or unset those settings",
+        )
+    if bool(settings.redis_cert_file) != bool(settings.redis_key_file):
+        raise ConfigError(
+            "JOBCTL_REDIS_CERT_FILE and JOBCTL_REDIS_KEY_FILE go together", "set both, or neither"
+        )
+    return chosen
+
+
+def _unreachable_hint(detail: str, settings: Settings) -> str:
+    """What to do about a failed connection, told apart by what the TLS layer said (OpenSSL's words)."""
+    if "CERTIFICATE_VERIFY_FAILED" in detail:
+        if "match" in detail or "mismatch" in detail:
+            return "the server's certificate does not name the host in REDIS_URL: connect by a name it has"
+        return (
+            "the server's certificate is not signed by a CA jobctl trusts: set JOBCTL_REDIS_CA_FILE to "
+            "the CA file that signed it"
+        )
+    tls = settings.redis_url.startswith("rediss://")
+    if "CERTIFICATE_REQUIRED" in detail.upper() or "certificate required" in detail:
+        return "the server asks for a client certificate: set JOBCTL_REDIS_CERT_FILE and _KEY_FILE"
+    if tls and "WRONG_VERSION_NUMBER" in detail.upper():
+        return "the server at that port does not speak TLS: use redis:// for a plain server"
+    if tls and "EOF" in detail:  # with TLS 1.3 a missing client certificate shows only as a closed link
+        return (
+            "the server closed the TLS connection: if it asks for a client certificate set "
+            "JOBCTL_REDIS_CERT_FILE and _KEY_FILE; if it does not speak TLS there use redis://"
+        )
+    if not tls and ("reset by peer" in detail or "Connection closed by server" in detail):
+        return "the server at that port may speak TLS only: use rediss:// and JOBCTL_REDIS_CA_FILE"
+    return HINT_UNREACHABLE
+
+
+def permission_refused(exc: redis.exceptions.NoPermissionError) -> JobctlError:
+    """A command the server's ACL refuses the configured user (NOPERM), as one line and a hint."""
+    return JobctlError(f"Redis refused a command to this user: {exc}", HINT_ACL)
 
 
 def decoded(reply: bytes | str) -> str:

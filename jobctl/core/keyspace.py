@@ -66,3 +66,24 @@ def api_tokens() -> str:
 def web_session(digest: str) -> str:
     """Hash of one web dashboard sign-in (token name, CSRF token), by the SHA-256 of its cookie; expires."""
     return f"{JOBCTL}:web:session:{digest}"
+
+
+def acl_rule(user: str = "jobctl", password: str = "CHANGE-ME", prefix: str = RQ_KEY_PREFIX) -> str:
+    """The Redis ACL line (redis.conf `user ...` or an ACL file) that lets `user` run every jobctl
+    process (CLI, workers, scheduler, serve, dash) and nothing more than it needs, for keys under `prefix`.
+
+    - `~prefix:*`: every key jobctl and RQ use (keys above); `&prefix:pubsub:*`: RQ's worker command
+      channel (`jobctl worker stop` publishes there, each worker subscribes to its own).
+    - `+@all -@dangerous`: jobctl reads and writes keys, runs Lua (EVAL, EVALSHA, SCRIPT LOAD/EXISTS),
+      uses MULTI/EXEC, WATCH, blocking pops, streams, SUBSCRIBE/PUBLISH, CLIENT SETNAME and CLIENT INFO
+      (RQ names each worker's connection); none of that is in @dangerous, which holds FLUSHALL, KEYS,
+      CONFIG, DEBUG, MONITOR, CLIENT KILL/LIST, SHUTDOWN, ACL and the like.
+    - `+info`: the one @dangerous command used: RQ reads the server version, and a full server's
+      error reports its memory (read-only).
+    - `-function -script|flush -script|kill`: jobctl uses no Redis functions, and another
+      application's scripts are not its to flush or kill.
+    """
+    return (
+        f"user {user} on >{password} resetkeys ~{prefix}:* resetchannels &{prefix}:pubsub:* "
+        "+@all -@dangerous +info -function -script|flush -script|kill"
+    )

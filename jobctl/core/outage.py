@@ -14,6 +14,7 @@ import time
 
 import redis
 
+from jobctl.core.connection import HINT_UNREACHABLE
 from jobctl.errors import JobctlError, RedisUnavailable, ServerFull
 
 log = logging.getLogger("jobctl.worker")
@@ -79,7 +80,10 @@ class Outage:
                 f"burst worker gave up after {waited:.0f} s: Redis is full (at its maxmemory)",
                 f"delete jobs (jobctl clear, jobctl dlq purge) or raise its maxmemory; it waits {setting}",
             )
+        advice = "start the server or fix REDIS_URL"
+        if isinstance(exc, RedisUnavailable) and exc.hint and exc.hint != HINT_UNREACHABLE:
+            advice = exc.hint  # what the connection told apart: a TLS certificate, a plain port, ...
         return RedisUnavailable(
             f"burst worker gave up after {waited:.0f} s: {_describe(exc)}",
-            f"start the server or fix REDIS_URL; a burst worker waits {setting} for it",
+            f"{advice}; a burst worker waits {setting} for it",
         )

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
+from jobctl.core.connection import permission_refused
 from jobctl.core.limits import server_full
 from jobctl.errors import (
     InvalidPayload,
@@ -165,6 +166,13 @@ def install(app: FastAPI) -> None:
             "lost the connection to Redis",
             "check the server (jobctl server status) and try again",
         )
+
+    @app.exception_handler(redis.exceptions.NoPermissionError)
+    async def redis_refused(_request: Request, exc: redis.exceptions.NoPermissionError) -> JSONResponse:
+        # the server's ACL, not the caller: a 503 as for an unreachable Redis, the command named
+        refused = permission_refused(exc)
+        log.warning("%s", refused.message)
+        return error_response(503, "redis_permission", refused.message, refused.hint)
 
     @app.exception_handler(redis.OutOfMemoryError)
     async def redis_full(request: Request, _exc: redis.OutOfMemoryError) -> JSONResponse:

@@ -70,6 +70,9 @@ BAD: dict[str, list[str]] = {
     "http_read_timeout": ["slow", "0"],
     "web_session_ttl": ["all day", "0"],
     "hostname": ["worker 2", "host:1", "-lead.example"],
+    "redis_ca_file": ["/nonexistent/ca.pem"],
+    "redis_cert_file": ["/nonexistent/client.pem"],
+    "redis_key_file": ["/nonexistent/client.key"],
 }
 # settings that take any text: checked where they are used (EMAIL_FROM by the email job, a
 # blocklist or templates folder when read), or secrets and names nothing here can judge

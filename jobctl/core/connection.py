@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import redis
+import redis.sentinel
 
-from jobctl.config import Settings, mask_url, memory_limit_bytes
+from jobctl.config import SENTINEL_SCHEME, Settings, mask_url, memory_limit_bytes, parse_sentinel_url
 from jobctl.core import embedded
 from jobctl.errors import RedisUnavailable
 
 HINT_UNREACHABLE = "start that server, fix REDIS_URL, or unset REDIS_URL to use jobctl's embedded server"
+HINT_SENTINEL = "check that the Sentinels in REDIS_URL run and monitor that master name (SENTINEL MASTERS)"
 
 
 def redis_url(settings: Settings) -> str:
@@ -22,7 +24,55 @@ def redis_url(settings: Settings) -> str:
 
 
 def describe_target(settings: Settings) -> str:
+    if is_sentinel(settings):
+        return f"{redis_url(settings)} (Sentinel)"
     return redis_url(settings) + ("" if settings.redis_url else " (embedded)")
+
+
+def is_sentinel(settings: Settings) -> bool:
+    return settings.redis_url.startswith(f"{SENTINEL_SCHEME}://")
+
+
+def sentinel_client(settings: Settings, **connection_kwargs: Any) -> redis.Redis:
+    """A client for the master a redis+sentinel:// URL names. Its pool asks the Sentinels for the
+    master's address on every new connection, and drops a connection whose server turned replica
+    (READONLY), so after a failover the next call (a worker's retry) reaches the new master."""
+    target = parse_sentinel_url(settings.redis_url)
+    sentinel_kwargs = {
+        "socket_connect_timeout": connection_kwargs.get("socket_connect_timeout", 5),
+        "socket_timeout": connection_kwargs.get("socket_timeout", 5),
+    }
+    if target.sentinel_password:
+        sentinel_kwargs |= {"username": target.sentinel_username, "password": target.sentinel_password}
+    sentinels = redis.sentinel.Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_kwargs)
+    return sentinels.master_for(
+        target.master,
+        db=target.db,
+        username=target.username,
+        password=target.password or settings.redis_password or None,
+        **connection_kwargs,
+    )
+
+
+def sentinel_master(settings: Settings, timeout: float = 1.0) -> dict[str, Any]:
+    """What the Sentinels say now: {"master": name, "sentinels": [...], "address": "host:port" or None,
+    "error": why not}; one round trip to each Sentinel at most (for `server status`)."""
+    target = parse_sentinel_url(settings.redis_url)
+    info: dict[str, Any] = {
+        "master": target.master,
+        "sentinels": [f"{host}:{port}" for host, port in target.sentinels],
+        "address": None,
+    }
+    client = sentinel_client(settings, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        pool = cast(redis.sentinel.SentinelConnectionPool, client.connection_pool)  # master_for's
+        host, port = pool.get_master_address()
+        info["address"] = f"{host}:{port}"
+    except (redis.RedisError, OSError) as exc:
+        info["error"] = str(exc)
+    finally:
+        client.close()
+    return info
 
 
 def connect(settings: Settings, *, check: bool = True) -> redis.Redis:
@@ -30,7 +80,9 @@ def connect(settings: Settings, *, check: bool = True) -> redis.Redis:
 
     Raises RedisUnavailable (exit 3) with the URL, password masked, when it cannot be reached.
     """
-    if settings.redis_url:
+    if is_sentinel(settings):
+        client = sentinel_client(settings, socket_connect_timeout=5, health_check_interval=30)
+    elif settings.redis_url:
         try:
             client = redis.Redis.from_url(
                 settings.redis_url,
@@ -57,7 +109,9 @@ def connect_if_running(settings: Settings, timeout: float = 0.3) -> redis.Redis 
     when its socket is already there, never started, and no error is raised.
     """
     try:
-        if settings.redis_url:
+        if is_sentinel(settings):
+            client = sentinel_client(settings, socket_connect_timeout=timeout, socket_timeout=timeout)
+        elif settings.redis_url:
             client = redis.Redis.from_url(
                 settings.redis_url,
                 password=settings.redis_password or None,
@@ -91,9 +145,8 @@ def ping(client: redis.Redis, settings: Settings) -> None:
             "check REDIS_PASSWORD or the password in REDIS_URL",
         ) from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        raise RedisUnavailable(
-            f"cannot reach Redis at {describe_target(settings)}: {exc}", HINT_UNREACHABLE
-        ) from None
+        hint = HINT_SENTINEL if is_sentinel(settings) else HINT_UNREACHABLE
+        raise RedisUnavailable(f"cannot reach Redis at {describe_target(settings)}: {exc}", hint) from None
 
 
 def decoded(reply: bytes | str) -> str:

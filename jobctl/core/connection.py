@@ -54,6 +54,16 @@ def sentinel_client(settings: Settings, **connection_kwargs: Any) -> redis.Redis
     )
 
 
+def no_master(settings: Settings, exc: Exception) -> str:
+    """MasterNotFoundError in one line: redis-py's message carries the whole client's repr; the last
+    Sentinel's own error (connection refused, NOAUTH, ...) is what helps."""
+    cause = str(exc).rsplit(" - ", 1)[-1] if " - " in str(exc) else ""
+    name = parse_sentinel_url(settings.redis_url).master
+    return f"no Sentinel named a master {name!r}" + (
+        f" (last: {cause.removeprefix('network:')})" if cause else ""
+    )
+
+
 def sentinel_master(settings: Settings, timeout: float = 1.0) -> dict[str, Any]:
     """What the Sentinels say now: {"master": name, "sentinels": [...], "address": "host:port" or None,
     "error": why not}; one round trip to each Sentinel at most (for `server status`)."""
@@ -68,6 +78,8 @@ def sentinel_master(settings: Settings, timeout: float = 1.0) -> dict[str, Any]:
         pool = cast(redis.sentinel.SentinelConnectionPool, client.connection_pool)  # master_for's
         host, port = pool.get_master_address()
         info["address"] = f"{host}:{port}"
+    except redis.sentinel.MasterNotFoundError as exc:
+        info["error"] = no_master(settings, exc)
     except (redis.RedisError, OSError) as exc:
         info["error"] = str(exc)
     finally:
@@ -143,6 +155,10 @@ def ping(client: redis.Redis, settings: Settings) -> None:
         raise RedisUnavailable(
             f"Redis at {describe_target(settings)} refused the password: {exc}",
             "check REDIS_PASSWORD or the password in REDIS_URL",
+        ) from None
+    except redis.sentinel.MasterNotFoundError as exc:
+        raise RedisUnavailable(
+            f"cannot reach Redis at {describe_target(settings)}: {no_master(settings, exc)}", HINT_SENTINEL
         ) from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         hint = HINT_SENTINEL if is_sentinel(settings) else HINT_UNREACHABLE

@@ -16,6 +16,11 @@ elect and promote (~1-2 s) and the workers' back-off retry (0.5, 1, 2, 4 s): wit
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from jobctl.config import load_settings
@@ -42,6 +47,18 @@ def test_a_sentinel_url_reaches_the_master_and_names_it(sentinel_group):
     now = sentinel_master(settings)
     assert now["address"] == f"127.0.0.1:{sentinel_group.ports[0]}" and now["master"] == "jobctl-test"
     client.close()
+    shown = subprocess.run(
+        [sys.executable, "-m", "jobctl", "server", "status", "--json"],
+        env={**os.environ, "REDIS_URL": sentinel_group.url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout)
+    assert status["url"] == sentinel_group.url
+    assert status["sentinel"]["address"] == f"127.0.0.1:{sentinel_group.ports[0]}"
+    assert len(status["sentinel"]["sentinels"]) == 3
 
 
 def test_jobs_carry_on_through_a_failover(sentinel_group, tmp_path):

@@ -209,13 +209,13 @@ class SentinelGroup:
 @dataclass
 class FailoverResult:
     jobs: int
-    lost: int  # acknowledged by enqueue, never completed
+    lost: int  # acknowledged by enqueue, never ran
     duplicated: int  # completed jobs that ran more than once
     resume_seconds: list[float] = field(default_factory=list)  # per kill: SIGKILL -> next job completed
     failover_seconds: list[float] = field(default_factory=list)  # per kill: SIGKILL -> a new master
     lost_ids: list[str] = field(default_factory=list)
     scheduler_active: str | None = None
-    states: dict[str, int] = field(default_factory=dict)
+    states: dict[str, int] = field(default_factory=dict)  # job statuses at the end ("trimmed": retention)
 
 
 def _env(url: str, prefix: str, home: Path) -> dict[str, str]:
@@ -343,8 +343,10 @@ def failover_run(
         while time.monotonic() < deadline and not all(counter(j).exists() for j in acknowledged):
             time.sleep(0.2)
         statuses = _statuses(connection, prefix, acknowledged)
-        result.states = dict(sorted(_count(statuses.values()).items()))
-        result.lost_ids = [j for j in acknowledged if statuses[j] != "finished"]
+        result.states = dict(sorted(_count(s or "trimmed" for s in statuses.values()).items()))
+        # never ran: a completed job's hash may already be gone (the queue's keep_completed trims the
+        # oldest), so its execution count, not its status, says whether it ran
+        result.lost_ids = [j for j in acknowledged if not executions(j)]
         result.lost = len(result.lost_ids)
         result.duplicated = sum(1 for j in acknowledged if executions(j) > 1)
         result.scheduler_active = scheduler_status(connection)["active"]

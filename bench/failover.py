@@ -9,8 +9,10 @@ Per run: a master, a replica and three Sentinels (quorum 2, down-after 500 ms, f
 `jobctl worker start` processes and a `jobctl scheduler start` on REDIS_URL=redis+sentinel://...;
 `flaky` jobs (fail_times=0, each counting its executions in a file of its own) enqueued one at a time
 at --rate a second. The master is SIGKILLed --kills times, evenly through the stream; each killed
-server is started again as a replica before the next kill, so there is always a replica to promote.
-With --min-replicas 1 the servers run with min-replicas-to-write 1 and min-replicas-max-lag 1.
+server is started again as a replica once a new master is up (as systemd would restart it), so
+there is a replica to promote at the next kill and to confirm WAITs.
+With --enqueue-replicas 1 every enqueue WAITs for the replica (JOBCTL_ENQUEUE_REPLICAS=1); with
+--min-replicas 1 the servers run with min-replicas-to-write 1 and min-replicas-max-lag 1.
 
 Printed, per run: jobs, lost (acknowledged by enqueue, never ran), duplicated (completed jobs
 that ran more than once), seconds from each SIGKILL to a new master and to the first job enqueued
@@ -50,6 +52,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="jobs enqueued a second")
     parser.add_argument("--runs", type=int, default=1, help="repeat the whole run")
     parser.add_argument("--min-replicas", type=int, default=0, help="min-replicas-to-write on the servers")
+    parser.add_argument(
+        "--enqueue-replicas", type=int, default=0, help="JOBCTL_ENQUEUE_REPLICAS (WAIT after each enqueue)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -68,6 +73,7 @@ def main() -> int:
                     kills=args.kills,
                     rate=args.rate,
                     settle=120,
+                    enqueue_replicas=args.enqueue_replicas,
                     log=log,
                 )
             )
@@ -78,7 +84,10 @@ def main() -> int:
     if args.json:
         print(json.dumps([asdict(r) for r in results], indent=2))
     else:
-        print(f"min-replicas-to-write {args.min_replicas}, {args.rate:g} jobs/s, 2 workers, 1 scheduler")
+        print(
+            f"JOBCTL_ENQUEUE_REPLICAS={args.enqueue_replicas}, min-replicas-to-write {args.min_replicas}, "
+            f"{args.rate:g} jobs/s, 2 workers, 1 scheduler"
+        )
         head = f"{'run':>3} {'jobs':>6} {'kills':>5} {'lost':>5} {'dup':>4}"
         print(f"{head}  {'to new master (s)':<22} {'to resume (s)':<22}")
         for n, r in enumerate(results, 1):

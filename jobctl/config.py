@@ -733,6 +733,15 @@ FIELDS: tuple[Field, ...] = (
         "(k/m/g) or 0 for none; when full it refuses writes, never evicts a job",
     ),
     Field(
+        "enqueue_replicas",
+        "JOBCTL_ENQUEUE_REPLICAS",
+        0,
+        _parse_int,
+        _check_non_negative,
+        doc="replicas that must hold enqueued jobs before an enqueue returns (Redis WAIT, at most 1 s; "
+        "fewer is logged): a Sentinel failover then keeps them; 0 does not wait",
+    ),
+    Field(
         "redis_wait",
         "JOBCTL_REDIS_WAIT",
         30,

@@ -183,16 +183,17 @@ class SentinelGroup:
         return int(wait_until(promoted, timeout, "the Sentinels to promote the replica", interval=0.05))
 
     def restart_killed(self, port: int) -> None:
-        """The killed server back as a replica of the new master (what an admin's restart does; the
-        Sentinels would reconfigure it anyway)."""
+        """The killed server started again as a replica of the new master, at once (what systemd's
+        Restart= does; the Sentinels would reconfigure it anyway). `wait_synced` waits for its link."""
+        self._spawn(port, self._server_args(self.master_port()))
+
+    def wait_synced(self, port: int, timeout: float = 20) -> None:
         import redis
 
-        master = self.master_port()
-        self._spawn(port, self._server_args(master))
         wait_until(
             lambda: redis.Redis(port=port).info("replication").get("master_link_status") == "up",
-            20,
-            "the old master to rejoin as a replica",
+            timeout,
+            f"the server on port {port} to sync as a replica",
         )
 
     def stop(self) -> None:
@@ -240,11 +241,14 @@ def failover_run(
     kills: int = 1,
     rate: float = 50.0,
     settle: float = 60.0,
+    enqueue_replicas: int = 0,
     log: Callable[[str], None] = lambda _line: None,
 ) -> FailoverResult:
     """Stream `jobs` jobs in at `rate` a second while 2 workers and a scheduler run; SIGKILL the
-    master `kills` times, evenly through the stream (restarting each killed server as a replica
-    before the next kill); then wait up to `settle` seconds for every acknowledged job to complete."""
+    master `kills` times, evenly through the stream (each killed server is started again as a replica
+    once a new master is up, as a service manager would); then wait up to `settle` seconds for every
+    acknowledged job to complete.
+    `enqueue_replicas` is JOBCTL_ENQUEUE_REPLICAS for the enqueuer (and every process)."""
     import redis
 
     from jobctl.config import load_settings
@@ -257,7 +261,7 @@ def failover_run(
     counters = folder / "counters"
     home.mkdir(parents=True, exist_ok=True)
     counters.mkdir(parents=True, exist_ok=True)
-    env = _env(group.url, prefix, home)
+    env = _env(group.url, prefix, home) | {"JOBCTL_ENQUEUE_REPLICAS": str(enqueue_replicas)}
     settings = load_settings(environ=env)
     connection = connect(settings)
     procs: list[subprocess.Popen] = []
@@ -309,18 +313,21 @@ def failover_run(
             if n in kill_at:
                 if watch is not None:  # the previous kill's work has not resumed yet: wait for it
                     wait_until(resumed, settle, "jobs to run again after the previous SIGKILL")
-                if group.killed:
-                    group.restart_killed(group.killed[-1])
+                if group.killed:  # the previous kill's server is a replica again: something to promote
+                    group.wait_synced(group.killed[-1])
                 killed_port = group.kill_master()
                 watch = (time.monotonic(), None)
                 log(f"SIGKILL the master on port {killed_port} after {n} jobs")
                 new = group.wait_failover(killed_port)
                 result.failover_seconds.append(time.monotonic() - watch[0])
+                group.restart_killed(killed_port)
                 log(f"port {new} is the master {result.failover_seconds[-1]:.1f} s after the SIGKILL")
             job_id = f"failover-{n:06d}"
             started = time.monotonic()
             while True:  # an enqueue the failover interrupted is sent again, under the same id
                 try:
+                    if connection.exists(f"{prefix}:job:{job_id}"):
+                        break  # the interrupted one had landed (only its reply was lost)
                     enqueue_many(
                         connection,
                         settings,

@@ -65,6 +65,7 @@ BAD: dict[str, list[str]] = {
     "dlq_max_age": ["1y"],
     "audit_max_entries": ["0"],
     "heartbeat_interval": ["0"],
+    "enqueue_replicas": ["-1", "one"],
     "maintenance_interval": ["never"],
     "scheduler_lease": ["0"],
     "log_format": ["xml"],

@@ -33,6 +33,21 @@ def is_sentinel(settings: Settings) -> bool:
     return settings.redis_url.startswith(f"{SENTINEL_SCHEME}://")
 
 
+class SentinelMasterConnection(redis.sentinel.SentinelManagedConnection):
+    """A connection to the master Sentinel names. NOREPLICAS (the master's min-replicas-to-write is
+    unmet: just after a failover, say, while its new replica syncs) comes out as a ConnectionError, so
+    workers, the scheduler and every retry loop wait it out like an outage instead of failing on it.
+    Redis checks it before a command or script writes anything, so nothing was half done."""
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().read_response(*args, **kwargs)
+        except redis.ResponseError as exc:
+            if not str(exc).startswith("NOREPLICAS"):
+                raise
+            raise redis.ConnectionError(f"the master has too few replicas in sync to write ({exc})") from exc
+
+
 def sentinel_client(settings: Settings, **connection_kwargs: Any) -> redis.Redis:
     """A client for the master a redis+sentinel:// URL names. Its pool asks the Sentinels for the
     master's address on every new connection, and drops a connection whose server turned replica
@@ -50,6 +65,7 @@ def sentinel_client(settings: Settings, **connection_kwargs: Any) -> redis.Redis
         db=target.db,
         username=target.username,
         password=target.password or settings.redis_password or None,
+        connection_class=SentinelMasterConnection,
         **connection_kwargs,
     )
 

@@ -24,6 +24,7 @@ import subprocess
 import sys
 
 import pytest
+import redis
 
 from jobctl.config import load_settings
 from jobctl.core.connection import connect, describe_target, sentinel_master
@@ -48,6 +49,11 @@ def test_a_sentinel_url_reaches_the_master_and_names_it(sentinel_group):
     assert describe_target(settings) == f"{sentinel_group.url} (Sentinel)"
     now = sentinel_master(settings)
     assert now["address"] == f"127.0.0.1:{sentinel_group.ports[0]}" and now["master"] == "jobctl-test"
+    # min-replicas-to-write unmet (NOREPLICAS) is an outage jobctl waits out, not a failed command
+    client.config_set("min-replicas-to-write", 2)
+    with pytest.raises(redis.ConnectionError, match="too few replicas in sync"):
+        client.set(f"{os.environ['RQ_KEY_PREFIX']}:sentinel-probe", 1)
+    client.config_set("min-replicas-to-write", 0)
     client.close()
     shown = subprocess.run(
         [sys.executable, "-m", "jobctl", "server", "status", "--json"],

@@ -184,17 +184,21 @@ class SentinelGroup:
 
     def restart_killed(self, port: int) -> None:
         """The killed server started again as a replica of the new master, at once (what systemd's
-        Restart= does; the Sentinels would reconfigure it anyway). `wait_synced` waits for its link."""
-        self._spawn(port, self._server_args(self.master_port()))
+        Restart= does; the Sentinels would reconfigure it anyway). It starts empty, so it starts with
+        replica-priority 0: a Sentinel must not promote it before it synced (a spurious failover, a
+        busy master missing down-after-milliseconds, would then wipe the data). `wait_synced` lifts it."""
+        self._spawn(port, [*self._server_args(self.master_port()), "--replica-priority", "0"])
 
     def wait_synced(self, port: int, timeout: float = 20) -> None:
         import redis
 
+        server = redis.Redis(port=port)
         wait_until(
-            lambda: redis.Redis(port=port).info("replication").get("master_link_status") == "up",
+            lambda: server.info("replication").get("master_link_status") == "up",
             timeout,
             f"the server on port {port} to sync as a replica",
         )
+        server.config_set("replica-priority", 100)  # synced: a candidate for the next failover
 
     def stop(self) -> None:
         for proc in self.procs.values():

@@ -131,14 +131,75 @@ def _parse_str(raw: Any) -> str:
     return str(raw)
 
 
+SENTINEL_SCHEME = "redis+sentinel"
+SENTINEL_PORT = 26379
+SENTINEL_EXAMPLE = "e.g. redis+sentinel://h1:26379,h2:26379,h3:26379/mymaster/0"
+
+
+@dataclass(frozen=True)
+class SentinelTarget:
+    """A `redis+sentinel://[user:password@]host[:port],host[:port]/master[/db]` URL, read: the
+    Sentinels to ask, the master's name, and what to send the master. The user and password are the
+    master's; the Sentinels' own (when they have requirepass) come as ?sentinel_password= and
+    ?sentinel_username= (the spelling of the redis-sentinel-url and Lettuce URLs)."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    sentinel_username: str | None = None
+    sentinel_password: str | None = None
+
+
+def parse_sentinel_url(value: str) -> SentinelTarget:
+    """A redis+sentinel:// URL read into a SentinelTarget; ValueError naming what is wrong."""
+    parts = urlsplit(value)
+    if parts.scheme != SENTINEL_SCHEME:
+        raise ValueError(f"must start with {SENTINEL_SCHEME}://, {SENTINEL_EXAMPLE}")
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    sentinels = []
+    for address in (a.strip() for a in hostlist.split(",")):
+        if address.startswith("["):  # [::1]:26379
+            host, _, port = address[1:].partition("]")
+            port = port.removeprefix(":")
+        else:
+            host, _, port = address.partition(":")
+        if not host:
+            raise ValueError(f"names a Sentinel without a host, {SENTINEL_EXAMPLE}")
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(f"has a Sentinel port {port!r} that is not a number between 1 and 65535")
+        sentinels.append((host, int(port) if port else SENTINEL_PORT))
+    master, _, database = parts.path.removeprefix("/").partition("/")
+    if not master:
+        raise ValueError(f"names no master (the name Sentinel monitors), {SENTINEL_EXAMPLE}")
+    query = parse_qs(parts.query)
+    database = query.get("db", [database.strip("/")])[-1]
+    if database and not database.isdigit():
+        raise ValueError(f"has a database number {database!r} that is not a whole number, {SENTINEL_EXAMPLE}")
+    return SentinelTarget(
+        sentinels=tuple(sentinels),
+        master=unquote_plus(master),
+        db=int(database or 0),
+        username=unquote_plus(username) or None,
+        password=unquote_plus(password) or None,
+        sentinel_username=query.get("sentinel_username", [None])[-1],
+        sentinel_password=query.get("sentinel_password", [None])[-1],
+    )
+
+
 def _check_redis_url(value: str) -> None:
     """What redis-py would misread, refused before connecting: it skips a database number it cannot
     read, and a bad host or port would only show as 'cannot reach Redis'."""
     if not value:
         return
     parts = urlsplit(value)
+    if parts.scheme == SENTINEL_SCHEME:
+        parse_sentinel_url(value)
+        return
     if parts.scheme not in {"redis", "rediss", "unix"}:
-        raise ValueError("must start with redis://, rediss:// or unix://")
+        raise ValueError(f"must start with redis://, rediss://, unix:// or {SENTINEL_SCHEME}://")
     example = "e.g. redis://127.0.0.1:6379/0"
     if parts.scheme == "unix":
         if not parts.path:
@@ -718,6 +779,15 @@ FIELDS: tuple[Field, ...] = (
         _check_hostname,
         doc="this host's name in worker names, `worker list` and the dash (empty: the machine's own); "
         "give each host its own",
+    ),
+    Field(
+        "enqueue_replicas",
+        "JOBCTL_ENQUEUE_REPLICAS",
+        0,
+        _parse_int,
+        _check_non_negative,
+        doc="replicas that must hold enqueued jobs before an enqueue returns (Redis WAIT, at most 1 s; "
+        "fewer is logged): a Sentinel failover then keeps them; 0 does not wait",
     ),
     Field(
         "redis_wait",

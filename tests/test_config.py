@@ -180,3 +180,19 @@ def test_a_bad_url_setting_is_echoed_masked():
         load_settings(environ={"JOBCTL_CRYPTO_URL": "ftp://bob:hunter2@pay.example/?token=t0k"})
     assert "hunter2" not in err.value.message and "t0k" not in err.value.message
     assert "ftp://bob:" in err.value.message
+
+
+def test_a_sentinel_url_is_read_and_its_passwords_masked():
+    from jobctl.config import parse_sentinel_url
+
+    url = "redis+sentinel://jobs:s3cret@h1:26379,h2,[::1]:26380/mymaster/2?sentinel_password=pw2"
+    target = parse_sentinel_url(url)
+    assert target.sentinels == (("h1", 26379), ("h2", 26379), ("::1", 26380))
+    assert (target.master, target.db, target.username, target.password) == ("mymaster", 2, "jobs", "s3cret")
+    assert target.sentinel_password == "pw2"
+    shown = load_settings(environ={"REDIS_URL": url}).describe()
+    redis_url = next(row for row in shown if row["env"] == "REDIS_URL")
+    assert "s3cret" not in str(redis_url) and "pw2" not in str(redis_url)
+    assert mask_url(url) == (
+        f"redis+sentinel://jobs:{SECRET_MASK}@h1:26379,h2,[::1]:26380/mymaster/2?sentinel_password={SECRET_MASK}"
+    )

@@ -6,7 +6,7 @@ import typer
 
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
 from jobctl.core import embedded
-from jobctl.core.connection import embedded_maxmemory, redis_url
+from jobctl.core.connection import embedded_maxmemory, is_sentinel, redis_url, sentinel_master
 
 app = new_app("Manage jobctl's embedded Redis-compatible server (used when REDIS_URL is unset).")
 
@@ -21,6 +21,11 @@ def _render(info: dict, as_json: bool, note: str | None = None) -> None:
     stdout.print(f"server: {running}")
     if info.get("url"):  # what `rq info -u URL` and rq-dashboard take
         stdout.print(f"  url: {info['url']}", highlight=False, soft_wrap=True)
+    if info.get("sentinel"):  # which server the Sentinels name as master right now
+        watched = info["sentinel"]
+        where = watched["address"] or f"unknown: {watched.get('error')}"
+        stdout.print(f"  master {watched['master']}: {where}", highlight=False, soft_wrap=True)
+        stdout.print(f"  sentinels: {', '.join(watched['sentinels'])}", highlight=False, soft_wrap=True)
     for key in ("pid", "version", "maxmemory", "socket", "home", "data_size", "binary", "log"):
         if info.get(key) is not None:
             value = f"{info[key]:,} bytes" if key in ("data_size", "maxmemory") else info[key]
@@ -37,7 +42,10 @@ def status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     info = embedded.status(settings.home_path)
     # the server jobctl uses, as `rq info -u` and rq-dashboard take it (a password stays masked)
     info["url"] = redis_url(settings)
-    if settings.redis_url:
+    if is_sentinel(settings):
+        info["sentinel"] = sentinel_master(settings)
+        info["note"] = "REDIS_URL names Sentinels: jobctl uses the master they name, not the embedded server"
+    elif settings.redis_url:
         info["note"] = "REDIS_URL is set: jobctl uses that server, not the embedded one"
     _render(info, as_json, info.get("note"))
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import redis
+import redis.sentinel
 
-from jobctl.config import Settings, mask_url, memory_limit_bytes
+from jobctl.config import SENTINEL_SCHEME, Settings, mask_url, memory_limit_bytes, parse_sentinel_url
 from jobctl.core import embedded
 from jobctl.errors import ConfigError, JobctlError, RedisUnavailable
 
 HINT_UNREACHABLE = "start that server, fix REDIS_URL, or unset REDIS_URL to use jobctl's embedded server"
 HINT_ACL = 'grant that Redis user the ACL in the README\'s "TLS and ACL users" section'
+HINT_SENTINEL = "check that the Sentinels in REDIS_URL run and monitor that master name (SENTINEL MASTERS)"
 
 
 def redis_url(settings: Settings) -> str:
@@ -25,7 +27,83 @@ def redis_url(settings: Settings) -> str:
 
 
 def describe_target(settings: Settings) -> str:
+    if is_sentinel(settings):
+        return f"{redis_url(settings)} (Sentinel)"
     return redis_url(settings) + ("" if settings.redis_url else " (embedded)")
+
+
+def is_sentinel(settings: Settings) -> bool:
+    return settings.redis_url.startswith(f"{SENTINEL_SCHEME}://")
+
+
+class SentinelMasterConnection(redis.sentinel.SentinelManagedConnection):
+    """A connection to the master Sentinel names. NOREPLICAS (the master's min-replicas-to-write is
+    unmet: just after a failover, say, while its new replica syncs) comes out as a ConnectionError, so
+    workers, the scheduler and every retry loop wait it out like an outage instead of failing on it.
+    Redis checks it before a command or script writes anything, so nothing was half done."""
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().read_response(*args, **kwargs)
+        except redis.ResponseError as exc:
+            if not str(exc).startswith("NOREPLICAS"):
+                raise
+            raise redis.ConnectionError(f"the master has too few replicas in sync to write ({exc})") from exc
+
+
+def sentinel_client(settings: Settings, **connection_kwargs: Any) -> redis.Redis:
+    """A client for the master a redis+sentinel:// URL names. Its pool asks the Sentinels for the
+    master's address on every new connection, and drops a connection whose server turned replica
+    (READONLY), so after a failover the next call (a worker's retry) reaches the new master."""
+    target = parse_sentinel_url(settings.redis_url)
+    sentinel_kwargs = {
+        "socket_connect_timeout": connection_kwargs.get("socket_connect_timeout", 5),
+        "socket_timeout": connection_kwargs.get("socket_timeout", 5),
+    }
+    if target.sentinel_password:
+        sentinel_kwargs |= {"username": target.sentinel_username, "password": target.sentinel_password}
+    sentinels = redis.sentinel.Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_kwargs)
+    return sentinels.master_for(
+        target.master,
+        db=target.db,
+        username=target.username,
+        password=target.password or settings.redis_password or None,
+        connection_class=SentinelMasterConnection,
+        **connection_kwargs,
+    )
+
+
+def no_master(settings: Settings, exc: Exception) -> str:
+    """MasterNotFoundError in one line: redis-py's message carries the whole client's repr; the last
+    Sentinel's own error (connection refused, NOAUTH, ...) is what helps."""
+    cause = str(exc).rsplit(" - ", 1)[-1] if " - " in str(exc) else ""
+    name = parse_sentinel_url(settings.redis_url).master
+    return f"no Sentinel named a master {name!r}" + (
+        f" (last: {cause.removeprefix('network:')})" if cause else ""
+    )
+
+
+def sentinel_master(settings: Settings, timeout: float = 1.0) -> dict[str, Any]:
+    """What the Sentinels say now: {"master": name, "sentinels": [...], "address": "host:port" or None,
+    "error": why not}; one round trip to each Sentinel at most (for `server status`)."""
+    target = parse_sentinel_url(settings.redis_url)
+    info: dict[str, Any] = {
+        "master": target.master,
+        "sentinels": [f"{host}:{port}" for host, port in target.sentinels],
+        "address": None,
+    }
+    client = sentinel_client(settings, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        pool = cast(redis.sentinel.SentinelConnectionPool, client.connection_pool)  # master_for's
+        host, port = pool.get_master_address()
+        info["address"] = f"{host}:{port}"
+    except redis.sentinel.MasterNotFoundError as exc:
+        info["error"] = no_master(settings, exc)
+    except (redis.RedisError, OSError) as exc:
+        info["error"] = str(exc)
+    finally:
+        client.close()
+    return info
 
 
 def connect(settings: Settings, *, check: bool = True) -> redis.Redis:
@@ -33,7 +111,9 @@ def connect(settings: Settings, *, check: bool = True) -> redis.Redis:
 
     Raises RedisUnavailable (exit 3) with the URL, password masked, when it cannot be reached.
     """
-    if settings.redis_url:
+    if is_sentinel(settings):
+        client = sentinel_client(settings, socket_connect_timeout=5, health_check_interval=30)
+    elif settings.redis_url:
         refuse_remote_embedded(settings)
         try:
             client = redis.Redis.from_url(
@@ -64,7 +144,9 @@ def connect_if_running(settings: Settings, timeout: float = 0.3) -> redis.Redis 
     when its socket is already there, never started, and no error is raised.
     """
     try:
-        if settings.redis_url:
+        if is_sentinel(settings):
+            client = sentinel_client(settings, socket_connect_timeout=timeout, socket_timeout=timeout)
+        elif settings.redis_url:
             client = redis.Redis.from_url(
                 settings.redis_url,
                 password=settings.redis_password or None,
@@ -109,10 +191,13 @@ def ping(client: redis.Redis, settings: Settings) -> None:
         ) from None
     except redis.exceptions.NoPermissionError as exc:
         raise permission_refused(exc) from None
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+    except redis.sentinel.MasterNotFoundError as exc:  # a ConnectionError: caught before those
         raise RedisUnavailable(
-            f"cannot reach Redis at {describe_target(settings)}: {exc}", _unreachable_hint(str(exc), settings)
+            f"cannot reach Redis at {describe_target(settings)}: {no_master(settings, exc)}", HINT_SENTINEL
         ) from None
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        hint = HINT_SENTINEL if is_sentinel(settings) else _unreachable_hint(str(exc), settings)
+        raise RedisUnavailable(f"cannot reach Redis at {describe_target(settings)}: {exc}", hint) from None
 
 
 def tls_options(settings: Settings) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 import uuid
@@ -30,6 +31,9 @@ from jobctl.core.payloads import active as encrypting
 from jobctl.core.progress import Progress, ignore
 from jobctl.durations import parse_duration
 from jobctl.errors import UsageError
+
+log = logging.getLogger("jobctl.enqueue")
+REPLICA_WAIT_MS = 1000  # JOBCTL_ENQUEUE_REPLICAS: longest an enqueue waits for its replicas
 
 BATCH_SIZE = 1000
 PAST_GRACE = 5  # seconds: an --at this close to now is a clock skew or a slow hand, not a mistake
@@ -327,11 +331,17 @@ def enqueue_many(
     report = on_progress or ignore
     report(0, len(every), "enqueueing")
 
+    # WAIT counts the writes sent on its own connection: pin one for the whole call
+    pinned = connection.client() if settings.enqueue_replicas else None
+    connection = pinned or connection
+
     def flush() -> None:
         try:
             write()
         except redis.OutOfMemoryError:
             raise server_full(connection, not settings.redis_url, len(ids), len(every)) from None
+        if settings.enqueue_replicas:
+            await_replicas(connection, settings.enqueue_replicas)
         batch.clear()
         report(len(ids), len(every), "enqueueing")
 
@@ -357,21 +367,43 @@ def enqueue_many(
                 pipe.execute()
             ids.extend(scheduled)
 
-    for n, payload in enumerate(every):
-        data = _job_data(
-            jt, policy, prio, payload, description, job_ids[n] if job_ids else None, encrypted, meta
-        )
-        if when is None:
-            shared = shared or shared_fields(data, physical)  # the same for every job of this call
-            batch.append(job_row(data))  # refuses a payload that is not JSON
-        else:
-            check_json(payload)
-            batch.append(data)
-        if len(batch) >= BATCH_SIZE:
+    try:
+        for n, payload in enumerate(every):
+            data = _job_data(
+                jt, policy, prio, payload, description, job_ids[n] if job_ids else None, encrypted, meta
+            )
+            if when is None:
+                shared = shared or shared_fields(data, physical)  # the same for every job of this call
+                batch.append(job_row(data))  # refuses a payload that is not JSON
+            else:
+                check_json(payload)
+                batch.append(data)
+            if len(batch) >= BATCH_SIZE:
+                flush()
+        if batch:
             flush()
-    if batch:
-        flush()
+    finally:
+        if pinned is not None:
+            pinned.close()
     return ids
+
+
+def await_replicas(connection: redis.Redis, replicas: int) -> int:
+    """WAIT until `replicas` replicas hold this connection's writes, at most REPLICA_WAIT_MS; how many did.
+
+    Redis replicates asynchronously: a batch the master acknowledged but had not yet sent on is lost
+    if the master dies and a replica is promoted. After WAIT, a failover to a replica that confirmed
+    keeps it. Fewer than asked (a replica down or lagging) is logged, not raised: the jobs are queued."""
+    confirmed = int(connection.wait(replicas, REPLICA_WAIT_MS))
+    if confirmed < replicas:
+        log.warning(
+            "enqueued, but %d of %d replica(s) confirmed within %d ms (JOBCTL_ENQUEUE_REPLICAS): "
+            "a failover now could lose these jobs",
+            confirmed,
+            replicas,
+            REPLICA_WAIT_MS,
+        )
+    return confirmed
 
 
 LIVE = (JobStatus.QUEUED.value, JobStatus.SCHEDULED.value, JobStatus.STARTED.value, JobStatus.DEFERRED.value)

@@ -16,7 +16,14 @@ from tests.bad_input.cli import run
 
 # per setting, values its parse or check refuses
 BAD: dict[str, list[str]] = {
-    "redis_url": ["http://localhost", "redis://127.0.0.1:1/abc", "redis://:pw@127.0.0.1:99999/0", "redis://"],
+    "redis_url": [
+        "http://localhost",
+        "redis://127.0.0.1:1/abc",
+        "redis://:pw@127.0.0.1:99999/0",
+        "redis://",
+        "redis+sentinel://127.0.0.1:26379",
+        "redis+sentinel://:pw@127.0.0.1:26379,127.0.0.1:0/mymaster",
+    ],
     "encryption_keys": ["not-a-fernet-key"],
     "home": ["/etc/hostname", "/etc/hostname/below"],
     "email_provider": ["pigeon"],
@@ -58,6 +65,7 @@ BAD: dict[str, list[str]] = {
     "dlq_max_age": ["1y"],
     "audit_max_entries": ["0"],
     "heartbeat_interval": ["0"],
+    "enqueue_replicas": ["-1", "one"],
     "maintenance_interval": ["never"],
     "scheduler_lease": ["0"],
     "log_format": ["xml"],
@@ -184,6 +192,8 @@ def _process(home, redis_url, *args: str, env: dict | None = None) -> subprocess
         (["stats"], {"REDIS_URL": "redis://127.0.0.1:1/abc"}, "database number 'abc'"),
         (["stats"], {"REDIS_URL": "redis://:s3cret@127.0.0.1:0/0"}, "port"),
         (["--redis-url", "unix://", "stats"], {}, "socket path"),
+        (["stats"], {"REDIS_URL": "redis+sentinel://:s3cret@127.0.0.1:26379"}, "names no master"),
+        (["stats"], {"REDIS_URL": "redis+sentinel://:s3cret@h1:26379,h2:x/m"}, "Sentinel port 'x'"),
         (["config", "show"], {"ALLOWED_FILE_TYPES": "application/x-msdownload"}, "application/x-msdownload"),
     ],
 )

@@ -19,15 +19,11 @@ PREFIX = f"bench-{secrets.token_hex(4)}"
 os.environ["RQ_KEY_PREFIX"] = PREFIX
 
 import argparse  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import redis  # noqa: E402
+from private_server import private_embedded  # noqa: E402 - bench/private_server.py
 
-from jobctl.config import load_settings  # noqa: E402
-from jobctl.core import embedded  # noqa: E402
 from jobctl.core.catalog import queue_catalog  # noqa: E402
 from jobctl.core.enqueue import enqueue_many  # noqa: E402
 from jobctl.core.metrics import window_stats  # noqa: E402
@@ -65,13 +61,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=50)
     args = parser.parse_args(argv)
-    home = Path(tempfile.mkdtemp(prefix="jobctl-bench-dash-"))
-    try:
-        socket = embedded.ensure_running(home)
-        settings = load_settings(
-            environ={**os.environ, "JOBCTL_HOME": str(home), "REDIS_URL": f"unix://{socket}"}
-        )
-        conn = redis.Redis.from_url(f"unix://{socket}")
+    with private_embedded("dash") as (settings, conn):
         results: dict[str, dict[int, tuple[float, float]]] = {}
         for waiting in (0, args.jobs):
             if waiting:
@@ -94,9 +84,6 @@ def main(argv: list[str]) -> int:
             share = f"{c1 / 10:.1f}%" if name.startswith("dash") else ""
             print(f"{name:<28} {w0:>10.2f} {w1:>14.2f} {c1:>8.2f} {share:>16}")
         return 0
-    finally:
-        embedded.stop(home)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -28,18 +28,15 @@ PREFIX = f"bench-{secrets.token_hex(4)}"
 os.environ["RQ_KEY_PREFIX"] = PREFIX
 
 import argparse  # noqa: E402
-import shutil  # noqa: E402
 import statistics  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import redis  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
+from private_server import private_embedded  # noqa: E402 - bench/private_server.py
 
-from jobctl.config import load_settings  # noqa: E402
-from jobctl.core import embedded, tokens  # noqa: E402
+from jobctl.core import tokens  # noqa: E402
 from jobctl.core.catalog import queue_catalog  # noqa: E402
 from jobctl.core.enqueue import enqueue_many, rq_queue  # noqa: E402
 from jobctl.http import create_app  # noqa: E402
@@ -113,13 +110,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args(argv)
-    home = Path(tempfile.mkdtemp(prefix="jobctl-bench-web-"))
-    try:
-        socket = embedded.ensure_running(home)
-        settings = load_settings(
-            environ={**os.environ, "JOBCTL_HOME": str(home), "REDIS_URL": f"unix://{socket}"}
-        )
-        conn = redis.Redis.from_url(f"unix://{socket}")
+    with private_embedded("web") as (settings, conn):
         token = tokens.create_token(conn, settings, "bench-viewer", "viewer")["token"]
         results: dict[str, dict[int, tuple[float, float]]] = {}
         with TestClient(create_app(settings, conn), follow_redirects=False) as client:
@@ -146,9 +137,6 @@ def main(argv: list[str]) -> int:
             for waiting, (median, p95) in by.items():
                 print(f"{name:<30} {waiting:>12,} {median:>10.2f} {p95:>8.2f}")
         return 0
-    finally:
-        embedded.stop(home)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,13 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # debs_local, next to this file, however loaded
+
+import debs_local
+from debs_local import Unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / ".venv" / "browser"
@@ -27,10 +31,6 @@ PACKAGES = ("chromium", "chromium-driver")
 APT_TIMEOUT = (
     900  # seconds for each apt-get run (the browser is ~100 MB); a hung mirror must not hang the tests
 )
-
-
-class Unavailable(Exception):
-    """Why this machine gets no browser for the tests."""
 
 
 def installed() -> bool:
@@ -48,20 +48,7 @@ def unavailable_reason() -> str | None:
 
 
 def _apt(*args: str) -> None:
-    try:
-        done = subprocess.run(
-            ["apt-get", *args],
-            capture_output=True,
-            text=True,
-            timeout=APT_TIMEOUT,
-            env={**os.environ, "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"},
-        )
-    except subprocess.TimeoutExpired:
-        raise Unavailable(f"`apt-get {args[0]}` took more than {APT_TIMEOUT}s") from None
-    if done.returncode != 0:
-        lines = done.stderr.splitlines()
-        last = ([line for line in lines if line.startswith("E:")] or lines or [f"exit {done.returncode}"])[-1]
-        raise Unavailable(f"`apt-get {args[0]}` failed: {last}")
+    debs_local.run(["apt-get", *args], timeout=APT_TIMEOUT)
 
 
 def _install() -> None:

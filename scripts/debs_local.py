@@ -115,18 +115,20 @@ def ensure(bundle: Bundle, home: Path | None = None) -> str | None:
     return None
 
 
-def _run(args: list[str], cwd: Path | None = None) -> str:
+def run(args: list[str], cwd: Path | None = None, timeout: float = APT_TIMEOUT) -> str:
+    """stdout of an apt-get/dpkg command; Unavailable with its last error line when it fails or hangs
+    (scripts/browser_local.py uses it too)."""
     try:
         done = subprocess.run(
             args,
             cwd=cwd,
             capture_output=True,
             text=True,
-            timeout=APT_TIMEOUT,
+            timeout=timeout,
             env={**os.environ, "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"},
         )
     except subprocess.TimeoutExpired:
-        raise Unavailable(f"`{' '.join(args[:2])}` took more than {APT_TIMEOUT}s") from None
+        raise Unavailable(f"`{' '.join(args[:2])}` took more than {timeout:g}s") from None
     if done.returncode != 0:
         lines = done.stderr.splitlines()
         last = ([line for line in lines if line.startswith("E:")] or lines or [f"exit {done.returncode}"])[-1]
@@ -136,13 +138,13 @@ def _run(args: list[str], cwd: Path | None = None) -> str:
 
 def _download(bundle: Bundle, apt_options: list[str], work: Path) -> None:
     """The package and the libraries it needs that this machine lacks (apt's own resolver decides)."""
-    out = _run(["apt-get", "-s", "install", "--no-install-recommends", *apt_options, bundle.package])
+    out = run(["apt-get", "-s", "install", "--no-install-recommends", *apt_options, bundle.package])
     names = [line.split()[1] for line in out.splitlines() if line.startswith("Inst ")]
     wanted = {bundle.package, *bundle.also}
     packages = [n for n in names if n in wanted or n.startswith("lib")] or [bundle.package]
     # a package this machine already has is not in apt's list, but its files are needed here all the same
     packages += [n for n in bundle.also if n not in packages]
-    _run(["apt-get", "download", *apt_options, *packages], cwd=work)
+    run(["apt-get", "download", *apt_options, *packages], cwd=work)
 
 
 def _install(bundle: Bundle, home: Path) -> None:
@@ -169,10 +171,10 @@ def _install(bundle: Bundle, home: Path) -> None:
             "-o",
             "Debug::NoLocking=1",
         ]
-        _run(["apt-get", "update", *apt_options])
+        run(["apt-get", "update", *apt_options])
         _download(bundle, apt_options, work)
     for deb in sorted(work.glob("*.deb")):
-        _run(["dpkg-deb", "-x", str(deb), str(staged)])
+        run(["dpkg-deb", "-x", str(deb), str(staged)])
     shutil.rmtree(home / "root", ignore_errors=True)
     staged.rename(home / "root")
     try:

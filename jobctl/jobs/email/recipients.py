@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from jobctl.errors import UsageError
-from jobctl.jobs.email.addresses import parse_address
+from jobctl.jobs.email.addresses import normalize_address, plain_address
 
 ADDRESS_COLUMNS = ("email", "to")
 HINT = "the first line names the columns, e.g. email,name; one recipient per line"
@@ -31,8 +32,12 @@ def _header(path: Path, fields: list[str] | None) -> tuple[list[str], str]:
     return names, names[lowered.index(found[0])]
 
 
-def read_recipients_csv(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
-    """[(address, data), ...] in file order; UsageError names the line of a bad row."""
+def iter_recipients_csv(path: str | Path) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(line, normalised address, data) one row at a time, in file order; memory stays flat for any size.
+
+    Same checks and messages as read_recipients_csv, raised when the bad row is reached (a caller that
+    must refuse the whole file before acting reads it twice: once to check, once to act).
+    """
     path = Path(path).expanduser()
     try:
         fh = path.open(encoding="utf-8-sig", newline="")
@@ -40,33 +45,41 @@ def read_recipients_csv(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
         raise UsageError(f"recipients file {path} does not exist", "check the path") from None
     except OSError as exc:
         raise UsageError(f"cannot read recipients file {path}: {exc.strerror}", "check the path") from None
-    rows: list[tuple[str, dict[str, Any]]] = []
+    found = False
     with fh:
         reader = csv.reader(fh)
         try:
             names, address_column = _header(path, next(reader, None))
+            width = len(names)
             for record in reader:
                 line = reader.line_num
                 if not any(cell.strip() for cell in record):
                     continue
-                if len(record) != len(names):
+                if len(record) != width:
                     raise UsageError(
-                        f"{path} line {line}: {len(record)} fields, the header has {len(names)}",
+                        f"{path} line {line}: {len(record)} fields, the header has {width}",
                         "quote values that contain commas",
                     )
                 if any("\0" in cell for cell in record):  # text has none; a binary file does
                     raise UsageError(f"{path} line {line}: a NUL byte", "save the file as CSV UTF-8")
                 data = dict(zip(names, (cell.strip() for cell in record), strict=True))
                 raw = data.pop(address_column)
-                try:
-                    address = str(parse_address(raw))
-                except UsageError as exc:
-                    raise UsageError(f"{path} line {line}: {exc.message}", exc.hint) from None
-                rows.append((address, data))
+                address = plain_address(raw)
+                if address is None:
+                    try:
+                        address = normalize_address(raw)
+                    except UsageError as exc:
+                        raise UsageError(f"{path} line {line}: {exc.message}", exc.hint) from None
+                found = True
+                yield line, address, data
         except csv.Error as exc:
             raise UsageError(f"{path} line {reader.line_num}: {exc}", HINT) from None
         except UnicodeDecodeError:
             raise UsageError(f"{path} is not UTF-8 text", "save the file as CSV UTF-8") from None
-    if not rows:
+    if not found:
         raise UsageError(f"{path} has no recipients", HINT)
-    return rows
+
+
+def read_recipients_csv(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
+    """[(address, data), ...] in file order; UsageError names the line of a bad row."""
+    return [(address, data) for _line, address, data in iter_recipients_csv(path)]

@@ -163,36 +163,49 @@ def list_templates(settings) -> list[dict[str, Any]]:
     return rows
 
 
+_RENDER_ERRORS = (
+    jinja2.UndefinedError,
+    jinja2.TemplateSyntaxError,
+    jinja2.TemplateNotFound,
+    TemplateDataError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+)
+
+
+def render_error(name: str, exc: Exception) -> UsageError:
+    """The UsageError for one of _RENDER_ERRORS raised while rendering template NAME (bulk.py replays it)."""
+    if isinstance(exc, jinja2.UndefinedError):
+        text = str(exc)
+        if m := _UNDEFINED_RE.match(text):
+            return UsageError(
+                f"template {name!r} needs variable {m.group(1)!r}", f"add {m.group(1)} to the template data"
+            )
+        if m := _NO_ATTRIBUTE_RE.search(text):
+            return UsageError(
+                f"template {name!r} needs field {m.group(1)!r} in its data ({text})",
+                "check the structure of the data you pass",
+            )
+        return UsageError(f"template {name!r} needs data it was not given: {text}", "check the template data")
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return _syntax_error(exc)
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return UsageError(
+            f"template {name!r} refers to missing template file {exc.name!r}",
+            "add it to JOBCTL_TEMPLATES_DIR",
+        )
+    if isinstance(exc, TemplateDataError):
+        return UsageError(f"template {name!r}: {exc}", "check the data you pass")
+    return UsageError(f"template {name!r} failed to render: {exc}", "check the types of the data you pass")
+
+
 def _render(env: jinja2.Environment, name: str, filename: str, data: dict[str, Any]) -> str:
     try:
         return env.get_template(filename).render(data)
-    except jinja2.UndefinedError as exc:
-        text = str(exc)
-        if m := _UNDEFINED_RE.match(text):
-            raise UsageError(
-                f"template {name!r} needs variable {m.group(1)!r}", f"add {m.group(1)} to the template data"
-            ) from None
-        if m := _NO_ATTRIBUTE_RE.search(text):
-            raise UsageError(
-                f"template {name!r} needs field {m.group(1)!r} in its data ({text})",
-                "check the structure of the data you pass",
-            ) from None
-        raise UsageError(
-            f"template {name!r} needs data it was not given: {text}", "check the template data"
-        ) from None
-    except jinja2.TemplateSyntaxError as exc:
-        raise _syntax_error(exc) from None
-    except jinja2.TemplateNotFound as exc:
-        raise UsageError(
-            f"template {name!r} refers to missing template file {exc.name!r}",
-            "add it to JOBCTL_TEMPLATES_DIR",
-        ) from None
-    except TemplateDataError as exc:
-        raise UsageError(f"template {name!r}: {exc}", "check the data you pass") from None
-    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-        raise UsageError(
-            f"template {name!r} failed to render: {exc}", "check the types of the data you pass"
-        ) from None
+    except _RENDER_ERRORS as exc:
+        raise render_error(name, exc) from None
 
 
 def render_email(settings, template: str, data: dict[str, Any] | None = None) -> RenderedEmail:

@@ -18,9 +18,9 @@ construct, a missing variable, a value that is not a string) takes the full rend
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal as _Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from jinja2 import nodes
 from jobctl.errors import UsageError
 from jobctl.jobs.email.addresses import normalize_recipients, plain_address
 from jobctl.jobs.email.attachments import read_attachment
-from jobctl.jobs.email.filters import FILTERS
+from jobctl.jobs.email.filters import decimal, link, money
 from jobctl.jobs.email.message import sender_address
 from jobctl.jobs.email.payload import MAX_DATA_BYTES, _check_total, _json_data, check_subject
 from jobctl.jobs.email.templates import (
@@ -51,6 +51,7 @@ CHECKS = ("link", "money", "decimal")
 TEXT_FILTERS = frozenset({"string", "e", "escape", "trim", "upper", "lower", "title", "capitalize"})
 # str methods (on values known to be text) that cannot fail given constant text arguments.
 STR_METHODS = {"split": "list", "strip": "str", "lower": "str", "upper": "str", "title": "str"}
+VALIDATORS: dict[str, Callable[..., Any]] = {"link": link, "money": money, "decimal": decimal}
 MAX_SHAPES = 64  # probes kept per template (one per truthiness combination of guarding variables)
 # JSON (ensure_ascii) spends at most 12 characters on one Python character (a surrogate pair).
 JSON_CHAR = 12
@@ -107,19 +108,26 @@ class _Walker:
         if self.depth > 20:
             raise _Unproven("templates nest too deep")
         ast = self.ast(filename)
-        top = _Scope(dict(scope.names), scope.macros_see_context)
-        for node in ast.body:
-            if isinstance(node, nodes.FromImport):
-                self.from_import(node, top)
+        top = _Scope({**scope.names, **self.top_names(filename)}, scope.macros_see_context)
         self.body(ast.body, top, guarded, filename)
         self.depth -= 1
 
-    def from_import(self, node: nodes.FromImport, scope: _Scope) -> None:
+    def top_names(self, filename: str) -> dict[str, Any]:
+        """Names a file defines for itself: its imported macros and the macros it defines."""
+        names: dict[str, Any] = {}
+        for node in self.ast(filename).body:
+            if isinstance(node, nodes.FromImport):
+                self.from_import(node, names)
+            elif isinstance(node, nodes.Macro):
+                names[node.name] = ("macro", filename, node.name, True)  # sees the template's context
+        return names
+
+    def from_import(self, node: nodes.FromImport, names: dict[str, Any]) -> None:
         if node.with_context or not isinstance(node.template, nodes.Const):
             raise _Unproven("an import with context or a computed name")
         for item in node.names:
             name, alias = (item, item) if isinstance(item, str) else item
-            scope.names[alias] = ("macro", node.template.value, name)
+            names[alias] = ("macro", node.template.value, name, False)  # sees only its arguments and globals
 
     def body(self, body: list[nodes.Node], scope: _Scope, guarded: str | None, filename: str) -> None:
         for node in body:
@@ -135,8 +143,11 @@ class _Walker:
                 raise _Unproven("a layout or include with a computed name")
             if isinstance(node, nodes.Include) and (node.ignore_missing or not node.with_context):
                 raise _Unproven("an include that may be missing or has no context")
-            self.file(node.template.value, scope, guarded)
+            self.top_level_only(scope, "an include")
+            # a layout or an included file sees the context, not this file's imports and macros
+            self.file(node.template.value, _Scope(), guarded)
         elif isinstance(node, nodes.Block):
+            self.top_level_only(scope, "a block")
             self.body(node.body, scope, guarded, filename)
         elif isinstance(node, nodes.FromImport | nodes.Macro):
             pass  # imports were read by file(); a macro's body is walked where it is called
@@ -147,23 +158,30 @@ class _Walker:
         else:
             raise _Unproven(f"{type(node).__name__} in {filename}")
 
+    def top_level_only(self, scope: _Scope, what: str) -> None:
+        """Which names a block or include inside a loop or macro sees is Jinja's business: do not guess."""
+        if not scope.macros_see_context or any(not isinstance(k, tuple) for k in scope.names.values()):
+            raise _Unproven(f"{what} inside a loop or macro")
+
     def branches(self, node: nodes.If, scope: _Scope, guarded: str | None, filename: str) -> None:
         guard = self.test(node.test, scope, guarded)
         before = self.checks
         self.body(node.body, scope, guard, filename)
         for elif_ in node.elif_:  # each elif is reached only when the tests above it are false
-            self.branches(nodes.If(elif_.test, elif_.body, [], [], lineno=elif_.lineno), scope, guard, filename)
+            self.branches(
+                nodes.If(elif_.test, elif_.body, [], [], lineno=elif_.lineno), scope, guard, filename
+            )
         self.body(node.else_, scope, guard, filename)
         self.guarded_checks(node.test, scope, guard, before)
 
-    def test(self, test: nodes.Expr, scope: _Scope, guarded: str | None) -> str:
+    def test(self, test: nodes.Node, scope: _Scope, guarded: str | None) -> str:
         """The guard of a branch: "truth" when only the truthiness of row variables decides it."""
         self.expr(test, scope, guarded)
         if guarded in (None, "truth") and self.row_var(test, scope):
             return "truth"
         return "value"
 
-    def guarded_checks(self, test: nodes.Expr, scope: _Scope, guard: str, before: int) -> None:
+    def guarded_checks(self, test: nodes.Node, scope: _Scope, guard: str, before: int) -> None:
         if self.checks == before:
             return  # the branches only print: which one runs cannot change the outcome
         if guard != "truth":
@@ -187,9 +205,9 @@ class _Walker:
         if self.checks != before:
             raise _Unproven("a check inside a loop")
 
-    def row_var(self, expr: nodes.Expr, scope: _Scope) -> str | None:
+    def row_var(self, expr: nodes.Node, scope: _Scope) -> str | None:
         if isinstance(expr, nodes.Name):
-            kind = scope.names.get(expr.name)
+            kind = self.name(expr, scope)
             if isinstance(kind, str) and kind.startswith("row:"):
                 return kind[4:]
         return None
@@ -210,7 +228,7 @@ class _Walker:
         self.required.add(node.name)
         return "row:" + node.name
 
-    def expr(self, node: nodes.Expr, scope: _Scope, guarded: str | None) -> Any:
+    def expr(self, node: nodes.Node, scope: _Scope, guarded: str | None) -> Any:
         if isinstance(node, nodes.Const):
             return "const"
         if isinstance(node, nodes.Name):
@@ -274,18 +292,25 @@ class _Walker:
             owner = self.expr(target.node, scope, guarded)
             if owner not in ("str",) or target.attr not in STR_METHODS:
                 raise _Unproven(f"the method {target.attr!r}")
-            if not all(isinstance(a, nodes.Const) and isinstance(a.value, str) for a in node.args):
-                raise _Unproven(f"{target.attr} with a computed argument")
+            # one non-empty constant separator at most: "".split("") and .lower("x") raise
+            arity = 1 if target.attr in ("split", "strip") else 0
+            if len(node.args) > arity or not all(
+                isinstance(a, nodes.Const) and isinstance(a.value, str) and a.value for a in node.args
+            ):
+                raise _Unproven(f"{target.attr} with unexpected arguments")
             return STR_METHODS[target.attr]
         if not isinstance(target, nodes.Name):
             raise _Unproven("a call of a computed callable")
         kind = scope.names.get(target.name)
         if not (isinstance(kind, tuple) and kind[0] == "macro"):
             raise _Unproven(f"a call of {target.name!r}")
-        return self.macro(kind[1], kind[2], node.args, scope, guarded)
+        return self.macro(kind, node.args, scope, guarded)
 
-    def macro(self, filename: str, name: str, args: list[nodes.Expr], scope: _Scope, guarded: str | None) -> str:
-        found = [m for m in self.ast(filename).find_all(nodes.Macro) if m.name == name]
+    def macro(
+        self, kind: tuple[str, str, str, bool], args: Sequence[nodes.Node], scope: _Scope, guarded: str | None
+    ) -> str:
+        _, filename, name, sees_context = kind
+        found = [m for m in self.ast(filename).body if isinstance(m, nodes.Macro) and m.name == name]
         if len(found) != 1:
             raise _Unproven(f"macro {name!r} not found once in {filename}")
         macro = found[0]
@@ -294,10 +319,8 @@ class _Walker:
         kinds = [self.expr(a, scope, guarded) for a in args]
         for kind in kinds:
             self.printed(kind)
-        inner = _Scope({p.name: k for p, k in zip(macro.args, kinds, strict=True)}, macros_see_context=False)
-        for node in self.ast(filename).body:
-            if isinstance(node, nodes.FromImport):
-                self.from_import(node, inner)
+        params = {p.name: k for p, k in zip(macro.args, kinds, strict=True)}
+        inner = _Scope({**self.top_names(filename), **params}, macros_see_context=sees_context)
         self.depth += 1
         if self.depth > 20:
             raise _Unproven("macros nest too deep")
@@ -328,7 +351,9 @@ def _flat_subject(ast: nodes.Template, env: jinja2.Environment) -> tuple[str, tu
 
 
 def _plan(env: jinja2.Environment, template: str) -> _Plan:
-    files = [template + SUBJECT, template + TEXT] + ([template + HTML] if _exists(env, template + HTML) else [])
+    files = [template + SUBJECT, template + TEXT] + (
+        [template + HTML] if _exists(env, template + HTML) else []
+    )
     walker = _Walker(env)
     try:
         for filename in files:
@@ -356,11 +381,11 @@ def _probe_env(env: jinja2.Environment, log: list[tuple[str, str]]) -> jinja2.En
             if not isinstance(value, _Tag):
                 return real(value, *args)  # a constant: the same outcome for every row
             log.append((name, value.var))
-            return Decimal(0) if name == "decimal" else str(value)
+            return _Decimal(0) if name == "decimal" else str(value)
 
         return record
 
-    probe.filters = {**env.filters, **{name: recorder(name, FILTERS[name]) for name in CHECKS}}
+    probe.filters = {**env.filters, **{name: recorder(name, real) for name, real in VALIDATORS.items()}}
     return probe
 
 
@@ -395,7 +420,7 @@ class EmailRows:
         self.plan = _plan(self.env, template)
         self.required = self.plan.required
         self.replays: dict[tuple[bool, ...], list[tuple[str, ...]] | None] = {}
-        self.last: dict[tuple[str, str], tuple[Any, UsageError | None]] = {}
+        self.last: dict[tuple[str, ...], tuple[Any, UsageError | None]] = {}
 
     @property
     def fast(self) -> bool:
@@ -459,7 +484,7 @@ class EmailRows:
             else:
                 error = None
                 try:
-                    FILTERS[name](value)
+                    VALIDATORS[name](value)
                 except _RENDER_ERRORS as exc:
                     error = render_error(self.template, exc)
                 last[step] = (value, error)

@@ -71,7 +71,7 @@ def parse_address(raw: object) -> Address:
 
 
 def plain_address(raw: str) -> str | None:
-    """normalize_address(raw) for a plain ASCII `local@domain`, ~10x faster; None: use normalize_address."""
+    """normalize_address(raw) for a plain ASCII `local@domain` (~1 µs, not ~7); else None."""
     match = _PLAIN_RE.fullmatch(raw)
     if match is None:
         return None

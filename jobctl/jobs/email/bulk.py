@@ -18,6 +18,7 @@ construct, a missing variable, a value that is not a string) takes the full rend
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal as _Decimal
@@ -52,6 +53,9 @@ TEXT_FILTERS = frozenset({"string", "e", "escape", "trim", "upper", "lower", "ti
 # str methods (on values known to be text) that cannot fail given constant text arguments.
 STR_METHODS = {"split": "list", "strip": "str", "lower": "str", "upper": "str", "title": "str"}
 VALIDATORS: dict[str, Callable[..., Any]] = {"link": link, "money": money, "decimal": decimal}
+# A link `link` (urlsplit) surely accepts: an allowed scheme, then printable ASCII without spaces or the
+# brackets urlsplit checks as an IPv6 host. Most links in a campaign; anything else calls the filter.
+PLAIN_LINK_RE = re.compile(r"(?i:https?|mailto):[!-Z\\^-~]*")
 MAX_SHAPES = 64  # probes kept per template (one per truthiness combination of guarding variables)
 # JSON (ensure_ascii) spends at most 12 characters on one Python character (a surrogate pair).
 JSON_CHAR = 12
@@ -351,10 +355,12 @@ def _flat_subject(ast: nodes.Template, env: jinja2.Environment) -> tuple[str, tu
 
 
 def _plan(env: jinja2.Environment, template: str) -> _Plan:
-    files = [template + SUBJECT, template + TEXT] + (
-        [template + HTML] if _exists(env, template + HTML) else []
-    )
     walker = _Walker(env)
+    try:
+        html = [template + HTML] if _exists(env, template + HTML) else []
+    except UsageError as exc:  # a broken .html: render_email reports it, after the subject and text
+        return _Plan(why=exc.message)
+    files = [template + SUBJECT, template + TEXT, *html]
     try:
         for filename in files:
             walker.file(filename, _Scope(), None)
@@ -483,6 +489,8 @@ class EmailRows:
                 error = seen[1]
             else:
                 error = None
+                if name == "link" and type(value) is str and PLAIN_LINK_RE.fullmatch(value):
+                    continue
                 try:
                     VALIDATORS[name](value)
                 except _RENDER_ERRORS as exc:

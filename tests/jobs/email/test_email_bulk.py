@@ -13,7 +13,8 @@ from jobctl.config import load_settings
 from jobctl.errors import UsageError
 from jobctl.jobs.email import prepare_email_payload
 from jobctl.jobs.email.addresses import normalize_address, normalize_recipients, plain_address
-from jobctl.jobs.email.bulk import EmailRows
+from jobctl.jobs.email.bulk import PLAIN_LINK_RE, EmailRows
+from jobctl.jobs.email.filters import link
 from jobctl.jobs.email.recipients import iter_recipients_csv, read_recipients_csv
 from jobctl.jobs.email.templates import template_names
 from tests.servers import SAMPLE_DATA
@@ -386,3 +387,16 @@ def test_marketing_rows_are_fast(settings, sample_data):
     per_row, per_full = fast / len(data) * 1e6, full / 100 * 1e6
     print(f"\nEmailRows.payload {per_row:.1f} us/row, prepare_email_payload {per_full:.0f} us/row")
     assert per_row * 5 < per_full  # generous: measured ~20x apart on a noisy 2-core machine
+
+
+def test_plain_links_are_links_the_filter_accepts():
+    rng = random.Random(11)
+    schemes = ["http:", "https:", "HTTPS:", "mailto:", "ftp:", " http:", "javascript:"]
+    pieces = ["//", "/", ":", "[", "]", "::1", "a.b", "%", "?q=1", "#x", " ", "\t", "é", "\\"]
+    matched = 0
+    for _ in range(20000):
+        text = rng.choice(schemes) + "".join(rng.choices(pieces, k=rng.randint(0, 6)))
+        if PLAIN_LINK_RE.fullmatch(text):
+            matched += 1
+            assert link(text) == text
+    assert matched > 3000

@@ -21,8 +21,9 @@ except ImportError:  # pragma: no cover - a typer without this layer converts va
     RuntimeParam = None  # type: ignore[assignment,misc]
 
 
-def _is_str_list(annotation: Any) -> bool:
-    return get_origin(annotation) is list and get_args(annotation) == (str,)
+def _plain_list(annotation: Any, values: list[Any] | tuple[Any, ...]) -> bool:
+    """Empty (any list[...]), or all str for a list[str]."""
+    return not values or (get_args(annotation) == (str,) and all(isinstance(v, str) for v in values))
 
 
 if RuntimeParam is not None:
@@ -39,9 +40,12 @@ if RuntimeParam is not None:
             if self.parameter_info.parser is None:
                 if annotation is str and isinstance(value, str):
                     return value
-                if get_origin(annotation) is list and isinstance(value, list | tuple):
-                    if not value or (_is_str_list(annotation) and all(isinstance(v, str) for v in value)):
-                        return list(value)
+                if (
+                    get_origin(annotation) is list
+                    and isinstance(value, list | tuple)
+                    and _plain_list(annotation, value)
+                ):
+                    return list(value)
             if not self._typer:
                 self._typer.append(build_runtime_param(param.type_descriptor))
             return self._typer[0]._coerce_value(value, param, ctx)
@@ -53,6 +57,10 @@ def take_plain_values(params: list[Any]) -> None:
         return
     for param in params:
         desc = getattr(param, "type_descriptor", None)
-        if desc is None or getattr(param, "_runtime_param", False) is not None or desc.file_annotation is not None:
+        if (
+            desc is None
+            or desc.file_annotation is not None
+            or getattr(param, "_runtime_param", 0) is not None
+        ):
             continue
         param._runtime_param = PlainFirst(parameter_info=desc.parameter_info, annotation=desc.annotation)

@@ -30,7 +30,6 @@ from jobctl.core.limits import server_full
 from jobctl.errors import ExitCode, JobctlError, RedisUnavailable, UsageError
 
 
-
 class LazyConsole:
     """A Rich Console made on first use: importing Rich costs tens of milliseconds, and the commands
     that print JSON or plain lines (every --json) never need it. `console` is the Console itself,

@@ -26,8 +26,7 @@ def check_cron(cron: str) -> str:
         if text.lower() not in MACROS:
             raise UsageError(f"invalid cron expression {cron!r}", hint)
         return text.lower()
-    # lazy: croniter (~10 ms) only where a cron is read: every settings load imports this module
-    # (jobctl.core.schedule_tables) and most read no cron
+    # lazy: croniter only where a cron is read (every settings load imports this module; most read none)
     from croniter import croniter
     from croniter.croniter import CroniterError
 

@@ -17,15 +17,15 @@ from jobctl.errors import JobctlError
 def _defer_redis_asyncio() -> None:
     """Make `redis.asyncio` load on first use instead of with `import redis`.
 
-    redis' own __init__ runs `from redis import asyncio`, which imports the whole asyncio client
-    (asyncio, ssl, the async connection, cluster and sentinel classes): tens of milliseconds that
-    every CLI command and worker would pay though only the HTTP API, the web dashboard and the TUI
-    use it. Before redis is first imported, `redis.asyncio` is registered as its real module
-    object, not yet executed: `from redis import asyncio` then finds it in sys.modules. Its module
-    __getattr__ runs the package's code on the first attribute read (`redis.asyncio.Redis`,
-    `from redis.asyncio import ...`), after which it is the ordinary module; submodules such as
-    redis.asyncio.client import as usual, since its __path__ is set. Nothing is done when redis
-    is imported already or is not installed.
+    redis' own __init__ runs `from redis import asyncio`, which imports the asyncio client, cluster
+    and sentinel classes: about 12 ms that every CLI command and worker would pay, though jobctl
+    uses only the synchronous client (a library caller may use the other). Before redis is first
+    imported, `redis.asyncio` is registered as its real module object, not yet executed: `from
+    redis import asyncio` then finds it in sys.modules. Its module __getattr__ runs the package's
+    code on the first attribute read (`redis.asyncio.Redis`, `from redis.asyncio import ...`),
+    after which it is the ordinary module; submodules such as redis.asyncio.client import as
+    usual, since its __path__ is set. Nothing is done when redis is imported already or is not
+    installed. tests/test_redis_asyncio_deferred.py checks each way of reaching it.
     """
     if "redis" in sys.modules or "redis.asyncio" in sys.modules:
         return

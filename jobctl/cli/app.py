@@ -7,13 +7,15 @@ asks for it. `jobctl --help` (and code that walks the whole tree) loads them all
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import typer
-from typer.main import get_group
+from typer.main import get_command_from_info, get_command_name, get_group
 
 from jobctl import __version__
 from jobctl.cli.common import JobctlGroup, new_app, state
@@ -55,49 +57,67 @@ COMMANDS: dict[str, str] = {
 
 def load_command(name: str, target: str) -> Any:
     """The click command for one entry of COMMANDS, built as typer builds a root's own commands: the
-    entry is registered on a stand-in root with the root's settings (new_app) and taken from its group."""
+    entry is registered on a stand-in root with the root's settings (new_app) and taken from its group.
+    A sub-app's group is built without its commands, and gets them lazily too (LazyCommands): `jobctl
+    enqueue email` builds the email command only, not the eight others of `enqueue`."""
     module, _, attribute = target.partition(":")
     obj = getattr(importlib.import_module(module), attribute)
     holder = new_app("")
-    if isinstance(obj, typer.Typer):
-        holder.add_typer(obj, name=name)
-    else:
+    if not isinstance(obj, typer.Typer):
         holder.command(name)(obj)
-    return get_group(holder).commands[name]
+        return get_group(holder).commands[name]
+    if obj.registered_groups:  # a sub-app with sub-apps of its own: built whole, as typer does
+        holder.add_typer(obj, name=name)
+        return get_group(holder).commands[name]
+    shell = copy.copy(obj)  # the same sub-app without its commands: its group's options, help, class
+    shell.registered_commands = []
+    holder.add_typer(shell, name=name)
+    group = get_group(holder).commands[name]
+    builders: dict[str, Callable[[], Any]] = {}
+    for info in obj.registered_commands:
+        assert info.callback is not None
+        command_name = info.name or get_command_name(info.callback.__name__)
+        builders[command_name] = functools.partial(
+            get_command_from_info,
+            info,
+            pretty_exceptions_short=holder.pretty_exceptions_short,
+            rich_markup_mode=holder.rich_markup_mode,
+        )
+    group.commands = LazyCommands(builders)
+    return group
 
 
 class LazyCommands(MutableMapping[str, Any]):
-    """The root's `commands`: every declared name is a key at no cost; reading an entry imports its
-    module and builds its click command once. Iterating names (list_commands, `name in commands`)
-    loads nothing; items() and values() load every command (help, docs, tests walking the tree)."""
+    """A group's `commands`: every declared name is a key at no cost; reading an entry builds its
+    click command once (for the root: imports its module). Iterating names (JobctlGroup's
+    list_commands, `name in commands`) builds nothing; items() and values() build every command
+    (help, docs, tests walking the tree)."""
 
-    def __init__(self, declared: dict[str, str]) -> None:
-        self._declared = dict(declared)
+    def __init__(self, builders: dict[str, Callable[[], Any]]) -> None:
+        self._builders = dict(builders)
         self._loaded: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._loaded:
-            if name not in self._declared:
-                raise KeyError(name)
-            self._loaded[name] = load_command(name, self._declared[name])
+            self._loaded[name] = self._builders[name]()  # KeyError for an unknown name, as a dict
         return self._loaded[name]
 
     def __setitem__(self, name: str, command: Any) -> None:  # click's add_command
         self._loaded[name] = command
-        self._declared.setdefault(name, "")
+        self._builders.setdefault(name, lambda: command)
 
     def __delitem__(self, name: str) -> None:
-        del self._declared[name]
+        del self._builders[name]
         self._loaded.pop(name, None)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._declared)
+        return iter(self._builders)
 
     def __len__(self) -> int:
-        return len(self._declared)
+        return len(self._builders)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._declared
+        return name in self._builders
 
 
 class JobctlRoot(JobctlGroup):
@@ -105,10 +125,9 @@ class JobctlRoot(JobctlGroup):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.commands = LazyCommands(COMMANDS)
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        return list(self.commands)  # the names alone: TyperGroup's items() would import every module
+        self.commands = LazyCommands(
+            {name: functools.partial(load_command, name, target) for name, target in COMMANDS.items()}
+        )
 
 
 app = new_app("Operate the marketplace's background jobs (RQ over Redis).", cls=JobctlRoot)

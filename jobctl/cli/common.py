@@ -148,6 +148,11 @@ class JobctlGroup(TyperGroup):
         take_plain_values([option] if option is not None else [])
         return option
 
+    def list_commands(self, ctx: Any) -> list[str]:
+        # the names alone: TyperGroup's reads items(), which builds every command of a lazy group
+        # (jobctl.cli.app.LazyCommands)
+        return list(self.commands)
+
     def make_context(self, info_name: str | None, args: list[str], parent=None, **extra: Any):
         try:
             return super().make_context(info_name, args, parent, **extra)

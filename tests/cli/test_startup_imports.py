@@ -153,3 +153,10 @@ def test_help_lists_every_command():
     assert out.returncode == 0, out.stderr
     listed = [line.split()[0] for line in out.stdout.split("Commands:\n")[1].splitlines() if line.strip()]
     assert listed == list(COMMANDS)
+
+
+@pytest.mark.parametrize("kind", ["report-kind", "template", "job-type", "priority"])
+def test_completion_of_static_names_loads_no_job_code(kind):
+    # a TAB runs this: the names come from light modules, not from the jobs that use them
+    modules = _imports("__complete", kind)
+    _assert_none_of(modules, ("typer", "jinja2", "jobctl.jobs.email", "jobctl.jobs.reports", *HEAVY), kind)

@@ -6,7 +6,6 @@ import time
 from datetime import date, datetime
 
 import typer
-from rich.table import Table
 
 from jobctl.api import schedule_custom_analytics
 from jobctl.cli.common import JsonOption, emit_json, new_app, state, stdout
@@ -112,6 +111,8 @@ def show(
             f"no {kind} roll-ups stored for that range (enqueue some: jobctl analytics schedule-custom)"
         )
         return
+    from rich.table import Table  # lazy: Rich only for the table (`enqueue analytics` imports this module)
+
     table = Table("period", *names, box=None, pad_edge=False)
     for row in rows:
         table.add_row(

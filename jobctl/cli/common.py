@@ -10,7 +10,6 @@ from typing import Any
 
 import redis
 import typer
-from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
 # click's parse errors (a missing option, a bad value, no such command) are rendered here like every
@@ -22,6 +21,7 @@ except ImportError:  # pragma: no cover - typer that still depends on click
     from click.exceptions import ClickException, NoArgsIsHelpError
     from click.exceptions import UsageError as ClickUsageError
 
+from jobctl.cli.coercion import take_plain_values
 from jobctl.cli.metavars import JobctlCommand, name_values
 from jobctl.config import Settings
 from jobctl.core import runtime
@@ -29,8 +29,30 @@ from jobctl.core.connection import connect, permission_refused
 from jobctl.core.limits import server_full
 from jobctl.errors import ExitCode, JobctlError, RedisUnavailable, UsageError
 
-stdout = Console(soft_wrap=False)
-stderr = Console(stderr=True, soft_wrap=True)
+
+class LazyConsole:
+    """A Rich Console made on first use: importing Rich costs tens of milliseconds, and the commands
+    that print JSON or plain lines (every --json) never need it. `console` is the Console itself,
+    for Rich's Live and Progress."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    @property
+    def console(self) -> Any:
+        if self._console is None:
+            from rich.console import Console  # lazy: Rich only for the commands that render with it
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+stdout = LazyConsole(soft_wrap=False)
+stderr = LazyConsole(stderr=True, soft_wrap=True)
 JSON_META = "jobctl.json"
 # the metavar of every flag that takes a duration (one grammar: jobctl.durations); the tests
 # find the duration flags by it, so a new one is tried like the rest
@@ -119,6 +141,17 @@ class JobctlGroup(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         name_values(self.params)  # the root's --redis-url, --home, ...
+        take_plain_values(self.params)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # made on first use, so not among the params above
+        take_plain_values([option] if option is not None else [])
+        return option
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        # the names alone: TyperGroup's reads items(), which builds every command of a lazy group
+        # (jobctl.cli.app.LazyCommands)
+        return list(self.commands)
 
     def make_context(self, info_name: str | None, args: list[str], parent=None, **extra: Any):
         try:
@@ -184,9 +217,9 @@ class JobctlTyper(typer.Typer):
         return super().command(*args, cls=cls or JobctlCommand, **kwargs)
 
 
-def new_app(help_text: str) -> typer.Typer:
+def new_app(help_text: str, cls: type[JobctlGroup] = JobctlGroup) -> typer.Typer:
     return JobctlTyper(
-        cls=JobctlGroup,
+        cls=cls,
         help=help_text,
         no_args_is_help=True,
         add_completion=False,

@@ -42,8 +42,8 @@ def _queues() -> Iterable[str]:
 
 
 def _templates() -> Iterable[str]:
-    # lazy: Jinja2 lists the built-in and JOBCTL_TEMPLATES_DIR templates, only for this kind
-    from jobctl.jobs.email.templates import template_names
+    # lazy: the names of the built-in and JOBCTL_TEMPLATES_DIR templates (their files' names: no Jinja2)
+    from jobctl.jobs.template_names import template_names
 
     return template_names(_settings())
 
@@ -60,10 +60,10 @@ def _schedules() -> Iterable[str]:
 
 
 def _report_kinds() -> Iterable[str]:
-    # lazy: the reports' module (SQLAlchemy), only for this kind
-    from jobctl.jobs.reports.data import KINDS
+    # lazy: the job-type registry, only for this kind
+    from jobctl.core.jobtypes import REPORT_KINDS
 
-    return KINDS
+    return REPORT_KINDS
 
 
 def _tokens() -> Iterable[str]:

@@ -8,6 +8,7 @@ from typing import Any, get_args
 
 from typer.core import TyperArgument, TyperCommand
 
+from jobctl.cli.coercion import take_plain_values
 from jobctl.cli.examples import EXAMPLES, command_key, write_examples
 
 # metavars by the parameter's Python name, where the name alone would not say what to type
@@ -71,6 +72,12 @@ class JobctlCommand(TyperCommand):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         name_values(self.params)
+        take_plain_values(self.params)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # made on first use, so not among the params above
+        take_plain_values([option] if option is not None else [])
+        return option
 
     def format_epilog(self, ctx: Any, formatter: Any) -> None:
         super().format_epilog(ctx, formatter)

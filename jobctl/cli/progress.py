@@ -7,7 +7,8 @@ current stage and the time since the operation started. `Bar.update` has the sig
 jobctl.core.progress.Progress, `(done, total, stage)`, so it is passed to core as `on_progress`.
 `summary` gives the figures of the final line (count, elapsed, rate) for text and --json alike.
 
-Its own module so commands that never show one do not import rich.progress at start-up.
+Rich is imported when a bar is shown (its columns are in jobctl.cli.progress_columns): the summary
+functions and the commands that only may show a bar (enqueue email) do not pay for rich.progress.
 """
 
 from __future__ import annotations
@@ -16,46 +17,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
-
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from jobctl.cli.common import stderr
 
-
-class CountColumn(ProgressColumn):
-    """`1,234/5,000`, or `1,234` while the total is unknown."""
-
-    def render(self, task: Task) -> Text:
-        done = f"{int(task.completed):,}"
-        return Text(
-            f"{done}/{int(task.total):,}" if task.total is not None else done, style="progress.download"
-        )
-
-
-class RateColumn(ProgressColumn):
-    """Items per second over the current stage (an average: steadier than rich's 30 s window, and
-    right from a stage's first update, when the count starts again from 0)."""
-
-    def render(self, task: Task) -> Text:
-        started = task.fields.get("stage_started")
-        seconds = time.monotonic() - started if started is not None else 0.0
-        if seconds <= 0 or not task.completed:
-            return Text("", style="progress.data.speed")
-        unit = task.fields.get("unit", "jobs")
-        rate = f"{task.completed / seconds:,.0f}"
-        return Text(f"{rate} {unit}/s" if unit else f"{rate}/s", style="progress.data.speed")
-
-
-class ElapsedColumn(ProgressColumn):
-    """Time since the operation started, across stages."""
-
-    def render(self, task: Task) -> Text:
-        seconds = int(time.monotonic() - task.fields.get("started", time.monotonic()))
-        return Text(
-            f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}", style="progress.elapsed"
-        )
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 @dataclass
@@ -92,13 +59,18 @@ def progress_bar(
 ) -> Iterator[Bar]:
     """`label` may name the stage, {task.description}; `stage` and `fields`: what it shows until the
     first update; `unit`: what the rate counts (jobs/s, rows/s)."""
+    # lazy: rich.progress only once a bar is asked for
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from jobctl.cli.progress_columns import CountColumn, ElapsedColumn, RateColumn
+
     with Progress(
         TextColumn(label),
         BarColumn(),
         CountColumn(),
         RateColumn(),
         ElapsedColumn(),
-        console=stderr,
+        console=stderr.console,
         transient=True,
         disable=as_json or not stderr.is_terminal,
     ) as progress:

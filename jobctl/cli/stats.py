@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import typer
-from rich.live import Live
-from rich.table import Table
 
 from jobctl.cli import completion
 from jobctl.cli.common import DURATION, JsonOption, emit_json, state, stdout
@@ -14,10 +13,15 @@ from jobctl.core.metrics import quantile_text
 from jobctl.core.stats import STATES, parse_window, queue_stats, stats_with_window
 from jobctl.durations import parse_seconds
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
 HEADERS = ("waiting", "active", "sched", "done", "failed", "workers")
 
 
 def _table(data: dict) -> Table:
+    from rich.table import Table  # lazy: Rich only when rendering (not for --json)
+
     table = Table(
         "queue",
         "prio",
@@ -37,6 +41,8 @@ def _table(data: dict) -> Table:
 
 
 def _window_table(data: dict, label: str) -> Table:
+    from rich.table import Table  # lazy: Rich only when rendering (not for --json)
+
     # enqueued and retried are in --json; these columns fit 80 characters
     table = Table(
         "queue",
@@ -108,8 +114,10 @@ def stats(
             while True:
                 emit_json(queue_stats(st.connection, st.settings, queue), compact=True)
                 time.sleep(interval)
+        from rich.live import Live  # lazy: Rich only when rendering (not for --json)
+
         with Live(
-            _table(queue_stats(st.connection, st.settings, queue)), console=stdout, auto_refresh=False
+            _table(queue_stats(st.connection, st.settings, queue)), console=stdout.console, auto_refresh=False
         ) as live:
             while True:
                 time.sleep(interval)

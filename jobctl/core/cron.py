@@ -10,9 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-from croniter.croniter import CroniterError
-
 from jobctl.errors import UsageError
 
 MACROS = ("@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually")
@@ -29,6 +26,10 @@ def check_cron(cron: str) -> str:
         if text.lower() not in MACROS:
             raise UsageError(f"invalid cron expression {cron!r}", hint)
         return text.lower()
+    # lazy: croniter only where a cron is read (every settings load imports this module; most read none)
+    from croniter import croniter
+    from croniter.croniter import CroniterError
+
     if len(text.split(" ")) != 5 or not croniter.is_valid(text):
         raise UsageError(f"invalid cron expression {cron!r}", hint)
     try:
@@ -80,6 +81,8 @@ def next_runs(cron: str, tz: str | tzinfo, after: datetime, n: int = 1) -> list[
     zone = _zone(tz)
     after = as_aware(after)
     last = after.timestamp()
+    from croniter import croniter  # lazy: see check_cron
+
     walk = croniter(cron, after.astimezone(zone).replace(tzinfo=None) - DST_MARGIN)
     out: list[datetime] = []
     while len(out) < n:
@@ -96,6 +99,8 @@ def latest_run(cron: str, tz: str | tzinfo, at: datetime) -> datetime:
     zone = _zone(tz)
     at = as_aware(at)
     limit = at.timestamp()
+    from croniter import croniter  # lazy: see check_cron
+
     walk = croniter(cron, at.astimezone(zone).replace(tzinfo=None) + DST_MARGIN)
     while True:
         ts = _to_utc(walk.get_prev(datetime), zone)

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from jobctl.core.contracts import Contract, load_contract
 from jobctl.errors import UsageError
 
+# the reports (daily-report, weekly-report): here, not with the report code (SQLAlchemy, ReportLab),
+# so shell completion of --kind reads them without loading it
+REPORT_KINDS = ("daily", "weekly")
+
 
 @dataclass(frozen=True)
 class JobType:

@@ -134,11 +134,6 @@ def _syntax_error(exc: jinja2.TemplateSyntaxError) -> UsageError:
     )
 
 
-def template_names(settings) -> list[str]:
-    """The templates' names, sorted, without reading their files (shell completion asks on every TAB)."""
-    return _names(environment(settings))
-
-
 def list_templates(settings) -> list[dict[str, Any]]:
     """Every template: name, raw subject, variables its files (and layouts) use, and where it lives."""
     env = environment(settings)

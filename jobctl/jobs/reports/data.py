@@ -17,11 +17,12 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
+from jobctl.core.jobtypes import REPORT_KINDS
 from jobctl.data.schema import order_items, orders, payments, products, users
 from jobctl.errors import UsageError
 from jobctl.jobs.analytics.metrics import measure
 
-KINDS = ("daily", "weekly")
+KINDS = REPORT_KINDS
 TOP_PRODUCTS = 10
 LABELS = [
     ("revenue", "Revenue", "cents"),

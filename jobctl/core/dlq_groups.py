@@ -54,6 +54,11 @@ def _prefix() -> str:
     return f"{keyspace.JOBCTL}:dlqgroups:"
 
 
+def group_prefix() -> str:
+    """The prefix of every group index key: what the Lua functions below are given as `gp`."""
+    return _prefix()
+
+
 def registry_key() -> str:
     return _prefix() + "groups"
 

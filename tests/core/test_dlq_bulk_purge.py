@@ -216,3 +216,16 @@ def test_an_entry_replayed_after_the_selection_is_not_purged(redis_client, setti
     job = Job.fetch(ids[-1], connection=redis_client, serializer=PayloadSerializer)
     assert job.get_status() == "queued"  # its live job was left alone
     assert group_counts_agree(redis_client) == {}
+
+
+def test_entries_from_before_the_group_index_are_purged_whole(redis_client, settings):
+    old = many_dead(redis_client, settings, 1_300, queue=A)
+    for key in redis_client.scan_iter(match=f"{keyspace.JOBCTL}:dlqgroups:*"):  # as an older jobctl left them
+        redis_client.delete(key)
+    new = many_dead(redis_client, settings, 400, queue=A, message=SMTP_421)
+    result = dlq.purge(redis_client, settings, everything=True, queue=A)
+    assert sorted(result["purged"]) == sorted(old + new)
+    assert not any(
+        any(p) for p in all_parts(redis_client, old + new, A)
+    )  # queue index too, read off the entry
+    assert group_counts_agree(redis_client) == {}

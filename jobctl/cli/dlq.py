@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 
 import typer
 
@@ -19,7 +20,7 @@ from jobctl.cli.common import (
     state,
     stdout,
 )
-from jobctl.cli.progress import progress_bar
+from jobctl.cli.progress import progress_bar, summary, summary_text
 from jobctl.core import dlq
 from jobctl.core.dlq_groups import check_fingerprint_id
 
@@ -228,6 +229,9 @@ def _finish(result: dict, done_key: str, as_json: bool, verb: str) -> None:
             row = e if isinstance(e, str) else f"{e['job_id']}  {e['queue']}  {e['error_type']}"
             stdout.print(f"would {verb}: {row}", highlight=False)
         stdout.print(f"{len(result[f'would_{verb}'])} entr(ies) would be affected; nothing changed (dry run)")
+    elif "elapsed_seconds" in result:
+        took = summary_text(result["count"], result["elapsed_seconds"], "entries")
+        stdout.print(f"{done_key}: {len(result[done_key]):,} {took}", highlight=False)
     else:
         stdout.print(f"{done_key}: {len(result[done_key])}", highlight=False)
     refused = result.get("refused", [])
@@ -292,7 +296,8 @@ def purge(
     st = state(ctx)
     if not dry_run:
         confirm("Delete the matching dead-letter entries for good?", yes, as_json)
-    with progress_bar(as_json=as_json or dry_run, stage="purging") as bar:
+    started = time.perf_counter()
+    with progress_bar(as_json=as_json or dry_run, stage="purging", unit="entries") as bar:
         result = dlq.purge(
             st.connection,
             st.settings,
@@ -305,4 +310,6 @@ def purge(
             dry_run=dry_run,
             on_progress=bar.update,
         )
+    if not dry_run:  # the figures of clear's final line, for text and --json alike
+        result = {**result, **summary(len(result["purged"]), time.perf_counter() - started)}
     _finish(result, "purged", as_json, "purge")

@@ -50,7 +50,9 @@ SEALED_FIELDS = (
 )  # encrypted at rest, redacted when shown
 SCAN_PAGE = 200
 SETTLE_SECONDS = 10
-PROGRESS_STEP = 500  # entries purged per round trip, and between two progress reports of a big replay
+PROGRESS_STEP = 500  # entries replayed between two progress reports of a big replay
+PURGE_BATCH = 500  # entries per atomic purge step (_PURGE_STEP): ~10-15 ms of server time each
+ID_PAGE = 5_000  # ids read per round trip when a purge selects by index alone
 
 
 def utc_now() -> datetime:
@@ -164,21 +166,111 @@ def log_dead(entry: dict[str, Any]) -> None:
     )
 
 
-def _drop(connection: redis.Redis, job_ids: list[str], *, delete_jobs: bool = True) -> None:
-    """Remove entries (and, by default, their RQ job data) and their group counts in one transaction."""
+# KEYS[1] the dead-letter index, KEYS[2] the group index prefix (jobctl.core.dlq_groups). ARGV[1] the
+# entry key prefix, ARGV[2] the per-queue index prefix, ARGV[3] the job hash prefix, ARGV[4] the
+# results prefix, then the ids. Purges each id still in the dead-letter index: entry, both index
+# members, group counts and job data, all in this one atomic step, so whatever happens between two
+# steps an entry is either purged with its group counts updated or left whole. An id no longer in the
+# index (replayed or purged meanwhile) is skipped: a replayed job's live data is never touched.
+# The entry's queue comes from its group record (no entry read), else from the entry itself.
+# Server time goes per command more than per key, so everything is asked in bulk, CHUNK members a
+# command (under Lua's unpack limit): one ZMSCORE, one HMGET of group records, one UNLINK, one ZREM
+# per index, and per group one ZREM and one HINCRBY per queue and type it loses entries of, the
+# same changes dlq_groups' dlq_ungroup makes one id at a time. Nothing in here can raise after the
+# first write (a script error would keep the writes before it). Returns the ids purged.
+_PURGE_STEP = r"""
+local CHUNK = 1000
+local function in_chunks(list, call)
+  for f = 1, #list, CHUNK do call(unpack(list, f, math.min(f + CHUNK - 1, #list))) end
+end
+local gp = KEYS[2]
+local asked = {}
+for i = 5, #ARGV do asked[i - 4] = ARGV[i] end
+local ids, n = {}, 0
+for f = 1, #asked, CHUNK do
+  local l = math.min(f + CHUNK - 1, #asked)
+  local scores = redis.call('ZMSCORE', KEYS[1], unpack(asked, f, l))
+  for i = f, l do
+    if scores[i - f + 1] then n = n + 1; ids[n] = asked[i] end
+  end
+end
+if n == 0 then return {} end
+local keys, by_queue, groups, grouped = {}, {}, {}, {}
+for f = 1, n, CHUNK do
+  local l = math.min(f + CHUNK - 1, n)
+  local records = redis.call('HMGET', gp .. 'grouped', unpack(ids, f, l))
+  for i = f, l do
+    local id, queue = ids[i], nil
+    local record = records[i - f + 1]
+    if record then
+      local g = cjson.decode(record)
+      queue = g[2]
+      local group = groups[g[1]]
+      if not group then
+        group = {ids = {}, q = {}, t = {}}
+        groups[g[1]] = group
+      end
+      group.ids[#group.ids + 1] = id
+      group.q[g[2]] = (group.q[g[2]] or 0) + 1
+      group.t[g[3]] = (group.t[g[3]] or 0) + 1
+      grouped[#grouped + 1] = id
+    else
+      local doc = redis.call('GET', ARGV[1] .. id)
+      if doc then
+        local ok, entry = pcall(cjson.decode, doc)
+        if ok and type(entry) == 'table' then queue = entry['queue'] end
+      end
+    end
+    if type(queue) == 'string' then
+      by_queue[queue] = by_queue[queue] or {}
+      table.insert(by_queue[queue], id)
+    end
+    local k = #keys
+    keys[k + 1], keys[k + 2], keys[k + 3] = ARGV[1] .. id, ARGV[3] .. id, ARGV[4] .. id
+  end
+end
+in_chunks(keys, function(...) redis.call('UNLINK', ...) end)
+in_chunks(ids, function(...) redis.call('ZREM', KEYS[1], ...) end)
+for queue, members in pairs(by_queue) do
+  in_chunks(members, function(...) redis.call('ZREM', ARGV[2] .. queue, ...) end)
+end
+in_chunks(grouped, function(...) redis.call('HDEL', gp .. 'grouped', ...) end)
+for gid, group in pairs(groups) do
+  local meta = gp .. 'group:' .. gid
+  in_chunks(group.ids, function(...) redis.call('ZREM', meta .. ':ids', ...) end)
+  for prefix, counts in pairs({q = group.q, t = group.t}) do
+    for name, count in pairs(counts) do
+      local field = prefix .. ':' .. name
+      if redis.call('HINCRBY', meta, field, -count) <= 0 then redis.call('HDEL', meta, field) end
+    end
+  end
+  if redis.call('ZCARD', meta .. ':ids') == 0 then
+    redis.call('DEL', meta)
+    redis.call('SREM', gp .. 'groups', gid)
+  end
+end
+return ids
+"""
+
+
+def _drop(connection: redis.Redis, job_ids: list[str]) -> list[str]:
+    """Purge entries still dead-lettered (entry, indexes, group counts, job data) in one atomic step
+    (_PURGE_STEP); returns the ids purged. Keep a call to PURGE_BATCH ids: one step, one pause of
+    every other client."""
     if not job_ids:
-        return
-    entries = [_stored(connection, i) for i in job_ids]
-    with connection.pipeline() as pipe:
-        for job_id, entry in zip(job_ids, entries, strict=True):
-            pipe.delete(keyspace.dlq_entry(job_id))
-            pipe.zrem(keyspace.dlq_index(), job_id)
-            if entry:
-                pipe.zrem(keyspace.dlq_queue_index(entry["queue"]), job_id)
-            if delete_jobs:
-                pipe.unlink(keyspace.job_key_prefix() + job_id, keyspace.results_key_prefix() + job_id)
-        dlq_groups.ungroup(pipe, job_ids)
-        pipe.execute()
+        return []
+    step = connection.register_script(_PURGE_STEP)
+    purged = step(
+        keys=[keyspace.dlq_index(), dlq_groups.group_prefix()],
+        args=[
+            keyspace.dlq_entry(""),
+            keyspace.dlq_queue_index(""),
+            keyspace.job_key_prefix(),
+            keyspace.results_key_prefix(),
+            *job_ids,
+        ],
+    )
+    return decoded_members(purged)
 
 
 def enforce_retention(connection: redis.Redis, settings: Settings, now: float | None = None) -> list[str]:
@@ -200,7 +292,8 @@ def enforce_retention(connection: redis.Redis, settings: Settings, now: float | 
             settings.dlq_max_entries or "none",
             settings.dlq_max_age or "none",
         )
-    _drop(connection, dropped)
+    for start in range(0, len(dropped), PURGE_BATCH):
+        _drop(connection, dropped[start : start + PURGE_BATCH])
     return dropped
 
 
@@ -435,8 +528,12 @@ class SelectionChanged(JobctlError):
 
 def selection_digest(entries: Iterable[dict[str, Any]]) -> str:
     """A short digest of the ids a selection holds, whatever their order."""
-    ids = "\n".join(sorted(e["job_id"] for e in entries))
-    return hashlib.sha256(ids.encode()).hexdigest()[:32]
+    return ids_digest(e["job_id"] for e in entries)
+
+
+def ids_digest(job_ids: Iterable[str]) -> str:
+    """selection_digest of a selection held as ids alone (a purge's)."""
+    return hashlib.sha256("\n".join(sorted(job_ids)).encode()).hexdigest()[:32]
 
 
 @contextmanager
@@ -451,20 +548,27 @@ def _audited_selection(
     error_contains: str | None,
     fingerprint: str | None = None,
     expect_selection: str | None = None,
-) -> Iterator[tuple[list[dict], list[str], audit.Entry]]:
-    """The entries a bulk change acts on and the ids not found, selected inside its audit record.
-    With `expect_selection` (the `selection` of a dry run), nothing is done unless the same entries
-    still match: a confirmed preview never acts on an entry nobody was shown."""
+    select: Any = None,
+) -> Iterator[tuple[list[Any], list[str], audit.Entry]]:
+    """The entries a bulk change acts on and the ids not found, selected inside its audit record
+    (by `select(ids)` when given, which returns ids, not entries). With `expect_selection` (the
+    `selection` of a dry run), nothing is done unless the same entries still match: a confirmed
+    preview never acts on an entry nobody was shown."""
     ids = list(job_ids or [])
     filters = {"all": everything, "queue": queue, "since": since, "error_contains": error_contains}
     if fingerprint:
         filters["fingerprint"] = fingerprint
     target = audit.id_target(ids) if ids else "dead-letter queue"
     with audit.audited(connection, settings, action, target, filters) as audit_entry:
-        entries, missing = _select(
-            connection, settings, ids, everything, queue, since, error_contains, fingerprint
-        )
-        if expect_selection is not None and selection_digest(entries) != expect_selection:
+        if select is None:
+            entries, missing = _select(
+                connection, settings, ids, everything, queue, since, error_contains, fingerprint
+            )
+            digest = selection_digest(entries) if expect_selection is not None else None
+        else:  # a purge's: ids alone (see _select_ids)
+            entries, missing = select(ids)
+            digest = ids_digest(entries) if expect_selection is not None else None
+        if expect_selection is not None and digest != expect_selection:
             raise SelectionChanged(
                 f"what matches changed since the preview ({len(entries):,} entries now): nothing was done",
                 "look at the new preview and confirm again",
@@ -576,17 +680,29 @@ def purge(
     on_progress: Progress | None = None,
     expect_selection: str | None = None,
 ) -> dict[str, Any]:
-    """Delete dead entries and their job data for good; `on_progress(done, total, "purging")` before
-    the first batch of PROGRESS_STEP and after each (jobctl.core.progress)."""
-    if dry_run:
-        entries, missing = _select(
-            connection, settings, job_ids, everything, queue, since, error_contains, fingerprint
+    """Delete dead entries and their job data for good, PURGE_BATCH per atomic step (_PURGE_STEP).
+
+    The selection is read as ids, never as entries, unless `error_contains` needs the error text:
+    by score from the dead-letter index, the queue's or the group's. `on_progress(done, total,
+    "purging")` is called before the first step and after each (jobctl.core.progress); a selection of
+    more than ID_PAGE ids reports `(read, None, "selecting")` while it is read. Interrupted between
+    two steps (killed, an error), a purge leaves every entry purged with its group counts updated,
+    or whole; the next purge of the same selection finishes it. An entry that left the dead-letter
+    queue after the selection (replayed meanwhile) is not purged and is listed in `not_found`."""
+    report = on_progress or ignore
+
+    def select(ids: list[str]) -> tuple[list[str], list[str]]:
+        return _select_ids(
+            connection, settings, ids, everything, queue, since, error_contains, fingerprint, report
         )
+
+    if dry_run:
+        ids, missing = select(list(job_ids or []))
         return {
             "dry_run": True,
-            "would_purge": [e["job_id"] for e in entries],
-            "by_queue": by_queue(entries),
-            "selection": selection_digest(entries),
+            "would_purge": ids,
+            "by_queue": by_queue([{"queue": q or "(no entry)"} for q in _queues_of(connection, ids)]),
+            "selection": ids_digest(ids),
             "not_found": missing,
         }
     selection = _audited_selection(
@@ -600,16 +716,104 @@ def purge(
         error_contains,
         fingerprint,
         expect_selection,
+        select,
     )
-    with selection as (entries, missing, audit_entry):
-        ids = [e["job_id"] for e in entries]
-        report = on_progress or ignore
+    with selection as (ids, unknown, audit_entry):
         report(0, len(ids), "purging")
-        for start in range(0, len(ids), PROGRESS_STEP):
-            _drop(connection, ids[start : start + PROGRESS_STEP])
-            report(min(len(ids), start + PROGRESS_STEP), len(ids), "purging")
-        audit.bulk_outcome(audit_entry, len(ids), len(missing))
-    return {"dry_run": False, "purged": ids, "not_found": missing}
+        purged: list[str] = []
+        for start in range(0, len(ids), PURGE_BATCH):
+            purged += _drop(connection, ids[start : start + PURGE_BATCH])
+            report(min(len(ids), start + PURGE_BATCH), len(ids), "purging")
+        done = set(purged)
+        missing = [*unknown, *(i for i in ids if i not in done)] if len(purged) < len(ids) else unknown
+        audit.bulk_outcome(audit_entry, len(purged), len(missing))
+    return {"dry_run": False, "purged": purged, "not_found": missing}
+
+
+def _select_ids(
+    connection: redis.Redis,
+    settings: Settings,
+    job_ids: list[str],
+    everything: bool,
+    queue: str | None,
+    since: str | None,
+    error_contains: str | None,
+    fingerprint: str | None,
+    report: Progress,
+) -> tuple[list[str], list[str]]:
+    """A purge's selection as ids, newest first (as _select picks entries), plus the unknown ids.
+    Only an error-text filter reads entries; the rest is read off an index, ID_PAGE ids a trip."""
+    if not everything or job_ids:  # ids named (or refused alongside --all)
+        entries, missing = _select(
+            connection, settings, job_ids, everything, queue, since, error_contains, fingerprint
+        )
+        return [e["job_id"] for e in entries], missing
+    if error_contains:  # the error text may be sealed: only read here, with the key, can it be matched
+        ids = []
+        matching = _matching(connection, settings, queue, since, error_contains, 0, fingerprint)
+        for position, entry in matching:
+            if entry is not None:
+                ids.append(entry["job_id"])
+            if position and position % ID_PAGE == 0:
+                report(len(ids), None, "selecting")
+        return ids, []
+    queue_name = get_policy(queue_catalog(settings), queue).name if queue else None
+    fingerprint = dlq_groups.check_fingerprint_id(fingerprint)
+    floor = time.time() - parse_seconds(since, "--since") if since else None
+    if fingerprint:
+        dlq_groups.backfill(connection, None)  # as _matching does: older entries grouped first
+        index = dlq_groups.ids_key(fingerprint)
+    elif queue_name:
+        index = keyspace.dlq_queue_index(queue_name)
+    else:
+        index = keyspace.dlq_index()
+    ids = _index_ids(connection, index, floor, report)
+    if fingerprint and queue_name:
+        ids = [i for i, q in zip(ids, _queues_of(connection, ids), strict=True) if q == queue_name]
+    return ids, []
+
+
+def _index_ids(connection: redis.Redis, index: str, floor: float | None, report: Progress) -> list[str]:
+    """Every id of a died-at index scored `floor` or later, newest first. Paged by score, not by
+    offset: an offset skips ids when others leave the index meanwhile (and costs O(offset) a page).
+    Ids sharing the last score of a full page are all taken with it, as dlq_groups.backfill does."""
+    ids: list[str] = []
+    low = "-inf" if floor is None else repr(floor)
+    while True:
+        page: list[tuple[bytes, float]] = list(
+            connection.zrangebyscore(  # type: ignore[arg-type]
+                index, low, "+inf", start=0, num=ID_PAGE, withscores=True
+            )
+        )
+        ids += decoded_members([member for member, _ in page])
+        if len(page) < ID_PAGE:
+            break
+        last = page[-1][1]
+        ids += decoded_members(connection.zrangebyscore(index, last, last))
+        low = f"({last!r}"
+        report(len(ids), None, "selecting")
+    return list(dict.fromkeys(ids))[::-1]
+
+
+def _queues_of(connection: redis.Redis, job_ids: list[str]) -> list[str | None]:
+    """Each entry's queue: from the group index (no entry read), else the entry; None if neither."""
+    queues: list[str | None] = []
+    for start in range(0, len(job_ids), ID_PAGE):
+        ids = job_ids[start : start + ID_PAGE]
+        grouped = connection.hmget(dlq_groups.grouped_key(), ids)
+        todo = [i for i, g in zip(ids, grouped, strict=True) if g is None]
+        docs = (
+            dict(zip(todo, connection.mget([keyspace.dlq_entry(i) for i in todo]), strict=True))
+            if todo
+            else {}
+        )
+        for job_id, g in zip(ids, grouped, strict=True):
+            if g is not None:
+                queues.append(json.loads(g)[1])
+            else:
+                doc = docs.get(job_id)
+                queues.append(json.loads(doc).get("queue") if doc else None)
+    return queues
 
 
 def sweep_failed(connection: redis.Redis, physical_queues: Iterable[str], worker: str | None) -> list[dict]:

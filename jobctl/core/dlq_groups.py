@@ -9,8 +9,9 @@ the message that tells two failures apart. A group is named by `fingerprint_id`,
 first 12 hex digits of the fingerprint's SHA-1.
 
 The group index lives next to the entries and is changed in the same transaction or script as the
-entry itself (`dlq.add`, the worker's finish script, replay, purge, retention), by the Lua functions
-in GROUP_FUNCTIONS:
+entry itself (`dlq.add`, the worker's finish script, replay), by the Lua functions in
+GROUP_FUNCTIONS, or (purge, retention) by dlq's purge step, which makes the same changes for many ids
+at once:
 
 * `<prefix>:jobctl:dlqgroups:groups` - set of fingerprint ids;
 * `...:dlqgroups:group:<id>:ids` - sorted set of the group's job ids scored by died-at time (count,
@@ -52,6 +53,11 @@ FINGERPRINT_ID = re.compile(r"^[0-9a-f]{12}$")
 
 def _prefix() -> str:
     return f"{keyspace.JOBCTL}:dlqgroups:"
+
+
+def group_prefix() -> str:
+    """The prefix of every group index key: what the Lua functions below are given as `gp`."""
+    return _prefix()
 
 
 def registry_key() -> str:

@@ -14,6 +14,8 @@ from jobctl.core.payloads import PayloadSerializer
 from tests.core.test_ops import (
     A,
     B,
+    clear_state_keys,
+    existing,
     fetch,
     immediate_retries,
     one_attempt,
@@ -34,6 +36,20 @@ def test_clear_needs_yes_without_a_terminal_and_removes_nothing(cli, redis_clien
     data = cli.json("clear", A, code=2)
     assert data["error"]["code"] == "usage"
     assert snapshot(redis_client) == before
+
+
+def test_clear_of_200000_waiting_jobs_through_the_cli(cli, redis_client, settings):
+    ids = enqueue_many(redis_client, settings, "noop", ({} for _ in range(200_000)), queue=A)
+    others = enqueue_many(redis_client, settings, "noop", [{}] * 30, queue=B)
+    data = cli.json("clear", A, "--yes")
+    assert data["removed"] == {"waiting": 200_000} and data["count"] == data["total"] == 200_000
+    assert data["elapsed_seconds"] > 0 and data["rate_per_second"] > 0
+    assert (
+        totals(redis_client, settings, A)["waiting"] == 0
+        and totals(redis_client, settings, B)["waiting"] == 30
+    )
+    assert not any(existing(redis_client, ids)) and all(existing(redis_client, others))
+    assert clear_state_keys(redis_client) == []
 
 
 def test_clear_dry_run_needs_no_yes_and_changes_nothing(cli, redis_client, tmp_path):

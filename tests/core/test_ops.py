@@ -195,6 +195,22 @@ def test_clear_of_25000_jobs_reports_progress_and_removes_exactly_its_jobs(redis
     assert clear_state_keys(redis_client) == []
 
 
+def test_clear_removes_the_rarer_data_keys_of_the_few_jobs_that_have_them(redis_client, settings):
+    ids = enqueue_many(redis_client, settings, "noop", [{} for _ in range(2_500)], queue=A)
+    rich = [ids[7], ids[1_234], ids[2_499]]  # in different chunks of a step, among jobs without them
+    for job_id in rich:
+        _, dependents, dependencies, results, executions = ops.job_data_keys(job_id)
+        redis_client.sadd(dependents, "child")
+        redis_client.sadd(dependencies, "parent")
+        redis_client.xadd(results, {"type": "1"})
+        redis_client.zadd(executions, {"e1": 1})
+    assert ops.clear_queue(redis_client, settings, A)["total"] == 2_500
+    with redis_client.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.exists(*ops.job_data_keys(job_id))
+        assert sum(pipe.execute()) == 0
+
+
 class Interrupted(Exception):
     pass
 

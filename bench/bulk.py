@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import peers  # bench/peers.py: installs BullMQ into bench/node when it is missing
@@ -73,11 +74,16 @@ def waiting(conn: redis.Redis) -> int:
     return sum(conn.llen(k) for k in keys)
 
 
-def sample_bytes(conn: redis.Redis, pattern: str, field: str) -> int | None:
-    """The size of one job hash's payload field (the first that SCAN finds), for the payload sizes."""
+def sample_bytes(conn: redis.Redis, pattern: str, field: str) -> tuple[int, int] | None:
+    """(stored, uncompressed) size of one job hash's payload field, the first that SCAN finds: RQ
+    stores its `data` zlib-compressed, BullMQ as plain JSON, so the sizes compare uncompressed."""
     for key in conn.scan_iter(match=pattern, count=1000):
-        if conn.type(key) == b"hash" and conn.hexists(key, field):
-            return conn.hstrlen(key, field)
+        if conn.type(key) == b"hash" and (value := conn.hget(key, field)) is not None:
+            try:
+                raw = len(zlib.decompress(value))
+            except zlib.error:
+                raw = len(value)
+            return len(value), raw
     return None
 
 
@@ -85,14 +91,12 @@ def used_memory(conn: redis.Redis) -> int:
     return int(conn.info("memory")["used_memory"])
 
 
-def phase(
-    name: str, argv: list[str], env: dict, out: Path, jobs: int, cwd: Path | None = None
-) -> tuple[Measured, dict]:
+def phase(name: str, argv: list[str], env: dict, out: Path, jobs: int) -> tuple[Measured, dict]:
     """Run one measured process with stdout to `out`; (measurement, its last JSON line or {})."""
     shown = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv)).replace("\n", " ")
     log(f"{name}: {shown[:150]}{'...' if len(shown) > 150 else ''}")
     with out.open("wb") as fh:
-        m = run(argv, env, stdout=fh, cwd=cwd)
+        m = run(argv, env, stdout=fh)
     if m.returncode:
         tail = "\n".join(m.stderr.strip().splitlines()[-5:])
         raise PhaseError(f"{name} exited with {m.returncode}: {tail}")
@@ -319,8 +323,9 @@ def render(result: dict) -> str:
         what = "removed" if key == "clear" else "waiting after"
         check = "ok" if r["check"] else "MISMATCH"
         extra = ""
-        if r.get("payload_bytes") is not None:
-            extra += f"; payload {r['payload_bytes']:,} B/job"
+        if r.get("payload_bytes"):
+            stored, raw = r["payload_bytes"]
+            extra += f"; payload {raw:,} B/job" + (f" ({stored:,} B stored)" if stored != raw else "")
         if r.get("redis_bytes_per_job") is not None:
             extra += f", Redis {r['redis_bytes_per_job']:,.0f} B/job"
         if r.get("inner_seconds"):

@@ -12,6 +12,8 @@
     python3 dev.py bench chaos # 5,000 jobs while workers and the server are killed: lost, stuck, duplicates
     python3 dev.py bench capacity  # what one Redis carries: jobs/s with 1-8 workers, CPU and memory per job
     python3 dev.py bench failover  # 2,000 jobs while the Sentinel-watched master is SIGKILLed 3 times
+    python3 dev.py bench cli   # whole-process times of jobctl --version, stats --json, enqueue email
+    python3 dev.py bench bulk  # email-bulk of 1M CSV rows beside BullMQ addBulk; noop --count; clear
     python3 dev.py jobctl ...  # any jobctl command
 
 Needs only Python 3.11+; everything else comes from PyPI into the virtualenv.
@@ -93,6 +95,8 @@ def main(argv: list[str]) -> int:
             "web": "web.py",
             "capacity": "capacity.py",
             "failover": "failover.py",
+            "cli": "cli.py",
+            "bulk": "bulk.py",
         }
         script, rest = (named[rest[0]], rest[1:]) if rest[:1] and rest[0] in named else ("run.py", rest)
         args = [str(BIN / "python"), str(ROOT / "bench" / script), *rest]

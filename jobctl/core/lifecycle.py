@@ -31,7 +31,6 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import redis
 from rq.defaults import RQ_KEY_PREFIX as p
@@ -216,19 +215,24 @@ return released
 # Enqueue: the job hashes, their ids on the queue, the enqueued counters and the wake-up, atomically.
 # ARGV: queue key, queues-set key, marker, minute/hour/total metric keys, minute ttl, hour ttl, job
 # count, the batch's time (created_at = enqueued_at: the batch becomes visible at once), the fields
-# every job shares as one JSON array [k, v, ...], then per job: job key, data (binary), retries
-# left and retry intervals ('' when none), key ttl (-1: none).
+# every job shares as one JSON array [k, v, ...], the scheduled registry and the due time (both ''
+# to queue now; else the jobs wait there, without enqueued_at, until the scheduler moves them), then
+# per job: job key, data (binary), retries left and retry intervals ('' when none), key ttl (-1: none).
 _PUSH = r"""
 local queue, queues_set, marker = ARGV[1], ARGV[2], ARGV[3]
 local n, stamp = tonumber(ARGV[9]), ARGV[10]
 local shared = cjson.decode(ARGV[11])
-local pos = 12
+local scheduled, due = ARGV[12], ARGV[13]
+local pos = 14
 local ids = {}
 for j = 1, n do
   local key, left = ARGV[pos], ARGV[pos + 2]
-  local fields = {'data', ARGV[pos + 1], 'created_at', stamp, 'enqueued_at', stamp}
+  local fields = {'data', ARGV[pos + 1], 'created_at', stamp}
+  if scheduled == '' then fields[5], fields[6] = 'enqueued_at', stamp end
   if left ~= '' then
-    fields[7], fields[8], fields[9], fields[10] = 'retries_left', left, 'retry_intervals', ARGV[pos + 3]
+    local k = #fields
+    fields[k + 1], fields[k + 2] = 'retries_left', left
+    fields[k + 3], fields[k + 4] = 'retry_intervals', ARGV[pos + 3]
   end
   for i = 1, #shared do fields[#fields + 1] = shared[i] end
   redis.call('HSET', key, unpack(fields))
@@ -237,61 +241,60 @@ for j = 1, n do
   ids[#ids + 1] = string.sub(key, #KEYS[1] + 1)
   pos = pos + 5
 end
-for i = 1, #ids, 5000 do redis.call('RPUSH', queue, unpack(ids, i, math.min(i + 4999, #ids))) end
+if scheduled == '' then
+  for i = 1, #ids, 5000 do redis.call('RPUSH', queue, unpack(ids, i, math.min(i + 4999, #ids))) end
+  redis.call('ZADD', marker, 0, 'w')
+else
+  for i = 1, #ids, 2500 do
+    local members = {}
+    for k = i, math.min(i + 2499, #ids) do members[#members + 1] = due; members[#members + 1] = ids[k] end
+    redis.call('ZADD', scheduled, unpack(members))
+  end
+end
 redis.call('SADD', queues_set, queue)
 for k = 4, 6 do redis.call('HINCRBY', ARGV[k], 'enqueued', n) end
 redis.call('EXPIRE', ARGV[4], ARGV[7])
 redis.call('EXPIRE', ARGV[5], ARGV[8])
-redis.call('ZADD', marker, 0, 'w')
 return n
 """
 _push_script = None
 
 
-class JobRow(NamedTuple):
-    """What one job of an enqueue batch has of its own (see `push`)."""
-
-    job_id: str
-    data: bytes
-    retries_left: int | None
-    retry_intervals: str | None
-    ttl: int | None
+def shared_json(shared: dict) -> str:
+    """The fields every job of a push shares, as the script reads them: one JSON array [k, v, ...]."""
+    return json.dumps([x for pair in shared.items() for x in pair], separators=(",", ":"))
 
 
-def push(
+def push_rows(
     connection: redis.Redis,
     queue: PhysicalQueue,
-    shared: dict,
-    jobs: Sequence[JobRow],
+    common: str,
+    count: int,
+    rows: list,
     metric_keys: Sequence[str],
     metric_ttls: Sequence[int],
+    due: float | None = None,
 ) -> int:
-    """Store `jobs` with the `shared` fields (text and numbers) and append their ids to `queue`,
-    in one call."""
+    """`push` for callers that lay out the per-job arguments themselves (five per job: job key, data,
+    retries left, retry intervals, key ttl; see _PUSH), as bulk enqueue does to skip a tuple per job.
+    With `due` (epoch seconds) the jobs wait in the queue's scheduled registry until then."""
     global _push_script
     if _push_script is None:
         _push_script = connection.register_script(_PUSH)
-    job_prefix = keyspace.job_key_prefix()
-    common = json.dumps([x for pair in shared.items() for x in pair], separators=(",", ":"))
     args: list = [
         queue.queue,
         f"{p}:queues",
         queue.marker,
         *metric_keys,
         *metric_ttls,
-        len(jobs),
+        count,
         utc_iso(time.time()),
         common,
+        "" if due is None else queue.scheduled,
+        "" if due is None else due,
+        *rows,
     ]
-    for row in jobs:
-        args += [
-            job_prefix + row.job_id,
-            row.data,
-            "" if row.retries_left is None else row.retries_left,
-            row.retry_intervals or "",
-            -1 if row.ttl is None else row.ttl,
-        ]
-    return int(_push_script(keys=[job_prefix], args=args, client=connection))
+    return int(_push_script(keys=[keyspace.job_key_prefix()], args=args, client=connection))
 
 
 def wake_key(queue: str) -> str:

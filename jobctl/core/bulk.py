@@ -278,10 +278,12 @@ def _push_spool(
     shared = shared_fields(job_data(jt, policy, prio, {}, description, None, encrypted, meta), physical)
     if when is not None:
         shared["status"] = "scheduled"
+    retries = _RetryPool(policy)
+    retrying = retries.left != ""
+    if retrying:
+        shared["retries_left"] = retries.left
     common = lifecycle.shared_json(shared)
     due = int(when.timestamp()) if when is not None else None
-    retries = _RetryPool(policy)
-    left = retries.left
     job_prefix = keyspace.job_key_prefix()
     head = f"[{json.dumps(jt.func)}, null, [".encode()  # RQ's stored call: [func, instance, [payload], {}]
     tail = b"], {}]"
@@ -310,7 +312,7 @@ def _push_spool(
             batch_ids = made.make(len(datas)) if made is not None else ids[done : done + len(datas)]
             rows: list = []
             for job_id, data in zip(batch_ids, datas, strict=True):
-                rows += (job_prefix + job_id, data, left, retries.pick() if left != "" else "", -1)
+                rows += (job_prefix + job_id, data, retries.pick() if retrying else "")
             try:
                 lifecycle.push_rows(
                     conn,
@@ -321,6 +323,7 @@ def _push_spool(
                     metrics.keys_at(policy.name, time.time()),
                     metrics.TTLS,
                     due,
+                    retrying,
                 )
             except redis.OutOfMemoryError:
                 raise server_full(conn, not settings.redis_url, done, count) from None

@@ -216,30 +216,32 @@ return released
 # ARGV: queue key, queues-set key, marker, minute/hour/total metric keys, minute ttl, hour ttl, job
 # count, the batch's time (created_at = enqueued_at: the batch becomes visible at once), the fields
 # every job shares as one JSON array [k, v, ...], the scheduled registry and the due time (both ''
-# to queue now; else the jobs wait there, without enqueued_at, until the scheduler moves them), then
-# per job: job key, data (binary), retries left and retry intervals ('' when none), key ttl (-1: none).
+# to queue now; else the jobs wait there, without enqueued_at, until the scheduler moves them),
+# '1' when the jobs have retry intervals, then per job: job key, data (binary), retry intervals.
+# One field table is built once and only its per-job slots change: the loop is the Redis time of
+# every job of a bulk call.
 _PUSH = r"""
 local queue, queues_set, marker = ARGV[1], ARGV[2], ARGV[3]
 local n, stamp = tonumber(ARGV[9]), ARGV[10]
 local shared = cjson.decode(ARGV[11])
-local scheduled, due = ARGV[12], ARGV[13]
-local pos = 14
+local scheduled, due, retrying = ARGV[12], ARGV[13], ARGV[14] == '1'
+local fields = {'data', '', 'created_at', stamp}
+if scheduled == '' then fields[5], fields[6] = 'enqueued_at', stamp end
+local slot = 0
+if retrying then
+  slot = #fields + 2
+  fields[slot - 1], fields[slot] = 'retry_intervals', ''
+end
+for i = 1, #shared do fields[#fields + 1] = shared[i] end
+local skip = #KEYS[1] + 1
 local ids = {}
+local pos = 15
 for j = 1, n do
-  local key, left = ARGV[pos], ARGV[pos + 2]
-  local fields = {'data', ARGV[pos + 1], 'created_at', stamp}
-  if scheduled == '' then fields[5], fields[6] = 'enqueued_at', stamp end
-  if left ~= '' then
-    local k = #fields
-    fields[k + 1], fields[k + 2] = 'retries_left', left
-    fields[k + 3], fields[k + 4] = 'retry_intervals', ARGV[pos + 3]
-  end
-  for i = 1, #shared do fields[#fields + 1] = shared[i] end
-  redis.call('HSET', key, unpack(fields))
-  local ttl = tonumber(ARGV[pos + 4])
-  if ttl >= 0 then redis.call('EXPIRE', key, ttl) end
-  ids[#ids + 1] = string.sub(key, #KEYS[1] + 1)
-  pos = pos + 5
+  fields[2] = ARGV[pos + 1]
+  if retrying then fields[slot] = ARGV[pos + 2] end
+  redis.call('HSET', ARGV[pos], unpack(fields))
+  ids[j] = string.sub(ARGV[pos], skip)
+  pos = pos + 3
 end
 if scheduled == '' then
   for i = 1, #ids, 5000 do redis.call('RPUSH', queue, unpack(ids, i, math.min(i + 4999, #ids))) end
@@ -274,10 +276,12 @@ def push_rows(
     metric_keys: Sequence[str],
     metric_ttls: Sequence[int],
     due: float | None = None,
+    retrying: bool = False,
 ) -> int:
-    """`push` for callers that lay out the per-job arguments themselves (five per job: job key, data,
-    retries left, retry intervals, key ttl; see _PUSH), as bulk enqueue does to skip a tuple per job.
-    With `due` (epoch seconds) the jobs wait in the queue's scheduled registry until then."""
+    """Store `count` jobs and queue them in one atomic call. `common`: the fields they share (see
+    shared_json; retries_left goes there); `rows`: three arguments a job, its key, its data and its
+    retry intervals (JSON, or '' when not `retrying`). With `due` (epoch seconds) the jobs wait in the
+    queue's scheduled registry until then."""
     global _push_script
     if _push_script is None:
         _push_script = connection.register_script(_PUSH)
@@ -292,6 +296,7 @@ def push_rows(
         common,
         "" if due is None else queue.scheduled,
         "" if due is None else due,
+        "1" if retrying else "",
         *rows,
     ]
     return int(_push_script(keys=[keyspace.job_key_prefix()], args=args, client=connection))

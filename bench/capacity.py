@@ -51,8 +51,9 @@ from rq.results import Result
 
 from jobctl.config import Settings, load_settings
 from jobctl.core import embedded, keyspace, runtime
+from jobctl.core.bulk import enqueue, enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue, enqueue_many, rq_queue
+from jobctl.core.enqueue import rq_queue
 from jobctl.core.lifecycle import PhysicalQueue
 
 QUEUE = "email-sending"  # where jobctl's "noop" job type goes

@@ -262,7 +262,7 @@ def main() -> int:
         os.environ.update(env)
 
         from jobctl.api import add_bulk_email_jobs, add_payment_retry_job
-        from jobctl.core.enqueue import enqueue_many
+        from jobctl.core.bulk import enqueue_many
         from jobctl.data import engine_for
 
         runtime.reset()

@@ -24,8 +24,8 @@ import time  # noqa: E402
 import redis  # noqa: E402
 from private_server import private_embedded  # noqa: E402 - bench/private_server.py
 
+from jobctl.core.bulk import enqueue_many  # noqa: E402
 from jobctl.core.catalog import queue_catalog  # noqa: E402
-from jobctl.core.enqueue import enqueue_many  # noqa: E402
 from jobctl.core.metrics import window_stats  # noqa: E402
 from jobctl.core.prometheus import render  # noqa: E402
 from jobctl.core.stats import queue_stats  # noqa: E402

@@ -34,7 +34,7 @@ from rq.job import Job  # noqa: E402
 
 from jobctl.config import load_settings  # noqa: E402
 from jobctl.core import embedded  # noqa: E402
-from jobctl.core.enqueue import enqueue_many  # noqa: E402
+from jobctl.core.bulk import enqueue_many  # noqa: E402
 from jobctl.jobs.files import imaging, prepare_file_payload  # noqa: E402
 from jobctl.jobs.files.sandbox import run_isolated  # noqa: E402
 

@@ -47,8 +47,9 @@ from rq.serializers import JSONSerializer  # noqa: E402
 import jobctl  # noqa: E402
 from jobctl.config import load_settings  # noqa: E402
 from jobctl.core import embedded, runtime  # noqa: E402
+from jobctl.core.bulk import enqueue, enqueue_many  # noqa: E402
 from jobctl.core.catalog import queue_catalog  # noqa: E402
-from jobctl.core.enqueue import enqueue, enqueue_many, rq_queue  # noqa: E402
+from jobctl.core.enqueue import rq_queue  # noqa: E402
 from jobctl.core.payloads import generate_key  # noqa: E402
 
 assert rq.defaults.RQ_KEY_PREFIX == PREFIX, "rq was imported before RQ_KEY_PREFIX was set"

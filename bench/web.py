@@ -37,8 +37,9 @@ from fastapi.testclient import TestClient  # noqa: E402
 from private_server import private_embedded  # noqa: E402 - bench/private_server.py
 
 from jobctl.core import tokens  # noqa: E402
+from jobctl.core.bulk import enqueue_many  # noqa: E402
 from jobctl.core.catalog import queue_catalog  # noqa: E402
-from jobctl.core.enqueue import enqueue_many, rq_queue  # noqa: E402
+from jobctl.core.enqueue import rq_queue  # noqa: E402
 from jobctl.http import create_app  # noqa: E402
 from jobctl.web.common import ANONYMOUS, templates  # noqa: E402
 from jobctl.web.overview import read_overview  # noqa: E402

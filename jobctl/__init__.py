@@ -64,6 +64,7 @@ API = (
     "add_job",
     "add_email_job",
     "add_bulk_email_jobs",
+    "send_email_campaign",
     "add_file_processing_job",
     "process_file",
     "add_analytics_job",

@@ -16,15 +16,17 @@ anything reaches Redis, and raises JobctlError naming the parameter otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from jobctl.core import runtime
+from jobctl.core.bulk import BulkResult
 from jobctl.core.progress import Progress
-from jobctl.core.submit import prepare, submit, submit_many
+from jobctl.core.submit import prepare, submit, submit_many, submit_rows
 from jobctl.errors import InvalidPayload
 from jobctl.jobs.analytics.periods import periods
 
@@ -104,18 +106,71 @@ def add_bulk_email_jobs(
     at: datetime | None = None,
     delay: timedelta | float | None = None,
 ) -> list[str]:
-    """One job per recipient, all validated first, then enqueued in pipelined batches.
+    """One job per recipient, all validated first, then enqueued in atomic batches; their ids.
 
+    `recipients`: addresses, (address, data) pairs or dicts with 'email'; read once, as a stream.
     `on_progress(done, total, stage)` reports both phases, "validating" then "enqueueing" (progress
     bars; see jobctl.core.progress). `at` (aware datetime) or `delay` (timedelta or seconds) schedules
-    every email for that one time.
+    every email for that one time. For a campaign too large to hold its ids, see send_email_campaign.
     """
+    return list(
+        _bulk_email(recipients, template, data, priority, on_progress, at, delay, total=_size(recipients)).ids
+    )
+
+
+def send_email_campaign(
+    recipients_csv: str | Path,
+    template: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    priority: str | None = None,
+    on_progress: Progress | None = None,
+    at: datetime | None = None,
+    delay: timedelta | float | None = None,
+) -> BulkResult:
+    """One email job per row of a CSV (an 'email' column; the other columns are template data, on
+    top of `data`), streamed: a million rows in constant memory. Every row is validated before any
+    job is queued; a bad row is named by its line. Returns a BulkResult (count, ids, digest, rate)."""
+    # lazy: the email package (Jinja2) loads only for the email calls
+    from jobctl.jobs.email.recipients import iter_recipients_csv
+
+    rows = iter_recipients_csv(recipients_csv)
+    line = [0]
+
+    def recipients() -> Iterator[tuple[str, dict[str, Any]]]:
+        for line[0], address, row in rows:
+            yield address, row
+
+    return _bulk_email(
+        recipients(),
+        template,
+        data,
+        priority,
+        on_progress,
+        at,
+        delay,
+        locate=lambda _n: f"{Path(recipients_csv).expanduser()} line {line[0]}",
+    )
+
+
+def _bulk_email(
+    recipients: Iterable[Any],
+    template: str,
+    data: Mapping[str, Any] | None,
+    priority: str | None,
+    on_progress: Progress | None,
+    at: datetime | None,
+    delay: timedelta | float | None,
+    *,
+    total: int | None = None,
+    locate: Callable[[int], str] | None = None,
+) -> BulkResult:
     shared = dict(data or {})
     many = (
         {"to": address, "template": template, "data": row}
         for address, row in (_recipient(item, shared) for item in recipients)
     )
-    return submit_many(
+    return submit_rows(
         runtime.connection(),
         runtime.settings(),
         "email",
@@ -125,7 +180,13 @@ def add_bulk_email_jobs(
         on_progress=on_progress,
         at=at,
         delay=delay,
+        total=total,
+        locate=locate,
     )
+
+
+def _size(items: Iterable[Any]) -> int | None:
+    return len(items) if isinstance(items, Sized) else None
 
 
 def add_file_processing_job(
@@ -294,6 +355,7 @@ def schedule_custom_analytics(
         priority=priority,
         description=f"analytics {type}",
         on_progress=on_progress,
+        total=sum(1 for _ in islice(periods(type, first, last), settings.max_batch + 1)),  # for progress
     )
 
 
@@ -368,4 +430,5 @@ __all__ = [
     "add_report_job",
     "process_file",
     "schedule_custom_analytics",
+    "send_email_campaign",
 ]

@@ -256,8 +256,8 @@ def failover_run(
     import redis
 
     from jobctl.config import load_settings
+    from jobctl.core.bulk import enqueue_many
     from jobctl.core.connection import connect
-    from jobctl.core.enqueue import enqueue_many
     from jobctl.core.scheduler import scheduler_status
 
     prefix = os.environ.get("RQ_KEY_PREFIX", "rq")

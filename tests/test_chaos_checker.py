@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from tests.chaos import account, confirmed, physical
 from tests.conftest import KEY_PREFIX
 

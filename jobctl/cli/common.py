@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +108,25 @@ def emit_json(data: Any, *, compact: bool = False) -> None:
     """Pretty JSON, or one document per line (compact) for streams such as `stats --watch --json`."""
     sys.stdout.write(json.dumps(data, indent=None if compact else 2, default=str, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def emit_json_streaming_ids(ids: Iterable[str], fields: dict[str, Any], key: str = "job_ids") -> None:
+    """`emit_json({key: list(ids), **fields})`, written as it goes: a million ids are ~40 MB of JSON
+    text, which need not be built (nor the list of ids) before the first byte goes out."""
+    out = sys.stdout
+    out.write(f"{{\n  {json.dumps(key)}: [")
+    chunk: list[str] = []
+    count = 0
+    for count, job_id in enumerate(ids, 1):
+        chunk.append(("\n    " if count == 1 else ",\n    ") + json.dumps(job_id))
+        if len(chunk) >= 10_000:
+            out.write("".join(chunk))
+            chunk.clear()
+    out.write("".join(chunk) + ("\n  ]" if count else "]"))
+    for name, value in fields.items():
+        out.write(f",\n  {json.dumps(name)}: {json.dumps(value, default=str, ensure_ascii=False)}")
+    out.write("\n}\n")
+    out.flush()
 
 
 def render_error(exc: JobctlError, as_json: bool, verbose: bool) -> None:

@@ -15,12 +15,12 @@ import typer
 
 from jobctl.api import (
     add_analytics_job,
-    add_bulk_email_jobs,
     add_email_job,
     add_file_processing_job,
     add_payment_retry_job,
     add_referral_commission_job,
     add_report_job,
+    send_email_campaign,
 )
 from jobctl.cli import completion
 from jobctl.cli.analytics import day_span, parse_day
@@ -28,15 +28,16 @@ from jobctl.cli.common import (
     DURATION,
     JsonOption,
     emit_json,
+    emit_json_streaming_ids,
     new_app,
     parse_json_object,
     parse_key_values,
     state,
 )
 from jobctl.cli.progress import progress_bar, summary, summary_text
+from jobctl.core.bulk import BulkResult
 from jobctl.core.enqueue import parse_at, parse_duration, parse_when, scheduled_for
-from jobctl.core.jobtypes import get_job_type
-from jobctl.core.submit import submit, submit_many
+from jobctl.core.submit import submit, submit_rows
 from jobctl.errors import UsageError
 
 app = new_app("Put jobs on queues.")
@@ -83,35 +84,41 @@ def _in_words(seconds: float) -> str:
     return " ".join(parts[:2])
 
 
-def _report(
-    ids: list[str], as_json: bool, started: float, what: str, when: datetime | None = None, where: str = ""
-) -> None:
-    """The result: the bare id of one job; for many, the final summary line (how many, where,
-    elapsed, rate), with --json as fields (count, elapsed_seconds, rate_per_second)."""
-    elapsed = time.perf_counter() - started
+def _report(job_id: str, as_json: bool, when: datetime | None = None) -> None:
+    """One job: its bare id on stdout (for JOB=$(jobctl enqueue ...)), or {job_id} with --json."""
     due = when.isoformat() if when else None
     if as_json:
-        out = {"job_ids": ids, **summary(len(ids), elapsed)} if len(ids) != 1 else {"job_id": ids[0]}
+        out = {"job_id": job_id}
         emit_json({**out, "scheduled_for": due} if when else out)
-    elif len(ids) == 1:
-        typer.echo(ids[0])  # stdout stays the bare id, for JOB=$(jobctl enqueue ...)
-        if when:
-            sys.stderr.write(
-                f"scheduled for {due} (in {_in_words((when - datetime.now(UTC)).total_seconds())})\n"
-            )
-    else:
-        on = f" on {where}" if where else ""
-        done = (
-            f"scheduled {len(ids):,} {what} jobs for {due}{on}"
-            if when
-            else f"enqueued {len(ids):,} {what} jobs{on}"
+        return
+    typer.echo(job_id)
+    if when:
+        sys.stderr.write(
+            f"scheduled for {due} (in {_in_words((when - datetime.now(UTC)).total_seconds())})\n"
         )
-        typer.echo(f"{done} {summary_text(len(ids), elapsed)}")
 
 
-def _due(connection, ids: list[str], timing: dict) -> datetime | None:
-    """The time delayed jobs landed with, read back from Redis (all of one command's jobs share it)."""
-    return scheduled_for(connection, ids[0]) if timing and ids else None
+def _report_bulk(result: BulkResult, as_json: bool, started: float, what: str, where: str = "") -> None:
+    """Many jobs: the final summary line (how many, where, elapsed, rate); with --json the same as
+    fields (count, elapsed_seconds, rate_per_second, first/last id, digest) and every id."""
+    elapsed = time.perf_counter() - started
+    due = result.scheduled_for.isoformat() if result.scheduled_for else None
+    if as_json:
+        fields = {
+            **summary(result.count, elapsed),
+            "first_job_id": result.first_id,
+            "last_job_id": result.last_id,
+            "digest": result.digest,
+        }
+        emit_json_streaming_ids(result.ids, {**fields, "scheduled_for": due} if due else fields)
+        return
+    on = f" on {where}" if where else ""
+    done = (
+        f"scheduled {result.count:,} {what} jobs for {due}{on}"
+        if due
+        else f"enqueued {result.count:,} {what} jobs{on}"
+    )
+    typer.echo(f"{done} {summary_text(result.count, elapsed)}")
 
 
 def _queue_one(
@@ -127,9 +134,8 @@ def _queue_one(
     timing = _timing(at, in_)
     st = state(ctx)
     st.install_runtime()
-    started = time.perf_counter()
     job_id = queue_it(timing)
-    _report([job_id], as_json, started, what, _due(st.connection, [job_id], timing))
+    _report(job_id, as_json, scheduled_for(st.connection, job_id) if timing else None)
 
 
 @app.command("email")
@@ -188,22 +194,14 @@ def email_bulk(
     as_json: bool = JsonOption,
 ) -> None:
     """One job per CSV row, validated first, then enqueued in pipelined batches (now, or --at/--in later)."""
-    # lazy: the email job's modules (Jinja2), ~80 ms of start-up for every other command
-    from jobctl.jobs.email import read_recipients_csv
-
     timing = _timing(at, in_)
-    st = state(ctx)
-    st.install_runtime()  # the API below then uses this invocation's flags and settings
+    state(ctx).install_runtime()  # the API below then uses this invocation's flags and settings
     started = time.perf_counter()
-    rows = read_recipients_csv(recipients)
-    if not rows:
-        raise UsageError(f"{recipients} has no recipient rows", "add rows under the header line")
-    with progress_bar(as_json=as_json, total=len(rows), stage="validating") as bar:
-        ids = add_bulk_email_jobs(
-            rows, template, _data(data, data_json), priority=priority, on_progress=bar.update, **timing
+    with progress_bar(as_json=as_json, stage="validating") as bar:
+        result = send_email_campaign(
+            recipients, template, _data(data, data_json), priority=priority, on_progress=bar.update, **timing
         )
-    where = get_job_type("email").queue
-    _report(ids, as_json, started, "email", _due(st.connection, ids, timing), where)
+    _report_bulk(result, as_json, started, "email", result.queue)
 
 
 @app.command("file")
@@ -444,7 +442,7 @@ def noop(
     st = state(ctx)
     started = time.perf_counter()
     with progress_bar(as_json=as_json, total=count, stage="validating") as bar:
-        ids = submit_many(
+        result = submit_rows(
             st.connection,
             st.settings,
             "noop",
@@ -452,6 +450,7 @@ def noop(
             priority=priority,
             queue=queue,
             on_progress=bar.update,
+            total=count,
             **timing,
         )
-    _report(ids, as_json, started, "no-op", _due(st.connection, ids, timing), queue)
+    _report_bulk(result, as_json, started, "no-op", queue)

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import time
-import uuid
-import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 import redis
@@ -20,22 +15,16 @@ from rq.queue import EnqueueData
 from rq.registry import ScheduledJobRegistry
 
 from jobctl.config import Settings
-from jobctl.core import lifecycle, metrics
 from jobctl.core.catalog import QueuePolicy, check_priority, get_policy, queue_catalog
 from jobctl.core.connection import decoded
-from jobctl.core.contracts import JSON_HINT, check_json
 from jobctl.core.jobtypes import JobType, get_job_type
-from jobctl.core.limits import capped, server_full
 from jobctl.core.payloads import PayloadSerializer
-from jobctl.core.payloads import active as encrypting
-from jobctl.core.progress import Progress, ignore
 from jobctl.durations import parse_duration
 from jobctl.errors import UsageError
 
 log = logging.getLogger("jobctl.enqueue")
 REPLICA_WAIT_MS = 1000  # JOBCTL_ENQUEUE_REPLICAS: longest an enqueue waits for its replicas
 
-BATCH_SIZE = 1000
 PAST_GRACE = 5  # seconds: an --at this close to now is a clock skew or a slow hand, not a mistake
 AT_EXAMPLE = "2026-12-01T09:00:00+03:00"
 
@@ -166,25 +155,7 @@ def scheduled_for(connection: redis.Redis, job_id: str) -> datetime | None:
     return datetime.fromtimestamp(score, UTC) if score is not None else None
 
 
-def _scheduled_job(target: Queue, data: EnqueueData) -> Job:
-    """The job `target.enqueue_many` would create from `data`, but with status scheduled."""
-    return target.create_job(
-        data.func,
-        args=data.args,
-        kwargs=data.kwargs,
-        timeout=data.timeout,
-        result_ttl=data.result_ttl,
-        ttl=data.ttl,
-        failure_ttl=data.failure_ttl,
-        description=data.description,
-        job_id=data.job_id,
-        meta=data.meta,
-        retry=data.retry,
-        status=JobStatus.SCHEDULED,
-    )
-
-
-def _job_data(
+def job_data(
     jt: JobType,
     policy: QueuePolicy,
     priority: str,
@@ -213,20 +184,15 @@ def _job_data(
 
 def shared_fields(data: EnqueueData, origin: str, serializer=PayloadSerializer) -> dict[str, Any]:
     """The fields of RQ's job hash that every job of one enqueue call shares (all but `data`, the
-    retries and the timestamps: see job_row), as `Queue.enqueue_many` would store them.
+    retries and the timestamps: see core.bulk), as `Queue.enqueue_many` would store them.
 
     RQ builds a Job object per job to get here (about 3/4 of enqueue's time); jobctl's jobs use a
     small part of RQ's options (no callbacks, dependencies or repeats), so the hash is written directly.
+    The fields RQ writes empty at enqueue (callbacks, started_at, ended_at, last_heartbeat,
+    worker_name, group_id) are left out: RQ reads a missing one as empty, and each field is Redis
+    time on every job of a million-row campaign.
     """
     fields: dict[str, Any] = {
-        "success_callback_name": "",
-        "failure_callback_name": "",
-        "stopped_callback_name": "",
-        "started_at": "",
-        "ended_at": "",
-        "last_heartbeat": "",
-        "worker_name": "",
-        "group_id": "",
         "origin": origin,
         "description": data.description,
         "timeout": data.timeout if data.timeout is not None else Queue.DEFAULT_TIMEOUT,
@@ -238,154 +204,6 @@ def shared_fields(data: EnqueueData, origin: str, serializer=PayloadSerializer) 
     if data.failure_ttl is not None:
         fields["failure_ttl"] = data.failure_ttl
     return fields
-
-
-def job_row(data: EnqueueData, serializer=PayloadSerializer) -> lifecycle.JobRow:
-    """What is a job's own: id, `data` (RQ's zlib-compressed call), retries (jittered), key TTL."""
-    try:
-        job_data = serializer.dumps((data.func, None, list(data.args or ()), data.kwargs or {}))
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"payload is not JSON-serialisable: {exc}", JSON_HINT) from None
-    retry = data.retry
-    return lifecycle.JobRow(
-        data.job_id or str(uuid.uuid4()),
-        zlib.compress(job_data),
-        retry.max if retry is not None else None,
-        json.dumps(retry.intervals) if retry is not None else None,
-        data.ttl,
-    )
-
-
-def enqueue(
-    connection: redis.Redis,
-    settings: Settings,
-    job_type: str,
-    payload: dict,
-    *,
-    priority: str | None = None,
-    queue: str | None = None,
-    description: str | None = None,
-    job_id: str | None = None,
-    at: datetime | None = None,
-    delay: timedelta | float | None = None,
-) -> str:
-    """Enqueue one job; returns its id (`job_id` when given: letters, digits, '_' and '-').
-
-    `at` (timezone-aware) or `delay` (timedelta or seconds) schedules it instead: it waits in the
-    queue's scheduled registry and a worker's scheduler moves it onto the queue when due.
-    """
-    return enqueue_many(
-        connection,
-        settings,
-        job_type,
-        [payload],
-        priority=priority,
-        queue=queue,
-        description=description,
-        job_ids=[job_id] if job_id else None,
-        at=at,
-        delay=delay,
-    )[0]
-
-
-def enqueue_many(
-    connection: redis.Redis,
-    settings: Settings,
-    job_type: str,
-    payloads: Iterable[dict],
-    *,
-    priority: str | None = None,
-    queue: str | None = None,
-    description: str | None = None,
-    on_progress: Progress | None = None,
-    job_ids: list[str] | None = None,
-    at: datetime | None = None,
-    delay: timedelta | float | None = None,
-    when: datetime | None = None,
-    meta: Mapping[str, Any] | None = None,
-) -> list[str]:
-    """Enqueue many jobs, one atomic round trip per batch of BATCH_SIZE; returns their ids in order.
-
-    Payloads must already be validated (jobctl.core.submit is the road that validates them): a batch
-    either lands whole or not at all. More than JOBCTL_MAX_BATCH payloads are refused (TooMany) before
-    any is queued; a full server (ServerFull) says how many jobs landed before it refused. With `at` or
-    `delay` (or `when`, already computed by scheduled_time) every job is scheduled for that one time
-    instead of queued. `meta` adds to each
-    job's meta (a schedule's name and occurrence, say). `on_progress(done, total, "enqueueing")` is
-    called before the first batch and after each one lands (see jobctl.core.progress).
-    """
-    if when is None:
-        when = scheduled_time(at, delay)
-    if job_ids and len(set(job_ids)) != len(job_ids):
-        raise UsageError("the same job id appears more than once", "give every job its own id")
-    jt, policy, prio = check_target(settings, job_type, queue, priority)
-    if job_ids:
-        _refuse_live_ids(connection, job_ids)
-    every = capped(settings, payloads, job_type)
-    physical = policy.physical(prio)
-    ids: list[str] = []
-    batch: list = []
-    encrypted = encrypting()
-
-    shared: dict[str, Any] = {}
-    report = on_progress or ignore
-    report(0, len(every), "enqueueing")
-
-    # WAIT counts the writes sent on its own connection: pin one for the whole call
-    pinned = connection.client() if settings.enqueue_replicas else None
-    connection = pinned or connection
-
-    def flush() -> None:
-        try:
-            write()
-        except redis.OutOfMemoryError:
-            raise server_full(connection, not settings.redis_url, len(ids), len(every)) from None
-        if settings.enqueue_replicas:
-            await_replicas(connection, settings.enqueue_replicas)
-        batch.clear()
-        report(len(ids), len(every), "enqueueing")
-
-    def write() -> None:
-        if when is None:
-            lifecycle.push(
-                connection,
-                _physical_queue(physical),
-                shared,
-                batch,
-                metrics.keys_at(policy.name, time.time()),
-                metrics.TTLS,
-            )
-            ids.extend(row.job_id for row in batch)
-        else:
-            target = rq_queue(connection, physical)
-            with connection.pipeline() as pipe:  # MULTI/EXEC: the batch lands whole or not at all
-                scheduled = [
-                    target.schedule_job(_scheduled_job(target, data), when, pipeline=pipe).id
-                    for data in batch
-                ]
-                metrics.record_enqueued(pipe, policy.name, len(batch))
-                pipe.execute()
-            ids.extend(scheduled)
-
-    try:
-        for n, payload in enumerate(every):
-            data = _job_data(
-                jt, policy, prio, payload, description, job_ids[n] if job_ids else None, encrypted, meta
-            )
-            if when is None:
-                shared = shared or shared_fields(data, physical)  # the same for every job of this call
-                batch.append(job_row(data))  # refuses a payload that is not JSON
-            else:
-                check_json(payload)
-                batch.append(data)
-            if len(batch) >= BATCH_SIZE:
-                flush()
-        if batch:
-            flush()
-    finally:
-        if pinned is not None:
-            pinned.close()
-    return ids
 
 
 def await_replicas(connection: redis.Redis, replicas: int) -> int:
@@ -409,7 +227,7 @@ def await_replicas(connection: redis.Redis, replicas: int) -> int:
 LIVE = (JobStatus.QUEUED.value, JobStatus.SCHEDULED.value, JobStatus.STARTED.value, JobStatus.DEFERRED.value)
 
 
-def _refuse_live_ids(connection: redis.Redis, job_ids: list[str]) -> None:
+def refuse_live_ids(connection: redis.Redis, job_ids: list[str]) -> None:
     """A caller's id that names a job still waiting, scheduled or running is refused: enqueueing it
     again would overwrite that job and put its id on a list twice, where the second entry outlives
     the run as a stale "waiting" job (workers drop it). One round trip, only when ids are given."""
@@ -423,8 +241,3 @@ def _refuse_live_ids(connection: redis.Redis, job_ids: list[str]) -> None:
                 f"job id {job_id!r} is taken by a job that is {decoded(status)}",
                 "a job id names one job: give another id, or wait until that job has ended",
             )
-
-
-@lru_cache(maxsize=256)
-def _physical_queue(name: str) -> lifecycle.PhysicalQueue:
-    return lifecycle.PhysicalQueue.of(name)

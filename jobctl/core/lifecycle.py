@@ -31,7 +31,6 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import redis
 from rq.defaults import RQ_KEY_PREFIX as p
@@ -216,82 +215,91 @@ return released
 # Enqueue: the job hashes, their ids on the queue, the enqueued counters and the wake-up, atomically.
 # ARGV: queue key, queues-set key, marker, minute/hour/total metric keys, minute ttl, hour ttl, job
 # count, the batch's time (created_at = enqueued_at: the batch becomes visible at once), the fields
-# every job shares as one JSON array [k, v, ...], then per job: job key, data (binary), retries
-# left and retry intervals ('' when none), key ttl (-1: none).
+# every job shares as one JSON array [k, v, ...], the scheduled registry and the due time (both ''
+# to queue now; else the jobs wait there, without enqueued_at, until the scheduler moves them),
+# '1' when the jobs have retry intervals, then per job: job key, data (binary), retry intervals.
+# One field table is built once and only its per-job slots change: the loop is the Redis time of
+# every job of a bulk call.
 _PUSH = r"""
 local queue, queues_set, marker = ARGV[1], ARGV[2], ARGV[3]
 local n, stamp = tonumber(ARGV[9]), ARGV[10]
 local shared = cjson.decode(ARGV[11])
-local pos = 12
-local ids = {}
-for j = 1, n do
-  local key, left = ARGV[pos], ARGV[pos + 2]
-  local fields = {'data', ARGV[pos + 1], 'created_at', stamp, 'enqueued_at', stamp}
-  if left ~= '' then
-    fields[7], fields[8], fields[9], fields[10] = 'retries_left', left, 'retry_intervals', ARGV[pos + 3]
-  end
-  for i = 1, #shared do fields[#fields + 1] = shared[i] end
-  redis.call('HSET', key, unpack(fields))
-  local ttl = tonumber(ARGV[pos + 4])
-  if ttl >= 0 then redis.call('EXPIRE', key, ttl) end
-  ids[#ids + 1] = string.sub(key, #KEYS[1] + 1)
-  pos = pos + 5
+local scheduled, due, retrying = ARGV[12], ARGV[13], ARGV[14] == '1'
+local fields = {'data', '', 'created_at', stamp}
+if scheduled == '' then fields[5], fields[6] = 'enqueued_at', stamp end
+local slot = 0
+if retrying then
+  slot = #fields + 2
+  fields[slot - 1], fields[slot] = 'retry_intervals', ''
 end
-for i = 1, #ids, 5000 do redis.call('RPUSH', queue, unpack(ids, i, math.min(i + 4999, #ids))) end
+for i = 1, #shared do fields[#fields + 1] = shared[i] end
+local skip = #KEYS[1] + 1
+local ids = {}
+local pos = 15
+for j = 1, n do
+  fields[2] = ARGV[pos + 1]
+  if retrying then fields[slot] = ARGV[pos + 2] end
+  redis.call('HSET', ARGV[pos], unpack(fields))
+  ids[j] = string.sub(ARGV[pos], skip)
+  pos = pos + 3
+end
+if scheduled == '' then
+  for i = 1, #ids, 5000 do redis.call('RPUSH', queue, unpack(ids, i, math.min(i + 4999, #ids))) end
+  redis.call('ZADD', marker, 0, 'w')
+else
+  for i = 1, #ids, 2500 do
+    local members = {}
+    for k = i, math.min(i + 2499, #ids) do members[#members + 1] = due; members[#members + 1] = ids[k] end
+    redis.call('ZADD', scheduled, unpack(members))
+  end
+end
 redis.call('SADD', queues_set, queue)
 for k = 4, 6 do redis.call('HINCRBY', ARGV[k], 'enqueued', n) end
 redis.call('EXPIRE', ARGV[4], ARGV[7])
 redis.call('EXPIRE', ARGV[5], ARGV[8])
-redis.call('ZADD', marker, 0, 'w')
 return n
 """
 _push_script = None
 
 
-class JobRow(NamedTuple):
-    """What one job of an enqueue batch has of its own (see `push`)."""
-
-    job_id: str
-    data: bytes
-    retries_left: int | None
-    retry_intervals: str | None
-    ttl: int | None
+def shared_json(shared: dict) -> str:
+    """The fields every job of a push shares, as the script reads them: one JSON array [k, v, ...]."""
+    return json.dumps([x for pair in shared.items() for x in pair], separators=(",", ":"))
 
 
-def push(
+def push_rows(
     connection: redis.Redis,
     queue: PhysicalQueue,
-    shared: dict,
-    jobs: Sequence[JobRow],
+    common: str,
+    count: int,
+    rows: list,
     metric_keys: Sequence[str],
     metric_ttls: Sequence[int],
+    due: float | None = None,
+    retrying: bool = False,
 ) -> int:
-    """Store `jobs` with the `shared` fields (text and numbers) and append their ids to `queue`,
-    in one call."""
+    """Store `count` jobs and queue them in one atomic call. `common`: the fields they share (see
+    shared_json; retries_left goes there); `rows`: three arguments a job, its key, its data and its
+    retry intervals (JSON, or '' when not `retrying`). With `due` (epoch seconds) the jobs wait in the
+    queue's scheduled registry until then."""
     global _push_script
     if _push_script is None:
         _push_script = connection.register_script(_PUSH)
-    job_prefix = keyspace.job_key_prefix()
-    common = json.dumps([x for pair in shared.items() for x in pair], separators=(",", ":"))
     args: list = [
         queue.queue,
         f"{p}:queues",
         queue.marker,
         *metric_keys,
         *metric_ttls,
-        len(jobs),
+        count,
         utc_iso(time.time()),
         common,
+        "" if due is None else queue.scheduled,
+        "" if due is None else due,
+        "1" if retrying else "",
+        *rows,
     ]
-    for row in jobs:
-        args += [
-            job_prefix + row.job_id,
-            row.data,
-            "" if row.retries_left is None else row.retries_left,
-            row.retry_intervals or "",
-            -1 if row.ttl is None else row.ttl,
-        ]
-    return int(_push_script(keys=[job_prefix], args=args, client=connection))
+    return int(_push_script(keys=[keyspace.job_key_prefix()], args=args, client=connection))
 
 
 def wake_key(queue: str) -> str:

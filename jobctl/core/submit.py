@@ -10,21 +10,19 @@ The connection and settings are passed in, never read from a process global here
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 
 from jobctl.config import Settings
+from jobctl.core.bulk import Build, BulkResult, enqueue_rows
 from jobctl.core.contracts import BuildContext, Contract, normalize, split_scheduler_keys
-from jobctl.core.enqueue import check_target, enqueue_many, scheduled_time
+from jobctl.core.enqueue import check_target, scheduled_time
 from jobctl.core.jobtypes import get_job_type
-from jobctl.core.limits import capped
-from jobctl.core.progress import Progress, ignore
+from jobctl.core.progress import Progress
 from jobctl.errors import ConfigError, InvalidPayload, UsageError
-
-VALIDATE_STEP = 100  # rows between two progress reports while validating (an email row takes ~1 ms)
 
 
 def contract_for(job_type: str) -> Contract:
@@ -108,42 +106,96 @@ def submit_many(
     meta: Mapping[str, Any] | None = None,
     occurrence: datetime | None = None,
     on_progress: Progress | None = None,
+    total: int | None = None,
 ) -> list[str]:
-    """Every job validated first (nothing is queued if one is bad, or if there are more than
-    JOBCTL_MAX_BATCH), then queued in atomic batches.
+    """`submit_rows`, returning the ids as a list (what callers that queue a few jobs want)."""
+    return list(
+        submit_rows(
+            connection,
+            settings,
+            job_type,
+            many_fields,
+            priority=priority,
+            queue=queue,
+            at=at,
+            delay=delay,
+            job_ids=job_ids,
+            description=description,
+            meta=meta,
+            occurrence=occurrence,
+            on_progress=on_progress,
+            total=total,
+        ).ids
+    )
 
-    `on_progress(done, total, stage)` counts both phases: "validating" (every VALIDATE_STEP rows)
-    then "enqueueing" (every batch), each from 0 to the number of jobs."""
+
+def submit_rows(
+    connection: redis.Redis,
+    settings: Settings,
+    job_type: str,
+    many_fields: Iterable[Mapping[str, Any] | None],
+    *,
+    priority: str | None = None,
+    queue: str | None = None,
+    at: datetime | None = None,
+    delay: timedelta | float | None = None,
+    job_ids: list[str] | None = None,
+    description: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+    occurrence: datetime | None = None,
+    on_progress: Progress | None = None,
+    locate: Callable[[int], str] | None = None,
+    total: int | None = None,
+) -> BulkResult:
+    """Every row validated by the type's contract first (nothing is queued if one is bad, or if
+    there are more than JOBCTL_MAX_BATCH), then queued in atomic batches; see jobctl.core.bulk.
+
+    `many_fields` is read once, as a stream (a million-row CSV stays out of memory).
+    `on_progress(done, total, stage)` counts both phases, "validating" then "enqueueing".
+    `locate(n)` names row n in an error message (a CSV's line); `total` is the row count when
+    `many_fields` cannot say (a generator), for progress."""
     when = scheduled_time(at, delay)  # a bad time, queue or priority fails before any payload is built
     check_target(settings, job_type, queue, priority)
     contract = contract_for(job_type)
-    context = BuildContext(occurrence)
-    many = capped(settings, many_fields, job_type)
-    report = on_progress or ignore
-    payloads = []
-    for n, fields in enumerate(many):
-        if n % VALIDATE_STEP == 0:
-            report(n, len(many), "validating")
-        payloads.append(_built(contract, settings, fields, context))
-    report(len(payloads), len(many), "validating")
-    if not payloads:
-        raise UsageError(f"no {job_type} jobs given", "pass at least one")
-    if description is None:
-        first = contract.describe(payloads[0])
-        description = first if len(payloads) == 1 or contract.describe(payloads[-1]) == first else job_type
-    return enqueue_many(
+    result = enqueue_rows(
         connection,
         settings,
         job_type,
-        payloads,
+        many_fields,
+        row_builder(contract, settings, BuildContext(occurrence)),
+        describe=contract.describe,
         priority=priority,
         queue=queue,
         description=description,
-        job_ids=job_ids,
         when=when,
+        job_ids=job_ids,
         meta=meta,
         on_progress=on_progress,
+        locate=locate,
+        total=total,
     )
+    if not result.count:
+        raise UsageError(f"no {job_type} jobs given", "pass at least one")
+    return result
+
+
+def row_builder(contract: Contract, settings: Settings, context: BuildContext) -> Build:
+    """fields -> payload for many rows of one call: the contract's own bulk builder when it has one
+    (email renders a template once per row shape, not once per row), else its build per row.
+    Either way a caller's bad data comes out as InvalidPayload."""
+    build = contract.bulk(settings, context) if contract.bulk is not None else None
+
+    def one(fields: Mapping[str, Any] | None) -> dict[str, Any]:
+        try:
+            if build is not None:
+                return build(fields)
+            return contract.build(settings, normalize(contract, fields), context)
+        except (InvalidPayload, ConfigError):  # a setting of this deployment, not the caller's data
+            raise
+        except UsageError as exc:
+            raise InvalidPayload(exc.message, exc.hint) from None
+
+    return one
 
 
 def check_stored(job_type: str, payload: Any) -> tuple[Any, dict[str, Any]]:

@@ -7,7 +7,7 @@ import time
 
 from jobctl.core import alert_rules
 from jobctl.core.alert_evaluator import LEASE_KEY, AlertEvaluator, evaluator_status
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.ops import clear_queue
 from jobctl.core.scheduler import Scheduler
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jobctl.core import audit, ops
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 
 Q = "email-sending"
 

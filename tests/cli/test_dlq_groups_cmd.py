@@ -6,8 +6,9 @@ from typer.testing import CliRunner
 
 from jobctl.cli.app import app
 from jobctl.core import dlq
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.enqueue import rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
 

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from jobctl.cli.app import app
 from jobctl.core import search
-from jobctl.core.enqueue import enqueue, enqueue_many
+from jobctl.core.bulk import enqueue, enqueue_many
 from tests.cli.test_ops_commands import dead_flaky, show
 from tests.core.test_ops import A, immediate_retries, run_one_attempt
 

@@ -11,8 +11,8 @@ from cryptography.fernet import Fernet
 
 from jobctl.cli.app import app
 from jobctl.core import browse, dlq
+from jobctl.core.bulk import enqueue
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue
 from jobctl.core.stats import queue_key
 from tests.encryption import burst_worker
 

@@ -9,7 +9,7 @@ from rq.job import Job, JobStatus
 
 from jobctl.cli.app import app
 from jobctl.core import ops
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.payloads import PayloadSerializer
 from tests.core.test_ops import (
     A,

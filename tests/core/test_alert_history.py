@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from jobctl.core import alert_rules, alerts
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.ops import clear_queue
 from jobctl.errors import UsageError
 

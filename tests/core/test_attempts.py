@@ -6,7 +6,7 @@ from __future__ import annotations
 from rq.job import Job
 
 from jobctl.core.browse import job_detail, queue_jobs
-from jobctl.core.enqueue import enqueue
+from jobctl.core.bulk import enqueue
 from jobctl.core.lifecycle import Lifecycle
 from tests.core.test_lifecycle import claim, expire_leases, queues
 from tests.core.test_ops import immediate_retries, run_one_attempt

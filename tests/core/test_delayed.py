@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,8 +12,9 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from jobctl.core.browse import job_detail, queue_jobs
+from jobctl.core.bulk import enqueue, enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue, enqueue_many, parse_when, scheduled_for, scheduled_time
+from jobctl.core.enqueue import parse_when, scheduled_for, scheduled_time
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key, queue_stats
 from jobctl.errors import UsageError
@@ -66,7 +66,7 @@ def test_delayed_job_has_the_same_json_meta_retry_and_description(conn, settings
     job_id = enqueue(
         conn, settings, "noop", {"n": 1}, queue="file-processing", delay=60, description="nightly noop"
     )
-    raw = zlib.decompress(conn.hget(f"{Job.redis_job_namespace_prefix}{job_id}", "data"))
+    raw = conn.hget(f"{Job.redis_job_namespace_prefix}{job_id}", "data")
     func, _instance, args, _kwargs = json.loads(raw)  # JSON, not pickle, like immediate jobs
     assert func == "jobctl.jobs.noop.noop" and args == [{"n": 1}]
     job = fetch(conn, job_id)
@@ -93,10 +93,10 @@ def test_sub_second_at_is_rounded_up(conn, settings):
     assert scheduled_for(conn, job_id).timestamp() == math.ceil(at.timestamp())
 
 
-def test_enqueue_many_schedules_in_pipelined_batches(conn, settings, monkeypatch):
-    from jobctl.core import enqueue as mod
+def test_enqueue_many_schedules_in_atomic_batches(conn, settings, monkeypatch):
+    from jobctl.core import bulk as mod
 
-    monkeypatch.setattr(mod, "BATCH_SIZE", 100)
+    monkeypatch.setattr(mod, "BATCH_MAX", 100)
     executes = []
     original = redis.client.Pipeline.execute
 
@@ -124,8 +124,12 @@ def test_enqueue_many_schedules_in_pipelined_batches(conn, settings, monkeypatch
         at=at,
         on_progress=lambda *call: seen.append(call),
     )
-    assert seen == [(n, 250, "enqueueing") for n in (0, 100, 200, 250)]
-    assert len(executes) == 3 and direct == []  # one MULTI/EXEC round trip per batch, nothing else
+    assert [call for call in seen if call[2] == "enqueueing"] == [
+        (n, 250, "enqueueing") for n in (0, 100, 200, 250)
+    ]
+    assert seen[0][0::2] == (0, "validating")  # the payloads are checked and spooled first
+    # one script call per batch (the same one that queues jobs now), nothing else
+    assert executes == [] and [c for c in direct if c != "SCRIPT LOAD"] == ["EVALSHA"] * 3
     assert len(ids) == len(set(ids)) == 250
     reg = registry(conn, "daily-reports:low")
     assert reg.count == 250

@@ -7,8 +7,9 @@ import pytest
 
 from jobctl.config import load_settings
 from jobctl.core import dlq
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.enqueue import rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from jobctl.errors import NotFound, UsageError

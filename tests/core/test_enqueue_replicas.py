@@ -6,7 +6,8 @@ import logging
 import time
 
 from jobctl.config import load_settings
-from jobctl.core.enqueue import REPLICA_WAIT_MS, enqueue_many
+from jobctl.core.bulk import enqueue_many
+from jobctl.core.enqueue import REPLICA_WAIT_MS
 
 
 def test_without_replicas_an_enqueue_waits_its_bound_logs_and_queues(monkeypatch, redis_client, caplog):

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import json
-import zlib
 
 import pytest
 from rq.job import Job
 
 from jobctl.core.browse import job_detail, queue_jobs
+from jobctl.core.bulk import enqueue, enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue, enqueue_many
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import STATES, queue_stats
 from jobctl.errors import NotFound, UsageError
@@ -26,8 +25,9 @@ def counts(stats, queue):
 
 def test_enqueue_stores_json_not_pickle(conn, settings):
     job_id = enqueue(conn, settings, "noop", {"n": 1}, queue="file-processing")
-    raw = zlib.decompress(conn.hget(f"{Job.redis_job_namespace_prefix}{job_id}", "data"))
-    func, _instance, args, _kwargs = json.loads(raw)  # plain JSON inside RQ's zlib wrapper, not pickle
+    raw = conn.hget(f"{Job.redis_job_namespace_prefix}{job_id}", "data")
+    # plain JSON (small data is not zlib-compressed: RQ reads both), not pickle
+    func, _instance, args, _kwargs = json.loads(raw)
     assert func == "jobctl.jobs.noop.noop" and args == [{"n": 1}]
     job = Job.fetch(job_id, connection=conn, serializer=PayloadSerializer)
     assert job.args == [{"n": 1}]
@@ -48,9 +48,9 @@ def test_priority_routes_to_its_physical_queue(conn, settings):
 
 
 def test_bulk_enqueue_in_batches_reports_progress(conn, settings, monkeypatch):
-    from jobctl.core import enqueue as mod
+    from jobctl.core import bulk as mod
 
-    monkeypatch.setattr(mod, "BATCH_SIZE", 100)
+    monkeypatch.setattr(mod, "BATCH_MAX", 100)
     seen = []
     ids = enqueue_many(
         conn,
@@ -61,7 +61,10 @@ def test_bulk_enqueue_in_batches_reports_progress(conn, settings, monkeypatch):
         on_progress=lambda *call: seen.append(call),
     )
     assert len(ids) == len(set(ids)) == 250
-    assert seen == [(n, 250, "enqueueing") for n in (0, 100, 200, 250)]
+    assert [call for call in seen if call[2] == "enqueueing"] == [
+        (n, 250, "enqueueing") for n in (0, 100, 200, 250)
+    ]
+    assert seen[0][0::2] == (0, "validating")  # the payloads are checked and spooled first
     assert counts(queue_stats(conn, settings), "daily-reports")["totals"]["waiting"] == 250
 
 

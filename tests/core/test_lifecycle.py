@@ -16,7 +16,7 @@ import pytest
 from rq.job import Job
 
 from jobctl.core import dlq, keyspace
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.lifecycle import Lifecycle, PhysicalQueue
 from jobctl.core.outcomes import Run, decide, finish_record
 from jobctl.core.payloads import PayloadSerializer

@@ -9,7 +9,7 @@ import pytest
 from jobctl import api
 from jobctl.config import load_settings
 from jobctl.core import runtime
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.submit import submit_many
 from jobctl.errors import ExitCode, TooMany
 from jobctl.http.errors import status_of

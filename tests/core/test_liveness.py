@@ -14,8 +14,8 @@ from rq.worker_registration import REDIS_WORKER_KEYS, WORKERS_BY_QUEUE_KEY
 
 from jobctl.core import liveness
 from jobctl.core.alert_rules import conditions
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many
 from jobctl.core.lifecycle import utc_iso
 from jobctl.core.stats import list_workers, queue_stats
 

@@ -12,8 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq.job import Job
 
 from jobctl.core import metrics
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.enqueue import rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.prometheus import render
 from jobctl.core.worker import JobctlJob, JobctlWorker

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from rq.job import Job
 
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many
 from jobctl.core.stats import HEADS, oldest_waiting, queue_key
 from tests.redis_commands import commands_sent
 

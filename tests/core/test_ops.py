@@ -13,8 +13,9 @@ from rq.registry import CanceledJobRegistry, FailedJobRegistry
 
 from jobctl.config import load_settings
 from jobctl.core import audit, keyspace, ops
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.enqueue import rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key, queue_stats
 from jobctl.core.worker import JobctlJob, JobctlWorker

@@ -12,8 +12,8 @@ from rq.serializers import JSONSerializer
 
 from jobctl import add_email_job
 from jobctl.core import browse, dlq, payloads, schedules
+from jobctl.core.bulk import enqueue
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue
 from jobctl.core.payloads import EncryptedData, PayloadSerializer
 from jobctl.core.stats import queue_key
 from jobctl.data import engine_for

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobctl.core import dlq, enqueue, submit
+from jobctl.core import bulk, dlq
 from jobctl.core.stats import queue_key
 from jobctl.core.submit import submit_many
 from jobctl.errors import InvalidPayload
@@ -37,7 +37,8 @@ def assert_counts_up(calls: Recorder, stage: str, total: int) -> None:
 
 
 def test_submit_many_reports_validating_then_enqueueing(redis_client, settings, monkeypatch):
-    monkeypatch.setattr(enqueue, "BATCH_SIZE", 100)
+    monkeypatch.setattr(bulk, "BATCH_MAX", 100)
+    monkeypatch.setattr(bulk, "VALIDATE_STEP", 100)
     calls = Recorder()
     ids = submit_many(
         redis_client, settings, "noop", [{} for _ in range(1234)], queue="payment-retry", on_progress=calls
@@ -47,7 +48,7 @@ def test_submit_many_reports_validating_then_enqueueing(redis_client, settings, 
     assert_counts_up(calls, "validating", 1234)
     assert_counts_up(calls, "enqueueing", 1234)
     # validation every VALIDATE_STEP rows, enqueueing after every batch: a bar moves from the first row
-    assert calls.stage("validating")[:3] == [0, submit.VALIDATE_STEP, 2 * submit.VALIDATE_STEP]
+    assert calls.stage("validating")[:3] == [0, bulk.VALIDATE_STEP, 2 * bulk.VALIDATE_STEP]
     assert calls.stage("enqueueing") == [*range(0, 1234, 100), 1234]
     assert redis_client.llen(queue_key("payment-retry:normal")) == 1234
 

@@ -6,7 +6,7 @@ import pytest
 from rq.job import Job
 
 from jobctl.core import audit, browse, dlq, payloads, rotation, schedules
-from jobctl.core.enqueue import enqueue
+from jobctl.core.bulk import enqueue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.errors import UsageError
 from tests.encryption import burst_worker

@@ -7,7 +7,7 @@ from rq.job import Job
 
 from jobctl.core import search
 from jobctl.core.browse import queue_jobs
-from jobctl.core.enqueue import enqueue, enqueue_many
+from jobctl.core.bulk import enqueue, enqueue_many
 from jobctl.core.lifecycle import Lifecycle
 from jobctl.core.search import search_jobs
 from jobctl.core.stats import queue_key

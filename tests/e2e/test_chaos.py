@@ -73,7 +73,7 @@ def job_mix(rng: random.Random, counters) -> list[tuple[str, str, dict]]:
 
 
 def enqueue_all(client, settings, jobs) -> list[str]:
-    from jobctl.core.enqueue import enqueue_many
+    from jobctl.core.bulk import enqueue_many
 
     ids = []
     groups: dict[tuple[str, str], list[dict]] = {}

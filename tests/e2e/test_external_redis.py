@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from jobctl.config import load_settings
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.stats import queue_stats
 from tests.conftest import delete_prefixed_keys
 

@@ -25,8 +25,8 @@ from rq.job import Job
 from jobctl import api
 from jobctl.config import load_settings
 from jobctl.core import dlq, keyspace, runtime, schedules, submit, tokens
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.contracts import ANY_KEYS
-from jobctl.core.enqueue import enqueue_many
 from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.data import engine_for

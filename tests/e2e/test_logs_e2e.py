@@ -9,7 +9,7 @@ import pytest
 
 from jobctl.config import load_settings
 from jobctl.core import runtime
-from jobctl.core.enqueue import enqueue, enqueue_many
+from jobctl.core.bulk import enqueue, enqueue_many
 from jobctl.core.payloads import generate_key
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ import sys
 import pytest
 from rq.job import Job
 
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import list_workers, queue_stats
 from tests.e2e.conftest import wait_for

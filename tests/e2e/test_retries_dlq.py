@@ -15,7 +15,7 @@ from rq.job import Job
 
 from jobctl.config import load_settings
 from jobctl.core import dlq
-from jobctl.core.enqueue import enqueue
+from jobctl.core.bulk import enqueue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_stats
 from tests.conftest import KEY_PREFIX

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ from rq.job import Job
 
 from jobctl.config import load_settings
 from jobctl.core import dlq, keyspace, runtime
+from jobctl.core.bulk import enqueue
 from jobctl.core.connection import connect
-from jobctl.core.enqueue import enqueue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.scheduler import scheduler_status
 from jobctl.core.stats import queue_stats

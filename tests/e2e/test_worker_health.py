@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.stats import list_workers
 from tests.e2e.conftest import wait_for
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from jobctl.config import load_settings
 from jobctl.core import alert_rules, liveness, ops, tokens
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.stats import list_workers, queue_stats
 from jobctl.http import create_app
 from jobctl.tui import data

@@ -12,8 +12,8 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from jobctl.config import load_settings
+from jobctl.core.bulk import enqueue, enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue, enqueue_many
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import list_workers, queue_stats
 from tests.e2e.conftest import wait_for

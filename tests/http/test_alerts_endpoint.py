@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from jobctl.core import alert_rules
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.ops import clear_queue
 from tests.http.conftest import bearer
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from jobctl.cli.app import app
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.enqueue import rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from tests.http.conftest import bearer, dead_jobs

@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 
 from jobctl.config import load_settings
 from jobctl.core import keyspace, tokens
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from jobctl.errors import UsageError
 from jobctl.http import create_app
 from jobctl.http.errors import METHODS

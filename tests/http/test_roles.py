@@ -15,8 +15,8 @@ import pytest
 from rq.job import Job
 
 from jobctl.core import alert_rules, audit, dlq, keyspace, ops, schedules, tokens
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key
 from tests.http.conftest import UNAUTHENTICATED, WHO, bearer, dead_jobs, failed_jobs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobctl.core.enqueue import enqueue, enqueue_many
+from jobctl.core.bulk import enqueue, enqueue_many
 from tests.http.conftest import bearer, dead_jobs
 
 WELCOME = {"name": "Ann", "login_url": "https://shop.example/login"}

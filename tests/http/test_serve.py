@@ -19,7 +19,7 @@ import uvicorn
 
 from jobctl.cli.serve import is_loopback
 from jobctl.core import audit, keyspace, tokens
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 
 EXTRA_LINE = "jobctl: error: the HTTP API needs the http extra: pip install 'jobctl[http]'\n"
 

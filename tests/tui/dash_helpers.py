@@ -12,8 +12,9 @@ from rich.console import Console
 from textual.widgets import DataTable
 
 from jobctl.config import load_settings
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.enqueue import rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_stats
 from jobctl.core.worker import JobctlJob, JobctlWorker

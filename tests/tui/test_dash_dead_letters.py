@@ -6,8 +6,9 @@ from __future__ import annotations
 from textual.widgets import DataTable
 
 from jobctl.core import audit, dlq
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.enqueue import rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from jobctl.tui import data

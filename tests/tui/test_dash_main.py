@@ -17,8 +17,9 @@ from textual.app import App
 from textual.widgets import DataTable
 
 from jobctl.core import ops
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.enqueue import rq_queue
 from jobctl.core.metrics import quantile_text, window_stats
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import oldest_waiting, queue_key

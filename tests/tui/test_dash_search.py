@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Input
 
 from jobctl.core import search
 from jobctl.core.browse import queue_jobs
-from jobctl.core.enqueue import enqueue, enqueue_many
+from jobctl.core.bulk import enqueue, enqueue_many
 from jobctl.core.stats import queue_key
 from jobctl.errors import UsageError
 from jobctl.tui import data, widgets

@@ -15,8 +15,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from jobctl.config import load_settings
 from jobctl.core import audit, keyspace
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.enqueue import rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from tests.rq_plain import PlainWorker
 from tests.web.conftest import run_burst

@@ -14,8 +14,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from jobctl.core import audit, dlq
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.enqueue import rq_queue
 from tests.web.conftest import run_burst
 
 PAY = "payment-retry"

@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from jobctl.core import audit
-from jobctl.core.enqueue import enqueue, enqueue_many
+from jobctl.core.bulk import enqueue, enqueue_many
 from tests.tui.dash_helpers import dead_jobs, failed_jobs, totals, with_failures
 from tests.web.test_browser import WAIT, click, full_page_shot, shot, sign_in, text_of
 

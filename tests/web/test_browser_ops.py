@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from jobctl.core import alert_rules, keyspace, schedules
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from tests.web.test_browser import WAIT, click, full_page_shot, shot, sign_in, text_of
 
 NAME = "nightly-noop"

@@ -9,8 +9,9 @@ import re
 import pytest
 
 from jobctl.core import audit, dlq
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.enqueue import rq_queue
 from jobctl.web import dlq_pages
 from tests.web.conftest import csrf_of, run_burst
 

@@ -9,7 +9,7 @@ import pytest
 from rq.job import Job
 
 from jobctl.core import audit, keyspace
-from jobctl.core.enqueue import enqueue, enqueue_many
+from jobctl.core.bulk import enqueue, enqueue_many
 from jobctl.core.stats import queue_stats
 from jobctl.web import jobs_pages
 from tests.web.conftest import csrf_of

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from jobctl.core import alert_rules, audit, keyspace, schedules
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.ops import clear_queue
 from jobctl.web import ops_pages
 from tests.web.conftest import csrf_of

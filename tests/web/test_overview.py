@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jobctl.core import ops
-from jobctl.core.enqueue import enqueue_many
+from jobctl.core.bulk import enqueue_many
 from jobctl.web.overview import read_overview
 from tests.redis_commands import commands_sent
 from tests.web.conftest import run_burst

@@ -16,8 +16,8 @@ from rq.job import Job, JobStatus
 
 from jobctl.config import Settings
 from jobctl.core import dlq, dlq_groups, keyspace
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.stats import queue_key
 

@@ -100,7 +100,11 @@ def _report(job_id: str, as_json: bool, when: datetime | None = None) -> None:
 
 def _report_bulk(result: BulkResult, as_json: bool, started: float, what: str, where: str = "") -> None:
     """Many jobs: the final summary line (how many, where, elapsed, rate); with --json the same as
-    fields (count, elapsed_seconds, rate_per_second, first/last id, digest) and every id."""
+    fields (count, elapsed_seconds, rate_per_second, first/last id, digest) and every id. One job is
+    reported as one job: its bare id."""
+    if result.count == 1:
+        _report(result.ids[0], as_json, result.scheduled_for)
+        return
     elapsed = time.perf_counter() - started
     due = result.scheduled_for.isoformat() if result.scheduled_for else None
     if as_json:

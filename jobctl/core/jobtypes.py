@@ -37,7 +37,7 @@ JOB_TYPES: dict[str, JobType] = {
             "email-sending",
             "jobctl.jobs.email.send_email",
             "send a templated email",
-            "jobctl.jobs.email.payload:CONTRACT",
+            "jobctl.jobs.email.contract:CONTRACT",
         ),
         JobType(
             "file",

@@ -11,8 +11,9 @@ import pytest
 from rq.job import Job
 
 from jobctl.core import audit, dlq, dlq_groups, keyspace
+from jobctl.core.bulk import enqueue_many
 from jobctl.core.catalog import queue_catalog
-from jobctl.core.enqueue import enqueue_many, rq_queue
+from jobctl.core.enqueue import rq_queue
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.worker import JobctlJob, JobctlWorker
 from tests.dead_letters import many_dead

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobctl.core.contracts import BuildContext, Contract, Field, split_scheduler_keys
+from jobctl.core.contracts import split_scheduler_keys
 from jobctl.errors import UsageError
 from jobctl.jobs.email.addresses import normalize_recipients
 from jobctl.jobs.email.attachments import Attachment, attachment_from_payload, human_size, read_attachment
@@ -138,23 +138,3 @@ def load_email_payload(payload: Any) -> EmailRequest:
         subject=check_subject(payload.get("subject")),
         attachments=[attachment_from_payload(a, n) for n, a in enumerate(raw_attachments, 1)],
     )
-
-
-def _build(settings, fields: dict[str, Any], _context: BuildContext) -> dict[str, Any]:
-    return prepare_email_payload(settings, **fields)
-
-
-CONTRACT = Contract(
-    "email",
-    (
-        Field("to", "list", True, "recipient address(es)", recipient=True),
-        Field("template", "text", True, "template name (jobctl email templates)"),
-        Field("data", "object", False, "template variables; other keys given with the fields land here too"),
-        Field("subject", "text", False, "overrides the template's subject"),
-        Field("attachments", "list", False, "paths of files to attach, read when the job is enqueued"),
-    ),
-    build=_build,
-    load=load_email_payload,
-    describe=lambda payload: f"email {payload['template']}",
-    extra="data",
-)

@@ -16,7 +16,7 @@ from jobctl.jobs.email.addresses import normalize_address, normalize_recipients,
 from jobctl.jobs.email.bulk import PLAIN_LINK_RE, EmailRows
 from jobctl.jobs.email.filters import link
 from jobctl.jobs.email.recipients import iter_recipients_csv, read_recipients_csv
-from jobctl.jobs.email.templates import template_names
+from jobctl.jobs.template_names import template_names
 from tests.servers import SAMPLE_DATA
 
 # Values that trip one check or another: blanks, bad links, bad amounts, odd types, unicode, big numbers.

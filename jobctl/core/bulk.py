@@ -24,6 +24,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any, cast, overload
@@ -292,11 +293,36 @@ def _push_spool(
     # WAIT counts the writes sent on its own connection: pin one for the whole call
     pinned = connection.client() if settings.enqueue_replicas else None
     conn = pinned or connection
-    done = 0
+
+    def send(rows: list, size: int, landed: int) -> int:
+        try:
+            lifecycle.push_rows(
+                conn,
+                target,
+                common,
+                size,
+                rows,
+                metrics.keys_at(policy.name, time.time()),
+                metrics.TTLS,
+                due,
+                retrying,
+            )
+        except redis.OutOfMemoryError:
+            raise server_full(conn, not settings.redis_url, landed, count) from None
+        if settings.enqueue_replicas:
+            await_replicas(conn, settings.enqueue_replicas)
+        return size
+
+    # One batch in flight on a sender thread while this one lays out the next: Redis runs a batch's
+    # script (~half of pass 2) while Python builds the next. The next is sent only after the one
+    # before it landed, so a failure stops the call with every batch before it whole and none after.
+    sender: ThreadPoolExecutor | None = None
+    in_flight: Future[int] | None = None
+    built = done = 0
     report(0, count, "enqueueing")
     lines = iter(spool)
     try:
-        while done < count:
+        while built < count:
             datas: list[bytes] = []
             size = 0
             for line in lines:
@@ -309,29 +335,24 @@ def _push_spool(
                 size += len(data)
                 if len(datas) >= BATCH_MAX or size >= BATCH_BYTES:
                     break
-            batch_ids = made.make(len(datas)) if made is not None else ids[done : done + len(datas)]
+            batch_ids = made.make(len(datas)) if made is not None else ids[built : built + len(datas)]
             rows: list = []
             for job_id, data in zip(batch_ids, datas, strict=True):
                 rows += (job_prefix + job_id, data, retries.pick() if retrying else "")
-            try:
-                lifecycle.push_rows(
-                    conn,
-                    target,
-                    common,
-                    len(datas),
-                    rows,
-                    metrics.keys_at(policy.name, time.time()),
-                    metrics.TTLS,
-                    due,
-                    retrying,
-                )
-            except redis.OutOfMemoryError:
-                raise server_full(conn, not settings.redis_url, done, count) from None
-            if settings.enqueue_replicas:
-                await_replicas(conn, settings.enqueue_replicas)
-            done += len(datas)
-            report(done, count, "enqueueing")
+            built += len(datas)
+            if in_flight is not None:
+                done += in_flight.result()
+                in_flight = None
+                report(done, count, "enqueueing")
+            if built == count:  # the last (often the only) batch: no thread for it
+                done += send(rows, len(datas), done)
+                report(done, count, "enqueueing")
+            else:
+                sender = sender or ThreadPoolExecutor(1, thread_name_prefix="jobctl-enqueue")
+                in_flight = sender.submit(send, rows, len(datas), done)
     finally:
+        if sender is not None:
+            sender.shutdown(wait=True)  # a batch already sent lands (or fails) before this returns
         if pinned is not None:
             pinned.close()
     return ids

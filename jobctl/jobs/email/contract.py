@@ -6,7 +6,7 @@ Its own module because the bulk builder (jobctl.jobs.email.bulk) builds on paylo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from jobctl.core.contracts import BuildContext, Contract, Field, normalize
 from jobctl.jobs.email.bulk import EmailRows
@@ -25,18 +25,42 @@ def _bulk(settings, _context: BuildContext) -> Callable[[Mapping[str, Any] | Non
     makers: dict[tuple, EmailRows] = {}
 
     def build(fields: Mapping[str, Any] | None) -> dict[str, Any]:
-        clean = normalize(CONTRACT, fields)
-        if "to" not in clean or "template" not in clean:  # the contract's own message for it
-            return prepare_email_payload(settings, **clean)
-        key = (clean["template"], clean.get("subject"), tuple(clean.get("attachments") or ()))
+        if _plain_row(fields):  # what normalize would make of it, without its per-field work
+            row = cast(dict[str, Any], fields)
+            to, key, data = row["to"].strip(), (row["template"], None, ()), row.get("data") or {}
+        else:
+            clean = normalize(CONTRACT, fields)
+            if "to" not in clean or "template" not in clean:  # the contract's own message for it
+                return prepare_email_payload(settings, **clean)
+            to = clean["to"]
+            if isinstance(to, list) and len(to) == 1 and isinstance(to[0], str):
+                to = to[0]  # one address: EmailRows' fast check for a plain one
+            key = (clean["template"], clean.get("subject"), tuple(clean.get("attachments") or ()))
+            data = clean.get("data") or {}
         maker = makers.get(key)
         if maker is None:
             if len(makers) >= TEMPLATES_PER_CALL:
                 makers.clear()
             maker = makers[key] = EmailRows(settings, key[0], None, subject=key[1], attachments=key[2])
-        return maker.payload(clean["to"], clean.get("data") or {})
+        return maker.payload(to, data)
 
     return build
+
+
+def _plain_row(fields: Mapping[str, Any] | None) -> bool:
+    """A bulk row as the API and the CLI make them: one address as text, a template name, data."""
+    return (
+        type(fields) is dict
+        and fields.keys() <= _ROW_KEYS
+        and type(fields.get("to")) is str
+        and "," not in fields["to"]
+        and bool(fields["to"].strip())
+        and type(fields.get("template")) is str
+        and type(fields.get("data", {})) is dict
+    )
+
+
+_ROW_KEYS = {"to", "template", "data"}
 
 
 CONTRACT = Contract(

@@ -91,6 +91,21 @@ def used_memory(conn: redis.Redis) -> int:
     return int(conn.info("memory")["used_memory"])
 
 
+def settle(conn: redis.Redis, limit: float = 120.0) -> None:
+    """Wait until the server is not rewriting its append-only file: a rewrite that the phase before
+    started (a fork copying ~1 GB) would otherwise be timed as part of the next phase, whichever
+    system that is. A rewrite that a phase starts itself is still timed with it."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        info = conn.info("persistence")
+        if not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled"):
+            break
+        time.sleep(0.2)
+    waited = time.perf_counter() - started
+    if waited > 0.5:
+        log(f"waited {waited:.1f} s for the server's append-only file rewrite to finish")
+
+
 def phase(name: str, argv: list[str], env: dict, out: Path, jobs: int) -> tuple[Measured, dict]:
     """Run one measured process with stdout to `out`; (measurement, its last JSON line or {})."""
     shown = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv)).replace("\n", " ")
@@ -153,6 +168,7 @@ def measure(args: argparse.Namespace, work: Path, url: str, conn: redis.Redis) -
     conn.flushall()
     try:
         before = used_memory(conn)
+        settle(conn)
         m, doc = phase(
             "email-bulk",
             [
@@ -180,6 +196,7 @@ def measure(args: argparse.Namespace, work: Path, url: str, conn: redis.Redis) -
             payload_bytes=sample_bytes(conn, f"{PREFIX}:job:*", "data"),
             redis_bytes_per_job=(used_memory(conn) - before) / n,
         )
+        settle(conn)
         m, doc = phase("clear", [jobctl, "clear", QUEUE, "--yes", "--json"], env, work / "clear.json", n)
         result["clear"] = {
             **row(m, n, doc.get("total", -1)),
@@ -199,6 +216,7 @@ def measure(args: argparse.Namespace, work: Path, url: str, conn: redis.Redis) -
     else:
         try:
             before = used_memory(conn)
+            settle(conn)
             m, doc = phase(
                 f"BullMQ addBulk x{args.chunk}",
                 [
@@ -238,6 +256,7 @@ def measure(args: argparse.Namespace, work: Path, url: str, conn: redis.Redis) -
     # c. noop --count
     conn.flushall()
     try:
+        settle(conn)
         m, doc = phase(
             "noop",
             [jobctl, "enqueue", "noop", "--count", str(n), "--json"],

@@ -180,15 +180,20 @@ def submit_rows(
 
 
 def row_builder(contract: Contract, settings: Settings, context: BuildContext) -> Build:
-    """fields -> payload for many rows of one call: the contract's own bulk builder when it has one
-    (email renders a template once per row shape, not once per row), else its build per row.
-    Either way a caller's bad data comes out as InvalidPayload."""
-    build = contract.bulk(settings, context) if contract.bulk is not None else None
+    """fields -> payload for the rows of one call: the first row by the contract's build, the rest
+    by its bulk builder when it has one (email checks a template once per call, not once per row;
+    setting that up costs more than one build, so a single job never pays for it). Either way a
+    caller's bad data comes out as InvalidPayload."""
+    bulk: list[Build] = []
+    rows = [0]
 
     def one(fields: Mapping[str, Any] | None) -> dict[str, Any]:
+        rows[0] += 1
         try:
-            if build is not None:
-                return build(fields)
+            if rows[0] > 1 and contract.bulk is not None:
+                if not bulk:
+                    bulk.append(contract.bulk(settings, context))
+                return bulk[0](fields)
             return contract.build(settings, normalize(contract, fields), context)
         except (InvalidPayload, ConfigError):  # a setting of this deployment, not the caller's data
             raise

@@ -4,14 +4,12 @@
 `send_email` is the RQ job function and reports failures as Permanent/TransientJobFailure.
 """
 
-from jobctl.jobs.email.bulk import EmailRows
 from jobctl.jobs.email.job import send_email
 from jobctl.jobs.email.payload import prepare_email_payload
 from jobctl.jobs.email.recipients import iter_recipients_csv, read_recipients_csv
 from jobctl.jobs.email.templates import RenderedEmail, list_templates, render_email
 
 __all__ = [
-    "EmailRows",
     "RenderedEmail",
     "iter_recipients_csv",
     "list_templates",

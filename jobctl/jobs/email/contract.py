@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from jobctl.core.contracts import BuildContext, Contract, Field, normalize
-from jobctl.jobs.email.bulk import EmailRows
 from jobctl.jobs.email.payload import load_email_payload, prepare_email_payload
 
 TEMPLATES_PER_CALL = 16  # EmailRows kept per bulk call (one per template, subject and attachments)
@@ -22,6 +21,9 @@ def _build(settings, fields: dict[str, Any], _context: BuildContext) -> dict[str
 def _bulk(settings, _context: BuildContext) -> Callable[[Mapping[str, Any] | None], dict[str, Any]]:
     """Many rows of one call: each row's fields read by the contract, then built by the EmailRows of
     its template (and subject and attachments), which checks the template once, not once a row."""
+    # lazy: the template analysis (Jinja2's AST walk) is for bulk calls only: a single email skips it
+    from jobctl.jobs.email.bulk import EmailRows
+
     makers: dict[tuple, EmailRows] = {}
 
     def build(fields: Mapping[str, Any] | None) -> dict[str, Any]:

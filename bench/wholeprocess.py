@@ -1,6 +1,8 @@
 """Whole-process measurements for bench/cli.py and bench/bulk.py: wall time from spawn to exit and the
-child's peak RSS, from the rusage `os.wait4` returns for exactly that child (ru_maxrss; its own
-children, if any, are not in it)."""
+child's peak RSS: the high-water mark of its own memory after exec (VmHWM in /proc/<pid>/status,
+read every 10 ms while it runs). Not ru_maxrss: Linux carries that across fork and exec, so a
+child of a bench process that has grown (it parsed a 40 MB JSON) would report the bench's size.
+ru_maxrss is the fallback where /proc is missing. The child's own children are not counted."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,17 +49,40 @@ def run(args: list[str], env: dict[str, str], stdout: IO | int = subprocess.DEVN
     """Run `args` to the end; stdout goes to `stdout` (a file, or discarded), stderr is kept."""
     started = time.perf_counter()
     proc = subprocess.Popen(args, env=env, stdout=stdout, stderr=subprocess.PIPE, cwd=cwd)
+    peak = [0]
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch_hwm, args=(proc.pid, peak, done), daemon=True)
+    watcher.start()
     # read stderr as it comes (a full pipe would stall the child), then reap the child ourselves:
     # Popen.wait() would discard the rusage
     assert proc.stderr is not None
     err = proc.stderr.read()
     proc.stderr.close()
+    done.set()
+    watcher.join()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     # Linux reports ru_maxrss in KiB (macOS in bytes)
-    rss = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    fallback = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    rss = peak[0] / 1024 if peak[0] else fallback
     return Measured(wall, rss, proc.returncode, err.decode(errors="replace"))
+
+
+def _watch_hwm(pid: int, peak: list[int], done: threading.Event) -> None:
+    """peak[0]: the largest VmHWM (KiB) read from /proc/<pid>/status until `done` or the file goes.
+    The child's stderr closes only as it exits, so the last reads come from its last moments."""
+    status = Path(f"/proc/{pid}/status")
+    while True:
+        try:
+            text = status.read_text()
+        except OSError:
+            return
+        for line in text.splitlines():
+            if line.startswith("VmHWM:"):
+                peak[0] = max(peak[0], int(line.split()[1]))
+        if done.wait(0.01):
+            return
 
 
 def load() -> tuple[float, float, float]:

@@ -87,6 +87,11 @@ def _died_workers(connection: redis.Redis, alive: set[str], now: float) -> list[
     return died
 
 
+def _waiting(count: int) -> str:
+    # the resolving's own wording (the firing text, which filters may match, stays as it was)
+    return f"{count:,} waiting job" + ("" if count == 1 else "s")
+
+
 def _observe(connection: redis.Redis, settings: Settings, now: float) -> list[dict[str, Any]]:
     """Every enabled rule's reading of every subject it watches, firing or not: [{rule, subject,
     value, threshold, message, reading, firing}]. `message` is what a firing says; `reading` the value
@@ -117,15 +122,15 @@ def _observe(connection: redis.Redis, settings: Settings, now: float) -> list[di
     for q in stats["queues"]:
         waiting, workers = q["totals"]["waiting"], q["workers"]
         if settings.alert_queue_size:
-            message = f"{q['queue']} has {waiting:,} waiting jobs"
+            limit = f"threshold {settings.alert_queue_size:,}"
             found.append(
                 {
                     "rule": "queue_size",
                     "subject": q["queue"],
                     "value": waiting,
                     "threshold": settings.alert_queue_size,
-                    "message": message,
-                    "reading": f"{message} (threshold {settings.alert_queue_size:,})",
+                    "message": f"{q['queue']} has {waiting:,} waiting jobs",
+                    "reading": f"{q['queue']} has {_waiting(waiting)} ({limit})",
                     "firing": waiting > settings.alert_queue_size,
                 }
             )
@@ -138,7 +143,7 @@ def _observe(connection: redis.Redis, settings: Settings, now: float) -> list[di
                     "value": waiting,
                     "threshold": 0,
                     "message": f"{q['queue']} has {waiting:,} waiting jobs and {live}",
-                    "reading": f"{q['queue']} has {waiting:,} waiting jobs and {live}",
+                    "reading": f"{q['queue']} has {_waiting(waiting)} and {live}",
                     "firing": bool(waiting and not workers),
                 }
             )
@@ -191,10 +196,15 @@ def conditions(connection: redis.Redis, settings: Settings, now: float | None = 
 
 
 def _fired_for(state: dict, now: float) -> int | None:
-    """Whole seconds from when the stored state started firing (`since`, kept in Redis, so an
-    evaluator restart or takeover does not reset it) to `now`; None when no start was stored."""
+    """Whole seconds from when the stored state started firing (kept in Redis, so an evaluator
+    restart or takeover does not reset it) to `now`; None when no start was stored. A state stored
+    before `since_at` existed has only the ISO `since`."""
     try:
-        started = datetime.fromisoformat(state["since"]).timestamp()
+        started = (
+            float(state["since_at"])
+            if "since_at" in state
+            else datetime.fromisoformat(state["since"]).timestamp()
+        )
     except (KeyError, TypeError, ValueError):
         return None
     return max(0, round(now - started))
@@ -272,7 +282,15 @@ def evaluate(connection: redis.Redis, settings: Settings, now: float | None = No
             state.update(value=found["value"], message=found["message"])
         else:
             quiet = state.get("resolved_at") and now - state["resolved_at"] < cooldown
-            state = {**state, **found, "firing": True, "since": _iso(now), "fired_for_seconds": None}
+            # since_at: `since` unrounded (the ISO text keeps whole seconds), for fired_for_seconds
+            state = {
+                **state,
+                **found,
+                "firing": True,
+                "since": _iso(now),
+                "since_at": now,
+                "fired_for_seconds": None,
+            }
             if not quiet:
                 state["last_fired"] = _iso(now)
                 state["channels"] = _notify(connection, settings, "firing", state)

@@ -198,7 +198,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -l version -d 'Print the version.'
 complete -c jobctl -n '__jobctl_is jobctl' -l help -d 'Show this message and exit.'
 
 # jobctl alerts
-complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'history' -d 'The alert rules\' firing and resolving transitions, newest first (the last 1,000 are kept).'
+complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'history' -d 'The alert rules\' firing and resolving transitions, newest first (the last 1,000 are kept); a resolving says the value...'
 complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'list' -d 'Every rule: on/off, threshold, and per queue or worker whether it fires, since when, last fired; when the rules were...'
 complete -c jobctl -n '__jobctl_is jobctl alerts' -a 'test' -d 'Send a test alert through one channel (to JOBCTL_ADMIN_EMAILS or JOBCTL_ALERT_WEBHOOK_URL).'
 complete -c jobctl -n '__jobctl_is jobctl alerts' -l help -d 'Show this message and exit.'

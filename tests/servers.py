@@ -223,6 +223,7 @@ SAMPLE_DATA = {
         "value": 12000,
         "threshold": 10000,
         "since": "2026-03-01T06:00:00+00:00",
+        "fired_for": None,  # a firing: set only on a resolving
     },
     "payment-receipt": {
         "name": "Ada",

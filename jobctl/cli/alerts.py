@@ -83,7 +83,8 @@ def history(
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """The alert rules' firing and resolving transitions, newest first (the last 1,000 are kept)."""
+    """The alert rules' firing and resolving transitions, newest first (the last 1,000 are kept); a
+    resolving says the value then and how long the rule fired (--json: fired_for_seconds)."""
     st = state(ctx)
     transitions = alerts.history(st.connection, limit)
     if as_json:
@@ -104,7 +105,7 @@ def history(
             event,
             t["rule"],
             t["subject"],
-            str(t["value"]),
+            "-" if t["value"] is None else str(t["value"]),  # a resolving's value is the value then
             t["message"] or "",
         )
         table.add_row(*(escape(str(c)) for c in cells))  # subjects are queue and worker names, not markup
@@ -185,8 +186,13 @@ def monitor(
                 if as_json:
                     emit_json({"changes": changes}, compact=True)
                 else:
-                    for c in changes:
-                        stdout.print(f"{c['event']:<8} {c['rule']:<15} {c['message']}", highlight=False)
+                    for c in changes:  # one line per change, however long: a log that greps
+                        stdout.print(
+                            f"{c['event']:<8} {c['rule']:<15} {c['message']}",
+                            highlight=False,
+                            markup=False,
+                            soft_wrap=True,
+                        )
             time.sleep(1.0)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
@@ -213,10 +219,12 @@ def _monitor_once(st, evaluator: AlertEvaluator, as_json: bool) -> None:
         )
     else:
         for c in changes or []:
-            if c["event"] == "resolved":
-                stdout.print(f"{'resolved':<8} {c['rule']:<15} {c['message']}", highlight=False, markup=False)
+            if c["event"] == "resolved":  # one line each, however long (the value now and for how long)
+                line = f"{'resolved':<8} {c['rule']:<15} {c['message']}"
+                stdout.print(line, highlight=False, markup=False, soft_wrap=True)
         for f in firing:
-            stdout.print(f"{'FIRING':<8} {f['rule']:<15} {f['message']}", highlight=False, markup=False)
+            line = f"{'FIRING':<8} {f['rule']:<15} {f['message']}"
+            stdout.print(line, highlight=False, markup=False, soft_wrap=True)
         stdout.print(_summary(data, changes is not None), highlight=False, markup=False)
     if not data["evaluation"]["fresh"]:
         raise typer.Exit(1)

@@ -10,10 +10,11 @@ Rules (thresholds in settings; 0 or false turns one off):
     worker_died      a worker vanished without a clean shutdown (its key expired, no `death` mark)
 
 State lives in Redis (one hash, one field per rule and subject): a rule notifies when it starts
-firing and when it resolves; one that resolves and fires again within JOBCTL_ALERT_COOLDOWN stays
-quiet. Every transition, quiet ones too, is appended to the alert history
-(jobctl.core.alerts.history). Every read is O(1) in queue length: queue_stats, one window of metric
-buckets, LINDEX 0 per priority queue.
+firing and when it resolves (a resolving says the value now, with its threshold, and how long the
+rule fired, counted from the `since` stored when it started firing); one that resolves and fires
+again within JOBCTL_ALERT_COOLDOWN stays quiet. Every transition, quiet ones too, is appended to
+the alert history (jobctl.core.alerts.history). Every read is O(1) in queue length: queue_stats,
+one window of metric buckets, LINDEX 0 per priority queue.
 
 Who evaluates is elected (jobctl.core.alert_evaluator: the scheduler, `workers start` and `monitor`
 compete for one lease). Each evaluation is recorded (when, by whom, its interval), so `alerts
@@ -38,6 +39,7 @@ from jobctl.core import keyspace, metrics
 from jobctl.core.alerts import _admin_email, _post_webhook, record_transition
 from jobctl.core.liveness import live_workers
 from jobctl.core.stats import oldest_waiting, queue_stats
+from jobctl.durations import format_seconds
 
 log = logging.getLogger("jobctl.alerts")
 
@@ -85,29 +87,42 @@ def _died_workers(connection: redis.Redis, alive: set[str], now: float) -> list[
     return died
 
 
-def conditions(connection: redis.Redis, settings: Settings, now: float | None = None) -> list[dict[str, Any]]:
-    """What is wrong right now: [{rule, subject, value, threshold, message}]."""
-    now = time.time() if now is None else now
+def _waiting(count: int) -> str:
+    # the resolving's own wording (the firing text, which filters may match, stays as it was)
+    return f"{count:,} waiting job" + ("" if count == 1 else "s")
+
+
+def _observe(connection: redis.Redis, settings: Settings, now: float) -> list[dict[str, Any]]:
+    """Every enabled rule's reading of every subject it watches, firing or not: [{rule, subject,
+    value, threshold, message, reading, firing}]. `message` is what a firing says; `reading` the value
+    now with its threshold, what a resolving says (the firing text alone would repeat the alarm)."""
     stats = queue_stats(connection, settings)
     names = [q["queue"] for q in stats["queues"]]
-    found = []
+    found: list[dict[str, Any]] = []
     if settings.alert_error_rate:
+        least = max(1, settings.alert_min_volume)
+        limit = f"threshold {settings.alert_error_rate:g}% of at least {least:,} attempts"
         for name, w in metrics.window_stats(connection, names, ERROR_WINDOW, now=now).items():
             finished = w["completed"] + w["failed"]
             rate = w["error_rate"] * 100
-            if finished >= max(1, settings.alert_min_volume) and rate > settings.alert_error_rate:
-                found.append(
-                    {
-                        "rule": "error_rate",
-                        "subject": name,
-                        "value": round(rate, 1),
-                        "threshold": settings.alert_error_rate,
-                        "message": f"{rate:.1f}% of {finished} attempts failed on {name} in 5 minutes",
-                    }
-                )
+            message = f"{rate:.1f}% of {finished:,} attempts failed on {name} in 5 minutes"
+            found.append(
+                {
+                    "rule": "error_rate",
+                    "subject": name,
+                    "value": round(rate, 1),
+                    "threshold": settings.alert_error_rate,
+                    "message": message,
+                    "reading": f"{message} ({limit})"
+                    if finished
+                    else f"no attempt finished on {name} in 5 minutes ({limit})",
+                    "firing": finished >= least and rate > settings.alert_error_rate,
+                }
+            )
     for q in stats["queues"]:
-        waiting = q["totals"]["waiting"]
-        if settings.alert_queue_size and waiting > settings.alert_queue_size:
+        waiting, workers = q["totals"]["waiting"], q["workers"]
+        if settings.alert_queue_size:
+            limit = f"threshold {settings.alert_queue_size:,}"
             found.append(
                 {
                     "rule": "queue_size",
@@ -115,48 +130,110 @@ def conditions(connection: redis.Redis, settings: Settings, now: float | None = 
                     "value": waiting,
                     "threshold": settings.alert_queue_size,
                     "message": f"{q['queue']} has {waiting:,} waiting jobs",
+                    "reading": f"{q['queue']} has {_waiting(waiting)} ({limit})",
+                    "firing": waiting > settings.alert_queue_size,
                 }
             )
-        if settings.alert_no_worker and waiting and not q["workers"]:
+        if settings.alert_no_worker:
+            live = f"{workers} live worker" + ("s" if workers != 1 else "") if workers else "no live worker"
             found.append(
                 {
                     "rule": "no_worker",
                     "subject": q["queue"],
                     "value": waiting,
                     "threshold": 0,
-                    "message": f"{q['queue']} has {waiting:,} waiting jobs and no live worker",
+                    "message": f"{q['queue']} has {waiting:,} waiting jobs and {live}",
+                    "reading": f"{q['queue']} has {_waiting(waiting)} and {live}",
+                    "firing": bool(waiting and not workers),
                 }
             )
     if settings.alert_oldest_wait:
-        for queue, waited in _oldest_waits(connection, settings, stats, now).items():
-            if waited > settings.alert_oldest_wait:
-                found.append(
-                    {
-                        "rule": "oldest_waiting",
-                        "subject": queue,
-                        "value": round(waited),
-                        "threshold": settings.alert_oldest_wait,
-                        "message": f"the oldest job on {queue} has waited {waited / 60:.0f} minutes",
-                    }
-                )
+        limit = f"threshold {format_seconds(settings.alert_oldest_wait)}"
+        waits = _oldest_waits(connection, settings, stats, now)
+        for queue in names:
+            waited = waits.get(queue)
+            found.append(
+                {
+                    "rule": "oldest_waiting",
+                    "subject": queue,
+                    "value": round(waited or 0),
+                    "threshold": settings.alert_oldest_wait,
+                    "message": f"the oldest job on {queue} has waited {(waited or 0) / 60:.0f} minutes",
+                    "reading": f"no job waits on {queue} ({limit})"
+                    if waited is None
+                    else f"the oldest job on {queue} has waited {format_seconds(round(waited))} ({limit})",
+                    "firing": waited is not None and waited > settings.alert_oldest_wait,
+                }
+            )
     alive = {w.name for w in live_workers(connection, settings)}
     for name in _died_workers(connection, alive, now):
+        message = f"worker {name} stopped heartbeating without shutting down"
         found.append(
             {
                 "rule": "worker_died",
                 "subject": name,
                 "value": 1,
                 "threshold": 0,
-                "message": f"worker {name} stopped heartbeating without shutting down",
+                "message": message,
+                "reading": message,
+                "firing": True,
             }
         )
     return found
+
+
+CONDITION_FIELDS = ("rule", "subject", "value", "threshold", "message")
+
+
+def conditions(connection: redis.Redis, settings: Settings, now: float | None = None) -> list[dict[str, Any]]:
+    """What is wrong right now: [{rule, subject, value, threshold, message}]."""
+    now = time.time() if now is None else now
+    return [
+        {name: o[name] for name in CONDITION_FIELDS}
+        for o in _observe(connection, settings, now)
+        if o["firing"]
+    ]
+
+
+def _fired_for(state: dict, now: float) -> int | None:
+    """Whole seconds from when the stored state started firing (kept in Redis, so an evaluator
+    restart or takeover does not reset it) to `now`; None when no start was stored. A state stored
+    before `since_at` existed has only the ISO `since`."""
+    try:
+        started = (
+            float(state["since_at"])
+            if "since_at" in state
+            else datetime.fromisoformat(state["since"]).timestamp()
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return max(0, round(now - started))
+
+
+def _resolution(state: dict, reading: dict | None, enabled: bool, now: float) -> dict[str, Any]:
+    """What a resolving says: the value now with its threshold, and how long the rule fired.
+    `reading`: the subject's observation now; None when it has none (rule off, queue gone)."""
+    fired_for = _fired_for(state, now)
+    took = f"resolved after firing for {format_seconds(fired_for)}" if fired_for is not None else "resolved"
+    if reading is not None:
+        value, threshold, now_text = reading["value"], reading["threshold"], reading["reading"]
+    else:
+        value, threshold = None, state.get("threshold")
+        why = "the rule was turned off" if not enabled else "it is no longer watched"
+        now_text = f"{state['subject']}: no value now ({why})"
+    return {
+        "value": value,
+        "threshold": threshold,
+        "message": f"{now_text}: {took}",
+        "fired_for_seconds": fired_for,
+    }
 
 
 def _notify(connection: redis.Redis, settings: Settings, event: str, entry: dict) -> list[str]:
     word = "FIRING" if event == "firing" else "resolved"
     (log.warning if event == "firing" else log.info)("alert %s %s: %s", word, entry["rule"], entry["message"])
     channels = ["log"]
+    fired_for = entry.get("fired_for_seconds") if event == "resolved" else None
     data = {
         "event": event,
         "rule": entry["rule"],
@@ -165,6 +242,8 @@ def _notify(connection: redis.Redis, settings: Settings, event: str, entry: dict
         "value": entry.get("value"),
         "threshold": entry.get("threshold"),
         "since": entry.get("since"),
+        "fired_for_seconds": fired_for,
+        "fired_for": format_seconds(fired_for) if fired_for is not None else None,
     }
     if settings.admin_emails and _admin_email(
         connection, settings, TEMPLATE, data, f"{entry['rule']} alert email"
@@ -177,14 +256,21 @@ def _notify(connection: redis.Redis, settings: Settings, event: str, entry: dict
 
 def _record(connection: redis.Redis, event: str, state: dict, now: float, *, notified: bool) -> None:
     """One transition into the alert history (jobctl.core.alerts.history)."""
-    entry = {name: state.get(name) for name in ("rule", "subject", "value", "threshold", "message")}
-    record_transition(connection, {**entry, "event": event, "at": _iso(now), "notified": notified})
+    entry = {name: state.get(name) for name in CONDITION_FIELDS}
+    fired_for = state.get("fired_for_seconds") if event == "resolved" else None
+    record_transition(
+        connection,
+        {**entry, "event": event, "at": _iso(now), "notified": notified, "fired_for_seconds": fired_for},
+    )
 
 
 def evaluate(connection: redis.Redis, settings: Settings, now: float | None = None) -> list[dict[str, Any]]:
     """Compare what is wrong now with the stored state; notify transitions; returns them."""
     now = time.time() if now is None else now
-    current = {f"{c['rule']}:{c['subject']}": c for c in conditions(connection, settings, now)}
+    readings = {f"{o['rule']}:{o['subject']}": o for o in _observe(connection, settings, now)}
+    current = {
+        key: {name: o[name] for name in CONDITION_FIELDS} for key, o in readings.items() if o["firing"]
+    }
     stored = {
         k.decode() if isinstance(k, bytes) else k: json.loads(v) for k, v in connection.hgetall(STATE).items()
     }
@@ -196,7 +282,15 @@ def evaluate(connection: redis.Redis, settings: Settings, now: float | None = No
             state.update(value=found["value"], message=found["message"])
         else:
             quiet = state.get("resolved_at") and now - state["resolved_at"] < cooldown
-            state = {**state, **found, "firing": True, "since": _iso(now)}
+            # since_at: `since` unrounded (the ISO text keeps whole seconds), for fired_for_seconds
+            state = {
+                **state,
+                **found,
+                "firing": True,
+                "since": _iso(now),
+                "since_at": now,
+                "fired_for_seconds": None,
+            }
             if not quiet:
                 state["last_fired"] = _iso(now)
                 state["channels"] = _notify(connection, settings, "firing", state)
@@ -208,6 +302,10 @@ def evaluate(connection: redis.Redis, settings: Settings, now: float | None = No
         connection.hset(STATE, key, json.dumps(state))
     for key, state in stored.items():
         if state.get("firing") and key not in current:
+            # the value now and how long it fired, not the firing text again (stored, so `alerts
+            # list` shows the same)
+            enabled = _enabled(settings).get(state.get("rule", ""), False)
+            state.update(_resolution(state, readings.get(key), enabled, now))
             state.update(firing=False, resolved_at=now, last_resolved=_iso(now))
             _notify(connection, settings, "resolved", state)
             transitions.append({**state, "event": "resolved"})
@@ -355,6 +453,8 @@ def test_channel(connection: redis.Redis, settings: Settings, channel: str) -> b
         "value": None,
         "threshold": None,
         "since": _iso(time.time()),
+        "fired_for_seconds": None,
+        "fired_for": None,
     }
     if channel == "log":
         log.warning("alert test: %s", data["message"])

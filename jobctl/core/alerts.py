@@ -47,7 +47,18 @@ MESSAGE_LIMIT = 500
 PENDING_QUEUES = f"{keyspace.JOBCTL}:alert:queues"
 HISTORY = f"{keyspace.JOBCTL}:alert-rules:history"  # stream: one entry per firing or resolving transition
 HISTORY_MAX_ENTRIES = 1000  # XADD MAXLEN ~: Redis trims in whole nodes, so a few more may stay
-HISTORY_FIELDS = ("event", "rule", "subject", "value", "threshold", "message", "at", "notified")
+# fired_for_seconds: on a resolving, how long the rule fired (None on a firing)
+HISTORY_FIELDS = (
+    "event",
+    "rule",
+    "subject",
+    "value",
+    "threshold",
+    "message",
+    "at",
+    "notified",
+    "fired_for_seconds",
+)
 SUMMARY_FIELDS = (
     "job_id",
     "queue",
@@ -323,15 +334,17 @@ def infected_file_alert(connection: redis.Redis, settings: Settings, details: di
 
 def record_transition(connection: redis.Redis, transition: dict[str, Any]) -> None:
     """Append one firing or resolving transition of an alert rule to the capped history stream.
-    `transition`: event (firing, resolved), rule, subject, value, threshold, message, at (ISO time),
-    notified (False for a firing within the cooldown, which told nobody)."""
+    `transition`: event (firing, resolved), rule, subject, value (on a resolving: the value then, not
+    the firing's), threshold, message, at (ISO time), notified (False for a firing within the
+    cooldown, which told nobody), fired_for_seconds (on a resolving: how long the rule fired)."""
     fields = {name: json.dumps(transition.get(name)) for name in HISTORY_FIELDS}
     connection.xadd(HISTORY, fields, maxlen=HISTORY_MAX_ENTRIES, approximate=True)  # type: ignore[arg-type]
 
 
 def history(connection: redis.Redis, limit: int = 50) -> list[dict[str, Any]]:
     """The last `limit` transitions, newest first: [{id, event, rule, subject, value, threshold,
-    message, at, notified}]. One XREVRANGE of `limit` entries: O(limit), whatever the stream holds."""
+    message, at, notified, fired_for_seconds}] (entries recorded before fired_for_seconds existed
+    read it as None). One XREVRANGE of `limit` entries: O(limit), whatever the stream holds."""
     if limit < 1:
         raise UsageError("limit must be at least 1", "pass --limit 1 or more")
     rows = connection.xrevrange(HISTORY, count=min(limit, HISTORY_MAX_ENTRIES)) or []

@@ -40,6 +40,8 @@ def alerts_history(
     ] = 50,
 ) -> dict[str, Any]:
     """`transitions`: each with `event` (firing or resolved), `rule`, `subject`, `value`, `threshold`,
-    `message`, `at` and `notified` (false for a firing within the cooldown, which told nobody). The
-    history keeps about the last 1,000; a read costs O(limit)."""
+    `message`, `at`, `notified` (false for a firing within the cooldown, which told nobody) and
+    `fired_for_seconds`. A resolving's `value` and `message` say the value then, with its threshold,
+    and `fired_for_seconds` how long the rule fired (null on a firing). The history keeps about the
+    last 1,000; a read costs O(limit)."""
     return {"transitions": alerts.history(ctx.connection, limit)}

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from jobctl.core import alert_rules, alerts, audit, schedules
+from jobctl.durations import format_seconds
 from jobctl.errors import JobctlError, UsageError
 from jobctl.web.common import BASE, Refused, context, read_form, render, run_action, status_of, who
 
@@ -116,7 +117,10 @@ def alerts_page(request: Request) -> Response:
     session = who(request)
     ctx = context(request)
     data = alert_rules.overview(ctx.connection, ctx.settings)
-    transitions = alerts.history(ctx.connection, HISTORY_SHOWN)
+    transitions = [
+        {**t, "fired_for": None if t["fired_for_seconds"] is None else format_seconds(t["fired_for_seconds"])}
+        for t in alerts.history(ctx.connection, HISTORY_SHOWN)
+    ]
     return render("alerts.html", who=session, data=data, transitions=transitions, shown=HISTORY_SHOWN)
 
 

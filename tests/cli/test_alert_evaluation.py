@@ -3,6 +3,7 @@ scheduler, `workers start` and `monitor`, and `alerts list` / `monitor --once` s
 
 from __future__ import annotations
 
+import re
 import time
 
 from jobctl.core import alert_rules
@@ -149,6 +150,12 @@ def test_monitor_once_shows_what_fires_and_what_resolved(cli, redis_client, sett
     clear_queue(redis_client, settings, "payment-retry", "waiting")
     lines = cli("monitor", "--once").stdout.splitlines()
     assert lines[0].startswith("resolved no_worker       payment-retry") and "all ok" in lines[1]
+    # one line however long: the value now (no longer the firing's) and how long it fired
+    assert re.fullmatch(
+        r"resolved no_worker       payment-retry has 0 waiting jobs and no live worker: "
+        r"resolved after firing for \d+s",
+        lines[0],
+    )
 
 
 def test_monitor_once_exits_1_when_the_holder_has_not_evaluated_recently(cli, redis_client, settings):

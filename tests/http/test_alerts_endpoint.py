@@ -67,3 +67,28 @@ def test_the_history_of_firings_and_resolvings_newest_first(client, creds, cli, 
     assert newest == body["transitions"][0]
     assert client.get("/api/alerts/history?limit=0", headers=bearer(creds["viewer"])).status_code == 422
     assert client.get("/api/alerts/history").status_code in (401, 403)  # no token: refused
+
+
+def test_a_resolving_over_http_says_the_value_then_and_for_how_long(
+    client, creds, cli, redis_client, configure
+):
+    settings = configure(
+        JOBCTL_ALERT_COOLDOWN="0",
+        JOBCTL_ALERT_QUEUE_SIZE="2",
+        JOBCTL_ALERT_NO_WORKER="false",
+        JOBCTL_ALERT_OLDEST_WAIT="0",  # a fixed clock ahead of the enqueue times: it would fire too
+    )
+    enqueue_many(redis_client, settings, "noop", [{}] * 4, queue="payment-retry")
+    alert_rules.evaluate(redis_client, settings, now=1_800_000_000)
+    clear_queue(redis_client, settings, "payment-retry", "waiting")
+    alert_rules.evaluate(redis_client, settings, now=1_800_000_000 + 3725)
+    body = client.get("/api/alerts/history", headers=bearer(creds["viewer"])).json()
+    resolved, fired = body["transitions"]
+    assert (resolved["event"], resolved["value"], resolved["threshold"]) == ("resolved", 0, 2)
+    assert resolved["fired_for_seconds"] == 3725
+    assert (
+        resolved["message"]
+        == "payment-retry has 0 waiting jobs (threshold 2): resolved after firing for 1h2m5s"
+    )
+    assert (fired["event"], fired["value"], fired["fired_for_seconds"]) == ("firing", 4, None)
+    assert body == cli.json("alerts", "history")

@@ -129,6 +129,46 @@ def test_the_alerts_page_shows_rules_and_history(web_client, web_tokens, redis_c
     assert "payment-retry has 2 waiting jobs and no live worker" in page
 
 
+def _cells(row: str) -> list[str]:
+    """A table row's cells as text (tags stripped)."""
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+
+
+def test_the_alerts_page_shows_a_resolving_with_the_value_then_and_for_how_long(
+    web_client, web_tokens, redis_client, configure
+):
+    settings = configure(
+        JOBCTL_ALERT_COOLDOWN="0",
+        JOBCTL_ALERT_QUEUE_SIZE="2",
+        JOBCTL_ALERT_NO_WORKER="false",
+        JOBCTL_ALERT_OLDEST_WAIT="0",  # a fixed clock ahead of the enqueue times: it would fire too
+    )
+    sign_in(web_client, web_tokens["viewer"])
+    enqueue_many(redis_client, settings, "noop", [{}] * 5, queue="payment-retry")
+    alert_rules.evaluate(redis_client, settings, now=1_800_000_000)
+    clear_queue(redis_client, settings, "payment-retry", "waiting")
+    enqueue_many(redis_client, settings, "noop", [{}], queue="payment-retry")
+    alert_rules.evaluate(redis_client, settings, now=1_800_000_000 + 90)
+    page = web_client.get("/admin/jobs/alerts").text
+    resolved, fired = re.findall(r'<tr data-event="\w+" data-rule="queue_size".*?</tr>', page, re.S)
+    assert _cells(resolved)[1:] == [
+        "resolved",
+        "queue_size",
+        "payment-retry",
+        "1",
+        "1m30s",
+        "payment-retry has 1 waiting job (threshold 2): resolved after firing for 1m30s",
+    ]
+    assert _cells(fired)[1:] == [
+        "firing",
+        "queue_size",
+        "payment-retry",
+        "5",
+        "-",
+        "payment-retry has 5 waiting jobs",
+    ]
+
+
 def test_the_audit_page_is_for_operators_filters_and_pages(web_client, web_tokens, monkeypatch):
     sign_in(web_client, web_tokens["viewer"])
     reply = web_client.get("/admin/jobs/audit")

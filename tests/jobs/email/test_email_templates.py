@@ -80,6 +80,20 @@ def test_password_reset_has_link_and_expiry(settings, sample_data):
     assert "30 minutes" in rendered.text and "30 minutes" in rendered.html
 
 
+def test_a_resolved_alert_rule_says_the_value_now_and_for_how_long(settings, sample_data):
+    message = "email-sending has 12 waiting jobs (threshold 10,000): resolved after firing for 14m"
+    data = sample_data["alert-rule"] | {"event": "resolved", "message": message, "value": 12}
+    rendered = render_email(settings, "alert-rule", data | {"fired_for": "14m"})
+    assert rendered.subject == f"[jobctl] resolved: {message}"
+    assert "Value:     12 now (threshold 10000)" in rendered.text and "Fired for: 14m" in rendered.text
+    assert "value 12 now, threshold 10000" in rendered.html and "fired for 14m" in rendered.html
+    firing = render_email(settings, "alert-rule", sample_data["alert-rule"])  # fired_for None
+    assert "Fired for" not in firing.text and "fired for" not in firing.html
+    assert "Value:     12000 (threshold 10000)" in firing.text
+    unknown = render_email(settings, "alert-rule", data | {"value": None, "fired_for": None})
+    assert "Value:     unknown now" in unknown.text  # the rule was turned off: no value to say
+
+
 def test_html_escapes_data_but_text_keeps_it(settings, sample_data):
     data = sample_data["welcome"] | {"name": "<script>alert('x')</script>"}
     rendered = render_email(settings, "welcome", data)

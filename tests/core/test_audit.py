@@ -324,9 +324,7 @@ def _old_entries(conn, first_ms, count, step_ms=1):
         conn.xadd(audit.stream_key(), fields, id=f"{first_ms + i * step_ms}-0")
 
 
-def test_entries_older_than_the_max_age_are_trimmed_when_one_is_recorded(
-    redis_client, tmp_path, monkeypatch
-):
+def test_entries_older_than_the_max_age_are_trimmed_when_one_is_recorded(redis_client, tmp_path, monkeypatch):
     settings = one_attempt(tmp_path, JOBCTL_AUDIT_MAX_AGE="30d", JOBCTL_AUDIT_MAX_ENTRIES="100")
     now_ms = int(time.time() * 1000)
     day = 86_400_000

@@ -41,7 +41,7 @@ _jobctl_options() {
         'jobctl analytics schedule-custom') echo '-t --type --from --to -m --metrics --json --help' ;;
         'jobctl analytics show') echo '-t --type --from --to -m --metrics --json --help' ;;
         'jobctl audit') echo '--help' ;;
-        'jobctl audit list') echo '--since --actor --action --face -n --limit --json --help' ;;
+        'jobctl audit list') echo '--since --actor --action --face --type -n --limit --json --help' ;;
         'jobctl clear') echo '-s --state -p --priority --dry-run -y --yes --json --help' ;;
         'jobctl config') echo '--help' ;;
         'jobctl config show') echo '--all --json --help' ;;
@@ -142,6 +142,7 @@ _jobctl_value_kind() {
         'jobctl audit list|--actor') echo 'value' ;;
         'jobctl audit list|--action') echo 'value' ;;
         'jobctl audit list|--face') echo 'value' ;;
+        'jobctl audit list|--type') echo 'names job-type' ;;
         'jobctl audit list|-n'|'jobctl audit list|--limit') echo 'value' ;;
         'jobctl clear|-s'|'jobctl clear|--state') echo 'value' ;;
         'jobctl clear|-p'|'jobctl clear|--priority') echo 'names priority' ;;

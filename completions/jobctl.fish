@@ -59,7 +59,7 @@ function __jobctl_value_options --description 'jobctl: options of a command path
         case 'jobctl analytics show'
             printf '%s\n' -t --type --from --to -m --metrics
         case 'jobctl audit list'
-            printf '%s\n' --since --actor --action --face -n --limit
+            printf '%s\n' --since --actor --action --face --type -n --limit
         case 'jobctl clear'
             printf '%s\n' -s --state -p --priority
         case 'jobctl dash'
@@ -185,7 +185,7 @@ complete -c jobctl -n '__jobctl_is jobctl' -a 'schedule' -d 'Recurring jobs: cro
 complete -c jobctl -n '__jobctl_is jobctl' -a 'scheduler' -d 'Run the recurring schedules (one active scheduler among many).'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'serve' -d 'Run the HTTP API and the web dashboard at /admin/jobs (needs the http extra): the CLI\'s reads and actions, behind API...'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'server' -d 'Manage jobctl\'s embedded Redis-compatible server (used when REDIS_URL is unset).'
-complete -c jobctl -n '__jobctl_is jobctl' -a 'stats' -d 'Counts per queue and priority: waiting, active, scheduled, completed, failed; workers; dead-letter.'
+complete -c jobctl -n '__jobctl_is jobctl' -a 'stats' -d 'Counts per queue and priority: waiting, active, scheduled, completed, failed; workers; dead-letter; the audit log\'s s...'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'token' -d 'Bearer tokens for the HTTP API (jobctl serve): viewer, operator or admin.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'worker' -d 'Run and inspect workers.'
 complete -c jobctl -n '__jobctl_is jobctl' -a 'workers' -d 'Run workers for every queue.'
@@ -243,8 +243,9 @@ complete -c jobctl -n '__jobctl_is jobctl audit' -l help -d 'Show this message a
 # jobctl audit list
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l since -x -d 'Only entries newer than 15m, 1h30m, 7d or an ISO time.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l actor -x -d 'Only this actor (OS user or token name).'
-complete -c jobctl -n '__jobctl_is jobctl audit list' -l action -x -d 'Only this action, e.g. queue.clear, dlq.replay.'
+complete -c jobctl -n '__jobctl_is jobctl audit list' -l action -x -d 'Only this action, e.g. enqueue, queue.clear, dlq.replay.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l face -x -d 'Only this face: cli, tui, http, api, web.'
+complete -c jobctl -n '__jobctl_is jobctl audit list' -l type -x -a '(command jobctl __complete job-type 2>/dev/null </dev/null)' -d 'Only entries for this job type, e.g. --action enqueue --type email.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -s n -l limit -x -d 'Show at most this many (newest first).'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l help -d 'Show this message and exit.'

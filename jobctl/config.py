@@ -708,6 +708,14 @@ FIELDS: tuple[Field, ...] = (
         doc="audit log entries kept in Redis (about; the oldest are trimmed first)",
     ),
     Field(
+        "audit_max_age",
+        "JOBCTL_AUDIT_MAX_AGE",
+        90 * 86400,
+        _parse_duration,
+        _check_non_negative,
+        doc="audit log entries older than this are trimmed from Redis (seconds or 90d/12h; 0: never)",
+    ),
+    Field(
         "audit_file",
         "JOBCTL_AUDIT_FILE",
         "",

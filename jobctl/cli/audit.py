@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from jobctl.cli import completion
 from jobctl.cli.common import DURATION, JsonOption, emit_json, new_app, state, stdout
 from jobctl.core import audit
 
@@ -18,24 +19,35 @@ def list_(
     ),
     actor: str | None = typer.Option(None, "--actor", help="Only this actor (OS user or token name)."),
     action: str | None = typer.Option(
-        None, "--action", help="Only this action, e.g. queue.clear, dlq.replay."
+        None, "--action", help="Only this action, e.g. enqueue, queue.clear, dlq.replay."
     ),
     face: str | None = typer.Option(None, "--face", help=f"Only this face: {', '.join(audit.FACES)}."),
+    job_type: str | None = typer.Option(
+        None,
+        "--type",
+        help="Only entries for this job type, e.g. --action enqueue --type email.",
+        autocompletion=completion.JOB_TYPE,
+    ),
     limit: int = typer.Option(100, "--limit", "-n", help="Show at most this many (newest first)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Recorded changes, newest first: time, actor, face, action, target, filters, count, outcome."""
     st = state(ctx)
     entries = audit.list_entries(
-        st.connection, since=audit.parse_since(since), actor=actor, action=action, face=face, limit=limit
+        st.connection,
+        since=audit.parse_since(since),
+        actor=actor,
+        action=action,
+        face=face,
+        job_type=job_type,
+        limit=limit,
     )
     if as_json:
         emit_json({"entries": entries})
         return
     if not entries:
-        stdout.print(
-            "no audit entries" + (" match" if since or actor or action or face else ""), highlight=False
-        )
+        filtered = since or actor or action or face or job_type
+        stdout.print("no audit entries" + (" match" if filtered else ""), highlight=False)
         return
     # plain aligned lines, not a table: an error gets a line of its own under its entry instead of
     # being wrapped into a narrow column

@@ -44,6 +44,10 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
     "audit list": (
         Example("jobctl audit list --since 1d", "What was changed in the last day, and by whom"),
         Example("jobctl audit list --action queue.clear --limit 10", "The last ten queue clears"),
+        Example(
+            "jobctl audit list --action enqueue --type email --since 1h",
+            "Who enqueued email jobs in the last hour",
+        ),
     ),
     "clear": (
         Example(

@@ -10,6 +10,7 @@ import typer
 from jobctl.cli import completion
 from jobctl.cli.common import DURATION, JsonOption, emit_json, state, stdout
 from jobctl.core.metrics import quantile_text
+from jobctl.core.sizes import human_size
 from jobctl.core.stats import STATES, parse_window, queue_stats, stats_with_window
 from jobctl.durations import parse_seconds
 
@@ -29,6 +30,8 @@ def _table(data: dict) -> Table:
         box=None,
         title_justify="left",
         title=f"dead-letter: {data['dead_letter']:,}",
+        caption=_audit_caption(data.get("audit")),  # the whole view only: not one queue's
+        caption_justify="left",
     )
     for q in data["queues"]:
         table.add_row(
@@ -38,6 +41,17 @@ def _table(data: dict) -> Table:
             if any(counts.values()):
                 table.add_row("", prio, *(f"{counts[s]:,}" for s in STATES), "")
     return table
+
+
+def _audit_caption(size: dict | None) -> str | None:
+    if size is None:
+        return None
+    text = f"audit log: {size['entries']:,} entries"
+    if size["bytes"] is not None:
+        text += f", {human_size(size['bytes'])}"
+    if size["oldest"]:
+        text += f", oldest {size['oldest'][:16].replace('T', ' ')} UTC"
+    return text
 
 
 def _window_table(data: dict, label: str) -> Table:
@@ -96,7 +110,8 @@ def stats(
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Counts per queue and priority: waiting, active, scheduled, completed, failed; workers; dead-letter."""
+    """Counts per queue and priority: waiting, active, scheduled, completed, failed; workers; dead-letter;
+    the audit log's size (entries, bytes, oldest entry)."""
     seconds = parse_window(window)
     interval = parse_seconds(interval_text, "--interval", minimum=0.2)
     st = state(ctx)

@@ -5,8 +5,9 @@ pause/resume, token and key changes) is recorded by the core function that makes
 can forget to. The face only says who is acting (`acting_as`); library callers default to the OS
 user with face "api".
 
-Entries go to a Redis stream (append-only, trimmed approximately to JOBCTL_AUDIT_MAX_ENTRIES) and,
-when JOBCTL_AUDIT_FILE is set, one JSON line each to that file too. A failed file write is logged,
+Entries go to a Redis stream (append-only, trimmed approximately to JOBCTL_AUDIT_MAX_ENTRIES, and
+of entries older than JOBCTL_AUDIT_MAX_AGE) and, when JOBCTL_AUDIT_FILE is set, one JSON line each
+to that file too. A failed file write is logged,
 never allowed to undo or fail the change it describes: the change has already happened.
 """
 
@@ -41,6 +42,13 @@ FACES = ("cli", "tui", "http", "api", "web")  # web: the dashboard at /admin/job
 OUTCOMES = ("ok", "partial", "failed")
 PAGE = 500
 ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a stream id: milliseconds-sequence
+# The age bound is applied by the writer that finds it due: at most once this often per process, so
+# recording stays one XADD almost always, and a log written once a second still holds its bound
+# within a minute. The trim rides in the same round trip as the XADD.
+AGE_TRIM_EVERY = 60.0
+SIZE_SAMPLES = 5  # MEMORY USAGE samples this many of the stream's nodes: O(1), an estimate
+
+_age_trim = {"last": 0.0}  # monotonic time of this process's last age trim; 0: none yet
 
 
 @dataclass(frozen=True)
@@ -130,12 +138,66 @@ def record(connection: redis.Redis, settings: Settings | None, entry: Entry) -> 
     fields: dict[FieldT, EncodableT] = {
         k: json.dumps(v) if k == "filters" else ("" if v is None else str(v)) for k, v in doc.items()
     }
-    doc["id"] = connection.xadd(stream_key(), fields, maxlen=settings.audit_max_entries, approximate=True)
+    doc["id"] = _append(connection, settings, fields)
     if isinstance(doc["id"], bytes):
         doc["id"] = doc["id"].decode()
     if settings.audit_file:
         _append_line(Path(settings.audit_file), doc)
     return doc
+
+
+def _append(connection: redis.Redis, settings: Settings, fields: dict[FieldT, EncodableT]) -> Any:
+    """XADD bounded by count (MAXLEN ~; XADD takes one bound) and, when due, an XTRIM by age in the
+    same round trip. Exact MINID: it removes only what is older (O(removed)), so no entry past the
+    age is ever listed once a trim has run, where `~` would keep whole 100-entry nodes of them."""
+    key = stream_key()
+    now = time.monotonic()
+    last = _age_trim["last"]
+    if not settings.audit_max_age or (last and now - last < AGE_TRIM_EVERY):
+        return connection.xadd(key, fields, maxlen=settings.audit_max_entries, approximate=True)
+    _age_trim["last"] = now
+    oldest_kept = max(0, int((time.time() - settings.audit_max_age) * 1000))
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.xadd(key, fields, maxlen=settings.audit_max_entries, approximate=True)
+        pipe.xtrim(key, minid=f"{oldest_kept}-0", approximate=False)
+        added, _trimmed = pipe.execute()
+    return added
+
+
+def log_size(connection: redis.Redis) -> dict[str, Any]:
+    """The log in Redis: `entries` (XLEN), `bytes` (MEMORY USAGE, sampled: an estimate; None where
+    the server refuses MEMORY) and `oldest` (the first entry's time, ISO; None when empty). Three
+    commands whatever the log's length, in one round trip."""
+    with connection.pipeline(transaction=False) as pipe:
+        add_size_reads(pipe)
+        return size_of(pipe.execute(raise_on_error=False))
+
+
+def add_size_reads(pipe: Any) -> None:
+    """Queue `log_size`'s three reads on `pipe` (for callers that batch them with their own)."""
+    key = stream_key()
+    pipe.xlen(key)
+    pipe.memory_usage(key, samples=SIZE_SAMPLES)
+    pipe.xrange(key, count=1)
+
+
+def size_of(results: list[Any]) -> dict[str, Any]:
+    """`log_size` from the replies to `add_size_reads` (executed with raise_on_error=False: a
+    server with MEMORY renamed away still answers the count). An error in the count or the oldest
+    entry is raised: those are plain stream reads that must work."""
+    length, memory, first = results
+    for reply in (length, first):
+        if isinstance(reply, Exception):
+            raise reply
+    if isinstance(memory, Exception):
+        log.debug("MEMORY USAGE of the audit log refused: %s", memory)
+        memory = None
+    oldest = None
+    if first:
+        entry_id = first[0][0]
+        millis = int((entry_id.decode() if isinstance(entry_id, bytes) else entry_id).split("-")[0])
+        oldest = _utc_iso(millis / 1000)
+    return {"entries": int(length), "bytes": None if memory is None else int(memory), "oldest": oldest}
 
 
 def _append_line(path: Path, doc: dict[str, Any]) -> None:
@@ -238,10 +300,12 @@ def list_entries(
     face: str | None = None,
     limit: int = 100,
     before: str | None = None,
+    job_type: str | None = None,
 ) -> list[dict[str, Any]]:
     """Newest first. `since` (epoch seconds) bounds the read by stream id, so a window costs what
-    it holds, not the whole log; actor/action/face filters read newer-to-older in pages.
-    `before`: only entries older than this entry id (the last id of the previous page)."""
+    it holds, not the whole log; actor/action/face/job_type filters read newer-to-older in pages.
+    `before`: only entries older than this entry id (the last id of the previous page).
+    `job_type`: only entries whose filters name that job type (enqueue entries carry one)."""
     if limit < 1:
         raise UsageError("limit must be at least 1", "pass --limit 1 or more")
     if face is not None and face not in FACES:
@@ -269,6 +333,8 @@ def list_entries(
             if action is not None and doc["action"] != action:
                 continue
             if face is not None and doc["face"] != face:
+                continue
+            if job_type is not None and doc["filters"].get("type") != job_type:
                 continue
             found.append(doc)
             if len(found) == limit:

@@ -1,8 +1,9 @@
 """Queue counts and worker listings.
 
 Counts come from LLEN/ZCARD in one pipelined round trip, so their cost does not grow with queue
-length; worker counts from jobctl.core.liveness (O(workers)). Registries are read without RQ's
-implicit cleanup (which would move jobs around).
+length (the whole view adds the audit log's size: XLEN, sampled MEMORY USAGE, its first entry);
+worker counts from jobctl.core.liveness (O(workers)). Registries are read without RQ's implicit
+cleanup (which would move jobs around).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rq.registry import (
 )
 
 from jobctl.config import Settings
-from jobctl.core import keyspace
+from jobctl.core import audit, keyspace
 from jobctl.core.catalog import DEAD_LETTER, PRIORITIES, get_policy, queue_catalog
 from jobctl.core.liveness import live_counts, parse_time, worker_beats
 from jobctl.core.metrics import MAX_WINDOW, window_stats
@@ -64,7 +65,8 @@ def _dead_letter_row(entries: int) -> dict[str, Any]:
 def queue_stats(connection: redis.Redis, settings: Settings, queue: str | None = None) -> dict[str, Any]:
     """Per queue and priority: waiting/active/scheduled/completed/failed; live workers (the heartbeat
     rule of jobctl.core.liveness); dead-letter size. The dead-letter queue is a row of its own, its
-    entries counted as failed."""
+    entries counted as failed. The whole view (no `queue`) also has `audit`: the audit log's size
+    (jobctl.core.audit.log_size), read in the same round trip."""
     catalog = queue_catalog(settings)
     names = [get_policy(catalog, queue).name] if queue else list(catalog)
     plan: list[tuple[str, str, str]] = []  # (queue, priority, field) in pipeline order
@@ -81,7 +83,14 @@ def queue_stats(connection: redis.Redis, settings: Settings, queue: str | None =
                 pipe.zcard(registry_key(state, physical))
                 plan.append((name, prio, state))
     pipe.zcard(keyspace.dlq_index())
-    results = pipe.execute()
+    if queue is None:
+        audit.add_size_reads(pipe)
+    # errors come back as replies, not raised: size_of lets a refused MEMORY USAGE pass
+    results = pipe.execute(raise_on_error=False)
+    audit_size = audit.size_of([results.pop() for _ in range(3)][::-1]) if queue is None else None
+    for reply in results:
+        if isinstance(reply, Exception):
+            raise reply
     dead_letter = int(results.pop())
     workers = live_counts(catalog, worker_beats(connection, settings))
 
@@ -102,11 +111,14 @@ def queue_stats(connection: redis.Redis, settings: Settings, queue: str | None =
     for name, q in queues.items():
         if not catalog[name].is_dead_letter:
             q["totals"] = {s: sum(q["priorities"][p][s] for p in PRIORITIES) for s in STATES}
-    return {
+    data: dict[str, Any] = {
         "queues": list(queues.values()),
         "dead_letter": dead_letter,
         "generated_at": datetime.now(UTC).isoformat(),
     }
+    if audit_size is not None:
+        data["audit"] = audit_size
+    return data
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -36,7 +36,12 @@ def audit_list(
         str | None, Query(max_length=200, description="Only this OS user or token name.")
     ] = None,
     action: Annotated[
-        str | None, Query(max_length=100, description="Only this action, e.g. queue.clear, dlq.replay.")
+        str | None,
+        Query(max_length=100, description="Only this action, e.g. enqueue, queue.clear, dlq.replay."),
+    ] = None,
+    job_type: Annotated[
+        str | None,
+        Query(alias="type", max_length=100, description="Only entries for this job type, e.g. email."),
     ] = None,
     face: Annotated[AuditFace | None, Query(description="Only changes made through this face.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many entries.")] = 100,
@@ -46,13 +51,14 @@ def audit_list(
 ) -> dict[str, Any]:
     """`entries` as `jobctl audit list --json` prints them (each with its `id`), and `next_cursor`:
     the id to pass as `cursor` for the next (older) page, null on the last page. A `since` window
-    costs what it holds; actor/action/face read back through the log until the page is full."""
+    costs what it holds; actor/action/face/type read back through the log until the page is full."""
     entries = audit.list_entries(
         ctx.connection,
         since=audit.parse_since(since, name="since"),
         actor=actor,
         action=action,
         face=face,
+        job_type=job_type,
         limit=limit + 1,  # one more than shown: whether a next page exists
         before=cursor,
     )

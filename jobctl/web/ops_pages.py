@@ -8,13 +8,14 @@ log; an admin removes a schedule, after a confirmation page where the schedule's
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from jobctl.core import alert_rules, alerts, audit, schedules
+from jobctl.core.jobtypes import JOB_TYPES
 from jobctl.durations import format_seconds
 from jobctl.errors import JobctlError, UsageError
 from jobctl.web.common import BASE, Refused, context, read_form, render, run_action, status_of, who
@@ -23,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 
 HISTORY_SHOWN = 50  # alert transitions on the alerts page
 AUDIT_PAGE = 50  # audit entries per page
-AUDIT_FILTERS = ("since", "actor", "action", "face")
+AUDIT_FILTERS = ("since", "actor", "action", "face", "type")
 
 
 def _schedule_url(name: str) -> str:
@@ -134,6 +135,7 @@ def audit_page(
     actor: str | None = None,
     action: str | None = None,
     face: str | None = None,
+    job_type: Annotated[str | None, Query(alias="type")] = None,
     cursor: str | None = None,
 ) -> Response:
     """Operator, like GET /api/audit: the log says who did what."""
@@ -148,7 +150,13 @@ def audit_page(
     # an empty field in the filter form means no filter
     filters = {
         key: (value.strip() or None) if value else None
-        for key, value in (("since", since), ("actor", actor), ("action", action), ("face", face))
+        for key, value in (
+            ("since", since),
+            ("actor", actor),
+            ("action", action),
+            ("face", face),
+            ("type", job_type),
+        )
     }
     error, entries, next_cursor = None, [], None
     try:
@@ -158,6 +166,7 @@ def audit_page(
             actor=filters["actor"],
             action=filters["action"],
             face=filters["face"],
+            job_type=filters["type"],
             limit=AUDIT_PAGE + 1,  # one more than shown: whether a next page exists
             before=cursor or None,
         )
@@ -171,6 +180,7 @@ def audit_page(
         who=session,
         filters=filters,
         faces=audit.FACES,
+        job_types=JOB_TYPES,
         entries=entries,
         error=error,
         paged=bool(cursor),

@@ -13,6 +13,7 @@ from jobctl.config import Settings
 from jobctl.core import alert_rules, ops
 from jobctl.core.catalog import DEAD_LETTER, PRIORITIES
 from jobctl.core.metrics import bucket_window, quantile_text
+from jobctl.core.sizes import human_size
 from jobctl.core.stats import STATES, list_workers, oldest_waiting, queue_stats
 from jobctl.durations import format_seconds
 
@@ -96,6 +97,10 @@ def read_overview(connection: redis.Redis, settings: Settings) -> dict[str, Any]
         "workers": workers,
         "alerts": {"evaluation": alerts["evaluation"], "firing": firing},
         "dead_letter": stats["dead_letter"],
+        "audit": {
+            **stats["audit"],
+            "size": "-" if stats["audit"]["bytes"] is None else human_size(stats["audit"]["bytes"]),
+        },
         "oldest": _age(max((a for a in oldest.values() if a is not None), default=None)),
         "generated_at": stats["generated_at"],
     }

@@ -64,6 +64,7 @@ BAD: dict[str, list[str]] = {
     "dlq_max_entries": ["-1"],
     "dlq_max_age": ["1y"],
     "audit_max_entries": ["0"],
+    "audit_max_age": ["90 days", "-1d"],
     "heartbeat_interval": ["0"],
     "enqueue_replicas": ["-1", "one"],
     "maintenance_interval": ["never"],

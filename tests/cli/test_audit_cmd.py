@@ -50,3 +50,39 @@ def test_bad_since_and_limit_are_usage_errors(cli):
     )
     assert "jobctl: error: limit must be at least 1" in cli("audit", "list", "--limit", "0", code=2).stderr
     assert "jobctl: error: unknown face 'mobile'" in cli("audit", "list", "--face", "mobile", code=2).stderr
+
+
+def _enqueued(redis_client, settings, job_type, target, count=1):
+    filters = {"type": job_type, "queue": "email-sending", "priority": "normal"}
+    with audit.acting_as(audit.Actor("shop-api", "http")):
+        audit.record(redis_client, settings, audit.Entry("enqueue", target, filters=filters, count=count))
+
+
+def test_enqueue_entries_by_action_and_job_type(cli, redis_client, settings):
+    _enqueued(redis_client, settings, "email", "e-1")
+    _enqueued(redis_client, settings, "file", "f-1")
+    _enqueued(redis_client, settings, "email", "e-2 .. e-41", count=40)
+    ops.pause_queue(redis_client, settings, Q)
+    got = cli.json("audit", "list", "--action", "enqueue", "--type", "email")["entries"]
+    assert [(e["action"], e["target"], e["count"], e["filters"]["type"]) for e in got] == [
+        ("enqueue", "e-2 .. e-41", 40, "email"),
+        ("enqueue", "e-1", 1, "email"),
+    ]
+    assert [e["target"] for e in cli.json("audit", "list", "--type", "file")["entries"]] == ["f-1"]
+    out = cli("audit", "list", "--action", "enqueue").stdout
+    assert "e-2 .. e-41" in out and "f-1" in out and "queue.pause" not in out and "shop-api" in out
+    assert "no audit entries match" in cli("audit", "list", "--type", "sleep").stdout
+
+
+def test_stats_show_the_audit_logs_size(cli, redis_client, settings):
+    for i in range(3):
+        _enqueued(redis_client, settings, "email", f"e-{i}")
+    data = cli.json("stats")
+    assert data["audit"]["entries"] == 3 and data["audit"]["bytes"] > 0
+    assert data["audit"] == audit.log_size(redis_client)
+    oldest = data["audit"]["oldest"]
+    text = cli("stats").stdout
+    assert f"audit log: 3 entries, {data['audit']['bytes'] / 1024:.1f} KiB" in text, text
+    assert f"oldest {oldest[:10]} {oldest[11:16]} UTC" in text
+    assert "audit" not in cli.json("stats", "--queue", Q)  # one queue's view
+    assert "audit log" not in cli("stats", "--queue", Q).stdout

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+import redis
 
 from jobctl.config import load_settings
 from jobctl.core import audit, dlq, ops, schedules
@@ -269,3 +270,114 @@ def test_before_pages_older_entries_and_bad_ids_are_usage_errors(redis_client, s
     assert audit.list_entries(redis_client, since=audit.parse_since("0001-01-01T00:00Z")) == everything
     with pytest.raises(UsageError, match=r"^since expects"):
         audit.parse_since("forever", name="since")
+
+
+# --- enqueue entries, retention by age, size --------------------------------------------------------
+
+
+def _enqueue_entry(conn, settings, job_type, target="j-1", count=1, **extra):
+    filters = {"type": job_type, "queue": "email-sending", "priority": "normal", **extra}
+    return audit.record(conn, settings, audit.Entry("enqueue", target, filters=filters, count=count))
+
+
+def test_enqueue_entries_filter_by_job_type(redis_client, settings):
+    _enqueue_entry(redis_client, settings, "email", "e-1")
+    _enqueue_entry(redis_client, settings, "file", "f-1")
+    _enqueue_entry(redis_client, settings, "email", "e-2 .. e-9", count=8, digest="ab" * 32)
+    # a schedule names its job type under another key: not an entry for --type
+    audit.record(redis_client, settings, audit.Entry("schedule.add", "n", filters={"job_type": "email"}))
+    audit.record(redis_client, settings, audit.Entry("job.retry", "x", filters={"type": "email"}))
+    ops.pause_queue(redis_client, settings, "email-sending")  # no filters at all
+
+    emails = audit.list_entries(redis_client, action="enqueue", job_type="email")
+    assert [(e["target"], e["count"]) for e in emails] == [("e-2 .. e-9", 8), ("e-1", 1)]
+    assert emails[0]["filters"] == {
+        "type": "email",
+        "queue": "email-sending",
+        "priority": "normal",
+        "digest": "ab" * 32,
+    }
+    assert [e["action"] for e in audit.list_entries(redis_client, job_type="email")] == [
+        "job.retry",
+        "enqueue",
+        "enqueue",
+    ]
+    assert [e["target"] for e in audit.list_entries(redis_client, job_type="file")] == ["f-1"]
+    assert audit.list_entries(redis_client, action="enqueue", job_type="sleep") == []
+    assert len(audit.list_entries(redis_client, action="enqueue")) == 3
+
+
+def _old_entries(conn, first_ms, count, step_ms=1):
+    """Entries as record writes them, with explicit ids `first_ms`, `first_ms + step_ms`, ..."""
+    for i in range(count):
+        fields = {
+            "time": "",
+            "actor": "ada",
+            "face": "cli",
+            "action": "queue.pause",
+            "target": f"old-{i}",
+            "filters": "{}",
+            "count": "1",
+            "outcome": "ok",
+            "error": "",
+        }
+        conn.xadd(audit.stream_key(), fields, id=f"{first_ms + i * step_ms}-0")
+
+
+def test_entries_older_than_the_max_age_are_trimmed_when_one_is_recorded(redis_client, tmp_path, monkeypatch):
+    settings = one_attempt(tmp_path, JOBCTL_AUDIT_MAX_AGE="30d", JOBCTL_AUDIT_MAX_ENTRIES="100")
+    now_ms = int(time.time() * 1000)
+    day = 86_400_000
+    _old_entries(redis_client, now_ms - 100 * day, 250)  # past the age: in whole nodes and a part one
+    _old_entries(redis_client, now_ms - 10 * day, 5, step_ms=day)  # 10..6 days old: kept
+    monkeypatch.setitem(audit._age_trim, "last", 0.0)  # this process has not trimmed yet
+    audit.record(redis_client, settings, audit.Entry("queue.resume", "new"))
+    kept = audit.list_entries(redis_client, limit=1000)
+    assert [e["target"] for e in kept] == ["new", *(f"old-{i}" for i in range(4, -1, -1))]
+
+    # at most once a minute per process: a shorter age is applied only when the next trim is due
+    monkeypatch.setenv("JOBCTL_AUDIT_MAX_AGE", "8d")  # the environment beats the .env file
+    shorter = load_settings()
+    assert shorter.audit_max_age == 8 * 86400
+    audit.record(redis_client, shorter, audit.Entry("queue.resume", "newer"))
+    assert redis_client.xlen(audit.stream_key()) == 7
+    monkeypatch.setitem(audit._age_trim, "last", time.monotonic() - audit.AGE_TRIM_EVERY - 1)
+    audit.record(redis_client, shorter, audit.Entry("queue.resume", "newest"))
+    targets = [e["target"] for e in audit.list_entries(redis_client, limit=1000)]
+    assert targets == ["newest", "newer", "new", "old-4", "old-3"]  # 7 and 6 days old stay
+
+    # and the count bound still holds with the age trim in the same round trip
+    monkeypatch.setitem(audit._age_trim, "last", 0.0)
+    for _ in range(1000):
+        audit.record(redis_client, settings, audit.Entry("queue.pause", Q))
+    assert 100 <= redis_client.xlen(audit.stream_key()) < 300
+
+
+def test_a_max_age_of_0_never_trims_by_age(redis_client, tmp_path, monkeypatch):
+    settings = one_attempt(tmp_path, JOBCTL_AUDIT_MAX_AGE="0")
+    _old_entries(redis_client, int(time.time() * 1000) - 400 * 86_400_000, 3)
+    monkeypatch.setitem(audit._age_trim, "last", 0.0)
+    audit.record(redis_client, settings, audit.Entry("queue.resume", "new"))
+    assert redis_client.xlen(audit.stream_key()) == 4
+
+
+def test_the_log_size_counts_entries_bytes_and_the_oldest(redis_client, settings):
+    assert audit.log_size(redis_client) == {"entries": 0, "bytes": None, "oldest": None}
+    first = _enqueue_entry(redis_client, settings, "email")
+    small = audit.log_size(redis_client)
+    for _ in range(999):
+        _enqueue_entry(redis_client, settings, "email")
+    big = audit.log_size(redis_client)
+    assert small["entries"] == 1 and big["entries"] == 1000 == redis_client.xlen(audit.stream_key())
+    assert 0 < small["bytes"] < big["bytes"]
+    millis = int(first["id"].split("-")[0])
+    assert small["oldest"] == big["oldest"] == audit._utc_iso(millis / 1000)
+
+
+def test_a_server_refusing_memory_usage_still_gives_the_count():
+    # the replies of add_size_reads as a pipeline with raise_on_error=False returns them
+    refused = redis.ResponseError("unknown command 'MEMORY'")
+    got = audit.size_of([3, refused, [(b"1764400000000-0", {b"action": b"enqueue"})]])
+    assert got == {"entries": 3, "bytes": None, "oldest": "2025-11-29T07:06:40.000Z"}
+    with pytest.raises(redis.ResponseError):
+        audit.size_of([redis.ResponseError("WRONGTYPE"), 10, []])

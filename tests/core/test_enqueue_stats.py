@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from rq.job import Job
 
+from jobctl.core import audit
 from jobctl.core.browse import job_detail, queue_jobs
 from jobctl.core.bulk import enqueue, enqueue_many
 from jobctl.core.catalog import queue_catalog
@@ -114,10 +116,27 @@ def test_stats_use_constant_number_of_commands(conn, settings, monkeypatch):
     """Counts, not lists: what stats sends to Redis must not depend on how many jobs wait."""
     small = commands_sent(monkeypatch, lambda: queue_stats(conn, settings))
     enqueue_many(conn, settings, "noop", [{}] * 2000, queue="email-sending")
+    for _ in range(300):  # nor on how long the audit log is
+        audit.record(conn, settings, audit.Entry("queue.pause", "email-sending"))
     big = commands_sent(monkeypatch, lambda: queue_stats(conn, settings))
     assert big == small
-    # SMEMBERS: the registered workers (none here)
-    assert {c.split()[0] for c in big} == {"LLEN", "ZCARD", "SMEMBERS"}
+    # SMEMBERS: the registered workers (none here); XLEN, MEMORY USAGE, XRANGE COUNT 1: the audit log
+    assert {c.split()[0] for c in big} == {"LLEN", "ZCARD", "SMEMBERS", "XLEN", "MEMORY", "XRANGE"}
+    assert [c.split()[0] for c in big].count("XRANGE") == 1
+
+
+def test_the_whole_view_has_the_audit_logs_size(conn, settings):
+    assert "audit" not in queue_stats(conn, settings, "email-sending")  # one queue's view: not its part
+    assert queue_stats(conn, settings)["audit"] == {"entries": 0, "bytes": None, "oldest": None}
+    first = audit.record(conn, settings, audit.Entry("queue.pause", "email-sending"))
+    audit.record(conn, settings, audit.Entry("queue.resume", "email-sending"))
+    size = queue_stats(conn, settings)["audit"]
+    assert size["entries"] == 2 and size["bytes"] > 0
+    assert size == audit.log_size(conn)
+    # the stream id's clock is the server's, the entry's time the writer's: the same machine here
+    said = datetime.fromisoformat(size["oldest"].replace("Z", "+00:00"))
+    written = datetime.fromisoformat(first["time"].replace("Z", "+00:00"))
+    assert abs((said - written).total_seconds()) < 2
 
 
 def test_queue_show_pages_across_priorities(conn, settings):

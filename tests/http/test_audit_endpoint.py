@@ -11,7 +11,12 @@ Q = "email-sending"
 
 
 def _changes(redis_client, settings) -> None:
-    """Six entries after the tokens' own: pause/resume by a bot over http, and by the OS user (api)."""
+    """Eleven entries after the tokens' own: three jobs enqueued by the OS user (api), pause/resume by
+    a bot over http, and by the OS user."""
+    with audit.acting_as(audit.Actor(audit.os_user(), "api")):
+        for job_type, target, count in (("email", "e-1", 1), ("file", "f-1", 1), ("email", "e-2 .. e-3", 2)):
+            filters = {"type": job_type, "queue": Q, "priority": "normal"}
+            audit.record(redis_client, settings, audit.Entry("enqueue", target, filters=filters, count=count))
     for face in ("http", "api"):
         with audit.acting_as(audit.Actor("deploy-bot" if face == "http" else audit.os_user(), face)):
             for _ in range(3 if face == "http" else 1):
@@ -27,6 +32,8 @@ def _changes(redis_client, settings) -> None:
         ("?action=queue.resume&face=http", ("--action", "queue.resume", "--face", "http")),
         ("?since=5m&limit=3", ("--since", "5m", "--limit", "3")),
         ("?since=2999-01-01T00:00Z", ("--since", "2999-01-01T00:00Z")),
+        ("?action=enqueue&type=email", ("--action", "enqueue", "--type", "email")),
+        ("?type=file", ("--type", "file")),
     ],
 )
 def test_entries_are_the_clis_for_the_same_filters(
@@ -41,6 +48,10 @@ def test_entries_are_the_clis_for_the_same_filters(
         assert [e["action"] for e in body["entries"]] == ["queue.resume", "queue.pause"] * 3
     if query == "?since=2999-01-01T00:00Z":
         assert body == {"entries": [], "next_cursor": None}
+    if query == "?action=enqueue&type=email":
+        assert [(e["target"], e["count"]) for e in body["entries"]] == [("e-2 .. e-3", 2), ("e-1", 1)]
+    if query == "?type=file":
+        assert [e["target"] for e in body["entries"]] == ["f-1"]
 
 
 def test_paging_by_cursor_walks_the_whole_log_once_newest_first(client, creds, redis_client, settings):
@@ -75,6 +86,7 @@ def test_paging_by_cursor_walks_the_whole_log_once_newest_first(client, creds, r
         ("?face=web-page", 422, "face"),
         ("?limit=0", 422, "limit"),
         ("?limit=1001", 422, "limit"),
+        (f"?type={'x' * 101}", 422, "type"),
         ("?cursor=abc", 422, "cursor"),
         ("?cursor=1-2-3", 422, "cursor"),
         ("?cursor=99999999999999999999-0", 400, "not an audit entry id"),

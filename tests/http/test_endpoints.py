@@ -246,3 +246,17 @@ def test_job_read_shows_retries_left_at_each_attempt(creds, redis_client, tmp_pa
                 break
     assert int((tmp_path / "runs").read_text()) == 3
     assert seen == [(0, 3, 2), (1, 3, 2), (2, 3, 1), (3, 3, 0)]
+
+
+def test_stats_have_the_audit_logs_size_as_the_cli_says(client, creds, cli, redis_client, settings):
+    for _ in range(4):
+        audit.record(redis_client, settings, audit.Entry("queue.pause", "email-sending"))
+    api = client.get("/api/jobs/stats", headers=bearer(creds["viewer"])).json()
+    # the tokens' own creation is in the log too
+    assert api["audit"]["entries"] == redis_client.xlen(audit.stream_key()) >= 4
+    assert api["audit"]["bytes"] > 0 and api["audit"]["oldest"].endswith("Z")
+    assert api["audit"] == cli.json("stats")["audit"]
+    assert (
+        "audit"
+        not in client.get("/api/jobs/stats?queue=email-sending", headers=bearer(creds["viewer"])).json()
+    )

@@ -195,3 +195,25 @@ def test_the_audit_page_is_for_operators_filters_and_pages(web_client, web_token
     for params, said in (({"since": "yesterday"}, "since expects"), ({"face": "mobile"}, "unknown face")):
         reply = web_client.get("/admin/jobs/audit", params=params)
         assert reply.status_code == 200 and said in reply.text and 'id="error"' in reply.text
+
+
+def test_the_audit_page_filters_enqueue_entries_by_job_type(web_client, web_tokens, redis_client, settings):
+    for job_type, target in (("email", "e-1"), ("file", "f-1"), ("email", "e-2 .. e-9")):
+        filters = {"type": job_type, "queue": "email-sending", "priority": "normal"}
+        audit.record(redis_client, settings, audit.Entry("enqueue", target, filters=filters, count=1))
+    sign_in(web_client, web_tokens["operator"])
+    page = web_client.get("/admin/jobs/audit", params={"action": "enqueue", "type": "email"}).text
+    rows = re.findall(
+        r'<tr data-face="\w+" data-action="(\w+)" data-type="(\w*)">\s*(?:<td>.*</td>\s*){4}'
+        r'<td class="wrap">([^<]*)</td>',
+        page,
+    )
+    assert rows == [("enqueue", "email", "e-2 .. e-9"), ("enqueue", "email", "e-1")]
+    assert '<option value="email" selected>' in page and 'value="enqueue"' in page
+    # every registered job type is offered; an empty choice means any
+    everything = web_client.get("/admin/jobs/audit", params={"type": ""}).text
+    assert everything.count('<tr data-face="api" data-action="enqueue"') == 3
+    assert '<option value="file">file</option>' in everything and "token.create" in everything
+    # a type no longer registered still filters, and stays selected
+    gone = web_client.get("/admin/jobs/audit", params={"type": "fax"}).text
+    assert '<option value="fax" selected>' in gone and 'id="no-entries"' in gone

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobctl.core import ops
+from jobctl.core import audit, ops
 from jobctl.core.bulk import enqueue_many
 from jobctl.web.overview import read_overview
 from tests.redis_commands import commands_sent
@@ -42,3 +42,16 @@ def test_the_overview_costs_the_same_whatever_the_queue_length(monkeypatch, redi
     many = commands_sent(monkeypatch, lambda: read_overview(redis_client, settings))
     assert many == few
     assert not [c for c in many if c.split()[0] in {"KEYS", "SCAN", "LRANGE"} and c.endswith(":-1")]
+
+
+def test_the_overview_page_shows_the_audit_logs_size(web_client, web_tokens, redis_client, settings):
+    for _ in range(3):
+        audit.record(redis_client, settings, audit.Entry("queue.pause", QUEUE))
+    data = read_overview(redis_client, settings)
+    entries = redis_client.xlen(audit.stream_key())  # the tokens' creation is in the log too
+    assert data["audit"]["entries"] == entries >= 3 and data["audit"]["size"].endswith(("bytes", "KiB"))
+    assert web_client.post("/admin/jobs/login", data={"token": web_tokens["viewer"]}).status_code == 303
+    page = web_client.get("/admin/jobs").text  # a viewer sees the size; the entries are for operators
+    assert f'<span class="value" id="audit-entries">{entries}</span>' in page
+    size = data["audit"]["size"]
+    assert f'<span class="muted" id="audit-size">{size}, since {data["audit"]["oldest"][:10]}</span>' in page

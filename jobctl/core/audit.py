@@ -120,10 +120,16 @@ def record(connection: redis.Redis, settings: Settings | None, entry: Entry) -> 
     process's runtime settings say how long the log is and whether a file gets a copy."""
     if settings is None:
         settings = runtime.settings()
+    doc, fields = stored_form(entry)
+    return recorded(settings, doc, _append(connection, settings, fields))
+
+
+def stored_form(entry: Entry) -> tuple[dict[str, Any], dict[FieldT, EncodableT]]:
+    """(the entry as listed, its stream fields), stamped with the acting user and the time now; for
+    a caller that appends it in a step of its own (bulk enqueue: in the same script as its jobs)."""
     actor = current_actor()
-    now = time.time()
     doc = {
-        "time": _utc_iso(now),
+        "time": _utc_iso(time.time()),
         "actor": actor.name,
         "face": actor.face,
         "action": entry.action,
@@ -138,12 +144,34 @@ def record(connection: redis.Redis, settings: Settings | None, entry: Entry) -> 
     fields: dict[FieldT, EncodableT] = {
         k: json.dumps(v) if k == "filters" else ("" if v is None else str(v)) for k, v in doc.items()
     }
-    doc["id"] = _append(connection, settings, fields)
-    if isinstance(doc["id"], bytes):
-        doc["id"] = doc["id"].decode()
+    return doc, fields
+
+
+def recorded(settings: Settings, doc: dict[str, Any], entry_id: Any) -> dict[str, Any]:
+    """`doc` once appended as `entry_id`: with its id, and copied to JOBCTL_AUDIT_FILE when set."""
+    doc["id"] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     if settings.audit_file:
         _append_line(Path(settings.audit_file), doc)
     return doc
+
+
+def payload_shape(value: Any, depth: int = 3) -> Any:
+    """What a payload looks like without what it says: keys kept, every value replaced by its type
+    (`str`, `int`, ...), lists by their length and their first item's shape. The audit log records
+    this for an enqueue: payload values (addresses, amounts, names) never go there."""
+    if isinstance(value, dict):
+        if depth <= 0:
+            return f"object[{len(value)}]"
+        shown = list(value.items())[:SHAPE_KEYS]
+        return {str(k)[:64]: payload_shape(v, depth - 1) for k, v in shown}
+    if isinstance(value, list | tuple):
+        if not value or depth <= 0:
+            return f"list[{len(value)}]"
+        return [f"list[{len(value)}]", payload_shape(value[0], depth - 1)]
+    return "null" if value is None else type(value).__name__
+
+
+SHAPE_KEYS = 50  # keys of one object shown in a payload's shape
 
 
 def _append(connection: redis.Redis, settings: Settings, fields: dict[FieldT, EncodableT]) -> Any:
@@ -230,18 +258,18 @@ def audited(
         yield entry
     except JobctlError as exc:
         entry.outcome, entry.error = "failed", exc.message
-        _record_quietly(connection, settings, entry)
+        record_quietly(connection, settings, entry)
         raise
     except (redis.ConnectionError, redis.TimeoutError):
         raise  # the log lives in the same server: nothing can be recorded
     except Exception as exc:
         entry.outcome, entry.error = "failed", f"{type(exc).__name__}: {exc}"
-        _record_quietly(connection, settings, entry)
+        record_quietly(connection, settings, entry)
         raise
     record(connection, settings, entry)
 
 
-def _record_quietly(connection: redis.Redis, settings: Settings | None, entry: Entry) -> None:
+def record_quietly(connection: redis.Redis, settings: Settings | None, entry: Entry) -> None:
     try:
         record(connection, settings, entry)
     except redis.RedisError as exc:  # the original error matters more than the audit write's

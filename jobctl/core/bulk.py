@@ -32,7 +32,7 @@ from typing import IO, Any, cast, overload
 import redis
 
 from jobctl.config import Settings
-from jobctl.core import keyspace, lifecycle, metrics
+from jobctl.core import audit, keyspace, lifecycle, metrics
 from jobctl.core.catalog import QueuePolicy
 from jobctl.core.contracts import JSON_HINT
 from jobctl.core.enqueue import (
@@ -192,9 +192,37 @@ def enqueue_rows(
         if description is None:
             description = described or job_type
         spool.seek(0)
-        ids = _push_spool(
-            connection, settings, spool, count, jt, policy, prio, description, when, job_ids, meta, report
-        )
+        filters = {"type": jt.name, "queue": policy.name, "priority": prio}
+        if count > 1:
+            filters["digest"] = digest
+        filters["shape"] = audit.payload_shape(json.loads(spool.readline()))
+        if when is not None:
+            filters["scheduled_for"] = when.isoformat()
+        spool.seek(0)
+        landed = [0]
+        try:
+            ids = _push_spool(
+                connection,
+                settings,
+                spool,
+                count,
+                jt,
+                policy,
+                prio,
+                description,
+                when,
+                job_ids,
+                meta,
+                report,
+                filters,
+                landed,
+            )
+        except BaseException as exc:  # the batches that landed are on record, and why the rest did not
+            entry = audit.Entry("enqueue", f"{count:,} jobs", filters)
+            audit.bulk_outcome(entry, landed[0], count - landed[0])
+            entry.error = f"{entry.error}: {getattr(exc, 'message', None) or type(exc).__name__}"
+            audit.record_quietly(connection, settings, entry)
+            raise
     return BulkResult(
         jt.name, policy.name, prio, count, ids, digest, time.perf_counter() - started, scheduled_for=when
     )
@@ -271,8 +299,12 @@ def _push_spool(
     job_ids: list[str] | None,
     meta: Mapping[str, Any] | None,
     report: Progress,
+    filters: dict[str, Any],
+    landed: list[int],
 ) -> Sequence[str]:
-    """Pass 2: the spooled payloads onto the queue (or its scheduled registry), a batch per call."""
+    """Pass 2: the spooled payloads onto the queue (or its scheduled registry), a batch per call;
+    the last batch appends the call's audit entry (`filters`) in its own atomic step. `landed[0]`
+    counts the jobs queued so far."""
     encrypted = encrypting()
     physical = policy.physical(prio)
     target = lifecycle.PhysicalQueue.of(physical)
@@ -294,9 +326,9 @@ def _push_spool(
     pinned = connection.client() if settings.enqueue_replicas else None
     conn = pinned or connection
 
-    def send(rows: list, size: int, landed: int) -> int:
+    def send(rows: list, size: int, before: int, entry: tuple | None = None) -> int:
         try:
-            lifecycle.push_rows(
+            entry_id = lifecycle.push_rows(
                 conn,
                 target,
                 common,
@@ -306,9 +338,13 @@ def _push_spool(
                 metrics.TTLS,
                 due,
                 retrying,
+                (audit.stream_key(), settings.audit_max_entries, entry[1]) if entry else None,
             )
         except redis.OutOfMemoryError:
-            raise server_full(conn, not settings.redis_url, landed, count) from None
+            raise server_full(conn, not settings.redis_url, before, count) from None
+        landed[0] = before + size
+        if entry:
+            audit.recorded(settings, entry[0], entry_id)
         if settings.enqueue_replicas:
             await_replicas(conn, settings.enqueue_replicas)
         return size
@@ -344,8 +380,12 @@ def _push_spool(
                 done += in_flight.result()
                 in_flight = None
                 report(done, count, "enqueueing")
-            if built == count:  # the last (often the only) batch: no thread for it
-                done += send(rows, len(datas), done)
+            if built == count:  # the last (often the only) batch: no thread for it, and the record
+                first, last = ids[0], batch_ids[-1]
+                jobs = first if count == 1 else f"{first} .. {last}"
+                doc, fields = audit.stored_form(audit.Entry("enqueue", jobs, filters, count=count))
+                entry = (doc, [x for pair in fields.items() for x in pair])
+                done += send(rows, len(datas), done, entry)
                 report(done, count, "enqueueing")
             else:
                 sender = sender or ThreadPoolExecutor(1, thread_name_prefix="jobctl-enqueue")

@@ -31,6 +31,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from rq.defaults import RQ_KEY_PREFIX as p
@@ -217,7 +218,10 @@ return released
 # count, the batch's time (created_at = enqueued_at: the batch becomes visible at once), the fields
 # every job shares as one JSON array [k, v, ...], the scheduled registry and the due time (both ''
 # to queue now; else the jobs wait there, without enqueued_at, until the scheduler moves them),
-# '1' when the jobs have retry intervals, then per job: job key, data (binary), retry intervals.
+# '1' when the jobs have retry intervals, the audit stream ('' for none), its MAXLEN (~) and the
+# count of the entry's field/value items, those items, then per job: job key, data (binary), retry
+# intervals. The audit entry goes in with the jobs: an enqueue is never recorded without its jobs
+# queued, nor queued without its record.
 # One field table is built once and only its per-job slots change: the loop is the Redis time of
 # every job of a bulk call.
 _PUSH = r"""
@@ -225,6 +229,7 @@ local queue, queues_set, marker = ARGV[1], ARGV[2], ARGV[3]
 local n, stamp = tonumber(ARGV[9]), ARGV[10]
 local shared = cjson.decode(ARGV[11])
 local scheduled, due, retrying = ARGV[12], ARGV[13], ARGV[14] == '1'
+local stream, maxlen, nitems = ARGV[15], ARGV[16], tonumber(ARGV[17])
 local fields = {'data', '', 'created_at', stamp}
 if scheduled == '' then fields[5], fields[6] = 'enqueued_at', stamp end
 local slot = 0
@@ -235,7 +240,7 @@ end
 for i = 1, #shared do fields[#fields + 1] = shared[i] end
 local skip = #KEYS[1] + 1
 local ids = {}
-local pos = 15
+local pos = 18 + nitems
 for j = 1, n do
   fields[2] = ARGV[pos + 1]
   if retrying then fields[slot] = ARGV[pos + 2] end
@@ -257,6 +262,9 @@ redis.call('SADD', queues_set, queue)
 for k = 4, 6 do redis.call('HINCRBY', ARGV[k], 'enqueued', n) end
 redis.call('EXPIRE', ARGV[4], ARGV[7])
 redis.call('EXPIRE', ARGV[5], ARGV[8])
+if stream ~= '' then
+  return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(ARGV, 18, 17 + nitems))
+end
 return n
 """
 _push_script = None
@@ -277,11 +285,13 @@ def push_rows(
     metric_ttls: Sequence[int],
     due: float | None = None,
     retrying: bool = False,
-) -> int:
+    audit: tuple[str, int, list] | None = None,
+) -> Any:
     """Store `count` jobs and queue them in one atomic call. `common`: the fields they share (see
     shared_json; retries_left goes there); `rows`: three arguments a job, its key, its data and its
     retry intervals (JSON, or '' when not `retrying`). With `due` (epoch seconds) the jobs wait in the
-    queue's scheduled registry until then."""
+    queue's scheduled registry until then. `audit` (stream key, MAXLEN, flat field/value items)
+    appends that entry in the same step; the call then returns its stream id, else the count."""
     global _push_script
     if _push_script is None:
         _push_script = connection.register_script(_PUSH)
@@ -297,9 +307,12 @@ def push_rows(
         "" if due is None else queue.scheduled,
         "" if due is None else due,
         "1" if retrying else "",
+        *(audit[:2] if audit else ("", 0)),
+        len(audit[2]) if audit else 0,
+        *(audit[2] if audit else ()),
         *rows,
     ]
-    return int(_push_script(keys=[keyspace.job_key_prefix()], args=args, client=connection))
+    return _push_script(keys=[keyspace.job_key_prefix()], args=args, client=connection)
 
 
 def wake_key(queue: str) -> str:

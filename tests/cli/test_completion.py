@@ -141,7 +141,7 @@ OPTION_KINDS = {
     "--kind": "report-kind",
 }
 # (command words, option) -> kind, where an option names a thing in that command only
-COMMAND_OPTION_KINDS = {(("job", "search"), "--type"): "job-type"}
+COMMAND_OPTION_KINDS = {(("job", "search"), "--type"): "job-type", (("audit", "list"), "--type"): "job-type"}
 # argument name -> kind, for every command
 ARGUMENT_KINDS = {"queue": "queue", "job_type": "job-type"}
 # argument `name` of a noun's commands names one of the noun's things; except where it creates one

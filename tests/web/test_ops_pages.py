@@ -71,7 +71,11 @@ def test_an_operator_pauses_resumes_and_runs_a_schedule_now(web_client, web_toke
     page = web_client.get(reply.headers["location"]).text
     assert f'href="/admin/jobs/job/{job_id}">{job_id}</a> queued' in page
     assert f'href="/admin/jobs/job/{job_id}" class="last-job">queued</a>' in page  # last run's outcome
-    done = [(e["action"], e["actor"], e["face"]) for e in audit.list_entries(redis_client, face="web")]
+    done = [
+        (e["action"], e["actor"], e["face"])
+        for e in audit.list_entries(redis_client, face="web")
+        if e["action"] != "enqueue"  # "run now" queues a job: its own entry, tested elsewhere
+    ]
     assert done == [("schedule.run", "operator-web", "web")] + [
         (a, "operator-web", "web") for a in ("schedule.resume", "schedule.pause")
     ]

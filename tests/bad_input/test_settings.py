@@ -61,6 +61,7 @@ BAD: dict[str, list[str]] = {
     "alert_queue_size": ["many"],
     "alert_oldest_wait": ["forever"],
     "alert_no_worker": ["maybe"],
+    "test_job_types": ["sometimes"],
     "dlq_max_entries": ["-1"],
     "dlq_max_age": ["1y"],
     "audit_max_entries": ["0"],

@@ -634,7 +634,7 @@ def _replay(
         job = _revive(connection, settings, entry)
         if entry.get("type") in TEST_ONLY and not settings.test_job_types:  # a worker here would refuse it
             refusal = test_only_refusal(entry["type"])
-            refused.append({"id": job.id, "reason": f"{refusal.message} ({refusal.hint})"})
+            refused.append({"id": job.id, "reason": f"{refusal.message}; {refusal.hint}"})
             continue
         if entry.get("type") in JOB_TYPES:
             try:  # the type's contract reads it as the worker will: one that could never run stays dead

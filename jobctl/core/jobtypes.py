@@ -123,7 +123,7 @@ FUNC_TO_TYPE: dict[str | None, str] = {t.func: t.name for t in JOB_TYPES.values(
 # (issue #22). They stay in JOB_TYPES so jobs and dead letters made with them are still named.
 TEST_ONLY: tuple[str, ...] = ("sleep", "fail", "flaky")
 TEST_ONLY_FUNCS = frozenset(JOB_TYPES[name].func for name in TEST_ONLY)
-TEST_ONLY_HINT = "set JOBCTL_TEST_JOB_TYPES=1 to offer sleep, fail and flaky (for test suites and benchmarks)"
+TEST_ONLY_HINT = "set JOBCTL_TEST_JOB_TYPES=1 to enable sleep, fail and flaky (for tests and benchmarks only)"
 
 
 def offered(settings: Settings) -> dict[str, JobType]:

@@ -121,7 +121,7 @@ def _test_only_failure(func: str | None) -> PermanentJobFailure:
     process that had it on: not run, dead-lettered saying why, so it is neither lost nor silently run;
     `dlq retry` brings it back once the setting is on."""
     refusal = test_only_refusal(FUNC_TO_TYPE.get(func, str(func)))
-    return PermanentJobFailure(f"{refusal.message}: not run on this worker ({refusal.hint})")
+    return PermanentJobFailure(f"{refusal.message}: not run on this worker; {refusal.hint}")
 
 
 class JobStopped(Exception):

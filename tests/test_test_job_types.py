@@ -175,6 +175,15 @@ def test_http_types_list_them_only_when_on(http, off):
     assert set(TEST_TYPES) <= set(listed)
 
 
+def test_openapi_advertises_them_only_when_on(http, off):
+    for enabled in (False, True):
+        client, _ = http(settings_with(enabled))
+        spec = client.get("/openapi.json").json()
+        for model in ("EnqueueRequest", "ScheduleRequest"):
+            enum = spec["components"]["schemas"][model]["properties"]["job"]["enum"]
+            assert "noop" in enum and all((t in enum) is enabled for t in TEST_TYPES), (model, enum)
+
+
 @pytest.mark.parametrize("job_type", TEST_TYPES)
 def test_http_enqueue_refuses_a_test_only_type_when_off(http, off, redis_client, jobctl_env, job_type):
     client, auth = http(off)

@@ -135,9 +135,8 @@ def test_a_bad_setting_in_the_environment(monkeypatch, redis_client, jobctl_env,
 )
 def test_a_bad_setting_in_a_dotenv_file(tmp_path, redis_client, jobctl_env, monkeypatch, name):
     field = FIELDS_BY_NAME[name]
-    monkeypatch.delenv(
-        field.env, raising=False
-    )  # the suite sets some (JOBCTL_TEST_JOB_TYPES): they outrank .env
+    # the suite sets some settings in the environment (JOBCTL_TEST_JOB_TYPES), which outranks .env
+    monkeypatch.delenv(field.env, raising=False)
     (tmp_path / ".env").write_text(f"{field.env}={BAD[name][0]}\n")
     message = _refused(redis_client, jobctl_env)
     assert f"{field.env}) from .env" in message, message

@@ -165,7 +165,13 @@ class Setup:
             for k, v in os.environ.items()
             if not k.startswith(("JOBCTL_", "RQ_")) and k not in ("REDIS_URL", "REDIS_PASSWORD")
         }
-        return {**env, "RQ_KEY_PREFIX": prefix(), "JOBCTL_HOME": str(self.home), "REDIS_URL": self.url}
+        return {
+            **env,
+            "RQ_KEY_PREFIX": prefix(),
+            "JOBCTL_HOME": str(self.home),
+            "REDIS_URL": self.url,
+            "JOBCTL_TEST_JOB_TYPES": "1",  # the dead letters are made by `fail` jobs, a test-only type
+        }
 
     def fill(self, jobs: int) -> list[str]:
         ids: list[str] = []

@@ -111,6 +111,7 @@ class Target:
         }
         env["RQ_KEY_PREFIX"] = PREFIX
         env["JOBCTL_HOME"] = str(self.home)
+        env["JOBCTL_TEST_JOB_TYPES"] = "1"  # the I/O-bound run queues `sleep` jobs, a test-only type
         if not self.embedded:
             env["REDIS_URL"] = self.url
         if encrypted:

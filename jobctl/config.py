@@ -798,6 +798,14 @@ FIELDS: tuple[Field, ...] = (
         "fewer is logged): a Sentinel failover then keeps them; 0 does not wait",
     ),
     Field(
+        "test_job_types",
+        "JOBCTL_TEST_JOB_TYPES",
+        False,
+        parse_bool,
+        doc="offer the test-only job types sleep, fail and flaky (test suites, benchmarks); off, they are "
+        "refused and a worker dead-letters one already queued",
+    ),
+    Field(
         "redis_wait",
         "JOBCTL_REDIS_WAIT",
         30,

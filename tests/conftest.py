@@ -29,6 +29,9 @@ for _name in list(os.environ):
         "ALLOWED_FILE_TYPES",
     }:
         del os.environ[_name]
+# the suite's drills (sleep, fail, flaky) are test-only job types, off by default; the tests that show
+# them refused override this (tests/test_test_job_types.py). Subprocesses inherit it.
+os.environ["JOBCTL_TEST_JOB_TYPES"] = "1"
 
 import json  # noqa: E402
 

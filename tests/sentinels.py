@@ -233,6 +233,7 @@ def _env(url: str, prefix: str, home: Path) -> dict[str, str]:
         "JOBCTL_HEARTBEAT_INTERVAL": "1",  # a job held by a completion the failover lost is
         "JOBCTL_MAINTENANCE_INTERVAL": "1",  # reclaimed within seconds, not minutes
         "JOBCTL_SCHEDULER_LEASE": "3",
+        "JOBCTL_TEST_JOB_TYPES": "1",  # the jobs are `flaky` ones, a test-only type
         "PYTHONUNBUFFERED": "1",
     }
 

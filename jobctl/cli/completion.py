@@ -76,9 +76,9 @@ def _tokens() -> Iterable[str]:
 
 def _job_types() -> Iterable[str]:
     # lazy: the job-type registry, only for this kind
-    from jobctl.core.jobtypes import JOB_TYPES
+    from jobctl.core.jobtypes import offered
 
-    return JOB_TYPES
+    return offered(_settings())  # the test-only types only where JOBCTL_TEST_JOB_TYPES is on
 
 
 def _priorities() -> Iterable[str]:

@@ -10,7 +10,7 @@ from jobctl.cli import completion
 from jobctl.cli.common import JsonOption, confirm, emit_json, new_app, state, stdout
 from jobctl.cli.ops import finish_bulk
 from jobctl.core.browse import job_detail
-from jobctl.core.jobtypes import JOB_TYPES
+from jobctl.core.jobtypes import offered
 from jobctl.core.ops import cancel_job, delete_jobs
 from jobctl.core.search import SCAN_LIMIT, SEARCH_STATES, search_jobs
 from jobctl.core.submit import describe_type
@@ -209,9 +209,9 @@ def cancel(
 
 
 @app.command("types")
-def types(as_json: bool = JsonOption) -> None:
+def types(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Job types, their queues and the fields of their data (`enqueue job`, schedules and HTTP use them)."""
-    rows = [describe_type(name) for name in JOB_TYPES]
+    rows = [describe_type(name) for name in offered(state(ctx).settings)]
     if as_json:
         emit_json({"types": rows})
         return

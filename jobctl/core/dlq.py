@@ -32,7 +32,7 @@ from jobctl.core.attempts import merge_abandoned
 from jobctl.core.catalog import check_priority, get_policy, queue_catalog, split_physical
 from jobctl.core.connection import decoded_members
 from jobctl.core.enqueue import retry_for, rq_queue
-from jobctl.core.jobtypes import FUNC_TO_TYPE, JOB_TYPES
+from jobctl.core.jobtypes import FUNC_TO_TYPE, JOB_TYPES, TEST_ONLY, test_only_refusal
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.progress import Progress, ignore
 from jobctl.core.redact import redact, redact_fields
@@ -632,6 +632,10 @@ def _replay(
         policy = get_policy(queue_catalog(settings), entry["queue"])
         priority = check_priority(entry.get("priority")) or policy.priority
         job = _revive(connection, settings, entry)
+        if entry.get("type") in TEST_ONLY and not settings.test_job_types:  # a worker here would refuse it
+            refusal = test_only_refusal(entry["type"])
+            refused.append({"id": job.id, "reason": f"{refusal.message}; {refusal.hint}"})
+            continue
         if entry.get("type") in JOB_TYPES:
             try:  # the type's contract reads it as the worker will: one that could never run stays dead
                 payload, facts = submit.check_stored(entry["type"], job.args[0] if job.args else None)

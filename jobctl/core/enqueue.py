@@ -35,7 +35,7 @@ def rq_queue(connection: redis.Redis, physical: str) -> Queue:
 
 def check_target(settings: Settings, job_type: str, queue: str | None, priority: str | None):
     """(job type, queue policy, priority) a job would be queued with; UsageError/NotFound if it cannot."""
-    jt = get_job_type(job_type)
+    jt = get_job_type(job_type, settings)  # a test-only type only with JOBCTL_TEST_JOB_TYPES
     policy = get_policy(queue_catalog(settings), queue or jt.queue)
     if policy.is_dead_letter:
         raise UsageError(

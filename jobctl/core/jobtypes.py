@@ -8,9 +8,13 @@ worker imports only the handler it runs, and core does not import the job module
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from jobctl.core.contracts import Contract, load_contract
 from jobctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from jobctl.config import Settings
 
 # the reports (daily-report, weekly-report): here, not with the report code (SQLAlchemy, ReportLab),
 # so shell completion of --kind reads them without loading it
@@ -114,9 +118,33 @@ JOB_TYPES: dict[str, JobType] = {
 # looked up by rq's Job.func_name, which rq types str | None; a name no type runs maps to itself
 FUNC_TO_TYPE: dict[str | None, str] = {t.func: t.name for t in JOB_TYPES.values()}
 
+# failure drills and timing jobs for the test suite, benchmarks and the demo: a deployment offers them
+# only with JOBCTL_TEST_JOB_TYPES on, so no token can queue or schedule a flaky job every minute
+# (issue #22). They stay in JOB_TYPES so jobs and dead letters made with them are still named.
+TEST_ONLY: tuple[str, ...] = ("sleep", "fail", "flaky")
+TEST_ONLY_FUNCS = frozenset(JOB_TYPES[name].func for name in TEST_ONLY)
+TEST_ONLY_HINT = "set JOBCTL_TEST_JOB_TYPES=1 to enable sleep, fail and flaky (for tests and benchmarks only)"
 
-def get_job_type(name: str) -> JobType:
+
+def offered(settings: Settings) -> dict[str, JobType]:
+    """The job types this deployment accepts: every one with JOBCTL_TEST_JOB_TYPES on, else all but
+    the test-only ones. What the faces list and what enqueues and schedules may name."""
+    if settings.test_job_types:
+        return JOB_TYPES
+    return {name: t for name, t in JOB_TYPES.items() if name not in TEST_ONLY}
+
+
+def test_only_refusal(name: str) -> UsageError:
+    return UsageError(f"job type {name!r} is test-only and not enabled here", TEST_ONLY_HINT)
+
+
+def get_job_type(name: str, settings: Settings | None = None) -> JobType:
+    """The job type `name`. With `settings`, only one the deployment offers (see `offered`): a
+    test-only type is refused naming the setting; without, any type (describing a stored job)."""
+    if settings is not None and name in TEST_ONLY and not settings.test_job_types:
+        raise test_only_refusal(name)
     try:
         return JOB_TYPES[name]
     except KeyError:
-        raise UsageError(f"unknown job type {name!r}", f"job types are: {', '.join(JOB_TYPES)}") from None
+        names = offered(settings) if settings is not None else JOB_TYPES
+        raise UsageError(f"unknown job type {name!r}", f"job types are: {', '.join(names)}") from None

@@ -16,7 +16,7 @@ from jobctl.config import Settings
 from jobctl.core.catalog import check_priority, get_policy, queue_catalog
 from jobctl.core.contracts import check_json
 from jobctl.core.cron import check_cron, check_tz
-from jobctl.core.jobtypes import JOB_TYPES
+from jobctl.core.jobtypes import get_job_type, offered
 from jobctl.core.settings_cache import once_per_settings
 from jobctl.errors import ConfigError, NotFound, UsageError
 
@@ -33,10 +33,12 @@ def check_name(name: str) -> str:
     return name
 
 
-def check_job_type(job_type: str | None) -> str:
-    if job_type not in JOB_TYPES:
-        raise UsageError(f"unknown job type {job_type!r}", f"job types are: {', '.join(JOB_TYPES)}")
-    return job_type
+def check_job_type(job_type: str | None, settings: Settings) -> str:
+    """A job type a schedule may name: one the deployment offers (a test-only one only with
+    JOBCTL_TEST_JOB_TYPES on)."""
+    if not isinstance(job_type, str):
+        raise UsageError(f"unknown job type {job_type!r}", f"job types are: {', '.join(offered(settings))}")
+    return get_job_type(job_type, settings).name
 
 
 def check_data(data: Any) -> dict[str, Any]:
@@ -71,10 +73,11 @@ def check_queue(catalog: Mapping, queue: str | None) -> str | None:
     return queue
 
 
-def parse_schedule_tables(tables: Any, where: str, catalog: Mapping) -> dict[str, dict[str, Any]]:
+def parse_schedule_tables(tables: Any, where: str, settings: Settings) -> dict[str, dict[str, Any]]:
     """jobctl.toml's [schedules.NAME] tables, validated at load time (ConfigError naming the key)."""
     if not isinstance(tables, dict):
         raise ConfigError(f"invalid schedules in {where}", "expected [schedules.NAME] tables")
+    catalog = queue_catalog(settings)
     out: dict[str, dict[str, Any]] = {}
     for name, table in tables.items():
         label = f"schedules.{name}"
@@ -98,7 +101,7 @@ def parse_schedule_tables(tables: Any, where: str, catalog: Mapping) -> dict[str
         checks = (
             ("cron", "cron", check_cron),
             ("tz", "tz", lambda v: check_tz(v) and v),
-            ("job", "job_type", check_job_type),
+            ("job", "job_type", lambda v: check_job_type(v, settings)),
             ("data", "data", check_data),
             ("queue", "queue", lambda v: check_queue(catalog, v)),
             ("priority", "priority", check_priority),
@@ -131,4 +134,4 @@ def toml_schedules(settings: Settings) -> dict[str, dict[str, Any]]:
     """The settings' [schedules.NAME] tables as checked definitions (ConfigError naming a bad key)."""
     if not settings.schedule_tables:
         return {}
-    return parse_schedule_tables(settings.schedule_tables, settings.schedule_source, queue_catalog(settings))
+    return parse_schedule_tables(settings.schedule_tables, settings.schedule_source, settings)

@@ -33,7 +33,7 @@ from jobctl.core import audit, keyspace, payloads, runtime, submit
 from jobctl.core.catalog import check_priority, queue_catalog
 from jobctl.core.connection import decoded_members
 from jobctl.core.cron import as_aware, check_cron, check_tz, latest_run, next_runs
-from jobctl.core.jobtypes import JOB_TYPES
+from jobctl.core.jobtypes import JOB_TYPES, TEST_ONLY, offered, test_only_refusal
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.redact import redact
 from jobctl.core.schedule_tables import (
@@ -89,6 +89,7 @@ return false
 """
 
 _warned_no_handler: set[str] = set()
+_warned_test_only: set[str] = set()
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -152,9 +153,9 @@ def _validated(
     cron = check_cron(cron)
     check_tz(tz)
     if check_type:
-        job_type = check_job_type(job_type)
+        job_type = check_job_type(job_type, settings)
     elif not job_type:
-        raise UsageError("a schedule needs a job type", f"job types are: {', '.join(JOB_TYPES)}")
+        raise UsageError("a schedule needs a job type", f"job types are: {', '.join(offered(settings))}")
     data = check_data(data)
     queue = check_queue(queue_catalog(settings), queue)
     priority = check_priority(priority)
@@ -529,7 +530,7 @@ def run_now(connection: redis.Redis, settings: Settings, name: str, now: datetim
         if not has_handler(doc["job_type"]):
             raise UsageError(
                 f"schedule {name!r} runs job type {doc['job_type']!r}, which has no handler yet",
-                f"job types with handlers: {', '.join(JOB_TYPES)}",
+                f"job types with handlers: {', '.join(offered(settings))}",
             )
         job_id = f"sched-{name}-manual-{int(now.timestamp() * 1000)}"
         _enqueue(connection, settings, doc, now.replace(microsecond=0), job_id, manual=True)
@@ -541,7 +542,7 @@ def run_now(connection: redis.Redis, settings: Settings, name: str, now: datetim
 
 def tick(connection: redis.Redis, settings: Settings, now: datetime) -> list[dict[str, Any]]:
     """Fire every due schedule once; returns one record per due schedule (action fired, missed-skip,
-    paused, no-handler, duplicate or error). Safe to call from several schedulers at once."""
+    paused, no-handler, test-only, duplicate or error). Safe to call from several schedulers at once."""
     now = as_aware(now)
     names = decoded_members(connection.zrangebyscore(keyspace.schedules_due(), "-inf", now.timestamp()))
     results = []
@@ -612,6 +613,16 @@ def _fire(connection: redis.Redis, settings: Settings, doc: dict, now: datetime)
                 doc["job_type"],
             )
         return advance("no-handler")
+    if doc["job_type"] in TEST_ONLY and not settings.test_job_types:
+        # stored while JOBCTL_TEST_JOB_TYPES was on (or before it existed): kept, so turning the setting
+        # on brings it back, but never enqueued, and not an error every occurrence
+        refusal = test_only_refusal(doc["job_type"])
+        if name not in _warned_test_only:
+            _warned_test_only.add(name)
+            log.warning(
+                "schedule %s: %s; not enqueueing (%s; logged once)", name, refusal.message, refusal.hint
+            )
+        return {**advance("test-only"), "error": refusal.message}
     if missed and doc.get("missed", "once") == "skip":
         log.info("schedule %s: skipped missed occurrence %s (missed = skip)", name, _iso(occurrence))
         return advance("missed-skip")

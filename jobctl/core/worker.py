@@ -53,13 +53,13 @@ from jobctl.core import alerts, dlq, keyspace, liveness, logs, metrics, outcomes
 from jobctl.core.attempts import merge_abandoned
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, queue_catalog
 from jobctl.core.connection import decoded_members
-from jobctl.core.jobtypes import FUNC_TO_TYPE
+from jobctl.core.jobtypes import FUNC_TO_TYPE, TEST_ONLY_FUNCS, test_only_refusal
 from jobctl.core.lifecycle import Claimed, Lifecycle, PhysicalQueue, utc_iso
 from jobctl.core.outage import Outage
 from jobctl.core.outcomes import JobctlJob, Run  # JobctlJob: tests and callers import it from here
 from jobctl.core.payloads import PayloadSerializer
 from jobctl.core.retention import Retention
-from jobctl.errors import JobctlError, UsageError
+from jobctl.errors import JobctlError, PermanentJobFailure, UsageError
 
 log = logging.getLogger("jobctl.worker")
 
@@ -114,6 +114,14 @@ def _utc_timestamp(date_str: bytes | str) -> datetime:  # (rq's parameter name: 
 
 
 rq_job.str_to_date = _utc_timestamp  # the name Job.restore calls
+
+
+def _test_only_failure(func: str | None) -> PermanentJobFailure:
+    """A test-only job (sleep, fail, flaky) queued before JOBCTL_TEST_JOB_TYPES was turned off, or by a
+    process that had it on: not run, dead-lettered saying why, so it is neither lost nor silently run;
+    `dlq retry` brings it back once the setting is on."""
+    refusal = test_only_refusal(FUNC_TO_TYPE.get(func, str(func)))
+    return PermanentJobFailure(f"{refusal.message}: not run on this worker; {refusal.hint}")
 
 
 class JobStopped(Exception):
@@ -357,6 +365,8 @@ class JobctlWorker:
                 timeout = job.timeout if job.timeout is not None else Queue.DEFAULT_TIMEOUT
                 timer.arm(timeout if timeout and timeout > 0 else 0)
             try:
+                if job.func_name in TEST_ONLY_FUNCS and not self._settings.test_job_types:
+                    raise _test_only_failure(job.func_name)
                 run.return_value = job.perform()
             finally:
                 if timer is not None:

@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 from jobctl import __version__
 from jobctl.config import Settings
 from jobctl.core.connection import connect
+from jobctl.core.jobtypes import JOB_TYPES, TEST_ONLY
 from jobctl.http import errors
 from jobctl.http.context import ApiContext
 from jobctl.http.limits import BodyLimits
@@ -68,4 +69,31 @@ def create_app(
     app.include_router(metrics_router)
     app.include_router(router)
     install_web(app)  # the web dashboard at /admin/jobs, over the same core calls
+    if not settings.test_job_types:
+        _offer_no_test_types(app)
     return app
+
+
+def _offer_no_test_types(app: FastAPI) -> None:
+    """The request models name every job type (one model for every deployment); a deployment without
+    JOBCTL_TEST_JOB_TYPES does not advertise sleep, fail and flaky in its /openapi.json either."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _drop_test_types(build())  # build() keeps its result as app.openapi_schema
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _drop_test_types(node: Any) -> None:
+    if isinstance(node, dict):
+        enum = node.get("enum")
+        if isinstance(enum, list) and set(JOB_TYPES) <= set(enum):  # a job-type enum, not another
+            node["enum"] = [value for value in enum if value not in TEST_ONLY]
+        for value in node.values():
+            _drop_test_types(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_test_types(value)

@@ -11,7 +11,7 @@ from jobctl.core import dlq, ops, submit
 from jobctl.core.browse import job_detail, queue_jobs
 from jobctl.core.catalog import get_policy, queue_catalog
 from jobctl.core.enqueue import parse_when, scheduled_for
-from jobctl.core.jobtypes import JOB_TYPES
+from jobctl.core.jobtypes import offered
 from jobctl.core.prometheus import CONTENT_TYPE, render
 from jobctl.core.search import MAX_SCAN_LIMIT, SCAN_LIMIT, search_jobs
 from jobctl.core.stats import list_workers, parse_window, queue_stats, stats_with_window
@@ -238,8 +238,8 @@ def retry(ctx: Ctx, body: RetryRequest, caller: Caller = Operator) -> dict[str, 
 
 
 @router.get("/types", summary="Job types and the fields each one's data takes", responses=_errors(403))
-def job_types(caller: Caller = Viewer) -> dict[str, Any]:
-    return {"types": [submit.describe_type(name) for name in JOB_TYPES]}
+def job_types(ctx: Ctx, caller: Caller = Viewer) -> dict[str, Any]:
+    return {"types": [submit.describe_type(name) for name in offered(ctx.settings)]}
 
 
 @router.post(

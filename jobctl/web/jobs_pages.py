@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from jobctl.config import Settings
 from jobctl.core import audit, browse, dlq, ops, search
 from jobctl.core.catalog import get_policy, queue_catalog, split_physical
-from jobctl.core.jobtypes import JOB_TYPES
+from jobctl.core.jobtypes import offered
 from jobctl.core.stats import queue_stats
 from jobctl.errors import JobctlError, UsageError
 from jobctl.web.common import BASE, Refused, context, read_form, render, run_action, status_of, who
@@ -150,7 +150,7 @@ def queue_page(
         found=found,
         found_note=scan_note(found) if found else None,
         search_error=search_error,
-        job_types=list(JOB_TYPES),
+        job_types=list(offered(settings)),
         queue_url=queue_url(policy.name),
     )
 

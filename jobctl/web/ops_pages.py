@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from jobctl.core import alert_rules, alerts, audit, schedules
-from jobctl.core.jobtypes import JOB_TYPES
+from jobctl.core.jobtypes import offered
 from jobctl.durations import format_seconds
 from jobctl.errors import JobctlError, UsageError
 from jobctl.web.common import BASE, Refused, context, read_form, render, run_action, status_of, who
@@ -180,7 +180,7 @@ def audit_page(
         who=session,
         filters=filters,
         faces=audit.FACES,
-        job_types=JOB_TYPES,
+        job_types=offered(ctx.settings),
         entries=entries,
         error=error,
         paged=bool(cursor),

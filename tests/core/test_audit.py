@@ -188,6 +188,9 @@ def test_schedule_changes_are_recorded(redis_client, settings):
     ]
     assert got[1]["filters"] == {"job_id": job_id}
     assert got[4]["filters"] == {"cron": "0 3 * * *", "tz": "UTC", "job_type": "noop"}
+    # the job the schedule queued is an enqueue of its own, by the same actor
+    [queued] = entries(redis_client, action="enqueue")
+    assert (queued["actor"], queued["target"], queued["filters"]["type"]) == (ME.name, job_id, "noop")
 
 
 def test_the_stream_is_bounded(redis_client, tmp_path):

@@ -218,6 +218,8 @@ def enqueue_rows(
                 landed,
             )
         except BaseException as exc:  # the batches that landed are on record, and why the rest did not
+            if landed[0] == count:
+                raise  # every batch landed, the record with the last (a replica WAIT failed after it)
             entry = audit.Entry("enqueue", f"{count:,} jobs", filters)
             audit.bulk_outcome(entry, landed[0], count - landed[0])
             entry.error = f"{entry.error}: {getattr(exc, 'message', None) or type(exc).__name__}"

@@ -43,11 +43,11 @@ from jobctl.core.enqueue import (
     scheduled_time,
     shared_fields,
 )
-from jobctl.core.limits import server_full
+from jobctl.core.limits import server_full, too_many
 from jobctl.core.payloads import active as encrypting
 from jobctl.core.payloads import seal
 from jobctl.core.progress import Progress, ignore
-from jobctl.errors import JobctlError, TooMany, UsageError
+from jobctl.errors import JobctlError, UsageError
 
 BATCH_BYTES = 1 << 20  # per Lua call: ~1 MiB of arguments keeps one call in the ~10-30 ms range
 BATCH_MAX = 5_000  # and at most this many jobs, for small payloads
@@ -250,10 +250,7 @@ def _validate(
     report(0, total, "validating")
     for count, fields in enumerate(rows, 1):
         if count > limit:
-            raise TooMany(
-                f"more than {limit:,} {what} jobs in one call",
-                f"queue them in parts of at most {limit:,}, or raise JOBCTL_MAX_BATCH",
-            )
+            raise too_many(limit, what)
         try:
             payload = build(fields)
             text = dumps(payload, allow_nan=False).encode()

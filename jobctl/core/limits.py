@@ -7,29 +7,18 @@ so a refusal leaves whole jobs or none; every face reports it as ServerFull (exi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from itertools import islice
-from typing import TypeVar
-
 import redis
 
-from jobctl.config import Settings
 from jobctl.errors import ServerFull, TooMany
 
-T = TypeVar("T")
 
-
-def capped(settings: Settings, items: Iterable[T], what: str) -> list[T]:
-    """`items` as a list; TooMany, once more than JOBCTL_MAX_BATCH have been read (never all of a
-    runaway generator), before anything is queued."""
-    limit = settings.max_batch
-    taken = list(islice(items, limit + 1))
-    if len(taken) > limit:
-        raise TooMany(
-            f"more than {limit:,} {what} jobs in one call",
-            f"queue them in parts of at most {limit:,}, or raise JOBCTL_MAX_BATCH",
-        )
-    return taken
+def too_many(limit: int, what: str) -> TooMany:
+    """The error for a call that gave more than JOBCTL_MAX_BATCH (`limit`) `what` jobs; the bulk
+    engine raises it on reading row limit + 1, before anything is queued."""
+    return TooMany(
+        f"more than {limit:,} {what} jobs in one call",
+        f"queue them in parts of at most {limit:,}, or raise JOBCTL_MAX_BATCH",
+    )
 
 
 def server_full(

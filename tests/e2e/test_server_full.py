@@ -20,6 +20,7 @@ from jobctl.http import create_app
 
 pytestmark = pytest.mark.e2e
 QUEUE = PhysicalQueue.of("email-sending:normal").queue
+FULL_MARGIN = 64 * 1024  # bytes below what the server holds when `fill` makes it full
 
 
 @pytest.fixture
@@ -32,7 +33,11 @@ def server(own_redis, monkeypatch):
     runtime.reset()
 
     def fill(room: int = 0) -> None:
-        client.config_set("maxmemory", str(max(1, client.info("memory")["used_memory"] + room)))
+        # Idle clients' query buffers (a 1 MB batch) are freed later by the server's cron, which would
+        # open room after the fact; close them first and keep a margin, so "full" stays full.
+        client.client_kill_filter(_type="normal", skipme=True)
+        used = client.info("memory")["used_memory"]
+        client.config_set("maxmemory", str(max(1, used + room - FULL_MARGIN)))
 
     client.fill = fill
     yield client

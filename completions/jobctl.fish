@@ -244,7 +244,7 @@ complete -c jobctl -n '__jobctl_is jobctl audit' -l help -d 'Show this message a
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l since -x -d 'Only entries newer than 15m, 1h30m, 7d or an ISO time.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l actor -x -d 'Only this actor (OS user or token name).'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l action -x -d 'Only this action, e.g. enqueue, queue.clear, dlq.replay.'
-complete -c jobctl -n '__jobctl_is jobctl audit list' -l face -x -d 'Only this face: cli, tui, http, api, web.'
+complete -c jobctl -n '__jobctl_is jobctl audit list' -l face -x -d 'Only this face: cli, tui, http, api, web, scheduler, worker.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l type -x -a '(command jobctl __complete job-type 2>/dev/null </dev/null)' -d 'Only entries for this job type, e.g. --action enqueue --type email.'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -s n -l limit -x -d 'Show at most this many (newest first).'
 complete -c jobctl -n '__jobctl_is jobctl audit list' -l json -d 'Print machine-readable JSON on stdout.'

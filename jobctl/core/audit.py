@@ -38,7 +38,10 @@ from jobctl.errors import JobctlError, UsageError
 
 log = logging.getLogger("jobctl.audit")
 
-FACES = ("cli", "tui", "http", "api", "web")  # web: the dashboard at /admin/jobs
+# web: the dashboard at /admin/jobs; scheduler and worker: what those processes do on their own
+# (a schedule firing, a job queueing jobs, an alert email), so it is not put down to whoever
+# started the process
+FACES = ("cli", "tui", "http", "api", "web", "scheduler", "worker")
 OUTCOMES = ("ok", "partial", "failed")
 PAGE = 500
 ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a stream id: milliseconds-sequence

@@ -21,7 +21,7 @@ from typing import Any
 import redis
 
 from jobctl.config import Settings
-from jobctl.core import keyspace, leases, schedules
+from jobctl.core import audit, keyspace, leases, schedules
 from jobctl.core.alert_evaluator import AlertEvaluator
 from jobctl.core.connection import connect
 from jobctl.errors import RedisUnavailable
@@ -65,7 +65,12 @@ class Scheduler:
 
     def step(self, connection: redis.Redis, now: datetime | None = None) -> list[dict]:
         """One tick: keep or take the lease; if active, fire what is due; evaluate the alert rules
-        when this process is the alert evaluator."""
+        when this process is the alert evaluator. What it queues (an alert email) is audited as
+        this scheduler, face scheduler; each schedule's own job as that schedule (schedules.tick)."""
+        with audit.acting_as(audit.Actor(f"scheduler:{self.name}", "scheduler")):
+            return self._step(connection, now)
+
+    def _step(self, connection: redis.Redis, now: datetime | None) -> list[dict]:
         self.alerts().step_safely(connection)
         state = leases.acquire_or_renew(connection, LEADER_KEY, self.name, self._lease_ms())
         was_leading, self.leading = self.leading, bool(state)

@@ -555,7 +555,8 @@ def tick(connection: redis.Redis, settings: Settings, now: datetime) -> list[dic
             doc = json.loads(raw)
             if _parse(doc["next_run_at"]) > now:
                 continue  # another scheduler advanced it after we read the due set: not due any more
-            results.append(_fire(connection, settings, doc, now))
+            with audit.acting_as(audit.Actor(f"schedule:{name}", "scheduler")):  # who queued its job
+                results.append(_fire(connection, settings, doc, now))
         except (redis.ConnectionError, redis.TimeoutError):
             raise
         except Exception as exc:  # one broken schedule must not stop the others; retry it in a minute

@@ -49,7 +49,7 @@ from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 
 from jobctl.config import Settings
-from jobctl.core import alerts, dlq, keyspace, liveness, logs, metrics, outcomes, payloads
+from jobctl.core import alerts, audit, dlq, keyspace, liveness, logs, metrics, outcomes, payloads
 from jobctl.core.attempts import merge_abandoned
 from jobctl.core.catalog import PRIORITIES, QueuePolicy, get_policy, queue_catalog
 from jobctl.core.connection import decoded_members
@@ -223,7 +223,13 @@ class JobctlWorker:
     # --- the loop ---------------------------------------------------------------------------------
 
     def work(self, burst: bool = False, max_jobs: int | None = None, **_rq_kwargs) -> int:
-        """Work until stopped (or, with `burst`, until the queues are empty); returns jobs processed."""
+        """Work until stopped (or, with `burst`, until the queues are empty); returns jobs processed.
+        What the worker queues itself (an alert email) is audited as this worker, face worker; what a
+        job queues as that job (`_run`), not as whoever started the process."""
+        with audit.acting_as(audit.Actor(f"worker:{self.name}", "worker")):
+            return self._work(burst, max_jobs)
+
+    def _work(self, burst: bool, max_jobs: int | None) -> int:
         self._start()
         self.outage.ended()
         processed = 0
@@ -367,7 +373,8 @@ class JobctlWorker:
             try:
                 if job.func_name in TEST_ONLY_FUNCS and not self._settings.test_job_types:
                     raise _test_only_failure(job.func_name)
-                run.return_value = job.perform()
+                with audit.acting_as(audit.Actor(f"job:{job.id}", "worker")):  # pool threads: no actor yet
+                    run.return_value = job.perform()
             finally:
                 if timer is not None:
                     timer.disarm()

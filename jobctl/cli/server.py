@@ -26,7 +26,7 @@ def _render(info: dict, as_json: bool, note: str | None = None) -> None:
         where = watched["address"] or f"unknown: {watched.get('error')}"
         stdout.print(f"  master {watched['master']}: {where}", highlight=False, soft_wrap=True)
         stdout.print(f"  sentinels: {', '.join(watched['sentinels'])}", highlight=False, soft_wrap=True)
-    for key in ("pid", "version", "maxmemory", "socket", "home", "data_size", "binary", "log"):
+    for key in ("pid", "version", "allocator", "maxmemory", "socket", "home", "data_size", "binary", "log"):
         if info.get(key) is not None:
             value = f"{info[key]:,} bytes" if key in ("data_size", "maxmemory") else info[key]
             if key == "maxmemory" and info[key] == 0:

@@ -262,3 +262,40 @@ def test_rq_runs_a_job_over_the_socket(home):
     job.refresh()
     assert job.get_status() == "finished"
     assert job.return_value() == os.getcwd()
+
+
+@pytest.mark.parametrize(
+    ("given", "jemalloc", "expected"),
+    [
+        ({}, "/lib/je.so", {"LD_PRELOAD": "/lib/je.so"}),
+        ({}, None, {}),
+        ({"LD_PRELOAD": "/lib/mine.so"}, "/lib/je.so", {"LD_PRELOAD": "/lib/mine.so"}),  # theirs stays
+    ],
+)
+def test_the_server_gets_jemalloc_preloaded_when_there_is_one(given, jemalloc, expected):
+    env = embedded.server_env({"PATH": "/usr/bin", **given}, jemalloc)
+    assert env == {"PATH": "/usr/bin", **expected}
+
+
+@pytest.mark.e2e
+def test_the_running_server_allocates_as_the_machine_allows(home):
+    # (the environment is not readable back: the server's process title overwrites /proc/PID/environ)
+    embedded.ensure_running(home)
+    status = embedded.status(home)
+    jemalloc = embedded.jemalloc_library()
+    if jemalloc:  # Debian's libjemalloc2 (this machine and CI have it: redis-server depends on it)
+        assert status["allocator"] == "jemalloc (preloaded)"
+        assert jemalloc in Path(f"/proc/{status['pid']}/maps").read_text()
+    else:
+        assert status["allocator"] == "libc"
+
+
+@pytest.mark.e2e
+def test_a_preload_that_is_no_library_still_starts_the_server(home, monkeypatch, tmp_path):
+    broken = tmp_path / "libjemalloc.so.2"
+    broken.write_bytes(b"not a library")  # the loader ignores it (and says so on stderr)
+    monkeypatch.setattr(embedded, "jemalloc_library", lambda: str(broken))
+    embedded.ensure_running(home)
+    status = embedded.status(home)
+    assert status["running"] and status["allocator"] == "libc"
+    assert client(embedded.paths(home).socket).ping()

@@ -389,12 +389,15 @@ def main(argv: list[str]) -> int:
             info = conn.info("server")
             name = "Valkey" if "valkey_version" in info else "Redis"
             version = info.get("valkey_version") or info.get("redis_version")
+            from jobctl.core.embedded import allocator  # lazy: imports jobctl
+
+            malloc = allocator(int(info["process_id"]), conn.info("memory").get("mem_allocator"))
             result = {
                 "rows": args.rows,
                 "cpu_count": os.cpu_count(),
                 "python": sys.version.split()[0],
                 "node": None,
-                "server": f"{name} {version}, private embedded",
+                "server": f"{name} {version}, private embedded, allocator {malloc}",
                 "prefix": PREFIX,
             }
             result.update(measure(args, work, settings.redis_url, conn))

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import peers  # bench/peers.py: installs BullMQ into bench/node when it is missing
 import redis
-from wholeprocess import Measured, clean_env, load, load_text, log, run, table, tool
+from wholeprocess import Measured, clean_env, compile_package, load, load_text, log, run, table, tool
 
 PREFIX = f"bench-{secrets.token_hex(4)}"
 BULL_PREFIX = f"{PREFIX}-bull"
@@ -384,6 +384,7 @@ def main(argv: list[str]) -> int:
     began, load_start = time.perf_counter(), load()
     work = Path(tempfile.mkdtemp(prefix="jobctl-bench-bulk-"))
     try:
+        compile_package()
         log("starting a private embedded server")
         with private_embedded("bulk") as (settings, conn):
             info = conn.info("server")

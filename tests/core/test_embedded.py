@@ -232,6 +232,8 @@ def test_falls_back_to_a_server_on_path(home, monkeypatch):
     c = client(Path(st["socket"]))
     c.set("k", "v")
     assert c.get("k") == b"v"
+    # left as it was built, and said so (Debian's redis-server: "jemalloc-5.3.0")
+    assert st["allocator"] == c.info("memory")["mem_allocator"]
 
 
 @pytest.mark.e2e

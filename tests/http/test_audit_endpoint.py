@@ -11,8 +11,8 @@ Q = "email-sending"
 
 
 def _changes(redis_client, settings) -> None:
-    """Eleven entries after the tokens' own: three jobs enqueued by the OS user (api), pause/resume by
-    a bot over http, and by the OS user."""
+    """Twelve entries after the tokens' own: three jobs enqueued by the OS user (api), pause/resume by
+    a bot over http, and by the OS user, and one job a schedule fired (face scheduler)."""
     with audit.acting_as(audit.Actor(audit.os_user(), "api")):
         for job_type, target, count in (("email", "e-1", 1), ("file", "f-1", 1), ("email", "e-2 .. e-3", 2)):
             filters = {"type": job_type, "queue": Q, "priority": "normal"}
@@ -22,6 +22,9 @@ def _changes(redis_client, settings) -> None:
             for _ in range(3 if face == "http" else 1):
                 ops.pause_queue(redis_client, settings, Q)
                 ops.resume_queue(redis_client, settings, Q)
+    with audit.acting_as(audit.Actor("schedule:tidy", "scheduler")):  # a schedule firing
+        filters = {"type": "noop", "queue": Q, "priority": "normal"}
+        audit.record(redis_client, settings, audit.Entry("enqueue", "sched-tidy-1", filters=filters, count=1))
 
 
 @pytest.mark.parametrize(
@@ -34,6 +37,7 @@ def _changes(redis_client, settings) -> None:
         ("?since=2999-01-01T00:00Z", ("--since", "2999-01-01T00:00Z")),
         ("?action=enqueue&type=email", ("--action", "enqueue", "--type", "email")),
         ("?type=file", ("--type", "file")),
+        ("?face=scheduler", ("--face", "scheduler")),
     ],
 )
 def test_entries_are_the_clis_for_the_same_filters(
@@ -52,6 +56,8 @@ def test_entries_are_the_clis_for_the_same_filters(
         assert [(e["target"], e["count"]) for e in body["entries"]] == [("e-2 .. e-3", 2), ("e-1", 1)]
     if query == "?type=file":
         assert [e["target"] for e in body["entries"]] == ["f-1"]
+    if query == "?face=scheduler":
+        assert [(e["actor"], e["target"]) for e in body["entries"]] == [("schedule:tidy", "sched-tidy-1")]
 
 
 def test_paging_by_cursor_walks_the_whole_log_once_newest_first(client, creds, redis_client, settings):

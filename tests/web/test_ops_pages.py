@@ -221,3 +221,21 @@ def test_the_audit_page_filters_enqueue_entries_by_job_type(web_client, web_toke
     # a type no longer registered still filters, and stays selected
     gone = web_client.get("/admin/jobs/audit", params={"type": "fax"}).text
     assert '<option value="fax" selected>' in gone and 'id="no-entries"' in gone
+
+
+def test_the_audit_page_filters_by_the_scheduler_and_worker_faces(
+    web_client, web_tokens, redis_client, settings
+):
+    filters = {"type": "noop", "queue": "email-sending", "priority": "normal"}
+    for actor, face in (("schedule:tidy", "scheduler"), ("job:parent-1", "worker")):
+        with audit.acting_as(audit.Actor(actor, face)):
+            audit.record(
+                redis_client, settings, audit.Entry("enqueue", f"{face}-job", filters=filters, count=1)
+            )
+    sign_in(web_client, web_tokens["operator"])
+    for face in ("scheduler", "worker"):
+        page = web_client.get("/admin/jobs/audit", params={"face": face}).text
+        assert (
+            page.count("<tr data-face") == 1 and f'<tr data-face="{face}"' in page and f"{face}-job" in page
+        )
+        assert f'<option value="{face}" selected>' in page
